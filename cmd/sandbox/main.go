@@ -1,0 +1,47 @@
+// Command sandbox runs the provider sandbox alone, for tools and demos that
+// want the emulated providers without the shop. It reads the same
+// environment variables as the shop, so it accepts the same credentials.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"refshop/web/config"
+	"refshop/web/sandbox"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sandbox: configuration:\n%v\n", err)
+		os.Exit(2)
+	}
+	if cfg.SandboxAddr == "" {
+		fmt.Fprintln(os.Stderr, "sandbox: SANDBOX_ADDR=off: nothing to run")
+		os.Exit(2)
+	}
+	sb := sandbox.New(sandbox.ConfigFrom(cfg), log, nil)
+	srv := &http.Server{Addr: cfg.SandboxAddr, Handler: sb, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	log.Info("provider sandbox listening", "url", cfg.SandboxURL)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("sandbox stopped", "error", err)
+		os.Exit(1)
+	}
+}

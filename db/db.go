@@ -1,0 +1,128 @@
+// Package db opens the shop's SQLite database, applies the embedded
+// migrations, and holds the store: every query the shop makes.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
+
+	"refshop/web/clock"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is the database with two pools, as PocketBase does: one connection for
+// writes (SQLite has one writer; a single connection queues writers in Go
+// instead of in busy retries) and several for reads (WAL lets them run
+// beside the writer).
+type DB struct {
+	Write *sql.DB
+	Read  *sql.DB
+	Path  string
+}
+
+// dsn builds a modernc.org/sqlite DSN. Pragmas run on every new connection:
+// WAL for concurrent readers, busy_timeout so a second process waits instead
+// of failing, foreign keys on, and _txlock=immediate so a write transaction
+// takes the write lock at BEGIN (no upgrade deadlocks between two writers).
+func dsn(path string) string {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating when missing) the database file in dir and migrates it.
+func Open(ctx context.Context, dir string) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("db: data dir: %w", err)
+	}
+	path := filepath.Join(dir, "refshop.db")
+	w, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(8)
+	db := &DB{Write: w, Read: r, Path: path}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.Write, mustSub(migrations, "migrations"))
+	if err != nil {
+		return fmt.Errorf("db: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("db: migrate: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.Read.Close(), db.Write.Close())
+}
+
+// Ping checks that the database answers a query.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.Read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Store is every query the shop makes. Its clock stamps rows.
+type Store struct {
+	db    *DB
+	clock clock.Clock
+}
+
+// NewStore returns a store on db. clock nil means the wall clock.
+func NewStore(db *DB, c clock.Clock) *Store {
+	if c == nil {
+		c = clock.Real{}
+	}
+	return &Store{db: db, clock: c}
+}
+
+func (s *Store) now() string { return s.clock.Now().UTC().Format(time.RFC3339Nano) }
+
+// tx runs f in one immediate write transaction, committing when f returns nil.
+func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}

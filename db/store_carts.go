@@ -1,0 +1,140 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// MaxQuantity is the most of one product a cart holds.
+const MaxQuantity = 99
+
+// CartItem is one product line in a cart.
+type CartItem struct {
+	ProductID string
+	Quantity  int
+}
+
+// NewCart creates an empty guest cart.
+func (s *Store) NewCart(ctx context.Context) (int64, error) {
+	res, err := s.db.Write.ExecContext(ctx, `INSERT INTO carts(updated_at) VALUES(?)`, s.now())
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// CartExists reports whether the cart is still there (a reset database or an
+// old cookie can name one that is gone).
+func (s *Store) CartExists(ctx context.Context, cartID int64) (bool, error) {
+	var one int
+	err := s.db.Read.QueryRowContext(ctx, `SELECT 1 FROM carts WHERE id = ?`, cartID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// CartItems lists a cart's items in the order they were added.
+func (s *Store) CartItems(ctx context.Context, cartID int64) ([]CartItem, error) {
+	rows, err := s.db.Read.QueryContext(ctx,
+		`SELECT product_id, quantity FROM cart_items WHERE cart_id = ? ORDER BY added_at, product_id`, cartID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CartItem
+	for rows.Next() {
+		var it CartItem
+		if err := rows.Scan(&it.ProductID, &it.Quantity); err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	return items, rows.Err()
+}
+
+// AddToCart adds quantity of a product, capping the line at MaxQuantity.
+func (s *Store) AddToCart(ctx context.Context, cartID int64, productID string, quantity int) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		now := s.now()
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO cart_items(cart_id, product_id, quantity, added_at) VALUES(?, ?, MIN(?, ?), ?)
+			ON CONFLICT(cart_id, product_id) DO UPDATE SET quantity = MIN(quantity + excluded.quantity, ?)`,
+			cartID, productID, quantity, MaxQuantity, now, MaxQuantity); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE carts SET updated_at = ? WHERE id = ?`, now, cartID)
+		return err
+	})
+}
+
+// SetCartQuantity sets a line's quantity; 0 removes it.
+func (s *Store) SetCartQuantity(ctx context.Context, cartID int64, productID string, quantity int) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if quantity <= 0 {
+			_, err = tx.ExecContext(ctx, `DELETE FROM cart_items WHERE cart_id = ? AND product_id = ?`, cartID, productID)
+		} else {
+			_, err = tx.ExecContext(ctx, `UPDATE cart_items SET quantity = MIN(?, ?) WHERE cart_id = ? AND product_id = ?`,
+				quantity, MaxQuantity, cartID, productID)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE carts SET updated_at = ? WHERE id = ?`, s.now(), cartID)
+		return err
+	})
+}
+
+// ClearCart empties a cart.
+func (s *Store) ClearCart(ctx context.Context, cartID int64) error {
+	_, err := s.db.Write.ExecContext(ctx, `DELETE FROM cart_items WHERE cart_id = ?`, cartID)
+	return err
+}
+
+// AdoptCart runs at sign-in: it returns the user's cart, merging the guest
+// cart into it (quantities added, capped) or, when the user has none, giving
+// the guest cart to the user. guestCartID 0 means the session had no cart.
+func (s *Store) AdoptCart(ctx context.Context, userID, guestCartID int64) (int64, error) {
+	var cartID int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT id FROM carts WHERE user_id = ?`, userID).Scan(&cartID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows) && guestCartID != 0:
+			res, err := tx.ExecContext(ctx, `UPDATE carts SET user_id = ?, updated_at = ? WHERE id = ? AND user_id IS NULL`,
+				userID, s.now(), guestCartID)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				cartID = guestCartID
+				return nil
+			}
+			fallthrough // the guest cart is gone or not a guest's: start a fresh one
+		case errors.Is(err, sql.ErrNoRows):
+			res, err := tx.ExecContext(ctx, `INSERT INTO carts(user_id, updated_at) VALUES(?, ?)`, userID, s.now())
+			if err != nil {
+				return err
+			}
+			cartID, err = res.LastInsertId()
+			return err
+		case err != nil:
+			return err
+		}
+		if guestCartID == 0 || guestCartID == cartID {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO cart_items(cart_id, product_id, quantity, added_at)
+			SELECT ?, product_id, quantity, added_at FROM cart_items g
+			WHERE g.cart_id = ? AND EXISTS (SELECT 1 FROM carts WHERE id = g.cart_id AND user_id IS NULL)
+			ON CONFLICT(cart_id, product_id) DO UPDATE SET quantity = MIN(quantity + excluded.quantity, ?)`,
+			cartID, guestCartID, MaxQuantity); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM carts WHERE id = ? AND user_id IS NULL`, guestCartID)
+		return err
+	})
+	return cartID, err
+}

@@ -1,0 +1,248 @@
+package db
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Status is where an order is in its life.
+type Status string
+
+const (
+	StatusPending    Status = "pending"    // created; the customer has not paid yet
+	StatusAuthorized Status = "authorized" // the provider reserved the money
+	StatusCaptured   Status = "captured"   // the money was taken
+	StatusFailed     Status = "failed"     // the provider refused or errored
+	StatusCancelled  Status = "cancelled"  // the customer or the shop called it off
+)
+
+// transitions are the allowed status changes.
+var transitions = map[Status][]Status{
+	StatusPending:    {StatusAuthorized, StatusCaptured, StatusFailed, StatusCancelled},
+	StatusAuthorized: {StatusCaptured, StatusCancelled, StatusFailed},
+}
+
+// CanMove reports whether an order may go from one status to another.
+func CanMove(from, to Status) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Order is one payment attempt for a cart's contents.
+type Order struct {
+	ID                int64
+	PublicID          string
+	UserID            int64  // 0 for a guest order
+	GuestID           string // "" for a user's order
+	CartID            int64  // the cart it was placed from; 0 once that cart is gone
+	Status            Status
+	Provider          string
+	ProviderReference string
+	IdempotencyKey    string
+	Currency          string
+	TotalAmount       int64
+	TaxAmount         int64
+	StatusDetail      string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	Lines             []OrderLine
+}
+
+// OwnedBy reports whether the signed-in user (or, for guests, the guest
+// session) may see the order.
+func (o Order) OwnedBy(userID int64, guestID string) bool {
+	if o.UserID != 0 {
+		return o.UserID == userID
+	}
+	return guestID != "" && o.GuestID == guestID
+}
+
+// OrderLine is a product line, a snapshot of the cart at order time.
+type OrderLine struct {
+	ProductID      string
+	Name           string
+	Quantity       int
+	UnitPrice      int64
+	TaxRate        int
+	TotalAmount    int64
+	TotalTaxAmount int64
+}
+
+// NewOrder is what CreateOrder needs.
+type NewOrder struct {
+	UserID         int64
+	GuestID        string
+	CartID         int64
+	Provider       string
+	IdempotencyKey string // derive it from the attempt; CreateOrder makes one when empty
+	Currency       string
+	Lines          []OrderLine
+}
+
+// CreateOrder stores a pending order and its lines in one transaction.
+func (s *Store) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
+	if len(n.Lines) == 0 {
+		return Order{}, errors.New("db: an order needs at least one line")
+	}
+	if (n.UserID == 0) == (n.GuestID == "") {
+		return Order{}, errors.New("db: an order belongs to a user or to a guest session")
+	}
+	o := Order{
+		PublicID: randomID(), UserID: n.UserID, GuestID: n.GuestID, CartID: n.CartID,
+		Status: StatusPending, Provider: n.Provider, IdempotencyKey: n.IdempotencyKey,
+		Currency: n.Currency, Lines: n.Lines,
+	}
+	if o.IdempotencyKey == "" {
+		o.IdempotencyKey = "order-" + o.PublicID
+	}
+	for _, l := range n.Lines {
+		o.TotalAmount += l.TotalAmount
+		o.TaxAmount += l.TotalTaxAmount
+	}
+	now := s.now()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			INSERT INTO orders(public_id, user_id, guest_id, cart_id, provider, idempotency_key, currency,
+			                   total_amount, tax_amount, created_at, updated_at)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.PublicID, nullInt(o.UserID), nullString(o.GuestID), nullInt(o.CartID), o.Provider,
+			o.IdempotencyKey, o.Currency, o.TotalAmount, o.TaxAmount, now, now)
+		if err != nil {
+			return err
+		}
+		o.ID, _ = res.LastInsertId()
+		for i, l := range n.Lines {
+			if _, err := tx.ExecContext(ctx, `
+				INSERT INTO order_lines(order_id, line_no, product_id, name, quantity, unit_price, tax_rate,
+				                        total_amount, total_tax_amount)
+				VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				o.ID, i+1, l.ProductID, l.Name, l.Quantity, l.UnitPrice, l.TaxRate, l.TotalAmount, l.TotalTaxAmount); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Order{}, err
+	}
+	o.CreatedAt, o.UpdatedAt = parseTime(now), parseTime(now)
+	return o, nil
+}
+
+const orderColumns = `id, public_id, COALESCE(user_id, 0), COALESCE(guest_id, ''), COALESCE(cart_id, 0), status,
+	provider, COALESCE(provider_reference, ''), idempotency_key, currency, total_amount, tax_amount,
+	status_detail, created_at, updated_at`
+
+func scanOrder(row interface{ Scan(...any) error }) (Order, error) {
+	var o Order
+	var created, updated string
+	err := row.Scan(&o.ID, &o.PublicID, &o.UserID, &o.GuestID, &o.CartID, &o.Status, &o.Provider,
+		&o.ProviderReference, &o.IdempotencyKey, &o.Currency, &o.TotalAmount, &o.TaxAmount,
+		&o.StatusDetail, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Order{}, ErrNotFound
+	}
+	o.CreatedAt, o.UpdatedAt = parseTime(created), parseTime(updated)
+	return o, err
+}
+
+// OrderByPublicID loads an order with its lines. Callers check OwnedBy.
+func (s *Store) OrderByPublicID(ctx context.Context, publicID string) (Order, error) {
+	o, err := scanOrder(s.db.Read.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE public_id = ?`, publicID))
+	if err != nil {
+		return Order{}, err
+	}
+	rows, err := s.db.Read.QueryContext(ctx, `
+		SELECT product_id, name, quantity, unit_price, tax_rate, total_amount, total_tax_amount
+		FROM order_lines WHERE order_id = ? ORDER BY line_no`, o.ID)
+	if err != nil {
+		return Order{}, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l OrderLine
+		if err := rows.Scan(&l.ProductID, &l.Name, &l.Quantity, &l.UnitPrice, &l.TaxRate, &l.TotalAmount, &l.TotalTaxAmount); err != nil {
+			return Order{}, err
+		}
+		o.Lines = append(o.Lines, l)
+	}
+	return o, rows.Err()
+}
+
+// OrdersByUser lists a user's orders, newest first, without lines.
+func (s *Store) OrdersByUser(ctx context.Context, userID int64) ([]Order, error) {
+	rows, err := s.db.Read.QueryContext(ctx,
+		`SELECT `+orderColumns+` FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Order
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// SetOrderStatus moves an order to status `to` as a compare-and-swap on its
+// current status: ErrStale when another request moved it first, an error when
+// the move is not allowed. detail is a customer-safe note ("" keeps the old one).
+func (s *Store) SetOrderStatus(ctx context.Context, orderID int64, from, to Status, detail string) error {
+	if !CanMove(from, to) {
+		return fmt.Errorf("db: an order cannot go from %s to %s", from, to)
+	}
+	res, err := s.db.Write.ExecContext(ctx, `
+		UPDATE orders SET status = ?, status_detail = CASE WHEN ? = '' THEN status_detail ELSE ? END, updated_at = ?
+		WHERE id = ? AND status = ?`, to, detail, detail, s.now(), orderID, from)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrStale
+	}
+	return nil
+}
+
+// SetProviderReference records the provider's id for the order, once.
+func (s *Store) SetProviderReference(ctx context.Context, orderID int64, ref string) error {
+	res, err := s.db.Write.ExecContext(ctx, `
+		UPDATE orders SET provider_reference = ?, updated_at = ?
+		WHERE id = ? AND (provider_reference IS NULL OR provider_reference = ?)`, ref, s.now(), orderID, ref)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrStale
+	}
+	return nil
+}
+
+// randomID is an unguessable id for URLs (26 base32 characters, 130 bits).
+func randomID() string { return strings.ToLower(rand.Text()) }
+
+func nullInt(v int64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}
+
+func nullString(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
+}

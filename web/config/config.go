@@ -1,0 +1,232 @@
+// Package config reads the shop's configuration from environment variables
+// into one struct and validates it, naming the variable in every message.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"refshop/web/secret"
+)
+
+// Mode says where a provider's calls go.
+type Mode string
+
+const (
+	Sandbox Mode = "sandbox" // the embedded provider sandbox
+	Real    Mode = "real"    // the provider's real test environment
+)
+
+// Config is everything the shop reads from its environment.
+type Config struct {
+	ShopAddr    string // SHOP_ADDR
+	ShopBaseURL string // SHOP_BASE_URL, no trailing slash
+	DataDir     string // SHOP_DATA_DIR
+	SecretKey   []byte // SHOP_SECRET_KEY; nil: generated into DataDir
+	SandboxAddr string // SANDBOX_ADDR; "" when off
+	SandboxURL  string // the sandbox's origin, derived from SandboxAddr
+
+	Klarna Klarna
+	Vipps  Vipps
+	Altpay Altpay
+}
+
+// Klarna is Klarna Payments (Basic auth) plus Sign in with Klarna (OIDC).
+type Klarna struct {
+	Mode         Mode
+	APIURL       string // KLARNA_API_URL
+	Username     string // KLARNA_USERNAME
+	Password     secret.Secret
+	LoginURL     string // KLARNA_LOGIN_URL: the OIDC issuer
+	ClientID     string // KLARNA_CLIENT_ID
+	ClientSecret secret.Secret
+	SDKURL       string // KLARNA_SDK_URL
+}
+
+// Vipps is Vipps MobilePay's access token and ePayment APIs.
+type Vipps struct {
+	Mode            Mode
+	APIURL          string // VIPPS_API_URL
+	ClientID        string // VIPPS_CLIENT_ID
+	ClientSecret    secret.Secret
+	SubscriptionKey secret.Secret
+	MSN             string // VIPPS_MSN
+}
+
+// Altpay is the Alternative Payments partner API.
+type Altpay struct {
+	Mode         Mode
+	APIURL       string // ALTPAY_API_URL
+	ClientID     string // ALTPAY_CLIENT_ID
+	ClientSecret secret.Secret
+}
+
+// Sandbox defaults: the credentials the embedded sandbox accepts when the
+// variables are unset. They are not secrets; cmd/shop prints them at start.
+var Defaults = map[string]string{
+	"SHOP_ADDR":              "localhost:8080",
+	"SHOP_DATA_DIR":          "./data",
+	"SANDBOX_ADDR":           "localhost:8081",
+	"KLARNA_USERNAME":        "PK_sandbox_refshop",
+	"KLARNA_PASSWORD":        "sandbox-klarna-api-key",
+	"KLARNA_CLIENT_ID":       "refshop-sandbox-client",
+	"KLARNA_CLIENT_SECRET":   "sandbox-klarna-client-secret",
+	"VIPPS_CLIENT_ID":        "5f1e2c3a-7b0d-4e8f-9a6b-2c4d6e8f0a1b",
+	"VIPPS_CLIENT_SECRET":    "sandbox-vipps-client-secret==",
+	"VIPPS_SUBSCRIPTION_KEY": "0f14ebcab0ec4b29ae0cb90d91b4a84a",
+	"VIPPS_MSN":              "123456",
+	"ALTPAY_CLIENT_ID":       "refshop-sandbox-altpay",
+	"ALTPAY_CLIENT_SECRET":   "sandbox-altpay-client-secret",
+}
+
+// Load reads the configuration through getenv (os.Getenv in main).
+func Load(getenv func(string) string) (Config, error) {
+	var errs []error
+	get := func(name string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return Defaults[name]
+	}
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+
+	c := Config{ShopAddr: get("SHOP_ADDR"), DataDir: get("SHOP_DATA_DIR")}
+	if err := checkAddr(c.ShopAddr); err != nil {
+		bad("SHOP_ADDR", "%v", err)
+	}
+	c.ShopBaseURL = strings.TrimRight(get("SHOP_BASE_URL"), "/")
+	if c.ShopBaseURL == "" {
+		c.ShopBaseURL = "http://" + dialable(c.ShopAddr)
+	}
+	if err := checkOrigin(c.ShopBaseURL); err != nil {
+		bad("SHOP_BASE_URL", "%v", err)
+	}
+	if k := get("SHOP_SECRET_KEY"); k != "" {
+		key, err := secret.ParseKey(k)
+		if err != nil {
+			bad("SHOP_SECRET_KEY", "%v", err)
+		}
+		c.SecretKey = key
+	}
+	if a := get("SANDBOX_ADDR"); a != "off" {
+		if err := checkAddr(a); err != nil {
+			bad("SANDBOX_ADDR", "%v (or \"off\")", err)
+		} else {
+			c.SandboxAddr = a
+			c.SandboxURL = "http://" + dialable(a)
+		}
+		if a == c.ShopAddr {
+			bad("SANDBOX_ADDR", "must differ from SHOP_ADDR (%s): the sandbox is another origin, like the real providers", a)
+		}
+	}
+
+	// providerURL returns the variable's value (real mode) or the sandbox URL
+	// below path (sandbox mode).
+	providerURL := func(name, path string) (string, Mode) {
+		if v := strings.TrimRight(strings.TrimSpace(getenv(name)), "/"); v != "" {
+			if err := checkURL(v); err != nil {
+				bad(name, "%v", err)
+			}
+			return v, Real
+		}
+		if c.SandboxURL == "" {
+			bad(name, "is not set and SANDBOX_ADDR=off: set it to the provider's test environment, or turn the sandbox on")
+		}
+		return c.SandboxURL + path, Sandbox
+	}
+	// required reads a credential; in real mode the sandbox defaults are not used.
+	required := func(name string, mode Mode) string {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" && mode == Sandbox {
+			v = Defaults[name]
+		}
+		if v == "" {
+			bad(name, "is required when the provider runs against its real environment")
+		}
+		return v
+	}
+
+	k := &c.Klarna
+	k.APIURL, k.Mode = providerURL("KLARNA_API_URL", "/klarna/api")
+	loginURL, loginMode := providerURL("KLARNA_LOGIN_URL", "/klarna/login")
+	sdkURL, sdkMode := providerURL("KLARNA_SDK_URL", "/klarna/cdn/kp/lib/v1/api.js")
+	if loginMode != k.Mode || sdkMode != k.Mode {
+		bad("KLARNA_API_URL", "KLARNA_API_URL, KLARNA_LOGIN_URL and KLARNA_SDK_URL must be set together (all real) or all left unset (all sandbox)")
+	}
+	k.LoginURL, k.SDKURL = loginURL, sdkURL
+	k.Username = required("KLARNA_USERNAME", k.Mode)
+	k.Password = secret.New(required("KLARNA_PASSWORD", k.Mode))
+	k.ClientID = required("KLARNA_CLIENT_ID", k.Mode)
+	k.ClientSecret = secret.New(required("KLARNA_CLIENT_SECRET", k.Mode))
+
+	v := &c.Vipps
+	v.APIURL, v.Mode = providerURL("VIPPS_API_URL", "/vipps")
+	v.ClientID = required("VIPPS_CLIENT_ID", v.Mode)
+	v.ClientSecret = secret.New(required("VIPPS_CLIENT_SECRET", v.Mode))
+	v.SubscriptionKey = secret.New(required("VIPPS_SUBSCRIPTION_KEY", v.Mode))
+	v.MSN = required("VIPPS_MSN", v.Mode)
+	if v.MSN != "" && !msnPattern.MatchString(v.MSN) {
+		bad("VIPPS_MSN", "must be the merchant serial number, 4 to 6 digits, got %q", v.MSN)
+	}
+
+	a := &c.Altpay
+	a.APIURL, a.Mode = providerURL("ALTPAY_API_URL", "/altpay")
+	a.ClientID = required("ALTPAY_CLIENT_ID", a.Mode)
+	a.ClientSecret = secret.New(required("ALTPAY_CLIENT_SECRET", a.Mode))
+
+	return c, errors.Join(errs...)
+}
+
+var msnPattern = regexp.MustCompile(`^[0-9]{4,6}$`)
+
+// IsDefault reports whether the named variable holds the built-in sandbox
+// default, so main may print it (a value the user chose is never printed).
+func IsDefault(getenv func(string) string, name string) bool {
+	return strings.TrimSpace(getenv(name)) == ""
+}
+
+func checkAddr(a string) error {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("want host:port such as localhost:8080, got %q", a)
+	}
+	if port == "" || strings.Trim(port, "0123456789") != "" {
+		return fmt.Errorf("want a numeric port, got %q", a)
+	}
+	return nil
+}
+
+// dialable turns a listen address into one a browser can reach: ":8080" and
+// "0.0.0.0:8080" become "localhost:8080".
+func dialable(addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("want an absolute http(s) URL, got %q", s)
+	}
+	return nil
+}
+
+func checkOrigin(s string) error {
+	if err := checkURL(s); err != nil {
+		return err
+	}
+	u, _ := url.Parse(s)
+	if u.Path != "" || u.RawQuery != "" {
+		return fmt.Errorf("want an origin such as http://localhost:8080 (no path), got %q", s)
+	}
+	return nil
+}

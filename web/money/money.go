@@ -1,0 +1,71 @@
+// Package money is amounts in minor units and the shop's tax rule.
+package money
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Amount is an amount in minor units (cents) of a currency.
+type Amount struct {
+	Minor    int64
+	Currency string // ISO 4217, upper case
+}
+
+// Format renders an amount for people: "€12.90", "NOK 1,234.00".
+func (a Amount) Format() string {
+	sign := ""
+	v := a.Minor
+	if v < 0 {
+		sign, v = "-", -v
+	}
+	whole := groupThousands(v / 100)
+	frac := v % 100
+	switch a.Currency {
+	case "EUR":
+		return fmt.Sprintf("%s€%s.%02d", sign, whole, frac)
+	case "USD":
+		return fmt.Sprintf("%s$%s.%02d", sign, whole, frac)
+	default:
+		return fmt.Sprintf("%s%s %s.%02d", sign, a.Currency, whole, frac)
+	}
+}
+
+func (a Amount) String() string { return a.Format() }
+
+func groupThousands(n int64) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// TaxIncluded is the tax inside a tax-inclusive total at rate (two implied
+// decimals: 1900 = 19%), rounded half away from zero:
+// total - total*10000/(10000+rate). Klarna accepts a line's total_tax_amount
+// within one minor unit of that value; this is the exact rounding.
+func TaxIncluded(total int64, rate int) int64 {
+	if rate <= 0 {
+		return 0
+	}
+	den := int64(10000 + rate)
+	num := total * int64(rate)
+	// round(num/den) for non-negative num; mirror for negative.
+	if num >= 0 {
+		return (num*2 + den) / (den * 2)
+	}
+	return -((-num*2 + den) / (den * 2))
+}
+
+// FormatRate renders a tax rate: 1900 -> "19%", 750 -> "7.5%".
+func FormatRate(rate int) string {
+	if rate%100 == 0 {
+		return fmt.Sprintf("%d%%", rate/100)
+	}
+	return strings.TrimRight(fmt.Sprintf("%d.%02d", rate/100, rate%100), "0") + "%"
+}

@@ -1,0 +1,55 @@
+package money
+
+import "testing"
+
+func TestFormat(t *testing.T) {
+	for _, c := range []struct {
+		a    Amount
+		want string
+	}{
+		{Amount{1290, "EUR"}, "€12.90"},
+		{Amount{123456789, "EUR"}, "€1,234,567.89"},
+		{Amount{5, "EUR"}, "€0.05"},
+		{Amount{-1500, "NOK"}, "-NOK 15.00"},
+	} {
+		if got := c.a.Format(); got != c.want {
+			t.Errorf("%+v.Format() = %q, want %q", c.a, got, c.want)
+		}
+	}
+}
+
+// TestTaxIncluded checks the rounding against Klarna's rule: the tax lies
+// within one minor unit of total - total*10000/(10000+rate).
+func TestTaxIncluded(t *testing.T) {
+	for _, c := range []struct {
+		total int64
+		rate  int
+		want  int64
+	}{
+		{10000, 2500, 2000}, // Klarna's example
+		{25900, 1900, 4135}, // 25900*1900/11900 = 4135.29
+		{1190, 1900, 190},
+		{999, 700, 65}, // 65.35
+		{1, 1900, 0},
+		{0, 1900, 0},
+		{5000, 0, 0},
+	} {
+		got := TaxIncluded(c.total, c.rate)
+		if got != c.want {
+			t.Errorf("TaxIncluded(%d, %d) = %d, want %d", c.total, c.rate, got, c.want)
+		}
+		exact := float64(c.total) - float64(c.total)*10000/float64(10000+c.rate)
+		if d := float64(got) - exact; d > 1 || d < -1 {
+			t.Errorf("TaxIncluded(%d, %d) = %d, more than 1 from %f", c.total, c.rate, got, exact)
+		}
+	}
+}
+
+func TestFormatRate(t *testing.T) {
+	if g := FormatRate(1900); g != "19%" {
+		t.Errorf("got %q", g)
+	}
+	if g := FormatRate(750); g != "7.5%" {
+		t.Errorf("got %q", g)
+	}
+}

@@ -1,0 +1,39 @@
+package control
+
+// Config is what the sandbox was provisioned with: exactly the credentials the
+// shop is configured with, so wrong values are rejected the way the real
+// provider rejects them. A provider whose Enabled is false runs against its
+// real test environment and is not emulated.
+type Config struct {
+	BaseURL     string // the sandbox's own origin, e.g. http://localhost:8081
+	ShopBaseURL string // the shop's origin: CORS, redirect URIs and return URLs
+
+	Klarna KlarnaConfig
+	Vipps  VippsConfig
+	Altpay AltpayConfig
+}
+
+// KlarnaConfig covers Klarna Payments (Basic auth) and Sign in with Klarna (OIDC client).
+type KlarnaConfig struct {
+	Enabled      bool
+	Username     string
+	Password     string
+	ClientID     string
+	ClientSecret string
+}
+
+// VippsConfig covers the access token and ePayment APIs.
+type VippsConfig struct {
+	Enabled         bool
+	ClientID        string
+	ClientSecret    string
+	SubscriptionKey string
+	MSN             string
+}
+
+// AltpayConfig covers the Alternative Payments partner API.
+type AltpayConfig struct {
+	Enabled      bool
+	ClientID     string
+	ClientSecret string
+}

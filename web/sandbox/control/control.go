@@ -1,0 +1,304 @@
+// Package control is the provider sandbox's shared state: its clock, its
+// settings, the faults queued against operations, the call counts, and the
+// control API of DESIGN.md that steers them. Every emulated provider holds one
+// *State and calls Hit at the start of each operation.
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"refshop/web/clock"
+)
+
+// ErrorWriter writes an error response with status in one provider's own shape.
+type ErrorWriter func(w http.ResponseWriter, r *http.Request, status int)
+
+type fault struct {
+	Status int      `json:"status"`
+	Times  int      `json:"times"`
+	Delay  Duration `json:"delay"`
+}
+
+// State is the sandbox's clock, settings, faults and counts. Safe for
+// concurrent use.
+type State struct {
+	Clock  *clock.Offset
+	Config Config
+
+	mu         sync.Mutex
+	settings   Settings
+	faults     map[string]*fault
+	calls      map[string]int
+	operations map[string]bool
+	shapes     map[string]ErrorWriter
+	resets     []func()
+}
+
+// New returns a sandbox state provisioned with cfg. base is the clock the
+// sandbox clock runs on (the wall clock when nil).
+func New(cfg Config, base clock.Clock) *State {
+	return &State{
+		Clock:      clock.NewOffset(base),
+		Config:     cfg,
+		settings:   DefaultSettings(),
+		faults:     map[string]*fault{},
+		calls:      map[string]int{},
+		operations: map[string]bool{},
+		shapes:     map[string]ErrorWriter{},
+	}
+}
+
+// Now is the sandbox clock's time.
+func (s *State) Now() time.Time { return s.Clock.Now() }
+
+// Settings returns a copy of the current settings.
+func (s *State) Settings() Settings {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.settings
+}
+
+// Operations declares operation names ("vipps.accesstoken") that faults may
+// target and that appear in the call counts.
+func (s *State) Operations(names ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		s.operations[n] = true
+	}
+}
+
+// ErrorShape registers how provider (the part of an operation name before the
+// dot) writes an error, so injected faults look like the real thing.
+func (s *State) ErrorShape(provider string, w ErrorWriter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shapes[provider] = w
+}
+
+// OnReset registers a function that drops a provider's stored objects.
+func (s *State) OnReset(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resets = append(s.resets, f)
+}
+
+// Hit counts one call of op and applies the next queued fault for it: it waits
+// the fault's delay and, when the fault has a status, writes the provider's
+// error and returns true; the handler must then stop.
+func (s *State) Hit(w http.ResponseWriter, r *http.Request, op string) bool {
+	s.mu.Lock()
+	if !s.operations[op] {
+		s.mu.Unlock()
+		panic("control: undeclared operation " + op)
+	}
+	s.calls[op]++
+	var f fault
+	if q := s.faults[op]; q != nil {
+		f = *q
+		if q.Times--; q.Times <= 0 {
+			delete(s.faults, op)
+		}
+	}
+	shape := s.shapes[strings.SplitN(op, ".", 2)[0]]
+	s.mu.Unlock()
+
+	if f.Delay > 0 {
+		// A real wait: a fault's delay exists to exercise the caller's timeouts.
+		if sleep(r.Context(), time.Duration(f.Delay)) != nil {
+			return true
+		}
+	}
+	if f.Status == 0 {
+		return false
+	}
+	if shape == nil {
+		http.Error(w, http.StatusText(f.Status), f.Status)
+	} else {
+		shape(w, r, f.Status)
+	}
+	return true
+}
+
+// Calls returns how many times op was called since the last reset.
+func (s *State) Calls(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[op]
+}
+
+// Reset puts every setting, fault, count and stored object back to the start.
+func (s *State) Reset() {
+	s.mu.Lock()
+	s.settings = DefaultSettings()
+	s.faults = map[string]*fault{}
+	s.calls = map[string]int{}
+	resets := append([]func(){}, s.resets...)
+	s.mu.Unlock()
+	s.Clock.Reset()
+	for _, f := range resets {
+		f()
+	}
+}
+
+// StateView is the body of GET /control/state.
+type StateView struct {
+	Now        time.Time        `json:"now"`
+	Settings   Settings         `json:"settings"`
+	Calls      map[string]int   `json:"calls"`
+	Faults     map[string]fault `json:"faults"`
+	Operations []string         `json:"operations"`
+}
+
+// View returns the current state.
+func (s *State) View() StateView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := StateView{Now: s.Clock.Now().UTC(), Settings: s.settings, Calls: map[string]int{}, Faults: map[string]fault{}}
+	for op := range s.operations {
+		v.Operations = append(v.Operations, op)
+		v.Calls[op] = s.calls[op]
+	}
+	sort.Strings(v.Operations)
+	for op, f := range s.faults {
+		v.Faults[op] = *f
+	}
+	return v
+}
+
+// Routes registers the control API on mux.
+func (s *State) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /control/state", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.View())
+	})
+	mux.HandleFunc("POST /control/reset", func(w http.ResponseWriter, r *http.Request) {
+		s.Reset()
+		writeJSON(w, http.StatusOK, s.View())
+	})
+	mux.HandleFunc("POST /control/settings", s.postSettings)
+	mux.HandleFunc("POST /control/clock", s.postClock)
+	mux.HandleFunc("POST /control/faults", s.postFault)
+}
+
+func (s *State) postSettings(w http.ResponseWriter, r *http.Request) {
+	var changes map[string]json.RawMessage
+	if err := decodeJSON(r, &changes); err != nil {
+		writeProblem(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.mu.Lock()
+	next, err := s.settings.apply(changes)
+	if err == nil {
+		s.settings = next
+	}
+	s.mu.Unlock()
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, s.View())
+}
+
+func (s *State) postClock(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Advance Duration `json:"advance"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		writeProblem(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if body.Advance <= 0 {
+		writeProblem(w, http.StatusBadRequest, `"advance" must be a positive duration such as "10m"; the sandbox clock never goes back (use /control/reset)`)
+		return
+	}
+	s.Clock.Advance(time.Duration(body.Advance))
+	writeJSON(w, http.StatusOK, s.View())
+}
+
+func (s *State) postFault(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Operation string   `json:"operation"`
+		Status    int      `json:"status"`
+		Times     *int     `json:"times"`
+		Delay     Duration `json:"delay"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		writeProblem(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	times := 1
+	if body.Times != nil {
+		times = *body.Times
+	}
+	s.mu.Lock()
+	known := s.operations[body.Operation]
+	var ops []string
+	for op := range s.operations {
+		ops = append(ops, op)
+	}
+	s.mu.Unlock()
+	sort.Strings(ops)
+	switch {
+	case !known:
+		writeProblem(w, http.StatusBadRequest, fmt.Sprintf("unknown operation %q; known: %s", body.Operation, strings.Join(ops, ", ")))
+		return
+	case body.Status != 0 && (body.Status < 400 || body.Status > 599):
+		writeProblem(w, http.StatusBadRequest, `"status" must be 0 (delay only) or an error status 400-599`)
+		return
+	case times < 1:
+		writeProblem(w, http.StatusBadRequest, `"times" must be at least 1`)
+		return
+	case body.Delay < 0:
+		writeProblem(w, http.StatusBadRequest, `"delay" must not be negative`)
+		return
+	}
+	s.mu.Lock()
+	s.faults[body.Operation] = &fault{Status: body.Status, Times: times, Delay: body.Delay}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, s.View())
+}
+
+// decodeJSON reads one JSON object, refusing unknown fields and trailing data.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("body must be a JSON object: %v", err)
+	}
+	if dec.More() {
+		return errors.New("body must hold one JSON object")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeProblem answers a control API error. The control API is the sandbox's
+// own, so it has its own shape: {"error": "..."}.
+func writeProblem(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// sleep waits d on a real timer unless ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

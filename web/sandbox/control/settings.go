@@ -1,0 +1,96 @@
+package control
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Duration is a time.Duration written as a Go duration string ("90s", "5m").
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration string such as \"90s\" or \"5m\", got %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration string such as \"90s\" or \"5m\", got %q", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Settings are the sandbox's knobs (DESIGN.md, "Sandbox control API").
+type Settings struct {
+	KlarnaAccessTokenTTL       Duration `json:"klarna_access_token_ttl"`
+	KlarnaRefreshTokenTTL      Duration `json:"klarna_refresh_token_ttl"`
+	KlarnaAutoConsent          string   `json:"klarna_auto_consent"`
+	KlarnaRotateCustomerTokens bool     `json:"klarna_rotate_customer_tokens"`
+	VippsAccessTokenTTL        Duration `json:"vipps_access_token_ttl"`
+	AltpayOAuthTokenTTL        Duration `json:"altpay_oauth_token_ttl"`
+	AltpayCheckoutTokenTTL     Duration `json:"altpay_checkout_token_ttl"`
+}
+
+// DefaultSettings are the real providers' values.
+func DefaultSettings() Settings {
+	return Settings{
+		KlarnaAccessTokenTTL:   Duration(5 * time.Minute),
+		KlarnaRefreshTokenTTL:  Duration(1440 * time.Hour), // 60 days
+		VippsAccessTokenTTL:    Duration(time.Hour),        // the test environment's
+		AltpayOAuthTokenTTL:    Duration(time.Hour),
+		AltpayCheckoutTokenTTL: Duration(15 * time.Minute),
+	}
+}
+
+// apply returns s with changes applied, refusing unknown names, wrong types and
+// non-positive lifetimes; on error s is unchanged.
+func (s Settings) apply(changes map[string]json.RawMessage) (Settings, error) {
+	if len(changes) == 0 {
+		return s, fmt.Errorf("no settings given; known: %s", strings.Join(settingNames(s), ", "))
+	}
+	cur := map[string]json.RawMessage{}
+	b, _ := json.Marshal(s)
+	_ = json.Unmarshal(b, &cur)
+	for name, v := range changes {
+		if _, ok := cur[name]; !ok {
+			return s, fmt.Errorf("unknown setting %q; known: %s", name, strings.Join(settingNames(s), ", "))
+		}
+		cur[name] = v
+	}
+	b, _ = json.Marshal(cur)
+	var next Settings
+	if err := json.Unmarshal(b, &next); err != nil {
+		return s, fmt.Errorf("bad setting value: %v", err)
+	}
+	for name, d := range map[string]Duration{
+		"klarna_access_token_ttl": next.KlarnaAccessTokenTTL, "klarna_refresh_token_ttl": next.KlarnaRefreshTokenTTL,
+		"vipps_access_token_ttl": next.VippsAccessTokenTTL, "altpay_oauth_token_ttl": next.AltpayOAuthTokenTTL,
+		"altpay_checkout_token_ttl": next.AltpayCheckoutTokenTTL,
+	} {
+		if d < Duration(time.Second) {
+			return s, fmt.Errorf("%s must be at least 1s", name)
+		}
+	}
+	return next, nil
+}
+
+func settingNames(s Settings) []string {
+	m := map[string]json.RawMessage{}
+	b, _ := json.Marshal(s)
+	_ = json.Unmarshal(b, &m)
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,110 @@
+// Package sandbox is the embedded provider sandbox: an HTTP server on its own
+// origin that behaves like Klarna, Vipps MobilePay and Alternative Payments'
+// test environments, steered through the control API of DESIGN.md.
+//
+// It never imports the shop's client packages: each side implements the
+// documented contract on its own, and tests hold both to the documented JSON
+// examples, so a misreading cannot hide by being shared.
+package sandbox
+
+import (
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"refshop/static"
+	"refshop/views/sandboxviews"
+	"refshop/web/clock"
+	"refshop/web/sandbox/control"
+)
+
+// Sandbox is the sandbox's state and its HTTP handler.
+type Sandbox struct {
+	State   *control.State
+	handler http.Handler
+}
+
+// New builds a sandbox provisioned with cfg. base is the clock its own clock
+// runs on (nil: the wall clock).
+func New(cfg control.Config, log *slog.Logger, base clock.Clock) *Sandbox {
+	st := control.New(cfg, base)
+	mux := http.NewServeMux()
+	st.Routes(mux)
+	for _, register := range providers {
+		register(mux, st, log)
+	}
+	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(mustSub(static.FS, "sandbox"))))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = sandboxviews.Index(indexView(st)).Render(r.Context(), w)
+	})
+	return &Sandbox{State: st, handler: logRequests(log, mux)}
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func indexView(st *control.State) sandboxviews.IndexView {
+	cfg := st.Config
+	v := sandboxviews.IndexView{BaseURL: cfg.BaseURL, ShopURL: cfg.ShopBaseURL, State: st.View()}
+	add := func(enabled bool, name, base, real string, creds ...sandboxviews.Credential) {
+		p := sandboxviews.ProviderView{Name: name, BaseURL: cfg.BaseURL + base, RealURL: real, Emulated: enabled}
+		if enabled {
+			p.Credentials = creds
+		}
+		v.Providers = append(v.Providers, p)
+	}
+	k := cfg.Klarna
+	add(k.Enabled, "Klarna Payments and Customer Token API", "/klarna/api", "https://api.playground.klarna.com",
+		sandboxviews.Credential{Name: "Basic auth username (KLARNA_USERNAME)", Value: k.Username},
+		sandboxviews.Credential{Name: "Basic auth password (KLARNA_PASSWORD)", Value: k.Password})
+	add(k.Enabled, "Klarna identity (Sign in with Klarna, OIDC issuer)", "/klarna/login", "https://login.playground.klarna.com",
+		sandboxviews.Credential{Name: "client_id (KLARNA_CLIENT_ID)", Value: k.ClientID},
+		sandboxviews.Credential{Name: "client_secret (KLARNA_CLIENT_SECRET)", Value: k.ClientSecret},
+		sandboxviews.Credential{Name: "redirect_uri", Value: cfg.ShopBaseURL + "/auth/klarna/callback"})
+	add(k.Enabled, "Klarna Payments JS SDK", "/klarna/cdn/kp/lib/v1/api.js", "https://x.klarnacdn.net/kp/lib/v1/api.js")
+	vp := cfg.Vipps
+	add(vp.Enabled, "Vipps MobilePay (access token, ePayment v1)", "/vipps", "https://apitest.vipps.no",
+		sandboxviews.Credential{Name: "client_id (VIPPS_CLIENT_ID)", Value: vp.ClientID},
+		sandboxviews.Credential{Name: "client_secret (VIPPS_CLIENT_SECRET)", Value: vp.ClientSecret},
+		sandboxviews.Credential{Name: "Ocp-Apim-Subscription-Key (VIPPS_SUBSCRIPTION_KEY)", Value: vp.SubscriptionKey},
+		sandboxviews.Credential{Name: "Merchant-Serial-Number (VIPPS_MSN)", Value: vp.MSN})
+	a := cfg.Altpay
+	add(a.Enabled, "Alternative Payments (partner API, checkout API)", "/altpay", "https://public-api.demo.alternativepayments.io",
+		sandboxviews.Credential{Name: "client_id (ALTPAY_CLIENT_ID)", Value: a.ClientID},
+		sandboxviews.Credential{Name: "client_secret (ALTPAY_CLIENT_SECRET)", Value: a.ClientSecret})
+	return v
+}
+
+// logRequests writes one line per sandbox request: method, path pattern,
+// status, duration. Query strings are not logged (they carry codes and tokens).
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		log.LogAttrs(r.Context(), slog.LevelDebug, "sandbox request",
+			slog.String("method", r.Method), slog.String("pattern", r.Pattern),
+			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -23,10 +23,11 @@ func (a *App) newEcho() *echo.Echo {
 	e.IPExtractor = echo.ExtractIPDirect() // no proxy in front; never trust X-Forwarded-For
 
 	e.Use(middleware.RequestID())
-	// Sessions wrap everything else, so that the central error handler (run by
-	// the request logger) can read the session for the page frame.
+	// Sessions wrap everything else, so that the central error handler can read
+	// the session for the page frame.
 	e.Use(echo.WrapMiddleware(a.Sessions.LoadAndSave))
 	e.Use(a.logRequests())
+	e.Use(a.renderErrors)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogLevel: 0,
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			a.Log.Error("panic", "request_id", requestID(c), "error", err, "stack", string(stack))
@@ -39,6 +40,17 @@ func (a *App) newEcho() *echo.Echo {
 	return e
 }
 
+// renderErrors turns a handler's error into the response right away, inside
+// the request logger, so the logged status is the one sent.
+func (a *App) renderErrors(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := next(c); err != nil {
+			a.handleError(err, c)
+		}
+		return nil
+	}
+}
+
 func requestID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
@@ -47,8 +59,7 @@ func requestID(c echo.Context) string {
 // provider callbacks carry codes and state in it.
 func (a *App) logRequests() echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-		LogStatus: true, LogMethod: true, LogRoutePath: true, LogLatency: true, LogRequestID: true, LogError: true,
-		HandleError: true, // the central handler runs first, so the status is the one sent
+		LogStatus: true, LogMethod: true, LogRoutePath: true, LogLatency: true, LogRequestID: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			level := slog.LevelInfo
 			if v.Status >= 500 {

@@ -153,5 +153,4 @@ func (t *testApp) logText() string {
 	return t.logs.String()
 }
 
-
 var logMu sync.Mutex

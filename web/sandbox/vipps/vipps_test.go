@@ -508,7 +508,10 @@ func TestCreateValidation(t *testing.T) {
 	}
 	t.Run("https returnUrl and the shop's own http origin are accepted", func(t *testing.T) {
 		r := e.do("POST", "/vipps/epayment/v1/payments", e.api(tok, "ok-https"),
-			edit(func(m map[string]any) { m["returnUrl"] = "https://shop.example/return"; m["reference"] = "refshop-https-1" }))
+			edit(func(m map[string]any) {
+				m["returnUrl"] = "https://shop.example/return"
+				m["reference"] = "refshop-https-1"
+			}))
 		if r.Status != 201 {
 			t.Errorf("https: %d %s", r.Status, r.Body)
 		}

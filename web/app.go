@@ -48,8 +48,8 @@ type App struct {
 	orderRefresh []func(c echo.Context, o db.Order) (db.Order, error)
 	// background runs for the life of the server (RunBackground): sweeps
 	// that settle what no request will.
-	background []func(ctx context.Context)
-	signInOptions   []func(c echo.Context) (templ.Component, error)
+	background    []func(ctx context.Context)
+	signInOptions []func(c echo.Context) (templ.Component, error)
 }
 
 // orderPart is what a payment flow adds to an order page.

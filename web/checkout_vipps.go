@@ -172,7 +172,7 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 	if !landingAllowed(res.RedirectURL, a.Config.Vipps.APIURL) {
 		return &UserError{Status: http.StatusBadGateway, Title: "Vipps MobilePay answered strangely",
 			Message: "We could not open the Vipps MobilePay page. Nothing was charged. Please try again.",
-			Err: errors.New("vipps: redirectUrl is not an https URL nor on the Vipps API's origin")}
+			Err:     errors.New("vipps: redirectUrl is not an https URL nor on the Vipps API's origin")}
 	}
 	return c.Redirect(http.StatusSeeOther, res.RedirectURL)
 }

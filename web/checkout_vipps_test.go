@@ -272,7 +272,7 @@ func TestVippsReturnTrustsOnlyVipps(t *testing.T) {
 	if got := page.Find("[data-testid=order-status]").Text(); got != "Awaiting payment" {
 		t.Errorf("status %q after a forged return", got)
 	}
-	if page.Find("a.button[href^='" + v.sb.URL + "/vipps/landing']").Length() != 1 {
+	if page.Find("a.button[href^='"+v.sb.URL+"/vipps/landing']").Length() != 1 {
 		t.Error("no way back to the landing page for a pending payment")
 	}
 	// Another person cannot settle or see it.

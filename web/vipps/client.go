@@ -187,9 +187,9 @@ func (c *Client) withRetry(ctx context.Context, op outbound.Op, build func() (*h
 			}
 			return out, nil // the last 5xx; the caller decodes it
 		}
-		what := "network error: " + describe(err)
-		if err == nil {
-			what = fmt.Sprintf("status %d", out.status)
+		what := fmt.Sprintf("status %d", out.status)
+		if err != nil {
+			what = "network error: " + describe(err)
 		}
 		c.log.InfoContext(ctx, "vipps call will be retried", "operation", op.Name, "attempt", attempt, "after", what)
 		// Doubling from c.backoff, plus up to half of it in jitter so that

@@ -35,4 +35,14 @@ func (a *App) routes() {
 	e.GET("/orders/:id", a.order)
 
 	// --- payment flows: one block each ---
+
+	// --- Vipps MobilePay (issue 3): web/checkout_vipps.go ---
+	vp := newVippsFlow(a)
+	e.POST("/checkout/vipps", vp.checkout)
+	e.GET("/checkout/vipps/return", vp.returned)
+	a.checkoutMethods = append(a.checkoutMethods, vp.method)
+	a.orderRefresh = append(a.orderRefresh, vp.refresh)
+	a.orderParts = append(a.orderParts, vp.orderPart)
+	a.background = append(a.background, vp.sweep)
+	// --- end Vipps MobilePay ---
 }

@@ -30,6 +30,11 @@ type Deps struct {
 	HTTP     *http.Client // the one outbound client for provider calls
 	// PasswordCost is bcrypt's cost; tests lower it. 0 means bcrypt.DefaultCost.
 	PasswordCost int
+	// ProviderClock is the emulated providers' time: the sandbox clock when
+	// the sandbox runs in this process (nil otherwise). A flow whose provider
+	// is emulated runs its token lifetimes on it, so POST /control/clock ages
+	// the shop's stored tokens as it ages the provider's.
+	ProviderClock clock.Clock
 }
 
 // App carries the dependencies every handler uses.
@@ -50,6 +55,10 @@ type App struct {
 	// that settle what no request will.
 	background    []func(ctx context.Context)
 	signInOptions []func(c echo.Context) (templ.Component, error)
+
+	// klarnaID is Sign in with Klarna: Klarna payments asks it for the
+	// signed-in customer's access token.
+	klarnaID *klarnaIDFlow
 }
 
 // orderPart is what a payment flow adds to an order page.

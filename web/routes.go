@@ -45,4 +45,17 @@ func (a *App) routes() {
 	a.orderParts = append(a.orderParts, vp.orderPart)
 	a.background = append(a.background, vp.sweep)
 	// --- end Vipps MobilePay ---
+
+	// --- Sign in with Klarna (issue 5): web/klarnaid.go ---
+	kid := newKlarnaIDFlow(a)
+	a.klarnaID = kid
+	e.POST("/auth/klarna/start", kid.start)
+	e.GET("/auth/klarna/callback", kid.callback)
+	e.POST("/account/klarna/connect", kid.connect, a.requireUser)
+	e.POST("/account/klarna/disconnect", kid.disconnect, a.requireUser)
+	a.signInOptions = append(a.signInOptions, kid.signInOption)
+	a.accountPanels = append(a.accountPanels, kid.accountPanel)
+	a.checkoutMethods = append(a.checkoutMethods, kid.checkoutNotice)
+	a.background = append(a.background, kid.sweep)
+	// --- end Sign in with Klarna ---
 }

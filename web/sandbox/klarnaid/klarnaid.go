@@ -16,6 +16,7 @@ package klarnaid
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -162,7 +163,34 @@ func New(mux *http.ServeMux, st *control.State, log *slog.Logger) *Provider {
 	// The sandbox's own sign-in pages (Klarna's are its own business).
 	mux.HandleFunc("POST "+idpPath+"/signin", p.signIn)
 	mux.HandleFunc("POST "+idpPath+"/consent", p.consent)
+	// What a customer does in the Klarna app: take back the access they
+	// gave the shop. Every grant of that identity ends, as a revocation does.
+	mux.HandleFunc("POST /control/klarna/login/revoke", p.controlRevoke)
 	return p
+}
+
+// controlRevoke is POST /control/klarna/login/revoke {"email": "..."}: it
+// revokes every grant of the identity with that email and answers how many.
+func (p *Provider) controlRevoke(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Email string `json:"email"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || body.Email == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"email": "<a signed-in identity's email>"}`})
+		return
+	}
+	p.mu.Lock()
+	revoked := map[*grant]bool{}
+	for _, rt := range p.refresh {
+		if g := rt.grant; strings.EqualFold(g.identity.Email, body.Email) && g.revoked == "" {
+			g.revoked = "revocation"
+			revoked[g] = true
+		}
+	}
+	p.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]int{"revoked": len(revoked)})
 }
 
 func (p *Provider) reset() {

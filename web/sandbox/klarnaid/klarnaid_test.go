@@ -812,3 +812,32 @@ func TestResetForgetsTokens(t *testing.T) {
 		}
 	}
 }
+
+func TestControlRevokeEndsAnIdentitysGrants(t *testing.T) {
+	e := newEnv(t, clientSecret)
+	a1 := e.signIn("anna.schmidt@example.com")
+	a2 := e.signIn("anna.schmidt@example.com")
+	j := e.signIn("jonas.weber@example.com")
+	res, err := http.Post(e.url+"/control/klarna/login/revoke", "application/json", strings.NewReader(`{"email": "Anna.Schmidt@example.com"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := decode(t, readBody(t, res)); res.StatusCode != 200 || body["revoked"] != float64(2) {
+		t.Fatalf("control revoke: %d %v", res.StatusCode, body)
+	}
+	for _, tok := range []map[string]any{a1, a2} {
+		if _, ok := e.p.Recognise(tok["access_token"].(string)); ok {
+			t.Fatal("a revoked identity's access token still works")
+		}
+		r, b := e.refresh(tok["refresh_token"].(string))
+		wantOAuthError(t, "refresh after control revoke", r, b, 400, "invalid_grant", "")
+	}
+	if _, ok := e.p.Recognise(j["access_token"].(string)); !ok {
+		t.Fatal("another identity's grant was revoked")
+	}
+	res, _ = http.Post(e.url+"/control/klarna/login/revoke", "application/json", strings.NewReader(`{}`))
+	if res.StatusCode != 400 {
+		t.Fatalf("control revoke without email: %d", res.StatusCode)
+	}
+	res.Body.Close()
+}

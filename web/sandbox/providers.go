@@ -4,9 +4,12 @@ import (
 	"log/slog"
 	"net/http"
 
+	"refshop/web/sandbox/altpay"
 	"refshop/web/sandbox/control"
 )
 
 // providers register each emulated provider's routes below its base path
 // (/klarna, /vipps, /altpay), its operations and its error shape.
-var providers = []func(mux *http.ServeMux, st *control.State, log *slog.Logger){}
+var providers = []func(mux *http.ServeMux, st *control.State, log *slog.Logger){
+	altpay.Register,
+}

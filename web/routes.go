@@ -11,7 +11,7 @@ import (
 func (a *App) routes() {
 	e := a.echo
 	assets := e.Group("/static", staticCache)
-	for _, dir := range []string{"css", "img"} {
+	for _, dir := range []string{"css", "img", "js"} {
 		assets.StaticFS("/"+dir, echo.MustSubFS(static.FS, dir))
 	}
 	e.GET("/healthz", a.healthz)
@@ -35,4 +35,10 @@ func (a *App) routes() {
 	e.GET("/orders/:id", a.order)
 
 	// --- payment flows: one block each ---
+
+	// Alternative Payments, pay by invoice (web/checkout_altpay.go): POST
+	// /checkout/altpay, GET /invoices/:id, POST /invoices/:id/confirm,
+	// POST /api/altpay/invoices/:id/token; a checkout method, an account panel
+	// (unpaid invoices) and an order part.
+	a.altpayRoutes()
 }

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"refshop/web/clock"
+	"refshop/web/config"
 	"refshop/web/outbound"
 	"refshop/web/secret"
 )
@@ -36,6 +37,11 @@ type Config struct {
 	BaseURL      string // ALTPAY_API_URL (no trailing slash), or the sandbox's /altpay
 	ClientID     string // ALTPAY_CLIENT_ID
 	ClientSecret secret.Secret
+}
+
+// FromConfig is the client's part of the shop configuration.
+func FromConfig(c config.Altpay) Config {
+	return Config{BaseURL: c.APIURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret}
 }
 
 // Client calls the partner API. Safe for concurrent use; make one per process

@@ -106,7 +106,7 @@ function main(root) {
       canContinue = shop.status === 401 || shop.status >= 500; // after signing in again, or a hiccup
       if (shop.status === 401) text += " (Sign in in another tab, then press Continue.)";
     } else if (err instanceof AccessTokenExpiredError) {
-      text = `Your payment session expired (${err.name}: ${err.message}) What you entered is kept: press Continue to carry on.`;
+      text = `Your payment session expired. ${err.name}: ${err.message} What you entered is kept: press Continue to carry on.`;
     } else if (err instanceof ValidationError) {
       canContinue = false;
       markFields(err.details || {});

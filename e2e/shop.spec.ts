@@ -186,3 +186,20 @@ test.describe('protection', () => {
     await expect(page.getByRole('heading', { name: 'Control API' })).toBeVisible();
   });
 });
+
+test('no request leaves localhost on any shop or sandbox page', async ({ page }) => {
+  // The auto fixture in helpers.ts checks this on every test; this test walks
+  // every kind of page on purpose, so the check covers them all.
+  const seen = new Set<string>();
+  page.on('request', (req) => seen.add(new URL(req.url()).hostname));
+  await page.goto('/');
+  await page.goto('/products/carafe');
+  await page.getByRole('button', { name: 'Add Glass Carafe to cart' }).click();
+  await page.goto('/checkout');
+  await page.goto('/signup');
+  await page.goto('/signin');
+  await page.goto('/no-such-page');
+  await page.goto(sandboxURL);
+  expect([...seen].filter((h) => h !== 'localhost' && h !== '127.0.0.1')).toEqual([]);
+  expect(seen.has('localhost')).toBeTruthy();
+});

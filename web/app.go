@@ -3,8 +3,10 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/a-h/templ"
 	"github.com/alexedwards/scs/v2"
@@ -43,7 +45,13 @@ type App struct {
 	checkoutMethods []func(c echo.Context, cart pricedCart) (templ.Component, error)
 	accountPanels   []func(c echo.Context, u db.User) (templ.Component, error)
 	orderParts      []func(c echo.Context, o db.Order) (orderPart, error)
-	signInOptions   []func(c echo.Context) (templ.Component, error)
+	// orderRefresh brings an order up to date with its provider before its
+	// page is built (a flow that settles pending orders when viewed).
+	orderRefresh []func(c echo.Context, o db.Order) (db.Order, error)
+	// background runs for the life of the server (RunBackground): sweeps
+	// that settle what no request will.
+	background    []func(ctx context.Context)
+	signInOptions []func(c echo.Context) (templ.Component, error)
 }
 
 // orderPart is what a payment flow adds to an order page.
@@ -61,6 +69,20 @@ func New(d Deps) *App {
 	a.echo = a.newEcho()
 	a.routes()
 	return a
+}
+
+// RunBackground runs the flows' background work until ctx ends. main starts
+// it beside the server.
+func (a *App) RunBackground(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, f := range a.background {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(ctx)
+		}()
+	}
+	wg.Wait()
 }
 
 // ServeHTTP serves the shop.

@@ -56,6 +56,7 @@ func (a *App) altpayRoutes() {
 	a.checkoutMethods = append(a.checkoutMethods, a.altpayMethod)
 	a.accountPanels = append(a.accountPanels, a.altpayUnpaid)
 	a.orderParts = append(a.orderParts, a.altpayOrderPart)
+	a.orderRefresh = append(a.orderRefresh, a.altpayRefresh)
 }
 
 // altpayMethod renders the checkout option, with what a refused submission
@@ -303,6 +304,36 @@ func (a *App) altpaySync(ctx context.Context, o db.Order, inv db.AltpayInvoice) 
 		}
 	}
 	return true, nil
+}
+
+// altpayRefresh settles a pending invoice order when its page is viewed: a
+// customer who paid and closed the tab before the page confirmed finds the
+// order paid. When the provider cannot be asked, the page shows what the
+// shop knows.
+func (a *App) altpayRefresh(c echo.Context, o db.Order) (db.Order, error) {
+	if o.Provider != altpayProvider || o.Status != db.StatusPending {
+		return o, nil
+	}
+	ctx := c.Request().Context()
+	inv, err := a.Store.AltpayInvoiceFor(ctx, o.ID)
+	if errors.Is(err, db.ErrNotFound) {
+		return o, nil
+	}
+	if err != nil {
+		return o, err
+	}
+	paid, err := a.altpaySync(ctx, o, inv)
+	if err != nil {
+		a.Log.Warn("altpay: checking the invoice on view", "order", o.PublicID, "error", err)
+		return o, nil
+	}
+	if !paid {
+		return o, nil
+	}
+	if err := a.emptyCart(c, o); err != nil {
+		return o, err
+	}
+	return a.Store.OrderByPublicID(ctx, o.PublicID)
 }
 
 // altpayUnpaid is the account page's list of unpaid invoices.

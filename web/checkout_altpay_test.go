@@ -303,3 +303,25 @@ func TestInvoicePageNeverShowsCredentials(t *testing.T) {
 		t.Error("the page source carries a checkout token: the script must fetch it")
 	}
 }
+
+func TestOrderPageSettlesAnInvoicePaidWithoutConfirm(t *testing.T) {
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.signUp("tess@example.com")
+	order := w.checkoutByInvoice(t, b, nil)
+	if p := b.get("/orders/" + order); !strings.Contains(p.body, "Pay the invoice") {
+		t.Fatalf("unpaid order page offers no way to pay: %s", p.body)
+	}
+	_, tok := b.token(order)
+	w.payAsTheBrowser(t, tok["token"].(string), "36.00") // then the tab is closed: no confirm
+	p := b.get("/orders/" + order)
+	if st := p.doc(t).Find("[data-testid=order-status]").Text(); st != "Paid" {
+		t.Errorf("order page status %q after the provider says PAID, want Paid", st)
+	}
+	if strings.Contains(p.body, "Pay the invoice") {
+		t.Error("a paid order still offers to pay")
+	}
+	if acct := b.get("/account"); strings.Contains(acct.body, "Unpaid invoices") {
+		t.Error("the account still lists the paid invoice")
+	}
+}

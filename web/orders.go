@@ -27,6 +27,11 @@ func (a *App) order(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, refresh := range a.orderRefresh {
+		if o, err = refresh(c, o); err != nil {
+			return err
+		}
+	}
 	v := views.OrderView{
 		PublicID: o.PublicID, Created: o.CreatedAt.Local().Format(dateFormat), Status: string(o.Status),
 		StatusDetail: o.StatusDetail, Provider: providerName(o.Provider), ProviderReference: o.ProviderReference,

@@ -36,9 +36,20 @@ func (a *App) routes() {
 
 	// --- payment flows: one block each ---
 
-	// Alternative Payments, pay by invoice (web/checkout_altpay.go): POST
-	// /checkout/altpay, GET /invoices/:id, POST /invoices/:id/confirm,
+	// --- Vipps MobilePay (issue 3): web/checkout_vipps.go ---
+	vp := newVippsFlow(a)
+	e.POST("/checkout/vipps", vp.checkout)
+	e.GET("/checkout/vipps/return", vp.returned)
+	a.checkoutMethods = append(a.checkoutMethods, vp.method)
+	a.orderRefresh = append(a.orderRefresh, vp.refresh)
+	a.orderParts = append(a.orderParts, vp.orderPart)
+	a.background = append(a.background, vp.sweep)
+	// --- end Vipps MobilePay ---
+
+	// --- Alternative Payments, pay by invoice (issue 6): web/checkout_altpay.go ---
+	// POST /checkout/altpay, GET /invoices/:id, POST /invoices/:id/confirm,
 	// POST /api/altpay/invoices/:id/token; a checkout method, an account panel
 	// (unpaid invoices) and an order part.
 	a.altpayRoutes()
+	// --- end Alternative Payments ---
 }

@@ -97,6 +97,8 @@ func run() error {
 	}
 	printBanner(cfg)
 
+	go app.RunBackground(ctx) // the payment flows' sweeps; they stop with ctx
+
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
 		go func() {

@@ -6,10 +6,12 @@ import (
 
 	"refshop/web/sandbox/altpay"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/vipps"
 )
 
 // providers register each emulated provider's routes below its base path
 // (/klarna, /vipps, /altpay), its operations and its error shape.
 var providers = []func(mux *http.ServeMux, st *control.State, log *slog.Logger){
 	altpay.Register,
+	vipps.Register,
 }

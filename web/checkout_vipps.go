@@ -89,17 +89,7 @@ func (f *vippsFlow) checkoutAgain(c echo.Context, status int, form views.VippsMe
 		return errEmptyCart
 	}
 	c.Set(ctxVippsForm, form)
-	v := views.CheckoutView{Cart: cartView(pc), Guest: currentUser(c) == nil}
-	for _, m := range a.checkoutMethods {
-		comp, err := m(c, pc)
-		if err != nil {
-			return err
-		}
-		if comp != nil {
-			v.Methods = append(v.Methods, comp)
-		}
-	}
-	return render(c, status, views.Checkout(a.chrome(c, "Checkout"), v))
+	return a.renderCheckout(c, status, pc)
 }
 
 // checkout is POST /checkout/vipps.
@@ -384,16 +374,12 @@ func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment,
 		}
 		_ = a.Store.SetVippsState(ctx, o.ID, m.State, m.PSPReference, m.Aggregate.CapturedAmount.Value)
 	}
-	o, err := f.move(ctx, o, db.StatusCaptured, "Paid with Vipps MobilePay.")
-	if err != nil {
+	// Paid: the order's items leave the cart in the same step (db.SetOrderStatusPaid).
+	err := a.Store.SetOrderStatusPaid(ctx, o.ID, o.Status, db.StatusCaptured, "Paid with Vipps MobilePay.")
+	if err != nil && !errors.Is(err, db.ErrStale) {
 		return o, err
 	}
-	if o.CartID != 0 {
-		if err := a.Store.ClearCart(ctx, o.CartID); err != nil {
-			a.Log.Error("vipps: emptying the cart of a paid order", "order", o.PublicID, "error", err)
-		}
-	}
-	return o, nil
+	return a.Store.OrderByPublicID(ctx, o.PublicID)
 }
 
 // move changes the order's status (compare-and-swap) and returns it reloaded.

@@ -52,14 +52,6 @@ func (a *App) order(c echo.Context) error {
 	return render(c, http.StatusOK, views.Order(a.chrome(c, "Order"), v))
 }
 
-// emptyCart empties the cart an order was placed from, once it is paid for.
-func (a *App) emptyCart(c echo.Context, o db.Order) error {
-	if o.CartID == 0 {
-		return nil
-	}
-	return a.Store.ClearCart(c.Request().Context(), o.CartID)
-}
-
 func (a *App) healthz(c echo.Context) error {
 	if err := a.DB.Ping(c.Request().Context()); err != nil {
 		a.Log.Error("health check: database", "error", err)

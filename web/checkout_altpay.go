@@ -82,9 +82,16 @@ func (a *App) altpayCheckout(c echo.Context) error {
 			v.Errors["name"] = "Enter the name the invoice is addressed to."
 		}
 		if len(v.Errors) > 0 {
+			pc, err := a.priceCart(c)
+			if err != nil {
+				return err
+			}
+			if len(pc.Lines) == 0 {
+				return errEmptyCart
+			}
 			v.Errors[""] = "Please check the invoice details below."
 			c.Set(altpayFormKey, v)
-			return a.checkout(c)
+			return a.renderCheckout(c, http.StatusUnprocessableEntity, pc)
 		}
 		email, name = v.Email, v.Name
 	}
@@ -266,16 +273,14 @@ func (a *App) altpayConfirm(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/invoices/"+o.PublicID)
 	}
 	if o.Status == db.StatusPending {
-		if err := a.emptyCart(c, o); err != nil {
-			return err
-		}
 		a.flash(c, "Thank you: your invoice is paid.")
 	}
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 }
 
 // altpaySync reads the invoice from the provider, stores its status, and
-// moves a pending order to captured when the invoice is PAID. It reports
+// moves a pending order to captured (taking its items out of the cart) when
+// the invoice is PAID. It reports
 // whether the order is paid.
 func (a *App) altpaySync(ctx context.Context, o db.Order, inv db.AltpayInvoice) (bool, error) {
 	got, err := a.Altpay.GetInvoice(ctx, inv.InvoiceID)
@@ -298,7 +303,8 @@ func (a *App) altpaySync(ctx context.Context, o db.Order, inv db.AltpayInvoice) 
 			Message: "The paid invoice does not match this order. Please contact us; nothing more will be charged."}
 	}
 	if o.Status == db.StatusPending {
-		err := a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCaptured, "Invoice "+got.InvoiceNumber+" paid")
+		// Paid: the order's items leave the cart in the same transaction.
+		err := a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusCaptured, "Invoice "+got.InvoiceNumber+" paid")
 		if err != nil && !errors.Is(err, db.ErrStale) { // stale: another request marked it first
 			return false, err
 		}
@@ -329,9 +335,6 @@ func (a *App) altpayRefresh(c echo.Context, o db.Order) (db.Order, error) {
 	}
 	if !paid {
 		return o, nil
-	}
-	if err := a.emptyCart(c, o); err != nil {
-		return o, err
 	}
 	return a.Store.OrderByPublicID(ctx, o.PublicID)
 }

@@ -246,7 +246,7 @@ func TestGuestCheckoutNeedsEmailAndNameAndKeepsInput(t *testing.T) {
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
 	p := b.post("/checkout/altpay", url.Values{"email": {"not an email"}, "name": {"Gus"}})
 	doc := p.doc(t)
-	if doc.Find("#altpay-email").AttrOr("value", "") != "not an email" || doc.Find("#altpay-name").AttrOr("value", "") != "Gus" ||
+	if p.status != http.StatusUnprocessableEntity || doc.Find("#altpay-email").AttrOr("value", "") != "not an email" || doc.Find("#altpay-name").AttrOr("value", "") != "Gus" ||
 		doc.Find("#altpay-email").AttrOr("aria-invalid", "") != "true" || !strings.Contains(p.body, "Enter the email address") {
 		t.Errorf("refused guest form: %d %s", p.status, p.body)
 	}

@@ -436,7 +436,7 @@ func AltpayUnpaid(list []AltpayUnpaidView) templ.Component {
 			templ_7745c5c3_Var23 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "<div class=\"altpay-panel\" data-testid=\"altpay-unpaid\"><h3>Unpaid invoices</h3><p>Orders you chose to pay by invoice that still await payment.</p><ul class=\"altpay-list\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "<section class=\"altpay-panel\" data-testid=\"altpay-unpaid\" aria-labelledby=\"altpay-unpaid-heading\"><h2 id=\"altpay-unpaid-heading\">Unpaid invoices</h2><p>Orders you chose to pay by invoice that still await payment.</p><ul class=\"altpay-list\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -498,7 +498,7 @@ func AltpayUnpaid(list []AltpayUnpaidView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 39, "</ul></div>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 39, "</ul></section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -43,7 +43,8 @@ type App struct {
 
 	// Extension points the payment flows fill in routes.go.
 	checkoutMethods []func(c echo.Context, cart pricedCart) (templ.Component, error)
-	accountPanels   []func(c echo.Context, u db.User) (templ.Component, error)
+	accountPanels   []func(c echo.Context, u db.User) (templ.Component, error) // "Linked accounts"
+	accountSections []func(c echo.Context, u db.User) (templ.Component, error) // sections after the orders
 	orderParts      []func(c echo.Context, o db.Order) (orderPart, error)
 	// orderRefresh brings an order up to date with its provider before its
 	// page is built (a flow that settles pending orders when viewed).

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"refshop/db"
+	"refshop/web/altpay"
 	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/secret"
@@ -26,8 +27,9 @@ type Deps struct {
 	Sessions *scs.SessionManager
 	Log      *slog.Logger
 	Clock    clock.Clock
-	Box      *secret.Box  // seals long-lived credentials at rest
-	HTTP     *http.Client // the one outbound client for provider calls
+	Box      *secret.Box    // seals long-lived credentials at rest
+	HTTP     *http.Client   // the one outbound client for provider calls
+	Altpay   *altpay.Client // Alternative Payments; nil: built from Config, HTTP and Clock
 	// PasswordCost is bcrypt's cost; tests lower it. 0 means bcrypt.DefaultCost.
 	PasswordCost int
 	// ProviderClock is the emulated providers' time: the sandbox clock when
@@ -46,7 +48,8 @@ type App struct {
 
 	// Extension points the payment flows fill in routes.go.
 	checkoutMethods []func(c echo.Context, cart pricedCart) (templ.Component, error)
-	accountPanels   []func(c echo.Context, u db.User) (templ.Component, error)
+	accountPanels   []func(c echo.Context, u db.User) (templ.Component, error) // "Linked accounts"
+	accountSections []func(c echo.Context, u db.User) (templ.Component, error) // sections after the orders
 	orderParts      []func(c echo.Context, o db.Order) (orderPart, error)
 	// orderRefresh brings an order up to date with its provider before its
 	// page is built (a flow that settles pending orders when viewed).

@@ -11,7 +11,7 @@ import (
 func (a *App) routes() {
 	e := a.echo
 	assets := e.Group("/static", staticCache)
-	for _, dir := range []string{"css", "img"} {
+	for _, dir := range []string{"css", "img", "js"} {
 		assets.StaticFS("/"+dir, echo.MustSubFS(static.FS, dir))
 	}
 	e.GET("/healthz", a.healthz)
@@ -45,6 +45,13 @@ func (a *App) routes() {
 	a.orderParts = append(a.orderParts, vp.orderPart)
 	a.background = append(a.background, vp.sweep)
 	// --- end Vipps MobilePay ---
+
+	// --- Alternative Payments, pay by invoice (issue 6): web/checkout_altpay.go ---
+	// POST /checkout/altpay, GET /invoices/:id, POST /invoices/:id/confirm,
+	// POST /api/altpay/invoices/:id/token; a checkout method, an account panel
+	// (unpaid invoices) and an order part.
+	a.altpayRoutes()
+	// --- end Alternative Payments ---
 
 	// --- Sign in with Klarna (issue 5): web/klarnaid.go ---
 	kid := newKlarnaIDFlow(a)

@@ -20,6 +20,7 @@ import (
 
 	"refshop/db"
 	"refshop/web"
+	"refshop/web/altpay"
 	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/outbound"
@@ -76,9 +77,12 @@ func run() error {
 		providerClock = sb.State.Clock
 	}
 
+	outboundHTTP := outbound.NewClient(log, 20*time.Second)
 	app := web.New(web.Deps{
 		Config: cfg, Store: store, DB: database, Sessions: sessions, Log: log, Clock: clock.Real{}, Box: box,
-		HTTP: outbound.NewClient(log, 20*time.Second), ProviderClock: providerClock,
+		HTTP: outboundHTTP, ProviderClock: providerClock,
+		// One Alternative Payments client per process: it holds the one cached OAuth token.
+		Altpay: altpay.New(altpay.FromConfig(cfg.Altpay), outboundHTTP, clock.Real{}),
 	})
 
 	servers := []*http.Server{{Addr: cfg.ShopAddr, Handler: app, ReadHeaderTimeout: 10 * time.Second,

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"refshop/web/sandbox/altpay"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/klarnaid"
 	"refshop/web/sandbox/vipps"
@@ -12,6 +13,7 @@ import (
 // providers register each emulated provider's routes below its base path
 // (/klarna, /vipps, /altpay), its operations and its error shape.
 var providers = []func(mux *http.ServeMux, st *control.State, log *slog.Logger){
+	altpay.Register,
 	vipps.Register,
 	klarnaid.Register,
 }

@@ -338,9 +338,9 @@ type orderData struct {
 }
 
 type lineKey struct {
-	Type, Reference, Name                string
-	Quantity, UnitPrice, TaxRate, Total  int64
-	Discount, TotalTax                   int64
+	Type, Reference, Name               string
+	Quantity, UnitPrice, TaxRate, Total int64
+	Discount, TotalTax                  int64
 }
 
 func dataOf(b wireBody) orderData {

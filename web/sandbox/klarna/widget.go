@@ -3,8 +3,8 @@ package klarna
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"

@@ -94,9 +94,12 @@ func (l *Linker) Save(ctx context.Context, userID, seen int64, tok secret.Secret
 			return err
 		}
 		if !row.Linked() {
-			// The user unlinked after this order started: respect that.
-			l.Log.InfoContext(ctx, "klarna token not stored: the user unlinked meanwhile", "user_id", userID)
-			return nil
+			// The user unlinked while this order ran. Klarna only returns a
+			// token for a link the customer agreed to in the widget (an
+			// unlinked token recognises no one and returns none), so this
+			// answer is the latest word: store it.
+			expect = row.Version
+			continue
 		}
 		stored, err := l.Box.Open(row.Sealed, aad(userID))
 		if err != nil {

@@ -38,7 +38,7 @@ func (s *Store) CartExists(ctx context.Context, cartID int64) (bool, error) {
 // CartItems lists a cart's items in the order they were added.
 func (s *Store) CartItems(ctx context.Context, cartID int64) ([]CartItem, error) {
 	rows, err := s.db.Read.QueryContext(ctx,
-		`SELECT product_id, quantity FROM cart_items WHERE cart_id = ? ORDER BY added_at, product_id`, cartID)
+		`SELECT product_id, quantity FROM cart_items WHERE cart_id = ? ORDER BY added_at, rowid`, cartID)
 	if err != nil {
 		return nil, err
 	}

@@ -52,6 +52,7 @@ type Order struct {
 	TotalAmount       int64
 	TaxAmount         int64
 	StatusDetail      string
+	ItemCount         int // items, counting quantities
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	Lines             []OrderLine
@@ -105,6 +106,7 @@ func (s *Store) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
 		o.IdempotencyKey = "order-" + o.PublicID
 	}
 	for _, l := range n.Lines {
+		o.ItemCount += l.Quantity
 		o.TotalAmount += l.TotalAmount
 		o.TaxAmount += l.TotalTaxAmount
 	}
@@ -140,14 +142,15 @@ func (s *Store) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
 
 const orderColumns = `id, public_id, COALESCE(user_id, 0), COALESCE(guest_id, ''), COALESCE(cart_id, 0), status,
 	provider, COALESCE(provider_reference, ''), idempotency_key, currency, total_amount, tax_amount,
-	status_detail, created_at, updated_at`
+	status_detail, created_at, updated_at,
+	(SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE order_id = orders.id)`
 
 func scanOrder(row interface{ Scan(...any) error }) (Order, error) {
 	var o Order
 	var created, updated string
 	err := row.Scan(&o.ID, &o.PublicID, &o.UserID, &o.GuestID, &o.CartID, &o.Status, &o.Provider,
 		&o.ProviderReference, &o.IdempotencyKey, &o.Currency, &o.TotalAmount, &o.TaxAmount,
-		&o.StatusDetail, &created, &updated)
+		&o.StatusDetail, &created, &updated, &o.ItemCount)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Order{}, ErrNotFound
 	}

@@ -2,7 +2,11 @@
 // function of its view model; handlers in package web build the models.
 package views
 
-import "github.com/a-h/templ"
+import (
+	"strconv"
+
+	"github.com/a-h/templ"
+)
 
 // Chrome is what every page's frame needs.
 type Chrome struct {
@@ -44,8 +48,24 @@ type CartLineView struct {
 	Image     string
 	UnitPrice string
 	Quantity  int
-	Total     string
-	TaxRate   string
+	// QuantityInput is what the customer typed when it was refused.
+	QuantityInput string
+	Total         string
+	TaxRate       string
+}
+
+// QuantityValue is the value the quantity field shows.
+func (l CartLineView) QuantityValue() string {
+	if l.QuantityInput != "" {
+		return l.QuantityInput
+	}
+	return strconv.Itoa(l.Quantity)
+}
+
+// QuantityForm is the product page's add-to-cart quantity and its message.
+type QuantityForm struct {
+	Value string
+	Error string
 }
 
 // CartView is a priced cart.

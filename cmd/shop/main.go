@@ -1,0 +1,180 @@
+// Command shop runs the reference shop and, unless SANDBOX_ADDR=off, the
+// embedded provider sandbox on its own origin.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alexedwards/scs/sqlite3store"
+	"github.com/alexedwards/scs/v2"
+
+	"refshop/db"
+	"refshop/web"
+	"refshop/web/clock"
+	"refshop/web/config"
+	"refshop/web/outbound"
+	"refshop/web/sandbox"
+	"refshop/web/secret"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "shop: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%v\n(see .env.example)", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	database, err := db.Open(ctx, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+	store := db.NewStore(database, clock.Real{})
+
+	box, err := openBox(ctx, cfg, store)
+	if err != nil {
+		return err
+	}
+
+	sessionStore := sqlite3store.New(database.Write)
+	defer sessionStore.StopCleanup()
+	sessions := scs.New()
+	sessions.Store = sessionStore
+	sessions.Lifetime = 30 * 24 * time.Hour // a cart is worth keeping for a month
+	sessions.IdleTimeout = 7 * 24 * time.Hour
+	sessions.Cookie.Name = "refshop_session"
+	sessions.Cookie.HttpOnly = true
+	sessions.Cookie.SameSite = http.SameSiteLaxMode
+	sessions.Cookie.Secure = strings.HasPrefix(cfg.ShopBaseURL, "https://")
+
+	app := web.New(web.Deps{
+		Config: cfg, Store: store, DB: database, Sessions: sessions, Log: log, Clock: clock.Real{}, Box: box,
+		HTTP: outbound.NewClient(log, 20*time.Second),
+	})
+
+	servers := []*http.Server{{Addr: cfg.ShopAddr, Handler: app, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}}
+	if cfg.SandboxAddr != "" {
+		sb := sandbox.New(sandbox.ConfigFrom(cfg), log.With("component", "sandbox"), nil)
+		servers = append(servers, &http.Server{Addr: cfg.SandboxAddr, Handler: sb, ReadHeaderTimeout: 10 * time.Second})
+	}
+
+	// Listen first, so the banner is printed only once both ports are ours.
+	listeners := make([]net.Listener, len(servers))
+	for i, s := range servers {
+		l, err := net.Listen("tcp", s.Addr)
+		if err != nil {
+			for _, open := range listeners[:i] {
+				open.Close()
+			}
+			return fmt.Errorf("listen on %s: %w", s.Addr, err)
+		}
+		listeners[i] = l
+	}
+	printBanner(cfg)
+
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() {
+			if err := s.Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: letting requests finish")
+	case err := <-errc:
+		log.Error("server failed", "error", err)
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var errs []error
+	for _, s := range servers {
+		errs = append(errs, s.Shutdown(shutdown))
+	}
+	log.Info("stopped; closing the database")
+	return errors.Join(errs...)
+}
+
+// openBox loads the encryption key (SHOP_SECRET_KEY, or the key file in the
+// data dir) and refuses to start when it is not the key this database was
+// used with: stored tokens would not open, and that must be loud.
+func openBox(ctx context.Context, cfg config.Config, store *db.Store) (*secret.Box, error) {
+	key := cfg.SecretKey
+	if key == nil {
+		var err error
+		if key, err = secret.LoadOrCreateKeyFile(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("secret key: %w", err)
+		}
+	}
+	ok, err := store.CheckKey(ctx, secret.Fingerprint(key))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errors.New("SHOP_SECRET_KEY: this is not the key the database in SHOP_DATA_DIR was created with; " +
+			"stored tokens cannot be decrypted. Restore the original key, or start with an empty SHOP_DATA_DIR")
+	}
+	return secret.NewBox(key)
+}
+
+func printBanner(cfg config.Config) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nRefshop is running.\n\n  Shop:     %s\n", cfg.ShopBaseURL)
+	if cfg.SandboxURL != "" {
+		fmt.Fprintf(&b, "  Sandbox:  %s  (provider sandbox and its control API)\n", cfg.SandboxURL)
+	} else {
+		fmt.Fprintf(&b, "  Sandbox:  off\n")
+	}
+	fmt.Fprintf(&b, "  Data:     %s\n\nProviders:\n", cfg.DataDir)
+	row := func(name string, mode config.Mode, url string) {
+		fmt.Fprintf(&b, "  %-28s %-8s %s\n", name, mode, url)
+	}
+	row("Klarna Payments", cfg.Klarna.Mode, cfg.Klarna.APIURL)
+	row("Sign in with Klarna", cfg.Klarna.Mode, cfg.Klarna.LoginURL)
+	row("Vipps MobilePay", cfg.Vipps.Mode, cfg.Vipps.APIURL)
+	row("Alternative Payments", cfg.Altpay.Mode, cfg.Altpay.APIURL)
+
+	// Only the built-in sandbox defaults are printed; a value someone set
+	// themselves is a secret and stays out of the terminal and the logs.
+	fmt.Fprintf(&b, "\nSandbox credentials in use:\n")
+	for _, name := range []string{"KLARNA_USERNAME", "KLARNA_PASSWORD", "KLARNA_CLIENT_ID", "KLARNA_CLIENT_SECRET",
+		"VIPPS_CLIENT_ID", "VIPPS_CLIENT_SECRET", "VIPPS_SUBSCRIPTION_KEY", "VIPPS_MSN",
+		"ALTPAY_CLIENT_ID", "ALTPAY_CLIENT_SECRET"} {
+		v := config.Defaults[name]
+		if !config.IsDefault(os.Getenv, name) {
+			v = "(set in the environment; not printed)"
+		}
+		fmt.Fprintf(&b, "  %-24s %s\n", name, v)
+	}
+	fmt.Fprintln(os.Stdout, b.String())
+}
+
+func logLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}

@@ -1,0 +1,63 @@
+import { defineConfig } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+// Ports are configurable so several suites can run side by side:
+// E2E_SHOP_PORT (default 18080) and E2E_SANDBOX_PORT (default 18081).
+const shopPort = process.env.E2E_SHOP_PORT ?? '18080';
+const sandboxPort = process.env.E2E_SANDBOX_PORT ?? '18081';
+export const shopURL = `http://localhost:${shopPort}`;
+export const sandboxURL = `http://localhost:${sandboxPort}`;
+process.env.E2E_SANDBOX_URL = sandboxURL; // read by the specs' helpers in every worker
+
+// A fresh data dir per run: a new database, new keys, nothing left over. The
+// directory is made once, in the runner process, and handed to the workers
+// through the environment.
+if (!process.env.E2E_DATA_DIR) {
+  process.env.E2E_DATA_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'refshop-e2e-'));
+}
+const bin = path.join(__dirname, '.cache', 'shop');
+
+export default defineConfig({
+  testDir: '.',
+  testMatch: '*.spec.ts',
+  // One worker: the specs share one shop and one sandbox whose settings,
+  // clock and faults are global, so they run one after another.
+  workers: 1,
+  fullyParallel: false,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  reporter: [['list'], ['html', { open: 'never', outputFolder: 'playwright-report' }]],
+  use: {
+    baseURL: shopURL,
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+    launchOptions: {
+      // Debian's Chromium; Playwright's own browser download cannot run here.
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      // These flags keep Chromium from calling Google's services, which this
+      // machine's closed network refuses (and a test must not depend on).
+      args: [
+        '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    command: `go build -o "${bin}" ../cmd/shop && "${bin}"`,
+    url: `${shopURL}/healthz`,
+    reuseExistingServer: false,
+    timeout: 180_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: {
+      SHOP_ADDR: `localhost:${shopPort}`,
+      SANDBOX_ADDR: `localhost:${sandboxPort}`,
+      SHOP_DATA_DIR: process.env.E2E_DATA_DIR,
+      LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'WARN',
+    },
+  },
+});

@@ -1,0 +1,65 @@
+// Package web is the shop's HTTP server: routes in routes.go, one file per
+// feature's handlers, middleware, and the central error handler.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/a-h/templ"
+	"github.com/alexedwards/scs/v2"
+	"github.com/labstack/echo/v4"
+
+	"refshop/db"
+	"refshop/web/clock"
+	"refshop/web/config"
+	"refshop/web/secret"
+)
+
+// Deps are what the shop needs from main.
+type Deps struct {
+	Config   config.Config
+	Store    *db.Store
+	DB       *db.DB
+	Sessions *scs.SessionManager
+	Log      *slog.Logger
+	Clock    clock.Clock
+	Box      *secret.Box  // seals long-lived credentials at rest
+	HTTP     *http.Client // the one outbound client for provider calls
+	// PasswordCost is bcrypt's cost; tests lower it. 0 means bcrypt.DefaultCost.
+	PasswordCost int
+}
+
+// App carries the dependencies every handler uses.
+type App struct {
+	Deps
+	echo     *echo.Echo
+	throttle *throttle
+	csp      cspPolicy
+
+	// Extension points the payment flows fill in routes.go.
+	checkoutMethods []func(c echo.Context, cart pricedCart) (templ.Component, error)
+	accountPanels   []func(c echo.Context, u db.User) (templ.Component, error)
+	orderParts      []func(c echo.Context, o db.Order) (orderPart, error)
+	signInOptions   []func(c echo.Context) (templ.Component, error)
+}
+
+// orderPart is what a payment flow adds to an order page.
+type orderPart struct {
+	Details []templ.Component
+	Actions []templ.Component
+}
+
+// New builds the shop's server.
+func New(d Deps) *App {
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	a := &App{Deps: d, throttle: newThrottle(d.Clock), csp: newCSP(d.Config)}
+	a.echo = a.newEcho()
+	a.routes()
+	return a
+}
+
+// ServeHTTP serves the shop.
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.echo.ServeHTTP(w, r) }

@@ -1,0 +1,203 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/mail"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/crypto/bcrypt"
+
+	"refshop/db"
+	"refshop/views"
+)
+
+const (
+	minPassword = 10
+	maxPassword = 72 // bcrypt's limit, in bytes
+)
+
+// safeNext keeps only local paths for the after-sign-in redirect, so the
+// sign-in form cannot be used to send people to another site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsAny(next, "\r\n") {
+		return ""
+	}
+	return next
+}
+
+func (a *App) signUpForm(c echo.Context) error {
+	if currentUser(c) != nil {
+		return c.Redirect(http.StatusSeeOther, "/account")
+	}
+	return render(c, http.StatusOK, views.SignUp(a.chrome(c, "Create an account"),
+		views.AuthForm{Next: safeNext(c.QueryParam("next"))}))
+}
+
+func (a *App) signUp(c echo.Context) error {
+	f := views.AuthForm{
+		Email: strings.TrimSpace(c.FormValue("email")), Name: strings.TrimSpace(c.FormValue("name")),
+		Next: safeNext(c.FormValue("next")), Errors: views.FormErrors{},
+	}
+	password := c.FormValue("password")
+	if addr, err := mail.ParseAddress(f.Email); err != nil || addr.Address != f.Email || len(f.Email) > 254 {
+		f.Errors["email"] = "Enter an email address like name@example.com."
+	}
+	if len(f.Name) > 100 {
+		f.Errors["name"] = "Keep the name to 100 characters or fewer."
+	}
+	switch {
+	case len([]rune(password)) < minPassword:
+		f.Errors["password"] = fmt.Sprintf("Use at least %d characters.", minPassword)
+	case len(password) > maxPassword:
+		f.Errors["password"] = fmt.Sprintf("Use at most %d characters.", maxPassword)
+	}
+	if len(f.Errors) > 0 {
+		return render(c, http.StatusUnprocessableEntity, views.SignUp(a.chrome(c, "Create an account"), f))
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), a.passwordCost())
+	if err != nil {
+		return err
+	}
+	u, err := a.Store.CreateUser(c.Request().Context(), f.Email, f.Name, string(hash))
+	if errors.Is(err, db.ErrEmailTaken) {
+		f.Errors["email"] = "An account with this email already exists. Sign in instead."
+		return render(c, http.StatusUnprocessableEntity, views.SignUp(a.chrome(c, "Create an account"), f))
+	}
+	if err != nil {
+		return err
+	}
+	if err := a.startSession(c, u); err != nil {
+		return err
+	}
+	a.flash(c, "Welcome! Your account is ready.")
+	return c.Redirect(http.StatusSeeOther, orDefault(f.Next, "/account"))
+}
+
+func (a *App) signInForm(c echo.Context) error {
+	if currentUser(c) != nil {
+		return c.Redirect(http.StatusSeeOther, "/account")
+	}
+	return a.renderSignIn(c, http.StatusOK, views.AuthForm{Next: safeNext(c.QueryParam("next"))})
+}
+
+func (a *App) renderSignIn(c echo.Context, status int, f views.AuthForm) error {
+	for _, opt := range a.signInOptions {
+		comp, err := opt(c)
+		if err != nil {
+			return err
+		}
+		if comp != nil {
+			f.Extra = append(f.Extra, comp)
+		}
+	}
+	return render(c, status, views.SignIn(a.chrome(c, "Sign in"), f))
+}
+
+// dummyHash makes a sign-in for an unknown email cost as much as one for a
+// known email, so timing does not tell which emails have accounts.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("refshop-dummy-password"), bcrypt.DefaultCost)
+
+const badCredentials = "That email and password do not match an account. Check them and try again."
+
+func (a *App) signIn(c echo.Context) error {
+	f := views.AuthForm{
+		Email: strings.TrimSpace(c.FormValue("email")), Next: safeNext(c.FormValue("next")), Errors: views.FormErrors{},
+	}
+	password := c.FormValue("password")
+	if f.Email == "" {
+		f.Errors["email"] = "Enter your email address."
+	}
+	if password == "" {
+		f.Errors["password"] = "Enter your password."
+	}
+	if len(f.Errors) > 0 {
+		return a.renderSignIn(c, http.StatusUnprocessableEntity, f)
+	}
+	keys := []string{"email:" + strings.ToLower(f.Email), "ip:" + c.RealIP()}
+	if wait := a.throttle.wait(keys...); wait > 0 {
+		secs := int(math.Ceil(wait.Seconds()))
+		c.Response().Header().Set("Retry-After", fmt.Sprint(secs))
+		f.Errors[""] = fmt.Sprintf("Too many sign-in attempts. Please wait %s and try again.", plural(secs, "second"))
+		return a.renderSignIn(c, http.StatusTooManyRequests, f)
+	}
+	u, err := a.Store.UserByEmail(c.Request().Context(), f.Email)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return err
+	}
+	hash := dummyHash
+	if u.PasswordHash != "" {
+		hash = []byte(u.PasswordHash)
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || u.PasswordHash == "" {
+		a.throttle.fail(keys...)
+		f.Errors[""] = badCredentials
+		return a.renderSignIn(c, http.StatusUnprocessableEntity, f)
+	}
+	a.throttle.succeed(keys...)
+	if err := a.startSession(c, u); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, orDefault(f.Next, "/account"))
+}
+
+// startSession signs u in: a new session token (no fixation), the user's id,
+// and the guest cart merged into the user's cart.
+func (a *App) startSession(c echo.Context, u db.User) error {
+	ctx := c.Request().Context()
+	if err := a.Sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	cartID, err := a.Store.AdoptCart(ctx, u.ID, a.Sessions.GetInt64(ctx, sessCartID))
+	if err != nil {
+		return err
+	}
+	a.Sessions.Put(ctx, sessUserID, u.ID)
+	a.Sessions.Put(ctx, sessCartID, cartID)
+	c.Set(ctxUser, &u)
+	return nil
+}
+
+func (a *App) signOut(c echo.Context) error {
+	ctx := c.Request().Context()
+	if err := a.signOutSession(ctx); err != nil {
+		return err
+	}
+	a.flash(c, "You are signed out.")
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
+// signOutSession drops everything the session held (the user's cart stays
+// with the user for the next sign-in) and renews the token.
+func (a *App) signOutSession(ctx context.Context) error {
+	if err := a.Sessions.Clear(ctx); err != nil {
+		return err
+	}
+	return a.Sessions.RenewToken(ctx)
+}
+
+func (a *App) passwordCost() int {
+	if a.PasswordCost > 0 {
+		return a.PasswordCost
+	}
+	return bcrypt.DefaultCost
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}

@@ -1,0 +1,96 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsRunEverythingOnTheSandbox(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ShopAddr != "localhost:8080" || c.ShopBaseURL != "http://localhost:8080" || c.DataDir != "./data" {
+		t.Fatalf("shop defaults: %+v", c)
+	}
+	if c.SandboxURL != "http://localhost:8081" {
+		t.Fatalf("sandbox URL = %q", c.SandboxURL)
+	}
+	for name, got := range map[string]string{
+		"klarna api": c.Klarna.APIURL, "klarna login": c.Klarna.LoginURL, "klarna sdk": c.Klarna.SDKURL,
+		"vipps": c.Vipps.APIURL, "altpay": c.Altpay.APIURL,
+	} {
+		if !strings.HasPrefix(got, "http://localhost:8081/") {
+			t.Errorf("%s URL %q is not on the sandbox", name, got)
+		}
+	}
+	if c.Klarna.Mode != Sandbox || c.Vipps.Mode != Sandbox || c.Altpay.Mode != Sandbox {
+		t.Fatal("providers not in sandbox mode")
+	}
+	if c.Vipps.SubscriptionKey.Reveal() != Defaults["VIPPS_SUBSCRIPTION_KEY"] {
+		t.Fatal("sandbox credentials not defaulted")
+	}
+}
+
+func TestRealModeNeedsCredentials(t *testing.T) {
+	_, err := Load(env(map[string]string{"VIPPS_API_URL": "https://apitest.vipps.no"}))
+	if err == nil {
+		t.Fatal("real Vipps without credentials was accepted")
+	}
+	for _, name := range []string{"VIPPS_CLIENT_ID", "VIPPS_CLIENT_SECRET", "VIPPS_SUBSCRIPTION_KEY", "VIPPS_MSN"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+	c, err := Load(env(map[string]string{"VIPPS_API_URL": "https://apitest.vipps.no/", "VIPPS_CLIENT_ID": "id",
+		"VIPPS_CLIENT_SECRET": "s", "VIPPS_SUBSCRIPTION_KEY": "k", "VIPPS_MSN": "654321"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Vipps.Mode != Real || c.Vipps.APIURL != "https://apitest.vipps.no" || c.Klarna.Mode != Sandbox {
+		t.Fatalf("mixed modes: %+v %+v", c.Vipps, c.Klarna)
+	}
+}
+
+func TestValidationNamesTheVariable(t *testing.T) {
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"bad shop addr":       {map[string]string{"SHOP_ADDR": "8080"}, "SHOP_ADDR"},
+		"bad base url":        {map[string]string{"SHOP_BASE_URL": "localhost:8080"}, "SHOP_BASE_URL"},
+		"base url with path":  {map[string]string{"SHOP_BASE_URL": "http://localhost:8080/shop"}, "SHOP_BASE_URL"},
+		"bad secret key":      {map[string]string{"SHOP_SECRET_KEY": "tooshort"}, "SHOP_SECRET_KEY"},
+		"same ports":          {map[string]string{"SHOP_ADDR": "localhost:9000", "SANDBOX_ADDR": "localhost:9000"}, "SANDBOX_ADDR"},
+		"bad msn":             {map[string]string{"VIPPS_MSN": "12ab"}, "VIPPS_MSN"},
+		"bad provider url":    {map[string]string{"ALTPAY_API_URL": "ftp://x"}, "ALTPAY_API_URL"},
+		"sandbox off, no url": {map[string]string{"SANDBOX_ADDR": "off"}, "KLARNA_API_URL"},
+		"klarna half real":    {map[string]string{"KLARNA_API_URL": "https://api.playground.klarna.com", "KLARNA_USERNAME": "u", "KLARNA_PASSWORD": "p", "KLARNA_CLIENT_ID": "c", "KLARNA_CLIENT_SECRET": "s"}, "KLARNA_SDK_URL"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(env(tc.env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSecretKeyAndListenAddresses(t *testing.T) {
+	c, err := Load(env(map[string]string{"SHOP_SECRET_KEY": strings.Repeat("0f", 32), "SHOP_ADDR": ":9090", "SANDBOX_ADDR": "0.0.0.0:9091"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SecretKey) != 32 || c.ShopBaseURL != "http://localhost:9090" || c.SandboxURL != "http://localhost:9091" {
+		t.Fatalf("got key %d bytes, base %q, sandbox %q", len(c.SecretKey), c.ShopBaseURL, c.SandboxURL)
+	}
+}
+
+func TestSecretsDoNotPrint(t *testing.T) {
+	c, _ := Load(env(nil))
+	if s := strings.Join([]string{c.Vipps.ClientSecret.String(), c.Klarna.Password.String()}, ","); strings.Contains(s, "sandbox") {
+		t.Fatalf("secrets print themselves: %s", s)
+	}
+}

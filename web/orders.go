@@ -1,0 +1,64 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"refshop/db"
+	"refshop/views"
+	"refshop/web/money"
+)
+
+// loadOrder loads the order named in the URL, answering 404 unless it belongs
+// to the signed-in user or to this guest session (404, not 403: another
+// person's order number reveals nothing).
+func (a *App) loadOrder(c echo.Context, publicID string) (db.Order, error) {
+	o, err := a.Store.OrderByPublicID(c.Request().Context(), publicID)
+	if errors.Is(err, db.ErrNotFound) || (err == nil && !a.canSee(c, o)) {
+		return db.Order{}, echo.ErrNotFound
+	}
+	return o, err
+}
+
+func (a *App) order(c echo.Context) error {
+	o, err := a.loadOrder(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	v := views.OrderView{
+		PublicID: o.PublicID, Created: o.CreatedAt.Local().Format(dateFormat), Status: string(o.Status),
+		StatusDetail: o.StatusDetail, Provider: providerName(o.Provider), ProviderReference: o.ProviderReference,
+		Total: eur(o.TotalAmount), Tax: eur(o.TaxAmount),
+	}
+	for _, l := range o.Lines {
+		v.Lines = append(v.Lines, views.OrderLineView{Name: l.Name, Quantity: l.Quantity, UnitPrice: eur(l.UnitPrice),
+			Total: eur(l.TotalAmount), TaxRate: money.FormatRate(l.TaxRate)})
+	}
+	for _, part := range a.orderParts {
+		p, err := part(c, o)
+		if err != nil {
+			return err
+		}
+		v.Details = append(v.Details, p.Details...)
+		v.Actions = append(v.Actions, p.Actions...)
+	}
+	return render(c, http.StatusOK, views.Order(a.chrome(c, "Order"), v))
+}
+
+// emptyCart empties the cart an order was placed from, once it is paid for.
+func (a *App) emptyCart(c echo.Context, o db.Order) error {
+	if o.CartID == 0 {
+		return nil
+	}
+	return a.Store.ClearCart(c.Request().Context(), o.CartID)
+}
+
+func (a *App) healthz(c echo.Context) error {
+	if err := a.DB.Ping(c.Request().Context()); err != nil {
+		a.Log.Error("health check: database", "error", err)
+		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
+	}
+	return c.String(http.StatusOK, "ok\n")
+}

@@ -1,0 +1,38 @@
+package web
+
+import (
+	"github.com/labstack/echo/v4"
+
+	"refshop/static"
+)
+
+// routes is every route the shop serves, in one place. Payment flows add their
+// routes and extension points in their own marked block below.
+func (a *App) routes() {
+	e := a.echo
+	assets := e.Group("/static", staticCache)
+	for _, dir := range []string{"css", "img"} {
+		assets.StaticFS("/"+dir, echo.MustSubFS(static.FS, dir))
+	}
+	e.GET("/healthz", a.healthz)
+
+	e.GET("/", a.home)
+	e.GET("/products/:id", a.product)
+
+	e.GET("/cart", a.cart)
+	e.POST("/cart/items", a.addToCart)
+	e.POST("/cart/items/:id", a.updateCartItem)
+	e.POST("/cart/items/:id/remove", a.removeCartItem)
+
+	e.GET("/signup", a.signUpForm)
+	e.POST("/signup", a.signUp)
+	e.GET("/signin", a.signInForm)
+	e.POST("/signin", a.signIn)
+	e.POST("/signout", a.signOut)
+	e.GET("/account", a.account, a.requireUser)
+
+	e.GET("/checkout", a.checkout)
+	e.GET("/orders/:id", a.order)
+
+	// --- payment flows: one block each ---
+}

@@ -1,0 +1,184 @@
+package control
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"refshop/web/clock"
+)
+
+// newServer is a sandbox with one fake provider operation, "demo.op", whose
+// error shape is {"demo_error": status}.
+func newServer(t *testing.T) (*State, *httptest.Server, *clock.Manual) {
+	base := clock.NewManual(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
+	st := New(Config{}, base)
+	st.Operations("demo.op")
+	st.ErrorShape("demo", func(w http.ResponseWriter, r *http.Request, status int) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]int{"demo_error": status})
+	})
+	mux := http.NewServeMux()
+	st.Routes(mux)
+	mux.HandleFunc("POST /demo/op", func(w http.ResponseWriter, r *http.Request) {
+		if st.Hit(w, r, "demo.op") {
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return st, srv, base
+}
+
+func post(t *testing.T, url, body string) (*http.Response, map[string]any) {
+	t.Helper()
+	res, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&m)
+	return res, m
+}
+
+func TestStateAndSettings(t *testing.T) {
+	_, srv, _ := newServer(t)
+	res, err := http.Get(srv.URL + "/control/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v StateView
+	if err := json.NewDecoder(res.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if v.Settings.KlarnaAccessTokenTTL.D() != 5*time.Minute || v.Settings.KlarnaRefreshTokenTTL.D() != 1440*time.Hour ||
+		v.Settings.VippsAccessTokenTTL.D() != time.Hour || v.Settings.AltpayCheckoutTokenTTL.D() != 15*time.Minute {
+		t.Fatalf("defaults = %+v", v.Settings)
+	}
+	if _, ok := v.Calls["demo.op"]; !ok {
+		t.Fatal("calls does not list declared operations")
+	}
+
+	res2, body := post(t, srv.URL+"/control/settings", `{"vipps_access_token_ttl": "90s", "klarna_rotate_customer_tokens": true, "klarna_auto_consent": "a@b.c"}`)
+	if res2.StatusCode != 200 {
+		t.Fatalf("settings: %d %v", res2.StatusCode, body)
+	}
+	settings := body["settings"].(map[string]any)
+	if settings["vipps_access_token_ttl"] != "1m30s" || settings["klarna_rotate_customer_tokens"] != true || settings["klarna_auto_consent"] != "a@b.c" {
+		t.Fatalf("new settings = %v", settings)
+	}
+
+	for _, bad := range []string{
+		`{"no_such_setting": "1m"}`, `{"vipps_access_token_ttl": 90}`, `{"vipps_access_token_ttl": "soon"}`,
+		`{"vipps_access_token_ttl": "0s"}`, `{"klarna_rotate_customer_tokens": "yes"}`, `{}`, `not json`,
+	} {
+		res, body := post(t, srv.URL+"/control/settings", bad)
+		if res.StatusCode != 400 || body["error"] == "" {
+			t.Errorf("%s: got %d %v, want 400 with an error", bad, res.StatusCode, body)
+		}
+	}
+	// A refused change leaves the settings as they were.
+	_, body = post(t, srv.URL+"/control/settings", `{"altpay_oauth_token_ttl": "2m"}`)
+	if body["settings"].(map[string]any)["vipps_access_token_ttl"] != "1m30s" {
+		t.Fatal("a refused change altered the settings")
+	}
+}
+
+func TestClockOnlyMovesForward(t *testing.T) {
+	st, srv, base := newServer(t)
+	before := st.Now()
+	res, _ := post(t, srv.URL+"/control/clock", `{"advance": "10m"}`)
+	if res.StatusCode != 200 || st.Now().Sub(before) != 10*time.Minute {
+		t.Fatalf("advance: %d, moved %v", res.StatusCode, st.Now().Sub(before))
+	}
+	base.Advance(time.Minute) // real time passing still counts
+	if st.Now().Sub(before) != 11*time.Minute {
+		t.Fatal("the sandbox clock does not follow its base clock")
+	}
+	for _, bad := range []string{`{"advance": "-5m"}`, `{"advance": "0s"}`, `{}`, `{"advance": "later"}`} {
+		if res, _ := post(t, srv.URL+"/control/clock", bad); res.StatusCode != 400 {
+			t.Errorf("%s: got %d, want 400", bad, res.StatusCode)
+		}
+	}
+}
+
+func TestFaultsUseTheProviderShapeAndRunOut(t *testing.T) {
+	st, srv, _ := newServer(t)
+	res, body := post(t, srv.URL+"/control/faults", `{"operation": "demo.op", "status": 503, "times": 2}`)
+	if res.StatusCode != 200 {
+		t.Fatalf("fault: %d %v", res.StatusCode, body)
+	}
+	for i := 0; i < 2; i++ {
+		res, body := post(t, srv.URL+"/demo/op", `{}`)
+		if res.StatusCode != 503 || body["demo_error"] != float64(503) {
+			t.Fatalf("call %d: %d %v, want the provider's 503", i+1, res.StatusCode, body)
+		}
+	}
+	if res, _ := post(t, srv.URL+"/demo/op", `{}`); res.StatusCode != 204 {
+		t.Fatalf("third call: %d, want the fault to have run out", res.StatusCode)
+	}
+	if st.Calls("demo.op") != 3 {
+		t.Fatalf("calls = %d, want 3", st.Calls("demo.op"))
+	}
+	for _, bad := range []string{
+		`{"operation": "nope.op", "status": 500}`, `{"operation": "demo.op", "status": 200}`,
+		`{"operation": "demo.op", "status": 500, "times": 0}`, `{"operation": "demo.op", "delay": "-1s"}`,
+	} {
+		if res, _ := post(t, srv.URL+"/control/faults", bad); res.StatusCode != 400 {
+			t.Errorf("%s: got %d, want 400", bad, res.StatusCode)
+		}
+	}
+}
+
+func TestDelayOnlyFault(t *testing.T) {
+	_, srv, _ := newServer(t)
+	post(t, srv.URL+"/control/faults", `{"operation": "demo.op", "status": 0, "delay": "50ms"}`)
+	start := time.Now()
+	res, _ := post(t, srv.URL+"/demo/op", `{}`)
+	if res.StatusCode != 204 {
+		t.Fatalf("delay-only fault changed the answer: %d", res.StatusCode)
+	}
+	// A lower bound only: the delay happened. (No upper bound: a busy machine is slow.)
+	if time.Since(start) < 50*time.Millisecond {
+		t.Fatal("the delay was not applied")
+	}
+}
+
+func TestResetPutsEverythingBack(t *testing.T) {
+	st, srv, _ := newServer(t)
+	post(t, srv.URL+"/control/settings", `{"vipps_access_token_ttl": "90s"}`)
+	post(t, srv.URL+"/control/clock", `{"advance": "1h"}`)
+	post(t, srv.URL+"/control/faults", `{"operation": "demo.op", "status": 500, "times": 5}`)
+	post(t, srv.URL+"/demo/op", `{}`)
+	before := st.Now()
+	res, body := post(t, srv.URL+"/control/reset", ``)
+	if res.StatusCode != 200 {
+		t.Fatalf("reset: %d %v", res.StatusCode, body)
+	}
+	if st.Settings() != DefaultSettings() || st.Calls("demo.op") != 0 || len(st.View().Faults) != 0 {
+		t.Fatalf("after reset: %+v", st.View())
+	}
+	if !st.Now().Before(before) {
+		t.Fatal("reset did not take the clock back")
+	}
+	if res, _ := post(t, srv.URL+"/demo/op", `{}`); res.StatusCode != 204 {
+		t.Fatal("a fault survived the reset")
+	}
+}
+
+func TestResetRunsProviderHooks(t *testing.T) {
+	st := New(Config{}, nil)
+	dropped := 0
+	st.OnReset(func() { dropped++ })
+	st.Reset()
+	if dropped != 1 {
+		t.Fatalf("reset hook ran %d times, want 1", dropped)
+	}
+}

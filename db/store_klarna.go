@@ -109,7 +109,7 @@ type KlarnaPayment struct {
 	ClientToken   string
 	Intent        string
 	SentToken     bool
-	SourceOrderID int64
+	SourceOrder   string // "Buy again": the public id of the order repeated
 	CorrelationID string
 	CreatedAt     time.Time
 }
@@ -121,9 +121,9 @@ func (s *Store) CreateKlarnaPayment(ctx context.Context, p KlarnaPayment) error 
 		sent = 1
 	}
 	_, err := s.db.Write.ExecContext(ctx, `
-		INSERT INTO klarna_payments(order_id, kind, session_id, client_token, intent, sent_token, source_order_id, created_at)
+		INSERT INTO klarna_payments(order_id, kind, session_id, client_token, intent, sent_token, source_order, created_at)
 		VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.OrderID, p.Kind, p.SessionID, p.ClientToken, p.Intent, sent, nullInt(p.SourceOrderID), s.now())
+		p.OrderID, p.Kind, p.SessionID, p.ClientToken, p.Intent, sent, p.SourceOrder, s.now())
 	return err
 }
 
@@ -133,9 +133,9 @@ func (s *Store) KlarnaPaymentByOrder(ctx context.Context, orderID int64) (Klarna
 	var sent int
 	var created string
 	err := s.db.Read.QueryRowContext(ctx, `
-		SELECT order_id, kind, session_id, client_token, intent, sent_token, COALESCE(source_order_id, 0), correlation_id, created_at
+		SELECT order_id, kind, session_id, client_token, intent, sent_token, source_order, correlation_id, created_at
 		FROM klarna_payments WHERE order_id = ?`, orderID).
-		Scan(&p.OrderID, &p.Kind, &p.SessionID, &p.ClientToken, &p.Intent, &sent, &p.SourceOrderID, &p.CorrelationID, &created)
+		Scan(&p.OrderID, &p.Kind, &p.SessionID, &p.ClientToken, &p.Intent, &sent, &p.SourceOrder, &p.CorrelationID, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return KlarnaPayment{}, ErrNotFound
 	}

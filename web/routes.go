@@ -11,7 +11,7 @@ import (
 func (a *App) routes() {
 	e := a.echo
 	assets := e.Group("/static", staticCache)
-	for _, dir := range []string{"css", "img"} {
+	for _, dir := range []string{"css", "img", "js"} {
 		assets.StaticFS("/"+dir, echo.MustSubFS(static.FS, dir))
 	}
 	e.GET("/healthz", a.healthz)
@@ -35,4 +35,15 @@ func (a *App) routes() {
 	e.GET("/orders/:id", a.order)
 
 	// --- payment flows: one block each ---
+
+	// Klarna Payments with account linking (web/checkout_klarna.go).
+	k := newKlarnaFlow(a)
+	a.checkoutMethods = append(a.checkoutMethods, k.checkoutMethod)
+	a.accountPanels = append(a.accountPanels, k.accountPanel)
+	a.orderParts = append(a.orderParts, k.orderPart)
+	e.POST("/checkout/klarna", k.start)
+	e.GET("/checkout/klarna/:id", k.payPage)
+	e.POST("/checkout/klarna/:id/authorize", k.authorized)
+	e.POST("/orders/:id/klarna/buy-again", k.buyAgain, a.requireUser)
+	e.POST("/account/klarna/unlink", k.unlink, a.requireUser)
 }

@@ -24,7 +24,7 @@ CREATE TABLE klarna_payments (
     client_token    TEXT NOT NULL DEFAULT '', -- meant for the browser (Klarna.Payments.init)
     intent          TEXT NOT NULL DEFAULT '',
     sent_token      INTEGER NOT NULL DEFAULT 0 CHECK (sent_token IN (0, 1)), -- the session carried the stored customer_token
-    source_order_id INTEGER REFERENCES orders(id) ON DELETE SET NULL,
+    source_order    TEXT NOT NULL DEFAULT '', -- "Buy again": the public id of the order repeated
     correlation_id  TEXT NOT NULL DEFAULT '', -- the last Klarna error's, for support
     created_at      TEXT NOT NULL
 ) STRICT;

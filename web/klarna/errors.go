@@ -86,11 +86,17 @@ func NeedsReapproval(err error) bool {
 // customer approved.
 func CartChanged(err error) bool { return StatusOf(err) == http.StatusConflict }
 
-// TokenGone reports that a customer token is unknown (404) or no longer
-// usable (403): the account link is dead and the customer must link again.
+// TokenGone reports that a customer token is unknown (404) or cancelled or
+// suspended (403 TOKEN_CANCELLED, TOKEN_SUSPENDED): the account link is dead
+// and the customer must link again. Other 403s (a currency the token's
+// payment method does not take) leave the token as it is.
 func TokenGone(err error) bool {
-	s := StatusOf(err)
-	return s == http.StatusNotFound || s == http.StatusForbidden
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Status == http.StatusNotFound ||
+		(e.Status == http.StatusForbidden && (e.Code == "TOKEN_CANCELLED" || e.Code == "TOKEN_SUSPENDED"))
 }
 
 // NetworkError is a call that got no answer. Its text never contains the URL

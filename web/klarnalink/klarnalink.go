@@ -67,8 +67,9 @@ func (l *Linker) Current(ctx context.Context, userID int64) (secret.Secret, int6
 }
 
 // maxSwaps bounds Save's compare-and-swap loop: each lost round means
-// another order for the same user finished in between.
-const maxSwaps = 5
+// another order for the same user finished in between, and a writer whose
+// own token is already dead stops, so a few rounds settle any real race.
+const maxSwaps = 10
 
 // Save stores the token from a Klarna answer for the user. seen is the
 // link's version read before the call that produced the answer. A zero
@@ -120,7 +121,13 @@ func (l *Linker) Save(ctx context.Context, userID, seen int64, tok secret.Secret
 				"correlation_id", klarna.CorrelationID(err))
 			return nil
 		}
-		expect = row.Version // the stored token is dead: ours is newer
+		// The stored token is dead. If ours is dead too, a later answer
+		// exists and its own request stores it; otherwise ours is the newer.
+		mine, err := l.Klarna.ReadCustomerToken(ctx, tok)
+		if (err == nil && !mine.Active()) || klarna.TokenGone(err) {
+			return nil
+		}
+		expect = row.Version
 	}
 	return errors.New("klarnalink: the Klarna link kept changing; token not stored")
 }

@@ -34,7 +34,6 @@
   }
 
   buy.addEventListener('click', function () {
-    buy.disabled = true;
     say('Waiting for Klarna…');
     Klarna.Payments.authorize({ payment_method_category: 'klarna' }, {}, function (res) {
       if (res && res.approved && res.authorization_token) {
@@ -50,6 +49,7 @@
       buy.disabled = false;
       say('You closed Klarna without approving. Nothing was charged; your cart is unchanged.');
     });
+    buy.disabled = true; // after authorize(), which notes where the focus was
   });
 
   // The SDK calls klarnaAsyncCallback when it has loaded; it may also have

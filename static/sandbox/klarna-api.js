@@ -126,14 +126,21 @@
       return;
     }
     inst.authCb = a.cb;
+    inst.returnFocus = document.activeElement; // where the customer was when they chose to pay
     post(inst, {
       type: 'authorize', finalize: !!finalize, data: a.data,
       options: { auto_finalize: options.auto_finalize !== false },
     });
   }
 
+  // setDialog turns the widget's frame into a full-window dialog and back.
+  // The container keeps its height meanwhile (no jump in the page), and the
+  // focus moves into the dialog (restoreFocus brings it back).
   function setDialog(inst, open) {
     var s = inst.iframe.style;
+    var container = inst.iframe.parentNode;
+    if (open === !!inst.dialog) return;
+    if (container) container.style.minHeight = open ? inst.inlineHeight + 'px' : '';
     if (open) {
       s.position = 'fixed';
       s.top = '0';
@@ -141,6 +148,7 @@
       s.width = '100vw';
       s.height = '100vh';
       s.zIndex = '2147483647';
+      inst.iframe.focus();
     } else {
       s.position = '';
       s.top = '';
@@ -150,6 +158,14 @@
       s.zIndex = '';
     }
     inst.dialog = open;
+  }
+
+  // restoreFocus runs after the merchant's callback, which may have enabled
+  // the element that had the focus.
+  function restoreFocus(inst) {
+    var el = inst.returnFocus;
+    inst.returnFocus = null;
+    if (el && typeof el.focus === 'function' && document.activeElement !== el) el.focus();
   }
 
   window.addEventListener('message', function (ev) {
@@ -185,6 +201,7 @@
         cb = inst.authCb;
         inst.authCb = null;
         if (cb) cb(m.result);
+        restoreFocus(inst);
         break;
     }
   });

@@ -18,6 +18,17 @@
   var persona = null; // who logged in
   var approval = null; // { persona, link } kept for finalize() after auto_finalize: false
   var declined = false;
+  var focusTarget = null; // the control the open step wants focused
+
+  function focusStep(el) {
+    focusTarget = el;
+    if (el) el.focus();
+  }
+  // The SDK focuses this frame when the dialog opens (a frame cannot take
+  // the focus from its parent itself); put it on the step's control then.
+  window.addEventListener('focus', function () {
+    if (!$('kp-dialog').hidden && focusTarget && document.activeElement !== focusTarget) focusTarget.focus();
+  });
 
   function send(msg) {
     msg.source = TAG;
@@ -72,14 +83,14 @@
     $('kp-dialog').hidden = true;
     body.classList.remove('kp-open');
     pending = null;
+    focusTarget = null;
     send({ type: 'authorized', result: result });
   }
 
   function showLogin() {
     $('kp-login').hidden = false;
     $('kp-approve').hidden = true;
-    var first = document.querySelector('input[name=persona]:checked');
-    if (first) first.focus();
+    focusStep(document.querySelector('input[name=persona]:checked'));
   }
 
   function showApprove(name, recognised) {
@@ -91,7 +102,7 @@
     $('kp-link-row').hidden = !state.link_offered;
     $('kp-buy').textContent = 'Buy for ' + state.amount;
     $('kp-buy').disabled = false;
-    $('kp-buy').focus();
+    focusStep($('kp-buy'));
   }
 
   function onAuthorize(m) {

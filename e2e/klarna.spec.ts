@@ -278,6 +278,57 @@ test('keyboard only: the Klarna dialog takes the focus and gives it back', async
   await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
 });
 
+test('authorize with auto_finalize false needs finalize, which gives the token', async ({ page }) => {
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithKlarna(page);
+  await page.evaluate(() => {
+    const w = window as any;
+    w.kpResult = null;
+    w.Klarna.Payments.authorize({ payment_method_category: 'klarna', auto_finalize: false }, {}, (r: any) => { w.kpResult = r; });
+  });
+  const w = widget(page);
+  await w.getByRole('radio', { name: /Anna Schmidt/ }).check();
+  await w.getByRole('button', { name: 'Continue' }).click();
+  await w.getByTestId('klarna-buy').click();
+  await expect.poll(() => page.evaluate(() => (window as any).kpResult)).toEqual({ approved: true, show_form: true, finalize_required: true });
+  await page.evaluate(() => {
+    const w = window as any;
+    w.kpResult = null;
+    w.Klarna.Payments.finalize({ payment_method_category: 'klarna' }, {}, (r: any) => { w.kpResult = r; });
+  });
+  await expect.poll(() => page.evaluate(() => (window as any).kpResult)).toMatchObject({
+    approved: true, show_form: true, finalize_required: false, authorization_token: expect.stringMatching(/^[0-9a-f-]{36}$/),
+  });
+});
+
+test('an expired Klarna session cannot load, and the cart is kept', async ({ page, request }) => {
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithKlarna(page);
+  const res = await request.post(`${sandboxURL}/control/clock`, { data: { advance: '48h' } });
+  expect(res.ok()).toBeTruthy();
+  await page.reload();
+  await expect(page.getByTestId('klarna-status')).toHaveText('Klarna is not available for this order. Go back to the checkout to start again, or choose another payment method.');
+  await expect(widget(page).getByTestId('klarna-inline-status')).toHaveText('This Klarna session has expired.');
+  await expect(page.getByRole('button', { name: 'Buy with Klarna' })).toBeDisabled();
+  expect(await cartCount(page)).toBe(1);
+  await payWithKlarna(page); // a new attempt, a new session
+});
+
+test('the SDK ignores messages that do not come from the Klarna frame', async ({ page }) => {
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithKlarna(page);
+  await page.evaluate(() => {
+    const w = window as any;
+    w.kpResults = [];
+    w.Klarna.Payments.authorize({ payment_method_category: 'klarna' }, {}, (r: any) => { w.kpResults.push(r); });
+    // A forged approval from the shop's own origin, as an injected script could send.
+    window.postMessage({ source: 'klarna-payments-sandbox', type: 'authorized',
+      result: { approved: true, show_form: true, authorization_token: 'forged' } }, '*');
+  });
+  await widget(page).getByRole('button', { name: 'Close and go back to the shop' }).click();
+  await expect.poll(() => page.evaluate(() => (window as any).kpResults)).toEqual([{ approved: false, show_form: true }]);
+});
+
 test('the SDK throws Klarna\'s errors for bad calls', async ({ page }) => {
   await addToCart(page, 'Sencha Green Tea');
   await payWithKlarna(page);

@@ -25,7 +25,7 @@
           buy.disabled = false;
           say('');
         } else {
-          say('Klarna is not available for this order. Choose another payment method.');
+          say('Klarna is not available for this order. Go back to the checkout to start again, or choose another payment method.');
         }
       });
     } catch (e) {

@@ -98,7 +98,7 @@ func (p *provider) widgetRequest(w http.ResponseWriter, r *http.Request) (widget
 	var werr *widgetError
 	switch {
 	case e != nil:
-		werr = &widgetError{http.StatusNotFound, "session_expired", "This Klarna session has expired. Reload the page to start again."}
+		werr = &widgetError{http.StatusNotFound, "session_expired", "This Klarna session has expired."}
 	case s.Complete:
 		werr = &widgetError{http.StatusConflict, "session_completed", "An order was already placed for this session."}
 	case !p.allowedParent(s, req.Parent):

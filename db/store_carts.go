@@ -87,12 +87,6 @@ func (s *Store) SetCartQuantity(ctx context.Context, cartID int64, productID str
 	})
 }
 
-// ClearCart empties a cart.
-func (s *Store) ClearCart(ctx context.Context, cartID int64) error {
-	_, err := s.db.Write.ExecContext(ctx, `DELETE FROM cart_items WHERE cart_id = ?`, cartID)
-	return err
-}
-
 // AdoptCart runs at sign-in: it returns the user's cart, merging the guest
 // cart into it (quantities added, capped) or, when the user has none, giving
 // the guest cart to the user. guestCartID 0 means the session had no cart.

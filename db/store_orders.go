@@ -219,6 +219,45 @@ func (s *Store) SetOrderStatus(ctx context.Context, orderID int64, from, to Stat
 	return nil
 }
 
+// SetOrderStatusPaid is SetOrderStatus for the move that means "paid for"
+// (authorized or captured, as the flow decides): in the same transaction it
+// takes what the order bought out of the cart it was placed from. Items added
+// to the cart since stay. Only the request that wins the swap touches the
+// cart, so two racing requests never take the items out twice.
+func (s *Store) SetOrderStatusPaid(ctx context.Context, orderID int64, from, to Status, detail string) error {
+	if to != StatusAuthorized && to != StatusCaptured {
+		return fmt.Errorf("db: %s is not a paid status", to)
+	}
+	if !CanMove(from, to) {
+		return fmt.Errorf("db: an order cannot go from %s to %s", from, to)
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE orders SET status = ?, status_detail = CASE WHEN ? = '' THEN status_detail ELSE ? END, updated_at = ?
+			WHERE id = ? AND status = ?`, to, detail, detail, s.now(), orderID, from)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrStale
+		}
+		// Lines the order bought all of (or more than the cart still holds) go;
+		// the rest are reduced by the ordered quantity.
+		if _, err := tx.ExecContext(ctx, `
+			DELETE FROM cart_items WHERE cart_id = (SELECT cart_id FROM orders WHERE id = ?)
+			AND quantity <= (SELECT ol.quantity FROM order_lines ol WHERE ol.order_id = ? AND ol.product_id = cart_items.product_id)`,
+			orderID, orderID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `
+			UPDATE cart_items SET quantity = cart_items.quantity - ol.quantity
+			FROM order_lines ol
+			WHERE ol.order_id = ? AND cart_items.product_id = ol.product_id
+			AND cart_items.cart_id = (SELECT cart_id FROM orders WHERE id = ?)`, orderID, orderID)
+		return err
+	})
+}
+
 // SetProviderReference records the provider's id for the order, once.
 func (s *Store) SetProviderReference(ctx context.Context, orderID int64, ref string) error {
 	res, err := s.db.Write.ExecContext(ctx, `

@@ -261,3 +261,37 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestSetOrderStatusPaidTakesTheOrderOutOfTheCartOnce(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	u, _ := s.CreateUser(ctx, "a@example.com", "", "h")
+	cart, _ := s.AdoptCart(ctx, u.ID, 0)
+	must(t, s.AddToCart(ctx, cart, "sencha", 2))
+	must(t, s.AddToCart(ctx, cart, "carafe", 1))
+	o, err := s.CreateOrder(ctx, db.NewOrder{UserID: u.ID, CartID: cart, Provider: "vipps", Currency: "EUR", Lines: []db.OrderLine{
+		{ProductID: "sencha", Name: "Sencha", Quantity: 2, UnitPrice: 850, TaxRate: 700, TotalAmount: 1700, TotalTaxAmount: 111},
+		{ProductID: "carafe", Name: "Carafe", Quantity: 1, UnitPrice: 2900, TaxRate: 1900, TotalAmount: 2900, TotalTaxAmount: 463},
+	}})
+	must(t, err)
+	// While the customer pays, they add one more tea and a grinder.
+	must(t, s.AddToCart(ctx, cart, "sencha", 1))
+	must(t, s.AddToCart(ctx, cart, "hand-grinder", 1))
+
+	if err := s.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusFailed, ""); err == nil {
+		t.Fatal("failed was accepted as a paid status")
+	}
+	must(t, s.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, ""))
+	// The loser of a race changes nothing.
+	if err := s.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, ""); !errors.Is(err, db.ErrStale) {
+		t.Fatalf("second swap: %v, want ErrStale", err)
+	}
+	items, _ := s.CartItems(ctx, cart)
+	got := map[string]int{}
+	for _, it := range items {
+		got[it.ProductID] = it.Quantity
+	}
+	if len(got) != 2 || got["sencha"] != 1 || got["hand-grinder"] != 1 {
+		t.Fatalf("cart after payment = %v, want the extra sencha and the grinder only", got)
+	}
+}

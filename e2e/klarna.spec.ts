@@ -78,6 +78,8 @@ test('first purchase links the Klarna account and the account page shows it', as
   await signUp(page, uniqueEmail('klarna'));
   await addToCart(page, 'Stoneware Mug');
   await addToCart(page, 'Morning Blend Coffee Beans');
+  await page.goto('/checkout');
+  await page.screenshot({ path: `${shots}/0-checkout.png`, fullPage: true });
   await payWithKlarna(page);
   await expect(page.getByTestId('klarna-total')).toHaveText('€32.90');
   await expect(widget(page).getByTestId('klarna-inline-status')).toHaveText('You will log in to Klarna when you place the order.');

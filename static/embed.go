@@ -5,8 +5,8 @@ package static
 
 import "embed"
 
-// FS holds css/, img/ and js/ (the shop's, served at /static/: styles, images and the small page scripts)
-// and sandbox/ (the sandbox's, served at its /assets/).
+// FS holds css/, img/ and js/ (the shop's, served at /static/) and sandbox/ (the
+// sandbox's, served at its /assets/).
 //
 //go:embed css img js sandbox
 var FS embed.FS

@@ -120,6 +120,8 @@ type OrderSummary struct {
 type AccountView struct {
 	User   UserView
 	Orders []OrderSummary
+	// Sections are flows' own sections after the orders (unpaid invoices).
+	Sections []templ.Component
 	// Linked holds one panel per provider account the flows can link.
 	Linked []templ.Component
 }

@@ -3,8 +3,10 @@ package web
 import (
 	"net/http"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"refshop/db"
 	"refshop/views"
 )
 
@@ -23,14 +25,11 @@ func (a *App) account(c echo.Context) error {
 			Provider: providerName(o.Provider), Total: eur(o.TotalAmount), ItemCount: o.ItemCount,
 		})
 	}
-	for _, panel := range a.accountPanels {
-		comp, err := panel(c, *u)
-		if err != nil {
-			return err
-		}
-		if comp != nil {
-			v.Linked = append(v.Linked, comp)
-		}
+	if v.Sections, err = renderParts(c, *u, a.accountSections); err != nil {
+		return err
+	}
+	if v.Linked, err = renderParts(c, *u, a.accountPanels); err != nil {
+		return err
 	}
 	return render(c, http.StatusOK, views.Account(a.chrome(c, "Your account"), v))
 }
@@ -46,4 +45,19 @@ func providerName(p string) string {
 		return "Invoice"
 	}
 	return p
+}
+
+// renderParts collects the components flows add to the account page.
+func renderParts(c echo.Context, u db.User, parts []func(echo.Context, db.User) (templ.Component, error)) ([]templ.Component, error) {
+	var out []templ.Component
+	for _, part := range parts {
+		comp, err := part(c, u)
+		if err != nil {
+			return nil, err
+		}
+		if comp != nil {
+			out = append(out, comp)
+		}
+	}
+	return out, nil
 }

@@ -3,14 +3,17 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/a-h/templ"
 	"github.com/alexedwards/scs/v2"
 	"github.com/labstack/echo/v4"
 
 	"refshop/db"
+	"refshop/web/altpay"
 	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/secret"
@@ -24,8 +27,9 @@ type Deps struct {
 	Sessions *scs.SessionManager
 	Log      *slog.Logger
 	Clock    clock.Clock
-	Box      *secret.Box  // seals long-lived credentials at rest
-	HTTP     *http.Client // the one outbound client for provider calls
+	Box      *secret.Box    // seals long-lived credentials at rest
+	HTTP     *http.Client   // the one outbound client for provider calls
+	Altpay   *altpay.Client // Alternative Payments; nil: built from Config, HTTP and Clock
 	// PasswordCost is bcrypt's cost; tests lower it. 0 means bcrypt.DefaultCost.
 	PasswordCost int
 }
@@ -39,9 +43,16 @@ type App struct {
 
 	// Extension points the payment flows fill in routes.go.
 	checkoutMethods []func(c echo.Context, cart pricedCart) (templ.Component, error)
-	accountPanels   []func(c echo.Context, u db.User) (templ.Component, error)
+	accountPanels   []func(c echo.Context, u db.User) (templ.Component, error) // "Linked accounts"
+	accountSections []func(c echo.Context, u db.User) (templ.Component, error) // sections after the orders
 	orderParts      []func(c echo.Context, o db.Order) (orderPart, error)
-	signInOptions   []func(c echo.Context) (templ.Component, error)
+	// orderRefresh brings an order up to date with its provider before its
+	// page is built (a flow that settles pending orders when viewed).
+	orderRefresh []func(c echo.Context, o db.Order) (db.Order, error)
+	// background runs for the life of the server (RunBackground): sweeps
+	// that settle what no request will.
+	background    []func(ctx context.Context)
+	signInOptions []func(c echo.Context) (templ.Component, error)
 }
 
 // orderPart is what a payment flow adds to an order page.
@@ -59,6 +70,20 @@ func New(d Deps) *App {
 	a.echo = a.newEcho()
 	a.routes()
 	return a
+}
+
+// RunBackground runs the flows' background work until ctx ends. main starts
+// it beside the server.
+func (a *App) RunBackground(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, f := range a.background {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(ctx)
+		}()
+	}
+	wg.Wait()
 }
 
 // ServeHTTP serves the shop.

@@ -20,6 +20,13 @@ func (a *App) checkout(c echo.Context) error {
 		a.flash(c, "Your cart is empty. Add something before checking out.")
 		return c.Redirect(http.StatusSeeOther, "/cart")
 	}
+	return a.renderCheckout(c, http.StatusOK, pc)
+}
+
+// renderCheckout renders the checkout page for a priced, non-empty cart. A
+// flow whose form was refused stores its form state on the context first and
+// renders with status 422 (or 503 when its provider is out).
+func (a *App) renderCheckout(c echo.Context, status int, pc pricedCart) error {
 	v := views.CheckoutView{Cart: cartView(pc), Guest: currentUser(c) == nil}
 	for _, m := range a.checkoutMethods {
 		comp, err := m(c, pc)
@@ -30,7 +37,7 @@ func (a *App) checkout(c echo.Context) error {
 			v.Methods = append(v.Methods, comp)
 		}
 	}
-	return render(c, http.StatusOK, views.Checkout(a.chrome(c, "Checkout"), v))
+	return render(c, status, views.Checkout(a.chrome(c, "Checkout"), v))
 }
 
 // errEmptyCart is returned by placeOrder when there is nothing to buy.
@@ -38,8 +45,8 @@ var errEmptyCart = &UserError{Status: http.StatusConflict, Title: "Your cart is 
 	Message: "There is nothing to pay for. Add something to your cart first."}
 
 // placeOrder stores a pending order for the session's cart, for the payment
-// flows. The cart is left as it is: a flow empties it (emptyCart) only once
-// the provider has authorized the payment, so a rejection loses nothing.
+// flows. The cart is left as it is: a flow takes the items out only when the
+// provider has the money (Store.SetOrderStatusPaid), so a rejection loses nothing.
 func (a *App) placeOrder(c echo.Context, provider string) (db.Order, error) {
 	pc, err := a.priceCart(c)
 	if err != nil {

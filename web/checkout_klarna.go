@@ -30,7 +30,7 @@ import (
 //   - the payment page loads Klarna's SDK, which shows the widget, and posts
 //     the authorization token back; the shop places the order server to
 //     server, stores or replaces the customer_token from the answer, and
-//     empties the cart;
+//     takes the order's items out of the cart;
 //   - a 409 (the cart changed since approval) or 404 (the authorization is
 //     older than 60 minutes) makes a new attempt on the refreshed session and
 //     asks the customer to approve again;
@@ -272,14 +272,12 @@ func (k *klarnaFlow) authorized(c echo.Context) error {
 	if err := k.a.Store.SetProviderReference(ctx, o.ID, ko.OrderID); err != nil && !errors.Is(err, db.ErrStale) {
 		return err
 	}
-	if err := k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusAuthorized, "Klarna approved the payment."); err != nil && !errors.Is(err, db.ErrStale) {
+	// Paid: the order's items leave the cart in the same swap.
+	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, "Klarna approved the payment."); err != nil && !errors.Is(err, db.ErrStale) {
 		return err
 	}
 	if linking {
 		k.saveToken(c, o.UserID, seen, ko.CustomerToken)
-	}
-	if err := k.a.emptyCart(c, o); err != nil {
-		return err
 	}
 	k.a.flash(c, "Thank you! Klarna approved your payment.")
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
@@ -455,7 +453,7 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 	if err := k.a.Store.SetProviderReference(ctx, o.ID, ko.OrderID); err != nil && !errors.Is(err, db.ErrStale) {
 		return err
 	}
-	if err := k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusAuthorized, "Paid with your linked Klarna account."); err != nil && !errors.Is(err, db.ErrStale) {
+	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, "Paid with your linked Klarna account."); err != nil && !errors.Is(err, db.ErrStale) {
 		return err
 	}
 	k.saveToken(c, u.ID, seen, ko.CustomerToken) // present when Klarna rotated it

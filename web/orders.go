@@ -27,6 +27,11 @@ func (a *App) order(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, refresh := range a.orderRefresh {
+		if o, err = refresh(c, o); err != nil {
+			return err
+		}
+	}
 	v := views.OrderView{
 		PublicID: o.PublicID, Created: o.CreatedAt.Local().Format(dateFormat), Status: string(o.Status),
 		StatusDetail: o.StatusDetail, Provider: providerName(o.Provider), ProviderReference: o.ProviderReference,
@@ -45,14 +50,6 @@ func (a *App) order(c echo.Context) error {
 		v.Actions = append(v.Actions, p.Actions...)
 	}
 	return render(c, http.StatusOK, views.Order(a.chrome(c, "Order"), v))
-}
-
-// emptyCart empties the cart an order was placed from, once it is paid for.
-func (a *App) emptyCart(c echo.Context, o db.Order) error {
-	if o.CartID == 0 {
-		return nil
-	}
-	return a.Store.ClearCart(c.Request().Context(), o.CartID)
 }
 
 func (a *App) healthz(c echo.Context) error {

@@ -36,7 +36,24 @@ func (a *App) routes() {
 
 	// --- payment flows: one block each ---
 
-	// Klarna Payments with account linking (web/checkout_klarna.go).
+	// --- Vipps MobilePay (issue 3): web/checkout_vipps.go ---
+	vp := newVippsFlow(a)
+	e.POST("/checkout/vipps", vp.checkout)
+	e.GET("/checkout/vipps/return", vp.returned)
+	a.checkoutMethods = append(a.checkoutMethods, vp.method)
+	a.orderRefresh = append(a.orderRefresh, vp.refresh)
+	a.orderParts = append(a.orderParts, vp.orderPart)
+	a.background = append(a.background, vp.sweep)
+	// --- end Vipps MobilePay ---
+
+	// --- Alternative Payments, pay by invoice (issue 6): web/checkout_altpay.go ---
+	// POST /checkout/altpay, GET /invoices/:id, POST /invoices/:id/confirm,
+	// POST /api/altpay/invoices/:id/token; a checkout method, an account panel
+	// (unpaid invoices) and an order part.
+	a.altpayRoutes()
+	// --- end Alternative Payments ---
+
+	// --- Klarna Payments with account linking (issue 4): web/checkout_klarna.go ---
 	k := newKlarnaFlow(a)
 	a.checkoutMethods = append(a.checkoutMethods, k.checkoutMethod)
 	a.accountPanels = append(a.accountPanels, k.accountPanel)
@@ -46,4 +63,5 @@ func (a *App) routes() {
 	e.POST("/checkout/klarna/:id/authorize", k.authorized)
 	e.POST("/orders/:id/klarna/buy-again", k.buyAgain, a.requireUser)
 	e.POST("/account/klarna/unlink", k.unlink, a.requireUser)
+	// --- end Klarna ---
 }

@@ -20,6 +20,7 @@ import (
 
 	"refshop/db"
 	"refshop/web"
+	"refshop/web/altpay"
 	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/outbound"
@@ -67,9 +68,12 @@ func run() error {
 	sessions.Cookie.SameSite = http.SameSiteLaxMode
 	sessions.Cookie.Secure = strings.HasPrefix(cfg.ShopBaseURL, "https://")
 
+	outboundHTTP := outbound.NewClient(log, 20*time.Second)
 	app := web.New(web.Deps{
 		Config: cfg, Store: store, DB: database, Sessions: sessions, Log: log, Clock: clock.Real{}, Box: box,
-		HTTP: outbound.NewClient(log, 20*time.Second),
+		HTTP: outboundHTTP,
+		// One Alternative Payments client per process: it holds the one cached OAuth token.
+		Altpay: altpay.New(altpay.FromConfig(cfg.Altpay), outboundHTTP, clock.Real{}),
 	})
 
 	servers := []*http.Server{{Addr: cfg.ShopAddr, Handler: app, ReadHeaderTimeout: 10 * time.Second,
@@ -92,6 +96,8 @@ func run() error {
 		listeners[i] = l
 	}
 	printBanner(cfg)
+
+	go app.RunBackground(ctx) // the payment flows' sweeps; they stop with ctx
 
 	errc := make(chan error, len(servers))
 	for i, s := range servers {

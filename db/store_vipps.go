@@ -1,0 +1,148 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// VippsPayment is the Vipps MobilePay ePayment behind one order.
+type VippsPayment struct {
+	OrderID      int64
+	Reference    string
+	CreateKey    string // Idempotency-Keys, fixed when the payment is first stored
+	CaptureKey   string
+	CancelKey    string
+	RedirectURL  string // the landing page while the customer may still answer
+	PSPReference string
+	State        string // Vipps's last reported state; "" until create answered
+	Captured     int64  // captured amount, minor units, as last read
+	SettleAfter  time.Time
+	CheckedAt    time.Time // zero: never asked
+	CreatedAt    time.Time
+}
+
+// VippsEvent is one entry of a payment's event log.
+type VippsEvent struct {
+	Name           string
+	Currency       string
+	Amount         int64
+	OccurredAt     time.Time
+	IdempotencyKey string // "" for the customer's own actions
+	Success        bool
+}
+
+// CreateVippsPayment stores a payment's reference and keys before the first
+// call to Vipps, so a retry after a crash reuses them.
+func (s *Store) CreateVippsPayment(ctx context.Context, p VippsPayment) error {
+	if p.OrderID == 0 || p.Reference == "" || p.CreateKey == "" || p.CaptureKey == "" || p.CancelKey == "" {
+		return errors.New("db: a Vipps payment needs its order, reference and keys")
+	}
+	_, err := s.db.Write.ExecContext(ctx, `
+		INSERT INTO vipps_payments(order_id, reference, create_key, capture_key, cancel_key, settle_after, created_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?)`,
+		p.OrderID, p.Reference, p.CreateKey, p.CaptureKey, p.CancelKey, p.SettleAfter.UTC().Format(time.RFC3339Nano), s.now())
+	return err
+}
+
+const vippsColumns = `order_id, reference, create_key, capture_key, cancel_key, redirect_url, psp_reference,
+	state, captured, settle_after, COALESCE(checked_at, ''), created_at`
+
+func scanVipps(row interface{ Scan(...any) error }) (VippsPayment, error) {
+	var p VippsPayment
+	var settle, checked, created string
+	err := row.Scan(&p.OrderID, &p.Reference, &p.CreateKey, &p.CaptureKey, &p.CancelKey, &p.RedirectURL,
+		&p.PSPReference, &p.State, &p.Captured, &settle, &checked, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return VippsPayment{}, ErrNotFound
+	}
+	p.SettleAfter, p.CheckedAt, p.CreatedAt = parseTime(settle), parseTime(checked), parseTime(created)
+	return p, err
+}
+
+// VippsPaymentByOrder returns the order's payment, or ErrNotFound.
+func (s *Store) VippsPaymentByOrder(ctx context.Context, orderID int64) (VippsPayment, error) {
+	return scanVipps(s.db.Read.QueryRowContext(ctx, `SELECT `+vippsColumns+` FROM vipps_payments WHERE order_id = ?`, orderID))
+}
+
+// SetVippsCreated records create's answer.
+func (s *Store) SetVippsCreated(ctx context.Context, orderID int64, redirectURL string) error {
+	_, err := s.db.Write.ExecContext(ctx, `
+		UPDATE vipps_payments SET redirect_url = ?, state = CASE WHEN state = '' THEN 'CREATED' ELSE state END
+		WHERE order_id = ?`, redirectURL, orderID)
+	return err
+}
+
+// SetVippsState records what Vipps said about the payment. The landing page
+// link is forgotten once the payment no longer waits for the customer.
+func (s *Store) SetVippsState(ctx context.Context, orderID int64, state, pspReference string, captured int64) error {
+	_, err := s.db.Write.ExecContext(ctx, `
+		UPDATE vipps_payments SET state = ?, psp_reference = ?, captured = ?, checked_at = ?,
+		       redirect_url = CASE WHEN ? = 'CREATED' THEN redirect_url ELSE '' END
+		WHERE order_id = ?`, state, pspReference, captured, s.now(), state, orderID)
+	return err
+}
+
+// ReplaceVippsEvents stores the payment's event log as Vipps last reported it.
+func (s *Store) ReplaceVippsEvents(ctx context.Context, orderID int64, events []VippsEvent) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM vipps_events WHERE order_id = ?`, orderID); err != nil {
+			return err
+		}
+		for i, e := range events {
+			if _, err := tx.ExecContext(ctx, `
+				INSERT INTO vipps_events(order_id, seq, name, currency, amount, occurred_at, idempotency_key, success)
+				VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
+				orderID, i+1, e.Name, e.Currency, e.Amount, e.OccurredAt.UTC().Format(time.RFC3339Nano),
+				nullString(e.IdempotencyKey), e.Success); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// VippsEvents lists the stored event log, oldest first.
+func (s *Store) VippsEvents(ctx context.Context, orderID int64) ([]VippsEvent, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `
+		SELECT name, currency, amount, occurred_at, COALESCE(idempotency_key, ''), success
+		FROM vipps_events WHERE order_id = ? ORDER BY seq`, orderID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []VippsEvent
+	for rows.Next() {
+		var e VippsEvent
+		var at string
+		if err := rows.Scan(&e.Name, &e.Currency, &e.Amount, &at, &e.IdempotencyKey, &e.Success); err != nil {
+			return nil, err
+		}
+		e.OccurredAt = parseTime(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// VippsOrdersToSettle lists the public ids of Vipps orders still pending or
+// authorized whose payment is past its settle time, oldest first.
+func (s *Store) VippsOrdersToSettle(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `
+		SELECT o.public_id FROM vipps_payments v JOIN orders o ON o.id = v.order_id
+		WHERE o.status IN ('pending', 'authorized') AND v.settle_after <= ?
+		ORDER BY v.settle_after LIMIT ?`, now.UTC().Format(time.RFC3339Nano), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,83 @@
+package db
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"refshop/web/clock"
+)
+
+func TestVippsPaymentStore(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	clk := clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	s := NewStore(d, clk)
+	o, err := s.CreateOrder(ctx, NewOrder{GuestID: "guest-1", Provider: "vipps", Currency: "EUR",
+		Lines: []OrderLine{{ProductID: "sencha", Name: "Sencha", Quantity: 1, UnitPrice: 850, TaxRate: 700, TotalAmount: 850, TotalTaxAmount: 56}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle := clk.Now().Add(11 * time.Minute)
+	p := VippsPayment{OrderID: o.ID, Reference: "refshop-" + o.PublicID, CreateKey: o.IdempotencyKey + "-create",
+		CaptureKey: o.IdempotencyKey + "-capture", CancelKey: o.IdempotencyKey + "-cancel", SettleAfter: settle}
+	if err := s.CreateVippsPayment(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateVippsPayment(ctx, p); err == nil {
+		t.Error("a second payment for the same order was stored")
+	}
+	if err := s.SetVippsCreated(ctx, o.ID, "http://localhost:8081/vipps/landing?token=abc"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.VippsPaymentByOrder(ctx, o.ID)
+	if err != nil || got.State != "CREATED" || got.RedirectURL == "" || got.CaptureKey != p.CaptureKey || !got.SettleAfter.Equal(settle) || !got.CheckedAt.IsZero() {
+		t.Fatalf("%+v %v", got, err)
+	}
+
+	due, _ := s.VippsOrdersToSettle(ctx, clk.Now(), 10)
+	if len(due) != 0 {
+		t.Errorf("due before settle time: %v", due)
+	}
+	due, _ = s.VippsOrdersToSettle(ctx, settle, 10)
+	if len(due) != 1 || due[0] != o.PublicID {
+		t.Errorf("due at settle time: %v", due)
+	}
+
+	if err := s.SetVippsState(ctx, o.ID, "AUTHORIZED", "psp-1", 850); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.VippsPaymentByOrder(ctx, o.ID)
+	if got.State != "AUTHORIZED" || got.RedirectURL != "" || got.Captured != 850 || got.CheckedAt.IsZero() {
+		t.Errorf("after state: %+v", got)
+	}
+	if err := s.SetOrderStatus(ctx, o.ID, StatusPending, StatusCaptured, ""); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ = s.VippsOrdersToSettle(ctx, settle, 10); len(due) != 0 {
+		t.Errorf("a captured order is still due: %v", due)
+	}
+
+	key := "k-capture"
+	at := clk.Now()
+	events := []VippsEvent{{Name: "CREATED", Currency: "EUR", Amount: 850, OccurredAt: at, IdempotencyKey: "k-create", Success: true},
+		{Name: "AUTHORIZED", Currency: "EUR", Amount: 850, OccurredAt: at.Add(time.Minute), Success: true},
+		{Name: "CAPTURED", Currency: "EUR", Amount: 850, OccurredAt: at.Add(2 * time.Minute), IdempotencyKey: key, Success: true}}
+	if err := s.ReplaceVippsEvents(ctx, o.ID, events[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplaceVippsEvents(ctx, o.ID, events); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.VippsEvents(ctx, o.ID)
+	if err != nil || len(stored) != 3 || stored[2].Name != "CAPTURED" || stored[2].IdempotencyKey != key || stored[1].IdempotencyKey != "" || !stored[1].OccurredAt.Equal(at.Add(time.Minute)) {
+		t.Errorf("events: %+v %v", stored, err)
+	}
+	if _, err := s.VippsPaymentByOrder(ctx, 999); err != ErrNotFound {
+		t.Errorf("missing: %v", err)
+	}
+}

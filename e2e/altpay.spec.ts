@@ -1,0 +1,239 @@
+import type { Page, Request } from '@playwright/test';
+import { test, expect, addToCart, resetSandbox, sandboxState, sandboxURL, signOut, signUp, uniqueEmail } from './helpers';
+
+// Pay by invoice with Alternative Payments: the shop mints checkout tokens,
+// the page's snippet calls the provider's checkout API (the sandbox) from the
+// browser, and the shop marks the order paid after checking the invoice itself.
+
+const clientSecret = 'sandbox-altpay-client-secret'; // the sandbox default (web/config)
+const basicAuth = Buffer.from(`refshop-sandbox-altpay:${clientSecret}`).toString('base64');
+
+test.beforeEach(async ({ request }) => {
+  await resetSandbox(request);
+});
+
+// checkoutByInvoice buys one Stoneware Mug by invoice and waits for the
+// invoice page to have loaded the invoice from the provider.
+async function checkoutByInvoice(page: Page, query = ''): Promise<string> {
+  await addToCart(page, 'Stoneware Mug');
+  await page.goto('/checkout');
+  await page.getByRole('button', { name: 'Pay by invoice' }).click();
+  await expect(page.getByRole('heading', { name: 'Pay your invoice' })).toBeVisible();
+  const orderID = new URL(page.url()).pathname.split('/').pop()!;
+  if (query) await page.goto(`/invoices/${orderID}${query}`);
+  await invoiceLoaded(page);
+  return orderID;
+}
+
+async function invoiceLoaded(page: Page): Promise<void> {
+  await expect(page.getByTestId('altpay-invoice-total')).toHaveText('€18.00');
+  await expect(page.getByTestId('altpay-invoice-status')).toHaveText('Open');
+}
+
+async function fillCard(page: Page): Promise<void> {
+  await page.getByText('Add a payment method', { exact: true }).click();
+  await page.getByLabel('Test card').selectOption('tok_test_visa');
+  await page.getByLabel('Billing street address').fill('Hauptstraße 1');
+  await page.getByLabel('City').fill('Berlin');
+  await page.getByLabel('Postal code').fill('10115');
+  await page.getByLabel('Country code').fill('DE');
+}
+
+async function fillBank(page: Page): Promise<void> {
+  await page.getByText('Add a payment method', { exact: true }).click();
+  await page.getByLabel('US bank account').check();
+  await page.getByLabel('Account holder').fill('Tess Tester');
+  await page.getByLabel('Bank name').fill('Test Bank');
+  await page.getByLabel('Routing number').fill('011000015');
+  await page.getByLabel('Account number').fill('000123456789');
+}
+
+async function advanceSandboxClock(page: Page, by: string): Promise<void> {
+  const res = await page.request.post(`${sandboxURL}/control/clock`, { data: { advance: by } });
+  expect(res.ok()).toBeTruthy();
+}
+
+function countTokenRequests(page: Page): { count: () => number } {
+  let n = 0;
+  page.on('request', (r: Request) => {
+    if (r.method() === 'POST' && /\/api\/altpay\/invoices\/[^/]+\/token$/.test(new URL(r.url()).pathname)) n++;
+  });
+  return { count: () => n };
+}
+
+async function payAndSeeOrderPaid(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Pay €18.00' }).click();
+  await expect(page).toHaveURL(/\/orders\/[a-z0-9]+$/);
+  await expect(page.getByRole('status').first()).toHaveText('Thank you: your invoice is paid.');
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await expect(page.getByTestId('altpay-order-invoice-status')).toHaveText('PAID');
+}
+
+test('pay an invoice, coming back to it from the account page', async ({ page }, testInfo) => {
+  await signUp(page, uniqueEmail('invoice'));
+  const orderID = await checkoutByInvoice(page);
+  await expect(page.getByText('Add a payment method to pay.')).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath('invoice-page.png'), fullPage: true });
+
+  // Leave, and come back from the account page.
+  await page.goto('/account');
+  const unpaid = page.getByTestId('altpay-unpaid');
+  await expect(unpaid).toContainText('€18.00');
+  await page.screenshot({ path: testInfo.outputPath('account-unpaid.png'), fullPage: true });
+  await unpaid.getByRole('link', { name: 'Pay this invoice' }).click();
+  await expect(page).toHaveURL(new RegExp(`/invoices/${orderID}$`));
+  await invoiceLoaded(page);
+
+  await fillCard(page);
+  await page.screenshot({ path: testInfo.outputPath('invoice-add-card.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Save payment method' }).click();
+  await expect(page.getByRole('radio', { name: 'Visa ending 4242 (default)' })).toBeChecked();
+  await payAndSeeOrderPaid(page);
+  await page.screenshot({ path: testInfo.outputPath('order-paid.png'), fullPage: true });
+
+  await page.goto('/account');
+  await expect(page.getByTestId('altpay-unpaid')).toHaveCount(0);
+  const state = await sandboxState(page.request);
+  expect(state.calls['altpay.checkout_payment']).toBe(1);
+  expect(state.calls['altpay.create_customer']).toBe(1);
+});
+
+test('a guest pays by bank account; a declined card pays nothing', async ({ page }, testInfo) => {
+  await addToCart(page, 'Stoneware Mug');
+  await page.goto('/checkout');
+  await page.getByLabel('Email for the invoice').fill('not-an-email');
+  await page.getByLabel('Name on the invoice').fill('Gus Guest');
+  await page.getByRole('button', { name: 'Pay by invoice' }).click();
+  await expect(page.getByText('Enter the email address the invoice should go to')).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath('checkout-guest-refused.png'), fullPage: true });
+  await expect(page.getByLabel('Name on the invoice')).toHaveValue('Gus Guest');
+  await page.getByLabel('Email for the invoice').fill('gus@example.com');
+  await page.getByRole('button', { name: 'Pay by invoice' }).click();
+  await invoiceLoaded(page);
+
+  await page.getByText('Add a payment method', { exact: true }).click();
+  await page.getByLabel('Test card').selectOption('tok_test_declined');
+  await page.getByLabel('Billing street address').fill('1 Main St');
+  await page.getByLabel('City').fill('Springfield');
+  await page.getByLabel('Postal code').fill('12345');
+  await page.getByLabel('Country code').fill('US');
+  await page.getByRole('button', { name: 'Save payment method' }).click();
+  await expect(page.getByRole('radio', { name: 'Visa ending 0002 (default)' })).toBeChecked();
+  await page.getByRole('button', { name: 'Pay €18.00' }).click();
+  await expect(page.getByRole('alert')).toContainText('Your card was declined. Nothing was charged.');
+  await expect(page.getByTestId('altpay-invoice-status')).toHaveText('Open');
+
+  await fillBank(page);
+  await page.getByLabel('Routing number').fill('123456789'); // fails the ABA checksum
+  await page.getByRole('button', { name: 'Save payment method' }).click();
+  await expect(page.getByRole('alert')).toContainText('Routing number: routing_number must be a valid 9-digit ABA routing number');
+  await expect(page.getByLabel('Routing number')).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.getByLabel('Account holder')).toHaveValue('Tess Tester');
+  await page.getByLabel('Routing number').fill('011000015');
+  await page.getByRole('button', { name: 'Save payment method' }).click();
+  await page.getByRole('radio', { name: 'Bank account ending 6789' }).check();
+  await payAndSeeOrderPaid(page);
+});
+
+test('the checkout token expires mid-page: one extra token request and the payment succeeds', async ({ page }) => {
+  await signUp(page, uniqueEmail('expiry'));
+  const tokens = countTokenRequests(page);
+  await checkoutByInvoice(page);
+  expect(tokens.count()).toBe(1);
+
+  // The customer types, the token ages past altpay_checkout_token_ttl (15m).
+  await fillBank(page);
+  await advanceSandboxClock(page, '16m');
+  await page.getByRole('button', { name: 'Save payment method' }).click();
+  await expect(page.getByRole('radio', { name: 'Bank account ending 6789 (default)' })).toBeChecked();
+  await expect(page.getByRole('alert')).toBeHidden();
+  expect(tokens.count()).toBe(2);
+
+  await payAndSeeOrderPaid(page);
+  expect(tokens.count()).toBe(2);
+  const state = await sandboxState(page.request);
+  expect(state.calls['altpay.checkout_auth_init']).toBe(2);
+  // The add call was answered 401 once, then repeated with the new token.
+  expect(state.calls['altpay.checkout_add_payment_method']).toBe(2);
+});
+
+test('without onAccessTokenExpired the page shows AccessTokenExpiredError and a way to continue', async ({ page }, testInfo) => {
+  await signUp(page, uniqueEmail('nocallback'));
+  const tokens = countTokenRequests(page);
+  await checkoutByInvoice(page, '?callback=off');
+  const loaded = tokens.count();
+  await fillCard(page);
+  await advanceSandboxClock(page, '16m');
+  await page.getByRole('button', { name: 'Save payment method' }).click();
+
+  const alert = page.getByRole('alert');
+  await expect(alert).toContainText('AccessTokenExpiredError: Access token has expired. Please provide a new token.');
+  await expect(page.getByLabel('Billing street address')).toHaveValue('Hauptstraße 1'); // nothing typed is lost
+  await page.screenshot({ path: testInfo.outputPath('token-expired.png'), fullPage: true });
+
+  await alert.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.getByRole('radio', { name: 'Visa ending 4242 (default)' })).toBeChecked();
+  await expect(alert).toBeHidden();
+  await payAndSeeOrderPaid(page);
+  expect(tokens.count()).toBe(loaded + 1); // only Continue asked for a new token
+});
+
+test("another customer's invoice is refused", async ({ page, browser }) => {
+  await signUp(page, uniqueEmail('owner'));
+  const orderID = await checkoutByInvoice(page);
+
+  const other = await browser.newPage();
+  await signUp(other, uniqueEmail('other'));
+  const res = await other.goto(`/invoices/${orderID}`);
+  expect(res?.status()).toBe(404);
+  const forbidden = await other.evaluate(async (url) => {
+    const r = await fetch(url, { method: 'POST', headers: { Accept: 'application/json' } });
+    return { status: r.status, body: await r.json() };
+  }, `/api/altpay/invoices/${orderID}/token`);
+  expect(forbidden.status).toBe(403);
+  expect(forbidden.body.message).toBe('This invoice belongs to another customer.');
+
+  await signOut(other);
+  const signedOut = await other.evaluate(async (url) => (await fetch(url, { method: 'POST' })).status, `/api/altpay/invoices/${orderID}/token`);
+  expect(signedOut).toBe(401);
+  await other.close();
+
+  // The owner, signed out, does not see it either until signing in again.
+  await signOut(page);
+  expect((await page.goto(`/invoices/${orderID}`))?.status()).toBe(404);
+});
+
+test('the page source and the network never carry the client secret or the OAuth token', async ({ page }) => {
+  const seen: string[] = [];
+  page.on('request', (r) => {
+    seen.push(r.url(), JSON.stringify(r.headers()), r.postData() ?? '');
+  });
+  page.on('response', async (r) => {
+    seen.push(JSON.stringify(r.headers()));
+    const type = r.headers()['content-type'] ?? '';
+    if (/json|html|javascript|text/.test(type)) seen.push(await r.text().catch(() => ''));
+  });
+  const authHeaders: string[] = [];
+  page.on('request', (r) => {
+    const a = r.headers()['authorization'];
+    if (a) authHeaders.push(a);
+  });
+
+  await signUp(page, uniqueEmail('secrets'));
+  await checkoutByInvoice(page);
+  await fillCard(page);
+  await page.getByRole('button', { name: 'Save payment method' }).click();
+  await expect(page.getByRole('radio', { name: 'Visa ending 4242 (default)' })).toBeChecked();
+  seen.push(await page.content());
+  await payAndSeeOrderPaid(page);
+  seen.push(await page.content());
+
+  const all = seen.join('\n');
+  expect(all).not.toContain(clientSecret);
+  expect(all).not.toContain(basicAuth);
+  // The sandbox's OAuth access tokens are 64 hex digits; none may reach the browser.
+  expect(all).not.toMatch(/\b[0-9a-f]{64}\b/);
+  // The only bearer the browser holds is the checkout JWT.
+  expect(authHeaders.length).toBeGreaterThan(0);
+  for (const a of authHeaders) expect(a).toMatch(/^Bearer eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+});

@@ -1,0 +1,194 @@
+import { test, expect, addToCart, cartCount, resetSandbox, sandboxState, sandboxURL, signUp, uniqueEmail } from './helpers';
+import type { APIRequestContext, Page } from '@playwright/test';
+
+// Pay with Vipps MobilePay: the checkout form, the landing page (the
+// sandbox's stand-in for the Vipps app), the return to the shop, and the
+// ways it can go wrong. Each test starts from a reset sandbox.
+
+// The sandbox defaults the shop runs with (config.Defaults). The page must
+// never show them, nor an access token (the sandbox's are JWTs: "eyJ0eXAiOiJKV1Qi...").
+const clientSecret = 'sandbox-vipps-client-secret==';
+const subscriptionKey = '0f14ebcab0ec4b29ae0cb90d91b4a84a';
+const tokenPrefix = 'eyJ0eXAiOiJKV1Qi';
+
+const shots = process.env.E2E_SCREENSHOTS; // a directory: save screenshots of the flow there
+
+async function control(request: APIRequestContext, path: string, body: object): Promise<void> {
+  const res = await request.post(`${sandboxURL}/control/${path}`, { data: body });
+  expect(res.ok(), `control ${path}: ${await res.text()}`).toBeTruthy();
+}
+
+// payWithVipps fills the Vipps form on the checkout page and submits it.
+async function payWithVipps(page: Page, phone = '+47 912 34 567'): Promise<void> {
+  await page.goto('/checkout');
+  await page.getByLabel('Mobile number').fill(phone);
+  await page.getByRole('button', { name: 'Pay with Vipps MobilePay' }).click();
+}
+
+async function expectLandingPage(page: Page, amount: string): Promise<void> {
+  await expect(page).toHaveURL(new RegExp(`^${sandboxURL}/vipps/landing\\?token=`));
+  await expect(page.getByRole('heading', { name: 'Pay Refshop' })).toBeVisible();
+  await expect(page.getByTestId('vipps-amount')).toHaveText(amount);
+  await expect(page.getByRole('button', { name: 'Approve' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Reject' })).toBeVisible();
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+}
+
+async function eventNames(page: Page): Promise<string[]> {
+  return page.getByTestId('vipps-events').locator('tbody tr').evaluateAll(
+    (rows) => rows.map((r) => r.getAttribute('data-event') ?? ''));
+}
+
+test.beforeEach(async ({ request }) => {
+  await resetSandbox(request);
+});
+
+test('approve in Vipps MobilePay and see the order paid', async ({ page }) => {
+  await addToCart(page, 'Stoneware Mug');
+  await addToCart(page, 'Sencha Green Tea');
+  await page.goto('/checkout');
+  await shot(page, 'vipps-checkout');
+  await payWithVipps(page);
+
+  await expectLandingPage(page, '€26.50');
+  await expect(page.getByLabel('Mobile number')).toHaveValue('4791234567');
+  await shot(page, 'vipps-landing');
+  await page.getByRole('button', { name: 'Approve' }).click();
+
+  await expect(page).toHaveURL(/\/orders\/[a-z0-9]+$/);
+  await expect(page.getByRole('status').first()).toHaveText('Thank you! Your payment was received.');
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await expect(page.getByTestId('vipps-reference')).toHaveText(/^refshop-[a-z0-9]{26}$/);
+  expect(await eventNames(page)).toEqual(['CREATED', 'AUTHORIZED', 'CAPTURED']);
+  expect(await cartCount(page)).toBe(0);
+  await shot(page, 'vipps-order-paid');
+});
+
+test('reject in Vipps MobilePay: the order is cancelled, the cart intact, and a new try works', async ({ page, request }) => {
+  await addToCart(page, 'Glass Carafe');
+  await addToCart(page, 'Linen Tea Towel');
+  expect(await cartCount(page)).toBe(2);
+  await payWithVipps(page);
+  await expectLandingPage(page, '€41.50');
+  await page.getByRole('button', { name: 'Reject' }).click();
+
+  await expect(page.getByTestId('order-status')).toHaveText('Cancelled');
+  await expect(page.getByText('You rejected the payment in Vipps MobilePay. Nothing was charged.')).toBeVisible();
+  expect(await eventNames(page)).toEqual(['CREATED', 'ABORTED']);
+  expect(await cartCount(page)).toBe(2);
+  await shot(page, 'vipps-order-rejected');
+  expect((await sandboxState(request)).calls['vipps.capture']).toBe(0);
+
+  await page.getByRole('link', { name: 'Try again' }).click();
+  await expect(page.getByRole('heading', { name: 'Checkout' })).toBeVisible();
+  await expect(page.getByTestId('total')).toHaveText('€41.50');
+  await page.getByLabel('Mobile number').fill('4791234567');
+  await page.getByRole('button', { name: 'Pay with Vipps MobilePay' }).click();
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  expect(await cartCount(page)).toBe(0);
+});
+
+test('a bad phone number is refused with the input kept, and nothing is sent to Vipps', async ({ page, request }) => {
+  await addToCart(page, 'Dark Chocolate 72%');
+  const answer = page.waitForResponse((r) => r.url().endsWith('/checkout/vipps') && r.request().method() === 'POST');
+  await payWithVipps(page, '912 34 5x');
+  expect((await answer).status()).toBe(422);
+  const phone = page.getByLabel('Mobile number');
+  await expect(phone).toHaveValue('912 34 5x');
+  await expect(phone).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.locator('#vipps-phone-error')).toHaveText(/digits only, with the country code/);
+  await shot(page, 'vipps-bad-phone');
+  expect((await sandboxState(request)).calls['vipps.create_payment']).toBe(0);
+  expect(await cartCount(page)).toBe(1);
+});
+
+test('an access token that expires between creating and capturing the payment is replaced without the customer noticing', async ({ page, request }) => {
+  // Tokens live 5 minutes. Moving the sandbox clock 3 hours first makes
+  // sure no token the shop kept from an earlier test is still valid.
+  await control(request, 'settings', { vipps_access_token_ttl: '5m' });
+  await control(request, 'clock', { advance: '3h' });
+  await addToCart(page, 'Pour-over Dripper');
+  await payWithVipps(page);
+  await expectLandingPage(page, '€24.90');
+
+  // While the customer looks at the landing page the shop's token expires
+  // (6 minutes: past the token, inside the payment's 10 minutes).
+  await control(request, 'clock', { advance: '6m' });
+  await page.getByRole('button', { name: 'Approve' }).click();
+
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await expect(page.getByText('could not', { exact: false })).toHaveCount(0);
+  const calls = (await sandboxState(request)).calls;
+  expect(calls['vipps.accesstoken']).toBe(2); // the first token, then one after the 401
+  expect(calls['vipps.get_payment']).toBe(2); // refused once (401), retried once
+  expect(calls['vipps.capture']).toBe(1);
+});
+
+test('a Vipps outage on create shows a calm error and leaves no paid-looking order', async ({ page, request }) => {
+  await signUp(page, uniqueEmail('vipps-outage'));
+  await addToCart(page, 'Honey Almond Biscuits');
+  // More failures than the shop's bounded retries (3 tries).
+  await control(request, 'faults', { operation: 'vipps.create_payment', status: 503, times: 3 });
+  await payWithVipps(page);
+
+  await expect(page.getByRole('heading', { name: 'Checkout' })).toBeVisible();
+  await expect(page.getByTestId('vipps-error')).toHaveText(/Vipps MobilePay is not answering right now\. Nothing was charged\./);
+  await expect(page.getByLabel('Mobile number')).toHaveValue('+47 912 34 567');
+  await expect(page.locator('main')).not.toContainText('503');
+  await shot(page, 'vipps-outage');
+  expect((await sandboxState(request)).calls['vipps.create_payment']).toBe(3);
+  expect(await cartCount(page)).toBe(1);
+
+  await page.goto('/account');
+  const orders = page.getByRole('table', { name: 'Your orders' });
+  await expect(orders.locator('.status')).toHaveText(['Payment failed']);
+});
+
+test('an order whose landing page was closed is settled when viewed again', async ({ page, request }) => {
+  await signUp(page, uniqueEmail('vipps-closed'));
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithVipps(page);
+  await expectLandingPage(page, '€8.50');
+
+  // The customer closes the tab and later opens the order from the account.
+  await page.goto('/account');
+  await page.getByRole('table', { name: 'Your orders' }).getByRole('link').first().click();
+  await expect(page.getByTestId('order-status')).toHaveText('Awaiting payment');
+  await expect(page.getByRole('link', { name: 'Continue to Vipps MobilePay' })).toBeVisible();
+
+  await control(request, 'clock', { advance: '10m' }); // Vipps lets it expire
+  await page.reload();
+  await expect(page.getByTestId('order-status')).toHaveText('Cancelled');
+  expect(await eventNames(page)).toEqual(['CREATED', 'EXPIRED']);
+  await expect(page.getByRole('link', { name: 'Try again' })).toBeVisible();
+  expect(await cartCount(page)).toBe(1);
+});
+
+test('no page ever contains the client secret, the subscription key or an access token', async ({ page }) => {
+  const seen: { url: string; body: string }[] = [];
+  page.on('response', async (res) => {
+    const type = res.headers()['content-type'] ?? '';
+    if (type.startsWith('text/html')) seen.push({ url: res.url(), body: await res.text().catch(() => '') });
+  });
+  await addToCart(page, 'Stoneware Mug');
+  await payWithVipps(page);
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await page.reload();
+
+  expect(seen.length).toBeGreaterThanOrEqual(4);
+  for (const { url, body } of seen) {
+    for (const s of [clientSecret, subscriptionKey, tokenPrefix]) {
+      expect(url, 'a URL carries a credential').not.toContain(s);
+      expect(body.includes(s), `${url} contains a credential or token`).toBe(false);
+    }
+  }
+  const html = await page.content();
+  expect(html).not.toContain(clientSecret);
+  expect(html).not.toContain(subscriptionKey);
+  expect(html).not.toContain(tokenPrefix);
+});

@@ -1,0 +1,275 @@
+// Package altpay is the shop's client for Alternative Payments' partner API:
+// the OAuth2 client-credentials token (one per process, see TokenSource),
+// customers, invoices, and the checkout tokens the browser snippet
+// (static/js/altpay-checkout.js) pays with.
+//
+// Wire facts come from reference/providers.md section 3. The sandbox
+// (web/sandbox/altpay) implements the same contract on its own; where the docs
+// are silent both make the same choice, written next to the code:
+//   - Amounts are decimal major units on the wire (19.90): NOT FOUND in the
+//     docs, one third-party client uses dollars.
+//   - Currency: the docs show USD (the SDK also CAD); the shop invoices in its
+//     own currency, EUR, which the sandbox accepts. A real account limited to
+//     USD refuses it with a validation error that the shop shows.
+package altpay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"refshop/web/clock"
+	"refshop/web/config"
+	"refshop/web/outbound"
+	"refshop/web/secret"
+)
+
+// Config is the client's part of the shop configuration.
+type Config struct {
+	BaseURL      string // ALTPAY_API_URL (no trailing slash), or the sandbox's /altpay
+	ClientID     string // ALTPAY_CLIENT_ID
+	ClientSecret secret.Secret
+}
+
+// FromConfig is the client's part of the shop configuration.
+func FromConfig(c config.Altpay) Config {
+	return Config{BaseURL: c.APIURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret}
+}
+
+// Client calls the partner API. Safe for concurrent use; make one per process
+// so the OAuth token is shared.
+type Client struct {
+	base   string
+	hc     *http.Client
+	tokens *TokenSource
+	retry  retryPolicy
+	// authPath is where checkout-auth/init answered last: the documented
+	// /v1/checkout-auth/init, or /checkout-auth/init after a 404 (CONFLICT in
+	// providers.md 3.3: a third party reports the live path has no /v1).
+	authPath atomic.Pointer[string]
+}
+
+// Option adjusts a Client.
+type Option func(*Client)
+
+// WithRetries sets how many times a call is retried after a network error or
+// a 5xx answer (default 2, so at most 3 attempts).
+func WithRetries(n int) Option { return func(c *Client) { c.retry.retries = n } }
+
+// WithSleep replaces the wait between retries (tests record it instead of
+// waiting).
+func WithSleep(f func(ctx context.Context, d time.Duration) error) Option {
+	return func(c *Client) { c.retry.sleep = f }
+}
+
+// New returns a client. hc is the shop's outbound client; clk times the OAuth
+// token (nil: the wall clock).
+func New(cfg Config, hc *http.Client, clk clock.Clock, opts ...Option) *Client {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	c := &Client{base: strings.TrimRight(cfg.BaseURL, "/"), hc: hc,
+		retry: retryPolicy{retries: 2, base: 250 * time.Millisecond, sleep: sleepCtx}}
+	for _, o := range opts {
+		o(c)
+	}
+	cfg.BaseURL = c.base
+	c.tokens = newTokenSource(cfg, hc, clk, c.retry)
+	return c
+}
+
+// Tokens is the client's OAuth token cache.
+func (c *Client) Tokens() *TokenSource { return c.tokens }
+
+// call is one partner API request.
+type call struct {
+	op     string // operation, as the sandbox names it: "create_invoice"
+	method string
+	path   string // the path as sent
+	tmpl   string // the path template, for the log
+	body   any
+	header http.Header
+}
+
+// do sends a call with the OAuth token and decodes a 2xx reply into out.
+// A 401 drops the cached token and repeats the call once with a new one (the
+// API refused a token we thought valid: revoked, or its clock is ahead). Network
+// errors and 5xx answers are retried with backoff, at most retry.retries times.
+func (c *Client) do(ctx context.Context, cl call, out any) error {
+	var payload []byte
+	if cl.body != nil {
+		var err error
+		if payload, err = json.Marshal(cl.body); err != nil {
+			return err
+		}
+	}
+	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "altpay", Name: cl.op, Path: cl.tmpl})
+	reauthed := false
+	for attempt := 0; ; {
+		tok, err := c.tokens.Token(ctx)
+		if err != nil {
+			return err
+		}
+		status, hdr, body, err := c.send(ctx, cl, payload, tok)
+		switch {
+		case err == nil && status == http.StatusUnauthorized && !reauthed:
+			c.tokens.Invalidate(tok)
+			reauthed = true
+			continue
+		case err == nil && status < 300:
+			if out == nil || len(body) == 0 {
+				return nil
+			}
+			if err := json.Unmarshal(body, out); err != nil {
+				return fmt.Errorf("altpay: %s: unreadable reply: %w", cl.op, err)
+			}
+			return nil
+		case err == nil:
+			err = apiError(status, hdr, body)
+		default:
+			err = &NetworkError{Op: cl.op, Err: err}
+		}
+		if !retryable(err) || attempt >= c.retry.retries || ctx.Err() != nil {
+			return err
+		}
+		if werr := c.retry.wait(ctx, attempt); werr != nil {
+			return err
+		}
+		attempt++
+	}
+}
+
+func (c *Client) send(ctx context.Context, cl call, payload []byte, tok secret.Secret) (int, http.Header, []byte, error) {
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.method, c.base+cl.path, body)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	for k, v := range cl.header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.Reveal())
+	req.Header.Set("Accept", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return resp.StatusCode, resp.Header, b, nil
+}
+
+// APIError is an error answer in the API's HttpError shape {code, message,
+// validation_errors}.
+type APIError struct {
+	Status           int
+	Code             string
+	Message          string
+	ValidationErrors map[string]string
+	RequestID        string // the provider's X-Request-Id, for support
+}
+
+func (e *APIError) Error() string {
+	msg := fmt.Sprintf("altpay: %d %s: %s", e.Status, e.Code, e.Message)
+	if len(e.ValidationErrors) > 0 {
+		parts := make([]string, 0, len(e.ValidationErrors))
+		for f, m := range e.ValidationErrors {
+			parts = append(parts, f+": "+m)
+		}
+		msg += " (" + strings.Join(parts, "; ") + ")"
+	}
+	return msg
+}
+
+func apiError(status int, hdr http.Header, body []byte) *APIError {
+	var b struct {
+		Code             string            `json:"code"`
+		Message          string            `json:"message"`
+		Error            string            `json:"error"` // the SDK's ApiErrorResponse names it so
+		ValidationErrors map[string]string `json:"validation_errors"`
+	}
+	_ = json.Unmarshal(body, &b)
+	e := &APIError{Status: status, Code: b.Code, Message: b.Message, ValidationErrors: b.ValidationErrors, RequestID: hdr.Get("X-Request-Id")}
+	if e.Message == "" {
+		e.Message = b.Error
+	}
+	if e.Message == "" {
+		e.Message = http.StatusText(status)
+	}
+	return e
+}
+
+// NetworkError is a call that got no answer (connection refused, timeout).
+type NetworkError struct {
+	Op  string
+	Err error
+}
+
+func (e *NetworkError) Error() string { return "altpay: " + e.Op + ": no answer: " + errorKind(e.Err) }
+func (e *NetworkError) Unwrap() error { return e.Err }
+
+func errorKind(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Timeout() {
+		return "timeout"
+	}
+	if errors.Is(err, context.Canceled) {
+		return "canceled"
+	}
+	return "network error"
+}
+
+// retryable: network errors and 5xx answers only. 4xx (429 included) are the
+// caller's to handle; the shop's calls are not urgent enough to wait out a
+// rate limit inside a page request.
+func retryable(err error) bool {
+	var ne *NetworkError
+	var ae *APIError
+	return (errors.As(err, &ne) && !errors.Is(err, context.Canceled)) || (errors.As(err, &ae) && ae.Status >= 500)
+}
+
+type retryPolicy struct {
+	retries int
+	base    time.Duration
+	sleep   func(ctx context.Context, d time.Duration) error
+}
+
+// wait sleeps base, 2*base, 4*base... before retry number attempt+1.
+func (p retryPolicy) wait(ctx context.Context, attempt int) error {
+	return p.sleep(ctx, p.base<<attempt)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// IsInvalidCredentials reports whether err is the token endpoint refusing
+// the client id or secret (403 "Invalid credentials").
+func IsInvalidCredentials(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusForbidden
+}

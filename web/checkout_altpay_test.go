@@ -1,0 +1,327 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"refshop/db"
+	"refshop/web/altpay"
+	"refshop/web/config"
+	"refshop/web/sandbox"
+	"refshop/web/sandbox/control"
+)
+
+// altpayWorld is the shop wired to an embedded Alternative Payments sandbox.
+type altpayWorld struct {
+	*testApp
+	sb    *sandbox.Sandbox
+	sbSrv *httptest.Server
+	api   string // the sandbox's /altpay base
+}
+
+func newAltpayWorld(t *testing.T) *altpayWorld {
+	t.Helper()
+	w := &altpayWorld{}
+	w.testApp = newTestApp(t, func(d *Deps) {
+		// The sandbox runs on the shop's test clock: tokens age when it moves.
+		w.sb = sandbox.New(control.Config{BaseURL: "http://sandbox.test", ShopBaseURL: "http://shop.test",
+			Altpay: control.AltpayConfig{Enabled: true, ClientID: d.Config.Altpay.ClientID, ClientSecret: d.Config.Altpay.ClientSecret.Reveal()}},
+			slog.New(slog.DiscardHandler), d.Clock)
+		w.sbSrv = httptest.NewServer(w.sb)
+		w.api = w.sbSrv.URL + "/altpay"
+		d.Config.Altpay.APIURL = w.api
+		d.Altpay = altpay.New(altpay.FromConfig(d.Config.Altpay), http.DefaultClient, d.Clock,
+			altpay.WithSleep(func(context.Context, time.Duration) error { return nil }))
+	})
+	t.Cleanup(w.sbSrv.Close)
+	return w
+}
+
+// checkoutByInvoice fills the cart and chooses "Pay by invoice"; it returns
+// the order's public id from the redirect to the invoice page.
+func (w *altpayWorld) checkoutByInvoice(t *testing.T, b *browser, guest url.Values) string {
+	t.Helper()
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
+	p := b.post("/checkout/altpay", guest)
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/invoices/") {
+		t.Fatalf("checkout: %d %s %s", p.status, p.location, p.body)
+	}
+	return strings.TrimPrefix(p.location, "/invoices/")
+}
+
+// token asks the shop's token endpoint as the page does.
+func (b *browser) token(orderID string) (int, map[string]any) {
+	b.tb.Helper()
+	p := b.post("/api/altpay/invoices/"+orderID+"/token", nil)
+	var body map[string]any
+	_ = json.Unmarshal([]byte(p.body), &body)
+	return p.status, body
+}
+
+// payAsTheBrowser does what the invoice page's script does with a token:
+// add a test card and pay the invoice at the sandbox's checkout API.
+func (w *altpayWorld) payAsTheBrowser(t *testing.T, token string, amount string) {
+	t.Helper()
+	call := func(path string, body any, key string) map[string]any {
+		j, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", w.api+path, bytes.NewReader(j))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode >= 300 {
+			t.Fatalf("%s: %d %s", path, res.StatusCode, b)
+		}
+		var out map[string]any
+		_ = json.Unmarshal(b, &out)
+		return out
+	}
+	pm := call("/checkout/payment-methods/card", map[string]any{"card_provider_token": "tok_test_visa", "provider": "evervault",
+		"address": map[string]string{"street_address": "Hauptstr. 1", "city": "Berlin", "postal_code": "10115", "country_code": "DE"}}, "")
+	r := call("/checkout/payments", map[string]any{"amount": amount, "payment_date": "2026-11-21T09:00:00Z", "payment_method": "card",
+		"payment_method_id": pm["id"]}, "payment-1")
+	if r["status"] != "succeeded" {
+		t.Fatalf("payment: %v", r)
+	}
+}
+
+func TestPayByInvoiceEndToEnd(t *testing.T) {
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.signUp("tess@example.com")
+	order := w.checkoutByInvoice(t, b, nil)
+
+	o, err := w.Store.OrderByPublicID(t.Context(), order)
+	if err != nil || o.Provider != "altpay" || o.Status != db.StatusPending || !strings.HasPrefix(o.ProviderReference, "inv_") {
+		t.Fatalf("order %+v, %v", o, err)
+	}
+	page := b.get("/invoices/" + order)
+	doc := page.doc(t)
+	root := doc.Find("#altpay-invoice")
+	if page.status != 200 || root.AttrOr("data-api", "") != w.api || root.AttrOr("data-invoice", "") != o.ProviderReference ||
+		doc.Find(`script[src="/static/js/altpay-invoice.js"]`).Length() != 1 {
+		t.Fatalf("invoice page: %d %s", page.status, page.body)
+	}
+	if csp := page.header.Get("Content-Security-Policy"); !strings.Contains(csp, "connect-src 'self' "+w.sbSrv.URL) {
+		t.Errorf("CSP connect-src does not allow the altpay API origin: %s", csp)
+	}
+	if b.get("/static/js/altpay-invoice.js").status != 200 || b.get("/static/js/altpay-checkout.js").status != 200 {
+		t.Error("the page's scripts are not served")
+	}
+
+	status, tok := b.token(order)
+	if status != 200 || tok["token"] == nil || tok["expires_at"] == nil {
+		t.Fatalf("token: %d %v", status, tok)
+	}
+
+	// Before paying, confirming does not mark the order paid.
+	if p := b.post("/invoices/"+order+"/confirm", nil); p.status != 303 || p.location != "/invoices/"+order {
+		t.Fatalf("confirm before paying: %d %s", p.status, p.location)
+	}
+	if o, _ := w.Store.OrderByPublicID(t.Context(), order); o.Status != db.StatusPending {
+		t.Fatalf("order %s before payment", o.Status)
+	}
+
+	w.payAsTheBrowser(t, tok["token"].(string), "36.00")
+	if o, _ := w.Store.OrderByPublicID(t.Context(), order); o.Status != db.StatusPending {
+		t.Fatalf("the order was marked %s before the shop checked the invoice", o.Status)
+	}
+	p := b.post("/invoices/"+order+"/confirm", nil)
+	if p.status != 303 || p.location != "/orders/"+order {
+		t.Fatalf("confirm after paying: %d %s", p.status, p.location)
+	}
+	o, _ = w.Store.OrderByPublicID(t.Context(), order)
+	if o.Status != db.StatusCaptured {
+		t.Errorf("order status %s after the provider says PAID, want captured", o.Status)
+	}
+	orderPage := b.get("/orders/" + order)
+	if !strings.Contains(orderPage.body, "PAID") || !strings.Contains(orderPage.body, "Paid") {
+		t.Errorf("the order page does not show the invoice paid")
+	}
+	if n := w.sb.State.Calls("altpay.get_invoice"); n != 2 {
+		t.Errorf("the shop checked the invoice %d times, want 2 (one per confirm)", n)
+	}
+	if cart := b.get("/cart"); !strings.Contains(cart.body, "Your cart is empty") {
+		t.Error("the cart was not emptied after payment")
+	}
+	if status, _ := b.token(order); status != http.StatusConflict {
+		t.Errorf("token for a paid invoice: %d, want 409", status)
+	}
+}
+
+func TestTokenEndpointAuthorisation(t *testing.T) {
+	w := newAltpayWorld(t)
+	tess := w.browser(t)
+	tess.signUp("tess@example.com")
+	tessOrder := w.checkoutByInvoice(t, tess, nil)
+
+	t.Run("signed out: 401", func(t *testing.T) {
+		anon := w.browser(t)
+		status, body := anon.token(tessOrder)
+		if status != http.StatusUnauthorized || body["message"] == nil {
+			t.Errorf("%d %v, want 401 with a JSON message", status, body)
+		}
+	})
+	t.Run("another customer's invoice: 403", func(t *testing.T) {
+		bob := w.browser(t)
+		bob.signUp("bob@example.com")
+		status, body := bob.token(tessOrder)
+		if status != http.StatusForbidden || body["message"] != "This invoice belongs to another customer." {
+			t.Errorf("%d %v, want 403", status, body)
+		}
+		if p := bob.get("/invoices/" + tessOrder); p.status != 404 {
+			t.Errorf("another customer's invoice page: %d, want 404", p.status)
+		}
+	})
+	t.Run("a guest's own invoice through the session: 200; another guest: 403", func(t *testing.T) {
+		guest := w.browser(t)
+		order := w.checkoutByInvoice(t, guest, url.Values{"email": {"guest@example.com"}, "name": {"Gus Guest"}})
+		if status, body := guest.token(order); status != 200 || body["token"] == nil {
+			t.Errorf("guest's own: %d %v", status, body)
+		}
+		other := w.browser(t)
+		other.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}}) // a guest session of its own
+		if status, _ := other.token(order); status != http.StatusForbidden {
+			t.Errorf("another guest: %d, want 403", status)
+		}
+	})
+	t.Run("unknown invoice: 404", func(t *testing.T) {
+		if status, _ := tess.token("nosuchorder"); status != 404 {
+			t.Errorf("%d, want 404", status)
+		}
+	})
+	t.Run("cross-origin POST refused", func(t *testing.T) {
+		req, _ := http.NewRequest("POST", w.srv.URL+"/api/altpay/invoices/"+tessOrder+"/token", nil)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		if p := tess.do(req); p.status != http.StatusForbidden {
+			t.Errorf("%d, want 403", p.status)
+		}
+	})
+	if n := w.sb.State.Calls("altpay.checkout_auth_init"); n != 1 {
+		t.Errorf("the provider minted %d tokens, want 1 (only the guest's own request)", n)
+	}
+}
+
+func TestCustomerIsCreatedOncePerUser(t *testing.T) {
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.signUp("tess@example.com")
+	first := w.checkoutByInvoice(t, b, nil)
+	second := w.checkoutByInvoice(t, b, nil)
+	if first == second {
+		t.Fatal("two checkouts gave one order")
+	}
+	if n := w.sb.State.Calls("altpay.create_customer"); n != 1 {
+		t.Errorf("create_customer called %d times, want 1", n)
+	}
+	if n := w.sb.State.Calls("altpay.create_invoice"); n != 2 {
+		t.Errorf("create_invoice called %d times, want 2", n)
+	}
+	acct := b.get("/account")
+	doc := acct.doc(t)
+	if got := doc.Find(`[data-testid=altpay-unpaid] a[href^="/invoices/"]`).Length(); got != 2 {
+		t.Errorf("the account lists %d unpaid invoices, want 2", got)
+	}
+}
+
+func TestGuestCheckoutNeedsEmailAndNameAndKeepsInput(t *testing.T) {
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	p := b.post("/checkout/altpay", url.Values{"email": {"not an email"}, "name": {"Gus"}})
+	doc := p.doc(t)
+	if p.status != http.StatusUnprocessableEntity || doc.Find("#altpay-email").AttrOr("value", "") != "not an email" || doc.Find("#altpay-name").AttrOr("value", "") != "Gus" ||
+		doc.Find("#altpay-email").AttrOr("aria-invalid", "") != "true" || !strings.Contains(p.body, "Enter the email address") {
+		t.Errorf("refused guest form: %d %s", p.status, p.body)
+	}
+	if n := w.sb.State.Calls("altpay.create_customer"); n != 0 {
+		t.Errorf("a refused form called the provider %d times", n)
+	}
+}
+
+func TestProviderFailureMarksTheOrderFailedAndKeepsTheCart(t *testing.T) {
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.signUp("tess@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	fault := `{"operation":"altpay.create_invoice","status":503,"times":3}`
+	if res, err := http.Post(w.sbSrv.URL+"/control/faults", "application/json", strings.NewReader(fault)); err != nil || res.StatusCode != 200 {
+		t.Fatal(err)
+	}
+	p := b.post("/checkout/altpay", nil)
+	if p.status != http.StatusBadGateway || !strings.Contains(p.body, "Nothing was charged") {
+		t.Fatalf("%d %s", p.status, p.body)
+	}
+	orders, _ := w.Store.OrdersByUser(t.Context(), 1)
+	if len(orders) != 1 || orders[0].Status != db.StatusFailed {
+		t.Errorf("orders %+v, want one failed", orders)
+	}
+	if cart := b.get("/cart"); !strings.Contains(cart.body, "Stoneware Mug") {
+		t.Error("the cart was lost")
+	}
+}
+
+func TestInvoicePageNeverShowsCredentials(t *testing.T) {
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.signUp("tess@example.com")
+	order := w.checkoutByInvoice(t, b, nil)
+	oauth, err := w.Altpay.Tokens().Token(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := b.get("/invoices/" + order)
+	_, tok := b.token(order)
+	for name, s := range map[string]string{"client secret": config.Defaults["ALTPAY_CLIENT_SECRET"], "OAuth token": oauth.Reveal()} {
+		if strings.Contains(page.body, s) {
+			t.Errorf("the invoice page contains the %s", name)
+		}
+		if strings.Contains(tok["token"].(string), s) {
+			t.Errorf("the token reply contains the %s", name)
+		}
+		if strings.Contains(w.logText(), s) {
+			t.Errorf("the shop's log contains the %s", name)
+		}
+	}
+	if strings.Contains(page.body, tok["token"].(string)) {
+		t.Error("the page source carries a checkout token: the script must fetch it")
+	}
+}
+
+func TestOrderPageSettlesAnInvoicePaidWithoutConfirm(t *testing.T) {
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.signUp("tess@example.com")
+	order := w.checkoutByInvoice(t, b, nil)
+	if p := b.get("/orders/" + order); !strings.Contains(p.body, "Pay the invoice") {
+		t.Fatalf("unpaid order page offers no way to pay: %s", p.body)
+	}
+	_, tok := b.token(order)
+	w.payAsTheBrowser(t, tok["token"].(string), "36.00") // then the tab is closed: no confirm
+	p := b.get("/orders/" + order)
+	if st := p.doc(t).Find("[data-testid=order-status]").Text(); st != "Paid" {
+		t.Errorf("order page status %q after the provider says PAID, want Paid", st)
+	}
+	if strings.Contains(p.body, "Pay the invoice") {
+		t.Error("a paid order still offers to pay")
+	}
+	if acct := b.get("/account"); strings.Contains(acct.body, "Unpaid invoices") {
+		t.Error("the account still lists the paid invoice")
+	}
+}

@@ -1,0 +1,398 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"refshop/db"
+	"refshop/web/clock"
+	"refshop/web/config"
+	"refshop/web/sandbox"
+	"refshop/web/sandbox/control"
+)
+
+// vippsShop is the shop wired to an embedded sandbox on its own httptest
+// server, the sandbox clock separate from the shop's so tests can move
+// either.
+type vippsShop struct {
+	*testApp
+	sb    *httptest.Server
+	st    *control.State
+	sbClk *clock.Manual
+}
+
+func newVippsShop(t *testing.T) *vippsShop {
+	t.Helper()
+	cfg, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := sandbox.ConfigFrom(cfg)
+	sc.BaseURL = "" // the sandbox names itself by the request's host
+	sbClk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
+	sb := sandbox.New(sc, slog.New(slog.DiscardHandler), sbClk)
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	app := newTestApp(t, func(d *Deps) { d.Config.Vipps.APIURL = srv.URL + "/vipps" })
+	return &vippsShop{testApp: app, sb: srv, st: sb.State, sbClk: sbClk}
+}
+
+// sandboxDo calls the sandbox without following redirects.
+func (v *vippsShop) sandboxDo(t *testing.T, method, path, ctype, body string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, v.sb.URL+path, strings.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, string(b)
+}
+
+func (v *vippsShop) fault(t *testing.T, op string, status, times int) {
+	t.Helper()
+	code, _, body := v.sandboxDo(t, "POST", "/control/faults", "application/json",
+		fmt.Sprintf(`{"operation":%q,"status":%d,"times":%d}`, op, status, times))
+	if code != 200 {
+		t.Fatalf("fault: %d %s", code, body)
+	}
+}
+
+// startPayment fills a cart and submits the Vipps form; it returns the
+// landing page URL the shop redirected to.
+func (v *vippsShop) startPayment(t *testing.T, b *browser) *url.URL {
+	t.Helper()
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
+	p := b.post("/checkout/vipps", url.Values{"phone": {"+47 912 34 567"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("checkout: %d %s", p.status, p.body)
+	}
+	u, err := url.Parse(p.location)
+	if err != nil || !strings.HasPrefix(p.location, v.sb.URL+"/vipps/landing?token=") {
+		t.Fatalf("redirected to %q, want the sandbox landing page", p.location)
+	}
+	return u
+}
+
+// answer is the customer pressing Approve or Reject on the landing page; it
+// returns the shop path the landing page sends the browser back to.
+func (v *vippsShop) answer(t *testing.T, landing *url.URL, action string) string {
+	t.Helper()
+	code, h, body := v.sandboxDo(t, "POST", "/vipps/landing", "application/x-www-form-urlencoded",
+		url.Values{"token": {landing.Query().Get("token")}, "action": {action}, "phone": {"4791234567"}}.Encode())
+	if code != http.StatusSeeOther {
+		t.Fatalf("landing %s: %d %s", action, code, body)
+	}
+	back, _ := url.Parse(h.Get("Location"))
+	if back.Path != "/checkout/vipps/return" {
+		t.Fatalf("returned to %q", h.Get("Location"))
+	}
+	return back.RequestURI()
+}
+
+func orderIDFrom(t *testing.T, returnPath string) string {
+	u, _ := url.Parse(returnPath)
+	return u.Query().Get("order")
+}
+
+func TestVippsCheckoutMethodIsOffered(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	doc := b.get("/checkout").doc(t)
+	form := doc.Find("form[action='/checkout/vipps']")
+	if form.Length() != 1 || form.Find("input[name=phone][type=tel]").Length() != 1 || !strings.Contains(form.Text(), "Pay with Vipps MobilePay") {
+		t.Fatal("no Vipps MobilePay form with a phone field on the checkout page")
+	}
+	if id, _ := form.Find("input[name=phone]").Attr("id"); doc.Find("label[for='"+id+"']").Length() != 1 {
+		t.Error("the phone field has no label")
+	}
+}
+
+func TestVippsApproveCapturesAndEmptiesTheCart(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	back := v.answer(t, v.startPayment(t, b), "approve")
+	p := b.get(back)
+	id := orderIDFrom(t, back)
+	if p.status != http.StatusSeeOther || p.location != "/orders/"+id {
+		t.Fatalf("return: %d to %q", p.status, p.location)
+	}
+	page := b.get(p.location)
+	doc := page.doc(t)
+	if got := doc.Find("[data-testid=order-status]").Text(); got != "Paid" {
+		t.Errorf("order status %q, want Paid", got)
+	}
+	if ref := doc.Find("[data-testid=vipps-reference]").Text(); ref != "refshop-"+id {
+		t.Errorf("Vipps reference %q", ref)
+	}
+	var names []string
+	doc.Find("[data-testid=vipps-events] tbody tr").Each(func(_ int, s *goquery.Selection) {
+		n, _ := s.Attr("data-event")
+		names = append(names, n)
+	})
+	if strings.Join(names, " ") != "CREATED AUTHORIZED CAPTURED" {
+		t.Errorf("events on the order page: %v", names)
+	}
+	if !strings.Contains(page.body, "Thank you! Your payment was received.") {
+		t.Error("no confirmation")
+	}
+	if cart := b.get("/cart"); !strings.Contains(cart.body, "Your cart is empty") {
+		t.Error("the cart was not emptied after capture")
+	}
+	o, _ := v.Store.OrderByPublicID(context.Background(), id)
+	if o.Status != db.StatusCaptured || o.ProviderReference != "refshop-"+id {
+		t.Errorf("order %+v", o)
+	}
+	vp, _ := v.Store.VippsPaymentByOrder(context.Background(), o.ID)
+	if vp.State != "AUTHORIZED" || vp.Captured != o.TotalAmount || vp.CaptureKey != o.IdempotencyKey+"-capture" {
+		t.Errorf("payment %+v", vp)
+	}
+	// Viewing a settled order again asks Vipps nothing more.
+	calls := v.st.Calls("vipps.get_payment")
+	b.get("/orders/" + id)
+	if v.st.Calls("vipps.get_payment") != calls {
+		t.Error("a captured order is settled again on every view")
+	}
+}
+
+func TestVippsRejectCancelsAndKeepsTheCart(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	back := v.answer(t, v.startPayment(t, b), "reject")
+	p := b.get(back)
+	page := b.get(p.location)
+	doc := page.doc(t)
+	if got := doc.Find("[data-testid=order-status]").Text(); got != "Cancelled" {
+		t.Errorf("order status %q, want Cancelled", got)
+	}
+	if doc.Find("a[href='/checkout']").Length() == 0 || !strings.Contains(page.body, "Try again") {
+		t.Error("no way to try again")
+	}
+	if v.st.Calls("vipps.capture") != 0 {
+		t.Error("a rejected payment was captured")
+	}
+	cart := b.get("/cart").doc(t)
+	if cart.Find("tr[data-product=stoneware-mug]").Length() != 1 {
+		t.Error("the cart lost its items after a rejection")
+	}
+}
+
+func TestVippsBadPhoneIs422WithInputKept(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	b.signUp("vipps-phone@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	for _, typed := range []string{"", "12ab", "912 34 567"} {
+		p := b.post("/checkout/vipps", url.Values{"phone": {typed}})
+		if p.status != http.StatusUnprocessableEntity {
+			t.Fatalf("%q: %d", typed, p.status)
+		}
+		in := p.doc(t).Find("#vipps-phone")
+		if val, _ := in.Attr("value"); val != typed {
+			t.Errorf("%q: the input was not kept (%q)", typed, val)
+		}
+		if inv, _ := in.Attr("aria-invalid"); inv != "true" || p.doc(t).Find("#vipps-phone-error").Text() == "" {
+			t.Errorf("%q: no field error", typed)
+		}
+	}
+	u, _ := v.Store.UserByEmail(context.Background(), "vipps-phone@example.com")
+	if orders, _ := v.Store.OrdersByUser(context.Background(), u.ID); len(orders) != 0 {
+		t.Errorf("%d orders placed with a bad phone number", len(orders))
+	}
+	if v.st.Calls("vipps.create_payment") != 0 {
+		t.Error("Vipps was called with a bad phone number")
+	}
+}
+
+func TestVippsOutageShowsACalmErrorAndNoPaidOrder(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	b.signUp("vipps-outage@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	v.fault(t, "vipps.create_payment", 503, 3)
+	p := b.post("/checkout/vipps", url.Values{"phone": {"4791234567"}})
+	if p.status != http.StatusServiceUnavailable {
+		t.Fatalf("status %d", p.status)
+	}
+	doc := p.doc(t)
+	if msg := doc.Find("[data-testid=vipps-error]").Text(); !strings.Contains(msg, "Nothing was charged") {
+		t.Errorf("message %q", msg)
+	}
+	if val, _ := doc.Find("#vipps-phone").Attr("value"); val != "4791234567" {
+		t.Errorf("phone not kept: %q", val)
+	}
+	for _, leak := range []string{"503", "Service Unavailable", "problem", "traceId"} {
+		if strings.Contains(doc.Find("main").Text(), leak) {
+			t.Errorf("the page shows %q", leak)
+		}
+	}
+	if n := v.st.Calls("vipps.create_payment"); n != 3 {
+		t.Errorf("%d create calls, want 3 (bounded retries)", n)
+	}
+	u, _ := v.Store.UserByEmail(context.Background(), "vipps-outage@example.com")
+	orders, _ := v.Store.OrdersByUser(context.Background(), u.ID)
+	if len(orders) != 1 || orders[0].Status != db.StatusFailed {
+		t.Fatalf("orders %+v", orders)
+	}
+	if cart := b.get("/cart").doc(t); cart.Find("tr[data-product=sencha]").Length() != 1 {
+		t.Error("the cart was lost")
+	}
+	// Trying again once Vipps answers works, as a new order.
+	if p := b.post("/checkout/vipps", url.Values{"phone": {"4791234567"}}); p.status != http.StatusSeeOther {
+		t.Errorf("second attempt: %d", p.status)
+	}
+}
+
+func TestVippsReturnTrustsOnlyVipps(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	v.startPayment(t, b)
+	orders := v.orderIDs(t)
+	id := orders[0]
+	// A forged return with made-up outcome parameters changes nothing.
+	p := b.get("/checkout/vipps/return?order=" + id + "&state=AUTHORIZED&status=captured")
+	page := b.get(p.location).doc(t)
+	if got := page.Find("[data-testid=order-status]").Text(); got != "Awaiting payment" {
+		t.Errorf("status %q after a forged return", got)
+	}
+	if page.Find("a.button[href^='"+v.sb.URL+"/vipps/landing']").Length() != 1 {
+		t.Error("no way back to the landing page for a pending payment")
+	}
+	// Another person cannot settle or see it.
+	if p := v.browser(t).get("/checkout/vipps/return?order=" + id); p.status != http.StatusNotFound {
+		t.Errorf("a stranger's return: %d", p.status)
+	}
+}
+
+func (v *vippsShop) orderIDs(t *testing.T) []string {
+	t.Helper()
+	rows, err := v.DB.Read.Query(`SELECT public_id FROM orders ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		_ = rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func TestVippsPendingOrderIsSettledWhenViewed(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	v.startPayment(t, b) // and the customer closes the tab
+	id := v.orderIDs(t)[0]
+	if got := b.get("/orders/" + id).doc(t).Find("[data-testid=order-status]").Text(); got != "Awaiting payment" {
+		t.Fatalf("status %q", got)
+	}
+	v.sbClk.Advance(10 * time.Minute) // Vipps lets the payment expire
+	doc := b.get("/orders/" + id).doc(t)
+	if got := doc.Find("[data-testid=order-status]").Text(); got != "Cancelled" {
+		t.Errorf("status %q after the payment expired", got)
+	}
+	if doc.Find("tr[data-event=EXPIRED]").Length() != 1 {
+		t.Error("no EXPIRED event shown")
+	}
+}
+
+func TestVippsSweepSettlesPaymentsPastTheirExpiry(t *testing.T) {
+	v := newVippsShop(t)
+	ctx := context.Background()
+	b := v.browser(t)
+	v.startPayment(t, b)
+	approved := v.orderIDs(t)[0]
+	// The customer approves in the app but never comes back.
+	f := newVippsFlow(v.App)
+	if err := f.client.ForceApprove(ctx, "refshop-"+approved, "4791234567"); err != nil {
+		t.Fatal(err)
+	}
+	b2 := v.browser(t)
+	v.startPayment(t, b2)
+	waiting := v.orderIDs(t)[1] // never answered; Vipps still shows CREATED
+
+	f.sweepOnce(ctx)
+	if o, _ := v.Store.OrderByPublicID(ctx, approved); o.Status != db.StatusPending {
+		t.Fatalf("swept before its time: %s", o.Status)
+	}
+	v.clock.Advance(vippsSettleAfter)
+	f.sweepOnce(ctx)
+	o, _ := v.Store.OrderByPublicID(ctx, approved)
+	if o.Status != db.StatusCaptured {
+		t.Errorf("approved payment after the sweep: %s", o.Status)
+	}
+	if cart := b.get("/cart"); !strings.Contains(cart.body, "Your cart is empty") {
+		t.Error("the sweep did not empty the paid cart")
+	}
+	w, _ := v.Store.OrderByPublicID(ctx, waiting)
+	if w.Status != db.StatusCancelled {
+		t.Errorf("unanswered payment after the sweep: %s", w.Status)
+	}
+	code, _, body := v.sandboxDo(t, "GET", "/control/state", "", "")
+	var state struct{ Calls map[string]int }
+	_ = json.Unmarshal([]byte(body), &state)
+	if code != 200 || state.Calls["vipps.cancel"] != 1 || state.Calls["vipps.capture"] != 1 {
+		t.Errorf("calls %v", state.Calls)
+	}
+}
+
+func TestVippsTokenExpiringBetweenCreateAndCaptureIsReplaced(t *testing.T) {
+	v := newVippsShop(t)
+	v.sandboxDo(t, "POST", "/control/settings", "application/json", `{"vipps_access_token_ttl":"5m"}`)
+	b := v.browser(t)
+	landing := v.startPayment(t, b)
+	v.sbClk.Advance(6 * time.Minute) // past the token's life, inside the payment's 10 minutes
+	back := v.answer(t, landing, "approve")
+	p := b.get(b.get(back).location)
+	if got := p.doc(t).Find("[data-testid=order-status]").Text(); got != "Paid" {
+		t.Fatalf("status %q", got)
+	}
+	if n := v.st.Calls("vipps.accesstoken"); n != 2 {
+		t.Errorf("%d token fetches, want 2 (one at create, one after the 401)", n)
+	}
+}
+
+func TestVippsPagesNeverShowCredentials(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	var bodies []string
+	landing := v.startPayment(t, b)
+	bodies = append(bodies, b.get("/checkout").body)
+	_, _, lp := v.sandboxDo(t, "GET", landing.RequestURI(), "", "")
+	bodies = append(bodies, lp)
+	back := v.answer(t, landing, "approve")
+	bodies = append(bodies, b.get(b.get(back).location).body)
+	cfg := v.Config.Vipps
+	for i, body := range bodies {
+		for _, s := range []string{cfg.ClientSecret.Reveal(), cfg.SubscriptionKey.Reveal(), "eyJ0eXAiOiJKV1Qi"} {
+			if strings.Contains(body, s) {
+				t.Errorf("page %d shows a credential or token (%s...)", i, s[:4])
+			}
+		}
+	}
+	logs := v.logText()
+	for _, s := range []string{cfg.ClientSecret.Reveal(), cfg.SubscriptionKey.Reveal(), "eyJ0eXAiOiJKV1Qi", "4791234567"} {
+		if strings.Contains(logs, s) {
+			t.Errorf("the log shows %s...", s[:4])
+		}
+	}
+}

@@ -1,0 +1,197 @@
+package vipps
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Vipps answers in three error shapes, depending on which layer refuses:
+//   - Azure API Management (subscription key, bearer token, rate limits):
+//     {"statusCode": 401, "message": "..."} with application/json;
+//   - Microsoft Entra ID behind POST /accesstoken/get (client_id, secret):
+//     {"error", "error_description", "error_codes", "timestamp", "trace_id",
+//     "correlation_id", "error_uri"};
+//   - the ePayment API itself: RFC 7807 application/problem+json with
+//     type, title, status, detail, instance, traceId and extraDetails.
+
+// detail is one entry of a problem's extraDetails.
+type detail struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// problem is the ePayment error body (Problem in the OpenAPI, plus the
+// documented instance and extraDetails).
+type problem struct {
+	Type         string   `json:"type"`
+	Title        string   `json:"title"`
+	Status       int      `json:"status"`
+	Detail       string   `json:"detail,omitempty"`
+	Instance     string   `json:"instance,omitempty"`
+	TraceID      string   `json:"traceId"`
+	ExtraDetails []detail `json:"extraDetails,omitempty"`
+}
+
+// newTraceID returns a W3C traceparent-shaped id, the form of the documented
+// traceIds ("00-6614b5c7ea5c404b17e45c3a398c4754-5ca6de688e27022d-01").
+func newTraceID() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return "00-" + hex.EncodeToString(b[:16]) + "-" + hex.EncodeToString(b[16:]) + "-01"
+}
+
+// instance is the request path as the ePayment API names it in problems:
+// below its own base ("/v1/payments/{reference}/capture").
+func instance(r *http.Request) string {
+	return strings.TrimPrefix(r.URL.Path, "/vipps/epayment")
+}
+
+// writeProblem answers an ePayment error. extraDetails carries field errors
+// (validation) or {"name": "ErrorCode", "reason": "6080"} (domain errors).
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, title, detailText string, extra ...detail) {
+	pr := problem{
+		Type:         fmt.Sprintf("https://httpstatuses.io/%d", status),
+		Title:        title,
+		Status:       status,
+		Detail:       detailText,
+		Instance:     instance(r),
+		TraceID:      newTraceID(),
+		ExtraDetails: extra,
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(pr)
+}
+
+// writeValidation answers a request whose fields are malformed: "a HTTP 400 Bad
+// request without an error code", the fields named in extraDetails.
+func writeValidation(w http.ResponseWriter, r *http.Request, fields ...detail) {
+	writeProblem(w, r, http.StatusBadRequest, "Bad Request", "See extraDetails for further details", fields...)
+}
+
+// writeDomain answers a request the payment's state refuses, with the
+// documented title/detail/ErrorCode form.
+func writeDomain(w http.ResponseWriter, r *http.Request, status int, e domainError) {
+	writeProblem(w, r, status, e.Title, e.Detail, detail{Name: "ErrorCode", Reason: e.Code})
+}
+
+// domainError is one row of the ePayment error-code table. Only 6080 is
+// confirmed by Vipps's own documentation; the other codes come from a
+// secondary source (providers.md: "unverified"), and the sandbox uses them
+// so a client keys its behaviour on the HTTP status and the title, not on
+// a code nobody has confirmed.
+type domainError struct {
+	Code, Title, Detail string
+}
+
+var (
+	errCaptureBeforeReservation = domainError{"6080", "Cannot capture before reservation",
+		"The amount you tried to capture is not reserved. The user must accept the payment before capture can be done."}
+	errCaptureTooHigh = domainError{"6090", "Capture amount too high",
+		"The amount you tried to capture is higher than the reserved amount that is left to capture."}
+	errRefundTooHigh = domainError{"6220", "Refund amount too high",
+		"The amount you tried to refund is higher than the captured amount that is left to refund."}
+	errRefundBeforeCapture = domainError{"6230", "Cannot refund before capture",
+		"Nothing has been captured on this payment, so there is nothing to refund."}
+	errCancelCaptured = domainError{"6040", "Cannot cancel a captured payment",
+		"The payment is fully captured; refund it instead."}
+	errAlreadyCancelled = domainError{"6050", "Payment already cancelled",
+		"The payment has already been cancelled."}
+	errNotActive = domainError{"6110", "Payment is not active",
+		"The payment is in a final state (aborted, expired or terminated) and cannot be changed."}
+	errCancelOnlyTransaction = domainError{"6120", "Payment is already authorized",
+		"cancelTransactionOnly was set, but the payment is already authorized."}
+	errAlreadyExists = domainError{"4020", "Payment already exists",
+		"A payment with this reference already exists. Use a new reference for a new payment."}
+	errIdempotencyMismatch = domainError{"4010", "Idempotency key already used",
+		"The Idempotency-Key was already used for a request with a different body. Use a new key for a new request."}
+	errNotApprovable = domainError{"6130", "Payment cannot be approved",
+		"Only a payment that is waiting for the user (state CREATED) can be approved."}
+)
+
+// writeNotFound answers an unknown reference.
+func writeNotFound(w http.ResponseWriter, r *http.Request, ref string) {
+	writeProblem(w, r, http.StatusNotFound, "Not Found", fmt.Sprintf("No payment with reference %q was found for this merchant.", ref))
+}
+
+// azureError is API Management's own body.
+type azureError struct {
+	StatusCode int    `json:"statusCode"`
+	Message    string `json:"message"`
+}
+
+// Messages from the Vipps errors FAQ (knowledge-base/errors.md).
+const (
+	msgMissingSubscriptionKey = "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API."
+	msgInvalidSubscriptionKey = "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription."
+	// The body of a 401 for a missing, malformed or expired bearer token is NOT
+	// FOUND in Vipps's documentation. The sandbox answers with API Management's
+	// shape and the message of its validate-jwt policy; the client treats any
+	// 401 from an API call alike (drop the token, fetch once, retry once).
+	msgInvalidToken = "Unauthorized. Access token is missing or invalid."
+)
+
+func writeAzure(w http.ResponseWriter, status int, msg string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(azureError{StatusCode: status, Message: msg})
+}
+
+// entraError is Microsoft Entra ID's OAuth error body, which
+// POST /accesstoken/get passes through (vippsas/vipps-ecom-api#183).
+type entraError struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description"`
+	ErrorCodes       []int  `json:"error_codes"`
+	Timestamp        string `json:"timestamp"`
+	TraceID          string `json:"trace_id"`
+	CorrelationID    string `json:"correlation_id"`
+	ErrorURI         string `json:"error_uri"`
+}
+
+func writeEntra(w http.ResponseWriter, now time.Time, status int, errName string, code int, text string) {
+	trace, corr := uuid(), uuid()
+	ts := now.UTC().Format("2006-01-02 15:04:05Z")
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(entraError{
+		Error:            errName,
+		ErrorDescription: fmt.Sprintf("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s", code, text, trace, corr, ts),
+		ErrorCodes:       []int{code},
+		Timestamp:        ts,
+		TraceID:          trace,
+		CorrelationID:    corr,
+		ErrorURI:         fmt.Sprintf("https://login.windows.net/error?code=%d", code),
+	})
+}
+
+// writeFault is the error shape for injected faults: API Management's body for
+// the token endpoint, problem+json for the ePayment API.
+func (p *provider) writeFault(w http.ResponseWriter, r *http.Request, status int) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/vipps/landing"):
+		http.Error(w, "The Vipps MobilePay landing page is not available right now ("+http.StatusText(status)+").", status)
+		return
+	case strings.HasPrefix(r.URL.Path, "/vipps/accesstoken/"):
+		writeAzure(w, status, http.StatusText(status))
+		return
+	}
+	writeProblem(w, r, status, http.StatusText(status), "Injected by the sandbox control API.")
+}
+
+func uuid() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}

@@ -1,0 +1,100 @@
+// Package vipps emulates Vipps MobilePay's test environment (apitest.vipps.no)
+// below /vipps: the access token API, the ePayment API v1, the test-only force
+// approve, and the landing page a WEB_REDIRECT payment sends the customer to.
+//
+// It implements the documented contract on its own (providers.md section 4 and
+// the ePayment OpenAPI v1.4.1) and never imports the shop's client
+// (refshop/web/vipps). Where the documentation is silent the choice made is
+// written next to the code; the client makes the same choice independently.
+package vipps
+
+import (
+	"crypto/rand"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"refshop/web/sandbox/control"
+)
+
+// Operation names for call counts and faults (DESIGN.md).
+const (
+	opAccessToken = "vipps.accesstoken"
+	opCreate      = "vipps.create_payment"
+	opGet         = "vipps.get_payment"
+	opEvents      = "vipps.events"
+	opCapture     = "vipps.capture"
+	opCancel      = "vipps.cancel"
+	opRefund      = "vipps.refund"
+	opApprove     = "vipps.approve" // the test-only force approve
+	opLanding     = "vipps.landing" // the landing page (GET and the customer's answer)
+)
+
+// salesUnitName is the name the landing page shows for the merchant. At Vipps
+// it belongs to the sales unit (the MSN) and is set when the merchant is
+// registered, not sent with each payment; the sandbox registers one sales unit
+// for the configured MSN under the shop's name.
+const salesUnitName = "Refshop"
+
+// paymentTimeout is how long a customer has to act on a payment before it
+// EXPIRES: "By default, a user has a total of 10 minutes to accept a payment"
+// (developer.vippsmobilepay.com/docs/knowledge-base/timeouts).
+const paymentTimeout = 10 * time.Minute
+
+// provider is the emulated Vipps MobilePay: its signing key and stored objects.
+type provider struct {
+	st  *control.State
+	log *slog.Logger
+
+	mu       sync.Mutex
+	key      []byte              // signs access tokens; new per sandbox process
+	payments map[string]*payment // by reference
+	landing  map[string]string   // landing token -> reference
+	idem     map[string]idemRecord
+}
+
+// Register adds Vipps MobilePay's routes, operations and error shape.
+func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
+	if !st.Config.Vipps.Enabled {
+		return
+	}
+	p := &provider{st: st, log: log, key: make([]byte, 32)}
+	_, _ = rand.Read(p.key)
+	p.reset()
+	st.Operations(opAccessToken, opCreate, opGet, opEvents, opCapture, opCancel, opRefund, opApprove, opLanding)
+	st.ErrorShape("vipps", p.writeFault)
+	st.OnReset(p.reset)
+
+	mux.HandleFunc("POST /vipps/accesstoken/get", p.accessToken)
+	mux.HandleFunc("POST /vipps/epayment/v1/payments", p.api(opCreate, p.create))
+	mux.HandleFunc("GET /vipps/epayment/v1/payments/{reference}", p.api(opGet, p.get))
+	mux.HandleFunc("GET /vipps/epayment/v1/payments/{reference}/events", p.api(opEvents, p.events))
+	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/capture", p.api(opCapture, p.capture))
+	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/cancel", p.api(opCancel, p.cancel))
+	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/refund", p.api(opRefund, p.refund))
+	mux.HandleFunc("POST /vipps/epayment/v1/test/payments/{reference}/approve", p.api(opApprove, p.approve))
+
+	landing := http.NewCrossOriginProtection()
+	mux.HandleFunc("GET /vipps/landing", p.landingPage)
+	mux.Handle("POST /vipps/landing", landing.Handler(http.HandlerFunc(p.landingAnswer)))
+}
+
+// reset drops every payment, landing token and idempotency record. Access
+// tokens are signed, not stored: like the real ones, those already issued stay
+// valid until they expire on the sandbox clock.
+func (p *provider) reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.payments = map[string]*payment{}
+	p.landing = map[string]string{}
+	p.idem = map[string]idemRecord{}
+}
+
+// baseURL is the sandbox's own origin, for URLs it hands out.
+func (p *provider) baseURL(r *http.Request) string {
+	if b := p.st.Config.BaseURL; b != "" {
+		return b
+	}
+	return "http://" + r.Host
+}

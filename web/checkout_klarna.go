@@ -367,7 +367,7 @@ func (k *klarnaFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 	case o.Status == db.StatusPending && kp.Kind == db.KlarnaCustomerToken && kp.SourceOrder != "":
 		// Retry the same attempt: its key makes it one order at most.
 		if attempt, ok := strings.CutPrefix(o.IdempotencyKey, buyAgainKeyPrefix(o.UserID)); ok {
-			p.Actions = append(p.Actions, views.KlarnaBuyAgain(kp.SourceOrder, attempt))
+			p.Actions = append(p.Actions, views.KlarnaBuyAgain(kp.SourceOrder, attempt, true))
 		}
 	case (o.Status == db.StatusAuthorized || o.Status == db.StatusCaptured) && o.UserID != 0:
 		u := currentUser(c)
@@ -379,7 +379,7 @@ func (k *klarnaFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 			return orderPart{}, err
 		}
 		if st.Linked {
-			p.Actions = append(p.Actions, views.KlarnaBuyAgain(o.PublicID, rand.Text()))
+			p.Actions = append(p.Actions, views.KlarnaBuyAgain(o.PublicID, rand.Text(), false))
 		}
 	}
 	return p, nil

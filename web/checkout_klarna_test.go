@@ -442,6 +442,44 @@ func TestKlarnaBuyAgain(t *testing.T) {
 	}
 }
 
+// Klarna does not answer: the attempt stays open with the support
+// reference, and trying again (same attempt, same key) places one order.
+func TestKlarnaBuyAgainRetryAfterAnOutage(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.signUp("olga@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"carafe"}, "quantity": {"1"}})
+	first := k.buy(t, b, true)
+	attempt := b.get("/orders/"+first).doc(t).Find("input[name=attempt]").AttrOr("value", "")
+	k.control(t, "/control/faults", map[string]any{"operation": "klarna.customer_token_order", "status": 503, "times": 3})
+	p := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}})
+	ref := p.doc(t).Find("[data-testid=support-reference]").Text()
+	if p.status != 502 || ref == "" {
+		t.Fatalf("%d %q", p.status, ref)
+	}
+	var pending string
+	if err := k.DB.Read.QueryRow(`SELECT public_id FROM orders WHERE status = 'pending'`).Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
+	page := b.get("/orders/" + pending)
+	form := page.doc(t).Find(`form[action="/orders/` + first + `/klarna/buy-again"]`)
+	if !strings.Contains(page.body, ref) || form.Find("button").Text() != "Try again with Klarna" ||
+		form.Find("input[name=attempt]").AttrOr("value", "") != attempt {
+		t.Fatalf("the open attempt's page: %s", page.body)
+	}
+	if p := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}}); p.location != "/orders/"+pending {
+		t.Fatalf("retry: %d %q", p.status, p.location)
+	}
+	if !strings.Contains(b.get("/orders/"+pending).body, "Payment authorized") {
+		t.Error("not paid after the retry")
+	}
+	var n int
+	_ = k.DB.Read.QueryRow(`SELECT count(*) FROM klarna_payments WHERE kind = 'customer_token'`).Scan(&n)
+	if n != 1 || k.sb.State.Calls("klarna.customer_token_order") != 4 {
+		t.Errorf("%d attempts, %d calls", n, k.sb.State.Calls("klarna.customer_token_order"))
+	}
+}
+
 func TestKlarnaBuyAgainWithADeadLinkForgetsIt(t *testing.T) {
 	k := newKlarnaApp(t)
 	b := k.browser(t)

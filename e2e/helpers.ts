@@ -1,6 +1,14 @@
+import * as fs from 'node:fs';
 import { test as base, expect, type APIRequestContext, type Locator, type Page } from '@playwright/test';
 
 export const sandboxURL = process.env.E2E_SANDBOX_URL ?? 'http://localhost:18081';
+
+// shopLog is what the shop has logged so far (playwright.config.ts keeps its
+// stderr in this file).
+export function shopLog(): string {
+  const file = process.env.E2E_SHOP_LOG;
+  return file && fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+}
 
 // test is Playwright's test with one automatic check on every page of every
 // spec that imports it: no request may leave localhost. The shop must work

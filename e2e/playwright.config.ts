@@ -19,6 +19,14 @@ if (!process.env.E2E_DATA_DIR) {
 }
 const bin = path.join(__dirname, '.cache', 'shop');
 
+// The shop's log (its stderr) is also kept in shop.log in the data dir, at
+// INFO unless E2E_LOG_LEVEL says otherwise, so specs can check what it logged
+// (no secret may ever reach it). The runner's own output shows warnings and
+// errors only, as before, unless E2E_LOG_LEVEL is set.
+process.env.E2E_SHOP_LOG = path.join(process.env.E2E_DATA_DIR, 'shop.log');
+const logLevel = process.env.E2E_LOG_LEVEL ?? 'INFO';
+const quiet = process.env.E2E_LOG_LEVEL ? '' : ` | grep --line-buffered -v -e ' level=INFO ' -e ' level=DEBUG '`;
+
 export default defineConfig({
   testDir: '.',
   testMatch: '*.spec.ts',
@@ -47,7 +55,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `go build -o "${bin}" ../cmd/shop && "${bin}"`,
+    command: `go build -o "${bin}" ../cmd/shop && "${bin}" 2>&1 >/dev/null | tee "${process.env.E2E_SHOP_LOG}"${quiet} >&2`,
     url: `${shopURL}/healthz`,
     reuseExistingServer: false,
     timeout: 180_000,
@@ -57,7 +65,7 @@ export default defineConfig({
       SHOP_ADDR: `localhost:${shopPort}`,
       SANDBOX_ADDR: `localhost:${sandboxPort}`,
       SHOP_DATA_DIR: process.env.E2E_DATA_DIR,
-      LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'WARN',
+      LOG_LEVEL: logLevel,
     },
   },
 });

@@ -53,6 +53,18 @@ func (a *App) routes() {
 	a.altpayRoutes()
 	// --- end Alternative Payments ---
 
+	// --- Klarna Payments with account linking (issue 4): web/checkout_klarna.go ---
+	k := newKlarnaFlow(a)
+	a.checkoutMethods = append(a.checkoutMethods, k.checkoutMethod)
+	a.accountPanels = append(a.accountPanels, k.accountPanel)
+	a.orderParts = append(a.orderParts, k.orderPart)
+	e.POST("/checkout/klarna", k.start)
+	e.GET("/checkout/klarna/:id", k.payPage)
+	e.POST("/checkout/klarna/:id/authorize", k.authorized)
+	e.POST("/orders/:id/klarna/buy-again", k.buyAgain, a.requireUser)
+	e.POST("/account/klarna/unlink", k.unlink, a.requireUser)
+	// --- end Klarna ---
+
 	// --- Sign in with Klarna (issue 5): web/klarnaid.go ---
 	kid := newKlarnaIDFlow(a)
 	a.klarnaID = kid

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -29,21 +30,22 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintf(os.Stderr, "shop: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
-	cfg, err := config.Load(os.Getenv)
+// run serves the shop (and the sandbox) until ctx ends, then lets requests
+// finish and closes the database.
+func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(getenv)}))
+	cfg, err := config.Load(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%v\n(see .env.example)", err)
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	database, err := db.Open(ctx, cfg.DataDir)
 	if err != nil {
@@ -103,9 +105,17 @@ func run() error {
 		}
 		listeners[i] = l
 	}
-	printBanner(cfg)
+	printBanner(stdout, getenv, cfg)
 
-	go app.RunBackground(ctx) // the payment flows' sweeps; they stop with ctx
+	// The payment flows' sweeps stop with bgCtx; the database closes only
+	// after they have.
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	bgDone := make(chan struct{})
+	go func() {
+		defer close(bgDone)
+		app.RunBackground(bgCtx)
+	}()
 
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
@@ -127,6 +137,8 @@ func run() error {
 	for _, s := range servers {
 		errs = append(errs, s.Shutdown(shutdown))
 	}
+	stopBackground()
+	<-bgDone
 	log.Info("stopped; closing the database")
 	return errors.Join(errs...)
 }
@@ -153,7 +165,7 @@ func openBox(ctx context.Context, cfg config.Config, store *db.Store) (*secret.B
 	return secret.NewBox(key)
 }
 
-func printBanner(cfg config.Config) {
+func printBanner(out io.Writer, getenv func(string) string, cfg config.Config) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nRefshop is running.\n\n  Shop:     %s\n", cfg.ShopBaseURL)
 	if cfg.SandboxURL != "" {
@@ -177,17 +189,17 @@ func printBanner(cfg config.Config) {
 		"VIPPS_CLIENT_ID", "VIPPS_CLIENT_SECRET", "VIPPS_SUBSCRIPTION_KEY", "VIPPS_MSN",
 		"ALTPAY_CLIENT_ID", "ALTPAY_CLIENT_SECRET"} {
 		v := config.Defaults[name]
-		if !config.IsDefault(os.Getenv, name) {
+		if !config.IsDefault(getenv, name) {
 			v = "(set in the environment; not printed)"
 		}
 		fmt.Fprintf(&b, "  %-24s %s\n", name, v)
 	}
-	fmt.Fprintln(os.Stdout, b.String())
+	fmt.Fprintln(out, b.String())
 }
 
-func logLevel() slog.Level {
+func logLevel(getenv func(string) string) slog.Level {
 	var l slog.Level
-	if err := l.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
+	if err := l.UnmarshalText([]byte(getenv("LOG_LEVEL"))); err != nil {
 		return slog.LevelInfo
 	}
 	return l

@@ -6,6 +6,7 @@ import (
 
 	"refshop/web/sandbox/altpay"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/klarna"
 	"refshop/web/sandbox/klarnaid"
 	"refshop/web/sandbox/vipps"
 )
@@ -13,6 +14,7 @@ import (
 // providers register each emulated provider's routes below its base path
 // (/klarna, /vipps, /altpay), its operations and its error shape.
 var providers = []func(mux *http.ServeMux, st *control.State, log *slog.Logger){
+	klarna.Register,
 	altpay.Register,
 	vipps.Register,
 	klarnaid.Register,

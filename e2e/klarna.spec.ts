@@ -1,0 +1,367 @@
+import { test, expect, addToCart, cartCount, resetSandbox, sandboxState, sandboxURL, shopLog, signUp, tabTo, uniqueEmail } from './helpers';
+import type { APIRequestContext, FrameLocator, Page } from '@playwright/test';
+
+// Klarna Payments with account linking, as a customer walks it: the payment
+// page runs the Klarna Payments SDK (init, load, authorize) served by the
+// sandbox, whose widget is a frame from the sandbox's origin.
+
+const shots = 'test-results/klarna';
+
+// A customer token in full: krn:partner:<region>:<env>:identity:customer-token:<id>.
+const fullToken = /identity:customer-token:[A-Za-z0-9]+/;
+
+function widget(page: Page): FrameLocator {
+  return page.frameLocator('iframe[title="Klarna"]');
+}
+
+async function setting(request: APIRequestContext, name: string, value: unknown): Promise<void> {
+  const res = await request.post(`${sandboxURL}/control/settings`, { data: { [name]: value } });
+  expect(res.ok()).toBeTruthy();
+}
+
+// payWithKlarna goes from the checkout to the Klarna page and waits for the
+// widget to load.
+async function payWithKlarna(page: Page): Promise<void> {
+  await page.goto('/checkout');
+  await expect(page.getByTestId('klarna-method')).toBeVisible();
+  await page.getByRole('button', { name: 'Pay with Klarna' }).click();
+  await expect(page.getByRole('heading', { name: 'Pay with Klarna', level: 1 })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Buy with Klarna' })).toBeEnabled();
+}
+
+// loginInWidget opens Klarna's dialog and logs in as a test persona.
+async function loginInWidget(page: Page, persona = 'Anna Schmidt'): Promise<void> {
+  await page.getByRole('button', { name: 'Buy with Klarna' }).click();
+  const w = widget(page);
+  await expect(w.getByRole('heading', { name: 'Log in to Klarna' })).toBeVisible();
+  await w.getByRole('radio', { name: new RegExp(persona) }).check();
+  await w.getByRole('button', { name: 'Continue' }).click();
+  await expect(w.getByTestId('klarna-welcome')).toContainText(`Hi ${persona.split(' ')[0]}`);
+}
+
+// approve presses the widget's Buy button and waits for the order page.
+async function approve(page: Page): Promise<void> {
+  await widget(page).getByTestId('klarna-buy').click();
+  await expect(page).toHaveURL(/\/orders\/[a-z0-9]+$/);
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
+}
+
+// linkedCustomer signs up and makes a first purchase that links Klarna.
+async function linkedCustomer(page: Page): Promise<string> {
+  await signUp(page, uniqueEmail('klarna'));
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithKlarna(page);
+  await loginInWidget(page);
+  await expect(widget(page).getByRole('checkbox', { name: 'Link my Klarna account to this shop' })).toBeChecked();
+  await approve(page);
+  await page.goto('/account');
+  const masked = await page.getByTestId('klarna-token').innerText();
+  expect(masked).toMatch(/^••••[A-Z2-7]{4}$/);
+  return masked;
+}
+
+// noFullToken checks a page and the shop's log for a customer token in full,
+// and for the token's id next to the four characters the account page shows.
+function noFullToken(name: string, text: string, masked?: string): void {
+  expect(text, `${name} shows a customer token in full`).not.toMatch(fullToken);
+  if (masked) {
+    const tail = masked.replace('••••', '');
+    expect(text, `${name} shows the token's id`).not.toMatch(new RegExp(`[A-Z2-7]{22}${tail}`));
+  }
+}
+
+test.beforeEach(async ({ request }) => {
+  await resetSandbox(request);
+});
+
+test('first purchase links the Klarna account and the account page shows it', async ({ page }) => {
+  await signUp(page, uniqueEmail('klarna'));
+  await addToCart(page, 'Stoneware Mug');
+  await addToCart(page, 'Morning Blend Coffee Beans');
+  await page.goto('/checkout');
+  await page.screenshot({ path: `${shots}/0-checkout.png`, fullPage: true });
+  await payWithKlarna(page);
+  await expect(page.getByTestId('klarna-total')).toHaveText('€32.90');
+  await expect(widget(page).getByTestId('klarna-inline-status')).toHaveText('You will log in to Klarna when you place the order.');
+  await page.screenshot({ path: `${shots}/1-pay-page.png`, fullPage: true });
+  noFullToken('the payment page', await page.content());
+
+  await page.getByRole('button', { name: 'Buy with Klarna' }).click();
+  const w = widget(page);
+  await expect(w.getByRole('dialog', { name: 'Pay with Klarna' })).toBeVisible();
+  await expect(w.getByTestId('klarna-amount')).toHaveText('EUR 32.90');
+  await page.screenshot({ path: `${shots}/2-widget-login.png` });
+  await w.getByRole('radio', { name: /Anna Schmidt/ }).check();
+  await w.getByRole('button', { name: 'Continue' }).click();
+  const link = w.getByRole('checkbox', { name: 'Link my Klarna account to this shop' });
+  await expect(link).toBeChecked(); // linking is offered, checked by default
+  await page.screenshot({ path: `${shots}/3-widget-approve.png` });
+  await approve(page);
+  await expect(page.getByRole('status')).toHaveText('Thank you! Klarna approved your payment.');
+  await expect(page.getByTestId('provider-reference')).toHaveText(/^[0-9a-f-]{36}$/);
+  expect(await cartCount(page)).toBe(0);
+  await page.screenshot({ path: `${shots}/4-order.png`, fullPage: true });
+
+  await page.goto('/account');
+  const panel = page.getByTestId('klarna-link');
+  await expect(panel.getByRole('heading', { name: 'Klarna account linked' })).toBeVisible();
+  const masked = await panel.getByTestId('klarna-token').innerText();
+  expect(masked).toMatch(/^••••[A-Z2-7]{4}$/);
+  await expect(panel.getByTestId('klarna-linked-at')).not.toBeEmpty();
+  await expect(panel.getByTestId('klarna-refreshed-at')).not.toBeEmpty();
+  await expect(panel.getByRole('button', { name: 'Unlink Klarna' })).toBeVisible();
+  await page.screenshot({ path: `${shots}/5-account.png`, fullPage: true });
+  noFullToken('the account page', await page.content(), masked);
+});
+
+test('the second purchase opens Klarna ready to buy, with no login step', async ({ page }) => {
+  const masked = await linkedCustomer(page);
+  await addToCart(page, 'Glass Carafe');
+  await page.goto('/checkout');
+  await expect(page.getByTestId('klarna-method')).toContainText('Your Klarna account is linked');
+  await payWithKlarna(page);
+  await expect(page.getByText('Your linked Klarna account will be recognised')).toBeVisible();
+  await expect(widget(page).getByTestId('klarna-inline-status')).toHaveText('Welcome back, Anna. Klarna is ready: no login needed.');
+
+  await page.getByRole('button', { name: 'Buy with Klarna' }).click();
+  const w = widget(page);
+  await expect(w.getByTestId('klarna-welcome')).toHaveText('Welcome back, Anna. This shop recognised your Klarna account.');
+  await expect(w.getByTestId('klarna-login')).toBeHidden();
+  await expect(w.getByRole('checkbox', { name: 'Link my Klarna account to this shop' })).toBeHidden();
+  await page.screenshot({ path: `${shots}/6-ready-to-buy.png` });
+  await approve(page);
+
+  await page.goto('/account');
+  await expect(page.getByTestId('klarna-token')).toHaveText(masked); // no rotation: the same token
+});
+
+test('a rotated token replaces the stored one', async ({ page, request }) => {
+  const before = await linkedCustomer(page);
+  await setting(request, 'klarna_rotate_customer_tokens', true);
+  await addToCart(page, 'Linen Tea Towel');
+  await payWithKlarna(page);
+  await page.getByRole('button', { name: 'Buy with Klarna' }).click();
+  await expect(widget(page).getByTestId('klarna-welcome')).toContainText('Welcome back, Anna');
+  await approve(page);
+
+  await page.goto('/account');
+  const after = await page.getByTestId('klarna-token').innerText();
+  expect(after).toMatch(/^••••[A-Z2-7]{4}$/);
+  expect(after).not.toBe(before);
+
+  // The new token is the one that works: the next purchase is still recognised.
+  await addToCart(page, 'Linen Tea Towel');
+  await payWithKlarna(page);
+  await expect(widget(page).getByTestId('klarna-inline-status')).toContainText('Welcome back, Anna');
+  noFullToken('the account page', await page.content(), after);
+});
+
+test('opting out of linking stores nothing', async ({ page }) => {
+  await signUp(page, uniqueEmail('klarna'));
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithKlarna(page);
+  await loginInWidget(page);
+  await widget(page).getByRole('checkbox', { name: 'Link my Klarna account to this shop' }).uncheck();
+  await approve(page);
+
+  await page.goto('/account');
+  await expect(page.getByTestId('klarna-link')).toHaveCount(0);
+  await expect(page.getByText('No payment or sign-in provider is linked to this account.')).toBeVisible();
+  // So the next purchase asks for the login again.
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithKlarna(page);
+  await expect(widget(page).getByTestId('klarna-inline-status')).toHaveText('You will log in to Klarna when you place the order.');
+});
+
+test('unlink forgets the token and cancels it at Klarna', async ({ page, request }) => {
+  await linkedCustomer(page);
+  await page.getByRole('button', { name: 'Unlink Klarna' }).click();
+  await expect(page.getByRole('status')).toHaveText('Your Klarna account is unlinked. Next time Klarna will ask you to log in.');
+  await expect(page.getByTestId('klarna-link')).toHaveCount(0);
+  const state = await sandboxState(request);
+  expect(state.calls['klarna.customer_token_status']).toBe(1);
+
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithKlarna(page);
+  await expect(widget(page).getByTestId('klarna-inline-status')).toHaveText('You will log in to Klarna when you place the order.');
+});
+
+test('buy again places the order with the customer token, without the widget', async ({ page, request }) => {
+  await linkedCustomer(page);
+  await page.getByRole('link', { name: /1 items/ }).first().click();
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
+  const first = page.url();
+  await page.screenshot({ path: `${shots}/7-order-buy-again.png`, fullPage: true });
+  await page.getByRole('button', { name: 'Buy again with Klarna' }).click();
+
+  await expect(page).toHaveURL(/\/orders\/[a-z0-9]+$/);
+  expect(page.url()).not.toBe(first);
+  await expect(page.getByRole('status')).toHaveText('Thank you! Your order was placed with your linked Klarna account.');
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
+  await expect(page.getByText('Bought again from')).toBeVisible();
+  await expect(page.locator('iframe')).toHaveCount(0);
+  const state = await sandboxState(request);
+  expect(state.calls['klarna.customer_token_order']).toBe(1);
+  expect(state.calls['klarna.create_session']).toBe(1); // only the first purchase's
+  noFullToken('the order page', await page.content());
+});
+
+test('a Klarna error shows the correlation id and keeps the cart', async ({ page, request }) => {
+  await addToCart(page, 'Pour-over Dripper');
+  await payWithKlarna(page);
+  const payPage = page.url();
+  const res = await request.post(`${sandboxURL}/control/faults`, { data: { operation: 'klarna.create_order', status: 503, times: 3 } });
+  expect(res.ok()).toBeTruthy();
+  await loginInWidget(page, 'Jonas Weber');
+  await widget(page).getByTestId('klarna-buy').click();
+
+  await expect(page.getByRole('heading', { name: 'Klarna could not place the order' })).toBeVisible();
+  await expect(page.getByText('Nothing was charged and your cart is unchanged.')).toBeVisible();
+  const ref = await page.getByTestId('support-reference').innerText();
+  expect(ref).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  await page.screenshot({ path: `${shots}/8-error.png`, fullPage: true });
+  expect(shopLog()).toContain(`correlation_id=${ref}`);
+  expect(await cartCount(page)).toBe(1);
+  await page.goto('/cart');
+  await expect(page.locator('tr[data-product="pour-over"]')).toBeVisible();
+  const state = await sandboxState(request);
+  expect(state.calls['klarna.create_order']).toBe(3); // bounded retries, one key
+
+  // Klarna is back: the same attempt, approved again, goes through.
+  await page.goto(payPage);
+  await expect(page.getByRole('button', { name: 'Buy with Klarna' })).toBeEnabled();
+  await loginInWidget(page, 'Jonas Weber');
+  await approve(page);
+  expect(await cartCount(page)).toBe(0);
+});
+
+test('a guest pays with Klarna and nothing is offered for linking', async ({ page }) => {
+  await addToCart(page, 'Dark Chocolate 72%');
+  await page.goto('/checkout');
+  await expect(page.getByTestId('klarna-method')).toContainText('Sign in first to link');
+  await payWithKlarna(page);
+  await loginInWidget(page);
+  await expect(widget(page).getByRole('checkbox', { name: 'Link my Klarna account to this shop' })).toBeHidden();
+  await approve(page);
+});
+
+test('a customer Klarna declines, or who closes Klarna, pays nothing and keeps the cart', async ({ page }) => {
+  await addToCart(page, 'Hand Grinder');
+  await payWithKlarna(page);
+  await page.getByRole('button', { name: 'Buy with Klarna' }).click();
+  await widget(page).getByRole('button', { name: 'Close and go back to the shop' }).click();
+  await expect(page.getByTestId('klarna-status')).toHaveText('You closed Klarna without approving. Nothing was charged; your cart is unchanged.');
+
+  await loginInWidget(page, 'Dana Declined');
+  await widget(page).getByTestId('klarna-buy').click();
+  await expect(widget(page).getByRole('alert')).toHaveText('Klarna cannot offer this payment method to this customer.');
+  await widget(page).getByRole('button', { name: 'Close and go back to the shop' }).click();
+  await expect(page.getByTestId('klarna-status')).toHaveText('Klarna cannot be used for this purchase. Choose another payment method. Nothing was charged.');
+  expect(await cartCount(page)).toBe(1);
+});
+
+test('keyboard only: the Klarna dialog takes the focus and gives it back', async ({ page }) => {
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithKlarna(page);
+  const buy = page.getByRole('button', { name: 'Buy with Klarna' });
+  await page.locator('main').focus();
+  await tabTo(page, buy);
+  await page.keyboard.press('Enter');
+  const w = widget(page);
+  await expect(w.getByRole('radio', { name: /Anna Schmidt/ })).toBeFocused();
+  await page.keyboard.press('Escape'); // close: back to the page, focus on the button
+  await expect(page.getByTestId('klarna-status')).toHaveText('You closed Klarna without approving. Nothing was charged; your cart is unchanged.');
+  await expect(buy).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(w.getByRole('radio', { name: /Anna Schmidt/ })).toBeFocused();
+  await page.keyboard.press('Enter'); // the persona form: Continue
+  await expect(w.getByTestId('klarna-buy')).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
+});
+
+test('authorize with auto_finalize false needs finalize, which gives the token', async ({ page }) => {
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithKlarna(page);
+  await page.evaluate(() => {
+    const w = window as any;
+    w.kpResult = null;
+    w.Klarna.Payments.authorize({ payment_method_category: 'klarna', auto_finalize: false }, {}, (r: any) => { w.kpResult = r; });
+  });
+  const w = widget(page);
+  await w.getByRole('radio', { name: /Anna Schmidt/ }).check();
+  await w.getByRole('button', { name: 'Continue' }).click();
+  await w.getByTestId('klarna-buy').click();
+  await expect.poll(() => page.evaluate(() => (window as any).kpResult)).toEqual({ approved: true, show_form: true, finalize_required: true });
+  await page.evaluate(() => {
+    const w = window as any;
+    w.kpResult = null;
+    w.Klarna.Payments.finalize({ payment_method_category: 'klarna' }, {}, (r: any) => { w.kpResult = r; });
+  });
+  await expect.poll(() => page.evaluate(() => (window as any).kpResult)).toMatchObject({
+    approved: true, show_form: true, finalize_required: false, authorization_token: expect.stringMatching(/^[0-9a-f-]{36}$/),
+  });
+});
+
+test('an expired Klarna session cannot load, and the cart is kept', async ({ page, request }) => {
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithKlarna(page);
+  const res = await request.post(`${sandboxURL}/control/clock`, { data: { advance: '48h' } });
+  expect(res.ok()).toBeTruthy();
+  await page.reload();
+  await expect(page.getByTestId('klarna-status')).toHaveText('Klarna is not available for this order. Go back to the checkout to start again, or choose another payment method.');
+  await expect(widget(page).getByTestId('klarna-inline-status')).toHaveText('This Klarna session has expired.');
+  await expect(page.getByRole('button', { name: 'Buy with Klarna' })).toBeDisabled();
+  expect(await cartCount(page)).toBe(1);
+  await payWithKlarna(page); // a new attempt, a new session
+});
+
+test('the SDK ignores messages that do not come from the Klarna frame', async ({ page }) => {
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithKlarna(page);
+  await page.evaluate(() => {
+    const w = window as any;
+    w.kpResults = [];
+    w.Klarna.Payments.authorize({ payment_method_category: 'klarna' }, {}, (r: any) => { w.kpResults.push(r); });
+    // A forged approval from the shop's own origin, as an injected script could send.
+    window.postMessage({ source: 'klarna-payments-sandbox', type: 'authorized',
+      result: { approved: true, show_form: true, authorization_token: 'forged' } }, '*');
+  });
+  await widget(page).getByRole('button', { name: 'Close and go back to the shop' }).click();
+  await expect.poll(() => page.evaluate(() => (window as any).kpResults)).toEqual([{ approved: false, show_form: true }]);
+});
+
+test('the SDK throws Klarna\'s errors for bad calls', async ({ page }) => {
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithKlarna(page);
+  const names = await page.evaluate(() => {
+    const K = (window as any).Klarna.Payments;
+    const out: string[] = [];
+    for (const f of [() => K.init({ client_token: 'not-a-jwt' }), () => K.load({ container: '#nowhere', payment_method_category: 'klarna' }),
+      () => K.load({ container: '#klarna-payments-container' })]) {
+      try { f(); out.push('no error'); } catch (e: any) { out.push(e.name); }
+    }
+    return out;
+  });
+  expect(names).toEqual(['InvalidClientTokenError', 'InvalidContainerSelectorError', 'PaymentMethodCategoryNotProvidedError']);
+});
+
+test('no page or log holds a customer token in full', async ({ page, request }) => {
+  const masked = await linkedCustomer(page);
+  await setting(request, 'klarna_rotate_customer_tokens', true);
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithKlarna(page);
+  noFullToken('the payment page', await page.content(), masked);
+  await page.getByRole('button', { name: 'Buy with Klarna' }).click();
+  await approve(page);
+  noFullToken('the order page', await page.content(), masked);
+  await page.goto('/account');
+  const rotated = await page.getByTestId('klarna-token').innerText();
+  noFullToken('the account page', await page.content(), rotated);
+  await page.getByRole('button', { name: 'Unlink Klarna' }).click();
+  noFullToken('the account page after unlink', await page.content(), rotated);
+  const log = shopLog();
+  expect(log).toContain('operation=create_order'); // the log is there, at INFO
+  noFullToken('the shop log', log, masked);
+  noFullToken('the shop log', log, rotated);
+});

@@ -1,0 +1,498 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"refshop/db"
+	"refshop/views"
+	"refshop/web/catalog"
+	"refshop/web/klarna"
+	"refshop/web/klarnalink"
+	"refshop/web/money"
+	"refshop/web/secret"
+)
+
+// klarnaFlow is Klarna Payments with account linking:
+//
+//   - the checkout choice "Klarna" makes a payment attempt (a pending order)
+//     and its Klarna session (intent buy_and_link for a signed-in customer,
+//     carrying the stored customer_token; buy for a guest);
+//   - the payment page loads Klarna's SDK, which shows the widget, and posts
+//     the authorization token back; the shop places the order server to
+//     server, stores or replaces the customer_token from the answer, and
+//     takes the order's items out of the cart;
+//   - a 409 (the cart changed since approval) or 404 (the authorization is
+//     older than 60 minutes) makes a new attempt on the refreshed session and
+//     asks the customer to approve again;
+//   - the account page shows the link (masked) and unlinks it;
+//   - "Buy again" repeats a past Klarna order with the customer token, no
+//     widget.
+type klarnaFlow struct {
+	a      *App
+	client *klarna.Client
+	link   *klarnalink.Linker
+}
+
+// The shop sells in Germany in euros (catalog.Currency).
+const (
+	klarnaCountry = "DE"
+	klarnaLocale  = "en-DE"
+	// klarnaSessionTTL is Klarna's session lifetime; the payment page starts
+	// over a little before it ends rather than show a widget that will fail.
+	klarnaSessionTTL = 48*time.Hour - 5*time.Minute
+)
+
+func newKlarnaFlow(a *App) *klarnaFlow {
+	c := klarna.New(klarna.Config{BaseURL: a.Config.Klarna.APIURL, Username: a.Config.Klarna.Username,
+		Password: a.Config.Klarna.Password, HTTP: a.HTTP, Log: a.Log})
+	return &klarnaFlow{a: a, client: c, link: &klarnalink.Linker{Store: a.Store, Box: a.Box, Klarna: c, Log: a.Log}}
+}
+
+// klarnaItems are an order's lines as Klarna order-line input.
+func klarnaItems(lines []db.OrderLine) []klarna.Item {
+	items := make([]klarna.Item, 0, len(lines))
+	for _, l := range lines {
+		items = append(items, klarna.Item{Reference: l.ProductID, Name: l.Name, Quantity: int64(l.Quantity),
+			UnitPrice: l.UnitPrice, TaxRate: l.TaxRate})
+	}
+	return items
+}
+
+func (k *klarnaFlow) orderURL(o db.Order) string {
+	return k.a.Config.ShopBaseURL + "/orders/" + o.PublicID
+}
+
+func (k *klarnaFlow) sessionRequest(o db.Order, intent string, tok secret.Secret) klarna.SessionRequest {
+	lines, amount, tax := klarna.Lines(klarnaItems(o.Lines))
+	req := klarna.SessionRequest{
+		AcquiringChannel: "ECOMMERCE", Intent: intent, PurchaseCountry: klarnaCountry, PurchaseCurrency: catalog.Currency,
+		Locale: klarnaLocale, OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines,
+		MerchantURLs: &klarna.MerchantURLs{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID,
+	}
+	if !tok.IsZero() {
+		req.Customer = &klarna.Customer{CustomerToken: tok}
+	}
+	return req
+}
+
+// klarnaError is the customer's view of a failed Klarna call: nothing was
+// charged, the cart is kept, and the support reference is Klarna's
+// correlation id (the error page falls back to the request id).
+func klarnaError(err error, title, msg string) error {
+	status := http.StatusBadGateway
+	var ne *klarna.NetworkError
+	if errors.As(err, &ne) {
+		status = http.StatusServiceUnavailable
+		msg += " Klarna is not answering right now; please try again in a moment."
+	}
+	return &UserError{Status: status, Title: title, Message: msg, Reference: klarna.CorrelationID(err), Err: err}
+}
+
+// --- checkout ---
+
+func (k *klarnaFlow) checkoutMethod(c echo.Context, _ pricedCart) (templ.Component, error) {
+	v := views.KlarnaMethodView{Guest: currentUser(c) == nil}
+	if u := currentUser(c); u != nil {
+		st, err := k.link.Status(c.Request().Context(), u.ID)
+		if err != nil {
+			return nil, err
+		}
+		v.Linked = st.Linked
+	}
+	return views.KlarnaMethod(v), nil
+}
+
+// start is POST /checkout/klarna: a new payment attempt for the cart and its
+// Klarna session.
+func (k *klarnaFlow) start(c echo.Context) error {
+	o, err := k.a.placeOrder(c, "klarna")
+	if err != nil {
+		return err
+	}
+	return k.openSession(c, o, nil, "")
+}
+
+// openSession gives the attempt o a Klarna session, by updating the previous
+// attempt's session (prev) when there is one still open, else by creating
+// one, and sends the customer to the payment page.
+func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPayment, notice string) error {
+	ctx := c.Request().Context()
+	intent, tok := klarna.IntentBuy, secret.Secret{} // guests pay; nothing is linked
+	if o.UserID != 0 {
+		intent = klarna.IntentBuyAndLink
+		t, _, err := k.link.Current(ctx, o.UserID)
+		if err != nil {
+			return err
+		}
+		tok = t
+	}
+	req := k.sessionRequest(o, intent, tok)
+	kp := db.KlarnaPayment{OrderID: o.ID, Kind: db.KlarnaWidget, Intent: intent, SentToken: !tok.IsZero()}
+	if prev != nil && prev.SessionID != "" {
+		err := k.client.UpdateSession(ctx, prev.SessionID, req, klarna.IdempotencyKey(o.IdempotencyKey, "update_session"))
+		switch {
+		case err == nil:
+			kp.SessionID, kp.ClientToken = prev.SessionID, prev.ClientToken
+		case klarna.StatusOf(err) == http.StatusNotFound:
+			// Expired or completed: a new session below.
+		default:
+			return k.failAttempt(c, o, err)
+		}
+	}
+	if kp.SessionID == "" {
+		s, err := k.client.CreateSession(ctx, req, klarna.IdempotencyKey(o.IdempotencyKey, "create_session"))
+		if err != nil {
+			return k.failAttempt(c, o, err)
+		}
+		kp.SessionID, kp.ClientToken = s.SessionID, s.ClientToken
+	}
+	if err := k.a.Store.CreateKlarnaPayment(ctx, kp); err != nil {
+		_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "The shop could not record the Klarna session.")
+		return err
+	}
+	if notice != "" {
+		k.a.flash(c, notice)
+	}
+	return c.Redirect(http.StatusSeeOther, "/checkout/klarna/"+o.PublicID)
+}
+
+// failAttempt closes an attempt Klarna would not start.
+func (k *klarnaFlow) failAttempt(c echo.Context, o db.Order, err error) error {
+	ctx := c.Request().Context()
+	detail := "Klarna could not start the payment."
+	if ref := klarna.CorrelationID(err); ref != "" {
+		detail += " Support reference " + ref + "."
+	}
+	if serr := k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, detail); serr != nil && !errors.Is(serr, db.ErrStale) {
+		return serr
+	}
+	return klarnaError(err, "Klarna could not start the payment",
+		"Nothing was charged and your cart is unchanged. You can try again, or choose another payment method.")
+}
+
+// klarnaAttempt loads a pending Klarna widget attempt the customer may see;
+// done is false when the handler already answered (a redirect).
+func (k *klarnaFlow) klarnaAttempt(c echo.Context) (o db.Order, kp db.KlarnaPayment, done bool, err error) {
+	o, err = k.a.loadOrder(c, c.Param("id"))
+	if err != nil {
+		return o, kp, true, err
+	}
+	if o.Provider != "klarna" || o.Status != db.StatusPending {
+		return o, kp, true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	}
+	kp, err = k.a.Store.KlarnaPaymentByOrder(c.Request().Context(), o.ID)
+	if errors.Is(err, db.ErrNotFound) || (err == nil && kp.Kind != db.KlarnaWidget) {
+		return o, kp, true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	}
+	return o, kp, err != nil, err
+}
+
+// payPage is GET /checkout/klarna/:id: Klarna's widget for the attempt.
+func (k *klarnaFlow) payPage(c echo.Context) error {
+	o, kp, done, err := k.klarnaAttempt(c)
+	if done {
+		return err
+	}
+	if k.a.Clock.Now().After(kp.CreatedAt.Add(klarnaSessionTTL)) {
+		_ = k.a.Store.SetOrderStatus(c.Request().Context(), o.ID, db.StatusPending, db.StatusCancelled, "The Klarna session expired.")
+		k.a.flash(c, "Your Klarna session expired. Choose Klarna again to pay.")
+		return c.Redirect(http.StatusSeeOther, "/checkout")
+	}
+	v := views.KlarnaPayView{
+		OrderID: o.PublicID, Total: eur(o.TotalAmount), Tax: eur(o.TaxAmount), ClientToken: kp.ClientToken,
+		SDKURL: k.a.Config.Klarna.SDKURL, AuthorizeURL: "/checkout/klarna/" + o.PublicID + "/authorize",
+		Recognised: kp.SentToken, Linking: kp.Intent == klarna.IntentBuyAndLink,
+	}
+	for _, l := range o.Lines {
+		v.Lines = append(v.Lines, views.OrderLineView{Name: l.Name, Quantity: l.Quantity, UnitPrice: eur(l.UnitPrice),
+			Total: eur(l.TotalAmount), TaxRate: money.FormatRate(l.TaxRate)})
+	}
+	return render(c, http.StatusOK, views.KlarnaPay(k.a.chrome(c, "Pay with Klarna"), v))
+}
+
+// authorized is POST /checkout/klarna/:id/authorize with the authorization
+// token from Klarna.Payments.authorize: the shop places the order with the
+// cart as it is now, so a cart changed since approval is Klarna's 409.
+func (k *klarnaFlow) authorized(c echo.Context) error {
+	ctx := c.Request().Context()
+	o, kp, done, err := k.klarnaAttempt(c)
+	if done {
+		return err
+	}
+	authToken := strings.TrimSpace(c.FormValue("authorization_token"))
+	if authToken == "" || len(authToken) > 255 {
+		return &UserError{Status: http.StatusBadRequest, Title: "Klarna did not approve",
+			Message: "The page did not receive Klarna's approval. Go back and choose \"Buy with Klarna\" again."}
+	}
+	pc, err := k.a.priceCart(c)
+	if err != nil {
+		return err
+	}
+	if len(pc.Lines) == 0 {
+		_ = k.client.CancelAuthorization(ctx, authToken)
+		_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCancelled, "The cart was emptied before the order was placed.")
+		return errEmptyCart
+	}
+	lines, amount, tax := klarna.Lines(klarnaItems(pc.Lines))
+	req := klarna.OrderRequest{PurchaseCountry: klarnaCountry, PurchaseCurrency: catalog.Currency, Locale: klarnaLocale,
+		OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines,
+		MerchantURLs: &klarna.MerchantURLs{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID}
+
+	linking := o.UserID != 0 && kp.Intent == klarna.IntentBuyAndLink
+	var seen int64
+	if linking {
+		// The link's version before the call: Save compares against it.
+		if _, seen, err = k.link.Current(ctx, o.UserID); err != nil {
+			return err
+		}
+	}
+	// The key is the attempt's and the authorization's: a retry of this
+	// call, or a second submit of the same approval, replays one order.
+	ko, err := k.client.CreateOrder(ctx, authToken, req, klarna.IdempotencyKey(o.IdempotencyKey, "create_order/"+authToken))
+	if klarna.NeedsReapproval(err) {
+		return k.reapprove(c, o, kp, authToken, err)
+	}
+	if err != nil {
+		if ref := klarna.CorrelationID(err); ref != "" {
+			_ = k.a.Store.SetKlarnaCorrelationID(ctx, o.ID, ref)
+		}
+		return klarnaError(err, "Klarna could not place the order",
+			"Nothing was charged and your cart is unchanged. Go back to the Klarna page and try again, or choose another payment method.")
+	}
+	if err := k.a.Store.SetProviderReference(ctx, o.ID, ko.OrderID); err != nil && !errors.Is(err, db.ErrStale) {
+		return err
+	}
+	// Paid: the order's items leave the cart in the same swap.
+	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, "Klarna approved the payment."); err != nil && !errors.Is(err, db.ErrStale) {
+		return err
+	}
+	if linking {
+		k.saveToken(c, o.UserID, seen, ko.CustomerToken)
+	}
+	k.a.flash(c, "Thank you! Klarna approved your payment.")
+	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+}
+
+// saveToken stores the customer_token from an answer. The payment is done
+// whatever happens here, so a failure is logged, not shown.
+func (k *klarnaFlow) saveToken(c echo.Context, userID, seen int64, tok secret.Secret) {
+	if err := k.link.Save(c.Request().Context(), userID, seen, tok); err != nil {
+		k.a.Log.Error("klarna: storing the customer token failed", "request_id", requestID(c), "user_id", userID, "error", err)
+	}
+}
+
+// reapprove handles Klarna's 409 (the cart changed since approval) and 404
+// (the authorization expired): this attempt is closed, a new one is made
+// for the cart as it is, the session is refreshed with it, and the customer
+// approves again.
+func (k *klarnaFlow) reapprove(c echo.Context, o db.Order, kp db.KlarnaPayment, authToken string, cause error) error {
+	ctx := c.Request().Context()
+	k.a.Log.Info("klarna asks for a new approval", "request_id", requestID(c), "order", o.PublicID,
+		"status", klarna.StatusOf(cause), "correlation_id", klarna.CorrelationID(cause))
+	notice := "Your Klarna approval expired. Please approve the payment again."
+	if klarna.CartChanged(cause) {
+		notice = "Your cart changed after you approved the payment. Please approve the new total with Klarna."
+		// The authorization still holds for the old cart: release it.
+		if err := k.client.CancelAuthorization(ctx, authToken); err != nil && klarna.StatusOf(err) != http.StatusNotFound {
+			k.a.Log.Warn("klarna: releasing a stale authorization failed", "request_id", requestID(c),
+				"correlation_id", klarna.CorrelationID(err))
+		}
+	}
+	if err := k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCancelled, "Replaced: Klarna asked for a new approval."); err != nil && !errors.Is(err, db.ErrStale) {
+		return err
+	}
+	next, err := k.a.placeOrder(c, "klarna")
+	if err != nil {
+		return err
+	}
+	return k.openSession(c, next, &kp, notice)
+}
+
+// --- account ---
+
+func (k *klarnaFlow) accountPanel(c echo.Context, u db.User) (templ.Component, error) {
+	st, err := k.link.Status(c.Request().Context(), u.ID)
+	if err != nil || !st.Linked {
+		return nil, err
+	}
+	return views.KlarnaLinkPanel(views.KlarnaLinkView{Masked: st.Masked,
+		LinkedAt: st.LinkedAt.Local().Format(dateFormat), RefreshedAt: st.RefreshedAt.Local().Format(dateFormat)}), nil
+}
+
+// unlink is POST /account/klarna/unlink: the token is cancelled at Klarna,
+// then forgotten.
+func (k *klarnaFlow) unlink(c echo.Context) error {
+	err := k.link.Unlink(c.Request().Context(), currentUser(c).ID)
+	switch {
+	case errors.Is(err, klarnalink.ErrNotLinked):
+		k.a.flash(c, "Your Klarna account was not linked.")
+	case err != nil:
+		return klarnaError(err, "Klarna could not unlink your account", "Your Klarna account is still linked. Please try again.")
+	default:
+		k.a.flash(c, "Your Klarna account is unlinked. Next time Klarna will ask you to log in.")
+	}
+	return c.Redirect(http.StatusSeeOther, "/account")
+}
+
+// --- orders ---
+
+func (k *klarnaFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
+	if o.Provider != "klarna" {
+		return orderPart{}, nil
+	}
+	ctx := c.Request().Context()
+	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
+	if errors.Is(err, db.ErrNotFound) {
+		return orderPart{}, nil
+	}
+	if err != nil {
+		return orderPart{}, err
+	}
+	var p orderPart
+	p.Details = append(p.Details, views.KlarnaOrderDetails(views.KlarnaOrderView{
+		BuyAgain: kp.Kind == db.KlarnaCustomerToken, SourceOrderID: kp.SourceOrder, Reference: kp.CorrelationID}))
+	switch {
+	case o.Status == db.StatusPending && kp.Kind == db.KlarnaWidget:
+		p.Actions = append(p.Actions, views.KlarnaContinue("/checkout/klarna/"+o.PublicID))
+	case o.Status == db.StatusPending && kp.Kind == db.KlarnaCustomerToken && kp.SourceOrder != "":
+		// Retry the same attempt: its key makes it one order at most.
+		if attempt, ok := strings.CutPrefix(o.IdempotencyKey, buyAgainKeyPrefix(o.UserID)); ok {
+			p.Actions = append(p.Actions, views.KlarnaBuyAgain(kp.SourceOrder, attempt, true))
+		}
+	case (o.Status == db.StatusAuthorized || o.Status == db.StatusCaptured) && o.UserID != 0:
+		u := currentUser(c)
+		if u == nil || u.ID != o.UserID {
+			break
+		}
+		st, err := k.link.Status(ctx, u.ID)
+		if err != nil {
+			return orderPart{}, err
+		}
+		if st.Linked {
+			p.Actions = append(p.Actions, views.KlarnaBuyAgain(o.PublicID, rand.Text(), false))
+		}
+	}
+	return p, nil
+}
+
+func buyAgainKeyPrefix(userID int64) string { return fmt.Sprintf("klarna-buy-again:%d:", userID) }
+
+// attemptPattern is what rand.Text makes: 26 base32 characters.
+var attemptPattern = regexp.MustCompile(`^[A-Z2-7]{26}$`)
+
+// buyAgain is POST /orders/:id/klarna/buy-again: the same products at
+// today's prices, ordered server to server with the stored customer token
+// and a Klarna-Idempotency-Key derived from this attempt (a double submit
+// finds the attempt it already made).
+func (k *klarnaFlow) buyAgain(c echo.Context) error {
+	ctx := c.Request().Context()
+	u := currentUser(c)
+	src, err := k.a.loadOrder(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if src.Provider != "klarna" || src.UserID != u.ID || (src.Status != db.StatusAuthorized && src.Status != db.StatusCaptured) {
+		return &UserError{Status: http.StatusConflict, Title: "This order cannot be bought again",
+			Message: "Only your paid Klarna orders can be bought again with Klarna."}
+	}
+	attempt := c.FormValue("attempt")
+	if !attemptPattern.MatchString(attempt) {
+		return &UserError{Status: http.StatusBadRequest, Title: "Please try again",
+			Message: "The form was incomplete. Reload the order page and choose \"Buy again with Klarna\" again."}
+	}
+	key := buyAgainKeyPrefix(u.ID) + attempt
+	o, err := k.buyAgainAttempt(ctx, u, src, key)
+	if err != nil {
+		return err
+	}
+	if o.Status != db.StatusPending {
+		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	}
+	tok, seen, err := k.link.Current(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if tok.IsZero() {
+		_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "No Klarna account is linked.")
+		return &UserError{Status: http.StatusConflict, Title: "No Klarna account is linked",
+			Message: "Pay with Klarna at checkout to link your Klarna account, then you can buy again in one step. Nothing was charged."}
+	}
+	lines, amount, tax := klarna.Lines(klarnaItems(o.Lines))
+	req := klarna.TokenOrderRequest{PurchaseCurrency: catalog.Currency, OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines,
+		MerchantURLs: &klarna.TokenMerchantURL{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID}
+	ko, err := k.client.CustomerTokenOrder(ctx, tok, req, klarna.IdempotencyKey(key, "customer_token_order"))
+	if err != nil {
+		ref := klarna.CorrelationID(err)
+		if ref != "" {
+			_ = k.a.Store.SetKlarnaCorrelationID(ctx, o.ID, ref)
+		}
+		if klarna.TokenGone(err) {
+			_ = k.link.Forget(ctx, u.ID, seen)
+			_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "Klarna no longer accepts the linked account.")
+			return &UserError{Status: http.StatusConflict, Title: "Your Klarna link has ended", Reference: ref, Err: err,
+				Message: "Klarna no longer accepts the linked account (it was cancelled or replaced), so the shop forgot it. " +
+					"Pay with Klarna at checkout to link it again. Nothing was charged."}
+		}
+		if s := klarna.StatusOf(err); s >= 400 && s < 500 {
+			// Klarna answered no: this attempt is over. (No answer or a 5xx
+			// leaves it open, to retry with the same key.)
+			_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "Klarna refused the order.")
+		}
+		return klarnaError(err, "Klarna could not place the order", "Nothing was charged.")
+	}
+	if err := k.a.Store.SetProviderReference(ctx, o.ID, ko.OrderID); err != nil && !errors.Is(err, db.ErrStale) {
+		return err
+	}
+	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, "Paid with your linked Klarna account."); err != nil && !errors.Is(err, db.ErrStale) {
+		return err
+	}
+	k.saveToken(c, u.ID, seen, ko.CustomerToken) // present when Klarna rotated it
+	k.a.flash(c, "Thank you! Your order was placed with your linked Klarna account.")
+	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+}
+
+// buyAgainAttempt returns the attempt named by key, making it (an order with
+// src's products at today's prices) the first time.
+func (k *klarnaFlow) buyAgainAttempt(ctx context.Context, u *db.User, src db.Order, key string) (db.Order, error) {
+	if o, err := k.a.Store.OrderByIdempotencyKey(ctx, key); err == nil || !errors.Is(err, db.ErrNotFound) {
+		return o, err
+	}
+	var lines []db.OrderLine
+	for _, l := range src.Lines {
+		p, ok := catalog.Get(l.ProductID)
+		if !ok {
+			continue
+		}
+		total := p.Price * int64(l.Quantity)
+		lines = append(lines, db.OrderLine{ProductID: p.ID, Name: p.Name, Quantity: l.Quantity, UnitPrice: p.Price,
+			TaxRate: p.TaxRate, TotalAmount: total, TotalTaxAmount: money.TaxIncluded(total, p.TaxRate)})
+	}
+	if len(lines) == 0 {
+		return db.Order{}, &UserError{Status: http.StatusConflict, Title: "Nothing to buy again",
+			Message: "None of the products in that order is for sale any more."}
+	}
+	o, err := k.a.Store.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: "klarna", IdempotencyKey: key,
+		Currency: catalog.Currency, Lines: lines})
+	if err != nil {
+		// A second submit of the same form won the race: use its attempt.
+		if again, aerr := k.a.Store.OrderByIdempotencyKey(ctx, key); aerr == nil {
+			return again, nil
+		}
+		return db.Order{}, err
+	}
+	if err := k.a.Store.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: o.ID, Kind: db.KlarnaCustomerToken,
+		SourceOrder: src.PublicID}); err != nil {
+		return db.Order{}, err
+	}
+	return o, nil
+}

@@ -1,0 +1,516 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"refshop/db"
+	"refshop/web/config"
+	"refshop/web/klarnalink"
+	"refshop/web/sandbox"
+)
+
+// klarnaApp is the shop with its Klarna client pointed at a sandbox.
+type klarnaApp struct {
+	*testApp
+	sb     *sandbox.Sandbox
+	sbURL  string
+	linker *klarnalink.Linker
+}
+
+func newKlarnaApp(t *testing.T) *klarnaApp {
+	t.Helper()
+	var sb *sandbox.Sandbox
+	ssrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sb.ServeHTTP(w, r) }))
+	t.Cleanup(ssrv.Close)
+	cfg, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.SandboxURL, cfg.ShopBaseURL = ssrv.URL, ""
+	sb = sandbox.New(sandbox.ConfigFrom(cfg), slog.New(slog.DiscardHandler), nil)
+	app := newTestApp(t, func(d *Deps) {
+		d.Config.SandboxURL = ssrv.URL
+		d.Config.Klarna.APIURL = ssrv.URL + "/klarna/api"
+		d.Config.Klarna.SDKURL = ssrv.URL + "/klarna/cdn/kp/lib/v1/api.js"
+	})
+	k := newKlarnaFlow(app.App)
+	return &klarnaApp{testApp: app, sb: sb, sbURL: ssrv.URL, linker: k.link}
+}
+
+func (k *klarnaApp) control(t *testing.T, path string, body any) map[string]any {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(k.sbURL+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %d %v", path, resp.StatusCode, out)
+	}
+	return out
+}
+
+var orderPath = regexp.MustCompile(`^/checkout/klarna/([a-z0-9]+)$`)
+
+// startKlarna chooses Klarna at checkout and returns the attempt's order id
+// and its Klarna session id (read from the client token, as the SDK does).
+func (k *klarnaApp) startKlarna(t *testing.T, b *browser) (orderID, sessionID string, pay page) {
+	t.Helper()
+	if co := b.get("/checkout"); !strings.Contains(co.body, "Pay with Klarna") {
+		t.Fatalf("checkout lacks Klarna: %d", co.status)
+	}
+	p := b.post("/checkout/klarna", nil)
+	m := orderPath.FindStringSubmatch(p.location)
+	if p.status != 303 || m == nil {
+		t.Fatalf("start: %d %q %s", p.status, p.location, p.body)
+	}
+	pay = b.get(p.location)
+	tok := pay.doc(t).Find("#klarna-checkout").AttrOr("data-client-token", "")
+	parts := strings.Split(tok, ".")
+	if pay.status != 200 || len(parts) != 3 {
+		t.Fatalf("pay page %d, client token %q", pay.status, tok)
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims struct {
+		SessionID string `json:"session_id"`
+	}
+	_ = json.Unmarshal(raw, &claims)
+	return m[1], claims.SessionID, pay
+}
+
+func (k *klarnaApp) approve(t *testing.T, sessionID string, link bool) string {
+	t.Helper()
+	return k.control(t, "/control/klarna/sessions/"+sessionID+"/authorize", map[string]any{"link_account": link})["authorization_token"].(string)
+}
+
+func (k *klarnaApp) widgetMode(t *testing.T, sessionID string, pay page) string {
+	t.Helper()
+	tok := pay.doc(t).Find("#klarna-checkout").AttrOr("data-client-token", "")
+	b, _ := json.Marshal(map[string]string{"client_token": tok, "parent": k.Config.ShopBaseURL})
+	resp, err := http.Post(k.sbURL+"/klarna/payments/widget/"+sessionID+"/state", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&st)
+	mode, _ := st["mode"].(string)
+	return mode
+}
+
+// buy runs a whole Klarna purchase in browser b and returns the order id.
+func (k *klarnaApp) buy(t *testing.T, b *browser, link bool) string {
+	t.Helper()
+	id, sid, _ := k.startKlarna(t, b)
+	auth := k.approve(t, sid, link)
+	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
+	if p.status != 303 || p.location != "/orders/"+id {
+		t.Fatalf("place: %d %q %s", p.status, p.location, p.body)
+	}
+	return id
+}
+
+func (k *klarnaApp) storedToken(t *testing.T, email string) string {
+	t.Helper()
+	u, err := k.Store.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := k.linker.Current(context.Background(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.Reveal()
+}
+
+// noFullToken fails when any text holds the token or its unmasked id.
+func noFullToken(t *testing.T, tok string, texts map[string]string) {
+	t.Helper()
+	if tok == "" {
+		return
+	}
+	id := tok[strings.LastIndex(tok, ":")+1:]
+	for name, s := range texts {
+		if strings.Contains(s, tok) || strings.Contains(s, id) {
+			t.Errorf("%s contains the customer token", name)
+		}
+	}
+}
+
+func TestKlarnaFirstPurchaseLinksAndTheNextOpensReadyToBuy(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.signUp("anna@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"3"}})
+
+	id, sid, pay := k.startKlarna(t, b)
+	if mode := k.widgetMode(t, sid, pay); mode != "login" {
+		t.Errorf("first purchase widget mode %q", mode)
+	}
+	csp := pay.header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "script-src 'self' 'nonce-") || !strings.Contains(csp, k.sbURL) ||
+		!strings.Contains(csp, "frame-src "+k.sbURL) {
+		t.Errorf("CSP %q", csp)
+	}
+	doc := pay.doc(t)
+	if doc.Find(`script[src="`+k.sbURL+`/klarna/cdn/kp/lib/v1/api.js"]`).Length() != 1 ||
+		doc.Find(`script[src="/static/js/klarna-checkout.js"]`).Length() != 1 {
+		t.Error("the pay page does not load the SDK and the page script")
+	}
+	if js := b.get("/static/js/klarna-checkout.js"); js.status != 200 || !strings.Contains(js.body, "Klarna.Payments.authorize") {
+		t.Errorf("page script: %d", js.status)
+	}
+	auth := k.approve(t, sid, true)
+	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
+	if p.status != 303 || p.location != "/orders/"+id {
+		t.Fatalf("place: %d %q", p.status, p.location)
+	}
+	order := b.get("/orders/" + id)
+	if !strings.Contains(order.body, "Payment authorized") || order.doc(t).Find("[data-testid=provider-reference]").Text() == "" {
+		t.Errorf("order page: %s", order.body)
+	}
+	if cart := b.get("/cart"); !strings.Contains(cart.body, "Your cart is empty") {
+		t.Error("the cart was not emptied")
+	}
+	tok := k.storedToken(t, "anna@example.com")
+	if !strings.HasPrefix(tok, "krn:partner:eu1:playground:identity:customer-token:") {
+		t.Fatalf("stored %q", tok)
+	}
+	acct := b.get("/account")
+	panel := acct.doc(t).Find("[data-testid=klarna-link]")
+	if !strings.Contains(panel.Text(), "Klarna account linked") || panel.Find("[data-testid=klarna-token]").Text() != "••••"+tok[len(tok)-4:] {
+		t.Errorf("account panel %q", panel.Text())
+	}
+
+	b.post("/cart/items", url.Values{"product_id": {"carafe"}, "quantity": {"1"}})
+	if co := b.get("/checkout"); !strings.Contains(co.body, "Your Klarna account is linked") {
+		t.Error("checkout does not say the account is linked")
+	}
+	id2, sid2, pay2 := k.startKlarna(t, b)
+	if mode := k.widgetMode(t, sid2, pay2); mode != "ready" || !strings.Contains(pay2.body, "no login needed") {
+		t.Errorf("second purchase widget mode %q", mode)
+	}
+	auth2 := k.approve(t, sid2, true)
+	b.post("/checkout/klarna/"+id2+"/authorize", url.Values{"authorization_token": {auth2}})
+	if got := k.storedToken(t, "anna@example.com"); got != tok {
+		t.Errorf("no rotation, yet the token changed")
+	}
+	noFullToken(t, tok, map[string]string{"account page": b.get("/account").body, "order page": b.get("/orders/" + id2).body,
+		"pay page": pay2.body, "log": k.logText()})
+}
+
+func TestKlarnaGuestsPayButNothingIsLinked(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	id, sid, pay := k.startKlarna(t, b)
+	if !strings.Contains(b.get("/checkout").body, "Sign in") {
+		t.Error("guests are not told they can sign in to link")
+	}
+	auth := k.approve(t, sid, true) // even with the box checked
+	if p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}}); p.status != 303 {
+		t.Fatalf("place: %d", p.status)
+	}
+	var intent string
+	var links int
+	_ = k.DB.Read.QueryRow(`SELECT intent FROM klarna_payments`).Scan(&intent)
+	_ = k.DB.Read.QueryRow(`SELECT count(*) FROM klarna_links`).Scan(&links)
+	if intent != "buy" || links != 0 {
+		t.Errorf("guest session intent %q, %d links", intent, links)
+	}
+	if strings.Contains(pay.body, "link your Klarna account to this shop") {
+		t.Error("a guest is offered linking")
+	}
+}
+
+func TestKlarnaRotationReplacesTheStoredToken(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.signUp("rita@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	k.buy(t, b, true)
+	first := k.storedToken(t, "rita@example.com")
+	k.control(t, "/control/settings", map[string]any{"klarna_rotate_customer_tokens": true})
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	k.buy(t, b, true)
+	second := k.storedToken(t, "rita@example.com")
+	if second == "" || second == first {
+		t.Fatalf("not replaced: %q", second)
+	}
+	if !strings.Contains(b.get("/account").body, "••••"+second[len(second)-4:]) {
+		t.Error("the account page shows the old token")
+	}
+	noFullToken(t, first, map[string]string{"log": k.logText()})
+	noFullToken(t, second, map[string]string{"log": k.logText(), "account": b.get("/account").body})
+}
+
+func TestKlarnaOptOutStoresNothing(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.signUp("otto@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	k.buy(t, b, false)
+	if tok := k.storedToken(t, "otto@example.com"); tok != "" {
+		t.Error("a token was stored after opting out")
+	}
+	if strings.Contains(b.get("/account").body, "Klarna account linked") {
+		t.Error("the account shows a link")
+	}
+}
+
+func TestKlarnaCartChangedAsksToApproveAgain(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.signUp("carl@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	id, sid, _ := k.startKlarna(t, b)
+	auth := k.approve(t, sid, true)
+	b.post("/cart/items", url.Values{"product_id": {"carafe"}, "quantity": {"1"}}) // another tab
+	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
+	m := orderPath.FindStringSubmatch(p.location)
+	if p.status != 303 || m == nil || m[1] == id {
+		t.Fatalf("want a new attempt, got %d %q", p.status, p.location)
+	}
+	pay := b.get(p.location)
+	if !strings.Contains(pay.body, "Your cart changed after you approved") || !strings.Contains(pay.body, "€37.50") {
+		t.Errorf("new attempt page: %s", pay.body)
+	}
+	old := b.get("/orders/" + id)
+	if !strings.Contains(old.body, "Cancelled") {
+		t.Error("the old attempt is not closed")
+	}
+	if n := k.sb.State.Calls("klarna.cancel_authorization"); n != 1 {
+		t.Errorf("stale authorization released %d times", n)
+	}
+	if n := k.sb.State.Calls("klarna.update_session"); n != 1 {
+		t.Errorf("session refreshed %d times", n)
+	}
+	// The same Klarna session, approved again for the new total.
+	auth2 := k.approve(t, sid, true)
+	if p := b.post("/checkout/klarna/"+m[1]+"/authorize", url.Values{"authorization_token": {auth2}}); p.location != "/orders/"+m[1] {
+		t.Fatalf("second approval: %d %q", p.status, p.location)
+	}
+	if k.storedToken(t, "carl@example.com") == "" {
+		t.Error("not linked")
+	}
+}
+
+func TestKlarnaExpiredAuthorizationAsksToApproveAgain(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	id, sid, _ := k.startKlarna(t, b)
+	auth := k.approve(t, sid, false)
+	k.control(t, "/control/clock", map[string]any{"advance": "61m"})
+	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
+	if m := orderPath.FindStringSubmatch(p.location); p.status != 303 || m == nil || m[1] == id {
+		t.Fatalf("%d %q", p.status, p.location)
+	}
+	if !strings.Contains(b.get(p.location).body, "Your Klarna approval expired") {
+		t.Error("no notice")
+	}
+}
+
+// A Klarna error shows its correlation id as the support reference (and in
+// the log) and keeps the cart and the attempt; trying again succeeds with
+// the same idempotency key.
+func TestKlarnaErrorShowsTheCorrelationIDAndKeepsTheCart(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"pour-over"}, "quantity": {"1"}})
+	id, sid, _ := k.startKlarna(t, b)
+	auth := k.approve(t, sid, false)
+	k.control(t, "/control/faults", map[string]any{"operation": "klarna.create_order", "status": 500, "times": 3})
+	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
+	ref := p.doc(t).Find("[data-testid=support-reference]").Text()
+	if p.status != 502 || ref == "" || !strings.Contains(p.body, "your cart is unchanged") {
+		t.Fatalf("%d ref %q", p.status, ref)
+	}
+	if !strings.Contains(k.logText(), "correlation_id="+ref) {
+		t.Errorf("correlation id %s not logged", ref)
+	}
+	if n := k.sb.State.Calls("klarna.create_order"); n != 3 {
+		t.Errorf("create_order tried %d times, want 3 (bounded retries)", n)
+	}
+	if cart := b.get("/cart"); !strings.Contains(cart.body, "Pour-over Dripper") {
+		t.Error("the cart was lost")
+	}
+	if order := b.get("/orders/" + id); !strings.Contains(order.body, ref) || !strings.Contains(order.body, "Continue with Klarna") {
+		t.Error("the order page lacks the reference or the way back")
+	}
+	if p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}}); p.location != "/orders/"+id {
+		t.Fatalf("retry: %d %q", p.status, p.location)
+	}
+}
+
+func TestKlarnaSessionErrorFailsTheAttemptAndKeepsTheCart(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	k.control(t, "/control/faults", map[string]any{"operation": "klarna.create_session", "status": 503, "times": 3})
+	p := b.post("/checkout/klarna", nil)
+	if p.status != 502 || p.doc(t).Find("[data-testid=support-reference]").Text() == "" {
+		t.Fatalf("%d %s", p.status, p.body)
+	}
+	if !strings.Contains(b.get("/cart").body, "Sencha Green Tea") {
+		t.Error("the cart was lost")
+	}
+	var status string
+	_ = k.DB.Read.QueryRow(`SELECT status FROM orders`).Scan(&status)
+	if status != string(db.StatusFailed) {
+		t.Errorf("attempt %q", status)
+	}
+}
+
+func TestKlarnaUnlink(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.signUp("uma@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	k.buy(t, b, true)
+	tok := k.storedToken(t, "uma@example.com")
+	p := b.post("/account/klarna/unlink", nil)
+	if p.status != 303 || p.location != "/account" {
+		t.Fatalf("%d %q", p.status, p.location)
+	}
+	acct := b.get("/account")
+	if strings.Contains(acct.body, "Klarna account linked") || !strings.Contains(acct.body, "Your Klarna account is unlinked") {
+		t.Error("still shown as linked")
+	}
+	if n := k.sb.State.Calls("klarna.customer_token_status"); n != 1 {
+		t.Errorf("cancelled at Klarna %d times", n)
+	}
+	if k.storedToken(t, "uma@example.com") != "" {
+		t.Error("the token is still stored")
+	}
+	// The cancelled token no longer recognises the customer.
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	_, sid, pay := k.startKlarna(t, b)
+	if mode := k.widgetMode(t, sid, pay); mode != "login" {
+		t.Errorf("after unlink widget mode %q", mode)
+	}
+	noFullToken(t, tok, map[string]string{"log": k.logText()})
+}
+
+func TestKlarnaBuyAgain(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.signUp("bea@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"hand-grinder"}, "quantity": {"1"}})
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"2"}})
+	first := k.buy(t, b, true)
+	page := b.get("/orders/" + first)
+	attempt := page.doc(t).Find(`form[action="/orders/`+first+`/klarna/buy-again"] input[name=attempt]`).AttrOr("value", "")
+	if attempt == "" {
+		t.Fatal("no Buy again on a linked customer's Klarna order")
+	}
+	p := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}})
+	if p.status != 303 || !strings.HasPrefix(p.location, "/orders/") || p.location == "/orders/"+first {
+		t.Fatalf("buy again: %d %q %s", p.status, p.location, p.body)
+	}
+	again := b.get(p.location)
+	if !strings.Contains(again.body, "Payment authorized") || !strings.Contains(again.body, "€81.00") ||
+		!strings.Contains(again.body, "without the Klarna window") {
+		t.Errorf("new order page: %s", again.body)
+	}
+	// A double submit places no second order.
+	if p2 := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}}); p2.location != p.location {
+		t.Errorf("double submit went to %q", p2.location)
+	}
+	if n := k.sb.State.Calls("klarna.customer_token_order"); n != 1 {
+		t.Errorf("customer-token orders %d", n)
+	}
+	// Another customer cannot buy this order again.
+	other := k.browser(t)
+	other.signUp("eve@example.com")
+	if p := other.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}}); p.status != 404 {
+		t.Errorf("another customer: %d", p.status)
+	}
+}
+
+// Klarna does not answer: the attempt stays open with the support
+// reference, and trying again (same attempt, same key) places one order.
+func TestKlarnaBuyAgainRetryAfterAnOutage(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.signUp("olga@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"carafe"}, "quantity": {"1"}})
+	first := k.buy(t, b, true)
+	attempt := b.get("/orders/"+first).doc(t).Find("input[name=attempt]").AttrOr("value", "")
+	k.control(t, "/control/faults", map[string]any{"operation": "klarna.customer_token_order", "status": 503, "times": 3})
+	p := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}})
+	ref := p.doc(t).Find("[data-testid=support-reference]").Text()
+	if p.status != 502 || ref == "" {
+		t.Fatalf("%d %q", p.status, ref)
+	}
+	var pending string
+	if err := k.DB.Read.QueryRow(`SELECT public_id FROM orders WHERE status = 'pending'`).Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
+	page := b.get("/orders/" + pending)
+	form := page.doc(t).Find(`form[action="/orders/` + first + `/klarna/buy-again"]`)
+	if !strings.Contains(page.body, ref) || form.Find("button").Text() != "Try again with Klarna" ||
+		form.Find("input[name=attempt]").AttrOr("value", "") != attempt {
+		t.Fatalf("the open attempt's page: %s", page.body)
+	}
+	if p := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}}); p.location != "/orders/"+pending {
+		t.Fatalf("retry: %d %q", p.status, p.location)
+	}
+	if !strings.Contains(b.get("/orders/"+pending).body, "Payment authorized") {
+		t.Error("not paid after the retry")
+	}
+	var n int
+	_ = k.DB.Read.QueryRow(`SELECT count(*) FROM klarna_payments WHERE kind = 'customer_token'`).Scan(&n)
+	if n != 1 || k.sb.State.Calls("klarna.customer_token_order") != 4 {
+		t.Errorf("%d attempts, %d calls", n, k.sb.State.Calls("klarna.customer_token_order"))
+	}
+}
+
+func TestKlarnaBuyAgainWithADeadLinkForgetsIt(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.signUp("dora@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	first := k.buy(t, b, true)
+	attempt := b.get("/orders/"+first).doc(t).Find("input[name=attempt]").AttrOr("value", "")
+	k.control(t, "/control/reset", nil) // Klarna no longer knows the token
+	p := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}})
+	if p.status != 409 || !strings.Contains(p.body, "Your Klarna link has ended") {
+		t.Fatalf("%d %s", p.status, p.body)
+	}
+	if k.storedToken(t, "dora@example.com") != "" {
+		t.Error("the dead token is still stored")
+	}
+}
+
+func TestKlarnaAttemptsBelongToTheirOwner(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	id, sid, _ := k.startKlarna(t, b)
+	auth := k.approve(t, sid, false)
+	other := k.browser(t)
+	if p := other.get("/checkout/klarna/" + id); p.status != 404 {
+		t.Errorf("another person's pay page: %d", p.status)
+	}
+	if p := other.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}}); p.status != 404 {
+		t.Errorf("another person's authorize: %d", p.status)
+	}
+	if n := k.sb.State.Calls("klarna.create_order"); n != 0 {
+		t.Errorf("an order was attempted for a stranger")
+	}
+}

@@ -1,0 +1,136 @@
+package klarna
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+)
+
+// Error is a Klarna API error (ErrorV2: correlation_id, error_code,
+// error_messages). CorrelationID is what Klarna's support asks for: the shop
+// logs it and shows it on the error page as the support reference.
+type Error struct {
+	Op            string // create_order, ...
+	Status        int
+	CorrelationID string
+	Code          string   // ALL_CAPS_SNAKE_CASE, e.g. BAD_VALUE
+	Messages      []string // e.g. "Bad value: purchase_country"
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("klarna %s: HTTP %d", e.Op, e.Status)
+	if e.Code != "" {
+		s += " " + e.Code
+	}
+	if len(e.Messages) > 0 {
+		s += ": " + strings.Join(e.Messages, "; ")
+	}
+	if e.CorrelationID != "" {
+		s += " (correlation id " + e.CorrelationID + ")"
+	}
+	return s
+}
+
+// decodeError reads an error answer. Klarna's body is ErrorV2; a body that is
+// not (a proxy's HTML page, an empty 401) still gives an Error with the
+// status and the Klarna-Correlation-Id header.
+func decodeError(op string, resp *http.Response, body []byte) *Error {
+	e := &Error{Op: op, Status: resp.StatusCode}
+	var w struct {
+		CorrelationID string   `json:"correlation_id"`
+		ErrorCode     string   `json:"error_code"`
+		ErrorMessages []string `json:"error_messages"`
+	}
+	if json.Unmarshal(body, &w) == nil {
+		e.CorrelationID, e.Code, e.Messages = w.CorrelationID, w.ErrorCode, w.ErrorMessages
+	}
+	if e.CorrelationID == "" {
+		e.CorrelationID = resp.Header.Get("Klarna-Correlation-Id")
+	}
+	return e
+}
+
+// CorrelationID returns the Klarna correlation id carried by err, if any.
+func CorrelationID(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.CorrelationID
+	}
+	return ""
+}
+
+// StatusOf returns the HTTP status of a Klarna error, 0 for other errors.
+func StatusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+// NeedsReapproval reports whether a create-order error means the customer
+// must approve again: 409 (the order no longer matches the authorized
+// session: the cart changed) or 404 (the authorization is unknown, used,
+// cancelled or older than 60 minutes: Klarna answers NOT_FOUND "Invalid
+// authorization token").
+func NeedsReapproval(err error) bool {
+	s := StatusOf(err)
+	return s == http.StatusConflict || s == http.StatusNotFound
+}
+
+// CartChanged reports a 409 from create order: the cart changed since the
+// customer approved.
+func CartChanged(err error) bool { return StatusOf(err) == http.StatusConflict }
+
+// TokenGone reports that a customer token is unknown (404) or cancelled or
+// suspended (403 TOKEN_CANCELLED, TOKEN_SUSPENDED): the account link is dead
+// and the customer must link again. Other 403s (a currency the token's
+// payment method does not take) leave the token as it is.
+func TokenGone(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Status == http.StatusNotFound ||
+		(e.Status == http.StatusForbidden && (e.Code == "TOKEN_CANCELLED" || e.Code == "TOKEN_SUSPENDED"))
+}
+
+// NetworkError is a call that got no answer. Its text never contains the URL
+// (Klarna puts tokens in paths), only what kind of failure it was.
+type NetworkError struct {
+	Op   string
+	Kind string // timeout, canceled, network
+	err  error
+}
+
+func (e *NetworkError) Error() string { return "klarna " + e.Op + ": no answer (" + e.Kind + ")" }
+
+// Unwrap exposes context errors (so callers can tell a cancelled request)
+// but not the *url.Error, whose text holds the URL.
+func (e *NetworkError) Unwrap() error {
+	if errors.Is(e.err, context.Canceled) {
+		return context.Canceled
+	}
+	if errors.Is(e.err, context.DeadlineExceeded) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+func networkError(op string, err error) *NetworkError {
+	kind := "network"
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		kind = "canceled"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		kind = "timeout"
+	}
+	return &NetworkError{Op: op, Kind: kind, err: err}
+}
+
+func equalFold(a, b string) bool { return strings.EqualFold(a, b) }

@@ -1,0 +1,378 @@
+package klarnalink_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"refshop/db"
+	"refshop/web/clock"
+	"refshop/web/klarna"
+	"refshop/web/klarnalink"
+	"refshop/web/sandbox"
+	"refshop/web/sandbox/control"
+	"refshop/web/secret"
+)
+
+type env struct {
+	t      *testing.T
+	url    string
+	sb     *sandbox.Sandbox
+	c      *klarna.Client
+	db     *db.DB
+	store  *db.Store
+	linker *klarnalink.Linker
+	user   int64
+	clock  *clock.Manual
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	var sb *sandbox.Sandbox
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sb.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	sb = sandbox.New(control.Config{BaseURL: srv.URL, ShopBaseURL: "http://shop.test",
+		Klarna: control.KlarnaConfig{Enabled: true, Username: "PK", Password: "pw"}}, slog.New(slog.DiscardHandler), nil)
+	c := klarna.New(klarna.Config{BaseURL: srv.URL + "/klarna/api", Username: "PK", Password: secret.New("pw"),
+		HTTP: srv.Client(), Backoff: func(int) time.Duration { return 0 }})
+	ctx := context.Background()
+	d, err := db.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	clk := clock.NewManual(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	store := db.NewStore(d, clk)
+	key := make([]byte, secret.KeySize)
+	_, _ = rand.Read(key)
+	box, _ := secret.NewBox(key)
+	u, err := store.CreateUser(ctx, "anna@example.com", "Anna", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, url: srv.URL, sb: sb, c: c, db: d, store: store, user: u.ID, clock: clk,
+		linker: &klarnalink.Linker{Store: store, Box: box, Klarna: c, Log: slog.New(slog.DiscardHandler)}}
+}
+
+func (e *env) control(path string, body any) map[string]any {
+	e.t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(e.url+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != 200 {
+		e.t.Fatalf("%s: %d %v", path, resp.StatusCode, out)
+	}
+	return out
+}
+
+var items = []klarna.Item{{Reference: "sencha", Name: "Sencha", Quantity: 2, UnitPrice: 850, TaxRate: 700}}
+
+// approved is a session the customer approved, ready for create order.
+type approved struct {
+	auth string
+	req  klarna.OrderRequest
+}
+
+// approve creates a buy_and_link session with the stored token (if any) and
+// approves it as the widget would.
+func (e *env) approve(attempt string, link bool) approved {
+	e.t.Helper()
+	ctx := context.Background()
+	tok, _, err := e.linker.Current(ctx, e.user)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	lines, amount, tax := klarna.Lines(items)
+	req := klarna.SessionRequest{Intent: klarna.IntentBuyAndLink, PurchaseCountry: "DE", PurchaseCurrency: "EUR",
+		OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines}
+	if !tok.IsZero() {
+		req.Customer = &klarna.Customer{CustomerToken: tok}
+	}
+	s, err := e.c.CreateSession(ctx, req, klarna.IdempotencyKey(attempt, "create_session"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	auth := e.control("/control/klarna/sessions/"+s.SessionID+"/authorize", map[string]any{"link_account": link})["authorization_token"].(string)
+	return approved{auth: auth, req: klarna.OrderRequest{PurchaseCountry: "DE", PurchaseCurrency: "EUR",
+		OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines}}
+}
+
+// order places the approved order and returns Klarna's token.
+func (e *env) order(attempt string, a approved) secret.Secret {
+	e.t.Helper()
+	o, err := e.c.CreateOrder(context.Background(), a.auth, a.req, klarna.IdempotencyKey(attempt, "create_order"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return o.CustomerToken
+}
+
+// purchase is one whole checkout as the shop runs it: read the link version,
+// order, save the answer's token.
+func (e *env) purchase(attempt string, link bool) secret.Secret {
+	e.t.Helper()
+	a := e.approve(attempt, link)
+	_, seen, _ := e.linker.Current(context.Background(), e.user)
+	tok := e.order(attempt, a)
+	if err := e.linker.Save(context.Background(), e.user, seen, tok); err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+func (e *env) stored() string {
+	e.t.Helper()
+	tok, _, err := e.linker.Current(context.Background(), e.user)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok.Reveal()
+}
+
+func (e *env) active(tok string) bool {
+	e.t.Helper()
+	info, err := e.c.ReadCustomerToken(context.Background(), secret.New(tok))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return info.Active()
+}
+
+func TestFirstPurchaseStoresTheTokenEncrypted(t *testing.T) {
+	e := newEnv(t)
+	tok := e.purchase("a1", true)
+	if tok.IsZero() || e.stored() != tok.Reveal() {
+		t.Fatalf("stored %q, Klarna returned %q", e.stored(), tok.Reveal())
+	}
+	var sealed, hint string
+	if err := e.db.Read.QueryRow(`SELECT token_sealed, token_hint FROM klarna_links WHERE user_id = ?`, e.user).Scan(&sealed, &hint); err != nil {
+		t.Fatal(err)
+	}
+	id := tok.Reveal()[strings.LastIndex(tok.Reveal(), ":")+1:]
+	if strings.Contains(sealed, id) || strings.Contains(sealed, "krn:") || !strings.HasPrefix(sealed, "v1:") {
+		t.Errorf("stored in the clear: %q", sealed)
+	}
+	if hint != secret.Mask(tok.Reveal()) || strings.Contains(hint, id) {
+		t.Errorf("hint %q", hint)
+	}
+	st, _ := e.linker.Status(context.Background(), e.user)
+	if !st.Linked || st.LinkedAt.IsZero() || !st.RefreshedAt.Equal(st.LinkedAt) {
+		t.Errorf("status %+v", st)
+	}
+}
+
+func TestRotationReplacesTheStoredTokenAndKeepsTheLinkDate(t *testing.T) {
+	e := newEnv(t)
+	first := e.purchase("r1", true)
+	linked, _ := e.linker.Status(context.Background(), e.user)
+	e.control("/control/settings", map[string]any{"klarna_rotate_customer_tokens": true})
+	e.clock.Advance(time.Hour)
+	second := e.purchase("r2", true)
+	if second.Reveal() == first.Reveal() || e.stored() != second.Reveal() {
+		t.Fatalf("stored %q after rotation to %q", e.stored(), second.Reveal())
+	}
+	st, _ := e.linker.Status(context.Background(), e.user)
+	if !st.LinkedAt.Equal(linked.LinkedAt) || !st.RefreshedAt.Equal(linked.LinkedAt.Add(time.Hour)) {
+		t.Errorf("linked %v refreshed %v", st.LinkedAt, st.RefreshedAt)
+	}
+}
+
+func TestOptOutKeepsTheStoredToken(t *testing.T) {
+	e := newEnv(t)
+	tok := e.purchase("o1", true)
+	// The customer cancels the link in the Klarna app: next time the widget
+	// asks them to log in, and they opt out of linking again.
+	must(t, e.c.CancelCustomerToken(context.Background(), tok, "app-cancel"))
+	_, before, _ := e.linker.Current(context.Background(), e.user)
+	if got := e.purchase("o2", false); !got.IsZero() {
+		t.Fatal("Klarna returned a token after opt-out")
+	}
+	_, after, _ := e.linker.Current(context.Background(), e.user)
+	if after != before || e.stored() != tok.Reveal() {
+		t.Errorf("an answer without a token changed the link (v%d -> v%d)", before, after)
+	}
+}
+
+func TestOptOutOnFirstPurchaseStoresNothing(t *testing.T) {
+	e := newEnv(t)
+	if tok := e.purchase("n1", false); !tok.IsZero() {
+		t.Fatal("Klarna returned a token after opt-out")
+	}
+	if st, _ := e.linker.Status(context.Background(), e.user); st.Linked {
+		t.Error("linked after opting out")
+	}
+}
+
+// Two orders approved with the same stored token finish at once with
+// rotation on: Klarna makes A's token, then B's (which retires A's). Their
+// answers reach the shop in either order; the stored token must end up as
+// B's, the one that works.
+func TestConcurrentOrdersNeverLeaveTheOlderToken(t *testing.T) {
+	for _, saveFirst := range []string{"older answer saved first", "newer answer saved first"} {
+		t.Run(saveFirst, func(t *testing.T) {
+			e := newEnv(t)
+			e.purchase("base", true)
+			e.control("/control/settings", map[string]any{"klarna_rotate_customer_tokens": true})
+			ctx := context.Background()
+			a, b := e.approve("A", true), e.approve("B", true)
+			_, seenA, _ := e.linker.Current(ctx, e.user)
+			_, seenB, _ := e.linker.Current(ctx, e.user)
+			tokA := e.order("A", a)
+			tokB := e.order("B", b)
+			if e.active(tokA.Reveal()) || !e.active(tokB.Reveal()) {
+				t.Fatal("the sandbox did not retire A's token")
+			}
+			if saveFirst == "older answer saved first" {
+				must(t, e.linker.Save(ctx, e.user, seenA, tokA))
+				must(t, e.linker.Save(ctx, e.user, seenB, tokB))
+			} else {
+				must(t, e.linker.Save(ctx, e.user, seenB, tokB))
+				must(t, e.linker.Save(ctx, e.user, seenA, tokA))
+			}
+			if e.stored() != tokB.Reveal() {
+				t.Errorf("stored the retired token")
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Many orders for one user at once, with rotation: whatever the
+// interleaving, the token left stored is the one Klarna still honours.
+func TestManyConcurrentOrdersLeaveAWorkingToken(t *testing.T) {
+	e := newEnv(t)
+	e.purchase("base", true)
+	e.control("/control/settings", map[string]any{"klarna_rotate_customer_tokens": true})
+	const n = 8
+	approvals := make([]approved, n)
+	for i := range approvals {
+		approvals[i] = e.approve(fmt.Sprintf("c%d", i), true)
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, seen, err := e.linker.Current(ctx, e.user)
+			if err != nil {
+				errs <- err
+				return
+			}
+			o, err := e.c.CreateOrder(ctx, approvals[i].auth, approvals[i].req, klarna.IdempotencyKey(fmt.Sprintf("c%d", i), "create_order"))
+			if err != nil {
+				errs <- err
+				return
+			}
+			errs <- e.linker.Save(ctx, e.user, seen, o.CustomerToken)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	if n := e.sb.State.Calls("klarna.create_order"); n != 1+8 {
+		t.Errorf("create_order calls %d", n)
+	}
+	if !e.active(e.stored()) {
+		t.Error("the stored token no longer works at Klarna")
+	}
+}
+
+func TestUnlinkCancelsAtKlarnaAndForgets(t *testing.T) {
+	e := newEnv(t)
+	tok := e.purchase("u1", true)
+	must(t, e.linker.Unlink(context.Background(), e.user))
+	if e.active(tok.Reveal()) {
+		t.Error("still active at Klarna")
+	}
+	if st, _ := e.linker.Status(context.Background(), e.user); st.Linked || st.Masked != "" {
+		t.Errorf("still linked: %+v", st)
+	}
+	if err := e.linker.Unlink(context.Background(), e.user); err != klarnalink.ErrNotLinked {
+		t.Errorf("second unlink: %v", err)
+	}
+	// A new purchase links afresh.
+	if again := e.purchase("u2", true); again.IsZero() || e.stored() != again.Reveal() {
+		t.Error("relinking failed")
+	}
+}
+
+func TestUnlinkKeepsTheTokenWhenKlarnaCannotBeReached(t *testing.T) {
+	e := newEnv(t)
+	tok := e.purchase("k1", true)
+	e.control("/control/faults", map[string]any{"operation": "klarna.customer_token_status", "status": 503, "times": 3})
+	err := e.linker.Unlink(context.Background(), e.user)
+	if klarna.StatusOf(err) != 503 || klarna.CorrelationID(err) == "" {
+		t.Fatalf("err = %v", err)
+	}
+	if e.stored() != tok.Reveal() || !e.active(tok.Reveal()) {
+		t.Error("the link was lost")
+	}
+	must(t, e.linker.Unlink(context.Background(), e.user))
+}
+
+func TestUnlinkForgetsATokenKlarnaNoLongerKnows(t *testing.T) {
+	e := newEnv(t)
+	e.purchase("g1", true)
+	e.control("/control/reset", nil) // Klarna forgot every token
+	must(t, e.linker.Unlink(context.Background(), e.user))
+	if st, _ := e.linker.Status(context.Background(), e.user); st.Linked {
+		t.Error("still linked")
+	}
+}
+
+// The user unlinks while an order approved by logging in (and agreeing to
+// link) is running: that order's token is the latest word and is stored.
+func TestATokenFromAnOrderThatRanDuringUnlinkIsStored(t *testing.T) {
+	e := newEnv(t)
+	old := e.purchase("d1", true)
+	ctx := context.Background()
+	_, seen, _ := e.linker.Current(ctx, e.user)
+	must(t, e.linker.Unlink(ctx, e.user))
+	a := e.approve("d2", true) // nothing stored now: the customer logs in and links
+	tok := e.order("d2", a)
+	must(t, e.linker.Save(ctx, e.user, seen, tok))
+	if tok.IsZero() || tok.Reveal() == old.Reveal() || e.stored() != tok.Reveal() {
+		t.Errorf("stored %q, the order returned %q", e.stored(), tok.Reveal())
+	}
+}
+
+// An order recognised by a token the user then unlinked brings no token
+// back: the link stays gone.
+func TestUnlinkBeforeARecognisedOrderFinishesStaysUnlinked(t *testing.T) {
+	e := newEnv(t)
+	e.purchase("e1", true)
+	ctx := context.Background()
+	a := e.approve("e2", true) // recognised by the stored token
+	_, seen, _ := e.linker.Current(ctx, e.user)
+	must(t, e.linker.Unlink(ctx, e.user))
+	tok := e.order("e2", a)
+	if !tok.IsZero() {
+		t.Fatal("Klarna returned a cancelled link's token")
+	}
+	must(t, e.linker.Save(ctx, e.user, seen, tok))
+	if st, _ := e.linker.Status(ctx, e.user); st.Linked {
+		t.Error("linked again")
+	}
+}

@@ -1,0 +1,156 @@
+package klarna
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Idempotency (providers.md 2.7): a POST or PATCH carrying a key runs once;
+// a repeat with the same key within 24 hours on the sandbox clock gets the
+// first answer again. The header has two names in Klarna's documents
+// (Idempotency-Key in the account-linking guide, Klarna-Idempotency-Key in
+// the API reference); both are honoured, on every POST and PATCH.
+//
+// NOT FOUND in Klarna's documents, chosen here (the client's expectations
+// match):
+//   - only successful (2xx) answers are remembered: an error leaves nothing
+//     done, so a repeat is simply tried again;
+//   - the same key with a different request (method, path or JSON body) is
+//     refused with 422 IDEMPOTENCY_KEY_REUSED, as the IETF
+//     Idempotency-Key draft recommends;
+//   - two requests with one key at once are served one after the other, so
+//     the second replays the first.
+type idemRecord struct {
+	fingerprint string
+	status      int
+	body        []byte
+	created     time.Time
+}
+
+// response is what an operation answers.
+type response struct {
+	status int
+	body   any // nil: no body
+	err    *apiError
+}
+
+func ok(status int, body any) response { return response{status: status, body: body} }
+func fail(e *apiError) response        { return response{err: e} }
+
+func idempotencyKey(r *http.Request) (key string, conflict bool) {
+	a, b := r.Header.Get("Klarna-Idempotency-Key"), r.Header.Get("Idempotency-Key")
+	if a != "" && b != "" && a != b {
+		return "", true
+	}
+	if a != "" {
+		return a, false
+	}
+	return b, false
+}
+
+// idempotent runs handle at most once per idempotency key and writes its
+// answer.
+func (p *provider) idempotent(w http.ResponseWriter, r *http.Request, body []byte, handle func() response) {
+	key, conflict := idempotencyKey(r)
+	if conflict {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "Idempotency-Key and Klarna-Idempotency-Key differ: send one key")
+		return
+	}
+	if key == "" {
+		writeResponse(w, handle())
+		return
+	}
+	lock := p.keyLock(key)
+	lock.Lock()
+	defer lock.Unlock()
+
+	fp := r.Method + " " + r.URL.Path + " " + canonicalJSON(body)
+	now := p.st.Now()
+	p.mu.Lock()
+	rec := p.idem[key]
+	if rec != nil && now.Sub(rec.created) >= IdempotencyTTL {
+		delete(p.idem, key)
+		rec = nil
+	}
+	p.mu.Unlock()
+	if rec != nil {
+		if rec.fingerprint != fp {
+			writeError(w, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED",
+				"This idempotency key was used with a different request in the last 24 hours")
+			return
+		}
+		w.Header().Set("Idempotent-Replayed", "true")
+		writeRaw(w, rec.status, rec.body)
+		return
+	}
+	resp := handle()
+	if resp.err != nil {
+		writeResponse(w, resp)
+		return
+	}
+	raw := encode(resp.body)
+	p.mu.Lock()
+	p.idem[key] = &idemRecord{fingerprint: fp, status: resp.status, body: raw, created: now}
+	p.mu.Unlock()
+	writeRaw(w, resp.status, raw)
+}
+
+func (p *provider) keyLock(key string) *sync.Mutex {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := p.keyLocks[key]
+	if l == nil {
+		l = &sync.Mutex{}
+		p.keyLocks[key] = l
+	}
+	return l
+}
+
+// canonicalJSON writes a JSON body with sorted keys, so the same request
+// sent with its fields in another order is still the same request.
+func canonicalJSON(b []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return string(b)
+	}
+	out, _ := json.Marshal(v)
+	return string(out)
+}
+
+func encode(v any) []byte {
+	if v == nil {
+		return nil
+	}
+	b, _ := json.Marshal(v)
+	return b
+}
+
+func writeResponse(w http.ResponseWriter, resp response) {
+	if resp.err != nil {
+		writeError(w, resp.err.Status, resp.err.Code, resp.err.Messages...)
+		return
+	}
+	writeRaw(w, resp.status, encode(resp.body))
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	if w.Header().Get("Klarna-Correlation-Id") == "" {
+		w.Header().Set("Klarna-Correlation-Id", newID())
+	}
+	if body != nil {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// readBody reads a request body (at most 1 MiB).
+func readBody(r *http.Request) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(r.Body, 1<<20))
+}

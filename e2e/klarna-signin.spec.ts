@@ -1,5 +1,5 @@
-import { test, expect, resetSandbox, sandboxState, sandboxURL, signOut, signUp, uniqueEmail } from './helpers';
-import type { APIRequestContext, Page } from '@playwright/test';
+import { test, expect, addToCart, resetSandbox, sandboxState, sandboxURL, signOut, signUp, uniqueEmail } from './helpers';
+import type { APIRequestContext, FrameLocator, Page } from '@playwright/test';
 
 // Sign in with Klarna: the shop's button, the sandbox's Klarna-styled sign-in
 // and consent pages, the callback, accounts made from the verified ID token
@@ -155,4 +155,99 @@ test('"Don\'t allow" at Klarna brings the customer back to sign in, nothing chan
   await atKlarna(page, uniqueEmail('shy'), false);
   await expect(page).toHaveURL(/\/signin$/);
   await expect(page.getByText('You did not allow the shop to use your Klarna account')).toBeVisible();
+});
+
+// --- paying with Klarna after signing in with Klarna ---
+
+function widget(page: Page): FrameLocator {
+  return page.frameLocator('iframe[title="Klarna"]');
+}
+
+// openKlarnaPayment goes from the checkout to the Klarna payment page.
+async function openKlarnaPayment(page: Page): Promise<void> {
+  await page.goto('/checkout');
+  await page.getByRole('button', { name: 'Pay with Klarna' }).click();
+  await expect(page.getByRole('heading', { name: 'Pay with Klarna', level: 1 })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Buy with Klarna' })).toBeEnabled();
+}
+
+// buyRecognised approves in the widget with no login step. The account is
+// not linked (account linking would recognise the next purchase by itself),
+// so each purchase is recognised by the access token alone.
+async function buyRecognised(page: Page, name: string): Promise<void> {
+  await expect(page.getByTestId('klarnaid-recognised')).toBeVisible();
+  await expect(widget(page).getByTestId('klarna-inline-status')).toContainText('no login needed');
+  await page.getByRole('button', { name: 'Buy with Klarna' }).click();
+  const w = widget(page);
+  await expect(w.getByTestId('klarna-welcome')).toContainText('This shop recognised your Klarna account');
+  await expect(w.getByRole('heading', { name: 'Log in to Klarna' })).toBeHidden();
+  await shot(page, `${name}-widget-recognised`);
+  await w.getByRole('checkbox', { name: 'Link my Klarna account to this shop' }).uncheck();
+  await w.getByTestId('klarna-buy').click();
+  await expect(page).toHaveURL(/\/orders\/[a-z0-9]+$/);
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
+}
+
+test('pay with Klarna recognised, then again after the access token expired: one refresh, still recognised', async ({ page, request }) => {
+  const email = uniqueEmail('paula.payer');
+  await signInWithKlarna(page, email);
+  await addToCart(page, 'Stoneware Mug');
+  await openKlarnaPayment(page);
+  await shot(page, 'klarna-pay-recognised');
+  await buyRecognised(page, 'klarna-pay-1');
+  let state = await sandboxState(request);
+  expect(state.calls['klarna.token_refresh']).toBe(0); // the sign-in's access token was fresh
+
+  // Five minutes is all an access token lives: move the sandbox clock past it.
+  await control(request, 'clock', { advance: '6m' });
+  await addToCart(page, 'Sencha Green Tea');
+  await openKlarnaPayment(page);
+  await buyRecognised(page, 'klarna-pay-2');
+  state = await sandboxState(request);
+  expect(state.calls['klarna.token_refresh']).toBe(1);
+});
+
+test('a revoked grant asks to sign in with Klarna again, and paying with Klarna still works', async ({ page, request }) => {
+  const email = uniqueEmail('rita.revoked');
+  await signInWithKlarna(page, email);
+  await addToCart(page, 'Glass Carafe');
+  // The customer takes the shop's access back in the Klarna app.
+  expect((await control(request, 'klarna/login/revoke', { email })).revoked).toBe(1);
+  await control(request, 'clock', { advance: '6m' });
+
+  await openKlarnaPayment(page);
+  await expect(page.getByRole('status').first()).toHaveText(signInAgain);
+  await expect(widget(page).getByTestId('klarna-inline-status')).toHaveText('You will log in to Klarna when you place the order.');
+  await shot(page, 'klarna-pay-revoked');
+  await expect(page.getByTestId('klarnaid-recognised')).toHaveCount(0);
+  expect((await sandboxState(request)).calls['klarna.token_refresh']).toBe(1);
+
+  await page.goto('/checkout');
+  await expect(page.getByTestId('klarnaid-checkout-notice')).toContainText(signInAgain);
+  await page.goto('/account');
+  await expect(page.getByTestId('klarnaid-signin-again')).toHaveText(signInAgain);
+  await shot(page, 'klarna-account-signin-again');
+
+  // Checkout carries on: the widget asks the customer to log in.
+  await openKlarnaPayment(page);
+  await page.getByRole('button', { name: 'Buy with Klarna' }).click();
+  const w = widget(page);
+  await expect(w.getByRole('heading', { name: 'Log in to Klarna' })).toBeVisible();
+  await w.getByRole('radio', { name: /Anna Schmidt/ }).check();
+  await w.getByRole('button', { name: 'Continue' }).click();
+  await w.getByRole('checkbox', { name: 'Link my Klarna account to this shop' }).uncheck(); // recognition stays the access token's job
+  await w.getByTestId('klarna-buy').click();
+  await expect(page).toHaveURL(/\/orders\/[a-z0-9]+$/);
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
+  // A dead grant is not refreshed again.
+  expect((await sandboxState(request)).calls['klarna.token_refresh']).toBe(1);
+
+  // Signing in with Klarna again from the account page brings recognition back.
+  await page.goto('/account');
+  await page.getByRole('button', { name: 'Sign in with Klarna again' }).click();
+  await atKlarna(page, email);
+  await expect(page.getByTestId('klarnaid-signin-again')).toHaveCount(0);
+  await addToCart(page, 'Linen Tea Towel');
+  await openKlarnaPayment(page);
+  await buyRecognised(page, 'klarna-pay-after-revival');
 });

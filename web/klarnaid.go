@@ -33,6 +33,7 @@ import (
 	"refshop/db"
 	"refshop/views"
 	"refshop/web/config"
+	"refshop/web/klarna"
 	"refshop/web/klarnaid"
 )
 
@@ -324,24 +325,35 @@ func (f *klarnaIDFlow) checkoutNotice(c echo.Context, _ pricedCart) (templ.Compo
 	return views.KlarnaIDCheckoutNotice(), nil
 }
 
-// accessToken is what Klarna payments' create-session sends as
-// customer.klarna_access_token for the signed-in customer: a fresh access
-// token, or "" (the widget then asks the customer to log in). It never fails
-// a checkout.
-func (f *klarnaIDFlow) accessToken(c echo.Context) string {
-	u := currentUser(c)
-	if u == nil {
-		return ""
-	}
-	at, err := f.grants.AccessToken(c.Request().Context(), u.ID)
+// addAccessToken puts the signed-in customer's fresh access token into a
+// Klarna payments session request as customer.klarna_access_token (a refresh
+// first when the stored one has expired), so the widget recognises the
+// customer and skips its login. It never fails a checkout: without a token
+// the widget asks the customer to log in. It returns the notice to show when
+// Klarna ended the grant.
+func (f *klarnaIDFlow) addAccessToken(c echo.Context, userID int64, req *klarna.SessionRequest) (notice string) {
+	at, err := f.grants.AccessToken(c.Request().Context(), userID)
 	switch {
 	case err == nil:
-		return at.Reveal()
-	case errors.Is(err, klarnaid.ErrNotConnected), errors.Is(err, klarnaid.ErrSignInAgain):
+		if req.Customer == nil {
+			req.Customer = &klarna.Customer{}
+		}
+		req.Customer.KlarnaAccessToken = at
+	case errors.Is(err, klarnaid.ErrSignInAgain):
+		return views.KlarnaSignInAgain
+	case errors.Is(err, klarnaid.ErrNotConnected):
 	default:
-		f.a.Log.Warn("klarnaid: no access token for checkout", "user_id", u.ID, "error", err)
+		f.a.Log.Warn("klarnaid: no access token for this checkout; the widget will ask the customer to log in",
+			"request_id", requestID(c), "user_id", userID, "error", err)
 	}
 	return ""
+}
+
+// live reports whether the account has a Sign in with Klarna grant Klarna
+// has not ended (the payment page says the customer will be recognised).
+func (f *klarnaIDFlow) live(c echo.Context, userID int64) bool {
+	st, err := f.grants.Status(c.Request().Context(), userID)
+	return err == nil && st.Connected && !st.SignInAgain
 }
 
 // sweep drops expired access tokens from the database every minute.

@@ -1,13 +1,18 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,9 +28,10 @@ import (
 // Klarna, the shop's provider clock being the sandbox clock as in cmd/shop.
 type klarnaIDShop struct {
 	*testApp
-	sb    *httptest.Server
-	st    *control.State
-	sbClk *clock.Manual
+	sb       *httptest.Server
+	st       *control.State
+	sbClk    *clock.Manual
+	sessions *sessionRecorder
 }
 
 func newKlarnaIDShop(t *testing.T) *klarnaIDShop {
@@ -40,11 +46,47 @@ func newKlarnaIDShop(t *testing.T) *klarnaIDShop {
 	sb := sandbox.New(sc, slog.New(slog.DiscardHandler), sbClk)
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
+	rec := &sessionRecorder{next: http.DefaultTransport}
 	app := newTestApp(t, func(d *Deps) {
+		d.Config.SandboxURL = srv.URL
 		d.Config.Klarna.LoginURL = srv.URL + "/klarna/login"
+		d.Config.Klarna.APIURL = srv.URL + "/klarna/api"
+		d.Config.Klarna.SDKURL = srv.URL + "/klarna/cdn/kp/lib/v1/api.js"
 		d.ProviderClock = sb.State.Clock
+		d.HTTP = &http.Client{Transport: rec, Timeout: 10 * time.Second}
 	})
-	return &klarnaIDShop{testApp: app, sb: srv, st: sb.State, sbClk: sbClk}
+	return &klarnaIDShop{testApp: app, sb: srv, st: sb.State, sbClk: sbClk, sessions: rec}
+}
+
+// sessionRecorder keeps the customer.klarna_access_token of every Klarna
+// payments create-session request the shop sends.
+type sessionRecorder struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	sent []string // one per create session: the access token, or ""
+}
+
+func (r *sessionRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/payments/v1/sessions") {
+		body, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		var s struct {
+			Customer struct {
+				KlarnaAccessToken string `json:"klarna_access_token"`
+			} `json:"customer"`
+		}
+		_ = json.Unmarshal(body, &s)
+		r.mu.Lock()
+		r.sent = append(r.sent, s.Customer.KlarnaAccessToken)
+		r.mu.Unlock()
+	}
+	return r.next.RoundTrip(req)
+}
+
+func (r *sessionRecorder) tokens() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.sent...)
 }
 
 func (k *klarnaIDShop) sandbox(t *testing.T, method, path, body string) (int, http.Header) {
@@ -345,5 +387,148 @@ func TestKlarnaCancelledSignInGoesBackCalmly(t *testing.T) {
 	}
 	if !strings.Contains(b.get("/signin").body, "did not allow") {
 		t.Fatal("no message after a cancelled sign-in")
+	}
+}
+
+// payWithKlarna chooses Klarna at checkout and returns the payment page and
+// the widget's mode for it ("ready": recognised, no login; "login").
+func (k *klarnaIDShop) payWithKlarna(t *testing.T, b *browser) (page, string) {
+	t.Helper()
+	p := b.post("/checkout/klarna", nil)
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/checkout/klarna/") {
+		t.Fatalf("Pay with Klarna: %d %q %s", p.status, p.location, p.body)
+	}
+	pay := b.get(p.location)
+	tok := pay.doc(t).Find("#klarna-checkout").AttrOr("data-client-token", "")
+	parts := strings.Split(tok, ".")
+	if pay.status != 200 || len(parts) != 3 {
+		t.Fatalf("pay page %d", pay.status)
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims struct {
+		SessionID string `json:"session_id"`
+	}
+	_ = json.Unmarshal(raw, &claims)
+	body, _ := json.Marshal(map[string]string{"client_token": tok, "parent": k.Config.ShopBaseURL})
+	res, err := http.Post(k.sb.URL+"/klarna/payments/widget/"+claims.SessionID+"/state", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var st map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&st)
+	mode, _ := st["mode"].(string)
+	return pay, mode
+}
+
+func TestKlarnaCheckoutSendsAFreshAccessToken(t *testing.T) {
+	k := newKlarnaIDShop(t)
+	b := k.browser(t)
+	k.signInWithKlarna(t, b, "anna.schmidt@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	pay, mode := k.payWithKlarna(t, b)
+	if mode != "ready" {
+		t.Fatalf("widget %q, want ready (recognised, no login)", mode)
+	}
+	if !strings.Contains(pay.body, "You signed in with Klarna, so Klarna recognises you") {
+		t.Fatal("the payment page does not say the customer will be recognised")
+	}
+	if n := k.st.Calls("klarna.token_refresh"); n != 0 {
+		t.Fatalf("%d refreshes with a fresh access token, want 0", n)
+	}
+	k.st.Clock.Advance(6 * time.Minute) // past the access token's 5 minutes
+	if _, mode := k.payWithKlarna(t, b); mode != "ready" {
+		t.Fatalf("after the access token expired: widget %q, want ready", mode)
+	}
+	if n := k.st.Calls("klarna.token_refresh"); n != 1 {
+		t.Fatalf("%d refreshes, want 1", n)
+	}
+	sent := k.sessions.tokens()
+	if len(sent) != 2 || sent[0] == "" || sent[1] == "" || sent[0] == sent[1] {
+		t.Fatalf("create-session access tokens: %d sent, want two different ones", len(sent))
+	}
+	if k.recognised(t, sent[0]) || !k.recognised(t, sent[1]) {
+		t.Fatal("the second checkout did not carry the refreshed token")
+	}
+}
+
+func TestKlarnaCheckoutWithoutSignInWithKlarna(t *testing.T) {
+	k := newKlarnaIDShop(t)
+	b := k.browser(t)
+	b.signUp("plain@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	if _, mode := k.payWithKlarna(t, b); mode != "login" {
+		t.Fatalf("widget %q, want login", mode)
+	}
+	if sent := k.sessions.tokens(); len(sent) != 1 || sent[0] != "" {
+		t.Fatalf("sent %q, want no klarna_access_token", sent)
+	}
+}
+
+func TestRevokedGrantAsksToSignInAgainAndKlarnaCheckoutCarriesOn(t *testing.T) {
+	k := newKlarnaIDShop(t)
+	b := k.browser(t)
+	k.signInWithKlarna(t, b, "jonas.weber@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	// The customer takes the shop's access back at Klarna.
+	if code, _ := k.sandbox(t, "POST", "/control/klarna/login/revoke", `{"email": "jonas.weber@example.com"}`); code != 200 {
+		t.Fatal(code)
+	}
+	k.st.Clock.Advance(6 * time.Minute)
+	pay, mode := k.payWithKlarna(t, b)
+	if mode != "login" {
+		t.Fatalf("widget %q, want login", mode)
+	}
+	if !strings.Contains(pay.body, "Sign in with Klarna again to skip the Klarna login at checkout.") ||
+		strings.Contains(pay.body, "Klarna recognises you") {
+		t.Fatal("the payment page does not ask to sign in with Klarna again")
+	}
+	if n := k.st.Calls("klarna.token_refresh"); n != 1 {
+		t.Fatalf("%d refreshes, want the 1 that found the grant revoked", n)
+	}
+	// Later checkouts do not ask Klarna again, and still work.
+	if _, mode := k.payWithKlarna(t, b); mode != "login" {
+		t.Fatalf("second checkout: %q", mode)
+	}
+	if n := k.st.Calls("klarna.token_refresh"); n != 1 {
+		t.Fatalf("%d refreshes after the grant died, want 1", n)
+	}
+	if !strings.Contains(b.get("/checkout").body, "Sign in with Klarna again") || !strings.Contains(b.get("/account").body, "Sign in with Klarna again") {
+		t.Fatal("checkout or account page lacks the sign-in-again message")
+	}
+}
+
+func TestFiftyConcurrentKlarnaCheckoutsMakeOneRefresh(t *testing.T) {
+	k := newKlarnaIDShop(t)
+	b := k.browser(t)
+	k.signInWithKlarna(t, b, "mia.svensson@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"hand-grinder"}, "quantity": {"1"}})
+	k.st.Clock.Advance(6 * time.Minute)
+
+	var wg sync.WaitGroup
+	status := make([]int, 50)
+	for i := range 50 {
+		wg.Go(func() { status[i] = b.post("/checkout/klarna", nil).status })
+	}
+	wg.Wait()
+	for i, s := range status {
+		if s != http.StatusSeeOther {
+			t.Fatalf("checkout %d: %d", i, s)
+		}
+	}
+	if n := k.st.Calls("klarna.token_refresh"); n != 1 {
+		t.Fatalf("%d refreshes for 50 concurrent checkouts, want 1", n)
+	}
+	sent := k.sessions.tokens()
+	if len(sent) != 50 {
+		t.Fatalf("%d sessions created", len(sent))
+	}
+	for i, at := range sent {
+		if at != sent[0] || at == "" {
+			t.Fatalf("session %d carried another access token", i)
+		}
+	}
+	if !k.recognised(t, sent[0]) {
+		t.Fatal("the shared access token is not valid")
 	}
 }

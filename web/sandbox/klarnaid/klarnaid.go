@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"refshop/web/sandbox/control"
+	sbklarna "refshop/web/sandbox/klarna"
 )
 
 // Base is where the issuer lives below the sandbox origin.
@@ -150,6 +151,12 @@ func New(mux *http.ServeMux, st *control.State, log *slog.Logger) *Provider {
 	}
 	st.ErrorShape(opAuthorize, p.authorizeFaultShape)
 	st.OnReset(p.reset)
+	// Klarna Payments recognises a customer.klarna_access_token this
+	// provider vouches for: the widget then skips its login step.
+	sbklarna.SetAccessTokenValidator(st, func(accessToken string) (string, bool) {
+		id, ok := p.Recognise(accessToken)
+		return id.Email, ok
+	})
 
 	for _, fam := range []string{idpPath, Base} {
 		mux.HandleFunc("GET "+fam+"/.well-known/openid-configuration", p.discovery)

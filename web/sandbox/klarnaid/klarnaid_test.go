@@ -21,6 +21,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"refshop/web/clock"
+	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/klarnaid"
 )
@@ -840,4 +841,61 @@ func TestControlRevokeEndsAnIdentitysGrants(t *testing.T) {
 		t.Fatalf("control revoke without email: %d", res.StatusCode)
 	}
 	res.Body.Close()
+}
+
+// The Klarna Payments part of the sandbox asks this one about
+// customer.klarna_access_token: a valid token makes the widget skip its login.
+func TestKlarnaPaymentsRecognisesTheAccessToken(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	u := "http://" + srv.Listener.Addr().String()
+	cfg := control.Config{BaseURL: u, ShopBaseURL: shopURL, Klarna: control.KlarnaConfig{Enabled: true,
+		Username: "PK_test", Password: "api-key", ClientID: clientID, ClientSecret: clientSecret}}
+	sb := sandbox.New(cfg, slog.New(slog.DiscardHandler), clock.NewManual(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)))
+	srv.Config.Handler = sb
+	srv.Start()
+	t.Cleanup(srv.Close)
+	e := &env{t: t, st: sb.State, url: u,
+		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+
+	mode := func(accessToken string) string {
+		t.Helper()
+		body := `{"purchase_country":"DE","purchase_currency":"EUR","locale":"en-DE","order_amount":1800,"order_tax_amount":287,
+			"order_lines":[{"name":"Mug","quantity":1,"unit_price":1800,"tax_rate":1900,"total_amount":1800,"total_tax_amount":287}]`
+		if accessToken != "" {
+			body += `,"customer":{"klarna_access_token":"` + accessToken + `"}`
+		}
+		req, _ := http.NewRequest(http.MethodPost, u+"/klarna/api/payments/v1/sessions", strings.NewReader(body+"}"))
+		req.SetBasicAuth("PK_test", "api-key")
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := decode(t, readBody(t, res))
+		if res.StatusCode != 200 {
+			t.Fatalf("create session: %d %v", res.StatusCode, s)
+		}
+		b, _ := json.Marshal(map[string]string{"client_token": s["client_token"].(string), "parent": shopURL})
+		res, err = http.Post(u+"/klarna/payments/widget/"+s["session_id"].(string)+"/state", "application/json", strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := decode(t, readBody(t, res))
+		m, _ := st["mode"].(string)
+		return m
+	}
+	tok := e.signIn("anna.schmidt@example.com")
+	if m := mode(tok["access_token"].(string)); m != "ready" {
+		t.Fatalf("valid access token: widget %q, want ready", m)
+	}
+	if m := mode(""); m != "login" {
+		t.Fatalf("no access token: widget %q, want login", m)
+	}
+	if m := mode("ory_at_forged.token"); m != "login" {
+		t.Fatalf("forged access token: widget %q, want login", m)
+	}
+	sb.State.Clock.Advance(5 * time.Minute)
+	if m := mode(tok["access_token"].(string)); m != "login" {
+		t.Fatalf("expired access token: widget %q, want login", m)
+	}
 }

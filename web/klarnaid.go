@@ -297,18 +297,28 @@ func (f *klarnaIDFlow) disconnect(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/account")
 }
 
-// accountPanel is the account page's Sign in with Klarna section.
+// accountPanel is the connected Klarna identity among the account page's
+// linked accounts.
 func (f *klarnaIDFlow) accountPanel(c echo.Context, u db.User) (templ.Component, error) {
 	st, err := f.grants.Status(c.Request().Context(), u.ID)
-	if err != nil {
+	if err != nil || !st.Connected {
 		return nil, err
 	}
-	v := views.KlarnaIDPanelView{Connected: st.Connected, CanDisconnect: u.PasswordHash != ""}
-	if st.Connected {
-		v.Name, v.Email, v.SignInAgain = st.Identity.Name, st.Identity.Email, st.SignInAgain
-		v.Since = st.Identity.ConnectedAt.Local().Format(dateFormat)
+	return views.KlarnaIDPanel(views.KlarnaIDPanelView{
+		Connected: true, CanDisconnect: u.PasswordHash != "",
+		Name: st.Identity.Name, Email: st.Identity.Email, SignInAgain: st.SignInAgain,
+		Since: st.Identity.ConnectedAt.Local().Format(dateFormat),
+	}), nil
+}
+
+// accountOffer is the account page's "Connect Klarna" for an account that
+// is not connected.
+func (f *klarnaIDFlow) accountOffer(c echo.Context, u db.User) (templ.Component, error) {
+	st, err := f.grants.Status(c.Request().Context(), u.ID)
+	if err != nil || st.Connected {
+		return nil, err
 	}
-	return views.KlarnaIDPanel(v), nil
+	return views.KlarnaIDConnect(), nil
 }
 
 // checkoutNotice tells a signed-in customer whose grant ended that signing in

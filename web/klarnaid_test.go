@@ -298,7 +298,7 @@ func TestConnectKlarnaToAPasswordAccountAndDisconnect(t *testing.T) {
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("disconnect: %d %s", p.status, p.body)
 	}
-	if !strings.Contains(b.get("/account").body, "Not connected") {
+	if acct := b.get("/account").doc(t); acct.Find("[data-testid=klarnaid-connect]").Length() != 1 || acct.Find("[data-testid=klarnaid-panel]").Length() != 0 {
 		t.Fatal("still connected after Disconnect")
 	}
 	if k.recognised(t, at.Reveal()) {

@@ -74,6 +74,7 @@ func (a *App) routes() {
 	e.POST("/account/klarna/disconnect", kid.disconnect, a.requireUser)
 	a.signInOptions = append(a.signInOptions, kid.signInOption)
 	a.accountPanels = append(a.accountPanels, kid.accountPanel)
+	a.accountSections = append(a.accountSections, kid.accountOffer)
 	a.checkoutMethods = append(a.checkoutMethods, kid.checkoutNotice)
 	a.background = append(a.background, kid.sweep)
 	// --- end Sign in with Klarna ---

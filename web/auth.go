@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/mail"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -22,10 +23,20 @@ const (
 )
 
 // safeNext keeps only local paths for the after-sign-in redirect, so the
-// sign-in form cannot be used to send people to another site.
+// sign-in form cannot send people to another site. Browsers drop tabs and
+// newlines from URLs and read "\\" as "/", so "/\t/evil" and "/\\evil"
+// would become "//evil": any control character, space or backslash is refused.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return ""
+	}
+	for _, r := range next {
+		if r < 0x21 || r == 0x7f || r == '\\' {
+			return ""
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
 		return ""
 	}
 	return next

@@ -300,7 +300,10 @@ func TestCheckout(t *testing.T) {
 
 func TestSafeNext(t *testing.T) {
 	for in, want := range map[string]string{
-		"/checkout": "/checkout", "": "", "https://evil.example": "", "//evil.example": "", "/\\evil": "", "checkout": "",
+		"/checkout": "/checkout", "/orders/abc?x=1": "/orders/abc?x=1", "": "", "https://evil.example": "",
+		"//evil.example": "", "/\\evil": "", "checkout": "", "/\t/evil.example": "", "/\n/evil.example": "",
+		"/%09/evil.example": "/%09/evil.example", // percent-encoded stays a path: browsers do not decode it into the authority
+		"/ /evil.example":   "", "/\x00x": "",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)

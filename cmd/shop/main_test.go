@@ -53,14 +53,16 @@ func TestGracefulShutdownLetsRequestsFinishAndClosesTheDatabase(t *testing.T) {
 	waitFor(t, "http://"+shopAddr+"/healthz")
 	sandbox := "http://" + sandboxAddr
 
-	// A slow request: the sandbox holds the next token call for half a second.
+	// A slow request: the sandbox holds the next token call for two seconds.
+	const delay = 2 * time.Second
 	res, err := http.Post(sandbox+"/control/faults", "application/json",
-		strings.NewReader(`{"operation": "vipps.accesstoken", "status": 0, "delay": "500ms"}`))
+		strings.NewReader(`{"operation": "vipps.accesstoken", "status": 0, "delay": "2s"}`))
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("queue fault: %v", err)
 	}
 	res.Body.Close()
 	slow := make(chan int, 1)
+	started := time.Now()
 	go func() {
 		res, err := http.Post(sandbox+"/vipps/accesstoken/get", "application/json", nil)
 		if err != nil {
@@ -87,16 +89,21 @@ func TestGracefulShutdownLetsRequestsFinishAndClosesTheDatabase(t *testing.T) {
 		}
 	}
 	cancel() // SIGINT
-	if status := <-slow; status <= 0 {
-		t.Fatal("the in-flight request was cut off by the shutdown")
-	}
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("run: %v", err)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("run did not return after the shutdown")
+	}
+	// run cannot have returned before the held request was answered: a
+	// lower bound only, which a slow machine cannot break.
+	if took := time.Since(started); took < delay {
+		t.Fatalf("run returned %v after the request started, before its %v delay ended: requests were not drained", took, delay)
+	}
+	if status := <-slow; status <= 0 {
+		t.Fatal("the in-flight request was cut off by the shutdown")
 	}
 	// SQLite removes the WAL file when the last connection closes.
 	if _, err := os.Stat(filepath.Join(dir, "refshop.db-wal")); !os.IsNotExist(err) {

@@ -175,6 +175,13 @@ func Load(getenv func(string) string) (Config, error) {
 		bad("VIPPS_MSN", "must be the merchant serial number, 4 to 6 digits, got %q", v.MSN)
 	}
 
+	// The real ePayment API only takes an https returnUrl (or an app's own
+	// scheme); the sandbox also takes the shop's own http origin. Refuse the
+	// setup that would pass the sandbox and fail the real thing.
+	if v.Mode == Real && !strings.HasPrefix(c.ShopBaseURL, "https://") {
+		bad("SHOP_BASE_URL", "must be https when VIPPS_API_URL points at Vipps: its returnUrl must be https (put the shop behind an https tunnel)")
+	}
+
 	a := &c.Altpay
 	a.APIURL, a.Mode = providerURL("ALTPAY_API_URL", "/altpay")
 	a.ClientID = required("ALTPAY_CLIENT_ID", a.Mode)

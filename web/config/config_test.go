@@ -44,8 +44,13 @@ func TestRealModeNeedsCredentials(t *testing.T) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}
 	}
-	c, err := Load(env(map[string]string{"VIPPS_API_URL": "https://apitest.vipps.no/", "VIPPS_CLIENT_ID": "id",
-		"VIPPS_CLIENT_SECRET": "s", "VIPPS_SUBSCRIPTION_KEY": "k", "VIPPS_MSN": "654321"}))
+	real := map[string]string{"VIPPS_API_URL": "https://apitest.vipps.no/", "VIPPS_CLIENT_ID": "id",
+		"VIPPS_CLIENT_SECRET": "s", "VIPPS_SUBSCRIPTION_KEY": "k", "VIPPS_MSN": "654321"}
+	if _, err := Load(env(real)); err == nil || !strings.Contains(err.Error(), "SHOP_BASE_URL") {
+		t.Fatalf("real Vipps with an http shop: %v, want an error naming SHOP_BASE_URL", err)
+	}
+	real["SHOP_BASE_URL"] = "https://shop.example"
+	c, err := Load(env(real))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import {
   create, AlternativeError, AccessTokenExpiredError, ValidationError, ForbiddenError, NotFoundError,
   RateLimitError, ServerError, TimeoutError, NetworkError,
-} from "./altpay-checkout.js";
+} from "../js/altpay-checkout.js";
 
 const BASE = "https://api.test/altpay";
 

@@ -32,6 +32,11 @@ type Deps struct {
 	Altpay   *altpay.Client // Alternative Payments; nil: built from Config, HTTP and Clock
 	// PasswordCost is bcrypt's cost; tests lower it. 0 means bcrypt.DefaultCost.
 	PasswordCost int
+	// ProviderClock is the emulated providers' time: the sandbox clock when
+	// the sandbox runs in this process (nil otherwise). A flow whose provider
+	// is emulated runs its token lifetimes on it, so POST /control/clock ages
+	// the shop's stored tokens as it ages the provider's.
+	ProviderClock clock.Clock
 }
 
 // App carries the dependencies every handler uses.
@@ -53,6 +58,10 @@ type App struct {
 	// that settle what no request will.
 	background    []func(ctx context.Context)
 	signInOptions []func(c echo.Context) (templ.Component, error)
+
+	// klarnaID is Sign in with Klarna: Klarna payments asks it for the
+	// signed-in customer's access token.
+	klarnaID *klarnaIDFlow
 }
 
 // orderPart is what a payment flow adds to an order page.

@@ -137,6 +137,13 @@ func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPaym
 		tok = t
 	}
 	req := k.sessionRequest(o, intent, tok)
+	if o.UserID != 0 && k.a.klarnaID != nil {
+		// Sign in with Klarna (issue 5, web/klarnaid.go): a fresh access
+		// token as customer.klarna_access_token skips the widget's login.
+		if n := k.a.klarnaID.addAccessToken(c, o.UserID, &req); n != "" {
+			notice = strings.TrimSpace(notice + " " + n)
+		}
+	}
 	kp := db.KlarnaPayment{OrderID: o.ID, Kind: db.KlarnaWidget, Intent: intent, SentToken: !tok.IsZero()}
 	if prev != nil && prev.SessionID != "" {
 		err := k.client.UpdateSession(ctx, prev.SessionID, req, klarna.IdempotencyKey(o.IdempotencyKey, "update_session"))
@@ -212,6 +219,9 @@ func (k *klarnaFlow) payPage(c echo.Context) error {
 		OrderID: o.PublicID, Total: eur(o.TotalAmount), Tax: eur(o.TaxAmount), ClientToken: kp.ClientToken,
 		SDKURL: k.a.Config.Klarna.SDKURL, AuthorizeURL: "/checkout/klarna/" + o.PublicID + "/authorize",
 		Recognised: kp.SentToken, Linking: kp.Intent == klarna.IntentBuyAndLink,
+	}
+	if o.UserID != 0 && k.a.klarnaID != nil {
+		v.SignedInWithKlarna = k.a.klarnaID.live(c, o.UserID)
 	}
 	for _, l := range o.Lines {
 		v.Lines = append(v.Lines, views.OrderLineView{Name: l.Name, Quantity: l.Quantity, UnitPrice: eur(l.UnitPrice),

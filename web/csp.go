@@ -28,6 +28,9 @@ func newCSP(cfg config.Config) cspPolicy {
 	if cfg.Vipps.Mode == config.Real {
 		p.formAction = append(p.formAction, "https://*.vipps.no", "https://*.mobilepay.dk", "https://*.mobilepay.fi")
 	}
+	// Sign in with Klarna: the sign-in forms redirect to the issuer's
+	// authorize endpoint, and form-action governs a form's redirects too.
+	p.formAction = append(p.formAction, origin(cfg.Klarna.LoginURL))
 	p.connectSrc = append(p.connectSrc, origin(cfg.Altpay.APIURL))
 	p.scriptSrc, p.frameSrc, p.imgSrc = dedupe(p.scriptSrc), dedupe(p.frameSrc), dedupe(p.imgSrc)
 	p.formAction, p.connectSrc = dedupe(p.formAction), dedupe(p.connectSrc)

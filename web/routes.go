@@ -64,4 +64,18 @@ func (a *App) routes() {
 	e.POST("/orders/:id/klarna/buy-again", k.buyAgain, a.requireUser)
 	e.POST("/account/klarna/unlink", k.unlink, a.requireUser)
 	// --- end Klarna ---
+
+	// --- Sign in with Klarna (issue 5): web/klarnaid.go ---
+	kid := newKlarnaIDFlow(a)
+	a.klarnaID = kid
+	e.POST("/auth/klarna/start", kid.start)
+	e.GET("/auth/klarna/callback", kid.callback)
+	e.POST("/account/klarna/connect", kid.connect, a.requireUser)
+	e.POST("/account/klarna/disconnect", kid.disconnect, a.requireUser)
+	a.signInOptions = append(a.signInOptions, kid.signInOption)
+	a.accountPanels = append(a.accountPanels, kid.accountPanel)
+	a.accountSections = append(a.accountSections, kid.accountOffer)
+	a.checkoutMethods = append(a.checkoutMethods, kid.checkoutNotice)
+	a.background = append(a.background, kid.sweep)
+	// --- end Sign in with Klarna ---
 }

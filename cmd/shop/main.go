@@ -70,18 +70,26 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	sessions.Cookie.SameSite = http.SameSiteLaxMode
 	sessions.Cookie.Secure = strings.HasPrefix(cfg.ShopBaseURL, "https://")
 
+	// The sandbox is built first: its clock is the emulated providers' time,
+	// which the shop's provider token lifetimes follow (ProviderClock).
+	var sb *sandbox.Sandbox
+	var providerClock clock.Clock
+	if cfg.SandboxAddr != "" {
+		sb = sandbox.New(sandbox.ConfigFrom(cfg), log.With("component", "sandbox"), nil)
+		providerClock = sb.State.Clock
+	}
+
 	outboundHTTP := outbound.NewClient(log, 20*time.Second)
 	app := web.New(web.Deps{
 		Config: cfg, Store: store, DB: database, Sessions: sessions, Log: log, Clock: clock.Real{}, Box: box,
-		HTTP: outboundHTTP,
+		HTTP: outboundHTTP, ProviderClock: providerClock,
 		// One Alternative Payments client per process: it holds the one cached OAuth token.
 		Altpay: altpay.New(altpay.FromConfig(cfg.Altpay), outboundHTTP, clock.Real{}),
 	})
 
 	servers := []*http.Server{{Addr: cfg.ShopAddr, Handler: app, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}}
-	if cfg.SandboxAddr != "" {
-		sb := sandbox.New(sandbox.ConfigFrom(cfg), log.With("component", "sandbox"), nil)
+	if sb != nil {
 		servers = append(servers, &http.Server{Addr: cfg.SandboxAddr, Handler: sb, ReadHeaderTimeout: 10 * time.Second})
 	}
 

@@ -17,6 +17,7 @@ import (
 	"refshop/views/sandboxviews"
 	"refshop/web/clock"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/klarnaid"
 )
 
 // Sandbox is the sandbox's state and its HTTP handler.
@@ -81,6 +82,11 @@ func indexView(st *control.State) sandboxviews.IndexView {
 	add(a.Enabled, "Alternative Payments (partner API, checkout API)", "/altpay", "https://public-api.demo.alternativepayments.io",
 		sandboxviews.Credential{Name: "client_id (ALTPAY_CLIENT_ID)", Value: a.ClientID},
 		sandboxviews.Credential{Name: "client_secret (ALTPAY_CLIENT_SECRET)", Value: a.ClientSecret})
+	if k.Enabled {
+		for _, id := range klarnaid.Identities {
+			v.Identities = append(v.Identities, sandboxviews.Credential{Name: id.Name(), Value: id.Email})
+		}
+	}
 	return v
 }
 

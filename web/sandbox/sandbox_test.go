@@ -32,7 +32,8 @@ func TestIndexListsProvidersAndOnlySandboxCredentials(t *testing.T) {
 		t.Fatalf("index: %d", res.StatusCode)
 	}
 	for _, want := range []string{"http://localhost:8081/klarna/api", "http://localhost:8081/altpay", "klarna-pass", "alt-secret",
-		"/control/state", "/control/reset", "/control/settings", "/control/clock", "/control/faults", "vipps_access_token_ttl"} {
+		"/control/state", "/control/reset", "/control/settings", "/control/clock", "/control/faults", "vipps_access_token_ttl",
+		"Klarna test identities", "anna.schmidt@example.com", "Anna Schmidt", "jonas.weber@example.com", "Mia Svensson"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("index lacks %q", want)
 		}

@@ -77,7 +77,10 @@ func (s *State) Operations(names ...string) {
 }
 
 // ErrorShape registers how provider (the part of an operation name before the
-// dot) writes an error, so injected faults look like the real thing.
+// dot) writes an error, so injected faults look like the real thing. A full
+// operation name ("klarna.token_refresh") registers a shape for that operation
+// alone, for a provider whose parts answer errors in different shapes (Klarna
+// Payments' ErrorV2 and Sign in with Klarna's OAuth 2.0 errors).
 func (s *State) ErrorShape(provider string, w ErrorWriter) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -108,7 +111,10 @@ func (s *State) Hit(w http.ResponseWriter, r *http.Request, op string) bool {
 			delete(s.faults, op)
 		}
 	}
-	shape := s.shapes[strings.SplitN(op, ".", 2)[0]]
+	shape, ok := s.shapes[op]
+	if !ok {
+		shape = s.shapes[strings.SplitN(op, ".", 2)[0]]
+	}
 	s.mu.Unlock()
 
 	if f.Delay > 0 {

@@ -182,3 +182,30 @@ func TestResetRunsProviderHooks(t *testing.T) {
 		t.Fatalf("reset hook ran %d times, want 1", dropped)
 	}
 }
+
+func TestOperationShapeOverridesTheProviderShape(t *testing.T) {
+	st, srv, _ := newServer(t)
+	st.Operations("demo.oauth")
+	st.ErrorShape("demo.oauth", func(w http.ResponseWriter, r *http.Request, status int) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "server_error"})
+	})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /demo/oauth", func(w http.ResponseWriter, r *http.Request) {
+		if st.Hit(w, r, "demo.oauth") {
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	oauth := httptest.NewServer(mux)
+	defer oauth.Close()
+	post(t, srv.URL+"/control/faults", `{"operation": "demo.oauth", "status": 500}`)
+	post(t, srv.URL+"/control/faults", `{"operation": "demo.op", "status": 500}`)
+	if res, body := post(t, oauth.URL+"/demo/oauth", `{}`); res.StatusCode != 500 || body["error"] != "server_error" {
+		t.Fatalf("operation shape: %d %v", res.StatusCode, body)
+	}
+	if res, body := post(t, srv.URL+"/demo/op", `{}`); res.StatusCode != 500 || body["demo_error"] != float64(500) {
+		t.Fatalf("provider shape: %d %v", res.StatusCode, body)
+	}
+}

@@ -1,0 +1,278 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrKlarnaTaken: that Klarna identity is connected to another account.
+	ErrKlarnaTaken = errors.New("db: the Klarna identity is connected to another account")
+	// ErrKlarnaConnected: the account is connected to another Klarna identity.
+	ErrKlarnaConnected = errors.New("db: the account is connected to another Klarna identity")
+)
+
+// KlarnaIdentity is the Klarna identity (OIDC sub) an account is connected to.
+type KlarnaIdentity struct {
+	UserID      int64
+	Sub         string
+	Email       string
+	Name        string
+	ConnectedAt time.Time
+}
+
+// KlarnaTokens are a grant's tokens as stored: sealed by the caller.
+type KlarnaTokens struct {
+	RefreshToken   string // sealed
+	RefreshExpires time.Time
+	AccessToken    string // sealed; "" when none is stored
+	AccessExpires  time.Time
+	Scope          string
+}
+
+// KlarnaGrant is the stored grant of one account.
+type KlarnaGrant struct {
+	UserID  int64
+	Version int64
+	KlarnaTokens
+	LeaseOwner string    // the process refreshing it now, or ""
+	LeaseUntil time.Time // when that lease runs out (wall clock)
+	DeadAt     time.Time
+	DeadReason string
+}
+
+// Dead reports whether Klarna ended the grant: only a new sign-in helps.
+func (g KlarnaGrant) Dead() bool { return !g.DeadAt.IsZero() }
+
+// SealFunc seals a grant's tokens for the user they will belong to (the id
+// is known only inside the transaction that creates the user).
+type SealFunc func(userID int64) (KlarnaTokens, error)
+
+// CreateKlarnaUser makes an account for a first Sign in with Klarna, with its
+// identity and grant, in one transaction: ErrEmailTaken when an account has
+// the email (it is not joined: the caller explains), ErrKlarnaTaken when the
+// identity was connected meanwhile.
+func (s *Store) CreateKlarnaUser(ctx context.Context, email, name string, id KlarnaIdentity, seal SealFunc) (User, error) {
+	var u User
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO users(email, name, password_hash, created_at) VALUES(?, ?, NULL, ?)`,
+			email, name, s.now())
+		if isUniqueViolation(err) {
+			return ErrEmailTaken
+		}
+		if err != nil {
+			return err
+		}
+		uid, _ := res.LastInsertId()
+		u = User{ID: uid, Email: email, Name: name}
+		if err := s.insertKlarnaIdentity(ctx, tx, uid, id); err != nil {
+			return err
+		}
+		return s.putKlarnaGrant(ctx, tx, uid, seal)
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// ConnectKlarna connects the account to a Klarna identity (or renews the
+// connection of the same identity at a new sign-in) and stores the new grant
+// in place of any previous one, whose tokens it returns (sealed) so the
+// caller can revoke them. ErrKlarnaConnected: the account has another
+// identity; ErrKlarnaTaken: the identity belongs to another account.
+func (s *Store) ConnectKlarna(ctx context.Context, userID int64, id KlarnaIdentity, seal SealFunc) (previous KlarnaGrant, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var sub string
+		err := tx.QueryRowContext(ctx, `SELECT sub FROM klarna_identities WHERE user_id = ?`, userID).Scan(&sub)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if err := s.insertKlarnaIdentity(ctx, tx, userID, id); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case sub != id.Sub:
+			return ErrKlarnaConnected
+		default:
+			if _, err := tx.ExecContext(ctx, `UPDATE klarna_identities SET email = ?, name = ? WHERE user_id = ?`,
+				id.Email, id.Name, userID); err != nil {
+				return err
+			}
+			previous, err = scanKlarnaGrant(tx.QueryRowContext(ctx, selectKlarnaGrant, userID))
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+		return s.putKlarnaGrant(ctx, tx, userID, seal)
+	})
+	return previous, err
+}
+
+func (s *Store) insertKlarnaIdentity(ctx context.Context, tx *sql.Tx, userID int64, id KlarnaIdentity) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO klarna_identities(user_id, sub, email, name, connected_at) VALUES(?, ?, ?, ?, ?)`,
+		userID, id.Sub, id.Email, id.Name, s.now())
+	if isUniqueViolation(err) {
+		return ErrKlarnaTaken
+	}
+	return err
+}
+
+// putKlarnaGrant stores a new grant, replacing any previous one: a new
+// version, no lease. A grant without a refresh token (Klarna did not grant
+// offline_access) is stored dead: it cannot be refreshed.
+func (s *Store) putKlarnaGrant(ctx context.Context, tx *sql.Tx, userID int64, seal SealFunc) error {
+	t, err := seal(userID)
+	if err != nil {
+		return err
+	}
+	var deadAt any
+	deadReason := ""
+	if t.RefreshToken == "" {
+		deadAt, deadReason = s.now(), "no refresh token was granted"
+		t.AccessToken, t.AccessExpires, t.RefreshExpires = "", time.Time{}, time.Time{}
+	}
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO klarna_grants(user_id, version, refresh_token, refresh_expires_ms, access_token, access_expires_ms, scope,
+			dead_at, dead_reason, updated_at)
+		VALUES(?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(user_id) DO UPDATE SET
+			version = version + 1, refresh_token = excluded.refresh_token, refresh_expires_ms = excluded.refresh_expires_ms,
+			access_token = excluded.access_token, access_expires_ms = excluded.access_expires_ms, scope = excluded.scope,
+			lease_owner = NULL, lease_until_ms = NULL, dead_at = excluded.dead_at, dead_reason = excluded.dead_reason,
+			updated_at = excluded.updated_at`,
+		userID, nullString(t.RefreshToken), nullMillis(t.RefreshExpires), nullString(t.AccessToken), nullMillis(t.AccessExpires),
+		t.Scope, deadAt, deadReason, s.now())
+	return err
+}
+
+// KlarnaIdentityBySub finds the account connected to a Klarna identity.
+func (s *Store) KlarnaIdentityBySub(ctx context.Context, sub string) (KlarnaIdentity, error) {
+	return scanKlarnaIdentity(s.db.Read.QueryRowContext(ctx,
+		`SELECT user_id, sub, email, name, connected_at FROM klarna_identities WHERE sub = ?`, sub))
+}
+
+// KlarnaIdentityByUser finds the Klarna identity an account is connected to.
+func (s *Store) KlarnaIdentityByUser(ctx context.Context, userID int64) (KlarnaIdentity, error) {
+	return scanKlarnaIdentity(s.db.Read.QueryRowContext(ctx,
+		`SELECT user_id, sub, email, name, connected_at FROM klarna_identities WHERE user_id = ?`, userID))
+}
+
+func scanKlarnaIdentity(row *sql.Row) (KlarnaIdentity, error) {
+	var id KlarnaIdentity
+	var at string
+	err := row.Scan(&id.UserID, &id.Sub, &id.Email, &id.Name, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return KlarnaIdentity{}, ErrNotFound
+	}
+	id.ConnectedAt = parseTime(at)
+	return id, err
+}
+
+const selectKlarnaGrant = `SELECT user_id, version, COALESCE(refresh_token, ''), refresh_expires_ms,
+	COALESCE(access_token, ''), access_expires_ms, scope, COALESCE(lease_owner, ''), lease_until_ms,
+	COALESCE(dead_at, ''), dead_reason FROM klarna_grants WHERE user_id = ?`
+
+// KlarnaGrant reads an account's grant as it is now.
+func (s *Store) KlarnaGrant(ctx context.Context, userID int64) (KlarnaGrant, error) {
+	return scanKlarnaGrant(s.db.Read.QueryRowContext(ctx, selectKlarnaGrant, userID))
+}
+
+func scanKlarnaGrant(row *sql.Row) (KlarnaGrant, error) {
+	var g KlarnaGrant
+	var refreshExp, accessExp, leaseUntil sql.NullInt64
+	var dead string
+	err := row.Scan(&g.UserID, &g.Version, &g.RefreshToken, &refreshExp, &g.AccessToken, &accessExp, &g.Scope,
+		&g.LeaseOwner, &leaseUntil, &dead, &g.DeadReason)
+	if errors.Is(err, sql.ErrNoRows) {
+		return KlarnaGrant{}, ErrNotFound
+	}
+	g.RefreshExpires, g.AccessExpires, g.LeaseUntil = fromMillis(refreshExp), fromMillis(accessExp), fromMillis(leaseUntil)
+	if dead != "" {
+		g.DeadAt = parseTime(dead)
+	}
+	return g, err
+}
+
+// ClaimKlarnaRefresh takes the right to refresh the grant at version: only
+// when the version is unchanged, the grant alive and nobody holds a lease.
+// Exactly one of any number of racing callers, in any number of processes,
+// gets true.
+func (s *Store) ClaimKlarnaRefresh(ctx context.Context, userID, version int64, owner string, until time.Time) (bool, error) {
+	return s.cas(ctx, `UPDATE klarna_grants SET lease_owner = ?, lease_until_ms = ?, updated_at = ?
+		WHERE user_id = ? AND version = ? AND dead_at IS NULL AND lease_owner IS NULL`,
+		owner, until.UnixMilli(), s.now(), userID, version)
+}
+
+// ReleaseKlarnaRefresh gives a lease back unused: the refresh token was not
+// spent (the call never reached Klarna, or Klarna failed before using it).
+func (s *Store) ReleaseKlarnaRefresh(ctx context.Context, userID, version int64, owner string) (bool, error) {
+	return s.cas(ctx, `UPDATE klarna_grants SET lease_owner = NULL, lease_until_ms = NULL, updated_at = ?
+		WHERE user_id = ? AND version = ? AND lease_owner = ?`, s.now(), userID, version, owner)
+}
+
+// RotateKlarnaGrant stores the tokens a refresh returned, in the one atomic
+// step that also moves the version on and ends the lease: a compare-and-swap
+// on the version and the lease owner, so a grant replaced, killed or
+// disconnected meanwhile is never overwritten.
+func (s *Store) RotateKlarnaGrant(ctx context.Context, userID, version int64, owner string, t KlarnaTokens) (bool, error) {
+	return s.cas(ctx, `UPDATE klarna_grants SET version = version + 1, refresh_token = ?, refresh_expires_ms = ?,
+		access_token = ?, access_expires_ms = ?, scope = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at = ?
+		WHERE user_id = ? AND version = ? AND lease_owner = ? AND dead_at IS NULL`,
+		t.RefreshToken, nullMillis(t.RefreshExpires), nullString(t.AccessToken), nullMillis(t.AccessExpires), t.Scope,
+		s.now(), userID, version, owner)
+}
+
+// KillKlarnaGrant marks the grant at version dead and drops its tokens. owner
+// is the lease the caller saw ("" for none): a grant that changed since is
+// left alone.
+func (s *Store) KillKlarnaGrant(ctx context.Context, userID, version int64, owner, reason string) (bool, error) {
+	return s.cas(ctx, `UPDATE klarna_grants SET version = version + 1, refresh_token = NULL, refresh_expires_ms = NULL,
+		access_token = NULL, access_expires_ms = NULL, lease_owner = NULL, lease_until_ms = NULL,
+		dead_at = ?, dead_reason = ?, updated_at = ?
+		WHERE user_id = ? AND version = ? AND lease_owner IS ? AND dead_at IS NULL`,
+		s.now(), reason, s.now(), userID, version, nullString(owner))
+}
+
+// DisconnectKlarna forgets the account's Klarna identity and its grant.
+func (s *Store) DisconnectKlarna(ctx context.Context, userID int64) error {
+	_, err := s.db.Write.ExecContext(ctx, `DELETE FROM klarna_identities WHERE user_id = ?`, userID)
+	return err
+}
+
+// SweepKlarnaAccessTokens drops access tokens that expired before now: they
+// are kept only as long as they live.
+func (s *Store) SweepKlarnaAccessTokens(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.db.Write.ExecContext(ctx, `UPDATE klarna_grants SET access_token = NULL, access_expires_ms = NULL
+		WHERE access_token IS NOT NULL AND access_expires_ms <= ?`, now.UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// cas runs a conditional update and reports whether it changed a row.
+func (s *Store) cas(ctx context.Context, query string, args ...any) (bool, error) {
+	res, err := s.db.Write.ExecContext(ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func nullMillis(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(v.Int64).UTC()
+}

@@ -1,0 +1,415 @@
+package klarnaid
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"refshop/db"
+	"refshop/web/clock"
+	"refshop/web/secret"
+)
+
+// ErrNotConnected: the account has no Klarna identity (or no grant).
+var ErrNotConnected = errors.New("klarnaid: account not connected to Klarna")
+
+// Grants keeps each account's Sign in with Klarna grant in the database and
+// hands out a fresh access token for Klarna payments.
+//
+// Refreshing safely. A Klarna refresh token works once: the refresh answer
+// carries the next one, and sending a used one again makes Klarna revoke the
+// whole grant (fosite's reuse detection, providers.md 1.4). So a refresh must
+// happen once however many callers find the access token expired at the same
+// moment: two tabs, fifty checkout requests, two shop processes on one
+// database file.
+//
+//  1. In one process, singleflight collapses the callers for one account into
+//     one flight; they all get its result.
+//  2. Across processes the database decides. A flight that finds the access
+//     token expired claims the refresh with a compare-and-swap on the grant's
+//     version that also sets a lease (lease_owner, lease_until) and succeeds
+//     only when no lease is held. Exactly one claimant wins. The others poll
+//     the row (every Poll, for at most Lease plus a margin) until the version
+//     moves on, and use the access token the winner stored.
+//  3. The winner sends the refresh token once, then stores the new refresh
+//     token and access token and ends the lease in one compare-and-swap on
+//     (version, lease owner). A grant replaced or disconnected meanwhile is
+//     not overwritten; the orphaned new token is revoked.
+//  4. The same refresh token is never sent twice. When the outcome is unknown
+//     (a timeout after sending, a 502/504, an unreadable 200) the token may
+//     be spent, so the grant is marked dead instead of sent again; a lease
+//     that runs out means its holder died mid-call: same. Only errors that
+//     prove the token unused (connection refused, 500, 503) are retried or
+//     leave the grant for the next caller.
+//  5. invalid_grant (400) and token_inactive (401) mark the grant dead at
+//     once; the customer is asked to sign in with Klarna again. Never retried.
+//
+// Token lifetimes run on the provider's clock (the sandbox clock in sandbox
+// mode, so moving it ages the shop's tokens too); leases on the wall clock,
+// so moving the sandbox clock never breaks a refresh in progress.
+type Grants struct {
+	client *Client
+	store  *db.Store
+	box    *secret.Box
+	clock  clock.Clock
+	opts   GrantOptions
+	owner  string // names this process's leases
+	sf     singleflight.Group
+}
+
+// GrantOptions tune Grants; zero values take the defaults.
+type GrantOptions struct {
+	// Lease bounds one refresh: the call is abandoned before it ends, and
+	// other processes wait this long for it. Default 30s.
+	Lease time.Duration
+	// Poll is how often a process waiting for another's refresh reads the
+	// row. Default 50ms.
+	Poll time.Duration
+	// Margin: an access token with less than this left is refreshed, so it
+	// still works when the payment widget loads. Default 30s.
+	Margin time.Duration
+	// Wall is the clock leases run on. Default the wall clock.
+	Wall clock.Clock
+	Log  *slog.Logger
+}
+
+// NewGrants returns the grant keeper. Token lifetimes use the client's clock.
+func NewGrants(c *Client, store *db.Store, box *secret.Box, opts GrantOptions) *Grants {
+	if opts.Lease <= 0 {
+		opts.Lease = 30 * time.Second
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = 50 * time.Millisecond
+	}
+	if opts.Margin <= 0 {
+		opts.Margin = 30 * time.Second
+	}
+	if opts.Wall == nil {
+		opts.Wall = clock.Real{}
+	}
+	if opts.Log == nil {
+		opts.Log = c.cfg.Log
+	}
+	return &Grants{client: c, store: store, box: box, clock: c.cfg.Clock, opts: opts, owner: "shop-" + rand.Text()}
+}
+
+// Client is the client the grants are refreshed with.
+func (g *Grants) Client() *Client { return g.client }
+
+func aad(userID int64, what string) string {
+	return "user:" + strconv.FormatInt(userID, 10) + ":klarna_" + what
+}
+
+// Seal returns a db.SealFunc that seals t for the account it is stored
+// under: the refresh token with its expiry (60 days from now), the access
+// token with its own.
+func (g *Grants) Seal(t Tokens) db.SealFunc {
+	return func(userID int64) (db.KlarnaTokens, error) {
+		return g.seal(userID, t, g.clock.Now().Add(RefreshTokenTTL))
+	}
+}
+
+func (g *Grants) seal(userID int64, t Tokens, refreshExpires time.Time) (db.KlarnaTokens, error) {
+	out := db.KlarnaTokens{AccessExpires: t.AccessExpires, Scope: t.Scope}
+	var err error
+	if !t.RefreshToken.IsZero() {
+		if out.RefreshToken, err = g.box.Seal(t.RefreshToken.Reveal(), aad(userID, "refresh_token")); err != nil {
+			return db.KlarnaTokens{}, err
+		}
+		out.RefreshExpires = refreshExpires
+	}
+	if out.AccessToken, err = g.box.Seal(t.AccessToken.Reveal(), aad(userID, "access_token")); err != nil {
+		return db.KlarnaTokens{}, err
+	}
+	return out, nil
+}
+
+// Connect stores a new grant for the account (a sign-in or "Connect
+// Klarna") and revokes the grant it replaces, if any. Errors from the store
+// (db.ErrKlarnaTaken, db.ErrKlarnaConnected) are returned as they are.
+func (g *Grants) Connect(ctx context.Context, userID int64, id Identity, t Tokens) error {
+	prev, err := g.store.ConnectKlarna(ctx, userID, db.KlarnaIdentity{Sub: id.Sub, Email: id.Email, Name: id.Name()}, g.Seal(t))
+	if err != nil {
+		return err
+	}
+	g.revokeStored(ctx, userID, prev)
+	return nil
+}
+
+// revokeStored revokes a replaced grant's refresh token, best effort: the
+// new grant is already stored, and an unrevoked old token only lives out its
+// 60 days unused.
+func (g *Grants) revokeStored(ctx context.Context, userID int64, prev db.KlarnaGrant) {
+	if prev.RefreshToken == "" {
+		return
+	}
+	rt, err := g.box.Open(prev.RefreshToken, aad(userID, "refresh_token"))
+	if err == nil {
+		err = g.client.Revoke(ctx, rt)
+	}
+	if err != nil {
+		g.opts.Log.Warn("klarnaid: revoking a replaced grant", "user_id", userID, "error", err)
+	}
+}
+
+// Status is an account's connection as the account page shows it.
+type Status struct {
+	Connected bool
+	Identity  db.KlarnaIdentity
+	// SignInAgain: Klarna ended the grant (or granted no refresh token); the
+	// customer must sign in with Klarna again to be recognised at checkout.
+	SignInAgain bool
+}
+
+// Status reads the account's connection without calling Klarna.
+func (g *Grants) Status(ctx context.Context, userID int64) (Status, error) {
+	id, err := g.store.KlarnaIdentityByUser(ctx, userID)
+	if errors.Is(err, db.ErrNotFound) {
+		return Status{}, nil
+	}
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{Connected: true, Identity: id}
+	gr, err := g.store.KlarnaGrant(ctx, userID)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		st.SignInAgain = true
+	case err != nil:
+		return Status{}, err
+	default:
+		st.SignInAgain = gr.Dead()
+	}
+	return st, nil
+}
+
+// AccessToken returns a valid access token for the account, refreshing it
+// when it has expired (or has less than Margin left). ErrNotConnected: no
+// grant; ErrSignInAgain: Klarna ended the grant. Any other error means no
+// token this time (the grant is kept): the checkout goes on without one.
+func (g *Grants) AccessToken(ctx context.Context, userID int64) (secret.Secret, error) {
+	ch := g.sf.DoChan(strconv.FormatInt(userID, 10), func() (any, error) {
+		// The flight outlives a caller that gives up: a refresh cut off
+		// midway would leave its outcome unknown and cost the grant.
+		return g.fresh(context.WithoutCancel(ctx), userID)
+	})
+	select {
+	case <-ctx.Done():
+		return secret.Secret{}, ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return secret.Secret{}, r.Err
+		}
+		return r.Val.(secret.Secret), nil
+	}
+}
+
+// fresh is one flight of AccessToken (see Grants).
+func (g *Grants) fresh(ctx context.Context, userID int64) (secret.Secret, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.opts.Lease+10*time.Second)
+	defer cancel()
+	for {
+		gr, err := g.store.KlarnaGrant(ctx, userID)
+		if errors.Is(err, db.ErrNotFound) {
+			return secret.Secret{}, ErrNotConnected
+		}
+		if err != nil {
+			return secret.Secret{}, err
+		}
+		if gr.Dead() {
+			return secret.Secret{}, fmt.Errorf("%w (%s)", ErrSignInAgain, gr.DeadReason)
+		}
+		now := g.clock.Now()
+		if gr.AccessToken != "" && now.Add(g.opts.Margin).Before(gr.AccessExpires) {
+			return g.box.Open(gr.AccessToken, aad(userID, "access_token"))
+		}
+		if gr.LeaseOwner != "" {
+			if g.opts.Wall.Now().Before(gr.LeaseUntil) {
+				// Another process is refreshing: wait for its next version.
+				if err := g.wait(ctx); err != nil {
+					return secret.Secret{}, fmt.Errorf("klarnaid: waiting for another process's refresh: %w", err)
+				}
+				continue
+			}
+			// The lease ran out without an answer: its holder may have sent
+			// the refresh token, so it is not sent again.
+			if _, err := g.store.KillKlarnaGrant(ctx, userID, gr.Version, gr.LeaseOwner,
+				"a refresh was started and never finished; its refresh token may be spent"); err != nil {
+				return secret.Secret{}, err
+			}
+			continue
+		}
+		if !gr.RefreshExpires.IsZero() && !now.Before(gr.RefreshExpires) {
+			if _, err := g.store.KillKlarnaGrant(ctx, userID, gr.Version, "", "the refresh token expired"); err != nil {
+				return secret.Secret{}, err
+			}
+			continue
+		}
+		won, err := g.store.ClaimKlarnaRefresh(ctx, userID, gr.Version, g.owner, g.opts.Wall.Now().Add(g.opts.Lease))
+		if err != nil {
+			return secret.Secret{}, err
+		}
+		if !won {
+			continue // another process claimed or changed it: read again
+		}
+		at, again, err := g.refresh(ctx, userID, gr)
+		if again {
+			continue
+		}
+		return at, err
+	}
+}
+
+// refresh spends the claimed grant's refresh token. again means the grant
+// changed under the lease (replaced by a new sign-in): read it again.
+func (g *Grants) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (at secret.Secret, again bool, err error) {
+	kill := func(reason string) {
+		if _, err := g.store.KillKlarnaGrant(ctx, userID, gr.Version, g.owner, reason); err != nil {
+			g.opts.Log.Error("klarnaid: marking a grant dead", "user_id", userID, "error", err)
+		}
+	}
+	rt, err := g.box.Open(gr.RefreshToken, aad(userID, "refresh_token"))
+	if err != nil {
+		kill("the stored refresh token cannot be opened with this key")
+		return secret.Secret{}, false, fmt.Errorf("%w (%v)", ErrSignInAgain, err)
+	}
+	// The call must be over before the lease runs out, or a waiting process
+	// would take the grant for dead while the answer is still coming.
+	callCtx, cancel := context.WithTimeout(ctx, g.opts.Lease*4/5)
+	t, err := g.client.Refresh(callCtx, rt)
+	cancel()
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrSignInAgain), errors.Is(err, ErrOutcomeUnknown):
+		kill(err.Error())
+		g.opts.Log.Warn("klarnaid: grant ended; the customer must sign in with Klarna again", "user_id", userID, "error", err)
+		if errors.Is(err, ErrSignInAgain) {
+			return secret.Secret{}, false, err
+		}
+		return secret.Secret{}, false, fmt.Errorf("%w (%v)", ErrSignInAgain, err)
+	default:
+		// The token was not used: give the lease back for a later try.
+		if _, rerr := g.store.ReleaseKlarnaRefresh(ctx, userID, gr.Version, g.owner); rerr != nil {
+			g.opts.Log.Error("klarnaid: releasing a refresh lease", "user_id", userID, "error", rerr)
+		}
+		return secret.Secret{}, false, err
+	}
+
+	expires := g.clock.Now().Add(RefreshTokenTTL) // rolling, like the token's own lifetime
+	if t.RefreshToken.Reveal() == rt.Reveal() {
+		expires = gr.RefreshExpires // no new token was issued: the old one lives on
+	}
+	sealed, err := g.seal(userID, t, expires)
+	if err == nil {
+		var stored bool
+		stored, err = g.store.RotateKlarnaGrant(ctx, userID, gr.Version, g.owner, sealed)
+		if err == nil && !stored {
+			// Replaced or disconnected while we refreshed: the new tokens
+			// belong to nobody.
+			if rerr := g.client.Revoke(ctx, t.RefreshToken); rerr != nil {
+				g.opts.Log.Warn("klarnaid: revoking an orphaned refresh token", "user_id", userID, "error", rerr)
+			}
+			return secret.Secret{}, true, nil
+		}
+	}
+	if err != nil {
+		// The new refresh token is lost and the stored one spent; the lease
+		// runs out and the next caller marks the grant dead.
+		g.opts.Log.Error("klarnaid: storing a rotated refresh token failed", "user_id", userID, "error", err)
+		return secret.Secret{}, false, err
+	}
+	return t.AccessToken, false, nil
+}
+
+// wait pauses one poll interval, or until ctx ends.
+func (g *Grants) wait(ctx context.Context) error {
+	t := time.NewTimer(g.opts.Poll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// ErrRevoke means Klarna did not confirm the revocation: nothing was
+// deleted, the customer may try again.
+var ErrRevoke = errors.New("klarnaid: Klarna did not confirm the revocation")
+
+// Disconnect revokes the account's refresh token at Klarna and forgets the
+// identity and grant. It takes the refresh lease first, so no refresh can
+// store a new token behind its back.
+func (g *Grants) Disconnect(ctx context.Context, userID int64) error {
+	ctx, cancel := context.WithTimeout(ctx, g.opts.Lease+10*time.Second)
+	defer cancel()
+	for {
+		gr, err := g.store.KlarnaGrant(ctx, userID)
+		if errors.Is(err, db.ErrNotFound) || (err == nil && gr.Dead()) {
+			return g.store.DisconnectKlarna(ctx, userID)
+		}
+		if err != nil {
+			return err
+		}
+		if gr.LeaseOwner != "" && g.opts.Wall.Now().Before(gr.LeaseUntil) {
+			if err := g.wait(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if gr.LeaseOwner != "" {
+			// A refresh died midway: its token may be spent, and revoking a
+			// spent token is harmless (RFC 7009: 200 for unknown tokens).
+			if _, err := g.store.KillKlarnaGrant(ctx, userID, gr.Version, gr.LeaseOwner, "a refresh was started and never finished"); err != nil {
+				return err
+			}
+			continue
+		}
+		won, err := g.store.ClaimKlarnaRefresh(ctx, userID, gr.Version, g.owner, g.opts.Wall.Now().Add(g.opts.Lease))
+		if err != nil {
+			return err
+		}
+		if !won {
+			continue
+		}
+		rt, err := g.box.Open(gr.RefreshToken, aad(userID, "refresh_token"))
+		if err == nil {
+			err = g.client.Revoke(ctx, rt)
+		}
+		if err != nil {
+			if _, rerr := g.store.ReleaseKlarnaRefresh(ctx, userID, gr.Version, g.owner); rerr != nil {
+				g.opts.Log.Error("klarnaid: releasing a refresh lease", "user_id", userID, "error", rerr)
+			}
+			return fmt.Errorf("%w: %v", ErrRevoke, err)
+		}
+		return g.store.DisconnectKlarna(ctx, userID)
+	}
+}
+
+// Sweep drops stored access tokens that have expired: they are kept only as
+// long as they live.
+func (g *Grants) Sweep(ctx context.Context) (int64, error) {
+	return g.store.SweepKlarnaAccessTokens(ctx, g.clock.Now())
+}
+
+// SweepEvery runs Sweep every interval until ctx ends.
+func (g *Grants) SweepEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := g.Sweep(ctx); err != nil && ctx.Err() == nil {
+				g.opts.Log.Warn("klarnaid: sweeping expired access tokens", "error", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,266 @@
+// Package klarnaid emulates Sign in with Klarna, Klarna's OpenID Connect
+// identity provider, below /klarna/login (providers.md section 1): discovery
+// at both documented path families, the JWKS, the authorize endpoint with a
+// Klarna-styled sign-in and consent page, the token endpoint
+// (authorization_code with PKCE, refresh_token with single-use rotation and
+// fosite's reuse detection), userinfo and revocation.
+//
+// It never imports the shop's client (web/klarnaid): both follow the
+// documented contract, and their tests hold them to the documented examples.
+//
+// The Klarna Payments part of the sandbox asks Recognise whether a
+// customer.klarna_access_token is valid, so a signed-in customer's widget
+// skips its login step.
+package klarnaid
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"refshop/web/sandbox/control"
+	sbklarna "refshop/web/sandbox/klarna"
+)
+
+// Base is where the issuer lives below the sandbox origin.
+const Base = "/klarna/login"
+
+// idpPath is the path family Klarna's own docs and clients use
+// (login.klarna.com/eu/lp/idp/...); the newer snapshot's family sits directly
+// below Base (providers.md 1.1, CONFLICT): both are served.
+const idpPath = Base + "/eu/lp/idp"
+
+// Operations the sandbox counts and can fail on demand. klarna.token_code and
+// klarna.token_refresh are named in DESIGN.md: the token endpoint counts a
+// call under klarna.token_refresh when grant_type is refresh_token and under
+// klarna.token_code otherwise.
+const (
+	opDiscovery    = "klarna.discovery"
+	opJWKS         = "klarna.jwks"
+	opAuthorize    = "klarna.authorize"
+	opTokenCode    = "klarna.token_code"
+	opTokenRefresh = "klarna.token_refresh"
+	opUserinfo     = "klarna.userinfo"
+	opRevoke       = "klarna.revoke"
+)
+
+// Lifetimes Klarna does not document (providers.md 1.4: NOT FOUND). The access
+// and refresh token lifetimes are the settings klarna_access_token_ttl and
+// klarna_refresh_token_ttl.
+const (
+	// CodeTTL: authorization codes are short-lived and single use. Ory Hydra
+	// (which Klarna's ory_ac_ prefixes point to) defaults to 10 minutes; the
+	// sandbox uses 60 seconds so that a shop that sits on a code is caught.
+	CodeTTL = 60 * time.Second
+	// ChallengeTTL: a sign-in page left open this long must start again.
+	ChallengeTTL = 10 * time.Minute
+	// IDTokenTTL: Hydra's default ID token lifetime.
+	IDTokenTTL = time.Hour
+)
+
+// Provider is the emulated identity provider and the objects it keeps.
+type Provider struct {
+	st  *control.State
+	log *slog.Logger
+
+	mu         sync.Mutex
+	challenges map[string]*challenge // sign-in pages in progress, by id
+	codes      map[string]*authCode
+	access     map[string]*accessToken
+	refresh    map[string]*refreshToken
+}
+
+// authRequest is a validated authorize request.
+type authRequest struct {
+	ClientID      string
+	RedirectURI   string
+	State         string
+	Nonce         string
+	Scopes        []string
+	CodeChallenge string
+	Method        string // "S256" or "plain"; "" without PKCE
+	RequestedAt   time.Time
+}
+
+// challenge is one sign-in in progress on the sandbox's pages.
+type challenge struct {
+	req      authRequest
+	identity *Identity // set once the customer picked who they are
+	expires  time.Time
+}
+
+// authCode is an issued authorization code. grant is set once it was
+// exchanged, so a second use can revoke what the first one issued.
+type authCode struct {
+	req      authRequest
+	identity Identity
+	authTime time.Time
+	expires  time.Time
+	used     bool
+	grant    *grant
+}
+
+// grant is what one consent produced: every access and refresh token issued
+// from one code, through any number of refreshes. Revoking it ends them all.
+type grant struct {
+	clientID string
+	identity Identity
+	scopes   []string
+	authTime time.Time
+	// revoked says why the grant ended: "" (live), "reuse" (a used refresh
+	// token or code came back: tokens stay known but inactive, as fosite keeps
+	// them) or "revocation" (revoked at /oauth2/revoke: tokens are gone).
+	revoked string
+}
+
+type accessToken struct {
+	grant   *grant
+	expires time.Time
+	revoked bool // replaced by a refresh: fosite revokes the old access token
+}
+
+type refreshToken struct {
+	grant   *grant
+	expires time.Time
+	used    bool
+}
+
+// Register adds Sign in with Klarna to the sandbox (when Klarna is emulated).
+func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
+	New(mux, st, log)
+}
+
+// New registers the provider's routes on mux and returns it (nil when Klarna
+// runs against its real environment).
+func New(mux *http.ServeMux, st *control.State, log *slog.Logger) *Provider {
+	if !st.Config.Klarna.Enabled {
+		return nil
+	}
+	p := &Provider{st: st, log: log}
+	p.reset()
+	st.Operations(opDiscovery, opJWKS, opAuthorize, opTokenCode, opTokenRefresh, opUserinfo, opRevoke)
+	// Klarna Payments answers errors as ErrorV2; this part of Klarna answers
+	// OAuth 2.0 errors, so its operations get their own shape.
+	for _, op := range []string{opDiscovery, opJWKS, opTokenCode, opTokenRefresh, opUserinfo, opRevoke} {
+		st.ErrorShape(op, faultShape)
+	}
+	st.ErrorShape(opAuthorize, p.authorizeFaultShape)
+	st.OnReset(p.reset)
+	// Klarna Payments recognises a customer.klarna_access_token this
+	// provider vouches for: the widget then skips its login step.
+	sbklarna.SetAccessTokenValidator(st, func(accessToken string) (string, bool) {
+		id, ok := p.Recognise(accessToken)
+		return id.Email, ok
+	})
+
+	for _, fam := range []string{idpPath, Base} {
+		mux.HandleFunc("GET "+fam+"/.well-known/openid-configuration", p.discovery)
+		mux.HandleFunc("GET "+fam+"/.well-known/jwks.json", p.jwks)
+		mux.HandleFunc("GET "+fam+"/oauth2/auth", p.authorize)
+		mux.HandleFunc("POST "+fam+"/oauth2/token", p.token)
+		mux.HandleFunc("GET "+fam+"/userinfo", p.userinfo)
+		mux.HandleFunc("POST "+fam+"/userinfo", p.userinfo)
+		mux.HandleFunc("POST "+fam+"/oauth2/revoke", p.revoke)
+	}
+	// The sandbox's own sign-in pages (Klarna's are its own business).
+	mux.HandleFunc("POST "+idpPath+"/signin", p.signIn)
+	mux.HandleFunc("POST "+idpPath+"/consent", p.consent)
+	// What a customer does in the Klarna app: take back the access they
+	// gave the shop. Every grant of that identity ends, as a revocation does.
+	mux.HandleFunc("POST /control/klarna/login/revoke", p.controlRevoke)
+	return p
+}
+
+// controlRevoke is POST /control/klarna/login/revoke {"email": "..."}: it
+// revokes every grant of the identity with that email and answers how many.
+func (p *Provider) controlRevoke(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Email string `json:"email"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || body.Email == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"email": "<a signed-in identity's email>"}`})
+		return
+	}
+	p.mu.Lock()
+	revoked := map[*grant]bool{}
+	for _, rt := range p.refresh {
+		if g := rt.grant; strings.EqualFold(g.identity.Email, body.Email) && g.revoked == "" {
+			g.revoked = "revocation"
+			revoked[g] = true
+		}
+	}
+	p.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]int{"revoked": len(revoked)})
+}
+
+func (p *Provider) reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.challenges = map[string]*challenge{}
+	p.codes = map[string]*authCode{}
+	p.access = map[string]*accessToken{}
+	p.refresh = map[string]*refreshToken{}
+}
+
+// issuer is the sandbox's issuer URL: its origin plus Base.
+func (p *Provider) issuer(r *http.Request) string {
+	base := strings.TrimRight(p.st.Config.BaseURL, "/")
+	if base == "" {
+		base = "http://" + r.Host
+	}
+	return base + Base
+}
+
+// redirectURI is the one redirect URI the shop's client is registered with.
+func (p *Provider) redirectURI() string {
+	return strings.TrimRight(p.st.Config.ShopBaseURL, "/") + "/auth/klarna/callback"
+}
+
+// Recognise reports whose accessToken is, when it is valid now: issued by
+// this sandbox, not expired on the sandbox clock, not replaced by a refresh
+// and not revoked. Klarna Payments calls it for customer.klarna_access_token.
+func (p *Provider) Recognise(accessToken string) (Identity, bool) {
+	if p == nil || accessToken == "" {
+		return Identity{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.activeAccess(accessToken)
+	if a == nil {
+		return Identity{}, false
+	}
+	return a.grant.identity, true
+}
+
+// activeAccess returns the access token's record when it is valid now.
+// Callers hold p.mu.
+func (p *Provider) activeAccess(token string) *accessToken {
+	a := p.access[token]
+	if a == nil || a.revoked || a.grant.revoked != "" || !p.st.Now().Before(a.expires) {
+		return nil
+	}
+	return a
+}
+
+// newToken returns an opaque token in Ory's format: prefix, 32 random bytes,
+// a dot and a 32-byte "signature" (here random too).
+func newToken(prefix string) string {
+	b := make([]byte, 64)
+	_, _ = rand.Read(b)
+	enc := base64.RawURLEncoding
+	return prefix + enc.EncodeToString(b[:32]) + "." + enc.EncodeToString(b[32:])
+}
+
+// newID is a random identifier for the sandbox's own pages.
+func newID() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

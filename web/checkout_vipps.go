@@ -38,6 +38,10 @@ const (
 	vippsSettleAfter = 11 * time.Minute
 	// vippsSweepEvery is how often the sweep looks for such payments.
 	vippsSweepEvery = 30 * time.Second
+	// vippsSweepBatch is how many orders one sweep settles at most.
+	vippsSweepBatch = 50
+	// vippsMaxSettleTries bounds the sweep's tries on one order.
+	vippsMaxSettleTries = 8
 )
 
 // vippsFlow holds the Vipps client and the per-order locks that keep two
@@ -48,13 +52,14 @@ type vippsFlow struct {
 	a      *App
 	client *vipps.Client
 	locks  sync.Map // order id -> *sync.Mutex
+	batch  int      // orders per sweep (vippsSweepBatch; tests lower it)
 }
 
 // newVippsFlow builds the flow with the one shared Vipps client: one access
 // token for the whole process.
 func newVippsFlow(a *App) *vippsFlow {
 	v := a.Config.Vipps
-	return &vippsFlow{a: a, client: vipps.New(vipps.Config{
+	return &vippsFlow{a: a, batch: vippsSweepBatch, client: vipps.New(vipps.Config{
 		BaseURL: v.APIURL, ClientID: v.ClientID, ClientSecret: v.ClientSecret,
 		SubscriptionKey: v.SubscriptionKey, MSN: v.MSN, System: vipps.DefaultSystem,
 		HTTP: a.HTTP, Clock: a.Clock, Log: a.Log,
@@ -305,9 +310,15 @@ func (f *vippsFlow) settle(ctx context.Context, o db.Order, sweeping bool) (db.O
 		return o, err
 	}
 	p, err := f.client.GetPayment(ctx, vp.Reference)
-	if vipps.IsKind(err, vipps.KindNotFound) && vp.State == "" && !a.Clock.Now().Before(vp.SettleAfter) {
+	if vipps.IsKind(err, vipps.KindNotFound) && vp.State == "" {
+		if a.Clock.Now().Before(vp.SettleAfter) {
+			return o, err // create may still be on its way to Vipps
+		}
 		// Create never reached Vipps and the customer never saw a landing page.
 		return f.move(ctx, o, db.StatusFailed, "The payment was never started at Vipps MobilePay. Nothing was charged.")
+	}
+	if vippsRefused(err) {
+		return f.giveUp(ctx, o, vp, err)
 	}
 	if err != nil {
 		return o, err
@@ -358,14 +369,11 @@ func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment,
 			return f.move(ctx, o, db.StatusFailed, "The reservation was released before the payment was taken. Nothing was charged.")
 		}
 		m, err := f.client.Capture(ctx, vp.Reference, vipps.Amount{Currency: o.Currency, Value: o.TotalAmount}, vp.CaptureKey)
-		if vipps.IsKind(err, vipps.KindState) || vipps.IsKind(err, vipps.KindConflict) {
-			// Vipps will not let the shop take this payment: release it and
-			// say so. A retry with the same key cannot change that answer.
-			a.Log.Warn("vipps: capture refused", "order", o.PublicID, "error", err)
-			if _, cerr := f.client.Cancel(ctx, vp.Reference, vp.CancelKey); cerr != nil {
-				a.Log.Warn("vipps: releasing a refused capture", "order", o.PublicID, "error", cerr)
-			}
-			return f.move(ctx, o, db.StatusFailed, "Vipps MobilePay would not complete the payment. Nothing was charged.")
+		if vippsRefused(err) {
+			// Vipps will not let the shop take this payment (a state or
+			// validation refusal, a conflict): release it and say so. A retry
+			// with the same key cannot change that answer.
+			return f.giveUp(ctx, o, vp, err)
 		}
 		if err != nil {
 			// Stays authorized; the next view or the sweep tries again with
@@ -380,6 +388,34 @@ func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment,
 		return o, err
 	}
 	return a.Store.OrderByPublicID(ctx, o.PublicID)
+}
+
+// vippsRefused reports a final answer from Vipps about the payment: a 4xx
+// other than 429 (busy: ask later) and other than 401/403, which are about
+// the shop's own credentials, not the payment, and heal once the
+// configuration is fixed. Asking again with the same request gets the same
+// refusal, so the order must not wait for another answer.
+func vippsRefused(err error) bool {
+	var e *vipps.Error
+	return errors.As(err, &e) && e.Status >= 400 && e.Status < 500 &&
+		e.Status != http.StatusTooManyRequests && e.Kind != vipps.KindAuth
+}
+
+// giveUp ends an order Vipps refused to settle: the payment is cancelled when
+// Vipps knows it (a reservation is released, a waiting payment can no longer
+// be approved), and the order is marked failed with a detail a customer can
+// read. Vipps's own text goes to the log only.
+func (f *vippsFlow) giveUp(ctx context.Context, o db.Order, vp db.VippsPayment, cause error) (db.Order, error) {
+	a := f.a
+	a.Log.Warn("vipps: refused; the order is failed", "order", o.PublicID, "error", cause)
+	if vp.State != "" && !vipps.IsKind(cause, vipps.KindNotFound) {
+		if m, err := f.client.Cancel(ctx, vp.Reference, vp.CancelKey); err != nil {
+			a.Log.Warn("vipps: releasing a refused payment", "order", o.PublicID, "error", err)
+		} else {
+			_ = a.Store.SetVippsState(ctx, o.ID, m.State, m.PSPReference, m.Aggregate.CapturedAmount.Value)
+		}
+	}
+	return f.move(ctx, o, db.StatusFailed, "Vipps MobilePay would not complete the payment. Nothing was charged.")
 }
 
 // move changes the order's status (compare-and-swap) and returns it reloaded.
@@ -432,20 +468,47 @@ func (f *vippsFlow) sweep(ctx context.Context) {
 	}
 }
 
-// sweepOnce is one pass of the sweep.
+// sweepOnce is one pass of the sweep. An order it cannot settle (no answer,
+// a 5xx, a 429) waits longer each time (vippsRetryAfter), so it never keeps
+// the orders behind it waiting, and after vippsMaxSettleTries it is left for
+// a person: the shop cannot know where its money is, so it must not guess.
 func (f *vippsFlow) sweepOnce(ctx context.Context) {
-	ids, err := f.a.Store.VippsOrdersToSettle(ctx, f.a.Clock.Now(), 50)
+	a := f.a
+	ids, err := a.Store.VippsOrdersToSettle(ctx, a.Clock.Now(), vippsMaxSettleTries, f.batch)
 	if err != nil {
-		f.a.Log.Warn("vipps sweep: listing orders", "error", err)
+		a.Log.Warn("vipps sweep: listing orders", "error", err)
 		return
 	}
 	for _, id := range ids {
-		o, err := f.a.Store.OrderByPublicID(ctx, id)
+		o, err := a.Store.OrderByPublicID(ctx, id)
 		if err != nil {
 			continue
 		}
-		if _, err := f.settle(ctx, o, true); err != nil {
-			f.a.Log.Warn("vipps sweep: settling", "order", id, "error", err)
+		_, err = f.settle(ctx, o, true)
+		if err == nil || ctx.Err() != nil {
+			continue
+		}
+		vp, verr := a.Store.VippsPaymentByOrder(ctx, o.ID)
+		if verr != nil {
+			a.Log.Warn("vipps sweep: settling", "order", id, "error", err)
+			continue
+		}
+		tries, ferr := a.Store.VippsSettleFailed(ctx, o.ID, a.Clock.Now().Add(vippsRetryAfter(vp.SettleTries+1)))
+		switch {
+		case ferr != nil:
+			a.Log.Warn("vipps sweep: recording a failed try", "order", id, "error", ferr)
+		case tries >= vippsMaxSettleTries:
+			a.Log.Error("vipps sweep: giving up; check this payment at Vipps MobilePay and settle the order by hand",
+				"order", id, "reference", vp.Reference, "tries", tries, "error", err)
+		default:
+			a.Log.Warn("vipps sweep: settling failed; will try again", "order", id, "tries", tries, "error", err)
 		}
 	}
+}
+
+// vippsRetryAfter is the wait after the sweep's try-th failure on an order:
+// a minute, doubling, at most two hours (eight tries span about six hours).
+func vippsRetryAfter(try int) time.Duration {
+	d := time.Minute << min(max(try-1, 0), 7)
+	return min(d, 2*time.Hour)
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,12 @@ type vippsShop struct {
 
 func newVippsShop(t *testing.T) *vippsShop {
 	t.Helper()
+	return newVippsShopWith(t)
+}
+
+// newVippsShopWith is newVippsShop with use applied to the shop's Deps.
+func newVippsShopWith(t *testing.T, use ...func(*Deps)) *vippsShop {
+	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +51,7 @@ func newVippsShop(t *testing.T) *vippsShop {
 	sb := sandbox.New(sc, slog.New(slog.DiscardHandler), sbClk)
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
-	app := newTestApp(t, func(d *Deps) { d.Config.Vipps.APIURL = srv.URL + "/vipps" })
+	app := newTestApp(t, append([]func(*Deps){func(d *Deps) { d.Config.Vipps.APIURL = srv.URL + "/vipps" }}, use...)...)
 	return &vippsShop{testApp: app, sb: srv, st: sb.State, sbClk: sbClk}
 }
 
@@ -396,3 +403,157 @@ func TestVippsPagesNeverShowCredentials(t *testing.T) {
 		}
 	}
 }
+
+// approveAndReturn runs a payment to Vipps's approval and returns the
+// order's public id, without visiting the return URL yet.
+func (v *vippsShop) approveOnly(t *testing.T, b *browser) string {
+	t.Helper()
+	back := v.answer(t, v.startPayment(t, b), "approve")
+	return orderIDFrom(t, back)
+}
+
+// A 4xx from capture (other than 429) is Vipps's final word: the order is
+// failed with a calm detail, the reservation released, and no later view
+// asks Vipps again.
+func TestVippsCaptureRefusedWith4xxFailsTheOrder(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	id := v.approveOnly(t, b)
+	v.fault(t, "vipps.capture", 400, 1)
+	p := b.get("/checkout/vipps/return?order=" + id)
+	doc := b.get(p.location).doc(t)
+	if got := doc.Find("[data-testid=order-status]").Text(); got != "Payment failed" {
+		t.Fatalf("status %q after a refused capture, want Payment failed", got)
+	}
+	o, _ := v.Store.OrderByPublicID(context.Background(), id)
+	if o.Status != db.StatusFailed || !strings.Contains(o.StatusDetail, "Nothing was charged") {
+		t.Errorf("order %s %q", o.Status, o.StatusDetail)
+	}
+	for _, leak := range []string{"Bad Request", "Injected", "400", "traceId"} {
+		if strings.Contains(o.StatusDetail, leak) || strings.Contains(doc.Find("main").Text(), leak) {
+			t.Errorf("the customer sees %q", leak)
+		}
+	}
+	if n := v.st.Calls("vipps.cancel"); n != 1 {
+		t.Errorf("%d cancel calls, want 1 (the reservation released)", n)
+	}
+	gets, captures := v.st.Calls("vipps.get_payment"), v.st.Calls("vipps.capture")
+	b.get("/orders/" + id)
+	newVippsFlow(v.App).sweepOnce(context.Background())
+	v.clock.Advance(vippsSettleAfter)
+	newVippsFlow(v.App).sweepOnce(context.Background())
+	if v.st.Calls("vipps.get_payment") != gets || v.st.Calls("vipps.capture") != captures {
+		t.Error("a failed order is still settled on views and sweeps")
+	}
+}
+
+// A 4xx from get (other than 429) ends the order too; for a payment Vipps
+// created, the shop also cancels it, so a late approval cannot take money.
+func TestVippsGetRefusedWith4xxFailsTheOrder(t *testing.T) {
+	for _, status := range []int{400, 404} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			v := newVippsShop(t)
+			b := v.browser(t)
+			v.startPayment(t, b)
+			id := v.orderIDs(t)[0]
+			v.fault(t, "vipps.get_payment", status, 1)
+			doc := b.get("/orders/" + id).doc(t)
+			if got := doc.Find("[data-testid=order-status]").Text(); got != "Payment failed" {
+				t.Fatalf("status %q, want Payment failed", got)
+			}
+			wantCancels := 1
+			if status == 404 {
+				wantCancels = 0 // nothing at Vipps to cancel
+			}
+			if n := v.st.Calls("vipps.cancel"); n != wantCancels {
+				t.Errorf("%d cancel calls, want %d", n, wantCancels)
+			}
+			gets := v.st.Calls("vipps.get_payment")
+			b.get("/orders/" + id)
+			if v.st.Calls("vipps.get_payment") != gets {
+				t.Error("a failed order is asked about again")
+			}
+		})
+	}
+}
+
+// A 429 or a 5xx is not final: the order stays as it is and the sweep asks
+// again later, each time later, and stops after vippsMaxSettleTries. An order
+// that keeps failing never keeps newer orders from being settled.
+func TestVippsSweepBacksOffAndStuckOrdersDoNotStarveNewerOnes(t *testing.T) {
+	var stuck atomic.Value // the reference whose calls Vipps refuses with 429
+	stuck.Store("")
+	v := newVippsShopWith(t, func(d *Deps) {
+		d.HTTP = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if ref := stuck.Load().(string); ref != "" && strings.Contains(r.URL.Path, ref) {
+				return &http.Response{StatusCode: 429, Header: http.Header{"Content-Type": {"application/json"}},
+					Body: io.NopCloser(strings.NewReader(`{"statusCode":429,"message":"Rate limit is exceeded."}`)), Request: r}, nil
+			}
+			return http.DefaultTransport.RoundTrip(r)
+		})}
+	})
+	ctx := context.Background()
+	f := newVippsFlow(v.App)
+	f.batch = 1 // one order per sweep, so the oldest decides who waits
+
+	b1 := v.browser(t)
+	v.startPayment(t, b1)
+	old := v.orderIDs(t)[0]
+	stuck.Store("refshop-" + old)
+	v.clock.Advance(time.Minute)
+	b2 := v.browser(t)
+	v.startPayment(t, b2)
+	newer := v.orderIDs(t)[1]
+	if err := f.client.ForceApprove(ctx, "refshop-"+newer, "4791234567"); err != nil {
+		t.Fatal(err)
+	}
+	v.clock.Advance(vippsSettleAfter)
+
+	f.sweepOnce(ctx) // the older order fails and waits
+	f.sweepOnce(ctx) // the newer one is next
+	if o, _ := v.Store.OrderByPublicID(ctx, newer); o.Status != db.StatusCaptured {
+		t.Fatalf("the newer order is %s behind a stuck one, want captured", o.Status)
+	}
+	o, _ := v.Store.OrderByPublicID(ctx, old)
+	if o.Status != db.StatusPending {
+		t.Fatalf("the stuck order is %s, want still pending (a 429 is not final)", o.Status)
+	}
+	vp, _ := v.Store.VippsPaymentByOrder(ctx, o.ID)
+	if vp.SettleTries != 1 || !vp.SettleAfter.After(v.clock.Now()) {
+		t.Fatalf("after one failed try: tries %d, settle after %v (now %v)", vp.SettleTries, vp.SettleAfter, v.clock.Now())
+	}
+	// Each next try waits longer, and after vippsMaxSettleTries the sweep
+	// stops asking and says so in the log.
+	prevWait := vp.SettleAfter.Sub(v.clock.Now())
+	for try := 2; try <= vippsMaxSettleTries; try++ {
+		f.sweepOnce(ctx)
+		if vp2, _ := v.Store.VippsPaymentByOrder(ctx, o.ID); vp2.SettleTries != try-1 {
+			t.Fatalf("asked again before its time (try %d: %d tries)", try, vp2.SettleTries)
+		}
+		v.clock.Advance(prevWait)
+		f.sweepOnce(ctx)
+		vp, _ = v.Store.VippsPaymentByOrder(ctx, o.ID)
+		if vp.SettleTries != try {
+			t.Fatalf("try %d: %d tries recorded", try, vp.SettleTries)
+		}
+		wait := vp.SettleAfter.Sub(v.clock.Now())
+		if try < vippsMaxSettleTries && wait < prevWait {
+			t.Errorf("try %d waits %v, less than the %v before", try, wait, prevWait)
+		}
+		prevWait = wait
+	}
+	v.clock.Advance(24 * time.Hour)
+	if due, _ := v.Store.VippsOrdersToSettle(ctx, v.clock.Now(), vippsMaxSettleTries, 10); len(due) != 0 {
+		t.Errorf("still due after %d tries: %v", vippsMaxSettleTries, due)
+	}
+	if !strings.Contains(v.logText(), "vipps sweep: giving up") {
+		t.Error("giving up was not logged for support")
+	}
+	if o, _ := v.Store.OrderByPublicID(ctx, old); o.Status != db.StatusPending {
+		t.Errorf("giving up changed the order to %s; only a person may decide", o.Status)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

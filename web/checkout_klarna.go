@@ -269,6 +269,11 @@ func (k *klarnaFlow) authorized(c echo.Context) error {
 	// The key is the attempt's and the authorization's: a retry of this
 	// call, or a second submit of the same approval, replays one order.
 	ko, err := k.client.CreateOrder(ctx, authToken, req, klarna.IdempotencyKey(o.IdempotencyKey, "create_order/"+authToken))
+	if klarna.MayHaveOrdered(err) {
+		if placed, rerr := k.placedUnanswered(c, o, kp, err); rerr != nil || placed {
+			return rerr
+		}
+	}
 	if klarna.NeedsReapproval(err) {
 		return k.reapprove(c, o, kp, authToken, err)
 	}
@@ -291,6 +296,52 @@ func (k *klarnaFlow) authorized(c echo.Context) error {
 	}
 	k.a.flash(c, "Thank you! Klarna approved your payment.")
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+}
+
+// placedUnanswered handles a create-order 404 that followed a try with no
+// answer: Klarna may not replay create order by key (providers.md 2.7 is
+// silent on it), so the lost try may have placed the order and used the
+// authorization. The session says: complete means an order was placed from
+// it, and only this attempt's authorization can have done that (an update
+// cancels older ones). Then the shop must not cancel its order and ask for a
+// new approval while Klarna holds a real one.
+//
+// Chosen: the order is marked authorized (the items leave the cart, so the
+// customer is not led to pay twice), with a detail that says the
+// confirmation was lost and no Klarna order id, and an ERROR log line asks
+// support to match it in Klarna's Merchant Portal by merchant_reference1 (the
+// order's public id). A customer_token in the lost answer is lost too; the
+// link is left as it was. placed is false when the session is incomplete:
+// the 404 was an expired approval after all.
+func (k *klarnaFlow) placedUnanswered(c echo.Context, o db.Order, kp db.KlarnaPayment, cause error) (placed bool, err error) {
+	ctx := c.Request().Context()
+	st, err := k.client.ReadSession(ctx, kp.SessionID)
+	if err != nil {
+		// Unknown: neither cancel nor claim. The order stays pending.
+		k.a.Log.Error("klarna: create order went unanswered and the session cannot be read; check the order in the Merchant Portal",
+			"request_id", requestID(c), "order", o.PublicID, "session_id", kp.SessionID,
+			"correlation_id", klarna.CorrelationID(cause), "error", err)
+		return false, &UserError{Status: http.StatusBadGateway, Title: "Klarna did not confirm the order",
+			Reference: klarna.CorrelationID(cause), Err: err,
+			Message: "Klarna may have placed your order, but did not confirm it. Please do not pay again: check this order later, or contact us with the reference below."}
+	}
+	if st.Status != "complete" {
+		return false, nil
+	}
+	k.a.Log.Error("klarna: create order went unanswered but the session is complete: Klarna holds an order the shop has no id for; "+
+		"match it in the Merchant Portal by merchant_reference1",
+		"request_id", requestID(c), "order", o.PublicID, "session_id", kp.SessionID,
+		"correlation_id", klarna.CorrelationID(cause))
+	if ref := klarna.CorrelationID(cause); ref != "" {
+		_ = k.a.Store.SetKlarnaCorrelationID(ctx, o.ID, ref)
+	}
+	detail := "Klarna approved and placed this order, but its confirmation did not reach the shop. " +
+		"We match it with Klarna; you do not need to pay again."
+	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, detail); err != nil && !errors.Is(err, db.ErrStale) {
+		return true, err
+	}
+	k.a.flash(c, "Thank you! Klarna approved your payment.")
+	return true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 }
 
 // saveToken stores the customer_token from an answer. The payment is done

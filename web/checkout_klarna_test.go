@@ -514,3 +514,68 @@ func TestKlarnaAttemptsBelongToTheirOwner(t *testing.T) {
 		t.Errorf("an order was attempted for a stranger")
 	}
 }
+
+// Klarna's create order may not replay by key (providers.md 2.7 documents no
+// idempotency for it). When the first answer is lost and the retry gets 404,
+// the shop reads the session: complete means the lost try placed the order,
+// so the shop must not cancel its order and ask for a new approval (Klarna
+// holds a real order). It keeps the order as placed, says so, and logs it.
+func TestKlarnaLostAnswerThenNotFoundKeepsThePlacedOrder(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"pour-over"}, "quantity": {"1"}})
+	id, sid, _ := k.startKlarna(t, b)
+	auth := k.approve(t, sid, false)
+	k.control(t, "/control/settings", map[string]any{"klarna_create_order_idempotent": false})
+	k.control(t, "/control/faults", map[string]any{"operation": "klarna.create_order", "lose_answer": true})
+	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
+	if p.status != 303 || p.location != "/orders/"+id {
+		t.Fatalf("authorize: %d %q, want the order page of the same attempt", p.status, p.location)
+	}
+	if n := k.sb.State.Calls("klarna.create_order"); n != 2 {
+		t.Errorf("create_order calls = %d, want 2 (the lost one and the retry)", n)
+	}
+	if n := k.sb.State.Calls("klarna.read_session"); n != 1 {
+		t.Errorf("read_session calls = %d, want 1", n)
+	}
+	if n := k.sb.State.Calls("klarna.cancel_authorization"); n != 0 {
+		t.Errorf("the used authorization was cancelled (%d calls)", n)
+	}
+	o, _ := k.Store.OrderByPublicID(context.Background(), id)
+	if o.Status != db.StatusAuthorized || !strings.Contains(o.StatusDetail, "confirmation did not reach") {
+		t.Fatalf("order %s %q, want authorized and saying the confirmation was lost", o.Status, o.StatusDetail)
+	}
+	page := b.get("/orders/" + id)
+	if !strings.Contains(page.body, "confirmation did not reach") || strings.Contains(page.body, "Continue with Klarna") {
+		t.Error("the order page does not say what happened, or offers to pay again")
+	}
+	if cart := b.get("/cart"); !strings.Contains(cart.body, "Your cart is empty") {
+		t.Error("the placed order's items are still in the cart (a second purchase would pay twice)")
+	}
+	logs := k.logText()
+	if !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "order="+id) || !strings.Contains(logs, "session_id="+sid) {
+		t.Errorf("no error for support naming the order and the session:\n%s", logs)
+	}
+}
+
+// A 404 after a try without an answer, on a session still incomplete, is an
+// expired approval after all: the customer approves again, as before.
+func TestKlarnaUnansweredTryThenExpiredApprovalAsksAgain(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"pour-over"}, "quantity": {"1"}})
+	id, sid, _ := k.startKlarna(t, b)
+	auth := k.approve(t, sid, false)
+	k.control(t, "/control/clock", map[string]any{"advance": "61m"})
+	k.control(t, "/control/faults", map[string]any{"operation": "klarna.create_order", "status": 503, "times": 1})
+	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
+	if m := orderPath.FindStringSubmatch(p.location); p.status != 303 || m == nil || m[1] == id {
+		t.Fatalf("%d %q, want a new attempt", p.status, p.location)
+	}
+	if n := k.sb.State.Calls("klarna.read_session"); n != 1 {
+		t.Errorf("read_session calls = %d, want 1", n)
+	}
+	if o, _ := k.Store.OrderByPublicID(context.Background(), id); o.Status != db.StatusCancelled {
+		t.Errorf("old attempt %s, want cancelled (replaced)", o.Status)
+	}
+}

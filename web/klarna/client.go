@@ -194,6 +194,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 	}
 	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "klarna", Name: cl.name, Path: cl.template})
 	var last error
+	unanswered := false // an earlier try got no answer or a 5xx: it may have done the work
 	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
 		if attempt > 1 {
 			if err := wait(ctx, c.cfg.Backoff(attempt-1)); err != nil {
@@ -208,11 +209,13 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		if !retry || ctx.Err() != nil {
 			break
 		}
+		unanswered = true
 		c.cfg.Log.LogAttrs(ctx, slog.LevelWarn, "klarna call failed, retrying",
 			slog.String("operation", cl.name), slog.Int("attempt", attempt), slog.String("error", err.Error()))
 	}
 	var e *Error
 	if errors.As(last, &e) {
+		e.AfterUnanswered = unanswered
 		c.cfg.Log.LogAttrs(ctx, slog.LevelWarn, "klarna error",
 			slog.String("operation", cl.name), slog.Int("status", e.Status), slog.String("error_code", e.Code),
 			slog.String("correlation_id", e.CorrelationID))

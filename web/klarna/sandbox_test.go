@@ -245,6 +245,41 @@ func TestIdempotentRetryMakesOneOrder(t *testing.T) {
 	}
 }
 
+// When create order ignores the key (klarna_create_order_idempotent off, as
+// real Klarna may) and the first answer is lost, the retry meets the used
+// authorization: a 404 that MayHaveOrdered flags, and the session says
+// complete. A plain 404 (an expired approval) is not flagged.
+func TestLostAnswerThenNotFoundIsFlagged(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.control("/control/settings", map[string]any{"klarna_create_order_idempotent": false})
+	req := sessionFor(cart(map[string]int64{"pour-over": 1}), secret.Secret{})
+	s, err := e.c.CreateSession(ctx, req, klarna.IdempotencyKey("lost", "create_session"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := e.approve(s.SessionID, false)
+	e.control("/control/faults", map[string]any{"operation": "klarna.create_order", "lose_answer": true})
+	_, err = e.c.CreateOrder(ctx, auth, orderFor(req), klarna.IdempotencyKey("lost", "create_order"))
+	if klarna.StatusOf(err) != 404 || !klarna.MayHaveOrdered(err) {
+		t.Fatalf("err = %v, want a 404 flagged MayHaveOrdered", err)
+	}
+	if n := e.sb.State.Calls("klarna.create_order"); n != 2 {
+		t.Errorf("create_order calls = %d, want 2 (the lost one and the retry)", n)
+	}
+	if st, err := e.c.ReadSession(ctx, s.SessionID); err != nil || st.Status != "complete" {
+		t.Errorf("session %+v %v: the lost try placed the order", st, err)
+	}
+
+	s2, _ := e.c.CreateSession(ctx, req, klarna.IdempotencyKey("lost2", "create_session"))
+	auth2 := e.approve(s2.SessionID, false)
+	e.control("/control/clock", map[string]any{"advance": "61m"})
+	_, err = e.c.CreateOrder(ctx, auth2, orderFor(req), klarna.IdempotencyKey("lost2", "create_order"))
+	if klarna.StatusOf(err) != 404 || klarna.MayHaveOrdered(err) {
+		t.Errorf("an expired approval: %v, flagged %v", err, klarna.MayHaveOrdered(err))
+	}
+}
+
 // The cart changed after approval: 409, then the session is updated, the
 // customer approves again and the order goes through. The stale
 // authorization is released.

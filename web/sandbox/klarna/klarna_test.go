@@ -646,6 +646,17 @@ func TestIdempotencyKeys(t *testing.T) {
 		wantError(t, s.do("POST", "/klarna/api/payments/v1/sessions", deSession(), "Idempotency-Key", "a", "Klarna-Idempotency-Key", "b"),
 			400, "BAD_REQUEST", "")
 	})
+	t.Run("with klarna_create_order_idempotent off an order ignores the key", func(t *testing.T) {
+		s := newSB(t)
+		s.setting("klarna_create_order_idempotent", false)
+		sess := deSession()
+		auth := s.authorize(s.createSession(sess), map[string]any{"link_account": true})
+		path := "/klarna/api/payments/v1/authorizations/" + auth + "/order"
+		if a := s.do("POST", path, orderOf(sess), "Klarna-Idempotency-Key", "o-1"); a.status != 200 {
+			t.Fatalf("%d %s", a.status, a.raw)
+		}
+		wantError(t, s.do("POST", path, orderOf(sess), "Klarna-Idempotency-Key", "o-1"), 404, "NOT_FOUND", "Invalid authorization token")
+	})
 	t.Run("an order replays and makes one order", func(t *testing.T) {
 		s := newSB(t)
 		sess := deSession()

@@ -274,7 +274,15 @@ func (p *provider) createOrder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := r.PathValue("token")
-	p.idempotent(w, r, body, func() response {
+	run := p.idempotent
+	if !p.st.Settings().KlarnaCreateOrderIdempotent {
+		// klarna_create_order_idempotent off: the key is ignored, so a repeat
+		// meets a used authorization (404), as real Klarna may answer.
+		run = func(w http.ResponseWriter, _ *http.Request, _ []byte, handle func() response) {
+			writeResponse(w, handle())
+		}
+	}
+	run(w, r, body, func() response {
 		b, e := parseBody(body)
 		if e == nil {
 			e = validate(b, orderRules)

@@ -113,6 +113,14 @@ func (a *App) altpayCheckout(c echo.Context) error {
 		return a.altpayCheckoutFailed(ctx, o, err)
 	}
 	if err := a.Store.SaveAltpayInvoice(ctx, db.AltpayInvoice{OrderID: o.ID, CustomerID: cust, InvoiceID: inv.ID, Status: inv.Status}); err != nil {
+		// The provider has an invoice the shop has no record of: the order
+		// cannot be paid through the shop, so it must not wait as pending.
+		// Support can archive the invoice at the provider.
+		a.Log.Error("altpay: the invoice was created but could not be recorded; archive it at the provider",
+			"order", o.PublicID, "invoice", inv.ID, "error", err)
+		if serr := a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "The invoice could not be created."); serr != nil {
+			a.Log.Error("altpay: marking a failed order", "order", o.PublicID, "error", serr)
+		}
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/invoices/"+o.PublicID)
@@ -164,7 +172,9 @@ func (a *App) altpayCheckoutFailed(ctx context.Context, o db.Order, cause error)
 	return altpayUserError(cause, "The invoice could not be created")
 }
 
-// altpayUserError turns a provider error into what the customer reads.
+// altpayUserError turns a provider error into what the customer reads: fixed
+// sentences only. The provider's own message (for developers, perhaps naming
+// other records) stays in err, which the central error handler logs.
 func altpayUserError(err error, title string) error {
 	ue := &UserError{Status: http.StatusBadGateway, Title: title, Err: err,
 		Message: "Alternative Payments did not answer. Nothing was charged and your cart is kept; please try again in a moment."}
@@ -173,7 +183,7 @@ func altpayUserError(err error, title string) error {
 	case altpay.IsInvalidCredentials(err) || (errors.As(err, &ae) && ae.Status == http.StatusUnauthorized):
 		ue.Message = "Pay by invoice is not available right now. Nothing was charged and your cart is kept; please choose another payment method."
 	case errors.As(err, &ae) && ae.Status < 500:
-		ue.Message = "Alternative Payments refused the request: " + ae.Message + ". Nothing was charged and your cart is kept."
+		ue.Message = "Alternative Payments could not accept this request. Nothing was charged and your cart is kept; please try again, or choose another payment method."
 		ue.Reference = ae.RequestID
 	case errors.As(err, &ae):
 		ue.Reference = ae.RequestID

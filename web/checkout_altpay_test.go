@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -323,5 +324,70 @@ func TestOrderPageSettlesAnInvoicePaidWithoutConfirm(t *testing.T) {
 	}
 	if acct := b.get("/account"); strings.Contains(acct.body, "Unpaid invoices") {
 		t.Error("the account still lists the paid invoice")
+	}
+}
+
+// A provider's refusal is shown as a fixed sentence: the provider's own text
+// (written for developers, and possibly naming other records) goes to the log
+// only, on the page and in the token endpoint's JSON alike.
+func TestProviderRefusalTextStaysInTheLog(t *testing.T) {
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.signUp("tess@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	fault := `{"operation":"altpay.create_invoice","status":422}`
+	if res, err := http.Post(w.sbSrv.URL+"/control/faults", "application/json", strings.NewReader(fault)); err != nil || res.StatusCode != 200 {
+		t.Fatal(err)
+	}
+	p := b.post("/checkout/altpay", nil)
+	main := p.doc(t).Find("main").Text()
+	if p.status != http.StatusBadGateway || !strings.Contains(main, "Nothing was charged") {
+		t.Fatalf("%d %s", p.status, main)
+	}
+	for _, leak := range []string{"Unprocessable Entity", "refused the request:", "validation"} {
+		if strings.Contains(p.body, leak) {
+			t.Errorf("the page shows the provider's text %q", leak)
+		}
+	}
+	if !strings.Contains(w.logText(), "Unprocessable Entity") {
+		t.Error("the provider's text is not in the log")
+	}
+
+	order := w.checkoutByInvoice(t, b, nil)
+	fault = `{"operation":"altpay.checkout_auth_init","status":400}`
+	if res, err := http.Post(w.sbSrv.URL+"/control/faults", "application/json", strings.NewReader(fault)); err != nil || res.StatusCode != 200 {
+		t.Fatal(err)
+	}
+	status, body := b.token(order)
+	if status != http.StatusBadGateway || strings.Contains(fmt.Sprint(body), "Bad Request") || body["message"] == nil {
+		t.Errorf("token endpoint: %d %v", status, body)
+	}
+}
+
+// When the shop cannot record the invoice the provider made, the order is
+// failed (it would otherwise wait for an invoice the shop has no record of),
+// the invoice id is logged for support, and the cart is kept.
+func TestInvoiceNotRecordedFailsTheOrder(t *testing.T) {
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.signUp("tess@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	if _, err := w.DB.Write.Exec(`CREATE TRIGGER no_invoices BEFORE INSERT ON altpay_invoices
+		BEGIN SELECT RAISE(ABORT, 'injected: the disk is full'); END`); err != nil {
+		t.Fatal(err)
+	}
+	p := b.post("/checkout/altpay", nil)
+	if p.status != http.StatusInternalServerError || strings.Contains(p.body, "injected") {
+		t.Fatalf("%d %s", p.status, p.body)
+	}
+	orders, _ := w.Store.OrdersByUser(t.Context(), 1)
+	if len(orders) != 1 || orders[0].Status != db.StatusFailed {
+		t.Fatalf("orders %+v, want one failed", orders)
+	}
+	if !strings.Contains(w.logText(), "inv_") {
+		t.Error("the provider's invoice id is not logged for support")
+	}
+	if cart := b.get("/cart"); !strings.Contains(cart.body, "Stoneware Mug") {
+		t.Error("the cart was lost")
 	}
 }

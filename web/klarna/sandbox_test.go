@@ -40,7 +40,7 @@ func newEnv(t *testing.T) *env {
 		Klarna: control.KlarnaConfig{Enabled: true, Username: "PK_test", Password: "sandbox-pw"}}
 	sb = sandbox.New(cfg, slog.New(slog.DiscardHandler), clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)))
 	c := klarna.New(klarna.Config{BaseURL: srv.URL + "/klarna/api", Username: "PK_test", Password: secret.New("sandbox-pw"),
-		HTTP: srv.Client(), Backoff: func(int) time.Duration { return 0 }})
+		HTTP: srv.Client(), Sleep: func(context.Context, time.Duration) error { return nil }})
 	return &env{t: t, sb: sb, url: srv.URL, c: c}
 }
 
@@ -225,7 +225,7 @@ func TestIdempotentRetryMakesOneOrder(t *testing.T) {
 	}
 	auth := e.approve(s.SessionID, true)
 	lossy := klarna.New(klarna.Config{BaseURL: e.url + "/klarna/api", Username: "PK_test", Password: secret.New("sandbox-pw"),
-		HTTP: &http.Client{Transport: &dropFirstAnswer{next: http.DefaultTransport}}, Backoff: func(int) time.Duration { return 0 }})
+		HTTP: &http.Client{Transport: &dropFirstAnswer{next: http.DefaultTransport}}, Sleep: func(context.Context, time.Duration) error { return nil }})
 	key := klarna.IdempotencyKey("idem", "create_order")
 	o1, err := lossy.CreateOrder(ctx, auth, orderFor(req), key)
 	if err != nil {
@@ -376,7 +376,7 @@ func TestBuyAgainWithTheCustomerTokenAndCancel(t *testing.T) {
 func TestWrongCredentialsAre401(t *testing.T) {
 	e := newEnv(t)
 	bad := klarna.New(klarna.Config{BaseURL: e.url + "/klarna/api", Username: "PK_test", Password: secret.New("not-the-password-XYZ"),
-		Backoff: func(int) time.Duration { return 0 }})
+		Sleep: func(context.Context, time.Duration) error { return nil }})
 	_, err := bad.CreateSession(context.Background(), sessionFor(cart(map[string]int64{"sencha": 1}), secret.Secret{}), "k")
 	if klarna.StatusOf(err) != 401 || klarna.CorrelationID(err) == "" {
 		t.Errorf("err = %v", err)

@@ -43,7 +43,7 @@ func newEnv(t *testing.T) *env {
 	sb = sandbox.New(control.Config{BaseURL: srv.URL, ShopBaseURL: "http://shop.test",
 		Klarna: control.KlarnaConfig{Enabled: true, Username: "PK", Password: "pw"}}, slog.New(slog.DiscardHandler), nil)
 	c := klarna.New(klarna.Config{BaseURL: srv.URL + "/klarna/api", Username: "PK", Password: secret.New("pw"),
-		HTTP: srv.Client(), Backoff: func(int) time.Duration { return 0 }})
+		HTTP: srv.Client(), Sleep: func(context.Context, time.Duration) error { return nil }})
 	ctx := context.Background()
 	d, err := db.Open(ctx, t.TempDir())
 	if err != nil {

@@ -221,10 +221,7 @@ func (a *App) altpayInvoicePage(c echo.Context) error {
 		TokenURL: "/api/altpay/invoices/" + o.PublicID + "/token", ConfirmURL: "/invoices/" + o.PublicID + "/confirm",
 		Callback: c.QueryParam("callback") != "off",
 	}
-	for _, l := range o.Lines {
-		v.Lines = append(v.Lines, views.OrderLineView{Name: l.Name, Quantity: l.Quantity, UnitPrice: eur(l.UnitPrice),
-			Total: eur(l.TotalAmount), TaxRate: money.FormatRate(l.TaxRate)})
-	}
+	v.Lines = orderLineViews(o.Lines)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return render(c, http.StatusOK, views.AltpayInvoice(a.chrome(c, "Pay your invoice"), v))
 }

@@ -223,10 +223,7 @@ func (k *klarnaFlow) payPage(c echo.Context) error {
 	if o.UserID != 0 && k.a.klarnaID != nil {
 		v.SignedInWithKlarna = k.a.klarnaID.live(c, o.UserID)
 	}
-	for _, l := range o.Lines {
-		v.Lines = append(v.Lines, views.OrderLineView{Name: l.Name, Quantity: l.Quantity, UnitPrice: eur(l.UnitPrice),
-			Total: eur(l.TotalAmount), TaxRate: money.FormatRate(l.TaxRate)})
-	}
+	v.Lines = orderLineViews(o.Lines)
 	return render(c, http.StatusOK, views.KlarnaPay(k.a.chrome(c, "Pay with Klarna"), v))
 }
 

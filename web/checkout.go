@@ -40,6 +40,22 @@ func (a *App) renderCheckout(c echo.Context, status int, pc pricedCart) error {
 	return render(c, status, views.Checkout(a.chrome(c, "Checkout"), v))
 }
 
+// checkoutAgain re-shows the checkout page for a payment method's refused
+// form: form goes on the context under key, where the method's component
+// reads it back (its input and messages), and the page is rendered with
+// status (422 for a refused field, 503 when the provider is out).
+func (a *App) checkoutAgain(c echo.Context, status int, key string, form any) error {
+	pc, err := a.priceCart(c)
+	if err != nil {
+		return err
+	}
+	if len(pc.Lines) == 0 {
+		return errEmptyCart
+	}
+	c.Set(key, form)
+	return a.renderCheckout(c, status, pc)
+}
+
 // errEmptyCart is returned by placeOrder when there is nothing to buy.
 var errEmptyCart = &UserError{Status: http.StatusConflict, Title: "Your cart is empty",
 	Message: "There is nothing to pay for. Add something to your cart first."}

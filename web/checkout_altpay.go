@@ -82,16 +82,8 @@ func (a *App) altpayCheckout(c echo.Context) error {
 			v.Errors["name"] = "Enter the name the invoice is addressed to."
 		}
 		if len(v.Errors) > 0 {
-			pc, err := a.priceCart(c)
-			if err != nil {
-				return err
-			}
-			if len(pc.Lines) == 0 {
-				return errEmptyCart
-			}
 			v.Errors[""] = "Please check the invoice details below."
-			c.Set(altpayFormKey, v)
-			return a.renderCheckout(c, http.StatusUnprocessableEntity, pc)
+			return a.checkoutAgain(c, http.StatusUnprocessableEntity, altpayFormKey, v)
 		}
 		email, name = v.Email, v.Name
 	}

@@ -82,28 +82,13 @@ func (f *vippsFlow) method(c echo.Context, _ pricedCart) (templ.Component, error
 	return views.VippsMethod(v), nil
 }
 
-// checkoutAgain renders the checkout page with the Vipps form's message and
-// input, at status (422 for a bad phone number, 503 when Vipps is out).
-func (f *vippsFlow) checkoutAgain(c echo.Context, status int, form views.VippsMethodView) error {
-	a := f.a
-	pc, err := a.priceCart(c)
-	if err != nil {
-		return err
-	}
-	if len(pc.Lines) == 0 {
-		return errEmptyCart
-	}
-	c.Set(ctxVippsForm, form)
-	return a.renderCheckout(c, status, pc)
-}
-
 // checkout is POST /checkout/vipps.
 func (f *vippsFlow) checkout(c echo.Context) error {
 	a, ctx := f.a, c.Request().Context()
 	typed := c.FormValue("phone")
 	phone, err := vipps.NormalizePhone(typed)
 	if err != nil {
-		return f.checkoutAgain(c, http.StatusUnprocessableEntity, views.VippsMethodView{Phone: typed, Error: err.Error()})
+		return a.checkoutAgain(c, http.StatusUnprocessableEntity, ctxVippsForm, views.VippsMethodView{Phone: typed, Error: err.Error()})
 	}
 	o, err := a.placeOrder(c, "vipps")
 	if err != nil {
@@ -159,7 +144,8 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 		if status == http.StatusUnprocessableEntity {
 			form.Error = msg
 		}
-		return f.checkoutAgain(c, status, form)
+		// 422 for a refused field, 503 when Vipps is out, 502 otherwise.
+		return a.checkoutAgain(c, status, ctxVippsForm, form)
 	}
 	if err := a.Store.SetVippsCreated(ctx, o.ID, res.RedirectURL); err != nil {
 		return err

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -54,6 +56,19 @@ func (a *App) checkoutAgain(c echo.Context, status int, key string, form any) er
 	}
 	c.Set(key, form)
 	return a.renderCheckout(c, status, pc)
+}
+
+// failOrder ends a pending payment attempt that cannot go on: the order is
+// marked failed with detail, a sentence the customer reads on the order page
+// ("Nothing was charged."); the cart is untouched. Losing the swap to another
+// request is fine (it decided first); another failure is logged and returned.
+func (a *App) failOrder(ctx context.Context, o db.Order, detail string) error {
+	err := a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, detail)
+	if err == nil || errors.Is(err, db.ErrStale) {
+		return nil
+	}
+	a.Log.Error("marking an order failed", "order", o.PublicID, "provider", o.Provider, "error", err)
+	return err
 }
 
 // errEmptyCart is returned by placeOrder when there is nothing to buy.

@@ -110,9 +110,7 @@ func (a *App) altpayCheckout(c echo.Context) error {
 		// Support can archive the invoice at the provider.
 		a.Log.Error("altpay: the invoice was created but could not be recorded; archive it at the provider",
 			"order", o.PublicID, "invoice", inv.ID, "error", err)
-		if serr := a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "The invoice could not be created."); serr != nil {
-			a.Log.Error("altpay: marking a failed order", "order", o.PublicID, "error", serr)
-		}
+		_ = a.failOrder(ctx, o, "The invoice could not be created.")
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/invoices/"+o.PublicID)
@@ -158,9 +156,7 @@ func altpayInvoiceFor(o db.Order, customerID string, now time.Time) altpay.NewIn
 // altpayCheckoutFailed marks the order failed (it has no invoice and never
 // will) and tells the customer; the cart is untouched.
 func (a *App) altpayCheckoutFailed(ctx context.Context, o db.Order, cause error) error {
-	if err := a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "The invoice could not be created."); err != nil {
-		a.Log.Error("altpay: marking a failed order", "order", o.PublicID, "error", err)
-	}
+	_ = a.failOrder(ctx, o, "The invoice could not be created.") // logged there; the customer's error is the provider's
 	return altpayUserError(cause, "The invoice could not be created")
 }
 

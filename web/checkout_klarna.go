@@ -164,7 +164,7 @@ func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPaym
 		kp.SessionID, kp.ClientToken = s.SessionID, s.ClientToken
 	}
 	if err := k.a.Store.CreateKlarnaPayment(ctx, kp); err != nil {
-		_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "The shop could not record the Klarna session.")
+		_ = k.a.failOrder(ctx, o, "The shop could not record the Klarna session.")
 		return err
 	}
 	if notice != "" {
@@ -180,7 +180,7 @@ func (k *klarnaFlow) failAttempt(c echo.Context, o db.Order, err error) error {
 	if ref := klarna.CorrelationID(err); ref != "" {
 		detail += " Support reference " + ref + "."
 	}
-	if serr := k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, detail); serr != nil && !errors.Is(serr, db.ErrStale) {
+	if serr := k.a.failOrder(ctx, o, detail); serr != nil {
 		return serr
 	}
 	return klarnaError(err, "Klarna could not start the payment",
@@ -481,7 +481,7 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 		return err
 	}
 	if tok.IsZero() {
-		_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "No Klarna account is linked.")
+		_ = k.a.failOrder(ctx, o, "No Klarna account is linked.")
 		return &UserError{Status: http.StatusConflict, Title: "No Klarna account is linked",
 			Message: "Pay with Klarna at checkout to link your Klarna account, then you can buy again in one step. Nothing was charged."}
 	}
@@ -496,7 +496,7 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 		}
 		if klarna.TokenGone(err) {
 			_ = k.link.Forget(ctx, u.ID, seen)
-			_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "Klarna no longer accepts the linked account.")
+			_ = k.a.failOrder(ctx, o, "Klarna no longer accepts the linked account.")
 			return &UserError{Status: http.StatusConflict, Title: "Your Klarna link has ended", Reference: ref, Err: err,
 				Message: "Klarna no longer accepts the linked account (it was cancelled or replaced), so the shop forgot it. " +
 					"Pay with Klarna at checkout to link it again. Nothing was charged."}
@@ -504,7 +504,7 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 		if s := klarna.StatusOf(err); s >= 400 && s < 500 {
 			// Klarna answered no: this attempt is over. (No answer or a 5xx
 			// leaves it open, to retry with the same key.)
-			_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "Klarna refused the order.")
+			_ = k.a.failOrder(ctx, o, "Klarna refused the order.")
 		}
 		return klarnaError(err, "Klarna could not place the order", "Nothing was charged.")
 	}

@@ -129,9 +129,7 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 		// untouched. Should Vipps have created the payment after all (a
 		// timeout), nobody has its landing page, and it expires by itself.
 		msg := vipps.CustomerMessage(err)
-		if serr := a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, msg); serr != nil {
-			a.Log.Error("vipps: marking an order failed", "order", o.PublicID, "error", serr)
-		}
+		_ = a.failOrder(ctx, o, msg)
 		a.Log.Warn("vipps: create payment failed", "order", o.PublicID, "error", err)
 		status := http.StatusBadGateway
 		switch {
@@ -172,7 +170,7 @@ func landingAllowed(raw, apiURL string) bool {
 // abandon marks an order failed when the shop itself could not go on, and
 // returns err for the error page.
 func (f *vippsFlow) abandon(ctx context.Context, o db.Order, err error) error {
-	_ = f.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "The payment could not be started. Nothing was charged.")
+	_ = f.a.failOrder(ctx, o, "The payment could not be started. Nothing was charged.")
 	return err
 }
 

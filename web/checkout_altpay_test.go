@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,14 +16,14 @@ import (
 	"refshop/db"
 	"refshop/web/altpay"
 	"refshop/web/config"
-	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/sandboxtest"
 )
 
 // altpayWorld is the shop wired to an embedded Alternative Payments sandbox.
 type altpayWorld struct {
 	*testApp
-	sb    *sandbox.Sandbox
+	sb    *sandboxtest.Server
 	sbSrv *httptest.Server
 	api   string // the sandbox's /altpay base
 }
@@ -34,16 +33,15 @@ func newAltpayWorld(t *testing.T) *altpayWorld {
 	w := &altpayWorld{}
 	w.testApp = newTestApp(t, func(d *Deps) {
 		// The sandbox runs on the shop's test clock: tokens age when it moves.
-		w.sb = sandbox.New(control.Config{BaseURL: "http://sandbox.test", ShopBaseURL: "http://shop.test",
+		w.sb = sandboxtest.Start(t, control.Config{BaseURL: "http://sandbox.test", ShopBaseURL: "http://shop.test",
 			Altpay: control.AltpayConfig{Enabled: true, ClientID: d.Config.Altpay.ClientID, ClientSecret: d.Config.Altpay.ClientSecret.Reveal()}},
-			slog.New(slog.DiscardHandler), d.Clock)
-		w.sbSrv = httptest.NewServer(w.sb)
+			d.Clock)
+		w.sbSrv = w.sb.Server
 		w.api = w.sbSrv.URL + "/altpay"
 		d.Config.Altpay.APIURL = w.api
 		d.Altpay = altpay.New(altpay.FromConfig(d.Config.Altpay), http.DefaultClient, d.Clock,
 			altpay.WithSleep(func(context.Context, time.Duration) error { return nil }))
 	})
-	t.Cleanup(w.sbSrv.Close)
 	return w
 }
 
@@ -261,10 +259,7 @@ func TestProviderFailureMarksTheOrderFailedAndKeepsTheCart(t *testing.T) {
 	b := w.browser(t)
 	b.signUp("tess@example.com")
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
-	fault := `{"operation":"altpay.create_invoice","status":503,"times":3}`
-	if res, err := http.Post(w.sbSrv.URL+"/control/faults", "application/json", strings.NewReader(fault)); err != nil || res.StatusCode != 200 {
-		t.Fatal(err)
-	}
+	w.sb.Fault(t, "altpay.create_invoice", 503, 3)
 	p := b.post("/checkout/altpay", nil)
 	if p.status != http.StatusBadGateway || !strings.Contains(p.body, "Nothing was charged") {
 		t.Fatalf("%d %s", p.status, p.body)
@@ -335,10 +330,7 @@ func TestProviderRefusalTextStaysInTheLog(t *testing.T) {
 	b := w.browser(t)
 	b.signUp("tess@example.com")
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
-	fault := `{"operation":"altpay.create_invoice","status":422}`
-	if res, err := http.Post(w.sbSrv.URL+"/control/faults", "application/json", strings.NewReader(fault)); err != nil || res.StatusCode != 200 {
-		t.Fatal(err)
-	}
+	w.sb.Fault(t, "altpay.create_invoice", 422, 1)
 	p := b.post("/checkout/altpay", nil)
 	main := p.doc(t).Find("main").Text()
 	if p.status != http.StatusBadGateway || !strings.Contains(main, "Nothing was charged") {
@@ -354,10 +346,7 @@ func TestProviderRefusalTextStaysInTheLog(t *testing.T) {
 	}
 
 	order := w.checkoutByInvoice(t, b, nil)
-	fault = `{"operation":"altpay.checkout_auth_init","status":400}`
-	if res, err := http.Post(w.sbSrv.URL+"/control/faults", "application/json", strings.NewReader(fault)); err != nil || res.StatusCode != 200 {
-		t.Fatal(err)
-	}
+	w.sb.Fault(t, "altpay.checkout_auth_init", 400, 1)
 	status, body := b.token(order)
 	if status != http.StatusBadGateway || strings.Contains(fmt.Sprint(body), "Bad Request") || body["message"] == nil {
 		t.Errorf("token endpoint: %d %v", status, body)

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -17,50 +15,37 @@ import (
 	"refshop/web/config"
 	"refshop/web/klarnalink"
 	"refshop/web/sandbox"
+	"refshop/web/sandbox/sandboxtest"
 )
 
 // klarnaApp is the shop with its Klarna client pointed at a sandbox.
 type klarnaApp struct {
 	*testApp
-	sb     *sandbox.Sandbox
+	sb     *sandboxtest.Server
 	sbURL  string
 	linker *klarnalink.Linker
 }
 
 func newKlarnaApp(t *testing.T) *klarnaApp {
 	t.Helper()
-	var sb *sandbox.Sandbox
-	ssrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sb.ServeHTTP(w, r) }))
-	t.Cleanup(ssrv.Close)
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.SandboxURL, cfg.ShopBaseURL = ssrv.URL, ""
-	sb = sandbox.New(sandbox.ConfigFrom(cfg), slog.New(slog.DiscardHandler), nil)
+	cfg.SandboxURL, cfg.ShopBaseURL = "", "" // the sandbox names itself by its test server's origin
+	sb := sandboxtest.Start(t, sandbox.ConfigFrom(cfg), nil)
 	app := newTestApp(t, func(d *Deps) {
-		d.Config.SandboxURL = ssrv.URL
-		d.Config.Klarna.APIURL = ssrv.URL + "/klarna/api"
-		d.Config.Klarna.SDKURL = ssrv.URL + "/klarna/cdn/kp/lib/v1/api.js"
+		d.Config.SandboxURL = sb.URL
+		d.Config.Klarna.APIURL = sb.URL + "/klarna/api"
+		d.Config.Klarna.SDKURL = sb.URL + "/klarna/cdn/kp/lib/v1/api.js"
 	})
 	k := newKlarnaFlow(app.App)
-	return &klarnaApp{testApp: app, sb: sb, sbURL: ssrv.URL, linker: k.link}
+	return &klarnaApp{testApp: app, sb: sb, sbURL: sb.URL, linker: k.link}
 }
 
 func (k *klarnaApp) control(t *testing.T, path string, body any) map[string]any {
 	t.Helper()
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(k.sbURL+path, "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	if resp.StatusCode != 200 {
-		t.Fatalf("%s: %d %v", path, resp.StatusCode, out)
-	}
-	return out
+	return k.sb.Control(t, path, body)
 }
 
 var orderPath = regexp.MustCompile(`^/checkout/klarna/([a-z0-9]+)$`)

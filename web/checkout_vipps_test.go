@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -21,6 +19,7 @@ import (
 	"refshop/web/config"
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/sandboxtest"
 )
 
 // vippsShop is the shop wired to an embedded sandbox on its own httptest
@@ -28,7 +27,7 @@ import (
 // either.
 type vippsShop struct {
 	*testApp
-	sb    *httptest.Server
+	sb    *sandboxtest.Server
 	st    *control.State
 	sbClk *clock.Manual
 }
@@ -46,13 +45,11 @@ func newVippsShopWith(t *testing.T, use ...func(*Deps)) *vippsShop {
 		t.Fatal(err)
 	}
 	sc := sandbox.ConfigFrom(cfg)
-	sc.BaseURL = "" // the sandbox names itself by the request's host
+	sc.BaseURL = "" // the sandbox names itself by its test server's origin
 	sbClk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
-	sb := sandbox.New(sc, slog.New(slog.DiscardHandler), sbClk)
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	app := newTestApp(t, append([]func(*Deps){func(d *Deps) { d.Config.Vipps.APIURL = srv.URL + "/vipps" }}, use...)...)
-	return &vippsShop{testApp: app, sb: srv, st: sb.State, sbClk: sbClk}
+	sb := sandboxtest.Start(t, sc, sbClk)
+	app := newTestApp(t, append([]func(*Deps){func(d *Deps) { d.Config.Vipps.APIURL = sb.URL + "/vipps" }}, use...)...)
+	return &vippsShop{testApp: app, sb: sb, st: sb.State, sbClk: sbClk}
 }
 
 // sandboxDo calls the sandbox without following redirects.
@@ -74,11 +71,7 @@ func (v *vippsShop) sandboxDo(t *testing.T, method, path, ctype, body string) (i
 
 func (v *vippsShop) fault(t *testing.T, op string, status, times int) {
 	t.Helper()
-	code, _, body := v.sandboxDo(t, "POST", "/control/faults", "application/json",
-		fmt.Sprintf(`{"operation":%q,"status":%d,"times":%d}`, op, status, times))
-	if code != 200 {
-		t.Fatalf("fault: %d %s", code, body)
-	}
+	v.sb.Fault(t, op, status, times)
 }
 
 // startPayment fills a cart and submits the Vipps form; it returns the

@@ -1,14 +1,10 @@
 package klarna_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -18,46 +14,32 @@ import (
 	"refshop/web/catalog"
 	"refshop/web/clock"
 	"refshop/web/klarna"
-	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/sandboxtest"
 	"refshop/web/secret"
 )
 
 // env is the client against a running sandbox.
 type env struct {
 	t   *testing.T
-	sb  *sandbox.Sandbox
+	sb  *sandboxtest.Server
 	url string
 	c   *klarna.Client
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	var sb *sandbox.Sandbox
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sb.ServeHTTP(w, r) }))
-	t.Cleanup(srv.Close)
-	cfg := control.Config{BaseURL: srv.URL, ShopBaseURL: "http://shop.test",
-		Klarna: control.KlarnaConfig{Enabled: true, Username: "PK_test", Password: "sandbox-pw"}}
-	sb = sandbox.New(cfg, slog.New(slog.DiscardHandler), clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)))
-	c := klarna.New(klarna.Config{BaseURL: srv.URL + "/klarna/api", Username: "PK_test", Password: secret.New("sandbox-pw"),
-		HTTP: srv.Client(), Sleep: func(context.Context, time.Duration) error { return nil }})
-	return &env{t: t, sb: sb, url: srv.URL, c: c}
+	sb := sandboxtest.Start(t, control.Config{ShopBaseURL: "http://shop.test",
+		Klarna: control.KlarnaConfig{Enabled: true, Username: "PK_test", Password: "sandbox-pw"}},
+		clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)))
+	c := klarna.New(klarna.Config{BaseURL: sb.URL + "/klarna/api", Username: "PK_test", Password: secret.New("sandbox-pw"),
+		HTTP: sb.Server.Client(), Sleep: func(context.Context, time.Duration) error { return nil }})
+	return &env{t: t, sb: sb, url: sb.URL, c: c}
 }
 
 func (e *env) control(path string, body any) map[string]any {
 	e.t.Helper()
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(e.url+path, "application/json", bytes.NewReader(b))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	if resp.StatusCode != 200 {
-		e.t.Fatalf("%s: %d %v", path, resp.StatusCode, out)
-	}
-	return out
+	return e.sb.Control(e.t, path, body)
 }
 
 // approve does what the widget does when the customer approves.

@@ -45,9 +45,6 @@ const (
 
 // altpayRoutes is the flow's block in routes.go.
 func (a *App) altpayRoutes() {
-	if a.Altpay == nil {
-		a.Altpay = altpay.New(altpay.FromConfig(a.Config.Altpay), a.HTTP, a.Clock)
-	}
 	e := a.echo
 	e.POST("/checkout/altpay", a.altpayCheckout)
 	e.GET("/invoices/:id", a.altpayInvoicePage)

@@ -53,8 +53,7 @@ const (
 )
 
 func newKlarnaFlow(a *App) *klarnaFlow {
-	c := klarna.New(klarna.Config{BaseURL: a.Config.Klarna.APIURL, Username: a.Config.Klarna.Username,
-		Password: a.Config.Klarna.Password, HTTP: a.HTTP, Log: a.Log})
+	c := a.Klarna
 	return &klarnaFlow{a: a, client: c, link: &klarnalink.Linker{Store: a.Store, Box: a.Box, Klarna: c, Log: a.Log}}
 }
 

@@ -55,15 +55,10 @@ type vippsFlow struct {
 	batch  int      // orders per sweep (vippsSweepBatch; tests lower it)
 }
 
-// newVippsFlow builds the flow with the one shared Vipps client: one access
-// token for the whole process.
+// newVippsFlow builds the flow with the one shared Vipps client (Deps.Vipps):
+// one access token for the whole process.
 func newVippsFlow(a *App) *vippsFlow {
-	v := a.Config.Vipps
-	return &vippsFlow{a: a, batch: vippsSweepBatch, client: vipps.New(vipps.Config{
-		BaseURL: v.APIURL, ClientID: v.ClientID, ClientSecret: v.ClientSecret,
-		SubscriptionKey: v.SubscriptionKey, MSN: v.MSN, System: vipps.DefaultSystem,
-		HTTP: a.HTTP, Clock: a.Clock, Log: a.Log,
-	})}
+	return &vippsFlow{a: a, batch: vippsSweepBatch, client: a.Vipps}
 }
 
 func (f *vippsFlow) lock(orderID int64) func() {

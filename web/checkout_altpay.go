@@ -43,19 +43,6 @@ const (
 	altpayFormKey  = "altpay_form"       // a refused checkout form, for the method to show again
 )
 
-// altpayRoutes is the flow's block in routes.go.
-func (a *App) altpayRoutes() {
-	e := a.echo
-	e.POST("/checkout/altpay", a.altpayCheckout)
-	e.GET("/invoices/:id", a.altpayInvoicePage)
-	e.POST("/invoices/:id/confirm", a.altpayConfirm)
-	e.POST("/api/altpay/invoices/:id/token", a.altpayToken)
-	a.checkoutMethods = append(a.checkoutMethods, a.altpayMethod)
-	a.accountPanels = append(a.accountPanels, a.altpayUnpaid)
-	a.orderParts = append(a.orderParts, a.altpayOrderPart)
-	a.orderRefresh = append(a.orderRefresh, a.altpayRefresh)
-}
-
 // altpayMethod renders the checkout option, with what a refused submission
 // typed and why it was refused.
 func (a *App) altpayMethod(c echo.Context, _ pricedCart) (templ.Component, error) {

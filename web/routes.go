@@ -47,10 +47,14 @@ func (a *App) routes() {
 	// --- end Vipps MobilePay ---
 
 	// --- Alternative Payments, pay by invoice (issue 6): web/checkout_altpay.go ---
-	// POST /checkout/altpay, GET /invoices/:id, POST /invoices/:id/confirm,
-	// POST /api/altpay/invoices/:id/token; a checkout method, an account panel
-	// (unpaid invoices) and an order part.
-	a.altpayRoutes()
+	e.POST("/checkout/altpay", a.altpayCheckout)
+	e.GET("/invoices/:id", a.altpayInvoicePage)
+	e.POST("/invoices/:id/confirm", a.altpayConfirm)
+	e.POST("/api/altpay/invoices/:id/token", a.altpayToken)
+	a.checkoutMethods = append(a.checkoutMethods, a.altpayMethod)
+	a.accountPanels = append(a.accountPanels, a.altpayUnpaid) // unpaid invoices
+	a.orderParts = append(a.orderParts, a.altpayOrderPart)
+	a.orderRefresh = append(a.orderRefresh, a.altpayRefresh)
 	// --- end Alternative Payments ---
 
 	// --- Klarna Payments with account linking (issue 4): web/checkout_klarna.go ---

@@ -318,7 +318,7 @@ func (a *App) altpayRefresh(c echo.Context, o db.Order) (db.Order, error) {
 	return a.Store.OrderByPublicID(ctx, o.PublicID)
 }
 
-// altpayUnpaid is the account page's list of unpaid invoices.
+// altpayUnpaid is the account page's section of unpaid invoices.
 func (a *App) altpayUnpaid(c echo.Context, u db.User) (templ.Component, error) {
 	orders, err := a.Store.UnpaidAltpayOrders(c.Request().Context(), u.ID)
 	if err != nil || len(orders) == 0 {

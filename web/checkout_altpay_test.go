@@ -380,3 +380,20 @@ func TestInvoiceNotRecordedFailsTheOrder(t *testing.T) {
 		t.Error("the cart was lost")
 	}
 }
+
+// Unpaid invoices are their own section of the account page, not an entry
+// under "Linked accounts" (which still says nothing is linked).
+func TestUnpaidInvoicesAreNotALinkedAccount(t *testing.T) {
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.signUp("tess@example.com")
+	w.checkoutByInvoice(t, b, nil)
+	doc := b.get("/account").doc(t)
+	if doc.Find("[data-testid=altpay-unpaid]").Length() != 1 {
+		t.Fatal("no unpaid invoices on the account page")
+	}
+	linked := doc.Find("section[aria-labelledby=linked-heading]")
+	if linked.Find("[data-testid=altpay-unpaid]").Length() != 0 || !strings.Contains(linked.Text(), "No payment or sign-in provider is linked") {
+		t.Errorf("unpaid invoices are listed as a linked account: %s", linked.Text())
+	}
+}

@@ -52,7 +52,7 @@ func (a *App) routes() {
 	e.POST("/invoices/:id/confirm", a.altpayConfirm)
 	e.POST("/api/altpay/invoices/:id/token", a.altpayToken)
 	a.checkoutMethods = append(a.checkoutMethods, a.altpayMethod)
-	a.accountPanels = append(a.accountPanels, a.altpayUnpaid) // unpaid invoices
+	a.accountSections = append(a.accountSections, a.altpayUnpaid) // unpaid invoices, after the orders
 	a.orderParts = append(a.orderParts, a.altpayOrderPart)
 	a.orderRefresh = append(a.orderRefresh, a.altpayRefresh)
 	// --- end Alternative Payments ---

@@ -51,8 +51,8 @@ const (
 type vippsFlow struct {
 	a      *App
 	client *vipps.Client
-	locks  sync.Map // order id -> *sync.Mutex
-	batch  int      // orders per sweep (vippsSweepBatch; tests lower it)
+	locks  orderLocks
+	batch  int // orders per sweep (vippsSweepBatch; tests lower it)
 }
 
 // newVippsFlow builds the flow with the one shared Vipps client (Deps.Vipps):
@@ -61,11 +61,49 @@ func newVippsFlow(a *App) *vippsFlow {
 	return &vippsFlow{a: a, batch: vippsSweepBatch, client: a.Vipps}
 }
 
-func (f *vippsFlow) lock(orderID int64) func() {
-	m, _ := f.locks.LoadOrStore(orderID, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
+func (f *vippsFlow) lock(orderID int64) func() { return f.locks.lock(orderID) }
+
+// orderLocks is a mutex per order id, kept only while someone holds or waits
+// for it, so the map does not grow with every order ever settled.
+type orderLocks struct {
+	mu sync.Mutex
+	m  map[int64]*orderLock
+}
+
+type orderLock struct {
+	sync.Mutex
+	users int // holders and waiters; the entry goes when it drops to 0
+}
+
+// lock locks orderID's mutex and returns its unlock.
+func (l *orderLocks) lock(orderID int64) (unlock func()) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[int64]*orderLock{}
+	}
+	e := l.m[orderID]
+	if e == nil {
+		e = &orderLock{}
+		l.m[orderID] = e
+	}
+	e.users++
+	l.mu.Unlock()
+	e.Lock()
+	return func() {
+		e.Unlock()
+		l.mu.Lock()
+		if e.users--; e.users == 0 {
+			delete(l.m, orderID)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// held is how many order ids have an entry (for tests).
+func (l *orderLocks) held() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
 }
 
 // ctxVippsForm carries a refused form back into the checkout page.

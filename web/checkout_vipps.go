@@ -218,17 +218,18 @@ func (f *vippsFlow) returned(c echo.Context) error {
 	if o.Provider != "vipps" {
 		return echo.ErrNotFound
 	}
+	id := o.PublicID // the redirect's target, whatever settle manages
 	o, err = f.settle(c.Request().Context(), o, false)
 	switch {
 	case err != nil:
-		a.Log.Warn("vipps: settling on return", "order", o.PublicID, "error", err)
+		a.Log.Warn("vipps: settling on return", "order", id, "error", err)
 		a.flash(c, "We could not confirm your payment with Vipps MobilePay yet. This page checks again when you reload it.")
 	case o.Status == db.StatusCaptured:
 		a.flash(c, "Thank you! Your payment was received.")
 	case o.Status == db.StatusCancelled || o.Status == db.StatusFailed:
 		a.flash(c, "The payment was not completed. Nothing was charged and your cart is unchanged: you can try again.")
 	}
-	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	return c.Redirect(http.StatusSeeOther, "/orders/"+id)
 }
 
 // refresh brings a Vipps order up to date before its page is shown.
@@ -315,10 +316,11 @@ func vippsEventLabel(name string) string {
 func (f *vippsFlow) settle(ctx context.Context, o db.Order, sweeping bool) (db.Order, error) {
 	a := f.a
 	defer f.lock(o.ID)()
-	o, err := a.Store.OrderByPublicID(ctx, o.PublicID) // as it is now, under the lock
+	cur, err := a.Store.OrderByPublicID(ctx, o.PublicID) // as it is now, under the lock
 	if err != nil {
-		return o, err
+		return o, err // the order as given: callers still know which it is
 	}
+	o = cur
 	if o.Status != db.StatusPending && o.Status != db.StatusAuthorized {
 		return o, nil
 	}
@@ -404,7 +406,7 @@ func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment,
 	if err != nil && !errors.Is(err, db.ErrStale) {
 		return o, err
 	}
-	return a.Store.OrderByPublicID(ctx, o.PublicID)
+	return f.reload(ctx, o)
 }
 
 // vippsRefused reports a final answer from Vipps about the payment: a 4xx
@@ -443,7 +445,17 @@ func (f *vippsFlow) move(ctx context.Context, o db.Order, to db.Status, detail s
 	if err != nil && !errors.Is(err, db.ErrStale) {
 		return o, err
 	}
-	return f.a.Store.OrderByPublicID(ctx, o.PublicID)
+	return f.reload(ctx, o)
+}
+
+// reload reads the order again; on failure it returns o as it was, so a
+// caller never loses which order it holds.
+func (f *vippsFlow) reload(ctx context.Context, o db.Order) (db.Order, error) {
+	cur, err := f.a.Store.OrderByPublicID(ctx, o.PublicID)
+	if err != nil {
+		return o, err
+	}
+	return cur, nil
 }
 
 // refreshEvents stores the payment's event log for the order page. A failure

@@ -583,3 +583,24 @@ func TestVippsOrderLocksExcludeAndArePruned(t *testing.T) {
 		t.Errorf("%d order locks kept after settling", n)
 	}
 }
+
+// When settle cannot reload the order it hands back the order it was given,
+// so the return handler still redirects to that order's page.
+func TestVippsSettleKeepsTheOrderWhenItCannotReloadIt(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	v.startPayment(t, b)
+	o, err := v.Store.OrderByPublicID(context.Background(), v.orderIDs(t)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // every database call now fails
+	got, err := newVippsFlow(v.App).settle(ctx, o, false)
+	if err == nil {
+		t.Fatal("settle with a dead context succeeded")
+	}
+	if got.PublicID != o.PublicID || got.ID != o.ID {
+		t.Errorf("settle returned order %q (id %d), want %q: the redirect would go to /orders/%s", got.PublicID, got.ID, o.PublicID, got.PublicID)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"refshop/db"
 	"refshop/views"
 	"refshop/web/catalog"
+	"refshop/web/config"
 	"refshop/web/money"
 	"refshop/web/vipps"
 )
@@ -181,23 +183,43 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 	if err := a.Store.SetVippsCreated(ctx, o.ID, res.RedirectURL); err != nil {
 		return err
 	}
-	if !landingAllowed(res.RedirectURL, a.Config.Vipps.APIURL) {
+	if !landingAllowed(res.RedirectURL, a.Config.Vipps) {
 		return &UserError{Status: http.StatusBadGateway, Title: "Vipps MobilePay answered strangely",
 			Message: "We could not open the Vipps MobilePay page. Nothing was charged. Please try again.",
-			Err:     errors.New("vipps: redirectUrl is not an https URL nor on the Vipps API's origin")}
+			Err:     errors.New("vipps: redirectUrl is neither on the Vipps API's origin nor on a Vipps MobilePay domain")}
 	}
 	return c.Redirect(http.StatusSeeOther, res.RedirectURL)
 }
 
-// landingAllowed accepts a redirectUrl on https (the real landing page is
-// landing.vipps.no, another host than the API) or on the configured API's own
-// origin (the sandbox serves its landing page there).
-func landingAllowed(raw, apiURL string) bool {
+// vippsLandingDomains hold Vipps MobilePay's landing pages in real mode
+// (landing.vipps.no, pay.mobilepay.dk, ...: other hosts than the API's). The
+// shop redirects only there (landingAllowed) and the CSP's form-action allows
+// exactly these (newCSP): one list for both.
+var vippsLandingDomains = []string{"vipps.no", "mobilepay.dk", "mobilepay.fi"}
+
+// landingAllowed accepts a redirectUrl on the configured API's own origin
+// (the sandbox serves its landing page there) or, in real mode, on https on
+// a subdomain of vippsLandingDomains, on the default port: what the CSP's
+// https://*.vipps.no and the others allow. Anything else is not sent to the
+// browser: a redirect the shop makes is the shop's word.
+func landingAllowed(raw string, cfg config.Vipps) bool {
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
+	if err != nil || u.Host == "" || u.User != nil {
 		return false
 	}
-	return u.Scheme == "https" || origin(raw) == origin(apiURL)
+	if origin(raw) == origin(cfg.APIURL) {
+		return true
+	}
+	if cfg.Mode != config.Real || u.Scheme != "https" || u.Port() != "" {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, d := range vippsLandingDomains {
+		if strings.HasSuffix(host, "."+d) {
+			return true
+		}
+	}
+	return false
 }
 
 // abandon marks an order failed when the shop itself could not go on, and
@@ -278,7 +300,7 @@ func (f *vippsFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 	}
 	p := orderPart{Details: []templ.Component{views.VippsDetails(v)}}
 	switch {
-	case o.Status == db.StatusPending && vp.RedirectURL != "" && landingAllowed(vp.RedirectURL, f.a.Config.Vipps.APIURL):
+	case o.Status == db.StatusPending && vp.RedirectURL != "" && landingAllowed(vp.RedirectURL, f.a.Config.Vipps):
 		p.Actions = append(p.Actions, views.VippsContinue(vp.RedirectURL))
 	case o.Status == db.StatusCancelled || o.Status == db.StatusFailed:
 		p.Actions = append(p.Actions, views.VippsTryAgain())

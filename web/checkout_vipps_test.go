@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -602,5 +603,44 @@ func TestVippsSettleKeepsTheOrderWhenItCannotReloadIt(t *testing.T) {
 	}
 	if got.PublicID != o.PublicID || got.ID != o.ID {
 		t.Errorf("settle returned order %q (id %d), want %q: the redirect would go to /orders/%s", got.PublicID, got.ID, o.PublicID, got.PublicID)
+	}
+}
+
+// The shop redirects only to the sandbox's (the API's) origin or, against
+// the real Vipps, to a Vipps MobilePay domain: the hosts the CSP allows.
+func TestVippsLandingAllowedOnlyOnVippsHosts(t *testing.T) {
+	sb := config.Vipps{Mode: config.Sandbox, APIURL: "http://localhost:8081/vipps"}
+	real := config.Vipps{Mode: config.Real, APIURL: "https://apitest.vipps.no"}
+	for _, c := range []struct {
+		cfg  config.Vipps
+		url  string
+		want bool
+	}{
+		{sb, "http://localhost:8081/vipps/landing?token=abc", true},
+		{sb, "http://localhost:8082/vipps/landing", false},
+		{sb, "https://landing.vipps.no/?token=abc", false}, // not in the sandbox's CSP either
+		{sb, "https://evil.example/vipps/landing", false},
+		{real, "https://landing.vipps.no/?token=abc", true},
+		{real, "https://pay.mobilepay.dk/x", true},
+		{real, "https://pay.mobilepay.fi/x", true},
+		{real, "https://apitest.vipps.no/landing", true},
+		{real, "https://evil.example/?next=landing.vipps.no", false},
+		{real, "https://vipps.no.evil.example/", false},
+		{real, "https://evilvipps.no/", false},
+		{real, "http://landing.vipps.no/", false},
+		{real, "https://landing.vipps.no:8443/", false},
+		{real, "https://user@landing.vipps.no/", false},
+		{real, "javascript:alert(1)", false},
+		{real, "/relative", false},
+	} {
+		if got := landingAllowed(c.url, c.cfg); got != c.want {
+			t.Errorf("%s %q: %v, want %v", c.cfg.Mode, c.url, got, c.want)
+		}
+	}
+	p := newCSP(config.Config{Vipps: real})
+	for _, d := range vippsLandingDomains {
+		if !slices.Contains(p.formAction, "https://*."+d) {
+			t.Errorf("the CSP's form-action lacks %s: %v", d, p.formAction)
+		}
 	}
 }

@@ -284,13 +284,14 @@ func (k *klarnaFlow) authorized(c echo.Context) error {
 		return err
 	}
 	// Paid: the order's items leave the cart in the same swap.
-	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, "Klarna approved the payment."); err != nil && !errors.Is(err, db.ErrStale) {
+	detail, thanks := klarnaPlaced(ko, "Klarna approved the payment.", "Thank you! Klarna approved your payment.")
+	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, detail); err != nil && !errors.Is(err, db.ErrStale) {
 		return err
 	}
 	if linking {
 		k.saveToken(c, o.UserID, seen, ko.CustomerToken)
 	}
-	k.a.flash(c, "Thank you! Klarna approved your payment.")
+	k.a.flash(c, thanks)
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 }
 
@@ -338,6 +339,20 @@ func (k *klarnaFlow) placedUnanswered(c echo.Context, o db.Order, kp db.KlarnaPa
 	}
 	k.a.flash(c, "Thank you! Klarna approved your payment.")
 	return true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+}
+
+// klarnaPlaced is the order's detail and the thank-you for a placed order:
+// accepted's when Klarna accepted it, and a note that Klarna is reviewing it
+// when fraud_status is PENDING. Such an order stays authorized (Klarna holds
+// the money) and must not ship until Klarna accepts it; Klarna tells the
+// merchant later (the Order Management API or a notification, which this
+// shop does not take).
+func klarnaPlaced(ko klarna.Order, detail, thanks string) (string, string) {
+	if ko.FraudStatus == klarna.FraudPending {
+		return "Klarna is reviewing this order. The payment is authorized; the order ships once Klarna accepts it.",
+			"Thank you! Klarna is reviewing this order; we ship it once Klarna accepts it."
+	}
+	return detail, thanks
 }
 
 // saveToken stores the customer_token from an answer. The payment is done
@@ -510,11 +525,12 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 	if err := k.a.Store.SetProviderReference(ctx, o.ID, ko.OrderID); err != nil && !errors.Is(err, db.ErrStale) {
 		return err
 	}
-	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, "Paid with your linked Klarna account."); err != nil && !errors.Is(err, db.ErrStale) {
+	detail, thanks := klarnaPlaced(ko, "Paid with your linked Klarna account.", "Thank you! Your order was placed with your linked Klarna account.")
+	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, detail); err != nil && !errors.Is(err, db.ErrStale) {
 		return err
 	}
 	k.saveToken(c, u.ID, seen, ko.CustomerToken) // present when Klarna rotated it
-	k.a.flash(c, "Thank you! Your order was placed with your linked Klarna account.")
+	k.a.flash(c, thanks)
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 }
 

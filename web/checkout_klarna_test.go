@@ -564,3 +564,30 @@ func TestKlarnaUnansweredTryThenExpiredApprovalAsksAgain(t *testing.T) {
 		t.Errorf("old attempt %s, want cancelled (replaced)", o.Status)
 	}
 }
+
+// A persona Klarna's fraud check holds gets fraud_status PENDING: the order
+// is authorized, and its page says Klarna is reviewing it.
+func TestKlarnaOrderUnderReviewSaysSo(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"pour-over"}, "quantity": {"1"}})
+	id, sid, _ := k.startKlarna(t, b)
+	auth := k.control(t, "/control/klarna/sessions/"+sid+"/authorize", map[string]any{"persona": "review@example.com"})["authorization_token"].(string)
+	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
+	if p.status != 303 || p.location != "/orders/"+id {
+		t.Fatalf("authorize: %d %q", p.status, p.location)
+	}
+	o, _ := k.Store.OrderByPublicID(context.Background(), id)
+	if o.Status != db.StatusAuthorized || !strings.Contains(o.StatusDetail, "Klarna is reviewing this order") {
+		t.Errorf("order %s %q", o.Status, o.StatusDetail)
+	}
+	page := b.get("/orders/" + id)
+	if !strings.Contains(page.body, "Klarna is reviewing this order") {
+		t.Error("the order page does not say Klarna is reviewing the order")
+	}
+	// An accepted order says nothing of a review.
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	if page := b.get("/orders/" + k.buy(t, b, false)); strings.Contains(page.body, "reviewing") {
+		t.Error("an accepted order says it is under review")
+	}
+}

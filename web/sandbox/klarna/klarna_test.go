@@ -838,3 +838,22 @@ func TestControlAuthorizeErrors(t *testing.T) {
 		t.Errorf("expired session: %d", r.status)
 	}
 }
+
+// Klarna's fraud check holds the review persona's orders: PENDING on create
+// order and on a customer-token order; other personas' orders are ACCEPTED.
+func TestReviewPersonaOrdersArePending(t *testing.T) {
+	s := newSB(t)
+	if r := s.linkedOrder("", map[string]any{"link_account": true}); r.str("fraud_status") != "ACCEPTED" {
+		t.Errorf("Anna's order: %s", r.raw)
+	}
+	r := s.linkedOrder("", map[string]any{"link_account": true, "persona": "review@example.com"})
+	if r.str("fraud_status") != "PENDING" {
+		t.Fatalf("the review persona's order: %s", r.raw)
+	}
+	body := map[string]any{"purchase_currency": "EUR", "order_amount": 1800, "order_tax_amount": 287,
+		"order_lines": []any{line(deSession(), 1)}, "merchant_urls": map[string]any{"confirmation": "http://shop.test/o"}}
+	again := s.do("POST", "/klarna/api/customer-token/v1/tokens/"+r.str("customer_token")+"/order", body, "Klarna-Idempotency-Key", "rev-1")
+	if again.status != 200 || again.str("fraud_status") != "PENDING" {
+		t.Errorf("the review persona's token order: %d %s", again.status, again.raw)
+	}
+}

@@ -28,6 +28,7 @@ import (
 	"refshop/db"
 	"refshop/views"
 	"refshop/web/catalog"
+	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/money"
 	"refshop/web/vipps"
@@ -44,6 +45,9 @@ const (
 	vippsSweepBatch = 50
 	// vippsMaxSettleTries bounds the sweep's tries on one order.
 	vippsMaxSettleTries = 8
+	// vippsRecheckAfter is how long an order page shows what Vipps last said
+	// before asking again: reloading a page must not spend Vipps's rate limits.
+	vippsRecheckAfter = 10 * time.Second
 )
 
 // vippsFlow holds the Vipps client and the per-order locks that keep two
@@ -54,16 +58,60 @@ type vippsFlow struct {
 	a      *App
 	client *vipps.Client
 	locks  orderLocks
+	asked  askedLately
 	batch  int // orders per sweep (vippsSweepBatch; tests lower it)
 }
 
 // newVippsFlow builds the flow with the one shared Vipps client (Deps.Vipps):
 // one access token for the whole process.
 func newVippsFlow(a *App) *vippsFlow {
-	return &vippsFlow{a: a, batch: vippsSweepBatch, client: a.Vipps}
+	return &vippsFlow{a: a, batch: vippsSweepBatch, client: a.Vipps,
+		asked: askedLately{clock: providerClock(a.Deps, a.Config.Vipps.Mode)}}
 }
 
 func (f *vippsFlow) lock(orderID int64) func() { return f.locks.lock(orderID) }
+
+// askedLately remembers, per order, when the shop last asked Vipps about its
+// payment (on the provider's clock, which the sandbox's POST /control/clock
+// moves) and whether that failed. Entries older than vippsRecheckAfter are
+// dropped as new ones come, so it holds only the orders of the last seconds.
+type askedLately struct {
+	clock clock.Clock
+	mu    sync.Mutex
+	at    map[int64]askedAt
+}
+
+type askedAt struct {
+	when   time.Time
+	failed bool
+}
+
+// recently reports whether Vipps was asked about orderID within
+// vippsRecheckAfter, and whether that ask failed.
+func (l *askedLately) recently(orderID int64) (recent, failed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a, ok := l.at[orderID]
+	if !ok || l.clock.Now().Sub(a.when) >= vippsRecheckAfter {
+		return false, false
+	}
+	return true, a.failed
+}
+
+func (l *askedLately) mark(orderID int64, failed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	if l.at == nil {
+		l.at = map[int64]askedAt{}
+	}
+	for id, a := range l.at {
+		if now.Sub(a.when) >= vippsRecheckAfter {
+			delete(l.at, id)
+		}
+	}
+	l.at[orderID] = askedAt{when: now, failed: failed}
+}
 
 // orderLocks is a mutex per order id, kept only while someone holds or waits
 // for it, so the map does not grow with every order ever settled.
@@ -254,9 +302,15 @@ func (f *vippsFlow) returned(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/orders/"+id)
 }
 
-// refresh brings a Vipps order up to date before its page is shown.
+// refresh brings a Vipps order up to date before its page is shown: only an
+// open one (a settled order's payment has nothing more to say), and only when
+// Vipps was not asked about it within vippsRecheckAfter.
 func (f *vippsFlow) refresh(c echo.Context, o db.Order) (db.Order, error) {
 	if o.Provider != "vipps" || (o.Status != db.StatusPending && o.Status != db.StatusAuthorized) {
+		return o, nil
+	}
+	if recent, failed := f.asked.recently(o.ID); recent {
+		c.Set("vipps_unreachable", failed)
 		return o, nil
 	}
 	settled, err := f.settle(c.Request().Context(), o, false)
@@ -351,6 +405,7 @@ func (f *vippsFlow) settle(ctx context.Context, o db.Order, sweeping bool) (db.O
 		return o, err
 	}
 	p, err := f.client.GetPayment(ctx, vp.Reference)
+	f.asked.mark(o.ID, err != nil && !vipps.IsKind(err, vipps.KindNotFound))
 	if vipps.IsKind(err, vipps.KindNotFound) && vp.State == "" {
 		if a.Clock.Now().Before(vp.SettleAfter) {
 			return o, err // create may still be on its way to Vipps

@@ -50,7 +50,10 @@ func newVippsShopWith(t *testing.T, use ...func(*Deps)) *vippsShop {
 	sc.BaseURL = "" // the sandbox names itself by its test server's origin
 	sbClk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
 	sb := sandboxtest.Start(t, sc, sbClk)
-	app := newTestApp(t, append([]func(*Deps){func(d *Deps) { d.Config.Vipps.APIURL = sb.URL + "/vipps" }}, use...)...)
+	app := newTestApp(t, append([]func(*Deps){func(d *Deps) {
+		d.Config.Vipps.APIURL = sb.URL + "/vipps"
+		d.ProviderClock = sb.State.Clock // as in cmd/shop: the emulated provider's time
+	}}, use...)...)
 	return &vippsShop{testApp: app, sb: sb, st: sb.State, sbClk: sbClk}
 }
 
@@ -642,5 +645,41 @@ func TestVippsLandingAllowedOnlyOnVippsHosts(t *testing.T) {
 		if !slices.Contains(p.formAction, "https://*."+d) {
 			t.Errorf("the CSP's form-action lacks %s: %v", d, p.formAction)
 		}
+	}
+}
+
+// The order page asks Vipps at most once per vippsRecheckAfter (on the
+// provider's clock) per order; the return from Vipps always asks; a settled
+// order is never asked about again.
+func TestVippsOrderViewsAskVippsAtMostEveryFewSeconds(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	landing := v.startPayment(t, b)
+	id := v.orderIDs(t)[0]
+	b.get("/orders/" + id)
+	gets, events := v.st.Calls("vipps.get_payment"), v.st.Calls("vipps.events")
+	for range 5 {
+		if got := b.get("/orders/" + id).doc(t).Find("[data-testid=order-status]").Text(); got != "Awaiting payment" {
+			t.Fatalf("status %q", got)
+		}
+	}
+	if v.st.Calls("vipps.get_payment") != gets || v.st.Calls("vipps.events") != events {
+		t.Errorf("five quick views asked Vipps %d more times", v.st.Calls("vipps.get_payment")-gets)
+	}
+	v.sbClk.Advance(vippsRecheckAfter)
+	b.get("/orders/" + id)
+	if n := v.st.Calls("vipps.get_payment") - gets; n != 1 {
+		t.Errorf("%d gets after %v, want 1", n, vippsRecheckAfter)
+	}
+	// Back from Vipps right after a view: the return asks anyway.
+	back := v.answer(t, landing, "approve")
+	if got := b.get(b.get(back).location).doc(t).Find("[data-testid=order-status]").Text(); got != "Paid" {
+		t.Fatalf("status %q after the return, want Paid", got)
+	}
+	gets = v.st.Calls("vipps.get_payment")
+	v.sbClk.Advance(time.Hour)
+	b.get("/orders/" + id)
+	if v.st.Calls("vipps.get_payment") != gets {
+		t.Error("a paid order is asked about again")
 	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"refshop/web/altpay"
+	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/klarna"
 	"refshop/web/klarnaid"
@@ -29,20 +30,25 @@ func WithProviderClients(d Deps) Deps {
 	}
 	if d.KlarnaID == nil {
 		k := d.Config.Klarna
-		// Token lifetimes run on the provider's clock: the sandbox clock when
-		// Klarna is emulated, so moving it ages the shop's tokens as well.
-		clk := d.Clock
-		if k.Mode == config.Sandbox && d.ProviderClock != nil {
-			clk = d.ProviderClock
-		}
+		// Token lifetimes run on the provider's clock, so moving the
+		// sandbox clock ages the shop's tokens as well.
 		d.KlarnaID = klarnaid.New(klarnaid.Config{
 			Issuer: k.LoginURL, ClientID: k.ClientID, ClientSecret: k.ClientSecret,
 			RedirectURL: d.Config.ShopBaseURL + "/auth/klarna/callback",
-			HTTP:        d.HTTP, Clock: clk, Log: d.Log,
+			HTTP:        d.HTTP, Clock: providerClock(d, k.Mode), Log: d.Log,
 		})
 	}
 	if d.Altpay == nil {
 		d.Altpay = altpay.New(altpay.FromConfig(d.Config.Altpay), d.HTTP, d.Clock)
 	}
 	return d
+}
+
+// providerClock is the time of a provider in mode: the sandbox clock when the
+// provider is emulated in this process (d.ProviderClock), else the shop's.
+func providerClock(d Deps, mode config.Mode) clock.Clock {
+	if mode == config.Sandbox && d.ProviderClock != nil {
+		return d.ProviderClock
+	}
+	return d.Clock
 }

@@ -131,22 +131,9 @@ func (s *Store) SetAltpayInvoiceStatus(ctx context.Context, orderID int64, statu
 // UnpaidAltpayOrders lists the user's pay-by-invoice orders that still await
 // payment and have an invoice to pay, newest first.
 func (s *Store) UnpaidAltpayOrders(ctx context.Context, userID int64) ([]Order, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `
+	return s.queryOrders(ctx, `
 		SELECT `+orderColumns+` FROM orders
 		WHERE user_id = ? AND provider = 'altpay' AND status = 'pending'
 		  AND id IN (SELECT order_id FROM altpay_invoices WHERE status <> 'PAID')
 		ORDER BY created_at DESC, id DESC`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Order
-	for rows.Next() {
-		o, err := scanOrder(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
 }

@@ -183,8 +183,13 @@ func (s *Store) OrderByPublicID(ctx context.Context, publicID string) (Order, er
 
 // OrdersByUser lists a user's orders, newest first, without lines.
 func (s *Store) OrdersByUser(ctx context.Context, userID int64) ([]Order, error) {
-	rows, err := s.db.Read.QueryContext(ctx,
-		`SELECT `+orderColumns+` FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC`, userID)
+	return s.queryOrders(ctx, `SELECT `+orderColumns+` FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC`, userID)
+}
+
+// queryOrders runs q, which selects orderColumns, and scans the orders it
+// lists (without their lines).
+func (s *Store) queryOrders(ctx context.Context, q string, args ...any) ([]Order, error) {
+	rows, err := s.db.Read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ type VippsPayment struct {
 	State        string // Vipps's last reported state; "" until create answered
 	Captured     int64  // captured amount, minor units, as last read
 	SettleAfter  time.Time
+	SettleTries  int       // the sweep's failed tries so far (VippsSettleFailed)
 	CheckedAt    time.Time // zero: never asked
 	CreatedAt    time.Time
 }
@@ -47,13 +48,13 @@ func (s *Store) CreateVippsPayment(ctx context.Context, p VippsPayment) error {
 }
 
 const vippsColumns = `order_id, reference, create_key, capture_key, cancel_key, redirect_url, psp_reference,
-	state, captured, settle_after, COALESCE(checked_at, ''), created_at`
+	state, captured, settle_after, settle_tries, COALESCE(checked_at, ''), created_at`
 
 func scanVipps(row interface{ Scan(...any) error }) (VippsPayment, error) {
 	var p VippsPayment
 	var settle, checked, created string
 	err := row.Scan(&p.OrderID, &p.Reference, &p.CreateKey, &p.CaptureKey, &p.CancelKey, &p.RedirectURL,
-		&p.PSPReference, &p.State, &p.Captured, &settle, &checked, &created)
+		&p.PSPReference, &p.State, &p.Captured, &settle, &p.SettleTries, &checked, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return VippsPayment{}, ErrNotFound
 	}
@@ -126,12 +127,13 @@ func (s *Store) VippsEvents(ctx context.Context, orderID int64) ([]VippsEvent, e
 }
 
 // VippsOrdersToSettle lists the public ids of Vipps orders still pending or
-// authorized whose payment is past its settle time, oldest first.
-func (s *Store) VippsOrdersToSettle(ctx context.Context, now time.Time, limit int) ([]string, error) {
+// authorized whose payment is past its settle time and has failed fewer than
+// maxTries sweeps, oldest settle time first.
+func (s *Store) VippsOrdersToSettle(ctx context.Context, now time.Time, maxTries, limit int) ([]string, error) {
 	rows, err := s.db.Read.QueryContext(ctx, `
 		SELECT o.public_id FROM vipps_payments v JOIN orders o ON o.id = v.order_id
-		WHERE o.status IN ('pending', 'authorized') AND v.settle_after <= ?
-		ORDER BY v.settle_after LIMIT ?`, now.UTC().Format(time.RFC3339Nano), limit)
+		WHERE o.status IN ('pending', 'authorized') AND v.settle_after <= ? AND v.settle_tries < ?
+		ORDER BY v.settle_after LIMIT ?`, now.UTC().Format(time.RFC3339Nano), maxTries, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -145,4 +147,18 @@ func (s *Store) VippsOrdersToSettle(ctx context.Context, now time.Time, limit in
 		out = append(out, id)
 	}
 	return out, rows.Err()
+}
+
+// VippsSettleFailed counts one failed sweep of the order's payment and moves
+// its settle time to next, so the sweep first settles the orders behind it.
+// It returns the failed tries so far.
+func (s *Store) VippsSettleFailed(ctx context.Context, orderID int64, next time.Time) (int, error) {
+	var tries int
+	err := s.db.Write.QueryRowContext(ctx, `
+		UPDATE vipps_payments SET settle_tries = settle_tries + 1, settle_after = ?
+		WHERE order_id = ? RETURNING settle_tries`, next.UTC().Format(time.RFC3339Nano), orderID).Scan(&tries)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	return tries, err
 }

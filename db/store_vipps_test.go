@@ -39,11 +39,11 @@ func TestVippsPaymentStore(t *testing.T) {
 		t.Fatalf("%+v %v", got, err)
 	}
 
-	due, _ := s.VippsOrdersToSettle(ctx, clk.Now(), 10)
+	due, _ := s.VippsOrdersToSettle(ctx, clk.Now(), 5, 10)
 	if len(due) != 0 {
 		t.Errorf("due before settle time: %v", due)
 	}
-	due, _ = s.VippsOrdersToSettle(ctx, settle, 10)
+	due, _ = s.VippsOrdersToSettle(ctx, settle, 5, 10)
 	if len(due) != 1 || due[0] != o.PublicID {
 		t.Errorf("due at settle time: %v", due)
 	}
@@ -58,7 +58,7 @@ func TestVippsPaymentStore(t *testing.T) {
 	if err := s.SetOrderStatus(ctx, o.ID, StatusPending, StatusCaptured, ""); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ = s.VippsOrdersToSettle(ctx, settle, 10); len(due) != 0 {
+	if due, _ = s.VippsOrdersToSettle(ctx, settle, 5, 10); len(due) != 0 {
 		t.Errorf("a captured order is still due: %v", due)
 	}
 
@@ -79,5 +79,56 @@ func TestVippsPaymentStore(t *testing.T) {
 	}
 	if _, err := s.VippsPaymentByOrder(ctx, 999); err != ErrNotFound {
 		t.Errorf("missing: %v", err)
+	}
+}
+
+// A failed sweep counts a try and moves the settle time; an order past
+// maxTries is no longer listed.
+func TestVippsSettleFailedBacksOffAndBounds(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	clk := clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	s := NewStore(d, clk)
+	var ids []string
+	for i := range 2 {
+		o, err := s.CreateOrder(ctx, NewOrder{GuestID: "guest-1", Provider: "vipps", Currency: "EUR",
+			Lines: []OrderLine{{ProductID: "sencha", Name: "Sencha", Quantity: 1, UnitPrice: 850, TaxRate: 700, TotalAmount: 850, TotalTaxAmount: 56}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := VippsPayment{OrderID: o.ID, Reference: "refshop-" + o.PublicID, CreateKey: "c", CaptureKey: "p", CancelKey: "x",
+			SettleAfter: clk.Now().Add(time.Duration(i) * time.Minute)}
+		if err := s.CreateVippsPayment(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, o.PublicID)
+	}
+	now := clk.Now().Add(time.Hour)
+	if due, _ := s.VippsOrdersToSettle(ctx, now, 2, 1); len(due) != 1 || due[0] != ids[0] {
+		t.Fatalf("oldest first: %v", due)
+	}
+	first, _ := s.OrderByPublicID(ctx, ids[0])
+	tries, err := s.VippsSettleFailed(ctx, first.ID, now.Add(time.Minute))
+	if err != nil || tries != 1 {
+		t.Fatalf("tries %d, %v", tries, err)
+	}
+	if due, _ := s.VippsOrdersToSettle(ctx, now, 2, 10); len(due) != 1 || due[0] != ids[1] {
+		t.Errorf("a failed order was not moved behind: %v", due)
+	}
+	if due, _ := s.VippsOrdersToSettle(ctx, now.Add(time.Minute), 2, 10); len(due) != 2 || due[0] != ids[1] {
+		t.Errorf("after its new settle time: %v", due)
+	}
+	if tries, _ = s.VippsSettleFailed(ctx, first.ID, now.Add(time.Minute)); tries != 2 {
+		t.Errorf("tries %d, want 2", tries)
+	}
+	if due, _ := s.VippsOrdersToSettle(ctx, now.Add(time.Hour), 2, 10); len(due) != 1 || due[0] != ids[1] {
+		t.Errorf("an order past the bound is still listed: %v", due)
+	}
+	if _, err := s.VippsSettleFailed(ctx, 9999, now); err != ErrNotFound {
+		t.Errorf("unknown order: %v", err)
 	}
 }

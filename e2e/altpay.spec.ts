@@ -135,6 +135,35 @@ test('a guest pays by bank account; a declined card pays nothing', async ({ page
   await payAndSeeOrderPaid(page);
 });
 
+test('a reload after a payment that got no answer pays with the same Idempotency-Key', async ({ page }) => {
+  await signUp(page, uniqueEmail('reload'));
+  await checkoutByInvoice(page);
+  const keys: string[] = [];
+  page.on('request', (r: Request) => {
+    if (r.method() === 'POST' && new URL(r.url()).pathname.endsWith('/checkout/payments')) keys.push(r.headers()['idempotency-key']);
+  });
+  await fillCard(page);
+  await page.getByRole('button', { name: 'Save payment method' }).click();
+  await expect(page.getByRole('radio', { name: 'Visa ending 4242 (default)' })).toBeChecked();
+
+  // The provider answers nothing useful to the first press (the snippet's
+  // three tries all get 503), and the customer reloads the page.
+  const fault = await page.request.post(`${sandboxURL}/control/faults`, { data: { operation: 'altpay.checkout_payment', status: 503, times: 3 } });
+  expect(fault.ok()).toBeTruthy();
+  await page.getByRole('button', { name: 'Pay €18.00' }).click();
+  await expect(page.getByRole('alert')).toContainText('a payment is never made twice');
+  expect(keys).toHaveLength(3);
+  await page.reload();
+  await invoiceLoaded(page);
+  await expect(page.getByRole('radio', { name: 'Visa ending 4242 (default)' })).toBeChecked();
+  await payAndSeeOrderPaid(page);
+
+  expect(keys).toHaveLength(4);
+  expect(new Set(keys).size, `keys sent: ${keys.join(', ')}`).toBe(1);
+  // Paid: the attempt is forgotten, so a later payment would get a new key.
+  expect(await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith('altpay-attempt:')))).toEqual([]);
+});
+
 test('the checkout token expires mid-page: one extra token request and the payment succeeds', async ({ page }) => {
   await signUp(page, uniqueEmail('expiry'));
   const tokens = countTokenRequests(page);

@@ -16,7 +16,10 @@ import (
 	"refshop/web/altpay"
 	"refshop/web/clock"
 	"refshop/web/config"
+	"refshop/web/klarna"
+	"refshop/web/klarnaid"
 	"refshop/web/secret"
+	"refshop/web/vipps"
 )
 
 // Deps are what the shop needs from main.
@@ -27,9 +30,14 @@ type Deps struct {
 	Sessions *scs.SessionManager
 	Log      *slog.Logger
 	Clock    clock.Clock
-	Box      *secret.Box    // seals long-lived credentials at rest
-	HTTP     *http.Client   // the one outbound client for provider calls
-	Altpay   *altpay.Client // Alternative Payments; nil: built from Config, HTTP and Clock
+	Box      *secret.Box  // seals long-lived credentials at rest
+	HTTP     *http.Client // the one outbound client for provider calls
+	// The provider clients, one each per process (WithProviderClients); a nil
+	// one is built from Config, HTTP and Clock (ProviderClock for KlarnaID).
+	Vipps    *vipps.Client
+	Klarna   *klarna.Client   // Klarna Payments and the Customer Token API
+	KlarnaID *klarnaid.Client // Sign in with Klarna
+	Altpay   *altpay.Client   // Alternative Payments
 	// PasswordCost is bcrypt's cost; tests lower it. 0 means bcrypt.DefaultCost.
 	PasswordCost int
 	// ProviderClock is the emulated providers' time: the sandbox clock when
@@ -75,6 +83,7 @@ func New(d Deps) *App {
 	if d.Clock == nil {
 		d.Clock = clock.Real{}
 	}
+	d = WithProviderClients(d)
 	a := &App{Deps: d, throttle: newThrottle(d.Clock), csp: newCSP(d.Config)}
 	a.echo = a.newEcho()
 	a.routes()

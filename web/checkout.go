@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -38,6 +40,35 @@ func (a *App) renderCheckout(c echo.Context, status int, pc pricedCart) error {
 		}
 	}
 	return render(c, status, views.Checkout(a.chrome(c, "Checkout"), v))
+}
+
+// checkoutAgain re-shows the checkout page for a payment method's refused
+// form: form goes on the context under key, where the method's component
+// reads it back (its input and messages), and the page is rendered with
+// status (422 for a refused field, 503 when the provider is out).
+func (a *App) checkoutAgain(c echo.Context, status int, key string, form any) error {
+	pc, err := a.priceCart(c)
+	if err != nil {
+		return err
+	}
+	if len(pc.Lines) == 0 {
+		return errEmptyCart
+	}
+	c.Set(key, form)
+	return a.renderCheckout(c, status, pc)
+}
+
+// failOrder ends a pending payment attempt that cannot go on: the order is
+// marked failed with detail, a sentence the customer reads on the order page
+// ("Nothing was charged."); the cart is untouched. Losing the swap to another
+// request is fine (it decided first); another failure is logged and returned.
+func (a *App) failOrder(ctx context.Context, o db.Order, detail string) error {
+	err := a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, detail)
+	if err == nil || errors.Is(err, db.ErrStale) {
+		return nil
+	}
+	a.Log.Error("marking an order failed", "order", o.PublicID, "provider", o.Provider, "error", err)
+	return err
 }
 
 // errEmptyCart is returned by placeOrder when there is nothing to buy.

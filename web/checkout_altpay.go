@@ -43,22 +43,6 @@ const (
 	altpayFormKey  = "altpay_form"       // a refused checkout form, for the method to show again
 )
 
-// altpayRoutes is the flow's block in routes.go.
-func (a *App) altpayRoutes() {
-	if a.Altpay == nil {
-		a.Altpay = altpay.New(altpay.FromConfig(a.Config.Altpay), a.HTTP, a.Clock)
-	}
-	e := a.echo
-	e.POST("/checkout/altpay", a.altpayCheckout)
-	e.GET("/invoices/:id", a.altpayInvoicePage)
-	e.POST("/invoices/:id/confirm", a.altpayConfirm)
-	e.POST("/api/altpay/invoices/:id/token", a.altpayToken)
-	a.checkoutMethods = append(a.checkoutMethods, a.altpayMethod)
-	a.accountPanels = append(a.accountPanels, a.altpayUnpaid)
-	a.orderParts = append(a.orderParts, a.altpayOrderPart)
-	a.orderRefresh = append(a.orderRefresh, a.altpayRefresh)
-}
-
 // altpayMethod renders the checkout option, with what a refused submission
 // typed and why it was refused.
 func (a *App) altpayMethod(c echo.Context, _ pricedCart) (templ.Component, error) {
@@ -82,16 +66,8 @@ func (a *App) altpayCheckout(c echo.Context) error {
 			v.Errors["name"] = "Enter the name the invoice is addressed to."
 		}
 		if len(v.Errors) > 0 {
-			pc, err := a.priceCart(c)
-			if err != nil {
-				return err
-			}
-			if len(pc.Lines) == 0 {
-				return errEmptyCart
-			}
 			v.Errors[""] = "Please check the invoice details below."
-			c.Set(altpayFormKey, v)
-			return a.renderCheckout(c, http.StatusUnprocessableEntity, pc)
+			return a.checkoutAgain(c, http.StatusUnprocessableEntity, altpayFormKey, v)
 		}
 		email, name = v.Email, v.Name
 	}
@@ -113,6 +89,12 @@ func (a *App) altpayCheckout(c echo.Context) error {
 		return a.altpayCheckoutFailed(ctx, o, err)
 	}
 	if err := a.Store.SaveAltpayInvoice(ctx, db.AltpayInvoice{OrderID: o.ID, CustomerID: cust, InvoiceID: inv.ID, Status: inv.Status}); err != nil {
+		// The provider has an invoice the shop has no record of: the order
+		// cannot be paid through the shop, so it must not wait as pending.
+		// Support can archive the invoice at the provider.
+		a.Log.Error("altpay: the invoice was created but could not be recorded; archive it at the provider",
+			"order", o.PublicID, "invoice", inv.ID, "error", err)
+		_ = a.failOrder(ctx, o, "The invoice could not be created.")
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/invoices/"+o.PublicID)
@@ -158,13 +140,13 @@ func altpayInvoiceFor(o db.Order, customerID string, now time.Time) altpay.NewIn
 // altpayCheckoutFailed marks the order failed (it has no invoice and never
 // will) and tells the customer; the cart is untouched.
 func (a *App) altpayCheckoutFailed(ctx context.Context, o db.Order, cause error) error {
-	if err := a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "The invoice could not be created."); err != nil {
-		a.Log.Error("altpay: marking a failed order", "order", o.PublicID, "error", err)
-	}
+	_ = a.failOrder(ctx, o, "The invoice could not be created.") // logged there; the customer's error is the provider's
 	return altpayUserError(cause, "The invoice could not be created")
 }
 
-// altpayUserError turns a provider error into what the customer reads.
+// altpayUserError turns a provider error into what the customer reads: fixed
+// sentences only. The provider's own message (for developers, perhaps naming
+// other records) stays in err, which the central error handler logs.
 func altpayUserError(err error, title string) error {
 	ue := &UserError{Status: http.StatusBadGateway, Title: title, Err: err,
 		Message: "Alternative Payments did not answer. Nothing was charged and your cart is kept; please try again in a moment."}
@@ -173,7 +155,7 @@ func altpayUserError(err error, title string) error {
 	case altpay.IsInvalidCredentials(err) || (errors.As(err, &ae) && ae.Status == http.StatusUnauthorized):
 		ue.Message = "Pay by invoice is not available right now. Nothing was charged and your cart is kept; please choose another payment method."
 	case errors.As(err, &ae) && ae.Status < 500:
-		ue.Message = "Alternative Payments refused the request: " + ae.Message + ". Nothing was charged and your cart is kept."
+		ue.Message = "Alternative Payments could not accept this request. Nothing was charged and your cart is kept; please try again, or choose another payment method."
 		ue.Reference = ae.RequestID
 	case errors.As(err, &ae):
 		ue.Reference = ae.RequestID
@@ -211,10 +193,7 @@ func (a *App) altpayInvoicePage(c echo.Context) error {
 		TokenURL: "/api/altpay/invoices/" + o.PublicID + "/token", ConfirmURL: "/invoices/" + o.PublicID + "/confirm",
 		Callback: c.QueryParam("callback") != "off",
 	}
-	for _, l := range o.Lines {
-		v.Lines = append(v.Lines, views.OrderLineView{Name: l.Name, Quantity: l.Quantity, UnitPrice: eur(l.UnitPrice),
-			Total: eur(l.TotalAmount), TaxRate: money.FormatRate(l.TaxRate)})
-	}
+	v.Lines = orderLineViews(o.Lines)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return render(c, http.StatusOK, views.AltpayInvoice(a.chrome(c, "Pay your invoice"), v))
 }
@@ -339,7 +318,7 @@ func (a *App) altpayRefresh(c echo.Context, o db.Order) (db.Order, error) {
 	return a.Store.OrderByPublicID(ctx, o.PublicID)
 }
 
-// altpayUnpaid is the account page's list of unpaid invoices.
+// altpayUnpaid is the account page's section of unpaid invoices.
 func (a *App) altpayUnpaid(c echo.Context, u db.User) (templ.Component, error) {
 	orders, err := a.Store.UnpaidAltpayOrders(c.Request().Context(), u.ID)
 	if err != nil || len(orders) == 0 {

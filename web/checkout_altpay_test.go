@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,14 +16,14 @@ import (
 	"refshop/db"
 	"refshop/web/altpay"
 	"refshop/web/config"
-	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/sandboxtest"
 )
 
 // altpayWorld is the shop wired to an embedded Alternative Payments sandbox.
 type altpayWorld struct {
 	*testApp
-	sb    *sandbox.Sandbox
+	sb    *sandboxtest.Server
 	sbSrv *httptest.Server
 	api   string // the sandbox's /altpay base
 }
@@ -33,16 +33,15 @@ func newAltpayWorld(t *testing.T) *altpayWorld {
 	w := &altpayWorld{}
 	w.testApp = newTestApp(t, func(d *Deps) {
 		// The sandbox runs on the shop's test clock: tokens age when it moves.
-		w.sb = sandbox.New(control.Config{BaseURL: "http://sandbox.test", ShopBaseURL: "http://shop.test",
+		w.sb = sandboxtest.Start(t, control.Config{BaseURL: "http://sandbox.test", ShopBaseURL: "http://shop.test",
 			Altpay: control.AltpayConfig{Enabled: true, ClientID: d.Config.Altpay.ClientID, ClientSecret: d.Config.Altpay.ClientSecret.Reveal()}},
-			slog.New(slog.DiscardHandler), d.Clock)
-		w.sbSrv = httptest.NewServer(w.sb)
+			d.Clock)
+		w.sbSrv = w.sb.Server
 		w.api = w.sbSrv.URL + "/altpay"
 		d.Config.Altpay.APIURL = w.api
 		d.Altpay = altpay.New(altpay.FromConfig(d.Config.Altpay), http.DefaultClient, d.Clock,
 			altpay.WithSleep(func(context.Context, time.Duration) error { return nil }))
 	})
-	t.Cleanup(w.sbSrv.Close)
 	return w
 }
 
@@ -260,10 +259,7 @@ func TestProviderFailureMarksTheOrderFailedAndKeepsTheCart(t *testing.T) {
 	b := w.browser(t)
 	b.signUp("tess@example.com")
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
-	fault := `{"operation":"altpay.create_invoice","status":503,"times":3}`
-	if res, err := http.Post(w.sbSrv.URL+"/control/faults", "application/json", strings.NewReader(fault)); err != nil || res.StatusCode != 200 {
-		t.Fatal(err)
-	}
+	w.sb.Fault(t, "altpay.create_invoice", 503, 3)
 	p := b.post("/checkout/altpay", nil)
 	if p.status != http.StatusBadGateway || !strings.Contains(p.body, "Nothing was charged") {
 		t.Fatalf("%d %s", p.status, p.body)
@@ -323,5 +319,81 @@ func TestOrderPageSettlesAnInvoicePaidWithoutConfirm(t *testing.T) {
 	}
 	if acct := b.get("/account"); strings.Contains(acct.body, "Unpaid invoices") {
 		t.Error("the account still lists the paid invoice")
+	}
+}
+
+// A provider's refusal is shown as a fixed sentence: the provider's own text
+// (written for developers, and possibly naming other records) goes to the log
+// only, on the page and in the token endpoint's JSON alike.
+func TestProviderRefusalTextStaysInTheLog(t *testing.T) {
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.signUp("tess@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	w.sb.Fault(t, "altpay.create_invoice", 422, 1)
+	p := b.post("/checkout/altpay", nil)
+	main := p.doc(t).Find("main").Text()
+	if p.status != http.StatusBadGateway || !strings.Contains(main, "Nothing was charged") {
+		t.Fatalf("%d %s", p.status, main)
+	}
+	for _, leak := range []string{"Unprocessable Entity", "refused the request:", "validation"} {
+		if strings.Contains(p.body, leak) {
+			t.Errorf("the page shows the provider's text %q", leak)
+		}
+	}
+	if !strings.Contains(w.logText(), "Unprocessable Entity") {
+		t.Error("the provider's text is not in the log")
+	}
+
+	order := w.checkoutByInvoice(t, b, nil)
+	w.sb.Fault(t, "altpay.checkout_auth_init", 400, 1)
+	status, body := b.token(order)
+	if status != http.StatusBadGateway || strings.Contains(fmt.Sprint(body), "Bad Request") || body["message"] == nil {
+		t.Errorf("token endpoint: %d %v", status, body)
+	}
+}
+
+// When the shop cannot record the invoice the provider made, the order is
+// failed (it would otherwise wait for an invoice the shop has no record of),
+// the invoice id is logged for support, and the cart is kept.
+func TestInvoiceNotRecordedFailsTheOrder(t *testing.T) {
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.signUp("tess@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	if _, err := w.DB.Write.Exec(`CREATE TRIGGER no_invoices BEFORE INSERT ON altpay_invoices
+		BEGIN SELECT RAISE(ABORT, 'injected: the disk is full'); END`); err != nil {
+		t.Fatal(err)
+	}
+	p := b.post("/checkout/altpay", nil)
+	if p.status != http.StatusInternalServerError || strings.Contains(p.body, "injected") {
+		t.Fatalf("%d %s", p.status, p.body)
+	}
+	orders, _ := w.Store.OrdersByUser(t.Context(), 1)
+	if len(orders) != 1 || orders[0].Status != db.StatusFailed {
+		t.Fatalf("orders %+v, want one failed", orders)
+	}
+	if !strings.Contains(w.logText(), "inv_") {
+		t.Error("the provider's invoice id is not logged for support")
+	}
+	if cart := b.get("/cart"); !strings.Contains(cart.body, "Stoneware Mug") {
+		t.Error("the cart was lost")
+	}
+}
+
+// Unpaid invoices are their own section of the account page, not an entry
+// under "Linked accounts" (which still says nothing is linked).
+func TestUnpaidInvoicesAreNotALinkedAccount(t *testing.T) {
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.signUp("tess@example.com")
+	w.checkoutByInvoice(t, b, nil)
+	doc := b.get("/account").doc(t)
+	if doc.Find("[data-testid=altpay-unpaid]").Length() != 1 {
+		t.Fatal("no unpaid invoices on the account page")
+	}
+	linked := doc.Find("section[aria-labelledby=linked-heading]")
+	if linked.Find("[data-testid=altpay-unpaid]").Length() != 0 || !strings.Contains(linked.Text(), "No payment or sign-in provider is linked") {
+		t.Errorf("unpaid invoices are listed as a linked account: %s", linked.Text())
 	}
 }

@@ -53,8 +53,7 @@ const (
 )
 
 func newKlarnaFlow(a *App) *klarnaFlow {
-	c := klarna.New(klarna.Config{BaseURL: a.Config.Klarna.APIURL, Username: a.Config.Klarna.Username,
-		Password: a.Config.Klarna.Password, HTTP: a.HTTP, Log: a.Log})
+	c := a.Klarna
 	return &klarnaFlow{a: a, client: c, link: &klarnalink.Linker{Store: a.Store, Box: a.Box, Klarna: c, Log: a.Log}}
 }
 
@@ -164,7 +163,7 @@ func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPaym
 		kp.SessionID, kp.ClientToken = s.SessionID, s.ClientToken
 	}
 	if err := k.a.Store.CreateKlarnaPayment(ctx, kp); err != nil {
-		_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "The shop could not record the Klarna session.")
+		_ = k.a.failOrder(ctx, o, "The shop could not record the Klarna session.")
 		return err
 	}
 	if notice != "" {
@@ -180,7 +179,7 @@ func (k *klarnaFlow) failAttempt(c echo.Context, o db.Order, err error) error {
 	if ref := klarna.CorrelationID(err); ref != "" {
 		detail += " Support reference " + ref + "."
 	}
-	if serr := k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, detail); serr != nil && !errors.Is(serr, db.ErrStale) {
+	if serr := k.a.failOrder(ctx, o, detail); serr != nil {
 		return serr
 	}
 	return klarnaError(err, "Klarna could not start the payment",
@@ -223,10 +222,7 @@ func (k *klarnaFlow) payPage(c echo.Context) error {
 	if o.UserID != 0 && k.a.klarnaID != nil {
 		v.SignedInWithKlarna = k.a.klarnaID.live(c, o.UserID)
 	}
-	for _, l := range o.Lines {
-		v.Lines = append(v.Lines, views.OrderLineView{Name: l.Name, Quantity: l.Quantity, UnitPrice: eur(l.UnitPrice),
-			Total: eur(l.TotalAmount), TaxRate: money.FormatRate(l.TaxRate)})
-	}
+	v.Lines = orderLineViews(o.Lines)
 	return render(c, http.StatusOK, views.KlarnaPay(k.a.chrome(c, "Pay with Klarna"), v))
 }
 
@@ -269,6 +265,11 @@ func (k *klarnaFlow) authorized(c echo.Context) error {
 	// The key is the attempt's and the authorization's: a retry of this
 	// call, or a second submit of the same approval, replays one order.
 	ko, err := k.client.CreateOrder(ctx, authToken, req, klarna.IdempotencyKey(o.IdempotencyKey, "create_order/"+authToken))
+	if klarna.MayHaveOrdered(err) {
+		if placed, rerr := k.placedUnanswered(c, o, kp, err); rerr != nil || placed {
+			return rerr
+		}
+	}
 	if klarna.NeedsReapproval(err) {
 		return k.reapprove(c, o, kp, authToken, err)
 	}
@@ -283,14 +284,75 @@ func (k *klarnaFlow) authorized(c echo.Context) error {
 		return err
 	}
 	// Paid: the order's items leave the cart in the same swap.
-	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, "Klarna approved the payment."); err != nil && !errors.Is(err, db.ErrStale) {
+	detail, thanks := klarnaPlaced(ko, "Klarna approved the payment.", "Thank you! Klarna approved your payment.")
+	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, detail); err != nil && !errors.Is(err, db.ErrStale) {
 		return err
 	}
 	if linking {
 		k.saveToken(c, o.UserID, seen, ko.CustomerToken)
 	}
-	k.a.flash(c, "Thank you! Klarna approved your payment.")
+	k.a.flash(c, thanks)
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+}
+
+// placedUnanswered handles a create-order 404 that followed a try with no
+// answer: Klarna may not replay create order by key (providers.md 2.7 is
+// silent on it), so the lost try may have placed the order and used the
+// authorization. The session says: complete means an order was placed from
+// it, and only this attempt's authorization can have done that (an update
+// cancels older ones). Then the shop must not cancel its order and ask for a
+// new approval while Klarna holds a real one.
+//
+// Chosen: the order is marked authorized (the items leave the cart, so the
+// customer is not led to pay twice), with a detail that says the
+// confirmation was lost and no Klarna order id, and an ERROR log line asks
+// support to match it in Klarna's Merchant Portal by merchant_reference1 (the
+// order's public id). A customer_token in the lost answer is lost too; the
+// link is left as it was. placed is false when the session is incomplete:
+// the 404 was an expired approval after all.
+func (k *klarnaFlow) placedUnanswered(c echo.Context, o db.Order, kp db.KlarnaPayment, cause error) (placed bool, err error) {
+	ctx := c.Request().Context()
+	st, err := k.client.ReadSession(ctx, kp.SessionID)
+	if err != nil {
+		// Unknown: neither cancel nor claim. The order stays pending.
+		k.a.Log.Error("klarna: create order went unanswered and the session cannot be read; check the order in the Merchant Portal",
+			"request_id", requestID(c), "order", o.PublicID, "session_id", kp.SessionID,
+			"correlation_id", klarna.CorrelationID(cause), "error", err)
+		return false, &UserError{Status: http.StatusBadGateway, Title: "Klarna did not confirm the order",
+			Reference: klarna.CorrelationID(cause), Err: err,
+			Message: "Klarna may have placed your order, but did not confirm it. Please do not pay again: check this order later, or contact us with the reference below."}
+	}
+	if st.Status != "complete" {
+		return false, nil
+	}
+	k.a.Log.Error("klarna: create order went unanswered but the session is complete: Klarna holds an order the shop has no id for; "+
+		"match it in the Merchant Portal by merchant_reference1",
+		"request_id", requestID(c), "order", o.PublicID, "session_id", kp.SessionID,
+		"correlation_id", klarna.CorrelationID(cause))
+	if ref := klarna.CorrelationID(cause); ref != "" {
+		_ = k.a.Store.SetKlarnaCorrelationID(ctx, o.ID, ref)
+	}
+	detail := "Klarna approved and placed this order, but its confirmation did not reach the shop. " +
+		"We match it with Klarna; you do not need to pay again."
+	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, detail); err != nil && !errors.Is(err, db.ErrStale) {
+		return true, err
+	}
+	k.a.flash(c, "Thank you! Klarna approved your payment.")
+	return true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+}
+
+// klarnaPlaced is the order's detail and the thank-you for a placed order:
+// accepted's when Klarna accepted it, and a note that Klarna is reviewing it
+// when fraud_status is PENDING. Such an order stays authorized (Klarna holds
+// the money) and must not ship until Klarna accepts it; Klarna tells the
+// merchant later (the Order Management API or a notification, which this
+// shop does not take).
+func klarnaPlaced(ko klarna.Order, detail, thanks string) (string, string) {
+	if ko.FraudStatus == klarna.FraudPending {
+		return "Klarna is reviewing this order. The payment is authorized; the order ships once Klarna accepts it.",
+			"Thank you! Klarna is reviewing this order; we ship it once Klarna accepts it."
+	}
+	return detail, thanks
 }
 
 // saveToken stores the customer_token from an answer. The payment is done
@@ -433,7 +495,7 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 		return err
 	}
 	if tok.IsZero() {
-		_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "No Klarna account is linked.")
+		_ = k.a.failOrder(ctx, o, "No Klarna account is linked.")
 		return &UserError{Status: http.StatusConflict, Title: "No Klarna account is linked",
 			Message: "Pay with Klarna at checkout to link your Klarna account, then you can buy again in one step. Nothing was charged."}
 	}
@@ -448,7 +510,7 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 		}
 		if klarna.TokenGone(err) {
 			_ = k.link.Forget(ctx, u.ID, seen)
-			_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "Klarna no longer accepts the linked account.")
+			_ = k.a.failOrder(ctx, o, "Klarna no longer accepts the linked account.")
 			return &UserError{Status: http.StatusConflict, Title: "Your Klarna link has ended", Reference: ref, Err: err,
 				Message: "Klarna no longer accepts the linked account (it was cancelled or replaced), so the shop forgot it. " +
 					"Pay with Klarna at checkout to link it again. Nothing was charged."}
@@ -456,18 +518,19 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 		if s := klarna.StatusOf(err); s >= 400 && s < 500 {
 			// Klarna answered no: this attempt is over. (No answer or a 5xx
 			// leaves it open, to retry with the same key.)
-			_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "Klarna refused the order.")
+			_ = k.a.failOrder(ctx, o, "Klarna refused the order.")
 		}
 		return klarnaError(err, "Klarna could not place the order", "Nothing was charged.")
 	}
 	if err := k.a.Store.SetProviderReference(ctx, o.ID, ko.OrderID); err != nil && !errors.Is(err, db.ErrStale) {
 		return err
 	}
-	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, "Paid with your linked Klarna account."); err != nil && !errors.Is(err, db.ErrStale) {
+	detail, thanks := klarnaPlaced(ko, "Paid with your linked Klarna account.", "Thank you! Your order was placed with your linked Klarna account.")
+	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, detail); err != nil && !errors.Is(err, db.ErrStale) {
 		return err
 	}
 	k.saveToken(c, u.ID, seen, ko.CustomerToken) // present when Klarna rotated it
-	k.a.flash(c, "Thank you! Your order was placed with your linked Klarna account.")
+	k.a.flash(c, thanks)
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 }
 

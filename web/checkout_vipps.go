@@ -18,6 +18,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,8 @@ import (
 	"refshop/db"
 	"refshop/views"
 	"refshop/web/catalog"
+	"refshop/web/clock"
+	"refshop/web/config"
 	"refshop/web/money"
 	"refshop/web/vipps"
 )
@@ -38,6 +41,13 @@ const (
 	vippsSettleAfter = 11 * time.Minute
 	// vippsSweepEvery is how often the sweep looks for such payments.
 	vippsSweepEvery = 30 * time.Second
+	// vippsSweepBatch is how many orders one sweep settles at most.
+	vippsSweepBatch = 50
+	// vippsMaxSettleTries bounds the sweep's tries on one order.
+	vippsMaxSettleTries = 8
+	// vippsRecheckAfter is how long an order page shows what Vipps last said
+	// before asking again: reloading a page must not spend Vipps's rate limits.
+	vippsRecheckAfter = 10 * time.Second
 )
 
 // vippsFlow holds the Vipps client and the per-order locks that keep two
@@ -47,25 +57,103 @@ const (
 type vippsFlow struct {
 	a      *App
 	client *vipps.Client
-	locks  sync.Map // order id -> *sync.Mutex
+	locks  orderLocks
+	asked  askedLately
+	batch  int // orders per sweep (vippsSweepBatch; tests lower it)
 }
 
-// newVippsFlow builds the flow with the one shared Vipps client: one access
-// token for the whole process.
+// newVippsFlow builds the flow with the one shared Vipps client (Deps.Vipps):
+// one access token for the whole process.
 func newVippsFlow(a *App) *vippsFlow {
-	v := a.Config.Vipps
-	return &vippsFlow{a: a, client: vipps.New(vipps.Config{
-		BaseURL: v.APIURL, ClientID: v.ClientID, ClientSecret: v.ClientSecret,
-		SubscriptionKey: v.SubscriptionKey, MSN: v.MSN, System: vipps.DefaultSystem,
-		HTTP: a.HTTP, Clock: a.Clock, Log: a.Log,
-	})}
+	return &vippsFlow{a: a, batch: vippsSweepBatch, client: a.Vipps,
+		asked: askedLately{clock: providerClock(a.Deps, a.Config.Vipps.Mode)}}
 }
 
-func (f *vippsFlow) lock(orderID int64) func() {
-	m, _ := f.locks.LoadOrStore(orderID, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
+func (f *vippsFlow) lock(orderID int64) func() { return f.locks.lock(orderID) }
+
+// askedLately remembers, per order, when the shop last asked Vipps about its
+// payment (on the provider's clock, which the sandbox's POST /control/clock
+// moves) and whether that failed. Entries older than vippsRecheckAfter are
+// dropped as new ones come, so it holds only the orders of the last seconds.
+type askedLately struct {
+	clock clock.Clock
+	mu    sync.Mutex
+	at    map[int64]askedAt
+}
+
+type askedAt struct {
+	when   time.Time
+	failed bool
+}
+
+// recently reports whether Vipps was asked about orderID within
+// vippsRecheckAfter, and whether that ask failed.
+func (l *askedLately) recently(orderID int64) (recent, failed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a, ok := l.at[orderID]
+	if !ok || l.clock.Now().Sub(a.when) >= vippsRecheckAfter {
+		return false, false
+	}
+	return true, a.failed
+}
+
+func (l *askedLately) mark(orderID int64, failed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	if l.at == nil {
+		l.at = map[int64]askedAt{}
+	}
+	for id, a := range l.at {
+		if now.Sub(a.when) >= vippsRecheckAfter {
+			delete(l.at, id)
+		}
+	}
+	l.at[orderID] = askedAt{when: now, failed: failed}
+}
+
+// orderLocks is a mutex per order id, kept only while someone holds or waits
+// for it, so the map does not grow with every order ever settled.
+type orderLocks struct {
+	mu sync.Mutex
+	m  map[int64]*orderLock
+}
+
+type orderLock struct {
+	sync.Mutex
+	users int // holders and waiters; the entry goes when it drops to 0
+}
+
+// lock locks orderID's mutex and returns its unlock.
+func (l *orderLocks) lock(orderID int64) (unlock func()) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[int64]*orderLock{}
+	}
+	e := l.m[orderID]
+	if e == nil {
+		e = &orderLock{}
+		l.m[orderID] = e
+	}
+	e.users++
+	l.mu.Unlock()
+	e.Lock()
+	return func() {
+		e.Unlock()
+		l.mu.Lock()
+		if e.users--; e.users == 0 {
+			delete(l.m, orderID)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// held is how many order ids have an entry (for tests).
+func (l *orderLocks) held() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
 }
 
 // ctxVippsForm carries a refused form back into the checkout page.
@@ -77,28 +165,13 @@ func (f *vippsFlow) method(c echo.Context, _ pricedCart) (templ.Component, error
 	return views.VippsMethod(v), nil
 }
 
-// checkoutAgain renders the checkout page with the Vipps form's message and
-// input, at status (422 for a bad phone number, 503 when Vipps is out).
-func (f *vippsFlow) checkoutAgain(c echo.Context, status int, form views.VippsMethodView) error {
-	a := f.a
-	pc, err := a.priceCart(c)
-	if err != nil {
-		return err
-	}
-	if len(pc.Lines) == 0 {
-		return errEmptyCart
-	}
-	c.Set(ctxVippsForm, form)
-	return a.renderCheckout(c, status, pc)
-}
-
 // checkout is POST /checkout/vipps.
 func (f *vippsFlow) checkout(c echo.Context) error {
 	a, ctx := f.a, c.Request().Context()
 	typed := c.FormValue("phone")
 	phone, err := vipps.NormalizePhone(typed)
 	if err != nil {
-		return f.checkoutAgain(c, http.StatusUnprocessableEntity, views.VippsMethodView{Phone: typed, Error: err.Error()})
+		return a.checkoutAgain(c, http.StatusUnprocessableEntity, ctxVippsForm, views.VippsMethodView{Phone: typed, Error: err.Error()})
 	}
 	o, err := a.placeOrder(c, "vipps")
 	if err != nil {
@@ -139,9 +212,7 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 		// untouched. Should Vipps have created the payment after all (a
 		// timeout), nobody has its landing page, and it expires by itself.
 		msg := vipps.CustomerMessage(err)
-		if serr := a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, msg); serr != nil {
-			a.Log.Error("vipps: marking an order failed", "order", o.PublicID, "error", serr)
-		}
+		_ = a.failOrder(ctx, o, msg)
 		a.Log.Warn("vipps: create payment failed", "order", o.PublicID, "error", err)
 		status := http.StatusBadGateway
 		switch {
@@ -154,34 +225,55 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 		if status == http.StatusUnprocessableEntity {
 			form.Error = msg
 		}
-		return f.checkoutAgain(c, status, form)
+		// 422 for a refused field, 503 when Vipps is out, 502 otherwise.
+		return a.checkoutAgain(c, status, ctxVippsForm, form)
 	}
 	if err := a.Store.SetVippsCreated(ctx, o.ID, res.RedirectURL); err != nil {
 		return err
 	}
-	if !landingAllowed(res.RedirectURL, a.Config.Vipps.APIURL) {
+	if !landingAllowed(res.RedirectURL, a.Config.Vipps) {
 		return &UserError{Status: http.StatusBadGateway, Title: "Vipps MobilePay answered strangely",
 			Message: "We could not open the Vipps MobilePay page. Nothing was charged. Please try again.",
-			Err:     errors.New("vipps: redirectUrl is not an https URL nor on the Vipps API's origin")}
+			Err:     errors.New("vipps: redirectUrl is neither on the Vipps API's origin nor on a Vipps MobilePay domain")}
 	}
 	return c.Redirect(http.StatusSeeOther, res.RedirectURL)
 }
 
-// landingAllowed accepts a redirectUrl on https (the real landing page is
-// landing.vipps.no, another host than the API) or on the configured API's own
-// origin (the sandbox serves its landing page there).
-func landingAllowed(raw, apiURL string) bool {
+// vippsLandingDomains hold Vipps MobilePay's landing pages in real mode
+// (landing.vipps.no, pay.mobilepay.dk, ...: other hosts than the API's). The
+// shop redirects only there (landingAllowed) and the CSP's form-action allows
+// exactly these (newCSP): one list for both.
+var vippsLandingDomains = []string{"vipps.no", "mobilepay.dk", "mobilepay.fi"}
+
+// landingAllowed accepts a redirectUrl on the configured API's own origin
+// (the sandbox serves its landing page there) or, in real mode, on https on
+// a subdomain of vippsLandingDomains, on the default port: what the CSP's
+// https://*.vipps.no and the others allow. Anything else is not sent to the
+// browser: a redirect the shop makes is the shop's word.
+func landingAllowed(raw string, cfg config.Vipps) bool {
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
+	if err != nil || u.Host == "" || u.User != nil {
 		return false
 	}
-	return u.Scheme == "https" || origin(raw) == origin(apiURL)
+	if origin(raw) == origin(cfg.APIURL) {
+		return true
+	}
+	if cfg.Mode != config.Real || u.Scheme != "https" || u.Port() != "" {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, d := range vippsLandingDomains {
+		if strings.HasSuffix(host, "."+d) {
+			return true
+		}
+	}
+	return false
 }
 
 // abandon marks an order failed when the shop itself could not go on, and
 // returns err for the error page.
 func (f *vippsFlow) abandon(ctx context.Context, o db.Order, err error) error {
-	_ = f.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "The payment could not be started. Nothing was charged.")
+	_ = f.a.failOrder(ctx, o, "The payment could not be started. Nothing was charged.")
 	return err
 }
 
@@ -196,22 +288,29 @@ func (f *vippsFlow) returned(c echo.Context) error {
 	if o.Provider != "vipps" {
 		return echo.ErrNotFound
 	}
+	id := o.PublicID // the redirect's target, whatever settle manages
 	o, err = f.settle(c.Request().Context(), o, false)
 	switch {
 	case err != nil:
-		a.Log.Warn("vipps: settling on return", "order", o.PublicID, "error", err)
+		a.Log.Warn("vipps: settling on return", "order", id, "error", err)
 		a.flash(c, "We could not confirm your payment with Vipps MobilePay yet. This page checks again when you reload it.")
 	case o.Status == db.StatusCaptured:
 		a.flash(c, "Thank you! Your payment was received.")
 	case o.Status == db.StatusCancelled || o.Status == db.StatusFailed:
 		a.flash(c, "The payment was not completed. Nothing was charged and your cart is unchanged: you can try again.")
 	}
-	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	return c.Redirect(http.StatusSeeOther, "/orders/"+id)
 }
 
-// refresh brings a Vipps order up to date before its page is shown.
+// refresh brings a Vipps order up to date before its page is shown: only an
+// open one (a settled order's payment has nothing more to say), and only when
+// Vipps was not asked about it within vippsRecheckAfter.
 func (f *vippsFlow) refresh(c echo.Context, o db.Order) (db.Order, error) {
 	if o.Provider != "vipps" || (o.Status != db.StatusPending && o.Status != db.StatusAuthorized) {
+		return o, nil
+	}
+	if recent, failed := f.asked.recently(o.ID); recent {
+		c.Set("vipps_unreachable", failed)
 		return o, nil
 	}
 	settled, err := f.settle(c.Request().Context(), o, false)
@@ -255,7 +354,7 @@ func (f *vippsFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 	}
 	p := orderPart{Details: []templ.Component{views.VippsDetails(v)}}
 	switch {
-	case o.Status == db.StatusPending && vp.RedirectURL != "" && landingAllowed(vp.RedirectURL, f.a.Config.Vipps.APIURL):
+	case o.Status == db.StatusPending && vp.RedirectURL != "" && landingAllowed(vp.RedirectURL, f.a.Config.Vipps):
 		p.Actions = append(p.Actions, views.VippsContinue(vp.RedirectURL))
 	case o.Status == db.StatusCancelled || o.Status == db.StatusFailed:
 		p.Actions = append(p.Actions, views.VippsTryAgain())
@@ -293,10 +392,11 @@ func vippsEventLabel(name string) string {
 func (f *vippsFlow) settle(ctx context.Context, o db.Order, sweeping bool) (db.Order, error) {
 	a := f.a
 	defer f.lock(o.ID)()
-	o, err := a.Store.OrderByPublicID(ctx, o.PublicID) // as it is now, under the lock
+	cur, err := a.Store.OrderByPublicID(ctx, o.PublicID) // as it is now, under the lock
 	if err != nil {
-		return o, err
+		return o, err // the order as given: callers still know which it is
 	}
+	o = cur
 	if o.Status != db.StatusPending && o.Status != db.StatusAuthorized {
 		return o, nil
 	}
@@ -305,9 +405,16 @@ func (f *vippsFlow) settle(ctx context.Context, o db.Order, sweeping bool) (db.O
 		return o, err
 	}
 	p, err := f.client.GetPayment(ctx, vp.Reference)
-	if vipps.IsKind(err, vipps.KindNotFound) && vp.State == "" && !a.Clock.Now().Before(vp.SettleAfter) {
+	f.asked.mark(o.ID, err != nil && !vipps.IsKind(err, vipps.KindNotFound))
+	if vipps.IsKind(err, vipps.KindNotFound) && vp.State == "" {
+		if a.Clock.Now().Before(vp.SettleAfter) {
+			return o, err // create may still be on its way to Vipps
+		}
 		// Create never reached Vipps and the customer never saw a landing page.
 		return f.move(ctx, o, db.StatusFailed, "The payment was never started at Vipps MobilePay. Nothing was charged.")
+	}
+	if vippsRefused(err) {
+		return f.giveUp(ctx, o, vp, err)
 	}
 	if err != nil {
 		return o, err
@@ -358,14 +465,11 @@ func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment,
 			return f.move(ctx, o, db.StatusFailed, "The reservation was released before the payment was taken. Nothing was charged.")
 		}
 		m, err := f.client.Capture(ctx, vp.Reference, vipps.Amount{Currency: o.Currency, Value: o.TotalAmount}, vp.CaptureKey)
-		if vipps.IsKind(err, vipps.KindState) || vipps.IsKind(err, vipps.KindConflict) {
-			// Vipps will not let the shop take this payment: release it and
-			// say so. A retry with the same key cannot change that answer.
-			a.Log.Warn("vipps: capture refused", "order", o.PublicID, "error", err)
-			if _, cerr := f.client.Cancel(ctx, vp.Reference, vp.CancelKey); cerr != nil {
-				a.Log.Warn("vipps: releasing a refused capture", "order", o.PublicID, "error", cerr)
-			}
-			return f.move(ctx, o, db.StatusFailed, "Vipps MobilePay would not complete the payment. Nothing was charged.")
+		if vippsRefused(err) {
+			// Vipps will not let the shop take this payment (a state or
+			// validation refusal, a conflict): release it and say so. A retry
+			// with the same key cannot change that answer.
+			return f.giveUp(ctx, o, vp, err)
 		}
 		if err != nil {
 			// Stays authorized; the next view or the sweep tries again with
@@ -379,7 +483,35 @@ func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment,
 	if err != nil && !errors.Is(err, db.ErrStale) {
 		return o, err
 	}
-	return a.Store.OrderByPublicID(ctx, o.PublicID)
+	return f.reload(ctx, o)
+}
+
+// vippsRefused reports a final answer from Vipps about the payment: a 4xx
+// other than 429 (busy: ask later) and other than 401/403, which are about
+// the shop's own credentials, not the payment, and heal once the
+// configuration is fixed. Asking again with the same request gets the same
+// refusal, so the order must not wait for another answer.
+func vippsRefused(err error) bool {
+	var e *vipps.Error
+	return errors.As(err, &e) && e.Status >= 400 && e.Status < 500 &&
+		e.Status != http.StatusTooManyRequests && e.Kind != vipps.KindAuth
+}
+
+// giveUp ends an order Vipps refused to settle: the payment is cancelled when
+// Vipps knows it (a reservation is released, a waiting payment can no longer
+// be approved), and the order is marked failed with a detail a customer can
+// read. Vipps's own text goes to the log only.
+func (f *vippsFlow) giveUp(ctx context.Context, o db.Order, vp db.VippsPayment, cause error) (db.Order, error) {
+	a := f.a
+	a.Log.Warn("vipps: refused; the order is failed", "order", o.PublicID, "error", cause)
+	if vp.State != "" && !vipps.IsKind(cause, vipps.KindNotFound) {
+		if m, err := f.client.Cancel(ctx, vp.Reference, vp.CancelKey); err != nil {
+			a.Log.Warn("vipps: releasing a refused payment", "order", o.PublicID, "error", err)
+		} else {
+			_ = a.Store.SetVippsState(ctx, o.ID, m.State, m.PSPReference, m.Aggregate.CapturedAmount.Value)
+		}
+	}
+	return f.move(ctx, o, db.StatusFailed, "Vipps MobilePay would not complete the payment. Nothing was charged.")
 }
 
 // move changes the order's status (compare-and-swap) and returns it reloaded.
@@ -390,7 +522,17 @@ func (f *vippsFlow) move(ctx context.Context, o db.Order, to db.Status, detail s
 	if err != nil && !errors.Is(err, db.ErrStale) {
 		return o, err
 	}
-	return f.a.Store.OrderByPublicID(ctx, o.PublicID)
+	return f.reload(ctx, o)
+}
+
+// reload reads the order again; on failure it returns o as it was, so a
+// caller never loses which order it holds.
+func (f *vippsFlow) reload(ctx context.Context, o db.Order) (db.Order, error) {
+	cur, err := f.a.Store.OrderByPublicID(ctx, o.PublicID)
+	if err != nil {
+		return o, err
+	}
+	return cur, nil
 }
 
 // refreshEvents stores the payment's event log for the order page. A failure
@@ -432,20 +574,47 @@ func (f *vippsFlow) sweep(ctx context.Context) {
 	}
 }
 
-// sweepOnce is one pass of the sweep.
+// sweepOnce is one pass of the sweep. An order it cannot settle (no answer,
+// a 5xx, a 429) waits longer each time (vippsRetryAfter), so it never keeps
+// the orders behind it waiting, and after vippsMaxSettleTries it is left for
+// a person: the shop cannot know where its money is, so it must not guess.
 func (f *vippsFlow) sweepOnce(ctx context.Context) {
-	ids, err := f.a.Store.VippsOrdersToSettle(ctx, f.a.Clock.Now(), 50)
+	a := f.a
+	ids, err := a.Store.VippsOrdersToSettle(ctx, a.Clock.Now(), vippsMaxSettleTries, f.batch)
 	if err != nil {
-		f.a.Log.Warn("vipps sweep: listing orders", "error", err)
+		a.Log.Warn("vipps sweep: listing orders", "error", err)
 		return
 	}
 	for _, id := range ids {
-		o, err := f.a.Store.OrderByPublicID(ctx, id)
+		o, err := a.Store.OrderByPublicID(ctx, id)
 		if err != nil {
 			continue
 		}
-		if _, err := f.settle(ctx, o, true); err != nil {
-			f.a.Log.Warn("vipps sweep: settling", "order", id, "error", err)
+		_, err = f.settle(ctx, o, true)
+		if err == nil || ctx.Err() != nil {
+			continue
+		}
+		vp, verr := a.Store.VippsPaymentByOrder(ctx, o.ID)
+		if verr != nil {
+			a.Log.Warn("vipps sweep: settling", "order", id, "error", err)
+			continue
+		}
+		tries, ferr := a.Store.VippsSettleFailed(ctx, o.ID, a.Clock.Now().Add(vippsRetryAfter(vp.SettleTries+1)))
+		switch {
+		case ferr != nil:
+			a.Log.Warn("vipps sweep: recording a failed try", "order", id, "error", ferr)
+		case tries >= vippsMaxSettleTries:
+			a.Log.Error("vipps sweep: giving up; check this payment at Vipps MobilePay and settle the order by hand",
+				"order", id, "reference", vp.Reference, "tries", tries, "error", err)
+		default:
+			a.Log.Warn("vipps sweep: settling failed; will try again", "order", id, "tries", tries, "error", err)
 		}
 	}
+}
+
+// vippsRetryAfter is the wait after the sweep's try-th failure on an order:
+// a minute, doubling, at most two hours (eight tries span about six hours).
+func vippsRetryAfter(try int) time.Duration {
+	d := time.Minute << min(max(try-1, 0), 7)
+	return min(d, 2*time.Hour)
 }

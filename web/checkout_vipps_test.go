@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"refshop/web/config"
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/sandboxtest"
 )
 
 // vippsShop is the shop wired to an embedded sandbox on its own httptest
@@ -27,25 +29,32 @@ import (
 // either.
 type vippsShop struct {
 	*testApp
-	sb    *httptest.Server
+	sb    *sandboxtest.Server
 	st    *control.State
 	sbClk *clock.Manual
 }
 
 func newVippsShop(t *testing.T) *vippsShop {
 	t.Helper()
+	return newVippsShopWith(t)
+}
+
+// newVippsShopWith is newVippsShop with use applied to the shop's Deps.
+func newVippsShopWith(t *testing.T, use ...func(*Deps)) *vippsShop {
+	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc := sandbox.ConfigFrom(cfg)
-	sc.BaseURL = "" // the sandbox names itself by the request's host
+	sc.BaseURL = "" // the sandbox names itself by its test server's origin
 	sbClk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
-	sb := sandbox.New(sc, slog.New(slog.DiscardHandler), sbClk)
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	app := newTestApp(t, func(d *Deps) { d.Config.Vipps.APIURL = srv.URL + "/vipps" })
-	return &vippsShop{testApp: app, sb: srv, st: sb.State, sbClk: sbClk}
+	sb := sandboxtest.Start(t, sc, sbClk)
+	app := newTestApp(t, append([]func(*Deps){func(d *Deps) {
+		d.Config.Vipps.APIURL = sb.URL + "/vipps"
+		d.ProviderClock = sb.State.Clock // as in cmd/shop: the emulated provider's time
+	}}, use...)...)
+	return &vippsShop{testApp: app, sb: sb, st: sb.State, sbClk: sbClk}
 }
 
 // sandboxDo calls the sandbox without following redirects.
@@ -67,11 +76,7 @@ func (v *vippsShop) sandboxDo(t *testing.T, method, path, ctype, body string) (i
 
 func (v *vippsShop) fault(t *testing.T, op string, status, times int) {
 	t.Helper()
-	code, _, body := v.sandboxDo(t, "POST", "/control/faults", "application/json",
-		fmt.Sprintf(`{"operation":%q,"status":%d,"times":%d}`, op, status, times))
-	if code != 200 {
-		t.Fatalf("fault: %d %s", code, body)
-	}
+	v.sb.Fault(t, op, status, times)
 }
 
 // startPayment fills a cart and submits the Vipps form; it returns the
@@ -394,5 +399,287 @@ func TestVippsPagesNeverShowCredentials(t *testing.T) {
 		if strings.Contains(logs, s) {
 			t.Errorf("the log shows %s...", s[:4])
 		}
+	}
+}
+
+// approveAndReturn runs a payment to Vipps's approval and returns the
+// order's public id, without visiting the return URL yet.
+func (v *vippsShop) approveOnly(t *testing.T, b *browser) string {
+	t.Helper()
+	back := v.answer(t, v.startPayment(t, b), "approve")
+	return orderIDFrom(t, back)
+}
+
+// A 4xx from capture (other than 429) is Vipps's final word: the order is
+// failed with a calm detail, the reservation released, and no later view
+// asks Vipps again.
+func TestVippsCaptureRefusedWith4xxFailsTheOrder(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	id := v.approveOnly(t, b)
+	v.fault(t, "vipps.capture", 400, 1)
+	p := b.get("/checkout/vipps/return?order=" + id)
+	doc := b.get(p.location).doc(t)
+	if got := doc.Find("[data-testid=order-status]").Text(); got != "Payment failed" {
+		t.Fatalf("status %q after a refused capture, want Payment failed", got)
+	}
+	o, _ := v.Store.OrderByPublicID(context.Background(), id)
+	if o.Status != db.StatusFailed || !strings.Contains(o.StatusDetail, "Nothing was charged") {
+		t.Errorf("order %s %q", o.Status, o.StatusDetail)
+	}
+	for _, leak := range []string{"Bad Request", "Injected", "400", "traceId"} {
+		if strings.Contains(o.StatusDetail, leak) || strings.Contains(doc.Find("main").Text(), leak) {
+			t.Errorf("the customer sees %q", leak)
+		}
+	}
+	if n := v.st.Calls("vipps.cancel"); n != 1 {
+		t.Errorf("%d cancel calls, want 1 (the reservation released)", n)
+	}
+	gets, captures := v.st.Calls("vipps.get_payment"), v.st.Calls("vipps.capture")
+	b.get("/orders/" + id)
+	newVippsFlow(v.App).sweepOnce(context.Background())
+	v.clock.Advance(vippsSettleAfter)
+	newVippsFlow(v.App).sweepOnce(context.Background())
+	if v.st.Calls("vipps.get_payment") != gets || v.st.Calls("vipps.capture") != captures {
+		t.Error("a failed order is still settled on views and sweeps")
+	}
+}
+
+// A 4xx from get (other than 429) ends the order too; for a payment Vipps
+// created, the shop also cancels it, so a late approval cannot take money.
+func TestVippsGetRefusedWith4xxFailsTheOrder(t *testing.T) {
+	for _, status := range []int{400, 404} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			v := newVippsShop(t)
+			b := v.browser(t)
+			v.startPayment(t, b)
+			id := v.orderIDs(t)[0]
+			v.fault(t, "vipps.get_payment", status, 1)
+			doc := b.get("/orders/" + id).doc(t)
+			if got := doc.Find("[data-testid=order-status]").Text(); got != "Payment failed" {
+				t.Fatalf("status %q, want Payment failed", got)
+			}
+			wantCancels := 1
+			if status == 404 {
+				wantCancels = 0 // nothing at Vipps to cancel
+			}
+			if n := v.st.Calls("vipps.cancel"); n != wantCancels {
+				t.Errorf("%d cancel calls, want %d", n, wantCancels)
+			}
+			gets := v.st.Calls("vipps.get_payment")
+			b.get("/orders/" + id)
+			if v.st.Calls("vipps.get_payment") != gets {
+				t.Error("a failed order is asked about again")
+			}
+		})
+	}
+}
+
+// A 429 or a 5xx is not final: the order stays as it is and the sweep asks
+// again later, each time later, and stops after vippsMaxSettleTries. An order
+// that keeps failing never keeps newer orders from being settled.
+func TestVippsSweepBacksOffAndStuckOrdersDoNotStarveNewerOnes(t *testing.T) {
+	var stuck atomic.Value // the reference whose calls Vipps refuses with 429
+	stuck.Store("")
+	v := newVippsShopWith(t, func(d *Deps) {
+		d.HTTP = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if ref := stuck.Load().(string); ref != "" && strings.Contains(r.URL.Path, ref) {
+				return &http.Response{StatusCode: 429, Header: http.Header{"Content-Type": {"application/json"}},
+					Body: io.NopCloser(strings.NewReader(`{"statusCode":429,"message":"Rate limit is exceeded."}`)), Request: r}, nil
+			}
+			return http.DefaultTransport.RoundTrip(r)
+		})}
+	})
+	ctx := context.Background()
+	f := newVippsFlow(v.App)
+	f.batch = 1 // one order per sweep, so the oldest decides who waits
+
+	b1 := v.browser(t)
+	v.startPayment(t, b1)
+	old := v.orderIDs(t)[0]
+	stuck.Store("refshop-" + old)
+	v.clock.Advance(time.Minute)
+	b2 := v.browser(t)
+	v.startPayment(t, b2)
+	newer := v.orderIDs(t)[1]
+	if err := f.client.ForceApprove(ctx, "refshop-"+newer, "4791234567"); err != nil {
+		t.Fatal(err)
+	}
+	v.clock.Advance(vippsSettleAfter)
+
+	f.sweepOnce(ctx) // the older order fails and waits
+	f.sweepOnce(ctx) // the newer one is next
+	if o, _ := v.Store.OrderByPublicID(ctx, newer); o.Status != db.StatusCaptured {
+		t.Fatalf("the newer order is %s behind a stuck one, want captured", o.Status)
+	}
+	o, _ := v.Store.OrderByPublicID(ctx, old)
+	if o.Status != db.StatusPending {
+		t.Fatalf("the stuck order is %s, want still pending (a 429 is not final)", o.Status)
+	}
+	vp, _ := v.Store.VippsPaymentByOrder(ctx, o.ID)
+	if vp.SettleTries != 1 || !vp.SettleAfter.After(v.clock.Now()) {
+		t.Fatalf("after one failed try: tries %d, settle after %v (now %v)", vp.SettleTries, vp.SettleAfter, v.clock.Now())
+	}
+	// Each next try waits longer, and after vippsMaxSettleTries the sweep
+	// stops asking and says so in the log.
+	prevWait := vp.SettleAfter.Sub(v.clock.Now())
+	for try := 2; try <= vippsMaxSettleTries; try++ {
+		f.sweepOnce(ctx)
+		if vp2, _ := v.Store.VippsPaymentByOrder(ctx, o.ID); vp2.SettleTries != try-1 {
+			t.Fatalf("asked again before its time (try %d: %d tries)", try, vp2.SettleTries)
+		}
+		v.clock.Advance(prevWait)
+		f.sweepOnce(ctx)
+		vp, _ = v.Store.VippsPaymentByOrder(ctx, o.ID)
+		if vp.SettleTries != try {
+			t.Fatalf("try %d: %d tries recorded", try, vp.SettleTries)
+		}
+		wait := vp.SettleAfter.Sub(v.clock.Now())
+		if try < vippsMaxSettleTries && wait < prevWait {
+			t.Errorf("try %d waits %v, less than the %v before", try, wait, prevWait)
+		}
+		prevWait = wait
+	}
+	v.clock.Advance(24 * time.Hour)
+	if due, _ := v.Store.VippsOrdersToSettle(ctx, v.clock.Now(), vippsMaxSettleTries, 10); len(due) != 0 {
+		t.Errorf("still due after %d tries: %v", vippsMaxSettleTries, due)
+	}
+	if !strings.Contains(v.logText(), "vipps sweep: giving up") {
+		t.Error("giving up was not logged for support")
+	}
+	if o, _ := v.Store.OrderByPublicID(ctx, old); o.Status != db.StatusPending {
+		t.Errorf("giving up changed the order to %s; only a person may decide", o.Status)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// The per-order locks exclude each other per order and leave nothing behind.
+func TestVippsOrderLocksExcludeAndArePruned(t *testing.T) {
+	var l orderLocks
+	var wg sync.WaitGroup
+	var inside [4]int // inside[id] is guarded by order id's lock; the race detector checks it
+	for i := range 200 {
+		id := int64(i % 4)
+		wg.Go(func() {
+			unlock := l.lock(id)
+			defer unlock()
+			inside[id]++
+			if inside[id] != 1 {
+				t.Errorf("two holders of order %d's lock", id)
+			}
+			inside[id]--
+		})
+	}
+	wg.Wait()
+	if n := l.held(); n != 0 {
+		t.Errorf("%d locks left after every holder let go", n)
+	}
+	v := newVippsShop(t)
+	b := v.browser(t)
+	back := v.answer(t, v.startPayment(t, b), "approve")
+	b.get(b.get(back).location)
+	f := newVippsFlow(v.App)
+	f.sweepOnce(context.Background())
+	if n := f.locks.held(); n != 0 {
+		t.Errorf("%d order locks kept after settling", n)
+	}
+}
+
+// When settle cannot reload the order it hands back the order it was given,
+// so the return handler still redirects to that order's page.
+func TestVippsSettleKeepsTheOrderWhenItCannotReloadIt(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	v.startPayment(t, b)
+	o, err := v.Store.OrderByPublicID(context.Background(), v.orderIDs(t)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // every database call now fails
+	got, err := newVippsFlow(v.App).settle(ctx, o, false)
+	if err == nil {
+		t.Fatal("settle with a dead context succeeded")
+	}
+	if got.PublicID != o.PublicID || got.ID != o.ID {
+		t.Errorf("settle returned order %q (id %d), want %q: the redirect would go to /orders/%s", got.PublicID, got.ID, o.PublicID, got.PublicID)
+	}
+}
+
+// The shop redirects only to the sandbox's (the API's) origin or, against
+// the real Vipps, to a Vipps MobilePay domain: the hosts the CSP allows.
+func TestVippsLandingAllowedOnlyOnVippsHosts(t *testing.T) {
+	sb := config.Vipps{Mode: config.Sandbox, APIURL: "http://localhost:8081/vipps"}
+	real := config.Vipps{Mode: config.Real, APIURL: "https://apitest.vipps.no"}
+	for _, c := range []struct {
+		cfg  config.Vipps
+		url  string
+		want bool
+	}{
+		{sb, "http://localhost:8081/vipps/landing?token=abc", true},
+		{sb, "http://localhost:8082/vipps/landing", false},
+		{sb, "https://landing.vipps.no/?token=abc", false}, // not in the sandbox's CSP either
+		{sb, "https://evil.example/vipps/landing", false},
+		{real, "https://landing.vipps.no/?token=abc", true},
+		{real, "https://pay.mobilepay.dk/x", true},
+		{real, "https://pay.mobilepay.fi/x", true},
+		{real, "https://apitest.vipps.no/landing", true},
+		{real, "https://evil.example/?next=landing.vipps.no", false},
+		{real, "https://vipps.no.evil.example/", false},
+		{real, "https://evilvipps.no/", false},
+		{real, "http://landing.vipps.no/", false},
+		{real, "https://landing.vipps.no:8443/", false},
+		{real, "https://user@landing.vipps.no/", false},
+		{real, "javascript:alert(1)", false},
+		{real, "/relative", false},
+	} {
+		if got := landingAllowed(c.url, c.cfg); got != c.want {
+			t.Errorf("%s %q: %v, want %v", c.cfg.Mode, c.url, got, c.want)
+		}
+	}
+	p := newCSP(config.Config{Vipps: real})
+	for _, d := range vippsLandingDomains {
+		if !slices.Contains(p.formAction, "https://*."+d) {
+			t.Errorf("the CSP's form-action lacks %s: %v", d, p.formAction)
+		}
+	}
+}
+
+// The order page asks Vipps at most once per vippsRecheckAfter (on the
+// provider's clock) per order; the return from Vipps always asks; a settled
+// order is never asked about again.
+func TestVippsOrderViewsAskVippsAtMostEveryFewSeconds(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	landing := v.startPayment(t, b)
+	id := v.orderIDs(t)[0]
+	b.get("/orders/" + id)
+	gets, events := v.st.Calls("vipps.get_payment"), v.st.Calls("vipps.events")
+	for range 5 {
+		if got := b.get("/orders/" + id).doc(t).Find("[data-testid=order-status]").Text(); got != "Awaiting payment" {
+			t.Fatalf("status %q", got)
+		}
+	}
+	if v.st.Calls("vipps.get_payment") != gets || v.st.Calls("vipps.events") != events {
+		t.Errorf("five quick views asked Vipps %d more times", v.st.Calls("vipps.get_payment")-gets)
+	}
+	v.sbClk.Advance(vippsRecheckAfter)
+	b.get("/orders/" + id)
+	if n := v.st.Calls("vipps.get_payment") - gets; n != 1 {
+		t.Errorf("%d gets after %v, want 1", n, vippsRecheckAfter)
+	}
+	// Back from Vipps right after a view: the return asks anyway.
+	back := v.answer(t, landing, "approve")
+	if got := b.get(b.get(back).location).doc(t).Find("[data-testid=order-status]").Text(); got != "Paid" {
+		t.Fatalf("status %q after the return, want Paid", got)
+	}
+	gets = v.st.Calls("vipps.get_payment")
+	v.sbClk.Advance(time.Hour)
+	b.get("/orders/" + id)
+	if v.st.Calls("vipps.get_payment") != gets {
+		t.Error("a paid order is asked about again")
 	}
 }

@@ -26,7 +26,9 @@ func newCSP(cfg config.Config) cspPolicy {
 	vipps := origin(cfg.Vipps.APIURL)
 	p.formAction = append(p.formAction, vipps)
 	if cfg.Vipps.Mode == config.Real {
-		p.formAction = append(p.formAction, "https://*.vipps.no", "https://*.mobilepay.dk", "https://*.mobilepay.fi")
+		for _, d := range vippsLandingDomains { // the hosts landingAllowed lets the shop redirect to
+			p.formAction = append(p.formAction, "https://*."+d)
+		}
 	}
 	// Sign in with Klarna: the sign-in forms redirect to the issuer's
 	// authorize endpoint, and form-action governs a form's redirects too.

@@ -32,7 +32,6 @@ import (
 
 	"refshop/db"
 	"refshop/views"
-	"refshop/web/config"
 	"refshop/web/klarna"
 	"refshop/web/klarnaid"
 )
@@ -62,18 +61,7 @@ type klarnaIDFlow struct {
 }
 
 func newKlarnaIDFlow(a *App) *klarnaIDFlow {
-	k := a.Config.Klarna
-	// Token lifetimes run on the provider's clock: the sandbox clock when
-	// Klarna is emulated, so moving it ages the shop's tokens as well.
-	clk := a.Clock
-	if k.Mode == config.Sandbox && a.ProviderClock != nil {
-		clk = a.ProviderClock
-	}
-	client := klarnaid.New(klarnaid.Config{
-		Issuer: k.LoginURL, ClientID: k.ClientID, ClientSecret: k.ClientSecret,
-		RedirectURL: a.Config.ShopBaseURL + "/auth/klarna/callback",
-		HTTP:        a.HTTP, Clock: clk, Log: a.Log,
-	})
+	client := a.KlarnaID
 	return &klarnaIDFlow{a: a, client: client, grants: klarnaid.NewGrants(client, a.Store, a.Box, klarnaid.GrantOptions{Log: a.Log})}
 }
 

@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -22,13 +20,14 @@ import (
 	"refshop/web/klarnaid"
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/sandboxtest"
 )
 
 // klarnaIDShop is the shop wired to an embedded sandbox for Sign in with
 // Klarna, the shop's provider clock being the sandbox clock as in cmd/shop.
 type klarnaIDShop struct {
 	*testApp
-	sb       *httptest.Server
+	sb       *sandboxtest.Server
 	st       *control.State
 	sbClk    *clock.Manual
 	sessions *sessionRecorder
@@ -41,11 +40,10 @@ func newKlarnaIDShop(t *testing.T) *klarnaIDShop {
 		t.Fatal(err)
 	}
 	sc := sandbox.ConfigFrom(cfg)
-	sc.BaseURL = "" // the sandbox names itself by the request's host
+	sc.BaseURL = "" // the sandbox names itself by its test server's origin
 	sbClk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
-	sb := sandbox.New(sc, slog.New(slog.DiscardHandler), sbClk)
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
+	sb := sandboxtest.Start(t, sc, sbClk)
+	srv := sb.Server
 	rec := &sessionRecorder{next: http.DefaultTransport}
 	app := newTestApp(t, func(d *Deps) {
 		d.Config.SandboxURL = srv.URL
@@ -55,7 +53,7 @@ func newKlarnaIDShop(t *testing.T) *klarnaIDShop {
 		d.ProviderClock = sb.State.Clock
 		d.HTTP = &http.Client{Transport: rec, Timeout: 10 * time.Second}
 	})
-	return &klarnaIDShop{testApp: app, sb: srv, st: sb.State, sbClk: sbClk, sessions: rec}
+	return &klarnaIDShop{testApp: app, sb: sb, st: sb.State, sbClk: sbClk, sessions: rec}
 }
 
 // sessionRecorder keeps the customer.klarna_access_token of every Klarna

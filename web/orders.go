@@ -37,10 +37,7 @@ func (a *App) order(c echo.Context) error {
 		StatusDetail: o.StatusDetail, Provider: providerName(o.Provider), ProviderReference: o.ProviderReference,
 		Total: eur(o.TotalAmount), Tax: eur(o.TaxAmount),
 	}
-	for _, l := range o.Lines {
-		v.Lines = append(v.Lines, views.OrderLineView{Name: l.Name, Quantity: l.Quantity, UnitPrice: eur(l.UnitPrice),
-			Total: eur(l.TotalAmount), TaxRate: money.FormatRate(l.TaxRate)})
-	}
+	v.Lines = orderLineViews(o.Lines)
 	for _, part := range a.orderParts {
 		p, err := part(c, o)
 		if err != nil {
@@ -50,6 +47,17 @@ func (a *App) order(c echo.Context) error {
 		v.Actions = append(v.Actions, p.Actions...)
 	}
 	return render(c, http.StatusOK, views.Order(a.chrome(c, "Order"), v))
+}
+
+// orderLineViews is an order's lines as the order, payment and invoice pages
+// show them.
+func orderLineViews(lines []db.OrderLine) []views.OrderLineView {
+	out := make([]views.OrderLineView, 0, len(lines))
+	for _, l := range lines {
+		out = append(out, views.OrderLineView{Name: l.Name, Quantity: l.Quantity, UnitPrice: eur(l.UnitPrice),
+			Total: eur(l.TotalAmount), TaxRate: money.FormatRate(l.TaxRate)})
+	}
+	return out
 }
 
 func (a *App) healthz(c echo.Context) error {

@@ -32,6 +32,8 @@ func (a *App) routes() {
 	e.GET("/account", a.account, a.requireUser)
 
 	e.GET("/checkout", a.checkout)
+	// GET, though viewing may move the order (orderRefresh): it only records
+	// what the provider reports, so a repeat or a prefetch changes nothing more.
 	e.GET("/orders/:id", a.order)
 
 	// --- payment flows: one block each ---
@@ -39,6 +41,8 @@ func (a *App) routes() {
 	// --- Vipps MobilePay (issue 3): web/checkout_vipps.go ---
 	vp := newVippsFlow(a)
 	e.POST("/checkout/vipps", vp.checkout)
+	// GET: Vipps sends the browser back with a redirect; the handler trusts
+	// only the order id and records what Vipps reports (capture uses the stored key).
 	e.GET("/checkout/vipps/return", vp.returned)
 	a.checkoutMethods = append(a.checkoutMethods, vp.method)
 	a.orderRefresh = append(a.orderRefresh, vp.refresh)
@@ -47,10 +51,14 @@ func (a *App) routes() {
 	// --- end Vipps MobilePay ---
 
 	// --- Alternative Payments, pay by invoice (issue 6): web/checkout_altpay.go ---
-	// POST /checkout/altpay, GET /invoices/:id, POST /invoices/:id/confirm,
-	// POST /api/altpay/invoices/:id/token; a checkout method, an account panel
-	// (unpaid invoices) and an order part.
-	a.altpayRoutes()
+	e.POST("/checkout/altpay", a.altpayCheckout)
+	e.GET("/invoices/:id", a.altpayInvoicePage)
+	e.POST("/invoices/:id/confirm", a.altpayConfirm)
+	e.POST("/api/altpay/invoices/:id/token", a.altpayToken)
+	a.checkoutMethods = append(a.checkoutMethods, a.altpayMethod)
+	a.accountSections = append(a.accountSections, a.altpayUnpaid) // unpaid invoices, after the orders
+	a.orderParts = append(a.orderParts, a.altpayOrderPart)
+	a.orderRefresh = append(a.orderRefresh, a.altpayRefresh)
 	// --- end Alternative Payments ---
 
 	// --- Klarna Payments with account linking (issue 4): web/checkout_klarna.go ---
@@ -59,6 +67,8 @@ func (a *App) routes() {
 	a.accountPanels = append(a.accountPanels, k.accountPanel)
 	a.orderParts = append(a.orderParts, k.orderPart)
 	e.POST("/checkout/klarna", k.start)
+	// GET, though it cancels an attempt whose Klarna session has expired:
+	// that records a fact the clock decided, the same on every repeat.
 	e.GET("/checkout/klarna/:id", k.payPage)
 	e.POST("/checkout/klarna/:id/authorize", k.authorized)
 	e.POST("/orders/:id/klarna/buy-again", k.buyAgain, a.requireUser)
@@ -69,6 +79,7 @@ func (a *App) routes() {
 	kid := newKlarnaIDFlow(a)
 	a.klarnaID = kid
 	e.POST("/auth/klarna/start", kid.start)
+	// GET: the OpenID Connect redirect; the state in the session makes it work once.
 	e.GET("/auth/klarna/callback", kid.callback)
 	e.POST("/account/klarna/connect", kid.connect, a.requireUser)
 	e.POST("/account/klarna/disconnect", kid.disconnect, a.requireUser)

@@ -21,7 +21,6 @@ import (
 
 	"refshop/db"
 	"refshop/web"
-	"refshop/web/altpay"
 	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/outbound"
@@ -79,13 +78,14 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		providerClock = sb.State.Clock
 	}
 
-	outboundHTTP := outbound.NewClient(log, 20*time.Second)
-	app := web.New(web.Deps{
+	deps := web.Deps{
 		Config: cfg, Store: store, DB: database, Sessions: sessions, Log: log, Clock: clock.Real{}, Box: box,
-		HTTP: outboundHTTP, ProviderClock: providerClock,
-		// One Alternative Payments client per process: it holds the one cached OAuth token.
-		Altpay: altpay.New(altpay.FromConfig(cfg.Altpay), outboundHTTP, clock.Real{}),
-	})
+		HTTP: outbound.NewClient(log, 20*time.Second), ProviderClock: providerClock,
+	}
+	// One client per provider for the whole process: each holds its shared
+	// token (Vipps's access token, Alternative Payments' OAuth token, ...).
+	deps = web.WithProviderClients(deps)
+	app := web.New(deps)
 
 	servers := []*http.Server{{Addr: cfg.ShopAddr, Handler: app, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}}

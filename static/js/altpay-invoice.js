@@ -11,6 +11,7 @@
 import {
   create, AccessTokenExpiredError, ValidationError, ForbiddenError, NotFoundError,
 } from "./altpay-checkout.js";
+import { attemptFor, clearAttempt } from "./altpay-attempt.js";
 
 const root = document.getElementById("altpay-invoice");
 if (root) main(root);
@@ -45,7 +46,6 @@ function main(root) {
   let client = null;
   let invoice = null;
   let lastAction = null; // what Continue repeats
-  let attempt = null; // the payment in progress: its Idempotency-Key survives errors and retries
 
   // fetchToken asks the shop for a checkout token: on load, and as
   // onAccessTokenExpired when the provider refuses an expired one.
@@ -228,19 +228,24 @@ function main(root) {
     const picked = payForm.querySelector("input[name=payment_method_id]:checked");
     if (!picked) throw new PaymentFailed("Choose a payment method first.");
     const amount = invoice.total.toFixed(2);
-    // One key per payment attempt: pressing Pay again after an error sends the
-    // same key and body, so the provider cannot take the money twice.
-    if (!attempt || attempt.pmId !== picked.value || attempt.amount !== amount) {
-      attempt = { pmId: picked.value, amount, date: new Date().toISOString(), key: `payment-${cfg.invoice}-${picked.value}-${amount}-${Date.now()}` };
-    }
+    // One key per payment attempt, kept in sessionStorage: pressing Pay again
+    // after an error, or after reloading the page, sends the same key and
+    // body, so the provider cannot take the money twice.
+    const attempt = attemptFor(sessionStorageOrNull(), cfg.invoice, picked.value, amount);
     const reply = await client.createPayment({
       amount, paymentMethodId: picked.value, paymentMethod: picked.dataset.type === "card" ? "card" : "standard_ach",
       paymentDate: attempt.date, idempotencyKey: attempt.key,
     });
-    attempt = null; // the provider answered: a further press is a new payment
+    clearAttempt(sessionStorageOrNull(), cfg.invoice); // the provider answered: a further press is a new payment
     if (reply?.status === "failed") throw new PaymentFailed(reply.message || "The payment failed.");
     status.textContent = "Payment sent. Checking it with the shop…";
     confirmForm.submit();
+  }
+
+  // sessionStorageOrNull: reading window.sessionStorage itself throws where
+  // storage is disabled.
+  function sessionStorageOrNull() {
+    try { return window.sessionStorage; } catch { return null; }
   }
 
   function showKind() {

@@ -152,11 +152,20 @@ func (c *Client) GetCustomer(ctx context.Context, id string) (Customer, error) {
 // ErrNotFound is a customer or invoice the provider does not know.
 var ErrNotFound = errors.New("altpay: not found")
 
+// MaxCustomerPages bounds FindCustomerByExternalID's walk: 100 customers a
+// page, so 5,000 customers. The search runs inside a checkout request; a
+// longer list (or one whose cursor never ends) must not hold it.
+const MaxCustomerPages = 50
+
 // FindCustomerByExternalID pages through GET /customers for externalID. The
-// list has no external_id filter in the docs, so this walks the cursor.
+// list has no external_id filter in the docs, so this walks the cursor, for
+// MaxCustomerPages pages at most.
 func (c *Client) FindCustomerByExternalID(ctx context.Context, externalID string) (Customer, error) {
 	after := ""
-	for {
+	for page := 1; ; page++ {
+		if page > MaxCustomerPages {
+			return Customer{}, fmt.Errorf("altpay: external_id %q is not in the first %d pages of customers", externalID, MaxCustomerPages)
+		}
 		path := "/customers?limit=100"
 		if after != "" {
 			path += "&after=" + url.QueryEscape(after)

@@ -50,7 +50,7 @@ type Client struct {
 	base   string
 	hc     *http.Client
 	tokens *TokenSource
-	retry  retryPolicy
+	retry  outbound.Policy
 	// authPath is where checkout-auth/init answered last: the documented
 	// /v1/checkout-auth/init, or /checkout-auth/init after a 404 (CONFLICT in
 	// providers.md 3.3: a third party reports the live path has no /v1).
@@ -62,12 +62,12 @@ type Option func(*Client)
 
 // WithRetries sets how many times a call is retried after a network error or
 // a 5xx answer (default 2, so at most 3 attempts).
-func WithRetries(n int) Option { return func(c *Client) { c.retry.retries = n } }
+func WithRetries(n int) Option { return func(c *Client) { c.retry.Attempts = n + 1 } }
 
 // WithSleep replaces the wait between retries (tests record it instead of
 // waiting).
 func WithSleep(f func(ctx context.Context, d time.Duration) error) Option {
-	return func(c *Client) { c.retry.sleep = f }
+	return func(c *Client) { c.retry.Sleep = f }
 }
 
 // New returns a client. hc is the shop's outbound client; clk times the OAuth
@@ -76,8 +76,10 @@ func New(cfg Config, hc *http.Client, clk clock.Clock, opts ...Option) *Client {
 	if clk == nil {
 		clk = clock.Real{}
 	}
+	// Waits of 250ms, 500ms, ...: no jitter (one shop process calls, and the
+	// waits are pinned by the tests).
 	c := &Client{base: strings.TrimRight(cfg.BaseURL, "/"), hc: hc,
-		retry: retryPolicy{retries: 2, base: 250 * time.Millisecond, sleep: sleepCtx}}
+		retry: outbound.Policy{Attempts: 3, Backoff: 250 * time.Millisecond}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -113,38 +115,39 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	}
 	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "altpay", Name: cl.op, Path: cl.tmpl})
 	reauthed := false
-	for attempt := 0; ; {
-		tok, err := c.tokens.Token(ctx)
-		if err != nil {
-			return err
-		}
-		status, hdr, body, err := c.send(ctx, cl, payload, tok)
-		switch {
-		case err == nil && status == http.StatusUnauthorized && !reauthed:
-			c.tokens.Invalidate(tok)
-			reauthed = true
-			continue
-		case err == nil && status < 300:
-			if out == nil || len(body) == 0 {
-				return nil
+	err := outbound.Retry(ctx, c.retry, func(int) (bool, error) {
+		for {
+			tok, err := c.tokens.Token(ctx)
+			if err != nil {
+				return false, err
 			}
-			if err := json.Unmarshal(body, out); err != nil {
-				return fmt.Errorf("altpay: %s: unreadable reply: %w", cl.op, err)
+			status, hdr, body, err := c.send(ctx, cl, payload, tok)
+			switch {
+			case err == nil && status == http.StatusUnauthorized && !reauthed:
+				// Once per call, and not counted as a try.
+				c.tokens.Invalidate(tok)
+				reauthed = true
+				continue
+			case err == nil && status < 300:
+				if out == nil || len(body) == 0 {
+					return false, nil
+				}
+				if err := json.Unmarshal(body, out); err != nil {
+					return false, fmt.Errorf("altpay: %s: unreadable reply: %w", cl.op, err)
+				}
+				return false, nil
+			case err == nil:
+				err = apiError(status, hdr, body)
+			default:
+				err = &NetworkError{Op: cl.op, Err: err}
 			}
-			return nil
-		case err == nil:
-			err = apiError(status, hdr, body)
-		default:
-			err = &NetworkError{Op: cl.op, Err: err}
+			return retryable(err), err
 		}
-		if !retryable(err) || attempt >= c.retry.retries || ctx.Err() != nil {
-			return err
-		}
-		if werr := c.retry.wait(ctx, attempt); werr != nil {
-			return err
-		}
-		attempt++
+	})
+	if ie, ok := err.(*outbound.Interrupted); ok {
+		return ie.Last
 	}
+	return err
 }
 
 func (c *Client) send(ctx context.Context, cl call, payload []byte, tok secret.Secret) (int, http.Header, []byte, error) {
@@ -243,28 +246,6 @@ func retryable(err error) bool {
 	var ne *NetworkError
 	var ae *APIError
 	return (errors.As(err, &ne) && !errors.Is(err, context.Canceled)) || (errors.As(err, &ae) && ae.Status >= 500)
-}
-
-type retryPolicy struct {
-	retries int
-	base    time.Duration
-	sleep   func(ctx context.Context, d time.Duration) error
-}
-
-// wait sleeps base, 2*base, 4*base... before retry number attempt+1.
-func (p retryPolicy) wait(ctx context.Context, attempt int) error {
-	return p.sleep(ctx, p.base<<attempt)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // IsInvalidCredentials reports whether err is the token endpoint refusing

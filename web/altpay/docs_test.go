@@ -250,3 +250,31 @@ func TestErrorBodiesBecomeAPIErrors(t *testing.T) {
 		t.Errorf("a 400 was sent %d times, want 1 (4xx is not retried)", n)
 	}
 }
+
+// A customer list that never ends (a new cursor on every page) is walked for
+// MaxCustomerPages pages at most; the search then fails with its own error,
+// not ErrNotFound (the customer may exist further on).
+func TestFindCustomerByExternalIDStopsAfterMaxPages(t *testing.T) {
+	d := newDocServer(t)
+	var n int
+	var mu sync.Mutex
+	d.mux.HandleFunc("GET /customers", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		page := n
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"data":          []map[string]any{{"id": "cus_other", "external_id": "someone-else"}},
+			"end_cursor":    "cursor-" + strings.Repeat("n", page), // a new one every time
+			"has_next_page": true,
+		})
+	})
+	_, err := d.client().FindCustomerByExternalID(t.Context(), "refshop-abc")
+	if err == nil || errors.Is(err, altpay.ErrNotFound) {
+		t.Fatalf("err %v, want a bounded-search error", err)
+	}
+	if got := len(d.sent("/customers")); got != altpay.MaxCustomerPages {
+		t.Errorf("%d pages read, want %d", got, altpay.MaxCustomerPages)
+	}
+}

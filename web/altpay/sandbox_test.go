@@ -1,7 +1,6 @@
 package altpay_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -16,8 +15,8 @@ import (
 	"refshop/web/altpay"
 	"refshop/web/clock"
 	"refshop/web/outbound"
-	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/sandboxtest"
 	"refshop/web/secret"
 )
 
@@ -31,43 +30,22 @@ const (
 type world struct {
 	t      *testing.T
 	clk    *clock.Manual // the client's clock and the sandbox's base clock
-	sb     *sandbox.Sandbox
-	srv    *httptest.Server
-	logs   *syncBuffer
+	sb     *sandboxtest.Server
+	logs   *sandboxtest.SyncBuffer
 	sleeps *[]time.Duration
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newWorld(t *testing.T) *world {
 	clk := clock.NewManual(time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC))
-	sb := sandbox.New(control.Config{BaseURL: "http://sandbox.test", ShopBaseURL: "http://shop.test",
-		Altpay: control.AltpayConfig{Enabled: true, ClientID: sbClientID, ClientSecret: sbClientSecret}},
-		slog.New(slog.DiscardHandler), clk)
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	return &world{t: t, clk: clk, sb: sb, srv: srv, logs: &syncBuffer{}, sleeps: &[]time.Duration{}}
+	sb := sandboxtest.Start(t, control.Config{BaseURL: "http://sandbox.test", ShopBaseURL: "http://shop.test",
+		Altpay: control.AltpayConfig{Enabled: true, ClientID: sbClientID, ClientSecret: sbClientSecret}}, clk)
+	return &world{t: t, clk: clk, sb: sb, logs: &sandboxtest.SyncBuffer{}, sleeps: &[]time.Duration{}}
 }
 
 func (w *world) client(secretValue string) *altpay.Client {
 	log := slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var mu sync.Mutex
-	return altpay.New(altpay.Config{BaseURL: w.srv.URL + "/altpay", ClientID: sbClientID, ClientSecret: secret.New(secretValue)},
+	return altpay.New(altpay.Config{BaseURL: w.sb.URL + "/altpay", ClientID: sbClientID, ClientSecret: secret.New(secretValue)},
 		outbound.NewClient(log, 5*time.Second), w.clk,
 		altpay.WithSleep(func(_ context.Context, d time.Duration) error {
 			mu.Lock()
@@ -81,21 +59,12 @@ func (w *world) calls(op string) int { return w.sb.State.Calls(op) }
 
 func (w *world) fault(op string, status, times int) {
 	w.t.Helper()
-	body := `{"operation":"` + op + `","status":` + itoa(status) + `,"times":` + itoa(times) + `}`
-	resp, err := http.Post(w.srv.URL+"/control/faults", "application/json", strings.NewReader(body))
-	if err != nil || resp.StatusCode != 200 {
-		w.t.Fatalf("fault: %v %v", resp, err)
-	}
-	resp.Body.Close()
+	w.sb.Fault(w.t, op, status, times)
 }
 
 func (w *world) advanceSandbox(d string) {
 	w.t.Helper()
-	resp, err := http.Post(w.srv.URL+"/control/clock", "application/json", strings.NewReader(`{"advance":"`+d+`"}`))
-	if err != nil || resp.StatusCode != 200 {
-		w.t.Fatalf("clock: %v %v", resp, err)
-	}
-	resp.Body.Close()
+	w.sb.Advance(w.t, d)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

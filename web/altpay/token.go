@@ -35,7 +35,7 @@ type TokenSource struct {
 	conf  clientcredentials.Config
 	hc    *http.Client
 	clock clock.Clock
-	retry retryPolicy
+	retry outbound.Policy
 
 	fetch chan struct{} // a one-slot semaphore: who holds it fetches
 
@@ -55,7 +55,7 @@ func renewMargin(lifetime time.Duration) time.Duration {
 // a token's lifetime is the server's business; refetching often is safe.
 const noExpiry = time.Minute
 
-func newTokenSource(cfg Config, hc *http.Client, clk clock.Clock, rp retryPolicy) *TokenSource {
+func newTokenSource(cfg Config, hc *http.Client, clk clock.Clock, rp outbound.Policy) *TokenSource {
 	return &TokenSource{
 		conf: clientcredentials.Config{
 			ClientID:     cfg.ClientID,
@@ -118,22 +118,25 @@ func (s *TokenSource) Invalidate(tok secret.Secret) {
 func (s *TokenSource) exchange(ctx context.Context) (secret.Secret, time.Duration, error) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.hc)
 	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "altpay", Name: "oauth_token", Path: "/oauth/token"})
-	for attempt := 0; ; attempt++ {
-		t, err := s.conf.Token(ctx)
-		if err == nil {
-			if t.AccessToken == "" {
-				return secret.Secret{}, 0, errors.New("altpay: oauth token: the reply has no access_token")
-			}
-			return secret.New(t.AccessToken), lifetime(t), nil
+	var t *oauth2.Token
+	err := outbound.Retry(ctx, s.retry, func(int) (bool, error) {
+		var err error
+		if t, err = s.conf.Token(ctx); err != nil {
+			err = tokenError(err)
+			return retryable(err), err
 		}
-		err = tokenError(err)
-		if !retryable(err) || attempt >= s.retry.retries || ctx.Err() != nil {
-			return secret.Secret{}, 0, err
-		}
-		if err := s.retry.wait(ctx, attempt); err != nil {
-			return secret.Secret{}, 0, err
-		}
+		return false, nil
+	})
+	if ie, ok := err.(*outbound.Interrupted); ok {
+		return secret.Secret{}, 0, ie.Err
 	}
+	if err != nil {
+		return secret.Secret{}, 0, err
+	}
+	if t.AccessToken == "" {
+		return secret.Secret{}, 0, errors.New("altpay: oauth token: the reply has no access_token")
+	}
+	return secret.New(t.AccessToken), lifetime(t), nil
 }
 
 // lifetime reads expires_in from the raw reply (a number, or a string as some

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -38,14 +37,18 @@ type Config struct {
 	// MaxAttempts bounds tries per call (network errors and 5xx are retried);
 	// 0 means 3.
 	MaxAttempts int
-	// Backoff is the wait before try n+1 (n counts from 1); nil means 200ms,
-	// 400ms, ... with jitter. Tests pass a zero backoff.
-	Backoff func(n int) time.Duration
+	// Backoff is the wait before the second try, doubling after, plus up to
+	// half of each wait in jitter; 0 means 200ms.
+	Backoff time.Duration
+	// Sleep waits between tries (nil: outbound.Sleep); tests replace it so
+	// they never sleep.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Client calls Klarna Payments and the Customer Token API.
 type Client struct {
-	cfg Config
+	cfg   Config
+	retry outbound.Policy
 }
 
 // New returns a client.
@@ -60,13 +63,10 @@ func New(cfg Config) *Client {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 3
 	}
-	if cfg.Backoff == nil {
-		cfg.Backoff = func(n int) time.Duration {
-			d := 200 * time.Millisecond << (n - 1)
-			return d + rand.N(d/2)
-		}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 200 * time.Millisecond
 	}
-	return &Client{cfg: cfg}
+	return &Client{cfg: cfg, retry: outbound.Policy{Attempts: cfg.MaxAttempts, Backoff: cfg.Backoff, Jitter: 0.5, Sleep: cfg.Sleep}}
 }
 
 // The idempotency header has two names in Klarna's documents: the
@@ -193,26 +193,27 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		return fmt.Errorf("klarna %s: missing idempotency key", cl.name)
 	}
 	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "klarna", Name: cl.name, Path: cl.template})
-	var last error
-	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
-		if attempt > 1 {
-			if err := wait(ctx, c.cfg.Backoff(attempt-1)); err != nil {
-				return networkError(cl.name, err)
-			}
-		}
+	// Every try after the first follows one that got no answer or a 5xx: it
+	// may have done the work.
+	unanswered := false
+	last := outbound.Retry(ctx, c.retry, func(attempt int) (bool, error) {
+		unanswered = attempt > 1
 		retry, err := c.try(ctx, cl, payload)
-		if err == nil {
-			return nil
+		if err != nil && retry && attempt < c.retry.Attempts && ctx.Err() == nil {
+			c.cfg.Log.LogAttrs(ctx, slog.LevelWarn, "klarna call failed, retrying",
+				slog.String("operation", cl.name), slog.Int("attempt", attempt), slog.String("error", err.Error()))
 		}
-		last = err
-		if !retry || ctx.Err() != nil {
-			break
-		}
-		c.cfg.Log.LogAttrs(ctx, slog.LevelWarn, "klarna call failed, retrying",
-			slog.String("operation", cl.name), slog.Int("attempt", attempt), slog.String("error", err.Error()))
+		return retry, err
+	})
+	if ie, ok := last.(*outbound.Interrupted); ok {
+		return networkError(cl.name, ie.Err)
+	}
+	if last == nil {
+		return nil
 	}
 	var e *Error
 	if errors.As(last, &e) {
+		e.AfterUnanswered = unanswered
 		c.cfg.Log.LogAttrs(ctx, slog.LevelWarn, "klarna error",
 			slog.String("operation", cl.name), slog.Int("status", e.Status), slog.String("error_code", e.Code),
 			slog.String("correlation_id", e.CorrelationID))
@@ -260,18 +261,4 @@ func (c *Client) try(ctx context.Context, cl call, payload []byte) (retry bool, 
 		return false, nil
 	}
 	return resp.StatusCode >= 500, decodeError(cl.name, resp, data)
-}
-
-func wait(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -54,7 +54,7 @@ func newFake(t *testing.T, h func(w http.ResponseWriter, r *http.Request, body [
 	t.Cleanup(srv.Close)
 	logs := &bytes.Buffer{}
 	c := New(Config{BaseURL: srv.URL, Username: "PK_test", Password: secret.New("pw"), HTTP: srv.Client(),
-		Log: slog.New(slog.NewTextHandler(logs, nil)), Backoff: func(int) time.Duration { return 0 }})
+		Log: slog.New(slog.NewTextHandler(logs, nil)), Sleep: func(context.Context, time.Duration) error { return nil }})
 	return f, c, logs
 }
 
@@ -362,7 +362,7 @@ func TestNetworkErrorsRetriedAndNeverShowTheURL(t *testing.T) {
 	defer srv.Close()
 	tok := secret.New("krn:partner:eu1:playground:identity:customer-token:SECRETID")
 	rt := &flaky{fail: 2, next: http.DefaultTransport}
-	c := New(Config{BaseURL: srv.URL, HTTP: &http.Client{Transport: rt}, Backoff: func(int) time.Duration { return 0 }})
+	c := New(Config{BaseURL: srv.URL, HTTP: &http.Client{Transport: rt}, Sleep: func(context.Context, time.Duration) error { return nil }})
 	if _, err := c.ReadCustomerToken(context.Background(), tok); err != nil {
 		t.Fatalf("not retried: %v", err)
 	}
@@ -370,7 +370,7 @@ func TestNetworkErrorsRetriedAndNeverShowTheURL(t *testing.T) {
 		t.Errorf("round trips = %d", rt.n.Load())
 	}
 	rt2 := &flaky{fail: 10, next: http.DefaultTransport}
-	c2 := New(Config{BaseURL: srv.URL, HTTP: &http.Client{Transport: rt2}, Backoff: func(int) time.Duration { return 0 }})
+	c2 := New(Config{BaseURL: srv.URL, HTTP: &http.Client{Transport: rt2}, Sleep: func(context.Context, time.Duration) error { return nil }})
 	_, err := c2.ReadCustomerToken(context.Background(), tok)
 	var ne *NetworkError
 	if !errors.As(err, &ne) || strings.Contains(err.Error(), "SECRETID") || rt2.n.Load() != 3 {

@@ -19,6 +19,9 @@ type Error struct {
 	CorrelationID string
 	Code          string   // ALL_CAPS_SNAKE_CASE, e.g. BAD_VALUE
 	Messages      []string // e.g. "Bad value: purchase_country"
+	// AfterUnanswered: an earlier try of the same call got no answer or a
+	// 5xx, so it may have done the work this answer refuses to do again.
+	AfterUnanswered bool
 }
 
 func (e *Error) Error() string {
@@ -80,6 +83,17 @@ func StatusOf(err error) int {
 func NeedsReapproval(err error) bool {
 	s := StatusOf(err)
 	return s == http.StatusConflict || s == http.StatusNotFound
+}
+
+// MayHaveOrdered reports a create-order 404 that followed a try which got no
+// answer (or a 5xx): the authorization may be "invalid" because that try used
+// it. providers.md 2.7 documents no idempotency for Payments' create order,
+// so Klarna may answer the retry so instead of replaying the order. The
+// caller reads the session (status complete: an order was placed) before
+// treating the 404 as an expired approval.
+func MayHaveOrdered(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound && e.AfterUnanswered
 }
 
 // CartChanged reports a 409 from create order: the cart changed since the

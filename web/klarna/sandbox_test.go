@@ -1,14 +1,10 @@
 package klarna_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -18,46 +14,32 @@ import (
 	"refshop/web/catalog"
 	"refshop/web/clock"
 	"refshop/web/klarna"
-	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/sandboxtest"
 	"refshop/web/secret"
 )
 
 // env is the client against a running sandbox.
 type env struct {
 	t   *testing.T
-	sb  *sandbox.Sandbox
+	sb  *sandboxtest.Server
 	url string
 	c   *klarna.Client
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	var sb *sandbox.Sandbox
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sb.ServeHTTP(w, r) }))
-	t.Cleanup(srv.Close)
-	cfg := control.Config{BaseURL: srv.URL, ShopBaseURL: "http://shop.test",
-		Klarna: control.KlarnaConfig{Enabled: true, Username: "PK_test", Password: "sandbox-pw"}}
-	sb = sandbox.New(cfg, slog.New(slog.DiscardHandler), clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)))
-	c := klarna.New(klarna.Config{BaseURL: srv.URL + "/klarna/api", Username: "PK_test", Password: secret.New("sandbox-pw"),
-		HTTP: srv.Client(), Backoff: func(int) time.Duration { return 0 }})
-	return &env{t: t, sb: sb, url: srv.URL, c: c}
+	sb := sandboxtest.Start(t, control.Config{ShopBaseURL: "http://shop.test",
+		Klarna: control.KlarnaConfig{Enabled: true, Username: "PK_test", Password: "sandbox-pw"}},
+		clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)))
+	c := klarna.New(klarna.Config{BaseURL: sb.URL + "/klarna/api", Username: "PK_test", Password: secret.New("sandbox-pw"),
+		HTTP: sb.Server.Client(), Sleep: func(context.Context, time.Duration) error { return nil }})
+	return &env{t: t, sb: sb, url: sb.URL, c: c}
 }
 
 func (e *env) control(path string, body any) map[string]any {
 	e.t.Helper()
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(e.url+path, "application/json", bytes.NewReader(b))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	if resp.StatusCode != 200 {
-		e.t.Fatalf("%s: %d %v", path, resp.StatusCode, out)
-	}
-	return out
+	return e.sb.Control(e.t, path, body)
 }
 
 // approve does what the widget does when the customer approves.
@@ -225,7 +207,7 @@ func TestIdempotentRetryMakesOneOrder(t *testing.T) {
 	}
 	auth := e.approve(s.SessionID, true)
 	lossy := klarna.New(klarna.Config{BaseURL: e.url + "/klarna/api", Username: "PK_test", Password: secret.New("sandbox-pw"),
-		HTTP: &http.Client{Transport: &dropFirstAnswer{next: http.DefaultTransport}}, Backoff: func(int) time.Duration { return 0 }})
+		HTTP: &http.Client{Transport: &dropFirstAnswer{next: http.DefaultTransport}}, Sleep: func(context.Context, time.Duration) error { return nil }})
 	key := klarna.IdempotencyKey("idem", "create_order")
 	o1, err := lossy.CreateOrder(ctx, auth, orderFor(req), key)
 	if err != nil {
@@ -242,6 +224,41 @@ func TestIdempotentRetryMakesOneOrder(t *testing.T) {
 	_, err = e.c.CreateOrder(ctx, auth, orderFor(req), "another-key")
 	if klarna.StatusOf(err) != 404 {
 		t.Errorf("a used authorization ordered again: %v", err)
+	}
+}
+
+// When create order ignores the key (klarna_create_order_idempotent off, as
+// real Klarna may) and the first answer is lost, the retry meets the used
+// authorization: a 404 that MayHaveOrdered flags, and the session says
+// complete. A plain 404 (an expired approval) is not flagged.
+func TestLostAnswerThenNotFoundIsFlagged(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.control("/control/settings", map[string]any{"klarna_create_order_idempotent": false})
+	req := sessionFor(cart(map[string]int64{"pour-over": 1}), secret.Secret{})
+	s, err := e.c.CreateSession(ctx, req, klarna.IdempotencyKey("lost", "create_session"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := e.approve(s.SessionID, false)
+	e.control("/control/faults", map[string]any{"operation": "klarna.create_order", "lose_answer": true})
+	_, err = e.c.CreateOrder(ctx, auth, orderFor(req), klarna.IdempotencyKey("lost", "create_order"))
+	if klarna.StatusOf(err) != 404 || !klarna.MayHaveOrdered(err) {
+		t.Fatalf("err = %v, want a 404 flagged MayHaveOrdered", err)
+	}
+	if n := e.sb.State.Calls("klarna.create_order"); n != 2 {
+		t.Errorf("create_order calls = %d, want 2 (the lost one and the retry)", n)
+	}
+	if st, err := e.c.ReadSession(ctx, s.SessionID); err != nil || st.Status != "complete" {
+		t.Errorf("session %+v %v: the lost try placed the order", st, err)
+	}
+
+	s2, _ := e.c.CreateSession(ctx, req, klarna.IdempotencyKey("lost2", "create_session"))
+	auth2 := e.approve(s2.SessionID, false)
+	e.control("/control/clock", map[string]any{"advance": "61m"})
+	_, err = e.c.CreateOrder(ctx, auth2, orderFor(req), klarna.IdempotencyKey("lost2", "create_order"))
+	if klarna.StatusOf(err) != 404 || klarna.MayHaveOrdered(err) {
+		t.Errorf("an expired approval: %v, flagged %v", err, klarna.MayHaveOrdered(err))
 	}
 }
 
@@ -341,7 +358,7 @@ func TestBuyAgainWithTheCustomerTokenAndCancel(t *testing.T) {
 func TestWrongCredentialsAre401(t *testing.T) {
 	e := newEnv(t)
 	bad := klarna.New(klarna.Config{BaseURL: e.url + "/klarna/api", Username: "PK_test", Password: secret.New("not-the-password-XYZ"),
-		Backoff: func(int) time.Duration { return 0 }})
+		Sleep: func(context.Context, time.Duration) error { return nil }})
 	_, err := bad.CreateSession(context.Background(), sessionFor(cart(map[string]int64{"sencha": 1}), secret.Secret{}), "k")
 	if klarna.StatusOf(err) != 401 || klarna.CorrelationID(err) == "" {
 		t.Errorf("err = %v", err)

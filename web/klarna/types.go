@@ -194,7 +194,7 @@ func (p *PaymentMethod) UnmarshalJSON(b []byte) error {
 type Order struct {
 	OrderID                 string
 	RedirectURL             string
-	FraudStatus             string // ACCEPTED or PENDING
+	FraudStatus             string // FraudAccepted or FraudPending
 	AuthorizedPaymentMethod PaymentMethod
 	// CustomerToken is the account-linking token when Klarna returned one:
 	// on a buy_and_link order unless the customer opted out, and whenever
@@ -232,3 +232,10 @@ type TokenInfo struct {
 // status in capitals in its examples and in lower case in its prose; compare
 // without case.
 func (t TokenInfo) Active() bool { return equalFold(t.Status, "ACTIVE") }
+
+// Fraud statuses of a placed order. PENDING: Klarna's fraud check holds the
+// order; the merchant must not ship until Klarna accepts it.
+const (
+	FraudAccepted = "ACCEPTED"
+	FraudPending  = "PENDING"
+)

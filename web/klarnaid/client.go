@@ -383,12 +383,8 @@ func (c *Client) retry(ctx context.Context, call func() error) error {
 		if err == nil || attempt >= len(c.cfg.Backoff) || !unsent(err) {
 			return err
 		}
-		t := time.NewTimer(c.cfg.Backoff[attempt])
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if outbound.Sleep(ctx, c.cfg.Backoff[attempt]) != nil {
 			return err
-		case <-t.C:
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"refshop/db"
 	"refshop/web/clock"
+	"refshop/web/outbound"
 	"refshop/web/secret"
 )
 
@@ -328,16 +329,7 @@ func (g *Grants) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (
 }
 
 // wait pauses one poll interval, or until ctx ends.
-func (g *Grants) wait(ctx context.Context) error {
-	t := time.NewTimer(g.opts.Poll)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func (g *Grants) wait(ctx context.Context) error { return outbound.Sleep(ctx, g.opts.Poll) }
 
 // ErrRevoke means Klarna did not confirm the revocation: nothing was
 // deleted, the customer may try again.

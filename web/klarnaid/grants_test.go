@@ -8,9 +8,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -21,8 +19,8 @@ import (
 	"refshop/db"
 	"refshop/web/clock"
 	"refshop/web/klarnaid"
-	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/sandboxtest"
 	"refshop/web/secret"
 )
 
@@ -30,7 +28,7 @@ import (
 // a database file); process adds another one on the same file.
 type world struct {
 	t    *testing.T
-	sb   *sandbox.Sandbox
+	sb   *sandboxtest.Server
 	url  string
 	dir  string
 	box  *secret.Box
@@ -47,14 +45,10 @@ type shop struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	u := "http://" + srv.Listener.Addr().String()
-	cfg := control.Config{BaseURL: u, ShopBaseURL: "http://shop.test",
+	cfg := control.Config{ShopBaseURL: "http://shop.test",
 		Klarna: control.KlarnaConfig{Enabled: true, ClientID: testClientID, ClientSecret: testClientSecret}}
-	sb := sandbox.New(cfg, slog.New(slog.DiscardHandler), clock.NewManual(testStart))
-	srv.Config.Handler = sb
-	srv.Start()
-	t.Cleanup(srv.Close)
+	sb := sandboxtest.Start(t, cfg, clock.NewManual(testStart))
+	u := sb.URL
 	box, err := secret.NewBox([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)

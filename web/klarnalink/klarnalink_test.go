@@ -1,14 +1,10 @@
 package klarnalink_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -18,15 +14,15 @@ import (
 	"refshop/web/clock"
 	"refshop/web/klarna"
 	"refshop/web/klarnalink"
-	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/sandboxtest"
 	"refshop/web/secret"
 )
 
 type env struct {
 	t      *testing.T
 	url    string
-	sb     *sandbox.Sandbox
+	sb     *sandboxtest.Server
 	c      *klarna.Client
 	db     *db.DB
 	store  *db.Store
@@ -37,13 +33,11 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	var sb *sandbox.Sandbox
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sb.ServeHTTP(w, r) }))
-	t.Cleanup(srv.Close)
-	sb = sandbox.New(control.Config{BaseURL: srv.URL, ShopBaseURL: "http://shop.test",
-		Klarna: control.KlarnaConfig{Enabled: true, Username: "PK", Password: "pw"}}, slog.New(slog.DiscardHandler), nil)
+	sb := sandboxtest.Start(t, control.Config{ShopBaseURL: "http://shop.test",
+		Klarna: control.KlarnaConfig{Enabled: true, Username: "PK", Password: "pw"}}, nil)
+	srv := sb.Server
 	c := klarna.New(klarna.Config{BaseURL: srv.URL + "/klarna/api", Username: "PK", Password: secret.New("pw"),
-		HTTP: srv.Client(), Backoff: func(int) time.Duration { return 0 }})
+		HTTP: srv.Client(), Sleep: func(context.Context, time.Duration) error { return nil }})
 	ctx := context.Background()
 	d, err := db.Open(ctx, t.TempDir())
 	if err != nil {
@@ -65,18 +59,7 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) control(path string, body any) map[string]any {
 	e.t.Helper()
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(e.url+path, "application/json", bytes.NewReader(b))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	if resp.StatusCode != 200 {
-		e.t.Fatalf("%s: %d %v", path, resp.StatusCode, out)
-	}
-	return out
+	return e.sb.Control(e.t, path, body)
 }
 
 var items = []klarna.Item{{Reference: "sencha", Name: "Sencha", Quantity: 2, UnitPrice: 850, TaxRate: 700}}

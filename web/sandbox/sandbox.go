@@ -40,7 +40,7 @@ func New(cfg control.Config, log *slog.Logger, base clock.Clock) *Sandbox {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_ = sandboxviews.Index(indexView(st)).Render(r.Context(), w)
 	})
-	return &Sandbox{State: st, handler: logRequests(log, mux)}
+	return &Sandbox{State: st, handler: logRequests(log, st.Wrap(mux))}
 }
 
 func mustSub(f fs.FS, dir string) fs.FS {

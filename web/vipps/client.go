@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -72,9 +71,7 @@ type Client struct {
 	system          System
 	http            *http.Client
 	log             *slog.Logger
-	maxAttempts     int
-	backoff         time.Duration
-	sleep           func(ctx context.Context, d time.Duration) error
+	retry           outbound.Policy
 	tokens          *tokens
 }
 
@@ -83,7 +80,9 @@ func New(cfg Config) *Client {
 	c := &Client{
 		baseURL: strings.TrimRight(cfg.BaseURL, "/"), clientID: cfg.ClientID, clientSecret: cfg.ClientSecret,
 		subscriptionKey: cfg.SubscriptionKey, msn: cfg.MSN, system: cfg.System, http: cfg.HTTP, log: cfg.Log,
-		maxAttempts: cfg.MaxAttempts, backoff: cfg.Backoff, sleep: cfg.Sleep,
+		// Doubling from Backoff, plus up to half of each wait in jitter so
+		// that retries from many processes do not arrive together.
+		retry: outbound.Policy{Attempts: cfg.MaxAttempts, Backoff: cfg.Backoff, Jitter: 0.5, Sleep: cfg.Sleep},
 	}
 	if c.system == (System{}) {
 		c.system = DefaultSystem
@@ -94,14 +93,11 @@ func New(cfg Config) *Client {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	if c.maxAttempts <= 0 {
-		c.maxAttempts = 3
+	if c.retry.Attempts <= 0 {
+		c.retry.Attempts = 3
 	}
-	if c.backoff <= 0 {
-		c.backoff = 300 * time.Millisecond
-	}
-	if c.sleep == nil {
-		c.sleep = sleep
+	if c.retry.Backoff <= 0 {
+		c.retry.Backoff = 300 * time.Millisecond
 	}
 	clk := cfg.Clock
 	if clk == nil {
@@ -113,17 +109,6 @@ func New(cfg Config) *Client {
 	}
 	c.tokens = &tokens{c: c, clock: clk, margin: margin}
 	return c
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // cut30 keeps a system header within its documented 30 characters.
@@ -152,17 +137,25 @@ type response struct {
 	body   []byte
 }
 
+// errServerError marks a try answered with a 5xx, for outbound.Retry.
+var errServerError = errors.New("vipps: 5xx answer")
+
 // withRetry sends the request build makes, again after a network error or a
-// 5xx, at most maxAttempts times with doubling backoff. Other answers
-// (including 4xx) return at once. build runs per attempt, so the body and
-// headers (the same Idempotency-Key) are sent anew each time.
+// 5xx, as c.retry allows. Other answers (including 4xx) return at once; the
+// last 5xx is returned for the caller to decode. build runs per attempt, so
+// the body and headers (the same Idempotency-Key) are sent anew each time.
 func (c *Client) withRetry(ctx context.Context, op outbound.Op, build func() (*http.Request, error)) (response, error) {
-	for attempt := 1; ; attempt++ {
+	var out response
+	var tries int
+	var buildErr error
+	err := outbound.Retry(ctx, c.retry, func(attempt int) (bool, error) {
+		tries = attempt
+		out = response{}
 		req, err := build()
 		if err != nil {
-			return response{}, err
+			buildErr = err
+			return false, err
 		}
-		var out response
 		res, err := c.http.Do(req)
 		if err == nil {
 			body, rerr := io.ReadAll(io.LimitReader(res.Body, 1<<20))
@@ -172,33 +165,37 @@ func (c *Client) withRetry(ctx context.Context, op outbound.Op, build func() (*h
 			} else {
 				out = response{status: res.StatusCode, header: res.Header, body: body}
 				if res.StatusCode < 500 {
-					return out, nil
+					return false, nil
 				}
+				err = errServerError
 			}
 		}
-		if err != nil && ctx.Err() != nil {
-			return response{}, &Error{Op: op.Name, Kind: KindUnavailable, err: ctx.Err()}
+		if ctx.Err() != nil {
+			return false, ctx.Err()
 		}
-		if attempt >= c.maxAttempts {
-			if err != nil {
-				e := &Error{Op: op.Name, Kind: KindUnavailable, err: errors.New("network error: " + describe(err))}
-				c.log.WarnContext(ctx, "vipps call failed", "operation", op.Name, "attempts", attempt, "error", e.Error())
-				return response{}, e
+		if attempt < c.retry.Attempts {
+			what := fmt.Sprintf("status %d", out.status)
+			if err != errServerError {
+				what = "network error: " + describe(err)
 			}
-			return out, nil // the last 5xx; the caller decodes it
+			c.log.InfoContext(ctx, "vipps call will be retried", "operation", op.Name, "attempt", attempt, "after", what)
 		}
-		what := fmt.Sprintf("status %d", out.status)
-		if err != nil {
-			what = "network error: " + describe(err)
-		}
-		c.log.InfoContext(ctx, "vipps call will be retried", "operation", op.Name, "attempt", attempt, "after", what)
-		// Doubling from c.backoff, plus up to half of it in jitter so that
-		// retries from many processes do not arrive together.
-		wait := c.backoff<<(attempt-1) + time.Duration(rand.Int64N(int64(c.backoff/2)+1))
-		if err := c.sleep(ctx, wait); err != nil {
-			return response{}, &Error{Op: op.Name, Kind: KindUnavailable, err: err}
-		}
+		return true, err
+	})
+	var ie *outbound.Interrupted
+	switch {
+	case buildErr != nil:
+		return response{}, buildErr
+	case err == nil, err == errServerError:
+		return out, nil // an answer below 500, or the last 5xx: the caller decodes it
+	case errors.As(err, &ie):
+		return response{}, &Error{Op: op.Name, Kind: KindUnavailable, err: ie.Err}
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return response{}, &Error{Op: op.Name, Kind: KindUnavailable, err: ctx.Err()}
 	}
+	e := &Error{Op: op.Name, Kind: KindUnavailable, err: errors.New("network error: " + describe(err))}
+	c.log.WarnContext(ctx, "vipps call failed", "operation", op.Name, "attempts", tries, "error", e.Error())
+	return response{}, e
 }
 
 // describe names a transport error without its text, which holds the URL.

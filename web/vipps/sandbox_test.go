@@ -1,13 +1,10 @@
 package vipps_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,8 +12,8 @@ import (
 
 	"refshop/web/clock"
 	"refshop/web/outbound"
-	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/sandboxtest"
 	"refshop/web/secret"
 	"refshop/web/vipps"
 )
@@ -38,27 +35,11 @@ type harness struct {
 	st      *control.State
 	base    *clock.Manual // the clock under both the sandbox and the client
 	client  *vipps.Client
-	logs    *syncBuffer
+	sb      *sandboxtest.Server
+	logs    *sandboxtest.SyncBuffer
 	rec     *recorder
 	sleeps  []time.Duration
 	sleepMu sync.Mutex
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // recorder keeps every request's headers and can fail the next calls to a
@@ -98,21 +79,20 @@ func (r *recorder) requests(path string) []*http.Request {
 
 func newHarness(t *testing.T, mutate ...func(*vipps.Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, base: clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), logs: &syncBuffer{}}
-	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	sb := sandbox.New(control.Config{
+	h := &harness{t: t, base: clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
+	var log *slog.Logger
+	log, h.logs = sandboxtest.Log()
+	h.sb = sandboxtest.Start(t, control.Config{
 		ShopBaseURL: shopURL,
 		Vipps:       control.VippsConfig{Enabled: true, ClientID: clientID, ClientSecret: clientSec, SubscriptionKey: subKey, MSN: msn},
-	}, slog.New(slog.DiscardHandler), h.base)
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	h.st, h.url = sb.State, srv.URL
+	}, h.base)
+	h.st, h.url = h.sb.State, h.sb.URL
 
 	hc := outbound.NewClient(log, 5*time.Second)
 	h.rec = &recorder{next: hc.Transport, drop: map[string]int{}}
 	hc.Transport = h.rec
 	cfg := vipps.Config{
-		BaseURL: srv.URL + "/vipps", ClientID: clientID, ClientSecret: secret.New(clientSec),
+		BaseURL: h.url + "/vipps", ClientID: clientID, ClientSecret: secret.New(clientSec),
 		SubscriptionKey: secret.New(subKey), MSN: msn, HTTP: hc, Clock: h.base, Log: log,
 		Sleep: func(_ context.Context, d time.Duration) error {
 			h.sleepMu.Lock()
@@ -363,15 +343,7 @@ func TestA401AfterTheRefetchIsNotRetriedAgain(t *testing.T) {
 // faults queues a fault through the sandbox's control API.
 func faults(t *testing.T, h *harness, op string, status, times int) {
 	t.Helper()
-	body := fmt.Sprintf(`{"operation":%q,"status":%d,"times":%d}`, op, status, times)
-	res, err := http.Post(h.url+"/control/faults", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("fault: %d", res.StatusCode)
-	}
+	h.sb.Fault(t, op, status, times)
 }
 
 func TestRetriesReuseTheIdempotencyKey(t *testing.T) {

@@ -25,6 +25,10 @@ type fault struct {
 	Status int      `json:"status"`
 	Times  int      `json:"times"`
 	Delay  Duration `json:"delay"`
+	// LoseAnswer: the operation runs, then the connection closes without an
+	// answer, as when a timeout or a dropped connection hits after the
+	// provider did the work. (An extension of DESIGN.md's fault body.)
+	LoseAnswer bool `json:"lose_answer,omitempty"`
 }
 
 // State is the sandbox's clock, settings, faults and counts. Safe for
@@ -96,7 +100,8 @@ func (s *State) OnReset(f func()) {
 
 // Hit counts one call of op and applies the next queued fault for it: it waits
 // the fault's delay and, when the fault has a status, writes the provider's
-// error and returns true; the handler must then stop.
+// error and returns true; the handler must then stop. A lose_answer fault
+// returns false: the handler runs, and Wrap drops what it answers.
 func (s *State) Hit(w http.ResponseWriter, r *http.Request, op string) bool {
 	s.mu.Lock()
 	if !s.operations[op] {
@@ -122,6 +127,14 @@ func (s *State) Hit(w http.ResponseWriter, r *http.Request, op string) bool {
 		if sleep(r.Context(), time.Duration(f.Delay)) != nil {
 			return true
 		}
+	}
+	if f.LoseAnswer {
+		a, ok := r.Context().Value(answerKey{}).(*answerWriter)
+		if !ok {
+			panic("control: a lose_answer fault needs State.Wrap around the sandbox's handler")
+		}
+		a.lose()
+		return false
 	}
 	if f.Status == 0 {
 		return false
@@ -231,10 +244,11 @@ func (s *State) postClock(w http.ResponseWriter, r *http.Request) {
 
 func (s *State) postFault(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		Operation string   `json:"operation"`
-		Status    int      `json:"status"`
-		Times     *int     `json:"times"`
-		Delay     Duration `json:"delay"`
+		Operation  string   `json:"operation"`
+		Status     int      `json:"status"`
+		Times      *int     `json:"times"`
+		Delay      Duration `json:"delay"`
+		LoseAnswer bool     `json:"lose_answer"`
 	}
 	if err := decodeJSON(r, &body); err != nil {
 		writeProblem(w, http.StatusBadRequest, err.Error())
@@ -265,9 +279,12 @@ func (s *State) postFault(w http.ResponseWriter, r *http.Request) {
 	case body.Delay < 0:
 		writeProblem(w, http.StatusBadRequest, `"delay" must not be negative`)
 		return
+	case body.LoseAnswer && body.Status != 0:
+		writeProblem(w, http.StatusBadRequest, `"lose_answer" runs the operation and drops its answer: give no "status" with it`)
+		return
 	}
 	s.mu.Lock()
-	s.faults[body.Operation] = &fault{Status: body.Status, Times: times, Delay: body.Delay}
+	s.faults[body.Operation] = &fault{Status: body.Status, Times: times, Delay: body.Delay, LoseAnswer: body.LoseAnswer}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, s.View())
 }
@@ -308,3 +325,59 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+type answerKey struct{}
+
+// Wrap serves next so that lose_answer faults work: Hit marks the request's
+// answer lost, the handler's writes are dropped, and the connection is closed
+// without a response (the client sees no answer, as after a timeout).
+func (s *State) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := &answerWriter{ResponseWriter: w}
+		next.ServeHTTP(a, r.WithContext(context.WithValue(r.Context(), answerKey{}, a)))
+		if a.isLost() {
+			panic(http.ErrAbortHandler) // net/http closes the connection, writing nothing
+		}
+	})
+}
+
+// answerWriter passes writes through until its answer is lost, then drops
+// them. Hit loses it before the handler writes anything.
+type answerWriter struct {
+	http.ResponseWriter
+	mu   sync.Mutex
+	lost bool
+}
+
+func (a *answerWriter) lose() {
+	a.mu.Lock()
+	a.lost = true
+	a.mu.Unlock()
+}
+
+func (a *answerWriter) isLost() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lost
+}
+
+func (a *answerWriter) WriteHeader(code int) {
+	if !a.isLost() {
+		a.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (a *answerWriter) Write(b []byte) (int, error) {
+	if a.isLost() {
+		return len(b), nil
+	}
+	return a.ResponseWriter.Write(b)
+}
+
+func (a *answerWriter) Flush() {
+	if f, ok := a.ResponseWriter.(http.Flusher); ok && !a.isLost() {
+		f.Flush()
+	}
+}
+
+func (a *answerWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -207,5 +208,43 @@ func TestOperationShapeOverridesTheProviderShape(t *testing.T) {
 	}
 	if res, body := post(t, srv.URL+"/demo/op", `{}`); res.StatusCode != 500 || body["demo_error"] != float64(500) {
 		t.Fatalf("provider shape: %d %v", res.StatusCode, body)
+	}
+}
+
+// A lose_answer fault lets the operation run, then closes the connection
+// without an answer; the next call is answered again.
+func TestLoseAnswerFaultRunsTheOperationAndDropsTheAnswer(t *testing.T) {
+	st := New(Config{}, nil)
+	st.Operations("demo.op")
+	var done atomic.Int32
+	mux := http.NewServeMux()
+	st.Routes(mux)
+	mux.HandleFunc("POST /demo/op", func(w http.ResponseWriter, r *http.Request) {
+		if st.Hit(w, r, "demo.op") {
+			return
+		}
+		done.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"id":"made"}`))
+	})
+	srv := httptest.NewServer(st.Wrap(mux))
+	t.Cleanup(srv.Close)
+	if res, body := post(t, srv.URL+"/control/faults", `{"operation": "demo.op", "lose_answer": true}`); res.StatusCode != 200 {
+		t.Fatalf("fault: %d %v", res.StatusCode, body)
+	}
+	res, err := http.Post(srv.URL+"/demo/op", "application/json", strings.NewReader(`{}`))
+	if err == nil {
+		res.Body.Close()
+		t.Fatalf("an answer arrived: %d", res.StatusCode)
+	}
+	if done.Load() != 1 || st.Calls("demo.op") != 1 {
+		t.Fatalf("the operation ran %d times (%d calls), want once", done.Load(), st.Calls("demo.op"))
+	}
+	if res, body := post(t, srv.URL+"/demo/op", `{}`); res.StatusCode != 201 || body["id"] != "made" {
+		t.Fatalf("the next call: %d %v", res.StatusCode, body)
+	}
+	if res, _ := post(t, srv.URL+"/control/faults", `{"operation": "demo.op", "lose_answer": true, "status": 500}`); res.StatusCode != 400 {
+		t.Errorf("lose_answer with a status: %d, want 400", res.StatusCode)
 	}
 }

@@ -35,19 +35,26 @@ type Settings struct {
 	KlarnaRefreshTokenTTL      Duration `json:"klarna_refresh_token_ttl"`
 	KlarnaAutoConsent          string   `json:"klarna_auto_consent"`
 	KlarnaRotateCustomerTokens bool     `json:"klarna_rotate_customer_tokens"`
-	VippsAccessTokenTTL        Duration `json:"vipps_access_token_ttl"`
-	AltpayOAuthTokenTTL        Duration `json:"altpay_oauth_token_ttl"`
-	AltpayCheckoutTokenTTL     Duration `json:"altpay_checkout_token_ttl"`
+	// KlarnaCreateOrderIdempotent: Payments' create order replays an answer
+	// for a repeated idempotency key (true, the default). providers.md 2.7
+	// documents keys for other Klarna APIs, not for this call; false makes
+	// create order ignore the key, as real Klarna may, so a retry after a lost
+	// answer meets the used authorization (404).
+	KlarnaCreateOrderIdempotent bool     `json:"klarna_create_order_idempotent"`
+	VippsAccessTokenTTL         Duration `json:"vipps_access_token_ttl"`
+	AltpayOAuthTokenTTL         Duration `json:"altpay_oauth_token_ttl"`
+	AltpayCheckoutTokenTTL      Duration `json:"altpay_checkout_token_ttl"`
 }
 
 // DefaultSettings are the real providers' values.
 func DefaultSettings() Settings {
 	return Settings{
-		KlarnaAccessTokenTTL:   Duration(5 * time.Minute),
-		KlarnaRefreshTokenTTL:  Duration(1440 * time.Hour), // 60 days
-		VippsAccessTokenTTL:    Duration(time.Hour),        // the test environment's
-		AltpayOAuthTokenTTL:    Duration(time.Hour),
-		AltpayCheckoutTokenTTL: Duration(15 * time.Minute),
+		KlarnaAccessTokenTTL:        Duration(5 * time.Minute),
+		KlarnaRefreshTokenTTL:       Duration(1440 * time.Hour), // 60 days
+		KlarnaCreateOrderIdempotent: true,
+		VippsAccessTokenTTL:         Duration(time.Hour), // the test environment's
+		AltpayOAuthTokenTTL:         Duration(time.Hour),
+		AltpayCheckoutTokenTTL:      Duration(15 * time.Minute),
 	}
 }
 

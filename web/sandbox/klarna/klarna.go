@@ -51,6 +51,17 @@ type Persona struct {
 	// Declined personas are refused at authorization, as Klarna refuses some
 	// customers: the widget answers approved false, show_form false.
 	Declined bool
+	// Review personas' orders are held by Klarna's fraud check: create order
+	// (and a customer-token order) answers fraud_status PENDING.
+	Review bool
+}
+
+// fraudStatus is what create order answers for per's orders.
+func (per Persona) fraudStatus() string {
+	if per.Review {
+		return "PENDING"
+	}
+	return "ACCEPTED"
 }
 
 // Personas are the sandbox's test customers.
@@ -58,6 +69,7 @@ var Personas = []Persona{
 	{Email: "anna.schmidt@example.com", GivenName: "Anna", FamilyName: "Schmidt"},
 	{Email: "jonas.weber@example.com", GivenName: "Jonas", FamilyName: "Weber"},
 	{Email: "declined@example.com", GivenName: "Dana", FamilyName: "Declined", Declined: true},
+	{Email: "review@example.com", GivenName: "Rita", FamilyName: "Review", Review: true},
 }
 
 func personaByEmail(email string) (Persona, bool) {

@@ -646,6 +646,17 @@ func TestIdempotencyKeys(t *testing.T) {
 		wantError(t, s.do("POST", "/klarna/api/payments/v1/sessions", deSession(), "Idempotency-Key", "a", "Klarna-Idempotency-Key", "b"),
 			400, "BAD_REQUEST", "")
 	})
+	t.Run("with klarna_create_order_idempotent off an order ignores the key", func(t *testing.T) {
+		s := newSB(t)
+		s.setting("klarna_create_order_idempotent", false)
+		sess := deSession()
+		auth := s.authorize(s.createSession(sess), map[string]any{"link_account": true})
+		path := "/klarna/api/payments/v1/authorizations/" + auth + "/order"
+		if a := s.do("POST", path, orderOf(sess), "Klarna-Idempotency-Key", "o-1"); a.status != 200 {
+			t.Fatalf("%d %s", a.status, a.raw)
+		}
+		wantError(t, s.do("POST", path, orderOf(sess), "Klarna-Idempotency-Key", "o-1"), 404, "NOT_FOUND", "Invalid authorization token")
+	})
 	t.Run("an order replays and makes one order", func(t *testing.T) {
 		s := newSB(t)
 		sess := deSession()
@@ -825,5 +836,24 @@ func TestControlAuthorizeErrors(t *testing.T) {
 	s.advance("48h")
 	if r := s.doAuth("POST", "/control/klarna/sessions/"+id+"/authorize", nil, "", ""); r.status != 404 {
 		t.Errorf("expired session: %d", r.status)
+	}
+}
+
+// Klarna's fraud check holds the review persona's orders: PENDING on create
+// order and on a customer-token order; other personas' orders are ACCEPTED.
+func TestReviewPersonaOrdersArePending(t *testing.T) {
+	s := newSB(t)
+	if r := s.linkedOrder("", map[string]any{"link_account": true}); r.str("fraud_status") != "ACCEPTED" {
+		t.Errorf("Anna's order: %s", r.raw)
+	}
+	r := s.linkedOrder("", map[string]any{"link_account": true, "persona": "review@example.com"})
+	if r.str("fraud_status") != "PENDING" {
+		t.Fatalf("the review persona's order: %s", r.raw)
+	}
+	body := map[string]any{"purchase_currency": "EUR", "order_amount": 1800, "order_tax_amount": 287,
+		"order_lines": []any{line(deSession(), 1)}, "merchant_urls": map[string]any{"confirmation": "http://shop.test/o"}}
+	again := s.do("POST", "/klarna/api/customer-token/v1/tokens/"+r.str("customer_token")+"/order", body, "Klarna-Idempotency-Key", "rev-1")
+	if again.status != 200 || again.str("fraud_status") != "PENDING" {
+		t.Errorf("the review persona's token order: %d %s", again.status, again.raw)
 	}
 }

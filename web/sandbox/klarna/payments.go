@@ -274,7 +274,15 @@ func (p *provider) createOrder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := r.PathValue("token")
-	p.idempotent(w, r, body, func() response {
+	run := p.idempotent
+	if !p.st.Settings().KlarnaCreateOrderIdempotent {
+		// klarna_create_order_idempotent off: the key is ignored, so a repeat
+		// meets a used authorization (404), as real Klarna may answer.
+		run = func(w http.ResponseWriter, _ *http.Request, _ []byte, handle func() response) {
+			writeResponse(w, handle())
+		}
+	}
+	run(w, r, body, func() response {
 		b, e := parseBody(body)
 		if e == nil {
 			e = validate(b, orderRules)
@@ -304,7 +312,7 @@ func (p *provider) createOrder(w http.ResponseWriter, r *http.Request) {
 		}
 		p.orders[o.ID] = o
 		out := map[string]any{
-			"order_id": o.ID, "fraud_status": "ACCEPTED",
+			"order_id": o.ID, "fraud_status": a.Persona.fraudStatus(),
 			// Klarna's guide shows the string form; the OpenAPI an object.
 			"authorized_payment_method": "invoice",
 		}

@@ -175,7 +175,7 @@ func (p *provider) tokenOrder(w http.ResponseWriter, r *http.Request) {
 		}
 		p.orders[o.ID] = o
 		out := map[string]any{
-			"order_id": o.ID, "fraud_status": "ACCEPTED",
+			"order_id": o.ID, "fraud_status": l.Persona.fraudStatus(),
 			"redirect_url":              p.st.Config.BaseURL + "/klarna/payments/redirect/" + o.ID,
 			"authorized_payment_method": map[string]any{"type": "invoice", "number_of_days": 30},
 		}

@@ -1,0 +1,54 @@
+package web
+
+import (
+	"refshop/web/altpay"
+	"refshop/web/clock"
+	"refshop/web/config"
+	"refshop/web/klarna"
+	"refshop/web/klarnaid"
+	"refshop/web/vipps"
+)
+
+// WithProviderClients returns d with every provider client it lacks built
+// from d.Config, d.HTTP, d.Clock and d.Log. Each client holds its provider's
+// shared token (Vipps's access token, Alternative Payments' OAuth token,
+// Klarna's discovery and keys), so there is one of each per process:
+// cmd/shop builds them with this once and passes them in Deps; New calls it
+// too, so a test leaves a client nil to get the configured one.
+func WithProviderClients(d Deps) Deps {
+	if d.Vipps == nil {
+		v := d.Config.Vipps
+		d.Vipps = vipps.New(vipps.Config{
+			BaseURL: v.APIURL, ClientID: v.ClientID, ClientSecret: v.ClientSecret,
+			SubscriptionKey: v.SubscriptionKey, MSN: v.MSN, System: vipps.DefaultSystem,
+			HTTP: d.HTTP, Clock: d.Clock, Log: d.Log,
+		})
+	}
+	if d.Klarna == nil {
+		k := d.Config.Klarna
+		d.Klarna = klarna.New(klarna.Config{BaseURL: k.APIURL, Username: k.Username, Password: k.Password, HTTP: d.HTTP, Log: d.Log})
+	}
+	if d.KlarnaID == nil {
+		k := d.Config.Klarna
+		// Token lifetimes run on the provider's clock, so moving the
+		// sandbox clock ages the shop's tokens as well.
+		d.KlarnaID = klarnaid.New(klarnaid.Config{
+			Issuer: k.LoginURL, ClientID: k.ClientID, ClientSecret: k.ClientSecret,
+			RedirectURL: d.Config.ShopBaseURL + "/auth/klarna/callback",
+			HTTP:        d.HTTP, Clock: providerClock(d, k.Mode), Log: d.Log,
+		})
+	}
+	if d.Altpay == nil {
+		d.Altpay = altpay.New(altpay.FromConfig(d.Config.Altpay), d.HTTP, d.Clock)
+	}
+	return d
+}
+
+// providerClock is the time of a provider in mode: the sandbox clock when the
+// provider is emulated in this process (d.ProviderClock), else the shop's.
+func providerClock(d Deps, mode config.Mode) clock.Clock {
+	if mode == config.Sandbox && d.ProviderClock != nil {
+		return d.ProviderClock
+	}
+	return d.Clock
+}

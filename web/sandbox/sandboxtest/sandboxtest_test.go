@@ -1,0 +1,47 @@
+package sandboxtest
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"refshop/web/clock"
+	"refshop/web/sandbox/control"
+)
+
+func TestStartServesTheSandboxOnItsOwnOrigin(t *testing.T) {
+	clk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
+	s := Start(t, control.Config{Vipps: control.VippsConfig{Enabled: true, ClientID: "id", ClientSecret: "sec", SubscriptionKey: "k", MSN: "1"}}, clk)
+	if s.State.Config.BaseURL != s.URL {
+		t.Errorf("BaseURL %q, want the server's %q", s.State.Config.BaseURL, s.URL)
+	}
+	s.Fault(t, "vipps.get_payment", 503, 2)
+	s.Setting(t, "vipps_access_token_ttl", "90s")
+	before := s.State.Now()
+	s.Advance(t, "10m")
+	if s.State.Now().Sub(before) != 10*time.Minute || s.State.Settings().VippsAccessTokenTTL.D() != 90*time.Second {
+		t.Errorf("clock moved %v, settings %+v", s.State.Now().Sub(before), s.State.Settings())
+	}
+	if f := s.State.View().Faults["vipps.get_payment"]; f.Status != 503 || f.Times != 2 {
+		t.Errorf("fault %+v", f)
+	}
+	res, err := http.Get(s.URL + "/control/state")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("state: %v", err)
+	}
+	res.Body.Close()
+}
+
+func TestSyncBufferTakesConcurrentWrites(t *testing.T) {
+	log, buf := Log()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { log.Debug("line") })
+	}
+	wg.Wait()
+	if n := strings.Count(buf.String(), "msg=line"); n != 8 {
+		t.Errorf("%d lines, want 8", n)
+	}
+}

@@ -151,6 +151,14 @@ type OrderView struct {
 	Actions []templ.Component
 }
 
+// items counts items in words: "1 item", "3 items".
+func items(n int) string {
+	if n == 1 {
+		return "1 item"
+	}
+	return strconv.Itoa(n) + " items"
+}
+
 // StatusLabel is the status as a customer reads it.
 func StatusLabel(s string) string {
 	switch s {

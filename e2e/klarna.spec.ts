@@ -188,7 +188,7 @@ test('unlink forgets the token and cancels it at Klarna', async ({ page, request
 
 test('buy again places the order with the customer token, without the widget', async ({ page, request }) => {
   await linkedCustomer(page);
-  await page.getByRole('link', { name: /1 items/ }).first().click();
+  await page.getByRole('link', { name: /^1 item$/ }).first().click();
   await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
   const first = page.url();
   await page.screenshot({ path: `${shots}/7-order-buy-again.png`, fullPage: true });

@@ -212,7 +212,14 @@ func (s *Store) SetOrderStatus(ctx context.Context, orderID int64, from, to Stat
 	if !CanMove(from, to) {
 		return fmt.Errorf("db: an order cannot go from %s to %s", from, to)
 	}
-	res, err := s.db.Write.ExecContext(ctx, `
+	return s.swapStatus(ctx, s.db.Write, orderID, from, to, detail)
+}
+
+// swapStatus is the compare-and-swap behind both status setters.
+func (s *Store) swapStatus(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, orderID int64, from, to Status, detail string) error {
+	res, err := db.ExecContext(ctx, `
 		UPDATE orders SET status = ?, status_detail = CASE WHEN ? = '' THEN status_detail ELSE ? END, updated_at = ?
 		WHERE id = ? AND status = ?`, to, detail, detail, s.now(), orderID, from)
 	if err != nil {
@@ -237,14 +244,8 @@ func (s *Store) SetOrderStatusPaid(ctx context.Context, orderID int64, from, to 
 		return fmt.Errorf("db: an order cannot go from %s to %s", from, to)
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `
-			UPDATE orders SET status = ?, status_detail = CASE WHEN ? = '' THEN status_detail ELSE ? END, updated_at = ?
-			WHERE id = ? AND status = ?`, to, detail, detail, s.now(), orderID, from)
-		if err != nil {
+		if err := s.swapStatus(ctx, tx, orderID, from, to, detail); err != nil {
 			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return ErrStale
 		}
 		// Lines the order bought all of (or more than the cart still holds) go;
 		// the rest are reduced by the ordered quantity.
@@ -254,7 +255,7 @@ func (s *Store) SetOrderStatusPaid(ctx context.Context, orderID int64, from, to 
 			orderID, orderID); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `
+		_, err := tx.ExecContext(ctx, `
 			UPDATE cart_items SET quantity = cart_items.quantity - ol.quantity
 			FROM order_lines ol
 			WHERE ol.order_id = ? AND cart_items.product_id = ol.product_id

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/a-h/templ"
@@ -13,8 +14,8 @@ import (
 const dateFormat = "2 Jan 2006, 15:04"
 
 func (a *App) account(c echo.Context) error {
-	u := currentUser(c)
-	orders, err := a.Store.OrdersByUser(c.Request().Context(), u.ID)
+	u, ctx := currentUser(c), c.Request().Context()
+	orders, err := a.Store.OrdersByUser(ctx, u.ID)
 	if err != nil {
 		return err
 	}
@@ -25,33 +26,35 @@ func (a *App) account(c echo.Context) error {
 			Provider: providerName(o.Provider), Total: eur(o.TotalAmount), ItemCount: o.ItemCount,
 		})
 	}
-	if v.Sections, err = renderParts(c, *u, a.accountSections); err != nil {
+	// Sections after the orders, then the linked accounts.
+	if v.Sections, err = components(ctx, *u, a.altpay.unpaidSection, a.klarnaSignIn.connectOffer); err != nil {
 		return err
 	}
-	if v.Linked, err = renderParts(c, *u, a.accountPanels); err != nil {
+	if v.Linked, err = components(ctx, *u, a.klarna.linkPanel, a.klarnaSignIn.accountPanel); err != nil {
 		return err
 	}
 	return render(c, http.StatusOK, views.Account(a.chrome(c, "Your account"), v))
 }
 
 // providerName is a provider as customers know it.
-func providerName(p string) string {
+func providerName(p db.Provider) string {
 	switch p {
-	case "klarna":
+	case db.ProviderKlarna:
 		return "Klarna"
-	case "vipps":
+	case db.ProviderVipps:
 		return "Vipps MobilePay"
-	case "altpay":
+	case db.ProviderAltpay:
 		return "Invoice"
 	}
-	return p
+	return string(p)
 }
 
-// renderParts collects the components flows add to the account page.
-func renderParts(c echo.Context, u db.User, parts []func(echo.Context, db.User) (templ.Component, error)) ([]templ.Component, error) {
+// components asks each part of the account page for its component for u
+// and keeps those it makes (a part with nothing to show makes nil).
+func components(ctx context.Context, u db.User, parts ...func(context.Context, db.User) (templ.Component, error)) ([]templ.Component, error) {
 	var out []templ.Component
 	for _, part := range parts {
-		comp, err := part(c, u)
+		comp, err := part(ctx, u)
 		if err != nil {
 			return nil, err
 		}

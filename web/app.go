@@ -47,29 +47,40 @@ type Deps struct {
 	ProviderClock clock.Clock
 }
 
-// App carries the dependencies every handler uses.
+// App carries the dependencies every handler uses, and the flows.
 type App struct {
 	Deps
 	echo     *echo.Echo
 	throttle *throttle
 	csp      cspPolicy
 
-	// Extension points the payment flows fill in routes.go.
-	checkoutMethods []func(c echo.Context, cart pricedCart) (templ.Component, error)
-	accountPanels   []func(c echo.Context, u db.User) (templ.Component, error) // "Linked accounts"
-	accountSections []func(c echo.Context, u db.User) (templ.Component, error) // sections after the orders
-	orderParts      []func(c echo.Context, o db.Order) (orderPart, error)
-	// orderRefresh brings an order up to date with its provider before its
-	// page is built (a flow that settles pending orders when viewed).
-	orderRefresh []func(c echo.Context, o db.Order) (db.Order, error)
-	// background runs for the life of the server (RunBackground): sweeps
-	// that settle what no request will.
-	background    []func(ctx context.Context)
-	signInOptions []func(c echo.Context) (templ.Component, error)
+	// The flows, one each, built in New. Each has its handlers in
+	// web/<flow>*.go, its client in web/<flow>/, its store in
+	// db/store_<flow>.go and its views in views/<flow>.templ.
+	vipps        *vippsFlow
+	klarna       *klarnaFlow
+	klarnaSignIn *klarnaSignInFlow
+	altpay       *altpayFlow
+	// payments are the payment flows by the provider that takes the money:
+	// an order's page is its provider's flow's.
+	payments map[db.Provider]paymentFlow
+}
 
-	// klarnaID is Sign in with Klarna: Klarna payments asks it for the
-	// signed-in customer's access token.
-	klarnaID *klarnaIDFlow
+// checkoutOrder is the order in which the checkout page offers the payment
+// methods.
+var checkoutOrder = []db.Provider{db.ProviderVipps, db.ProviderAltpay, db.ProviderKlarna}
+
+// paymentFlow is what every payment flow gives the shop's shared pages.
+type paymentFlow interface {
+	// checkoutMethod is the flow's choice on the checkout page.
+	checkoutMethod(c echo.Context, cart pricedCart) (templ.Component, error)
+	// refresh brings one of the flow's orders up to date with its provider
+	// before the order's page is built: only what the provider reports is
+	// recorded, so a repeat or a prefetch changes nothing more. When the
+	// provider cannot be asked, it returns the order as the shop knows it.
+	refresh(c echo.Context, o db.Order) (db.Order, error)
+	// orderPart is what the flow adds to one of its orders' page.
+	orderPart(c echo.Context, o db.Order) (orderPart, error)
 }
 
 // orderPart is what a payment flow adds to an order page.
@@ -78,29 +89,31 @@ type orderPart struct {
 	Actions []templ.Component
 }
 
-// New builds the shop's server.
+// New builds the shop's server and its flows.
 func New(d Deps) *App {
 	if d.Clock == nil {
 		d.Clock = clock.Real{}
 	}
 	d = WithProviderClients(d)
 	a := &App{Deps: d, throttle: newThrottle(d.Clock), csp: newCSP(d.Config)}
+	a.vipps = newVippsFlow(a)
+	a.klarna = newKlarnaFlow(a)
+	a.klarnaSignIn = newKlarnaSignInFlow(a)
+	a.altpay = newAltpayFlow(a)
+	a.payments = map[db.Provider]paymentFlow{
+		db.ProviderVipps: a.vipps, db.ProviderKlarna: a.klarna, db.ProviderAltpay: a.altpay,
+	}
 	a.echo = a.newEcho()
 	a.routes()
 	return a
 }
 
-// RunBackground runs the flows' background work until ctx ends. main starts
-// it beside the server.
+// RunBackground runs the flows' sweeps, which settle what no request will,
+// until ctx ends. main starts it beside the server.
 func (a *App) RunBackground(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, f := range a.background {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(ctx)
-		}()
-	}
+	wg.Go(func() { a.vipps.sweep(ctx) })
+	wg.Go(func() { a.klarnaSignIn.sweep(ctx) })
 	wg.Wait()
 }
 

@@ -98,15 +98,7 @@ func (a *App) signInForm(c echo.Context) error {
 }
 
 func (a *App) renderSignIn(c echo.Context, status int, f views.AuthForm) error {
-	for _, opt := range a.signInOptions {
-		comp, err := opt(c)
-		if err != nil {
-			return err
-		}
-		if comp != nil {
-			f.Extra = append(f.Extra, comp)
-		}
-	}
+	f.Extra = append(f.Extra, a.klarnaSignIn.signInOption(c))
 	return render(c, status, views.SignIn(a.chrome(c, "Sign in"), f))
 }
 

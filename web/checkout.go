@@ -30,14 +30,21 @@ func (a *App) checkout(c echo.Context) error {
 // renders with status 422 (or 503 when its provider is out).
 func (a *App) renderCheckout(c echo.Context, status int, pc pricedCart) error {
 	v := views.CheckoutView{Cart: cartView(pc), Guest: currentUser(c) == nil}
-	for _, m := range a.checkoutMethods {
-		comp, err := m(c, pc)
+	for _, p := range checkoutOrder {
+		comp, err := a.payments[p].checkoutMethod(c, pc)
 		if err != nil {
 			return err
 		}
-		if comp != nil {
-			v.Methods = append(v.Methods, comp)
-		}
+		v.Methods = append(v.Methods, comp)
+	}
+	// A signed-in customer whose Sign in with Klarna grant ended learns that
+	// signing in again skips the Klarna login.
+	notice, err := a.klarnaSignIn.checkoutNotice(c)
+	if err != nil {
+		return err
+	}
+	if notice != nil {
+		v.Methods = append(v.Methods, notice)
 	}
 	return render(c, status, views.Checkout(a.chrome(c, "Checkout"), v))
 }
@@ -78,7 +85,7 @@ var errEmptyCart = &UserError{Status: http.StatusConflict, Title: "Your cart is 
 // placeOrder stores a pending order for the session's cart, for the payment
 // flows. The cart is left as it is: a flow takes the items out only when the
 // provider has the money (Store.SetOrderStatusPaid), so a rejection loses nothing.
-func (a *App) placeOrder(c echo.Context, provider string) (db.Order, error) {
+func (a *App) placeOrder(c echo.Context, provider db.Provider) (db.Order, error) {
 	pc, err := a.priceCart(c)
 	if err != nil {
 		return db.Order{}, err

@@ -3,7 +3,6 @@ package web
 import (
 	"github.com/labstack/echo/v4"
 
-	"refshop/db"
 	"refshop/views"
 	"refshop/web/catalog"
 	"refshop/web/money"
@@ -26,53 +25,6 @@ func (a *App) chrome(c echo.Context, title string) views.Chrome {
 	}
 	ch.Flash = a.Sessions.PopString(ctx, sessFlash)
 	return ch
-}
-
-// pricedCart is a cart with catalogue prices and the shop's tax rule applied:
-// what the checkout shows and what an order snapshots.
-type pricedCart struct {
-	ID    int64
-	Lines []db.OrderLine
-	Total int64
-	Tax   int64
-}
-
-// Count is the number of items, counting quantities.
-func (p pricedCart) Count() int {
-	n := 0
-	for _, l := range p.Lines {
-		n += l.Quantity
-	}
-	return n
-}
-
-// priceCart prices the session's cart. Items whose product left the catalogue
-// are dropped from the price (and from any order) but stay in the database.
-func (a *App) priceCart(c echo.Context) (pricedCart, error) {
-	id, err := a.cartID(c, false)
-	if err != nil || id == 0 {
-		return pricedCart{}, err
-	}
-	items, err := a.Store.CartItems(c.Request().Context(), id)
-	if err != nil {
-		return pricedCart{}, err
-	}
-	pc := pricedCart{ID: id}
-	for _, it := range items {
-		p, ok := catalog.Get(it.ProductID)
-		if !ok {
-			continue
-		}
-		total := p.Price * int64(it.Quantity)
-		tax := money.TaxIncluded(total, p.TaxRate)
-		pc.Lines = append(pc.Lines, db.OrderLine{
-			ProductID: p.ID, Name: p.Name, Quantity: it.Quantity, UnitPrice: p.Price,
-			TaxRate: p.TaxRate, TotalAmount: total, TotalTaxAmount: tax,
-		})
-		pc.Total += total
-		pc.Tax += tax
-	}
-	return pc, nil
 }
 
 func eur(minor int64) string { return money.Amount{Minor: minor, Currency: catalog.Currency}.Format() }

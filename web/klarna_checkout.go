@@ -1,12 +1,8 @@
 package web
 
 import (
-	"context"
-	"crypto/rand"
 	"errors"
-	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -18,7 +14,6 @@ import (
 	"refshop/web/catalog"
 	"refshop/web/klarna"
 	"refshop/web/klarnalink"
-	"refshop/web/money"
 	"refshop/web/secret"
 )
 
@@ -97,8 +92,6 @@ func klarnaError(err error, title, msg string) error {
 	return &UserError{Status: status, Title: title, Message: msg, Reference: klarna.CorrelationID(err), Err: err}
 }
 
-// --- checkout ---
-
 func (k *klarnaFlow) checkoutMethod(c echo.Context, _ pricedCart) (templ.Component, error) {
 	v := views.KlarnaMethodView{Guest: currentUser(c) == nil}
 	if u := currentUser(c); u != nil {
@@ -114,7 +107,7 @@ func (k *klarnaFlow) checkoutMethod(c echo.Context, _ pricedCart) (templ.Compone
 // start is POST /checkout/klarna: a new payment attempt for the cart and its
 // Klarna session.
 func (k *klarnaFlow) start(c echo.Context) error {
-	o, err := k.a.placeOrder(c, "klarna")
+	o, err := k.a.placeOrder(c, db.ProviderKlarna)
 	if err != nil {
 		return err
 	}
@@ -136,10 +129,10 @@ func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPaym
 		tok = t
 	}
 	req := k.sessionRequest(o, intent, tok)
-	if o.UserID != 0 && k.a.klarnaID != nil {
-		// Sign in with Klarna (issue 5, web/klarnaid.go): a fresh access
-		// token as customer.klarna_access_token skips the widget's login.
-		if n := k.a.klarnaID.addAccessToken(c, o.UserID, &req); n != "" {
+	if o.UserID != 0 {
+		// Sign in with Klarna (web/klarnasignin*.go): a fresh access token
+		// as customer.klarna_access_token skips the widget's login.
+		if n := k.a.klarnaSignIn.addAccessToken(c, o.UserID, &req); n != "" {
 			notice = strings.TrimSpace(notice + " " + n)
 		}
 	}
@@ -193,7 +186,7 @@ func (k *klarnaFlow) klarnaAttempt(c echo.Context) (o db.Order, kp db.KlarnaPaym
 	if err != nil {
 		return o, kp, true, err
 	}
-	if o.Provider != "klarna" || o.Status != db.StatusPending {
+	if o.Provider != db.ProviderKlarna || o.Status != db.StatusPending {
 		return o, kp, true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	}
 	kp, err = k.a.Store.KlarnaPaymentByOrder(c.Request().Context(), o.ID)
@@ -219,8 +212,8 @@ func (k *klarnaFlow) payPage(c echo.Context) error {
 		SDKURL: k.a.Config.Klarna.SDKURL, AuthorizeURL: "/checkout/klarna/" + o.PublicID + "/authorize",
 		Recognised: kp.SentToken, Linking: kp.Intent == klarna.IntentBuyAndLink,
 	}
-	if o.UserID != 0 && k.a.klarnaID != nil {
-		v.SignedInWithKlarna = k.a.klarnaID.live(c, o.UserID)
+	if o.UserID != 0 {
+		v.SignedInWithKlarna = k.a.klarnaSignIn.live(c, o.UserID)
 	}
 	v.Lines = orderLineViews(o.Lines)
 	return render(c, http.StatusOK, views.KlarnaPay(k.a.chrome(c, "Pay with Klarna"), v))
@@ -383,189 +376,9 @@ func (k *klarnaFlow) reapprove(c echo.Context, o db.Order, kp db.KlarnaPayment, 
 	if err := k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCancelled, "Replaced: Klarna asked for a new approval."); err != nil && !errors.Is(err, db.ErrStale) {
 		return err
 	}
-	next, err := k.a.placeOrder(c, "klarna")
+	next, err := k.a.placeOrder(c, db.ProviderKlarna)
 	if err != nil {
 		return err
 	}
 	return k.openSession(c, next, &kp, notice)
-}
-
-// --- account ---
-
-func (k *klarnaFlow) accountPanel(c echo.Context, u db.User) (templ.Component, error) {
-	st, err := k.link.Status(c.Request().Context(), u.ID)
-	if err != nil || !st.Linked {
-		return nil, err
-	}
-	return views.KlarnaLinkPanel(views.KlarnaLinkView{Masked: st.Masked,
-		LinkedAt: st.LinkedAt.Local().Format(dateFormat), RefreshedAt: st.RefreshedAt.Local().Format(dateFormat)}), nil
-}
-
-// unlink is POST /account/klarna/unlink: the token is cancelled at Klarna,
-// then forgotten.
-func (k *klarnaFlow) unlink(c echo.Context) error {
-	err := k.link.Unlink(c.Request().Context(), currentUser(c).ID)
-	switch {
-	case errors.Is(err, klarnalink.ErrNotLinked):
-		k.a.flash(c, "Your Klarna account was not linked.")
-	case err != nil:
-		return klarnaError(err, "Klarna could not unlink your account", "Your Klarna account is still linked. Please try again.")
-	default:
-		k.a.flash(c, "Your Klarna account is unlinked. Next time Klarna will ask you to log in.")
-	}
-	return c.Redirect(http.StatusSeeOther, "/account")
-}
-
-// --- orders ---
-
-func (k *klarnaFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
-	if o.Provider != "klarna" {
-		return orderPart{}, nil
-	}
-	ctx := c.Request().Context()
-	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
-	if errors.Is(err, db.ErrNotFound) {
-		return orderPart{}, nil
-	}
-	if err != nil {
-		return orderPart{}, err
-	}
-	var p orderPart
-	p.Details = append(p.Details, views.KlarnaOrderDetails(views.KlarnaOrderView{
-		BuyAgain: kp.Kind == db.KlarnaCustomerToken, SourceOrderID: kp.SourceOrder, Reference: kp.CorrelationID}))
-	switch {
-	case o.Status == db.StatusPending && kp.Kind == db.KlarnaWidget:
-		p.Actions = append(p.Actions, views.KlarnaContinue("/checkout/klarna/"+o.PublicID))
-	case o.Status == db.StatusPending && kp.Kind == db.KlarnaCustomerToken && kp.SourceOrder != "":
-		// Retry the same attempt: its key makes it one order at most.
-		if attempt, ok := strings.CutPrefix(o.IdempotencyKey, buyAgainKeyPrefix(o.UserID)); ok {
-			p.Actions = append(p.Actions, views.KlarnaBuyAgain(kp.SourceOrder, attempt, true))
-		}
-	case (o.Status == db.StatusAuthorized || o.Status == db.StatusCaptured) && o.UserID != 0:
-		u := currentUser(c)
-		if u == nil || u.ID != o.UserID {
-			break
-		}
-		st, err := k.link.Status(ctx, u.ID)
-		if err != nil {
-			return orderPart{}, err
-		}
-		if st.Linked {
-			p.Actions = append(p.Actions, views.KlarnaBuyAgain(o.PublicID, rand.Text(), false))
-		}
-	}
-	return p, nil
-}
-
-func buyAgainKeyPrefix(userID int64) string { return fmt.Sprintf("klarna-buy-again:%d:", userID) }
-
-// attemptPattern is what rand.Text makes: 26 base32 characters.
-var attemptPattern = regexp.MustCompile(`^[A-Z2-7]{26}$`)
-
-// buyAgain is POST /orders/:id/klarna/buy-again: the same products at
-// today's prices, ordered server to server with the stored customer token
-// and a Klarna-Idempotency-Key derived from this attempt (a double submit
-// finds the attempt it already made).
-func (k *klarnaFlow) buyAgain(c echo.Context) error {
-	ctx := c.Request().Context()
-	u := currentUser(c)
-	src, err := k.a.loadOrder(c, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	if src.Provider != "klarna" || src.UserID != u.ID || (src.Status != db.StatusAuthorized && src.Status != db.StatusCaptured) {
-		return &UserError{Status: http.StatusConflict, Title: "This order cannot be bought again",
-			Message: "Only your paid Klarna orders can be bought again with Klarna."}
-	}
-	attempt := c.FormValue("attempt")
-	if !attemptPattern.MatchString(attempt) {
-		return &UserError{Status: http.StatusBadRequest, Title: "Please try again",
-			Message: "The form was incomplete. Reload the order page and choose \"Buy again with Klarna\" again."}
-	}
-	key := buyAgainKeyPrefix(u.ID) + attempt
-	o, err := k.buyAgainAttempt(ctx, u, src, key)
-	if err != nil {
-		return err
-	}
-	if o.Status != db.StatusPending {
-		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
-	}
-	tok, seen, err := k.link.Current(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	if tok.IsZero() {
-		_ = k.a.failOrder(ctx, o, "No Klarna account is linked.")
-		return &UserError{Status: http.StatusConflict, Title: "No Klarna account is linked",
-			Message: "Pay with Klarna at checkout to link your Klarna account, then you can buy again in one step. Nothing was charged."}
-	}
-	lines, amount, tax := klarna.Lines(klarnaItems(o.Lines))
-	req := klarna.TokenOrderRequest{PurchaseCurrency: catalog.Currency, OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines,
-		MerchantURLs: &klarna.TokenMerchantURL{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID}
-	ko, err := k.client.CustomerTokenOrder(ctx, tok, req, klarna.IdempotencyKey(key, "customer_token_order"))
-	if err != nil {
-		ref := klarna.CorrelationID(err)
-		if ref != "" {
-			_ = k.a.Store.SetKlarnaCorrelationID(ctx, o.ID, ref)
-		}
-		if klarna.TokenGone(err) {
-			_ = k.link.Forget(ctx, u.ID, seen)
-			_ = k.a.failOrder(ctx, o, "Klarna no longer accepts the linked account.")
-			return &UserError{Status: http.StatusConflict, Title: "Your Klarna link has ended", Reference: ref, Err: err,
-				Message: "Klarna no longer accepts the linked account (it was cancelled or replaced), so the shop forgot it. " +
-					"Pay with Klarna at checkout to link it again. Nothing was charged."}
-		}
-		if s := klarna.StatusOf(err); s >= 400 && s < 500 {
-			// Klarna answered no: this attempt is over. (No answer or a 5xx
-			// leaves it open, to retry with the same key.)
-			_ = k.a.failOrder(ctx, o, "Klarna refused the order.")
-		}
-		return klarnaError(err, "Klarna could not place the order", "Nothing was charged.")
-	}
-	if err := k.a.Store.SetProviderReference(ctx, o.ID, ko.OrderID); err != nil && !errors.Is(err, db.ErrStale) {
-		return err
-	}
-	detail, thanks := klarnaPlaced(ko, "Paid with your linked Klarna account.", "Thank you! Your order was placed with your linked Klarna account.")
-	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, detail); err != nil && !errors.Is(err, db.ErrStale) {
-		return err
-	}
-	k.saveToken(c, u.ID, seen, ko.CustomerToken) // present when Klarna rotated it
-	k.a.flash(c, thanks)
-	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
-}
-
-// buyAgainAttempt returns the attempt named by key, making it (an order with
-// src's products at today's prices) the first time.
-func (k *klarnaFlow) buyAgainAttempt(ctx context.Context, u *db.User, src db.Order, key string) (db.Order, error) {
-	if o, err := k.a.Store.OrderByIdempotencyKey(ctx, key); err == nil || !errors.Is(err, db.ErrNotFound) {
-		return o, err
-	}
-	var lines []db.OrderLine
-	for _, l := range src.Lines {
-		p, ok := catalog.Get(l.ProductID)
-		if !ok {
-			continue
-		}
-		total := p.Price * int64(l.Quantity)
-		lines = append(lines, db.OrderLine{ProductID: p.ID, Name: p.Name, Quantity: l.Quantity, UnitPrice: p.Price,
-			TaxRate: p.TaxRate, TotalAmount: total, TotalTaxAmount: money.TaxIncluded(total, p.TaxRate)})
-	}
-	if len(lines) == 0 {
-		return db.Order{}, &UserError{Status: http.StatusConflict, Title: "Nothing to buy again",
-			Message: "None of the products in that order is for sale any more."}
-	}
-	o, err := k.a.Store.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: "klarna", IdempotencyKey: key,
-		Currency: catalog.Currency, Lines: lines})
-	if err != nil {
-		// A second submit of the same form won the race: use its attempt.
-		if again, aerr := k.a.Store.OrderByIdempotencyKey(ctx, key); aerr == nil {
-			return again, nil
-		}
-		return db.Order{}, err
-	}
-	if err := k.a.Store.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: o.ID, Kind: db.KlarnaCustomerToken,
-		SourceOrder: src.PublicID}); err != nil {
-		return db.Order{}, err
-	}
-	return o, nil
 }

@@ -32,7 +32,6 @@ import (
 
 	"refshop/db"
 	"refshop/views"
-	"refshop/web/klarna"
 	"refshop/web/klarnaid"
 )
 
@@ -53,25 +52,25 @@ type klarnaPending struct {
 	Started  time.Time `json:"started"`
 }
 
-// klarnaIDFlow is Sign in with Klarna's handlers and the account grants.
-type klarnaIDFlow struct {
+// klarnaSignInFlow is Sign in with Klarna's handlers and the account grants.
+type klarnaSignInFlow struct {
 	a      *App
 	client *klarnaid.Client
 	grants *klarnaid.Grants
 }
 
-func newKlarnaIDFlow(a *App) *klarnaIDFlow {
+func newKlarnaSignInFlow(a *App) *klarnaSignInFlow {
 	client := a.KlarnaID
-	return &klarnaIDFlow{a: a, client: client, grants: klarnaid.NewGrants(client, a.Store, a.Box, klarnaid.GrantOptions{Log: a.Log})}
+	return &klarnaSignInFlow{a: a, client: client, grants: klarnaid.NewGrants(client, a.Store, a.Box, klarnaid.GrantOptions{Log: a.Log})}
 }
 
 // signInOption is the sign-in page's button.
-func (f *klarnaIDFlow) signInOption(c echo.Context) (templ.Component, error) {
-	return views.KlarnaSignInOption(safeNext(c.QueryParam("next"))), nil
+func (f *klarnaSignInFlow) signInOption(c echo.Context) templ.Component {
+	return views.KlarnaSignInOption(safeNext(c.QueryParam("next")))
 }
 
 // start is POST /auth/klarna/start: Sign in with Klarna.
-func (f *klarnaIDFlow) start(c echo.Context) error {
+func (f *klarnaSignInFlow) start(c echo.Context) error {
 	if currentUser(c) != nil {
 		return c.Redirect(http.StatusSeeOther, "/account")
 	}
@@ -80,14 +79,14 @@ func (f *klarnaIDFlow) start(c echo.Context) error {
 
 // connect is POST /account/klarna/connect: connect Klarna to the signed-in
 // account (or sign in with Klarna again after the grant ended).
-func (f *klarnaIDFlow) connect(c echo.Context) error {
+func (f *klarnaSignInFlow) connect(c echo.Context) error {
 	return f.redirect(c, klarnaPending{Mode: "connect", UserID: currentUser(c).ID})
 }
 
 // redirect keeps p in the session with a fresh state, nonce and verifier,
 // and sends the browser to Klarna. A second start replaces the first: its
 // callback is then refused as not matching.
-func (f *klarnaIDFlow) redirect(c echo.Context, p klarnaPending) error {
+func (f *klarnaSignInFlow) redirect(c echo.Context, p klarnaPending) error {
 	ctx := c.Request().Context()
 	ar, err := f.client.NewAuthRequest(ctx)
 	if err != nil {
@@ -101,7 +100,7 @@ func (f *klarnaIDFlow) redirect(c echo.Context, p klarnaPending) error {
 }
 
 // problem renders the page that explains a refused sign-in.
-func (f *klarnaIDFlow) problem(c echo.Context, status int, title, msg string, actions ...views.KlarnaIDAction) error {
+func (f *klarnaSignInFlow) problem(c echo.Context, status int, title, msg string, actions ...views.KlarnaIDAction) error {
 	if len(actions) == 0 {
 		actions = []views.KlarnaIDAction{{Label: "Back to sign in", Href: "/signin"}, {Label: "Back to the shop", Href: "/"}}
 		if currentUser(c) != nil {
@@ -112,7 +111,7 @@ func (f *klarnaIDFlow) problem(c echo.Context, status int, title, msg string, ac
 }
 
 // callback is GET /auth/klarna/callback.
-func (f *klarnaIDFlow) callback(c echo.Context) error {
+func (f *klarnaSignInFlow) callback(c echo.Context) error {
 	a, ctx := f.a, c.Request().Context()
 	raw := a.Sessions.GetString(ctx, sessKlarnaAuth)
 	var p klarnaPending
@@ -165,7 +164,7 @@ func (f *klarnaIDFlow) callback(c echo.Context) error {
 }
 
 // exchangeFailed explains a code exchange that did not work.
-func (f *klarnaIDFlow) exchangeFailed(c echo.Context, err error) error {
+func (f *klarnaSignInFlow) exchangeFailed(c echo.Context, err error) error {
 	var ke *klarnaid.Error
 	switch {
 	case errors.Is(err, klarnaid.ErrIDToken):
@@ -183,7 +182,7 @@ func (f *klarnaIDFlow) exchangeFailed(c echo.Context, err error) error {
 }
 
 // revoke gives back tokens the shop will not keep.
-func (f *klarnaIDFlow) revoke(ctx context.Context, t klarnaid.Tokens) {
+func (f *klarnaSignInFlow) revoke(ctx context.Context, t klarnaid.Tokens) {
 	if t.RefreshToken.IsZero() {
 		return
 	}
@@ -194,7 +193,7 @@ func (f *klarnaIDFlow) revoke(ctx context.Context, t klarnaid.Tokens) {
 
 // signedIn finishes a Sign in with Klarna: the account connected to the
 // identity, or a new one.
-func (f *klarnaIDFlow) signedIn(c echo.Context, p klarnaPending, id klarnaid.Identity, toks klarnaid.Tokens) error {
+func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnaid.Identity, toks klarnaid.Tokens) error {
 	a, ctx := f.a, c.Request().Context()
 	ident := db.KlarnaIdentity{Sub: id.Sub, Email: id.Email, Name: id.Name()}
 	for attempt := 0; ; attempt++ {
@@ -239,7 +238,7 @@ func (f *klarnaIDFlow) signedIn(c echo.Context, p klarnaPending, id klarnaid.Ide
 }
 
 // connected finishes "Connect Klarna" for the signed-in account.
-func (f *klarnaIDFlow) connected(c echo.Context, p klarnaPending, id klarnaid.Identity, toks klarnaid.Tokens) error {
+func (f *klarnaSignInFlow) connected(c echo.Context, p klarnaPending, id klarnaid.Identity, toks klarnaid.Tokens) error {
 	a, ctx := f.a, c.Request().Context()
 	u := currentUser(c)
 	if u == nil || u.ID != p.UserID {
@@ -265,7 +264,7 @@ func (f *klarnaIDFlow) connected(c echo.Context, p klarnaPending, id klarnaid.Id
 }
 
 // disconnect is POST /account/klarna/disconnect.
-func (f *klarnaIDFlow) disconnect(c echo.Context) error {
+func (f *klarnaSignInFlow) disconnect(c echo.Context) error {
 	a, ctx := f.a, c.Request().Context()
 	u := currentUser(c)
 	if u.PasswordHash == "" {
@@ -285,74 +284,5 @@ func (f *klarnaIDFlow) disconnect(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/account")
 }
 
-// accountPanel is the connected Klarna identity among the account page's
-// linked accounts.
-func (f *klarnaIDFlow) accountPanel(c echo.Context, u db.User) (templ.Component, error) {
-	st, err := f.grants.Status(c.Request().Context(), u.ID)
-	if err != nil || !st.Connected {
-		return nil, err
-	}
-	return views.KlarnaIDPanel(views.KlarnaIDPanelView{
-		Connected: true, CanDisconnect: u.PasswordHash != "",
-		Name: st.Identity.Name, Email: st.Identity.Email, SignInAgain: st.SignInAgain,
-		Since: st.Identity.ConnectedAt.Local().Format(dateFormat),
-	}), nil
-}
-
-// accountOffer is the account page's "Connect Klarna" for an account that
-// is not connected.
-func (f *klarnaIDFlow) accountOffer(c echo.Context, u db.User) (templ.Component, error) {
-	st, err := f.grants.Status(c.Request().Context(), u.ID)
-	if err != nil || st.Connected {
-		return nil, err
-	}
-	return views.KlarnaIDConnect(), nil
-}
-
-// checkoutNotice tells a signed-in customer whose grant ended that signing in
-// with Klarna again skips the Klarna login. It reads the database only.
-func (f *klarnaIDFlow) checkoutNotice(c echo.Context, _ pricedCart) (templ.Component, error) {
-	u := currentUser(c)
-	if u == nil {
-		return nil, nil
-	}
-	st, err := f.grants.Status(c.Request().Context(), u.ID)
-	if err != nil || !st.Connected || !st.SignInAgain {
-		return nil, err
-	}
-	return views.KlarnaIDCheckoutNotice(), nil
-}
-
-// addAccessToken puts the signed-in customer's fresh access token into a
-// Klarna payments session request as customer.klarna_access_token (a refresh
-// first when the stored one has expired), so the widget recognises the
-// customer and skips its login. It never fails a checkout: without a token
-// the widget asks the customer to log in. It returns the notice to show when
-// Klarna ended the grant.
-func (f *klarnaIDFlow) addAccessToken(c echo.Context, userID int64, req *klarna.SessionRequest) (notice string) {
-	at, err := f.grants.AccessToken(c.Request().Context(), userID)
-	switch {
-	case err == nil:
-		if req.Customer == nil {
-			req.Customer = &klarna.Customer{}
-		}
-		req.Customer.KlarnaAccessToken = at
-	case errors.Is(err, klarnaid.ErrSignInAgain):
-		return views.KlarnaSignInAgain
-	case errors.Is(err, klarnaid.ErrNotConnected):
-	default:
-		f.a.Log.Warn("klarnaid: no access token for this checkout; the widget will ask the customer to log in",
-			"request_id", requestID(c), "user_id", userID, "error", err)
-	}
-	return ""
-}
-
-// live reports whether the account has a Sign in with Klarna grant Klarna
-// has not ended (the payment page says the customer will be recognised).
-func (f *klarnaIDFlow) live(c echo.Context, userID int64) bool {
-	st, err := f.grants.Status(c.Request().Context(), userID)
-	return err == nil && st.Connected && !st.SignInAgain
-}
-
 // sweep drops expired access tokens from the database every minute.
-func (f *klarnaIDFlow) sweep(ctx context.Context) { f.grants.SweepEvery(ctx, time.Minute) }
+func (f *klarnaSignInFlow) sweep(ctx context.Context) { f.grants.SweepEvery(ctx, time.Minute) }

@@ -288,7 +288,7 @@ func TestConnectKlarnaToAPasswordAccountAndDisconnect(t *testing.T) {
 		t.Fatalf("connecting a taken identity: %d", p.status)
 	}
 
-	at, err := k.klarnaID.grants.AccessToken(context.Background(), uid)
+	at, err := k.klarnaSignIn.grants.AccessToken(context.Background(), uid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func TestDeadGrantAsksToSignInAgainAndCheckoutCarriesOn(t *testing.T) {
 		t.Fatal("a live grant asks to sign in again")
 	}
 	k.st.Clock.Advance(11 * time.Minute)
-	if _, err := k.klarnaID.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
+	if _, err := k.klarnaSignIn.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
 		t.Fatalf("expired refresh token: %v", err)
 	}
 	acct := b.get("/account").doc(t)
@@ -365,7 +365,7 @@ func TestDeadGrantAsksToSignInAgainAndCheckoutCarriesOn(t *testing.T) {
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("sign in again: %d %s", p.status, p.body)
 	}
-	if at, err := k.klarnaID.grants.AccessToken(context.Background(), uid); err != nil || !k.recognised(t, at.Reveal()) {
+	if at, err := k.klarnaSignIn.grants.AccessToken(context.Background(), uid); err != nil || !k.recognised(t, at.Reveal()) {
 		t.Fatalf("after signing in again: %v", err)
 	}
 	if strings.Contains(b.get("/checkout").body, "Sign in with Klarna again") {

@@ -27,8 +27,9 @@ func (a *App) order(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, refresh := range a.orderRefresh {
-		if o, err = refresh(c, o); err != nil {
+	flow := a.payments[o.Provider] // nil for a provider this shop no longer offers
+	if flow != nil {
+		if o, err = flow.refresh(c, o); err != nil {
 			return err
 		}
 	}
@@ -38,13 +39,12 @@ func (a *App) order(c echo.Context) error {
 		Total: eur(o.TotalAmount), Tax: eur(o.TaxAmount),
 	}
 	v.Lines = orderLineViews(o.Lines)
-	for _, part := range a.orderParts {
-		p, err := part(c, o)
+	if flow != nil {
+		p, err := flow.orderPart(c, o)
 		if err != nil {
 			return err
 		}
-		v.Details = append(v.Details, p.Details...)
-		v.Actions = append(v.Actions, p.Actions...)
+		v.Details, v.Actions = p.Details, p.Actions
 	}
 	return render(c, http.StatusOK, views.Order(a.chrome(c, "Order"), v))
 }

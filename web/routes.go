@@ -6,8 +6,8 @@ import (
 	"refshop/static"
 )
 
-// routes is every route the shop serves, in one place. Payment flows add their
-// routes and extension points in their own marked block below.
+// routes is every route the shop serves, in one place: the shop's own pages
+// first, then each flow's block.
 func (a *App) routes() {
 	e := a.echo
 	assets := e.Group("/static", staticCache)
@@ -32,61 +32,39 @@ func (a *App) routes() {
 	e.GET("/account", a.account, a.requireUser)
 
 	e.GET("/checkout", a.checkout)
-	// GET, though viewing may move the order (orderRefresh): it only records
-	// what the provider reports, so a repeat or a prefetch changes nothing more.
+	// GET, though viewing may move the order (paymentFlow.refresh): it only
+	// records what the provider reports, so a repeat or a prefetch changes
+	// nothing more.
 	e.GET("/orders/:id", a.order)
 
-	// --- payment flows: one block each ---
+	// --- the flows: one block each, built in New ---
 
-	// --- Vipps MobilePay (issue 3): web/checkout_vipps.go ---
-	vp := newVippsFlow(a)
-	e.POST("/checkout/vipps", vp.checkout)
+	// Vipps MobilePay: web/vipps_*.go
+	e.POST("/checkout/vipps", a.vipps.checkout)
 	// GET: Vipps sends the browser back with a redirect; the handler trusts
 	// only the order id and records what Vipps reports (capture uses the stored key).
-	e.GET("/checkout/vipps/return", vp.returned)
-	a.checkoutMethods = append(a.checkoutMethods, vp.method)
-	a.orderRefresh = append(a.orderRefresh, vp.refresh)
-	a.orderParts = append(a.orderParts, vp.orderPart)
-	a.background = append(a.background, vp.sweep)
-	// --- end Vipps MobilePay ---
+	e.GET("/checkout/vipps/return", a.vipps.returned)
 
-	// --- Alternative Payments, pay by invoice (issue 6): web/checkout_altpay.go ---
-	e.POST("/checkout/altpay", a.altpayCheckout)
-	e.GET("/invoices/:id", a.altpayInvoicePage)
-	e.POST("/invoices/:id/confirm", a.altpayConfirm)
-	e.POST("/api/altpay/invoices/:id/token", a.altpayToken)
-	a.checkoutMethods = append(a.checkoutMethods, a.altpayMethod)
-	a.accountSections = append(a.accountSections, a.altpayUnpaid) // unpaid invoices, after the orders
-	a.orderParts = append(a.orderParts, a.altpayOrderPart)
-	a.orderRefresh = append(a.orderRefresh, a.altpayRefresh)
-	// --- end Alternative Payments ---
+	// Alternative Payments, pay by invoice: web/altpay_*.go
+	e.POST("/checkout/altpay", a.altpay.checkout)
+	e.GET("/invoices/:id", a.altpay.invoicePage)
+	e.POST("/invoices/:id/confirm", a.altpay.confirm)
+	e.POST("/api/altpay/invoices/:id/token", a.altpay.token)
 
-	// --- Klarna Payments with account linking (issue 4): web/checkout_klarna.go ---
-	k := newKlarnaFlow(a)
-	a.checkoutMethods = append(a.checkoutMethods, k.checkoutMethod)
-	a.accountPanels = append(a.accountPanels, k.accountPanel)
-	a.orderParts = append(a.orderParts, k.orderPart)
-	e.POST("/checkout/klarna", k.start)
+	// Klarna Payments with account linking: web/klarna_*.go
+	e.POST("/checkout/klarna", a.klarna.start)
 	// GET, though it cancels an attempt whose Klarna session has expired:
 	// that records a fact the clock decided, the same on every repeat.
-	e.GET("/checkout/klarna/:id", k.payPage)
-	e.POST("/checkout/klarna/:id/authorize", k.authorized)
-	e.POST("/orders/:id/klarna/buy-again", k.buyAgain, a.requireUser)
-	e.POST("/account/klarna/unlink", k.unlink, a.requireUser)
-	// --- end Klarna ---
+	e.GET("/checkout/klarna/:id", a.klarna.payPage)
+	e.POST("/checkout/klarna/:id/authorize", a.klarna.authorized)
+	e.POST("/orders/:id/klarna/buy-again", a.klarna.buyAgain, a.requireUser)
+	e.POST("/account/klarna/unlink", a.klarna.unlink, a.requireUser)
 
-	// --- Sign in with Klarna (issue 5): web/klarnaid.go ---
-	kid := newKlarnaIDFlow(a)
-	a.klarnaID = kid
-	e.POST("/auth/klarna/start", kid.start)
+	// Sign in with Klarna: web/klarnasignin*.go. The paths keep /auth/klarna:
+	// the callback is the redirect_uri registered with Klarna.
+	e.POST("/auth/klarna/start", a.klarnaSignIn.start)
 	// GET: the OpenID Connect redirect; the state in the session makes it work once.
-	e.GET("/auth/klarna/callback", kid.callback)
-	e.POST("/account/klarna/connect", kid.connect, a.requireUser)
-	e.POST("/account/klarna/disconnect", kid.disconnect, a.requireUser)
-	a.signInOptions = append(a.signInOptions, kid.signInOption)
-	a.accountPanels = append(a.accountPanels, kid.accountPanel)
-	a.accountSections = append(a.accountSections, kid.accountOffer)
-	a.checkoutMethods = append(a.checkoutMethods, kid.checkoutNotice)
-	a.background = append(a.background, kid.sweep)
-	// --- end Sign in with Klarna ---
+	e.GET("/auth/klarna/callback", a.klarnaSignIn.callback)
+	e.POST("/account/klarna/connect", a.klarnaSignIn.connect, a.requireUser)
+	e.POST("/account/klarna/disconnect", a.klarnaSignIn.disconnect, a.requireUser)
 }

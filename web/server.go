@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -148,9 +149,14 @@ func staticCache(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// render writes a templ component as an HTML page with status.
+// render writes a templ component as an HTML page with status. The page is
+// rendered whole before anything is written: a component that fails half
+// way leaves the response untouched, so the error handler answers with an
+// error page instead of half a page under a 200.
 func render(c echo.Context, status int, comp templ.Component) error {
-	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	c.Response().WriteHeader(status)
-	return comp.Render(c.Request().Context(), c.Response())
+	var buf bytes.Buffer
+	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
 }

@@ -1,0 +1,146 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"refshop/db"
+	"refshop/views"
+	"refshop/web/money"
+)
+
+// loadInvoiceOrder loads an order the current visitor owns that was paid by
+// invoice, with its invoice (404 otherwise, as for any order page).
+func (f *altpayFlow) loadInvoiceOrder(c echo.Context) (db.Order, db.AltpayInvoice, error) {
+	a := f.a
+	o, err := a.loadOrder(c, c.Param("id"))
+	if err != nil {
+		return o, db.AltpayInvoice{}, err
+	}
+	if o.Provider != db.ProviderAltpay {
+		return o, db.AltpayInvoice{}, echo.ErrNotFound
+	}
+	inv, err := a.Store.AltpayInvoiceFor(c.Request().Context(), o.ID)
+	if errors.Is(err, db.ErrNotFound) {
+		return o, inv, echo.ErrNotFound
+	}
+	return o, inv, err
+}
+
+// invoicePage shows the invoice page. ?callback=off runs the snippet
+// without onAccessTokenExpired, to see AccessTokenExpiredError (README).
+func (f *altpayFlow) invoicePage(c echo.Context) error {
+	a := f.a
+	o, _, err := f.loadInvoiceOrder(c)
+	if err != nil {
+		return err
+	}
+	v := views.AltpayInvoiceView{
+		OrderID: o.PublicID, InvoiceID: o.ProviderReference, Total: eur(o.TotalAmount), Tax: eur(o.TaxAmount),
+		Paid: o.Status == db.StatusCaptured, APIBaseURL: a.Config.Altpay.APIURL,
+		TokenURL: "/api/altpay/invoices/" + o.PublicID + "/token", ConfirmURL: "/invoices/" + o.PublicID + "/confirm",
+		Callback: c.QueryParam("callback") != "off",
+	}
+	v.Lines = orderLineViews(o.Lines)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return render(c, http.StatusOK, views.AltpayInvoice(a.chrome(c, "Pay your invoice"), v))
+}
+
+// token mints a checkout token for the page (and for its
+// onAccessTokenExpired). JSON errors: 401 when the invoice is a customer's
+// and nobody is signed in, 403 when it is someone else's, 404 when there is
+// no such invoice, 409 when it is paid already. A guest gets tokens for the
+// invoices of their own session.
+func (f *altpayFlow) token(c echo.Context) error {
+	a := f.a
+	ctx := c.Request().Context()
+	o, err := a.Store.OrderByPublicID(ctx, c.Param("id"))
+	if errors.Is(err, db.ErrNotFound) || (err == nil && o.Provider != db.ProviderAltpay) {
+		return &UserError{Status: http.StatusNotFound, Title: "No such invoice", Message: "There is no invoice at this address."}
+	}
+	if err != nil {
+		return err
+	}
+	u := currentUser(c)
+	switch {
+	case o.UserID != 0 && u == nil:
+		return &UserError{Status: http.StatusUnauthorized, Title: "Signed out", Message: "You are signed out. Sign in again to pay this invoice."}
+	case !a.canSee(c, o):
+		return &UserError{Status: http.StatusForbidden, Title: "Not your invoice", Message: "This invoice belongs to another customer."}
+	case o.Status != db.StatusPending:
+		return &UserError{Status: http.StatusConflict, Title: "Nothing to pay", Message: "This invoice is paid or closed: there is nothing left to pay."}
+	}
+	inv, err := a.Store.AltpayInvoiceFor(ctx, o.ID)
+	if errors.Is(err, db.ErrNotFound) {
+		return &UserError{Status: http.StatusNotFound, Title: "No such invoice", Message: "This order has no invoice."}
+	}
+	if err != nil {
+		return err
+	}
+	tok, err := f.client.CheckoutToken(ctx, inv.CustomerID, inv.InvoiceID)
+	if err != nil {
+		return altpayUserError(err, "No payment session")
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, map[string]any{"token": tok.Token.Reveal(), "expires_at": tok.ExpiresAt.Unix()})
+}
+
+// confirm asks the provider whether the invoice is paid and, only when
+// it says PAID for the order's amount, marks the order paid.
+func (f *altpayFlow) confirm(c echo.Context) error {
+	a := f.a
+	o, inv, err := f.loadInvoiceOrder(c)
+	if err != nil {
+		return err
+	}
+	paid, err := f.sync(c.Request().Context(), o, inv)
+	if err != nil {
+		return altpayUserError(err, "The payment could not be checked")
+	}
+	if !paid {
+		a.flash(c, "Alternative Payments has not received a payment for this invoice yet.")
+		return c.Redirect(http.StatusSeeOther, "/invoices/"+o.PublicID)
+	}
+	if o.Status == db.StatusPending {
+		a.flash(c, "Thank you: your invoice is paid.")
+	}
+	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+}
+
+// sync reads the invoice from the provider, stores its status, and
+// moves a pending order to captured (taking its items out of the cart) when
+// the invoice is PAID. It reports
+// whether the order is paid.
+func (f *altpayFlow) sync(ctx context.Context, o db.Order, inv db.AltpayInvoice) (bool, error) {
+	a := f.a
+	got, err := f.client.GetInvoice(ctx, inv.InvoiceID)
+	if err != nil {
+		return false, err
+	}
+	if err := a.Store.SetAltpayInvoiceStatus(ctx, o.ID, got.Status); err != nil {
+		return false, err
+	}
+	if !got.Paid() {
+		return o.Status == db.StatusCaptured, nil
+	}
+	want := money.Amount{Minor: o.TotalAmount, Currency: o.Currency}
+	if got.TotalAmount() != want || got.CustomerID != inv.CustomerID {
+		// Never expected: the invoice was made from this order. Refuse rather
+		// than mark an order paid by a different amount.
+		a.Log.Error("altpay: paid invoice does not match its order", "order", o.PublicID,
+			"invoice_total", got.TotalAmount().Format(), "order_total", want.Format())
+		return false, &UserError{Status: http.StatusConflict, Title: "Payment needs a look",
+			Message: "The paid invoice does not match this order. Please contact us; nothing more will be charged."}
+	}
+	if o.Status == db.StatusPending {
+		// Paid: the order's items leave the cart in the same transaction.
+		err := a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusCaptured, "Invoice "+got.InvoiceNumber+" paid")
+		if err != nil && !errors.Is(err, db.ErrStale) { // stale: another request marked it first
+			return false, err
+		}
+	}
+	return true, nil
+}

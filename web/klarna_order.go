@@ -1,0 +1,55 @@
+package web
+
+import (
+	"crypto/rand"
+	"errors"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"refshop/db"
+	"refshop/views"
+)
+
+// refresh leaves a Klarna order as it is: the shop learns of a Klarna order
+// when it places it (authorized) or when the customer comes back from the
+// widget, not by asking when the page is viewed.
+func (k *klarnaFlow) refresh(_ echo.Context, o db.Order) (db.Order, error) { return o, nil }
+
+// orderPart adds how the order was paid (the widget or the linked account)
+// and the next step: back to the widget, retry a buy-again, or buy again.
+func (k *klarnaFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
+	ctx := c.Request().Context()
+	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
+	if errors.Is(err, db.ErrNotFound) {
+		return orderPart{}, nil
+	}
+	if err != nil {
+		return orderPart{}, err
+	}
+	var p orderPart
+	p.Details = append(p.Details, views.KlarnaOrderDetails(views.KlarnaOrderView{
+		BuyAgain: kp.Kind == db.KlarnaCustomerToken, SourceOrderID: kp.SourceOrder, Reference: kp.CorrelationID}))
+	switch {
+	case o.Status == db.StatusPending && kp.Kind == db.KlarnaWidget:
+		p.Actions = append(p.Actions, views.KlarnaContinue("/checkout/klarna/"+o.PublicID))
+	case o.Status == db.StatusPending && kp.Kind == db.KlarnaCustomerToken && kp.SourceOrder != "":
+		// Retry the same attempt: its key makes it one order at most.
+		if attempt, ok := strings.CutPrefix(o.IdempotencyKey, buyAgainKeyPrefix(o.UserID)); ok {
+			p.Actions = append(p.Actions, views.KlarnaBuyAgain(kp.SourceOrder, attempt, true))
+		}
+	case (o.Status == db.StatusAuthorized || o.Status == db.StatusCaptured) && o.UserID != 0:
+		u := currentUser(c)
+		if u == nil || u.ID != o.UserID {
+			break
+		}
+		st, err := k.link.Status(ctx, u.ID)
+		if err != nil {
+			return orderPart{}, err
+		}
+		if st.Linked {
+			p.Actions = append(p.Actions, views.KlarnaBuyAgain(o.PublicID, rand.Text(), false))
+		}
+	}
+	return p, nil
+}

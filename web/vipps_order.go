@@ -1,0 +1,91 @@
+package web
+
+import (
+	"errors"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"refshop/db"
+	"refshop/views"
+	"refshop/web/money"
+)
+
+// refresh brings a Vipps order up to date before its page is shown: only an
+// open one (a settled order's payment has nothing more to say), and only when
+// Vipps was not asked about it within vippsRecheckAfter.
+func (f *vippsFlow) refresh(c echo.Context, o db.Order) (db.Order, error) {
+	if o.Status != db.StatusPending && o.Status != db.StatusAuthorized {
+		return o, nil
+	}
+	if recent, _ := f.asked.recently(o.ID); recent {
+		return o, nil
+	}
+	settled, err := f.settle(c.Request().Context(), o, false)
+	if err != nil {
+		// The page still shows what the shop knows; orderPart says Vipps
+		// could not be asked (and the next ask waits vippsRecheckAfter).
+		f.a.Log.Warn("vipps: settling on view", "order", o.PublicID, "error", err)
+		f.asked.mark(o.ID, true)
+		return f.a.Store.OrderByPublicID(c.Request().Context(), o.PublicID)
+	}
+	return settled, nil
+}
+
+// orderPart adds the Vipps reference, the payment's history and the next step.
+func (f *vippsFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
+	ctx := c.Request().Context()
+	vp, err := f.a.Store.VippsPaymentByOrder(ctx, o.ID)
+	if errors.Is(err, db.ErrNotFound) {
+		return orderPart{}, nil
+	}
+	if err != nil {
+		return orderPart{}, err
+	}
+	events, err := f.a.Store.VippsEvents(ctx, o.ID)
+	if err != nil {
+		return orderPart{}, err
+	}
+	v := views.VippsOrderView{Reference: vp.Reference, State: vp.State}
+	if _, failed := f.asked.recently(o.ID); failed {
+		v.Notice = "Vipps MobilePay could not be reached just now, so this may not be the latest. Reload the page to check again."
+	}
+	for _, e := range events {
+		v.Events = append(v.Events, views.VippsEventView{
+			Name: e.Name, Label: vippsEventLabel(e.Name),
+			Amount: money.Amount{Minor: e.Amount, Currency: e.Currency}.Format(),
+			Time:   e.OccurredAt.Local().Format(dateFormat), When: e.OccurredAt.UTC().Format(time.RFC3339),
+		})
+	}
+	p := orderPart{Details: []templ.Component{views.VippsDetails(v)}}
+	switch {
+	case o.Status == db.StatusPending && vp.RedirectURL != "" && landingAllowed(vp.RedirectURL, f.a.Config.Vipps):
+		p.Actions = append(p.Actions, views.VippsContinue(vp.RedirectURL))
+	case o.Status == db.StatusCancelled || o.Status == db.StatusFailed:
+		p.Actions = append(p.Actions, views.VippsTryAgain())
+	}
+	return p, nil
+}
+
+func vippsEventLabel(name string) string {
+	switch name {
+	case "CREATED":
+		return "Payment requested"
+	case "AUTHORIZED":
+		return "Approved in Vipps MobilePay"
+	case "CAPTURED":
+		return "Payment taken"
+	case "CANCELLED":
+		return "Reservation released"
+	case "REFUNDED":
+		return "Refunded"
+	case "ABORTED":
+		return "Rejected in Vipps MobilePay"
+	case "EXPIRED":
+		return "Expired before it was approved"
+	case "TERMINATED":
+		return "Cancelled by the shop"
+	}
+	return name
+}

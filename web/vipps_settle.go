@@ -1,0 +1,247 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"refshop/db"
+	"refshop/web/catalog"
+	"refshop/web/clock"
+	"refshop/web/vipps"
+)
+
+const (
+	// vippsSettleAfter is when the sweep asks about a payment nobody
+	// answered: Vipps gives the customer 10 minutes ("wait for the full
+	// timeout period", knowledge-base/timeouts), plus a minute of slack.
+	vippsSettleAfter = 11 * time.Minute
+	// vippsSweepEvery is how often the sweep looks for such payments.
+	vippsSweepEvery = 30 * time.Second
+	// vippsSweepBatch is how many orders one sweep settles at most.
+	vippsSweepBatch = 50
+	// vippsMaxSettleTries bounds the sweep's tries on one order.
+	vippsMaxSettleTries = 8
+	// vippsRecheckAfter is how long an order page shows what Vipps last said
+	// before asking again: reloading a page must not spend Vipps's rate limits.
+	vippsRecheckAfter = 10 * time.Second
+)
+
+// askedLately remembers, per order, when the shop last asked Vipps about its
+// payment (on the provider's clock, which the sandbox's POST /control/clock
+// moves) and whether that failed. Entries older than vippsRecheckAfter are
+// dropped as new ones come, so it holds only the orders of the last seconds.
+type askedLately struct {
+	clock clock.Clock
+	mu    sync.Mutex
+	at    map[int64]askedAt
+}
+
+type askedAt struct {
+	when   time.Time
+	failed bool
+}
+
+// recently reports whether Vipps was asked about orderID within
+// vippsRecheckAfter, and whether that ask failed.
+func (l *askedLately) recently(orderID int64) (recent, failed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a, ok := l.at[orderID]
+	if !ok || l.clock.Now().Sub(a.when) >= vippsRecheckAfter {
+		return false, false
+	}
+	return true, a.failed
+}
+
+func (l *askedLately) mark(orderID int64, failed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	if l.at == nil {
+		l.at = map[int64]askedAt{}
+	}
+	for id, a := range l.at {
+		if now.Sub(a.when) >= vippsRecheckAfter {
+			delete(l.at, id)
+		}
+	}
+	l.at[orderID] = askedAt{when: now, failed: failed}
+}
+
+// settle asks Vipps where the order's payment stands and moves the order to
+// match: an authorized payment is captured in full and the cart emptied; a
+// rejected, expired or terminated one cancels the order (the cart stays). It
+// returns the order as it now is. sweeping is set by the background sweep,
+// which also ends payments Vipps still shows as waiting past their expiry.
+func (f *vippsFlow) settle(ctx context.Context, o db.Order, sweeping bool) (db.Order, error) {
+	a := f.a
+	defer f.locks.Lock(o.ID)()
+	cur, err := a.Store.OrderByPublicID(ctx, o.PublicID) // as it is now, under the lock
+	if err != nil {
+		return o, err // the order as given: callers still know which it is
+	}
+	o = cur
+	if o.Status != db.StatusPending && o.Status != db.StatusAuthorized {
+		return o, nil
+	}
+	vp, err := a.Store.VippsPaymentByOrder(ctx, o.ID)
+	if err != nil {
+		return o, err
+	}
+	p, err := f.client.GetPayment(ctx, vp.Reference)
+	f.asked.mark(o.ID, err != nil && !vipps.IsKind(err, vipps.KindNotFound))
+	if vipps.IsKind(err, vipps.KindNotFound) && vp.State == "" {
+		if a.Clock.Now().Before(vp.SettleAfter) {
+			return o, err // create may still be on its way to Vipps
+		}
+		// Create never reached Vipps and the customer never saw a landing page.
+		return f.move(ctx, o, db.StatusFailed, "The payment was never started at Vipps MobilePay. Nothing was charged.")
+	}
+	if vippsRefused(err) {
+		return f.giveUp(ctx, o, vp, err)
+	}
+	if err != nil {
+		return o, err
+	}
+	defer f.refreshEvents(ctx, o, vp.Reference)
+	if err := a.Store.SetVippsState(ctx, o.ID, p.State, p.PSPReference, p.Aggregate.CapturedAmount.Value); err != nil {
+		return o, err
+	}
+
+	switch p.State {
+	case vipps.StateCreated:
+		if sweeping && !a.Clock.Now().Before(vp.SettleAfter) {
+			// Past Vipps's own 10 minutes and still waiting: end it, so a late
+			// approval cannot take money for an order the shop gave up on.
+			m, err := f.client.Cancel(ctx, vp.Reference, vp.CancelKey)
+			if err != nil {
+				return o, err
+			}
+			_ = a.Store.SetVippsState(ctx, o.ID, m.State, m.PSPReference, m.Aggregate.CapturedAmount.Value)
+			return f.move(ctx, o, db.StatusCancelled, "The payment request expired before it was approved. Nothing was charged.")
+		}
+		return o, nil
+	case vipps.StateAborted:
+		return f.move(ctx, o, db.StatusCancelled, "You rejected the payment in Vipps MobilePay. Nothing was charged.")
+	case vipps.StateExpired:
+		return f.move(ctx, o, db.StatusCancelled, "The payment request expired before it was approved. Nothing was charged.")
+	case vipps.StateTerminated:
+		return f.move(ctx, o, db.StatusCancelled, "The payment was cancelled. Nothing was charged.")
+	case vipps.StateAuthorized:
+		return f.capture(ctx, o, vp, p)
+	}
+	return o, nil
+}
+
+// capture takes an authorized payment in full, with the order's stored
+// capture key, and marks the order captured.
+func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment, p vipps.Payment) (db.Order, error) {
+	a := f.a
+	if o.Status == db.StatusPending {
+		var err error
+		if o, err = f.move(ctx, o, db.StatusAuthorized, "Approved in Vipps MobilePay; taking the payment."); err != nil {
+			return o, err
+		}
+	}
+	agg := p.Aggregate
+	if agg.CapturedAmount.Value < o.TotalAmount {
+		if agg.CancelledAmount.Value > 0 {
+			return f.move(ctx, o, db.StatusFailed, "The reservation was released before the payment was taken. Nothing was charged.")
+		}
+		m, err := f.client.Capture(ctx, vp.Reference, vipps.Amount{Currency: o.Currency, Value: o.TotalAmount}, vp.CaptureKey)
+		if vippsRefused(err) {
+			// Vipps will not let the shop take this payment (a state or
+			// validation refusal, a conflict): release it and say so. A retry
+			// with the same key cannot change that answer.
+			return f.giveUp(ctx, o, vp, err)
+		}
+		if err != nil {
+			// Stays authorized; the next view or the sweep tries again with
+			// the same Idempotency-Key.
+			return o, err
+		}
+		_ = a.Store.SetVippsState(ctx, o.ID, m.State, m.PSPReference, m.Aggregate.CapturedAmount.Value)
+	}
+	// Paid: the order's items leave the cart in the same step (db.SetOrderStatusPaid).
+	err := a.Store.SetOrderStatusPaid(ctx, o.ID, o.Status, db.StatusCaptured, "Paid with Vipps MobilePay.")
+	if err != nil && !errors.Is(err, db.ErrStale) {
+		return o, err
+	}
+	return f.reload(ctx, o)
+}
+
+// vippsRefused reports a final answer from Vipps about the payment: a 4xx
+// other than 429 (busy: ask later) and other than 401/403, which are about
+// the shop's own credentials, not the payment, and heal once the
+// configuration is fixed. Asking again with the same request gets the same
+// refusal, so the order must not wait for another answer.
+func vippsRefused(err error) bool {
+	var e *vipps.Error
+	return errors.As(err, &e) && e.Status >= 400 && e.Status < 500 &&
+		e.Status != http.StatusTooManyRequests && e.Kind != vipps.KindAuth
+}
+
+// giveUp ends an order Vipps refused to settle: the payment is cancelled when
+// Vipps knows it (a reservation is released, a waiting payment can no longer
+// be approved), and the order is marked failed with a detail a customer can
+// read. Vipps's own text goes to the log only.
+func (f *vippsFlow) giveUp(ctx context.Context, o db.Order, vp db.VippsPayment, cause error) (db.Order, error) {
+	a := f.a
+	a.Log.Warn("vipps: refused; the order is failed", "order", o.PublicID, "error", cause)
+	if vp.State != "" && !vipps.IsKind(cause, vipps.KindNotFound) {
+		if m, err := f.client.Cancel(ctx, vp.Reference, vp.CancelKey); err != nil {
+			a.Log.Warn("vipps: releasing a refused payment", "order", o.PublicID, "error", err)
+		} else {
+			_ = a.Store.SetVippsState(ctx, o.ID, m.State, m.PSPReference, m.Aggregate.CapturedAmount.Value)
+		}
+	}
+	return f.move(ctx, o, db.StatusFailed, "Vipps MobilePay would not complete the payment. Nothing was charged.")
+}
+
+// move changes the order's status (compare-and-swap) and returns it reloaded.
+// Losing the swap to another process is fine: the reloaded order says where
+// it went.
+func (f *vippsFlow) move(ctx context.Context, o db.Order, to db.Status, detail string) (db.Order, error) {
+	err := f.a.Store.SetOrderStatus(ctx, o.ID, o.Status, to, detail)
+	if err != nil && !errors.Is(err, db.ErrStale) {
+		return o, err
+	}
+	return f.reload(ctx, o)
+}
+
+// reload reads the order again; on failure it returns o as it was, so a
+// caller never loses which order it holds.
+func (f *vippsFlow) reload(ctx context.Context, o db.Order) (db.Order, error) {
+	cur, err := f.a.Store.OrderByPublicID(ctx, o.PublicID)
+	if err != nil {
+		return o, err
+	}
+	return cur, nil
+}
+
+// refreshEvents stores the payment's event log for the order page. A failure
+// only leaves the previous log in place.
+func (f *vippsFlow) refreshEvents(ctx context.Context, o db.Order, ref string) {
+	events, err := f.client.Events(ctx, ref)
+	if err != nil {
+		f.a.Log.Warn("vipps: reading the event log", "order", o.PublicID, "error", err)
+		return
+	}
+	rows := make([]db.VippsEvent, 0, len(events))
+	for _, e := range events {
+		row := db.VippsEvent{Name: e.Name, Currency: e.Amount.Currency, Amount: e.Amount.Value, OccurredAt: e.Timestamp, Success: e.Success}
+		if e.IdempotencyKey != nil {
+			row.IdempotencyKey = *e.IdempotencyKey
+		}
+		if row.Currency == "" {
+			row.Currency = catalog.Currency
+		}
+		rows = append(rows, row)
+	}
+	if err := f.a.Store.ReplaceVippsEvents(ctx, o.ID, rows); err != nil {
+		f.a.Log.Warn("vipps: storing the event log", "order", o.PublicID, "error", err)
+	}
+}

@@ -100,14 +100,14 @@ func (f *klarnaSignInFlow) redirect(c echo.Context, p klarnaPending) error {
 }
 
 // problem renders the page that explains a refused sign-in.
-func (f *klarnaSignInFlow) problem(c echo.Context, status int, title, msg string, actions ...views.KlarnaIDAction) error {
+func (f *klarnaSignInFlow) problem(c echo.Context, status int, title, msg string, actions ...views.KlarnaSignInAction) error {
 	if len(actions) == 0 {
-		actions = []views.KlarnaIDAction{{Label: "Back to sign in", Href: "/signin"}, {Label: "Back to the shop", Href: "/"}}
+		actions = []views.KlarnaSignInAction{{Label: "Back to sign in", Href: "/signin"}, {Label: "Back to the shop", Href: "/"}}
 		if currentUser(c) != nil {
-			actions[0] = views.KlarnaIDAction{Label: "Back to your account", Href: "/account"}
+			actions[0] = views.KlarnaSignInAction{Label: "Back to your account", Href: "/account"}
 		}
 	}
-	return render(c, status, views.KlarnaIDProblem(f.a.chrome(c, title), views.KlarnaIDProblemView{Title: title, Message: msg, Actions: actions}))
+	return render(c, status, views.KlarnaSignInProblem(f.a.chrome(c, title), views.KlarnaSignInProblemView{Title: title, Message: msg, Actions: actions}))
 }
 
 // callback is GET /auth/klarna/callback.
@@ -222,8 +222,8 @@ func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnaid
 			return f.problem(c, http.StatusConflict, "You already have an account with this email",
 				"An account with "+id.Email+" already exists in the shop. The shop never joins accounts by email alone. "+
 					"To use Klarna with that account, sign in with its password, then choose \"Connect Klarna\" on your account page.",
-				views.KlarnaIDAction{Label: "Sign in with your password", Href: "/signin?next=/account"},
-				views.KlarnaIDAction{Label: "Back to the shop", Href: "/"})
+				views.KlarnaSignInAction{Label: "Sign in with your password", Href: "/signin?next=/account"},
+				views.KlarnaSignInAction{Label: "Back to the shop", Href: "/"})
 		case errors.Is(err, db.ErrKlarnaTaken) && attempt == 0:
 			continue // made by a parallel callback just now: sign in to it
 		case err != nil:
@@ -270,7 +270,7 @@ func (f *klarnaSignInFlow) disconnect(c echo.Context) error {
 	if u.PasswordHash == "" {
 		return f.problem(c, http.StatusConflict, "Klarna stays connected",
 			"You sign in to this account with Klarna and it has no password, so disconnecting Klarna would lock you out.",
-			views.KlarnaIDAction{Label: "Back to your account", Href: "/account"})
+			views.KlarnaSignInAction{Label: "Back to your account", Href: "/account"})
 	}
 	err := f.grants.Disconnect(ctx, u.ID)
 	if errors.Is(err, klarnaid.ErrRevoke) {

@@ -16,7 +16,7 @@ func (f *klarnaSignInFlow) accountPanel(ctx context.Context, u db.User) (templ.C
 	if err != nil || !st.Connected {
 		return nil, err
 	}
-	return views.KlarnaIDPanel(views.KlarnaIDPanelView{
+	return views.KlarnaSignInPanel(views.KlarnaSignInPanelView{
 		Connected: true, CanDisconnect: u.PasswordHash != "",
 		Name: st.Identity.Name, Email: st.Identity.Email, SignInAgain: st.SignInAgain,
 		Since: st.Identity.ConnectedAt.Local().Format(dateFormat),
@@ -30,5 +30,5 @@ func (f *klarnaSignInFlow) connectOffer(ctx context.Context, u db.User) (templ.C
 	if err != nil || st.Connected {
 		return nil, err
 	}
-	return views.KlarnaIDConnect(), nil
+	return views.KlarnaSignInConnect(), nil
 }

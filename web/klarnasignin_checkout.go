@@ -22,7 +22,7 @@ func (f *klarnaSignInFlow) checkoutNotice(c echo.Context) (templ.Component, erro
 	if err != nil || !st.Connected || !st.SignInAgain {
 		return nil, err
 	}
-	return views.KlarnaIDCheckoutNotice(), nil
+	return views.KlarnaSignInCheckoutNotice(), nil
 }
 
 // addAccessToken puts the signed-in customer's fresh access token into a

@@ -58,7 +58,7 @@ func (f *vippsFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 			Time:   e.OccurredAt.Local().Format(dateFormat), When: e.OccurredAt.UTC().Format(time.RFC3339),
 		})
 	}
-	p := orderPart{Details: []templ.Component{views.VippsDetails(v)}}
+	p := orderPart{Details: []templ.Component{views.VippsOrderDetails(v)}}
 	switch {
 	case o.Status == db.StatusPending && vp.RedirectURL != "" && landingAllowed(vp.RedirectURL, f.a.Config.Vipps):
 		p.Actions = append(p.Actions, views.VippsContinue(vp.RedirectURL))

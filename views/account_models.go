@@ -1,0 +1,65 @@
+package views
+
+import "github.com/a-h/templ"
+
+// OrderSummary is an order in a list.
+type OrderSummary struct {
+	PublicID  string
+	Created   string
+	Status    string
+	Provider  string
+	Total     string
+	ItemCount int
+}
+
+// AccountView is the account page.
+type AccountView struct {
+	User   UserView
+	Orders []OrderSummary
+	// Sections are flows' own sections after the orders (unpaid invoices).
+	Sections []templ.Component
+	// Linked holds one panel per provider account the flows can link.
+	Linked []templ.Component
+}
+
+// OrderLineView is a line on the order page.
+type OrderLineView struct {
+	Name      string
+	Quantity  int
+	UnitPrice string
+	Total     string
+	TaxRate   string
+}
+
+// OrderView is the order page.
+type OrderView struct {
+	PublicID          string
+	Created           string
+	Status            string // pending, authorized, captured, failed, cancelled
+	StatusDetail      string
+	Provider          string
+	ProviderReference string
+	Lines             []OrderLineView
+	Total             string
+	Tax               string
+	// Details and Actions are the provider flow's own parts (events, retry).
+	Details []templ.Component
+	Actions []templ.Component
+}
+
+// StatusLabel is the status as a customer reads it.
+func StatusLabel(s string) string {
+	switch s {
+	case "pending":
+		return "Awaiting payment"
+	case "authorized":
+		return "Payment authorized"
+	case "captured":
+		return "Paid"
+	case "failed":
+		return "Payment failed"
+	case "cancelled":
+		return "Cancelled"
+	}
+	return s
+}

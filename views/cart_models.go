@@ -1,0 +1,49 @@
+package views
+
+import (
+	"strconv"
+
+	"github.com/a-h/templ"
+)
+
+// CartLineView is one cart line.
+type CartLineView struct {
+	ProductID string
+	Name      string
+	Image     string
+	UnitPrice string
+	Quantity  int
+	// QuantityInput is what the customer typed when it was refused.
+	QuantityInput string
+	Total         string
+	TaxRate       string
+}
+
+// QuantityValue is the value the quantity field shows.
+func (l CartLineView) QuantityValue() string {
+	if l.QuantityInput != "" {
+		return l.QuantityInput
+	}
+	return strconv.Itoa(l.Quantity)
+}
+
+// CartView is a priced cart.
+type CartView struct {
+	Lines    []CartLineView
+	Subtotal string // sum of line totals, tax included
+	Tax      string // tax included in Subtotal
+	Total    string
+	Count    int // items, counting quantities
+}
+
+// Empty reports whether the cart has no lines.
+func (c CartView) Empty() bool { return len(c.Lines) == 0 }
+
+// CheckoutView is the checkout page: the order that will be placed and the
+// payment methods the provider flows add.
+type CheckoutView struct {
+	Cart    CartView
+	Methods []templ.Component
+	Notices []string
+	Guest   bool
+}

@@ -1,0 +1,38 @@
+package views
+
+// KlarnaMethodView is Klarna on the checkout page.
+type KlarnaMethodView struct {
+	Guest  bool
+	Linked bool // the customer's Klarna account is linked: Klarna opens ready to buy
+}
+
+// KlarnaPayView is the page where Klarna's widget takes the payment.
+type KlarnaPayView struct {
+	OrderID      string
+	Lines        []OrderLineView
+	Total        string
+	Tax          string
+	ClientToken  string // the session's client_token, meant for the browser
+	SDKURL       string // KLARNA_SDK_URL
+	AuthorizeURL string // where the page posts the authorization_token
+	Recognised   bool   // the session carries the stored customer_token
+	// SignedInWithKlarna: the customer has a live Sign in with Klarna grant,
+	// whose access token went with the session (issue 5).
+	SignedInWithKlarna bool
+	Linking            bool // intent buy_and_link (a signed-in customer)
+	Notice             string
+}
+
+// KlarnaLinkView is the account page's Klarna panel.
+type KlarnaLinkView struct {
+	Masked      string // never the whole token
+	LinkedAt    string
+	RefreshedAt string
+}
+
+// KlarnaOrderView is what an order page shows about its Klarna payment.
+type KlarnaOrderView struct {
+	BuyAgain      bool   // the order was placed with the customer token, no widget
+	SourceOrderID string // the order it repeats
+	Reference     string // the last Klarna error's correlation id
+}

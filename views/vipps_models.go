@@ -1,0 +1,26 @@
+package views
+
+// VippsMethodView is the Vipps MobilePay choice on the checkout page, with
+// what the customer typed and what was wrong with it.
+type VippsMethodView struct {
+	Phone  string
+	Error  string // about the phone number
+	Notice string // a refusal or an outage, in calm words
+}
+
+// VippsEventView is one line of a payment's history.
+type VippsEventView struct {
+	Name   string // Vipps's event name, e.g. CAPTURED
+	Label  string // what it means for the customer
+	Amount string
+	Time   string
+	When   string // RFC 3339, for the <time> element
+}
+
+// VippsOrderView is the Vipps part of an order page.
+type VippsOrderView struct {
+	Reference string
+	State     string // Vipps's last reported state
+	Events    []VippsEventView
+	Notice    string // e.g. Vipps could not be reached just now
+}

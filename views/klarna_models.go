@@ -17,7 +17,7 @@ type KlarnaPayView struct {
 	AuthorizeURL string // where the page posts the authorization_token
 	Recognised   bool   // the session carries the stored customer_token
 	// SignedInWithKlarna: the customer has a live Sign in with Klarna grant,
-	// whose access token went with the session (issue 5).
+	// whose access token went with the session.
 	SignedInWithKlarna bool
 	Linking            bool // intent buy_and_link (a signed-in customer)
 	Notice             string

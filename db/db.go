@@ -15,8 +15,6 @@ import (
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
-
-	"refshop/web/clock"
 )
 
 //go:embed migrations/*.sql
@@ -96,18 +94,19 @@ func (db *DB) Ping(ctx context.Context) error {
 // Store is every query the shop makes. Its clock stamps rows.
 type Store struct {
 	db    *DB
-	clock clock.Clock
+	clock func() time.Time
 }
 
-// NewStore returns a store on db. clock nil means the wall clock.
-func NewStore(db *DB, c clock.Clock) *Store {
-	if c == nil {
-		c = clock.Real{}
+// NewStore returns a store on db that stamps rows with the time now tells
+// (a test passes its own clock's Now); nil means time.Now.
+func NewStore(db *DB, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
 	}
-	return &Store{db: db, clock: c}
+	return &Store{db: db, clock: now}
 }
 
-func (s *Store) now() string { return s.clock.Now().UTC().Format(time.RFC3339Nano) }
+func (s *Store) now() string { return s.clock().UTC().Format(time.RFC3339Nano) }
 
 // tx runs f in one immediate write transaction, committing when f returns nil.
 func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {

@@ -133,7 +133,7 @@ func (s *Store) SetAltpayInvoiceStatus(ctx context.Context, orderID int64, statu
 func (s *Store) UnpaidAltpayOrders(ctx context.Context, userID int64) ([]Order, error) {
 	return s.queryOrders(ctx, `
 		SELECT `+orderColumns+` FROM orders
-		WHERE user_id = ? AND provider = 'altpay' AND status = 'pending'
+		WHERE user_id = ? AND provider = ? AND status = ?
 		  AND id IN (SELECT order_id FROM altpay_invoices WHERE status <> 'PAID')
-		ORDER BY created_at DESC, id DESC`, userID)
+		ORDER BY created_at DESC, id DESC`, userID, ProviderAltpay, StatusPending)
 }

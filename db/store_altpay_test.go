@@ -10,7 +10,7 @@ import (
 
 func altpayTestOrder(t *testing.T, s *db.Store, userID int64, guestID string) db.Order {
 	t.Helper()
-	return placeOrder(t, s, db.NewOrder{UserID: userID, GuestID: guestID, Provider: "altpay",
+	return placeOrder(t, s, db.NewOrder{UserID: userID, GuestID: guestID, Provider: db.ProviderAltpay,
 		Lines: []db.OrderLine{{ProductID: "stoneware-mug", Name: "Stoneware Mug", Quantity: 1, UnitPrice: 1800, TaxRate: 1900, TotalAmount: 1800, TotalTaxAmount: 287}}})
 }
 

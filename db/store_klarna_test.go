@@ -64,7 +64,7 @@ func TestKlarnaLinkCompareAndSwap(t *testing.T) {
 func TestKlarnaPaymentRoundTrip(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
-	o := placeOrder(t, s, db.NewOrder{GuestID: "g1", Provider: "klarna", IdempotencyKey: "attempt-1"})
+	o := placeOrder(t, s, db.NewOrder{GuestID: "g1", Provider: db.ProviderKlarna, IdempotencyKey: "attempt-1"})
 	p := db.KlarnaPayment{OrderID: o.ID, Kind: db.KlarnaWidget, SessionID: "s1", ClientToken: "a.b.c", Intent: "buy", SentToken: true}
 	if err := s.CreateKlarnaPayment(ctx, p); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,16 @@ const (
 	StatusCancelled  Status = "cancelled"  // the customer or the shop called it off
 )
 
+// Provider names the payment provider, and so the flow, an order is paid
+// through. The values are what orders.provider stores.
+type Provider string
+
+const (
+	ProviderVipps  Provider = "vipps"  // Vipps MobilePay ePayment
+	ProviderKlarna Provider = "klarna" // Klarna payments, with or without a linked account
+	ProviderAltpay Provider = "altpay" // an Alternative Payments invoice
+)
+
 // transitions are the allowed status changes.
 var transitions = map[Status][]Status{
 	StatusPending:    {StatusAuthorized, StatusCaptured, StatusFailed, StatusCancelled},
@@ -45,7 +55,7 @@ type Order struct {
 	GuestID           string // "" for a user's order
 	CartID            int64  // the cart it was placed from; 0 once that cart is gone
 	Status            Status
-	Provider          string
+	Provider          Provider
 	ProviderReference string
 	IdempotencyKey    string
 	Currency          string
@@ -83,7 +93,7 @@ type NewOrder struct {
 	UserID         int64
 	GuestID        string
 	CartID         int64
-	Provider       string
+	Provider       Provider
 	IdempotencyKey string // derive it from the attempt; CreateOrder makes one when empty
 	Currency       string
 	Lines          []OrderLine

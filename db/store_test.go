@@ -176,7 +176,7 @@ var teaAndCarafe = []db.OrderLine{
 
 func newOrder(t *testing.T, s *db.Store, userID int64) db.Order {
 	t.Helper()
-	return placeOrder(t, s, db.NewOrder{UserID: userID, Provider: "vipps", Lines: teaAndCarafe})
+	return placeOrder(t, s, db.NewOrder{UserID: userID, Provider: db.ProviderVipps, Lines: teaAndCarafe})
 }
 
 func TestOrdersLifecycle(t *testing.T) {
@@ -223,7 +223,7 @@ func TestOrdersLifecycle(t *testing.T) {
 
 func TestGuestOrderOwnership(t *testing.T) {
 	s, _ := newStore(t)
-	o := placeOrder(t, s, db.NewOrder{GuestID: "g1", Provider: "klarna"})
+	o := placeOrder(t, s, db.NewOrder{GuestID: "g1", Provider: db.ProviderKlarna})
 	if !o.OwnedBy(0, "g1") || o.OwnedBy(0, "g2") || o.OwnedBy(0, "") || o.OwnedBy(1, "") {
 		t.Fatal("guest ownership is wrong")
 	}
@@ -233,12 +233,12 @@ func TestCreateOrderRefusesBadInputAndWritesNothing(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
 	u, _ := s.CreateUser(ctx, "a@example.com", "", "h")
-	if _, err := s.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: "vipps", Currency: "EUR"}); err == nil {
+	if _, err := s.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: db.ProviderVipps, Currency: "EUR"}); err == nil {
 		t.Fatal("an order without lines was accepted")
 	}
 	o := newOrder(t, s, u.ID)
 	// The same idempotency key twice is refused and leaves no half-written order.
-	_, err := s.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: "vipps", Currency: "EUR", IdempotencyKey: o.IdempotencyKey,
+	_, err := s.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: db.ProviderVipps, Currency: "EUR", IdempotencyKey: o.IdempotencyKey,
 		Lines: []db.OrderLine{{ProductID: "x", Name: "X", Quantity: 1, UnitPrice: 1, TotalAmount: 1}}})
 	if err == nil {
 		t.Fatal("a duplicate idempotency key was accepted")
@@ -302,7 +302,7 @@ func TestSetOrderStatusPaidTakesTheOrderOutOfTheCartOnce(t *testing.T) {
 	cart, _ := s.AdoptCart(ctx, u.ID, 0)
 	must(t, s.AddToCart(ctx, cart, "sencha", 2))
 	must(t, s.AddToCart(ctx, cart, "carafe", 1))
-	o := placeOrder(t, s, db.NewOrder{UserID: u.ID, CartID: cart, Provider: "vipps", Lines: teaAndCarafe})
+	o := placeOrder(t, s, db.NewOrder{UserID: u.ID, CartID: cart, Provider: db.ProviderVipps, Lines: teaAndCarafe})
 	// While the customer pays, they add one more tea and a grinder.
 	must(t, s.AddToCart(ctx, cart, "sencha", 1))
 	must(t, s.AddToCart(ctx, cart, "hand-grinder", 1))

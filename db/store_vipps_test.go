@@ -11,7 +11,7 @@ import (
 func TestVippsPaymentStore(t *testing.T) {
 	ctx := context.Background()
 	s, clk := newStore(t)
-	o := placeOrder(t, s, db.NewOrder{GuestID: "guest-1", Provider: "vipps"})
+	o := placeOrder(t, s, db.NewOrder{GuestID: "guest-1", Provider: db.ProviderVipps})
 	settle := clk.Now().Add(11 * time.Minute)
 	p := db.VippsPayment{OrderID: o.ID, Reference: "refshop-" + o.PublicID, CreateKey: o.IdempotencyKey + "-create",
 		CaptureKey: o.IdempotencyKey + "-capture", CancelKey: o.IdempotencyKey + "-cancel", SettleAfter: settle}
@@ -79,7 +79,7 @@ func TestVippsSettleFailedBacksOffAndBounds(t *testing.T) {
 	s, clk := newStore(t)
 	var ids []string
 	for i := range 2 {
-		o := placeOrder(t, s, db.NewOrder{GuestID: "guest-1", Provider: "vipps"})
+		o := placeOrder(t, s, db.NewOrder{GuestID: "guest-1", Provider: db.ProviderVipps})
 		p := db.VippsPayment{OrderID: o.ID, Reference: "refshop-" + o.PublicID, CreateKey: "c", CaptureKey: "p", CancelKey: "x",
 			SettleAfter: clk.Now().Add(time.Duration(i) * time.Minute)}
 		if err := s.CreateVippsPayment(ctx, p); err != nil {

@@ -324,3 +324,20 @@ func TestSetOrderStatusPaidTakesTheOrderOutOfTheCartOnce(t *testing.T) {
 		t.Fatalf("cart after payment = %v, want the extra sencha and the grinder only", got)
 	}
 }
+
+// A store error names the operation and still matches its sentinel.
+func TestErrorsNameTheOperation(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	_, err := s.UserByID(ctx, 999)
+	if !errors.Is(err, db.ErrNotFound) || err.Error() != "db: user by id: not found" {
+		t.Fatalf("UserByID(unknown) = %v", err)
+	}
+	u, _ := s.CreateUser(ctx, "a@example.com", "", "h")
+	o := newOrder(t, s, u.ID)
+	must(t, s.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusAuthorized, ""))
+	err = s.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "")
+	if !errors.Is(err, db.ErrStale) || err.Error() != "db: set order status: row changed by another request" {
+		t.Fatalf("stale SetOrderStatus = %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -67,7 +68,7 @@ func TestVippsPaymentStore(t *testing.T) {
 	if err != nil || len(stored) != 3 || stored[2].Name != "CAPTURED" || stored[2].IdempotencyKey != key || stored[1].IdempotencyKey != "" || !stored[1].OccurredAt.Equal(at.Add(time.Minute)) {
 		t.Errorf("events: %+v %v", stored, err)
 	}
-	if _, err := s.VippsPaymentByOrder(ctx, 999); err != db.ErrNotFound {
+	if _, err := s.VippsPaymentByOrder(ctx, 999); !errors.Is(err, db.ErrNotFound) {
 		t.Errorf("missing: %v", err)
 	}
 }
@@ -108,7 +109,7 @@ func TestVippsSettleFailedBacksOffAndBounds(t *testing.T) {
 	if due, _ := s.VippsOrdersToSettle(ctx, now.Add(time.Hour), 2, 10); len(due) != 1 || due[0] != ids[1] {
 		t.Errorf("an order past the bound is still listed: %v", due)
 	}
-	if _, err := s.VippsSettleFailed(ctx, 9999, now); err != db.ErrNotFound {
+	if _, err := s.VippsSettleFailed(ctx, 9999, now); !errors.Is(err, db.ErrNotFound) {
 		t.Errorf("unknown order: %v", err)
 	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // AltpayCustomer links a shop user (or guest session) to its Alternative
-// Payments customer.
+// Payments customer (https://docs.alternativepayments.io).
 type AltpayCustomer struct {
 	ExternalID string // ours, sent as external_id
 	CustomerID string // the provider's; "" until the provider created it

@@ -9,7 +9,10 @@ import (
 
 // KlarnaLink is a user's Klarna account link as stored. Sealed is the
 // customer_token sealed with the shop's key ("" when not linked); Version is
-// 0 when the user never had a row.
+// 0 when the user never had a row. Klarna may answer an order with a new
+// customer_token that replaces the stored one, so writers compare-and-swap
+// on Version. See
+// https://docs.klarna.com/klarna-payments/in-depth-knowledge/customer-token/
 type KlarnaLink struct {
 	UserID      int64
 	Sealed      string

@@ -7,7 +7,10 @@ import (
 	"time"
 )
 
-// VippsPayment is the Vipps MobilePay ePayment behind one order.
+// VippsPayment is the Vipps MobilePay ePayment behind one order. Its
+// Idempotency-Keys are stored before the first call so every retry sends the
+// same ones. See https://developer.vippsmobilepay.com/docs/APIs/epayment-api
+// and https://developer.vippsmobilepay.com/docs/knowledge-base/http-headers#idempotency
 type VippsPayment struct {
 	OrderID      int64
 	Reference    string

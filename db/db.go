@@ -15,8 +15,6 @@ import (
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
-
-	"refshop/web/clock"
 )
 
 //go:embed migrations/*.sql
@@ -53,14 +51,14 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	path := filepath.Join(dir, "refshop.db")
 	w, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("db: open: %w", err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
 	r, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		w.Close()
-		return nil, err
+		return nil, fmt.Errorf("db: open: %w", err)
 	}
 	r.SetMaxOpenConns(8)
 	db := &DB{Write: w, Read: r, Path: path}
@@ -88,26 +86,54 @@ func (db *DB) Close() error {
 }
 
 // Ping checks that the database answers a query.
-func (db *DB) Ping(ctx context.Context) error {
+func (db *DB) Ping(ctx context.Context) (err error) {
+	defer wrap(&err, "ping")
 	var one int
 	return db.Read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
+var (
+	// ErrNotFound: no such row (or not the caller's).
+	ErrNotFound = errors.New("not found")
+	// ErrStale: a compare-and-swap lost to another writer.
+	ErrStale = errors.New("row changed by another request")
+)
+
 // Store is every query the shop makes. Its clock stamps rows.
 type Store struct {
 	db    *DB
-	clock clock.Clock
+	clock func() time.Time
 }
 
-// NewStore returns a store on db. clock nil means the wall clock.
-func NewStore(db *DB, c clock.Clock) *Store {
-	if c == nil {
-		c = clock.Real{}
+// NewStore returns a store on db that stamps rows with the time now tells
+// (a test passes its own clock's Now); nil means time.Now.
+func NewStore(db *DB, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
 	}
-	return &Store{db: db, clock: c}
+	return &Store{db: db, clock: now}
 }
 
-func (s *Store) now() string { return s.clock.Now().UTC().Format(time.RFC3339Nano) }
+func (s *Store) now() string { return stamp(s.clock()) }
+
+// stamp is how a time is stored in a TEXT column: UTC, RFC 3339 with
+// nanoseconds.
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// wrap names the Store operation in the error it returns, if any:
+// "db: swap klarna token: row changed by another request". errors.Is still
+// finds the sentinels (ErrNotFound, ErrStale, ...) inside. Every exported
+// Store method defers it first thing.
+func wrap(errp *error, op string) {
+	if *errp != nil {
+		*errp = fmt.Errorf("db: %s: %w", op, *errp)
+	}
+}
 
 // tx runs f in one immediate write transaction, committing when f returns nil.
 func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
@@ -122,7 +148,71 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-func parseTime(s string) time.Time {
-	t, _ := time.Parse(time.RFC3339Nano, s)
-	return t
+// execer is a pool or a transaction.
+type execer interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}
+
+// changed runs a conditional write (a compare-and-swap) and reports whether
+// it changed exactly one row.
+func changed(ctx context.Context, ex execer, query string, args ...any) (bool, error) {
+	res, err := ex.ExecContext(ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// swapOne is changed for a write that must change one row: ErrStale when it
+// changed none (another request got there first).
+func swapOne(ctx context.Context, ex execer, query string, args ...any) error {
+	ok, err := changed(ctx, ex, query, args...)
+	if err == nil && !ok {
+		return ErrStale
+	}
+	return err
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }
+
+// list runs a query on the read pool and scans every row it returns.
+func list[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.db.Read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// noRows turns "no row" into ErrNotFound, for queries that look one up.
+func noRows(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+func nullInt(v int64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}
+
+func nullString(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
 }

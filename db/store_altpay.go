@@ -8,7 +8,7 @@ import (
 )
 
 // AltpayCustomer links a shop user (or guest session) to its Alternative
-// Payments customer.
+// Payments customer (https://docs.alternativepayments.io).
 type AltpayCustomer struct {
 	ExternalID string // ours, sent as external_id
 	CustomerID string // the provider's; "" until the provider created it
@@ -17,53 +17,47 @@ type AltpayCustomer struct {
 // ReserveAltpayCustomer returns the user's (or guest's) row, creating it with
 // a fresh external id when there is none. Two concurrent calls get the same
 // row. The caller creates the provider customer when CustomerID is "".
-func (s *Store) ReserveAltpayCustomer(ctx context.Context, userID int64, guestID string) (AltpayCustomer, error) {
+func (s *Store) ReserveAltpayCustomer(ctx context.Context, userID int64, guestID string) (_ AltpayCustomer, err error) {
+	defer wrap(&err, "reserve altpay customer")
 	if (userID == 0) == (guestID == "") {
-		return AltpayCustomer{}, errors.New("db: an altpay customer belongs to a user or to a guest session")
+		return AltpayCustomer{}, errors.New("an altpay customer belongs to a user or to a guest session")
 	}
 	now := s.now()
-	_, err := s.db.Write.ExecContext(ctx, `
+	_, err = s.db.Write.ExecContext(ctx, `
 		INSERT INTO altpay_customers(user_id, guest_id, external_id, created_at, updated_at)
 		VALUES(?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		nullInt(userID), nullString(guestID), "refshop-"+randomID(), now, now)
 	if err != nil {
 		return AltpayCustomer{}, err
 	}
-	return s.AltpayCustomerFor(ctx, userID, guestID)
+	return s.altpayCustomer(ctx, userID, guestID)
 }
 
 // AltpayCustomerFor returns the user's (or guest's) row; ErrNotFound when
 // there is none.
-func (s *Store) AltpayCustomerFor(ctx context.Context, userID int64, guestID string) (AltpayCustomer, error) {
+func (s *Store) AltpayCustomerFor(ctx context.Context, userID int64, guestID string) (_ AltpayCustomer, err error) {
+	defer wrap(&err, "altpay customer for")
+	return s.altpayCustomer(ctx, userID, guestID)
+}
+
+func (s *Store) altpayCustomer(ctx context.Context, userID int64, guestID string) (AltpayCustomer, error) {
 	var c AltpayCustomer
-	var q string
-	var arg any
-	if userID != 0 {
-		q, arg = `SELECT external_id, COALESCE(customer_id, '') FROM altpay_customers WHERE user_id = ?`, userID
-	} else {
+	q, arg := `SELECT external_id, COALESCE(customer_id, '') FROM altpay_customers WHERE user_id = ?`, any(userID)
+	if userID == 0 {
 		q, arg = `SELECT external_id, COALESCE(customer_id, '') FROM altpay_customers WHERE guest_id = ?`, guestID
 	}
 	// Read from the writer: this follows a write in the same request.
 	err := s.db.Write.QueryRowContext(ctx, q, arg).Scan(&c.ExternalID, &c.CustomerID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, ErrNotFound
-	}
-	return c, err
+	return c, noRows(err)
 }
 
 // SetAltpayCustomerID records the provider's customer id for externalID,
 // once: ErrStale when another id is already recorded.
-func (s *Store) SetAltpayCustomerID(ctx context.Context, externalID, customerID string) error {
-	res, err := s.db.Write.ExecContext(ctx, `
+func (s *Store) SetAltpayCustomerID(ctx context.Context, externalID, customerID string) (err error) {
+	defer wrap(&err, "set altpay customer id")
+	return swapOne(ctx, s.db.Write, `
 		UPDATE altpay_customers SET customer_id = ?, updated_at = ?
 		WHERE external_id = ? AND (customer_id IS NULL OR customer_id = ?)`, customerID, s.now(), externalID, customerID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return ErrStale
-	}
-	return nil
 }
 
 // AltpayInvoice is an order's provider invoice.
@@ -78,7 +72,8 @@ type AltpayInvoice struct {
 // SaveAltpayInvoice records the order's invoice and sets the order's
 // provider_reference to the invoice id, in one transaction. Saving the same
 // invoice again is a no-op; another invoice for the order is ErrStale.
-func (s *Store) SaveAltpayInvoice(ctx context.Context, inv AltpayInvoice) error {
+func (s *Store) SaveAltpayInvoice(ctx context.Context, inv AltpayInvoice) (err error) {
+	defer wrap(&err, "save altpay invoice")
 	now := s.now()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `
@@ -94,46 +89,37 @@ func (s *Store) SaveAltpayInvoice(ctx context.Context, inv AltpayInvoice) error 
 		if stored != inv.InvoiceID {
 			return ErrStale
 		}
-		res, err := tx.ExecContext(ctx, `
-			UPDATE orders SET provider_reference = ?, updated_at = ?
-			WHERE id = ? AND (provider_reference IS NULL OR provider_reference = ?)`, inv.InvoiceID, now, inv.OrderID, inv.InvoiceID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return ErrStale
-		}
-		return nil
+		return s.setProviderReference(ctx, tx, inv.OrderID, inv.InvoiceID)
 	})
 }
 
 // AltpayInvoiceFor returns the order's invoice; ErrNotFound when it has none.
-func (s *Store) AltpayInvoiceFor(ctx context.Context, orderID int64) (AltpayInvoice, error) {
+func (s *Store) AltpayInvoiceFor(ctx context.Context, orderID int64) (_ AltpayInvoice, err error) {
+	defer wrap(&err, "altpay invoice for")
 	inv := AltpayInvoice{OrderID: orderID}
 	var checked string
-	err := s.db.Write.QueryRowContext(ctx, `
+	err = s.db.Write.QueryRowContext(ctx, `
 		SELECT customer_id, invoice_id, status, checked_at FROM altpay_invoices WHERE order_id = ?`, orderID).
 		Scan(&inv.CustomerID, &inv.InvoiceID, &inv.Status, &checked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return inv, ErrNotFound
-	}
 	inv.CheckedAt = parseTime(checked)
-	return inv, err
+	return inv, noRows(err)
 }
 
 // SetAltpayInvoiceStatus records the invoice status the provider reported.
-func (s *Store) SetAltpayInvoiceStatus(ctx context.Context, orderID int64, status string) error {
-	_, err := s.db.Write.ExecContext(ctx, `
+func (s *Store) SetAltpayInvoiceStatus(ctx context.Context, orderID int64, status string) (err error) {
+	defer wrap(&err, "set altpay invoice status")
+	_, err = s.db.Write.ExecContext(ctx, `
 		UPDATE altpay_invoices SET status = ?, checked_at = ? WHERE order_id = ?`, status, s.now(), orderID)
 	return err
 }
 
 // UnpaidAltpayOrders lists the user's pay-by-invoice orders that still await
 // payment and have an invoice to pay, newest first.
-func (s *Store) UnpaidAltpayOrders(ctx context.Context, userID int64) ([]Order, error) {
-	return s.queryOrders(ctx, `
+func (s *Store) UnpaidAltpayOrders(ctx context.Context, userID int64) (_ []Order, err error) {
+	defer wrap(&err, "unpaid altpay orders")
+	return list(ctx, s, scanOrder, `
 		SELECT `+orderColumns+` FROM orders
-		WHERE user_id = ? AND provider = 'altpay' AND status = 'pending'
+		WHERE user_id = ? AND provider = ? AND status = ?
 		  AND id IN (SELECT order_id FROM altpay_invoices WHERE status <> 'PAID')
-		ORDER BY created_at DESC, id DESC`, userID)
+		ORDER BY created_at DESC, id DESC`, userID, ProviderAltpay, StatusPending)
 }

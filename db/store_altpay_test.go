@@ -1,39 +1,27 @@
-package db
+package db_test
 
 import (
 	"errors"
 	"sync"
 	"testing"
+
+	"refshop/db"
 )
 
-func openAltpayTestStore(t *testing.T) *Store {
+func altpayTestOrder(t *testing.T, s *db.Store, userID int64, guestID string) db.Order {
 	t.Helper()
-	d, err := Open(t.Context(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return NewStore(d, nil)
-}
-
-func altpayTestOrder(t *testing.T, s *Store, userID int64, guestID string) Order {
-	t.Helper()
-	o, err := s.CreateOrder(t.Context(), NewOrder{UserID: userID, GuestID: guestID, Provider: "altpay", Currency: "EUR",
-		Lines: []OrderLine{{ProductID: "stoneware-mug", Name: "Stoneware Mug", Quantity: 1, UnitPrice: 1800, TaxRate: 1900, TotalAmount: 1800, TotalTaxAmount: 287}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o
+	return placeOrder(t, s, db.NewOrder{UserID: userID, GuestID: guestID, Provider: db.ProviderAltpay,
+		Lines: []db.OrderLine{{ProductID: "stoneware-mug", Name: "Stoneware Mug", Quantity: 1, UnitPrice: 1800, TaxRate: 1900, TotalAmount: 1800, TotalTaxAmount: 287}}})
 }
 
 func TestReserveAltpayCustomerGivesOneRowToConcurrentCallers(t *testing.T) {
-	s := openAltpayTestStore(t)
+	s, _ := newStore(t)
 	u, err := s.CreateUser(t.Context(), "jane@example.com", "Jane", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	got := make([]AltpayCustomer, 20)
+	got := make([]db.AltpayCustomer, 20)
 	for i := range got {
 		wg.Add(1)
 		go func() {
@@ -57,7 +45,7 @@ func TestReserveAltpayCustomerGivesOneRowToConcurrentCallers(t *testing.T) {
 	if err := s.SetAltpayCustomerID(t.Context(), got[0].ExternalID, "cus_1"); err != nil {
 		t.Errorf("setting the same id again: %v", err)
 	}
-	if err := s.SetAltpayCustomerID(t.Context(), got[0].ExternalID, "cus_2"); !errors.Is(err, ErrStale) {
+	if err := s.SetAltpayCustomerID(t.Context(), got[0].ExternalID, "cus_2"); !errors.Is(err, db.ErrStale) {
 		t.Errorf("replacing the customer id: %v, want ErrStale", err)
 	}
 	c, err := s.ReserveAltpayCustomer(t.Context(), u.ID, "")
@@ -69,16 +57,16 @@ func TestReserveAltpayCustomerGivesOneRowToConcurrentCallers(t *testing.T) {
 	if err != nil || guest.ExternalID == c.ExternalID {
 		t.Errorf("guest row %+v, %v: want its own external id", guest, err)
 	}
-	if _, err := s.AltpayCustomerFor(t.Context(), 0, "guest-other"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.AltpayCustomerFor(t.Context(), 0, "guest-other"); !errors.Is(err, db.ErrNotFound) {
 		t.Errorf("unknown guest: %v", err)
 	}
 }
 
 func TestSaveAltpayInvoiceSetsTheOrderReferenceOnce(t *testing.T) {
-	s := openAltpayTestStore(t)
+	s, _ := newStore(t)
 	u, _ := s.CreateUser(t.Context(), "jane@example.com", "Jane", "")
 	o := altpayTestOrder(t, s, u.ID, "")
-	inv := AltpayInvoice{OrderID: o.ID, CustomerID: "cus_1", InvoiceID: "inv_1", Status: "UPCOMING"}
+	inv := db.AltpayInvoice{OrderID: o.ID, CustomerID: "cus_1", InvoiceID: "inv_1", Status: "UPCOMING"}
 	if err := s.SaveAltpayInvoice(t.Context(), inv); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +75,7 @@ func TestSaveAltpayInvoiceSetsTheOrderReferenceOnce(t *testing.T) {
 	}
 	other := inv
 	other.InvoiceID = "inv_2"
-	if err := s.SaveAltpayInvoice(t.Context(), other); !errors.Is(err, ErrStale) {
+	if err := s.SaveAltpayInvoice(t.Context(), other); !errors.Is(err, db.ErrStale) {
 		t.Errorf("a second invoice for the order: %v, want ErrStale", err)
 	}
 	got, err := s.OrderByPublicID(t.Context(), o.PublicID)
@@ -98,13 +86,13 @@ func TestSaveAltpayInvoiceSetsTheOrderReferenceOnce(t *testing.T) {
 	if err != nil || stored.InvoiceID != "inv_1" || stored.CustomerID != "cus_1" || stored.Status != "UPCOMING" {
 		t.Errorf("stored %+v, %v", stored, err)
 	}
-	if _, err := s.AltpayInvoiceFor(t.Context(), o.ID+100); !errors.Is(err, ErrNotFound) {
+	if _, err := s.AltpayInvoiceFor(t.Context(), o.ID+100); !errors.Is(err, db.ErrNotFound) {
 		t.Errorf("no invoice: %v", err)
 	}
 }
 
 func TestUnpaidAltpayOrdersListsPendingInvoicesOnly(t *testing.T) {
-	s := openAltpayTestStore(t)
+	s, _ := newStore(t)
 	u, _ := s.CreateUser(t.Context(), "jane@example.com", "Jane", "")
 	other, _ := s.CreateUser(t.Context(), "bob@example.com", "Bob", "")
 	unpaid := altpayTestOrder(t, s, u.ID, "")
@@ -112,15 +100,15 @@ func TestUnpaidAltpayOrdersListsPendingInvoicesOnly(t *testing.T) {
 	noInvoice := altpayTestOrder(t, s, u.ID, "")
 	bobs := altpayTestOrder(t, s, other.ID, "")
 	_ = noInvoice
-	for i, o := range []Order{unpaid, paid, bobs} {
-		if err := s.SaveAltpayInvoice(t.Context(), AltpayInvoice{OrderID: o.ID, CustomerID: "cus", InvoiceID: "inv_" + string(rune('a'+i)), Status: "UPCOMING"}); err != nil {
+	for i, o := range []db.Order{unpaid, paid, bobs} {
+		if err := s.SaveAltpayInvoice(t.Context(), db.AltpayInvoice{OrderID: o.ID, CustomerID: "cus", InvoiceID: "inv_" + string(rune('a'+i)), Status: "UPCOMING"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := s.SetAltpayInvoiceStatus(t.Context(), paid.ID, "PAID"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetOrderStatus(t.Context(), paid.ID, StatusPending, StatusCaptured, "Paid by invoice"); err != nil {
+	if err := s.SetOrderStatus(t.Context(), paid.ID, db.StatusPending, db.StatusCaptured, "Paid by invoice"); err != nil {
 		t.Fatal(err)
 	}
 	list, err := s.UnpaidAltpayOrders(t.Context(), u.ID)

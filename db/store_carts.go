@@ -16,7 +16,8 @@ type CartItem struct {
 }
 
 // NewCart creates an empty guest cart.
-func (s *Store) NewCart(ctx context.Context) (int64, error) {
+func (s *Store) NewCart(ctx context.Context) (_ int64, err error) {
+	defer wrap(&err, "new cart")
 	res, err := s.db.Write.ExecContext(ctx, `INSERT INTO carts(updated_at) VALUES(?)`, s.now())
 	if err != nil {
 		return 0, err
@@ -26,9 +27,10 @@ func (s *Store) NewCart(ctx context.Context) (int64, error) {
 
 // CartExists reports whether the cart is still there (a reset database or an
 // old cookie can name one that is gone).
-func (s *Store) CartExists(ctx context.Context, cartID int64) (bool, error) {
+func (s *Store) CartExists(ctx context.Context, cartID int64) (_ bool, err error) {
+	defer wrap(&err, "cart exists")
 	var one int
-	err := s.db.Read.QueryRowContext(ctx, `SELECT 1 FROM carts WHERE id = ?`, cartID).Scan(&one)
+	err = s.db.Read.QueryRowContext(ctx, `SELECT 1 FROM carts WHERE id = ?`, cartID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -36,26 +38,18 @@ func (s *Store) CartExists(ctx context.Context, cartID int64) (bool, error) {
 }
 
 // CartItems lists a cart's items in the order they were added.
-func (s *Store) CartItems(ctx context.Context, cartID int64) ([]CartItem, error) {
-	rows, err := s.db.Read.QueryContext(ctx,
-		`SELECT product_id, quantity FROM cart_items WHERE cart_id = ? ORDER BY added_at, rowid`, cartID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []CartItem
-	for rows.Next() {
+func (s *Store) CartItems(ctx context.Context, cartID int64) (_ []CartItem, err error) {
+	defer wrap(&err, "cart items")
+	return list(ctx, s, func(r scanner) (CartItem, error) {
 		var it CartItem
-		if err := rows.Scan(&it.ProductID, &it.Quantity); err != nil {
-			return nil, err
-		}
-		items = append(items, it)
-	}
-	return items, rows.Err()
+		err := r.Scan(&it.ProductID, &it.Quantity)
+		return it, err
+	}, `SELECT product_id, quantity FROM cart_items WHERE cart_id = ? ORDER BY added_at, rowid`, cartID)
 }
 
 // AddToCart adds quantity of a product, capping the line at MaxQuantity.
-func (s *Store) AddToCart(ctx context.Context, cartID int64, productID string, quantity int) error {
+func (s *Store) AddToCart(ctx context.Context, cartID int64, productID string, quantity int) (err error) {
+	defer wrap(&err, "add to cart")
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		if _, err := tx.ExecContext(ctx, `
@@ -70,7 +64,8 @@ func (s *Store) AddToCart(ctx context.Context, cartID int64, productID string, q
 }
 
 // SetCartQuantity sets a line's quantity; 0 removes it.
-func (s *Store) SetCartQuantity(ctx context.Context, cartID int64, productID string, quantity int) error {
+func (s *Store) SetCartQuantity(ctx context.Context, cartID int64, productID string, quantity int) (err error) {
+	defer wrap(&err, "set cart quantity")
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if quantity <= 0 {
@@ -90,18 +85,18 @@ func (s *Store) SetCartQuantity(ctx context.Context, cartID int64, productID str
 // AdoptCart runs at sign-in: it returns the user's cart, merging the guest
 // cart into it (quantities added, capped) or, when the user has none, giving
 // the guest cart to the user. guestCartID 0 means the session had no cart.
-func (s *Store) AdoptCart(ctx context.Context, userID, guestCartID int64) (int64, error) {
-	var cartID int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+func (s *Store) AdoptCart(ctx context.Context, userID, guestCartID int64) (cartID int64, err error) {
+	defer wrap(&err, "adopt cart")
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT id FROM carts WHERE user_id = ?`, userID).Scan(&cartID)
 		switch {
 		case errors.Is(err, sql.ErrNoRows) && guestCartID != 0:
-			res, err := tx.ExecContext(ctx, `UPDATE carts SET user_id = ?, updated_at = ? WHERE id = ? AND user_id IS NULL`,
+			adopted, err := changed(ctx, tx, `UPDATE carts SET user_id = ?, updated_at = ? WHERE id = ? AND user_id IS NULL`,
 				userID, s.now(), guestCartID)
 			if err != nil {
 				return err
 			}
-			if n, _ := res.RowsAffected(); n == 1 {
+			if adopted {
 				cartID = guestCartID
 				return nil
 			}

@@ -1,4 +1,4 @@
-package db
+package db_test
 
 import (
 	"context"
@@ -6,24 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"refshop/web/clock"
+	"refshop/db"
 )
-
-func openTest(t *testing.T) (*Store, *clock.Manual) {
-	t.Helper()
-	d, err := Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	clk := clock.NewManual(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	return NewStore(d, clk), clk
-}
 
 // The link's version is a compare-and-swap guard that never repeats, even
 // across unlink and relink.
 func TestKlarnaLinkCompareAndSwap(t *testing.T) {
-	s, clk := openTest(t)
+	s, clk := newStore(t)
 	ctx := context.Background()
 	u, err := s.CreateUser(ctx, "a@example.com", "A", "")
 	if err != nil {
@@ -37,7 +26,7 @@ func TestKlarnaLinkCompareAndSwap(t *testing.T) {
 	if err != nil || v1 != 1 {
 		t.Fatalf("insert: %d %v", v1, err)
 	}
-	if _, err := s.SwapKlarnaToken(ctx, u.ID, 0, "v1:sealed-x", "••••xxxx"); !errors.Is(err, ErrStale) {
+	if _, err := s.SwapKlarnaToken(ctx, u.ID, 0, "v1:sealed-x", "••••xxxx"); !errors.Is(err, db.ErrStale) {
 		t.Errorf("a second insert from version 0: %v", err)
 	}
 	clk.Advance(time.Hour)
@@ -45,14 +34,14 @@ func TestKlarnaLinkCompareAndSwap(t *testing.T) {
 	if err != nil || v2 != 2 {
 		t.Fatalf("swap: %d %v", v2, err)
 	}
-	if _, err := s.SwapKlarnaToken(ctx, u.ID, v1, "v1:sealed-c", "••••cccc"); !errors.Is(err, ErrStale) {
+	if _, err := s.SwapKlarnaToken(ctx, u.ID, v1, "v1:sealed-c", "••••cccc"); !errors.Is(err, db.ErrStale) {
 		t.Errorf("a stale swap: %v", err)
 	}
 	l, _ = s.KlarnaLink(ctx, u.ID)
 	if l.Sealed != "v1:sealed-b" || l.Hint != "••••bbbb" || l.Version != 2 || !l.RefreshedAt.Equal(l.LinkedAt.Add(time.Hour)) {
 		t.Errorf("after rotation: %+v", l)
 	}
-	if err := s.ClearKlarnaToken(ctx, u.ID, v1); !errors.Is(err, ErrStale) {
+	if err := s.ClearKlarnaToken(ctx, u.ID, v1); !errors.Is(err, db.ErrStale) {
 		t.Errorf("a stale clear: %v", err)
 	}
 	if err := s.ClearKlarnaToken(ctx, u.ID, v2); err != nil {
@@ -73,14 +62,10 @@ func TestKlarnaLinkCompareAndSwap(t *testing.T) {
 }
 
 func TestKlarnaPaymentRoundTrip(t *testing.T) {
-	s, _ := openTest(t)
+	s, _ := newStore(t)
 	ctx := context.Background()
-	o, err := s.CreateOrder(ctx, NewOrder{GuestID: "g1", Provider: "klarna", IdempotencyKey: "attempt-1", Currency: "EUR",
-		Lines: []OrderLine{{ProductID: "sencha", Name: "Sencha", Quantity: 1, UnitPrice: 850, TaxRate: 700, TotalAmount: 850, TotalTaxAmount: 56}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := KlarnaPayment{OrderID: o.ID, Kind: KlarnaWidget, SessionID: "s1", ClientToken: "a.b.c", Intent: "buy", SentToken: true}
+	o := placeOrder(t, s, db.NewOrder{GuestID: "g1", Provider: db.ProviderKlarna, IdempotencyKey: "attempt-1"})
+	p := db.KlarnaPayment{OrderID: o.ID, Kind: db.KlarnaWidget, SessionID: "s1", ClientToken: "a.b.c", Intent: "buy", SentToken: true}
 	if err := s.CreateKlarnaPayment(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -88,10 +73,10 @@ func TestKlarnaPaymentRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := s.KlarnaPaymentByOrder(ctx, o.ID)
-	if err != nil || got.SessionID != "s1" || !got.SentToken || got.CorrelationID != "corr-1" || got.Kind != KlarnaWidget {
+	if err != nil || got.SessionID != "s1" || !got.SentToken || got.CorrelationID != "corr-1" || got.Kind != db.KlarnaWidget {
 		t.Errorf("%+v %v", got, err)
 	}
-	if _, err := s.KlarnaPaymentByOrder(ctx, o.ID+1); !errors.Is(err, ErrNotFound) {
+	if _, err := s.KlarnaPaymentByOrder(ctx, o.ID+1); !errors.Is(err, db.ErrNotFound) {
 		t.Errorf("missing: %v", err)
 	}
 	byKey, err := s.OrderByIdempotencyKey(ctx, "attempt-1")

@@ -21,6 +21,16 @@ const (
 	StatusCancelled  Status = "cancelled"  // the customer or the shop called it off
 )
 
+// Provider names the payment provider, and so the flow, an order is paid
+// through. The values are what orders.provider stores.
+type Provider string
+
+const (
+	ProviderVipps  Provider = "vipps"  // Vipps MobilePay ePayment
+	ProviderKlarna Provider = "klarna" // Klarna payments, with or without a linked account
+	ProviderAltpay Provider = "altpay" // an Alternative Payments invoice
+)
+
 // transitions are the allowed status changes.
 var transitions = map[Status][]Status{
 	StatusPending:    {StatusAuthorized, StatusCaptured, StatusFailed, StatusCancelled},
@@ -45,7 +55,7 @@ type Order struct {
 	GuestID           string // "" for a user's order
 	CartID            int64  // the cart it was placed from; 0 once that cart is gone
 	Status            Status
-	Provider          string
+	Provider          Provider
 	ProviderReference string
 	IdempotencyKey    string
 	Currency          string
@@ -83,19 +93,20 @@ type NewOrder struct {
 	UserID         int64
 	GuestID        string
 	CartID         int64
-	Provider       string
+	Provider       Provider
 	IdempotencyKey string // derive it from the attempt; CreateOrder makes one when empty
 	Currency       string
 	Lines          []OrderLine
 }
 
 // CreateOrder stores a pending order and its lines in one transaction.
-func (s *Store) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
+func (s *Store) CreateOrder(ctx context.Context, n NewOrder) (_ Order, err error) {
+	defer wrap(&err, "create order")
 	if len(n.Lines) == 0 {
-		return Order{}, errors.New("db: an order needs at least one line")
+		return Order{}, errors.New("an order needs at least one line")
 	}
 	if (n.UserID == 0) == (n.GuestID == "") {
-		return Order{}, errors.New("db: an order belongs to a user or to a guest session")
+		return Order{}, errors.New("an order belongs to a user or to a guest session")
 	}
 	o := Order{
 		PublicID: randomID(), UserID: n.UserID, GuestID: n.GuestID, CartID: n.CartID,
@@ -111,7 +122,7 @@ func (s *Store) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
 		o.TaxAmount += l.TotalTaxAmount
 	}
 	now := s.now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			INSERT INTO orders(public_id, user_id, guest_id, cart_id, provider, idempotency_key, currency,
 			                   total_amount, tax_amount, created_at, updated_at)
@@ -145,90 +156,71 @@ const orderColumns = `id, public_id, COALESCE(user_id, 0), COALESCE(guest_id, ''
 	status_detail, created_at, updated_at,
 	(SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE order_id = orders.id)`
 
-func scanOrder(row interface{ Scan(...any) error }) (Order, error) {
+func scanOrder(row scanner) (Order, error) {
 	var o Order
 	var created, updated string
 	err := row.Scan(&o.ID, &o.PublicID, &o.UserID, &o.GuestID, &o.CartID, &o.Status, &o.Provider,
 		&o.ProviderReference, &o.IdempotencyKey, &o.Currency, &o.TotalAmount, &o.TaxAmount,
 		&o.StatusDetail, &created, &updated, &o.ItemCount)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Order{}, ErrNotFound
-	}
 	o.CreatedAt, o.UpdatedAt = parseTime(created), parseTime(updated)
-	return o, err
+	return o, noRows(err)
 }
 
 // OrderByPublicID loads an order with its lines. Callers check OwnedBy.
-func (s *Store) OrderByPublicID(ctx context.Context, publicID string) (Order, error) {
-	o, err := scanOrder(s.db.Read.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE public_id = ?`, publicID))
+func (s *Store) OrderByPublicID(ctx context.Context, publicID string) (_ Order, err error) {
+	defer wrap(&err, "order by public id")
+	return s.orderWithLines(ctx, `public_id = ?`, publicID)
+}
+
+// OrderByIdempotencyKey finds the order of a payment attempt, with its lines,
+// so a repeated submit finds the attempt it already made.
+func (s *Store) OrderByIdempotencyKey(ctx context.Context, key string) (_ Order, err error) {
+	defer wrap(&err, "order by idempotency key")
+	return s.orderWithLines(ctx, `idempotency_key = ?`, key)
+}
+
+// orderWithLines loads the one order where holds (a condition on a unique
+// column) and its lines.
+func (s *Store) orderWithLines(ctx context.Context, where string, arg any) (Order, error) {
+	o, err := scanOrder(s.db.Read.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE `+where, arg))
 	if err != nil {
 		return Order{}, err
 	}
-	rows, err := s.db.Read.QueryContext(ctx, `
+	o.Lines, err = list(ctx, s, func(r scanner) (OrderLine, error) {
+		var l OrderLine
+		err := r.Scan(&l.ProductID, &l.Name, &l.Quantity, &l.UnitPrice, &l.TaxRate, &l.TotalAmount, &l.TotalTaxAmount)
+		return l, err
+	}, `
 		SELECT product_id, name, quantity, unit_price, tax_rate, total_amount, total_tax_amount
 		FROM order_lines WHERE order_id = ? ORDER BY line_no`, o.ID)
 	if err != nil {
 		return Order{}, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var l OrderLine
-		if err := rows.Scan(&l.ProductID, &l.Name, &l.Quantity, &l.UnitPrice, &l.TaxRate, &l.TotalAmount, &l.TotalTaxAmount); err != nil {
-			return Order{}, err
-		}
-		o.Lines = append(o.Lines, l)
-	}
-	return o, rows.Err()
+	return o, nil
 }
 
 // OrdersByUser lists a user's orders, newest first, without lines.
-func (s *Store) OrdersByUser(ctx context.Context, userID int64) ([]Order, error) {
-	return s.queryOrders(ctx, `SELECT `+orderColumns+` FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC`, userID)
-}
-
-// queryOrders runs q, which selects orderColumns, and scans the orders it
-// lists (without their lines).
-func (s *Store) queryOrders(ctx context.Context, q string, args ...any) ([]Order, error) {
-	rows, err := s.db.Read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Order
-	for rows.Next() {
-		o, err := scanOrder(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+func (s *Store) OrdersByUser(ctx context.Context, userID int64) (_ []Order, err error) {
+	defer wrap(&err, "orders by user")
+	return list(ctx, s, scanOrder, `SELECT `+orderColumns+` FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC`, userID)
 }
 
 // SetOrderStatus moves an order to status `to` as a compare-and-swap on its
 // current status: ErrStale when another request moved it first, an error when
 // the move is not allowed. detail is a customer-safe note ("" keeps the old one).
-func (s *Store) SetOrderStatus(ctx context.Context, orderID int64, from, to Status, detail string) error {
+func (s *Store) SetOrderStatus(ctx context.Context, orderID int64, from, to Status, detail string) (err error) {
+	defer wrap(&err, "set order status")
 	if !CanMove(from, to) {
-		return fmt.Errorf("db: an order cannot go from %s to %s", from, to)
+		return fmt.Errorf("an order cannot go from %s to %s", from, to)
 	}
 	return s.swapStatus(ctx, s.db.Write, orderID, from, to, detail)
 }
 
 // swapStatus is the compare-and-swap behind both status setters.
-func (s *Store) swapStatus(ctx context.Context, db interface {
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, orderID int64, from, to Status, detail string) error {
-	res, err := db.ExecContext(ctx, `
+func (s *Store) swapStatus(ctx context.Context, ex execer, orderID int64, from, to Status, detail string) error {
+	return swapOne(ctx, ex, `
 		UPDATE orders SET status = ?, status_detail = CASE WHEN ? = '' THEN status_detail ELSE ? END, updated_at = ?
 		WHERE id = ? AND status = ?`, to, detail, detail, s.now(), orderID, from)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return ErrStale
-	}
-	return nil
 }
 
 // SetOrderStatusPaid is SetOrderStatus for the move that means "paid for"
@@ -236,12 +228,13 @@ func (s *Store) swapStatus(ctx context.Context, db interface {
 // takes what the order bought out of the cart it was placed from. Items added
 // to the cart since stay. Only the request that wins the swap touches the
 // cart, so two racing requests never take the items out twice.
-func (s *Store) SetOrderStatusPaid(ctx context.Context, orderID int64, from, to Status, detail string) error {
+func (s *Store) SetOrderStatusPaid(ctx context.Context, orderID int64, from, to Status, detail string) (err error) {
+	defer wrap(&err, "set order status paid")
 	if to != StatusAuthorized && to != StatusCaptured {
-		return fmt.Errorf("db: %s is not a paid status", to)
+		return fmt.Errorf("%s is not a paid status", to)
 	}
 	if !CanMove(from, to) {
-		return fmt.Errorf("db: an order cannot go from %s to %s", from, to)
+		return fmt.Errorf("an order cannot go from %s to %s", from, to)
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.swapStatus(ctx, tx, orderID, from, to, detail); err != nil {
@@ -264,33 +257,18 @@ func (s *Store) SetOrderStatusPaid(ctx context.Context, orderID int64, from, to 
 	})
 }
 
-// SetProviderReference records the provider's id for the order, once.
-func (s *Store) SetProviderReference(ctx context.Context, orderID int64, ref string) error {
-	res, err := s.db.Write.ExecContext(ctx, `
+// SetProviderReference records the provider's id for the order, once:
+// ErrStale when another id is already recorded.
+func (s *Store) SetProviderReference(ctx context.Context, orderID int64, ref string) (err error) {
+	defer wrap(&err, "set provider reference")
+	return s.setProviderReference(ctx, s.db.Write, orderID, ref)
+}
+
+func (s *Store) setProviderReference(ctx context.Context, ex execer, orderID int64, ref string) error {
+	return swapOne(ctx, ex, `
 		UPDATE orders SET provider_reference = ?, updated_at = ?
 		WHERE id = ? AND (provider_reference IS NULL OR provider_reference = ?)`, ref, s.now(), orderID, ref)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return ErrStale
-	}
-	return nil
 }
 
 // randomID is an unguessable id for URLs (26 base32 characters, 130 bits).
 func randomID() string { return strings.ToLower(rand.Text()) }
-
-func nullInt(v int64) any {
-	if v == 0 {
-		return nil
-	}
-	return v
-}
-
-func nullString(v string) any {
-	if v == "" {
-		return nil
-	}
-	return v
-}

@@ -9,12 +9,51 @@ import (
 
 	"refshop/db"
 	"refshop/db/dbtest"
-	"refshop/web/clock"
 )
 
-func newStore(t *testing.T) (*db.Store, *clock.Manual) {
-	c := clock.NewManual(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
-	return db.NewStore(dbtest.Open(t), c), c
+// testClock is the store's clock in these tests: it moves only when a test
+// moves it. Safe for concurrent use.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// newStore returns a store on a fresh database, with its clock.
+func newStore(t *testing.T) (*db.Store, *testClock) {
+	c := &testClock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
+	return db.NewStore(dbtest.Open(t), c.Now), c
+}
+
+// sencha is one order line for tests that need an order, not its lines.
+var sencha = db.OrderLine{ProductID: "sencha", Name: "Sencha", Quantity: 1, UnitPrice: 850, TaxRate: 700, TotalAmount: 850, TotalTaxAmount: 56}
+
+// placeOrder creates the order n describes, in EUR and for one sencha when n
+// names no currency and no lines.
+func placeOrder(t *testing.T, s *db.Store, n db.NewOrder) db.Order {
+	t.Helper()
+	if n.Currency == "" {
+		n.Currency = "EUR"
+	}
+	if n.Lines == nil {
+		n.Lines = []db.OrderLine{sencha}
+	}
+	o, err := s.CreateOrder(context.Background(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }
 
 func TestOpenSetsPragmas(t *testing.T) {
@@ -129,19 +168,15 @@ func TestAdoptCartMergesGuestCartIntoUsersCart(t *testing.T) {
 	}
 }
 
+// teaAndCarafe are two sencha and a carafe: 46.00 EUR, 5.74 of it tax.
+var teaAndCarafe = []db.OrderLine{
+	{ProductID: "sencha", Name: "Sencha", Quantity: 2, UnitPrice: 850, TaxRate: 700, TotalAmount: 1700, TotalTaxAmount: 111},
+	{ProductID: "carafe", Name: "Carafe", Quantity: 1, UnitPrice: 2900, TaxRate: 1900, TotalAmount: 2900, TotalTaxAmount: 463},
+}
+
 func newOrder(t *testing.T, s *db.Store, userID int64) db.Order {
 	t.Helper()
-	o, err := s.CreateOrder(context.Background(), db.NewOrder{
-		UserID: userID, Provider: "vipps", Currency: "EUR",
-		Lines: []db.OrderLine{
-			{ProductID: "sencha", Name: "Sencha", Quantity: 2, UnitPrice: 850, TaxRate: 700, TotalAmount: 1700, TotalTaxAmount: 111},
-			{ProductID: "carafe", Name: "Carafe", Quantity: 1, UnitPrice: 2900, TaxRate: 1900, TotalAmount: 2900, TotalTaxAmount: 463},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o
+	return placeOrder(t, s, db.NewOrder{UserID: userID, Provider: db.ProviderVipps, Lines: teaAndCarafe})
 }
 
 func TestOrdersLifecycle(t *testing.T) {
@@ -188,9 +223,7 @@ func TestOrdersLifecycle(t *testing.T) {
 
 func TestGuestOrderOwnership(t *testing.T) {
 	s, _ := newStore(t)
-	o, err := s.CreateOrder(context.Background(), db.NewOrder{GuestID: "g1", Provider: "klarna", Currency: "EUR",
-		Lines: []db.OrderLine{{ProductID: "sencha", Name: "Sencha", Quantity: 1, UnitPrice: 850, TaxRate: 700, TotalAmount: 850, TotalTaxAmount: 56}}})
-	must(t, err)
+	o := placeOrder(t, s, db.NewOrder{GuestID: "g1", Provider: db.ProviderKlarna})
 	if !o.OwnedBy(0, "g1") || o.OwnedBy(0, "g2") || o.OwnedBy(0, "") || o.OwnedBy(1, "") {
 		t.Fatal("guest ownership is wrong")
 	}
@@ -200,12 +233,12 @@ func TestCreateOrderRefusesBadInputAndWritesNothing(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
 	u, _ := s.CreateUser(ctx, "a@example.com", "", "h")
-	if _, err := s.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: "vipps", Currency: "EUR"}); err == nil {
+	if _, err := s.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: db.ProviderVipps, Currency: "EUR"}); err == nil {
 		t.Fatal("an order without lines was accepted")
 	}
 	o := newOrder(t, s, u.ID)
 	// The same idempotency key twice is refused and leaves no half-written order.
-	_, err := s.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: "vipps", Currency: "EUR", IdempotencyKey: o.IdempotencyKey,
+	_, err := s.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: db.ProviderVipps, Currency: "EUR", IdempotencyKey: o.IdempotencyKey,
 		Lines: []db.OrderLine{{ProductID: "x", Name: "X", Quantity: 1, UnitPrice: 1, TotalAmount: 1}}})
 	if err == nil {
 		t.Fatal("a duplicate idempotency key was accepted")
@@ -269,11 +302,7 @@ func TestSetOrderStatusPaidTakesTheOrderOutOfTheCartOnce(t *testing.T) {
 	cart, _ := s.AdoptCart(ctx, u.ID, 0)
 	must(t, s.AddToCart(ctx, cart, "sencha", 2))
 	must(t, s.AddToCart(ctx, cart, "carafe", 1))
-	o, err := s.CreateOrder(ctx, db.NewOrder{UserID: u.ID, CartID: cart, Provider: "vipps", Currency: "EUR", Lines: []db.OrderLine{
-		{ProductID: "sencha", Name: "Sencha", Quantity: 2, UnitPrice: 850, TaxRate: 700, TotalAmount: 1700, TotalTaxAmount: 111},
-		{ProductID: "carafe", Name: "Carafe", Quantity: 1, UnitPrice: 2900, TaxRate: 1900, TotalAmount: 2900, TotalTaxAmount: 463},
-	}})
-	must(t, err)
+	o := placeOrder(t, s, db.NewOrder{UserID: u.ID, CartID: cart, Provider: db.ProviderVipps, Lines: teaAndCarafe})
 	// While the customer pays, they add one more tea and a grinder.
 	must(t, s.AddToCart(ctx, cart, "sencha", 1))
 	must(t, s.AddToCart(ctx, cart, "hand-grinder", 1))
@@ -293,5 +322,22 @@ func TestSetOrderStatusPaidTakesTheOrderOutOfTheCartOnce(t *testing.T) {
 	}
 	if len(got) != 2 || got["sencha"] != 1 || got["hand-grinder"] != 1 {
 		t.Fatalf("cart after payment = %v, want the extra sencha and the grinder only", got)
+	}
+}
+
+// A store error names the operation and still matches its sentinel.
+func TestErrorsNameTheOperation(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	_, err := s.UserByID(ctx, 999)
+	if !errors.Is(err, db.ErrNotFound) || err.Error() != "db: user by id: not found" {
+		t.Fatalf("UserByID(unknown) = %v", err)
+	}
+	u, _ := s.CreateUser(ctx, "a@example.com", "", "h")
+	o := newOrder(t, s, u.ID)
+	must(t, s.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusAuthorized, ""))
+	err = s.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusFailed, "")
+	if !errors.Is(err, db.ErrStale) || err.Error() != "db: set order status: row changed by another request" {
+		t.Fatalf("stale SetOrderStatus = %v", err)
 	}
 }

@@ -7,19 +7,14 @@ import (
 	"strings"
 )
 
-var (
-	// ErrNotFound: no such row (or not the caller's).
-	ErrNotFound = errors.New("db: not found")
-	// ErrEmailTaken: an account with that email exists.
-	ErrEmailTaken = errors.New("db: email taken")
-	// ErrStale: a compare-and-swap lost to another writer.
-	ErrStale = errors.New("db: row changed by another request")
-)
+// ErrEmailTaken: an account with that email exists.
+var ErrEmailTaken = errors.New("email taken")
 
 // CheckKey stores fingerprint the first time and afterwards reports whether it
 // matches, so a changed secret key stops the shop at start.
-func (s *Store) CheckKey(ctx context.Context, fingerprint string) (bool, error) {
-	_, err := s.db.Write.ExecContext(ctx,
+func (s *Store) CheckKey(ctx context.Context, fingerprint string) (_ bool, err error) {
+	defer wrap(&err, "check key")
+	_, err = s.db.Write.ExecContext(ctx,
 		`INSERT INTO meta(name, value) VALUES('key_fingerprint', ?) ON CONFLICT(name) DO NOTHING`, fingerprint)
 	if err != nil {
 		return false, err
@@ -38,43 +33,44 @@ type User struct {
 }
 
 // CreateUser inserts a user; ErrEmailTaken when the email exists.
-func (s *Store) CreateUser(ctx context.Context, email, name, passwordHash string) (User, error) {
-	var hash any
-	if passwordHash != "" {
-		hash = passwordHash
+func (s *Store) CreateUser(ctx context.Context, email, name, passwordHash string) (_ User, err error) {
+	defer wrap(&err, "create user")
+	return s.insertUser(ctx, s.db.Write, email, name, passwordHash)
+}
+
+// insertUser inserts a user ("" passwordHash: an account without a
+// password); ErrEmailTaken when the email exists.
+func (s *Store) insertUser(ctx context.Context, ex execer, email, name, passwordHash string) (User, error) {
+	res, err := ex.ExecContext(ctx, `INSERT INTO users(email, name, password_hash, created_at) VALUES(?, ?, ?, ?)`,
+		email, name, nullString(passwordHash), s.now())
+	if isUniqueViolation(err) {
+		return User{}, ErrEmailTaken
 	}
-	res, err := s.db.Write.ExecContext(ctx,
-		`INSERT INTO users(email, name, password_hash, created_at) VALUES(?, ?, ?, ?)`,
-		email, name, hash, s.now())
 	if err != nil {
-		if isUniqueViolation(err) {
-			return User{}, ErrEmailTaken
-		}
 		return User{}, err
 	}
 	id, _ := res.LastInsertId()
 	return User{ID: id, Email: email, Name: name, PasswordHash: passwordHash}, nil
 }
 
+const userColumns = `id, email, name, COALESCE(password_hash, '')`
+
 // UserByEmail finds a user by email, ignoring case.
-func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
-	return s.scanUser(s.db.Read.QueryRowContext(ctx,
-		`SELECT id, email, name, COALESCE(password_hash, '') FROM users WHERE email = ?`, email))
+func (s *Store) UserByEmail(ctx context.Context, email string) (_ User, err error) {
+	defer wrap(&err, "user by email")
+	return scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
 }
 
 // UserByID finds a user by id.
-func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
-	return s.scanUser(s.db.Read.QueryRowContext(ctx,
-		`SELECT id, email, name, COALESCE(password_hash, '') FROM users WHERE id = ?`, id))
+func (s *Store) UserByID(ctx context.Context, id int64) (_ User, err error) {
+	defer wrap(&err, "user by id")
+	return scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 }
 
-func (s *Store) scanUser(row *sql.Row) (User, error) {
+func scanUser(row *sql.Row) (User, error) {
 	var u User
 	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, ErrNotFound
-	}
-	return u, err
+	return u, noRows(err)
 }
 
 func isUniqueViolation(err error) bool {

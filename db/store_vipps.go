@@ -7,7 +7,10 @@ import (
 	"time"
 )
 
-// VippsPayment is the Vipps MobilePay ePayment behind one order.
+// VippsPayment is the Vipps MobilePay ePayment behind one order. Its
+// Idempotency-Keys are stored before the first call so every retry sends the
+// same ones. See https://developer.vippsmobilepay.com/docs/APIs/epayment-api
+// and https://developer.vippsmobilepay.com/docs/knowledge-base/http-headers#idempotency
 type VippsPayment struct {
 	OrderID      int64
 	Reference    string
@@ -36,40 +39,40 @@ type VippsEvent struct {
 
 // CreateVippsPayment stores a payment's reference and keys before the first
 // call to Vipps, so a retry after a crash reuses them.
-func (s *Store) CreateVippsPayment(ctx context.Context, p VippsPayment) error {
+func (s *Store) CreateVippsPayment(ctx context.Context, p VippsPayment) (err error) {
+	defer wrap(&err, "create vipps payment")
 	if p.OrderID == 0 || p.Reference == "" || p.CreateKey == "" || p.CaptureKey == "" || p.CancelKey == "" {
-		return errors.New("db: a Vipps payment needs its order, reference and keys")
+		return errors.New("a Vipps payment needs its order, reference and keys")
 	}
-	_, err := s.db.Write.ExecContext(ctx, `
+	_, err = s.db.Write.ExecContext(ctx, `
 		INSERT INTO vipps_payments(order_id, reference, create_key, capture_key, cancel_key, settle_after, created_at)
 		VALUES(?, ?, ?, ?, ?, ?, ?)`,
-		p.OrderID, p.Reference, p.CreateKey, p.CaptureKey, p.CancelKey, p.SettleAfter.UTC().Format(time.RFC3339Nano), s.now())
+		p.OrderID, p.Reference, p.CreateKey, p.CaptureKey, p.CancelKey, stamp(p.SettleAfter), s.now())
 	return err
 }
 
 const vippsColumns = `order_id, reference, create_key, capture_key, cancel_key, redirect_url, psp_reference,
 	state, captured, settle_after, settle_tries, COALESCE(checked_at, ''), created_at`
 
-func scanVipps(row interface{ Scan(...any) error }) (VippsPayment, error) {
+func scanVipps(row scanner) (VippsPayment, error) {
 	var p VippsPayment
 	var settle, checked, created string
 	err := row.Scan(&p.OrderID, &p.Reference, &p.CreateKey, &p.CaptureKey, &p.CancelKey, &p.RedirectURL,
 		&p.PSPReference, &p.State, &p.Captured, &settle, &p.SettleTries, &checked, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return VippsPayment{}, ErrNotFound
-	}
 	p.SettleAfter, p.CheckedAt, p.CreatedAt = parseTime(settle), parseTime(checked), parseTime(created)
-	return p, err
+	return p, noRows(err)
 }
 
 // VippsPaymentByOrder returns the order's payment, or ErrNotFound.
-func (s *Store) VippsPaymentByOrder(ctx context.Context, orderID int64) (VippsPayment, error) {
+func (s *Store) VippsPaymentByOrder(ctx context.Context, orderID int64) (_ VippsPayment, err error) {
+	defer wrap(&err, "vipps payment by order")
 	return scanVipps(s.db.Read.QueryRowContext(ctx, `SELECT `+vippsColumns+` FROM vipps_payments WHERE order_id = ?`, orderID))
 }
 
 // SetVippsCreated records create's answer.
-func (s *Store) SetVippsCreated(ctx context.Context, orderID int64, redirectURL string) error {
-	_, err := s.db.Write.ExecContext(ctx, `
+func (s *Store) SetVippsCreated(ctx context.Context, orderID int64, redirectURL string) (err error) {
+	defer wrap(&err, "set vipps created")
+	_, err = s.db.Write.ExecContext(ctx, `
 		UPDATE vipps_payments SET redirect_url = ?, state = CASE WHEN state = '' THEN 'CREATED' ELSE state END
 		WHERE order_id = ?`, redirectURL, orderID)
 	return err
@@ -77,8 +80,9 @@ func (s *Store) SetVippsCreated(ctx context.Context, orderID int64, redirectURL 
 
 // SetVippsState records what Vipps said about the payment. The landing page
 // link is forgotten once the payment no longer waits for the customer.
-func (s *Store) SetVippsState(ctx context.Context, orderID int64, state, pspReference string, captured int64) error {
-	_, err := s.db.Write.ExecContext(ctx, `
+func (s *Store) SetVippsState(ctx context.Context, orderID int64, state, pspReference string, captured int64) (err error) {
+	defer wrap(&err, "set vipps state")
+	_, err = s.db.Write.ExecContext(ctx, `
 		UPDATE vipps_payments SET state = ?, psp_reference = ?, captured = ?, checked_at = ?,
 		       redirect_url = CASE WHEN ? = 'CREATED' THEN redirect_url ELSE '' END
 		WHERE order_id = ?`, state, pspReference, captured, s.now(), state, orderID)
@@ -86,7 +90,8 @@ func (s *Store) SetVippsState(ctx context.Context, orderID int64, state, pspRefe
 }
 
 // ReplaceVippsEvents stores the payment's event log as Vipps last reported it.
-func (s *Store) ReplaceVippsEvents(ctx context.Context, orderID int64, events []VippsEvent) error {
+func (s *Store) ReplaceVippsEvents(ctx context.Context, orderID int64, events []VippsEvent) (err error) {
+	defer wrap(&err, "replace vipps events")
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM vipps_events WHERE order_id = ?`, orderID); err != nil {
 			return err
@@ -95,8 +100,7 @@ func (s *Store) ReplaceVippsEvents(ctx context.Context, orderID int64, events []
 			if _, err := tx.ExecContext(ctx, `
 				INSERT INTO vipps_events(order_id, seq, name, currency, amount, occurred_at, idempotency_key, success)
 				VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
-				orderID, i+1, e.Name, e.Currency, e.Amount, e.OccurredAt.UTC().Format(time.RFC3339Nano),
-				nullString(e.IdempotencyKey), e.Success); err != nil {
+				orderID, i+1, e.Name, e.Currency, e.Amount, stamp(e.OccurredAt), nullString(e.IdempotencyKey), e.Success); err != nil {
 				return err
 			}
 		}
@@ -105,60 +109,41 @@ func (s *Store) ReplaceVippsEvents(ctx context.Context, orderID int64, events []
 }
 
 // VippsEvents lists the stored event log, oldest first.
-func (s *Store) VippsEvents(ctx context.Context, orderID int64) ([]VippsEvent, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `
-		SELECT name, currency, amount, occurred_at, COALESCE(idempotency_key, ''), success
-		FROM vipps_events WHERE order_id = ? ORDER BY seq`, orderID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []VippsEvent
-	for rows.Next() {
+func (s *Store) VippsEvents(ctx context.Context, orderID int64) (_ []VippsEvent, err error) {
+	defer wrap(&err, "vipps events")
+	return list(ctx, s, func(r scanner) (VippsEvent, error) {
 		var e VippsEvent
 		var at string
-		if err := rows.Scan(&e.Name, &e.Currency, &e.Amount, &at, &e.IdempotencyKey, &e.Success); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&e.Name, &e.Currency, &e.Amount, &at, &e.IdempotencyKey, &e.Success)
 		e.OccurredAt = parseTime(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	}, `
+		SELECT name, currency, amount, occurred_at, COALESCE(idempotency_key, ''), success
+		FROM vipps_events WHERE order_id = ? ORDER BY seq`, orderID)
 }
 
 // VippsOrdersToSettle lists the public ids of Vipps orders still pending or
 // authorized whose payment is past its settle time and has failed fewer than
 // maxTries sweeps, oldest settle time first.
-func (s *Store) VippsOrdersToSettle(ctx context.Context, now time.Time, maxTries, limit int) ([]string, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `
-		SELECT o.public_id FROM vipps_payments v JOIN orders o ON o.id = v.order_id
-		WHERE o.status IN ('pending', 'authorized') AND v.settle_after <= ? AND v.settle_tries < ?
-		ORDER BY v.settle_after LIMIT ?`, now.UTC().Format(time.RFC3339Nano), maxTries, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
+func (s *Store) VippsOrdersToSettle(ctx context.Context, now time.Time, maxTries, limit int) (_ []string, err error) {
+	defer wrap(&err, "vipps orders to settle")
+	return list(ctx, s, func(r scanner) (string, error) {
 		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+		err := r.Scan(&id)
+		return id, err
+	}, `
+		SELECT o.public_id FROM vipps_payments v JOIN orders o ON o.id = v.order_id
+		WHERE o.status IN (?, ?) AND v.settle_after <= ? AND v.settle_tries < ?
+		ORDER BY v.settle_after LIMIT ?`, StatusPending, StatusAuthorized, stamp(now), maxTries, limit)
 }
 
 // VippsSettleFailed counts one failed sweep of the order's payment and moves
 // its settle time to next, so the sweep first settles the orders behind it.
 // It returns the failed tries so far.
-func (s *Store) VippsSettleFailed(ctx context.Context, orderID int64, next time.Time) (int, error) {
-	var tries int
-	err := s.db.Write.QueryRowContext(ctx, `
+func (s *Store) VippsSettleFailed(ctx context.Context, orderID int64, next time.Time) (tries int, err error) {
+	defer wrap(&err, "vipps settle failed")
+	err = s.db.Write.QueryRowContext(ctx, `
 		UPDATE vipps_payments SET settle_tries = settle_tries + 1, settle_after = ?
-		WHERE order_id = ? RETURNING settle_tries`, next.UTC().Format(time.RFC3339Nano), orderID).Scan(&tries)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, ErrNotFound
-	}
-	return tries, err
+		WHERE order_id = ? RETURNING settle_tries`, stamp(next), orderID).Scan(&tries)
+	return tries, noRows(err)
 }

@@ -1,29 +1,20 @@
-package db
+package db_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
-	"refshop/web/clock"
+	"refshop/db"
 )
 
 func TestVippsPaymentStore(t *testing.T) {
 	ctx := context.Background()
-	d, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	clk := clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	s := NewStore(d, clk)
-	o, err := s.CreateOrder(ctx, NewOrder{GuestID: "guest-1", Provider: "vipps", Currency: "EUR",
-		Lines: []OrderLine{{ProductID: "sencha", Name: "Sencha", Quantity: 1, UnitPrice: 850, TaxRate: 700, TotalAmount: 850, TotalTaxAmount: 56}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, clk := newStore(t)
+	o := placeOrder(t, s, db.NewOrder{GuestID: "guest-1", Provider: db.ProviderVipps})
 	settle := clk.Now().Add(11 * time.Minute)
-	p := VippsPayment{OrderID: o.ID, Reference: "refshop-" + o.PublicID, CreateKey: o.IdempotencyKey + "-create",
+	p := db.VippsPayment{OrderID: o.ID, Reference: "refshop-" + o.PublicID, CreateKey: o.IdempotencyKey + "-create",
 		CaptureKey: o.IdempotencyKey + "-capture", CancelKey: o.IdempotencyKey + "-cancel", SettleAfter: settle}
 	if err := s.CreateVippsPayment(ctx, p); err != nil {
 		t.Fatal(err)
@@ -55,7 +46,7 @@ func TestVippsPaymentStore(t *testing.T) {
 	if got.State != "AUTHORIZED" || got.RedirectURL != "" || got.Captured != 850 || got.CheckedAt.IsZero() {
 		t.Errorf("after state: %+v", got)
 	}
-	if err := s.SetOrderStatus(ctx, o.ID, StatusPending, StatusCaptured, ""); err != nil {
+	if err := s.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCaptured, ""); err != nil {
 		t.Fatal(err)
 	}
 	if due, _ = s.VippsOrdersToSettle(ctx, settle, 5, 10); len(due) != 0 {
@@ -64,7 +55,7 @@ func TestVippsPaymentStore(t *testing.T) {
 
 	key := "k-capture"
 	at := clk.Now()
-	events := []VippsEvent{{Name: "CREATED", Currency: "EUR", Amount: 850, OccurredAt: at, IdempotencyKey: "k-create", Success: true},
+	events := []db.VippsEvent{{Name: "CREATED", Currency: "EUR", Amount: 850, OccurredAt: at, IdempotencyKey: "k-create", Success: true},
 		{Name: "AUTHORIZED", Currency: "EUR", Amount: 850, OccurredAt: at.Add(time.Minute), Success: true},
 		{Name: "CAPTURED", Currency: "EUR", Amount: 850, OccurredAt: at.Add(2 * time.Minute), IdempotencyKey: key, Success: true}}
 	if err := s.ReplaceVippsEvents(ctx, o.ID, events[:2]); err != nil {
@@ -77,7 +68,7 @@ func TestVippsPaymentStore(t *testing.T) {
 	if err != nil || len(stored) != 3 || stored[2].Name != "CAPTURED" || stored[2].IdempotencyKey != key || stored[1].IdempotencyKey != "" || !stored[1].OccurredAt.Equal(at.Add(time.Minute)) {
 		t.Errorf("events: %+v %v", stored, err)
 	}
-	if _, err := s.VippsPaymentByOrder(ctx, 999); err != ErrNotFound {
+	if _, err := s.VippsPaymentByOrder(ctx, 999); !errors.Is(err, db.ErrNotFound) {
 		t.Errorf("missing: %v", err)
 	}
 }
@@ -86,21 +77,11 @@ func TestVippsPaymentStore(t *testing.T) {
 // maxTries is no longer listed.
 func TestVippsSettleFailedBacksOffAndBounds(t *testing.T) {
 	ctx := context.Background()
-	d, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	clk := clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	s := NewStore(d, clk)
+	s, clk := newStore(t)
 	var ids []string
 	for i := range 2 {
-		o, err := s.CreateOrder(ctx, NewOrder{GuestID: "guest-1", Provider: "vipps", Currency: "EUR",
-			Lines: []OrderLine{{ProductID: "sencha", Name: "Sencha", Quantity: 1, UnitPrice: 850, TaxRate: 700, TotalAmount: 850, TotalTaxAmount: 56}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := VippsPayment{OrderID: o.ID, Reference: "refshop-" + o.PublicID, CreateKey: "c", CaptureKey: "p", CancelKey: "x",
+		o := placeOrder(t, s, db.NewOrder{GuestID: "guest-1", Provider: db.ProviderVipps})
+		p := db.VippsPayment{OrderID: o.ID, Reference: "refshop-" + o.PublicID, CreateKey: "c", CaptureKey: "p", CancelKey: "x",
 			SettleAfter: clk.Now().Add(time.Duration(i) * time.Minute)}
 		if err := s.CreateVippsPayment(ctx, p); err != nil {
 			t.Fatal(err)
@@ -128,7 +109,7 @@ func TestVippsSettleFailedBacksOffAndBounds(t *testing.T) {
 	if due, _ := s.VippsOrdersToSettle(ctx, now.Add(time.Hour), 2, 10); len(due) != 1 || due[0] != ids[1] {
 		t.Errorf("an order past the bound is still listed: %v", due)
 	}
-	if _, err := s.VippsSettleFailed(ctx, 9999, now); err != ErrNotFound {
+	if _, err := s.VippsSettleFailed(ctx, 9999, now); !errors.Is(err, db.ErrNotFound) {
 		t.Errorf("unknown order: %v", err)
 	}
 }

@@ -1,5 +1,5 @@
 -- +goose Up
--- Sign in with Klarna (issue 5).
+-- Sign in with Klarna.
 --
 -- A shop account is connected to at most one Klarna identity (its OIDC "sub")
 -- and a Klarna identity to at most one account. Accounts are never joined by
@@ -16,8 +16,10 @@ CREATE TABLE klarna_identities (
 ) STRICT;
 
 -- The grant behind an identity: the refresh token (single use: each refresh
--- returns a new one that replaces it) and the current access token, both
--- sealed with the shop's key (secret.Box, bound to the user id).
+-- returns a new one that replaces it, see
+-- https://docs.klarna.com/sign-in-with-klarna/additional-resources/other-operations)
+-- and the current access token, both sealed with the shop's key (secret.Box,
+-- bound to the user id).
 --
 -- Times compared in SQL are unix milliseconds.
 --

@@ -1,5 +1,12 @@
 package db
 
+// Sign in with Klarna: the Klarna identity (OIDC sub) an account is connected
+// to, and the grant behind it. Klarna's refresh tokens are single use: each
+// refresh answers a new one that replaces the old, so the stored grant is
+// rotated with a compare-and-swap on its version, under a lease that lets
+// one process at a time spend the refresh token. See
+// https://docs.klarna.com/sign-in-with-klarna/additional-resources/other-operations
+
 import (
 	"context"
 	"database/sql"
@@ -9,9 +16,9 @@ import (
 
 var (
 	// ErrKlarnaTaken: that Klarna identity is connected to another account.
-	ErrKlarnaTaken = errors.New("db: the Klarna identity is connected to another account")
+	ErrKlarnaTaken = errors.New("the Klarna identity is connected to another account")
 	// ErrKlarnaConnected: the account is connected to another Klarna identity.
-	ErrKlarnaConnected = errors.New("db: the account is connected to another Klarna identity")
+	ErrKlarnaConnected = errors.New("the account is connected to another Klarna identity")
 )
 
 // KlarnaIdentity is the Klarna identity (OIDC sub) an account is connected to.
@@ -54,23 +61,18 @@ type SealFunc func(userID int64) (KlarnaTokens, error)
 // identity and grant, in one transaction: ErrEmailTaken when an account has
 // the email (it is not joined: the caller explains), ErrKlarnaTaken when the
 // identity was connected meanwhile.
-func (s *Store) CreateKlarnaUser(ctx context.Context, email, name string, id KlarnaIdentity, seal SealFunc) (User, error) {
+func (s *Store) CreateKlarnaUser(ctx context.Context, email, name string, id KlarnaIdentity, seal SealFunc) (_ User, err error) {
+	defer wrap(&err, "create klarna user")
 	var u User
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO users(email, name, password_hash, created_at) VALUES(?, ?, NULL, ?)`,
-			email, name, s.now())
-		if isUniqueViolation(err) {
-			return ErrEmailTaken
-		}
-		if err != nil {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if u, err = s.insertUser(ctx, tx, email, name, ""); err != nil {
 			return err
 		}
-		uid, _ := res.LastInsertId()
-		u = User{ID: uid, Email: email, Name: name}
-		if err := s.insertKlarnaIdentity(ctx, tx, uid, id); err != nil {
+		if err := s.insertKlarnaIdentity(ctx, tx, u.ID, id); err != nil {
 			return err
 		}
-		return s.putKlarnaGrant(ctx, tx, uid, seal)
+		return s.putKlarnaGrant(ctx, tx, u.ID, seal)
 	})
 	if err != nil {
 		return User{}, err
@@ -84,6 +86,7 @@ func (s *Store) CreateKlarnaUser(ctx context.Context, email, name string, id Kla
 // caller can revoke them. ErrKlarnaConnected: the account has another
 // identity; ErrKlarnaTaken: the identity belongs to another account.
 func (s *Store) ConnectKlarna(ctx context.Context, userID int64, id KlarnaIdentity, seal SealFunc) (previous KlarnaGrant, err error) {
+	defer wrap(&err, "connect klarna")
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var sub string
 		err := tx.QueryRowContext(ctx, `SELECT sub FROM klarna_identities WHERE user_id = ?`, userID).Scan(&sub)
@@ -148,27 +151,28 @@ func (s *Store) putKlarnaGrant(ctx context.Context, tx *sql.Tx, userID int64, se
 	return err
 }
 
+const klarnaIdentityColumns = `user_id, sub, email, name, connected_at`
+
 // KlarnaIdentityBySub finds the account connected to a Klarna identity.
-func (s *Store) KlarnaIdentityBySub(ctx context.Context, sub string) (KlarnaIdentity, error) {
+func (s *Store) KlarnaIdentityBySub(ctx context.Context, sub string) (_ KlarnaIdentity, err error) {
+	defer wrap(&err, "klarna identity by sub")
 	return scanKlarnaIdentity(s.db.Read.QueryRowContext(ctx,
-		`SELECT user_id, sub, email, name, connected_at FROM klarna_identities WHERE sub = ?`, sub))
+		`SELECT `+klarnaIdentityColumns+` FROM klarna_identities WHERE sub = ?`, sub))
 }
 
 // KlarnaIdentityByUser finds the Klarna identity an account is connected to.
-func (s *Store) KlarnaIdentityByUser(ctx context.Context, userID int64) (KlarnaIdentity, error) {
+func (s *Store) KlarnaIdentityByUser(ctx context.Context, userID int64) (_ KlarnaIdentity, err error) {
+	defer wrap(&err, "klarna identity by user")
 	return scanKlarnaIdentity(s.db.Read.QueryRowContext(ctx,
-		`SELECT user_id, sub, email, name, connected_at FROM klarna_identities WHERE user_id = ?`, userID))
+		`SELECT `+klarnaIdentityColumns+` FROM klarna_identities WHERE user_id = ?`, userID))
 }
 
 func scanKlarnaIdentity(row *sql.Row) (KlarnaIdentity, error) {
 	var id KlarnaIdentity
 	var at string
 	err := row.Scan(&id.UserID, &id.Sub, &id.Email, &id.Name, &at)
-	if errors.Is(err, sql.ErrNoRows) {
-		return KlarnaIdentity{}, ErrNotFound
-	}
 	id.ConnectedAt = parseTime(at)
-	return id, err
+	return id, noRows(err)
 }
 
 const selectKlarnaGrant = `SELECT user_id, version, COALESCE(refresh_token, ''), refresh_expires_ms,
@@ -176,7 +180,8 @@ const selectKlarnaGrant = `SELECT user_id, version, COALESCE(refresh_token, ''),
 	COALESCE(dead_at, ''), dead_reason FROM klarna_grants WHERE user_id = ?`
 
 // KlarnaGrant reads an account's grant as it is now.
-func (s *Store) KlarnaGrant(ctx context.Context, userID int64) (KlarnaGrant, error) {
+func (s *Store) KlarnaGrant(ctx context.Context, userID int64) (_ KlarnaGrant, err error) {
+	defer wrap(&err, "klarna grant")
 	return scanKlarnaGrant(s.db.Read.QueryRowContext(ctx, selectKlarnaGrant, userID))
 }
 
@@ -186,30 +191,32 @@ func scanKlarnaGrant(row *sql.Row) (KlarnaGrant, error) {
 	var dead string
 	err := row.Scan(&g.UserID, &g.Version, &g.RefreshToken, &refreshExp, &g.AccessToken, &accessExp, &g.Scope,
 		&g.LeaseOwner, &leaseUntil, &dead, &g.DeadReason)
-	if errors.Is(err, sql.ErrNoRows) {
-		return KlarnaGrant{}, ErrNotFound
+	if err != nil {
+		return KlarnaGrant{}, noRows(err)
 	}
 	g.RefreshExpires, g.AccessExpires, g.LeaseUntil = fromMillis(refreshExp), fromMillis(accessExp), fromMillis(leaseUntil)
 	if dead != "" {
 		g.DeadAt = parseTime(dead)
 	}
-	return g, err
+	return g, nil
 }
 
 // ClaimKlarnaRefresh takes the right to refresh the grant at version: only
 // when the version is unchanged, the grant alive and nobody holds a lease.
 // Exactly one of any number of racing callers, in any number of processes,
 // gets true.
-func (s *Store) ClaimKlarnaRefresh(ctx context.Context, userID, version int64, owner string, until time.Time) (bool, error) {
-	return s.cas(ctx, `UPDATE klarna_grants SET lease_owner = ?, lease_until_ms = ?, updated_at = ?
+func (s *Store) ClaimKlarnaRefresh(ctx context.Context, userID, version int64, owner string, until time.Time) (_ bool, err error) {
+	defer wrap(&err, "claim klarna refresh")
+	return changed(ctx, s.db.Write, `UPDATE klarna_grants SET lease_owner = ?, lease_until_ms = ?, updated_at = ?
 		WHERE user_id = ? AND version = ? AND dead_at IS NULL AND lease_owner IS NULL`,
 		owner, until.UnixMilli(), s.now(), userID, version)
 }
 
 // ReleaseKlarnaRefresh gives a lease back unused: the refresh token was not
 // spent (the call never reached Klarna, or Klarna failed before using it).
-func (s *Store) ReleaseKlarnaRefresh(ctx context.Context, userID, version int64, owner string) (bool, error) {
-	return s.cas(ctx, `UPDATE klarna_grants SET lease_owner = NULL, lease_until_ms = NULL, updated_at = ?
+func (s *Store) ReleaseKlarnaRefresh(ctx context.Context, userID, version int64, owner string) (_ bool, err error) {
+	defer wrap(&err, "release klarna refresh")
+	return changed(ctx, s.db.Write, `UPDATE klarna_grants SET lease_owner = NULL, lease_until_ms = NULL, updated_at = ?
 		WHERE user_id = ? AND version = ? AND lease_owner = ?`, s.now(), userID, version, owner)
 }
 
@@ -217,8 +224,9 @@ func (s *Store) ReleaseKlarnaRefresh(ctx context.Context, userID, version int64,
 // step that also moves the version on and ends the lease: a compare-and-swap
 // on the version and the lease owner, so a grant replaced, killed or
 // disconnected meanwhile is never overwritten.
-func (s *Store) RotateKlarnaGrant(ctx context.Context, userID, version int64, owner string, t KlarnaTokens) (bool, error) {
-	return s.cas(ctx, `UPDATE klarna_grants SET version = version + 1, refresh_token = ?, refresh_expires_ms = ?,
+func (s *Store) RotateKlarnaGrant(ctx context.Context, userID, version int64, owner string, t KlarnaTokens) (_ bool, err error) {
+	defer wrap(&err, "rotate klarna grant")
+	return changed(ctx, s.db.Write, `UPDATE klarna_grants SET version = version + 1, refresh_token = ?, refresh_expires_ms = ?,
 		access_token = ?, access_expires_ms = ?, scope = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at = ?
 		WHERE user_id = ? AND version = ? AND lease_owner = ? AND dead_at IS NULL`,
 		t.RefreshToken, nullMillis(t.RefreshExpires), nullString(t.AccessToken), nullMillis(t.AccessExpires), t.Scope,
@@ -228,8 +236,9 @@ func (s *Store) RotateKlarnaGrant(ctx context.Context, userID, version int64, ow
 // KillKlarnaGrant marks the grant at version dead and drops its tokens. owner
 // is the lease the caller saw ("" for none): a grant that changed since is
 // left alone.
-func (s *Store) KillKlarnaGrant(ctx context.Context, userID, version int64, owner, reason string) (bool, error) {
-	return s.cas(ctx, `UPDATE klarna_grants SET version = version + 1, refresh_token = NULL, refresh_expires_ms = NULL,
+func (s *Store) KillKlarnaGrant(ctx context.Context, userID, version int64, owner, reason string) (_ bool, err error) {
+	defer wrap(&err, "kill klarna grant")
+	return changed(ctx, s.db.Write, `UPDATE klarna_grants SET version = version + 1, refresh_token = NULL, refresh_expires_ms = NULL,
 		access_token = NULL, access_expires_ms = NULL, lease_owner = NULL, lease_until_ms = NULL,
 		dead_at = ?, dead_reason = ?, updated_at = ?
 		WHERE user_id = ? AND version = ? AND lease_owner IS ? AND dead_at IS NULL`,
@@ -237,30 +246,22 @@ func (s *Store) KillKlarnaGrant(ctx context.Context, userID, version int64, owne
 }
 
 // DisconnectKlarna forgets the account's Klarna identity and its grant.
-func (s *Store) DisconnectKlarna(ctx context.Context, userID int64) error {
-	_, err := s.db.Write.ExecContext(ctx, `DELETE FROM klarna_identities WHERE user_id = ?`, userID)
+func (s *Store) DisconnectKlarna(ctx context.Context, userID int64) (err error) {
+	defer wrap(&err, "disconnect klarna")
+	_, err = s.db.Write.ExecContext(ctx, `DELETE FROM klarna_identities WHERE user_id = ?`, userID)
 	return err
 }
 
 // SweepKlarnaAccessTokens drops access tokens that expired before now: they
 // are kept only as long as they live.
-func (s *Store) SweepKlarnaAccessTokens(ctx context.Context, now time.Time) (int64, error) {
+func (s *Store) SweepKlarnaAccessTokens(ctx context.Context, now time.Time) (_ int64, err error) {
+	defer wrap(&err, "sweep klarna access tokens")
 	res, err := s.db.Write.ExecContext(ctx, `UPDATE klarna_grants SET access_token = NULL, access_expires_ms = NULL
 		WHERE access_token IS NOT NULL AND access_expires_ms <= ?`, now.UnixMilli())
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
-}
-
-// cas runs a conditional update and reports whether it changed a row.
-func (s *Store) cas(ctx context.Context, query string, args ...any) (bool, error) {
-	res, err := s.db.Write.ExecContext(ctx, query, args...)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 func nullMillis(t time.Time) any {

@@ -107,7 +107,7 @@ func TestPayByInvoiceEndToEnd(t *testing.T) {
 	order := w.checkoutByInvoice(t, b, nil)
 
 	o, err := w.Store.OrderByPublicID(t.Context(), order)
-	if err != nil || o.Provider != "altpay" || o.Status != db.StatusPending || !strings.HasPrefix(o.ProviderReference, "inv_") {
+	if err != nil || o.Provider != db.ProviderAltpay || o.Status != db.StatusPending || !strings.HasPrefix(o.ProviderReference, "inv_") {
 		t.Fatalf("order %+v, %v", o, err)
 	}
 	page := b.get("/invoices/" + order)

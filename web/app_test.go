@@ -53,7 +53,7 @@ func newTestAppOn(tb testing.TB, database *db.DB, use ...func(*Deps)) *testApp {
 	sessions.Cookie.Name = "refshop_session"
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
 	d := Deps{
-		Config: cfg, Store: db.NewStore(database, clk), DB: database, Sessions: sessions, Clock: clk, Box: box,
+		Config: cfg, Store: db.NewStore(database, clk.Now), DB: database, Sessions: sessions, Clock: clk, Box: box,
 		Log: slog.New(slog.NewTextHandler(&lockedWriter{b: logs}, nil)), HTTP: http.DefaultClient, PasswordCost: bcrypt.MinCost,
 	}
 	for _, f := range use {

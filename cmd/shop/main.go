@@ -51,7 +51,8 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		return err
 	}
 	defer database.Close()
-	store := db.NewStore(database, clock.Real{})
+	shopClock := clock.Real{}
+	store := db.NewStore(database, shopClock.Now)
 
 	box, err := openBox(ctx, cfg, store)
 	if err != nil {
@@ -79,7 +80,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 
 	deps := web.Deps{
-		Config: cfg, Store: store, DB: database, Sessions: sessions, Log: log, Clock: clock.Real{}, Box: box,
+		Config: cfg, Store: store, DB: database, Sessions: sessions, Log: log, Clock: shopClock, Box: box,
 		HTTP: outbound.NewClient(log, 20*time.Second), ProviderClock: providerClock,
 	}
 	// One client per provider for the whole process: each holds its shared

@@ -45,7 +45,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { d.Close() })
 	clk := clock.NewManual(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	store := db.NewStore(d, clk)
+	store := db.NewStore(d, clk.Now)
 	key := make([]byte, secret.KeySize)
 	_, _ = rand.Read(key)
 	box, _ := secret.NewBox(key)

@@ -1,5 +1,14 @@
-// Package web is the shop's HTTP server: routes in routes.go, one file per
-// feature's handlers, middleware, and the central error handler.
+// Package web is the shop's HTTP server: every route in routes.go, the
+// shop's own pages (catalogue, cart, sign-in, account, checkout, orders),
+// middleware, and the central error handler.
+//
+// Each flow is one struct built in New and named the same in every layer:
+// vipps, klarna (payments and account linking), klarnasignin (Sign in with
+// Klarna) and altpay (pay by invoice). Its handlers are in <flow>_*.go, split
+// by what they do (checkout, settle, order, sweep, account). The payment
+// flows implement paymentFlow, through which the checkout and order pages
+// reach them; account panels, sign-in options and sweeps are called by name
+// where they are used.
 package web
 
 import (

@@ -17,7 +17,7 @@ import (
 	"refshop/views/sandboxviews"
 	"refshop/web/clock"
 	"refshop/web/sandbox/control"
-	"refshop/web/sandbox/klarnaid"
+	"refshop/web/sandbox/klarnasignin"
 )
 
 // Sandbox is the sandbox's state and its HTTP handler.
@@ -83,7 +83,7 @@ func indexView(st *control.State) sandboxviews.IndexView {
 		sandboxviews.Credential{Name: "client_id (ALTPAY_CLIENT_ID)", Value: a.ClientID},
 		sandboxviews.Credential{Name: "client_secret (ALTPAY_CLIENT_SECRET)", Value: a.ClientSecret})
 	if k.Enabled {
-		for _, id := range klarnaid.Identities {
+		for _, id := range klarnasignin.Identities {
 			v.Identities = append(v.Identities, sandboxviews.Credential{Name: id.Name(), Value: id.Email})
 		}
 	}

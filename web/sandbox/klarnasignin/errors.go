@@ -1,4 +1,4 @@
-package klarnaid
+package klarnasignin
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-// Package klarnaid emulates Sign in with Klarna, Klarna's OpenID Connect
+// Package klarnasignin emulates Sign in with Klarna, Klarna's OpenID Connect
 // identity provider, below /klarna/login (providers.md section 1): discovery
 // at both documented path families, the JWKS, the authorize endpoint with a
 // Klarna-styled sign-in and consent page, the token endpoint
@@ -11,7 +11,7 @@
 // The Klarna Payments part of the sandbox asks Recognise whether a
 // customer.klarna_access_token is valid, so a signed-in customer's widget
 // skips its login step.
-package klarnaid
+package klarnasignin
 
 import (
 	"crypto/rand"

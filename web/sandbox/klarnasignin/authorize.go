@@ -1,4 +1,4 @@
-package klarnaid
+package klarnasignin
 
 import (
 	"crypto/subtle"
@@ -160,7 +160,7 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
-	_ = sandboxviews.KlarnaIDConsent(sandboxviews.KlarnaIDConsentView{
+	_ = sandboxviews.KlarnaSignInConsent(sandboxviews.KlarnaSignInConsentView{
 		Challenge: cid, Name: id.Name(), Email: id.Email, Scopes: consentLines(c.req.Scopes),
 		Action: idpPath + "/consent", ShopURL: p.st.Config.ShopBaseURL,
 	}).Render(r.Context(), w)
@@ -214,7 +214,7 @@ func (p *Provider) grantCode(w http.ResponseWriter, r *http.Request, req authReq
 }
 
 func (p *Provider) renderSignIn(w http.ResponseWriter, r *http.Request, status int, cid, email, problem string) {
-	v := sandboxviews.KlarnaIDSignInView{
+	v := sandboxviews.KlarnaSignInPageView{
 		Challenge: cid, Action: idpPath + "/signin", Email: email, Error: problem, ShopURL: p.st.Config.ShopBaseURL,
 	}
 	for _, id := range Identities {
@@ -222,14 +222,14 @@ func (p *Provider) renderSignIn(w http.ResponseWriter, r *http.Request, status i
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_ = sandboxviews.KlarnaIDSignIn(v).Render(r.Context(), w)
+	_ = sandboxviews.KlarnaSignInPage(v).Render(r.Context(), w)
 }
 
 func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = sandboxviews.KlarnaIDError(sandboxviews.KlarnaIDErrorView{Title: title, Message: msg, ShopURL: p.st.Config.ShopBaseURL}).Render(r.Context(), w)
+	_ = sandboxviews.KlarnaSignInError(sandboxviews.KlarnaSignInErrorView{Title: title, Message: msg, ShopURL: p.st.Config.ShopBaseURL}).Render(r.Context(), w)
 }
 
 // consentLines says in words what each requested scope shares.

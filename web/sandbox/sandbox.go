@@ -1,6 +1,6 @@
 // Package sandbox is the embedded provider sandbox: an HTTP server on its own
 // origin that behaves like Klarna, Vipps MobilePay and Alternative Payments'
-// test environments, steered through the control API of DESIGN.md.
+// test environments, steered through its control API (package control).
 //
 // It never imports the shop's client packages: each side implements the
 // documented contract on its own, and tests hold both to the documented JSON

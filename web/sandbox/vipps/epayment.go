@@ -92,8 +92,9 @@ func (p *provider) create(w http.ResponseWriter, r *http.Request, c call) {
 	case req.PaymentMethod == nil:
 		bad = append(bad, detail{"paymentMethod", "The paymentMethod field is required."})
 	case req.PaymentMethod.Type == "CARD":
-		// "CARD ... is not available in test" (providers.md 4.3); the
-		// sandbox stands in for the test environment.
+		// Card payments are not available in the test environment (the
+		// ePayment reference, https://developer.vippsmobilepay.com/api/epayment);
+		// the sandbox stands in for the test environment.
 		bad = append(bad, detail{"paymentMethod.type", "CARD payments are not available in the test environment."})
 	case req.PaymentMethod.Type != "WALLET":
 		bad = append(bad, detail{"paymentMethod.type", "The paymentMethod.type must be one of WALLET, CARD."})

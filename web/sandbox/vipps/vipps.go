@@ -1,11 +1,3 @@
-// Package vipps emulates Vipps MobilePay's test environment (apitest.vipps.no)
-// below /vipps: the access token API, the ePayment API v1, the test-only force
-// approve, and the landing page a WEB_REDIRECT payment sends the customer to.
-//
-// It implements the documented contract on its own (providers.md section 4 and
-// the ePayment OpenAPI v1.4.1) and never imports the shop's client
-// (refshop/web/vipps). Where the documentation is silent the choice made is
-// written next to the code; the client makes the same choice independently.
 package vipps
 
 import (
@@ -18,7 +10,8 @@ import (
 	"refshop/web/sandbox/control"
 )
 
-// Operation names for call counts and faults (DESIGN.md).
+// Operation names for call counts and faults (the control API's
+// "<provider>.<operation>" names).
 const (
 	opAccessToken = "vipps.accesstoken"
 	opCreate      = "vipps.create_payment"

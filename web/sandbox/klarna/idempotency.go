@@ -9,11 +9,13 @@ import (
 	"time"
 )
 
-// Idempotency (providers.md 2.7): a POST or PATCH carrying a key runs once;
-// a repeat with the same key within 24 hours on the sandbox clock gets the
-// first answer again. The header has two names in Klarna's documents
-// (Idempotency-Key in the account-linking guide, Klarna-Idempotency-Key in
-// the API reference); both are honoured, on every POST and PATCH.
+// Idempotency: a POST or PATCH carrying a key runs once; a repeat with the
+// same key within 24 hours on the sandbox clock gets the first answer again
+// (https://docs.klarna.com/api/escalation-and-retry-policy/,
+// https://docs.klarna.com/api/kn/integration-resilience/). The header has two
+// names in Klarna's documents (Idempotency-Key in the account-linking guide,
+// Klarna-Idempotency-Key in the API reference); both are honoured, on every
+// POST and PATCH.
 //
 // NOT FOUND in Klarna's documents, chosen here (the client's expectations
 // match):

@@ -313,7 +313,7 @@ func (p *provider) createOrder(w http.ResponseWriter, r *http.Request) {
 		p.orders[o.ID] = o
 		out := map[string]any{
 			"order_id": o.ID, "fraud_status": a.Persona.fraudStatus(),
-			// Klarna's guide shows the string form; the OpenAPI an object.
+			// Klarna's guide shows the string form; the API reference an object.
 			"authorized_payment_method": "invoice",
 		}
 		if o.ConfirmationURL != "" {

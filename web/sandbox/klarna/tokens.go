@@ -179,9 +179,9 @@ func (p *provider) tokenOrder(w http.ResponseWriter, r *http.Request) {
 			"redirect_url":              p.st.Config.BaseURL + "/klarna/payments/redirect/" + o.ID,
 			"authorized_payment_method": map[string]any{"type": "invoice", "number_of_days": 30},
 		}
-		// NOT FOUND (providers.md 2.5): how a rotated token reaches the
-		// merchant after a token order. Chosen: the new token at top level
-		// as "customer_token", as in the create-order answer.
+		// Klarna does not document how a rotated token reaches the merchant
+		// after a token order. Chosen: the new token at top level as
+		// "customer_token", as in the create-order answer.
 		if p.st.Settings().KlarnaRotateCustomerTokens {
 			p.rotate(l)
 			out["customer_token"] = l.Current

@@ -108,8 +108,9 @@ func (p *Provider) parseAuthRequest(q url.Values) (authRequest, string, string) 
 		return req, "invalid_request", "Parameter 'nonce' is set but does not satisfy the minimum entropy of 8 characters."
 	}
 	// PKCE (RFC 7636): S256 or plain, plain when the method is left out.
-	// Klarna does not say PKCE is required (providers.md 1.2, NOT FOUND); the
-	// sandbox requires it from a public client (no client secret) only.
+	// Klarna does not say whether PKCE is required (its discovery document
+	// offers plain and S256); the sandbox requires it from a public client
+	// (no client secret) only.
 	switch {
 	case req.CodeChallenge == "" && req.Method != "":
 		return req, "invalid_request", "The 'code_challenge_method' parameter is set but 'code_challenge' is missing."

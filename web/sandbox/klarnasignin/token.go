@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// tokenResponse is the token endpoint's answer (providers.md 1.3).
+// tokenResponse is the token endpoint's answer, with the fields of Klarna's
+// code exchange and refresh samples.
 type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
 	ExpiresIn    int64  `json:"expires_in"`
@@ -23,8 +24,8 @@ type tokenResponse struct {
 
 // parseForm parses a token or revocation request, returning a hint for
 // invalid_request when it is malformed. Parameters come from the form body;
-// Klarna's refresh sample puts them on the query string instead
-// (providers.md 1.3, CONFLICT), so the query string is accepted too. A
+// Klarna's refresh sample (integrate with Klarna payments) puts them on the
+// query string instead, so the query string is accepted too. A
 // parameter given twice is refused.
 func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, string) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
@@ -171,8 +172,8 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, form url
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "Signing the ID token failed.")
 		return
 	}
-	// The code exchange sample answers "expires_in": 300 and "token_type":
-	// "bearer" (providers.md 1.3).
+	// Klarna's code exchange sample answers "expires_in": 300 and
+	// "token_type": "bearer".
 	res.TokenType = "bearer"
 	res.Scope = strings.Join(g.scopes, " ")
 	writeJSON(w, http.StatusOK, res)
@@ -204,9 +205,10 @@ func checkPKCE(req authRequest, verifier string) string {
 	return ""
 }
 
-// refreshGrant is the refresh_token grant with rotation (providers.md 1.4):
-// each refresh token works once; the answer carries a new one and the used
-// one (and the access token issued with it) stops working. A used refresh
+// refreshGrant is the refresh_token grant with rotation ("Refresh tokens can
+// only be used once", Klarna's guide): each refresh token works once; the
+// answer carries a new one and the used one (and the access token issued
+// with it) stops working. A used refresh
 // token that comes back means it leaked or a client raced itself: the whole
 // grant is revoked, the tokens issued from the used one too, and the answer
 // is fosite's 400 invalid_grant. The checks run in fosite's order: unknown,
@@ -255,9 +257,9 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "Signing the ID token failed.")
 		return
 	}
-	// The refresh sample answers "expires_in": 299 and "token_type":
-	// "Bearer" (providers.md 1.3): a second has passed since the token was
-	// minted, as Ory computes it. The token lives the full lifetime.
+	// Klarna's refresh sample answers "expires_in": 299 and "token_type":
+	// "Bearer": a second has passed since the token was minted, as Ory
+	// computes it. The token lives the full lifetime.
 	res.ExpiresIn--
 	res.TokenType = "Bearer"
 	writeJSON(w, http.StatusOK, res)
@@ -274,7 +276,7 @@ func (p *Provider) issue(r *http.Request, g *grant, nonce string) (tokenResponse
 	if slices.Contains(g.scopes, "offline_access") || slices.Contains(g.scopes, "offline") {
 		rt := newToken("ory_rt_")
 		// Rolling: each refresh token lives the full lifetime from its issue
-		// ("The 90 days are rolling", providers.md 1.4).
+		// ("The 90 days are rolling", Klarna's Sign in with Klarna tokens page).
 		p.refresh[rt] = &refreshToken{grant: g, expires: now.Add(set.KlarnaRefreshTokenTTL.D())}
 		res.RefreshToken = rt
 	}

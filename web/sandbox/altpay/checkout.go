@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// The checkout API (providers.md 3.4): what the browser snippet calls with
-// "Authorization: Bearer <checkout JWT>". Every call checks the token's
-// signature, its expiry on the sandbox clock (401) and its scope (403).
+// The checkout API, as the published browser SDK calls it: what the snippet
+// calls with "Authorization: Bearer <checkout JWT>". Every call checks the
+// token's signature, its expiry on the sandbox clock (401) and its scope (403).
 //
 // Scope, a choice: the SDK's GET /checkout/invoice names no invoice, the token
 // is the scope. NOT FOUND how the real API refuses a call about another
@@ -26,8 +26,8 @@ import (
 func (p *provider) checkoutRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /altpay/checkout/preferences/theme", p.theme)
-	// CONFLICT (providers.md 3.4): the SDK calls /checkout/invoice, the
-	// OpenAPI lists /checkout/v1/invoice. Both are served.
+	// The SDK calls /checkout/invoice, the API reference lists
+	// /checkout/v1/invoice. The sources disagree, so both are served.
 	mux.HandleFunc("GET /altpay/checkout/invoice", p.checkoutInvoice)
 	mux.HandleFunc("GET /altpay/checkout/v1/invoice", p.checkoutInvoice)
 	mux.HandleFunc("GET /altpay/checkout/payment-methods", p.listPaymentMethods)

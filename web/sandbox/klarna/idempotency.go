@@ -152,7 +152,18 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// readBody reads a request body (at most 1 MiB).
-func readBody(r *http.Request) ([]byte, error) {
-	return io.ReadAll(io.LimitReader(r.Body, 1<<20))
+// begin is what every POST and PATCH of the Payments and Customer Token APIs
+// goes through before its idempotent part: the fault hook for op, HTTP Basic
+// credentials, and reading the body (at most 1 MiB). When proceed is false the
+// answer is written and the handler stops.
+func (p *provider) begin(w http.ResponseWriter, r *http.Request, op string) (body []byte, proceed bool) {
+	if p.st.Hit(w, r, op) || !p.authorized(w, r) {
+		return nil, false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "Could not read the request body")
+		return nil, false
+	}
+	return body, true
 }

@@ -136,12 +136,8 @@ func (p *provider) readToken(w http.ResponseWriter, r *http.Request) {
 // tokenOrder is POST /customer-token/v1/tokens/{token}/order: an order with
 // no customer present.
 func (p *provider) tokenOrder(w http.ResponseWriter, r *http.Request) {
-	if p.st.Hit(w, r, opTokenOrder) || !p.authorized(w, r) {
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "Could not read the request body")
+	body, proceed := p.begin(w, r, opTokenOrder)
+	if !proceed {
 		return
 	}
 	tok := r.PathValue("token")
@@ -194,12 +190,8 @@ func (p *provider) tokenOrder(w http.ResponseWriter, r *http.Request) {
 // {"status": "CANCELLED"}: 202. Cancelling a token that was already replaced
 // or cancelled changes nothing and is still accepted.
 func (p *provider) tokenStatus(w http.ResponseWriter, r *http.Request) {
-	if p.st.Hit(w, r, opTokenStatus) || !p.authorized(w, r) {
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "Could not read the request body")
+	body, proceed := p.begin(w, r, opTokenStatus)
+	if !proceed {
 		return
 	}
 	tok := r.PathValue("token")

@@ -61,12 +61,12 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 
 	mux.HandleFunc("POST /vipps/accesstoken/get", p.accessToken)
 	mux.HandleFunc("POST /vipps/epayment/v1/payments", p.api(opCreate, p.create))
-	mux.HandleFunc("GET /vipps/epayment/v1/payments/{reference}", p.api(opGet, p.get))
-	mux.HandleFunc("GET /vipps/epayment/v1/payments/{reference}/events", p.api(opEvents, p.events))
-	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/capture", p.api(opCapture, p.capture))
-	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/cancel", p.api(opCancel, p.cancel))
-	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/refund", p.api(opRefund, p.refund))
-	mux.HandleFunc("POST /vipps/epayment/v1/test/payments/{reference}/approve", p.api(opApprove, p.approve))
+	mux.HandleFunc("GET /vipps/epayment/v1/payments/{reference}", p.api(opGet, p.onPayment(p.get)))
+	mux.HandleFunc("GET /vipps/epayment/v1/payments/{reference}/events", p.api(opEvents, p.onPayment(p.events)))
+	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/capture", p.api(opCapture, p.onPayment(p.capture)))
+	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/cancel", p.api(opCancel, p.onPayment(p.cancel)))
+	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/refund", p.api(opRefund, p.onPayment(p.refund)))
+	mux.HandleFunc("POST /vipps/epayment/v1/test/payments/{reference}/approve", p.api(opApprove, p.onPayment(p.approve)))
 
 	landing := http.NewCrossOriginProtection()
 	mux.HandleFunc("GET /vipps/landing", p.landingPage)

@@ -131,9 +131,8 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 // second use revokes every token the first one issued (RFC 6749 4.1.2,
 // fosite's behaviour).
 func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, form url.Values, clientID string) {
-	code := form.Get("code")
-	if code == "" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The 'code' parameter is missing.")
+	code, ok := required(w, form, "code")
+	if !ok {
 		return
 	}
 	now := p.st.Now()
@@ -167,9 +166,8 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, form url
 	c.used = true
 	g := &grant{clientID: clientID, identity: c.identity, scopes: c.req.Scopes, authTime: c.authTime}
 	c.grant = g
-	res, err := p.issue(r, g, c.req.Nonce)
-	if err != nil {
-		writeOAuthError(w, http.StatusInternalServerError, "server_error", "Signing the ID token failed.")
+	res, ok := p.issue(w, r, g, c.req.Nonce)
+	if !ok {
 		return
 	}
 	// Klarna's code exchange sample answers "expires_in": 300 and
@@ -214,9 +212,8 @@ func checkPKCE(req authRequest, verifier string) string {
 // is fosite's 400 invalid_grant. The checks run in fosite's order: unknown,
 // reused, other client, expired.
 func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url.Values, clientID string) {
-	token := form.Get("refresh_token")
-	if token == "" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The 'refresh_token' parameter is missing.")
+	token, ok := required(w, form, "refresh_token")
+	if !ok {
 		return
 	}
 	now := p.st.Now()
@@ -252,9 +249,8 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 			a.revoked = true
 		}
 	}
-	res, err := p.issue(r, rt.grant, "")
-	if err != nil {
-		writeOAuthError(w, http.StatusInternalServerError, "server_error", "Signing the ID token failed.")
+	res, ok := p.issue(w, r, rt.grant, "")
+	if !ok {
 		return
 	}
 	// Klarna's refresh sample answers "expires_in": 299 and "token_type":
@@ -266,8 +262,9 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 }
 
 // issue mints an access token, a refresh token (only with offline_access, as
-// Ory does) and an ID token for g. Callers hold p.mu.
-func (p *Provider) issue(r *http.Request, g *grant, nonce string) (tokenResponse, error) {
+// Ory does) and an ID token for g. When the ID token cannot be signed it
+// answers server_error and returns false. Callers hold p.mu.
+func (p *Provider) issue(w http.ResponseWriter, r *http.Request, g *grant, nonce string) (tokenResponse, bool) {
 	now := p.st.Now()
 	set := p.st.Settings()
 	at := newToken("ory_at_")
@@ -282,10 +279,21 @@ func (p *Provider) issue(r *http.Request, g *grant, nonce string) (tokenResponse
 	}
 	idt, err := p.signIDToken(r, g, nonce, at)
 	if err != nil {
-		return tokenResponse{}, err
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "Signing the ID token failed.")
+		return tokenResponse{}, false
 	}
 	res.IDToken = idt
-	return res, nil
+	return res, true
+}
+
+// required returns the form parameter name; when it is missing it answers
+// invalid_request and returns false.
+func required(w http.ResponseWriter, form url.Values, name string) (string, bool) {
+	v := form.Get(name)
+	if v == "" {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The '"+name+"' parameter is missing.")
+	}
+	return v, v != ""
 }
 
 // userinfo answers the claims the grant's scopes release, for a valid access
@@ -339,9 +347,8 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	token := form.Get("token")
-	if token == "" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The 'token' parameter is missing.")
+	token, ok := required(w, form, "token")
+	if !ok {
 		return
 	}
 	p.mu.Lock()

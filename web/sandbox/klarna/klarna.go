@@ -181,17 +181,10 @@ type errorV2 struct {
 	ErrorMessages []string `json:"error_messages"`
 }
 
-// faultShape writes an injected fault as Klarna would answer it. Paths below
-// /klarna/login belong to the OIDC part, whose errors are OAuth 2.0's.
+// faultShape writes an injected fault as Klarna Payments would answer it:
+// ErrorV2. (Sign in with Klarna's operations, below /klarna/login, register
+// their own OAuth 2.0 shape in package klarnasignin.)
 func (p *provider) faultShape(w http.ResponseWriter, r *http.Request, status int) {
-	if strings.HasPrefix(r.URL.Path, "/klarna/login") {
-		code := "server_error"
-		if status < 500 {
-			code = "invalid_request"
-		}
-		writeJSON(w, status, map[string]string{"error": code, "error_description": "injected fault"})
-		return
-	}
 	code := map[int]string{400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "INVALID_OPERATION", 404: "NOT_FOUND", 409: "BAD_VALUE"}[status]
 	if code == "" {
 		code = "INTERNAL_SERVER_ERROR"

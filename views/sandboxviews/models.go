@@ -1,8 +1,10 @@
 // Package sandboxviews holds the provider sandbox's pages: its index and the
-// providers' hosted pages (landing pages, sign-in, widgets).
+// providers' hosted pages (landing pages, sign-in, widgets). Components are
+// pure functions of the view models here; the sandbox maps its own state into
+// them, so this package imports nothing of the sandbox's.
 package sandboxviews
 
-import "refshop/web/sandbox/control"
+import "time"
 
 // Credential is one credential the sandbox accepts.
 type Credential struct {
@@ -24,7 +26,27 @@ type IndexView struct {
 	BaseURL   string
 	ShopURL   string
 	Providers []ProviderView
-	State     control.StateView
+	State     StateView
 	// Identities are Sign in with Klarna's test identities, when emulated.
 	Identities []Credential
+}
+
+// StateView is the sandbox's state as the index shows it: what
+// GET /control/state answers, formatted for reading.
+type StateView struct {
+	Now      time.Time
+	Settings []SettingView // in the order the index lists them
+	Calls    []CallView    // one per declared operation, by name
+}
+
+// SettingView is one control setting and its current value, formatted.
+type SettingView struct {
+	Name  string
+	Value string
+}
+
+// CallView is one operation and how often it was called since the last reset.
+type CallView struct {
+	Operation string
+	Calls     int
 }

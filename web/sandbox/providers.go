@@ -7,7 +7,7 @@ import (
 	"refshop/web/sandbox/altpay"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/klarna"
-	"refshop/web/sandbox/klarnaid"
+	"refshop/web/sandbox/klarnasignin"
 	"refshop/web/sandbox/vipps"
 )
 
@@ -17,5 +17,5 @@ var providers = []func(mux *http.ServeMux, st *control.State, log *slog.Logger){
 	klarna.Register,
 	altpay.Register,
 	vipps.Register,
-	klarnaid.Register,
+	klarnasignin.Register,
 }

@@ -1,6 +1,6 @@
 // Package sandbox is the embedded provider sandbox: an HTTP server on its own
 // origin that behaves like Klarna, Vipps MobilePay and Alternative Payments'
-// test environments, steered through the control API of DESIGN.md.
+// test environments, steered through its control API (package control).
 //
 // It never imports the shop's client packages: each side implements the
 // documented contract on its own, and tests hold both to the documented JSON
@@ -11,13 +11,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"refshop/static"
 	"refshop/views/sandboxviews"
 	"refshop/web/clock"
 	"refshop/web/sandbox/control"
-	"refshop/web/sandbox/klarnaid"
+	"refshop/web/sandbox/klarnasignin"
 )
 
 // Sandbox is the sandbox's state and its HTTP handler.
@@ -55,7 +56,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.
 
 func indexView(st *control.State) sandboxviews.IndexView {
 	cfg := st.Config
-	v := sandboxviews.IndexView{BaseURL: cfg.BaseURL, ShopURL: cfg.ShopBaseURL, State: st.View()}
+	v := sandboxviews.IndexView{BaseURL: cfg.BaseURL, ShopURL: cfg.ShopBaseURL, State: stateView(st.View())}
 	add := func(enabled bool, name, base, real string, creds ...sandboxviews.Credential) {
 		p := sandboxviews.ProviderView{Name: name, BaseURL: cfg.BaseURL + base, RealURL: real, Emulated: enabled}
 		if enabled {
@@ -83,9 +84,31 @@ func indexView(st *control.State) sandboxviews.IndexView {
 		sandboxviews.Credential{Name: "client_id (ALTPAY_CLIENT_ID)", Value: a.ClientID},
 		sandboxviews.Credential{Name: "client_secret (ALTPAY_CLIENT_SECRET)", Value: a.ClientSecret})
 	if k.Enabled {
-		for _, id := range klarnaid.Identities {
+		for _, id := range klarnasignin.Identities {
 			v.Identities = append(v.Identities, sandboxviews.Credential{Name: id.Name(), Value: id.Email})
 		}
+	}
+	return v
+}
+
+// stateView maps the control state into the index's view model: the settings
+// in the order the index has always listed them, each formatted for reading,
+// and every declared operation with its call count.
+func stateView(s control.StateView) sandboxviews.StateView {
+	set := s.Settings
+	dur := func(d control.Duration) string { return d.D().String() }
+	v := sandboxviews.StateView{Now: s.Now, Settings: []sandboxviews.SettingView{
+		{Name: "klarna_access_token_ttl", Value: dur(set.KlarnaAccessTokenTTL)},
+		{Name: "klarna_refresh_token_ttl", Value: dur(set.KlarnaRefreshTokenTTL)},
+		{Name: "klarna_auto_consent", Value: strconv.Quote(set.KlarnaAutoConsent)},
+		{Name: "klarna_rotate_customer_tokens", Value: strconv.FormatBool(set.KlarnaRotateCustomerTokens)},
+		{Name: "klarna_create_order_idempotent", Value: strconv.FormatBool(set.KlarnaCreateOrderIdempotent)},
+		{Name: "vipps_access_token_ttl", Value: dur(set.VippsAccessTokenTTL)},
+		{Name: "altpay_oauth_token_ttl", Value: dur(set.AltpayOAuthTokenTTL)},
+		{Name: "altpay_checkout_token_ttl", Value: dur(set.AltpayCheckoutTokenTTL)},
+	}}
+	for _, op := range s.Operations {
+		v.Calls = append(v.Calls, sandboxviews.CallView{Operation: op, Calls: s.Calls[op]})
 	}
 	return v
 }

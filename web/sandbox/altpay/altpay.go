@@ -1,24 +1,3 @@
-// Package altpay emulates Alternative Payments' demo environment below
-// /altpay: the OAuth2 client-credentials token endpoint, the partner API
-// (customers, invoices, checkout-auth/init) and the checkout API the browser
-// snippet calls with a checkout JWT.
-//
-// Wire facts come from reference/providers.md section 3. Where that says NOT
-// FOUND or CONFLICT, the choice is written next to the code; the shop's client
-// (web/altpay) makes the same choices on its own, it is never imported here.
-//
-// Choices that hold for the whole package:
-//   - Currency: the API documents USD (the SDK also CAD); the shop sells in
-//     EUR. The sandbox accepts USD, CAD and EUR and refuses anything else with
-//     a validation error. The real demo account may accept only USD: the shop
-//     then shows the provider's validation error.
-//   - Amounts are decimal major units (19.90), JSON numbers on invoices and a
-//     string on payments (the SDK sends amount:"<string>"). The unit is NOT
-//     FOUND in the docs (one third-party client uses dollars); at most two
-//     decimals are accepted, which fits all three currencies.
-//   - Error bodies are the OpenAPI HttpError {code, message, validation_errors}
-//     everywhere, the OAuth endpoint included (its 403 "Invalid credentials"
-//     text is documented, its body shape is not).
 package altpay
 
 import (
@@ -97,8 +76,8 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 	mux.HandleFunc("GET /altpay/customers/{id}", p.getCustomer)
 	mux.HandleFunc("POST /altpay/invoices", p.createInvoice)
 	mux.HandleFunc("GET /altpay/invoices/{id}", p.getInvoice)
-	// CONFLICT (providers.md 3.3): the docs say /v1/checkout-auth/init, a
-	// third-party client says the live path has no /v1. Both are served.
+	// The docs say /v1/checkout-auth/init; a third-party client reports that
+	// the live path has no /v1. The sources disagree, so both are served.
 	mux.HandleFunc("POST /altpay/v1/checkout-auth/init", p.checkoutAuthInit)
 	mux.HandleFunc("POST /altpay/checkout-auth/init", p.checkoutAuthInit)
 
@@ -122,7 +101,7 @@ func (p *provider) reset() {
 	p.nextInv = 0
 }
 
-// apiError is the OpenAPI HttpError body.
+// apiError is the HttpError body of the API reference.
 type apiError struct {
 	Code             string            `json:"code"`
 	Message          string            `json:"message"`

@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// The checkout API (providers.md 3.4): what the browser snippet calls with
-// "Authorization: Bearer <checkout JWT>". Every call checks the token's
-// signature, its expiry on the sandbox clock (401) and its scope (403).
+// The checkout API, as the published browser SDK calls it: what the snippet
+// calls with "Authorization: Bearer <checkout JWT>". Every call checks the
+// token's signature, its expiry on the sandbox clock (401) and its scope (403).
 //
 // Scope, a choice: the SDK's GET /checkout/invoice names no invoice, the token
 // is the scope. NOT FOUND how the real API refuses a call about another
@@ -26,8 +26,8 @@ import (
 func (p *provider) checkoutRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /altpay/checkout/preferences/theme", p.theme)
-	// CONFLICT (providers.md 3.4): the SDK calls /checkout/invoice, the
-	// OpenAPI lists /checkout/v1/invoice. Both are served.
+	// The SDK calls /checkout/invoice, the API reference lists
+	// /checkout/v1/invoice. The sources disagree, so both are served.
 	mux.HandleFunc("GET /altpay/checkout/invoice", p.checkoutInvoice)
 	mux.HandleFunc("GET /altpay/checkout/v1/invoice", p.checkoutInvoice)
 	mux.HandleFunc("GET /altpay/checkout/payment-methods", p.listPaymentMethods)
@@ -40,10 +40,14 @@ func (p *provider) checkoutRoutes() http.Handler {
 	return mux
 }
 
-// checkoutAuth verifies the checkout token and its scope and returns the
-// token's claims and invoice. It writes the error and returns false when the
-// call must stop. The caller must not hold p.mu.
-func (p *provider) checkoutAuth(w http.ResponseWriter, r *http.Request) (checkoutClaims, bool) {
+// checkoutCall is what every checkout API call goes through first: the
+// fault hook for op, then the checkout token and its scope. It returns the
+// token's claims; it writes the error and returns false when the call must
+// stop. The caller must not hold p.mu.
+func (p *provider) checkoutCall(w http.ResponseWriter, r *http.Request, op string) (checkoutClaims, bool) {
+	if p.st.Hit(w, r, op) {
+		return checkoutClaims{}, false
+	}
 	tok, ok := bearer(r)
 	p.mu.Lock()
 	key := p.key
@@ -72,20 +76,14 @@ func (p *provider) checkoutAuth(w http.ResponseWriter, r *http.Request) (checkou
 }
 
 func (p *provider) theme(w http.ResponseWriter, r *http.Request) {
-	if p.st.Hit(w, r, opCheckoutTheme) {
-		return
-	}
-	if _, ok := p.checkoutAuth(w, r); !ok {
+	if _, ok := p.checkoutCall(w, r, opCheckoutTheme); !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"partner_name": "Refshop (sandbox partner)"})
 }
 
 func (p *provider) checkoutInvoice(w http.ResponseWriter, r *http.Request) {
-	if p.st.Hit(w, r, opCheckoutInvoice) {
-		return
-	}
-	c, ok := p.checkoutAuth(w, r)
+	c, ok := p.checkoutCall(w, r, opCheckoutInvoice)
 	if !ok {
 		return
 	}
@@ -112,10 +110,7 @@ type paymentMethod struct {
 }
 
 func (p *provider) listPaymentMethods(w http.ResponseWriter, r *http.Request) {
-	if p.st.Hit(w, r, opCheckoutPMs) {
-		return
-	}
-	c, ok := p.checkoutAuth(w, r)
+	c, ok := p.checkoutCall(w, r, opCheckoutPMs)
 	if !ok {
 		return
 	}
@@ -163,10 +158,7 @@ var testCards = map[string]testCard{
 }
 
 func (p *provider) addCard(w http.ResponseWriter, r *http.Request) {
-	if p.st.Hit(w, r, opCheckoutAddPM) {
-		return
-	}
-	c, ok := p.checkoutAuth(w, r)
+	c, ok := p.checkoutCall(w, r, opCheckoutAddPM)
 	if !ok {
 		return
 	}
@@ -226,10 +218,7 @@ var (
 // transit 00011, any 7 to 12 digit account number. US routing numbers must
 // pass the ABA checksum, as the real network checks.
 func (p *provider) addBank(w http.ResponseWriter, r *http.Request) {
-	if p.st.Hit(w, r, opCheckoutAddPM) {
-		return
-	}
-	c, ok := p.checkoutAuth(w, r)
+	c, ok := p.checkoutCall(w, r, opCheckoutAddPM)
 	if !ok {
 		return
 	}
@@ -353,10 +342,7 @@ type payment struct {
 // settle at once, card and ACH alike, and the invoice becomes PAID (the real
 // ACH rail takes days); a declined test card answers 200 {status:"failed"}.
 func (p *provider) createPayment(w http.ResponseWriter, r *http.Request) {
-	if p.st.Hit(w, r, opCheckoutPayment) {
-		return
-	}
-	c, ok := p.checkoutAuth(w, r)
+	c, ok := p.checkoutCall(w, r, opCheckoutPayment)
 	if !ok {
 		return
 	}

@@ -8,14 +8,15 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// checkoutClaims are the checkout token's own claims, as the seed lists them
-// (partner_id, client_id, customer_id, invoice_id, exp). NOT FOUND in any
-// stored source beyond that list: the signature algorithm and the other
-// claims. The documented example token starts "eyJhbGciOiJIUzI1NiIs", which is
-// {"alg":"HS256",...}, so the sandbox signs with HS256 under a random key
-// that only it knows (new at every start and reset); it adds iat and jti.
-// Nobody but the provider verifies the token: the shop and the browser treat
-// it as opaque.
+// checkoutClaims are the checkout token's own claims (partner_id, client_id,
+// customer_id, invoice_id, with exp). Alternative Payments documents that the
+// token is scoped to one customer and one invoice and lives a limited time
+// (https://docs.alternativepayments.io/web-sdk/authentication), not its
+// claims or algorithm: these names are the sandbox's choice. The documented
+// example token starts "eyJhbGciOiJIUzI1NiIs", which is {"alg":"HS256",...},
+// so the sandbox signs with HS256 under a random key that only it knows (new
+// at every start and reset); it adds iat and jti. Nobody but the provider
+// verifies the token: the shop and the browser treat it as opaque.
 type checkoutClaims struct {
 	PartnerID  string `json:"partner_id"`
 	ClientID   string `json:"client_id"`

@@ -10,7 +10,8 @@ import (
 )
 
 // oauthToken is POST /oauth/token: client credentials in Basic auth,
-// grant_type=client_credentials, no refresh token (providers.md 3.2).
+// grant_type=client_credentials, no refresh token
+// (https://docs.alternativepayments.io/api-reference/oauth).
 //
 // Choices: credentials in the form body instead of Basic auth are refused
 // like wrong ones (the docs show Basic only); the access token is opaque hex,

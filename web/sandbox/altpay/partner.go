@@ -15,8 +15,9 @@ type customer struct {
 	CreatedAt                   time.Time
 }
 
-// customerReply is CustomerReply (providers.md 3.5); the address and company
-// fields the shop never sets are null.
+// customerReply is the API reference's CustomerReply
+// (https://docs.alternativepayments.io/api-reference/customers); the address
+// and company fields the shop never sets are null.
 type customerReply struct {
 	ID                     string    `json:"id"`
 	Name                   string    `json:"name"`

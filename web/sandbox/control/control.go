@@ -1,7 +1,3 @@
-// Package control is the provider sandbox's shared state: its clock, its
-// settings, the faults queued against operations, the call counts, and the
-// control API of DESIGN.md that steers them. Every emulated provider holds one
-// *State and calls Hit at the start of each operation.
 package control
 
 import (
@@ -27,7 +23,7 @@ type fault struct {
 	Delay  Duration `json:"delay"`
 	// LoseAnswer: the operation runs, then the connection closes without an
 	// answer, as when a timeout or a dropped connection hits after the
-	// provider did the work. (An extension of DESIGN.md's fault body.)
+	// provider did the work.
 	LoseAnswer bool `json:"lose_answer,omitempty"`
 }
 

@@ -29,17 +29,19 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // D returns d as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// Settings are the sandbox's knobs (DESIGN.md, "Sandbox control API").
+// Settings are the sandbox's knobs, read and changed through the control API
+// (GET /control/state, POST /control/settings) under their JSON names.
 type Settings struct {
 	KlarnaAccessTokenTTL       Duration `json:"klarna_access_token_ttl"`
 	KlarnaRefreshTokenTTL      Duration `json:"klarna_refresh_token_ttl"`
 	KlarnaAutoConsent          string   `json:"klarna_auto_consent"`
 	KlarnaRotateCustomerTokens bool     `json:"klarna_rotate_customer_tokens"`
 	// KlarnaCreateOrderIdempotent: Payments' create order replays an answer
-	// for a repeated idempotency key (true, the default). providers.md 2.7
-	// documents keys for other Klarna APIs, not for this call; false makes
-	// create order ignore the key, as real Klarna may, so a retry after a lost
-	// answer meets the used authorization (404).
+	// for a repeated idempotency key (true, the default). Klarna documents
+	// idempotency keys for Order Management and the Customer Token API
+	// (https://docs.klarna.com/api/escalation-and-retry-policy/), not for this
+	// call; false makes create order ignore the key, as real Klarna may, so a
+	// retry after a lost answer meets the used authorization (404).
 	KlarnaCreateOrderIdempotent bool     `json:"klarna_create_order_idempotent"`
 	VippsAccessTokenTTL         Duration `json:"vipps_access_token_ttl"`
 	AltpayOAuthTokenTTL         Duration `json:"altpay_oauth_token_ttl"`

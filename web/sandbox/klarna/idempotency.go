@@ -9,11 +9,13 @@ import (
 	"time"
 )
 
-// Idempotency (providers.md 2.7): a POST or PATCH carrying a key runs once;
-// a repeat with the same key within 24 hours on the sandbox clock gets the
-// first answer again. The header has two names in Klarna's documents
-// (Idempotency-Key in the account-linking guide, Klarna-Idempotency-Key in
-// the API reference); both are honoured, on every POST and PATCH.
+// Idempotency: a POST or PATCH carrying a key runs once; a repeat with the
+// same key within 24 hours on the sandbox clock gets the first answer again
+// (https://docs.klarna.com/api/escalation-and-retry-policy/,
+// https://docs.klarna.com/api/kn/integration-resilience/). The header has two
+// names in Klarna's documents (Idempotency-Key in the account-linking guide,
+// Klarna-Idempotency-Key in the API reference); both are honoured, on every
+// POST and PATCH.
 //
 // NOT FOUND in Klarna's documents, chosen here (the client's expectations
 // match):
@@ -150,7 +152,18 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// readBody reads a request body (at most 1 MiB).
-func readBody(r *http.Request) ([]byte, error) {
-	return io.ReadAll(io.LimitReader(r.Body, 1<<20))
+// begin is what every POST and PATCH of the Payments and Customer Token APIs
+// goes through before its idempotent part: the fault hook for op, HTTP Basic
+// credentials, and reading the body (at most 1 MiB). When proceed is false the
+// answer is written and the handler stops.
+func (p *provider) begin(w http.ResponseWriter, r *http.Request, op string) (body []byte, proceed bool) {
+	if p.st.Hit(w, r, op) || !p.authorized(w, r) {
+		return nil, false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "Could not read the request body")
+		return nil, false
+	}
+	return body, true
 }

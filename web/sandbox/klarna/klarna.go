@@ -1,12 +1,3 @@
-// Package klarna emulates Klarna Payments v1 and the Customer Token API v1
-// below /klarna/api, the Klarna Payments JS SDK at /klarna/cdn/kp/lib/v1/api.js
-// and the payment widget it frames, with account linking (intent
-// buy_and_link, customer tokens, rotation). It follows providers.md section 2
-// and the two OpenAPI files; it never imports the shop's client.
-//
-// Sign in with Klarna (OIDC) is another part of Klarna, emulated under
-// /klarna/login by a later package; it recognises its customers here through
-// SetAccessTokenValidator.
 package klarna
 
 import (
@@ -24,7 +15,11 @@ import (
 	"refshop/web/sandbox/control"
 )
 
-// Lifetimes from Klarna's documentation (providers.md 2.2, 2.3, 2.7).
+// Lifetimes from Klarna's documentation: a session stays open 48 hours
+// (step 1, initiate a payment), an authorization guarantees the order can be
+// created within 60 minutes (the SDK's authorize), and an idempotency key
+// holds for 24 hours after its first use (escalation and retry policy). The
+// package documentation links the pages.
 const (
 	SessionTTL       = 48 * time.Hour   // after the last update
 	AuthorizationTTL = 60 * time.Minute // "the order can be created within 60 minutes"
@@ -157,9 +152,9 @@ func (p *provider) reset() {
 }
 
 // authorized checks HTTP Basic credentials against the configured ones and
-// answers 401 when they are wrong. NOT FOUND (providers.md 2.6): Klarna's 401
-// body for Payments v1; the sandbox answers ErrorV2 with UNAUTHORIZED, and
-// the client reads any body.
+// answers 401 when they are wrong. Klarna does not document the 401 body of
+// Payments v1; the sandbox answers ErrorV2 with UNAUTHORIZED, and the client
+// reads any body.
 func (p *provider) authorized(w http.ResponseWriter, r *http.Request) bool {
 	u, pw, ok := r.BasicAuth()
 	cfg := p.st.Config.Klarna
@@ -186,17 +181,10 @@ type errorV2 struct {
 	ErrorMessages []string `json:"error_messages"`
 }
 
-// faultShape writes an injected fault as Klarna would answer it. Paths below
-// /klarna/login belong to the OIDC part, whose errors are OAuth 2.0's.
+// faultShape writes an injected fault as Klarna Payments would answer it:
+// ErrorV2. (Sign in with Klarna's operations, below /klarna/login, register
+// their own OAuth 2.0 shape in package klarnasignin.)
 func (p *provider) faultShape(w http.ResponseWriter, r *http.Request, status int) {
-	if strings.HasPrefix(r.URL.Path, "/klarna/login") {
-		code := "server_error"
-		if status < 500 {
-			code = "invalid_request"
-		}
-		writeJSON(w, status, map[string]string{"error": code, "error_description": "injected fault"})
-		return
-	}
 	code := map[int]string{400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "INVALID_OPERATION", 404: "NOT_FOUND", 409: "BAD_VALUE"}[status]
 	if code == "" {
 		code = "INTERNAL_SERVER_ERROR"

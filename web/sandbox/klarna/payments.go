@@ -75,12 +75,8 @@ func paymentMethodCategories(base string) []map[string]any {
 
 // createSession is POST /payments/v1/sessions.
 func (p *provider) createSession(w http.ResponseWriter, r *http.Request) {
-	if p.st.Hit(w, r, opCreateSession) || !p.authorized(w, r) {
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "Could not read the request body")
+	body, proceed := p.begin(w, r, opCreateSession)
+	if !proceed {
 		return
 	}
 	p.idempotent(w, r, body, func() response {
@@ -170,12 +166,8 @@ func (p *provider) latestAuthorization(sessionID string) *authorization {
 // yet used become invalid: the customer approved another order, and must
 // approve again (authorize() after an update gives a new token).
 func (p *provider) updateSession(w http.ResponseWriter, r *http.Request) {
-	if p.st.Hit(w, r, opUpdateSession) || !p.authorized(w, r) {
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "Could not read the request body")
+	body, proceed := p.begin(w, r, opUpdateSession)
+	if !proceed {
 		return
 	}
 	id := r.PathValue("session_id")
@@ -213,34 +205,19 @@ func (p *provider) updateSession(w http.ResponseWriter, r *http.Request) {
 
 // merge returns cur with every field present in upd replaced.
 func merge(cur, upd wireBody) wireBody {
-	set := func(dst **string, src *string) {
-		if src != nil {
-			*dst = src
-		}
-	}
-	set(&cur.AcquiringChannel, upd.AcquiringChannel)
-	set(&cur.Intent, upd.Intent)
-	set(&cur.PurchaseCountry, upd.PurchaseCountry)
-	set(&cur.PurchaseCurrency, upd.PurchaseCurrency)
-	set(&cur.Locale, upd.Locale)
-	set(&cur.MerchantReference1, upd.MerchantReference1)
-	set(&cur.MerchantReference2, upd.MerchantReference2)
-	set(&cur.MerchantData, upd.MerchantData)
-	if upd.OrderAmount != nil {
-		cur.OrderAmount = upd.OrderAmount
-	}
-	if upd.OrderTaxAmount != nil {
-		cur.OrderTaxAmount = upd.OrderTaxAmount
-	}
-	if upd.OrderLines != nil {
-		cur.OrderLines = upd.OrderLines
-	}
-	if upd.MerchantURLs != nil {
-		cur.MerchantURLs = upd.MerchantURLs
-	}
-	if upd.Customer != nil {
-		cur.Customer = upd.Customer
-	}
+	override(&cur.AcquiringChannel, upd.AcquiringChannel)
+	override(&cur.Intent, upd.Intent)
+	override(&cur.PurchaseCountry, upd.PurchaseCountry)
+	override(&cur.PurchaseCurrency, upd.PurchaseCurrency)
+	override(&cur.Locale, upd.Locale)
+	override(&cur.MerchantReference1, upd.MerchantReference1)
+	override(&cur.MerchantReference2, upd.MerchantReference2)
+	override(&cur.MerchantData, upd.MerchantData)
+	override(&cur.OrderAmount, upd.OrderAmount)
+	override(&cur.OrderTaxAmount, upd.OrderTaxAmount)
+	override(&cur.OrderLines, upd.OrderLines)
+	override(&cur.MerchantURLs, upd.MerchantURLs)
+	override(&cur.Customer, upd.Customer)
 	if upd.BillingAddress != nil {
 		cur.BillingAddress = upd.BillingAddress
 	}
@@ -248,6 +225,13 @@ func merge(cur, upd wireBody) wireBody {
 		cur.ShippingAddress = upd.ShippingAddress
 	}
 	return cur
+}
+
+// override sets *dst to src when the update sent the field (src not nil).
+func override[T any](dst **T, src *T) {
+	if src != nil {
+		*dst = src
+	}
 }
 
 var invalidAuthorization = &apiError{http.StatusNotFound, "NOT_FOUND", []string{"Invalid authorization token"}}
@@ -265,12 +249,8 @@ func (p *provider) usableAuthorization(token string) (*authorization, *apiError)
 
 // createOrder is POST /payments/v1/authorizations/{token}/order.
 func (p *provider) createOrder(w http.ResponseWriter, r *http.Request) {
-	if p.st.Hit(w, r, opCreateOrder) || !p.authorized(w, r) {
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "Could not read the request body")
+	body, proceed := p.begin(w, r, opCreateOrder)
+	if !proceed {
 		return
 	}
 	token := r.PathValue("token")
@@ -313,7 +293,7 @@ func (p *provider) createOrder(w http.ResponseWriter, r *http.Request) {
 		p.orders[o.ID] = o
 		out := map[string]any{
 			"order_id": o.ID, "fraud_status": a.Persona.fraudStatus(),
-			// Klarna's guide shows the string form; the OpenAPI an object.
+			// Klarna's guide shows the string form; the API reference an object.
 			"authorized_payment_method": "invoice",
 		}
 		if o.ConfirmationURL != "" {

@@ -34,7 +34,7 @@ type wireMerchantURLs struct {
 }
 
 type wireCustomer struct {
-	// Not in the OpenAPI customer object; from Klarna's guides: the stored
+	// Not in the API reference's customer object; from Klarna's guides: the stored
 	// account-linking token and a Sign in with Klarna access token.
 	CustomerToken     *string `json:"customer_token"`
 	KlarnaAccessToken *string `json:"klarna_access_token"`

@@ -3,8 +3,9 @@
 // log buffer tests can read while clients write to it.
 //
 // Only _test.go files import it, so the shop's client packages never import
-// the sandbox in what they build (DESIGN.md: the client and the sandbox each
-// implement the documented contract on their own).
+// the sandbox in what they build: the client and the sandbox each implement
+// the documented contract on their own, so a misreading cannot hide by being
+// shared.
 package sandboxtest
 
 import (

@@ -47,8 +47,9 @@ func (p *provider) accessToken(w http.ResponseWriter, r *http.Request) {
 			"The request body must contain the following parameter: 'client_id'.")
 		return
 	case id != cfg.ClientID:
-		// Documented: unknown client_id -> Entra's unauthorized_client,
-		// AADSTS700016, reported as HTTP 400 (vippsas/vipps-ecom-api#183).
+		// Reported: unknown client_id -> Entra's unauthorized_client,
+		// AADSTS700016, as HTTP 400
+		// (https://github.com/vippsas/vipps-ecom-api/issues/183).
 		writeEntra(w, now, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf(
 			"Application with identifier '%s' was not found in the directory 'vipps-sandbox'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", id))
 		return

@@ -27,9 +27,10 @@ var mutating = map[string]bool{opCreate: true, opCapture: true, opCancel: true, 
 var (
 	msnPattern = regexp.MustCompile(`^[0-9]{4,6}$`)
 	// referencePattern accepts both documented forms: ^[a-zA-Z0-9-]{8,50}$
-	// (OpenAPI v1.4.1) and {8,64} (the current error docs). CONFLICT in
-	// providers.md: the sandbox accepts every documented form; the shop's
-	// references stay within 50.
+	// (the ePayment OpenAPI v1.4.1) and {8,64} (the current error example,
+	// https://developer.vippsmobilepay.com/docs/APIs/epayment-api/api-guide/errors/).
+	// Where Vipps's documents disagree the sandbox accepts every documented
+	// form; the shop's references stay within 50.
 	referencePattern = regexp.MustCompile(`^[a-zA-Z0-9-]{8,64}$`)
 )
 

@@ -92,8 +92,9 @@ func (p *provider) create(w http.ResponseWriter, r *http.Request, c call) {
 	case req.PaymentMethod == nil:
 		bad = append(bad, detail{"paymentMethod", "The paymentMethod field is required."})
 	case req.PaymentMethod.Type == "CARD":
-		// "CARD ... is not available in test" (providers.md 4.3); the
-		// sandbox stands in for the test environment.
+		// Card payments are not available in the test environment (the
+		// ePayment reference, https://developer.vippsmobilepay.com/api/epayment);
+		// the sandbox stands in for the test environment.
 		bad = append(bad, detail{"paymentMethod.type", "CARD payments are not available in the test environment."})
 	case req.PaymentMethod.Type != "WALLET":
 		bad = append(bad, detail{"paymentMethod.type", "The paymentMethod.type must be one of WALLET, CARD."})
@@ -212,17 +213,22 @@ func (p *provider) returnURLAllowed(raw string) bool {
 	return true // a custom scheme (an app's deep link)
 }
 
-// lookup finds a payment by the path's reference, settling its expiry; it
-// writes 404 and returns nil when there is none.
-func (p *provider) lookup(w http.ResponseWriter, r *http.Request, now time.Time) *payment {
-	ref := r.PathValue("reference")
-	pay := p.payments[ref]
-	if pay == nil {
-		writeNotFound(w, r, ref)
-		return nil
+// paymentHandler is an ePayment operation on one payment.
+type paymentHandler func(w http.ResponseWriter, r *http.Request, c call, pay *payment)
+
+// onPayment finds the payment the path's reference names, settles its expiry
+// and hands it to h; it answers 404 when there is none.
+func (p *provider) onPayment(h paymentHandler) handler {
+	return func(w http.ResponseWriter, r *http.Request, c call) {
+		ref := r.PathValue("reference")
+		pay := p.payments[ref]
+		if pay == nil {
+			writeNotFound(w, r, ref)
+			return
+		}
+		pay.settle(c.Now)
+		h(w, r, c, pay)
 	}
-	pay.settle(now)
-	return pay
 }
 
 type getResponse struct {
@@ -240,11 +246,7 @@ type getResponse struct {
 }
 
 // get is GET /epayment/v1/payments/{reference}.
-func (p *provider) get(w http.ResponseWriter, r *http.Request, c call) {
-	pay := p.lookup(w, r, c.Now)
-	if pay == nil {
-		return
-	}
+func (p *provider) get(w http.ResponseWriter, r *http.Request, c call, pay *payment) {
 	resp := getResponse{
 		Aggregate: pay.aggregate(), Amount: pay.Amount, State: pay.State,
 		PSPReference: pay.PSPReference, Reference: pay.Reference, Metadata: pay.Metadata,
@@ -257,11 +259,7 @@ func (p *provider) get(w http.ResponseWriter, r *http.Request, c call) {
 }
 
 // events is GET /epayment/v1/payments/{reference}/events.
-func (p *provider) events(w http.ResponseWriter, r *http.Request, c call) {
-	pay := p.lookup(w, r, c.Now)
-	if pay == nil {
-		return
-	}
+func (p *provider) events(w http.ResponseWriter, r *http.Request, c call, pay *payment) {
 	writeJSON(w, http.StatusOK, pay.Events)
 }
 
@@ -282,6 +280,15 @@ func modified(w http.ResponseWriter, pay *payment) {
 		Amount: pay.Amount, State: pay.State, Aggregate: pay.aggregate(),
 		PSPReference: pay.PSPReference, Reference: pay.Reference,
 	})
+}
+
+// modify adds v to one of pay's totals (captured, refunded, cancelled),
+// records the event with the call's idempotency key and answers the
+// modification response.
+func modify(w http.ResponseWriter, c call, pay *payment, total *int64, ev string, v int64) {
+	*total += v
+	pay.record(ev, v, c.Now, c.Key)
+	modified(w, pay)
 }
 
 // modification reads capture's and refund's body: an amount in the payment's
@@ -307,11 +314,7 @@ func modification(w http.ResponseWriter, r *http.Request, c call, pay *payment) 
 }
 
 // capture is POST /epayment/v1/payments/{reference}/capture.
-func (p *provider) capture(w http.ResponseWriter, r *http.Request, c call) {
-	pay := p.lookup(w, r, c.Now)
-	if pay == nil {
-		return
-	}
+func (p *provider) capture(w http.ResponseWriter, r *http.Request, c call, pay *payment) {
 	v, ok := modification(w, r, c, pay)
 	if !ok {
 		return
@@ -327,18 +330,12 @@ func (p *provider) capture(w http.ResponseWriter, r *http.Request, c call) {
 	case v > left:
 		writeDomain(w, r, http.StatusBadRequest, errCaptureTooHigh)
 	default:
-		pay.Captured += v
-		pay.record(evCaptured, v, c.Now, c.Key)
-		modified(w, pay)
+		modify(w, c, pay, &pay.Captured, evCaptured, v)
 	}
 }
 
 // refund is POST /epayment/v1/payments/{reference}/refund.
-func (p *provider) refund(w http.ResponseWriter, r *http.Request, c call) {
-	pay := p.lookup(w, r, c.Now)
-	if pay == nil {
-		return
-	}
+func (p *provider) refund(w http.ResponseWriter, r *http.Request, c call, pay *payment) {
 	v, ok := modification(w, r, c, pay)
 	if !ok {
 		return
@@ -351,9 +348,7 @@ func (p *provider) refund(w http.ResponseWriter, r *http.Request, c call) {
 	case v > pay.Captured-pay.Refunded:
 		writeDomain(w, r, http.StatusBadRequest, errRefundTooHigh)
 	default:
-		pay.Refunded += v
-		pay.record(evRefunded, v, c.Now, c.Key)
-		modified(w, pay)
+		modify(w, c, pay, &pay.Refunded, evRefunded, v)
 	}
 }
 
@@ -361,11 +356,7 @@ func (p *provider) refund(w http.ResponseWriter, r *http.Request, c call) {
 // authorization it TERMINATES the payment; after, it releases what is not
 // captured (the state stays AUTHORIZED). The body is optional
 // ({"cancelTransactionOnly": true}: only cancel if not yet authorized).
-func (p *provider) cancel(w http.ResponseWriter, r *http.Request, c call) {
-	pay := p.lookup(w, r, c.Now)
-	if pay == nil {
-		return
-	}
+func (p *provider) cancel(w http.ResponseWriter, r *http.Request, c call, pay *payment) {
 	var req struct {
 		CancelTransactionOnly bool `json:"cancelTransactionOnly"`
 	}
@@ -389,20 +380,14 @@ func (p *provider) cancel(w http.ResponseWriter, r *http.Request, c call) {
 	case left == 0:
 		writeDomain(w, r, http.StatusBadRequest, errAlreadyCancelled)
 	default:
-		pay.Cancelled += left
-		pay.record(evCancelled, left, c.Now, c.Key)
-		modified(w, pay)
+		modify(w, c, pay, &pay.Cancelled, evCancelled, left)
 	}
 }
 
 // approve is the test-only POST /epayment/v1/test/payments/{reference}/approve:
 // the body names the user ({"customer": {"phoneNumber": ...}}) or carries the
 // token from the redirectUrl ({"token": ...}). It answers 200 with no body.
-func (p *provider) approve(w http.ResponseWriter, r *http.Request, c call) {
-	pay := p.lookup(w, r, c.Now)
-	if pay == nil {
-		return
-	}
+func (p *provider) approve(w http.ResponseWriter, r *http.Request, c call, pay *payment) {
 	var req struct {
 		Customer *customerRequest `json:"customer"`
 		Token    *string          `json:"token"`

@@ -80,11 +80,11 @@ func writeDomain(w http.ResponseWriter, r *http.Request, status int, e domainErr
 	writeProblem(w, r, status, e.Title, e.Detail, detail{Name: "ErrorCode", Reason: e.Code})
 }
 
-// domainError is one row of the ePayment error-code table. Only 6080 is
-// confirmed by Vipps's own documentation; the other codes come from a
-// secondary source (providers.md: "unverified"), and the sandbox uses them
-// so a client keys its behaviour on the HTTP status and the title, not on
-// a code nobody has confirmed.
+// domainError is one row of the ePayment error-code table
+// (https://developer.vippsmobilepay.com/docs/APIs/epayment-api/api-guide/errors/#domain-errors).
+// Only 6080 is confirmed there as the sandbox uses it; the other codes come
+// from a secondary source nobody has confirmed, so a client keys its
+// behaviour on the HTTP status and the title, not on the code.
 type domainError struct {
 	Code, Title, Detail string
 }
@@ -125,7 +125,8 @@ type azureError struct {
 	Message    string `json:"message"`
 }
 
-// Messages from the Vipps errors FAQ (knowledge-base/errors.md).
+// Messages from Vipps MobilePay's errors FAQ
+// (https://developer.vippsmobilepay.com/docs/knowledge-base/errors/).
 const (
 	msgMissingSubscriptionKey = "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API."
 	msgInvalidSubscriptionKey = "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription."
@@ -146,7 +147,8 @@ func writeAzure(w http.ResponseWriter, status int, msg string) {
 }
 
 // entraError is Microsoft Entra ID's OAuth error body, which
-// POST /accesstoken/get passes through (vippsas/vipps-ecom-api#183).
+// POST /accesstoken/get passes through for an unknown client_id, as reported
+// in https://github.com/vippsas/vipps-ecom-api/issues/183.
 type entraError struct {
 	Error            string `json:"error"`
 	ErrorDescription string `json:"error_description"`

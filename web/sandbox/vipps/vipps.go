@@ -1,11 +1,3 @@
-// Package vipps emulates Vipps MobilePay's test environment (apitest.vipps.no)
-// below /vipps: the access token API, the ePayment API v1, the test-only force
-// approve, and the landing page a WEB_REDIRECT payment sends the customer to.
-//
-// It implements the documented contract on its own (providers.md section 4 and
-// the ePayment OpenAPI v1.4.1) and never imports the shop's client
-// (refshop/web/vipps). Where the documentation is silent the choice made is
-// written next to the code; the client makes the same choice independently.
 package vipps
 
 import (
@@ -18,7 +10,8 @@ import (
 	"refshop/web/sandbox/control"
 )
 
-// Operation names for call counts and faults (DESIGN.md).
+// Operation names for call counts and faults (the control API's
+// "<provider>.<operation>" names).
 const (
 	opAccessToken = "vipps.accesstoken"
 	opCreate      = "vipps.create_payment"
@@ -68,12 +61,12 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 
 	mux.HandleFunc("POST /vipps/accesstoken/get", p.accessToken)
 	mux.HandleFunc("POST /vipps/epayment/v1/payments", p.api(opCreate, p.create))
-	mux.HandleFunc("GET /vipps/epayment/v1/payments/{reference}", p.api(opGet, p.get))
-	mux.HandleFunc("GET /vipps/epayment/v1/payments/{reference}/events", p.api(opEvents, p.events))
-	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/capture", p.api(opCapture, p.capture))
-	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/cancel", p.api(opCancel, p.cancel))
-	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/refund", p.api(opRefund, p.refund))
-	mux.HandleFunc("POST /vipps/epayment/v1/test/payments/{reference}/approve", p.api(opApprove, p.approve))
+	mux.HandleFunc("GET /vipps/epayment/v1/payments/{reference}", p.api(opGet, p.onPayment(p.get)))
+	mux.HandleFunc("GET /vipps/epayment/v1/payments/{reference}/events", p.api(opEvents, p.onPayment(p.events)))
+	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/capture", p.api(opCapture, p.onPayment(p.capture)))
+	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/cancel", p.api(opCancel, p.onPayment(p.cancel)))
+	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/refund", p.api(opRefund, p.onPayment(p.refund)))
+	mux.HandleFunc("POST /vipps/epayment/v1/test/payments/{reference}/approve", p.api(opApprove, p.onPayment(p.approve)))
 
 	landing := http.NewCrossOriginProtection()
 	mux.HandleFunc("GET /vipps/landing", p.landingPage)

@@ -1,4 +1,4 @@
-package klarnaid
+package klarnasignin
 
 import (
 	"crypto/sha256"
@@ -9,7 +9,8 @@ import (
 )
 
 // Identity is a Klarna customer the sandbox signs in. Sub is stable per email
-// address, like a real Klarna user id (krn:kuid:..., providers.md 1.5).
+// address, like a real Klarna user id (krn:kuid:..., the form of the sub
+// claim in Klarna's examples).
 type Identity struct {
 	Sub         string
 	Email       string

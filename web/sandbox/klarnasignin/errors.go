@@ -1,4 +1,4 @@
-package klarnaid
+package klarnasignin
 
 import (
 	"encoding/json"
@@ -6,9 +6,10 @@ import (
 	"net/url"
 )
 
-// descriptions are fosite's error descriptions (ory/fosite errors.go); an
-// answer's error_description is the description, a space, and a hint, as
-// fosite's non-legacy format writes it (providers.md 1.4).
+// descriptions are fosite's error descriptions
+// (https://github.com/ory/fosite/blob/master/errors.go); an answer's
+// error_description is the description, a space, and a hint, as fosite's
+// non-legacy format writes it.
 var descriptions = map[string]string{
 	"invalid_request":           "The request is missing a required parameter, includes an invalid parameter value, includes a parameter more than once, or is otherwise malformed.",
 	"invalid_client":            "Client authentication failed (e.g., unknown client, no client authentication included, or unsupported authentication method).",

@@ -1,4 +1,4 @@
-package klarnaid
+package klarnasignin
 
 import (
 	"crypto/rand"
@@ -15,7 +15,8 @@ import (
 
 // signingKey is the RSA key ID tokens are signed with (RS256), one per
 // process: generating a 2048-bit key per sandbox would slow every test that
-// starts one. Its kid has Klarna's form "public:<uuid>" (providers.md 1.1).
+// starts one. Its kid has the form of the kids in Klarna's published JWKS,
+// "public:<uuid>".
 var signingKey = sync.OnceValue(func() jose.JSONWebKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -24,7 +25,9 @@ var signingKey = sync.OnceValue(func() jose.JSONWebKey {
 	return jose.JSONWebKey{Key: k, KeyID: "public:" + uuid.NewString(), Algorithm: string(jose.RS256), Use: "sig"}
 })
 
-// scopesSupported is Klarna's list from the discovery snapshot (providers.md 1.1).
+// scopesSupported is the list in Klarna's discovery document
+// (https://login.klarna.com/.well-known/openid-configuration), plus
+// profile:country from its scopes and claims page.
 var scopesSupported = []string{"offline_access", "offline", "openid", "profile", "email", "phone", "billing_address",
 	"national_identification_number", "create_payment_session", "profile:name", "profile:date_of_birth",
 	"profile:locale", "profile:email", "profile:phone", "profile:billing_address", "profile:national_id",
@@ -32,11 +35,11 @@ var scopesSupported = []string{"offline_access", "offline", "openid", "profile",
 	"payment:authorization:list", "customer:login", "payment:customer_present", "payment:customer_not_present",
 	"profile:country"}
 
-// discovery serves the OpenID configuration. Keys are Klarna's (snapshot in
-// providers.md 1.1); the values say what the sandbox implements: the code
+// discovery serves the OpenID configuration. Keys are those of Klarna's
+// discovery document; the values say what the sandbox implements: the code
 // flow with the query response mode, two grants, RS256 ID tokens. The
 // endpoints are the /eu/lp/idp family that Klarna's docs use, except the
-// revocation endpoint, which the snapshot puts at /oauth2/revoke.
+// revocation endpoint, which Klarna's document puts at /oauth2/revoke.
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	if p.st.Hit(w, r, opDiscovery) {
 		return
@@ -110,8 +113,9 @@ func atHash(accessToken string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
 }
 
-// claims are the profile claims the granted scopes release (providers.md
-// 1.5: the profile:* scopes and the legacy email/phone/profile scopes).
+// claims are the profile claims the granted scopes release: the profile:*
+// scopes and the legacy email, phone and profile scopes of Klarna's scopes and
+// claims page (see the package documentation).
 func (i Identity) claims(scopes []string) map[string]any {
 	c := map[string]any{}
 	for _, s := range scopes {

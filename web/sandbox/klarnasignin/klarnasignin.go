@@ -1,17 +1,4 @@
-// Package klarnaid emulates Sign in with Klarna, Klarna's OpenID Connect
-// identity provider, below /klarna/login (providers.md section 1): discovery
-// at both documented path families, the JWKS, the authorize endpoint with a
-// Klarna-styled sign-in and consent page, the token endpoint
-// (authorization_code with PKCE, refresh_token with single-use rotation and
-// fosite's reuse detection), userinfo and revocation.
-//
-// It never imports the shop's client (web/klarnaid): both follow the
-// documented contract, and their tests hold them to the documented examples.
-//
-// The Klarna Payments part of the sandbox asks Recognise whether a
-// customer.klarna_access_token is valid, so a signed-in customer's widget
-// skips its login step.
-package klarnaid
+package klarnasignin
 
 import (
 	"crypto/rand"
@@ -31,14 +18,15 @@ import (
 const Base = "/klarna/login"
 
 // idpPath is the path family Klarna's own docs and clients use
-// (login.klarna.com/eu/lp/idp/...); the newer snapshot's family sits directly
-// below Base (providers.md 1.1, CONFLICT): both are served.
+// (login.klarna.com/eu/lp/idp/...). A newer capture of Klarna's discovery
+// document puts the endpoints directly below the issuer instead; the sources
+// disagree, so both families are served.
 const idpPath = Base + "/eu/lp/idp"
 
 // Operations the sandbox counts and can fail on demand. klarna.token_code and
-// klarna.token_refresh are named in DESIGN.md: the token endpoint counts a
-// call under klarna.token_refresh when grant_type is refresh_token and under
-// klarna.token_code otherwise.
+// klarna.token_refresh are part of the control API's contract (package
+// control): the token endpoint counts a call under klarna.token_refresh when
+// grant_type is refresh_token and under klarna.token_code otherwise.
 const (
 	opDiscovery    = "klarna.discovery"
 	opJWKS         = "klarna.jwks"
@@ -49,8 +37,8 @@ const (
 	opRevoke       = "klarna.revoke"
 )
 
-// Lifetimes Klarna does not document (providers.md 1.4: NOT FOUND). The access
-// and refresh token lifetimes are the settings klarna_access_token_ttl and
+// Lifetimes Klarna does not document. The access and refresh token lifetimes,
+// which it does, are the settings klarna_access_token_ttl and
 // klarna_refresh_token_ttl.
 const (
 	// CodeTTL: authorization codes are short-lived and single use. Ory Hydra

@@ -1,8 +1,8 @@
 package sandboxviews
 
-// KlarnaIDSignInView is the Sign in with Klarna sandbox's sign-in page: the
+// KlarnaSignInPageView is the Sign in with Klarna sandbox's sign-in page: the
 // test identities to pick from, or any email address.
-type KlarnaIDSignInView struct {
+type KlarnaSignInPageView struct {
 	Challenge  string // the sign-in in progress
 	Action     string // where the form posts
 	Identities []Credential
@@ -11,8 +11,8 @@ type KlarnaIDSignInView struct {
 	ShopURL    string
 }
 
-// KlarnaIDConsentView is the consent page: what the shop asks to see.
-type KlarnaIDConsentView struct {
+// KlarnaSignInConsentView is the consent page: what the shop asks to see.
+type KlarnaSignInConsentView struct {
 	Challenge string
 	Action    string
 	Name      string
@@ -21,9 +21,9 @@ type KlarnaIDConsentView struct {
 	ShopURL   string
 }
 
-// KlarnaIDErrorView is an error page of the sign-in sandbox (a request it
+// KlarnaSignInErrorView is an error page of the sign-in sandbox (a request it
 // will not send back to the shop).
-type KlarnaIDErrorView struct {
+type KlarnaSignInErrorView struct {
 	Title   string
 	Message string
 	ShopURL string

@@ -1,4 +1,4 @@
-package klarnaid
+package klarnasignin
 
 import (
 	"crypto/sha256"
@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// tokenResponse is the token endpoint's answer (providers.md 1.3).
+// tokenResponse is the token endpoint's answer, with the fields of Klarna's
+// code exchange and refresh samples.
 type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
 	ExpiresIn    int64  `json:"expires_in"`
@@ -23,8 +24,8 @@ type tokenResponse struct {
 
 // parseForm parses a token or revocation request, returning a hint for
 // invalid_request when it is malformed. Parameters come from the form body;
-// Klarna's refresh sample puts them on the query string instead
-// (providers.md 1.3, CONFLICT), so the query string is accepted too. A
+// Klarna's refresh sample (integrate with Klarna payments) puts them on the
+// query string instead, so the query string is accepted too. A
 // parameter given twice is refused.
 func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, string) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
@@ -130,9 +131,8 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 // second use revokes every token the first one issued (RFC 6749 4.1.2,
 // fosite's behaviour).
 func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, form url.Values, clientID string) {
-	code := form.Get("code")
-	if code == "" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The 'code' parameter is missing.")
+	code, ok := required(w, form, "code")
+	if !ok {
 		return
 	}
 	now := p.st.Now()
@@ -166,13 +166,12 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, form url
 	c.used = true
 	g := &grant{clientID: clientID, identity: c.identity, scopes: c.req.Scopes, authTime: c.authTime}
 	c.grant = g
-	res, err := p.issue(r, g, c.req.Nonce)
-	if err != nil {
-		writeOAuthError(w, http.StatusInternalServerError, "server_error", "Signing the ID token failed.")
+	res, ok := p.issue(w, r, g, c.req.Nonce)
+	if !ok {
 		return
 	}
-	// The code exchange sample answers "expires_in": 300 and "token_type":
-	// "bearer" (providers.md 1.3).
+	// Klarna's code exchange sample answers "expires_in": 300 and
+	// "token_type": "bearer".
 	res.TokenType = "bearer"
 	res.Scope = strings.Join(g.scopes, " ")
 	writeJSON(w, http.StatusOK, res)
@@ -204,17 +203,17 @@ func checkPKCE(req authRequest, verifier string) string {
 	return ""
 }
 
-// refreshGrant is the refresh_token grant with rotation (providers.md 1.4):
-// each refresh token works once; the answer carries a new one and the used
-// one (and the access token issued with it) stops working. A used refresh
+// refreshGrant is the refresh_token grant with rotation ("Refresh tokens can
+// only be used once", Klarna's guide): each refresh token works once; the
+// answer carries a new one and the used one (and the access token issued
+// with it) stops working. A used refresh
 // token that comes back means it leaked or a client raced itself: the whole
 // grant is revoked, the tokens issued from the used one too, and the answer
 // is fosite's 400 invalid_grant. The checks run in fosite's order: unknown,
 // reused, other client, expired.
 func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url.Values, clientID string) {
-	token := form.Get("refresh_token")
-	if token == "" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The 'refresh_token' parameter is missing.")
+	token, ok := required(w, form, "refresh_token")
+	if !ok {
 		return
 	}
 	now := p.st.Now()
@@ -250,22 +249,22 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 			a.revoked = true
 		}
 	}
-	res, err := p.issue(r, rt.grant, "")
-	if err != nil {
-		writeOAuthError(w, http.StatusInternalServerError, "server_error", "Signing the ID token failed.")
+	res, ok := p.issue(w, r, rt.grant, "")
+	if !ok {
 		return
 	}
-	// The refresh sample answers "expires_in": 299 and "token_type":
-	// "Bearer" (providers.md 1.3): a second has passed since the token was
-	// minted, as Ory computes it. The token lives the full lifetime.
+	// Klarna's refresh sample answers "expires_in": 299 and "token_type":
+	// "Bearer": a second has passed since the token was minted, as Ory
+	// computes it. The token lives the full lifetime.
 	res.ExpiresIn--
 	res.TokenType = "Bearer"
 	writeJSON(w, http.StatusOK, res)
 }
 
 // issue mints an access token, a refresh token (only with offline_access, as
-// Ory does) and an ID token for g. Callers hold p.mu.
-func (p *Provider) issue(r *http.Request, g *grant, nonce string) (tokenResponse, error) {
+// Ory does) and an ID token for g. When the ID token cannot be signed it
+// answers server_error and returns false. Callers hold p.mu.
+func (p *Provider) issue(w http.ResponseWriter, r *http.Request, g *grant, nonce string) (tokenResponse, bool) {
 	now := p.st.Now()
 	set := p.st.Settings()
 	at := newToken("ory_at_")
@@ -274,16 +273,27 @@ func (p *Provider) issue(r *http.Request, g *grant, nonce string) (tokenResponse
 	if slices.Contains(g.scopes, "offline_access") || slices.Contains(g.scopes, "offline") {
 		rt := newToken("ory_rt_")
 		// Rolling: each refresh token lives the full lifetime from its issue
-		// ("The 90 days are rolling", providers.md 1.4).
+		// ("The 90 days are rolling", Klarna's Sign in with Klarna tokens page).
 		p.refresh[rt] = &refreshToken{grant: g, expires: now.Add(set.KlarnaRefreshTokenTTL.D())}
 		res.RefreshToken = rt
 	}
 	idt, err := p.signIDToken(r, g, nonce, at)
 	if err != nil {
-		return tokenResponse{}, err
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "Signing the ID token failed.")
+		return tokenResponse{}, false
 	}
 	res.IDToken = idt
-	return res, nil
+	return res, true
+}
+
+// required returns the form parameter name; when it is missing it answers
+// invalid_request and returns false.
+func required(w http.ResponseWriter, form url.Values, name string) (string, bool) {
+	v := form.Get(name)
+	if v == "" {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The '"+name+"' parameter is missing.")
+	}
+	return v, v != ""
 }
 
 // userinfo answers the claims the grant's scopes release, for a valid access
@@ -337,9 +347,8 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	token := form.Get("token")
-	if token == "" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The 'token' parameter is missing.")
+	token, ok := required(w, form, "token")
+	if !ok {
 		return
 	}
 	p.mu.Lock()

@@ -1,4 +1,4 @@
-package klarnaid_test
+package klarnasignin_test
 
 import (
 	"crypto/sha256"
@@ -23,7 +23,7 @@ import (
 	"refshop/web/clock"
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
-	"refshop/web/sandbox/klarnaid"
+	"refshop/web/sandbox/klarnasignin"
 )
 
 const (
@@ -44,7 +44,7 @@ var challenge = func() string {
 type env struct {
 	t      *testing.T
 	st     *control.State
-	p      *klarnaid.Provider
+	p      *klarnasignin.Provider
 	base   *clock.Manual
 	url    string
 	client *http.Client // does not follow redirects
@@ -59,7 +59,7 @@ func newEnv(t *testing.T, secret string) *env {
 		Klarna: control.KlarnaConfig{Enabled: true, ClientID: clientID, ClientSecret: secret}}, base)
 	mux := http.NewServeMux()
 	st.Routes(mux)
-	p := klarnaid.New(mux, st, slog.New(slog.DiscardHandler))
+	p := klarnasignin.New(mux, st, slog.New(slog.DiscardHandler))
 	srv.Config.Handler = mux
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -317,7 +317,7 @@ func TestCodeFlowThroughTheSignInAndConsentPages(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("authorize: %d", res.StatusCode)
 	}
-	for _, id := range klarnaid.Identities {
+	for _, id := range klarnasignin.Identities {
 		if !strings.Contains(page, id.Email) || !strings.Contains(page, id.Name()) {
 			t.Errorf("sign-in page lacks %s", id.Email)
 		}
@@ -331,7 +331,7 @@ func TestCodeFlowThroughTheSignInAndConsentPages(t *testing.T) {
 	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Enter an email address") {
 		t.Fatalf("bad email: %d", res.StatusCode)
 	}
-	anna := klarnaid.Identities[0]
+	anna := klarnasignin.Identities[0]
 	res, consent := e.postForm("/klarna/login/eu/lp/idp/signin", url.Values{"challenge": {ch[1]}, "email": {anna.Email}}, false)
 	if res.StatusCode != 200 || !strings.Contains(consent, "Allow") || !strings.Contains(consent, anna.Email) {
 		t.Fatalf("consent page: %d", res.StatusCode)
@@ -376,7 +376,7 @@ func TestCodeFlowThroughTheSignInAndConsentPages(t *testing.T) {
 	if claims["at_hash"] != base64.RawURLEncoding.EncodeToString(sum[:16]) {
 		t.Errorf("at_hash = %v", claims["at_hash"])
 	}
-	if exp := int64(claims["exp"].(float64)); exp != e.st.Now().Add(klarnaid.IDTokenTTL).Unix() {
+	if exp := int64(claims["exp"].(float64)); exp != e.st.Now().Add(klarnasignin.IDTokenTTL).Unix() {
 		t.Errorf("exp = %d", exp)
 	}
 	if id, ok := e.p.Recognise(tok["access_token"].(string)); !ok || id.Email != anna.Email {
@@ -410,7 +410,7 @@ func TestSignInPageExpires(t *testing.T) {
 	e := newEnv(t, clientSecret)
 	_, page := e.get("/klarna/login/eu/lp/idp/oauth2/auth", e.authParams())
 	ch := regexp.MustCompile(`name="challenge" value="([^"]+)"`).FindStringSubmatch(page)[1]
-	e.advance(klarnaid.ChallengeTTL + time.Second)
+	e.advance(klarnasignin.ChallengeTTL + time.Second)
 	res, body := e.postForm("/klarna/login/eu/lp/idp/signin", url.Values{"challenge": {ch}, "email": {"jonas.weber@example.com"}}, false)
 	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "expired") {
 		t.Fatalf("expired page: %d", res.StatusCode)
@@ -591,7 +591,7 @@ func TestCodeExchangeRejections(t *testing.T) {
 
 	// Short-lived: a code older than CodeTTL is refused.
 	code := e.autoCode("anna.schmidt@example.com", e.authParams())
-	e.advance(klarnaid.CodeTTL)
+	e.advance(klarnasignin.CodeTTL)
 	res, body = post(form(code))
 	wantOAuthError(t, "expired code", res, body, 400, "invalid_grant", "expired")
 }
@@ -636,7 +636,7 @@ func TestRefreshRotatesTheRefreshToken(t *testing.T) {
 		t.Error("the new access token is not recognised")
 	}
 	claims := e.verifyIDToken(tok2["id_token"].(string))
-	if claims["sub"] != klarnaid.Identities[0].Sub || claims["nonce"] != nil {
+	if claims["sub"] != klarnasignin.Identities[0].Sub || claims["nonce"] != nil {
 		t.Errorf("refresh id_token claims %v", claims)
 	}
 	// Klarna's sample sends the refresh on the query string: accepted too.
@@ -725,7 +725,7 @@ func TestUserinfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	claims := decode(t, readBody(t, res))
-	if res.StatusCode != 200 || claims["sub"] != klarnaid.Identities[2].Sub || claims["email"] != "mia.svensson@example.com" || claims["given_name"] != "Mia" {
+	if res.StatusCode != 200 || claims["sub"] != klarnasignin.Identities[2].Sub || claims["email"] != "mia.svensson@example.com" || claims["given_name"] != "Mia" {
 		t.Fatalf("userinfo: %d %v", res.StatusCode, claims)
 	}
 	if _, ok := claims["phone"]; ok {

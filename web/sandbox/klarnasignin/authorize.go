@@ -1,4 +1,4 @@
-package klarnaid
+package klarnasignin
 
 import (
 	"crypto/subtle"
@@ -108,8 +108,9 @@ func (p *Provider) parseAuthRequest(q url.Values) (authRequest, string, string) 
 		return req, "invalid_request", "Parameter 'nonce' is set but does not satisfy the minimum entropy of 8 characters."
 	}
 	// PKCE (RFC 7636): S256 or plain, plain when the method is left out.
-	// Klarna does not say PKCE is required (providers.md 1.2, NOT FOUND); the
-	// sandbox requires it from a public client (no client secret) only.
+	// Klarna does not say whether PKCE is required (its discovery document
+	// offers plain and S256); the sandbox requires it from a public client
+	// (no client secret) only.
 	switch {
 	case req.CodeChallenge == "" && req.Method != "":
 		return req, "invalid_request", "The 'code_challenge_method' parameter is set but 'code_challenge' is missing."
@@ -160,7 +161,7 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
-	_ = sandboxviews.KlarnaIDConsent(sandboxviews.KlarnaIDConsentView{
+	_ = sandboxviews.KlarnaSignInConsent(sandboxviews.KlarnaSignInConsentView{
 		Challenge: cid, Name: id.Name(), Email: id.Email, Scopes: consentLines(c.req.Scopes),
 		Action: idpPath + "/consent", ShopURL: p.st.Config.ShopBaseURL,
 	}).Render(r.Context(), w)
@@ -214,7 +215,7 @@ func (p *Provider) grantCode(w http.ResponseWriter, r *http.Request, req authReq
 }
 
 func (p *Provider) renderSignIn(w http.ResponseWriter, r *http.Request, status int, cid, email, problem string) {
-	v := sandboxviews.KlarnaIDSignInView{
+	v := sandboxviews.KlarnaSignInPageView{
 		Challenge: cid, Action: idpPath + "/signin", Email: email, Error: problem, ShopURL: p.st.Config.ShopBaseURL,
 	}
 	for _, id := range Identities {
@@ -222,14 +223,14 @@ func (p *Provider) renderSignIn(w http.ResponseWriter, r *http.Request, status i
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_ = sandboxviews.KlarnaIDSignIn(v).Render(r.Context(), w)
+	_ = sandboxviews.KlarnaSignInPage(v).Render(r.Context(), w)
 }
 
 func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = sandboxviews.KlarnaIDError(sandboxviews.KlarnaIDErrorView{Title: title, Message: msg, ShopURL: p.st.Config.ShopBaseURL}).Render(r.Context(), w)
+	_ = sandboxviews.KlarnaSignInError(sandboxviews.KlarnaSignInErrorView{Title: title, Message: msg, ShopURL: p.st.Config.ShopBaseURL}).Render(r.Context(), w)
 }
 
 // consentLines says in words what each requested scope shares.

@@ -1,0 +1,32 @@
+// Package control is the provider sandbox's shared state and the control API
+// that steers it: the sandbox's clock, its settings, the faults queued against
+// operations and the call counts. Every emulated provider holds one *State,
+// declares its operations and its error shape, and calls Hit at the start of
+// each operation.
+//
+// The control API is the sandbox's own: no provider has one, so there is no
+// provider page to follow. Tests, demos and people steer the sandbox through
+// it without a browser, so its routes, bodies, operation names and setting
+// names are a contract. Bodies are JSON objects (unknown fields refused);
+// durations are Go duration strings ("90s", "5m", "1440h").
+//
+//	GET  /control/state     {"now", "settings", "calls", "faults", "operations"}
+//	POST /control/reset     every setting, fault, count and stored object back to the start
+//	POST /control/settings  {"name": value, ...}: change settings (see Settings); answers the new state
+//	POST /control/clock     {"advance": "10m"}: move the sandbox clock on; every token ages by that much
+//	POST /control/faults    {"operation", "status", "times", "delay", "lose_answer"}
+//
+// A fault makes the next times calls of an operation wait delay, then fail
+// with status in that provider's own error shape (status 0: the delay only;
+// lose_answer: the operation runs, then the connection closes with no answer,
+// as when a timeout hits after the provider did the work). Operation names
+// are "<provider>.<operation>": klarna.create_order, klarna.token_code,
+// klarna.token_refresh, vipps.accesstoken, altpay.checkout_payment and the
+// others each provider package declares.
+//
+// Two providers add control routes of their own: package klarna answers
+// POST /control/klarna/sessions/{session_id}/authorize (what the widget does
+// when the customer approves) and package klarnasignin answers
+// POST /control/klarna/login/revoke (a customer taking back every Sign in
+// with Klarna grant of an identity).
+package control

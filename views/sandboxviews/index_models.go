@@ -1,7 +1,3 @@
-// Package sandboxviews holds the provider sandbox's pages: its index and the
-// providers' hosted pages (landing pages, sign-in, widgets). Components are
-// pure functions of the view models here; the sandbox maps its own state into
-// them, so this package imports nothing of the sandbox's.
 package sandboxviews
 
 import "time"

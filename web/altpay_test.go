@@ -39,8 +39,9 @@ func newAltpayWorld(t *testing.T) *altpayWorld {
 		w.sbSrv = w.sb.Server
 		w.api = w.sbSrv.URL + "/altpay"
 		d.Config.Altpay.APIURL = w.api
-		d.Altpay = altpay.New(altpay.FromConfig(d.Config.Altpay), http.DefaultClient, d.Clock,
-			altpay.WithSleep(func(context.Context, time.Duration) error { return nil }))
+		d.Altpay = altpay.New(altpay.Config{BaseURL: w.api, ClientID: d.Config.Altpay.ClientID, ClientSecret: d.Config.Altpay.ClientSecret,
+			HTTP: http.DefaultClient, Clock: d.Clock, Log: d.Log,
+			Sleep: func(context.Context, time.Duration) error { return nil }})
 	})
 	return w
 }

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,21 +28,26 @@ import (
 	"time"
 
 	"refshop/web/clock"
-	"refshop/web/config"
 	"refshop/web/outbound"
 	"refshop/web/secret"
 )
 
-// Config is the client's part of the shop configuration.
+// Config is what a Client needs.
 type Config struct {
-	BaseURL      string // ALTPAY_API_URL (no trailing slash), or the sandbox's /altpay
+	BaseURL      string // https://public-api.demo.alternativepayments.io or the sandbox's /altpay
 	ClientID     string // ALTPAY_CLIENT_ID
 	ClientSecret secret.Secret
-}
 
-// FromConfig is the client's part of the shop configuration.
-func FromConfig(c config.Altpay) Config {
-	return Config{BaseURL: c.APIURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret}
+	HTTP  *http.Client // outbound.NewClient; nil: a plain client with a timeout
+	Clock clock.Clock  // OAuth token expiry; nil: the wall clock
+	Log   *slog.Logger
+
+	// MaxAttempts bounds the tries of one call on network errors and 5xx
+	// (0: 3). Backoff is the first wait; each next one doubles (0: 250ms).
+	MaxAttempts int
+	Backoff     time.Duration
+	// Sleep waits between retries; tests replace it so they never sleep.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Client calls the partner API. Safe for concurrent use; make one per process
@@ -49,6 +55,7 @@ func FromConfig(c config.Altpay) Config {
 type Client struct {
 	base   string
 	hc     *http.Client
+	log    *slog.Logger
 	tokens *TokenSource
 	retry  outbound.Policy
 	// authPath is where checkout-auth/init answered last: the documented
@@ -57,34 +64,29 @@ type Client struct {
 	authPath atomic.Pointer[string]
 }
 
-// Option adjusts a Client.
-type Option func(*Client)
-
-// WithRetries sets how many times a call is retried after a network error or
-// a 5xx answer (default 2, so at most 3 attempts).
-func WithRetries(n int) Option { return func(c *Client) { c.retry.Attempts = n + 1 } }
-
-// WithSleep replaces the wait between retries (tests record it instead of
-// waiting).
-func WithSleep(f func(ctx context.Context, d time.Duration) error) Option {
-	return func(c *Client) { c.retry.Sleep = f }
-}
-
-// New returns a client. hc is the shop's outbound client; clk times the OAuth
-// token (nil: the wall clock).
-func New(cfg Config, hc *http.Client, clk clock.Clock, opts ...Option) *Client {
-	if clk == nil {
-		clk = clock.Real{}
+// New returns a client for cfg.
+func New(cfg Config) *Client {
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: 20 * time.Second}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 3
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 250 * time.Millisecond
 	}
 	// Waits of 250ms, 500ms, ...: no jitter (one shop process calls, and the
 	// waits are pinned by the tests).
-	c := &Client{base: strings.TrimRight(cfg.BaseURL, "/"), hc: hc,
-		retry: outbound.Policy{Attempts: 3, Backoff: 250 * time.Millisecond}}
-	for _, o := range opts {
-		o(c)
-	}
-	cfg.BaseURL = c.base
-	c.tokens = newTokenSource(cfg, hc, clk, c.retry)
+	c := &Client{base: cfg.BaseURL, hc: cfg.HTTP, log: cfg.Log,
+		retry: outbound.Policy{Attempts: cfg.MaxAttempts, Backoff: cfg.Backoff, Sleep: cfg.Sleep}}
+	c.tokens = newTokenSource(c, cfg)
 	return c
 }
 
@@ -115,7 +117,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	}
 	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "altpay", Name: cl.op, Path: cl.tmpl})
 	reauthed := false
-	err := outbound.Retry(ctx, c.retry, func(int) (bool, error) {
+	err := outbound.Retry(ctx, c.retry, func(attempt int) (bool, error) {
 		for {
 			tok, err := c.tokens.Token(ctx)
 			if err != nil {
@@ -141,7 +143,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 			default:
 				err = &NetworkError{Op: cl.op, Err: err}
 			}
-			return retryable(err), err
+			return c.retryLater(ctx, cl.op, attempt, err), err
 		}
 	})
 	if ie, ok := err.(*outbound.Interrupted); ok {
@@ -237,6 +239,16 @@ func errorKind(err error) string {
 		return "canceled"
 	}
 	return "network error"
+}
+
+// retryLater reports whether a failed try is worth another, and logs it
+// when one will follow.
+func (c *Client) retryLater(ctx context.Context, op string, attempt int, err error) bool {
+	again := retryable(err)
+	if again && attempt < c.retry.Attempts && ctx.Err() == nil {
+		c.log.InfoContext(ctx, "altpay call will be retried", "operation", op, "attempt", attempt, "error", err.Error())
+	}
+	return again
 }
 
 // retryable: network errors and 5xx answers only. 4xx (429 included) are the

@@ -82,10 +82,11 @@ func (d *docServer) sent(path string) []sent {
 	return out
 }
 
-func (d *docServer) client(opts ...altpay.Option) *altpay.Client {
-	opts = append([]altpay.Option{altpay.WithSleep(func(context.Context, time.Duration) error { return nil })}, opts...)
-	return altpay.New(altpay.Config{BaseURL: d.srv.URL, ClientID: "client-1", ClientSecret: secret.New("s3cret")},
-		outbound.NewClient(slog.New(slog.DiscardHandler), 5*time.Second), clock.NewManual(time.Unix(1703900000, 0)), opts...)
+func (d *docServer) client() *altpay.Client {
+	return altpay.New(altpay.Config{BaseURL: d.srv.URL, ClientID: "client-1", ClientSecret: secret.New("s3cret"),
+		HTTP:  outbound.NewClient(slog.New(slog.DiscardHandler), 5*time.Second),
+		Clock: clock.NewManual(time.Unix(1703900000, 0)),
+		Sleep: func(context.Context, time.Duration) error { return nil }})
 }
 
 // sameJSON compares two JSON documents by value.

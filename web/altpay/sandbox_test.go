@@ -45,14 +45,14 @@ func newWorld(t *testing.T) *world {
 func (w *world) client(secretValue string) *altpay.Client {
 	log := slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var mu sync.Mutex
-	return altpay.New(altpay.Config{BaseURL: w.sb.URL + "/altpay", ClientID: sbClientID, ClientSecret: secret.New(secretValue)},
-		outbound.NewClient(log, 5*time.Second), w.clk,
-		altpay.WithSleep(func(_ context.Context, d time.Duration) error {
+	return altpay.New(altpay.Config{BaseURL: w.sb.URL + "/altpay", ClientID: sbClientID, ClientSecret: secret.New(secretValue),
+		HTTP: outbound.NewClient(log, 5*time.Second), Clock: w.clk, Log: log,
+		Sleep: func(_ context.Context, d time.Duration) error {
 			mu.Lock()
 			*w.sleeps = append(*w.sleeps, d)
 			mu.Unlock()
 			return nil
-		}))
+		}})
 }
 
 func (w *world) calls(op string) int { return w.sb.State.Calls(op) }
@@ -199,9 +199,9 @@ func TestNetworkErrorsAnd5xxAreRetriedWithBackoff(t *testing.T) {
 	*w.sleeps = nil
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
-	c3 := altpay.New(altpay.Config{BaseURL: dead.URL, ClientID: "x", ClientSecret: secret.New("y")},
-		outbound.NewClient(slog.New(slog.DiscardHandler), time.Second), w.clk,
-		altpay.WithSleep(func(context.Context, time.Duration) error { *w.sleeps = append(*w.sleeps, 0); return nil }))
+	c3 := altpay.New(altpay.Config{BaseURL: dead.URL, ClientID: "x", ClientSecret: secret.New("y"),
+		HTTP: outbound.NewClient(slog.New(slog.DiscardHandler), time.Second), Clock: w.clk,
+		Sleep: func(context.Context, time.Duration) error { *w.sleeps = append(*w.sleeps, 0); return nil }})
 	_, err = c3.GetInvoice(t.Context(), "inv_1")
 	var ne *altpay.NetworkError
 	if !errors.As(err, &ne) || len(*w.sleeps) != 2 {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"sync"
@@ -32,10 +31,9 @@ import (
 // clock: the expiry is now + expires_in on that clock, and waiters give up
 // when their own context ends.
 type TokenSource struct {
+	c     *Client // its HTTP client, retry policy and log
 	conf  clientcredentials.Config
-	hc    *http.Client
 	clock clock.Clock
-	retry outbound.Policy
 
 	fetch chan struct{} // a one-slot semaphore: who holds it fetches
 
@@ -55,8 +53,9 @@ func renewMargin(lifetime time.Duration) time.Duration {
 // a token's lifetime is the server's business; refetching often is safe.
 const noExpiry = time.Minute
 
-func newTokenSource(cfg Config, hc *http.Client, clk clock.Clock, rp outbound.Policy) *TokenSource {
+func newTokenSource(c *Client, cfg Config) *TokenSource {
 	return &TokenSource{
+		c: c,
 		conf: clientcredentials.Config{
 			ClientID:     cfg.ClientID,
 			ClientSecret: cfg.ClientSecret.Reveal(),
@@ -65,7 +64,7 @@ func newTokenSource(cfg Config, hc *http.Client, clk clock.Clock, rp outbound.Po
 			// refused request with the secret in the body.
 			AuthStyle: oauth2.AuthStyleInHeader,
 		},
-		hc: hc, clock: clk, retry: rp,
+		clock: cfg.Clock,
 		fetch: make(chan struct{}, 1),
 	}
 }
@@ -116,14 +115,14 @@ func (s *TokenSource) Invalidate(tok secret.Secret) {
 // exchange runs the client-credentials exchange with bounded retries on
 // network errors and 5xx answers.
 func (s *TokenSource) exchange(ctx context.Context) (secret.Secret, time.Duration, error) {
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.hc)
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.c.hc)
 	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "altpay", Name: "oauth_token", Path: "/oauth/token"})
 	var t *oauth2.Token
-	err := outbound.Retry(ctx, s.retry, func(int) (bool, error) {
+	err := outbound.Retry(ctx, s.c.retry, func(attempt int) (bool, error) {
 		var err error
 		if t, err = s.conf.Token(ctx); err != nil {
 			err = tokenError(err)
-			return retryable(err), err
+			return s.c.retryLater(ctx, "oauth_token", attempt, err), err
 		}
 		return false, nil
 	})

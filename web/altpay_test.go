@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -396,5 +397,34 @@ func TestUnpaidInvoicesAreNotALinkedAccount(t *testing.T) {
 	linked := doc.Find("section[aria-labelledby=linked-heading]")
 	if linked.Find("[data-testid=altpay-unpaid]").Length() != 0 || !strings.Contains(linked.Text(), "No payment or sign-in provider is linked") {
 		t.Errorf("unpaid invoices are listed as a linked account: %s", linked.Text())
+	}
+}
+
+// altpayUserError picks a fixed sentence by the error's kind and status, and
+// shows the provider's request id as the support reference when it answered.
+func TestAltpayUserErrorSentences(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+		want string // a part of the message
+		ref  string
+	}{
+		{"invalid credentials", &altpay.Error{Op: "oauth_token", Status: 403, Kind: altpay.KindAuth, RequestID: "r1"}, "not available right now", ""},
+		{"401 after a new token", &altpay.Error{Op: "get_invoice", Status: 401, Kind: altpay.KindAuth}, "not available right now", ""},
+		{"validation", &altpay.Error{Op: "create_invoice", Status: 422, Kind: altpay.KindInvalid, RequestID: "r2"}, "could not accept this request", "r2"},
+		{"unknown invoice", &altpay.Error{Op: "get_invoice", Status: 404, Kind: altpay.KindNotFound, RequestID: "r3"}, "could not accept this request", "r3"},
+		{"5xx", &altpay.Error{Op: "create_invoice", Status: 503, Kind: altpay.KindUnavailable, RequestID: "r4"}, "did not answer", "r4"},
+		{"no answer", &altpay.Error{Op: "create_invoice", Kind: altpay.KindUnavailable}, "did not answer", ""},
+		{"not a provider error", errors.New("boom"), "did not answer", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var ue *UserError
+			if !errors.As(altpayUserError(c.err, "Title"), &ue) {
+				t.Fatal("not a UserError")
+			}
+			if !strings.Contains(ue.Message, c.want) || !strings.Contains(ue.Message, "Nothing was charged") || ue.Reference != c.ref {
+				t.Errorf("message %q, reference %q; want %q and reference %q", ue.Message, ue.Reference, c.want, c.ref)
+			}
+		})
 	}
 }

@@ -17,12 +17,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -112,7 +109,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	if cl.body != nil {
 		var err error
 		if payload, err = json.Marshal(cl.body); err != nil {
-			return err
+			return &Error{Op: cl.op, Kind: KindInvalid, Message: "encoding the request", err: err}
 		}
 	}
 	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "altpay", Name: cl.op, Path: cl.tmpl})
@@ -135,13 +132,13 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 					return false, nil
 				}
 				if err := json.Unmarshal(body, out); err != nil {
-					return false, fmt.Errorf("altpay: %s: unreadable reply: %w", cl.op, err)
+					return false, &Error{Op: cl.op, Kind: KindUnavailable, Message: "unreadable reply", err: err}
 				}
 				return false, nil
 			case err == nil:
-				err = apiError(status, hdr, body)
+				err = decodeError(cl.op, status, hdr, body)
 			default:
-				err = &NetworkError{Op: cl.op, Err: err}
+				err = noAnswer(cl.op, err)
 			}
 			return c.retryLater(ctx, cl.op, attempt, err), err
 		}
@@ -150,6 +147,16 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		return ie.Last
 	}
 	return err
+}
+
+// retryLater reports whether a failed try is worth another, and logs it
+// when one will follow.
+func (c *Client) retryLater(ctx context.Context, op string, attempt int, err error) bool {
+	again := retryable(err)
+	if again && attempt < c.retry.Attempts && ctx.Err() == nil {
+		c.log.InfoContext(ctx, "altpay call will be retried", "operation", op, "attempt", attempt, "error", err.Error())
+	}
+	return again
 }
 
 func (c *Client) send(ctx context.Context, cl call, payload []byte, tok secret.Secret) (int, http.Header, []byte, error) {
@@ -179,90 +186,4 @@ func (c *Client) send(ctx context.Context, cl call, payload []byte, tok secret.S
 		return 0, nil, nil, err
 	}
 	return resp.StatusCode, resp.Header, b, nil
-}
-
-// APIError is an error answer in the API's HttpError shape {code, message,
-// validation_errors}.
-type APIError struct {
-	Status           int
-	Code             string
-	Message          string
-	ValidationErrors map[string]string
-	RequestID        string // the provider's X-Request-Id, for support
-}
-
-func (e *APIError) Error() string {
-	msg := fmt.Sprintf("altpay: %d %s: %s", e.Status, e.Code, e.Message)
-	if len(e.ValidationErrors) > 0 {
-		parts := make([]string, 0, len(e.ValidationErrors))
-		for f, m := range e.ValidationErrors {
-			parts = append(parts, f+": "+m)
-		}
-		msg += " (" + strings.Join(parts, "; ") + ")"
-	}
-	return msg
-}
-
-func apiError(status int, hdr http.Header, body []byte) *APIError {
-	var b struct {
-		Code             string            `json:"code"`
-		Message          string            `json:"message"`
-		Error            string            `json:"error"` // the SDK's ApiErrorResponse names it so
-		ValidationErrors map[string]string `json:"validation_errors"`
-	}
-	_ = json.Unmarshal(body, &b)
-	e := &APIError{Status: status, Code: b.Code, Message: b.Message, ValidationErrors: b.ValidationErrors, RequestID: hdr.Get("X-Request-Id")}
-	if e.Message == "" {
-		e.Message = b.Error
-	}
-	if e.Message == "" {
-		e.Message = http.StatusText(status)
-	}
-	return e
-}
-
-// NetworkError is a call that got no answer (connection refused, timeout).
-type NetworkError struct {
-	Op  string
-	Err error
-}
-
-func (e *NetworkError) Error() string { return "altpay: " + e.Op + ": no answer: " + errorKind(e.Err) }
-func (e *NetworkError) Unwrap() error { return e.Err }
-
-func errorKind(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Timeout() {
-		return "timeout"
-	}
-	if errors.Is(err, context.Canceled) {
-		return "canceled"
-	}
-	return "network error"
-}
-
-// retryLater reports whether a failed try is worth another, and logs it
-// when one will follow.
-func (c *Client) retryLater(ctx context.Context, op string, attempt int, err error) bool {
-	again := retryable(err)
-	if again && attempt < c.retry.Attempts && ctx.Err() == nil {
-		c.log.InfoContext(ctx, "altpay call will be retried", "operation", op, "attempt", attempt, "error", err.Error())
-	}
-	return again
-}
-
-// retryable: network errors and 5xx answers only. 4xx (429 included) are the
-// caller's to handle; the shop's calls are not urgent enough to wait out a
-// rate limit inside a page request.
-func retryable(err error) bool {
-	var ne *NetworkError
-	var ae *APIError
-	return (errors.As(err, &ne) && !errors.Is(err, context.Canceled)) || (errors.As(err, &ae) && ae.Status >= 500)
-}
-
-// IsInvalidCredentials reports whether err is the token endpoint refusing
-// the client id or secret (403 "Invalid credentials").
-func IsInvalidCredentials(err error) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && ae.Status == http.StatusForbidden
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/url"
 	"strconv"
 	"sync"
@@ -78,7 +77,7 @@ func (s *TokenSource) Token(ctx context.Context) (secret.Secret, error) {
 	select {
 	case s.fetch <- struct{}{}:
 	case <-ctx.Done():
-		return secret.Secret{}, ctx.Err()
+		return secret.Secret{}, noAnswer(opToken, ctx.Err())
 	}
 	defer func() { <-s.fetch }()
 	// Whoever held the slot before us may have fetched one already.
@@ -116,24 +115,24 @@ func (s *TokenSource) Invalidate(tok secret.Secret) {
 // network errors and 5xx answers.
 func (s *TokenSource) exchange(ctx context.Context) (secret.Secret, time.Duration, error) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.c.hc)
-	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "altpay", Name: "oauth_token", Path: "/oauth/token"})
+	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "altpay", Name: opToken, Path: "/oauth/token"})
 	var t *oauth2.Token
 	err := outbound.Retry(ctx, s.c.retry, func(attempt int) (bool, error) {
 		var err error
 		if t, err = s.conf.Token(ctx); err != nil {
 			err = tokenError(err)
-			return s.c.retryLater(ctx, "oauth_token", attempt, err), err
+			return s.c.retryLater(ctx, opToken, attempt, err), err
 		}
 		return false, nil
 	})
 	if ie, ok := err.(*outbound.Interrupted); ok {
-		return secret.Secret{}, 0, ie.Err
+		return secret.Secret{}, 0, noAnswer(opToken, ie.Err)
 	}
 	if err != nil {
 		return secret.Secret{}, 0, err
 	}
 	if t.AccessToken == "" {
-		return secret.Secret{}, 0, errors.New("altpay: oauth token: the reply has no access_token")
+		return secret.Secret{}, 0, &Error{Op: opToken, Kind: KindUnavailable, Message: "the reply has no access_token"}
 	}
 	return secret.New(t.AccessToken), lifetime(t), nil
 }
@@ -156,17 +155,21 @@ func lifetime(t *oauth2.Token) time.Duration {
 	return time.Duration(secs * float64(time.Second))
 }
 
-// tokenError turns oauth2's RetrieveError into an *APIError (403 "Invalid
-// credentials" for wrong ones), keeping network errors as they are. The
-// RetrieveError's text, which quotes the reply, is not kept.
-func tokenError(err error) error {
+// opToken names the token exchange, as the sandbox does.
+const opToken = "oauth_token"
+
+// tokenError turns what oauth2 returns into an *Error: an error answer
+// (RetrieveError: 403 "Invalid credentials" for wrong credentials), no answer,
+// or a reply oauth2 could not read. The RetrieveError's text, which quotes the
+// reply, is not kept.
+func tokenError(err error) *Error {
 	var re *oauth2.RetrieveError
 	var ue *url.Error
 	switch {
 	case errors.As(err, &re) && re.Response != nil:
-		return apiError(re.Response.StatusCode, re.Response.Header, re.Body)
+		return decodeError(opToken, re.Response.StatusCode, re.Response.Header, re.Body)
 	case errors.As(err, &ue):
-		return &NetworkError{Op: "oauth_token", Err: err}
+		return noAnswer(opToken, err)
 	}
-	return fmt.Errorf("altpay: oauth token: %w", err)
+	return &Error{Op: opToken, Kind: KindUnavailable, Message: "unreadable reply", err: err}
 }

@@ -48,12 +48,20 @@ func OperationKey(attemptKey, operation string) string {
 
 var msisdn = regexp.MustCompile(`^\d{10,15}$`)
 
+// NormalizePhone's refusals.
+var (
+	ErrPhoneMissing    = errors.New("vipps: no phone number")
+	ErrPhoneCharacters = errors.New("vipps: phone number has characters other than digits, spaces, ( ) - . and a leading +")
+	ErrPhoneLength     = errors.New("vipps: phone number is not 10 to 15 digits with its country code")
+)
+
 // NormalizePhone turns what a person types ("+47 912 34 567", "0047...")
-// into the MSISDN Vipps wants ("4791234567"), or explains what is wrong.
+// into the MSISDN Vipps wants ("4791234567"), or says what is wrong with
+// ErrPhoneMissing, ErrPhoneCharacters or ErrPhoneLength.
 func NormalizePhone(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", errors.New("Enter your mobile number.")
+		return "", ErrPhoneMissing
 	}
 	var b strings.Builder
 	for _, r := range s {
@@ -63,12 +71,12 @@ func NormalizePhone(s string) (string, error) {
 		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
 		case r == '+' && b.Len() == 0:
 		default:
-			return "", errors.New("Use digits only, with the country code, for example +47 912 34 567.")
+			return "", ErrPhoneCharacters
 		}
 	}
 	n := strings.TrimPrefix(b.String(), "00")
 	if !msisdn.MatchString(n) {
-		return "", errors.New("Enter the whole number with its country code, for example +47 912 34 567 (10 to 15 digits).")
+		return "", ErrPhoneLength
 	}
 	return n, nil
 }

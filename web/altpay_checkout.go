@@ -134,8 +134,11 @@ func (f *altpayFlow) customer(ctx context.Context, uid int64, gid, email, name s
 }
 
 // altpayInvoiceFor is the invoice for an order: one line per order line at
-// its tax-included unit price, in the order's currency (EUR; see package
-// web/altpay on currencies), due two weeks from now.
+// its tax-included unit price, due two weeks from now, in the order's
+// currency. Alternative Payments documents USD as the only invoice currency;
+// the shop's orders are in EUR, which the sandbox accepts, until the markets
+// work picks the currency per market (package web/altpay, "Money and
+// currency").
 func altpayInvoiceFor(o db.Order, customerID string, now time.Time) altpay.NewInvoice {
 	n := altpay.NewInvoice{
 		Currency: o.Currency, CustomerID: customerID, DueDate: now.Add(altpayDueIn).UTC().Format(time.DateOnly),

@@ -212,9 +212,10 @@ func isExternalIDTaken(err error) bool {
 
 // CreateInvoice is POST /invoices. idempotencyKey, derived from the shop's
 // order and reused on retries, goes in an Idempotency-Key header.
-// INFERENCE: the header is documented on /checkout/payments only; an API that
-// ignores it here could see a retried POST twice, which is why the shop also
-// stores the invoice id and never asks again once it has one.
+// The docs show the header on the checkout API's payments only
+// (https://docs.alternativepayments.io/api-reference/checkout); if /invoices
+// ignores it a retried POST could make two invoices, which is why the shop
+// also stores the invoice id and never asks again once it has one.
 func (c *Client) CreateInvoice(ctx context.Context, n NewInvoice, idempotencyKey string) (Invoice, error) {
 	var out Invoice
 	h := http.Header{}
@@ -268,8 +269,8 @@ func (c *Client) CheckoutToken(ctx context.Context, customerID, invoiceID string
 	return CheckoutToken{Token: secret.New(out.Token), ExpiresAt: time.Time(out.ExpiresAt)}, nil
 }
 
-// unixOrRFC reads expires_at: Unix seconds as the README example shows, or
-// an RFC 3339 string, which a client should tolerate.
+// unixOrRFC reads expires_at: Unix seconds as the web SDK README's example
+// shows, or an RFC 3339 string, which a client should tolerate.
 type unixOrRFC time.Time
 
 func (u *unixOrRFC) UnmarshalJSON(b []byte) error {

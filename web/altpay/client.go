@@ -1,16 +1,3 @@
-// Package altpay is the shop's client for Alternative Payments' partner API:
-// the OAuth2 client-credentials token (one per process, see TokenSource),
-// customers, invoices, and the checkout tokens the browser snippet
-// (static/js/altpay-checkout.js) pays with.
-//
-// Wire facts come from reference/providers.md section 3. The sandbox
-// (web/sandbox/altpay) implements the same contract on its own; where the docs
-// are silent both make the same choice, written next to the code:
-//   - Amounts are decimal major units on the wire (19.90): NOT FOUND in the
-//     docs, one third-party client uses dollars.
-//   - Currency: the docs show USD (the SDK also CAD); the shop invoices in its
-//     own currency, EUR, which the sandbox accepts. A real account limited to
-//     USD refuses it with a validation error that the shop shows.
 package altpay
 
 import (
@@ -56,8 +43,9 @@ type Client struct {
 	tokens *TokenSource
 	retry  outbound.Policy
 	// authPath is where checkout-auth/init answered last: the documented
-	// /v1/checkout-auth/init, or /checkout-auth/init after a 404 (CONFLICT in
-	// providers.md 3.3: a third party reports the live path has no /v1).
+	// /v1/checkout-auth/init (https://docs.alternativepayments.io/web-sdk/authentication),
+	// or /checkout-auth/init after a 404 (a third-party client reports the live
+	// path has no /v1; unconfirmed).
 	authPath atomic.Pointer[string]
 }
 

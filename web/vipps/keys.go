@@ -11,9 +11,10 @@ import (
 // MaxKeyLength is the Idempotency-Key's documented maxLength.
 const MaxKeyLength = 50
 
-// ReferencePattern is the reference's pattern in the OpenAPI v1.4.1. Newer
-// docs allow 64 characters (a CONFLICT in providers.md); the shop keeps to 50,
-// which both accept.
+// ReferencePattern is the reference's pattern in the ePayment OpenAPI v1.4.1
+// (8-50 characters). Vipps's current error examples allow 64
+// (https://developer.vippsmobilepay.com/docs/APIs/epayment-api/errors); the
+// shop keeps to 50, which both accept.
 var ReferencePattern = regexp.MustCompile(`^[a-zA-Z0-9-]{8,50}$`)
 
 // Reference is the ePayment reference for an order: "refshop-" and the

@@ -47,6 +47,16 @@ func newAltpayWorld(t *testing.T) *altpayWorld {
 	return w
 }
 
+// newAltpayTess is newAltpayWorld with Tess signed up in a browser of her
+// own, the start of most tests here.
+func newAltpayTess(t *testing.T) (*altpayWorld, *browser) {
+	t.Helper()
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.signUp("tess@example.com")
+	return w, b
+}
+
 // checkoutByInvoice fills the cart and chooses "Pay by invoice"; it returns
 // the order's public id from the redirect to the invoice page.
 func (w *altpayWorld) checkoutByInvoice(t *testing.T, b *browser, guest url.Values) string {
@@ -103,9 +113,7 @@ func (w *altpayWorld) payAsTheBrowser(t *testing.T, token string, amount string)
 }
 
 func TestPayByInvoiceEndToEnd(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	order := w.checkoutByInvoice(t, b, nil)
 
 	o, err := w.Store.OrderByPublicID(t.Context(), order)
@@ -167,9 +175,7 @@ func TestPayByInvoiceEndToEnd(t *testing.T) {
 }
 
 func TestTokenEndpointAuthorisation(t *testing.T) {
-	w := newAltpayWorld(t)
-	tess := w.browser(t)
-	tess.signUp("tess@example.com")
+	w, tess := newAltpayTess(t)
 	tessOrder := w.checkoutByInvoice(t, tess, nil)
 
 	t.Run("signed out: 401", func(t *testing.T) {
@@ -220,9 +226,7 @@ func TestTokenEndpointAuthorisation(t *testing.T) {
 }
 
 func TestCustomerIsCreatedOncePerUser(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	first := w.checkoutByInvoice(t, b, nil)
 	second := w.checkoutByInvoice(t, b, nil)
 	if first == second {
@@ -257,9 +261,7 @@ func TestGuestCheckoutNeedsEmailAndNameAndKeepsInput(t *testing.T) {
 }
 
 func TestProviderFailureMarksTheOrderFailedAndKeepsTheCart(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
 	w.sb.Fault(t, "altpay.create_invoice", 503, 3)
 	p := b.post("/checkout/altpay", nil)
@@ -276,9 +278,7 @@ func TestProviderFailureMarksTheOrderFailedAndKeepsTheCart(t *testing.T) {
 }
 
 func TestInvoicePageNeverShowsCredentials(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	order := w.checkoutByInvoice(t, b, nil)
 	oauth, err := w.Altpay.Tokens().Token(t.Context())
 	if err != nil {
@@ -303,9 +303,7 @@ func TestInvoicePageNeverShowsCredentials(t *testing.T) {
 }
 
 func TestOrderPageSettlesAnInvoicePaidWithoutConfirm(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	order := w.checkoutByInvoice(t, b, nil)
 	if p := b.get("/orders/" + order); !strings.Contains(p.body, "Pay the invoice") {
 		t.Fatalf("unpaid order page offers no way to pay: %s", p.body)
@@ -328,9 +326,7 @@ func TestOrderPageSettlesAnInvoicePaidWithoutConfirm(t *testing.T) {
 // (written for developers, and possibly naming other records) goes to the log
 // only, on the page and in the token endpoint's JSON alike.
 func TestProviderRefusalTextStaysInTheLog(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
 	w.sb.Fault(t, "altpay.create_invoice", 422, 1)
 	p := b.post("/checkout/altpay", nil)
@@ -359,9 +355,7 @@ func TestProviderRefusalTextStaysInTheLog(t *testing.T) {
 // failed (it would otherwise wait for an invoice the shop has no record of),
 // the invoice id is logged for support, and the cart is kept.
 func TestInvoiceNotRecordedFailsTheOrder(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
 	if _, err := w.DB.Write.Exec(`CREATE TRIGGER no_invoices BEFORE INSERT ON altpay_invoices
 		BEGIN SELECT RAISE(ABORT, 'injected: the disk is full'); END`); err != nil {
@@ -386,9 +380,7 @@ func TestInvoiceNotRecordedFailsTheOrder(t *testing.T) {
 // Unpaid invoices are their own section of the account page, not an entry
 // under "Linked accounts" (which still says nothing is linked).
 func TestUnpaidInvoicesAreNotALinkedAccount(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	w.checkoutByInvoice(t, b, nil)
 	doc := b.get("/account").doc(t)
 	if doc.Find("[data-testid=altpay-unpaid]").Length() != 1 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -52,15 +53,8 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, ": %s", e.Message)
 	}
 	if len(e.ValidationErrors) > 0 {
-		fields := slices.Sorted(func(yield func(string) bool) {
-			for f := range e.ValidationErrors {
-				if !yield(f) {
-					return
-				}
-			}
-		})
-		parts := make([]string, 0, len(fields))
-		for _, f := range fields {
+		var parts []string
+		for _, f := range slices.Sorted(maps.Keys(e.ValidationErrors)) {
 			parts = append(parts, f+": "+e.ValidationErrors[f])
 		}
 		fmt.Fprintf(&b, " (%s)", strings.Join(parts, "; "))

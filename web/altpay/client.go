@@ -120,7 +120,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 					return false, nil
 				}
 				if err := json.Unmarshal(body, out); err != nil {
-					return false, &Error{Op: cl.op, Kind: KindUnavailable, Message: "unreadable reply", err: err}
+					return false, &Error{Op: cl.op, Kind: KindUnavailable, Message: "unreadable reply: " + err.Error(), err: err}
 				}
 				return false, nil
 			case err == nil:

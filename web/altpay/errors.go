@@ -65,8 +65,9 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Unwrap is the cause of an error that is not an answer (a transport error,
-// a decoding error), whose own text is left out of Error.
+// Unwrap is the cause of an error that is not an error answer: a transport
+// error (whose text, which holds the URL, Error leaves out) or a decoding
+// error.
 func (e *Error) Unwrap() error { return e.err }
 
 // Is makes errors.Is(err, ErrNotFound) true for KindNotFound.

@@ -134,8 +134,11 @@ func (f *altpayFlow) customer(ctx context.Context, uid int64, gid, email, name s
 }
 
 // altpayInvoiceFor is the invoice for an order: one line per order line at
-// its tax-included unit price, in the order's currency (EUR; see package
-// web/altpay on currencies), due two weeks from now.
+// its tax-included unit price, due two weeks from now, in the order's
+// currency. Alternative Payments documents USD as the only invoice currency;
+// the shop's orders are in EUR, which the sandbox accepts, until the markets
+// work picks the currency per market (package web/altpay, "Money and
+// currency").
 func altpayInvoiceFor(o db.Order, customerID string, now time.Time) altpay.NewInvoice {
 	n := altpay.NewInvoice{
 		Currency: o.Currency, CustomerID: customerID, DueDate: now.Add(altpayDueIn).UTC().Format(time.DateOnly),
@@ -161,15 +164,18 @@ func (f *altpayFlow) checkoutFailed(ctx context.Context, o db.Order, cause error
 func altpayUserError(err error, title string) error {
 	ue := &UserError{Status: http.StatusBadGateway, Title: title, Err: err,
 		Message: "Alternative Payments did not answer. Nothing was charged and your cart is kept; please try again in a moment."}
-	var ae *altpay.APIError
+	var e *altpay.Error
+	if !errors.As(err, &e) {
+		return ue
+	}
 	switch {
-	case altpay.IsInvalidCredentials(err) || (errors.As(err, &ae) && ae.Status == http.StatusUnauthorized):
+	case e.Kind == altpay.KindAuth: // the shop's credentials: 401, or 403 "Invalid credentials"
 		ue.Message = "Pay by invoice is not available right now. Nothing was charged and your cart is kept; please choose another payment method."
-	case errors.As(err, &ae) && ae.Status < 500:
+	case e.Status >= 400 && e.Status < 500:
 		ue.Message = "Alternative Payments could not accept this request. Nothing was charged and your cart is kept; please try again, or choose another payment method."
-		ue.Reference = ae.RequestID
-	case errors.As(err, &ae):
-		ue.Reference = ae.RequestID
+		ue.Reference = e.RequestID
+	default: // a 5xx, or no answer (then there is no request id)
+		ue.Reference = e.RequestID
 	}
 	return ue
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,10 +40,21 @@ func newAltpayWorld(t *testing.T) *altpayWorld {
 		w.sbSrv = w.sb.Server
 		w.api = w.sbSrv.URL + "/altpay"
 		d.Config.Altpay.APIURL = w.api
-		d.Altpay = altpay.New(altpay.FromConfig(d.Config.Altpay), http.DefaultClient, d.Clock,
-			altpay.WithSleep(func(context.Context, time.Duration) error { return nil }))
+		d.Altpay = altpay.New(altpay.Config{BaseURL: w.api, ClientID: d.Config.Altpay.ClientID, ClientSecret: d.Config.Altpay.ClientSecret,
+			HTTP: http.DefaultClient, Clock: d.Clock, Log: d.Log,
+			Sleep: func(context.Context, time.Duration) error { return nil }})
 	})
 	return w
+}
+
+// newAltpayTess is newAltpayWorld with Tess signed up in a browser of her
+// own, the start of most tests here.
+func newAltpayTess(t *testing.T) (*altpayWorld, *browser) {
+	t.Helper()
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.signUp("tess@example.com")
+	return w, b
 }
 
 // checkoutByInvoice fills the cart and chooses "Pay by invoice"; it returns
@@ -101,9 +113,7 @@ func (w *altpayWorld) payAsTheBrowser(t *testing.T, token string, amount string)
 }
 
 func TestPayByInvoiceEndToEnd(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	order := w.checkoutByInvoice(t, b, nil)
 
 	o, err := w.Store.OrderByPublicID(t.Context(), order)
@@ -165,9 +175,7 @@ func TestPayByInvoiceEndToEnd(t *testing.T) {
 }
 
 func TestTokenEndpointAuthorisation(t *testing.T) {
-	w := newAltpayWorld(t)
-	tess := w.browser(t)
-	tess.signUp("tess@example.com")
+	w, tess := newAltpayTess(t)
 	tessOrder := w.checkoutByInvoice(t, tess, nil)
 
 	t.Run("signed out: 401", func(t *testing.T) {
@@ -218,9 +226,7 @@ func TestTokenEndpointAuthorisation(t *testing.T) {
 }
 
 func TestCustomerIsCreatedOncePerUser(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	first := w.checkoutByInvoice(t, b, nil)
 	second := w.checkoutByInvoice(t, b, nil)
 	if first == second {
@@ -255,9 +261,7 @@ func TestGuestCheckoutNeedsEmailAndNameAndKeepsInput(t *testing.T) {
 }
 
 func TestProviderFailureMarksTheOrderFailedAndKeepsTheCart(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
 	w.sb.Fault(t, "altpay.create_invoice", 503, 3)
 	p := b.post("/checkout/altpay", nil)
@@ -274,9 +278,7 @@ func TestProviderFailureMarksTheOrderFailedAndKeepsTheCart(t *testing.T) {
 }
 
 func TestInvoicePageNeverShowsCredentials(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	order := w.checkoutByInvoice(t, b, nil)
 	oauth, err := w.Altpay.Tokens().Token(t.Context())
 	if err != nil {
@@ -301,9 +303,7 @@ func TestInvoicePageNeverShowsCredentials(t *testing.T) {
 }
 
 func TestOrderPageSettlesAnInvoicePaidWithoutConfirm(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	order := w.checkoutByInvoice(t, b, nil)
 	if p := b.get("/orders/" + order); !strings.Contains(p.body, "Pay the invoice") {
 		t.Fatalf("unpaid order page offers no way to pay: %s", p.body)
@@ -326,9 +326,7 @@ func TestOrderPageSettlesAnInvoicePaidWithoutConfirm(t *testing.T) {
 // (written for developers, and possibly naming other records) goes to the log
 // only, on the page and in the token endpoint's JSON alike.
 func TestProviderRefusalTextStaysInTheLog(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
 	w.sb.Fault(t, "altpay.create_invoice", 422, 1)
 	p := b.post("/checkout/altpay", nil)
@@ -357,9 +355,7 @@ func TestProviderRefusalTextStaysInTheLog(t *testing.T) {
 // failed (it would otherwise wait for an invoice the shop has no record of),
 // the invoice id is logged for support, and the cart is kept.
 func TestInvoiceNotRecordedFailsTheOrder(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
 	if _, err := w.DB.Write.Exec(`CREATE TRIGGER no_invoices BEFORE INSERT ON altpay_invoices
 		BEGIN SELECT RAISE(ABORT, 'injected: the disk is full'); END`); err != nil {
@@ -384,9 +380,7 @@ func TestInvoiceNotRecordedFailsTheOrder(t *testing.T) {
 // Unpaid invoices are their own section of the account page, not an entry
 // under "Linked accounts" (which still says nothing is linked).
 func TestUnpaidInvoicesAreNotALinkedAccount(t *testing.T) {
-	w := newAltpayWorld(t)
-	b := w.browser(t)
-	b.signUp("tess@example.com")
+	w, b := newAltpayTess(t)
 	w.checkoutByInvoice(t, b, nil)
 	doc := b.get("/account").doc(t)
 	if doc.Find("[data-testid=altpay-unpaid]").Length() != 1 {
@@ -395,5 +389,34 @@ func TestUnpaidInvoicesAreNotALinkedAccount(t *testing.T) {
 	linked := doc.Find("section[aria-labelledby=linked-heading]")
 	if linked.Find("[data-testid=altpay-unpaid]").Length() != 0 || !strings.Contains(linked.Text(), "No payment or sign-in provider is linked") {
 		t.Errorf("unpaid invoices are listed as a linked account: %s", linked.Text())
+	}
+}
+
+// altpayUserError picks a fixed sentence by the error's kind and status, and
+// shows the provider's request id as the support reference when it answered.
+func TestAltpayUserErrorSentences(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+		want string // a part of the message
+		ref  string
+	}{
+		{"invalid credentials", &altpay.Error{Op: "oauth_token", Status: 403, Kind: altpay.KindAuth, RequestID: "r1"}, "not available right now", ""},
+		{"401 after a new token", &altpay.Error{Op: "get_invoice", Status: 401, Kind: altpay.KindAuth}, "not available right now", ""},
+		{"validation", &altpay.Error{Op: "create_invoice", Status: 422, Kind: altpay.KindInvalid, RequestID: "r2"}, "could not accept this request", "r2"},
+		{"unknown invoice", &altpay.Error{Op: "get_invoice", Status: 404, Kind: altpay.KindNotFound, RequestID: "r3"}, "could not accept this request", "r3"},
+		{"5xx", &altpay.Error{Op: "create_invoice", Status: 503, Kind: altpay.KindUnavailable, RequestID: "r4"}, "did not answer", "r4"},
+		{"no answer", &altpay.Error{Op: "create_invoice", Kind: altpay.KindUnavailable}, "did not answer", ""},
+		{"not a provider error", errors.New("boom"), "did not answer", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var ue *UserError
+			if !errors.As(altpayUserError(c.err, "Title"), &ue) {
+				t.Fatal("not a UserError")
+			}
+			if !strings.Contains(ue.Message, c.want) || !strings.Contains(ue.Message, "Nothing was charged") || ue.Reference != c.ref {
+				t.Errorf("message %q, reference %q; want %q and reference %q", ue.Message, ue.Reference, c.want, c.ref)
+			}
+		})
 	}
 }

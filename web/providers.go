@@ -39,7 +39,11 @@ func WithProviderClients(d Deps) Deps {
 		})
 	}
 	if d.Altpay == nil {
-		d.Altpay = altpay.New(altpay.FromConfig(d.Config.Altpay), d.HTTP, d.Clock)
+		a := d.Config.Altpay
+		d.Altpay = altpay.New(altpay.Config{
+			BaseURL: a.APIURL, ClientID: a.ClientID, ClientSecret: a.ClientSecret,
+			HTTP: d.HTTP, Clock: d.Clock, Log: d.Log,
+		})
 	}
 	return d
 }

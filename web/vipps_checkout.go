@@ -64,7 +64,7 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 	typed := c.FormValue("phone")
 	phone, err := vipps.NormalizePhone(typed)
 	if err != nil {
-		return a.checkoutAgain(c, http.StatusUnprocessableEntity, ctxVippsForm, views.VippsMethodView{Phone: typed, Error: err.Error()})
+		return a.checkoutAgain(c, http.StatusUnprocessableEntity, ctxVippsForm, views.VippsMethodView{Phone: typed, Error: vippsPhoneMessage(err)})
 	}
 	o, err := a.placeOrder(c, db.ProviderVipps)
 	if err != nil {
@@ -104,7 +104,7 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 		// The order is marked failed, never left looking paid; the cart is
 		// untouched. Should Vipps have created the payment after all (a
 		// timeout), nobody has its landing page, and it expires by itself.
-		msg := vipps.CustomerMessage(err)
+		msg := vippsCustomerMessage(err)
 		_ = a.failOrder(ctx, o, msg)
 		a.Log.Warn("vipps: create payment failed", "order", o.PublicID, "error", err)
 		status := http.StatusBadGateway
@@ -130,6 +130,49 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 			Err:     errors.New("vipps: redirectUrl is neither on the Vipps API's origin nor on a Vipps MobilePay domain")}
 	}
 	return c.Redirect(http.StatusSeeOther, res.RedirectURL)
+}
+
+// vippsPhoneMessage says what is wrong with a typed phone number
+// (vipps.NormalizePhone's refusal).
+func vippsPhoneMessage(err error) string {
+	switch {
+	case errors.Is(err, vipps.ErrPhoneMissing):
+		return "Enter your mobile number."
+	case errors.Is(err, vipps.ErrPhoneCharacters):
+		return "Use digits only, with the country code, for example +47 912 34 567."
+	}
+	return "Enter the whole number with its country code, for example +47 912 34 567 (10 to 15 digits)."
+}
+
+// vippsCustomerMessage turns any error from the Vipps client into a calm
+// sentence a customer can read. It never repeats Vipps's own text, which is
+// written for developers.
+func vippsCustomerMessage(err error) string {
+	var e *vipps.Error
+	if !errors.As(err, &e) {
+		return "Vipps MobilePay could not be reached. Nothing was charged. Please try again in a moment."
+	}
+	switch e.Kind {
+	case vipps.KindUnavailable:
+		if e.Status == http.StatusTooManyRequests {
+			return "Vipps MobilePay is busy right now. Nothing was charged. Please try again in a minute."
+		}
+		return "Vipps MobilePay is not answering right now. Nothing was charged. Please try again in a moment, or choose another payment method."
+	case vipps.KindAuth:
+		return "Paying with Vipps MobilePay is not available at the moment. Nothing was charged. Please choose another payment method."
+	case vipps.KindInvalid:
+		if e.Field("customer.phoneNumber") || e.Field("customer") {
+			return "Vipps MobilePay did not accept that phone number. Enter your mobile number with its country code, for example 4791234567."
+		}
+		return "Vipps MobilePay could not accept this payment. Nothing was charged."
+	case vipps.KindConflict:
+		return "This payment is already being processed. Please check your order before trying again."
+	case vipps.KindNotFound:
+		return "Vipps MobilePay has no record of this payment. Nothing was charged."
+	case vipps.KindState:
+		return "Vipps MobilePay could not complete this step for the payment in its current state. Nothing more was charged."
+	}
+	return "Vipps MobilePay could not process the payment. Nothing was charged."
 }
 
 // vippsLandingDomains hold Vipps MobilePay's landing pages in real mode

@@ -15,8 +15,10 @@ import (
 
 const (
 	// vippsSettleAfter is when the sweep asks about a payment nobody
-	// answered: Vipps gives the customer 10 minutes ("wait for the full
-	// timeout period", knowledge-base/timeouts), plus a minute of slack.
+	// answered: Vipps gives the customer 10 minutes and says to "wait for the
+	// full timeout period"
+	// (https://developer.vippsmobilepay.com/docs/knowledge-base/timeouts),
+	// plus a minute of slack.
 	vippsSettleAfter = 11 * time.Minute
 	// vippsSweepEvery is how often the sweep looks for such payments.
 	vippsSweepEvery = 30 * time.Second

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/sandboxtest"
+	"refshop/web/vipps"
 )
 
 // vippsShop is the shop wired to an embedded sandbox on its own httptest
@@ -662,5 +664,77 @@ func TestVippsOrderViewsAskVippsAtMostEveryFewSeconds(t *testing.T) {
 	b.get("/orders/" + id)
 	if v.st.Calls("vipps.get_payment") != gets {
 		t.Error("a paid order is asked about again")
+	}
+}
+
+// vippsCustomerMessage words the Vipps client's errors for a customer: calm,
+// saying nothing was charged, never Vipps's own developer text. The errors
+// come from the client against the sandbox, as the client's own tests make
+// them.
+func TestVippsCustomerMessages(t *testing.T) {
+	v := newVippsShop(t)
+	cfg := v.Config.Vipps
+	client := func(clientID string) *vipps.Client {
+		return vipps.New(vipps.Config{BaseURL: cfg.APIURL, ClientID: clientID, ClientSecret: cfg.ClientSecret,
+			SubscriptionKey: cfg.SubscriptionKey, MSN: cfg.MSN, HTTP: http.DefaultClient, Clock: v.sbClk,
+			Sleep: func(context.Context, time.Duration) error { return nil }})
+	}
+	create := func(c *vipps.Client, ref, phone string) error {
+		_, err := c.CreatePayment(t.Context(), vipps.CreatePaymentRequest{
+			Amount: vipps.Amount{Currency: "EUR", Value: 4980}, Customer: &vipps.Customer{PhoneNumber: phone},
+			PaymentMethod: vipps.PaymentMethod{Type: "WALLET"}, Reference: ref, UserFlow: "WEB_REDIRECT",
+			ReturnURL: v.Config.ShopBaseURL + "/checkout/vipps/return?order=x", PaymentDescription: "Order at Refshop",
+		}, ref+"-create")
+		return err
+	}
+
+	// Entra ID refuses an unknown client_id with its own codes (AADSTS...).
+	err := create(client("00000000-0000-0000-0000-000000000000"), "refshop-msg-entra01", "4791234567")
+	if !vipps.IsKind(err, vipps.KindAuth) || !strings.Contains(err.Error(), "AADSTS") {
+		t.Fatalf("unknown client: %v, want Entra's refusal", err)
+	}
+	if msg := vippsCustomerMessage(err); strings.Contains(msg, "AADSTS") || !strings.Contains(msg, "Nothing was charged") {
+		t.Errorf("unknown client: customer message %q", msg)
+	}
+
+	// 503 on every try: the bounded retries give up.
+	v.fault(t, "vipps.create_payment", 503, 3)
+	err = create(client(cfg.ClientID), "refshop-msg-down0001", "4791234567")
+	if !vipps.IsKind(err, vipps.KindUnavailable) {
+		t.Fatalf("503s: %v, want unavailable", err)
+	}
+	if msg := vippsCustomerMessage(err); !strings.Contains(msg, "Nothing was charged") {
+		t.Errorf("503s: customer message %q", msg)
+	}
+
+	// Vipps refuses the phone number (a validation problem naming the field).
+	err = create(client(cfg.ClientID), "refshop-msg-phone001", "12")
+	var e *vipps.Error
+	if !errors.As(err, &e) || e.Kind != vipps.KindInvalid || !e.Field("customer.phoneNumber") {
+		t.Fatalf("phone: %v, want a validation problem on customer.phoneNumber", err)
+	}
+	if msg := vippsCustomerMessage(err); !strings.Contains(msg, "phone number") {
+		t.Errorf("phone: customer message %q", msg)
+	}
+
+	if msg := vippsCustomerMessage(errors.New("dial tcp: connection refused")); !strings.Contains(msg, "Nothing was charged") {
+		t.Errorf("not a Vipps error: customer message %q", msg)
+	}
+}
+
+// vippsPhoneMessage says what is wrong with each of NormalizePhone's
+// refusals.
+func TestVippsPhoneMessages(t *testing.T) {
+	for typed, want := range map[string]string{
+		"":                  "Enter your mobile number.",
+		"+47+912345678":     "Use digits only",
+		"912 34 567":        "Enter the whole number with its country code",
+		"47912345a7":        "Use digits only",
+		"12345678901234567": "Enter the whole number",
+	} {
+		_, err := vipps.NormalizePhone(typed)
+		if msg := vippsPhoneMessage(err); err == nil || !strings.Contains(msg, want) {
+			t.Errorf("%q: %v, message %q; want %q", typed, err, msg, want)
+		}
 	}
 }

@@ -149,9 +149,6 @@ func (c *Client) GetCustomer(ctx context.Context, id string) (Customer, error) {
 	return out, err
 }
 
-// ErrNotFound is a customer or invoice the provider does not know.
-var ErrNotFound = errors.New("altpay: not found")
-
 // MaxCustomerPages bounds FindCustomerByExternalID's walk: 100 customers a
 // page, so 5,000 customers. The search runs inside a checkout request; a
 // longer list (or one whose cursor never ends) must not hold it.
@@ -164,7 +161,9 @@ func (c *Client) FindCustomerByExternalID(ctx context.Context, externalID string
 	after := ""
 	for page := 1; ; page++ {
 		if page > MaxCustomerPages {
-			return Customer{}, fmt.Errorf("altpay: external_id %q is not in the first %d pages of customers", externalID, MaxCustomerPages)
+			// Not KindNotFound: the customer may exist further on.
+			return Customer{}, &Error{Op: "list_customers", Kind: KindUnavailable,
+				Message: fmt.Sprintf("external_id %q is not in the first %d pages of customers", externalID, MaxCustomerPages)}
 		}
 		path := "/customers?limit=100"
 		if after != "" {
@@ -184,7 +183,7 @@ func (c *Client) FindCustomerByExternalID(ctx context.Context, externalID string
 			}
 		}
 		if !page.HasNextPage || page.EndCursor == "" || page.EndCursor == after {
-			return Customer{}, ErrNotFound
+			return Customer{}, &Error{Op: "list_customers", Kind: KindNotFound, Message: fmt.Sprintf("no customer has external_id %q", externalID)}
 		}
 		after = page.EndCursor
 	}
@@ -203,19 +202,20 @@ func (c *Client) EnsureCustomer(ctx context.Context, n NewCustomer) (Customer, e
 // isExternalIDTaken recognises 400 "This external id is already used"
 // (observed by a third party; the sandbox also names the field).
 func isExternalIDTaken(err error) bool {
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+	var e *Error
+	if !errors.As(err, &e) || e.Status != http.StatusBadRequest {
 		return false
 	}
-	_, field := ae.ValidationErrors["external_id"]
-	return field || strings.Contains(strings.ToLower(ae.Message), "external id is already used")
+	_, field := e.ValidationErrors["external_id"]
+	return field || strings.Contains(strings.ToLower(e.Message), "external id is already used")
 }
 
 // CreateInvoice is POST /invoices. idempotencyKey, derived from the shop's
 // order and reused on retries, goes in an Idempotency-Key header.
-// INFERENCE: the header is documented on /checkout/payments only; an API that
-// ignores it here could see a retried POST twice, which is why the shop also
-// stores the invoice id and never asks again once it has one.
+// The docs show the header on the checkout API's payments only
+// (https://docs.alternativepayments.io/api-reference/checkout); if /invoices
+// ignores it a retried POST could make two invoices, which is why the shop
+// also stores the invoice id and never asks again once it has one.
 func (c *Client) CreateInvoice(ctx context.Context, n NewInvoice, idempotencyKey string) (Invoice, error) {
 	var out Invoice
 	h := http.Header{}
@@ -227,14 +227,11 @@ func (c *Client) CreateInvoice(ctx context.Context, n NewInvoice, idempotencyKey
 }
 
 // GetInvoice is GET /invoices/{id}: the shop's server-side check of whether
-// an invoice is paid.
+// an invoice is paid. An unknown invoice is a KindNotFound error
+// (errors.Is(err, ErrNotFound)).
 func (c *Client) GetInvoice(ctx context.Context, id string) (Invoice, error) {
 	var out Invoice
 	err := c.do(ctx, call{op: "get_invoice", method: http.MethodGet, path: "/invoices/" + url.PathEscape(id), tmpl: "/invoices/{id}"}, &out)
-	var ae *APIError
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-		return out, fmt.Errorf("%w: invoice %s", ErrNotFound, id)
-	}
 	return out, err
 }
 
@@ -257,8 +254,8 @@ func (c *Client) CheckoutToken(ctx context.Context, customerID, invoiceID string
 		ExpiresAt unixOrRFC `json:"expires_at"`
 	}
 	err := c.do(ctx, call{op: "checkout_auth_init", method: http.MethodPost, path: path, tmpl: path, body: body}, &out)
-	var ae *APIError
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && path == authPathV1 {
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusNotFound && path == authPathV1 {
 		path = authPathNoV1
 		err = c.do(ctx, call{op: "checkout_auth_init", method: http.MethodPost, path: path, tmpl: path, body: body}, &out)
 	}
@@ -267,13 +264,13 @@ func (c *Client) CheckoutToken(ctx context.Context, customerID, invoiceID string
 	}
 	c.authPath.Store(&path)
 	if out.Token == "" {
-		return CheckoutToken{}, errors.New("altpay: checkout_auth_init: the reply has no token")
+		return CheckoutToken{}, &Error{Op: "checkout_auth_init", Kind: KindUnavailable, Message: "the reply has no token"}
 	}
 	return CheckoutToken{Token: secret.New(out.Token), ExpiresAt: time.Time(out.ExpiresAt)}, nil
 }
 
-// unixOrRFC reads expires_at: Unix seconds as the README example shows, or
-// an RFC 3339 string, which a client should tolerate.
+// unixOrRFC reads expires_at: Unix seconds as the web SDK README's example
+// shows, or an RFC 3339 string, which a client should tolerate.
 type unixOrRFC time.Time
 
 func (u *unixOrRFC) UnmarshalJSON(b []byte) error {

@@ -1,47 +1,37 @@
-// Package altpay is the shop's client for Alternative Payments' partner API:
-// the OAuth2 client-credentials token (one per process, see TokenSource),
-// customers, invoices, and the checkout tokens the browser snippet
-// (static/js/altpay-checkout.js) pays with.
-//
-// Wire facts come from reference/providers.md section 3. The sandbox
-// (web/sandbox/altpay) implements the same contract on its own; where the docs
-// are silent both make the same choice, written next to the code:
-//   - Amounts are decimal major units on the wire (19.90): NOT FOUND in the
-//     docs, one third-party client uses dollars.
-//   - Currency: the docs show USD (the SDK also CAD); the shop invoices in its
-//     own currency, EUR, which the sandbox accepts. A real account limited to
-//     USD refuses it with a validation error that the shop shows.
 package altpay
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"refshop/web/clock"
-	"refshop/web/config"
 	"refshop/web/outbound"
 	"refshop/web/secret"
 )
 
-// Config is the client's part of the shop configuration.
+// Config is what a Client needs.
 type Config struct {
-	BaseURL      string // ALTPAY_API_URL (no trailing slash), or the sandbox's /altpay
+	BaseURL      string // https://public-api.demo.alternativepayments.io or the sandbox's /altpay
 	ClientID     string // ALTPAY_CLIENT_ID
 	ClientSecret secret.Secret
-}
 
-// FromConfig is the client's part of the shop configuration.
-func FromConfig(c config.Altpay) Config {
-	return Config{BaseURL: c.APIURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret}
+	HTTP  *http.Client // outbound.NewClient; nil: a plain client with a timeout
+	Clock clock.Clock  // OAuth token expiry; nil: the wall clock
+	Log   *slog.Logger
+
+	// MaxAttempts bounds the tries of one call on network errors and 5xx
+	// (0: 3). Backoff is the first wait; each next one doubles (0: 250ms).
+	MaxAttempts int
+	Backoff     time.Duration
+	// Sleep waits between retries; tests replace it so they never sleep.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Client calls the partner API. Safe for concurrent use; make one per process
@@ -49,42 +39,39 @@ func FromConfig(c config.Altpay) Config {
 type Client struct {
 	base   string
 	hc     *http.Client
+	log    *slog.Logger
 	tokens *TokenSource
 	retry  outbound.Policy
 	// authPath is where checkout-auth/init answered last: the documented
-	// /v1/checkout-auth/init, or /checkout-auth/init after a 404 (CONFLICT in
-	// providers.md 3.3: a third party reports the live path has no /v1).
+	// /v1/checkout-auth/init (https://docs.alternativepayments.io/web-sdk/authentication),
+	// or /checkout-auth/init after a 404 (a third-party client reports the live
+	// path has no /v1; unconfirmed).
 	authPath atomic.Pointer[string]
 }
 
-// Option adjusts a Client.
-type Option func(*Client)
-
-// WithRetries sets how many times a call is retried after a network error or
-// a 5xx answer (default 2, so at most 3 attempts).
-func WithRetries(n int) Option { return func(c *Client) { c.retry.Attempts = n + 1 } }
-
-// WithSleep replaces the wait between retries (tests record it instead of
-// waiting).
-func WithSleep(f func(ctx context.Context, d time.Duration) error) Option {
-	return func(c *Client) { c.retry.Sleep = f }
-}
-
-// New returns a client. hc is the shop's outbound client; clk times the OAuth
-// token (nil: the wall clock).
-func New(cfg Config, hc *http.Client, clk clock.Clock, opts ...Option) *Client {
-	if clk == nil {
-		clk = clock.Real{}
+// New returns a client for cfg.
+func New(cfg Config) *Client {
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: 20 * time.Second}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 3
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 250 * time.Millisecond
 	}
 	// Waits of 250ms, 500ms, ...: no jitter (one shop process calls, and the
 	// waits are pinned by the tests).
-	c := &Client{base: strings.TrimRight(cfg.BaseURL, "/"), hc: hc,
-		retry: outbound.Policy{Attempts: 3, Backoff: 250 * time.Millisecond}}
-	for _, o := range opts {
-		o(c)
-	}
-	cfg.BaseURL = c.base
-	c.tokens = newTokenSource(cfg, hc, clk, c.retry)
+	c := &Client{base: cfg.BaseURL, hc: cfg.HTTP, log: cfg.Log,
+		retry: outbound.Policy{Attempts: cfg.MaxAttempts, Backoff: cfg.Backoff, Sleep: cfg.Sleep}}
+	c.tokens = newTokenSource(c, cfg)
 	return c
 }
 
@@ -110,12 +97,12 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	if cl.body != nil {
 		var err error
 		if payload, err = json.Marshal(cl.body); err != nil {
-			return err
+			return &Error{Op: cl.op, Kind: KindInvalid, Message: "encoding the request", err: err}
 		}
 	}
 	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "altpay", Name: cl.op, Path: cl.tmpl})
 	reauthed := false
-	err := outbound.Retry(ctx, c.retry, func(int) (bool, error) {
+	err := outbound.Retry(ctx, c.retry, func(attempt int) (bool, error) {
 		for {
 			tok, err := c.tokens.Token(ctx)
 			if err != nil {
@@ -133,21 +120,31 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 					return false, nil
 				}
 				if err := json.Unmarshal(body, out); err != nil {
-					return false, fmt.Errorf("altpay: %s: unreadable reply: %w", cl.op, err)
+					return false, &Error{Op: cl.op, Kind: KindUnavailable, Message: "unreadable reply: " + err.Error(), err: err}
 				}
 				return false, nil
 			case err == nil:
-				err = apiError(status, hdr, body)
+				err = decodeError(cl.op, status, hdr, body)
 			default:
-				err = &NetworkError{Op: cl.op, Err: err}
+				err = noAnswer(cl.op, err)
 			}
-			return retryable(err), err
+			return c.retryLater(ctx, cl.op, attempt, err), err
 		}
 	})
 	if ie, ok := err.(*outbound.Interrupted); ok {
 		return ie.Last
 	}
 	return err
+}
+
+// retryLater reports whether a failed try is worth another, and logs it
+// when one will follow.
+func (c *Client) retryLater(ctx context.Context, op string, attempt int, err error) bool {
+	again := retryable(err)
+	if again && attempt < c.retry.Attempts && ctx.Err() == nil {
+		c.log.InfoContext(ctx, "altpay call will be retried", "operation", op, "attempt", attempt, "error", err.Error())
+	}
+	return again
 }
 
 func (c *Client) send(ctx context.Context, cl call, payload []byte, tok secret.Secret) (int, http.Header, []byte, error) {
@@ -177,80 +174,4 @@ func (c *Client) send(ctx context.Context, cl call, payload []byte, tok secret.S
 		return 0, nil, nil, err
 	}
 	return resp.StatusCode, resp.Header, b, nil
-}
-
-// APIError is an error answer in the API's HttpError shape {code, message,
-// validation_errors}.
-type APIError struct {
-	Status           int
-	Code             string
-	Message          string
-	ValidationErrors map[string]string
-	RequestID        string // the provider's X-Request-Id, for support
-}
-
-func (e *APIError) Error() string {
-	msg := fmt.Sprintf("altpay: %d %s: %s", e.Status, e.Code, e.Message)
-	if len(e.ValidationErrors) > 0 {
-		parts := make([]string, 0, len(e.ValidationErrors))
-		for f, m := range e.ValidationErrors {
-			parts = append(parts, f+": "+m)
-		}
-		msg += " (" + strings.Join(parts, "; ") + ")"
-	}
-	return msg
-}
-
-func apiError(status int, hdr http.Header, body []byte) *APIError {
-	var b struct {
-		Code             string            `json:"code"`
-		Message          string            `json:"message"`
-		Error            string            `json:"error"` // the SDK's ApiErrorResponse names it so
-		ValidationErrors map[string]string `json:"validation_errors"`
-	}
-	_ = json.Unmarshal(body, &b)
-	e := &APIError{Status: status, Code: b.Code, Message: b.Message, ValidationErrors: b.ValidationErrors, RequestID: hdr.Get("X-Request-Id")}
-	if e.Message == "" {
-		e.Message = b.Error
-	}
-	if e.Message == "" {
-		e.Message = http.StatusText(status)
-	}
-	return e
-}
-
-// NetworkError is a call that got no answer (connection refused, timeout).
-type NetworkError struct {
-	Op  string
-	Err error
-}
-
-func (e *NetworkError) Error() string { return "altpay: " + e.Op + ": no answer: " + errorKind(e.Err) }
-func (e *NetworkError) Unwrap() error { return e.Err }
-
-func errorKind(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Timeout() {
-		return "timeout"
-	}
-	if errors.Is(err, context.Canceled) {
-		return "canceled"
-	}
-	return "network error"
-}
-
-// retryable: network errors and 5xx answers only. 4xx (429 included) are the
-// caller's to handle; the shop's calls are not urgent enough to wait out a
-// rate limit inside a page request.
-func retryable(err error) bool {
-	var ne *NetworkError
-	var ae *APIError
-	return (errors.As(err, &ne) && !errors.Is(err, context.Canceled)) || (errors.As(err, &ae) && ae.Status >= 500)
-}
-
-// IsInvalidCredentials reports whether err is the token endpoint refusing
-// the client id or secret (403 "Invalid credentials").
-func IsInvalidCredentials(err error) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && ae.Status == http.StatusForbidden
 }

@@ -82,10 +82,11 @@ func (d *docServer) sent(path string) []sent {
 	return out
 }
 
-func (d *docServer) client(opts ...altpay.Option) *altpay.Client {
-	opts = append([]altpay.Option{altpay.WithSleep(func(context.Context, time.Duration) error { return nil })}, opts...)
-	return altpay.New(altpay.Config{BaseURL: d.srv.URL, ClientID: "client-1", ClientSecret: secret.New("s3cret")},
-		outbound.NewClient(slog.New(slog.DiscardHandler), 5*time.Second), clock.NewManual(time.Unix(1703900000, 0)), opts...)
+func (d *docServer) client() *altpay.Client {
+	return altpay.New(altpay.Config{BaseURL: d.srv.URL, ClientID: "client-1", ClientSecret: secret.New("s3cret"),
+		HTTP:  outbound.NewClient(slog.New(slog.DiscardHandler), 5*time.Second),
+		Clock: clock.NewManual(time.Unix(1703900000, 0)),
+		Sleep: func(context.Context, time.Duration) error { return nil }})
 }
 
 // sameJSON compares two JSON documents by value.
@@ -149,11 +150,11 @@ func TestInvalidCredentialsAre403AndNotRetried(t *testing.T) {
 	d.mux = http.NewServeMux()
 	d.answer("POST /oauth/token", 403, doc(t, "oauth_invalid_credentials.json"))
 	_, err := d.client().GetInvoice(t.Context(), "inv_1")
-	if !altpay.IsInvalidCredentials(err) {
+	var e *altpay.Error
+	if !errors.As(err, &e) || e.Kind != altpay.KindAuth || e.Op != "oauth_token" || e.Status != 403 {
 		t.Fatalf("err %v, want invalid credentials", err)
 	}
-	var ae *altpay.APIError
-	if !errors.As(err, &ae) || ae.Message != "Invalid credentials" {
+	if e.Message != "Invalid credentials" {
 		t.Errorf("err %#v, want the documented message", err)
 	}
 	if n := len(d.sent("/oauth/token")); n != 1 {
@@ -238,16 +239,23 @@ func TestEnsureCustomerFindsTheCustomerWhenItsExternalIDIsTaken(t *testing.T) {
 	}
 }
 
-func TestErrorBodiesBecomeAPIErrors(t *testing.T) {
+func TestErrorBodiesBecomeErrors(t *testing.T) {
 	d := newDocServer(t)
 	d.answer("POST /invoices", 400, doc(t, "error_validation.json"))
 	_, err := d.client().CreateInvoice(t.Context(), altpay.NewInvoice{Currency: "NOK"}, "")
-	var ae *altpay.APIError
-	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "bad_request" || ae.ValidationErrors["currency"] == "" {
+	var e *altpay.Error
+	if !errors.As(err, &e) || e.Status != 400 || e.Kind != altpay.KindInvalid || e.Op != "create_invoice" ||
+		e.Code != "bad_request" || e.ValidationErrors["currency"] == "" {
 		t.Fatalf("err %#v", err)
 	}
 	if n := len(d.sent("/invoices")); n != 1 {
 		t.Errorf("a 400 was sent %d times, want 1 (4xx is not retried)", n)
+	}
+
+	d.answer("GET /invoices/{id}", 404, []byte(`{"code":"not_found","message":"Invoice not found"}`))
+	_, err = d.client().GetInvoice(t.Context(), "inv_gone")
+	if !errors.Is(err, altpay.ErrNotFound) || !errors.As(err, &e) || e.Status != 404 || e.Op != "get_invoice" {
+		t.Errorf("unknown invoice: %#v, want a 404 that is ErrNotFound", err)
 	}
 }
 

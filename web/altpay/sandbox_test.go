@@ -45,14 +45,14 @@ func newWorld(t *testing.T) *world {
 func (w *world) client(secretValue string) *altpay.Client {
 	log := slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var mu sync.Mutex
-	return altpay.New(altpay.Config{BaseURL: w.sb.URL + "/altpay", ClientID: sbClientID, ClientSecret: secret.New(secretValue)},
-		outbound.NewClient(log, 5*time.Second), w.clk,
-		altpay.WithSleep(func(_ context.Context, d time.Duration) error {
+	return altpay.New(altpay.Config{BaseURL: w.sb.URL + "/altpay", ClientID: sbClientID, ClientSecret: secret.New(secretValue),
+		HTTP: outbound.NewClient(log, 5*time.Second), Clock: w.clk, Log: log,
+		Sleep: func(_ context.Context, d time.Duration) error {
 			mu.Lock()
 			*w.sleeps = append(*w.sleeps, d)
 			mu.Unlock()
 			return nil
-		}))
+		}})
 }
 
 func (w *world) calls(op string) int { return w.sb.State.Calls(op) }
@@ -156,8 +156,8 @@ func TestA401DropsTheTokenAndRetriesOnceWithANewOne(t *testing.T) {
 
 	w.fault("altpay.get_invoice", 401, 2)
 	_, err = c.GetInvoice(t.Context(), in.ID)
-	var ae *altpay.APIError
-	if !errors.As(err, &ae) || ae.Status != 401 {
+	var e *altpay.Error
+	if !errors.As(err, &e) || e.Status != 401 || e.Kind != altpay.KindAuth {
 		t.Errorf("err %v, want the second 401 returned (one re-authentication per call)", err)
 	}
 }
@@ -178,8 +178,8 @@ func TestNetworkErrorsAnd5xxAreRetriedWithBackoff(t *testing.T) {
 	*w.sleeps = nil
 	w.fault("altpay.get_invoice", 500, 3)
 	_, err := c.GetInvoice(t.Context(), in.ID)
-	var ae *altpay.APIError
-	if !errors.As(err, &ae) || ae.Status != 500 || len(*w.sleeps) != 2 {
+	var e *altpay.Error
+	if !errors.As(err, &e) || e.Status != 500 || e.Kind != altpay.KindUnavailable || len(*w.sleeps) != 2 {
 		t.Errorf("three 500s: err %v after %d waits, want the 500 after 2 retries", err, len(*w.sleeps))
 	}
 
@@ -192,27 +192,27 @@ func TestNetworkErrorsAnd5xxAreRetriedWithBackoff(t *testing.T) {
 
 	*w.sleeps = nil
 	w.fault("altpay.get_invoice", 429, 1)
-	if _, err := c.GetInvoice(t.Context(), in.ID); !errors.As(err, &ae) || ae.Status != 429 || len(*w.sleeps) != 0 {
+	if _, err := c.GetInvoice(t.Context(), in.ID); !errors.As(err, &e) || e.Status != 429 || len(*w.sleeps) != 0 {
 		t.Errorf("429: err %v, %d waits; want it returned at once", err, len(*w.sleeps))
 	}
 
 	*w.sleeps = nil
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
-	c3 := altpay.New(altpay.Config{BaseURL: dead.URL, ClientID: "x", ClientSecret: secret.New("y")},
-		outbound.NewClient(slog.New(slog.DiscardHandler), time.Second), w.clk,
-		altpay.WithSleep(func(context.Context, time.Duration) error { *w.sleeps = append(*w.sleeps, 0); return nil }))
+	c3 := altpay.New(altpay.Config{BaseURL: dead.URL, ClientID: "x", ClientSecret: secret.New("y"),
+		HTTP: outbound.NewClient(slog.New(slog.DiscardHandler), time.Second), Clock: w.clk,
+		Sleep: func(context.Context, time.Duration) error { *w.sleeps = append(*w.sleeps, 0); return nil }})
 	_, err = c3.GetInvoice(t.Context(), "inv_1")
-	var ne *altpay.NetworkError
-	if !errors.As(err, &ne) || len(*w.sleeps) != 2 {
-		t.Errorf("connection refused: err %v after %d waits, want a NetworkError after 2 retries", err, len(*w.sleeps))
+	if !errors.As(err, &e) || e.Status != 0 || e.Kind != altpay.KindUnavailable || len(*w.sleeps) != 2 {
+		t.Errorf("connection refused: err %v after %d waits, want no answer (status 0) after 2 retries", err, len(*w.sleeps))
 	}
 }
 
 func TestWrongSecretIsRefusedBySandbox(t *testing.T) {
 	w := newWorld(t)
 	_, err := w.client("wrong").GetInvoice(t.Context(), "inv_1")
-	if !altpay.IsInvalidCredentials(err) {
+	var e *altpay.Error
+	if !errors.As(err, &e) || e.Status != 403 || e.Kind != altpay.KindAuth {
 		t.Fatalf("err %v, want 403 Invalid credentials", err)
 	}
 	if n := w.calls("altpay.oauth_token"); n != 1 {
@@ -233,8 +233,8 @@ func TestCheckoutTokenFromTheSandbox(t *testing.T) {
 	}
 	_, other := w.customerAndInvoice(c, "ext-2")
 	_, err = c.CheckoutToken(t.Context(), cu.ID, other.ID)
-	var ae *altpay.APIError
-	if !errors.As(err, &ae) || ae.Status != 400 {
+	var e *altpay.Error
+	if !errors.As(err, &e) || e.Status != 400 || e.Kind != altpay.KindInvalid {
 		t.Errorf("token for another customer's invoice: %v, want 400", err)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"sync"
@@ -32,10 +30,9 @@ import (
 // clock: the expiry is now + expires_in on that clock, and waiters give up
 // when their own context ends.
 type TokenSource struct {
+	c     *Client // its HTTP client, retry policy and log
 	conf  clientcredentials.Config
-	hc    *http.Client
 	clock clock.Clock
-	retry outbound.Policy
 
 	fetch chan struct{} // a one-slot semaphore: who holds it fetches
 
@@ -55,8 +52,9 @@ func renewMargin(lifetime time.Duration) time.Duration {
 // a token's lifetime is the server's business; refetching often is safe.
 const noExpiry = time.Minute
 
-func newTokenSource(cfg Config, hc *http.Client, clk clock.Clock, rp outbound.Policy) *TokenSource {
+func newTokenSource(c *Client, cfg Config) *TokenSource {
 	return &TokenSource{
+		c: c,
 		conf: clientcredentials.Config{
 			ClientID:     cfg.ClientID,
 			ClientSecret: cfg.ClientSecret.Reveal(),
@@ -65,7 +63,7 @@ func newTokenSource(cfg Config, hc *http.Client, clk clock.Clock, rp outbound.Po
 			// refused request with the secret in the body.
 			AuthStyle: oauth2.AuthStyleInHeader,
 		},
-		hc: hc, clock: clk, retry: rp,
+		clock: cfg.Clock,
 		fetch: make(chan struct{}, 1),
 	}
 }
@@ -79,7 +77,7 @@ func (s *TokenSource) Token(ctx context.Context) (secret.Secret, error) {
 	select {
 	case s.fetch <- struct{}{}:
 	case <-ctx.Done():
-		return secret.Secret{}, ctx.Err()
+		return secret.Secret{}, noAnswer(opToken, ctx.Err())
 	}
 	defer func() { <-s.fetch }()
 	// Whoever held the slot before us may have fetched one already.
@@ -116,25 +114,25 @@ func (s *TokenSource) Invalidate(tok secret.Secret) {
 // exchange runs the client-credentials exchange with bounded retries on
 // network errors and 5xx answers.
 func (s *TokenSource) exchange(ctx context.Context) (secret.Secret, time.Duration, error) {
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.hc)
-	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "altpay", Name: "oauth_token", Path: "/oauth/token"})
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.c.hc)
+	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "altpay", Name: opToken, Path: "/oauth/token"})
 	var t *oauth2.Token
-	err := outbound.Retry(ctx, s.retry, func(int) (bool, error) {
+	err := outbound.Retry(ctx, s.c.retry, func(attempt int) (bool, error) {
 		var err error
 		if t, err = s.conf.Token(ctx); err != nil {
 			err = tokenError(err)
-			return retryable(err), err
+			return s.c.retryLater(ctx, opToken, attempt, err), err
 		}
 		return false, nil
 	})
 	if ie, ok := err.(*outbound.Interrupted); ok {
-		return secret.Secret{}, 0, ie.Err
+		return secret.Secret{}, 0, noAnswer(opToken, ie.Err)
 	}
 	if err != nil {
 		return secret.Secret{}, 0, err
 	}
 	if t.AccessToken == "" {
-		return secret.Secret{}, 0, errors.New("altpay: oauth token: the reply has no access_token")
+		return secret.Secret{}, 0, &Error{Op: opToken, Kind: KindUnavailable, Message: "the reply has no access_token"}
 	}
 	return secret.New(t.AccessToken), lifetime(t), nil
 }
@@ -157,17 +155,21 @@ func lifetime(t *oauth2.Token) time.Duration {
 	return time.Duration(secs * float64(time.Second))
 }
 
-// tokenError turns oauth2's RetrieveError into an *APIError (403 "Invalid
-// credentials" for wrong ones), keeping network errors as they are. The
-// RetrieveError's text, which quotes the reply, is not kept.
-func tokenError(err error) error {
+// opToken names the token exchange, as the sandbox does.
+const opToken = "oauth_token"
+
+// tokenError turns what oauth2 returns into an *Error: an error answer
+// (RetrieveError: 403 "Invalid credentials" for wrong credentials), no answer,
+// or a reply oauth2 could not read. The RetrieveError's text, which quotes the
+// reply, is not kept.
+func tokenError(err error) *Error {
 	var re *oauth2.RetrieveError
 	var ue *url.Error
 	switch {
 	case errors.As(err, &re) && re.Response != nil:
-		return apiError(re.Response.StatusCode, re.Response.Header, re.Body)
+		return decodeError(opToken, re.Response.StatusCode, re.Response.Header, re.Body)
 	case errors.As(err, &ue):
-		return &NetworkError{Op: "oauth_token", Err: err}
+		return noAnswer(opToken, err)
 	}
-	return fmt.Errorf("altpay: oauth token: %w", err)
+	return &Error{Op: opToken, Kind: KindUnavailable, Message: "unreadable reply", err: err}
 }

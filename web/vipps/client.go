@@ -1,11 +1,3 @@
-// Package vipps is the shop's client for Vipps MobilePay: the access token API
-// (one token shared by the whole process) and the ePayment API v1 (create,
-// get, events, capture, cancel, refund).
-//
-// Wire facts come from providers.md section 4 and the ePayment OpenAPI v1.4.1.
-// The package never imports the sandbox (refshop/web/sandbox/vipps): both
-// implement the documented contract on their own, and the tests hold each to
-// the documented JSON examples in testdata/.
 package vipps
 
 import (

@@ -179,7 +179,4 @@ func TestDecodesDocumentedEntraError(t *testing.T) {
 	if e.Kind != KindAuth || e.Message != "unauthorized_client (AADSTS700016)" || e.TraceID != "xxx" {
 		t.Errorf("%+v", e)
 	}
-	if msg := CustomerMessage(e); strings.Contains(msg, "AADSTS") || !strings.Contains(msg, "Nothing was charged") {
-		t.Errorf("customer message %q", msg)
-	}
 }

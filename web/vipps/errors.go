@@ -59,8 +59,8 @@ type entraBody struct {
 	CorrelationID    string `json:"correlation_id"`
 }
 
-// Error is a failed Vipps call. Its text is for logs (never for customers;
-// use CustomerMessage) and carries no credentials.
+// Error is a failed Vipps call. Its text is for logs, never for customers,
+// and carries no credentials.
 type Error struct {
 	Op      string // the operation, e.g. "create_payment"
 	Status  int    // HTTP status; 0 when no answer arrived
@@ -192,35 +192,4 @@ func kindOf(status int) Kind {
 		return KindInvalid
 	}
 	return KindInvalid
-}
-
-// CustomerMessage turns any error from this package into a calm sentence a
-// customer can read. It never repeats Vipps's own text, which is written for
-// developers.
-func CustomerMessage(err error) string {
-	var e *Error
-	if !errors.As(err, &e) {
-		return "Vipps MobilePay could not be reached. Nothing was charged. Please try again in a moment."
-	}
-	switch e.Kind {
-	case KindUnavailable:
-		if e.Status == http.StatusTooManyRequests {
-			return "Vipps MobilePay is busy right now. Nothing was charged. Please try again in a minute."
-		}
-		return "Vipps MobilePay is not answering right now. Nothing was charged. Please try again in a moment, or choose another payment method."
-	case KindAuth:
-		return "Paying with Vipps MobilePay is not available at the moment. Nothing was charged. Please choose another payment method."
-	case KindInvalid:
-		if e.Field("customer.phoneNumber") || e.Field("customer") {
-			return "Vipps MobilePay did not accept that phone number. Enter your mobile number with its country code, for example 4791234567."
-		}
-		return "Vipps MobilePay could not accept this payment. Nothing was charged."
-	case KindConflict:
-		return "This payment is already being processed. Please check your order before trying again."
-	case KindNotFound:
-		return "Vipps MobilePay has no record of this payment. Nothing was charged."
-	case KindState:
-		return "Vipps MobilePay could not complete this step for the payment in its current state. Nothing more was charged."
-	}
-	return "Vipps MobilePay could not process the payment. Nothing was charged."
 }

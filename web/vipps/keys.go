@@ -11,9 +11,10 @@ import (
 // MaxKeyLength is the Idempotency-Key's documented maxLength.
 const MaxKeyLength = 50
 
-// ReferencePattern is the reference's pattern in the OpenAPI v1.4.1. Newer
-// docs allow 64 characters (a CONFLICT in providers.md); the shop keeps to 50,
-// which both accept.
+// ReferencePattern is the reference's pattern in the ePayment OpenAPI v1.4.1
+// (8-50 characters). Vipps's current error examples allow 64
+// (https://developer.vippsmobilepay.com/docs/APIs/epayment-api/errors); the
+// shop keeps to 50, which both accept.
 var ReferencePattern = regexp.MustCompile(`^[a-zA-Z0-9-]{8,50}$`)
 
 // Reference is the ePayment reference for an order: "refshop-" and the
@@ -48,12 +49,20 @@ func OperationKey(attemptKey, operation string) string {
 
 var msisdn = regexp.MustCompile(`^\d{10,15}$`)
 
+// NormalizePhone's refusals.
+var (
+	ErrPhoneMissing    = errors.New("vipps: no phone number")
+	ErrPhoneCharacters = errors.New("vipps: phone number has characters other than digits, spaces, ( ) - . and a leading +")
+	ErrPhoneLength     = errors.New("vipps: phone number is not 10 to 15 digits with its country code")
+)
+
 // NormalizePhone turns what a person types ("+47 912 34 567", "0047...")
-// into the MSISDN Vipps wants ("4791234567"), or explains what is wrong.
+// into the MSISDN Vipps wants ("4791234567"), or says what is wrong with
+// ErrPhoneMissing, ErrPhoneCharacters or ErrPhoneLength.
 func NormalizePhone(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", errors.New("Enter your mobile number.")
+		return "", ErrPhoneMissing
 	}
 	var b strings.Builder
 	for _, r := range s {
@@ -63,12 +72,12 @@ func NormalizePhone(s string) (string, error) {
 		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
 		case r == '+' && b.Len() == 0:
 		default:
-			return "", errors.New("Use digits only, with the country code, for example +47 912 34 567.")
+			return "", ErrPhoneCharacters
 		}
 	}
 	n := strings.TrimPrefix(b.String(), "00")
 	if !msisdn.MatchString(n) {
-		return "", errors.New("Enter the whole number with its country code, for example +47 912 34 567 (10 to 15 digits).")
+		return "", ErrPhoneLength
 	}
 	return n, nil
 }

@@ -39,9 +39,12 @@ func TestNormalizePhone(t *testing.T) {
 			t.Errorf("%q: %q %v, want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "912 34 567", "47912345a7", "+47+912345678", "1234567890123456"} {
-		if got, err := NormalizePhone(in); err == nil {
-			t.Errorf("%q accepted as %q", in, got)
+	for in, want := range map[string]error{
+		"": ErrPhoneMissing, "912 34 567": ErrPhoneLength, "47912345a7": ErrPhoneCharacters,
+		"+47+912345678": ErrPhoneCharacters, "1234567890123456": ErrPhoneLength,
+	} {
+		if got, err := NormalizePhone(in); err != want {
+			t.Errorf("%q: %q, %v; want %v", in, got, err, want)
 		}
 	}
 }

@@ -395,9 +395,6 @@ func TestRetriesAreBoundedAndOnlyFor5xx(t *testing.T) {
 	if n := h.st.Calls("vipps.create_payment"); n != 3 {
 		t.Errorf("%d create calls, want 3", n)
 	}
-	if msg := vipps.CustomerMessage(err); !strings.Contains(msg, "Nothing was charged") {
-		t.Errorf("customer message %q", msg)
-	}
 
 	h2 := newHarness(t)
 	faults(t, h2, "vipps.create_payment", 409, 1)
@@ -437,9 +434,6 @@ func TestProblemErrorsSurfaceWithTheirTraceID(t *testing.T) {
 	}(), "refshop-problem-0002-create")
 	if !errors.As(err, &e) || e.Kind != vipps.KindInvalid || !e.Field("customer.phoneNumber") {
 		t.Fatalf("phone problem: %v", err)
-	}
-	if msg := vipps.CustomerMessage(err); !strings.Contains(msg, "phone number") {
-		t.Errorf("customer message %q", msg)
 	}
 }
 

@@ -32,7 +32,7 @@ import (
 
 	"refshop/db"
 	"refshop/views"
-	"refshop/web/klarnaid"
+	"refshop/web/klarnasignin"
 )
 
 // klarnaAuthTTL bounds a sign-in between start and callback.
@@ -55,13 +55,13 @@ type klarnaPending struct {
 // klarnaSignInFlow is Sign in with Klarna's handlers and the account grants.
 type klarnaSignInFlow struct {
 	a      *App
-	client *klarnaid.Client
-	grants *klarnaid.Grants
+	client *klarnasignin.Client
+	grants *klarnasignin.Grants
 }
 
 func newKlarnaSignInFlow(a *App) *klarnaSignInFlow {
-	client := a.KlarnaID
-	return &klarnaSignInFlow{a: a, client: client, grants: klarnaid.NewGrants(client, a.Store, a.Box, klarnaid.GrantOptions{Log: a.Log})}
+	client := a.KlarnaSignIn
+	return &klarnaSignInFlow{a: a, client: client, grants: klarnasignin.NewGrants(client, a.Store, a.Box, klarnasignin.GrantOptions{Log: a.Log})}
 }
 
 // signInOption is the sign-in page's button.
@@ -165,10 +165,10 @@ func (f *klarnaSignInFlow) callback(c echo.Context) error {
 
 // exchangeFailed explains a code exchange that did not work.
 func (f *klarnaSignInFlow) exchangeFailed(c echo.Context, err error) error {
-	var ke *klarnaid.Error
+	var ke *klarnasignin.Error
 	switch {
-	case errors.Is(err, klarnaid.ErrIDToken):
-		f.a.Log.Warn("klarnaid: refused an ID token", "error", err)
+	case errors.Is(err, klarnasignin.ErrIDToken):
+		f.a.Log.Warn("klarnasignin: refused an ID token", "error", err)
 		return f.problem(c, http.StatusBadRequest, "Klarna's answer could not be verified",
 			"The shop could not verify who signed in, so it did not sign you in. Nothing changed. Please start again.")
 	case errors.As(err, &ke) && ke.Status == http.StatusBadRequest:
@@ -182,18 +182,18 @@ func (f *klarnaSignInFlow) exchangeFailed(c echo.Context, err error) error {
 }
 
 // revoke gives back tokens the shop will not keep.
-func (f *klarnaSignInFlow) revoke(ctx context.Context, t klarnaid.Tokens) {
+func (f *klarnaSignInFlow) revoke(ctx context.Context, t klarnasignin.Tokens) {
 	if t.RefreshToken.IsZero() {
 		return
 	}
 	if err := f.client.Revoke(ctx, t.RefreshToken); err != nil {
-		f.a.Log.Warn("klarnaid: revoking unused tokens", "error", err)
+		f.a.Log.Warn("klarnasignin: revoking unused tokens", "error", err)
 	}
 }
 
 // signedIn finishes a Sign in with Klarna: the account connected to the
 // identity, or a new one.
-func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnaid.Identity, toks klarnaid.Tokens) error {
+func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnasignin.Identity, toks klarnasignin.Tokens) error {
 	a, ctx := f.a, c.Request().Context()
 	ident := db.KlarnaIdentity{Sub: id.Sub, Email: id.Email, Name: id.Name()}
 	for attempt := 0; ; attempt++ {
@@ -238,7 +238,7 @@ func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnaid
 }
 
 // connected finishes "Connect Klarna" for the signed-in account.
-func (f *klarnaSignInFlow) connected(c echo.Context, p klarnaPending, id klarnaid.Identity, toks klarnaid.Tokens) error {
+func (f *klarnaSignInFlow) connected(c echo.Context, p klarnaPending, id klarnasignin.Identity, toks klarnasignin.Tokens) error {
 	a, ctx := f.a, c.Request().Context()
 	u := currentUser(c)
 	if u == nil || u.ID != p.UserID {
@@ -273,7 +273,7 @@ func (f *klarnaSignInFlow) disconnect(c echo.Context) error {
 			views.KlarnaSignInAction{Label: "Back to your account", Href: "/account"})
 	}
 	err := f.grants.Disconnect(ctx, u.ID)
-	if errors.Is(err, klarnaid.ErrRevoke) {
+	if errors.Is(err, klarnasignin.ErrRevoke) {
 		return &UserError{Status: http.StatusBadGateway, Title: "Klarna is not answering",
 			Message: "Klarna did not confirm the disconnection, so Klarna stays connected. Please try again in a moment.", Err: err}
 	}

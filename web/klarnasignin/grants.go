@@ -1,4 +1,4 @@
-package klarnaid
+package klarnasignin
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 )
 
 // ErrNotConnected: the account has no Klarna identity (or no grant).
-var ErrNotConnected = errors.New("klarnaid: account not connected to Klarna")
+var ErrNotConnected = errors.New("klarnasignin: account not connected to Klarna")
 
 // Grants keeps each account's Sign in with Klarna grant in the database and
 // hands out a fresh access token for Klarna payments.
@@ -155,7 +155,7 @@ func (g *Grants) revokeStored(ctx context.Context, userID int64, prev db.KlarnaG
 		err = g.client.Revoke(ctx, rt)
 	}
 	if err != nil {
-		g.opts.Log.Warn("klarnaid: revoking a replaced grant", "user_id", userID, "error", err)
+		g.opts.Log.Warn("klarnasignin: revoking a replaced grant", "user_id", userID, "error", err)
 	}
 }
 
@@ -234,7 +234,7 @@ func (g *Grants) fresh(ctx context.Context, userID int64) (secret.Secret, error)
 			if g.opts.Wall.Now().Before(gr.LeaseUntil) {
 				// Another process is refreshing: wait for its next version.
 				if err := g.wait(ctx); err != nil {
-					return secret.Secret{}, fmt.Errorf("klarnaid: waiting for another process's refresh: %w", err)
+					return secret.Secret{}, fmt.Errorf("klarnasignin: waiting for another process's refresh: %w", err)
 				}
 				continue
 			}
@@ -272,7 +272,7 @@ func (g *Grants) fresh(ctx context.Context, userID int64) (secret.Secret, error)
 func (g *Grants) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (at secret.Secret, again bool, err error) {
 	kill := func(reason string) {
 		if _, err := g.store.KillKlarnaGrant(ctx, userID, gr.Version, g.owner, reason); err != nil {
-			g.opts.Log.Error("klarnaid: marking a grant dead", "user_id", userID, "error", err)
+			g.opts.Log.Error("klarnasignin: marking a grant dead", "user_id", userID, "error", err)
 		}
 	}
 	rt, err := g.box.Open(gr.RefreshToken, aad(userID, "refresh_token"))
@@ -289,7 +289,7 @@ func (g *Grants) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (
 	case err == nil:
 	case errors.Is(err, ErrSignInAgain), errors.Is(err, ErrOutcomeUnknown):
 		kill(err.Error())
-		g.opts.Log.Warn("klarnaid: grant ended; the customer must sign in with Klarna again", "user_id", userID, "error", err)
+		g.opts.Log.Warn("klarnasignin: grant ended; the customer must sign in with Klarna again", "user_id", userID, "error", err)
 		if errors.Is(err, ErrSignInAgain) {
 			return secret.Secret{}, false, err
 		}
@@ -297,7 +297,7 @@ func (g *Grants) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (
 	default:
 		// The token was not used: give the lease back for a later try.
 		if _, rerr := g.store.ReleaseKlarnaRefresh(ctx, userID, gr.Version, g.owner); rerr != nil {
-			g.opts.Log.Error("klarnaid: releasing a refresh lease", "user_id", userID, "error", rerr)
+			g.opts.Log.Error("klarnasignin: releasing a refresh lease", "user_id", userID, "error", rerr)
 		}
 		return secret.Secret{}, false, err
 	}
@@ -314,7 +314,7 @@ func (g *Grants) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (
 			// Replaced or disconnected while we refreshed: the new tokens
 			// belong to nobody.
 			if rerr := g.client.Revoke(ctx, t.RefreshToken); rerr != nil {
-				g.opts.Log.Warn("klarnaid: revoking an orphaned refresh token", "user_id", userID, "error", rerr)
+				g.opts.Log.Warn("klarnasignin: revoking an orphaned refresh token", "user_id", userID, "error", rerr)
 			}
 			return secret.Secret{}, true, nil
 		}
@@ -322,7 +322,7 @@ func (g *Grants) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (
 	if err != nil {
 		// The new refresh token is lost and the stored one spent; the lease
 		// runs out and the next caller marks the grant dead.
-		g.opts.Log.Error("klarnaid: storing a rotated refresh token failed", "user_id", userID, "error", err)
+		g.opts.Log.Error("klarnasignin: storing a rotated refresh token failed", "user_id", userID, "error", err)
 		return secret.Secret{}, false, err
 	}
 	return t.AccessToken, false, nil
@@ -333,7 +333,7 @@ func (g *Grants) wait(ctx context.Context) error { return outbound.Sleep(ctx, g.
 
 // ErrRevoke means Klarna did not confirm the revocation: nothing was
 // deleted, the customer may try again.
-var ErrRevoke = errors.New("klarnaid: Klarna did not confirm the revocation")
+var ErrRevoke = errors.New("klarnasignin: Klarna did not confirm the revocation")
 
 // Disconnect revokes the account's refresh token at Klarna and forgets the
 // identity and grant. It takes the refresh lease first, so no refresh can
@@ -376,7 +376,7 @@ func (g *Grants) Disconnect(ctx context.Context, userID int64) error {
 		}
 		if err != nil {
 			if _, rerr := g.store.ReleaseKlarnaRefresh(ctx, userID, gr.Version, g.owner); rerr != nil {
-				g.opts.Log.Error("klarnaid: releasing a refresh lease", "user_id", userID, "error", rerr)
+				g.opts.Log.Error("klarnasignin: releasing a refresh lease", "user_id", userID, "error", rerr)
 			}
 			return fmt.Errorf("%w: %v", ErrRevoke, err)
 		}
@@ -400,7 +400,7 @@ func (g *Grants) SweepEvery(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 			if _, err := g.Sweep(ctx); err != nil && ctx.Err() == nil {
-				g.opts.Log.Warn("klarnaid: sweeping expired access tokens", "error", err)
+				g.opts.Log.Warn("klarnasignin: sweeping expired access tokens", "error", err)
 			}
 		}
 	}

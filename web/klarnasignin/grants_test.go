@@ -1,4 +1,4 @@
-package klarnaid_test
+package klarnasignin_test
 
 // Tests of the client and Grants against the sandbox, through HTTP, on a
 // real SQLite database: the refresh happens once however many callers (and
@@ -18,7 +18,7 @@ import (
 
 	"refshop/db"
 	"refshop/web/clock"
-	"refshop/web/klarnaid"
+	"refshop/web/klarnasignin"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/sandboxtest"
 	"refshop/web/secret"
@@ -39,8 +39,8 @@ type world struct {
 type shop struct {
 	db     *db.DB
 	store  *db.Store
-	client *klarnaid.Client
-	grants *klarnaid.Grants
+	client *klarnasignin.Client
+	grants *klarnasignin.Grants
 }
 
 func newWorld(t *testing.T) *world {
@@ -71,7 +71,7 @@ func (w *world) process() shop {
 	// The provider clock is the sandbox clock, as cmd/shop wires it.
 	c := newTestClient(w.url+"/klarna/login", w.sb.State.Clock)
 	return shop{db: d, store: store, client: c,
-		grants: klarnaid.NewGrants(c, store, w.box, klarnaid.GrantOptions{Wall: w.wall, Poll: 5 * time.Millisecond})}
+		grants: klarnasignin.NewGrants(c, store, w.box, klarnasignin.GrantOptions{Wall: w.wall, Poll: 5 * time.Millisecond})}
 }
 
 func (w *world) post(path, body string) {
@@ -91,7 +91,7 @@ func (w *world) calls(op string) int { return w.sb.State.Calls(op) }
 
 // authorize runs the browser's part with klarna_auto_consent and returns
 // the code and state the callback gets.
-func (w *world) authorize(email string, ar klarnaid.AuthRequest) (code, state string) {
+func (w *world) authorize(email string, ar klarnasignin.AuthRequest) (code, state string) {
 	w.t.Helper()
 	w.post("/control/settings", `{"klarna_auto_consent": "`+email+`"}`)
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -108,7 +108,7 @@ func (w *world) authorize(email string, ar klarnaid.AuthRequest) (code, state st
 }
 
 // signIn makes an account, signs email in with Klarna and stores the grant.
-func (w *world) signIn(email string) (int64, klarnaid.Tokens) {
+func (w *world) signIn(email string) (int64, klarnasignin.Tokens) {
 	w.t.Helper()
 	ctx := context.Background()
 	u, err := w.store.CreateUser(ctx, "shop-"+email, "", "hash")
@@ -184,7 +184,7 @@ func TestCodeExchangeWithPKCEAndNonceAgainstTheSandbox(t *testing.T) {
 	// A nonce other than the one sent is refused even with a valid code.
 	ar2, _ := w.client.NewAuthRequest(ctx)
 	code2, _ := w.authorize("anna.schmidt@example.com", ar2)
-	if _, _, err := w.client.Exchange(ctx, code2, ar2.Verifier, ar.Nonce); !errors.Is(err, klarnaid.ErrIDToken) {
+	if _, _, err := w.client.Exchange(ctx, code2, ar2.Verifier, ar.Nonce); !errors.Is(err, klarnasignin.ErrIDToken) {
 		t.Fatalf("nonce of another sign-in: %v", err)
 	}
 }
@@ -307,12 +307,12 @@ func TestReuseDetectionEndsTheGrantAndIsNotRetried(t *testing.T) {
 	}
 	// Someone replays the used refresh token (a leak, a restored backup):
 	// Klarna revokes the whole grant.
-	if _, err := w.client.Refresh(context.Background(), toks.RefreshToken); !errors.Is(err, klarnaid.ErrSignInAgain) {
+	if _, err := w.client.Refresh(context.Background(), toks.RefreshToken); !errors.Is(err, klarnasignin.ErrSignInAgain) {
 		t.Fatalf("replayed refresh token: %v", err)
 	}
 	w.sb.State.Clock.Advance(6 * time.Minute)
 	before := w.calls("klarna.token_refresh")
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
+	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrSignInAgain) {
 		t.Fatalf("after reuse: %v, want ErrSignInAgain", err)
 	}
 	st, _ := w.grants.Status(context.Background(), uid)
@@ -323,7 +323,7 @@ func TestReuseDetectionEndsTheGrantAndIsNotRetried(t *testing.T) {
 		t.Fatal("a dead grant kept its refresh token")
 	}
 	for range 5 {
-		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
+		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrSignInAgain) {
 			t.Fatalf("dead grant: %v", err)
 		}
 	}
@@ -351,7 +351,7 @@ func TestExpiredRefreshToken(t *testing.T) {
 		w.post("/control/settings", `{"klarna_refresh_token_ttl": "10m"}`)
 		uid, _ := w.signIn("jonas.weber@example.com")
 		w.sb.State.Clock.Advance(11 * time.Minute)
-		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
+		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrSignInAgain) {
 			t.Fatalf("err = %v, want ErrSignInAgain", err)
 		}
 		if n := w.calls("klarna.token_refresh"); n != 1 {
@@ -362,7 +362,7 @@ func TestExpiredRefreshToken(t *testing.T) {
 		w := newWorld(t)
 		uid, _ := w.signIn("jonas.weber@example.com")
 		w.sb.State.Clock.Advance(61 * 24 * time.Hour)
-		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
+		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrSignInAgain) {
 			t.Fatalf("err = %v, want ErrSignInAgain", err)
 		}
 		if n := w.calls("klarna.token_refresh"); n != 0 {
@@ -377,7 +377,7 @@ func TestTransientFailureKeepsTheGrant(t *testing.T) {
 	w.sb.State.Clock.Advance(6 * time.Minute)
 	w.post("/control/faults", `{"operation": "klarna.token_refresh", "status": 503, "times": 3}`)
 	_, err := w.grants.AccessToken(context.Background(), uid)
-	if err == nil || errors.Is(err, klarnaid.ErrSignInAgain) {
+	if err == nil || errors.Is(err, klarnasignin.ErrSignInAgain) {
 		t.Fatalf("err = %v, want a transient error", err)
 	}
 	if n := w.calls("klarna.token_refresh"); n != 3 {
@@ -395,15 +395,15 @@ func TestTransientFailureKeepsTheGrant(t *testing.T) {
 func TestUnknownOutcomeIsNotSentAgain(t *testing.T) {
 	w := newWorld(t)
 	uid, _ := w.signIn("anna.schmidt@example.com")
-	w.grants = klarnaid.NewGrants(w.client, w.store, w.box, klarnaid.GrantOptions{Wall: w.wall, Lease: 500 * time.Millisecond})
+	w.grants = klarnasignin.NewGrants(w.client, w.store, w.box, klarnasignin.GrantOptions{Wall: w.wall, Lease: 500 * time.Millisecond})
 	w.sb.State.Clock.Advance(6 * time.Minute)
 	// The sandbox holds the call longer than the shop waits: the refresh
 	// may or may not have happened.
 	w.post("/control/faults", `{"operation": "klarna.token_refresh", "status": 0, "delay": "3s"}`)
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
+	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrSignInAgain) {
 		t.Fatalf("err = %v, want ErrSignInAgain", err)
 	}
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
+	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrSignInAgain) {
 		t.Fatalf("second call: %v", err)
 	}
 	if n := w.calls("klarna.token_refresh"); n != 1 {
@@ -427,7 +427,7 @@ func TestLeaseThatRunsOutIsNotResent(t *testing.T) {
 		t.Fatal("got a token while another process held the lease")
 	}
 	w.wall.Advance(31 * time.Second)
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
+	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrSignInAgain) {
 		t.Fatalf("after the lease ran out: %v, want ErrSignInAgain", err)
 	}
 	if n := w.calls("klarna.token_refresh"); n != 0 {
@@ -464,7 +464,7 @@ func TestDisconnectRevokesAndForgets(t *testing.T) {
 	w := newWorld(t)
 	uid, toks := w.signIn("anna.schmidt@example.com")
 	w.post("/control/faults", `{"operation": "klarna.revoke", "status": 502}`)
-	if err := w.grants.Disconnect(context.Background(), uid); !errors.Is(err, klarnaid.ErrRevoke) {
+	if err := w.grants.Disconnect(context.Background(), uid); !errors.Is(err, klarnasignin.ErrRevoke) {
 		t.Fatalf("disconnect while Klarna fails: %v, want ErrRevoke", err)
 	}
 	if st, _ := w.grants.Status(context.Background(), uid); !st.Connected {
@@ -479,7 +479,7 @@ func TestDisconnectRevokesAndForgets(t *testing.T) {
 	if st, _ := w.grants.Status(context.Background(), uid); st.Connected {
 		t.Fatal("still connected after Disconnect")
 	}
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrNotConnected) {
+	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrNotConnected) {
 		t.Fatalf("after Disconnect: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-// Package klarnaid is the shop's Sign in with Klarna client: the OpenID
+// Package klarnasignin is the shop's Sign in with Klarna client: the OpenID
 // Connect code flow with PKCE (golang.org/x/oauth2), ID token verification
 // against the issuer's keys (github.com/coreos/go-oidc), refresh with
 // single-use refresh tokens, and revocation. Grants (grants.go) keeps each
@@ -7,7 +7,7 @@
 //
 // Endpoints come from the issuer's discovery document, never from constants:
 // Klarna publishes two path families (providers.md 1.1).
-package klarnaid
+package klarnasignin
 
 import (
 	"context"
@@ -129,14 +129,14 @@ func (c *Client) discover(ctx context.Context) (*discovered, error) {
 	}
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, c.http), c.cfg.Issuer)
 	if err != nil {
-		return nil, fmt.Errorf("klarnaid: discovery at %s: %w", c.cfg.Issuer, err)
+		return nil, fmt.Errorf("klarnasignin: discovery at %s: %w", c.cfg.Issuer, err)
 	}
 	var extra struct {
 		RevocationEndpoint string   `json:"revocation_endpoint"`
 		AuthMethods        []string `json:"token_endpoint_auth_methods_supported"`
 	}
 	if err := p.Claims(&extra); err != nil {
-		return nil, fmt.Errorf("klarnaid: discovery document: %w", err)
+		return nil, fmt.Errorf("klarnasignin: discovery document: %w", err)
 	}
 	ep := p.Endpoint()
 	// client_secret_post: Klarna's docs list client_id as a form parameter
@@ -146,7 +146,7 @@ func (c *Client) discover(ctx context.Context) (*discovered, error) {
 	ep.AuthStyle = oauth2.AuthStyleInParams
 	tu, err := url.Parse(ep.TokenURL)
 	if err != nil || ep.TokenURL == "" || ep.AuthURL == "" {
-		return nil, fmt.Errorf("klarnaid: discovery document lacks usable authorization or token endpoints")
+		return nil, fmt.Errorf("klarnasignin: discovery document lacks usable authorization or token endpoints")
 	}
 	c.disc = &discovered{
 		verifier: p.Verifier(&oidc.Config{
@@ -232,7 +232,7 @@ func (c *Client) Exchange(ctx context.Context, code, verifier, nonce string) (Id
 	if err != nil {
 		if !toks.RefreshToken.IsZero() {
 			if rerr := c.Revoke(ctx, toks.RefreshToken); rerr != nil {
-				c.cfg.Log.Warn("klarnaid: revoking tokens with an unverified ID token", "error", rerr)
+				c.cfg.Log.Warn("klarnasignin: revoking tokens with an unverified ID token", "error", rerr)
 			}
 		}
 		return Identity{}, Tokens{}, err
@@ -241,7 +241,7 @@ func (c *Client) Exchange(ctx context.Context, code, verifier, nonce string) (Id
 }
 
 // ErrIDToken means the ID token did not verify: the sign-in is refused.
-var ErrIDToken = errors.New("klarnaid: ID token did not verify")
+var ErrIDToken = errors.New("klarnasignin: ID token did not verify")
 
 func (c *Client) verify(ctx context.Context, d *discovered, tok *oauth2.Token, nonce, accessToken string) (Identity, error) {
 	raw, _ := tok.Extra("id_token").(string)
@@ -287,7 +287,7 @@ func (c *Client) tokens(tok *oauth2.Token, previous *secret.Secret) (Tokens, err
 	// token_type: "bearer" in the code sample, "Bearer" in the refresh
 	// sample (providers.md 1.3): compared without case.
 	if !strings.EqualFold(tok.TokenType, "bearer") {
-		return Tokens{}, fmt.Errorf("klarnaid: token_type %q is not Bearer", tok.TokenType)
+		return Tokens{}, fmt.Errorf("klarnasignin: token_type %q is not Bearer", tok.TokenType)
 	}
 	// expires_in: 300 in one sample, 299 in the other; 0 would mean "not
 	// said", and Klarna says "about five minutes".
@@ -347,7 +347,7 @@ func (c *Client) Revoke(ctx context.Context, token secret.Secret) error {
 		return err
 	}
 	if d.revocationURL == "" {
-		return errors.New("klarnaid: the discovery document names no revocation_endpoint")
+		return errors.New("klarnasignin: the discovery document names no revocation_endpoint")
 	}
 	u, _ := url.Parse(d.revocationURL)
 	form := url.Values{"token": {token.Reveal()}, "token_type_hint": {"refresh_token"}, "client_id": {c.cfg.ClientID}}

@@ -1,4 +1,4 @@
-package klarnaid_test
+package klarnasignin_test
 
 // Tests of the client against the documented JSON examples in testdata,
 // served verbatim by a fake identity provider (the ID token aside: the
@@ -25,7 +25,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"refshop/web/clock"
-	"refshop/web/klarnaid"
+	"refshop/web/klarnasignin"
 	"refshop/web/secret"
 )
 
@@ -186,8 +186,8 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
-func newTestClient(issuer string, c clock.Clock) *klarnaid.Client {
-	return klarnaid.New(klarnaid.Config{
+func newTestClient(issuer string, c clock.Clock) *klarnasignin.Client {
+	return klarnasignin.New(klarnasignin.Config{
 		Issuer: issuer, ClientID: testClientID, ClientSecret: secret.New(testClientSecret), RedirectURL: testRedirect,
 		HTTP: &http.Client{Timeout: 5 * time.Second}, Clock: c, Backoff: []time.Duration{time.Millisecond, time.Millisecond},
 	})
@@ -309,7 +309,7 @@ func TestIDTokenVerificationFailuresAreRefused(t *testing.T) {
 			f.revoked = nil
 			f.mu.Unlock()
 			_, _, err := c.Exchange(context.Background(), "ory_ac_code", ar.Verifier, ar.Nonce)
-			if !errors.Is(err, klarnaid.ErrIDToken) {
+			if !errors.Is(err, klarnasignin.ErrIDToken) {
 				t.Fatalf("err = %v, want ErrIDToken", err)
 			}
 			f.mu.Lock()
@@ -359,13 +359,13 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 		want    error // ErrSignInAgain, ErrOutcomeUnknown, nil (success) or errOther
 		calls   int
 	}{
-		{"reused (fosite 400 invalid_grant)", []answer{{status: 400, body: readFile(t, "testdata/refresh_reused_error.json")}}, klarnaid.ErrSignInAgain, 1},
-		{"reused (older fosite 401 token_inactive)", []answer{{status: 401, body: readFile(t, "testdata/refresh_inactive_error.json")}}, klarnaid.ErrSignInAgain, 1},
+		{"reused (fosite 400 invalid_grant)", []answer{{status: 400, body: readFile(t, "testdata/refresh_reused_error.json")}}, klarnasignin.ErrSignInAgain, 1},
+		{"reused (older fosite 401 token_inactive)", []answer{{status: 401, body: readFile(t, "testdata/refresh_inactive_error.json")}}, klarnasignin.ErrSignInAgain, 1},
 		{"bad client credentials", []answer{{status: 401, body: readFile(t, "testdata/invalid_client_error.json")}}, errOther, 1},
 		{"503 then success", []answer{{status: 503, body: `{"error":"temporarily_unavailable"}`}, ok}, nil, 2},
 		{"500 three times", []answer{{status: 500, body: `{"error":"server_error"}`}}, errOther, 3},
-		{"502 may have passed on", []answer{{status: 502, body: `bad gateway`}, ok}, klarnaid.ErrOutcomeUnknown, 1},
-		{"200 with another token type", []answer{{status: 200, body: `{"access_token":"a","token_type":"mac","expires_in":300,"refresh_token":"r"}`}}, klarnaid.ErrOutcomeUnknown, 1},
+		{"502 may have passed on", []answer{{status: 502, body: `bad gateway`}, ok}, klarnasignin.ErrOutcomeUnknown, 1},
+		{"200 with another token type", []answer{{status: 200, body: `{"access_token":"a","token_type":"mac","expires_in":300,"refresh_token":"r"}`}}, klarnasignin.ErrOutcomeUnknown, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -377,7 +377,7 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 					t.Fatalf("err = %v", err)
 				}
 			case errOther:
-				if err == nil || errors.Is(err, klarnaid.ErrSignInAgain) || errors.Is(err, klarnaid.ErrOutcomeUnknown) {
+				if err == nil || errors.Is(err, klarnasignin.ErrSignInAgain) || errors.Is(err, klarnasignin.ErrOutcomeUnknown) {
 					t.Fatalf("err = %v, want an error that keeps the grant", err)
 				}
 			default:
@@ -395,7 +395,7 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
 		_, err := c.Refresh(ctx, secret.New("rt"))
-		if !errors.Is(err, klarnaid.ErrOutcomeUnknown) || len(f.forms()) != 1 {
+		if !errors.Is(err, klarnasignin.ErrOutcomeUnknown) || len(f.forms()) != 1 {
 			t.Fatalf("err = %v after %d calls, want ErrOutcomeUnknown after 1", err, len(f.forms()))
 		}
 	})
@@ -406,7 +406,7 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 		}
 		f.srv.Close()
 		_, err := dead.Refresh(context.Background(), secret.New("rt"))
-		if err == nil || errors.Is(err, klarnaid.ErrOutcomeUnknown) || errors.Is(err, klarnaid.ErrSignInAgain) {
+		if err == nil || errors.Is(err, klarnasignin.ErrOutcomeUnknown) || errors.Is(err, klarnasignin.ErrSignInAgain) {
 			t.Fatalf("err = %v, want a not-sent error", err)
 		}
 	})

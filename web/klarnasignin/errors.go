@@ -1,4 +1,4 @@
-package klarnaid
+package klarnasignin
 
 import (
 	"encoding/json"
@@ -15,11 +15,11 @@ var (
 	// expired, revoked or reused refresh token, fosite >= 0.49) or 401
 	// token_inactive (older fosite, providers.md 1.4). Only a new Sign in with
 	// Klarna helps; the shop never retries it.
-	ErrSignInAgain = errors.New("klarnaid: Klarna ended the grant; sign in with Klarna again")
+	ErrSignInAgain = errors.New("klarnasignin: Klarna ended the grant; sign in with Klarna again")
 	// ErrOutcomeUnknown means a token request may have reached Klarna but
 	// its answer was lost or unusable: the refresh token may be spent, and
 	// sending it again would trip reuse detection and revoke the grant.
-	ErrOutcomeUnknown = errors.New("klarnaid: the token request may have been used; its outcome is unknown")
+	ErrOutcomeUnknown = errors.New("klarnasignin: the token request may have been used; its outcome is unknown")
 )
 
 // Error is an OAuth 2.0 error answer from Klarna. Its text is Klarna's
@@ -32,7 +32,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("klarnaid: %d %s: %s", e.Status, e.Code, e.Description)
+	return fmt.Sprintf("klarnasignin: %d %s: %s", e.Status, e.Code, e.Description)
 }
 
 func (e *Error) Unwrap() error { return e.kind }
@@ -54,7 +54,7 @@ func classify(err error) error {
 		return e
 	}
 	if unsent(err) {
-		return fmt.Errorf("klarnaid: token request not sent: %w", err)
+		return fmt.Errorf("klarnasignin: token request not sent: %w", err)
 	}
 	// A timeout or a broken connection after sending, or a 200 answer that
 	// could not be read.

@@ -15,7 +15,7 @@ package web
 //     explains how to connect Klarna from that account. Connect: the signed-in
 //     account gets the identity. Either way the grant (refresh token sealed,
 //     access token) is stored, and a sign-in renews the session token.
-//  4. Paying with Klarna, the checkout asks Grants for a fresh access token
+//  4. Paying with Klarna, the checkout asks the grant keeper for a fresh access token
 //     and passes it as customer.klarna_access_token; a grant Klarna ended
 //     shows "Sign in with Klarna again to skip the Klarna login at checkout".
 
@@ -33,6 +33,7 @@ import (
 	"refshop/db"
 	"refshop/views"
 	"refshop/web/klarnasignin"
+	"refshop/web/klarnasignin/grants"
 )
 
 // klarnaAuthTTL bounds a sign-in between start and callback.
@@ -56,12 +57,13 @@ type klarnaPending struct {
 type klarnaSignInFlow struct {
 	a      *App
 	client *klarnasignin.Client
-	grants *klarnasignin.Grants
+	grants *grants.Keeper
 }
 
 func newKlarnaSignInFlow(a *App) *klarnaSignInFlow {
 	client := a.KlarnaSignIn
-	return &klarnaSignInFlow{a: a, client: client, grants: klarnasignin.NewGrants(client, a.Store, a.Box, klarnasignin.GrantOptions{Log: a.Log})}
+	return &klarnaSignInFlow{a: a, client: client,
+		grants: grants.New(grants.Config{Client: client, Store: a.Store, Box: a.Box, Log: a.Log})}
 }
 
 // signInOption is the sign-in page's button.
@@ -273,7 +275,7 @@ func (f *klarnaSignInFlow) disconnect(c echo.Context) error {
 			views.KlarnaSignInAction{Label: "Back to your account", Href: "/account"})
 	}
 	err := f.grants.Disconnect(ctx, u.ID)
-	if errors.Is(err, klarnasignin.ErrRevoke) {
+	if errors.Is(err, grants.ErrRevoke) {
 		return &UserError{Status: http.StatusBadGateway, Title: "Klarna is not answering",
 			Message: "Klarna did not confirm the disconnection, so Klarna stays connected. Please try again in a moment.", Err: err}
 	}

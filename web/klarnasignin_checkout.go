@@ -9,6 +9,7 @@ import (
 	"refshop/views"
 	"refshop/web/klarna"
 	"refshop/web/klarnasignin"
+	"refshop/web/klarnasignin/grants"
 )
 
 // checkoutNotice tells a signed-in customer whose grant ended that signing in
@@ -41,7 +42,7 @@ func (f *klarnaSignInFlow) addAccessToken(c echo.Context, userID int64, req *kla
 		req.Customer.KlarnaAccessToken = at
 	case errors.Is(err, klarnasignin.ErrSignInAgain):
 		return views.KlarnaSignInAgain
-	case errors.Is(err, klarnasignin.ErrNotConnected):
+	case errors.Is(err, grants.ErrNotConnected):
 	default:
 		f.a.Log.Warn("klarnasignin: no access token for this checkout; the widget will ask the customer to log in",
 			"request_id", requestID(c), "user_id", userID, "error", err)

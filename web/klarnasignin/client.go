@@ -96,6 +96,10 @@ func New(cfg Config) *Client {
 	return &Client{cfg: cfg, http: &hc}
 }
 
+// Clock is the provider's time the client reads token lifetimes on; a keeper
+// of the tokens ages them on the same clock.
+func (c *Client) Clock() clock.Clock { return c.cfg.Clock }
+
 // labelled names the calls go-oidc makes on its own (discovery, the JWKS)
 // for the outbound log, which never logs a URL as sent.
 type labelled struct{ next http.RoundTripper }

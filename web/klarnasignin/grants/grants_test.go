@@ -1,6 +1,6 @@
-package klarnasignin_test
+package grants_test
 
-// Tests of the client and Grants against the sandbox, through HTTP, on a
+// Tests of the keeper (and the client it refreshes with) against the sandbox, through HTTP, on a
 // real SQLite database: the refresh happens once however many callers (and
 // processes) race, and a dead grant is never retried.
 
@@ -19,12 +19,30 @@ import (
 	"refshop/db"
 	"refshop/web/clock"
 	"refshop/web/klarnasignin"
+	"refshop/web/klarnasignin/grants"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/sandboxtest"
 	"refshop/web/secret"
 )
 
-// world is a sandbox plus one shop process (a Store, a Client and Grants on
+const (
+	testClientID     = "refshop-test-client"
+	testClientSecret = "test-client-secret"
+)
+
+var testStart = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+
+// newTestClient is the shop's client for the sandbox's issuer, with the
+// provider clock c and retries that do not wait.
+func newTestClient(issuer string, c clock.Clock) *klarnasignin.Client {
+	return klarnasignin.New(klarnasignin.Config{
+		Issuer: issuer, ClientID: testClientID, ClientSecret: secret.New(testClientSecret),
+		RedirectURL: "http://shop.test/auth/klarna/callback",
+		HTTP:        &http.Client{Timeout: 5 * time.Second}, Clock: c, Backoff: []time.Duration{time.Millisecond, time.Millisecond},
+	})
+}
+
+// world is a sandbox plus one shop process (a Store, a Client and a Keeper on
 // a database file); process adds another one on the same file.
 type world struct {
 	t    *testing.T
@@ -40,7 +58,7 @@ type shop struct {
 	db     *db.DB
 	store  *db.Store
 	client *klarnasignin.Client
-	grants *klarnasignin.Grants
+	grants *grants.Keeper
 }
 
 func newWorld(t *testing.T) *world {
@@ -71,7 +89,7 @@ func (w *world) process() shop {
 	// The provider clock is the sandbox clock, as cmd/shop wires it.
 	c := newTestClient(w.url+"/klarna/login", w.sb.State.Clock)
 	return shop{db: d, store: store, client: c,
-		grants: klarnasignin.NewGrants(c, store, w.box, klarnasignin.GrantOptions{Wall: w.wall, Poll: 5 * time.Millisecond})}
+		grants: grants.New(grants.Config{Client: c, Store: store, Box: w.box, Wall: w.wall, Poll: 5 * time.Millisecond})}
 }
 
 func (w *world) post(path, body string) {
@@ -395,7 +413,7 @@ func TestTransientFailureKeepsTheGrant(t *testing.T) {
 func TestUnknownOutcomeIsNotSentAgain(t *testing.T) {
 	w := newWorld(t)
 	uid, _ := w.signIn("anna.schmidt@example.com")
-	w.grants = klarnasignin.NewGrants(w.client, w.store, w.box, klarnasignin.GrantOptions{Wall: w.wall, Lease: 500 * time.Millisecond})
+	w.grants = grants.New(grants.Config{Client: w.client, Store: w.store, Box: w.box, Wall: w.wall, Lease: 500 * time.Millisecond})
 	w.sb.State.Clock.Advance(6 * time.Minute)
 	// The sandbox holds the call longer than the shop waits: the refresh
 	// may or may not have happened.
@@ -464,7 +482,7 @@ func TestDisconnectRevokesAndForgets(t *testing.T) {
 	w := newWorld(t)
 	uid, toks := w.signIn("anna.schmidt@example.com")
 	w.post("/control/faults", `{"operation": "klarna.revoke", "status": 502}`)
-	if err := w.grants.Disconnect(context.Background(), uid); !errors.Is(err, klarnasignin.ErrRevoke) {
+	if err := w.grants.Disconnect(context.Background(), uid); !errors.Is(err, grants.ErrRevoke) {
 		t.Fatalf("disconnect while Klarna fails: %v, want ErrRevoke", err)
 	}
 	if st, _ := w.grants.Status(context.Background(), uid); !st.Connected {
@@ -479,7 +497,7 @@ func TestDisconnectRevokesAndForgets(t *testing.T) {
 	if st, _ := w.grants.Status(context.Background(), uid); st.Connected {
 		t.Fatal("still connected after Disconnect")
 	}
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrNotConnected) {
+	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrNotConnected) {
 		t.Fatalf("after Disconnect: %v", err)
 	}
 }

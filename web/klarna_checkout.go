@@ -13,7 +13,7 @@ import (
 	"refshop/views"
 	"refshop/web/catalog"
 	"refshop/web/klarna"
-	"refshop/web/klarnalink"
+	"refshop/web/klarna/link"
 	"refshop/web/secret"
 )
 
@@ -35,7 +35,7 @@ import (
 type klarnaFlow struct {
 	a      *App
 	client *klarna.Client
-	link   *klarnalink.Linker
+	links  *link.Keeper
 }
 
 // The shop sells in Germany in euros (catalog.Currency).
@@ -49,7 +49,7 @@ const (
 
 func newKlarnaFlow(a *App) *klarnaFlow {
 	c := a.Klarna
-	return &klarnaFlow{a: a, client: c, link: &klarnalink.Linker{Store: a.Store, Box: a.Box, Klarna: c, Log: a.Log}}
+	return &klarnaFlow{a: a, client: c, links: link.New(link.Config{Client: c, Store: a.Store, Box: a.Box, Log: a.Log})}
 }
 
 // klarnaItems are an order's lines as Klarna order-line input.
@@ -95,7 +95,7 @@ func klarnaError(err error, title, msg string) error {
 func (k *klarnaFlow) checkoutMethod(c echo.Context, _ pricedCart) (templ.Component, error) {
 	v := views.KlarnaMethodView{Guest: currentUser(c) == nil}
 	if u := currentUser(c); u != nil {
-		st, err := k.link.Status(c.Request().Context(), u.ID)
+		st, err := k.links.Status(c.Request().Context(), u.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -122,11 +122,11 @@ func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPaym
 	intent, tok := klarna.IntentBuy, secret.Secret{} // guests pay; nothing is linked
 	if o.UserID != 0 {
 		intent = klarna.IntentBuyAndLink
-		t, _, err := k.link.Current(ctx, o.UserID)
+		att, err := k.links.Begin(ctx, o.UserID)
 		if err != nil {
 			return err
 		}
-		tok = t
+		tok = att.Token()
 	}
 	req := k.sessionRequest(o, intent, tok)
 	if o.UserID != 0 {
@@ -248,10 +248,11 @@ func (k *klarnaFlow) authorized(c echo.Context) error {
 		MerchantURLs: &klarna.MerchantURLs{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID}
 
 	linking := o.UserID != 0 && kp.Intent == klarna.IntentBuyAndLink
-	var seen int64
+	var att *link.Attempt
 	if linking {
-		// The link's version before the call: Save compares against it.
-		if _, seen, err = k.link.Current(ctx, o.UserID); err != nil {
+		// Read the link before the call: the attempt's Save compares
+		// against what it read.
+		if att, err = k.links.Begin(ctx, o.UserID); err != nil {
 			return err
 		}
 	}
@@ -282,7 +283,7 @@ func (k *klarnaFlow) authorized(c echo.Context) error {
 		return err
 	}
 	if linking {
-		k.saveToken(c, o.UserID, seen, ko.CustomerToken)
+		k.saveToken(c, o.UserID, att, ko.CustomerToken)
 	}
 	k.a.flash(c, thanks)
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
@@ -350,8 +351,8 @@ func klarnaPlaced(ko klarna.Order, detail, thanks string) (string, string) {
 
 // saveToken stores the customer_token from an answer. The payment is done
 // whatever happens here, so a failure is logged, not shown.
-func (k *klarnaFlow) saveToken(c echo.Context, userID, seen int64, tok secret.Secret) {
-	if err := k.link.Save(c.Request().Context(), userID, seen, tok); err != nil {
+func (k *klarnaFlow) saveToken(c echo.Context, userID int64, att *link.Attempt, tok secret.Secret) {
+	if err := att.Save(c.Request().Context(), tok); err != nil {
 		k.a.Log.Error("klarna: storing the customer token failed", "request_id", requestID(c), "user_id", userID, "error", err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 	"refshop/db"
 	"refshop/web/config"
-	"refshop/web/klarnalink"
+	"refshop/web/klarna/link"
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/sandboxtest"
 )
@@ -21,9 +21,9 @@ import (
 // klarnaApp is the shop with its Klarna client pointed at a sandbox.
 type klarnaApp struct {
 	*testApp
-	sb     *sandboxtest.Server
-	sbURL  string
-	linker *klarnalink.Linker
+	sb    *sandboxtest.Server
+	sbURL string
+	links *link.Keeper
 }
 
 func newKlarnaApp(t *testing.T) *klarnaApp {
@@ -40,7 +40,7 @@ func newKlarnaApp(t *testing.T) *klarnaApp {
 		d.Config.Klarna.SDKURL = sb.URL + "/klarna/cdn/kp/lib/v1/api.js"
 	})
 	k := newKlarnaFlow(app.App)
-	return &klarnaApp{testApp: app, sb: sb, sbURL: sb.URL, linker: k.link}
+	return &klarnaApp{testApp: app, sb: sb, sbURL: sb.URL, links: k.links}
 }
 
 func (k *klarnaApp) control(t *testing.T, path string, body any) map[string]any {
@@ -114,11 +114,11 @@ func (k *klarnaApp) storedToken(t *testing.T, email string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := k.linker.Current(context.Background(), u.ID)
+	att, err := k.links.Begin(context.Background(), u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tok.Reveal()
+	return att.Token().Reveal()
 }
 
 // noFullToken fails when any text holds the token or its unmasked id.

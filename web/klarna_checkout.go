@@ -84,8 +84,7 @@ func (k *klarnaFlow) sessionRequest(o db.Order, intent string, tok secret.Secret
 // correlation id (the error page falls back to the request id).
 func klarnaError(err error, title, msg string) error {
 	status := http.StatusBadGateway
-	var ne *klarna.NetworkError
-	if errors.As(err, &ne) {
+	if klarna.Unanswered(err) {
 		status = http.StatusServiceUnavailable
 		msg += " Klarna is not answering right now; please try again in a moment."
 	}

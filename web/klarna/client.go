@@ -206,13 +206,13 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		return retry, err
 	})
 	if ie, ok := last.(*outbound.Interrupted); ok {
-		return networkError(cl.name, ie.Err)
+		return noAnswer(cl.name, ie.Err)
 	}
 	if last == nil {
 		return nil
 	}
 	var e *Error
-	if errors.As(last, &e) {
+	if errors.As(last, &e) && e.Answered {
 		e.AfterUnanswered = unanswered
 		c.cfg.Log.LogAttrs(ctx, slog.LevelWarn, "klarna error",
 			slog.String("operation", cl.name), slog.Int("status", e.Status), slog.String("error_code", e.Code),
@@ -242,12 +242,12 @@ func (c *Client) try(ctx context.Context, cl call, payload []byte) (retry bool, 
 	}
 	resp, err := c.cfg.HTTP.Do(req)
 	if err != nil {
-		return true, networkError(cl.name, err)
+		return true, noAnswer(cl.name, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return true, networkError(cl.name, err)
+		return true, noAnswer(cl.name, err)
 	}
 	for _, s := range cl.ok {
 		if resp.StatusCode != s {
@@ -255,7 +255,8 @@ func (c *Client) try(ctx context.Context, cl call, payload []byte) (retry bool, 
 		}
 		if cl.out != nil && len(bytes.TrimSpace(data)) > 0 {
 			if err := json.Unmarshal(data, cl.out); err != nil {
-				return false, fmt.Errorf("klarna %s: decode answer: %w", cl.name, err)
+				return false, &Error{Op: cl.name, Answered: true, Status: resp.StatusCode,
+					CorrelationID: resp.Header.Get("Klarna-Correlation-Id"), err: fmt.Errorf("decode answer: %w", err)}
 			}
 		}
 		return false, nil

@@ -372,8 +372,9 @@ func TestNetworkErrorsRetriedAndNeverShowTheURL(t *testing.T) {
 	rt2 := &flaky{fail: 10, next: http.DefaultTransport}
 	c2 := New(Config{BaseURL: srv.URL, HTTP: &http.Client{Transport: rt2}, Sleep: func(context.Context, time.Duration) error { return nil }})
 	_, err := c2.ReadCustomerToken(context.Background(), tok)
-	var ne *NetworkError
-	if !errors.As(err, &ne) || strings.Contains(err.Error(), "SECRETID") || rt2.n.Load() != 3 {
+	var e *Error
+	if !errors.As(err, &e) || e.Answered || !Unanswered(err) || StatusOf(err) != 0 ||
+		strings.Contains(err.Error(), "SECRETID") || rt2.n.Load() != 3 {
 		t.Errorf("err = %v after %d tries", err, rt2.n.Load())
 	}
 }
@@ -390,5 +391,22 @@ func TestIdempotencyKeyIsAStableUUIDv5PerAttemptAndOperation(t *testing.T) {
 	}
 	if a == IdempotencyKey("order-abc", "create_order") || a == IdempotencyKey("order-abd", "create_session") {
 		t.Error("different attempts or operations share a key")
+	}
+}
+
+// An answer that cannot be read is an *Error too: answered, with its status
+// and the correlation id header, and not retried.
+func TestUnreadableAnswerIsAnError(t *testing.T) {
+	f, c, _ := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte, n int) {
+		w.Header().Set("Klarna-Correlation-Id", "corr-garbled")
+		answer(w, 200, []byte(`{"session_id": 42`))
+	})
+	_, err := c.ReadSession(context.Background(), "s1")
+	var e *Error
+	if !errors.As(err, &e) || !e.Answered || Unanswered(err) || StatusOf(err) != 200 || CorrelationID(err) != "corr-garbled" {
+		t.Fatalf("err = %v", err)
+	}
+	if f.calls.Load() != 1 {
+		t.Errorf("an unreadable answer was retried: %d calls", f.calls.Load())
 	}
 }

@@ -2,6 +2,7 @@ package klarna
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"refshop/web/secret"
@@ -231,7 +232,7 @@ type TokenInfo struct {
 // Active reports whether the token can still be used. Klarna writes the
 // status in capitals in its examples and in lower case in its prose; compare
 // without case.
-func (t TokenInfo) Active() bool { return equalFold(t.Status, "ACTIVE") }
+func (t TokenInfo) Active() bool { return strings.EqualFold(t.Status, "ACTIVE") }
 
 // Fraud statuses of a placed order. PENDING: Klarna's fraud check holds the
 // order; the merchant must not ship until Klarna accepts it.

@@ -167,13 +167,12 @@ func (f *klarnaSignInFlow) callback(c echo.Context) error {
 
 // exchangeFailed explains a code exchange that did not work.
 func (f *klarnaSignInFlow) exchangeFailed(c echo.Context, err error) error {
-	var ke *klarnasignin.Error
 	switch {
-	case errors.Is(err, klarnasignin.ErrIDToken):
+	case klarnasignin.InvalidIDToken(err):
 		f.a.Log.Warn("klarnasignin: refused an ID token", "error", err)
 		return f.problem(c, http.StatusBadRequest, "Klarna's answer could not be verified",
 			"The shop could not verify who signed in, so it did not sign you in. Nothing changed. Please start again.")
-	case errors.As(err, &ke) && ke.Status == http.StatusBadRequest:
+	case klarnasignin.StatusOf(err) == http.StatusBadRequest:
 		// invalid_grant: the code was used already or expired.
 		return f.problem(c, http.StatusBadRequest, "This sign-in link is not valid",
 			"Klarna refused the sign-in code: it was already used or has expired. Nothing changed. Start again from the sign-in page.")

@@ -8,7 +8,6 @@ import (
 
 	"refshop/views"
 	"refshop/web/klarna"
-	"refshop/web/klarnasignin"
 	"refshop/web/klarnasignin/grants"
 )
 
@@ -40,7 +39,7 @@ func (f *klarnaSignInFlow) addAccessToken(c echo.Context, userID int64, req *kla
 			req.Customer = &klarna.Customer{}
 		}
 		req.Customer.KlarnaAccessToken = at
-	case errors.Is(err, klarnasignin.ErrSignInAgain):
+	case errors.Is(err, grants.ErrSignInAgain):
 		return views.KlarnaSignInAgain
 	case errors.Is(err, grants.ErrNotConnected):
 	default:

@@ -17,7 +17,7 @@ import (
 	"refshop/db"
 	"refshop/web/clock"
 	"refshop/web/config"
-	"refshop/web/klarnasignin"
+	"refshop/web/klarnasignin/grants"
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/sandboxtest"
@@ -346,7 +346,7 @@ func TestDeadGrantAsksToSignInAgainAndCheckoutCarriesOn(t *testing.T) {
 		t.Fatal("a live grant asks to sign in again")
 	}
 	k.st.Clock.Advance(11 * time.Minute)
-	if _, err := k.klarnaSignIn.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrSignInAgain) {
+	if _, err := k.klarnaSignIn.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
 		t.Fatalf("expired refresh token: %v", err)
 	}
 	acct := b.get("/account").doc(t)

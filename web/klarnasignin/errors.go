@@ -10,70 +10,147 @@ import (
 	"golang.org/x/oauth2"
 )
 
-var (
-	// ErrSignInAgain means Klarna ended the grant: 400 invalid_grant (an
-	// expired, revoked or reused refresh token, fosite >= 0.49) or 401
-	// token_inactive (older fosite, providers.md 1.4). Only a new Sign in with
-	// Klarna helps; the shop never retries it.
-	ErrSignInAgain = errors.New("klarnasignin: Klarna ended the grant; sign in with Klarna again")
-	// ErrOutcomeUnknown means a token request may have reached Klarna but
-	// its answer was lost or unusable: the refresh token may be spent, and
-	// sending it again would trip reuse detection and revoke the grant.
-	ErrOutcomeUnknown = errors.New("klarnasignin: the token request may have been used; its outcome is unknown")
+// Operations, as an Error names them (and the sandbox counts them, with
+// "klarna." before).
+const (
+	opDiscovery = "discovery"
+	opCode      = "token_code"
+	opRefresh   = "token_refresh"
+	opRevoke    = "revoke"
 )
 
-// Error is an OAuth 2.0 error answer from Klarna. Its text is Klarna's
-// error code and description, which never carry tokens.
+// Error is every failed call to Klarna's identity provider: an OAuth 2.0
+// error answer, an answer the shop refuses (an ID token that does not
+// verify, a token response it cannot use), or no answer at all. Its text is
+// the operation, Klarna's error code and description or the cause, which
+// never carry tokens.
 type Error struct {
+	Op string // discovery, token_code, token_refresh, revoke
+	// Answered: Klarna answered, with Status. False: no answer was read
+	// (discovery failures included, whose status go-oidc does not report)
+	// and Status is 0.
+	Answered    bool
 	Status      int
-	Code        string // "invalid_grant", "invalid_client", ...
+	Code        string // OAuth 2.0 error code: "invalid_grant", "invalid_client", ...
 	Description string
-	kind        error // ErrSignInAgain, ErrOutcomeUnknown or nil
+	refused     refusal // why the shop refused an answer it got
+	unsent      bool    // the request surely never reached Klarna
+	err         error   // the cause, when there is one
 }
+
+// refusal is why the shop refused an answer.
+type refusal int
+
+const (
+	accepted   refusal = iota
+	badIDToken         // the ID token did not verify
+	badTokens          // a token response the shop cannot use
+)
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("klarnasignin: %d %s: %s", e.Status, e.Code, e.Description)
+	s := "klarnasignin " + e.Op + ": "
+	switch {
+	case e.refused == badIDToken:
+		s += "ID token did not verify"
+	case e.refused == badTokens:
+		s += "unusable token response"
+	case e.Answered:
+		s += fmt.Sprintf("HTTP %d %s", e.Status, e.Code)
+		if e.Description != "" {
+			s += ": " + e.Description
+		}
+	case e.unsent:
+		s += "not sent"
+	default:
+		s += "no answer"
+	}
+	if e.err != nil {
+		s += ": " + e.err.Error()
+	}
+	return s
 }
 
-func (e *Error) Unwrap() error { return e.kind }
+func (e *Error) Unwrap() error { return e.err }
 
-// classify turns a token call's error into Error, ErrSignInAgain or
-// ErrOutcomeUnknown (see Refresh).
-func classify(err error) error {
+// InvalidIDToken reports a code exchange whose ID token did not verify
+// (signature, issuer, audience, expiry, nonce, at_hash): the sign-in is
+// refused.
+func InvalidIDToken(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.refused == badIDToken
+}
+
+// InvalidGrant reports that Klarna ended the grant a refresh token belongs
+// to: 400 invalid_grant (an expired, revoked or reused refresh token) or 401
+// token_inactive. Klarna does not document the reuse answer; these are Ory
+// Hydra's (newer and older versions), which Klarna's token server appears
+// to run. Only a new Sign in with Klarna helps; never retry it.
+func InvalidGrant(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Answered &&
+		(e.Status == http.StatusBadRequest && e.Code == "invalid_grant" ||
+			e.Status == http.StatusUnauthorized && e.Code == "token_inactive")
+}
+
+// OutcomeUnknown reports a token request (code exchange or refresh) that
+// may have reached Klarna and used its code or refresh token although no
+// usable answer came back: a timeout or broken connection after sending, a
+// 502 or 504 from a proxy that may have passed it on, or a 200 that could
+// not be used. Sending the refresh token again would look like reuse and
+// revoke the grant.
+func OutcomeUnknown(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || (e.Op != opCode && e.Op != opRefresh) {
+		return false
+	}
+	switch {
+	case e.refused == badTokens:
+		return true
+	case e.Answered:
+		return e.Status == http.StatusBadGateway || e.Status == http.StatusGatewayTimeout
+	}
+	return !e.unsent
+}
+
+// StatusOf returns the HTTP status of Klarna's answer, 0 for a call that got
+// none and for other errors.
+func StatusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.Answered {
+		return e.Status
+	}
+	return 0
+}
+
+// classify turns the error of a call to op into an *Error (see Refresh).
+func classify(op string, err error) error {
+	var e *Error
+	if err == nil || errors.As(err, &e) {
+		return err
+	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		status := 0
+		e := &Error{Op: op, Answered: true, Code: re.ErrorCode, Description: re.ErrorDescription}
 		if re.Response != nil {
-			status = re.Response.StatusCode
+			e.Status = re.Response.StatusCode
 		}
-		e := &Error{Status: status, Code: re.ErrorCode, Description: re.ErrorDescription}
 		if e.Code == "" {
-			e.Code = http.StatusText(status)
+			e.Code = http.StatusText(e.Status)
 		}
-		e.kind = kindOf(status, e.Code)
 		return e
 	}
-	if unsent(err) {
-		return fmt.Errorf("klarnasignin: token request not sent: %w", err)
-	}
-	// A timeout or a broken connection after sending, or a 200 answer that
-	// could not be read.
-	return fmt.Errorf("%w: %v", ErrOutcomeUnknown, err)
+	// The request was never sent, or was and no answer came (a timeout, a
+	// broken connection), or a 200 answer could not be read.
+	return &Error{Op: op, unsent: unsent(err), err: err}
 }
 
-func kindOf(status int, code string) error {
-	switch {
-	case status == http.StatusBadRequest && code == "invalid_grant",
-		status == http.StatusUnauthorized && code == "token_inactive":
-		return ErrSignInAgain
-	case status == http.StatusBadGateway || status == http.StatusGatewayTimeout:
-		return ErrOutcomeUnknown
-	}
-	return nil
+// refuse is the error of an answer the shop refuses.
+func refuse(op string, why refusal, status int, format string, args ...any) *Error {
+	return &Error{Op: op, Answered: true, Status: status, refused: why, err: fmt.Errorf(format, args...)}
 }
 
 // readError reads an OAuth 2.0 error answer.
-func readError(res *http.Response) error {
+func readError(op string, res *http.Response) error {
 	var body struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
@@ -82,5 +159,5 @@ func readError(res *http.Response) error {
 	if body.Error == "" {
 		body.Error = http.StatusText(res.StatusCode)
 	}
-	return &Error{Status: res.StatusCode, Code: body.Error, Description: body.Description, kind: kindOf(res.StatusCode, body.Error)}
+	return &Error{Op: op, Answered: true, Status: res.StatusCode, Code: body.Error, Description: body.Description}
 }

@@ -55,8 +55,16 @@ import (
 	"refshop/web/secret"
 )
 
-// ErrNotConnected: the account has no Klarna identity (or no grant).
-var ErrNotConnected = errors.New("grants: account not connected to Klarna")
+var (
+	// ErrNotConnected: the account has no Klarna identity (or no grant).
+	ErrNotConnected = errors.New("grants: account not connected to Klarna")
+	// ErrSignInAgain: Klarna ended the grant (or the shop cannot use it any
+	// more); only a new Sign in with Klarna helps. Never retried.
+	ErrSignInAgain = errors.New("grants: the grant ended; sign in with Klarna again")
+	// ErrRevoke: Klarna did not confirm the revocation; nothing was deleted,
+	// the customer may try again.
+	ErrRevoke = errors.New("grants: Klarna did not confirm the revocation")
+)
 
 // Config is what a Keeper needs; zero durations and clocks take the defaults.
 type Config struct {
@@ -199,7 +207,7 @@ func (g *Keeper) Status(ctx context.Context, userID int64) (Status, error) {
 
 // AccessToken returns a valid access token for the account, refreshing it
 // when it has expired (or has less than Margin left). ErrNotConnected: no
-// grant; klarnasignin.ErrSignInAgain: Klarna ended the grant. Any other error means no
+// grant; ErrSignInAgain: Klarna ended the grant. Any other error means no
 // token this time (the grant is kept): the checkout goes on without one.
 func (g *Keeper) AccessToken(ctx context.Context, userID int64) (secret.Secret, error) {
 	ch := g.sf.DoChan(strconv.FormatInt(userID, 10), func() (any, error) {
@@ -231,7 +239,7 @@ func (g *Keeper) fresh(ctx context.Context, userID int64) (secret.Secret, error)
 			return secret.Secret{}, err
 		}
 		if gr.Dead() {
-			return secret.Secret{}, fmt.Errorf("%w (%s)", klarnasignin.ErrSignInAgain, gr.DeadReason)
+			return secret.Secret{}, fmt.Errorf("%w (%s)", ErrSignInAgain, gr.DeadReason)
 		}
 		now := g.cfg.Clock.Now()
 		if gr.AccessToken != "" && now.Add(g.cfg.Margin).Before(gr.AccessExpires) {
@@ -285,7 +293,7 @@ func (g *Keeper) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (
 	rt, err := g.cfg.Box.Open(gr.RefreshToken, aad(userID, "refresh_token"))
 	if err != nil {
 		kill("the stored refresh token cannot be opened with this key")
-		return secret.Secret{}, false, fmt.Errorf("%w (%v)", klarnasignin.ErrSignInAgain, err)
+		return secret.Secret{}, false, fmt.Errorf("%w (%v)", ErrSignInAgain, err)
 	}
 	// The call must be over before the lease runs out, or a waiting process
 	// would take the grant for dead while the answer is still coming.
@@ -294,13 +302,10 @@ func (g *Keeper) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (
 	cancel()
 	switch {
 	case err == nil:
-	case errors.Is(err, klarnasignin.ErrSignInAgain), errors.Is(err, klarnasignin.ErrOutcomeUnknown):
+	case klarnasignin.InvalidGrant(err), klarnasignin.OutcomeUnknown(err):
 		kill(err.Error())
 		g.cfg.Log.Warn("klarnasignin: grant ended; the customer must sign in with Klarna again", "user_id", userID, "error", err)
-		if errors.Is(err, klarnasignin.ErrSignInAgain) {
-			return secret.Secret{}, false, err
-		}
-		return secret.Secret{}, false, fmt.Errorf("%w (%v)", klarnasignin.ErrSignInAgain, err)
+		return secret.Secret{}, false, fmt.Errorf("%w (%w)", ErrSignInAgain, err)
 	default:
 		// The token was not used: give the lease back for a later try.
 		if _, rerr := g.cfg.Store.ReleaseKlarnaRefresh(ctx, userID, gr.Version, g.owner); rerr != nil {
@@ -337,10 +342,6 @@ func (g *Keeper) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (
 
 // wait pauses one poll interval, or until ctx ends.
 func (g *Keeper) wait(ctx context.Context) error { return outbound.Sleep(ctx, g.cfg.Poll) }
-
-// ErrRevoke means Klarna did not confirm the revocation: nothing was
-// deleted, the customer may try again.
-var ErrRevoke = errors.New("grants: Klarna did not confirm the revocation")
 
 // Disconnect revokes the account's refresh token at Klarna and forgets the
 // identity and grant. It takes the refresh lease first, so no refresh can

@@ -202,7 +202,7 @@ func TestCodeExchangeWithPKCEAndNonceAgainstTheSandbox(t *testing.T) {
 	// A nonce other than the one sent is refused even with a valid code.
 	ar2, _ := w.client.NewAuthRequest(ctx)
 	code2, _ := w.authorize("anna.schmidt@example.com", ar2)
-	if _, _, err := w.client.Exchange(ctx, code2, ar2.Verifier, ar.Nonce); !errors.Is(err, klarnasignin.ErrIDToken) {
+	if _, _, err := w.client.Exchange(ctx, code2, ar2.Verifier, ar.Nonce); !klarnasignin.InvalidIDToken(err) {
 		t.Fatalf("nonce of another sign-in: %v", err)
 	}
 }
@@ -325,12 +325,12 @@ func TestReuseDetectionEndsTheGrantAndIsNotRetried(t *testing.T) {
 	}
 	// Someone replays the used refresh token (a leak, a restored backup):
 	// Klarna revokes the whole grant.
-	if _, err := w.client.Refresh(context.Background(), toks.RefreshToken); !errors.Is(err, klarnasignin.ErrSignInAgain) {
+	if _, err := w.client.Refresh(context.Background(), toks.RefreshToken); !klarnasignin.InvalidGrant(err) {
 		t.Fatalf("replayed refresh token: %v", err)
 	}
 	w.sb.State.Clock.Advance(6 * time.Minute)
 	before := w.calls("klarna.token_refresh")
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrSignInAgain) {
+	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
 		t.Fatalf("after reuse: %v, want ErrSignInAgain", err)
 	}
 	st, _ := w.grants.Status(context.Background(), uid)
@@ -341,7 +341,7 @@ func TestReuseDetectionEndsTheGrantAndIsNotRetried(t *testing.T) {
 		t.Fatal("a dead grant kept its refresh token")
 	}
 	for range 5 {
-		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrSignInAgain) {
+		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
 			t.Fatalf("dead grant: %v", err)
 		}
 	}
@@ -369,7 +369,7 @@ func TestExpiredRefreshToken(t *testing.T) {
 		w.post("/control/settings", `{"klarna_refresh_token_ttl": "10m"}`)
 		uid, _ := w.signIn("jonas.weber@example.com")
 		w.sb.State.Clock.Advance(11 * time.Minute)
-		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrSignInAgain) {
+		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
 			t.Fatalf("err = %v, want ErrSignInAgain", err)
 		}
 		if n := w.calls("klarna.token_refresh"); n != 1 {
@@ -380,7 +380,7 @@ func TestExpiredRefreshToken(t *testing.T) {
 		w := newWorld(t)
 		uid, _ := w.signIn("jonas.weber@example.com")
 		w.sb.State.Clock.Advance(61 * 24 * time.Hour)
-		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrSignInAgain) {
+		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
 			t.Fatalf("err = %v, want ErrSignInAgain", err)
 		}
 		if n := w.calls("klarna.token_refresh"); n != 0 {
@@ -395,7 +395,7 @@ func TestTransientFailureKeepsTheGrant(t *testing.T) {
 	w.sb.State.Clock.Advance(6 * time.Minute)
 	w.post("/control/faults", `{"operation": "klarna.token_refresh", "status": 503, "times": 3}`)
 	_, err := w.grants.AccessToken(context.Background(), uid)
-	if err == nil || errors.Is(err, klarnasignin.ErrSignInAgain) {
+	if err == nil || errors.Is(err, grants.ErrSignInAgain) {
 		t.Fatalf("err = %v, want a transient error", err)
 	}
 	if n := w.calls("klarna.token_refresh"); n != 3 {
@@ -418,10 +418,10 @@ func TestUnknownOutcomeIsNotSentAgain(t *testing.T) {
 	// The sandbox holds the call longer than the shop waits: the refresh
 	// may or may not have happened.
 	w.post("/control/faults", `{"operation": "klarna.token_refresh", "status": 0, "delay": "3s"}`)
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrSignInAgain) {
+	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
 		t.Fatalf("err = %v, want ErrSignInAgain", err)
 	}
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrSignInAgain) {
+	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
 		t.Fatalf("second call: %v", err)
 	}
 	if n := w.calls("klarna.token_refresh"); n != 1 {
@@ -445,7 +445,7 @@ func TestLeaseThatRunsOutIsNotResent(t *testing.T) {
 		t.Fatal("got a token while another process held the lease")
 	}
 	w.wall.Advance(31 * time.Second)
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnasignin.ErrSignInAgain) {
+	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
 		t.Fatalf("after the lease ran out: %v, want ErrSignInAgain", err)
 	}
 	if n := w.calls("klarna.token_refresh"); n != 0 {

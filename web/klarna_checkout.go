@@ -289,9 +289,9 @@ func (k *klarnaFlow) authorized(c echo.Context) error {
 }
 
 // placedUnanswered handles a create-order 404 that followed a try with no
-// answer: Klarna may not replay create order by key (providers.md 2.7 is
-// silent on it), so the lost try may have placed the order and used the
-// authorization. The session says: complete means an order was placed from
+// answer. Klarna promises replay by idempotency key only for Order Management
+// (https://docs.klarna.com/api/escalation-and-retry-policy/), so the lost try
+// may have placed the order and used the authorization. The session says: complete means an order was placed from
 // it, and only this attempt's authorization can have done that (an update
 // cancels older ones). Then the shop must not cancel its order and ask for a
 // new approval while Klarna holds a real one.

@@ -500,8 +500,8 @@ func TestKlarnaAttemptsBelongToTheirOwner(t *testing.T) {
 	}
 }
 
-// Klarna's create order may not replay by key (providers.md 2.7 documents no
-// idempotency for it). When the first answer is lost and the retry gets 404,
+// Klarna's create order may not replay by key (Klarna promises replay only for
+// Order Management calls). When the first answer is lost and the retry gets 404,
 // the shop reads the session: complete means the lost try placed the order,
 // so the shop must not cancel its order and ask for a new approval (Klarna
 // holds a real order). It keeps the order as placed, says so, and logs it.

@@ -1,13 +1,3 @@
-// Package klarna is the shop's client for Klarna Payments v1 and the Customer
-// Token API v1: payment sessions, orders from an authorization, and account
-// linking with customer tokens (intent buy_and_link). Sign in with Klarna
-// (OIDC) lives in its own package; its access token reaches a payment session
-// through Customer.KlarnaAccessToken.
-//
-// Every call uses HTTP Basic auth, sends an idempotency key on POST and PATCH
-// (derived from the shop's payment attempt, so a retry reuses it), retries
-// network errors and 5xx a bounded number of times, and decodes Klarna's
-// ErrorV2 body into *Error with its correlation id.
 package klarna
 
 import (

@@ -111,11 +111,12 @@ func NeedsReapproval(err error) bool {
 }
 
 // MayHaveOrdered reports a create-order 404 that followed a try which got no
-// answer (or a 5xx): the authorization may be "invalid" because that try used
-// it. providers.md 2.7 documents no idempotency for Payments' create order,
-// so Klarna may answer the retry so instead of replaying the order. The
-// caller reads the session (status complete: an order was placed) before
-// treating the 404 as an expired approval.
+// answer (or a 5xx): that try may have used the authorization. Klarna
+// promises to replay a Klarna-Idempotency-Key only for Order Management calls
+// (https://docs.klarna.com/api/escalation-and-retry-policy/), so a retried
+// create order may get 404 instead of the order. The caller reads the
+// session (status complete: an order was placed) before treating the 404 as
+// an expired approval.
 func MayHaveOrdered(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Status == http.StatusNotFound && e.AfterUnanswered

@@ -58,10 +58,12 @@ type Address struct {
 
 // Customer is the session's customer object. Besides the OpenAPI fields it
 // carries the two tokens Klarna's guides add: CustomerToken (account linking:
-// the stored customer_token makes the widget open ready to buy) and
-// KlarnaAccessToken (Sign in with Klarna, providers.md 1.7: a fresh access
-// token recognises the signed-in customer). Both are secrets: they print as
-// [redacted] everywhere except in the request body MarshalJSON writes.
+// the stored customer_token opens the widget ready to buy) and
+// KlarnaAccessToken (a fresh Sign in with Klarna access token recognises the
+// signed-in customer; an expired one only makes the widget ask for a login:
+// https://docs.klarna.com/sign-in-with-klarna/integrate-sign-in-with-klarna/integrate-with-klarna-payments/).
+// Both are secrets: they print as [redacted] everywhere except in the request
+// body MarshalJSON writes.
 type Customer struct {
 	CustomerToken     secret.Secret
 	KlarnaAccessToken secret.Secret
@@ -172,9 +174,9 @@ type TokenMerchantURL struct {
 	Push         string `json:"push,omitempty"`
 }
 
-// PaymentMethod is authorized_payment_method. CONFLICT (providers.md 2.4):
-// Klarna's guide shows a string ("invoice"), the OpenAPI an object
-// {type, number_of_days, number_of_installments}; both decode.
+// PaymentMethod is authorized_payment_method. Klarna's create-order guide
+// shows a string ("invoice"), the Payments OpenAPI an object {type,
+// number_of_days, number_of_installments}; both decode.
 type PaymentMethod struct {
 	Type                 string `json:"type"`
 	NumberOfDays         int    `json:"number_of_days,omitempty"`
@@ -203,9 +205,10 @@ type Order struct {
 	CustomerToken secret.Secret
 }
 
-// NOT FOUND (providers.md 2.4): where the account-linking customer_token sits
-// in the create-order answer. Both sides assume top level, as in the
-// account-linking guide's sample response.
+// wireOrder is the order answer as sent. The account-linking guide says
+// create order returns the customer_token but shows it only in a sample, at
+// the top level; client and sandbox both read it there
+// (https://docs.klarna.com/payments/web-payments/additional-resources/use-cases/account-linking).
 type wireOrder struct {
 	OrderID                 string         `json:"order_id"`
 	RedirectURL             string         `json:"redirect_url"`

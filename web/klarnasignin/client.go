@@ -1,12 +1,3 @@
-// Package klarnasignin is the shop's Sign in with Klarna client: the OpenID
-// Connect code flow with PKCE (golang.org/x/oauth2), ID token verification
-// against the issuer's keys (github.com/coreos/go-oidc), refresh with
-// single-use refresh tokens, and revocation. Grants (grants.go) keeps each
-// account's tokens and hands out a fresh access token for Klarna payments,
-// refreshing it at most once however many callers race.
-//
-// Endpoints come from the issuer's discovery document, never from constants:
-// Klarna publishes two path families (providers.md 1.1).
 package klarnasignin
 
 import (
@@ -32,12 +23,15 @@ import (
 
 // Scopes the shop asks for: identity (openid, name, email), a refresh token
 // (offline_access) and the right to start payments for the customer
-// (payment:request:create), as Klarna says to always include (providers.md 1.5).
+// (payment:request:create, which passing the access token to Klarna
+// Payments needs:
+// https://docs.klarna.com/sign-in-with-klarna/integrate-sign-in-with-klarna/integrate-with-klarna-payments/).
 var Scopes = []string{"openid", "offline_access", "payment:request:create", "profile:name", "profile:email"}
 
-// RefreshTokenTTL is how long a refresh token lives: "Refresh tokens are
-// valid for 60 days" (providers.md 1.4, CONFLICT with 90 days in other
-// pages: the shorter one is assumed). The token response does not say.
+// RefreshTokenTTL is how long a refresh token lives. Klarna's page says 60
+// days in one version and 90 days by default in another
+// (https://docs.klarna.com/sign-in-with-klarna/integrate-sign-in-with-klarna/integrate-with-klarna-payments/);
+// the token response does not say, so the shorter is assumed.
 const RefreshTokenTTL = 60 * 24 * time.Hour
 
 // Config is what the client needs.
@@ -143,10 +137,10 @@ func (c *Client) discover(ctx context.Context) (*discovered, error) {
 		return nil, &Error{Op: opDiscovery, err: fmt.Errorf("discovery document: %w", err)}
 	}
 	ep := p.Endpoint()
-	// client_secret_post: Klarna's docs list client_id as a form parameter
-	// of every token request (providers.md 1.3); x/oauth2 puts client_id and
-	// client_secret in the form with AuthStyleInParams, and client_id alone
-	// for a public client.
+	// client_secret_post: client_id and client_secret in the form
+	// (AuthStyleInParams; client_id alone for a public client). A client
+	// registered for client_secret_basic needs AuthStyleInHeader instead:
+	// Klarna expects the registered method (see the package documentation).
 	ep.AuthStyle = oauth2.AuthStyleInParams
 	tu, err := url.Parse(ep.TokenURL)
 	if err != nil || ep.TokenURL == "" || ep.AuthURL == "" {
@@ -285,8 +279,8 @@ func (c *Client) verify(ctx context.Context, d *discovered, tok *oauth2.Token, n
 // token that was used, kept when the answer carries no new one (RFC 6749 6:
 // the old one then stays valid).
 func (c *Client) tokens(op string, tok *oauth2.Token, previous *secret.Secret) (Tokens, error) {
-	// token_type: "bearer" in the code sample, "Bearer" in the refresh
-	// sample (providers.md 1.3): compared without case.
+	// token_type: Klarna's samples write both "bearer" and "Bearer", and OAuth
+	// 2.0 makes the value case-insensitive (RFC 6749 section 5.1).
 	if !strings.EqualFold(tok.TokenType, "bearer") {
 		return Tokens{}, refuse(op, badTokens, http.StatusOK, "token_type %q is not Bearer", tok.TokenType)
 	}

@@ -4,14 +4,15 @@
 // stopped working), kept when none comes back (the customer opted out), and
 // cancelled at Klarna when the user unlinks.
 //
-// Why a compare-and-swap. "Always treat the token from the latest response as
-// the source of truth" (Klarna's account-linking guide). Two orders for one
-// user can finish at once, their answers arriving in either order, so a plain
-// overwrite could leave the older token stored. An Attempt remembers the
-// link's version it read before the Klarna call, and Save stores the answer's
-// token only if that version is still current; when another write won, the
-// stored token is kept if Klarna says it is still active (it came from the
-// later answer) and replaced if it is not. Callers never see the version.
+// Why a compare-and-swap: "always treat the token from the latest response
+// as the source of truth"
+// (https://docs.klarna.com/payments/web-payments/additional-resources/use-cases/account-linking),
+// and two orders for one user can finish at once, their answers arriving in
+// either order, so a plain overwrite could leave the older token stored. An
+// Attempt remembers the link's version it read before the Klarna call, and
+// its Save stores the answer's token only while that version is current;
+// when another write won, Klarna is asked which token still works. Callers
+// never see the version.
 package link
 
 import (

@@ -1,40 +1,16 @@
 // Package grants keeps each account's Sign in with Klarna grant (the
 // identity, the sealed refresh token and the current access token) in the
 // shop's database, and hands out a fresh access token for Klarna Payments
-// (customer.klarna_access_token), refreshing it at most once however many
-// callers race.
+// (customer.klarna_access_token).
 //
-// Why a compare-and-swap. A Klarna refresh token works once: the refresh
-// answer carries the next one, and sending a used one again is expected to
-// revoke the whole grant (see package klarnasignin). So a refresh must happen
-// once however many callers find the access token expired at the same
-// moment: two tabs, fifty checkout requests, two shop processes on one
-// database file.
-//
-//  1. In one process, singleflight collapses the callers for one account into
-//     one flight; they all get its result.
-//  2. Across processes the database decides. A flight that finds the access
-//     token expired claims the refresh with a compare-and-swap on the grant's
-//     version that also sets a lease (lease_owner, lease_until) and succeeds
-//     only when no lease is held. Exactly one claimant wins. The others poll
-//     the row (every Poll, for at most Lease plus a margin) until the version
-//     moves on, and use the access token the winner stored.
-//  3. The winner sends the refresh token once, then stores the new refresh
-//     token and access token and ends the lease in one compare-and-swap on
-//     (version, lease owner). A grant replaced or disconnected meanwhile is
-//     not overwritten; the orphaned new token is revoked.
-//  4. The same refresh token is never sent twice. When the outcome is unknown
-//     (a timeout after sending, a 502/504, an unreadable 200) the token may
-//     be spent, so the grant is marked dead instead of sent again; a lease
-//     that runs out means its holder died mid-call: same. Only errors that
-//     prove the token unused (connection refused, 500, 503) are retried or
-//     leave the grant for the next caller.
-//  5. invalid_grant (400) and token_inactive (401) mark the grant dead at
-//     once; the customer is asked to sign in with Klarna again. Never retried.
-//
-// Token lifetimes run on the provider's clock (the sandbox clock in sandbox
-// mode, so moving it ages the shop's tokens too); leases on the wall clock,
-// so moving the sandbox clock never breaks a refresh in progress.
+// Why a compare-and-swap: a Klarna refresh token works once (the refresh
+// answer carries the next one:
+// https://docs.klarna.com/sign-in-with-klarna/additional-resources/other-operations),
+// and sending a used one again is expected to revoke the whole grant. So a
+// refresh must happen once however many callers find the access token
+// expired at the same moment (two tabs, fifty checkout requests, two shop
+// processes on one database), and the rotated token must replace the used
+// one atomically. Keeper says how.
 package grants
 
 import (
@@ -88,7 +64,32 @@ type Config struct {
 	Margin time.Duration
 }
 
-// Keeper keeps the accounts' grants (see the package documentation).
+// Keeper keeps the accounts' grants. A refresh happens once:
+//
+//  1. In one process, singleflight collapses the callers for one account into
+//     one flight; they all get its result.
+//  2. Across processes the database decides. A flight that finds the access
+//     token expired claims the refresh with a compare-and-swap on the grant's
+//     version that also sets a lease (lease_owner, lease_until) and succeeds
+//     only when no lease is held. Exactly one claimant wins. The others poll
+//     the row (every Poll, for at most Lease plus a margin) until the version
+//     moves on, and use the access token the winner stored.
+//  3. The winner sends the refresh token once, then stores the new refresh
+//     token and access token and ends the lease in one compare-and-swap on
+//     (version, lease owner). A grant replaced or disconnected meanwhile is
+//     not overwritten; the orphaned new token is revoked.
+//  4. The same refresh token is never sent twice. When the outcome is unknown
+//     (a timeout after sending, a 502/504, an unreadable 200) the token may
+//     be spent, so the grant is marked dead instead of sent again; a lease
+//     that runs out means its holder died mid-call: same. Only errors that
+//     prove the token unused (connection refused, 500, 503) are retried or
+//     leave the grant for the next caller.
+//  5. invalid_grant (400) and token_inactive (401) mark the grant dead at
+//     once; the customer is asked to sign in with Klarna again. Never retried.
+//
+// Token lifetimes run on the provider's clock (the sandbox clock in sandbox
+// mode, so moving it ages the shop's tokens too); leases on the wall clock,
+// so moving the sandbox clock never breaks a refresh in progress.
 type Keeper struct {
 	cfg   Config
 	owner string // names this process's leases
@@ -226,7 +227,7 @@ func (g *Keeper) AccessToken(ctx context.Context, userID int64) (secret.Secret, 
 	}
 }
 
-// fresh is one flight of AccessToken (see the package documentation).
+// fresh is one flight of AccessToken (see Keeper).
 func (g *Keeper) fresh(ctx context.Context, userID int64) (secret.Secret, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Lease+10*time.Second)
 	defer cancel()

@@ -66,13 +66,17 @@ func (k *klarnaFlow) orderURL(o db.Order) string {
 	return k.a.Config.ShopBaseURL + "/orders/" + o.PublicID
 }
 
+// purchase is what attempt o's session and order carry, with lines (the
+// attempt's, or the cart's as it is when the order is placed).
+func (k *klarnaFlow) purchase(o db.Order, lines []db.OrderLine) klarna.Purchase {
+	ols, amount, tax := klarna.Lines(klarnaItems(lines))
+	return klarna.Purchase{PurchaseCountry: klarnaCountry, PurchaseCurrency: catalog.Currency, Locale: klarnaLocale,
+		OrderAmount: amount, OrderTaxAmount: tax, OrderLines: ols,
+		MerchantURLs: &klarna.MerchantURLs{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID}
+}
+
 func (k *klarnaFlow) sessionRequest(o db.Order, intent string, tok secret.Secret) klarna.SessionRequest {
-	lines, amount, tax := klarna.Lines(klarnaItems(o.Lines))
-	req := klarna.SessionRequest{
-		AcquiringChannel: "ECOMMERCE", Intent: intent, PurchaseCountry: klarnaCountry, PurchaseCurrency: catalog.Currency,
-		Locale: klarnaLocale, OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines,
-		MerchantURLs: &klarna.MerchantURLs{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID,
-	}
+	req := klarna.SessionRequest{AcquiringChannel: "ECOMMERCE", Intent: intent, Purchase: k.purchase(o, o.Lines)}
 	if !tok.IsZero() {
 		req.Customer = &klarna.Customer{CustomerToken: tok}
 	}
@@ -241,10 +245,7 @@ func (k *klarnaFlow) authorized(c echo.Context) error {
 		_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCancelled, "The cart was emptied before the order was placed.")
 		return errEmptyCart
 	}
-	lines, amount, tax := klarna.Lines(klarnaItems(pc.Lines))
-	req := klarna.OrderRequest{PurchaseCountry: klarnaCountry, PurchaseCurrency: catalog.Currency, Locale: klarnaLocale,
-		OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines,
-		MerchantURLs: &klarna.MerchantURLs{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID}
+	req := klarna.OrderRequest{Purchase: k.purchase(o, pc.Lines)}
 
 	linking := o.UserID != 0 && kp.Intent == klarna.IntentBuyAndLink
 	var att *link.Attempt

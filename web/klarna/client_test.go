@@ -86,11 +86,12 @@ func TestCreateSessionSendsTheDocumentedRequest(t *testing.T) {
 		answer(w, 200, testdata(t, "create_session_response.json"))
 	})
 	req := SessionRequest{
-		AcquiringChannel: "ECOMMERCE", Intent: IntentBuyAndLink, PurchaseCountry: "SE", PurchaseCurrency: "SEK", Locale: "sv-SE",
-		OrderAmount: 10000, OrderTaxAmount: 2000,
-		OrderLines: []OrderLine{{Type: "digital", Reference: "INV-1001", Name: "Invoice 1001", Quantity: 1, UnitPrice: 10000,
-			TaxRate: 2500, TotalAmount: 10000, TotalTaxAmount: 2000}},
-		MerchantURLs: &MerchantURLs{Confirmation: "https://shop.example/klarna/confirm?sid={session.id}&oid={order.id}"},
+		AcquiringChannel: "ECOMMERCE", Intent: IntentBuyAndLink,
+		Purchase: Purchase{PurchaseCountry: "SE", PurchaseCurrency: "SEK", Locale: "sv-SE",
+			OrderAmount: 10000, OrderTaxAmount: 2000,
+			OrderLines: []OrderLine{{Type: "digital", Reference: "INV-1001", Name: "Invoice 1001", Quantity: 1, UnitPrice: 10000,
+				TaxRate: 2500, TotalAmount: 10000, TotalTaxAmount: 2000}},
+			MerchantURLs: &MerchantURLs{Confirmation: "https://shop.example/klarna/confirm?sid={session.id}&oid={order.id}"}},
 		Customer: &Customer{CustomerToken: secret.New("krn:partner:eu1:live:identity:customer-token:AbCdEfGh1234567"),
 			KlarnaAccessToken: secret.New("ory_at_example")},
 	}
@@ -163,7 +164,7 @@ func TestOrderAnswersDecode(t *testing.T) {
 				o, err = c.CustomerTokenOrder(context.Background(), secret.New("krn:partner:eu1:playground:identity:customer-token:T"),
 					TokenOrderRequest{PurchaseCurrency: "EUR", OrderAmount: 100}, "k1")
 			} else {
-				o, err = c.CreateOrder(context.Background(), "auth-1", OrderRequest{PurchaseCountry: "DE"}, "k1")
+				o, err = c.CreateOrder(context.Background(), "auth-1", OrderRequest{Purchase: Purchase{PurchaseCountry: "DE"}}, "k1")
 			}
 			if err != nil {
 				t.Fatal(err)

@@ -87,10 +87,10 @@ func (c Customer) MarshalJSON() ([]byte, error) {
 	}{c.CustomerToken.Reveal(), c.KlarnaAccessToken.Reveal(), c.DateOfBirth, c.Type})
 }
 
-// SessionRequest is the body of create session and update session.
-type SessionRequest struct {
-	AcquiringChannel   string        `json:"acquiring_channel,omitempty"`
-	Intent             string        `json:"intent,omitempty"`
+// Purchase is what a session and the order placed from it both carry. The
+// order's must match the session the customer approved, or Klarna answers
+// 409.
+type Purchase struct {
 	PurchaseCountry    string        `json:"purchase_country"`
 	PurchaseCurrency   string        `json:"purchase_currency"`
 	Locale             string        `json:"locale,omitempty"`
@@ -101,7 +101,14 @@ type SessionRequest struct {
 	MerchantReference1 string        `json:"merchant_reference1,omitempty"`
 	MerchantReference2 string        `json:"merchant_reference2,omitempty"`
 	BillingAddress     *Address      `json:"billing_address,omitempty"`
-	Customer           *Customer     `json:"customer,omitempty"`
+}
+
+// SessionRequest is the body of create session and update session.
+type SessionRequest struct {
+	AcquiringChannel string `json:"acquiring_channel,omitempty"`
+	Intent           string `json:"intent,omitempty"`
+	Purchase
+	Customer *Customer `json:"customer,omitempty"`
 }
 
 // PaymentMethodCategory is one way to pay the session offers.
@@ -138,20 +145,11 @@ type SessionState struct {
 	PaymentMethodCategories []PaymentMethodCategory `json:"payment_method_categories"`
 }
 
-// OrderRequest is the body of create order (create_order_request). It must
-// match the authorized session, or Klarna answers 409.
+// OrderRequest is the body of create order (create_order_request). Its
+// Purchase must match the authorized session, or Klarna answers 409.
 type OrderRequest struct {
-	PurchaseCountry    string        `json:"purchase_country"`
-	PurchaseCurrency   string        `json:"purchase_currency"`
-	Locale             string        `json:"locale,omitempty"`
-	OrderAmount        int64         `json:"order_amount"`
-	OrderTaxAmount     int64         `json:"order_tax_amount"`
-	OrderLines         []OrderLine   `json:"order_lines"`
-	MerchantURLs       *MerchantURLs `json:"merchant_urls,omitempty"`
-	MerchantReference1 string        `json:"merchant_reference1,omitempty"`
-	MerchantReference2 string        `json:"merchant_reference2,omitempty"`
-	BillingAddress     *Address      `json:"billing_address,omitempty"`
-	AutoCapture        bool          `json:"auto_capture,omitempty"`
+	Purchase
+	AutoCapture bool `json:"auto_capture,omitempty"`
 }
 
 // TokenOrderRequest is the body of an order with a customer token

@@ -105,7 +105,9 @@ const maxSwaps = 10
 
 // Save stores the token from the Klarna answer the attempt was for. A zero
 // token (the customer opted out, or intent was not buy_and_link) keeps what
-// is stored.
+// is stored. When another write changed the link since Begin, the stored
+// token is kept if Klarna says it is still active (it came from the later
+// answer) and replaced if it is not.
 func (a *Attempt) Save(ctx context.Context, tok secret.Secret) error {
 	if tok.IsZero() {
 		return nil

@@ -77,8 +77,8 @@ func (e *env) approve(attempt string, link bool) approved {
 	ctx := context.Background()
 	tok := e.begin().Token()
 	lines, amount, tax := klarna.Lines(items)
-	req := klarna.SessionRequest{Intent: klarna.IntentBuyAndLink, PurchaseCountry: "DE", PurchaseCurrency: "EUR",
-		OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines}
+	p := klarna.Purchase{PurchaseCountry: "DE", PurchaseCurrency: "EUR", OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines}
+	req := klarna.SessionRequest{Intent: klarna.IntentBuyAndLink, Purchase: p}
 	if !tok.IsZero() {
 		req.Customer = &klarna.Customer{CustomerToken: tok}
 	}
@@ -87,8 +87,7 @@ func (e *env) approve(attempt string, link bool) approved {
 		e.t.Fatal(err)
 	}
 	auth := e.control("/control/klarna/sessions/"+s.SessionID+"/authorize", map[string]any{"link_account": link})["authorization_token"].(string)
-	return approved{auth: auth, req: klarna.OrderRequest{PurchaseCountry: "DE", PurchaseCurrency: "EUR",
-		OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines}}
+	return approved{auth: auth, req: klarna.OrderRequest{Purchase: p}}
 }
 
 // order places the approved order and returns Klarna's token.

@@ -151,6 +151,24 @@ func (w *world) signIn(email string) (int64, klarnasignin.Tokens) {
 	return u.ID, toks
 }
 
+// wantSignInAgain fails unless asking for uid's access token gives
+// ErrSignInAgain; when says what is being checked.
+func (w *world) wantSignInAgain(uid int64, when string) {
+	w.t.Helper()
+	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
+		w.t.Fatalf("%s: %v, want ErrSignInAgain", when, err)
+	}
+}
+
+// wantRefreshes fails unless the sandbox counted n refresh calls; why says
+// why n.
+func (w *world) wantRefreshes(n int, why string) {
+	w.t.Helper()
+	if got := w.calls("klarna.token_refresh"); got != n {
+		w.t.Fatalf("%d refresh calls, want %d %s", got, n, why)
+	}
+}
+
 // recognised asks the sandbox's userinfo whether an access token is valid now.
 func (w *world) recognised(at secret.Secret) bool {
 	req, _ := http.NewRequest(http.MethodGet, w.url+"/klarna/login/eu/lp/idp/userinfo", nil)
@@ -231,9 +249,7 @@ func TestFiftyConcurrentCheckoutsMakeOneRefresh(t *testing.T) {
 			t.Fatalf("caller %d got another access token", i)
 		}
 	}
-	if n := w.calls("klarna.token_refresh"); n != 1 {
-		t.Fatalf("%d refresh calls, want 1", n)
-	}
+	w.wantRefreshes(1, "")
 	if got[0].Reveal() == first.AccessToken.Reveal() || !w.recognised(got[0]) {
 		t.Fatal("the callers did not get a new, valid access token")
 	}
@@ -281,9 +297,7 @@ func TestTwoProcessesRacingMakeOneRefresh(t *testing.T) {
 	if len(seen) != 1 {
 		t.Fatalf("%d different access tokens, want 1", len(seen))
 	}
-	if n := w.calls("klarna.token_refresh"); n != 1 {
-		t.Fatalf("%d refresh calls from two processes, want 1", n)
-	}
+	w.wantRefreshes(1, "(two processes race)")
 }
 
 func TestStoredTokenIsNeverTheOldOneAfterRotation(t *testing.T) {
@@ -311,9 +325,7 @@ func TestStoredTokenIsNeverTheOldOneAfterRotation(t *testing.T) {
 		}
 		seen[rt] = true
 	}
-	if n := w.calls("klarna.token_refresh"); n != 3 {
-		t.Fatalf("%d refresh calls, want 3", n)
-	}
+	w.wantRefreshes(3, "")
 }
 
 func TestReuseDetectionEndsTheGrantAndIsNotRetried(t *testing.T) {
@@ -330,9 +342,7 @@ func TestReuseDetectionEndsTheGrantAndIsNotRetried(t *testing.T) {
 	}
 	w.sb.State.Clock.Advance(6 * time.Minute)
 	before := w.calls("klarna.token_refresh")
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
-		t.Fatalf("after reuse: %v, want ErrSignInAgain", err)
-	}
+	w.wantSignInAgain(uid, "after reuse")
 	st, _ := w.grants.Status(context.Background(), uid)
 	if !st.Connected || !st.SignInAgain {
 		t.Fatalf("status %+v, want connected and sign-in-again", st)
@@ -341,9 +351,7 @@ func TestReuseDetectionEndsTheGrantAndIsNotRetried(t *testing.T) {
 		t.Fatal("a dead grant kept its refresh token")
 	}
 	for range 5 {
-		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
-			t.Fatalf("dead grant: %v", err)
-		}
+		w.wantSignInAgain(uid, "dead grant")
 	}
 	if n := w.calls("klarna.token_refresh") - before; n != 1 {
 		t.Fatalf("%d refresh calls for a dead grant, want the 1 that found it dead", n)
@@ -369,23 +377,15 @@ func TestExpiredRefreshToken(t *testing.T) {
 		w.post("/control/settings", `{"klarna_refresh_token_ttl": "10m"}`)
 		uid, _ := w.signIn("jonas.weber@example.com")
 		w.sb.State.Clock.Advance(11 * time.Minute)
-		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
-			t.Fatalf("err = %v, want ErrSignInAgain", err)
-		}
-		if n := w.calls("klarna.token_refresh"); n != 1 {
-			t.Fatalf("%d refresh calls, want 1", n)
-		}
+		w.wantSignInAgain(uid, "access token")
+		w.wantRefreshes(1, "")
 	})
 	t.Run("past the documented 60 days", func(t *testing.T) {
 		w := newWorld(t)
 		uid, _ := w.signIn("jonas.weber@example.com")
 		w.sb.State.Clock.Advance(61 * 24 * time.Hour)
-		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
-			t.Fatalf("err = %v, want ErrSignInAgain", err)
-		}
-		if n := w.calls("klarna.token_refresh"); n != 0 {
-			t.Fatalf("%d refresh calls with a refresh token known to be expired, want 0", n)
-		}
+		w.wantSignInAgain(uid, "access token")
+		w.wantRefreshes(0, "(the refresh token is known to be expired)")
 	})
 }
 
@@ -418,15 +418,9 @@ func TestUnknownOutcomeIsNotSentAgain(t *testing.T) {
 	// The sandbox holds the call longer than the shop waits: the refresh
 	// may or may not have happened.
 	w.post("/control/faults", `{"operation": "klarna.token_refresh", "status": 0, "delay": "3s"}`)
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
-		t.Fatalf("err = %v, want ErrSignInAgain", err)
-	}
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
-		t.Fatalf("second call: %v", err)
-	}
-	if n := w.calls("klarna.token_refresh"); n != 1 {
-		t.Fatalf("%d refresh calls, want 1: the maybe-spent token must not be sent again", n)
-	}
+	w.wantSignInAgain(uid, "access token")
+	w.wantSignInAgain(uid, "second call")
+	w.wantRefreshes(1, "(the maybe-spent token must not be sent again)")
 }
 
 func TestLeaseThatRunsOutIsNotResent(t *testing.T) {
@@ -445,12 +439,8 @@ func TestLeaseThatRunsOutIsNotResent(t *testing.T) {
 		t.Fatal("got a token while another process held the lease")
 	}
 	w.wall.Advance(31 * time.Second)
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
-		t.Fatalf("after the lease ran out: %v, want ErrSignInAgain", err)
-	}
-	if n := w.calls("klarna.token_refresh"); n != 0 {
-		t.Fatalf("%d refresh calls, want 0", n)
-	}
+	w.wantSignInAgain(uid, "after the lease ran out")
+	w.wantRefreshes(0, "")
 }
 
 func TestConnectRevokesTheReplacedGrant(t *testing.T) {

@@ -26,7 +26,7 @@ import (
 	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/klarna"
-	"refshop/web/klarnaid"
+	"refshop/web/klarnasignin"
 	"refshop/web/secret"
 	"refshop/web/vipps"
 )
@@ -42,11 +42,11 @@ type Deps struct {
 	Box      *secret.Box  // seals long-lived credentials at rest
 	HTTP     *http.Client // the one outbound client for provider calls
 	// The provider clients, one each per process (WithProviderClients); a nil
-	// one is built from Config, HTTP and Clock (ProviderClock for KlarnaID).
-	Vipps    *vipps.Client
-	Klarna   *klarna.Client   // Klarna Payments and the Customer Token API
-	KlarnaID *klarnaid.Client // Sign in with Klarna
-	Altpay   *altpay.Client   // Alternative Payments
+	// one is built from Config, HTTP and Clock (ProviderClock for KlarnaSignIn).
+	Vipps        *vipps.Client
+	Klarna       *klarna.Client       // Klarna Payments and the Customer Token API
+	KlarnaSignIn *klarnasignin.Client // Sign in with Klarna
+	Altpay       *altpay.Client       // Alternative Payments
 	// PasswordCost is bcrypt's cost; tests lower it. 0 means bcrypt.DefaultCost.
 	PasswordCost int
 	// ProviderClock is the emulated providers' time: the sandbox clock when

@@ -10,13 +10,13 @@ import (
 
 	"refshop/db"
 	"refshop/views"
-	"refshop/web/klarnalink"
+	"refshop/web/klarna/link"
 )
 
 // linkPanel is the linked Klarna account (its customer token, masked) among
 // the account page's linked accounts.
 func (k *klarnaFlow) linkPanel(ctx context.Context, u db.User) (templ.Component, error) {
-	st, err := k.link.Status(ctx, u.ID)
+	st, err := k.links.Status(ctx, u.ID)
 	if err != nil || !st.Linked {
 		return nil, err
 	}
@@ -27,9 +27,9 @@ func (k *klarnaFlow) linkPanel(ctx context.Context, u db.User) (templ.Component,
 // unlink is POST /account/klarna/unlink: the token is cancelled at Klarna,
 // then forgotten.
 func (k *klarnaFlow) unlink(c echo.Context) error {
-	err := k.link.Unlink(c.Request().Context(), currentUser(c).ID)
+	err := k.links.Unlink(c.Request().Context(), currentUser(c).ID)
 	switch {
-	case errors.Is(err, klarnalink.ErrNotLinked):
+	case errors.Is(err, link.ErrNotLinked):
 		k.a.flash(c, "Your Klarna account was not linked.")
 	case err != nil:
 		return klarnaError(err, "Klarna could not unlink your account", "Your Klarna account is still linked. Please try again.")

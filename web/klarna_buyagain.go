@@ -47,10 +47,11 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 	if o.Status != db.StatusPending {
 		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	}
-	tok, seen, err := k.link.Current(ctx, u.ID)
+	att, err := k.links.Begin(ctx, u.ID)
 	if err != nil {
 		return err
 	}
+	tok := att.Token()
 	if tok.IsZero() {
 		_ = k.a.failOrder(ctx, o, "No Klarna account is linked.")
 		return &UserError{Status: http.StatusConflict, Title: "No Klarna account is linked",
@@ -66,7 +67,7 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 			_ = k.a.Store.SetKlarnaCorrelationID(ctx, o.ID, ref)
 		}
 		if klarna.TokenGone(err) {
-			_ = k.link.Forget(ctx, u.ID, seen)
+			_ = att.Forget(ctx)
 			_ = k.a.failOrder(ctx, o, "Klarna no longer accepts the linked account.")
 			return &UserError{Status: http.StatusConflict, Title: "Your Klarna link has ended", Reference: ref, Err: err,
 				Message: "Klarna no longer accepts the linked account (it was cancelled or replaced), so the shop forgot it. " +
@@ -86,7 +87,7 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, detail); err != nil && !errors.Is(err, db.ErrStale) {
 		return err
 	}
-	k.saveToken(c, u.ID, seen, ko.CustomerToken) // present when Klarna rotated it
+	k.saveToken(c, u.ID, att, ko.CustomerToken) // present when Klarna rotated it
 	k.a.flash(c, thanks)
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 }

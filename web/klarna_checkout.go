@@ -13,7 +13,7 @@ import (
 	"refshop/views"
 	"refshop/web/catalog"
 	"refshop/web/klarna"
-	"refshop/web/klarnalink"
+	"refshop/web/klarna/link"
 	"refshop/web/secret"
 )
 
@@ -35,7 +35,7 @@ import (
 type klarnaFlow struct {
 	a      *App
 	client *klarna.Client
-	link   *klarnalink.Linker
+	links  *link.Keeper
 }
 
 // The shop sells in Germany in euros (catalog.Currency).
@@ -49,7 +49,7 @@ const (
 
 func newKlarnaFlow(a *App) *klarnaFlow {
 	c := a.Klarna
-	return &klarnaFlow{a: a, client: c, link: &klarnalink.Linker{Store: a.Store, Box: a.Box, Klarna: c, Log: a.Log}}
+	return &klarnaFlow{a: a, client: c, links: link.New(link.Config{Client: c, Store: a.Store, Box: a.Box, Log: a.Log})}
 }
 
 // klarnaItems are an order's lines as Klarna order-line input.
@@ -66,13 +66,17 @@ func (k *klarnaFlow) orderURL(o db.Order) string {
 	return k.a.Config.ShopBaseURL + "/orders/" + o.PublicID
 }
 
+// purchase is what attempt o's session and order carry, with lines (the
+// attempt's, or the cart's as it is when the order is placed).
+func (k *klarnaFlow) purchase(o db.Order, lines []db.OrderLine) klarna.Purchase {
+	ols, amount, tax := klarna.Lines(klarnaItems(lines))
+	return klarna.Purchase{PurchaseCountry: klarnaCountry, PurchaseCurrency: catalog.Currency, Locale: klarnaLocale,
+		OrderAmount: amount, OrderTaxAmount: tax, OrderLines: ols,
+		MerchantURLs: &klarna.MerchantURLs{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID}
+}
+
 func (k *klarnaFlow) sessionRequest(o db.Order, intent string, tok secret.Secret) klarna.SessionRequest {
-	lines, amount, tax := klarna.Lines(klarnaItems(o.Lines))
-	req := klarna.SessionRequest{
-		AcquiringChannel: "ECOMMERCE", Intent: intent, PurchaseCountry: klarnaCountry, PurchaseCurrency: catalog.Currency,
-		Locale: klarnaLocale, OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines,
-		MerchantURLs: &klarna.MerchantURLs{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID,
-	}
+	req := klarna.SessionRequest{AcquiringChannel: "ECOMMERCE", Intent: intent, Purchase: k.purchase(o, o.Lines)}
 	if !tok.IsZero() {
 		req.Customer = &klarna.Customer{CustomerToken: tok}
 	}
@@ -84,8 +88,7 @@ func (k *klarnaFlow) sessionRequest(o db.Order, intent string, tok secret.Secret
 // correlation id (the error page falls back to the request id).
 func klarnaError(err error, title, msg string) error {
 	status := http.StatusBadGateway
-	var ne *klarna.NetworkError
-	if errors.As(err, &ne) {
+	if klarna.Unanswered(err) {
 		status = http.StatusServiceUnavailable
 		msg += " Klarna is not answering right now; please try again in a moment."
 	}
@@ -95,7 +98,7 @@ func klarnaError(err error, title, msg string) error {
 func (k *klarnaFlow) checkoutMethod(c echo.Context, _ pricedCart) (templ.Component, error) {
 	v := views.KlarnaMethodView{Guest: currentUser(c) == nil}
 	if u := currentUser(c); u != nil {
-		st, err := k.link.Status(c.Request().Context(), u.ID)
+		st, err := k.links.Status(c.Request().Context(), u.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -122,11 +125,11 @@ func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPaym
 	intent, tok := klarna.IntentBuy, secret.Secret{} // guests pay; nothing is linked
 	if o.UserID != 0 {
 		intent = klarna.IntentBuyAndLink
-		t, _, err := k.link.Current(ctx, o.UserID)
+		att, err := k.links.Begin(ctx, o.UserID)
 		if err != nil {
 			return err
 		}
-		tok = t
+		tok = att.Token()
 	}
 	req := k.sessionRequest(o, intent, tok)
 	if o.UserID != 0 {
@@ -242,16 +245,14 @@ func (k *klarnaFlow) authorized(c echo.Context) error {
 		_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCancelled, "The cart was emptied before the order was placed.")
 		return errEmptyCart
 	}
-	lines, amount, tax := klarna.Lines(klarnaItems(pc.Lines))
-	req := klarna.OrderRequest{PurchaseCountry: klarnaCountry, PurchaseCurrency: catalog.Currency, Locale: klarnaLocale,
-		OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines,
-		MerchantURLs: &klarna.MerchantURLs{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID}
+	req := klarna.OrderRequest{Purchase: k.purchase(o, pc.Lines)}
 
 	linking := o.UserID != 0 && kp.Intent == klarna.IntentBuyAndLink
-	var seen int64
+	var att *link.Attempt
 	if linking {
-		// The link's version before the call: Save compares against it.
-		if _, seen, err = k.link.Current(ctx, o.UserID); err != nil {
+		// Read the link before the call: the attempt's Save compares
+		// against what it read.
+		if att, err = k.links.Begin(ctx, o.UserID); err != nil {
 			return err
 		}
 	}
@@ -282,16 +283,16 @@ func (k *klarnaFlow) authorized(c echo.Context) error {
 		return err
 	}
 	if linking {
-		k.saveToken(c, o.UserID, seen, ko.CustomerToken)
+		k.saveToken(c, o.UserID, att, ko.CustomerToken)
 	}
 	k.a.flash(c, thanks)
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 }
 
 // placedUnanswered handles a create-order 404 that followed a try with no
-// answer: Klarna may not replay create order by key (providers.md 2.7 is
-// silent on it), so the lost try may have placed the order and used the
-// authorization. The session says: complete means an order was placed from
+// answer. Klarna promises replay by idempotency key only for Order Management
+// (https://docs.klarna.com/api/escalation-and-retry-policy/), so the lost try
+// may have placed the order and used the authorization. The session says: complete means an order was placed from
 // it, and only this attempt's authorization can have done that (an update
 // cancels older ones). Then the shop must not cancel its order and ask for a
 // new approval while Klarna holds a real one.
@@ -350,8 +351,8 @@ func klarnaPlaced(ko klarna.Order, detail, thanks string) (string, string) {
 
 // saveToken stores the customer_token from an answer. The payment is done
 // whatever happens here, so a failure is logged, not shown.
-func (k *klarnaFlow) saveToken(c echo.Context, userID, seen int64, tok secret.Secret) {
-	if err := k.link.Save(c.Request().Context(), userID, seen, tok); err != nil {
+func (k *klarnaFlow) saveToken(c echo.Context, userID int64, att *link.Attempt, tok secret.Secret) {
+	if err := att.Save(c.Request().Context(), tok); err != nil {
 		k.a.Log.Error("klarna: storing the customer token failed", "request_id", requestID(c), "user_id", userID, "error", err)
 	}
 }

@@ -43,7 +43,7 @@ func (k *klarnaFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 		if u == nil || u.ID != o.UserID {
 			break
 		}
-		st, err := k.link.Status(ctx, u.ID)
+		st, err := k.links.Status(ctx, u.ID)
 		if err != nil {
 			return orderPart{}, err
 		}

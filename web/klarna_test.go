@@ -13,7 +13,7 @@ import (
 
 	"refshop/db"
 	"refshop/web/config"
-	"refshop/web/klarnalink"
+	"refshop/web/klarna/link"
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/sandboxtest"
 )
@@ -21,9 +21,9 @@ import (
 // klarnaApp is the shop with its Klarna client pointed at a sandbox.
 type klarnaApp struct {
 	*testApp
-	sb     *sandboxtest.Server
-	sbURL  string
-	linker *klarnalink.Linker
+	sb    *sandboxtest.Server
+	sbURL string
+	links *link.Keeper
 }
 
 func newKlarnaApp(t *testing.T) *klarnaApp {
@@ -40,7 +40,7 @@ func newKlarnaApp(t *testing.T) *klarnaApp {
 		d.Config.Klarna.SDKURL = sb.URL + "/klarna/cdn/kp/lib/v1/api.js"
 	})
 	k := newKlarnaFlow(app.App)
-	return &klarnaApp{testApp: app, sb: sb, sbURL: sb.URL, linker: k.link}
+	return &klarnaApp{testApp: app, sb: sb, sbURL: sb.URL, links: k.links}
 }
 
 func (k *klarnaApp) control(t *testing.T, path string, body any) map[string]any {
@@ -74,6 +74,28 @@ func (k *klarnaApp) startKlarna(t *testing.T, b *browser) (orderID, sessionID st
 	}
 	_ = json.Unmarshal(raw, &claims)
 	return m[1], claims.SessionID, pay
+}
+
+// shopper is a browser signed up as email (a guest when email is "") with
+// one of product in the cart.
+func (k *klarnaApp) shopper(t *testing.T, email, product string) *browser {
+	t.Helper()
+	b := k.browser(t)
+	if email != "" {
+		b.signUp(email)
+	}
+	b.post("/cart/items", url.Values{"product_id": {product}, "quantity": {"1"}})
+	return b
+}
+
+// approvedGuest is a guest with one of product in the cart who chose Klarna
+// and approved the payment without linking: the browser, the attempt's
+// order id, its session id and the authorization token.
+func (k *klarnaApp) approvedGuest(t *testing.T, product string) (b *browser, id, sid, auth string) {
+	t.Helper()
+	b = k.shopper(t, "", product)
+	id, sid, _ = k.startKlarna(t, b)
+	return b, id, sid, k.approve(t, sid, false)
 }
 
 func (k *klarnaApp) approve(t *testing.T, sessionID string, link bool) string {
@@ -114,11 +136,11 @@ func (k *klarnaApp) storedToken(t *testing.T, email string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := k.linker.Current(context.Background(), u.ID)
+	att, err := k.links.Begin(context.Background(), u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tok.Reveal()
+	return att.Token().Reveal()
 }
 
 // noFullToken fails when any text holds the token or its unmasked id.
@@ -200,8 +222,7 @@ func TestKlarnaFirstPurchaseLinksAndTheNextOpensReadyToBuy(t *testing.T) {
 
 func TestKlarnaGuestsPayButNothingIsLinked(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.browser(t)
-	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	b := k.shopper(t, "", "sencha")
 	id, sid, pay := k.startKlarna(t, b)
 	if !strings.Contains(b.get("/checkout").body, "Sign in") {
 		t.Error("guests are not told they can sign in to link")
@@ -224,9 +245,7 @@ func TestKlarnaGuestsPayButNothingIsLinked(t *testing.T) {
 
 func TestKlarnaRotationReplacesTheStoredToken(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.browser(t)
-	b.signUp("rita@example.com")
-	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	b := k.shopper(t, "rita@example.com", "sencha")
 	k.buy(t, b, true)
 	first := k.storedToken(t, "rita@example.com")
 	k.control(t, "/control/settings", map[string]any{"klarna_rotate_customer_tokens": true})
@@ -245,9 +264,7 @@ func TestKlarnaRotationReplacesTheStoredToken(t *testing.T) {
 
 func TestKlarnaOptOutStoresNothing(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.browser(t)
-	b.signUp("otto@example.com")
-	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	b := k.shopper(t, "otto@example.com", "sencha")
 	k.buy(t, b, false)
 	if tok := k.storedToken(t, "otto@example.com"); tok != "" {
 		t.Error("a token was stored after opting out")
@@ -259,9 +276,7 @@ func TestKlarnaOptOutStoresNothing(t *testing.T) {
 
 func TestKlarnaCartChangedAsksToApproveAgain(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.browser(t)
-	b.signUp("carl@example.com")
-	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	b := k.shopper(t, "carl@example.com", "sencha")
 	id, sid, _ := k.startKlarna(t, b)
 	auth := k.approve(t, sid, true)
 	b.post("/cart/items", url.Values{"product_id": {"carafe"}, "quantity": {"1"}}) // another tab
@@ -296,10 +311,7 @@ func TestKlarnaCartChangedAsksToApproveAgain(t *testing.T) {
 
 func TestKlarnaExpiredAuthorizationAsksToApproveAgain(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.browser(t)
-	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
-	id, sid, _ := k.startKlarna(t, b)
-	auth := k.approve(t, sid, false)
+	b, id, _, auth := k.approvedGuest(t, "sencha")
 	k.control(t, "/control/clock", map[string]any{"advance": "61m"})
 	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
 	if m := orderPath.FindStringSubmatch(p.location); p.status != 303 || m == nil || m[1] == id {
@@ -315,10 +327,7 @@ func TestKlarnaExpiredAuthorizationAsksToApproveAgain(t *testing.T) {
 // the same idempotency key.
 func TestKlarnaErrorShowsTheCorrelationIDAndKeepsTheCart(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.browser(t)
-	b.post("/cart/items", url.Values{"product_id": {"pour-over"}, "quantity": {"1"}})
-	id, sid, _ := k.startKlarna(t, b)
-	auth := k.approve(t, sid, false)
+	b, id, _, auth := k.approvedGuest(t, "pour-over")
 	k.control(t, "/control/faults", map[string]any{"operation": "klarna.create_order", "status": 500, "times": 3})
 	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
 	ref := p.doc(t).Find("[data-testid=support-reference]").Text()
@@ -344,8 +353,7 @@ func TestKlarnaErrorShowsTheCorrelationIDAndKeepsTheCart(t *testing.T) {
 
 func TestKlarnaSessionErrorFailsTheAttemptAndKeepsTheCart(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.browser(t)
-	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	b := k.shopper(t, "", "sencha")
 	k.control(t, "/control/faults", map[string]any{"operation": "klarna.create_session", "status": 503, "times": 3})
 	p := b.post("/checkout/klarna", nil)
 	if p.status != 502 || p.doc(t).Find("[data-testid=support-reference]").Text() == "" {
@@ -363,9 +371,7 @@ func TestKlarnaSessionErrorFailsTheAttemptAndKeepsTheCart(t *testing.T) {
 
 func TestKlarnaUnlink(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.browser(t)
-	b.signUp("uma@example.com")
-	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	b := k.shopper(t, "uma@example.com", "sencha")
 	k.buy(t, b, true)
 	tok := k.storedToken(t, "uma@example.com")
 	p := b.post("/account/klarna/unlink", nil)
@@ -393,9 +399,7 @@ func TestKlarnaUnlink(t *testing.T) {
 
 func TestKlarnaBuyAgain(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.browser(t)
-	b.signUp("bea@example.com")
-	b.post("/cart/items", url.Values{"product_id": {"hand-grinder"}, "quantity": {"1"}})
+	b := k.shopper(t, "bea@example.com", "hand-grinder")
 	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"2"}})
 	first := k.buy(t, b, true)
 	page := b.get("/orders/" + first)
@@ -431,9 +435,7 @@ func TestKlarnaBuyAgain(t *testing.T) {
 // reference, and trying again (same attempt, same key) places one order.
 func TestKlarnaBuyAgainRetryAfterAnOutage(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.browser(t)
-	b.signUp("olga@example.com")
-	b.post("/cart/items", url.Values{"product_id": {"carafe"}, "quantity": {"1"}})
+	b := k.shopper(t, "olga@example.com", "carafe")
 	first := k.buy(t, b, true)
 	attempt := b.get("/orders/"+first).doc(t).Find("input[name=attempt]").AttrOr("value", "")
 	k.control(t, "/control/faults", map[string]any{"operation": "klarna.customer_token_order", "status": 503, "times": 3})
@@ -467,9 +469,7 @@ func TestKlarnaBuyAgainRetryAfterAnOutage(t *testing.T) {
 
 func TestKlarnaBuyAgainWithADeadLinkForgetsIt(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.browser(t)
-	b.signUp("dora@example.com")
-	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	b := k.shopper(t, "dora@example.com", "sencha")
 	first := k.buy(t, b, true)
 	attempt := b.get("/orders/"+first).doc(t).Find("input[name=attempt]").AttrOr("value", "")
 	k.control(t, "/control/reset", nil) // Klarna no longer knows the token
@@ -484,10 +484,7 @@ func TestKlarnaBuyAgainWithADeadLinkForgetsIt(t *testing.T) {
 
 func TestKlarnaAttemptsBelongToTheirOwner(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.browser(t)
-	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
-	id, sid, _ := k.startKlarna(t, b)
-	auth := k.approve(t, sid, false)
+	_, id, _, auth := k.approvedGuest(t, "sencha")
 	other := k.browser(t)
 	if p := other.get("/checkout/klarna/" + id); p.status != 404 {
 		t.Errorf("another person's pay page: %d", p.status)
@@ -500,17 +497,14 @@ func TestKlarnaAttemptsBelongToTheirOwner(t *testing.T) {
 	}
 }
 
-// Klarna's create order may not replay by key (providers.md 2.7 documents no
-// idempotency for it). When the first answer is lost and the retry gets 404,
+// Klarna's create order may not replay by key (Klarna promises replay only for
+// Order Management calls). When the first answer is lost and the retry gets 404,
 // the shop reads the session: complete means the lost try placed the order,
 // so the shop must not cancel its order and ask for a new approval (Klarna
 // holds a real order). It keeps the order as placed, says so, and logs it.
 func TestKlarnaLostAnswerThenNotFoundKeepsThePlacedOrder(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.browser(t)
-	b.post("/cart/items", url.Values{"product_id": {"pour-over"}, "quantity": {"1"}})
-	id, sid, _ := k.startKlarna(t, b)
-	auth := k.approve(t, sid, false)
+	b, id, sid, auth := k.approvedGuest(t, "pour-over")
 	k.control(t, "/control/settings", map[string]any{"klarna_create_order_idempotent": false})
 	k.control(t, "/control/faults", map[string]any{"operation": "klarna.create_order", "lose_answer": true})
 	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
@@ -547,10 +541,7 @@ func TestKlarnaLostAnswerThenNotFoundKeepsThePlacedOrder(t *testing.T) {
 // expired approval after all: the customer approves again, as before.
 func TestKlarnaUnansweredTryThenExpiredApprovalAsksAgain(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.browser(t)
-	b.post("/cart/items", url.Values{"product_id": {"pour-over"}, "quantity": {"1"}})
-	id, sid, _ := k.startKlarna(t, b)
-	auth := k.approve(t, sid, false)
+	b, id, _, auth := k.approvedGuest(t, "pour-over")
 	k.control(t, "/control/clock", map[string]any{"advance": "61m"})
 	k.control(t, "/control/faults", map[string]any{"operation": "klarna.create_order", "status": 503, "times": 1})
 	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
@@ -569,8 +560,7 @@ func TestKlarnaUnansweredTryThenExpiredApprovalAsksAgain(t *testing.T) {
 // is authorized, and its page says Klarna is reviewing it.
 func TestKlarnaOrderUnderReviewSaysSo(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.browser(t)
-	b.post("/cart/items", url.Values{"product_id": {"pour-over"}, "quantity": {"1"}})
+	b := k.shopper(t, "", "pour-over")
 	id, sid, _ := k.startKlarna(t, b)
 	auth := k.control(t, "/control/klarna/sessions/"+sid+"/authorize", map[string]any{"persona": "review@example.com"})["authorization_token"].(string)
 	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})

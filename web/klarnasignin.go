@@ -15,7 +15,7 @@ package web
 //     explains how to connect Klarna from that account. Connect: the signed-in
 //     account gets the identity. Either way the grant (refresh token sealed,
 //     access token) is stored, and a sign-in renews the session token.
-//  4. Paying with Klarna, the checkout asks Grants for a fresh access token
+//  4. Paying with Klarna, the checkout asks the grant keeper for a fresh access token
 //     and passes it as customer.klarna_access_token; a grant Klarna ended
 //     shows "Sign in with Klarna again to skip the Klarna login at checkout".
 
@@ -32,7 +32,8 @@ import (
 
 	"refshop/db"
 	"refshop/views"
-	"refshop/web/klarnaid"
+	"refshop/web/klarnasignin"
+	"refshop/web/klarnasignin/grants"
 )
 
 // klarnaAuthTTL bounds a sign-in between start and callback.
@@ -55,13 +56,14 @@ type klarnaPending struct {
 // klarnaSignInFlow is Sign in with Klarna's handlers and the account grants.
 type klarnaSignInFlow struct {
 	a      *App
-	client *klarnaid.Client
-	grants *klarnaid.Grants
+	client *klarnasignin.Client
+	grants *grants.Keeper
 }
 
 func newKlarnaSignInFlow(a *App) *klarnaSignInFlow {
-	client := a.KlarnaID
-	return &klarnaSignInFlow{a: a, client: client, grants: klarnaid.NewGrants(client, a.Store, a.Box, klarnaid.GrantOptions{Log: a.Log})}
+	client := a.KlarnaSignIn
+	return &klarnaSignInFlow{a: a, client: client,
+		grants: grants.New(grants.Config{Client: client, Store: a.Store, Box: a.Box, Log: a.Log})}
 }
 
 // signInOption is the sign-in page's button.
@@ -165,13 +167,12 @@ func (f *klarnaSignInFlow) callback(c echo.Context) error {
 
 // exchangeFailed explains a code exchange that did not work.
 func (f *klarnaSignInFlow) exchangeFailed(c echo.Context, err error) error {
-	var ke *klarnaid.Error
 	switch {
-	case errors.Is(err, klarnaid.ErrIDToken):
-		f.a.Log.Warn("klarnaid: refused an ID token", "error", err)
+	case klarnasignin.InvalidIDToken(err):
+		f.a.Log.Warn("klarnasignin: refused an ID token", "error", err)
 		return f.problem(c, http.StatusBadRequest, "Klarna's answer could not be verified",
 			"The shop could not verify who signed in, so it did not sign you in. Nothing changed. Please start again.")
-	case errors.As(err, &ke) && ke.Status == http.StatusBadRequest:
+	case klarnasignin.StatusOf(err) == http.StatusBadRequest:
 		// invalid_grant: the code was used already or expired.
 		return f.problem(c, http.StatusBadRequest, "This sign-in link is not valid",
 			"Klarna refused the sign-in code: it was already used or has expired. Nothing changed. Start again from the sign-in page.")
@@ -182,18 +183,18 @@ func (f *klarnaSignInFlow) exchangeFailed(c echo.Context, err error) error {
 }
 
 // revoke gives back tokens the shop will not keep.
-func (f *klarnaSignInFlow) revoke(ctx context.Context, t klarnaid.Tokens) {
+func (f *klarnaSignInFlow) revoke(ctx context.Context, t klarnasignin.Tokens) {
 	if t.RefreshToken.IsZero() {
 		return
 	}
 	if err := f.client.Revoke(ctx, t.RefreshToken); err != nil {
-		f.a.Log.Warn("klarnaid: revoking unused tokens", "error", err)
+		f.a.Log.Warn("klarnasignin: revoking unused tokens", "error", err)
 	}
 }
 
 // signedIn finishes a Sign in with Klarna: the account connected to the
 // identity, or a new one.
-func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnaid.Identity, toks klarnaid.Tokens) error {
+func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnasignin.Identity, toks klarnasignin.Tokens) error {
 	a, ctx := f.a, c.Request().Context()
 	ident := db.KlarnaIdentity{Sub: id.Sub, Email: id.Email, Name: id.Name()}
 	for attempt := 0; ; attempt++ {
@@ -238,7 +239,7 @@ func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnaid
 }
 
 // connected finishes "Connect Klarna" for the signed-in account.
-func (f *klarnaSignInFlow) connected(c echo.Context, p klarnaPending, id klarnaid.Identity, toks klarnaid.Tokens) error {
+func (f *klarnaSignInFlow) connected(c echo.Context, p klarnaPending, id klarnasignin.Identity, toks klarnasignin.Tokens) error {
 	a, ctx := f.a, c.Request().Context()
 	u := currentUser(c)
 	if u == nil || u.ID != p.UserID {
@@ -273,7 +274,7 @@ func (f *klarnaSignInFlow) disconnect(c echo.Context) error {
 			views.KlarnaSignInAction{Label: "Back to your account", Href: "/account"})
 	}
 	err := f.grants.Disconnect(ctx, u.ID)
-	if errors.Is(err, klarnaid.ErrRevoke) {
+	if errors.Is(err, grants.ErrRevoke) {
 		return &UserError{Status: http.StatusBadGateway, Title: "Klarna is not answering",
 			Message: "Klarna did not confirm the disconnection, so Klarna stays connected. Please try again in a moment.", Err: err}
 	}

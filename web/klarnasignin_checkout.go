@@ -8,7 +8,7 @@ import (
 
 	"refshop/views"
 	"refshop/web/klarna"
-	"refshop/web/klarnaid"
+	"refshop/web/klarnasignin/grants"
 )
 
 // checkoutNotice tells a signed-in customer whose grant ended that signing in
@@ -39,11 +39,11 @@ func (f *klarnaSignInFlow) addAccessToken(c echo.Context, userID int64, req *kla
 			req.Customer = &klarna.Customer{}
 		}
 		req.Customer.KlarnaAccessToken = at
-	case errors.Is(err, klarnaid.ErrSignInAgain):
+	case errors.Is(err, grants.ErrSignInAgain):
 		return views.KlarnaSignInAgain
-	case errors.Is(err, klarnaid.ErrNotConnected):
+	case errors.Is(err, grants.ErrNotConnected):
 	default:
-		f.a.Log.Warn("klarnaid: no access token for this checkout; the widget will ask the customer to log in",
+		f.a.Log.Warn("klarnasignin: no access token for this checkout; the widget will ask the customer to log in",
 			"request_id", requestID(c), "user_id", userID, "error", err)
 	}
 	return ""

@@ -17,15 +17,15 @@ import (
 	"refshop/db"
 	"refshop/web/clock"
 	"refshop/web/config"
-	"refshop/web/klarnaid"
+	"refshop/web/klarnasignin/grants"
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/sandboxtest"
 )
 
-// klarnaIDShop is the shop wired to an embedded sandbox for Sign in with
+// klarnaSignInShop is the shop wired to an embedded sandbox for Sign in with
 // Klarna, the shop's provider clock being the sandbox clock as in cmd/shop.
-type klarnaIDShop struct {
+type klarnaSignInShop struct {
 	*testApp
 	sb       *sandboxtest.Server
 	st       *control.State
@@ -33,7 +33,7 @@ type klarnaIDShop struct {
 	sessions *sessionRecorder
 }
 
-func newKlarnaIDShop(t *testing.T) *klarnaIDShop {
+func newKlarnaSignInShop(t *testing.T) *klarnaSignInShop {
 	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
@@ -53,7 +53,7 @@ func newKlarnaIDShop(t *testing.T) *klarnaIDShop {
 		d.ProviderClock = sb.State.Clock
 		d.HTTP = &http.Client{Transport: rec, Timeout: 10 * time.Second}
 	})
-	return &klarnaIDShop{testApp: app, sb: sb, st: sb.State, sbClk: sbClk, sessions: rec}
+	return &klarnaSignInShop{testApp: app, sb: sb, st: sb.State, sbClk: sbClk, sessions: rec}
 }
 
 // sessionRecorder keeps the customer.klarna_access_token of every Klarna
@@ -87,7 +87,7 @@ func (r *sessionRecorder) tokens() []string {
 	return append([]string(nil), r.sent...)
 }
 
-func (k *klarnaIDShop) sandbox(t *testing.T, method, path, body string) (int, http.Header) {
+func (k *klarnaSignInShop) sandbox(t *testing.T, method, path, body string) (int, http.Header) {
 	t.Helper()
 	req, _ := http.NewRequest(method, k.sb.URL+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -102,7 +102,7 @@ func (k *klarnaIDShop) sandbox(t *testing.T, method, path, body string) (int, ht
 
 // authorize is the customer at Klarna: the sandbox signs email in (auto
 // consent) and sends the browser back; it returns the shop callback's path.
-func (k *klarnaIDShop) authorize(t *testing.T, authURL, email string) string {
+func (k *klarnaSignInShop) authorize(t *testing.T, authURL, email string) string {
 	t.Helper()
 	if code, _ := k.sandbox(t, "POST", "/control/settings", `{"klarna_auto_consent": "`+email+`"}`); code != 200 {
 		t.Fatalf("settings: %d", code)
@@ -119,7 +119,7 @@ func (k *klarnaIDShop) authorize(t *testing.T, authURL, email string) string {
 }
 
 // start presses a Klarna button and returns the authorize URL.
-func (k *klarnaIDShop) start(t *testing.T, b *browser, path string) string {
+func (k *klarnaSignInShop) start(t *testing.T, b *browser, path string) string {
 	t.Helper()
 	p := b.post(path, nil)
 	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, k.sb.URL+"/klarna/login/eu/lp/idp/oauth2/auth?") {
@@ -129,12 +129,12 @@ func (k *klarnaIDShop) start(t *testing.T, b *browser, path string) string {
 }
 
 // signInWithKlarna runs the whole sign-in and returns the callback's answer.
-func (k *klarnaIDShop) signInWithKlarna(t *testing.T, b *browser, email string) page {
+func (k *klarnaSignInShop) signInWithKlarna(t *testing.T, b *browser, email string) page {
 	t.Helper()
 	return b.get(k.authorize(t, k.start(t, b, "/auth/klarna/start"), email))
 }
 
-func (k *klarnaIDShop) userID(t *testing.T, b *browser) int64 {
+func (k *klarnaSignInShop) userID(t *testing.T, b *browser) int64 {
 	t.Helper()
 	p := b.get("/account")
 	if p.status != 200 {
@@ -149,7 +149,7 @@ func (k *klarnaIDShop) userID(t *testing.T, b *browser) int64 {
 }
 
 func TestSignInWithKlarnaMakesAnAccountAndFindsItAgain(t *testing.T) {
-	k := newKlarnaIDShop(t)
+	k := newKlarnaSignInShop(t)
 	b := k.browser(t)
 	page := b.get("/signin")
 	if btn := page.doc(t).Find("form[action='/auth/klarna/start'] button"); btn.Text() != "Sign in with Klarna" {
@@ -195,7 +195,7 @@ func TestSignInWithKlarnaMakesAnAccountAndFindsItAgain(t *testing.T) {
 }
 
 func TestForgedStateAndReplayedCallbackAreRefused(t *testing.T) {
-	k := newKlarnaIDShop(t)
+	k := newKlarnaSignInShop(t)
 	b := k.browser(t)
 	callback := k.authorize(t, k.start(t, b, "/auth/klarna/start"), "jonas.weber@example.com")
 	cb, _ := url.Parse(callback)
@@ -234,7 +234,7 @@ func TestForgedStateAndReplayedCallbackAreRefused(t *testing.T) {
 }
 
 func TestKlarnaSignInNeverJoinsAPasswordAccountByEmail(t *testing.T) {
-	k := newKlarnaIDShop(t)
+	k := newKlarnaSignInShop(t)
 	owner := k.browser(t)
 	owner.signUp("anna.schmidt@example.com")
 	b := k.browser(t)
@@ -256,7 +256,7 @@ func TestKlarnaSignInNeverJoinsAPasswordAccountByEmail(t *testing.T) {
 }
 
 func TestConnectKlarnaToAPasswordAccountAndDisconnect(t *testing.T) {
-	k := newKlarnaIDShop(t)
+	k := newKlarnaSignInShop(t)
 	b := k.browser(t)
 	b.signUp("tess@example.com")
 	acct := b.get("/account")
@@ -308,7 +308,7 @@ func TestConnectKlarnaToAPasswordAccountAndDisconnect(t *testing.T) {
 }
 
 // recognised asks the sandbox's userinfo about an access token.
-func (k *klarnaIDShop) recognised(t *testing.T, at string) bool {
+func (k *klarnaSignInShop) recognised(t *testing.T, at string) bool {
 	t.Helper()
 	req, _ := http.NewRequest("GET", k.sb.URL+"/klarna/login/userinfo", nil)
 	req.Header.Set("Authorization", "Bearer "+at)
@@ -321,7 +321,7 @@ func (k *klarnaIDShop) recognised(t *testing.T, at string) bool {
 }
 
 func TestKlarnaOnlyAccountCannotDisconnect(t *testing.T) {
-	k := newKlarnaIDShop(t)
+	k := newKlarnaSignInShop(t)
 	b := k.browser(t)
 	k.signInWithKlarna(t, b, "jonas.weber@example.com")
 	p := b.post("/account/klarna/disconnect", nil)
@@ -334,7 +334,7 @@ func TestKlarnaOnlyAccountCannotDisconnect(t *testing.T) {
 }
 
 func TestDeadGrantAsksToSignInAgainAndCheckoutCarriesOn(t *testing.T) {
-	k := newKlarnaIDShop(t)
+	k := newKlarnaSignInShop(t)
 	b := k.browser(t)
 	if code, _ := k.sandbox(t, "POST", "/control/settings", `{"klarna_refresh_token_ttl": "10m"}`); code != 200 {
 		t.Fatal(code)
@@ -346,7 +346,7 @@ func TestDeadGrantAsksToSignInAgainAndCheckoutCarriesOn(t *testing.T) {
 		t.Fatal("a live grant asks to sign in again")
 	}
 	k.st.Clock.Advance(11 * time.Minute)
-	if _, err := k.klarnaSignIn.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
+	if _, err := k.klarnaSignIn.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
 		t.Fatalf("expired refresh token: %v", err)
 	}
 	acct := b.get("/account").doc(t)
@@ -374,7 +374,7 @@ func TestDeadGrantAsksToSignInAgainAndCheckoutCarriesOn(t *testing.T) {
 }
 
 func TestKlarnaCancelledSignInGoesBackCalmly(t *testing.T) {
-	k := newKlarnaIDShop(t)
+	k := newKlarnaSignInShop(t)
 	b := k.browser(t)
 	authURL := k.start(t, b, "/auth/klarna/start")
 	q, _ := url.Parse(authURL)
@@ -390,7 +390,7 @@ func TestKlarnaCancelledSignInGoesBackCalmly(t *testing.T) {
 
 // payWithKlarna chooses Klarna at checkout and returns the payment page and
 // the widget's mode for it ("ready": recognised, no login; "login").
-func (k *klarnaIDShop) payWithKlarna(t *testing.T, b *browser) (page, string) {
+func (k *klarnaSignInShop) payWithKlarna(t *testing.T, b *browser) (page, string) {
 	t.Helper()
 	p := b.post("/checkout/klarna", nil)
 	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/checkout/klarna/") {
@@ -420,7 +420,7 @@ func (k *klarnaIDShop) payWithKlarna(t *testing.T, b *browser) (page, string) {
 }
 
 func TestKlarnaCheckoutSendsAFreshAccessToken(t *testing.T) {
-	k := newKlarnaIDShop(t)
+	k := newKlarnaSignInShop(t)
 	b := k.browser(t)
 	k.signInWithKlarna(t, b, "anna.schmidt@example.com")
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
@@ -451,7 +451,7 @@ func TestKlarnaCheckoutSendsAFreshAccessToken(t *testing.T) {
 }
 
 func TestKlarnaCheckoutWithoutSignInWithKlarna(t *testing.T) {
-	k := newKlarnaIDShop(t)
+	k := newKlarnaSignInShop(t)
 	b := k.browser(t)
 	b.signUp("plain@example.com")
 	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
@@ -464,7 +464,7 @@ func TestKlarnaCheckoutWithoutSignInWithKlarna(t *testing.T) {
 }
 
 func TestRevokedGrantAsksToSignInAgainAndKlarnaCheckoutCarriesOn(t *testing.T) {
-	k := newKlarnaIDShop(t)
+	k := newKlarnaSignInShop(t)
 	b := k.browser(t)
 	k.signInWithKlarna(t, b, "jonas.weber@example.com")
 	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
@@ -497,7 +497,7 @@ func TestRevokedGrantAsksToSignInAgainAndKlarnaCheckoutCarriesOn(t *testing.T) {
 }
 
 func TestFiftyConcurrentKlarnaCheckoutsMakeOneRefresh(t *testing.T) {
-	k := newKlarnaIDShop(t)
+	k := newKlarnaSignInShop(t)
 	b := k.browser(t)
 	k.signInWithKlarna(t, b, "mia.svensson@example.com")
 	b.post("/cart/items", url.Values{"product_id": {"hand-grinder"}, "quantity": {"1"}})

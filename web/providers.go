@@ -5,7 +5,7 @@ import (
 	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/klarna"
-	"refshop/web/klarnaid"
+	"refshop/web/klarnasignin"
 	"refshop/web/vipps"
 )
 
@@ -28,11 +28,11 @@ func WithProviderClients(d Deps) Deps {
 		k := d.Config.Klarna
 		d.Klarna = klarna.New(klarna.Config{BaseURL: k.APIURL, Username: k.Username, Password: k.Password, HTTP: d.HTTP, Log: d.Log})
 	}
-	if d.KlarnaID == nil {
+	if d.KlarnaSignIn == nil {
 		k := d.Config.Klarna
 		// Token lifetimes run on the provider's clock, so moving the
 		// sandbox clock ages the shop's tokens as well.
-		d.KlarnaID = klarnaid.New(klarnaid.Config{
+		d.KlarnaSignIn = klarnasignin.New(klarnasignin.Config{
 			Issuer: k.LoginURL, ClientID: k.ClientID, ClientSecret: k.ClientSecret,
 			RedirectURL: d.Config.ShopBaseURL + "/auth/klarna/callback",
 			HTTP:        d.HTTP, Clock: providerClock(d, k.Mode), Log: d.Log,

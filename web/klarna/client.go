@@ -1,13 +1,3 @@
-// Package klarna is the shop's client for Klarna Payments v1 and the Customer
-// Token API v1: payment sessions, orders from an authorization, and account
-// linking with customer tokens (intent buy_and_link). Sign in with Klarna
-// (OIDC) lives in its own package; its access token reaches a payment session
-// through Customer.KlarnaAccessToken.
-//
-// Every call uses HTTP Basic auth, sends an idempotency key on POST and PATCH
-// (derived from the shop's payment attempt, so a retry reuses it), retries
-// network errors and 5xx a bounded number of times, and decodes Klarna's
-// ErrorV2 body into *Error with its correlation id.
 package klarna
 
 import (
@@ -206,13 +196,13 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		return retry, err
 	})
 	if ie, ok := last.(*outbound.Interrupted); ok {
-		return networkError(cl.name, ie.Err)
+		return noAnswer(cl.name, ie.Err)
 	}
 	if last == nil {
 		return nil
 	}
 	var e *Error
-	if errors.As(last, &e) {
+	if errors.As(last, &e) && e.Answered {
 		e.AfterUnanswered = unanswered
 		c.cfg.Log.LogAttrs(ctx, slog.LevelWarn, "klarna error",
 			slog.String("operation", cl.name), slog.Int("status", e.Status), slog.String("error_code", e.Code),
@@ -242,12 +232,12 @@ func (c *Client) try(ctx context.Context, cl call, payload []byte) (retry bool, 
 	}
 	resp, err := c.cfg.HTTP.Do(req)
 	if err != nil {
-		return true, networkError(cl.name, err)
+		return true, noAnswer(cl.name, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return true, networkError(cl.name, err)
+		return true, noAnswer(cl.name, err)
 	}
 	for _, s := range cl.ok {
 		if resp.StatusCode != s {
@@ -255,7 +245,8 @@ func (c *Client) try(ctx context.Context, cl call, payload []byte) (retry bool, 
 		}
 		if cl.out != nil && len(bytes.TrimSpace(data)) > 0 {
 			if err := json.Unmarshal(data, cl.out); err != nil {
-				return false, fmt.Errorf("klarna %s: decode answer: %w", cl.name, err)
+				return false, &Error{Op: cl.name, Answered: true, Status: resp.StatusCode,
+					CorrelationID: resp.Header.Get("Klarna-Correlation-Id"), err: fmt.Errorf("decode answer: %w", err)}
 			}
 		}
 		return false, nil

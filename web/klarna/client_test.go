@@ -86,11 +86,12 @@ func TestCreateSessionSendsTheDocumentedRequest(t *testing.T) {
 		answer(w, 200, testdata(t, "create_session_response.json"))
 	})
 	req := SessionRequest{
-		AcquiringChannel: "ECOMMERCE", Intent: IntentBuyAndLink, PurchaseCountry: "SE", PurchaseCurrency: "SEK", Locale: "sv-SE",
-		OrderAmount: 10000, OrderTaxAmount: 2000,
-		OrderLines: []OrderLine{{Type: "digital", Reference: "INV-1001", Name: "Invoice 1001", Quantity: 1, UnitPrice: 10000,
-			TaxRate: 2500, TotalAmount: 10000, TotalTaxAmount: 2000}},
-		MerchantURLs: &MerchantURLs{Confirmation: "https://shop.example/klarna/confirm?sid={session.id}&oid={order.id}"},
+		AcquiringChannel: "ECOMMERCE", Intent: IntentBuyAndLink,
+		Purchase: Purchase{PurchaseCountry: "SE", PurchaseCurrency: "SEK", Locale: "sv-SE",
+			OrderAmount: 10000, OrderTaxAmount: 2000,
+			OrderLines: []OrderLine{{Type: "digital", Reference: "INV-1001", Name: "Invoice 1001", Quantity: 1, UnitPrice: 10000,
+				TaxRate: 2500, TotalAmount: 10000, TotalTaxAmount: 2000}},
+			MerchantURLs: &MerchantURLs{Confirmation: "https://shop.example/klarna/confirm?sid={session.id}&oid={order.id}"}},
 		Customer: &Customer{CustomerToken: secret.New("krn:partner:eu1:live:identity:customer-token:AbCdEfGh1234567"),
 			KlarnaAccessToken: secret.New("ory_at_example")},
 	}
@@ -163,7 +164,7 @@ func TestOrderAnswersDecode(t *testing.T) {
 				o, err = c.CustomerTokenOrder(context.Background(), secret.New("krn:partner:eu1:playground:identity:customer-token:T"),
 					TokenOrderRequest{PurchaseCurrency: "EUR", OrderAmount: 100}, "k1")
 			} else {
-				o, err = c.CreateOrder(context.Background(), "auth-1", OrderRequest{PurchaseCountry: "DE"}, "k1")
+				o, err = c.CreateOrder(context.Background(), "auth-1", OrderRequest{Purchase: Purchase{PurchaseCountry: "DE"}}, "k1")
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -372,8 +373,9 @@ func TestNetworkErrorsRetriedAndNeverShowTheURL(t *testing.T) {
 	rt2 := &flaky{fail: 10, next: http.DefaultTransport}
 	c2 := New(Config{BaseURL: srv.URL, HTTP: &http.Client{Transport: rt2}, Sleep: func(context.Context, time.Duration) error { return nil }})
 	_, err := c2.ReadCustomerToken(context.Background(), tok)
-	var ne *NetworkError
-	if !errors.As(err, &ne) || strings.Contains(err.Error(), "SECRETID") || rt2.n.Load() != 3 {
+	var e *Error
+	if !errors.As(err, &e) || e.Answered || !Unanswered(err) || StatusOf(err) != 0 ||
+		strings.Contains(err.Error(), "SECRETID") || rt2.n.Load() != 3 {
 		t.Errorf("err = %v after %d tries", err, rt2.n.Load())
 	}
 }
@@ -390,5 +392,22 @@ func TestIdempotencyKeyIsAStableUUIDv5PerAttemptAndOperation(t *testing.T) {
 	}
 	if a == IdempotencyKey("order-abc", "create_order") || a == IdempotencyKey("order-abd", "create_session") {
 		t.Error("different attempts or operations share a key")
+	}
+}
+
+// An answer that cannot be read is an *Error too: answered, with its status
+// and the correlation id header, and not retried.
+func TestUnreadableAnswerIsAnError(t *testing.T) {
+	f, c, _ := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte, n int) {
+		w.Header().Set("Klarna-Correlation-Id", "corr-garbled")
+		answer(w, 200, []byte(`{"session_id": 42`))
+	})
+	_, err := c.ReadSession(context.Background(), "s1")
+	var e *Error
+	if !errors.As(err, &e) || !e.Answered || Unanswered(err) || StatusOf(err) != 200 || CorrelationID(err) != "corr-garbled" {
+		t.Fatalf("err = %v", err)
+	}
+	if f.calls.Load() != 1 {
+		t.Errorf("an unreadable answer was retried: %d calls", f.calls.Load())
 	}
 }

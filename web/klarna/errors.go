@@ -10,11 +10,16 @@ import (
 	"strings"
 )
 
-// Error is a Klarna API error (ErrorV2: correlation_id, error_code,
-// error_messages). CorrelationID is what Klarna's support asks for: the shop
-// logs it and shows it on the error page as the support reference.
+// Error is every failed Klarna call: an error answer (ErrorV2:
+// correlation_id, error_code, error_messages), an answer that could not be
+// read, or no answer at all. CorrelationID is what Klarna's support asks
+// for: the shop logs it and shows it on the error page as the support
+// reference. Its text never contains the URL (Klarna puts tokens in paths).
 type Error struct {
-	Op            string // create_order, ...
+	Op string // create_order, ... (the operation name the sandbox counts)
+	// Answered: Klarna answered, with Status. False: the call got no answer
+	// (Kind says how it failed) and Status is 0.
+	Answered      bool
 	Status        int
 	CorrelationID string
 	Code          string   // ALL_CAPS_SNAKE_CASE, e.g. BAD_VALUE
@@ -22,9 +27,14 @@ type Error struct {
 	// AfterUnanswered: an earlier try of the same call got no answer or a
 	// 5xx, so it may have done the work this answer refuses to do again.
 	AfterUnanswered bool
+	Kind            string // without an answer: timeout, canceled or network
+	err             error  // why there was no answer, or why the answer was unreadable
 }
 
 func (e *Error) Error() string {
+	if !e.Answered {
+		return "klarna " + e.Op + ": no answer (" + e.Kind + ")"
+	}
 	s := fmt.Sprintf("klarna %s: HTTP %d", e.Op, e.Status)
 	if e.Code != "" {
 		s += " " + e.Code
@@ -32,17 +42,31 @@ func (e *Error) Error() string {
 	if len(e.Messages) > 0 {
 		s += ": " + strings.Join(e.Messages, "; ")
 	}
+	if e.err != nil {
+		s += ": " + e.err.Error()
+	}
 	if e.CorrelationID != "" {
 		s += " (correlation id " + e.CorrelationID + ")"
 	}
 	return s
 }
 
+// Unwrap exposes context errors (so callers can tell a cancelled request)
+// but not a *url.Error, whose text holds the URL.
+func (e *Error) Unwrap() error {
+	for _, ctxErr := range []error{context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(e.err, ctxErr) {
+			return ctxErr
+		}
+	}
+	return nil
+}
+
 // decodeError reads an error answer. Klarna's body is ErrorV2; a body that is
 // not (a proxy's HTML page, an empty 401) still gives an Error with the
 // status and the Klarna-Correlation-Id header.
 func decodeError(op string, resp *http.Response, body []byte) *Error {
-	e := &Error{Op: op, Status: resp.StatusCode}
+	e := &Error{Op: op, Answered: true, Status: resp.StatusCode}
 	var w struct {
 		CorrelationID string   `json:"correlation_id"`
 		ErrorCode     string   `json:"error_code"`
@@ -66,7 +90,8 @@ func CorrelationID(err error) string {
 	return ""
 }
 
-// StatusOf returns the HTTP status of a Klarna error, 0 for other errors.
+// StatusOf returns the HTTP status of Klarna's answer, 0 for a call that got
+// none and for other errors.
 func StatusOf(err error) int {
 	var e *Error
 	if errors.As(err, &e) {
@@ -86,11 +111,12 @@ func NeedsReapproval(err error) bool {
 }
 
 // MayHaveOrdered reports a create-order 404 that followed a try which got no
-// answer (or a 5xx): the authorization may be "invalid" because that try used
-// it. providers.md 2.7 documents no idempotency for Payments' create order,
-// so Klarna may answer the retry so instead of replaying the order. The
-// caller reads the session (status complete: an order was placed) before
-// treating the 404 as an expired approval.
+// answer (or a 5xx): that try may have used the authorization. Klarna
+// promises to replay a Klarna-Idempotency-Key only for Order Management calls
+// (https://docs.klarna.com/api/escalation-and-retry-policy/), so a retried
+// create order may get 404 instead of the order. The caller reads the
+// session (status complete: an order was placed) before treating the 404 as
+// an expired approval.
 func MayHaveOrdered(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Status == http.StatusNotFound && e.AfterUnanswered
@@ -113,29 +139,15 @@ func TokenGone(err error) bool {
 		(e.Status == http.StatusForbidden && (e.Code == "TOKEN_CANCELLED" || e.Code == "TOKEN_SUSPENDED"))
 }
 
-// NetworkError is a call that got no answer. Its text never contains the URL
-// (Klarna puts tokens in paths), only what kind of failure it was.
-type NetworkError struct {
-	Op   string
-	Kind string // timeout, canceled, network
-	err  error
+// Unanswered reports a Klarna call that got no answer (a timeout, a refused
+// or broken connection): Klarna may be down, or may not have heard.
+func Unanswered(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && !e.Answered
 }
 
-func (e *NetworkError) Error() string { return "klarna " + e.Op + ": no answer (" + e.Kind + ")" }
-
-// Unwrap exposes context errors (so callers can tell a cancelled request)
-// but not the *url.Error, whose text holds the URL.
-func (e *NetworkError) Unwrap() error {
-	if errors.Is(e.err, context.Canceled) {
-		return context.Canceled
-	}
-	if errors.Is(e.err, context.DeadlineExceeded) {
-		return context.DeadlineExceeded
-	}
-	return nil
-}
-
-func networkError(op string, err error) *NetworkError {
+// noAnswer is the error of a call that got no answer.
+func noAnswer(op string, err error) *Error {
 	kind := "network"
 	var ne net.Error
 	switch {
@@ -144,7 +156,5 @@ func networkError(op string, err error) *NetworkError {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		kind = "timeout"
 	}
-	return &NetworkError{Op: op, Kind: kind, err: err}
+	return &Error{Op: op, Kind: kind, err: err}
 }
-
-func equalFold(a, b string) bool { return strings.EqualFold(a, b) }

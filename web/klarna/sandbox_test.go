@@ -60,18 +60,20 @@ func cart(ids map[string]int64) []klarna.Item {
 
 func sessionFor(items []klarna.Item, token secret.Secret) klarna.SessionRequest {
 	lines, amount, tax := klarna.Lines(items)
-	req := klarna.SessionRequest{Intent: klarna.IntentBuyAndLink, PurchaseCountry: "DE", PurchaseCurrency: "EUR", Locale: "de-DE",
-		OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines,
-		MerchantURLs: &klarna.MerchantURLs{Confirmation: "http://shop.test/orders/x"}}
+	req := klarna.SessionRequest{Intent: klarna.IntentBuyAndLink, Purchase: klarna.Purchase{
+		PurchaseCountry: "DE", PurchaseCurrency: "EUR", Locale: "de-DE", OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines,
+		MerchantURLs: &klarna.MerchantURLs{Confirmation: "http://shop.test/orders/x"}}}
 	if !token.IsZero() {
 		req.Customer = &klarna.Customer{CustomerToken: token}
 	}
 	return req
 }
 
+// orderFor is the order for an approved session s, without merchant URLs.
 func orderFor(s klarna.SessionRequest) klarna.OrderRequest {
-	return klarna.OrderRequest{PurchaseCountry: s.PurchaseCountry, PurchaseCurrency: s.PurchaseCurrency, Locale: s.Locale,
-		OrderAmount: s.OrderAmount, OrderTaxAmount: s.OrderTaxAmount, OrderLines: s.OrderLines}
+	p := s.Purchase
+	p.MerchantURLs = nil
+	return klarna.OrderRequest{Purchase: p}
 }
 
 var tokenForm = regexp.MustCompile(`^krn:partner:eu1:playground:identity:customer-token:[A-Za-z0-9]+$`)

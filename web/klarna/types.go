@@ -2,6 +2,7 @@ package klarna
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"refshop/web/secret"
@@ -57,10 +58,12 @@ type Address struct {
 
 // Customer is the session's customer object. Besides the OpenAPI fields it
 // carries the two tokens Klarna's guides add: CustomerToken (account linking:
-// the stored customer_token makes the widget open ready to buy) and
-// KlarnaAccessToken (Sign in with Klarna, providers.md 1.7: a fresh access
-// token recognises the signed-in customer). Both are secrets: they print as
-// [redacted] everywhere except in the request body MarshalJSON writes.
+// the stored customer_token opens the widget ready to buy) and
+// KlarnaAccessToken (a fresh Sign in with Klarna access token recognises the
+// signed-in customer; an expired one only makes the widget ask for a login:
+// https://docs.klarna.com/sign-in-with-klarna/integrate-sign-in-with-klarna/integrate-with-klarna-payments/).
+// Both are secrets: they print as [redacted] everywhere except in the request
+// body MarshalJSON writes.
 type Customer struct {
 	CustomerToken     secret.Secret
 	KlarnaAccessToken secret.Secret
@@ -84,10 +87,10 @@ func (c Customer) MarshalJSON() ([]byte, error) {
 	}{c.CustomerToken.Reveal(), c.KlarnaAccessToken.Reveal(), c.DateOfBirth, c.Type})
 }
 
-// SessionRequest is the body of create session and update session.
-type SessionRequest struct {
-	AcquiringChannel   string        `json:"acquiring_channel,omitempty"`
-	Intent             string        `json:"intent,omitempty"`
+// Purchase is what a session and the order placed from it both carry. The
+// order's must match the session the customer approved, or Klarna answers
+// 409.
+type Purchase struct {
 	PurchaseCountry    string        `json:"purchase_country"`
 	PurchaseCurrency   string        `json:"purchase_currency"`
 	Locale             string        `json:"locale,omitempty"`
@@ -98,7 +101,14 @@ type SessionRequest struct {
 	MerchantReference1 string        `json:"merchant_reference1,omitempty"`
 	MerchantReference2 string        `json:"merchant_reference2,omitempty"`
 	BillingAddress     *Address      `json:"billing_address,omitempty"`
-	Customer           *Customer     `json:"customer,omitempty"`
+}
+
+// SessionRequest is the body of create session and update session.
+type SessionRequest struct {
+	AcquiringChannel string `json:"acquiring_channel,omitempty"`
+	Intent           string `json:"intent,omitempty"`
+	Purchase
+	Customer *Customer `json:"customer,omitempty"`
 }
 
 // PaymentMethodCategory is one way to pay the session offers.
@@ -135,20 +145,11 @@ type SessionState struct {
 	PaymentMethodCategories []PaymentMethodCategory `json:"payment_method_categories"`
 }
 
-// OrderRequest is the body of create order (create_order_request). It must
-// match the authorized session, or Klarna answers 409.
+// OrderRequest is the body of create order (create_order_request). Its
+// Purchase must match the authorized session, or Klarna answers 409.
 type OrderRequest struct {
-	PurchaseCountry    string        `json:"purchase_country"`
-	PurchaseCurrency   string        `json:"purchase_currency"`
-	Locale             string        `json:"locale,omitempty"`
-	OrderAmount        int64         `json:"order_amount"`
-	OrderTaxAmount     int64         `json:"order_tax_amount"`
-	OrderLines         []OrderLine   `json:"order_lines"`
-	MerchantURLs       *MerchantURLs `json:"merchant_urls,omitempty"`
-	MerchantReference1 string        `json:"merchant_reference1,omitempty"`
-	MerchantReference2 string        `json:"merchant_reference2,omitempty"`
-	BillingAddress     *Address      `json:"billing_address,omitempty"`
-	AutoCapture        bool          `json:"auto_capture,omitempty"`
+	Purchase
+	AutoCapture bool `json:"auto_capture,omitempty"`
 }
 
 // TokenOrderRequest is the body of an order with a customer token
@@ -171,9 +172,9 @@ type TokenMerchantURL struct {
 	Push         string `json:"push,omitempty"`
 }
 
-// PaymentMethod is authorized_payment_method. CONFLICT (providers.md 2.4):
-// Klarna's guide shows a string ("invoice"), the OpenAPI an object
-// {type, number_of_days, number_of_installments}; both decode.
+// PaymentMethod is authorized_payment_method. Klarna's create-order guide
+// shows a string ("invoice"), the Payments OpenAPI an object {type,
+// number_of_days, number_of_installments}; both decode.
 type PaymentMethod struct {
 	Type                 string `json:"type"`
 	NumberOfDays         int    `json:"number_of_days,omitempty"`
@@ -202,9 +203,10 @@ type Order struct {
 	CustomerToken secret.Secret
 }
 
-// NOT FOUND (providers.md 2.4): where the account-linking customer_token sits
-// in the create-order answer. Both sides assume top level, as in the
-// account-linking guide's sample response.
+// wireOrder is the order answer as sent. The account-linking guide says
+// create order returns the customer_token but shows it only in a sample, at
+// the top level; client and sandbox both read it there
+// (https://docs.klarna.com/payments/web-payments/additional-resources/use-cases/account-linking).
 type wireOrder struct {
 	OrderID                 string         `json:"order_id"`
 	RedirectURL             string         `json:"redirect_url"`
@@ -231,7 +233,7 @@ type TokenInfo struct {
 // Active reports whether the token can still be used. Klarna writes the
 // status in capitals in its examples and in lower case in its prose; compare
 // without case.
-func (t TokenInfo) Active() bool { return equalFold(t.Status, "ACTIVE") }
+func (t TokenInfo) Active() bool { return strings.EqualFold(t.Status, "ACTIVE") }
 
 // Fraud statuses of a placed order. PENDING: Klarna's fraud check holds the
 // order; the merchant must not ship until Klarna accepts it.

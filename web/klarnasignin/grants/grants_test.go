@@ -1,6 +1,6 @@
-package klarnaid_test
+package grants_test
 
-// Tests of the client and Grants against the sandbox, through HTTP, on a
+// Tests of the keeper (and the client it refreshes with) against the sandbox, through HTTP, on a
 // real SQLite database: the refresh happens once however many callers (and
 // processes) race, and a dead grant is never retried.
 
@@ -18,13 +18,31 @@ import (
 
 	"refshop/db"
 	"refshop/web/clock"
-	"refshop/web/klarnaid"
+	"refshop/web/klarnasignin"
+	"refshop/web/klarnasignin/grants"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/sandboxtest"
 	"refshop/web/secret"
 )
 
-// world is a sandbox plus one shop process (a Store, a Client and Grants on
+const (
+	testClientID     = "refshop-test-client"
+	testClientSecret = "test-client-secret"
+)
+
+var testStart = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+
+// newTestClient is the shop's client for the sandbox's issuer, with the
+// provider clock c and retries that do not wait.
+func newTestClient(issuer string, c clock.Clock) *klarnasignin.Client {
+	return klarnasignin.New(klarnasignin.Config{
+		Issuer: issuer, ClientID: testClientID, ClientSecret: secret.New(testClientSecret),
+		RedirectURL: "http://shop.test/auth/klarna/callback",
+		HTTP:        &http.Client{Timeout: 5 * time.Second}, Clock: c, Backoff: []time.Duration{time.Millisecond, time.Millisecond},
+	})
+}
+
+// world is a sandbox plus one shop process (a Store, a Client and a Keeper on
 // a database file); process adds another one on the same file.
 type world struct {
 	t    *testing.T
@@ -39,8 +57,8 @@ type world struct {
 type shop struct {
 	db     *db.DB
 	store  *db.Store
-	client *klarnaid.Client
-	grants *klarnaid.Grants
+	client *klarnasignin.Client
+	grants *grants.Keeper
 }
 
 func newWorld(t *testing.T) *world {
@@ -71,7 +89,7 @@ func (w *world) process() shop {
 	// The provider clock is the sandbox clock, as cmd/shop wires it.
 	c := newTestClient(w.url+"/klarna/login", w.sb.State.Clock)
 	return shop{db: d, store: store, client: c,
-		grants: klarnaid.NewGrants(c, store, w.box, klarnaid.GrantOptions{Wall: w.wall, Poll: 5 * time.Millisecond})}
+		grants: grants.New(grants.Config{Client: c, Store: store, Box: w.box, Wall: w.wall, Poll: 5 * time.Millisecond})}
 }
 
 func (w *world) post(path, body string) {
@@ -91,7 +109,7 @@ func (w *world) calls(op string) int { return w.sb.State.Calls(op) }
 
 // authorize runs the browser's part with klarna_auto_consent and returns
 // the code and state the callback gets.
-func (w *world) authorize(email string, ar klarnaid.AuthRequest) (code, state string) {
+func (w *world) authorize(email string, ar klarnasignin.AuthRequest) (code, state string) {
 	w.t.Helper()
 	w.post("/control/settings", `{"klarna_auto_consent": "`+email+`"}`)
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -108,7 +126,7 @@ func (w *world) authorize(email string, ar klarnaid.AuthRequest) (code, state st
 }
 
 // signIn makes an account, signs email in with Klarna and stores the grant.
-func (w *world) signIn(email string) (int64, klarnaid.Tokens) {
+func (w *world) signIn(email string) (int64, klarnasignin.Tokens) {
 	w.t.Helper()
 	ctx := context.Background()
 	u, err := w.store.CreateUser(ctx, "shop-"+email, "", "hash")
@@ -131,6 +149,24 @@ func (w *world) signIn(email string) (int64, klarnaid.Tokens) {
 		w.t.Fatal(err)
 	}
 	return u.ID, toks
+}
+
+// wantSignInAgain fails unless asking for uid's access token gives
+// ErrSignInAgain; when says what is being checked.
+func (w *world) wantSignInAgain(uid int64, when string) {
+	w.t.Helper()
+	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
+		w.t.Fatalf("%s: %v, want ErrSignInAgain", when, err)
+	}
+}
+
+// wantRefreshes fails unless the sandbox counted n refresh calls; why says
+// why n.
+func (w *world) wantRefreshes(n int, why string) {
+	w.t.Helper()
+	if got := w.calls("klarna.token_refresh"); got != n {
+		w.t.Fatalf("%d refresh calls, want %d %s", got, n, why)
+	}
 }
 
 // recognised asks the sandbox's userinfo whether an access token is valid now.
@@ -184,7 +220,7 @@ func TestCodeExchangeWithPKCEAndNonceAgainstTheSandbox(t *testing.T) {
 	// A nonce other than the one sent is refused even with a valid code.
 	ar2, _ := w.client.NewAuthRequest(ctx)
 	code2, _ := w.authorize("anna.schmidt@example.com", ar2)
-	if _, _, err := w.client.Exchange(ctx, code2, ar2.Verifier, ar.Nonce); !errors.Is(err, klarnaid.ErrIDToken) {
+	if _, _, err := w.client.Exchange(ctx, code2, ar2.Verifier, ar.Nonce); !klarnasignin.InvalidIDToken(err) {
 		t.Fatalf("nonce of another sign-in: %v", err)
 	}
 }
@@ -213,9 +249,7 @@ func TestFiftyConcurrentCheckoutsMakeOneRefresh(t *testing.T) {
 			t.Fatalf("caller %d got another access token", i)
 		}
 	}
-	if n := w.calls("klarna.token_refresh"); n != 1 {
-		t.Fatalf("%d refresh calls, want 1", n)
-	}
+	w.wantRefreshes(1, "")
 	if got[0].Reveal() == first.AccessToken.Reveal() || !w.recognised(got[0]) {
 		t.Fatal("the callers did not get a new, valid access token")
 	}
@@ -263,9 +297,7 @@ func TestTwoProcessesRacingMakeOneRefresh(t *testing.T) {
 	if len(seen) != 1 {
 		t.Fatalf("%d different access tokens, want 1", len(seen))
 	}
-	if n := w.calls("klarna.token_refresh"); n != 1 {
-		t.Fatalf("%d refresh calls from two processes, want 1", n)
-	}
+	w.wantRefreshes(1, "(two processes race)")
 }
 
 func TestStoredTokenIsNeverTheOldOneAfterRotation(t *testing.T) {
@@ -293,9 +325,7 @@ func TestStoredTokenIsNeverTheOldOneAfterRotation(t *testing.T) {
 		}
 		seen[rt] = true
 	}
-	if n := w.calls("klarna.token_refresh"); n != 3 {
-		t.Fatalf("%d refresh calls, want 3", n)
-	}
+	w.wantRefreshes(3, "")
 }
 
 func TestReuseDetectionEndsTheGrantAndIsNotRetried(t *testing.T) {
@@ -307,14 +337,12 @@ func TestReuseDetectionEndsTheGrantAndIsNotRetried(t *testing.T) {
 	}
 	// Someone replays the used refresh token (a leak, a restored backup):
 	// Klarna revokes the whole grant.
-	if _, err := w.client.Refresh(context.Background(), toks.RefreshToken); !errors.Is(err, klarnaid.ErrSignInAgain) {
+	if _, err := w.client.Refresh(context.Background(), toks.RefreshToken); !klarnasignin.InvalidGrant(err) {
 		t.Fatalf("replayed refresh token: %v", err)
 	}
 	w.sb.State.Clock.Advance(6 * time.Minute)
 	before := w.calls("klarna.token_refresh")
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
-		t.Fatalf("after reuse: %v, want ErrSignInAgain", err)
-	}
+	w.wantSignInAgain(uid, "after reuse")
 	st, _ := w.grants.Status(context.Background(), uid)
 	if !st.Connected || !st.SignInAgain {
 		t.Fatalf("status %+v, want connected and sign-in-again", st)
@@ -323,9 +351,7 @@ func TestReuseDetectionEndsTheGrantAndIsNotRetried(t *testing.T) {
 		t.Fatal("a dead grant kept its refresh token")
 	}
 	for range 5 {
-		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
-			t.Fatalf("dead grant: %v", err)
-		}
+		w.wantSignInAgain(uid, "dead grant")
 	}
 	if n := w.calls("klarna.token_refresh") - before; n != 1 {
 		t.Fatalf("%d refresh calls for a dead grant, want the 1 that found it dead", n)
@@ -351,23 +377,15 @@ func TestExpiredRefreshToken(t *testing.T) {
 		w.post("/control/settings", `{"klarna_refresh_token_ttl": "10m"}`)
 		uid, _ := w.signIn("jonas.weber@example.com")
 		w.sb.State.Clock.Advance(11 * time.Minute)
-		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
-			t.Fatalf("err = %v, want ErrSignInAgain", err)
-		}
-		if n := w.calls("klarna.token_refresh"); n != 1 {
-			t.Fatalf("%d refresh calls, want 1", n)
-		}
+		w.wantSignInAgain(uid, "access token")
+		w.wantRefreshes(1, "")
 	})
 	t.Run("past the documented 60 days", func(t *testing.T) {
 		w := newWorld(t)
 		uid, _ := w.signIn("jonas.weber@example.com")
 		w.sb.State.Clock.Advance(61 * 24 * time.Hour)
-		if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
-			t.Fatalf("err = %v, want ErrSignInAgain", err)
-		}
-		if n := w.calls("klarna.token_refresh"); n != 0 {
-			t.Fatalf("%d refresh calls with a refresh token known to be expired, want 0", n)
-		}
+		w.wantSignInAgain(uid, "access token")
+		w.wantRefreshes(0, "(the refresh token is known to be expired)")
 	})
 }
 
@@ -377,7 +395,7 @@ func TestTransientFailureKeepsTheGrant(t *testing.T) {
 	w.sb.State.Clock.Advance(6 * time.Minute)
 	w.post("/control/faults", `{"operation": "klarna.token_refresh", "status": 503, "times": 3}`)
 	_, err := w.grants.AccessToken(context.Background(), uid)
-	if err == nil || errors.Is(err, klarnaid.ErrSignInAgain) {
+	if err == nil || errors.Is(err, grants.ErrSignInAgain) {
 		t.Fatalf("err = %v, want a transient error", err)
 	}
 	if n := w.calls("klarna.token_refresh"); n != 3 {
@@ -395,20 +413,14 @@ func TestTransientFailureKeepsTheGrant(t *testing.T) {
 func TestUnknownOutcomeIsNotSentAgain(t *testing.T) {
 	w := newWorld(t)
 	uid, _ := w.signIn("anna.schmidt@example.com")
-	w.grants = klarnaid.NewGrants(w.client, w.store, w.box, klarnaid.GrantOptions{Wall: w.wall, Lease: 500 * time.Millisecond})
+	w.grants = grants.New(grants.Config{Client: w.client, Store: w.store, Box: w.box, Wall: w.wall, Lease: 500 * time.Millisecond})
 	w.sb.State.Clock.Advance(6 * time.Minute)
 	// The sandbox holds the call longer than the shop waits: the refresh
 	// may or may not have happened.
 	w.post("/control/faults", `{"operation": "klarna.token_refresh", "status": 0, "delay": "3s"}`)
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
-		t.Fatalf("err = %v, want ErrSignInAgain", err)
-	}
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
-		t.Fatalf("second call: %v", err)
-	}
-	if n := w.calls("klarna.token_refresh"); n != 1 {
-		t.Fatalf("%d refresh calls, want 1: the maybe-spent token must not be sent again", n)
-	}
+	w.wantSignInAgain(uid, "access token")
+	w.wantSignInAgain(uid, "second call")
+	w.wantRefreshes(1, "(the maybe-spent token must not be sent again)")
 }
 
 func TestLeaseThatRunsOutIsNotResent(t *testing.T) {
@@ -427,12 +439,8 @@ func TestLeaseThatRunsOutIsNotResent(t *testing.T) {
 		t.Fatal("got a token while another process held the lease")
 	}
 	w.wall.Advance(31 * time.Second)
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrSignInAgain) {
-		t.Fatalf("after the lease ran out: %v, want ErrSignInAgain", err)
-	}
-	if n := w.calls("klarna.token_refresh"); n != 0 {
-		t.Fatalf("%d refresh calls, want 0", n)
-	}
+	w.wantSignInAgain(uid, "after the lease ran out")
+	w.wantRefreshes(0, "")
 }
 
 func TestConnectRevokesTheReplacedGrant(t *testing.T) {
@@ -464,7 +472,7 @@ func TestDisconnectRevokesAndForgets(t *testing.T) {
 	w := newWorld(t)
 	uid, toks := w.signIn("anna.schmidt@example.com")
 	w.post("/control/faults", `{"operation": "klarna.revoke", "status": 502}`)
-	if err := w.grants.Disconnect(context.Background(), uid); !errors.Is(err, klarnaid.ErrRevoke) {
+	if err := w.grants.Disconnect(context.Background(), uid); !errors.Is(err, grants.ErrRevoke) {
 		t.Fatalf("disconnect while Klarna fails: %v, want ErrRevoke", err)
 	}
 	if st, _ := w.grants.Status(context.Background(), uid); !st.Connected {
@@ -479,7 +487,7 @@ func TestDisconnectRevokesAndForgets(t *testing.T) {
 	if st, _ := w.grants.Status(context.Background(), uid); st.Connected {
 		t.Fatal("still connected after Disconnect")
 	}
-	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, klarnaid.ErrNotConnected) {
+	if _, err := w.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrNotConnected) {
 		t.Fatalf("after Disconnect: %v", err)
 	}
 }

@@ -1,4 +1,17 @@
-package klarnaid
+// Package grants keeps each account's Sign in with Klarna grant (the
+// identity, the sealed refresh token and the current access token) in the
+// shop's database, and hands out a fresh access token for Klarna Payments
+// (customer.klarna_access_token).
+//
+// Why a compare-and-swap: a Klarna refresh token works once (the refresh
+// answer carries the next one:
+// https://docs.klarna.com/sign-in-with-klarna/additional-resources/other-operations),
+// and sending a used one again is expected to revoke the whole grant. So a
+// refresh must happen once however many callers find the access token
+// expired at the same moment (two tabs, fifty checkout requests, two shop
+// processes on one database), and the rotated token must replace the used
+// one atomically. Keeper says how.
+package grants
 
 import (
 	"context"
@@ -13,22 +26,45 @@ import (
 
 	"refshop/db"
 	"refshop/web/clock"
+	"refshop/web/klarnasignin"
 	"refshop/web/outbound"
 	"refshop/web/secret"
 )
 
-// ErrNotConnected: the account has no Klarna identity (or no grant).
-var ErrNotConnected = errors.New("klarnaid: account not connected to Klarna")
+var (
+	// ErrNotConnected: the account has no Klarna identity (or no grant).
+	ErrNotConnected = errors.New("grants: account not connected to Klarna")
+	// ErrSignInAgain: Klarna ended the grant (or the shop cannot use it any
+	// more); only a new Sign in with Klarna helps. Never retried.
+	ErrSignInAgain = errors.New("grants: the grant ended; sign in with Klarna again")
+	// ErrRevoke: Klarna did not confirm the revocation; nothing was deleted,
+	// the customer may try again.
+	ErrRevoke = errors.New("grants: Klarna did not confirm the revocation")
+)
 
-// Grants keeps each account's Sign in with Klarna grant in the database and
-// hands out a fresh access token for Klarna payments.
-//
-// Refreshing safely. A Klarna refresh token works once: the refresh answer
-// carries the next one, and sending a used one again makes Klarna revoke the
-// whole grant (fosite's reuse detection, providers.md 1.4). So a refresh must
-// happen once however many callers find the access token expired at the same
-// moment: two tabs, fifty checkout requests, two shop processes on one
-// database file.
+// Config is what a Keeper needs; zero durations and clocks take the defaults.
+type Config struct {
+	Client *klarnasignin.Client // refreshes and revokes
+	Store  *db.Store
+	Box    *secret.Box // seals the tokens at rest
+	Log    *slog.Logger
+	// Clock is the provider's time, which token lifetimes run on. Default:
+	// the client's.
+	Clock clock.Clock
+	// Wall is the clock leases run on. Default the wall clock.
+	Wall clock.Clock
+	// Lease bounds one refresh: the call is abandoned before it ends, and
+	// other processes wait this long for it. Default 30s.
+	Lease time.Duration
+	// Poll is how often a process waiting for another's refresh reads the
+	// row. Default 50ms.
+	Poll time.Duration
+	// Margin: an access token with less than this left is refreshed, so it
+	// still works when the payment widget loads. Default 30s.
+	Margin time.Duration
+}
+
+// Keeper keeps the accounts' grants. A refresh happens once:
 //
 //  1. In one process, singleflight collapses the callers for one account into
 //     one flight; they all get its result.
@@ -54,54 +90,34 @@ var ErrNotConnected = errors.New("klarnaid: account not connected to Klarna")
 // Token lifetimes run on the provider's clock (the sandbox clock in sandbox
 // mode, so moving it ages the shop's tokens too); leases on the wall clock,
 // so moving the sandbox clock never breaks a refresh in progress.
-type Grants struct {
-	client *Client
-	store  *db.Store
-	box    *secret.Box
-	clock  clock.Clock
-	opts   GrantOptions
-	owner  string // names this process's leases
-	sf     singleflight.Group
+type Keeper struct {
+	cfg   Config
+	owner string // names this process's leases
+	sf    singleflight.Group
 }
 
-// GrantOptions tune Grants; zero values take the defaults.
-type GrantOptions struct {
-	// Lease bounds one refresh: the call is abandoned before it ends, and
-	// other processes wait this long for it. Default 30s.
-	Lease time.Duration
-	// Poll is how often a process waiting for another's refresh reads the
-	// row. Default 50ms.
-	Poll time.Duration
-	// Margin: an access token with less than this left is refreshed, so it
-	// still works when the payment widget loads. Default 30s.
-	Margin time.Duration
-	// Wall is the clock leases run on. Default the wall clock.
-	Wall clock.Clock
-	Log  *slog.Logger
+// New returns the grant keeper.
+func New(cfg Config) *Keeper {
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 50 * time.Millisecond
+	}
+	if cfg.Margin <= 0 {
+		cfg.Margin = 30 * time.Second
+	}
+	if cfg.Wall == nil {
+		cfg.Wall = clock.Real{}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = cfg.Client.Clock()
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Keeper{cfg: cfg, owner: "shop-" + rand.Text()}
 }
-
-// NewGrants returns the grant keeper. Token lifetimes use the client's clock.
-func NewGrants(c *Client, store *db.Store, box *secret.Box, opts GrantOptions) *Grants {
-	if opts.Lease <= 0 {
-		opts.Lease = 30 * time.Second
-	}
-	if opts.Poll <= 0 {
-		opts.Poll = 50 * time.Millisecond
-	}
-	if opts.Margin <= 0 {
-		opts.Margin = 30 * time.Second
-	}
-	if opts.Wall == nil {
-		opts.Wall = clock.Real{}
-	}
-	if opts.Log == nil {
-		opts.Log = c.cfg.Log
-	}
-	return &Grants{client: c, store: store, box: box, clock: c.cfg.Clock, opts: opts, owner: "shop-" + rand.Text()}
-}
-
-// Client is the client the grants are refreshed with.
-func (g *Grants) Client() *Client { return g.client }
 
 func aad(userID int64, what string) string {
 	return "user:" + strconv.FormatInt(userID, 10) + ":klarna_" + what
@@ -110,22 +126,22 @@ func aad(userID int64, what string) string {
 // Seal returns a db.SealFunc that seals t for the account it is stored
 // under: the refresh token with its expiry (60 days from now), the access
 // token with its own.
-func (g *Grants) Seal(t Tokens) db.SealFunc {
+func (g *Keeper) Seal(t klarnasignin.Tokens) db.SealFunc {
 	return func(userID int64) (db.KlarnaTokens, error) {
-		return g.seal(userID, t, g.clock.Now().Add(RefreshTokenTTL))
+		return g.seal(userID, t, g.cfg.Clock.Now().Add(klarnasignin.RefreshTokenTTL))
 	}
 }
 
-func (g *Grants) seal(userID int64, t Tokens, refreshExpires time.Time) (db.KlarnaTokens, error) {
+func (g *Keeper) seal(userID int64, t klarnasignin.Tokens, refreshExpires time.Time) (db.KlarnaTokens, error) {
 	out := db.KlarnaTokens{AccessExpires: t.AccessExpires, Scope: t.Scope}
 	var err error
 	if !t.RefreshToken.IsZero() {
-		if out.RefreshToken, err = g.box.Seal(t.RefreshToken.Reveal(), aad(userID, "refresh_token")); err != nil {
+		if out.RefreshToken, err = g.cfg.Box.Seal(t.RefreshToken.Reveal(), aad(userID, "refresh_token")); err != nil {
 			return db.KlarnaTokens{}, err
 		}
 		out.RefreshExpires = refreshExpires
 	}
-	if out.AccessToken, err = g.box.Seal(t.AccessToken.Reveal(), aad(userID, "access_token")); err != nil {
+	if out.AccessToken, err = g.cfg.Box.Seal(t.AccessToken.Reveal(), aad(userID, "access_token")); err != nil {
 		return db.KlarnaTokens{}, err
 	}
 	return out, nil
@@ -134,8 +150,8 @@ func (g *Grants) seal(userID int64, t Tokens, refreshExpires time.Time) (db.Klar
 // Connect stores a new grant for the account (a sign-in or "Connect
 // Klarna") and revokes the grant it replaces, if any. Errors from the store
 // (db.ErrKlarnaTaken, db.ErrKlarnaConnected) are returned as they are.
-func (g *Grants) Connect(ctx context.Context, userID int64, id Identity, t Tokens) error {
-	prev, err := g.store.ConnectKlarna(ctx, userID, db.KlarnaIdentity{Sub: id.Sub, Email: id.Email, Name: id.Name()}, g.Seal(t))
+func (g *Keeper) Connect(ctx context.Context, userID int64, id klarnasignin.Identity, t klarnasignin.Tokens) error {
+	prev, err := g.cfg.Store.ConnectKlarna(ctx, userID, db.KlarnaIdentity{Sub: id.Sub, Email: id.Email, Name: id.Name()}, g.Seal(t))
 	if err != nil {
 		return err
 	}
@@ -146,16 +162,16 @@ func (g *Grants) Connect(ctx context.Context, userID int64, id Identity, t Token
 // revokeStored revokes a replaced grant's refresh token, best effort: the
 // new grant is already stored, and an unrevoked old token only lives out its
 // 60 days unused.
-func (g *Grants) revokeStored(ctx context.Context, userID int64, prev db.KlarnaGrant) {
+func (g *Keeper) revokeStored(ctx context.Context, userID int64, prev db.KlarnaGrant) {
 	if prev.RefreshToken == "" {
 		return
 	}
-	rt, err := g.box.Open(prev.RefreshToken, aad(userID, "refresh_token"))
+	rt, err := g.cfg.Box.Open(prev.RefreshToken, aad(userID, "refresh_token"))
 	if err == nil {
-		err = g.client.Revoke(ctx, rt)
+		err = g.cfg.Client.Revoke(ctx, rt)
 	}
 	if err != nil {
-		g.opts.Log.Warn("klarnaid: revoking a replaced grant", "user_id", userID, "error", err)
+		g.cfg.Log.Warn("klarnasignin: revoking a replaced grant", "user_id", userID, "error", err)
 	}
 }
 
@@ -169,8 +185,8 @@ type Status struct {
 }
 
 // Status reads the account's connection without calling Klarna.
-func (g *Grants) Status(ctx context.Context, userID int64) (Status, error) {
-	id, err := g.store.KlarnaIdentityByUser(ctx, userID)
+func (g *Keeper) Status(ctx context.Context, userID int64) (Status, error) {
+	id, err := g.cfg.Store.KlarnaIdentityByUser(ctx, userID)
 	if errors.Is(err, db.ErrNotFound) {
 		return Status{}, nil
 	}
@@ -178,7 +194,7 @@ func (g *Grants) Status(ctx context.Context, userID int64) (Status, error) {
 		return Status{}, err
 	}
 	st := Status{Connected: true, Identity: id}
-	gr, err := g.store.KlarnaGrant(ctx, userID)
+	gr, err := g.cfg.Store.KlarnaGrant(ctx, userID)
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		st.SignInAgain = true
@@ -194,7 +210,7 @@ func (g *Grants) Status(ctx context.Context, userID int64) (Status, error) {
 // when it has expired (or has less than Margin left). ErrNotConnected: no
 // grant; ErrSignInAgain: Klarna ended the grant. Any other error means no
 // token this time (the grant is kept): the checkout goes on without one.
-func (g *Grants) AccessToken(ctx context.Context, userID int64) (secret.Secret, error) {
+func (g *Keeper) AccessToken(ctx context.Context, userID int64) (secret.Secret, error) {
 	ch := g.sf.DoChan(strconv.FormatInt(userID, 10), func() (any, error) {
 		// The flight outlives a caller that gives up: a refresh cut off
 		// midway would leave its outcome unknown and cost the grant.
@@ -211,12 +227,12 @@ func (g *Grants) AccessToken(ctx context.Context, userID int64) (secret.Secret, 
 	}
 }
 
-// fresh is one flight of AccessToken (see Grants).
-func (g *Grants) fresh(ctx context.Context, userID int64) (secret.Secret, error) {
-	ctx, cancel := context.WithTimeout(ctx, g.opts.Lease+10*time.Second)
+// fresh is one flight of AccessToken (see Keeper).
+func (g *Keeper) fresh(ctx context.Context, userID int64) (secret.Secret, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.Lease+10*time.Second)
 	defer cancel()
 	for {
-		gr, err := g.store.KlarnaGrant(ctx, userID)
+		gr, err := g.cfg.Store.KlarnaGrant(ctx, userID)
 		if errors.Is(err, db.ErrNotFound) {
 			return secret.Secret{}, ErrNotConnected
 		}
@@ -226,33 +242,33 @@ func (g *Grants) fresh(ctx context.Context, userID int64) (secret.Secret, error)
 		if gr.Dead() {
 			return secret.Secret{}, fmt.Errorf("%w (%s)", ErrSignInAgain, gr.DeadReason)
 		}
-		now := g.clock.Now()
-		if gr.AccessToken != "" && now.Add(g.opts.Margin).Before(gr.AccessExpires) {
-			return g.box.Open(gr.AccessToken, aad(userID, "access_token"))
+		now := g.cfg.Clock.Now()
+		if gr.AccessToken != "" && now.Add(g.cfg.Margin).Before(gr.AccessExpires) {
+			return g.cfg.Box.Open(gr.AccessToken, aad(userID, "access_token"))
 		}
 		if gr.LeaseOwner != "" {
-			if g.opts.Wall.Now().Before(gr.LeaseUntil) {
+			if g.cfg.Wall.Now().Before(gr.LeaseUntil) {
 				// Another process is refreshing: wait for its next version.
 				if err := g.wait(ctx); err != nil {
-					return secret.Secret{}, fmt.Errorf("klarnaid: waiting for another process's refresh: %w", err)
+					return secret.Secret{}, fmt.Errorf("grants: waiting for another process's refresh: %w", err)
 				}
 				continue
 			}
 			// The lease ran out without an answer: its holder may have sent
 			// the refresh token, so it is not sent again.
-			if _, err := g.store.KillKlarnaGrant(ctx, userID, gr.Version, gr.LeaseOwner,
+			if _, err := g.cfg.Store.KillKlarnaGrant(ctx, userID, gr.Version, gr.LeaseOwner,
 				"a refresh was started and never finished; its refresh token may be spent"); err != nil {
 				return secret.Secret{}, err
 			}
 			continue
 		}
 		if !gr.RefreshExpires.IsZero() && !now.Before(gr.RefreshExpires) {
-			if _, err := g.store.KillKlarnaGrant(ctx, userID, gr.Version, "", "the refresh token expired"); err != nil {
+			if _, err := g.cfg.Store.KillKlarnaGrant(ctx, userID, gr.Version, "", "the refresh token expired"); err != nil {
 				return secret.Secret{}, err
 			}
 			continue
 		}
-		won, err := g.store.ClaimKlarnaRefresh(ctx, userID, gr.Version, g.owner, g.opts.Wall.Now().Add(g.opts.Lease))
+		won, err := g.cfg.Store.ClaimKlarnaRefresh(ctx, userID, gr.Version, g.owner, g.cfg.Wall.Now().Add(g.cfg.Lease))
 		if err != nil {
 			return secret.Secret{}, err
 		}
@@ -269,52 +285,49 @@ func (g *Grants) fresh(ctx context.Context, userID int64) (secret.Secret, error)
 
 // refresh spends the claimed grant's refresh token. again means the grant
 // changed under the lease (replaced by a new sign-in): read it again.
-func (g *Grants) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (at secret.Secret, again bool, err error) {
+func (g *Keeper) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (at secret.Secret, again bool, err error) {
 	kill := func(reason string) {
-		if _, err := g.store.KillKlarnaGrant(ctx, userID, gr.Version, g.owner, reason); err != nil {
-			g.opts.Log.Error("klarnaid: marking a grant dead", "user_id", userID, "error", err)
+		if _, err := g.cfg.Store.KillKlarnaGrant(ctx, userID, gr.Version, g.owner, reason); err != nil {
+			g.cfg.Log.Error("klarnasignin: marking a grant dead", "user_id", userID, "error", err)
 		}
 	}
-	rt, err := g.box.Open(gr.RefreshToken, aad(userID, "refresh_token"))
+	rt, err := g.cfg.Box.Open(gr.RefreshToken, aad(userID, "refresh_token"))
 	if err != nil {
 		kill("the stored refresh token cannot be opened with this key")
 		return secret.Secret{}, false, fmt.Errorf("%w (%v)", ErrSignInAgain, err)
 	}
 	// The call must be over before the lease runs out, or a waiting process
 	// would take the grant for dead while the answer is still coming.
-	callCtx, cancel := context.WithTimeout(ctx, g.opts.Lease*4/5)
-	t, err := g.client.Refresh(callCtx, rt)
+	callCtx, cancel := context.WithTimeout(ctx, g.cfg.Lease*4/5)
+	t, err := g.cfg.Client.Refresh(callCtx, rt)
 	cancel()
 	switch {
 	case err == nil:
-	case errors.Is(err, ErrSignInAgain), errors.Is(err, ErrOutcomeUnknown):
+	case klarnasignin.InvalidGrant(err), klarnasignin.OutcomeUnknown(err):
 		kill(err.Error())
-		g.opts.Log.Warn("klarnaid: grant ended; the customer must sign in with Klarna again", "user_id", userID, "error", err)
-		if errors.Is(err, ErrSignInAgain) {
-			return secret.Secret{}, false, err
-		}
-		return secret.Secret{}, false, fmt.Errorf("%w (%v)", ErrSignInAgain, err)
+		g.cfg.Log.Warn("klarnasignin: grant ended; the customer must sign in with Klarna again", "user_id", userID, "error", err)
+		return secret.Secret{}, false, fmt.Errorf("%w (%w)", ErrSignInAgain, err)
 	default:
 		// The token was not used: give the lease back for a later try.
-		if _, rerr := g.store.ReleaseKlarnaRefresh(ctx, userID, gr.Version, g.owner); rerr != nil {
-			g.opts.Log.Error("klarnaid: releasing a refresh lease", "user_id", userID, "error", rerr)
+		if _, rerr := g.cfg.Store.ReleaseKlarnaRefresh(ctx, userID, gr.Version, g.owner); rerr != nil {
+			g.cfg.Log.Error("klarnasignin: releasing a refresh lease", "user_id", userID, "error", rerr)
 		}
 		return secret.Secret{}, false, err
 	}
 
-	expires := g.clock.Now().Add(RefreshTokenTTL) // rolling, like the token's own lifetime
+	expires := g.cfg.Clock.Now().Add(klarnasignin.RefreshTokenTTL) // rolling, like the token's own lifetime
 	if t.RefreshToken.Reveal() == rt.Reveal() {
 		expires = gr.RefreshExpires // no new token was issued: the old one lives on
 	}
 	sealed, err := g.seal(userID, t, expires)
 	if err == nil {
 		var stored bool
-		stored, err = g.store.RotateKlarnaGrant(ctx, userID, gr.Version, g.owner, sealed)
+		stored, err = g.cfg.Store.RotateKlarnaGrant(ctx, userID, gr.Version, g.owner, sealed)
 		if err == nil && !stored {
 			// Replaced or disconnected while we refreshed: the new tokens
 			// belong to nobody.
-			if rerr := g.client.Revoke(ctx, t.RefreshToken); rerr != nil {
-				g.opts.Log.Warn("klarnaid: revoking an orphaned refresh token", "user_id", userID, "error", rerr)
+			if rerr := g.cfg.Client.Revoke(ctx, t.RefreshToken); rerr != nil {
+				g.cfg.Log.Warn("klarnasignin: revoking an orphaned refresh token", "user_id", userID, "error", rerr)
 			}
 			return secret.Secret{}, true, nil
 		}
@@ -322,34 +335,30 @@ func (g *Grants) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (
 	if err != nil {
 		// The new refresh token is lost and the stored one spent; the lease
 		// runs out and the next caller marks the grant dead.
-		g.opts.Log.Error("klarnaid: storing a rotated refresh token failed", "user_id", userID, "error", err)
+		g.cfg.Log.Error("klarnasignin: storing a rotated refresh token failed", "user_id", userID, "error", err)
 		return secret.Secret{}, false, err
 	}
 	return t.AccessToken, false, nil
 }
 
 // wait pauses one poll interval, or until ctx ends.
-func (g *Grants) wait(ctx context.Context) error { return outbound.Sleep(ctx, g.opts.Poll) }
-
-// ErrRevoke means Klarna did not confirm the revocation: nothing was
-// deleted, the customer may try again.
-var ErrRevoke = errors.New("klarnaid: Klarna did not confirm the revocation")
+func (g *Keeper) wait(ctx context.Context) error { return outbound.Sleep(ctx, g.cfg.Poll) }
 
 // Disconnect revokes the account's refresh token at Klarna and forgets the
 // identity and grant. It takes the refresh lease first, so no refresh can
 // store a new token behind its back.
-func (g *Grants) Disconnect(ctx context.Context, userID int64) error {
-	ctx, cancel := context.WithTimeout(ctx, g.opts.Lease+10*time.Second)
+func (g *Keeper) Disconnect(ctx context.Context, userID int64) error {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.Lease+10*time.Second)
 	defer cancel()
 	for {
-		gr, err := g.store.KlarnaGrant(ctx, userID)
+		gr, err := g.cfg.Store.KlarnaGrant(ctx, userID)
 		if errors.Is(err, db.ErrNotFound) || (err == nil && gr.Dead()) {
-			return g.store.DisconnectKlarna(ctx, userID)
+			return g.cfg.Store.DisconnectKlarna(ctx, userID)
 		}
 		if err != nil {
 			return err
 		}
-		if gr.LeaseOwner != "" && g.opts.Wall.Now().Before(gr.LeaseUntil) {
+		if gr.LeaseOwner != "" && g.cfg.Wall.Now().Before(gr.LeaseUntil) {
 			if err := g.wait(ctx); err != nil {
 				return err
 			}
@@ -358,40 +367,40 @@ func (g *Grants) Disconnect(ctx context.Context, userID int64) error {
 		if gr.LeaseOwner != "" {
 			// A refresh died midway: its token may be spent, and revoking a
 			// spent token is harmless (RFC 7009: 200 for unknown tokens).
-			if _, err := g.store.KillKlarnaGrant(ctx, userID, gr.Version, gr.LeaseOwner, "a refresh was started and never finished"); err != nil {
+			if _, err := g.cfg.Store.KillKlarnaGrant(ctx, userID, gr.Version, gr.LeaseOwner, "a refresh was started and never finished"); err != nil {
 				return err
 			}
 			continue
 		}
-		won, err := g.store.ClaimKlarnaRefresh(ctx, userID, gr.Version, g.owner, g.opts.Wall.Now().Add(g.opts.Lease))
+		won, err := g.cfg.Store.ClaimKlarnaRefresh(ctx, userID, gr.Version, g.owner, g.cfg.Wall.Now().Add(g.cfg.Lease))
 		if err != nil {
 			return err
 		}
 		if !won {
 			continue
 		}
-		rt, err := g.box.Open(gr.RefreshToken, aad(userID, "refresh_token"))
+		rt, err := g.cfg.Box.Open(gr.RefreshToken, aad(userID, "refresh_token"))
 		if err == nil {
-			err = g.client.Revoke(ctx, rt)
+			err = g.cfg.Client.Revoke(ctx, rt)
 		}
 		if err != nil {
-			if _, rerr := g.store.ReleaseKlarnaRefresh(ctx, userID, gr.Version, g.owner); rerr != nil {
-				g.opts.Log.Error("klarnaid: releasing a refresh lease", "user_id", userID, "error", rerr)
+			if _, rerr := g.cfg.Store.ReleaseKlarnaRefresh(ctx, userID, gr.Version, g.owner); rerr != nil {
+				g.cfg.Log.Error("klarnasignin: releasing a refresh lease", "user_id", userID, "error", rerr)
 			}
 			return fmt.Errorf("%w: %v", ErrRevoke, err)
 		}
-		return g.store.DisconnectKlarna(ctx, userID)
+		return g.cfg.Store.DisconnectKlarna(ctx, userID)
 	}
 }
 
 // Sweep drops stored access tokens that have expired: they are kept only as
 // long as they live.
-func (g *Grants) Sweep(ctx context.Context) (int64, error) {
-	return g.store.SweepKlarnaAccessTokens(ctx, g.clock.Now())
+func (g *Keeper) Sweep(ctx context.Context) (int64, error) {
+	return g.cfg.Store.SweepKlarnaAccessTokens(ctx, g.cfg.Clock.Now())
 }
 
 // SweepEvery runs Sweep every interval until ctx ends.
-func (g *Grants) SweepEvery(ctx context.Context, interval time.Duration) {
+func (g *Keeper) SweepEvery(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -400,7 +409,7 @@ func (g *Grants) SweepEvery(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 			if _, err := g.Sweep(ctx); err != nil && ctx.Err() == nil {
-				g.opts.Log.Warn("klarnaid: sweeping expired access tokens", "error", err)
+				g.cfg.Log.Warn("klarnasignin: sweeping expired access tokens", "error", err)
 			}
 		}
 	}

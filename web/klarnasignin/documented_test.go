@@ -1,4 +1,4 @@
-package klarnaid_test
+package klarnasignin_test
 
 // Tests of the client against the documented JSON examples in testdata,
 // served verbatim by a fake identity provider (the ID token aside: the
@@ -25,7 +25,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"refshop/web/clock"
-	"refshop/web/klarnaid"
+	"refshop/web/klarnasignin"
 	"refshop/web/secret"
 )
 
@@ -186,8 +186,8 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
-func newTestClient(issuer string, c clock.Clock) *klarnaid.Client {
-	return klarnaid.New(klarnaid.Config{
+func newTestClient(issuer string, c clock.Clock) *klarnasignin.Client {
+	return klarnasignin.New(klarnasignin.Config{
 		Issuer: issuer, ClientID: testClientID, ClientSecret: secret.New(testClientSecret), RedirectURL: testRedirect,
 		HTTP: &http.Client{Timeout: 5 * time.Second}, Clock: c, Backoff: []time.Duration{time.Millisecond, time.Millisecond},
 	})
@@ -309,8 +309,8 @@ func TestIDTokenVerificationFailuresAreRefused(t *testing.T) {
 			f.revoked = nil
 			f.mu.Unlock()
 			_, _, err := c.Exchange(context.Background(), "ory_ac_code", ar.Verifier, ar.Nonce)
-			if !errors.Is(err, klarnaid.ErrIDToken) {
-				t.Fatalf("err = %v, want ErrIDToken", err)
+			if !klarnasignin.InvalidIDToken(err) {
+				t.Fatalf("err = %v, want an invalid ID token", err)
 			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -349,6 +349,28 @@ func TestRefreshDocumentedResponse(t *testing.T) {
 	}
 }
 
+// What a refresh error means for the grant.
+type verdict int
+
+const (
+	success        verdict = iota
+	invalidGrant           // Klarna ended the grant
+	outcomeUnknown         // the token may be spent: never send it again
+	keepsGrant             // another error: the token was not used
+)
+
+func verdictOf(err error) verdict {
+	switch {
+	case err == nil:
+		return success
+	case klarnasignin.InvalidGrant(err):
+		return invalidGrant
+	case klarnasignin.OutcomeUnknown(err):
+		return outcomeUnknown
+	}
+	return keepsGrant
+}
+
 func TestRefreshErrorsAreClassified(t *testing.T) {
 	f := newFakeIdP(t)
 	c := newTestClient(f.srv.URL, clock.NewManual(testStart))
@@ -356,34 +378,27 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 	cases := []struct {
 		name    string
 		answers []answer
-		want    error // ErrSignInAgain, ErrOutcomeUnknown, nil (success) or errOther
+		want    verdict
 		calls   int
 	}{
-		{"reused (fosite 400 invalid_grant)", []answer{{status: 400, body: readFile(t, "testdata/refresh_reused_error.json")}}, klarnaid.ErrSignInAgain, 1},
-		{"reused (older fosite 401 token_inactive)", []answer{{status: 401, body: readFile(t, "testdata/refresh_inactive_error.json")}}, klarnaid.ErrSignInAgain, 1},
-		{"bad client credentials", []answer{{status: 401, body: readFile(t, "testdata/invalid_client_error.json")}}, errOther, 1},
-		{"503 then success", []answer{{status: 503, body: `{"error":"temporarily_unavailable"}`}, ok}, nil, 2},
-		{"500 three times", []answer{{status: 500, body: `{"error":"server_error"}`}}, errOther, 3},
-		{"502 may have passed on", []answer{{status: 502, body: `bad gateway`}, ok}, klarnaid.ErrOutcomeUnknown, 1},
-		{"200 with another token type", []answer{{status: 200, body: `{"access_token":"a","token_type":"mac","expires_in":300,"refresh_token":"r"}`}}, klarnaid.ErrOutcomeUnknown, 1},
+		{"reused (fosite 400 invalid_grant)", []answer{{status: 400, body: readFile(t, "testdata/refresh_reused_error.json")}}, invalidGrant, 1},
+		{"reused (older fosite 401 token_inactive)", []answer{{status: 401, body: readFile(t, "testdata/refresh_inactive_error.json")}}, invalidGrant, 1},
+		{"bad client credentials", []answer{{status: 401, body: readFile(t, "testdata/invalid_client_error.json")}}, keepsGrant, 1},
+		{"503 then success", []answer{{status: 503, body: `{"error":"temporarily_unavailable"}`}, ok}, success, 2},
+		{"500 three times", []answer{{status: 500, body: `{"error":"server_error"}`}}, keepsGrant, 3},
+		{"502 may have passed on", []answer{{status: 502, body: `bad gateway`}, ok}, outcomeUnknown, 1},
+		{"200 with another token type", []answer{{status: 200, body: `{"access_token":"a","token_type":"mac","expires_in":300,"refresh_token":"r"}`}}, outcomeUnknown, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f.answer(tc.answers...)
 			_, err := c.Refresh(context.Background(), secret.New("rt"))
-			switch tc.want {
-			case nil:
-				if err != nil {
-					t.Fatalf("err = %v", err)
-				}
-			case errOther:
-				if err == nil || errors.Is(err, klarnaid.ErrSignInAgain) || errors.Is(err, klarnaid.ErrOutcomeUnknown) {
-					t.Fatalf("err = %v, want an error that keeps the grant", err)
-				}
-			default:
-				if !errors.Is(err, tc.want) {
-					t.Fatalf("err = %v, want %v", err, tc.want)
-				}
+			if got := verdictOf(err); got != tc.want {
+				t.Fatalf("err = %v: verdict %d, want %d", err, got, tc.want)
+			}
+			var e *klarnasignin.Error
+			if err != nil && !errors.As(err, &e) {
+				t.Fatalf("err = %v is not a *klarnasignin.Error", err)
 			}
 			if n := len(f.forms()); n != tc.calls {
 				t.Fatalf("%d calls, want %d", n, tc.calls)
@@ -395,8 +410,8 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
 		_, err := c.Refresh(ctx, secret.New("rt"))
-		if !errors.Is(err, klarnaid.ErrOutcomeUnknown) || len(f.forms()) != 1 {
-			t.Fatalf("err = %v after %d calls, want ErrOutcomeUnknown after 1", err, len(f.forms()))
+		if verdictOf(err) != outcomeUnknown || klarnasignin.StatusOf(err) != 0 || len(f.forms()) != 1 {
+			t.Fatalf("err = %v after %d calls, want an unknown outcome after 1", err, len(f.forms()))
 		}
 	})
 	t.Run("connection refused is retried", func(t *testing.T) {
@@ -406,10 +421,8 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 		}
 		f.srv.Close()
 		_, err := dead.Refresh(context.Background(), secret.New("rt"))
-		if err == nil || errors.Is(err, klarnaid.ErrOutcomeUnknown) || errors.Is(err, klarnaid.ErrSignInAgain) {
+		if verdictOf(err) != keepsGrant {
 			t.Fatalf("err = %v, want a not-sent error", err)
 		}
 	})
 }
-
-var errOther = errors.New("another error")

@@ -1,4 +1,4 @@
-package klarnalink_test
+package link_test
 
 import (
 	"context"
@@ -13,22 +13,22 @@ import (
 	"refshop/db"
 	"refshop/web/clock"
 	"refshop/web/klarna"
-	"refshop/web/klarnalink"
+	"refshop/web/klarna/link"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/sandboxtest"
 	"refshop/web/secret"
 )
 
 type env struct {
-	t      *testing.T
-	url    string
-	sb     *sandboxtest.Server
-	c      *klarna.Client
-	db     *db.DB
-	store  *db.Store
-	linker *klarnalink.Linker
-	user   int64
-	clock  *clock.Manual
+	t     *testing.T
+	url   string
+	sb    *sandboxtest.Server
+	c     *klarna.Client
+	db    *db.DB
+	store *db.Store
+	links *link.Keeper
+	user  int64
+	clock *clock.Manual
 }
 
 func newEnv(t *testing.T) *env {
@@ -54,7 +54,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	return &env{t: t, url: srv.URL, sb: sb, c: c, db: d, store: store, user: u.ID, clock: clk,
-		linker: &klarnalink.Linker{Store: store, Box: box, Klarna: c, Log: slog.New(slog.DiscardHandler)}}
+		links: link.New(link.Config{Client: c, Store: store, Box: box, Log: slog.New(slog.DiscardHandler)})}
 }
 
 func (e *env) control(path string, body any) map[string]any {
@@ -75,13 +75,10 @@ type approved struct {
 func (e *env) approve(attempt string, link bool) approved {
 	e.t.Helper()
 	ctx := context.Background()
-	tok, _, err := e.linker.Current(ctx, e.user)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	tok := e.begin().Token()
 	lines, amount, tax := klarna.Lines(items)
-	req := klarna.SessionRequest{Intent: klarna.IntentBuyAndLink, PurchaseCountry: "DE", PurchaseCurrency: "EUR",
-		OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines}
+	p := klarna.Purchase{PurchaseCountry: "DE", PurchaseCurrency: "EUR", OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines}
+	req := klarna.SessionRequest{Intent: klarna.IntentBuyAndLink, Purchase: p}
 	if !tok.IsZero() {
 		req.Customer = &klarna.Customer{CustomerToken: tok}
 	}
@@ -90,8 +87,7 @@ func (e *env) approve(attempt string, link bool) approved {
 		e.t.Fatal(err)
 	}
 	auth := e.control("/control/klarna/sessions/"+s.SessionID+"/authorize", map[string]any{"link_account": link})["authorization_token"].(string)
-	return approved{auth: auth, req: klarna.OrderRequest{PurchaseCountry: "DE", PurchaseCurrency: "EUR",
-		OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines}}
+	return approved{auth: auth, req: klarna.OrderRequest{Purchase: p}}
 }
 
 // order places the approved order and returns Klarna's token.
@@ -104,26 +100,42 @@ func (e *env) order(attempt string, a approved) secret.Secret {
 	return o.CustomerToken
 }
 
-// purchase is one whole checkout as the shop runs it: read the link version,
-// order, save the answer's token.
+// purchase is one whole checkout as the shop runs it: begin an attempt on
+// the link, order, save the answer's token.
 func (e *env) purchase(attempt string, link bool) secret.Secret {
 	e.t.Helper()
 	a := e.approve(attempt, link)
-	_, seen, _ := e.linker.Current(context.Background(), e.user)
+	att := e.begin()
 	tok := e.order(attempt, a)
-	if err := e.linker.Save(context.Background(), e.user, seen, tok); err != nil {
+	if err := att.Save(context.Background(), tok); err != nil {
 		e.t.Fatal(err)
 	}
 	return tok
 }
 
-func (e *env) stored() string {
+// begin reads the user's link as a handler does before a Klarna call.
+func (e *env) begin() *link.Attempt {
 	e.t.Helper()
-	tok, _, err := e.linker.Current(context.Background(), e.user)
+	att, err := e.links.Begin(context.Background(), e.user)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return tok.Reveal()
+	return att
+}
+
+func (e *env) stored() string {
+	e.t.Helper()
+	return e.begin().Token().Reveal()
+}
+
+// version is the link row's version, which only the store and this test see.
+func (e *env) version() int64 {
+	e.t.Helper()
+	row, err := e.store.KlarnaLink(context.Background(), e.user)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return row.Version
 }
 
 func (e *env) active(tok string) bool {
@@ -152,7 +164,7 @@ func TestFirstPurchaseStoresTheTokenEncrypted(t *testing.T) {
 	if hint != secret.Mask(tok.Reveal()) || strings.Contains(hint, id) {
 		t.Errorf("hint %q", hint)
 	}
-	st, _ := e.linker.Status(context.Background(), e.user)
+	st, _ := e.links.Status(context.Background(), e.user)
 	if !st.Linked || st.LinkedAt.IsZero() || !st.RefreshedAt.Equal(st.LinkedAt) {
 		t.Errorf("status %+v", st)
 	}
@@ -161,14 +173,14 @@ func TestFirstPurchaseStoresTheTokenEncrypted(t *testing.T) {
 func TestRotationReplacesTheStoredTokenAndKeepsTheLinkDate(t *testing.T) {
 	e := newEnv(t)
 	first := e.purchase("r1", true)
-	linked, _ := e.linker.Status(context.Background(), e.user)
+	linked, _ := e.links.Status(context.Background(), e.user)
 	e.control("/control/settings", map[string]any{"klarna_rotate_customer_tokens": true})
 	e.clock.Advance(time.Hour)
 	second := e.purchase("r2", true)
 	if second.Reveal() == first.Reveal() || e.stored() != second.Reveal() {
 		t.Fatalf("stored %q after rotation to %q", e.stored(), second.Reveal())
 	}
-	st, _ := e.linker.Status(context.Background(), e.user)
+	st, _ := e.links.Status(context.Background(), e.user)
 	if !st.LinkedAt.Equal(linked.LinkedAt) || !st.RefreshedAt.Equal(linked.LinkedAt.Add(time.Hour)) {
 		t.Errorf("linked %v refreshed %v", st.LinkedAt, st.RefreshedAt)
 	}
@@ -180,11 +192,11 @@ func TestOptOutKeepsTheStoredToken(t *testing.T) {
 	// The customer cancels the link in the Klarna app: next time the widget
 	// asks them to log in, and they opt out of linking again.
 	must(t, e.c.CancelCustomerToken(context.Background(), tok, "app-cancel"))
-	_, before, _ := e.linker.Current(context.Background(), e.user)
+	before := e.version()
 	if got := e.purchase("o2", false); !got.IsZero() {
 		t.Fatal("Klarna returned a token after opt-out")
 	}
-	_, after, _ := e.linker.Current(context.Background(), e.user)
+	after := e.version()
 	if after != before || e.stored() != tok.Reveal() {
 		t.Errorf("an answer without a token changed the link (v%d -> v%d)", before, after)
 	}
@@ -195,7 +207,7 @@ func TestOptOutOnFirstPurchaseStoresNothing(t *testing.T) {
 	if tok := e.purchase("n1", false); !tok.IsZero() {
 		t.Fatal("Klarna returned a token after opt-out")
 	}
-	if st, _ := e.linker.Status(context.Background(), e.user); st.Linked {
+	if st, _ := e.links.Status(context.Background(), e.user); st.Linked {
 		t.Error("linked after opting out")
 	}
 }
@@ -212,19 +224,18 @@ func TestConcurrentOrdersNeverLeaveTheOlderToken(t *testing.T) {
 			e.control("/control/settings", map[string]any{"klarna_rotate_customer_tokens": true})
 			ctx := context.Background()
 			a, b := e.approve("A", true), e.approve("B", true)
-			_, seenA, _ := e.linker.Current(ctx, e.user)
-			_, seenB, _ := e.linker.Current(ctx, e.user)
+			attA, attB := e.begin(), e.begin()
 			tokA := e.order("A", a)
 			tokB := e.order("B", b)
 			if e.active(tokA.Reveal()) || !e.active(tokB.Reveal()) {
 				t.Fatal("the sandbox did not retire A's token")
 			}
 			if saveFirst == "older answer saved first" {
-				must(t, e.linker.Save(ctx, e.user, seenA, tokA))
-				must(t, e.linker.Save(ctx, e.user, seenB, tokB))
+				must(t, attA.Save(ctx, tokA))
+				must(t, attB.Save(ctx, tokB))
 			} else {
-				must(t, e.linker.Save(ctx, e.user, seenB, tokB))
-				must(t, e.linker.Save(ctx, e.user, seenA, tokA))
+				must(t, attB.Save(ctx, tokB))
+				must(t, attA.Save(ctx, tokA))
 			}
 			if e.stored() != tokB.Reveal() {
 				t.Errorf("stored the retired token")
@@ -256,7 +267,7 @@ func TestManyConcurrentOrdersLeaveAWorkingToken(t *testing.T) {
 	errs := make(chan error, n)
 	for i := range n {
 		wg.Go(func() {
-			_, seen, err := e.linker.Current(ctx, e.user)
+			att, err := e.links.Begin(ctx, e.user)
 			if err != nil {
 				errs <- err
 				return
@@ -266,7 +277,7 @@ func TestManyConcurrentOrdersLeaveAWorkingToken(t *testing.T) {
 				errs <- err
 				return
 			}
-			errs <- e.linker.Save(ctx, e.user, seen, o.CustomerToken)
+			errs <- att.Save(ctx, o.CustomerToken)
 		})
 	}
 	wg.Wait()
@@ -285,14 +296,14 @@ func TestManyConcurrentOrdersLeaveAWorkingToken(t *testing.T) {
 func TestUnlinkCancelsAtKlarnaAndForgets(t *testing.T) {
 	e := newEnv(t)
 	tok := e.purchase("u1", true)
-	must(t, e.linker.Unlink(context.Background(), e.user))
+	must(t, e.links.Unlink(context.Background(), e.user))
 	if e.active(tok.Reveal()) {
 		t.Error("still active at Klarna")
 	}
-	if st, _ := e.linker.Status(context.Background(), e.user); st.Linked || st.Masked != "" {
+	if st, _ := e.links.Status(context.Background(), e.user); st.Linked || st.Masked != "" {
 		t.Errorf("still linked: %+v", st)
 	}
-	if err := e.linker.Unlink(context.Background(), e.user); err != klarnalink.ErrNotLinked {
+	if err := e.links.Unlink(context.Background(), e.user); err != link.ErrNotLinked {
 		t.Errorf("second unlink: %v", err)
 	}
 	// A new purchase links afresh.
@@ -305,22 +316,22 @@ func TestUnlinkKeepsTheTokenWhenKlarnaCannotBeReached(t *testing.T) {
 	e := newEnv(t)
 	tok := e.purchase("k1", true)
 	e.control("/control/faults", map[string]any{"operation": "klarna.customer_token_status", "status": 503, "times": 3})
-	err := e.linker.Unlink(context.Background(), e.user)
+	err := e.links.Unlink(context.Background(), e.user)
 	if klarna.StatusOf(err) != 503 || klarna.CorrelationID(err) == "" {
 		t.Fatalf("err = %v", err)
 	}
 	if e.stored() != tok.Reveal() || !e.active(tok.Reveal()) {
 		t.Error("the link was lost")
 	}
-	must(t, e.linker.Unlink(context.Background(), e.user))
+	must(t, e.links.Unlink(context.Background(), e.user))
 }
 
 func TestUnlinkForgetsATokenKlarnaNoLongerKnows(t *testing.T) {
 	e := newEnv(t)
 	e.purchase("g1", true)
 	e.control("/control/reset", nil) // Klarna forgot every token
-	must(t, e.linker.Unlink(context.Background(), e.user))
-	if st, _ := e.linker.Status(context.Background(), e.user); st.Linked {
+	must(t, e.links.Unlink(context.Background(), e.user))
+	if st, _ := e.links.Status(context.Background(), e.user); st.Linked {
 		t.Error("still linked")
 	}
 }
@@ -331,11 +342,11 @@ func TestATokenFromAnOrderThatRanDuringUnlinkIsStored(t *testing.T) {
 	e := newEnv(t)
 	old := e.purchase("d1", true)
 	ctx := context.Background()
-	_, seen, _ := e.linker.Current(ctx, e.user)
-	must(t, e.linker.Unlink(ctx, e.user))
+	att := e.begin()
+	must(t, e.links.Unlink(ctx, e.user))
 	a := e.approve("d2", true) // nothing stored now: the customer logs in and links
 	tok := e.order("d2", a)
-	must(t, e.linker.Save(ctx, e.user, seen, tok))
+	must(t, att.Save(ctx, tok))
 	if tok.IsZero() || tok.Reveal() == old.Reveal() || e.stored() != tok.Reveal() {
 		t.Errorf("stored %q, the order returned %q", e.stored(), tok.Reveal())
 	}
@@ -348,14 +359,14 @@ func TestUnlinkBeforeARecognisedOrderFinishesStaysUnlinked(t *testing.T) {
 	e.purchase("e1", true)
 	ctx := context.Background()
 	a := e.approve("e2", true) // recognised by the stored token
-	_, seen, _ := e.linker.Current(ctx, e.user)
-	must(t, e.linker.Unlink(ctx, e.user))
+	att := e.begin()
+	must(t, e.links.Unlink(ctx, e.user))
 	tok := e.order("e2", a)
 	if !tok.IsZero() {
 		t.Fatal("Klarna returned a cancelled link's token")
 	}
-	must(t, e.linker.Save(ctx, e.user, seen, tok))
-	if st, _ := e.linker.Status(ctx, e.user); st.Linked {
+	must(t, att.Save(ctx, tok))
+	if st, _ := e.links.Status(ctx, e.user); st.Linked {
 		t.Error("linked again")
 	}
 }

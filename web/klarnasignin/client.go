@@ -1,13 +1,4 @@
-// Package klarnaid is the shop's Sign in with Klarna client: the OpenID
-// Connect code flow with PKCE (golang.org/x/oauth2), ID token verification
-// against the issuer's keys (github.com/coreos/go-oidc), refresh with
-// single-use refresh tokens, and revocation. Grants (grants.go) keeps each
-// account's tokens and hands out a fresh access token for Klarna payments,
-// refreshing it at most once however many callers race.
-//
-// Endpoints come from the issuer's discovery document, never from constants:
-// Klarna publishes two path families (providers.md 1.1).
-package klarnaid
+package klarnasignin
 
 import (
 	"context"
@@ -32,12 +23,15 @@ import (
 
 // Scopes the shop asks for: identity (openid, name, email), a refresh token
 // (offline_access) and the right to start payments for the customer
-// (payment:request:create), as Klarna says to always include (providers.md 1.5).
+// (payment:request:create, which passing the access token to Klarna
+// Payments needs:
+// https://docs.klarna.com/sign-in-with-klarna/integrate-sign-in-with-klarna/integrate-with-klarna-payments/).
 var Scopes = []string{"openid", "offline_access", "payment:request:create", "profile:name", "profile:email"}
 
-// RefreshTokenTTL is how long a refresh token lives: "Refresh tokens are
-// valid for 60 days" (providers.md 1.4, CONFLICT with 90 days in other
-// pages: the shorter one is assumed). The token response does not say.
+// RefreshTokenTTL is how long a refresh token lives. Klarna's page says 60
+// days in one version and 90 days by default in another
+// (https://docs.klarna.com/sign-in-with-klarna/integrate-sign-in-with-klarna/integrate-with-klarna-payments/);
+// the token response does not say, so the shorter is assumed.
 const RefreshTokenTTL = 60 * 24 * time.Hour
 
 // Config is what the client needs.
@@ -96,6 +90,10 @@ func New(cfg Config) *Client {
 	return &Client{cfg: cfg, http: &hc}
 }
 
+// Clock is the provider's time the client reads token lifetimes on; a keeper
+// of the tokens ages them on the same clock.
+func (c *Client) Clock() clock.Clock { return c.cfg.Clock }
+
 // labelled names the calls go-oidc makes on its own (discovery, the JWKS)
 // for the outbound log, which never logs a URL as sent.
 type labelled struct{ next http.RoundTripper }
@@ -129,24 +127,24 @@ func (c *Client) discover(ctx context.Context) (*discovered, error) {
 	}
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, c.http), c.cfg.Issuer)
 	if err != nil {
-		return nil, fmt.Errorf("klarnaid: discovery at %s: %w", c.cfg.Issuer, err)
+		return nil, &Error{Op: opDiscovery, err: fmt.Errorf("at %s: %w", c.cfg.Issuer, err)}
 	}
 	var extra struct {
 		RevocationEndpoint string   `json:"revocation_endpoint"`
 		AuthMethods        []string `json:"token_endpoint_auth_methods_supported"`
 	}
 	if err := p.Claims(&extra); err != nil {
-		return nil, fmt.Errorf("klarnaid: discovery document: %w", err)
+		return nil, &Error{Op: opDiscovery, err: fmt.Errorf("discovery document: %w", err)}
 	}
 	ep := p.Endpoint()
-	// client_secret_post: Klarna's docs list client_id as a form parameter
-	// of every token request (providers.md 1.3); x/oauth2 puts client_id and
-	// client_secret in the form with AuthStyleInParams, and client_id alone
-	// for a public client.
+	// client_secret_post: client_id and client_secret in the form
+	// (AuthStyleInParams; client_id alone for a public client). A client
+	// registered for client_secret_basic needs AuthStyleInHeader instead:
+	// Klarna expects the registered method (see the package documentation).
 	ep.AuthStyle = oauth2.AuthStyleInParams
 	tu, err := url.Parse(ep.TokenURL)
 	if err != nil || ep.TokenURL == "" || ep.AuthURL == "" {
-		return nil, fmt.Errorf("klarnaid: discovery document lacks usable authorization or token endpoints")
+		return nil, &Error{Op: opDiscovery, err: errors.New("the discovery document lacks usable authorization or token endpoints")}
 	}
 	c.disc = &discovered{
 		verifier: p.Verifier(&oidc.Config{
@@ -218,13 +216,13 @@ func (c *Client) Exchange(ctx context.Context, code, verifier, nonce string) (Id
 	var tok *oauth2.Token
 	err = c.retry(ctx, func() error {
 		var err error
-		tok, err = d.oauth.Exchange(c.ctx(ctx, "token_code", d.tokenPath), code, oauth2.VerifierOption(verifier))
+		tok, err = d.oauth.Exchange(c.ctx(ctx, opCode, d.tokenPath), code, oauth2.VerifierOption(verifier))
 		return err
 	})
 	if err != nil {
-		return Identity{}, Tokens{}, classify(err)
+		return Identity{}, Tokens{}, classify(opCode, err)
 	}
-	toks, err := c.tokens(tok, nil)
+	toks, err := c.tokens(opCode, tok, nil)
 	if err != nil {
 		return Identity{}, Tokens{}, err
 	}
@@ -232,7 +230,7 @@ func (c *Client) Exchange(ctx context.Context, code, verifier, nonce string) (Id
 	if err != nil {
 		if !toks.RefreshToken.IsZero() {
 			if rerr := c.Revoke(ctx, toks.RefreshToken); rerr != nil {
-				c.cfg.Log.Warn("klarnaid: revoking tokens with an unverified ID token", "error", rerr)
+				c.cfg.Log.Warn("klarnasignin: revoking tokens with an unverified ID token", "error", rerr)
 			}
 		}
 		return Identity{}, Tokens{}, err
@@ -240,24 +238,21 @@ func (c *Client) Exchange(ctx context.Context, code, verifier, nonce string) (Id
 	return id, toks, nil
 }
 
-// ErrIDToken means the ID token did not verify: the sign-in is refused.
-var ErrIDToken = errors.New("klarnaid: ID token did not verify")
-
 func (c *Client) verify(ctx context.Context, d *discovered, tok *oauth2.Token, nonce, accessToken string) (Identity, error) {
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		return Identity{}, fmt.Errorf("%w: the token response has no id_token", ErrIDToken)
+		return Identity{}, refuse(opCode, badIDToken, http.StatusOK, "the token response has no id_token")
 	}
 	idt, err := d.verifier.Verify(oidc.ClientContext(ctx, c.http), raw)
 	if err != nil {
-		return Identity{}, fmt.Errorf("%w: %v", ErrIDToken, err)
+		return Identity{}, refuse(opCode, badIDToken, http.StatusOK, "%v", err)
 	}
 	if nonce == "" || idt.Nonce != nonce {
-		return Identity{}, fmt.Errorf("%w: nonce does not match the authorization request", ErrIDToken)
+		return Identity{}, refuse(opCode, badIDToken, http.StatusOK, "nonce does not match the authorization request")
 	}
 	if idt.AccessTokenHash != "" {
 		if err := idt.VerifyAccessToken(accessToken); err != nil {
-			return Identity{}, fmt.Errorf("%w: at_hash: %v", ErrIDToken, err)
+			return Identity{}, refuse(opCode, badIDToken, http.StatusOK, "at_hash: %v", err)
 		}
 	}
 	var cl struct {
@@ -268,14 +263,14 @@ func (c *Client) verify(ctx context.Context, d *discovered, tok *oauth2.Token, n
 		AZP           string `json:"azp"`
 	}
 	if err := idt.Claims(&cl); err != nil {
-		return Identity{}, fmt.Errorf("%w: claims: %v", ErrIDToken, err)
+		return Identity{}, refuse(opCode, badIDToken, http.StatusOK, "claims: %v", err)
 	}
 	// OIDC Core 3.1.3.7: with several audiences, azp must be this client.
 	if len(idt.Audience) > 1 && cl.AZP != c.cfg.ClientID {
-		return Identity{}, fmt.Errorf("%w: several audiences and azp %q is not this client", ErrIDToken, cl.AZP)
+		return Identity{}, refuse(opCode, badIDToken, http.StatusOK, "several audiences and azp %q is not this client", cl.AZP)
 	}
 	if idt.Subject == "" {
-		return Identity{}, fmt.Errorf("%w: no sub", ErrIDToken)
+		return Identity{}, refuse(opCode, badIDToken, http.StatusOK, "no sub")
 	}
 	return Identity{Sub: idt.Subject, Email: cl.Email, EmailVerified: cl.EmailVerified, GivenName: cl.GivenName, FamilyName: cl.FamilyName}, nil
 }
@@ -283,11 +278,11 @@ func (c *Client) verify(ctx context.Context, d *discovered, tok *oauth2.Token, n
 // tokens checks a token response and converts it. previous is the refresh
 // token that was used, kept when the answer carries no new one (RFC 6749 6:
 // the old one then stays valid).
-func (c *Client) tokens(tok *oauth2.Token, previous *secret.Secret) (Tokens, error) {
-	// token_type: "bearer" in the code sample, "Bearer" in the refresh
-	// sample (providers.md 1.3): compared without case.
+func (c *Client) tokens(op string, tok *oauth2.Token, previous *secret.Secret) (Tokens, error) {
+	// token_type: Klarna's samples write both "bearer" and "Bearer", and OAuth
+	// 2.0 makes the value case-insensitive (RFC 6749 section 5.1).
 	if !strings.EqualFold(tok.TokenType, "bearer") {
-		return Tokens{}, fmt.Errorf("klarnaid: token_type %q is not Bearer", tok.TokenType)
+		return Tokens{}, refuse(op, badTokens, http.StatusOK, "token_type %q is not Bearer", tok.TokenType)
 	}
 	// expires_in: 300 in one sample, 299 in the other; 0 would mean "not
 	// said", and Klarna says "about five minutes".
@@ -310,11 +305,11 @@ func (c *Client) tokens(tok *oauth2.Token, previous *secret.Secret) (Tokens, err
 // refresh_token, client_id and client_secret in the form). The refresh
 // token is single use: after a nil error only the returned one works.
 //
-// Errors: ErrSignInAgain (Klarna refused the grant: 400 invalid_grant or
-// 401 token_inactive; never retry), ErrOutcomeUnknown (the request may have
-// reached Klarna and used the token: sending it again would look like reuse
-// and revoke the grant), anything else (the token was not used: a later
-// refresh may try again). Retries happen here, only where the token is
+// Errors, all *Error: InvalidGrant (Klarna ended the grant: 400
+// invalid_grant or 401 token_inactive; never retry), OutcomeUnknown (the
+// request may have reached Klarna and used the token: sending it again would
+// look like reuse and revoke the grant), anything else (the token was not
+// used: a later refresh may try again). Retries happen here, only where the token is
 // surely unused: connection refused before sending, 500 and 503.
 func (c *Client) Refresh(ctx context.Context, refreshToken secret.Secret) (Tokens, error) {
 	d, err := c.discover(ctx)
@@ -324,20 +319,17 @@ func (c *Client) Refresh(ctx context.Context, refreshToken secret.Secret) (Token
 	var tok *oauth2.Token
 	err = c.retry(ctx, func() error {
 		// A fresh token source per try: its only job is the one refresh call.
-		src := d.oauth.TokenSource(c.ctx(ctx, "token_refresh", d.tokenPath), &oauth2.Token{RefreshToken: refreshToken.Reveal()})
+		src := d.oauth.TokenSource(c.ctx(ctx, opRefresh, d.tokenPath), &oauth2.Token{RefreshToken: refreshToken.Reveal()})
 		var err error
 		tok, err = src.Token()
 		return err
 	})
 	if err != nil {
-		return Tokens{}, classify(err)
+		return Tokens{}, classify(opRefresh, err)
 	}
-	toks, err := c.tokens(tok, &refreshToken)
-	if err != nil {
-		// Klarna answered 200: the old token is spent, the answer unusable.
-		return Tokens{}, fmt.Errorf("%w: %v", ErrOutcomeUnknown, err)
-	}
-	return toks, nil
+	// An error here: Klarna answered 200, so the old token is spent, and the
+	// answer is unusable (OutcomeUnknown).
+	return c.tokens(opRefresh, tok, &refreshToken)
 }
 
 // Revoke revokes a refresh token (RFC 7009), which ends its grant at Klarna.
@@ -347,15 +339,15 @@ func (c *Client) Revoke(ctx context.Context, token secret.Secret) error {
 		return err
 	}
 	if d.revocationURL == "" {
-		return errors.New("klarnaid: the discovery document names no revocation_endpoint")
+		return &Error{Op: opRevoke, err: errors.New("the discovery document names no revocation_endpoint")}
 	}
 	u, _ := url.Parse(d.revocationURL)
 	form := url.Values{"token": {token.Reveal()}, "token_type_hint": {"refresh_token"}, "client_id": {c.cfg.ClientID}}
 	if !c.cfg.ClientSecret.IsZero() {
 		form.Set("client_secret", c.cfg.ClientSecret.Reveal())
 	}
-	return c.retry(ctx, func() error {
-		req, err := http.NewRequestWithContext(c.ctx(ctx, "revoke", u.Path), http.MethodPost, d.revocationURL, strings.NewReader(form.Encode()))
+	return classify(opRevoke, c.retry(ctx, func() error {
+		req, err := http.NewRequestWithContext(c.ctx(ctx, opRevoke, u.Path), http.MethodPost, d.revocationURL, strings.NewReader(form.Encode()))
 		if err != nil {
 			return err
 		}
@@ -368,8 +360,8 @@ func (c *Client) Revoke(ctx context.Context, token secret.Secret) error {
 		if res.StatusCode == http.StatusOK {
 			return nil
 		}
-		return readError(res)
-	})
+		return readError(opRevoke, res)
+	}))
 }
 
 // retry runs call, again after each backoff while it fails in a way that

@@ -49,7 +49,7 @@ async function signInWithKlarna(page: Page, email: string, name?: string): Promi
 
 async function expectConnectedAs(page: Page, klarnaEmail: string): Promise<void> {
   await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
-  await expect(page.getByTestId('klarnaid-email')).toHaveText(klarnaEmail);
+  await expect(page.getByTestId('klarnasignin-email')).toHaveText(klarnaEmail);
 }
 
 test.beforeEach(async ({ request }) => {
@@ -84,9 +84,9 @@ test('a password customer connects Klarna, then signs in with Klarna to the same
   const shopEmail = uniqueEmail('tess');
   const klarnaEmail = uniqueEmail('tess.klarna');
   await signUp(page, shopEmail);
-  await expect(page.getByTestId('klarnaid-panel')).toHaveCount(0);
+  await expect(page.getByTestId('klarnasignin-panel')).toHaveCount(0);
   await expect(page.getByText('No payment or sign-in provider is linked to this account.')).toBeVisible();
-  await page.getByTestId('klarnaid-connect').getByRole('button', { name: 'Connect Klarna' }).click();
+  await page.getByTestId('klarnasignin-connect').getByRole('button', { name: 'Connect Klarna' }).click();
   await atKlarna(page, klarnaEmail, true, 'klarna-connect');
 
   await expect(page).toHaveURL(/\/account$/);
@@ -100,8 +100,8 @@ test('a password customer connects Klarna, then signs in with Klarna to the same
 
   await page.getByRole('button', { name: 'Disconnect Klarna' }).click();
   await expect(page.getByRole('status').first()).toContainText('Klarna is disconnected');
-  await expect(page.getByTestId('klarnaid-panel')).toHaveCount(0);
-  await expect(page.getByTestId('klarnaid-connect')).toBeVisible();
+  await expect(page.getByTestId('klarnasignin-panel')).toHaveCount(0);
+  await expect(page.getByTestId('klarnasignin-connect')).toBeVisible();
   // Two revocations: the second sign-in replaced (and revoked) the grant of
   // the first; Disconnect revoked the second.
   expect((await sandboxState(request)).calls['klarna.revoke']).toBe(2);
@@ -177,7 +177,7 @@ async function openKlarnaPayment(page: Page): Promise<void> {
 // not linked (account linking would recognise the next purchase by itself),
 // so each purchase is recognised by the access token alone.
 async function buyRecognised(page: Page, name: string): Promise<void> {
-  await expect(page.getByTestId('klarnaid-recognised')).toBeVisible();
+  await expect(page.getByTestId('klarnasignin-recognised')).toBeVisible();
   await expect(widget(page).getByTestId('klarna-inline-status')).toContainText('no login needed');
   await page.getByRole('button', { name: 'Buy with Klarna' }).click();
   const w = widget(page);
@@ -221,13 +221,13 @@ test('a revoked grant asks to sign in with Klarna again, and paying with Klarna 
   await expect(page.getByRole('status').first()).toHaveText(signInAgain);
   await expect(widget(page).getByTestId('klarna-inline-status')).toHaveText('You will log in to Klarna when you place the order.');
   await shot(page, 'klarna-pay-revoked');
-  await expect(page.getByTestId('klarnaid-recognised')).toHaveCount(0);
+  await expect(page.getByTestId('klarnasignin-recognised')).toHaveCount(0);
   expect((await sandboxState(request)).calls['klarna.token_refresh']).toBe(1);
 
   await page.goto('/checkout');
-  await expect(page.getByTestId('klarnaid-checkout-notice')).toContainText(signInAgain);
+  await expect(page.getByTestId('klarnasignin-checkout-notice')).toContainText(signInAgain);
   await page.goto('/account');
-  await expect(page.getByTestId('klarnaid-signin-again')).toHaveText(signInAgain);
+  await expect(page.getByTestId('klarnasignin-signin-again')).toHaveText(signInAgain);
   await shot(page, 'klarna-account-signin-again');
 
   // Checkout carries on: the widget asks the customer to log in.
@@ -248,7 +248,7 @@ test('a revoked grant asks to sign in with Klarna again, and paying with Klarna 
   await page.goto('/account');
   await page.getByRole('button', { name: 'Sign in with Klarna again' }).click();
   await atKlarna(page, email);
-  await expect(page.getByTestId('klarnaid-signin-again')).toHaveCount(0);
+  await expect(page.getByTestId('klarnasignin-signin-again')).toHaveCount(0);
   await addToCart(page, 'Linen Tea Towel');
   await openKlarnaPayment(page);
   await buyRecognised(page, 'klarna-pay-after-revival');

@@ -218,7 +218,7 @@ func KlarnaPay(ch Chrome, v KlarnaPayView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else if v.SignedInWithKlarna {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "<p class=\"muted\" data-testid=\"klarnaid-recognised\">You signed in with Klarna, so Klarna recognises you: no login needed.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "<p class=\"muted\" data-testid=\"klarnasignin-recognised\">You signed in with Klarna, so Klarna recognises you: no login needed.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -172,7 +172,7 @@ func TestSignInWithKlarnaMakesAnAccountAndFindsItAgain(t *testing.T) {
 	}
 	acct := b.get("/account")
 	doc := acct.doc(t)
-	if !strings.Contains(acct.body, "Welcome, Anna Schmidt") || doc.Find("[data-testid=klarnaid-email]").Text() != "anna.schmidt@example.com" {
+	if !strings.Contains(acct.body, "Welcome, Anna Schmidt") || doc.Find("[data-testid=klarnasignin-email]").Text() != "anna.schmidt@example.com" {
 		t.Fatalf("account page after a first sign-in: %s", doc.Find("main").Text())
 	}
 	if doc.Find("form[action='/account/klarna/disconnect']").Length() != 0 {
@@ -268,9 +268,9 @@ func TestConnectKlarnaToAPasswordAccountAndDisconnect(t *testing.T) {
 		t.Fatalf("connect callback: %d %s", p.status, p.body)
 	}
 	doc := b.get("/account").doc(t)
-	if doc.Find("[data-testid=klarnaid-email]").Text() != "mia.svensson@example.com" ||
+	if doc.Find("[data-testid=klarnasignin-email]").Text() != "mia.svensson@example.com" ||
 		doc.Find("form[action='/account/klarna/disconnect']").Length() != 1 {
-		t.Fatalf("account after connecting: %s", doc.Find("[data-testid=klarnaid-panel]").Text())
+		t.Fatalf("account after connecting: %s", doc.Find("[data-testid=klarnasignin-panel]").Text())
 	}
 	uid := k.userID(t, b)
 
@@ -296,7 +296,7 @@ func TestConnectKlarnaToAPasswordAccountAndDisconnect(t *testing.T) {
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("disconnect: %d %s", p.status, p.body)
 	}
-	if acct := b.get("/account").doc(t); acct.Find("[data-testid=klarnaid-connect]").Length() != 1 || acct.Find("[data-testid=klarnaid-panel]").Length() != 0 {
+	if acct := b.get("/account").doc(t); acct.Find("[data-testid=klarnasignin-connect]").Length() != 1 || acct.Find("[data-testid=klarnasignin-panel]").Length() != 0 {
 		t.Fatal("still connected after Disconnect")
 	}
 	if k.recognised(t, at.Reveal()) {
@@ -350,11 +350,11 @@ func TestDeadGrantAsksToSignInAgainAndCheckoutCarriesOn(t *testing.T) {
 		t.Fatalf("expired refresh token: %v", err)
 	}
 	acct := b.get("/account").doc(t)
-	if !strings.Contains(acct.Find("[data-testid=klarnaid-signin-again]").Text(), "Sign in with Klarna again to skip the Klarna login at checkout") {
+	if !strings.Contains(acct.Find("[data-testid=klarnasignin-signin-again]").Text(), "Sign in with Klarna again to skip the Klarna login at checkout") {
 		t.Fatal("the account page does not ask to sign in with Klarna again")
 	}
 	co := b.get("/checkout")
-	if co.status != 200 || !strings.Contains(co.doc(t).Find("[data-testid=klarnaid-checkout-notice]").Text(), "Sign in with Klarna again to skip the Klarna login at checkout") {
+	if co.status != 200 || !strings.Contains(co.doc(t).Find("[data-testid=klarnasignin-checkout-notice]").Text(), "Sign in with Klarna again to skip the Klarna login at checkout") {
 		t.Fatalf("checkout: %d, no sign-in-again notice", co.status)
 	}
 	if co.doc(t).Find("form[action='/checkout/vipps']").Length() != 1 {

@@ -57,7 +57,7 @@ func klarnaSignInFrame(title string) templ.Component {
 			}
 			return nil
 		})
-		templ_7745c5c3_Err = document(title, "/assets/klarnaid.css").Render(templ.WithChildren(ctx, templ_7745c5c3_Var2), templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = document(title, "/assets/klarnasignin.css").Render(templ.WithChildren(ctx, templ_7745c5c3_Var2), templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -127,4 +127,4 @@ func (a *App) RunBackground(ctx context.Context) {
 }
 
 // ServeHTTP serves the shop.
-func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.echo.ServeHTTP(w, r) }
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.echo.ServeHTTP(w, headAsGet(r)) }

@@ -41,6 +41,19 @@ func (a *App) newEcho() *echo.Echo {
 	return e
 }
 
+// headAsGet routes a HEAD request as a GET, so that HEAD is answered wherever
+// GET is served: Echo v4 routes HEAD only where it is registered. Only a copy
+// says GET; the server keeps the HEAD it received and sends no body. The
+// handler runs once, as for a GET (the shop's GET routes are safe to repeat).
+func headAsGet(r *http.Request) *http.Request {
+	if r.Method != http.MethodHead {
+		return r
+	}
+	get := r.WithContext(r.Context())
+	get.Method = http.MethodGet
+	return get
+}
+
 // renderErrors turns a handler's error into the response right away, inside
 // the request logger, so the logged status is the one sent.
 func (a *App) renderErrors(next echo.HandlerFunc) echo.HandlerFunc {

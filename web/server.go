@@ -21,7 +21,7 @@ func (a *App) newEcho() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = a.handleError
-	e.IPExtractor = echo.ExtractIPDirect() // no proxy in front; never trust X-Forwarded-For
+	e.IPExtractor = clientIP(a.Config)
 
 	e.Use(middleware.RequestID())
 	// Sessions wrap everything else, so that the central error handler can read

@@ -1,4 +1,4 @@
-import { test, expect, addToCart, cartCount, password, signIn, signOut, signUp, tabTo, uniqueEmail, sandboxURL } from './helpers';
+import { test, expect, addToCart, cartCount, password, resetSandbox, signIn, signOut, signUp, tabTo, uniqueEmail, sandboxURL } from './helpers';
 
 test.describe('browsing and the cart', () => {
   test('browse the catalogue, open a product, add, change and remove', async ({ page }) => {
@@ -125,6 +125,30 @@ test.describe('accounts', () => {
     }
     expect(messages[0]).toBe(messages[1]);
     expect(messages[0]).toContain('do not match an account');
+  });
+
+  test('the account page names the payment method only for orders that were paid', async ({ page, request }) => {
+    await resetSandbox(request);
+    await signUp(page, uniqueEmail('paid-with'));
+    await addToCart(page, 'Glass Carafe');
+    const payWithVipps = async (answer: 'Approve' | 'Reject', status: string): Promise<string> => {
+      await page.goto('/checkout');
+      await page.getByLabel('Mobile number').fill('+47 912 34 567');
+      await page.getByRole('button', { name: 'Pay with Vipps MobilePay' }).click();
+      await page.getByRole('button', { name: answer }).click();
+      await expect(page.getByTestId('order-status')).toHaveText(status);
+      return new URL(page.url()).pathname;
+    };
+    const cancelled = await payWithVipps('Reject', 'Cancelled');
+    const paid = await payWithVipps('Approve', 'Paid');
+
+    await page.goto('/account');
+    const orders = page.getByRole('table', { name: 'Your orders' });
+    const row = (path: string) => orders.getByRole('row').filter({ has: page.locator(`a[href="${path}"]`) });
+    await expect(row(paid)).toContainText('Vipps MobilePay');
+    await expect(row(paid)).toContainText('Paid');
+    await expect(row(cancelled)).toContainText('Cancelled');
+    await expect(row(cancelled)).not.toContainText('Vipps MobilePay');
   });
 
   test('the account page needs a signed-in user', async ({ page }) => {

@@ -7,7 +7,7 @@ type OrderSummary struct {
 	PublicID  string
 	Created   string
 	Status    string
-	Provider  string
+	PaidWith  string // the payment method; "" unless the order was paid (authorized or captured)
 	Total     string
 	ItemCount int
 }

@@ -23,7 +23,7 @@ func (a *App) account(c echo.Context) error {
 	for _, o := range orders {
 		v.Orders = append(v.Orders, views.OrderSummary{
 			PublicID: o.PublicID, Created: o.CreatedAt.Local().Format(dateFormat), Status: string(o.Status),
-			Provider: providerName(o.Provider), Total: eur(o.TotalAmount), ItemCount: o.ItemCount,
+			PaidWith: paidWith(o), Total: eur(o.TotalAmount), ItemCount: o.ItemCount,
 		})
 	}
 	// Sections after the orders, then the linked accounts.
@@ -34,6 +34,15 @@ func (a *App) account(c echo.Context) error {
 		return err
 	}
 	return render(c, http.StatusOK, views.Account(a.chrome(c, "Your account"), v))
+}
+
+// paidWith is the payment method of an order that was paid, and "" for one
+// that was not (pending, failed, cancelled): those paid with nothing.
+func paidWith(o db.Order) string {
+	if o.Status != db.StatusAuthorized && o.Status != db.StatusCaptured {
+		return ""
+	}
+	return providerName(o.Provider)
 }
 
 // providerName is a provider as customers know it.

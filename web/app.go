@@ -59,9 +59,10 @@ type Deps struct {
 // App carries the dependencies every handler uses, and the flows.
 type App struct {
 	Deps
-	echo     *echo.Echo
-	throttle *throttle
-	csp      cspPolicy
+	echo *echo.Echo
+	// Sign-in and sign-up failures, per client address and per account.
+	addresses, accounts *throttle
+	csp                 cspPolicy
 
 	// The flows, one each, built in New. Each has its handlers in
 	// web/<flow>*.go, its client in web/<flow>/, its store in
@@ -104,7 +105,8 @@ func New(d Deps) *App {
 		d.Clock = clock.Real{}
 	}
 	d = WithProviderClients(d)
-	a := &App{Deps: d, throttle: newThrottle(d.Clock), csp: newCSP(d.Config)}
+	a := &App{Deps: d, addresses: newThrottle(d.Clock, growingDelay), accounts: newThrottle(d.Clock, fixedDelay),
+		csp: newCSP(d.Config)}
 	a.vipps = newVippsFlow(a)
 	a.klarna = newKlarnaFlow(a)
 	a.klarnaSignIn = newKlarnaSignInFlow(a)
@@ -127,4 +129,4 @@ func (a *App) RunBackground(ctx context.Context) {
 }
 
 // ServeHTTP serves the shop.
-func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.echo.ServeHTTP(w, r) }
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.echo.ServeHTTP(w, headAsGet(r)) }

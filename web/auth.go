@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/bcrypt"
@@ -71,12 +72,24 @@ func (a *App) signUp(c echo.Context) error {
 	if len(f.Errors) > 0 {
 		return render(c, http.StatusUnprocessableEntity, views.SignUp(a.chrome(c, "Create an account"), f))
 	}
+	// There is no mail to tell an existing account's owner privately, so
+	// sign-up says the email is taken; each time it does counts against the
+	// client address as a failed sign-in does, so an address can learn only
+	// a few. A sign-up that makes an account counts nothing: it cannot be
+	// repeated for that email, and a household or office signing up together
+	// must not wait.
+	addr := "signup:" + c.RealIP()
+	if wait := a.addresses.wait(addr); wait > 0 {
+		tooSoon(c, f, wait, "sign-up")
+		return render(c, http.StatusTooManyRequests, views.SignUp(a.chrome(c, "Create an account"), f))
+	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), a.passwordCost())
 	if err != nil {
 		return err
 	}
 	u, err := a.Store.CreateUser(c.Request().Context(), f.Email, f.Name, string(hash))
 	if errors.Is(err, db.ErrEmailTaken) {
+		a.addresses.fail(addr)
 		f.Errors["email"] = "An account with this email already exists. Sign in instead."
 		return render(c, http.StatusUnprocessableEntity, views.SignUp(a.chrome(c, "Create an account"), f))
 	}
@@ -122,11 +135,11 @@ func (a *App) signIn(c echo.Context) error {
 	if len(f.Errors) > 0 {
 		return a.renderSignIn(c, http.StatusUnprocessableEntity, f)
 	}
-	keys := []string{"email:" + strings.ToLower(f.Email), "ip:" + c.RealIP()}
-	if wait := a.throttle.wait(keys...); wait > 0 {
-		secs := int(math.Ceil(wait.Seconds()))
-		c.Response().Header().Set("Retry-After", fmt.Sprint(secs))
-		f.Errors[""] = fmt.Sprintf("Too many sign-in attempts. Please wait %s and try again.", plural(secs, "second"))
+	// Failures count per client address (a growing delay) and per account
+	// (a small fixed one: see fixedDelay).
+	addr, account := "signin:"+c.RealIP(), strings.ToLower(f.Email)
+	if wait := max(a.addresses.wait(addr), a.accounts.wait(account)); wait > 0 {
+		tooSoon(c, f, wait, "sign-in")
 		return a.renderSignIn(c, http.StatusTooManyRequests, f)
 	}
 	u, err := a.Store.UserByEmail(c.Request().Context(), f.Email)
@@ -138,15 +151,26 @@ func (a *App) signIn(c echo.Context) error {
 		hash = []byte(u.PasswordHash)
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || u.PasswordHash == "" {
-		a.throttle.fail(keys...)
+		a.addresses.fail(addr)
+		a.accounts.fail(account)
 		f.Errors[""] = badCredentials
 		return a.renderSignIn(c, http.StatusUnprocessableEntity, f)
 	}
-	a.throttle.succeed(keys...)
+	// The account's failures are forgotten, the address's are not: signing
+	// in to one's own account must not reset guessing at others'.
+	a.accounts.succeed(account)
 	if err := a.startSession(c, u); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, orDefault(f.Next, "/account"))
+}
+
+// tooSoon answers an attempt the throttle refused: Retry-After, and a
+// message in f saying how long to wait.
+func tooSoon(c echo.Context, f views.AuthForm, wait time.Duration, what string) {
+	secs := int(math.Ceil(wait.Seconds()))
+	c.Response().Header().Set("Retry-After", fmt.Sprint(secs))
+	f.Errors[""] = fmt.Sprintf("Too many %s attempts. Please wait %s and try again.", what, plural(secs, "second"))
 }
 
 // startSession signs u in: a new session token (no fixation), the user's id,

@@ -21,7 +21,7 @@ func (a *App) newEcho() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = a.handleError
-	e.IPExtractor = echo.ExtractIPDirect() // no proxy in front; never trust X-Forwarded-For
+	e.IPExtractor = clientIP(a.Config)
 
 	e.Use(middleware.RequestID())
 	// Sessions wrap everything else, so that the central error handler can read
@@ -39,6 +39,19 @@ func (a *App) newEcho() *echo.Echo {
 	e.Use(a.refuseCrossOrigin())
 	e.Use(a.loadUser)
 	return e
+}
+
+// headAsGet routes a HEAD request as a GET, so that HEAD is answered wherever
+// GET is served: Echo v4 routes HEAD only where it is registered. Only a copy
+// says GET; the server keeps the HEAD it received and sends no body. The
+// handler runs once, as for a GET (the shop's GET routes are safe to repeat).
+func headAsGet(r *http.Request) *http.Request {
+	if r.Method != http.MethodHead {
+		return r
+	}
+	get := r.WithContext(r.Context())
+	get.Method = http.MethodGet
+	return get
 }
 
 // renderErrors turns a handler's error into the response right away, inside

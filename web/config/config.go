@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -29,6 +30,15 @@ type Config struct {
 	SecretKey   []byte // SHOP_SECRET_KEY; nil: generated into DataDir
 	SandboxAddr string // SANDBOX_ADDR; "" when off
 	SandboxURL  string // the sandbox's origin, derived from SandboxAddr
+
+	// ClientIPHeader is SHOP_CLIENT_IP_HEADER: the header a proxy in front
+	// of the shop names the client in (X-Forwarded-For or X-Real-Ip, in Go's
+	// spelling); "" means the connection's peer is the client. Sign-in and
+	// sign-up throttling key on the client address.
+	ClientIPHeader string
+	// TrustedProxies is SHOP_TRUSTED_PROXIES: the peers whose ClientIPHeader
+	// is believed (loopback when the header is set and this is not).
+	TrustedProxies []*net.IPNet
 
 	Klarna Klarna
 	Vipps  Vipps
@@ -126,6 +136,8 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 
+	c.ClientIPHeader, c.TrustedProxies = clientIP(get("SHOP_CLIENT_IP_HEADER"), get("SHOP_TRUSTED_PROXIES"), bad)
+
 	// providerURL returns the variable's value (real mode) or the sandbox URL
 	// below path (sandbox mode).
 	providerURL := func(name, path string) (string, Mode) {
@@ -188,6 +200,57 @@ func Load(getenv func(string) string) (Config, error) {
 	a.ClientSecret = secret.New(required("ALTPAY_CLIENT_SECRET", a.Mode))
 
 	return c, errors.Join(errs...)
+}
+
+// Client IP headers, in Go's canonical spelling.
+const (
+	XForwardedFor = "X-Forwarded-For"
+	XRealIP       = "X-Real-Ip"
+)
+
+// loopback is whom a client IP header is believed from by default: a tunnel
+// client or proxy on the same machine.
+var loopback = []*net.IPNet{
+	{IP: net.IPv4(127, 0, 0, 0), Mask: net.CIDRMask(8, 32)},
+	{IP: net.IPv6loopback, Mask: net.CIDRMask(128, 128)},
+}
+
+// clientIP reads SHOP_CLIENT_IP_HEADER and SHOP_TRUSTED_PROXIES. A header
+// anyone can send is only believed from the proxies named, so the proxies
+// come with the header or not at all.
+func clientIP(header, proxies string, bad func(name, format string, args ...any)) (string, []*net.IPNet) {
+	if header == "" {
+		if proxies != "" {
+			bad("SHOP_TRUSTED_PROXIES", "needs SHOP_CLIENT_IP_HEADER (X-Forwarded-For or X-Real-IP): the header those proxies set")
+		}
+		return "", nil
+	}
+	canonical := http.CanonicalHeaderKey(header)
+	if canonical != XForwardedFor && canonical != XRealIP {
+		bad("SHOP_CLIENT_IP_HEADER", "want X-Forwarded-For or X-Real-IP (or unset: the connection's peer is the client), got %q", header)
+		return "", nil
+	}
+	header = canonical
+	if proxies == "" {
+		return header, loopback
+	}
+	var nets []*net.IPNet
+	for _, p := range strings.Split(proxies, ",") {
+		p = strings.TrimSpace(p)
+		cidr := p
+		if ip := net.ParseIP(p); ip != nil && ip.To4() != nil {
+			cidr += "/32" // one address
+		} else if ip != nil {
+			cidr += "/128"
+		}
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			bad("SHOP_TRUSTED_PROXIES", "want addresses or CIDR ranges separated by commas (10.0.0.0/8,127.0.0.1), got %q", p)
+			continue
+		}
+		nets = append(nets, n)
+	}
+	return header, nets
 }
 
 var msnPattern = regexp.MustCompile(`^[0-9]{4,6}$`)

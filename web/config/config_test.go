@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -97,5 +98,35 @@ func TestSecretsDoNotPrint(t *testing.T) {
 	c, _ := Load(env(nil))
 	if s := strings.Join([]string{c.Vipps.ClientSecret.String(), c.Klarna.Password.String()}, ","); strings.Contains(s, "sandbox") {
 		t.Fatalf("secrets print themselves: %s", s)
+	}
+}
+
+func TestClientIPHeaderAndTrustedProxies(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.ClientIPHeader != "" || c.TrustedProxies != nil {
+		t.Fatalf("default: header %q, proxies %v, %v; want the peer address and no proxies", c.ClientIPHeader, c.TrustedProxies, err)
+	}
+	c, err = Load(env(map[string]string{"SHOP_CLIENT_IP_HEADER": "x-forwarded-for"}))
+	if err != nil || c.ClientIPHeader != XForwardedFor || fmt.Sprint(c.TrustedProxies) != "[127.0.0.0/8 ::1/128]" {
+		t.Fatalf("header alone: %q %v %v; want X-Forwarded-For from loopback", c.ClientIPHeader, c.TrustedProxies, err)
+	}
+	c, err = Load(env(map[string]string{"SHOP_CLIENT_IP_HEADER": "X-Real-IP", "SHOP_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,2001:db8::1"}))
+	if err != nil || c.ClientIPHeader != XRealIP || fmt.Sprint(c.TrustedProxies) != "[10.0.0.0/8 192.0.2.7/32 2001:db8::1/128]" {
+		t.Fatalf("header and proxies: %q %v %v", c.ClientIPHeader, c.TrustedProxies, err)
+	}
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"unknown header":       {map[string]string{"SHOP_CLIENT_IP_HEADER": "Forwarded"}, `SHOP_CLIENT_IP_HEADER: want X-Forwarded-For or X-Real-IP (or unset: the connection's peer is the client), got "Forwarded"`},
+		"proxies, no header":   {map[string]string{"SHOP_TRUSTED_PROXIES": "10.0.0.0/8"}, "SHOP_TRUSTED_PROXIES: needs SHOP_CLIENT_IP_HEADER"},
+		"bad range":            {map[string]string{"SHOP_CLIENT_IP_HEADER": "X-Forwarded-For", "SHOP_TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.300"}, `got "10.0.0.300"`},
+		"empty item in ranges": {map[string]string{"SHOP_CLIENT_IP_HEADER": "X-Forwarded-For", "SHOP_TRUSTED_PROXIES": "10.0.0.0/8,"}, `SHOP_TRUSTED_PROXIES: want addresses or CIDR ranges`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Load(env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
 	}
 }

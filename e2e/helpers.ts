@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { test as base, expect, type APIRequestContext, type Locator, type Page } from '@playwright/test';
+import { test as base, expect, type APIRequestContext, type BrowserContext, type Locator, type Page } from '@playwright/test';
 
 export const sandboxURL = process.env.E2E_SANDBOX_URL ?? 'http://localhost:18081';
 
@@ -10,10 +10,12 @@ export function shopLog(): string {
   return file && fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
 }
 
-// test is Playwright's test with one automatic check on every page of every
-// spec that imports it: no request may leave localhost. The shop must work
-// offline, against the embedded sandbox, with everything served locally.
-export const test = base.extend<{ offlineOnly: void }>({
+// test is Playwright's test with two automatic checks on every page of every
+// spec that imports it. No request may leave localhost: the shop must work
+// offline, against the embedded sandbox, with everything served locally. And
+// no provider credential of this run may reach the browser (URLs, headers,
+// bodies) or the shop's log.
+export const test = base.extend<{ offlineOnly: void; credentialsStayOnServer: void }>({
   offlineOnly: [async ({ context }, use) => {
     const outside: string[] = [];
     context.on('request', (req) => {
@@ -24,8 +26,56 @@ export const test = base.extend<{ offlineOnly: void }>({
     await use();
     expect(outside, 'requests that left localhost').toEqual([]);
   }, { auto: true }],
+  credentialsStayOnServer: [async ({ context }, use) => {
+    const seen = traffic(context);
+    const logBefore = shopLog().length;
+    await use();
+    const browser = await seen.text();
+    const log = shopLog().slice(logBefore);
+    const creds = credentials();
+    expect(creds.length, 'playwright.config.ts gave the shop its credentials').toBeGreaterThan(0);
+    for (const { name, value } of creds) {
+      expect(value.length, `${name} is set`).toBeGreaterThan(8);
+      expect(browser.includes(value), `the browser received ${name}`).toBe(false);
+      expect(log.includes(value), `the shop logged ${name}`).toBe(false);
+    }
+  }, { auto: true }],
 });
 export { expect };
+
+// credentials are the provider secrets this run's shop holds
+// (playwright.config.ts makes them), by variable name. Each must stay on the
+// server: never in a page, a request the browser makes, or the log.
+export function credentials(): { name: string; value: string }[] {
+  return (process.env.E2E_CREDENTIALS ?? '').split(',').filter(Boolean)
+    .map((name) => ({ name, value: process.env[`E2E_${name}`] ?? '' }));
+}
+
+// traffic records everything the browser sends and receives in a context
+// (every page and frame of one test): URLs, headers, request bodies and text
+// response bodies. Reading a body is asynchronous, so text() waits for every
+// read to finish before it answers: an assertion never runs before the last
+// body arrived.
+export function traffic(context: BrowserContext): { text: () => Promise<string> } {
+  const seen: string[] = [];
+  const reads: Promise<unknown>[] = [];
+  context.on('request', (r) => {
+    seen.push(r.url(), JSON.stringify(r.headers()), r.postData() ?? '');
+  });
+  context.on('response', (r) => {
+    seen.push(r.url(), JSON.stringify(r.headers()));
+    const type = r.headers()['content-type'] ?? '';
+    if (/json|html|javascript|text/.test(type)) {
+      reads.push(r.text().then((body) => seen.push(body), () => seen.push(`(unread body of ${r.url()})`)));
+    }
+  });
+  return {
+    text: async () => {
+      await Promise.all(reads);
+      return seen.join('\n');
+    },
+  };
+}
 
 let counter = 0;
 // uniqueEmail makes an address no earlier test used (the database lives for the run).

@@ -1,4 +1,4 @@
-import { test, expect, addToCart, resetSandbox, sandboxState, sandboxURL, signOut, signUp, uniqueEmail } from './helpers';
+import { test, expect, addToCart, resetSandbox, sandboxState, sandboxURL, shopLog, signOut, signUp, traffic, uniqueEmail } from './helpers';
 import type { APIRequestContext, FrameLocator, Page } from '@playwright/test';
 
 // Sign in with Klarna: the shop's button, the sandbox's Klarna-styled sign-in
@@ -207,6 +207,45 @@ test('pay with Klarna recognised, then again after the access token expired: one
   await buyRecognised(page, 'klarna-pay-2');
   state = await sandboxState(request);
   expect(state.calls['klarna.token_refresh']).toBe(1);
+});
+
+test('the browser holds only the code and the state, the log not even those, and no token leaves the shop', async ({ page }) => {
+  const seen = traffic(page.context());
+  const logBefore = shopLog().length;
+  const callbacks: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/auth/klarna/callback')) callbacks.push(r.url());
+  });
+  const email = uniqueEmail('sam.secret');
+  await signInWithKlarna(page, email);
+  await expectConnectedAs(page, email);
+  // Paying sends the access token to Klarna Payments, server to server.
+  await addToCart(page, 'Stoneware Mug');
+  await openKlarnaPayment(page);
+  await buyRecognised(page, 'klarna-secrets');
+
+  const browser = (await seen.text()) + await page.content();
+  const log = shopLog().slice(logBefore);
+  expect(callbacks).toHaveLength(1);
+  const callback = new URL(callbacks[0]);
+  const code = callback.searchParams.get('code') ?? '';
+  const state = callback.searchParams.get('state') ?? '';
+  expect(code.length, 'the callback carried a code').toBeGreaterThan(16);
+  expect(state.length, 'the callback carried a state').toBeGreaterThan(16);
+  expect(log).toContain('route=/auth/klarna/callback');
+  expect(log, 'the shop logged the authorization code').not.toContain(code);
+  expect(log, 'the shop logged the state').not.toContain(state);
+  // The sandbox's access and refresh tokens are Ory's: ory_at_..., ory_rt_...
+  for (const prefix of ['ory_at_', 'ory_rt_']) {
+    expect(browser, `the browser received a token ${prefix}...`).not.toContain(prefix);
+    expect(log, `the shop logged a token ${prefix}...`).not.toContain(prefix);
+  }
+  // Nor the ID token: no JWT the browser saw was issued by Klarna's identity
+  // service (Klarna Payments' client_token is a JWT meant for the browser).
+  for (const jwt of browser.match(/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/g) ?? []) {
+    const claims = JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
+    expect(String(claims.iss ?? ''), 'an ID token reached the browser').not.toContain('/lp/idp');
+  }
 });
 
 test('a revoked grant asks to sign in with Klarna again, and paying with Klarna still works', async ({ page, request }) => {

@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,6 +19,20 @@ if (!process.env.E2E_DATA_DIR) {
   process.env.E2E_DATA_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'refshop-e2e-'));
 }
 const bin = path.join(__dirname, '.cache', 'shop');
+
+// The run's provider credentials: fresh values, not the built-in defaults,
+// so the specs check the secrets this shop really holds (helpers.ts
+// credentials()) instead of copies of the defaults. In sandbox mode the
+// sandbox accepts exactly what the shop is configured with. Made once in the
+// runner process and handed to the workers and the shop through the
+// environment.
+const credentialNames = [
+  'KLARNA_PASSWORD', 'KLARNA_CLIENT_SECRET', 'VIPPS_CLIENT_SECRET', 'VIPPS_SUBSCRIPTION_KEY', 'ALTPAY_CLIENT_SECRET',
+];
+for (const name of credentialNames) {
+  process.env[`E2E_${name}`] ??= randomBytes(16).toString('hex');
+}
+process.env.E2E_CREDENTIALS = credentialNames.join(',');
 
 // The shop's log (its stderr) is also kept in shop.log in the data dir, at
 // INFO unless E2E_LOG_LEVEL says otherwise, so specs can check what it logged
@@ -66,6 +81,7 @@ export default defineConfig({
       SANDBOX_ADDR: `localhost:${sandboxPort}`,
       SHOP_DATA_DIR: process.env.E2E_DATA_DIR,
       LOG_LEVEL: logLevel,
+      ...Object.fromEntries(credentialNames.map((name) => [name, process.env[`E2E_${name}`]!])),
     },
   },
 });

@@ -21,6 +21,8 @@ type AltpayInvoiceView struct {
 	Total      string
 	Tax        string
 	Paid       bool
+	Closed     bool   // the attempt was closed: nothing to pay here
+	Detail     string // why, for a closed one (the order's status detail)
 	APIBaseURL string // where the snippet calls the checkout API
 	TokenURL   string // the shop's checkout-token endpoint
 	ConfirmURL string // the form that asks the server to check the invoice

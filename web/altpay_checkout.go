@@ -84,14 +84,20 @@ func (f *altpayFlow) checkout(c echo.Context) error {
 		name, _, _ = strings.Cut(email, "@")
 	}
 
-	o, err := a.placeOrder(c, db.ProviderAltpay)
-	if err != nil {
-		return err
-	}
 	uid, gid := a.owner(c)
 	cust, err := f.customer(ctx, uid, gid, email, name)
 	if err != nil {
-		return f.checkoutFailed(ctx, o, err)
+		return altpayUserError(err, "The invoice could not be created")
+	}
+	o, reused, err := a.placeOrder(c, db.ProviderAltpay)
+	if err == nil && reused {
+		if done, err := f.resume(c, o, cust); done {
+			return err
+		}
+		o, _, err = a.placeOrder(c, db.ProviderAltpay)
+	}
+	if err != nil {
+		return err
 	}
 	inv, err := f.client.CreateInvoice(ctx, altpayInvoiceFor(o, cust, a.Clock.Now()), "invoice-"+o.IdempotencyKey)
 	if err != nil {
@@ -162,6 +168,9 @@ func (f *altpayFlow) checkoutFailed(ctx context.Context, o db.Order, cause error
 // sentences only. The provider's own message (for developers, perhaps naming
 // other records) stays in err, which the central error handler logs.
 func altpayUserError(err error, title string) error {
+	if _, ok := err.(*UserError); ok {
+		return err // a sentence of the shop's own already
+	}
 	ue := &UserError{Status: http.StatusBadGateway, Title: title, Err: err,
 		Message: "Alternative Payments did not answer. Nothing was charged and your cart is kept; please try again in a moment."}
 	var e *altpay.Error

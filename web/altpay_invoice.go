@@ -41,6 +41,7 @@ func (f *altpayFlow) invoicePage(c echo.Context) error {
 	v := views.AltpayInvoiceView{
 		OrderID: o.PublicID, InvoiceID: o.ProviderReference, Total: eur(o.TotalAmount), Tax: eur(o.TaxAmount),
 		Paid: o.Status == db.StatusCaptured, APIBaseURL: a.Config.Altpay.APIURL,
+		Closed: o.Status == db.StatusCancelled || o.Status == db.StatusFailed, Detail: o.StatusDetail,
 		TokenURL: "/api/altpay/invoices/" + o.PublicID + "/token", ConfirmURL: "/invoices/" + o.PublicID + "/confirm",
 		Callback: c.QueryParam("callback") != "off",
 	}
@@ -135,12 +136,24 @@ func (f *altpayFlow) sync(ctx context.Context, o db.Order, inv db.AltpayInvoice)
 		return false, &UserError{Status: http.StatusConflict, Title: "Payment needs a look",
 			Message: "The paid invoice does not match this order. Please contact us; nothing more will be charged."}
 	}
-	if o.Status == db.StatusPending {
-		// Paid: the order's items leave the cart in the same transaction.
+	switch o.Status {
+	case db.StatusPending:
+		// Paid: the order's items leave the cart, and the cart's other open
+		// attempts are closed, in the same transaction; then they are released.
 		err := a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusCaptured, "Invoice "+got.InvoiceNumber+" paid")
 		if err != nil && !errors.Is(err, db.ErrStale) { // stale: another request marked it first
 			return false, err
 		}
+		if err == nil && o.CartID != 0 {
+			a.releaseClosed(ctx, o.CartID)
+		}
+	case db.StatusCancelled, db.StatusFailed:
+		// Paid after the shop closed the attempt (with a checkout token minted
+		// before): the provider cannot void an invoice, so a person refunds it.
+		a.Log.Error("altpay: an invoice was paid after its attempt was closed; refund it at Alternative Payments",
+			"order", o.PublicID, "invoice", inv.InvoiceID, "status", o.Status)
+		return false, &UserError{Status: http.StatusConflict, Title: "This invoice was closed",
+			Message: "This invoice was closed before it was paid. Please contact us: we will refund the payment."}
 	}
 	return true, nil
 }

@@ -82,3 +82,29 @@ func TestOpenAttemptsMigrationClosesAllButTheNewest(t *testing.T) {
 		t.Fatalf("orders not seen: %v (%v)", want, err)
 	}
 }
+
+// Rows from before environments are kept under the unknown environment '',
+// which the shop never sends anywhere, with the key their invoice was made with.
+func TestAltpayMigrationKeepsOldRowsUnderNoEnvironment(t *testing.T) {
+	d, p := migratedTo(t, 10)
+	execAll(t, d,
+		`INSERT INTO users(id, email, created_at) VALUES (1, 'a@example.com', 't')`,
+		`INSERT INTO orders(id, public_id, user_id, provider, idempotency_key, currency, total_amount, tax_amount, created_at, updated_at)
+			VALUES (1, 'a', 1, 'altpay', 'order-a', 'EUR', 1, 0, 't', 't')`,
+		`INSERT INTO altpay_customers(user_id, external_id, customer_id, created_at, updated_at) VALUES (1, 'refshop-x', 'cus_1', 't', 't')`,
+		`INSERT INTO altpay_invoices(order_id, customer_id, invoice_id, status, checked_at, created_at) VALUES (1, 'cus_1', 'inv_1', 'UPCOMING', 't', 't')`)
+	if _, err := p.Up(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var env, cus, key, inv string
+	if err := d.QueryRow(`SELECT environment, customer_id FROM altpay_customers WHERE user_id = 1`).Scan(&env, &cus); err != nil || env != "" || cus != "cus_1" {
+		t.Errorf("customer: %q %q, %v", env, cus, err)
+	}
+	if err := d.QueryRow(`SELECT environment, idempotency_key, invoice_id FROM altpay_invoices WHERE order_id = 1`).Scan(&env, &key, &inv); err != nil ||
+		env != "" || key != "invoice-order-a" || inv != "inv_1" {
+		t.Errorf("invoice: %q %q %q, %v", env, key, inv, err)
+	}
+	if _, err := p.DownTo(t.Context(), 10); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+}

@@ -8,32 +8,41 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"refshop/db"
-	"refshop/web/altpay"
 )
 
-// resume answers a second "Pay by invoice" for the cart's open attempt o:
-// the provider is asked about its invoice, and the customer goes back to the
-// invoice page (or to the order page once it is paid). done is false when
-// the attempt cannot go on: its invoice is addressed to another customer
-// than the one just typed, the provider no longer has it, or a crash left it
-// with none. It is then closed, and the caller makes a new attempt.
-func (f *altpayFlow) resume(c echo.Context, o db.Order, customerID string) (done bool, err error) {
+// resume answers a second "Pay by invoice" for the cart's open attempt o,
+// for customerID (the payer's): the provider is asked about its invoice, and
+// the customer goes back to the invoice page (or to the order page once it is
+// paid, or while the first submit is still asking for it). An invoice that
+// was never confirmed is asked for again with the same request. done is false
+// when the attempt cannot go on: its invoice is addressed to other details,
+// belongs to another provider environment or is gone at the provider, or a
+// crash left the attempt before it asked for one. It is then closed, and the
+// caller makes a new attempt.
+func (f *altpayFlow) resume(c echo.Context, o db.Order, payer db.AltpayPayer, customerID string) (done bool, err error) {
 	a, ctx := f.a, c.Request().Context()
 	inv, err := a.Store.AltpayInvoiceFor(ctx, o.ID)
 	switch {
 	case errors.Is(err, db.ErrNotFound) && !a.startStalled(o):
-		return true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID) // the first submit is still making it
+		return true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID) // the first submit is still asking
 	case errors.Is(err, db.ErrNotFound):
-		return f.replace(ctx, o, db.StatusFailed, "The invoice could not be created. Nothing was charged.")
+		return f.replace(ctx, o, db.StatusFailed, altpayNotCreated) // the request is recorded before the provider is asked
 	case err != nil:
 		return true, err
+	case inv.Environment != f.env():
+		return f.replace(ctx, o, db.StatusCancelled, "Replaced: this invoice was made in another Alternative Payments environment. Nothing was charged for it.")
 	case inv.CustomerID != customerID:
 		return f.replace(ctx, o, db.StatusCancelled, "Replaced by a new invoice to other details. Nothing was charged for this one.")
+	case inv.InvoiceID == "" && a.Clock.Now().Before(inv.SettleAfter):
+		a.flash(c, altpayConfirming)
+		return true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	case inv.InvoiceID == "":
+		return true, f.ask(c, o, inv, payer)
 	}
 	paid, err := f.sync(ctx, o, inv)
 	switch {
-	case altpay.IsKind(err, altpay.KindNotFound):
-		return f.replace(ctx, o, db.StatusFailed, altpayInvoiceGone)
+	case errors.Is(err, errAltpayInvoiceGone):
+		return false, nil
 	case err != nil:
 		return true, altpayUserError(err, "The invoice could not be checked")
 	case paid:
@@ -41,10 +50,6 @@ func (f *altpayFlow) resume(c echo.Context, o db.Order, customerID string) (done
 	}
 	return true, c.Redirect(http.StatusSeeOther, "/invoices/"+o.PublicID)
 }
-
-// altpayInvoiceGone is the detail of an attempt whose invoice the provider
-// no longer has.
-const altpayInvoiceGone = "Alternative Payments no longer has this invoice. Nothing was charged."
 
 // replace closes attempt o so that the caller can make a new one.
 func (f *altpayFlow) replace(ctx context.Context, o db.Order, status db.Status, detail string) (done bool, err error) {

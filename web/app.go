@@ -128,6 +128,7 @@ func (a *App) RunBackground(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.vipps.sweep(ctx) })
 	wg.Go(func() { a.klarnaSignIn.sweep(ctx) })
+	wg.Go(func() { a.altpay.sweep(ctx) })
 	wg.Go(func() { every(ctx, releaseEvery, func(ctx context.Context) { a.releaseClosed(ctx, 0) }) })
 	wg.Wait()
 }

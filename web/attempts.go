@@ -71,3 +71,11 @@ func every(ctx context.Context, d time.Duration, f func(context.Context)) {
 		}
 	}
 }
+
+// sweepRetryAfter is the wait after a background sweep's try-th failure on
+// an order: a minute, doubling, at most two hours (eight tries span about
+// six hours).
+func sweepRetryAfter(try int) time.Duration {
+	d := time.Minute << min(max(try-1, 0), 7)
+	return min(d, 2*time.Hour)
+}

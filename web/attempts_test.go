@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"refshop/db"
-	"refshop/web/altpay"
 	"refshop/web/vipps"
 )
 
@@ -26,9 +25,7 @@ func newPaymentsShop(t *testing.T) *paymentsShop {
 	noSleep := func(context.Context, time.Duration) error { return nil }
 	v := newVippsShopWith(t, func(d *Deps) {
 		api = strings.TrimSuffix(d.Config.Vipps.APIURL, "/vipps") + "/altpay"
-		d.Config.Altpay.APIURL = api
-		d.Altpay = altpay.New(altpay.Config{BaseURL: api, ClientID: d.Config.Altpay.ClientID, ClientSecret: d.Config.Altpay.ClientSecret,
-			HTTP: http.DefaultClient, Clock: d.Clock, Log: d.Log, Sleep: noSleep})
+		useAltpay(d, api)
 		vc := d.Config.Vipps
 		d.Vipps = vipps.New(vipps.Config{BaseURL: vc.APIURL, ClientID: vc.ClientID, ClientSecret: vc.ClientSecret,
 			SubscriptionKey: vc.SubscriptionKey, MSN: vc.MSN, HTTP: http.DefaultClient, Clock: d.Clock, Log: d.Log, Sleep: noSleep})
@@ -36,11 +33,12 @@ func newPaymentsShop(t *testing.T) *paymentsShop {
 	return &paymentsShop{vippsShop: v, altpayAPI: api}
 }
 
-// invoiceAttempt submits "Pay by invoice" for the cart as it is and returns
-// the attempt's order id from the redirect to its invoice page.
-func invoiceAttempt(t *testing.T, b *browser) string {
+// invoiceAttempt submits "Pay by invoice" for the cart as it is (a guest's
+// form with the invoice details) and returns the attempt's order id from the
+// redirect to its invoice page.
+func invoiceAttempt(t *testing.T, b *browser, form url.Values) string {
 	t.Helper()
-	p := b.post("/checkout/altpay", nil)
+	p := b.post("/checkout/altpay", form)
 	id, ok := strings.CutPrefix(p.location, "/invoices/")
 	if p.status != http.StatusSeeOther || !ok {
 		t.Fatalf("pay by invoice: %d %q %s", p.status, p.location, p.body)
@@ -60,8 +58,8 @@ func orderStatus(t *testing.T, a *testApp, id string) db.Order {
 func TestPayByInvoiceTwiceShowsTheFirstInvoice(t *testing.T) {
 	w, b := newAltpayTess(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
-	first := invoiceAttempt(t, b)
-	second := invoiceAttempt(t, b)
+	first := invoiceAttempt(t, b, nil)
+	second := invoiceAttempt(t, b, nil)
 	if second != first {
 		t.Fatalf("the second submit made attempt %s, want the first, %s", second, first)
 	}
@@ -84,9 +82,9 @@ func TestPayByInvoiceTwiceShowsTheFirstInvoice(t *testing.T) {
 func TestPayByInvoiceAfterTheCartChangedReplacesTheOpenAttempt(t *testing.T) {
 	w, b := newAltpayTess(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
-	first := invoiceAttempt(t, b)
+	first := invoiceAttempt(t, b, nil)
 	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
-	second := invoiceAttempt(t, b)
+	second := invoiceAttempt(t, b, nil)
 	if second == first {
 		t.Fatal("a changed cart got the old attempt and its old total")
 	}
@@ -160,7 +158,7 @@ func TestPayingWithVippsClosesTheCartsOpenInvoice(t *testing.T) {
 	b := s.browser(t)
 	b.signUp("tess@example.com")
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
-	invoice := invoiceAttempt(t, b)
+	invoice := invoiceAttempt(t, b, nil)
 	_, tok := b.token(invoice) // the invoice page is open in another tab
 	if tok["token"] == nil {
 		t.Fatalf("no checkout token: %v", tok)
@@ -209,7 +207,7 @@ func TestPayingByInvoiceCancelsTheCartsWaitingVippsPayment(t *testing.T) {
 	b.signUp("tess@example.com")
 	landing := s.startPayment(t, b)
 	vippsID := s.orderIDs(t)[0]
-	invoice := invoiceAttempt(t, b)
+	invoice := invoiceAttempt(t, b, nil)
 	_, tok := b.token(invoice)
 	s.payInvoiceAsTheBrowser(t, tok["token"].(string), "36.00")
 	if c := b.post("/invoices/"+invoice+"/confirm", nil); c.status != http.StatusSeeOther || c.location != "/orders/"+invoice {
@@ -247,7 +245,7 @@ func TestAClosedAttemptIsReleasedLaterWhenVippsWasOut(t *testing.T) {
 	b.signUp("tess@example.com")
 	s.startPayment(t, b)
 	vippsID := s.orderIDs(t)[0]
-	invoice := invoiceAttempt(t, b)
+	invoice := invoiceAttempt(t, b, nil)
 	_, tok := b.token(invoice)
 	s.payInvoiceAsTheBrowser(t, tok["token"].(string), "36.00")
 	s.fault(t, "vipps.cancel", 503, 3) // every try of the one cancel

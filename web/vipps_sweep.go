@@ -1,27 +1,13 @@
 package web
 
-import (
-	"context"
-	"time"
-)
+import "context"
 
 // sweep settles, every vippsSweepEvery until ctx ends, the Vipps orders
 // still open past their payment's expiry (by the shop's injected clock).
-func (f *vippsFlow) sweep(ctx context.Context) {
-	t := time.NewTicker(vippsSweepEvery)
-	defer t.Stop()
-	for {
-		f.sweepOnce(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
+func (f *vippsFlow) sweep(ctx context.Context) { every(ctx, vippsSweepEvery, f.sweepOnce) }
 
 // sweepOnce is one pass of the sweep. An order it cannot settle (no answer,
-// a 5xx, a 429) waits longer each time (vippsRetryAfter), so it never keeps
+// a 5xx, a 429) waits longer each time (sweepRetryAfter), so it never keeps
 // the orders behind it waiting, and after vippsMaxSettleTries it is left for
 // a person: the shop cannot know where its money is, so it must not guess.
 func (f *vippsFlow) sweepOnce(ctx context.Context) {
@@ -45,7 +31,7 @@ func (f *vippsFlow) sweepOnce(ctx context.Context) {
 			a.Log.Warn("vipps sweep: settling", "order", id, "error", err)
 			continue
 		}
-		tries, ferr := a.Store.VippsSettleFailed(ctx, o.ID, a.Clock.Now().Add(vippsRetryAfter(vp.SettleTries+1)))
+		tries, ferr := a.Store.VippsSettleFailed(ctx, o.ID, a.Clock.Now().Add(sweepRetryAfter(vp.SettleTries+1)))
 		switch {
 		case ferr != nil:
 			a.Log.Warn("vipps sweep: recording a failed try", "order", id, "error", ferr)
@@ -56,11 +42,4 @@ func (f *vippsFlow) sweepOnce(ctx context.Context) {
 			a.Log.Warn("vipps sweep: settling failed; will try again", "order", id, "tries", tries, "error", err)
 		}
 	}
-}
-
-// vippsRetryAfter is the wait after the sweep's try-th failure on an order:
-// a minute, doubling, at most two hours (eight tries span about six hours).
-func vippsRetryAfter(try int) time.Duration {
-	d := time.Minute << min(max(try-1, 0), 7)
-	return min(d, 2*time.Hour)
 }

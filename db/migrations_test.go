@@ -83,7 +83,7 @@ func TestOpenAttemptsMigrationClosesAllButTheNewest(t *testing.T) {
 	}
 }
 
-// Rows from before environments are kept under the unknown environment ”,
+// Rows from before environments are kept under the unknown environment "",
 // which the shop never sends anywhere, with the key their invoice was made with.
 func TestAltpayMigrationKeepsOldRowsUnderNoEnvironment(t *testing.T) {
 	d, p := migratedTo(t, 10)

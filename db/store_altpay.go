@@ -192,8 +192,14 @@ func (s *Store) SetAltpayInvoiceSettleAfter(ctx context.Context, orderID int64, 
 // tries so far.
 func (s *Store) AltpayInvoiceSettleFailed(ctx context.Context, orderID int64, next time.Time) (tries int, err error) {
 	defer wrap(&err, "altpay invoice settle failed")
+	return s.settleFailed(ctx, "altpay_invoices", orderID, next)
+}
+
+// settleFailed counts one failed background try on the order's row of table
+// (with settle_tries and settle_after columns) and moves its next try to next.
+func (s *Store) settleFailed(ctx context.Context, table string, orderID int64, next time.Time) (tries int, err error) {
 	err = s.db.Write.QueryRowContext(ctx, `
-		UPDATE altpay_invoices SET settle_tries = settle_tries + 1, settle_after = ?
+		UPDATE `+table+` SET settle_tries = settle_tries + 1, settle_after = ?
 		WHERE order_id = ? RETURNING settle_tries`, stamp(next), orderID).Scan(&tries)
 	return tries, noRows(err)
 }
@@ -203,11 +209,7 @@ func (s *Store) AltpayInvoiceSettleFailed(ctx context.Context, orderID int64, ne
 // settle time and with fewer than maxTries failed tries, oldest first.
 func (s *Store) AltpayInvoicesToSettle(ctx context.Context, environment string, now time.Time, maxTries, limit int) (_ []string, err error) {
 	defer wrap(&err, "altpay invoices to settle")
-	return list(ctx, s, func(r scanner) (string, error) {
-		var id string
-		err := r.Scan(&id)
-		return id, err
-	}, `
+	return list(ctx, s, scanString, `
 		SELECT o.public_id FROM altpay_invoices i JOIN orders o ON o.id = i.order_id
 		WHERE i.invoice_id IS NULL AND o.status = ? AND i.environment = ? AND i.settle_after <= ? AND i.settle_tries < ?
 		ORDER BY i.settle_after LIMIT ?`, StatusPending, environment, stamp(now), maxTries, limit)

@@ -110,3 +110,10 @@ func (s *Store) AttemptReleased(ctx context.Context, orderID int64) (err error) 
 	_, err = s.db.Write.ExecContext(ctx, `UPDATE orders SET release_due = 0 WHERE id = ?`, orderID)
 	return err
 }
+
+// scanString reads a row of one text column (a public id).
+func scanString(r scanner) (string, error) {
+	var v string
+	err := r.Scan(&v)
+	return v, err
+}

@@ -162,13 +162,21 @@ func TestInvoiceSweepBacksOffWhileTheProviderIsOut(t *testing.T) {
 	}
 }
 
+// afterAProviderReset is Tess with an open invoice attempt (first) at a
+// provider that has since forgotten everything (a reset sandbox).
+func afterAProviderReset(t *testing.T) (w *altpayWorld, b *browser, first string) {
+	t.Helper()
+	w, b = newAltpayTess(t)
+	first = w.checkoutByInvoice(t, b, nil)
+	w.sb.Control(t, "/control/reset", map[string]any{})
+	return w, b, first
+}
+
 // After the provider forgot everything (a reset sandbox), a customer whose
 // stored provider customer is gone gets a new one and an invoice, instead of
 // "The invoice could not be created" forever.
 func TestAMissingProviderCustomerIsMadeAgain(t *testing.T) {
-	w, b := newAltpayTess(t)
-	first := w.checkoutByInvoice(t, b, nil)
-	w.sb.Control(t, "/control/reset", map[string]any{})
+	w, b, first := afterAProviderReset(t)
 	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
 	p := b.post("/checkout/altpay", nil)
 	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/invoices/") || p.location == "/invoices/"+first {
@@ -190,9 +198,7 @@ func TestAMissingProviderCustomerIsMadeAgain(t *testing.T) {
 // The same cart after the provider forgot everything: the open attempt's
 // invoice is gone, so the attempt is closed and a new invoice made.
 func TestAnInvoiceTheProviderLostIsReplacedOnTheNextSubmit(t *testing.T) {
-	w, b := newAltpayTess(t)
-	first := w.checkoutByInvoice(t, b, nil)
-	w.sb.Control(t, "/control/reset", map[string]any{})
+	w, b, first := afterAProviderReset(t)
 	p := b.post("/checkout/altpay", nil)
 	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/invoices/") || p.location == "/invoices/"+first {
 		t.Fatalf("second submit: %d %q %s", p.status, p.location, p.body)

@@ -44,16 +44,12 @@ func (f *altpayFlow) sweepOnce(ctx context.Context) {
 		if err == nil || ctx.Err() != nil {
 			continue
 		}
-		tries, ferr := a.Store.AltpayInvoiceSettleFailed(ctx, o.ID, a.Clock.Now().Add(sweepRetryAfter(inv.SettleTries+1)))
-		switch {
-		case ferr != nil:
-			a.Log.Warn("altpay sweep: recording a failed try", "order", id, "error", ferr)
-		case tries >= altpayMaxSettleTries:
-			a.Log.Error("altpay sweep: giving up; look for this order's invoice at Alternative Payments (its memo names the order) and settle the order by hand",
-				"order", id, "idempotency_key", inv.IdempotencyKey, "tries", tries, "error", err)
-		default:
-			a.Log.Warn("altpay sweep: no answer about the invoice; will try again", "order", id, "tries", tries, "error", err)
-		}
+		a.sweepFailed(ctx, "altpay", id, inv.SettleTries, altpayMaxSettleTries,
+			func(ctx context.Context, next time.Time) (int, error) {
+				return a.Store.AltpayInvoiceSettleFailed(ctx, o.ID, next)
+			},
+			"look for this order's invoice at Alternative Payments (its memo names the order) and settle the order by hand",
+			err, "idempotency_key", inv.IdempotencyKey)
 	}
 }
 

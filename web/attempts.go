@@ -79,3 +79,21 @@ func sweepRetryAfter(try int) time.Duration {
 	d := time.Minute << min(max(try-1, 0), 7)
 	return min(d, 2*time.Hour)
 }
+
+// sweepFailed records a background sweep's failed try on order id (the
+// sweep named flow): failed pushes its next try back by sweepRetryAfter and
+// returns the tries so far. Past max the order is logged for a person with
+// giveUp, what they should do; attrs name the provider object.
+func (a *App) sweepFailed(ctx context.Context, flow, id string, tries, max int, failed func(context.Context, time.Time) (int, error),
+	giveUp string, cause error, attrs ...any) {
+	tries, err := failed(ctx, a.Clock.Now().Add(sweepRetryAfter(tries+1)))
+	attrs = append([]any{"order", id, "tries", tries, "error", cause}, attrs...)
+	switch {
+	case err != nil:
+		a.Log.Warn(flow+" sweep: recording a failed try", "order", id, "error", err)
+	case tries >= max:
+		a.Log.Error(flow+" sweep: giving up; "+giveUp, attrs...)
+	default:
+		a.Log.Warn(flow+" sweep: settling failed; will try again", attrs...)
+	}
+}

@@ -199,17 +199,26 @@ func TestPayingWithVippsClosesTheCartsOpenInvoice(t *testing.T) {
 	}
 }
 
+// invoicePaidBesideVipps is Tess's cart with a Vipps attempt waiting on its
+// landing page and an invoice attempt (invoice) paid at the provider, not yet
+// confirmed with the shop.
+func invoicePaidBesideVipps(t *testing.T) (s *paymentsShop, b *browser, landing *url.URL, vippsID, invoice string) {
+	t.Helper()
+	s = newPaymentsShop(t)
+	b = s.browser(t)
+	b.signUp("tess@example.com")
+	landing = s.startPayment(t, b)
+	vippsID = s.orderIDs(t)[0]
+	invoice = invoiceAttempt(t, b, nil)
+	_, tok := b.token(invoice)
+	s.payInvoiceAsTheBrowser(t, tok["token"].(string), "36.00")
+	return s, b, landing, vippsID, invoice
+}
+
 // Paid by invoice: the cart's waiting Vipps payment is cancelled at Vipps,
 // so its landing page, still open, cannot take the money too.
 func TestPayingByInvoiceCancelsTheCartsWaitingVippsPayment(t *testing.T) {
-	s := newPaymentsShop(t)
-	b := s.browser(t)
-	b.signUp("tess@example.com")
-	landing := s.startPayment(t, b)
-	vippsID := s.orderIDs(t)[0]
-	invoice := invoiceAttempt(t, b, nil)
-	_, tok := b.token(invoice)
-	s.payInvoiceAsTheBrowser(t, tok["token"].(string), "36.00")
+	s, b, landing, vippsID, invoice := invoicePaidBesideVipps(t)
 	if c := b.post("/invoices/"+invoice+"/confirm", nil); c.status != http.StatusSeeOther || c.location != "/orders/"+invoice {
 		t.Fatalf("confirm: %d %q", c.status, c.location)
 	}
@@ -240,14 +249,7 @@ func TestPayingByInvoiceCancelsTheCartsWaitingVippsPayment(t *testing.T) {
 // When Vipps cannot be reached to cancel a closed attempt's payment, the
 // attempt stays marked, and the background release cancels it later.
 func TestAClosedAttemptIsReleasedLaterWhenVippsWasOut(t *testing.T) {
-	s := newPaymentsShop(t)
-	b := s.browser(t)
-	b.signUp("tess@example.com")
-	s.startPayment(t, b)
-	vippsID := s.orderIDs(t)[0]
-	invoice := invoiceAttempt(t, b, nil)
-	_, tok := b.token(invoice)
-	s.payInvoiceAsTheBrowser(t, tok["token"].(string), "36.00")
+	s, b, _, vippsID, invoice := invoicePaidBesideVipps(t)
 	s.fault(t, "vipps.cancel", 503, 3) // every try of the one cancel
 	b.post("/invoices/"+invoice+"/confirm", nil)
 	due, err := s.Store.AttemptsToRelease(t.Context(), 0, 10)

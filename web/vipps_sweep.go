@@ -1,6 +1,9 @@
 package web
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // sweep settles, every vippsSweepEvery until ctx ends, the Vipps orders
 // still open past their payment's expiry (by the shop's injected clock).
@@ -31,15 +34,10 @@ func (f *vippsFlow) sweepOnce(ctx context.Context) {
 			a.Log.Warn("vipps sweep: settling", "order", id, "error", err)
 			continue
 		}
-		tries, ferr := a.Store.VippsSettleFailed(ctx, o.ID, a.Clock.Now().Add(sweepRetryAfter(vp.SettleTries+1)))
-		switch {
-		case ferr != nil:
-			a.Log.Warn("vipps sweep: recording a failed try", "order", id, "error", ferr)
-		case tries >= vippsMaxSettleTries:
-			a.Log.Error("vipps sweep: giving up; check this payment at Vipps MobilePay and settle the order by hand",
-				"order", id, "reference", vp.Reference, "tries", tries, "error", err)
-		default:
-			a.Log.Warn("vipps sweep: settling failed; will try again", "order", id, "tries", tries, "error", err)
-		}
+		a.sweepFailed(ctx, "vipps", id, vp.SettleTries, vippsMaxSettleTries,
+			func(ctx context.Context, next time.Time) (int, error) {
+				return a.Store.VippsSettleFailed(ctx, o.ID, next)
+			},
+			"check this payment at Vipps MobilePay and settle the order by hand", err, "reference", vp.Reference)
 	}
 }

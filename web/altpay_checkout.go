@@ -94,6 +94,12 @@ func (f *altpayFlow) checkout(c echo.Context) error {
 		payer.Name, _, _ = strings.Cut(payer.Email, "@")
 	}
 
+	// An empty cart is refused before the provider makes a customer for nothing.
+	if pc, err := a.priceCart(c); err != nil {
+		return err
+	} else if len(pc.Lines) == 0 {
+		return errEmptyCart
+	}
 	cust, err := f.customer(ctx, payer)
 	if err != nil {
 		return altpayUserError(err, "The invoice could not be created")

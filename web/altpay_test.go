@@ -254,6 +254,16 @@ func TestCustomerIsCreatedOncePerUser(t *testing.T) {
 	}
 }
 
+func TestPayByInvoiceWithAnEmptyCartAsksTheProviderNothing(t *testing.T) {
+	w, b := newAltpayTess(t)
+	if p := b.post("/checkout/altpay", nil); p.status != http.StatusConflict || !strings.Contains(p.body, "Your cart is empty") {
+		t.Errorf("empty cart: %d", p.status)
+	}
+	if n := w.sb.State.Calls("altpay.create_customer"); n != 0 {
+		t.Errorf("create_customer called %d times for an empty cart", n)
+	}
+}
+
 func TestGuestCheckoutNeedsEmailAndNameAndKeepsInput(t *testing.T) {
 	w := newAltpayWorld(t)
 	b := w.browser(t)

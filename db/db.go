@@ -203,7 +203,17 @@ type scanner interface{ Scan(...any) error }
 
 // list runs a query on the read pool and scans every row it returns.
 func list[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := s.db.Read.QueryContext(ctx, query, args...)
+	return listOn(ctx, s.db.Read, scan, query, args...)
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}
+
+// listOn is list on q: a transaction reads what it wrote.
+func listOn[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

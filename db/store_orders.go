@@ -102,6 +102,18 @@ type NewOrder struct {
 // CreateOrder stores a pending order and its lines in one transaction.
 func (s *Store) CreateOrder(ctx context.Context, n NewOrder) (_ Order, err error) {
 	defer wrap(&err, "create order")
+	o, err := newOrderRow(n)
+	if err != nil {
+		return Order{}, err
+	}
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return s.insertOrder(ctx, tx, &o) }); err != nil {
+		return Order{}, err
+	}
+	return o, nil
+}
+
+// newOrderRow checks n and makes the order it describes, not yet stored.
+func newOrderRow(n NewOrder) (Order, error) {
 	if len(n.Lines) == 0 {
 		return Order{}, errors.New("an order needs at least one line")
 	}
@@ -121,34 +133,33 @@ func (s *Store) CreateOrder(ctx context.Context, n NewOrder) (_ Order, err error
 		o.TotalAmount += l.TotalAmount
 		o.TaxAmount += l.TotalTaxAmount
 	}
+	return o, nil
+}
+
+// insertOrder stores o and its lines in tx, setting its id and times.
+func (s *Store) insertOrder(ctx context.Context, tx *sql.Tx, o *Order) error {
 	now := s.now()
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `
-			INSERT INTO orders(public_id, user_id, guest_id, cart_id, provider, idempotency_key, currency,
-			                   total_amount, tax_amount, created_at, updated_at)
-			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			o.PublicID, nullInt(o.UserID), nullString(o.GuestID), nullInt(o.CartID), o.Provider,
-			o.IdempotencyKey, o.Currency, o.TotalAmount, o.TaxAmount, now, now)
-		if err != nil {
+	res, err := tx.ExecContext(ctx, `
+		INSERT INTO orders(public_id, user_id, guest_id, cart_id, provider, idempotency_key, currency,
+		                   total_amount, tax_amount, created_at, updated_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.PublicID, nullInt(o.UserID), nullString(o.GuestID), nullInt(o.CartID), o.Provider,
+		o.IdempotencyKey, o.Currency, o.TotalAmount, o.TaxAmount, now, now)
+	if err != nil {
+		return err
+	}
+	o.ID, _ = res.LastInsertId()
+	for i, l := range o.Lines {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO order_lines(order_id, line_no, product_id, name, quantity, unit_price, tax_rate,
+			                        total_amount, total_tax_amount)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.ID, i+1, l.ProductID, l.Name, l.Quantity, l.UnitPrice, l.TaxRate, l.TotalAmount, l.TotalTaxAmount); err != nil {
 			return err
 		}
-		o.ID, _ = res.LastInsertId()
-		for i, l := range n.Lines {
-			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO order_lines(order_id, line_no, product_id, name, quantity, unit_price, tax_rate,
-				                        total_amount, total_tax_amount)
-				VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				o.ID, i+1, l.ProductID, l.Name, l.Quantity, l.UnitPrice, l.TaxRate, l.TotalAmount, l.TotalTaxAmount); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return Order{}, err
 	}
 	o.CreatedAt, o.UpdatedAt = parseTime(now), parseTime(now)
-	return o, nil
+	return nil
 }
 
 const orderColumns = `id, public_id, COALESCE(user_id, 0), COALESCE(guest_id, ''), COALESCE(cart_id, 0), status,
@@ -186,17 +197,21 @@ func (s *Store) orderWithLines(ctx context.Context, where string, arg any) (Orde
 	if err != nil {
 		return Order{}, err
 	}
-	o.Lines, err = list(ctx, s, func(r scanner) (OrderLine, error) {
+	if o.Lines, err = orderLines(ctx, s.db.Read, o.ID); err != nil {
+		return Order{}, err
+	}
+	return o, nil
+}
+
+// orderLines reads an order's lines on q, in order.
+func orderLines(ctx context.Context, q querier, orderID int64) ([]OrderLine, error) {
+	return listOn(ctx, q, func(r scanner) (OrderLine, error) {
 		var l OrderLine
 		err := r.Scan(&l.ProductID, &l.Name, &l.Quantity, &l.UnitPrice, &l.TaxRate, &l.TotalAmount, &l.TotalTaxAmount)
 		return l, err
 	}, `
 		SELECT product_id, name, quantity, unit_price, tax_rate, total_amount, total_tax_amount
-		FROM order_lines WHERE order_id = ? ORDER BY line_no`, o.ID)
-	if err != nil {
-		return Order{}, err
-	}
-	return o, nil
+		FROM order_lines WHERE order_id = ? ORDER BY line_no`, orderID)
 }
 
 // OrdersByUser lists a user's orders, newest first, without lines.
@@ -225,9 +240,11 @@ func (s *Store) swapStatus(ctx context.Context, ex execer, orderID int64, from, 
 
 // SetOrderStatusPaid is SetOrderStatus for the move that means "paid for"
 // (authorized or captured, as the flow decides): in the same transaction it
-// takes what the order bought out of the cart it was placed from. Items added
-// to the cart since stay. Only the request that wins the swap touches the
-// cart, so two racing requests never take the items out twice.
+// takes what the order bought out of the cart it was placed from, and closes
+// every other open attempt of that cart (DetailClosedPaid, marked for
+// release: see AttemptsToRelease), so nothing else of it can be paid. Items
+// added to the cart since stay. Only the request that wins the swap touches
+// the cart, so two racing requests never take the items out twice.
 func (s *Store) SetOrderStatusPaid(ctx context.Context, orderID int64, from, to Status, detail string) (err error) {
 	defer wrap(&err, "set order status paid")
 	if to != StatusAuthorized && to != StatusCaptured {
@@ -238,6 +255,12 @@ func (s *Store) SetOrderStatusPaid(ctx context.Context, orderID int64, from, to 
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.swapStatus(ctx, tx, orderID, from, to, detail); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE orders SET status = ?, status_detail = ?, release_due = 1, updated_at = ?
+			WHERE cart_id = (SELECT cart_id FROM orders WHERE id = ?) AND id <> ? AND status = ?`,
+			StatusCancelled, DetailClosedPaid, s.now(), orderID, orderID, StatusPending); err != nil {
 			return err
 		}
 		// Lines the order bought all of (or more than the cart still holds) go;

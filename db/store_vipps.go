@@ -127,11 +127,7 @@ func (s *Store) VippsEvents(ctx context.Context, orderID int64) (_ []VippsEvent,
 // maxTries sweeps, oldest settle time first.
 func (s *Store) VippsOrdersToSettle(ctx context.Context, now time.Time, maxTries, limit int) (_ []string, err error) {
 	defer wrap(&err, "vipps orders to settle")
-	return list(ctx, s, func(r scanner) (string, error) {
-		var id string
-		err := r.Scan(&id)
-		return id, err
-	}, `
+	return list(ctx, s, scanString, `
 		SELECT o.public_id FROM vipps_payments v JOIN orders o ON o.id = v.order_id
 		WHERE o.status IN (?, ?) AND v.settle_after <= ? AND v.settle_tries < ?
 		ORDER BY v.settle_after LIMIT ?`, StatusPending, StatusAuthorized, stamp(now), maxTries, limit)
@@ -142,8 +138,5 @@ func (s *Store) VippsOrdersToSettle(ctx context.Context, now time.Time, maxTries
 // It returns the failed tries so far.
 func (s *Store) VippsSettleFailed(ctx context.Context, orderID int64, next time.Time) (tries int, err error) {
 	defer wrap(&err, "vipps settle failed")
-	err = s.db.Write.QueryRowContext(ctx, `
-		UPDATE vipps_payments SET settle_tries = settle_tries + 1, settle_after = ?
-		WHERE order_id = ? RETURNING settle_tries`, stamp(next), orderID).Scan(&tries)
-	return tries, noRows(err)
+	return s.settleFailed(ctx, "vipps_payments", orderID, next)
 }

@@ -260,3 +260,68 @@ test('the page source and the network never carry the client secret or the OAuth
   expect(authHeaders.length).toBeGreaterThan(0);
   for (const a of authHeaders) expect(a).toMatch(/^Bearer eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
 });
+
+async function fault(page: Page, body: object): Promise<void> {
+  const res = await page.request.post(`${sandboxURL}/control/faults`, { data: body });
+  expect(res.ok(), `fault: ${await res.text()}`).toBeTruthy();
+}
+
+test('a second "Pay by invoice" shows the same invoice; paying the cart with Vipps closes it', async ({ page }) => {
+  await signUp(page, uniqueEmail('twice'));
+  const orderID = await checkoutByInvoice(page);
+
+  await page.goto('/checkout');
+  await page.getByRole('button', { name: 'Pay by invoice' }).click();
+  await expect(page).toHaveURL(new RegExp(`/invoices/${orderID}$`));
+  await invoiceLoaded(page);
+  expect((await sandboxState(page.request)).calls['altpay.create_invoice']).toBe(1);
+  await page.goto('/account');
+  await expect(page.getByTestId('altpay-unpaid').getByRole('link', { name: 'Pay this invoice' })).toHaveCount(1);
+
+  // The same cart, paid with Vipps MobilePay instead.
+  await page.goto('/checkout');
+  await page.getByLabel('Mobile number').fill('4791234567');
+  await page.getByRole('button', { name: 'Pay with Vipps MobilePay' }).click();
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+
+  await page.goto('/account');
+  await expect(page.getByRole('link', { name: 'Pay this invoice' })).toHaveCount(0);
+  await page.goto(`/invoices/${orderID}`);
+  await expect(page.getByTestId('altpay-closed')).toContainText('This invoice is closed: there is nothing to pay.');
+  await expect(page.getByRole('button', { name: /^Pay/ })).toHaveCount(0);
+});
+
+test('when the invoice snippet gives up, it says so in a sentence, not with the provider\'s title', async ({ page }) => {
+  await signUp(page, uniqueEmail('gives-up'));
+  await checkoutByInvoice(page);
+  await fillCard(page);
+  // Every try the snippet makes (three) is answered 503 "Service Unavailable".
+  await fault(page, { operation: 'altpay.checkout_add_payment_method', status: 503, times: 3 });
+  await page.getByRole('button', { name: 'Save payment method' }).click();
+  const alert = page.getByRole('alert');
+  await expect(alert).toContainText('Alternative Payments is not answering right now. Press Continue to try again; a payment is never made twice.');
+  await expect(alert).not.toContainText('Service Unavailable');
+  await expect(alert.getByRole('button', { name: 'Continue' })).toBeVisible();
+});
+
+test('no answer to the invoice request: the shop says it is confirming, then shows the one invoice made', async ({ page }) => {
+  await signUp(page, uniqueEmail('confirming'));
+  await addToCart(page, 'Stoneware Mug');
+  // The provider makes the invoice but no answer reaches the shop, on every try.
+  await fault(page, { operation: 'altpay.create_invoice', lose_answer: true, times: 50 });
+  await page.goto('/checkout');
+  await page.getByRole('button', { name: 'Pay by invoice' }).click();
+  await expect(page).toHaveURL(/\/orders\/[a-z0-9]+$/);
+  await expect(page.getByTestId('altpay-order-notice')).toContainText('We are confirming your invoice with Alternative Payments.');
+  await expect(page.getByTestId('order-status')).toHaveText('Awaiting payment');
+  await expect(page.locator('main')).not.toContainText('could not be created');
+
+  // The provider answers again (a harmless fault replaces the lost answers).
+  await fault(page, { operation: 'altpay.create_invoice', status: 0, times: 1 });
+  await page.reload();
+  await page.getByRole('link', { name: 'Pay the invoice' }).click();
+  await invoiceLoaded(page);
+  // The invoice the first lost try made: the provider made no other.
+  await expect(page.getByRole('heading', { name: /^Invoice / })).toHaveText('Invoice INV-00001');
+});

@@ -21,6 +21,7 @@ type AltpayInvoiceView struct {
 	Total      string
 	Tax        string
 	Paid       bool
+	Notice     string // set when the invoice cannot be paid here (closed, another environment): why
 	APIBaseURL string // where the snippet calls the checkout API
 	TokenURL   string // the shop's checkout-token endpoint
 	ConfirmURL string // the form that asks the server to check the invoice
@@ -43,4 +44,5 @@ type AltpayOrderView struct {
 	InvoiceID string
 	Status    string // the provider's status when last checked
 	Pending   bool   // the order awaits payment: offer the invoice page
+	Notice    string // set when the invoice is not confirmed yet, or cannot be paid here: why
 }

@@ -11,7 +11,7 @@ import (
 
 // unpaidSection is the account page's section of unpaid invoices.
 func (f *altpayFlow) unpaidSection(ctx context.Context, u db.User) (templ.Component, error) {
-	orders, err := f.a.Store.UnpaidAltpayOrders(ctx, u.ID)
+	orders, err := f.a.Store.UnpaidAltpayOrders(ctx, u.ID, f.env())
 	if err != nil || len(orders) == 0 {
 		return nil, err
 	}

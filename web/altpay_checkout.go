@@ -2,10 +2,15 @@ package web
 
 // Pay by invoice with Alternative Payments.
 //
-//  1. Checkout, "Pay by invoice" (POST /checkout/altpay): the shop places a
-//     pending order, creates (once per user or guest session) the provider
-//     customer and an invoice for the order, stores both ids, and sends the
-//     customer to the invoice page.
+//  1. Checkout, "Pay by invoice" (POST /checkout/altpay): the shop creates
+//     the provider customer (once per user, or per guest session, email and
+//     name), places a pending order (or finds the cart's open one: a second
+//     submit shows the same invoice), records the invoice request with its
+//     Idempotency-Key, asks the provider for the invoice, records its id, and
+//     sends the customer to the invoice page. When no answer comes, the
+//     customer is sent to the order page ("we are confirming"), and the order
+//     page and a background reconciliation ask again with the same request
+//     (altpay_sweep.go) until the provider answers.
 //  2. The invoice page (GET /invoices/:id) loads static/js/altpay-invoice.js,
 //     which asks the shop for a checkout token (POST
 //     /api/altpay/invoices/:id/token), then calls the provider's checkout API
@@ -51,6 +56,10 @@ type altpayFlow struct {
 // OAuth token for the whole process.
 func newAltpayFlow(a *App) *altpayFlow { return &altpayFlow{a: a, client: a.Altpay} }
 
+// env is the provider environment the shop talks to, its API base URL: the
+// stored ids of another one are never sent.
+func (f *altpayFlow) env() string { return strings.TrimRight(f.a.Config.Altpay.APIURL, "/") }
+
 // checkoutMethod renders the checkout option, with what a refused submission
 // typed and why it was refused.
 func (f *altpayFlow) checkoutMethod(c echo.Context, _ pricedCart) (templ.Component, error) {
@@ -63,9 +72,10 @@ func (f *altpayFlow) checkoutMethod(c echo.Context, _ pricedCart) (templ.Compone
 func (f *altpayFlow) checkout(c echo.Context) error {
 	a := f.a
 	ctx := c.Request().Context()
-	email, name := "", ""
+	uid, gid := a.owner(c)
+	payer := db.AltpayPayer{Environment: f.env(), UserID: uid, GuestID: gid}
 	if u := currentUser(c); u != nil {
-		email, name = u.Email, u.Name
+		payer.Email, payer.Name = u.Email, u.Name
 	} else {
 		v := views.AltpayMethodView{Email: strings.TrimSpace(c.FormValue("email")), Name: strings.TrimSpace(c.FormValue("name")), Errors: views.FormErrors{}}
 		if addr, err := mail.ParseAddress(v.Email); err != nil || addr.Address != v.Email {
@@ -78,54 +88,178 @@ func (f *altpayFlow) checkout(c echo.Context) error {
 			v.Errors[""] = "Please check the invoice details below."
 			return a.checkoutAgain(c, http.StatusUnprocessableEntity, altpayFormKey, v)
 		}
-		email, name = v.Email, v.Name
+		payer.Email, payer.Name = v.Email, v.Name
 	}
-	if name == "" {
-		name, _, _ = strings.Cut(email, "@")
+	if payer.Name == "" {
+		payer.Name, _, _ = strings.Cut(payer.Email, "@")
 	}
 
-	o, err := a.placeOrder(c, db.ProviderAltpay)
+	// An empty cart is refused before the provider makes a customer for nothing.
+	if pc, err := a.priceCart(c); err != nil {
+		return err
+	} else if len(pc.Lines) == 0 {
+		return errEmptyCart
+	}
+	cust, err := f.customer(ctx, payer)
+	if err != nil {
+		return altpayUserError(err, "The invoice could not be created")
+	}
+	o, reused, err := a.placeOrder(c, db.ProviderAltpay)
+	if err == nil && reused {
+		if done, err := f.resume(c, o, payer, cust); done {
+			return err
+		}
+		o, _, err = a.placeOrder(c, db.ProviderAltpay)
+	}
 	if err != nil {
 		return err
 	}
-	uid, gid := a.owner(c)
-	cust, err := f.customer(ctx, uid, gid, email, name)
+	now := a.Clock.Now()
+	inv, err := a.Store.ReserveAltpayInvoice(ctx, db.AltpayInvoice{OrderID: o.ID, Environment: f.env(), CustomerID: cust,
+		IdempotencyKey: altpayInvoiceKey(o, cust), DueDate: now.Add(altpayDueIn).UTC().Format(time.DateOnly),
+		SettleAfter: now.Add(attemptStartWindow)})
 	if err != nil {
-		return f.checkoutFailed(ctx, o, err)
-	}
-	inv, err := f.client.CreateInvoice(ctx, altpayInvoiceFor(o, cust, a.Clock.Now()), "invoice-"+o.IdempotencyKey)
-	if err != nil {
-		return f.checkoutFailed(ctx, o, err)
-	}
-	if err := a.Store.SaveAltpayInvoice(ctx, db.AltpayInvoice{OrderID: o.ID, CustomerID: cust, InvoiceID: inv.ID, Status: inv.Status}); err != nil {
-		// The provider has an invoice the shop has no record of: the order
-		// cannot be paid through the shop, so it must not wait as pending.
-		// Support can archive the invoice at the provider.
-		a.Log.Error("altpay: the invoice was created but could not be recorded; archive it at the provider",
-			"order", o.PublicID, "invoice", inv.ID, "error", err)
-		_ = a.failOrder(ctx, o, "The invoice could not be created.")
+		_ = a.failOrder(ctx, o, altpayNotCreated) // nothing was asked of the provider
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/invoices/"+o.PublicID)
+	return f.ask(c, o, inv, payer)
 }
 
-// customer returns the provider customer of the user (or guest
-// session), creating it the first time. The external id is stored before the
-// provider call, so a retry after a lost answer finds the customer made by
-// the first try instead of making a second one.
-func (f *altpayFlow) customer(ctx context.Context, uid int64, gid, email, name string) (string, error) {
+// altpayNotCreated is the detail of an attempt whose invoice surely does not
+// exist: the provider refused it, or was never asked.
+const altpayNotCreated = "The invoice could not be created. Nothing was charged."
+
+// altpayConfirming is what a customer reads while the shop does not know
+// whether the provider made the invoice.
+const altpayConfirming = "We are confirming your invoice with Alternative Payments. This page shows it as soon as it is confirmed; nothing is charged until you pay it."
+
+// altpayInvoiceKey is the Idempotency-Key of attempt o's invoice for a
+// customer: one request per order and customer.
+func altpayInvoiceKey(o db.Order, customerID string) string {
+	return "invoice-" + o.IdempotencyKey + "/" + customerID
+}
+
+// ask asks the provider for attempt o's invoice and shows the outcome: the
+// invoice page; the checkout's error when the provider refused (then there is
+// no invoice and the attempt is failed); or, when the outcome is unknown, the
+// order page, which shows the invoice once the provider confirms it. A
+// customer the provider no longer has (its data was reset) is made again
+// once, and the invoice addressed to it.
+func (f *altpayFlow) ask(c echo.Context, o db.Order, inv db.AltpayInvoice, payer db.AltpayPayer) error {
+	a, ctx := f.a, c.Request().Context()
+	err := f.place(ctx, o, inv)
+	if err != nil && f.customerGone(ctx, err, inv.CustomerID) {
+		if inv, err = f.readdress(ctx, o, inv, payer); err == nil {
+			err = f.place(ctx, o, inv)
+		}
+	}
+	switch {
+	case err == nil:
+		return c.Redirect(http.StatusSeeOther, "/invoices/"+o.PublicID)
+	case altpayRefused(err):
+		_ = a.failOrder(ctx, o, altpayNotCreated) // logged there; the customer's error is the provider's
+		return altpayUserError(err, "The invoice could not be created")
+	}
+	// The invoice may exist: the order page and the background ask again.
+	a.Log.Warn("altpay: whether the invoice was made is unknown; the order page and the background ask again", "order", o.PublicID, "error", err)
+	if err := a.Store.SetAltpayInvoiceSettleAfter(ctx, o.ID, a.Clock.Now()); err != nil {
+		a.Log.Warn("altpay: marking the invoice to ask again now", "order", o.PublicID, "error", err)
+	}
+	a.flash(c, altpayConfirming)
+	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+}
+
+// place asks the provider for the attempt's invoice with the request
+// recorded before the first try (customer, due date, Idempotency-Key), so a
+// retry after a lost answer or a restart is the same request: the provider
+// answers with the invoice it made the first time, or makes it when the
+// first try never arrived. The answer is recorded; when that fails the
+// invoice id is logged and the error returned, and the next try finds the
+// same invoice.
+func (f *altpayFlow) place(ctx context.Context, o db.Order, inv db.AltpayInvoice) error {
 	a := f.a
-	row, err := a.Store.ReserveAltpayCustomer(ctx, uid, gid)
+	got, err := f.client.CreateInvoice(ctx, altpayInvoiceFor(o, inv), inv.IdempotencyKey)
+	if err != nil {
+		return err
+	}
+	err = a.Store.SaveAltpayInvoice(ctx, o.ID, got.ID, got.Status)
+	switch {
+	case errors.Is(err, db.ErrStale):
+		// Another invoice is recorded: an API that ignores Idempotency-Key
+		// made a second one. The order keeps the first.
+		a.Log.Error("altpay: a second invoice was made for one order; archive it at the provider",
+			"order", o.PublicID, "invoice", got.ID)
+		return nil
+	case err != nil:
+		a.Log.Error("altpay: the invoice was made but could not be recorded; it is asked for again",
+			"order", o.PublicID, "invoice", got.ID, "error", err)
+	}
+	return err
+}
+
+// altpayRefused reports a refusal: a 4xx other than 429 means the request
+// was not carried out, so no invoice (or customer) was made by it.
+func altpayRefused(err error) bool {
+	var e *altpay.Error
+	return errors.As(err, &e) && e.Status >= 400 && e.Status < 500 && e.Status != http.StatusTooManyRequests
+}
+
+// customerGone reports whether a refusal was about a customer the provider
+// no longer has: it answered 404, or refused the customer_id field, and a
+// read of the customer answers 404.
+func (f *altpayFlow) customerGone(ctx context.Context, err error, customerID string) bool {
+	var e *altpay.Error
+	if !altpayRefused(err) || !errors.As(err, &e) {
+		return false
+	}
+	if _, field := e.ValidationErrors["customer_id"]; !field && e.Kind != altpay.KindNotFound {
+		return false
+	}
+	_, gerr := f.client.GetCustomer(ctx, customerID)
+	return altpay.IsKind(gerr, altpay.KindNotFound)
+}
+
+// readdress makes the payer's customer again after the provider lost it and
+// addresses attempt o's unrecorded invoice to the new one.
+func (f *altpayFlow) readdress(ctx context.Context, o db.Order, inv db.AltpayInvoice, payer db.AltpayPayer) (db.AltpayInvoice, error) {
+	a := f.a
+	f.a.Log.Warn("altpay: the provider no longer has the customer; making it again", "order", o.PublicID, "customer", inv.CustomerID)
+	row, err := a.Store.AltpayCustomerFor(ctx, payer)
+	if err != nil {
+		return inv, err
+	}
+	if row.CustomerID == inv.CustomerID {
+		if err := a.Store.ForgetAltpayCustomer(ctx, row.ExternalID, row.CustomerID); err != nil {
+			return inv, err
+		}
+	}
+	cust, err := f.customer(ctx, payer)
+	if err != nil {
+		return inv, err
+	}
+	if err := a.Store.SetAltpayInvoiceCustomer(ctx, o.ID, cust, altpayInvoiceKey(o, cust)); err != nil {
+		return inv, err
+	}
+	return a.Store.AltpayInvoiceFor(ctx, o.ID)
+}
+
+// customer returns the provider customer of the payer, creating it the first
+// time. The external id is stored before the provider call, so a retry after
+// a lost answer finds the customer made by the first try instead of making a
+// second one.
+func (f *altpayFlow) customer(ctx context.Context, p db.AltpayPayer) (string, error) {
+	a := f.a
+	row, err := a.Store.ReserveAltpayCustomer(ctx, p)
 	if err != nil || row.CustomerID != "" {
 		return row.CustomerID, err
 	}
-	cu, err := f.client.EnsureCustomer(ctx, altpay.NewCustomer{Email: email, ExternalID: row.ExternalID, Name: name})
+	cu, err := f.client.EnsureCustomer(ctx, altpay.NewCustomer{Email: p.Email, ExternalID: row.ExternalID, Name: p.Name})
 	if err != nil {
 		return "", err
 	}
 	if err := a.Store.SetAltpayCustomerID(ctx, row.ExternalID, cu.ID); err != nil {
 		if errors.Is(err, db.ErrStale) { // another request stored it first: use theirs
-			row, err = a.Store.AltpayCustomerFor(ctx, uid, gid)
+			row, err = a.Store.AltpayCustomerFor(ctx, p)
 			return row.CustomerID, err
 		}
 		return "", err
@@ -133,15 +267,15 @@ func (f *altpayFlow) customer(ctx context.Context, uid int64, gid, email, name s
 	return cu.ID, nil
 }
 
-// altpayInvoiceFor is the invoice for an order: one line per order line at
-// its tax-included unit price, due two weeks from now, in the order's
-// currency. Alternative Payments documents USD as the only invoice currency;
-// the shop's orders are in EUR, which the sandbox accepts, until the markets
-// work picks the currency per market (package web/altpay, "Money and
-// currency").
-func altpayInvoiceFor(o db.Order, customerID string, now time.Time) altpay.NewInvoice {
+// altpayInvoiceFor is the invoice of attempt o as recorded in inv: one line
+// per order line at its tax-included unit price, in the order's currency,
+// with the order's public id in the memo. Alternative Payments documents USD
+// as the only invoice currency; the shop's orders are in EUR, which the
+// sandbox accepts, until the markets work picks the currency per market
+// (package web/altpay, "Money and currency").
+func altpayInvoiceFor(o db.Order, inv db.AltpayInvoice) altpay.NewInvoice {
 	n := altpay.NewInvoice{
-		Currency: o.Currency, CustomerID: customerID, DueDate: now.Add(altpayDueIn).UTC().Format(time.DateOnly),
+		Currency: o.Currency, CustomerID: inv.CustomerID, DueDate: inv.DueDate,
 		Memo: "Refshop order " + o.PublicID,
 	}
 	for _, l := range o.Lines {
@@ -150,18 +284,13 @@ func altpayInvoiceFor(o db.Order, customerID string, now time.Time) altpay.NewIn
 	return n
 }
 
-// checkoutFailed marks the order failed (it has no invoice and never
-// will) and tells the customer; the cart is untouched.
-func (f *altpayFlow) checkoutFailed(ctx context.Context, o db.Order, cause error) error {
-	a := f.a
-	_ = a.failOrder(ctx, o, "The invoice could not be created.") // logged there; the customer's error is the provider's
-	return altpayUserError(cause, "The invoice could not be created")
-}
-
 // altpayUserError turns a provider error into what the customer reads: fixed
 // sentences only. The provider's own message (for developers, perhaps naming
 // other records) stays in err, which the central error handler logs.
 func altpayUserError(err error, title string) error {
+	if _, ok := err.(*UserError); ok {
+		return err // a sentence of the shop's own already
+	}
 	ue := &UserError{Status: http.StatusBadGateway, Title: title, Err: err,
 		Message: "Alternative Payments did not answer. Nothing was charged and your cart is kept; please try again in a moment."}
 	var e *altpay.Error

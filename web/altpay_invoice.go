@@ -9,6 +9,7 @@ import (
 
 	"refshop/db"
 	"refshop/views"
+	"refshop/web/altpay"
 	"refshop/web/money"
 )
 
@@ -30,19 +31,32 @@ func (f *altpayFlow) loadInvoiceOrder(c echo.Context) (db.Order, db.AltpayInvoic
 	return o, inv, err
 }
 
+// altpayElsewhere explains an invoice of another provider environment.
+const altpayElsewhere = "This invoice was made in another Alternative Payments environment than the shop uses now, so it cannot be paid here."
+
 // invoicePage shows the invoice page. ?callback=off runs the snippet
 // without onAccessTokenExpired, to see AccessTokenExpiredError (README).
+// While the provider has not confirmed the invoice, the order page says so.
 func (f *altpayFlow) invoicePage(c echo.Context) error {
 	a := f.a
-	o, _, err := f.loadInvoiceOrder(c)
+	o, inv, err := f.loadInvoiceOrder(c)
 	if err != nil {
 		return err
+	}
+	if inv.InvoiceID == "" {
+		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	}
 	v := views.AltpayInvoiceView{
 		OrderID: o.PublicID, InvoiceID: o.ProviderReference, Total: eur(o.TotalAmount), Tax: eur(o.TaxAmount),
 		Paid: o.Status == db.StatusCaptured, APIBaseURL: a.Config.Altpay.APIURL,
 		TokenURL: "/api/altpay/invoices/" + o.PublicID + "/token", ConfirmURL: "/invoices/" + o.PublicID + "/confirm",
 		Callback: c.QueryParam("callback") != "off",
+	}
+	switch {
+	case o.Status == db.StatusCancelled || o.Status == db.StatusFailed:
+		v.Notice = "This invoice is closed: there is nothing to pay. " + o.StatusDetail
+	case inv.Environment != f.env():
+		v.Notice = altpayElsewhere
 	}
 	v.Lines = orderLineViews(o.Lines)
 	c.Response().Header().Set("Cache-Control", "no-store")
@@ -52,8 +66,9 @@ func (f *altpayFlow) invoicePage(c echo.Context) error {
 // token mints a checkout token for the page (and for its
 // onAccessTokenExpired). JSON errors: 401 when the invoice is a customer's
 // and nobody is signed in, 403 when it is someone else's, 404 when there is
-// no such invoice, 409 when it is paid already. A guest gets tokens for the
-// invoices of their own session.
+// no such invoice, 409 when it is paid or closed, not yet confirmed, or of
+// another provider environment. A guest gets tokens for the invoices of their
+// own session.
 func (f *altpayFlow) token(c echo.Context) error {
 	a := f.a
 	ctx := c.Request().Context()
@@ -74,11 +89,15 @@ func (f *altpayFlow) token(c echo.Context) error {
 		return &UserError{Status: http.StatusConflict, Title: "Nothing to pay", Message: "This invoice is paid or closed: there is nothing left to pay."}
 	}
 	inv, err := a.Store.AltpayInvoiceFor(ctx, o.ID)
-	if errors.Is(err, db.ErrNotFound) {
+	switch {
+	case errors.Is(err, db.ErrNotFound):
 		return &UserError{Status: http.StatusNotFound, Title: "No such invoice", Message: "This order has no invoice."}
-	}
-	if err != nil {
+	case err != nil:
 		return err
+	case inv.InvoiceID == "":
+		return &UserError{Status: http.StatusConflict, Title: "Not confirmed yet", Message: altpayConfirming}
+	case inv.Environment != f.env():
+		return &UserError{Status: http.StatusConflict, Title: "Another environment", Message: altpayElsewhere}
 	}
 	tok, err := f.client.CheckoutToken(ctx, inv.CustomerID, inv.InvoiceID)
 	if err != nil {
@@ -96,6 +115,9 @@ func (f *altpayFlow) confirm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if inv.InvoiceID == "" || inv.Environment != f.env() {
+		return c.Redirect(http.StatusSeeOther, "/invoices/"+o.PublicID) // which says why there is nothing to check
+	}
 	paid, err := f.sync(c.Request().Context(), o, inv)
 	if err != nil {
 		return altpayUserError(err, "The payment could not be checked")
@@ -110,13 +132,29 @@ func (f *altpayFlow) confirm(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 }
 
-// sync reads the invoice from the provider, stores its status, and
-// moves a pending order to captured (taking its items out of the cart) when
-// the invoice is PAID. It reports
-// whether the order is paid.
+// errAltpayInvoiceGone is sync's answer for an invoice the provider no
+// longer has: the attempt is closed, as failed.
+var errAltpayInvoiceGone = &UserError{Status: http.StatusConflict, Title: "The invoice is gone",
+	Message: altpayInvoiceGone + " You can check out again."}
+
+// altpayInvoiceGone is the detail of such an attempt.
+const altpayInvoiceGone = "Alternative Payments no longer has this invoice. Nothing was charged."
+
+// sync reads a recorded invoice of the shop's environment from the provider,
+// stores its status, and moves a pending order to captured (taking its items
+// out of the cart) when the invoice is PAID. It reports whether the order is
+// paid. An invoice the provider no longer has closes the attempt
+// (errAltpayInvoiceGone).
 func (f *altpayFlow) sync(ctx context.Context, o db.Order, inv db.AltpayInvoice) (bool, error) {
 	a := f.a
 	got, err := f.client.GetInvoice(ctx, inv.InvoiceID)
+	if altpay.IsKind(err, altpay.KindNotFound) && o.Status == db.StatusPending {
+		a.Log.Warn("altpay: the provider no longer has the invoice; the attempt is closed", "order", o.PublicID, "invoice", inv.InvoiceID)
+		if err := a.Store.CloseAttempt(ctx, o.ID, db.StatusFailed, altpayInvoiceGone); err != nil && !errors.Is(err, db.ErrStale) {
+			return false, err
+		}
+		return false, errAltpayInvoiceGone
+	}
 	if err != nil {
 		return false, err
 	}
@@ -135,12 +173,24 @@ func (f *altpayFlow) sync(ctx context.Context, o db.Order, inv db.AltpayInvoice)
 		return false, &UserError{Status: http.StatusConflict, Title: "Payment needs a look",
 			Message: "The paid invoice does not match this order. Please contact us; nothing more will be charged."}
 	}
-	if o.Status == db.StatusPending {
-		// Paid: the order's items leave the cart in the same transaction.
+	switch o.Status {
+	case db.StatusPending:
+		// Paid: the order's items leave the cart, and the cart's other open
+		// attempts are closed, in the same transaction; then they are released.
 		err := a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusCaptured, "Invoice "+got.InvoiceNumber+" paid")
 		if err != nil && !errors.Is(err, db.ErrStale) { // stale: another request marked it first
 			return false, err
 		}
+		if err == nil && o.CartID != 0 {
+			a.releaseClosed(ctx, o.CartID)
+		}
+	case db.StatusCancelled, db.StatusFailed:
+		// Paid after the shop closed the attempt (with a checkout token minted
+		// before): the provider cannot void an invoice, so a person refunds it.
+		a.Log.Error("altpay: an invoice was paid after its attempt was closed; refund it at Alternative Payments",
+			"order", o.PublicID, "invoice", inv.InvoiceID, "status", o.Status)
+		return false, &UserError{Status: http.StatusConflict, Title: "This invoice was closed",
+			Message: "This invoice was closed before it was paid. Please contact us: we will refund the payment."}
 	}
 	return true, nil
 }

@@ -12,7 +12,8 @@ import (
 
 // refresh settles a pending invoice order when its page is viewed: a
 // customer who paid and closed the tab before the page confirmed finds the
-// order paid. When the provider cannot be asked, the page shows what the
+// order paid, and an invoice whose creation got no answer is asked for again
+// (reconcile). When the provider cannot be asked, the page shows what the
 // shop knows.
 func (f *altpayFlow) refresh(c echo.Context, o db.Order) (db.Order, error) {
 	a := f.a
@@ -21,19 +22,20 @@ func (f *altpayFlow) refresh(c echo.Context, o db.Order) (db.Order, error) {
 	}
 	ctx := c.Request().Context()
 	inv, err := a.Store.AltpayInvoiceFor(ctx, o.ID)
-	if errors.Is(err, db.ErrNotFound) {
+	switch {
+	case errors.Is(err, db.ErrNotFound) || (err == nil && inv.Environment != f.env()):
 		return o, nil
-	}
-	if err != nil {
+	case err != nil:
 		return o, err
+	case inv.InvoiceID == "" && a.Clock.Now().Before(inv.SettleAfter):
+		return o, nil // the request that asked may still be waiting for the answer
+	case inv.InvoiceID == "":
+		err = f.reconcile(ctx, o, inv)
+	default:
+		_, err = f.sync(ctx, o, inv)
 	}
-	paid, err := f.sync(ctx, o, inv)
 	if err != nil {
 		a.Log.Warn("altpay: checking the invoice on view", "order", o.PublicID, "error", err)
-		return o, nil
-	}
-	if !paid {
-		return o, nil
 	}
 	return a.Store.OrderByPublicID(ctx, o.PublicID)
 }
@@ -47,6 +49,14 @@ func (f *altpayFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 	if err != nil {
 		return orderPart{}, err
 	}
-	v := views.AltpayOrderView{OrderID: o.PublicID, InvoiceID: inv.InvoiceID, Status: inv.Status, Pending: o.Status == db.StatusPending}
+	v := views.AltpayOrderView{OrderID: o.PublicID, InvoiceID: inv.InvoiceID, Status: inv.Status}
+	switch {
+	case inv.Environment != f.env():
+		v.Notice = altpayElsewhere
+	case o.Status == db.StatusPending && inv.InvoiceID == "":
+		v.Notice = altpayConfirming
+	default:
+		v.Pending = o.Status == db.StatusPending
+	}
 	return orderPart{Details: []templ.Component{views.AltpayOrderDetails(v)}, Actions: []templ.Component{views.AltpayOrderActions(v)}}, nil
 }

@@ -91,6 +91,11 @@ type paymentFlow interface {
 	refresh(c echo.Context, o db.Order) (db.Order, error)
 	// orderPart is what the flow adds to one of its orders' page.
 	orderPart(c echo.Context, o db.Order) (orderPart, error)
+	// release frees the provider object of one of the flow's attempts that
+	// the shop closed (web/attempts.go), where the provider allows, so it can
+	// no longer be paid. nil: released, or nothing to release; an error: the
+	// provider could not be asked, and the background tries again.
+	release(ctx context.Context, o db.Order) error
 }
 
 // orderPart is what a payment flow adds to an order page.
@@ -125,6 +130,8 @@ func (a *App) RunBackground(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.vipps.sweep(ctx) })
 	wg.Go(func() { a.klarnaSignIn.sweep(ctx) })
+	wg.Go(func() { a.altpay.sweep(ctx) })
+	wg.Go(func() { every(ctx, releaseEvery, func(ctx context.Context) { a.releaseClosed(ctx, 0) }) })
 	wg.Wait()
 }
 

@@ -82,19 +82,28 @@ func (a *App) failOrder(ctx context.Context, o db.Order, detail string) error {
 var errEmptyCart = &UserError{Status: http.StatusConflict, Title: "Your cart is empty",
 	Message: "There is nothing to pay for. Add something to your cart first."}
 
-// placeOrder stores a pending order for the session's cart, for the payment
-// flows. The cart is left as it is: a flow takes the items out only when the
-// provider has the money (Store.SetOrderStatusPaid), so a rejection loses nothing.
-func (a *App) placeOrder(c echo.Context, provider db.Provider) (db.Order, error) {
+// placeOrder returns the open payment attempt of the session's cart for
+// provider, or places one (a pending order), for the payment flows. reused
+// says the attempt was made by an earlier submit, for the same cart: the
+// flow shows that attempt again rather than start a second payment. An open
+// attempt made for another cart content is replaced, and released here. The
+// cart is left as it is: a flow takes the items out only when the provider
+// has the money (Store.SetOrderStatusPaid), so a rejection loses nothing.
+func (a *App) placeOrder(c echo.Context, provider db.Provider) (o db.Order, reused bool, err error) {
 	pc, err := a.priceCart(c)
 	if err != nil {
-		return db.Order{}, err
+		return db.Order{}, false, err
 	}
 	if len(pc.Lines) == 0 {
-		return db.Order{}, errEmptyCart
+		return db.Order{}, false, errEmptyCart
 	}
+	ctx := c.Request().Context()
 	uid, gid := a.owner(c)
-	return a.Store.CreateOrder(c.Request().Context(), db.NewOrder{
+	o, reused, err = a.Store.OpenAttempt(ctx, db.NewOrder{
 		UserID: uid, GuestID: gid, CartID: pc.ID, Provider: provider, Currency: catalog.Currency, Lines: pc.Lines,
 	})
+	if err == nil && !reused {
+		a.releaseClosed(ctx, pc.ID) // the attempt this one replaced, if any
+	}
+	return o, reused, err
 }

@@ -110,7 +110,13 @@ func (k *klarnaFlow) checkoutMethod(c echo.Context, _ pricedCart) (templ.Compone
 // start is POST /checkout/klarna: a new payment attempt for the cart and its
 // Klarna session.
 func (k *klarnaFlow) start(c echo.Context) error {
-	o, err := k.a.placeOrder(c, db.ProviderKlarna)
+	o, reused, err := k.a.placeOrder(c, db.ProviderKlarna)
+	if err == nil && reused {
+		if done, err := k.resume(c, o); done {
+			return err
+		}
+		o, _, err = k.a.placeOrder(c, db.ProviderKlarna)
+	}
 	if err != nil {
 		return err
 	}
@@ -377,7 +383,7 @@ func (k *klarnaFlow) reapprove(c echo.Context, o db.Order, kp db.KlarnaPayment, 
 	if err := k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCancelled, "Replaced: Klarna asked for a new approval."); err != nil && !errors.Is(err, db.ErrStale) {
 		return err
 	}
-	next, err := k.a.placeOrder(c, db.ProviderKlarna)
+	next, _, err := k.a.placeOrder(c, db.ProviderKlarna)
 	if err != nil {
 		return err
 	}

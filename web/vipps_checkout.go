@@ -66,7 +66,13 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 	if err != nil {
 		return a.checkoutAgain(c, http.StatusUnprocessableEntity, ctxVippsForm, views.VippsMethodView{Phone: typed, Error: vippsPhoneMessage(err)})
 	}
-	o, err := a.placeOrder(c, db.ProviderVipps)
+	o, reused, err := a.placeOrder(c, db.ProviderVipps)
+	if err == nil && reused {
+		if done, err := f.resume(c, o); done {
+			return err
+		}
+		o, _, err = a.placeOrder(c, db.ProviderVipps)
+	}
 	if err != nil {
 		return err
 	}
@@ -123,6 +129,14 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 	}
 	if err := a.Store.SetVippsCreated(ctx, o.ID, res.RedirectURL); err != nil {
 		return err
+	}
+	// Closed while Vipps made the payment (its cart was paid another way):
+	// release it instead of sending the customer to pay.
+	if cur, err := a.Store.OrderByPublicID(ctx, o.PublicID); err == nil && cur.Status != db.StatusPending {
+		if cur.CartID != 0 {
+			a.releaseClosed(ctx, cur.CartID)
+		}
+		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	}
 	if !landingAllowed(res.RedirectURL, a.Config.Vipps) {
 		return &UserError{Status: http.StatusBadGateway, Title: "Vipps MobilePay answered strangely",

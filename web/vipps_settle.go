@@ -147,6 +147,11 @@ func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment,
 		if o, err = f.move(ctx, o, db.StatusAuthorized, "Approved in Vipps MobilePay; taking the payment."); err != nil {
 			return o, err
 		}
+		if o.Status != db.StatusAuthorized {
+			// Closed first (its cart was paid another way): never capture;
+			// the release gives the reservation back.
+			return o, nil
+		}
 	}
 	agg := p.Aggregate
 	if agg.CapturedAmount.Value < o.TotalAmount {
@@ -167,10 +172,14 @@ func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment,
 		}
 		_ = a.Store.SetVippsState(ctx, o.ID, m.State, m.PSPReference, m.Aggregate.CapturedAmount.Value)
 	}
-	// Paid: the order's items leave the cart in the same step (db.SetOrderStatusPaid).
+	// Paid: the order's items leave the cart in the same step, and its other
+	// open attempts are closed (db.SetOrderStatusPaid), then released.
 	err := a.Store.SetOrderStatusPaid(ctx, o.ID, o.Status, db.StatusCaptured, "Paid with Vipps MobilePay.")
 	if err != nil && !errors.Is(err, db.ErrStale) {
 		return o, err
+	}
+	if err == nil && o.CartID != 0 {
+		a.releaseClosed(ctx, o.CartID)
 	}
 	return f.reload(ctx, o)
 }

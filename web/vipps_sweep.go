@@ -7,21 +7,10 @@ import (
 
 // sweep settles, every vippsSweepEvery until ctx ends, the Vipps orders
 // still open past their payment's expiry (by the shop's injected clock).
-func (f *vippsFlow) sweep(ctx context.Context) {
-	t := time.NewTicker(vippsSweepEvery)
-	defer t.Stop()
-	for {
-		f.sweepOnce(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
+func (f *vippsFlow) sweep(ctx context.Context) { every(ctx, vippsSweepEvery, f.sweepOnce) }
 
 // sweepOnce is one pass of the sweep. An order it cannot settle (no answer,
-// a 5xx, a 429) waits longer each time (vippsRetryAfter), so it never keeps
+// a 5xx, a 429) waits longer each time (sweepRetryAfter), so it never keeps
 // the orders behind it waiting, and after vippsMaxSettleTries it is left for
 // a person: the shop cannot know where its money is, so it must not guess.
 func (f *vippsFlow) sweepOnce(ctx context.Context) {
@@ -45,22 +34,10 @@ func (f *vippsFlow) sweepOnce(ctx context.Context) {
 			a.Log.Warn("vipps sweep: settling", "order", id, "error", err)
 			continue
 		}
-		tries, ferr := a.Store.VippsSettleFailed(ctx, o.ID, a.Clock.Now().Add(vippsRetryAfter(vp.SettleTries+1)))
-		switch {
-		case ferr != nil:
-			a.Log.Warn("vipps sweep: recording a failed try", "order", id, "error", ferr)
-		case tries >= vippsMaxSettleTries:
-			a.Log.Error("vipps sweep: giving up; check this payment at Vipps MobilePay and settle the order by hand",
-				"order", id, "reference", vp.Reference, "tries", tries, "error", err)
-		default:
-			a.Log.Warn("vipps sweep: settling failed; will try again", "order", id, "tries", tries, "error", err)
-		}
+		a.sweepFailed(ctx, "vipps", id, vp.SettleTries, vippsMaxSettleTries,
+			func(ctx context.Context, next time.Time) (int, error) {
+				return a.Store.VippsSettleFailed(ctx, o.ID, next)
+			},
+			"check this payment at Vipps MobilePay and settle the order by hand", err, "reference", vp.Reference)
 	}
-}
-
-// vippsRetryAfter is the wait after the sweep's try-th failure on an order:
-// a minute, doubling, at most two hours (eight tries span about six hours).
-func vippsRetryAfter(try int) time.Duration {
-	d := time.Minute << min(max(try-1, 0), 7)
-	return min(d, 2*time.Hour)
 }

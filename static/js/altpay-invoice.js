@@ -8,30 +8,12 @@
 // (the shop's token endpoint), data-invoice (the invoice id), data-callback
 // ("off": run without onAccessTokenExpired, so an expired token shows
 // AccessTokenExpiredError and the Continue button).
-import {
-  create, AccessTokenExpiredError, ValidationError, ForbiddenError, NotFoundError,
-} from "./altpay-checkout.js";
+import { create } from "./altpay-checkout.js";
 import { attemptFor, clearAttempt } from "./altpay-attempt.js";
+import { describe, ShopTokenError, PaymentFailed } from "./altpay-errors.js";
 
 const root = document.getElementById("altpay-invoice");
 if (root) main(root);
-
-/** An error answer from the shop's own token endpoint. */
-class ShopTokenError extends Error {
-  constructor(status, message) {
-    super(message);
-    this.name = "ShopTokenError";
-    this.status = status;
-  }
-}
-
-/** The provider answered the payment with status "failed" (a declined card). */
-class PaymentFailed extends Error {
-  constructor(message) {
-    super(message);
-    this.name = "PaymentFailed";
-  }
-}
 
 function main(root) {
   const cfg = root.dataset;
@@ -97,27 +79,11 @@ function main(root) {
     for (const el of addForm.querySelectorAll("[aria-invalid=true]")) el.setAttribute("aria-invalid", "false");
   }
 
+  // showError shows describe's sentence for err (never the provider's own
+  // text), the refused fields, and Continue where trying again can help.
   function showError(err) {
-    let text = err.message;
-    let canContinue = true;
-    const shop = err instanceof ShopTokenError ? err : err.cause instanceof ShopTokenError ? err.cause : null;
-    if (shop) {
-      text = shop.message;
-      canContinue = shop.status === 401 || shop.status >= 500; // after signing in again, or a hiccup
-      if (shop.status === 401) text += " (Sign in in another tab, then press Continue.)";
-    } else if (err instanceof AccessTokenExpiredError) {
-      text = `Your payment session expired. ${err.name}: ${err.message} What you entered is kept: press Continue to carry on.`;
-    } else if (err instanceof ValidationError) {
-      canContinue = false;
-      markFields(err.details || {});
-    } else if (err instanceof ForbiddenError || err instanceof NotFoundError) {
-      canContinue = false;
-    } else if (err instanceof PaymentFailed) {
-      canContinue = false;
-      text = `${err.message} Nothing was charged. Choose or add another payment method.`;
-    } else {
-      text = `${err.message} Press Continue to try again; a payment is never made twice.`;
-    }
+    const { text, canContinue, fields } = describe(err);
+    markFields(fields);
     $("altpay-error-text").textContent = text;
     $("altpay-error-actions").hidden = !canContinue;
     errorBox.hidden = false;

@@ -1,0 +1,110 @@
+package db
+
+import (
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/pressly/goose/v3"
+)
+
+// migratedTo opens a database in a temp dir migrated up to version only,
+// as a shop of that version left it.
+func migratedTo(t *testing.T, version int64) (*sql.DB, *goose.Provider) {
+	t.Helper()
+	d, err := sql.Open("sqlite", dsn(filepath.Join(t.TempDir(), "refshop.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.SetMaxOpenConns(1)
+	t.Cleanup(func() { d.Close() })
+	p, err := goose.NewProvider(goose.DialectSQLite3, d, mustSub(migrations, "migrations"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(t.Context(), version); err != nil {
+		t.Fatal(err)
+	}
+	return d, p
+}
+
+func execAll(t *testing.T, d *sql.DB, stmts ...string) {
+	t.Helper()
+	for _, q := range stmts {
+		if _, err := d.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// Carts that already have several open attempts for one method keep the
+// newest open; the others are closed and marked for release, so the unique
+// index can be made.
+func TestOpenAttemptsMigrationClosesAllButTheNewest(t *testing.T) {
+	d, p := migratedTo(t, 7)
+	execAll(t, d,
+		`INSERT INTO carts(id, updated_at) VALUES (1, 'now'), (2, 'now')`,
+		`INSERT INTO orders(id, public_id, guest_id, cart_id, status, provider, idempotency_key, currency, total_amount, tax_amount, created_at, updated_at) VALUES
+			(1, 'a', 'g', 1, 'pending',  'altpay', 'k1', 'EUR', 1, 0, 't', 't'),
+			(2, 'b', 'g', 1, 'pending',  'altpay', 'k2', 'EUR', 1, 0, 't', 't'),
+			(3, 'c', 'g', 1, 'pending',  'altpay', 'k3', 'EUR', 1, 0, 't', 't'),
+			(4, 'd', 'g', 1, 'pending',  'vipps',  'k4', 'EUR', 1, 0, 't', 't'),
+			(5, 'e', 'g', 1, 'captured', 'altpay', 'k5', 'EUR', 1, 0, 't', 't'),
+			(6, 'f', 'g', 2, 'pending',  'altpay', 'k6', 'EUR', 1, 0, 't', 't'),
+			(7, 'h', 'g', NULL, 'pending', 'altpay', 'k7', 'EUR', 1, 0, 't', 't'),
+			(8, 'i', 'g', NULL, 'pending', 'altpay', 'k8', 'EUR', 1, 0, 't', 't')`)
+	if _, err := p.Up(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]struct {
+		status  string
+		release int
+	}{1: {"cancelled", 1}, 2: {"cancelled", 1}, 3: {"pending", 0}, 4: {"pending", 0}, 5: {"captured", 0},
+		6: {"pending", 0}, 7: {"pending", 0}, 8: {"pending", 0}}
+	rows, err := d.Query(`SELECT id, status, release_due FROM orders ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var status string
+		var release int
+		if err := rows.Scan(&id, &status, &release); err != nil {
+			t.Fatal(err)
+		}
+		if w := want[id]; w.status != status || w.release != release {
+			t.Errorf("order %d: %s, release_due %d; want %s, %d", id, status, release, w.status, w.release)
+		}
+		delete(want, id)
+	}
+	if err := rows.Err(); err != nil || len(want) != 0 {
+		t.Fatalf("orders not seen: %v (%v)", want, err)
+	}
+}
+
+// Rows from before environments are kept under the unknown environment "",
+// which the shop never sends anywhere, with the key their invoice was made with.
+func TestAltpayMigrationKeepsOldRowsUnderNoEnvironment(t *testing.T) {
+	d, p := migratedTo(t, 10)
+	execAll(t, d,
+		`INSERT INTO users(id, email, created_at) VALUES (1, 'a@example.com', 't')`,
+		`INSERT INTO orders(id, public_id, user_id, provider, idempotency_key, currency, total_amount, tax_amount, created_at, updated_at)
+			VALUES (1, 'a', 1, 'altpay', 'order-a', 'EUR', 1, 0, 't', 't')`,
+		`INSERT INTO altpay_customers(user_id, external_id, customer_id, created_at, updated_at) VALUES (1, 'refshop-x', 'cus_1', 't', 't')`,
+		`INSERT INTO altpay_invoices(order_id, customer_id, invoice_id, status, checked_at, created_at) VALUES (1, 'cus_1', 'inv_1', 'UPCOMING', 't', 't')`)
+	if _, err := p.Up(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var env, cus, key, inv string
+	if err := d.QueryRow(`SELECT environment, customer_id FROM altpay_customers WHERE user_id = 1`).Scan(&env, &cus); err != nil || env != "" || cus != "cus_1" {
+		t.Errorf("customer: %q %q, %v", env, cus, err)
+	}
+	if err := d.QueryRow(`SELECT environment, idempotency_key, invoice_id FROM altpay_invoices WHERE order_id = 1`).Scan(&env, &key, &inv); err != nil ||
+		env != "" || key != "invoice-order-a" || inv != "inv_1" {
+		t.Errorf("invoice: %q %q %q, %v", env, key, inv, err)
+	}
+	if _, err := p.DownTo(t.Context(), 10); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+}

@@ -1,0 +1,119 @@
+package db
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+)
+
+// A payment attempt is an order: the cart's contents, for one payment method.
+// A cart has at most one open (pending) attempt per method at a time
+// (orders_open_attempt_idx), so a second submit finds the first attempt
+// instead of making a second payment that could be paid as well.
+
+// Why the shop closed an attempt, as its customer reads it on the order page.
+const (
+	DetailClosedPaid = "Closed: this cart was paid with another payment attempt. Nothing was charged for this one."
+	DetailReplaced   = "Replaced by a newer payment attempt: the cart changed. Nothing was charged for this one."
+)
+
+// OpenAttempt returns the open attempt of n's cart for n.Provider, or makes
+// one from n. The open attempt is reused (reused true) only when it is for
+// the same owner, currency and lines; otherwise the cart changed since it
+// was made (or a guest's cart became an account's), so it is closed
+// (DetailReplaced, marked for release) and a new one is made, in the same
+// transaction.
+func (s *Store) OpenAttempt(ctx context.Context, n NewOrder) (_ Order, reused bool, err error) {
+	defer wrap(&err, "open attempt")
+	if n.CartID == 0 {
+		return Order{}, false, errors.New("an attempt needs its cart")
+	}
+	o, err := newOrderRow(n)
+	if err != nil {
+		return Order{}, false, err
+	}
+	var openID int64
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var cur Order
+		err := tx.QueryRowContext(ctx, `
+			SELECT id, COALESCE(user_id, 0), COALESCE(guest_id, ''), currency FROM orders
+			WHERE cart_id = ? AND provider = ? AND status = ?`, n.CartID, n.Provider, StatusPending).
+			Scan(&cur.ID, &cur.UserID, &cur.GuestID, &cur.Currency)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		default:
+			if cur.Lines, err = orderLines(ctx, tx, cur.ID); err != nil {
+				return err
+			}
+			if cur.UserID == n.UserID && cur.GuestID == n.GuestID && cur.Currency == n.Currency && sameLines(cur.Lines, n.Lines) {
+				openID = cur.ID
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE orders SET status = ?, status_detail = ?, release_due = 1, updated_at = ? WHERE id = ?`,
+				StatusCancelled, DetailReplaced, s.now(), cur.ID); err != nil {
+				return err
+			}
+		}
+		return s.insertOrder(ctx, tx, &o)
+	})
+	if err != nil {
+		return Order{}, false, err
+	}
+	if openID != 0 {
+		o, err := s.orderWithLines(ctx, `id = ?`, openID)
+		return o, true, err
+	}
+	return o, false, nil
+}
+
+// sameLines reports whether two orders buy the same: the same products in
+// the same quantities at the same prices, in any order.
+func sameLines(a, b []OrderLine) bool {
+	byProduct := func(x, y OrderLine) int { return cmp.Compare(x.ProductID, y.ProductID) }
+	a, b = slices.SortedFunc(slices.Values(a), byProduct), slices.SortedFunc(slices.Values(b), byProduct)
+	return slices.Equal(a, b)
+}
+
+// CloseAttempt closes an open attempt the shop will not go on with (its
+// provider object no longer fits, or is gone): pending to status (cancelled
+// or failed) with a customer-safe detail, marked for release. ErrStale when
+// the attempt is no longer pending.
+func (s *Store) CloseAttempt(ctx context.Context, orderID int64, status Status, detail string) (err error) {
+	defer wrap(&err, "close attempt")
+	if status != StatusCancelled && status != StatusFailed {
+		return errors.New("an attempt is closed as cancelled or failed")
+	}
+	return swapOne(ctx, s.db.Write, `
+		UPDATE orders SET status = ?, status_detail = ?, release_due = 1, updated_at = ?
+		WHERE id = ? AND status = ?`, status, detail, s.now(), orderID, StatusPending)
+}
+
+// AttemptsToRelease lists closed attempts whose provider object may still be
+// open, oldest first, at most limit: those of cartID, or of every cart when
+// cartID is 0.
+func (s *Store) AttemptsToRelease(ctx context.Context, cartID int64, limit int) (_ []Order, err error) {
+	defer wrap(&err, "attempts to release")
+	return list(ctx, s, scanOrder, `
+		SELECT `+orderColumns+` FROM orders
+		WHERE release_due = 1 AND (? = 0 OR cart_id = ?) ORDER BY id LIMIT ?`, cartID, cartID, limit)
+}
+
+// AttemptReleased records that a closed attempt's provider object was
+// released (or there was nothing to release).
+func (s *Store) AttemptReleased(ctx context.Context, orderID int64) (err error) {
+	defer wrap(&err, "attempt released")
+	_, err = s.db.Write.ExecContext(ctx, `UPDATE orders SET release_due = 0 WHERE id = ?`, orderID)
+	return err
+}
+
+// scanString reads a row of one text column (a public id).
+func scanString(r scanner) (string, error) {
+	var v string
+	err := r.Scan(&v)
+	return v, err
+}

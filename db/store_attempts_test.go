@@ -1,0 +1,171 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"refshop/db"
+)
+
+// cartAttempt is the NewOrder of a user's cart for provider, in EUR.
+func cartAttempt(userID, cartID int64, provider db.Provider, lines ...db.OrderLine) db.NewOrder {
+	return db.NewOrder{UserID: userID, CartID: cartID, Provider: provider, Currency: "EUR", Lines: lines}
+}
+
+func userCart(t *testing.T, s *db.Store, email string) (userID, cartID int64) {
+	t.Helper()
+	u, err := s.CreateUser(t.Context(), email, "", "h")
+	must(t, err)
+	cart, err := s.AdoptCart(t.Context(), u.ID, 0)
+	must(t, err)
+	return u.ID, cart
+}
+
+func TestOpenAttemptReturnsTheOpenAttemptOfTheCartAndMethod(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	uid, cart := userCart(t, s, "a@example.com")
+	first, reused, err := s.OpenAttempt(ctx, cartAttempt(uid, cart, db.ProviderAltpay, teaAndCarafe...))
+	if err != nil || reused {
+		t.Fatalf("first: reused %v, %v", reused, err)
+	}
+	// The same lines in another order are the same purchase.
+	again, reused, err := s.OpenAttempt(ctx, cartAttempt(uid, cart, db.ProviderAltpay, teaAndCarafe[1], teaAndCarafe[0]))
+	if err != nil || !reused || again.ID != first.ID || again.IdempotencyKey != first.IdempotencyKey || len(again.Lines) != 2 {
+		t.Fatalf("second submit: %+v reused %v, %v; want order %d again", again, reused, err, first.ID)
+	}
+	other, reused, err := s.OpenAttempt(ctx, cartAttempt(uid, cart, db.ProviderVipps, teaAndCarafe...))
+	if err != nil || reused || other.ID == first.ID {
+		t.Fatalf("another method: %+v reused %v, %v; want an attempt of its own", other, reused, err)
+	}
+	due, err := s.AttemptsToRelease(ctx, 0, 10)
+	if err != nil || len(due) != 0 {
+		t.Errorf("attempts to release: %+v, %v; want none", due, err)
+	}
+}
+
+func TestOpenAttemptReplacesTheOpenAttemptWhenTheCartChanged(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	uid, cart := userCart(t, s, "a@example.com")
+	old, _, err := s.OpenAttempt(ctx, cartAttempt(uid, cart, db.ProviderAltpay, sencha))
+	must(t, err)
+	next, reused, err := s.OpenAttempt(ctx, cartAttempt(uid, cart, db.ProviderAltpay, teaAndCarafe...))
+	if err != nil || reused || next.ID == old.ID || next.Status != db.StatusPending {
+		t.Fatalf("after the cart changed: %+v reused %v, %v", next, reused, err)
+	}
+	got, err := s.OrderByPublicID(ctx, old.PublicID)
+	must(t, err)
+	if got.Status != db.StatusCancelled || got.StatusDetail != db.DetailReplaced {
+		t.Errorf("the replaced attempt is %s %q, want cancelled %q", got.Status, got.StatusDetail, db.DetailReplaced)
+	}
+	due, err := s.AttemptsToRelease(ctx, cart, 10)
+	if err != nil || len(due) != 1 || due[0].ID != old.ID {
+		t.Fatalf("attempts to release: %+v, %v; want the replaced one", due, err)
+	}
+	must(t, s.AttemptReleased(ctx, old.ID))
+	if due, _ := s.AttemptsToRelease(ctx, 0, 10); len(due) != 0 {
+		t.Errorf("still due after release: %+v", due)
+	}
+}
+
+// A guest's cart becomes the account's at sign-in: the guest's open attempt
+// is not handed to the account.
+func TestOpenAttemptIsTheOwnersOnly(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	cart, err := s.NewCart(ctx)
+	must(t, err)
+	guests, _, err := s.OpenAttempt(ctx, db.NewOrder{GuestID: "g1", CartID: cart, Provider: db.ProviderVipps, Currency: "EUR", Lines: []db.OrderLine{sencha}})
+	must(t, err)
+	u, _ := s.CreateUser(ctx, "a@example.com", "", "h")
+	if adopted, err := s.AdoptCart(ctx, u.ID, cart); err != nil || adopted != cart {
+		t.Fatalf("adopt: %d, %v", adopted, err)
+	}
+	users, reused, err := s.OpenAttempt(ctx, cartAttempt(u.ID, cart, db.ProviderVipps, sencha))
+	if err != nil || reused || users.ID == guests.ID || users.UserID != u.ID {
+		t.Fatalf("the account's attempt: %+v reused %v, %v", users, reused, err)
+	}
+	if got, _ := s.OrderByPublicID(ctx, guests.PublicID); got.Status != db.StatusCancelled {
+		t.Errorf("the guest's attempt is %s, want cancelled", got.Status)
+	}
+}
+
+// The rule holds in the database, not only in OpenAttempt: a second pending
+// order for the same cart and method cannot be stored.
+func TestTwoOpenAttemptsForOneCartAndMethodCannotBeStored(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	uid, cart := userCart(t, s, "a@example.com")
+	placeOrder(t, s, cartAttempt(uid, cart, db.ProviderAltpay))
+	if _, err := s.CreateOrder(ctx, cartAttempt(uid, cart, db.ProviderAltpay, sencha)); err == nil {
+		t.Fatal("a second open attempt for the cart and method was stored")
+	}
+	// A closed one does not count.
+	o := placeOrder(t, s, cartAttempt(uid, cart, db.ProviderVipps))
+	must(t, s.CloseAttempt(ctx, o.ID, db.StatusFailed, "Nothing was charged."))
+	placeOrder(t, s, cartAttempt(uid, cart, db.ProviderVipps))
+	if err := s.CloseAttempt(ctx, o.ID, db.StatusCancelled, "again"); !errors.Is(err, db.ErrStale) {
+		t.Errorf("closing a closed attempt: %v, want ErrStale", err)
+	}
+}
+
+func TestConcurrentSubmitsMakeOneAttempt(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	uid, cart := userCart(t, s, "a@example.com")
+	var wg sync.WaitGroup
+	ids := make([]int64, 20)
+	for i := range ids {
+		wg.Go(func() {
+			o, _, err := s.OpenAttempt(ctx, cartAttempt(uid, cart, db.ProviderAltpay, sencha))
+			if err != nil {
+				t.Error(err)
+			}
+			ids[i] = o.ID
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("concurrent submits made attempts %v, want one", ids)
+		}
+	}
+}
+
+func TestPayingAnAttemptClosesTheOtherOpenAttemptsOfItsCart(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	uid, cart := userCart(t, s, "a@example.com")
+	_, otherCart := userCart(t, s, "b@example.com")
+	must(t, s.AddToCart(ctx, cart, "sencha", 1))
+	invoice := placeOrder(t, s, cartAttempt(uid, cart, db.ProviderAltpay))
+	vipps := placeOrder(t, s, cartAttempt(uid, cart, db.ProviderVipps))
+	klarna := placeOrder(t, s, cartAttempt(uid, cart, db.ProviderKlarna))
+	must(t, s.CloseAttempt(ctx, klarna.ID, db.StatusFailed, "Klarna refused."))
+	must(t, s.AttemptReleased(ctx, klarna.ID))
+	elsewhere := placeOrder(t, s, cartAttempt(uid, otherCart, db.ProviderAltpay))
+
+	must(t, s.SetOrderStatusPaid(ctx, vipps.ID, db.StatusPending, db.StatusCaptured, "Paid."))
+	for _, c := range []struct {
+		o      db.Order
+		status db.Status
+		detail string
+	}{
+		{invoice, db.StatusCancelled, db.DetailClosedPaid},
+		{vipps, db.StatusCaptured, "Paid."},
+		{klarna, db.StatusFailed, "Klarna refused."},
+		{elsewhere, db.StatusPending, ""},
+	} {
+		got, err := s.OrderByPublicID(ctx, c.o.PublicID)
+		if err != nil || got.Status != c.status || got.StatusDetail != c.detail {
+			t.Errorf("order %d (%s): %s %q, %v; want %s %q", c.o.ID, c.o.Provider, got.Status, got.StatusDetail, err, c.status, c.detail)
+		}
+	}
+	due, err := s.AttemptsToRelease(ctx, 0, 10)
+	if err != nil || len(due) != 1 || due[0].ID != invoice.ID {
+		t.Fatalf("attempts to release: %+v, %v; want the closed invoice attempt only", due, err)
+	}
+}

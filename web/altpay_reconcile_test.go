@@ -1,0 +1,308 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"refshop/db"
+	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/sandboxtest"
+)
+
+// loseInvoiceAnswers makes the next times create_invoice calls run at the
+// sandbox and close the connection with no reply.
+func (w *altpayWorld) loseInvoiceAnswers(t *testing.T, times int) {
+	t.Helper()
+	w.sb.Control(t, "/control/faults", map[string]any{"operation": "altpay.create_invoice", "lose_answer": true, "times": times})
+}
+
+// onlyOrder is the one order of the world's first user.
+func (w *altpayWorld) onlyOrder(t *testing.T, a *testApp) db.Order {
+	t.Helper()
+	orders, err := a.Store.OrdersByUser(t.Context(), 1)
+	if err != nil || len(orders) != 1 {
+		t.Fatalf("orders %+v, %v; want one", orders, err)
+	}
+	o, err := a.Store.OrderByPublicID(t.Context(), orders[0].PublicID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// recordedInvoice is the invoice the shop recorded for o, read back from the
+// provider at api's world w.
+func (w *altpayWorld) recordedInvoice(t *testing.T, a *testApp, o db.Order) (db.AltpayInvoice, string) {
+	t.Helper()
+	inv, err := a.Store.AltpayInvoiceFor(t.Context(), o.ID)
+	if err != nil || inv.InvoiceID == "" {
+		t.Fatalf("recorded invoice %+v, %v", inv, err)
+	}
+	got, err := a.Altpay.GetInvoice(t.Context(), inv.InvoiceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv, got.InvoiceNumber
+}
+
+// Every answer to the invoice request is lost: the invoice may exist, so the
+// customer is told the shop is confirming it, never that it could not be
+// made; the order page asks again with the same request and shows the one
+// invoice the provider made.
+func TestInvoiceWithNoAnswerIsConfirmedNotFailed(t *testing.T) {
+	w, b := newAltpayTess(t)
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
+	w.loseInvoiceAnswers(t, 6) // every try of the checkout's call, and of the first look at the order
+	p := b.post("/checkout/altpay", nil)
+	o := w.onlyOrder(t, w.testApp)
+	if p.status != http.StatusSeeOther || p.location != "/orders/"+o.PublicID {
+		t.Fatalf("checkout with no answer: %d to %q, want the order page", p.status, p.location)
+	}
+	if o.Status != db.StatusPending {
+		t.Fatalf("the order is %s %q, want pending: an invoice may exist", o.Status, o.StatusDetail)
+	}
+	page := b.get(p.location)
+	if page.status != http.StatusOK || !strings.Contains(page.body, "We are confirming your invoice") || strings.Contains(page.body, "could not be created") {
+		t.Fatalf("order page after no answer: %d %s", page.status, page.doc(t).Find("main").Text())
+	}
+	if page.doc(t).Find("[data-testid=altpay-order-notice]").Length() != 1 {
+		t.Error("the order page does not say the invoice is being confirmed")
+	}
+	// The provider answers again: the order page's next look asks with the
+	// same request and gets the invoice the first try made.
+	page = b.get(p.location)
+	if page.doc(t).Find(`a[href="/invoices/`+o.PublicID+`"]`).Length() != 1 {
+		t.Errorf("the order page does not offer the confirmed invoice")
+	}
+	inv, number := w.recordedInvoice(t, w.testApp, o)
+	if number != "INV-00001" || inv.IdempotencyKey != "invoice-"+o.IdempotencyKey+"/"+inv.CustomerID {
+		t.Errorf("recorded invoice %s with key %q: want the first and only one, asked with the stored key", number, inv.IdempotencyKey)
+	}
+	if inv := b.get("/invoices/" + o.PublicID); inv.status != http.StatusOK || inv.doc(t).Find("#altpay-invoice").Length() != 1 {
+		t.Errorf("invoice page: %d", inv.status)
+	}
+}
+
+// A crash between the provider's answer and the record (here: the record
+// fails) leaves the attempt pending with its request stored; the next look
+// finds the same invoice.
+func TestInvoiceMadeButNotRecordedIsFoundAgain(t *testing.T) {
+	w, b := newAltpayTess(t)
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	if _, err := w.DB.Write.Exec(`CREATE TRIGGER no_record BEFORE UPDATE OF invoice_id ON altpay_invoices
+		BEGIN SELECT RAISE(ABORT, 'injected: the disk is full'); END`); err != nil {
+		t.Fatal(err)
+	}
+	p := b.post("/checkout/altpay", nil)
+	o := w.onlyOrder(t, w.testApp)
+	if p.status != http.StatusSeeOther || p.location != "/orders/"+o.PublicID || o.Status != db.StatusPending {
+		t.Fatalf("checkout: %d to %q, order %s; want the order page and a pending order", p.status, p.location, o.Status)
+	}
+	if !strings.Contains(w.logText(), "inv_") {
+		t.Error("the provider's invoice id is not logged for support")
+	}
+	if _, err := w.DB.Write.Exec(`DROP TRIGGER no_record`); err != nil {
+		t.Fatal(err)
+	}
+	page := b.get("/orders/" + o.PublicID)
+	if doc := page.doc(t); page.status != http.StatusOK || doc.Find("[data-testid=altpay-order-notice]").Length() != 0 ||
+		doc.Find(`a[href="/invoices/`+o.PublicID+`"]`).Length() != 1 {
+		t.Fatalf("order page: %d; want the invoice confirmed and offered", page.status)
+	}
+	if _, number := w.recordedInvoice(t, w.testApp, o); number != "INV-00001" {
+		t.Errorf("recorded %s, want the first and only invoice", number)
+	}
+}
+
+// The shop dies with an invoice asked for and unanswered; after a restart
+// the background reconciliation asks with the stored request and records
+// the invoice the provider made, before anyone looks at the order.
+func TestRestartedShopReconcilesAnUnansweredInvoiceInTheBackground(t *testing.T) {
+	w, b := newAltpayTess(t)
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	w.loseInvoiceAnswers(t, 3)
+	b.post("/checkout/altpay", nil)
+
+	restarted := newTestAppOn(t, w.DB, func(d *Deps) { useAltpay(d, w.api) })
+	restarted.altpay.sweepOnce(t.Context())
+	o := w.onlyOrder(t, restarted)
+	inv, number := w.recordedInvoice(t, restarted, o)
+	if number != "INV-00001" || o.ProviderReference != inv.InvoiceID || o.Status != db.StatusPending {
+		t.Errorf("after the sweep: order %s ref %q, invoice %s; want the first invoice recorded", o.Status, o.ProviderReference, number)
+	}
+	if acct := b.get("/account"); !strings.Contains(acct.body, "Pay this invoice") {
+		t.Error("the account does not offer the reconciled invoice")
+	}
+}
+
+// When the provider does not answer the background either, each failure
+// pushes the next try back, and the attempt is never failed on a guess.
+func TestInvoiceSweepBacksOffWhileTheProviderIsOut(t *testing.T) {
+	w, b := newAltpayTess(t)
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	w.sb.Fault(t, "altpay.create_invoice", 503, 6) // the checkout's three tries and the sweep's three
+	b.post("/checkout/altpay", nil)
+	w.altpay.sweepOnce(t.Context())
+	o := w.onlyOrder(t, w.testApp)
+	inv, err := w.Store.AltpayInvoiceFor(t.Context(), o.ID)
+	if err != nil || inv.InvoiceID != "" || inv.SettleTries != 1 || !inv.SettleAfter.Equal(w.clock.Now().Add(time.Minute)) || o.Status != db.StatusPending {
+		t.Fatalf("after a failed sweep: %+v, order %s, %v", inv, o.Status, err)
+	}
+	w.altpay.sweepOnce(t.Context()) // too early: not asked
+	if n := w.sb.State.Calls("altpay.create_invoice"); n != 6 {
+		t.Errorf("create_invoice called %d times, want 6", n)
+	}
+	w.clock.Advance(time.Minute)
+	w.altpay.sweepOnce(t.Context())
+	if _, number := w.recordedInvoice(t, w.testApp, o); number != "INV-00001" {
+		t.Errorf("recorded %s", number)
+	}
+}
+
+// afterAProviderReset is Tess with an open invoice attempt (first) at a
+// provider that has since forgotten everything (a reset sandbox).
+func afterAProviderReset(t *testing.T) (w *altpayWorld, b *browser, first string) {
+	t.Helper()
+	w, b = newAltpayTess(t)
+	first = w.checkoutByInvoice(t, b, nil)
+	w.sb.Control(t, "/control/reset", map[string]any{})
+	return w, b, first
+}
+
+// After the provider forgot everything (a reset sandbox), a customer whose
+// stored provider customer is gone gets a new one and an invoice, instead of
+// "The invoice could not be created" forever.
+func TestAMissingProviderCustomerIsMadeAgain(t *testing.T) {
+	w, b, first := afterAProviderReset(t)
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	p := b.post("/checkout/altpay", nil)
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/invoices/") || p.location == "/invoices/"+first {
+		t.Fatalf("checkout after the provider forgot the customer: %d %q %s", p.status, p.location, p.body)
+	}
+	if n := w.sb.State.Calls("altpay.create_customer"); n != 1 {
+		t.Errorf("create_customer called %d times after the reset, want 1", n)
+	}
+	second := strings.TrimPrefix(p.location, "/invoices/")
+	o, _ := w.Store.OrderByPublicID(t.Context(), second)
+	if status, tok := b.token(second); status != http.StatusOK || tok["token"] == nil {
+		t.Errorf("token for the new invoice: %d %v", status, tok)
+	}
+	if _, number := w.recordedInvoice(t, w.testApp, o); number != "INV-00001" {
+		t.Errorf("recorded %s", number)
+	}
+}
+
+// The same cart after the provider forgot everything: the open attempt's
+// invoice is gone, so the attempt is closed and a new invoice made.
+func TestAnInvoiceTheProviderLostIsReplacedOnTheNextSubmit(t *testing.T) {
+	w, b, first := afterAProviderReset(t)
+	p := b.post("/checkout/altpay", nil)
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/invoices/") || p.location == "/invoices/"+first {
+		t.Fatalf("second submit: %d %q %s", p.status, p.location, p.body)
+	}
+	if o := orderStatus(t, w.testApp, first); o.Status != db.StatusFailed || !strings.Contains(o.StatusDetail, "no longer has this invoice") {
+		t.Errorf("the lost invoice's attempt is %s %q", o.Status, o.StatusDetail)
+	}
+}
+
+// A guest's second invoice in one session goes to the details typed for it,
+// not to the first email and name.
+func TestAGuestsSecondInvoiceGoesToTheDetailsTypedForIt(t *testing.T) {
+	w := newAltpayWorld(t)
+	b := w.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	first := invoiceAttempt(t, b, url.Values{"email": {"gus@example.com"}, "name": {"Gus Guest"}})
+	second := invoiceAttempt(t, b, url.Values{"email": {"accounts@firm.example"}, "name": {"Firm Ltd"}})
+	if second == first {
+		t.Fatal("the second submit returned the invoice addressed to the first details")
+	}
+	for id, want := range map[string][2]string{first: {"gus@example.com", "Gus Guest"}, second: {"accounts@firm.example", "Firm Ltd"}} {
+		o := orderStatus(t, w.testApp, id)
+		inv, err := w.Store.AltpayInvoiceFor(t.Context(), o.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := w.Altpay.GetInvoice(t.Context(), inv.InvoiceID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cu, err := w.Altpay.GetCustomer(t.Context(), got.CustomerID)
+		if err != nil || cu.Email != want[0] || cu.Name != want[1] {
+			t.Errorf("invoice of %s goes to %q %q, %v; want %q %q", id, cu.Email, cu.Name, err, want[0], want[1])
+		}
+	}
+	if o := orderStatus(t, w.testApp, first); o.Status != db.StatusCancelled {
+		t.Errorf("the first attempt is %s, want cancelled (replaced)", o.Status)
+	}
+}
+
+// Provider ids belong to the environment they were made in: after the shop
+// is pointed at another Alternative Payments API on the same data dir, it
+// makes a customer there and never sends the old environment's ids to it.
+func TestProviderIdsAreKeptPerEnvironment(t *testing.T) {
+	w, b := newAltpayTess(t)
+	first := w.checkoutByInvoice(t, b, nil)
+	oldCustomer := orderCustomer(t, w.testApp, first)
+
+	other := sandboxtest.Start(t, control.Config{BaseURL: "http://other.test", ShopBaseURL: "http://shop.test",
+		Altpay: control.AltpayConfig{Enabled: true, ClientID: w.Config.Altpay.ClientID, ClientSecret: w.Config.Altpay.ClientSecret.Reveal()}}, nil)
+	restarted := newTestAppOn(t, w.DB, func(d *Deps) { useAltpay(d, other.URL+"/altpay") })
+	b.moveTo(restarted)
+	calls := func() int {
+		return w.sb.State.Calls("altpay.create_invoice") + w.sb.State.Calls("altpay.get_invoice") + w.sb.State.Calls("altpay.create_customer")
+	}
+	before := calls()
+
+	if p := b.get("/orders/" + first); p.status != http.StatusOK || !strings.Contains(p.body, "another Alternative Payments environment") {
+		t.Errorf("the old order's page: %d, want it marked as of another environment", p.status)
+	}
+	if acct := b.get("/account"); strings.Contains(acct.body, "Pay this invoice") {
+		t.Error("the account offers an invoice of another environment")
+	}
+	if status, _ := b.token(first); status != http.StatusConflict {
+		t.Errorf("a token for the old environment's invoice: %d, want 409", status)
+	}
+	if n := other.State.Calls("altpay.get_invoice") + other.State.Calls("altpay.checkout_auth_init"); n != 0 {
+		t.Errorf("the new environment was asked about an old invoice %d times", n)
+	}
+
+	p := b.post("/checkout/altpay", nil) // the same cart
+	second, ok := strings.CutPrefix(p.location, "/invoices/")
+	if p.status != http.StatusSeeOther || !ok || second == first {
+		t.Fatalf("checkout in the new environment: %d %q %s", p.status, p.location, p.body)
+	}
+	if n := other.State.Calls("altpay.create_customer"); n != 1 {
+		t.Errorf("customers made in the new environment: %d, want 1", n)
+	}
+	if c := orderCustomer(t, restarted, second); c == oldCustomer {
+		t.Error("the new environment's invoice was addressed to the old environment's customer")
+	}
+	if o := orderStatus(t, restarted, first); o.Status != db.StatusCancelled {
+		t.Errorf("the old environment's open attempt is %s, want replaced", o.Status)
+	}
+	if calls() != before {
+		t.Error("the shop still calls the old environment")
+	}
+}
+
+// orderCustomer is the provider customer the order's invoice was asked for.
+func orderCustomer(t *testing.T, a *testApp, id string) string {
+	t.Helper()
+	inv, err := a.Store.AltpayInvoiceFor(t.Context(), orderStatus(t, a, id).ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv.CustomerID
+}
+
+// moveTo points b at another shop on the same database, keeping its cookies,
+// as a browser does across a restart.
+func (b *browser) moveTo(a *testApp) {
+	from, _ := url.Parse(b.app.srv.URL)
+	to, _ := url.Parse(a.srv.URL)
+	b.c.Jar.SetCookies(to, b.c.Jar.Cookies(from))
+	b.app = a
+}

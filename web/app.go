@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/alexedwards/scs/v2"
@@ -54,6 +55,13 @@ type Deps struct {
 	// is emulated runs its token lifetimes on it, so POST /control/clock ages
 	// the shop's stored tokens as it ages the provider's.
 	ProviderClock clock.Clock
+	// ProviderDeadline is how long a customer request waits for all its
+	// provider calls before answering with what the shop knows (0: 15 s;
+	// tests shorten it). See deadline.go.
+	ProviderDeadline time.Duration
+	// Tick makes the background sweeps' tickers (nil: time.NewTicker); tests
+	// hand out channels they send on, so a sweep runs when they say.
+	Tick func(every time.Duration) (ticks <-chan time.Time, stop func())
 }
 
 // App carries the dependencies every handler uses, and the flows.
@@ -62,6 +70,7 @@ type App struct {
 	echo     *echo.Echo
 	throttle *throttle
 	csp      cspPolicy
+	work     *providerWork // provider calls that may outlive their request (deadline.go)
 
 	// The flows, one each, built in New. Each has its handlers in
 	// web/<flow>*.go, its client in web/<flow>/, its store in
@@ -104,7 +113,7 @@ func New(d Deps) *App {
 		d.Clock = clock.Real{}
 	}
 	d = WithProviderClients(d)
-	a := &App{Deps: d, throttle: newThrottle(d.Clock), csp: newCSP(d.Config)}
+	a := &App{Deps: d, throttle: newThrottle(d.Clock), csp: newCSP(d.Config), work: &providerWork{log: d.Log}}
 	a.vipps = newVippsFlow(a)
 	a.klarna = newKlarnaFlow(a)
 	a.klarnaSignIn = newKlarnaSignInFlow(a)
@@ -118,12 +127,25 @@ func New(d Deps) *App {
 }
 
 // RunBackground runs the flows' sweeps, which settle what no request will,
-// until ctx ends. main starts it beside the server.
+// until ctx ends. Then it refuses new provider work and waits for the work
+// requests left running (deadline.go), so the database, which main closes
+// once this returns, outlives it. main starts it beside the server and stops
+// it after the server.
 func (a *App) RunBackground(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.vipps.sweep(ctx) })
 	wg.Go(func() { a.klarnaSignIn.sweep(ctx) })
 	wg.Wait()
+	a.work.stop()
+}
+
+// ticker returns the ticks of a sweep that runs every period (Deps.Tick).
+func (a *App) ticker(every time.Duration) (<-chan time.Time, func()) {
+	if a.Tick != nil {
+		return a.Tick(every)
+	}
+	t := time.NewTicker(every)
+	return t.C, t.Stop
 }
 
 // ServeHTTP serves the shop.

@@ -5,17 +5,18 @@ import (
 	"time"
 )
 
-// sweep settles, every vippsSweepEvery until ctx ends, the Vipps orders
-// still open past their payment's expiry (by the shop's injected clock).
+// sweep settles, at once and then every vippsSweepEvery (App.ticker) until
+// ctx ends, the Vipps orders still open past their payment's expiry (by the
+// shop's injected clock).
 func (f *vippsFlow) sweep(ctx context.Context) {
-	t := time.NewTicker(vippsSweepEvery)
-	defer t.Stop()
+	ticks, stop := f.a.ticker(vippsSweepEvery)
+	defer stop()
 	for {
 		f.sweepOnce(ctx)
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-ticks:
 		}
 	}
 }

@@ -179,10 +179,19 @@ func (s *Store) OrderByIdempotencyKey(ctx context.Context, key string) (_ Order,
 	return s.orderWithLines(ctx, `idempotency_key = ?`, key)
 }
 
+// OpenOrder finds the cart's pending order (its open payment attempt) for
+// provider, with its lines, or ErrNotFound. The newest wins if there are
+// several.
+func (s *Store) OpenOrder(ctx context.Context, cartID int64, provider Provider) (_ Order, err error) {
+	defer wrap(&err, "open order")
+	return s.orderWithLines(ctx, `id = (SELECT MAX(id) FROM orders WHERE cart_id = ? AND provider = ? AND status = 'pending')`,
+		cartID, provider)
+}
+
 // orderWithLines loads the one order where holds (a condition on a unique
 // column) and its lines.
-func (s *Store) orderWithLines(ctx context.Context, where string, arg any) (Order, error) {
-	o, err := scanOrder(s.db.Read.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE `+where, arg))
+func (s *Store) orderWithLines(ctx context.Context, where string, args ...any) (Order, error) {
+	o, err := scanOrder(s.db.Read.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE `+where, args...))
 	if err != nil {
 		return Order{}, err
 	}

@@ -23,4 +23,8 @@ type VippsOrderView struct {
 	State     string // Vipps's last reported state
 	Events    []VippsEventView
 	Notice    string // e.g. Vipps could not be reached just now
+	// Confirming says the shop is still waiting for Vipps's answer; the page
+	// reloads itself, and CheckURL checks at once.
+	Confirming string
+	CheckURL   string
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -83,8 +84,10 @@ var errEmptyCart = &UserError{Status: http.StatusConflict, Title: "Your cart is 
 	Message: "There is nothing to pay for. Add something to your cart first."}
 
 // placeOrder stores a pending order for the session's cart, for the payment
-// flows. The cart is left as it is: a flow takes the items out only when the
-// provider has the money (Store.SetOrderStatusPaid), so a rejection loses nothing.
+// flows, or (for Vipps so far) returns the cart's pending order for provider
+// when it has one: a repeated submit joins the open attempt. The cart is left
+// as it is: a flow takes the items out only when the provider has the money
+// (Store.SetOrderStatusPaid), so a rejection loses nothing.
 func (a *App) placeOrder(c echo.Context, provider db.Provider) (db.Order, error) {
 	pc, err := a.priceCart(c)
 	if err != nil {
@@ -92,6 +95,17 @@ func (a *App) placeOrder(c echo.Context, provider db.Provider) (db.Order, error)
 	}
 	if len(pc.Lines) == 0 {
 		return db.Order{}, errEmptyCart
+	}
+	// Only an attempt for what the cart holds now is joined. The other flows
+	// make a new attempt per submit until they handle a joined one.
+	if provider == db.ProviderVipps {
+		open, err := a.Store.OpenOrder(c.Request().Context(), pc.ID, provider)
+		if err == nil && slices.Equal(open.Lines, pc.Lines) {
+			return open, nil
+		}
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return db.Order{}, err
+		}
 	}
 	uid, gid := a.owner(c)
 	return a.Store.CreateOrder(c.Request().Context(), db.NewOrder{

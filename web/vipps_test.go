@@ -8,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,11 +53,68 @@ func newVippsShopWith(t *testing.T, use ...func(*Deps)) *vippsShop {
 	sc.BaseURL = "" // the sandbox names itself by its test server's origin
 	sbClk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
 	sb := sandboxtest.Start(t, sc, sbClk)
-	app := newTestApp(t, append([]func(*Deps){func(d *Deps) {
+	app := newTestApp(t, vippsDeps(sb, use)...)
+	return &vippsShop{testApp: app, sb: sb, st: sb.State, sbClk: sbClk}
+}
+
+// vippsDeps points a shop at the sandbox sb, applies use, and gives it a
+// Vipps client whose retries do not wait (unless use set one).
+func vippsDeps(sb *sandboxtest.Server, use []func(*Deps)) []func(*Deps) {
+	return slices.Concat([]func(*Deps){func(d *Deps) {
 		d.Config.Vipps.APIURL = sb.URL + "/vipps"
 		d.ProviderClock = sb.State.Clock // as in cmd/shop: the emulated provider's time
-	}}, use...)...)
-	return &vippsShop{testApp: app, sb: sb, st: sb.State, sbClk: sbClk}
+	}}, use, []func(*Deps){func(d *Deps) {
+		if d.Vipps == nil {
+			v := d.Config.Vipps
+			d.Vipps = vipps.New(vipps.Config{BaseURL: v.APIURL, ClientID: v.ClientID, ClientSecret: v.ClientSecret,
+				SubscriptionKey: v.SubscriptionKey, MSN: v.MSN, HTTP: d.HTTP, Clock: d.Clock, Log: d.Log,
+				Sleep: func(context.Context, time.Duration) error { return nil }})
+		}
+	}})
+}
+
+// restarted is another shop on the same database file (its own connections,
+// as another process would open it) and the same sandbox: a restart, or a
+// second instance beside the first. Its clock starts where v's is.
+func (v *vippsShop) restarted(t *testing.T, use ...func(*Deps)) *vippsShop {
+	t.Helper()
+	database, err := db.Open(t.Context(), filepath.Dir(v.DB.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { database.Close() })
+	app := newTestAppOn(t, database, vippsDeps(v.sb, use)...)
+	app.clock.Advance(v.clock.Now().Sub(app.clock.Now()))
+	return &vippsShop{testApp: app, sb: v.sb, st: v.st, sbClk: v.sbClk}
+}
+
+// slowDown makes the next times calls of op wait delay at the sandbox (a
+// real wait, which only tests with a tiny ProviderDeadline use).
+func (v *vippsShop) slowDown(t *testing.T, op, delay string, times int) {
+	t.Helper()
+	v.sb.Control(t, "/control/faults", map[string]any{"operation": op, "status": 0, "delay": delay, "times": times})
+}
+
+// loseAnswers makes the next times calls of op run at the sandbox and then
+// close the connection with no reply.
+func (v *vippsShop) loseAnswers(t *testing.T, op string, times int) {
+	t.Helper()
+	v.sb.Control(t, "/control/faults", map[string]any{"operation": op, "lose_answer": true, "times": times})
+}
+
+// orderPage loads an order's page, failing the test unless it loads.
+func (b *browser) orderPage(t *testing.T, id string) (page, *goquery.Document) {
+	t.Helper()
+	p := b.get("/orders/" + id)
+	if p.status != http.StatusOK {
+		t.Fatalf("order page: %d", p.status)
+	}
+	return p, p.doc(t)
+}
+
+// on is the same browser (its cookies) talking to another shop instance.
+func (b *browser) on(app *testApp) *browser {
+	return &browser{tb: b.tb, app: app, c: b.c}
 }
 
 // sandboxDo calls the sandbox without following redirects.
@@ -738,3 +797,132 @@ func TestVippsPhoneMessages(t *testing.T) {
 		}
 	}
 }
+
+// Vipps slower than the request's deadline: the checkout answers in time
+// with the order page, which says the shop is still confirming and reloads
+// itself; the payment is still created, once; a repeated post of the same
+// form joins that attempt (no second order, no second payment) and, once the
+// payment exists, goes to its landing page.
+func TestVippsSlowCreateAnswersInTimeAndARepeatedPostJoinsTheAttempt(t *testing.T) {
+	v := newVippsShopWith(t, func(d *Deps) { d.ProviderDeadline = 20 * time.Millisecond })
+	b := v.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
+	v.slowDown(t, "vipps.create_payment", "1s", 1)
+	form := url.Values{"phone": {"+47 912 34 567"}}
+
+	p := b.post("/checkout/vipps", form)
+	ids := v.orderIDs(t)
+	if len(ids) != 1 {
+		t.Fatalf("%d orders after one checkout", len(ids))
+	}
+	id := ids[0]
+	if p.status != http.StatusSeeOther || p.location != "/orders/"+id {
+		t.Fatalf("checkout past the deadline: %d to %q, want the order page", p.status, p.location)
+	}
+	page, doc := b.orderPage(t, id)
+	if got := doc.Find("[data-testid=vipps-confirming]").Text(); !strings.Contains(got, "We are still confirming with Vipps MobilePay") {
+		t.Errorf("no confirming notice: %q", got)
+	}
+	if page.header.Get("Refresh") == "" || doc.Find("[data-testid=vipps-confirming] a[href='/orders/"+id+"']").Length() != 1 {
+		t.Error("the confirming page neither reloads itself nor offers a link to check again")
+	}
+	if got := doc.Find("[data-testid=order-status]").Text(); got != "Awaiting payment" {
+		t.Errorf("status %q while confirming", got)
+	}
+
+	// The browser posts the form again while Vipps is still working.
+	again := b.post("/checkout/vipps", form)
+	if again.status != http.StatusSeeOther || again.location != "/orders/"+id {
+		t.Errorf("repeated post: %d to %q, want the same order page", again.status, again.location)
+	}
+
+	o, err := v.Store.OrderByPublicID(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-v.work.ended(vippsCreateWork(o.ID))
+	vp, err := v.Store.VippsPaymentByOrder(t.Context(), o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vp.State != vipps.StateCreated || !strings.HasPrefix(vp.RedirectURL, v.sb.URL+"/vipps/landing?token=") {
+		t.Fatalf("after the slow create: %+v", vp)
+	}
+	page, doc = b.orderPage(t, id)
+	if doc.Find("[data-testid=vipps-confirming]").Length() != 0 || page.header.Get("Refresh") != "" {
+		t.Error("still confirming after Vipps answered")
+	}
+	if doc.Find("a.button[href='"+vp.RedirectURL+"']").Length() != 1 {
+		t.Error("the order page does not lead to the landing page")
+	}
+
+	// A third post, once the payment exists, goes straight to it.
+	third := b.post("/checkout/vipps", form)
+	if third.status != http.StatusSeeOther || third.location != vp.RedirectURL {
+		t.Errorf("post after create: %d to %q, want the landing page", third.status, third.location)
+	}
+	if n := v.st.Calls("vipps.create_payment"); n != 1 {
+		t.Errorf("%d create calls, want 1", n)
+	}
+	if ids := v.orderIDs(t); len(ids) != 1 {
+		t.Errorf("%d orders for one cart", len(ids))
+	}
+}
+
+// Provider work left running by a request is waited for when the shop stops
+// (RunBackground returns only after it), so the database outlives it.
+func TestVippsShutdownWaitsForACreateStillRunning(t *testing.T) {
+	ticks := newManualTicks()
+	v := newVippsShopWith(t, func(d *Deps) { d.ProviderDeadline = 20 * time.Millisecond; d.Tick = ticks.tick })
+	ctx, stop := context.WithCancel(t.Context())
+	stopped := make(chan struct{})
+	go func() {
+		v.RunBackground(ctx)
+		close(stopped)
+	}()
+	b := v.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	v.slowDown(t, "vipps.create_payment", "1s", 1)
+	if p := b.post("/checkout/vipps", url.Values{"phone": {"4791234567"}}); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/orders/") {
+		t.Fatalf("checkout: %d to %q, want the order page", p.status, p.location)
+	}
+	stop() // as cmd/shop does once the server has shut down
+	<-stopped
+	o, err := v.Store.OrderByPublicID(t.Context(), v.orderIDs(t)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	vp, err := v.Store.VippsPaymentByOrder(t.Context(), o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vp.State != vipps.StateCreated || vp.RedirectURL == "" {
+		t.Errorf("RunBackground returned before the create it left running was recorded: %+v", vp)
+	}
+}
+
+// manualTicks hands the background sweeps tick channels the test sends on. A
+// send returns once the sweep has taken the tick: the pass before it has
+// ended and the next one begins.
+type manualTicks struct {
+	mu    sync.Mutex
+	chans map[time.Duration]chan time.Time
+}
+
+func newManualTicks() *manualTicks { return &manualTicks{chans: map[time.Duration]chan time.Time{}} }
+
+func (m *manualTicks) ch(every time.Duration) chan time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.chans[every] == nil {
+		m.chans[every] = make(chan time.Time)
+	}
+	return m.chans[every]
+}
+
+func (m *manualTicks) tick(every time.Duration) (<-chan time.Time, func()) {
+	return m.ch(every), func() {}
+}
+
+// send ticks the sweeps that run every period.
+func (m *manualTicks) send(every time.Duration) { m.ch(every) <- time.Time{} }

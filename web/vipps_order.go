@@ -56,7 +56,10 @@ func (f *vippsFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 	if err != nil {
 		return orderPart{}, err
 	}
-	v := views.VippsOrderView{Reference: vp.Reference, State: vp.State}
+	v := views.VippsOrderView{Reference: vp.Reference, State: vippsStateLabel(vp, o)}
+	if vp.Captured > 0 {
+		v.Captured = money.Amount{Minor: vp.Captured, Currency: o.Currency}.Format()
+	}
 	open := o.Status == db.StatusPending || o.Status == db.StatusAuthorized
 	_, askFailed := f.asked.recently(o.ID)
 	switch {
@@ -83,6 +86,33 @@ func (f *vippsFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 		p.Actions = append(p.Actions, views.VippsTryAgain())
 	}
 	return p, nil
+}
+
+// vippsStateLabel says where the payment stands at Vipps. Vipps keeps a
+// captured payment AUTHORIZED (its aggregate says where the money went), so
+// an authorized payment is named by what the shop recorded as captured.
+func vippsStateLabel(vp db.VippsPayment, o db.Order) string {
+	switch vp.State {
+	case "":
+		return ""
+	case vipps.StateCreated:
+		return "Waiting for approval"
+	case vipps.StateAuthorized:
+		switch {
+		case vp.Captured >= o.TotalAmount:
+			return "Captured"
+		case vp.Captured > 0:
+			return "Partly captured"
+		}
+		return "Approved, not yet captured"
+	case vipps.StateAborted:
+		return "Rejected"
+	case vipps.StateExpired:
+		return "Expired"
+	case vipps.StateTerminated:
+		return "Cancelled"
+	}
+	return vp.State
 }
 
 func vippsEventLabel(name string) string {

@@ -170,6 +170,9 @@ func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment,
 		if o, err = f.move(ctx, o, db.StatusAuthorized, "Approved in Vipps MobilePay; taking the payment."); err != nil {
 			return o, err
 		}
+		if o.Status != db.StatusAuthorized {
+			return o, nil // another process settled it meanwhile
+		}
 	}
 	agg := p.Aggregate
 	if agg.CapturedAmount.Value < o.TotalAmount {
@@ -188,11 +191,19 @@ func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment,
 			// the same Idempotency-Key.
 			return o, err
 		}
-		_ = a.Store.SetVippsState(ctx, o.ID, m.State, m.PSPReference, m.Aggregate.CapturedAmount.Value)
+		// The stored state must say what was captured before the order says
+		// paid: on failure the order stays authorized, and the next settle
+		// reads the capture from Vipps.
+		if err := a.Store.SetVippsState(ctx, o.ID, m.State, m.PSPReference, m.Aggregate.CapturedAmount.Value); err != nil {
+			return o, err
+		}
 	}
 	// Paid: the order's items leave the cart in the same step (db.SetOrderStatusPaid).
 	err := a.Store.SetOrderStatusPaid(ctx, o.ID, o.Status, db.StatusCaptured, "Paid with Vipps MobilePay.")
-	if err != nil && !errors.Is(err, db.ErrStale) {
+	switch {
+	case err == nil:
+		a.Log.Info("vipps: order paid", "order", o.PublicID)
+	case !errors.Is(err, db.ErrStale):
 		return o, err
 	}
 	return f.reload(ctx, o)

@@ -21,6 +21,7 @@ import (
 	"refshop/db"
 	"refshop/web/clock"
 	"refshop/web/config"
+	"refshop/web/money"
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/sandboxtest"
@@ -926,3 +927,42 @@ func (m *manualTicks) tick(every time.Duration) (<-chan time.Time, func()) {
 
 // send ticks the sweeps that run every period.
 func (m *manualTicks) send(every time.Duration) { m.ch(every) <- time.Time{} }
+
+// A paid Vipps order says what was captured, not Vipps's AUTHORIZED (which
+// Vipps keeps after a capture), and the stored payment says so too, even
+// when the capture's own answer was lost and the shop read it back later.
+func TestVippsCapturedOrderShowsTheCapturedAmount(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	id := v.approveOnly(t, b)
+	v.loseAnswers(t, "vipps.capture", 3) // Vipps captures; the shop hears nothing
+	if p := b.get("/checkout/vipps/return?order=" + id); p.status != http.StatusSeeOther {
+		t.Fatalf("return: %d", p.status)
+	}
+	v.sbClk.Advance(vippsRecheckAfter) // the next view asks Vipps again
+	_, doc := b.orderPage(t, id)
+	if got := doc.Find("[data-testid=order-status]").Text(); got != "Paid" {
+		t.Fatalf("status %q, want Paid", got)
+	}
+	o, err := v.Store.OrderByPublicID(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := money.Amount{Minor: o.TotalAmount, Currency: o.Currency}.Format()
+	if got := doc.Find("[data-testid=vipps-state]").Text(); got != "Captured" {
+		t.Errorf("state at Vipps shown as %q beside Paid, want Captured", got)
+	}
+	if got := doc.Find("[data-testid=vipps-captured]").Text(); got != total {
+		t.Errorf("captured amount shown as %q, want %s", got, total)
+	}
+	vp, err := v.Store.VippsPaymentByOrder(t.Context(), o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vp.State != vipps.StateAuthorized || vp.Captured != o.TotalAmount {
+		t.Errorf("stored payment: state %q, captured %d; want AUTHORIZED, %d", vp.State, vp.Captured, o.TotalAmount)
+	}
+	if n := doc.Find("tr[data-event=CAPTURED]").Length(); n != 1 {
+		t.Errorf("%d captures in the payment's history, want 1", n)
+	}
+}

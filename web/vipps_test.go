@@ -103,6 +103,41 @@ func (v *vippsShop) loseAnswers(t *testing.T, op string, times int) {
 	v.sb.Control(t, "/control/faults", map[string]any{"operation": op, "lose_answer": true, "times": times})
 }
 
+// order loads an order, failing the test when it cannot.
+func (v *vippsShop) order(t *testing.T, id string) db.Order {
+	t.Helper()
+	o, err := v.Store.OrderByPublicID(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// payment loads an order's Vipps payment, failing the test when it cannot.
+func (v *vippsShop) payment(t *testing.T, orderID int64) db.VippsPayment {
+	t.Helper()
+	vp, err := v.Store.VippsPaymentByOrder(t.Context(), orderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vp
+}
+
+// ordersOf lists a user's orders, failing the test when it cannot (an empty
+// list must mean "none", not "could not look").
+func (v *vippsShop) ordersOf(t *testing.T, email string) []db.Order {
+	t.Helper()
+	u, err := v.Store.UserByEmail(t.Context(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders, err := v.Store.OrdersByUser(t.Context(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return orders
+}
+
 // orderPage loads an order's page, failing the test unless it loads.
 func (b *browser) orderPage(t *testing.T, id string) (page, *goquery.Document) {
 	t.Helper()
@@ -222,17 +257,19 @@ func TestVippsApproveCapturesAndEmptiesTheCart(t *testing.T) {
 	if cart := b.get("/cart"); !strings.Contains(cart.body, "Your cart is empty") {
 		t.Error("the cart was not emptied after capture")
 	}
-	o, _ := v.Store.OrderByPublicID(context.Background(), id)
+	o := v.order(t, id)
 	if o.Status != db.StatusCaptured || o.ProviderReference != "refshop-"+id {
 		t.Errorf("order %+v", o)
 	}
-	vp, _ := v.Store.VippsPaymentByOrder(context.Background(), o.ID)
+	vp := v.payment(t, o.ID)
 	if vp.State != "AUTHORIZED" || vp.Captured != o.TotalAmount || vp.CaptureKey != o.IdempotencyKey+"-capture" {
 		t.Errorf("payment %+v", vp)
 	}
 	// Viewing a settled order again asks Vipps nothing more.
 	calls := v.st.Calls("vipps.get_payment")
-	b.get("/orders/" + id)
+	if _, doc := b.orderPage(t, id); doc.Find("[data-testid=order-status]").Text() != "Paid" {
+		t.Fatal("the paid order's page does not say Paid")
+	}
 	if v.st.Calls("vipps.get_payment") != calls {
 		t.Error("a captured order is settled again on every view")
 	}
@@ -278,8 +315,7 @@ func TestVippsBadPhoneIs422WithInputKept(t *testing.T) {
 			t.Errorf("%q: no field error", typed)
 		}
 	}
-	u, _ := v.Store.UserByEmail(context.Background(), "vipps-phone@example.com")
-	if orders, _ := v.Store.OrdersByUser(context.Background(), u.ID); len(orders) != 0 {
+	if orders := v.ordersOf(t, "vipps-phone@example.com"); len(orders) != 0 {
 		t.Errorf("%d orders placed with a bad phone number", len(orders))
 	}
 	if v.st.Calls("vipps.create_payment") != 0 {
@@ -312,8 +348,7 @@ func TestVippsOutageShowsACalmErrorAndNoPaidOrder(t *testing.T) {
 	if n := v.st.Calls("vipps.create_payment"); n != 3 {
 		t.Errorf("%d create calls, want 3 (bounded retries)", n)
 	}
-	u, _ := v.Store.UserByEmail(context.Background(), "vipps-outage@example.com")
-	orders, _ := v.Store.OrdersByUser(context.Background(), u.ID)
+	orders := v.ordersOf(t, "vipps-outage@example.com")
 	if len(orders) != 1 || orders[0].Status != db.StatusFailed {
 		t.Fatalf("orders %+v", orders)
 	}
@@ -357,8 +392,13 @@ func (v *vippsShop) orderIDs(t *testing.T) []string {
 	var ids []string
 	for rows.Next() {
 		var id string
-		_ = rows.Scan(&id)
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
 		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return ids
 }
@@ -388,7 +428,7 @@ func TestVippsSweepSettlesPaymentsPastTheirExpiry(t *testing.T) {
 	v.startPayment(t, b)
 	approved := v.orderIDs(t)[0]
 	// The customer approves in the app but never comes back.
-	f := newVippsFlow(v.App)
+	f := v.vipps
 	if err := f.client.ForceApprove(ctx, "refshop-"+approved, "4791234567"); err != nil {
 		t.Fatal(err)
 	}
@@ -397,25 +437,27 @@ func TestVippsSweepSettlesPaymentsPastTheirExpiry(t *testing.T) {
 	waiting := v.orderIDs(t)[1] // never answered; Vipps still shows CREATED
 
 	f.sweepOnce(ctx)
-	if o, _ := v.Store.OrderByPublicID(ctx, approved); o.Status != db.StatusPending {
+	if o := v.order(t, approved); o.Status != db.StatusPending {
 		t.Fatalf("swept before its time: %s", o.Status)
 	}
 	v.clock.Advance(vippsSettleAfter)
 	f.sweepOnce(ctx)
-	o, _ := v.Store.OrderByPublicID(ctx, approved)
+	o := v.order(t, approved)
 	if o.Status != db.StatusCaptured {
 		t.Errorf("approved payment after the sweep: %s", o.Status)
 	}
 	if cart := b.get("/cart"); !strings.Contains(cart.body, "Your cart is empty") {
 		t.Error("the sweep did not empty the paid cart")
 	}
-	w, _ := v.Store.OrderByPublicID(ctx, waiting)
+	w := v.order(t, waiting)
 	if w.Status != db.StatusCancelled {
 		t.Errorf("unanswered payment after the sweep: %s", w.Status)
 	}
 	code, _, body := v.sandboxDo(t, "GET", "/control/state", "", "")
 	var state struct{ Calls map[string]int }
-	_ = json.Unmarshal([]byte(body), &state)
+	if err := json.Unmarshal([]byte(body), &state); err != nil {
+		t.Fatalf("sandbox state: %d %v", code, err)
+	}
 	if code != 200 || state.Calls["vipps.cancel"] != 1 || state.Calls["vipps.capture"] != 1 {
 		t.Errorf("calls %v", state.Calls)
 	}
@@ -442,11 +484,25 @@ func TestVippsPagesNeverShowCredentials(t *testing.T) {
 	b := v.browser(t)
 	var bodies []string
 	landing := v.startPayment(t, b)
-	bodies = append(bodies, b.get("/checkout").body)
-	_, _, lp := v.sandboxDo(t, "GET", landing.RequestURI(), "", "")
+	checkout := b.get("/checkout")
+	if checkout.status != http.StatusOK || !strings.Contains(checkout.body, "Pay with Vipps MobilePay") {
+		t.Fatalf("checkout page: %d", checkout.status)
+	}
+	bodies = append(bodies, checkout.body)
+	code, _, lp := v.sandboxDo(t, "GET", landing.RequestURI(), "", "")
+	if code != http.StatusOK || !strings.Contains(lp, "Approve") {
+		t.Fatalf("landing page: %d", code)
+	}
 	bodies = append(bodies, lp)
 	back := v.answer(t, landing, "approve")
-	bodies = append(bodies, b.get(b.get(back).location).body)
+	if p := b.get(back); p.status != http.StatusSeeOther {
+		t.Fatalf("return: %d", p.status)
+	}
+	paid, doc := b.orderPage(t, orderIDFrom(t, back))
+	if got := doc.Find("[data-testid=order-status]").Text(); got != "Paid" {
+		t.Fatalf("order page says %q", got)
+	}
+	bodies = append(bodies, paid.body)
 	cfg := v.Config.Vipps
 	for i, body := range bodies {
 		for _, s := range []string{cfg.ClientSecret.Reveal(), cfg.SubscriptionKey.Reveal(), "eyJ0eXAiOiJKV1Qi"} {
@@ -463,7 +519,7 @@ func TestVippsPagesNeverShowCredentials(t *testing.T) {
 	}
 }
 
-// approveAndReturn runs a payment to Vipps's approval and returns the
+// approveOnly runs a payment to Vipps's approval and returns the
 // order's public id, without visiting the return URL yet.
 func (v *vippsShop) approveOnly(t *testing.T, b *browser) string {
 	t.Helper()
@@ -484,7 +540,7 @@ func TestVippsCaptureRefusedWith4xxFailsTheOrder(t *testing.T) {
 	if got := doc.Find("[data-testid=order-status]").Text(); got != "Payment failed" {
 		t.Fatalf("status %q after a refused capture, want Payment failed", got)
 	}
-	o, _ := v.Store.OrderByPublicID(context.Background(), id)
+	o := v.order(t, id)
 	if o.Status != db.StatusFailed || !strings.Contains(o.StatusDetail, "Nothing was charged") {
 		t.Errorf("order %s %q", o.Status, o.StatusDetail)
 	}
@@ -497,10 +553,10 @@ func TestVippsCaptureRefusedWith4xxFailsTheOrder(t *testing.T) {
 		t.Errorf("%d cancel calls, want 1 (the reservation released)", n)
 	}
 	gets, captures := v.st.Calls("vipps.get_payment"), v.st.Calls("vipps.capture")
-	b.get("/orders/" + id)
-	newVippsFlow(v.App).sweepOnce(context.Background())
+	b.orderPage(t, id)
+	v.vipps.sweepOnce(t.Context())
 	v.clock.Advance(vippsSettleAfter)
-	newVippsFlow(v.App).sweepOnce(context.Background())
+	v.vipps.sweepOnce(t.Context())
 	if v.st.Calls("vipps.get_payment") != gets || v.st.Calls("vipps.capture") != captures {
 		t.Error("a failed order is still settled on views and sweeps")
 	}
@@ -528,7 +584,7 @@ func TestVippsGetRefusedWith4xxFailsTheOrder(t *testing.T) {
 				t.Errorf("%d cancel calls, want %d", n, wantCancels)
 			}
 			gets := v.st.Calls("vipps.get_payment")
-			b.get("/orders/" + id)
+			b.orderPage(t, id)
 			if v.st.Calls("vipps.get_payment") != gets {
 				t.Error("a failed order is asked about again")
 			}
@@ -552,7 +608,7 @@ func TestVippsSweepBacksOffAndStuckOrdersDoNotStarveNewerOnes(t *testing.T) {
 		})}
 	})
 	ctx := context.Background()
-	f := newVippsFlow(v.App)
+	f := v.vipps
 	f.batch = 1 // one order per sweep, so the oldest decides who waits
 
 	b1 := v.browser(t)
@@ -570,14 +626,14 @@ func TestVippsSweepBacksOffAndStuckOrdersDoNotStarveNewerOnes(t *testing.T) {
 
 	f.sweepOnce(ctx) // the older order fails and waits
 	f.sweepOnce(ctx) // the newer one is next
-	if o, _ := v.Store.OrderByPublicID(ctx, newer); o.Status != db.StatusCaptured {
+	if o := v.order(t, newer); o.Status != db.StatusCaptured {
 		t.Fatalf("the newer order is %s behind a stuck one, want captured", o.Status)
 	}
-	o, _ := v.Store.OrderByPublicID(ctx, old)
+	o := v.order(t, old)
 	if o.Status != db.StatusPending {
 		t.Fatalf("the stuck order is %s, want still pending (a 429 is not final)", o.Status)
 	}
-	vp, _ := v.Store.VippsPaymentByOrder(ctx, o.ID)
+	vp := v.payment(t, o.ID)
 	if vp.SettleTries != 1 || !vp.SettleAfter.After(v.clock.Now()) {
 		t.Fatalf("after one failed try: tries %d, settle after %v (now %v)", vp.SettleTries, vp.SettleAfter, v.clock.Now())
 	}
@@ -586,12 +642,12 @@ func TestVippsSweepBacksOffAndStuckOrdersDoNotStarveNewerOnes(t *testing.T) {
 	prevWait := vp.SettleAfter.Sub(v.clock.Now())
 	for try := 2; try <= vippsMaxSettleTries; try++ {
 		f.sweepOnce(ctx)
-		if vp2, _ := v.Store.VippsPaymentByOrder(ctx, o.ID); vp2.SettleTries != try-1 {
+		if vp2 := v.payment(t, o.ID); vp2.SettleTries != try-1 {
 			t.Fatalf("asked again before its time (try %d: %d tries)", try, vp2.SettleTries)
 		}
 		v.clock.Advance(prevWait)
 		f.sweepOnce(ctx)
-		vp, _ = v.Store.VippsPaymentByOrder(ctx, o.ID)
+		vp = v.payment(t, o.ID)
 		if vp.SettleTries != try {
 			t.Fatalf("try %d: %d tries recorded", try, vp.SettleTries)
 		}
@@ -602,13 +658,17 @@ func TestVippsSweepBacksOffAndStuckOrdersDoNotStarveNewerOnes(t *testing.T) {
 		prevWait = wait
 	}
 	v.clock.Advance(24 * time.Hour)
-	if due, _ := v.Store.VippsOrdersToSettle(ctx, v.clock.Now(), vippsMaxSettleTries, 10); len(due) != 0 {
+	due, err := v.Store.VippsOrdersToSettle(ctx, v.clock.Now(), vippsMaxSettleTries, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 0 {
 		t.Errorf("still due after %d tries: %v", vippsMaxSettleTries, due)
 	}
 	if !strings.Contains(v.logText(), "vipps sweep: giving up") {
 		t.Error("giving up was not logged for support")
 	}
-	if o, _ := v.Store.OrderByPublicID(ctx, old); o.Status != db.StatusPending {
+	if o := v.order(t, old); o.Status != db.StatusPending {
 		t.Errorf("giving up changed the order to %s; only a person may decide", o.Status)
 	}
 }
@@ -617,16 +677,31 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// Settling leaves no per-order lock behind (the locks themselves are
-// tested in package keyedmutex).
+// Settling leaves no per-order lock behind in the flow that settled: the
+// App's own, through the return, the order page and the sweep (the locks
+// themselves are tested in package keyedmutex).
 func TestVippsOrderLocksArePruned(t *testing.T) {
 	v := newVippsShop(t)
 	b := v.browser(t)
-	back := v.answer(t, v.startPayment(t, b), "approve")
-	b.get(b.get(back).location)
-	f := newVippsFlow(v.App)
-	f.sweepOnce(context.Background())
-	if n := f.locks.Len(); n != 0 {
+	paid := v.approveOnly(t, b)
+	if p := b.get("/checkout/vipps/return?order=" + paid); p.status != http.StatusSeeOther {
+		t.Fatalf("return: %d", p.status)
+	}
+	b2 := v.browser(t)
+	v.startPayment(t, b2)
+	waiting := v.orderIDs(t)[1]
+	if _, doc := b2.orderPage(t, waiting); doc.Find("[data-testid=order-status]").Text() != "Awaiting payment" {
+		t.Fatal("the waiting order's page does not say so")
+	}
+	v.clock.Advance(vippsSettleAfter)
+	v.vipps.sweepOnce(t.Context())
+	if o := v.order(t, paid); o.Status != db.StatusCaptured {
+		t.Fatalf("the return left the order %s: the App's flow did not settle it", o.Status)
+	}
+	if o := v.order(t, waiting); o.Status != db.StatusCancelled {
+		t.Fatalf("the sweep left the order %s: the App's flow did not settle it", o.Status)
+	}
+	if n := v.vipps.locks.Len(); n != 0 {
 		t.Errorf("%d order locks kept after settling", n)
 	}
 }
@@ -643,7 +718,7 @@ func TestVippsSettleKeepsTheOrderWhenItCannotReloadIt(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // every database call now fails
-	got, err := newVippsFlow(v.App).settle(ctx, o, false)
+	got, err := v.vipps.settle(ctx, o, false)
 	if err == nil {
 		t.Fatal("settle with a dead context succeeded")
 	}
@@ -699,7 +774,7 @@ func TestVippsOrderViewsAskVippsAtMostEveryFewSeconds(t *testing.T) {
 	b := v.browser(t)
 	landing := v.startPayment(t, b)
 	id := v.orderIDs(t)[0]
-	b.get("/orders/" + id)
+	b.orderPage(t, id)
 	gets, events := v.st.Calls("vipps.get_payment"), v.st.Calls("vipps.events")
 	for range 5 {
 		if got := b.get("/orders/" + id).doc(t).Find("[data-testid=order-status]").Text(); got != "Awaiting payment" {
@@ -710,7 +785,7 @@ func TestVippsOrderViewsAskVippsAtMostEveryFewSeconds(t *testing.T) {
 		t.Errorf("five quick views asked Vipps %d more times", v.st.Calls("vipps.get_payment")-gets)
 	}
 	v.sbClk.Advance(vippsRecheckAfter)
-	b.get("/orders/" + id)
+	b.orderPage(t, id)
 	if n := v.st.Calls("vipps.get_payment") - gets; n != 1 {
 		t.Errorf("%d gets after %v, want 1", n, vippsRecheckAfter)
 	}
@@ -721,7 +796,7 @@ func TestVippsOrderViewsAskVippsAtMostEveryFewSeconds(t *testing.T) {
 	}
 	gets = v.st.Calls("vipps.get_payment")
 	v.sbClk.Advance(time.Hour)
-	b.get("/orders/" + id)
+	b.orderPage(t, id)
 	if v.st.Calls("vipps.get_payment") != gets {
 		t.Error("a paid order is asked about again")
 	}

@@ -63,6 +63,9 @@ test('approve in Vipps MobilePay and see the order paid', async ({ page }) => {
   await expect(page.getByTestId('order-status')).toHaveText('Paid');
   await expect(page.getByTestId('vipps-reference')).toHaveText(/^refshop-[a-z0-9]{26}$/);
   expect(await eventNames(page)).toEqual(['CREATED', 'AUTHORIZED', 'CAPTURED']);
+  // Vipps keeps a captured payment AUTHORIZED; the page says what was taken.
+  await expect(page.getByTestId('vipps-state')).toHaveText('Captured');
+  await expect(page.getByTestId('vipps-captured')).toHaveText('€26.50');
   expect(await cartCount(page)).toBe(0);
   await shot(page, 'vipps-order-paid');
 });
@@ -169,17 +172,21 @@ test('an order whose landing page was closed is settled when viewed again', asyn
 });
 
 test('no page ever contains the client secret, the subscription key or an access token', async ({ page }) => {
-  const seen: { url: string; body: string }[] = [];
-  page.on('response', async (res) => {
+  // Each body is read by a promise the test awaits before it checks, so no
+  // page can arrive after the check; a body that cannot be read fails it.
+  const reads: Promise<{ url: string; body: string }>[] = [];
+  page.on('response', (res) => {
     const type = res.headers()['content-type'] ?? '';
-    if (type.startsWith('text/html')) seen.push({ url: res.url(), body: await res.text().catch(() => '') });
+    if (type.startsWith('text/html')) reads.push(res.text().then((body) => ({ url: res.url(), body })));
   });
   await addToCart(page, 'Stoneware Mug');
   await payWithVipps(page);
   await page.getByRole('button', { name: 'Approve' }).click();
   await expect(page.getByTestId('order-status')).toHaveText('Paid');
   await page.reload();
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
 
+  const seen = await Promise.all(reads);
   expect(seen.length).toBeGreaterThanOrEqual(4);
   for (const { url, body } of seen) {
     for (const s of [clientSecret, subscriptionKey, tokenPrefix]) {
@@ -191,4 +198,55 @@ test('no page ever contains the client secret, the subscription key or an access
   expect(html).not.toContain(clientSecret);
   expect(html).not.toContain(subscriptionKey);
   expect(html).not.toContain(tokenPrefix);
+});
+
+test('Vipps slower than the shop waits: the order page says it is still confirming, and a second submit joins the same payment', async ({ page, request }) => {
+  test.setTimeout(120_000);
+  await signUp(page, uniqueEmail('vipps-slow'));
+  await addToCart(page, 'Glass Carafe');
+  // The first create waits 25 s at Vipps: longer than the shop's 15 s
+  // deadline and its client's 20 s timeout, whose retry then succeeds.
+  await control(request, 'faults', { operation: 'vipps.create_payment', status: 0, delay: '25s', times: 1 });
+  const answer = page.waitForResponse((r) => r.url().endsWith('/checkout/vipps') && r.request().method() === 'POST');
+  await payWithVipps(page);
+
+  // The shop answers within its deadline, well inside its 60 s write
+  // timeout, so the browser has no reason to post the form again.
+  expect((await answer).status()).toBe(303);
+  await expect(page).toHaveURL(/\/orders\/[a-z0-9]+$/);
+  const orderURL = page.url();
+  await expect(page.getByTestId('vipps-confirming')).toContainText('We are still confirming with Vipps MobilePay');
+  await expect(page.getByTestId('order-status')).toHaveText('Awaiting payment');
+  await shot(page, 'vipps-confirming');
+
+  // The customer goes back and pays again: the same attempt, which lands
+  // on the landing page of the one payment once Vipps has made it.
+  await payWithVipps(page);
+  await expect(page).toHaveURL(new RegExp(`^${sandboxURL}/vipps/landing`), { timeout: 30_000 });
+  await expectLandingPage(page, '€29.00');
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await expect(page).toHaveURL(orderURL);
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await expect(page.getByTestId('vipps-confirming')).toHaveCount(0);
+  expect(await eventNames(page)).toEqual(['CREATED', 'AUTHORIZED', 'CAPTURED']);
+
+  await page.goto('/account');
+  const orders = page.getByRole('table', { name: 'Your orders' });
+  await expect(orders.locator('.status')).toHaveText(['Paid']);
+  expect((await sandboxState(request)).calls['vipps.capture']).toBe(1);
+});
+
+test('the order page of a payment still being confirmed reloads by itself until Vipps has answered', async ({ page, request }) => {
+  test.setTimeout(120_000);
+  await addToCart(page, 'Linen Tea Towel');
+  await control(request, 'faults', { operation: 'vipps.create_payment', status: 0, delay: '25s', times: 1 });
+  await payWithVipps(page);
+  await expect(page.getByTestId('vipps-confirming')).toBeVisible({ timeout: 20_000 });
+
+  // No reload by the test: the page's own refresh brings the landing page's link.
+  await expect(page.getByRole('link', { name: 'Continue to Vipps MobilePay' })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByTestId('vipps-confirming')).toHaveCount(0);
+  await page.getByRole('link', { name: 'Continue to Vipps MobilePay' }).click();
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
 });

@@ -89,7 +89,7 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 	})
 	switch {
 	case errors.Is(err, errConfirming):
-		a.flash(c, vippsConfirming)
+		// The order page says so (orderPart) and checks again by itself.
 		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	case err != nil:
 		return f.createRefused(c, typed, err)
@@ -101,9 +101,6 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusSeeOther, redirectURL)
 }
-
-// vippsConfirming is what a customer reads while the shop waits for Vipps.
-const vippsConfirming = "We are still confirming with Vipps MobilePay. This page checks again by itself."
 
 // vippsCreateWork and vippsSettleWork key an order's provider work
 // (awaitProvider): requests for the same order join the same work.
@@ -319,7 +316,7 @@ func (f *vippsFlow) returned(c echo.Context) error {
 	o, err = f.settleWithin(c, o)
 	switch {
 	case errors.Is(err, errConfirming):
-		a.flash(c, vippsConfirming)
+		// Still settling: the order page says so and checks again by itself.
 	case err != nil:
 		a.Log.Warn("vipps: settling on return", "order", id, "error", err)
 		a.flash(c, "We could not confirm your payment with Vipps MobilePay yet. This page checks again when you reload it.")

@@ -13,6 +13,9 @@ import (
 	"refshop/web/vipps"
 )
 
+// vippsConfirming is what a customer reads while the shop waits for Vipps.
+const vippsConfirming = "We are still confirming with Vipps MobilePay. This page checks again by itself."
+
 // refresh brings a Vipps order up to date before its page is shown: only an
 // open one (a settled order's payment has nothing more to say), not while
 // this process is still creating its payment (Vipps has nothing to say yet),

@@ -79,7 +79,7 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 	}
 	vp, err := f.attempt(ctx, o)
 	if err != nil {
-		return f.abandon(ctx, o, err)
+		return err
 	}
 	if vp.State != "" {
 		return f.toPayment(c, o, vp) // Vipps has this attempt's payment already
@@ -110,15 +110,20 @@ func vippsSettleWork(orderID int64) string { return fmt.Sprintf("vipps.settle:%d
 // attempt returns the order's payment row, storing its reference and
 // Idempotency-Keys first when it has none. The keys derive from the order's
 // own key, so a request that loses the race to store them gets the same ones.
+// An order that cannot get a row is failed (nothing was sent to Vipps); one
+// whose row cannot be read is not: its payment may exist.
 func (f *vippsFlow) attempt(ctx context.Context, o db.Order) (db.VippsPayment, error) {
 	a := f.a
 	vp, err := a.Store.VippsPaymentByOrder(ctx, o.ID)
 	if !errors.Is(err, db.ErrNotFound) {
+		if err == nil && o.ProviderReference == "" {
+			err = a.Store.SetProviderReference(ctx, o.ID, vp.Reference) // a crash came between the two
+		}
 		return vp, err
 	}
 	ref, err := vipps.Reference(o.PublicID)
 	if err != nil {
-		return vp, err
+		return vp, f.abandon(ctx, o, err)
 	}
 	vp = db.VippsPayment{
 		OrderID: o.ID, Reference: ref, SettleAfter: a.Clock.Now().Add(vippsSettleAfter),
@@ -130,10 +135,10 @@ func (f *vippsFlow) attempt(ctx context.Context, o db.Order) (db.VippsPayment, e
 		if stored, gerr := a.Store.VippsPaymentByOrder(ctx, o.ID); gerr == nil {
 			return stored, nil // another request stored it first
 		}
-		return vp, err
+		return vp, f.abandon(ctx, o, err)
 	}
 	if err := a.Store.SetProviderReference(ctx, o.ID, ref); err != nil {
-		return vp, err
+		return vp, f.abandon(ctx, o, err)
 	}
 	return vp, nil
 }
@@ -155,6 +160,16 @@ func (f *vippsFlow) toPayment(c echo.Context, o db.Order, vp db.VippsPayment) er
 // unknown leaves it pending (errConfirming) for the order page and the sweep.
 func (f *vippsFlow) create(ctx context.Context, o db.Order, vp db.VippsPayment, phone string) (string, error) {
 	a := f.a
+	// A request that joined the attempt may start this after an earlier
+	// create ended it (failed): no payment for a closed attempt. Its order
+	// page says where it went.
+	cur, err := a.Store.OrderByPublicID(ctx, o.PublicID)
+	if err != nil {
+		return "", err
+	}
+	if cur.Status != db.StatusPending {
+		return "", errConfirming
+	}
 	// The returnUrl carries only the order id; the outcome is asked of Vipps.
 	// (The real API wants https here: set SHOP_BASE_URL to an https origin;
 	// the sandbox also accepts the shop's own configured http origin.)

@@ -192,8 +192,8 @@ func (s *Store) OrderByIdempotencyKey(ctx context.Context, key string) (_ Order,
 
 // orderWithLines loads the one order where holds (a condition on a unique
 // column) and its lines.
-func (s *Store) orderWithLines(ctx context.Context, where string, arg any) (Order, error) {
-	o, err := scanOrder(s.db.Read.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE `+where, arg))
+func (s *Store) orderWithLines(ctx context.Context, where string, args ...any) (Order, error) {
+	o, err := scanOrder(s.db.Read.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE `+where, args...))
 	if err != nil {
 		return Order{}, err
 	}

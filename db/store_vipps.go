@@ -79,13 +79,19 @@ func (s *Store) SetVippsCreated(ctx context.Context, orderID int64, redirectURL 
 }
 
 // SetVippsState records what Vipps said about the payment. The landing page
-// link is forgotten once the payment no longer waits for the customer.
+// link is forgotten once the payment no longer waits for the customer. An
+// answer read before another request's capture or approval (two requests or
+// two processes settling at once) cannot undo what that one recorded: a
+// payment never goes back to CREATED, and a captured amount never shrinks.
 func (s *Store) SetVippsState(ctx context.Context, orderID int64, state, pspReference string, captured int64) (err error) {
 	defer wrap(&err, "set vipps state")
 	_, err = s.db.Write.ExecContext(ctx, `
-		UPDATE vipps_payments SET state = ?, psp_reference = ?, captured = ?, checked_at = ?,
-		       redirect_url = CASE WHEN ? = 'CREATED' THEN redirect_url ELSE '' END
-		WHERE order_id = ?`, state, pspReference, captured, s.now(), state, orderID)
+		UPDATE vipps_payments SET
+		       state = CASE WHEN ?1 = 'CREATED' AND state NOT IN ('', 'CREATED') THEN state ELSE ?1 END,
+		       psp_reference = CASE WHEN ?2 = '' THEN psp_reference ELSE ?2 END,
+		       captured = MAX(captured, ?3), checked_at = ?4,
+		       redirect_url = CASE WHEN ?1 = 'CREATED' THEN redirect_url ELSE '' END
+		WHERE order_id = ?5`, state, pspReference, captured, s.now(), orderID)
 	return err
 }
 

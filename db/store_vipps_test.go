@@ -30,11 +30,11 @@ func TestVippsPaymentStore(t *testing.T) {
 		t.Fatalf("%+v %v", got, err)
 	}
 
-	due, _ := s.VippsOrdersToSettle(ctx, clk.Now(), 5, 10)
+	due := dueVipps(t, s, clk.Now(), 5, 10)
 	if len(due) != 0 {
 		t.Errorf("due before settle time: %v", due)
 	}
-	due, _ = s.VippsOrdersToSettle(ctx, settle, 5, 10)
+	due = dueVipps(t, s, settle, 5, 10)
 	if len(due) != 1 || due[0] != o.PublicID {
 		t.Errorf("due at settle time: %v", due)
 	}
@@ -42,14 +42,16 @@ func TestVippsPaymentStore(t *testing.T) {
 	if err := s.SetVippsState(ctx, o.ID, "AUTHORIZED", "psp-1", 850); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = s.VippsPaymentByOrder(ctx, o.ID)
+	if got, err = s.VippsPaymentByOrder(ctx, o.ID); err != nil {
+		t.Fatal(err)
+	}
 	if got.State != "AUTHORIZED" || got.RedirectURL != "" || got.Captured != 850 || got.CheckedAt.IsZero() {
 		t.Errorf("after state: %+v", got)
 	}
 	if err := s.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCaptured, ""); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ = s.VippsOrdersToSettle(ctx, settle, 5, 10); len(due) != 0 {
+	if due = dueVipps(t, s, settle, 5, 10); len(due) != 0 {
 		t.Errorf("a captured order is still due: %v", due)
 	}
 
@@ -89,27 +91,75 @@ func TestVippsSettleFailedBacksOffAndBounds(t *testing.T) {
 		ids = append(ids, o.PublicID)
 	}
 	now := clk.Now().Add(time.Hour)
-	if due, _ := s.VippsOrdersToSettle(ctx, now, 2, 1); len(due) != 1 || due[0] != ids[0] {
+	if due := dueVipps(t, s, now, 2, 1); len(due) != 1 || due[0] != ids[0] {
 		t.Fatalf("oldest first: %v", due)
 	}
-	first, _ := s.OrderByPublicID(ctx, ids[0])
+	first, err := s.OrderByPublicID(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	tries, err := s.VippsSettleFailed(ctx, first.ID, now.Add(time.Minute))
 	if err != nil || tries != 1 {
 		t.Fatalf("tries %d, %v", tries, err)
 	}
-	if due, _ := s.VippsOrdersToSettle(ctx, now, 2, 10); len(due) != 1 || due[0] != ids[1] {
+	if due := dueVipps(t, s, now, 2, 10); len(due) != 1 || due[0] != ids[1] {
 		t.Errorf("a failed order was not moved behind: %v", due)
 	}
-	if due, _ := s.VippsOrdersToSettle(ctx, now.Add(time.Minute), 2, 10); len(due) != 2 || due[0] != ids[1] {
+	if due := dueVipps(t, s, now.Add(time.Minute), 2, 10); len(due) != 2 || due[0] != ids[1] {
 		t.Errorf("after its new settle time: %v", due)
 	}
-	if tries, _ = s.VippsSettleFailed(ctx, first.ID, now.Add(time.Minute)); tries != 2 {
-		t.Errorf("tries %d, want 2", tries)
+	if tries, err = s.VippsSettleFailed(ctx, first.ID, now.Add(time.Minute)); err != nil || tries != 2 {
+		t.Errorf("tries %d, %v; want 2", tries, err)
 	}
-	if due, _ := s.VippsOrdersToSettle(ctx, now.Add(time.Hour), 2, 10); len(due) != 1 || due[0] != ids[1] {
+	if due := dueVipps(t, s, now.Add(time.Hour), 2, 10); len(due) != 1 || due[0] != ids[1] {
 		t.Errorf("an order past the bound is still listed: %v", due)
 	}
 	if _, err := s.VippsSettleFailed(ctx, 9999, now); !errors.Is(err, db.ErrNotFound) {
 		t.Errorf("unknown order: %v", err)
+	}
+}
+
+// dueVipps is VippsOrdersToSettle, failing the test when the query fails (an
+// empty list must mean "none due", not "could not ask").
+func dueVipps(t *testing.T, s *db.Store, now time.Time, maxTries, limit int) []string {
+	t.Helper()
+	due, err := s.VippsOrdersToSettle(context.Background(), now, maxTries, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return due
+}
+
+// What a request read before another one's approval or capture cannot undo
+// what that one recorded: two settles racing (in one process or two) leave
+// the payment AUTHORIZED with its captured amount, not CREATED or 0.
+func TestVippsStateKeepsTheCaptureAgainstOlderReads(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newStore(t)
+	o := placeOrder(t, s, db.NewOrder{GuestID: "guest-1", Provider: db.ProviderVipps})
+	if err := s.CreateVippsPayment(ctx, db.VippsPayment{OrderID: o.ID, Reference: "refshop-" + o.PublicID,
+		CreateKey: "c", CaptureKey: "p", CancelKey: "x", SettleAfter: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetVippsCreated(ctx, o.ID, "http://localhost:8081/vipps/landing?token=abc"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetVippsState(ctx, o.ID, "AUTHORIZED", "psp-1", 850); err != nil {
+		t.Fatal(err)
+	}
+	// Reads from before the capture, and from before the approval, land late.
+	if err := s.SetVippsState(ctx, o.ID, "AUTHORIZED", "psp-1", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetVippsState(ctx, o.ID, "CREATED", "", 0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.VippsPaymentByOrder(ctx, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != "AUTHORIZED" || got.Captured != 850 || got.PSPReference != "psp-1" || got.RedirectURL != "" {
+		t.Errorf("after older reads: state %q, captured %d, psp %q, landing %q; want AUTHORIZED, 850, psp-1, none",
+			got.State, got.Captured, got.PSPReference, got.RedirectURL)
 	}
 }

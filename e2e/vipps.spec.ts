@@ -62,6 +62,9 @@ test('approve in Vipps MobilePay and see the order paid', async ({ page }) => {
   await expect(page.getByTestId('order-status')).toHaveText('Paid');
   await expect(page.getByTestId('vipps-reference')).toHaveText(/^refshop-[a-z0-9]{26}$/);
   expect(await eventNames(page)).toEqual(['CREATED', 'AUTHORIZED', 'CAPTURED']);
+  // Vipps keeps a captured payment AUTHORIZED; the page says what was taken.
+  await expect(page.getByTestId('vipps-state')).toHaveText('Captured');
+  await expect(page.getByTestId('vipps-captured')).toHaveText('€26.50');
   expect(await cartCount(page)).toBe(0);
   await shot(page, 'vipps-order-paid');
 });
@@ -175,6 +178,7 @@ test('no page, request or log line carries an access token, and no credential ei
   await page.getByRole('button', { name: 'Approve' }).click();
   await expect(page.getByTestId('order-status')).toHaveText('Paid');
   await page.reload();
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
 
   const all = (await seen.text()) + await page.content();
   const log = shopLog().slice(logBefore);
@@ -186,4 +190,55 @@ test('no page, request or log line carries an access token, and no credential ei
   for (const { name, value } of credentials()) {
     expect(all.includes(value), `the browser received ${name}`).toBe(false);
   }
+});
+
+test('Vipps slower than the shop waits: the order page says it is still confirming, and a second submit joins the same payment', async ({ page, request }) => {
+  test.setTimeout(120_000);
+  await signUp(page, uniqueEmail('vipps-slow'));
+  await addToCart(page, 'Glass Carafe');
+  // The first create waits 25 s at Vipps: longer than the shop's 15 s
+  // deadline and its client's 20 s timeout, whose retry then succeeds.
+  await control(request, 'faults', { operation: 'vipps.create_payment', status: 0, delay: '25s', times: 1 });
+  const answer = page.waitForResponse((r) => r.url().endsWith('/checkout/vipps') && r.request().method() === 'POST');
+  await payWithVipps(page);
+
+  // The shop answers within its deadline, well inside its 60 s write
+  // timeout, so the browser has no reason to post the form again.
+  expect((await answer).status()).toBe(303);
+  await expect(page).toHaveURL(/\/orders\/[a-z0-9]+$/);
+  const orderURL = page.url();
+  await expect(page.getByTestId('vipps-confirming')).toContainText('We are still confirming with Vipps MobilePay');
+  await expect(page.getByTestId('order-status')).toHaveText('Awaiting payment');
+  await shot(page, 'vipps-confirming');
+
+  // The customer goes back and pays again: the same attempt, which lands
+  // on the landing page of the one payment once Vipps has made it.
+  await payWithVipps(page);
+  await expect(page).toHaveURL(new RegExp(`^${sandboxURL}/vipps/landing`), { timeout: 30_000 });
+  await expectLandingPage(page, '€29.00');
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await expect(page).toHaveURL(orderURL);
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await expect(page.getByTestId('vipps-confirming')).toHaveCount(0);
+  expect(await eventNames(page)).toEqual(['CREATED', 'AUTHORIZED', 'CAPTURED']);
+
+  await page.goto('/account');
+  const orders = page.getByRole('table', { name: 'Your orders' });
+  await expect(orders.locator('.status')).toHaveText(['Paid']);
+  expect((await sandboxState(request)).calls['vipps.capture']).toBe(1);
+});
+
+test('the order page of a payment still being confirmed reloads by itself until Vipps has answered', async ({ page, request }) => {
+  test.setTimeout(120_000);
+  await addToCart(page, 'Linen Tea Towel');
+  await control(request, 'faults', { operation: 'vipps.create_payment', status: 0, delay: '25s', times: 1 });
+  await payWithVipps(page);
+  await expect(page.getByTestId('vipps-confirming')).toBeVisible({ timeout: 20_000 });
+
+  // No reload by the test: the page's own refresh brings the landing page's link.
+  await expect(page.getByRole('link', { name: 'Continue to Vipps MobilePay' })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByTestId('vipps-confirming')).toHaveCount(0);
+  await page.getByRole('link', { name: 'Continue to Vipps MobilePay' }).click();
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
 });

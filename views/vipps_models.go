@@ -20,7 +20,12 @@ type VippsEventView struct {
 // VippsOrderView is the Vipps part of an order page.
 type VippsOrderView struct {
 	Reference string
-	State     string // Vipps's last reported state
+	State     string // where the payment stands at Vipps, in words ("Captured")
+	Captured  string // the amount captured, formatted; "" when none
 	Events    []VippsEventView
 	Notice    string // e.g. Vipps could not be reached just now
+	// Confirming says the shop is still waiting for Vipps's answer; the page
+	// reloads itself, and CheckURL checks at once.
+	Confirming string
+	CheckURL   string
 }

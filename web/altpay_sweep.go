@@ -20,7 +20,9 @@ const (
 // sweep settles, every altpaySweepEvery until ctx ends, the pending invoice
 // orders whose invoice was asked for and never recorded: the answer was lost,
 // or the process died between the provider's answer and the record.
-func (f *altpayFlow) sweep(ctx context.Context) { every(ctx, altpaySweepEvery, f.sweepOnce) }
+func (f *altpayFlow) sweep(ctx context.Context) {
+	f.a.every(ctx, "altpay", altpaySweepEvery, f.sweepOnce)
+}
 
 // sweepOnce is one pass of the sweep. An order it cannot settle waits longer
 // each time (sweepRetryAfter), and after altpayMaxSettleTries it is left for

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/alexedwards/scs/v2"
@@ -54,6 +55,14 @@ type Deps struct {
 	// is emulated runs its token lifetimes on it, so POST /control/clock ages
 	// the shop's stored tokens as it ages the provider's.
 	ProviderClock clock.Clock
+	// ProviderDeadline is how long a customer request waits for all its
+	// provider calls before answering with what the shop knows (0: 15 s;
+	// tests shorten it). See deadline.go.
+	ProviderDeadline time.Duration
+	// Tick makes each background sweep's ticker, by the sweep's name (nil:
+	// time.NewTicker); tests hand out channels they send on, so a sweep runs
+	// when they say.
+	Tick func(sweep string, every time.Duration) (ticks <-chan time.Time, stop func())
 }
 
 // App carries the dependencies every handler uses, and the flows.
@@ -63,6 +72,7 @@ type App struct {
 	// Sign-in and sign-up failures, per client address and per account.
 	addresses, accounts *throttle
 	csp                 cspPolicy
+	work                *providerWork // provider calls that may outlive their request (deadline.go)
 
 	// The flows, one each, built in New. Each has its handlers in
 	// web/<flow>*.go, its client in web/<flow>/, its store in
@@ -111,7 +121,7 @@ func New(d Deps) *App {
 	}
 	d = WithProviderClients(d)
 	a := &App{Deps: d, addresses: newThrottle(d.Clock, growingDelay), accounts: newThrottle(d.Clock, fixedDelay),
-		csp: newCSP(d.Config)}
+		csp: newCSP(d.Config), work: &providerWork{log: d.Log}}
 	a.vipps = newVippsFlow(a)
 	a.klarna = newKlarnaFlow(a)
 	a.klarnaSignIn = newKlarnaSignInFlow(a)
@@ -125,14 +135,28 @@ func New(d Deps) *App {
 }
 
 // RunBackground runs the flows' sweeps, which settle what no request will,
-// until ctx ends. main starts it beside the server.
+// until ctx ends. Then it refuses new provider work and waits for the work
+// requests left running (deadline.go), so the database, which main closes
+// once this returns, outlives it. main starts it beside the server and stops
+// it after the server.
 func (a *App) RunBackground(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.vipps.sweep(ctx) })
 	wg.Go(func() { a.klarnaSignIn.sweep(ctx) })
 	wg.Go(func() { a.altpay.sweep(ctx) })
-	wg.Go(func() { every(ctx, releaseEvery, func(ctx context.Context) { a.releaseClosed(ctx, 0) }) })
+	wg.Go(func() { a.every(ctx, "release", releaseEvery, func(ctx context.Context) { a.releaseClosed(ctx, 0) }) })
 	wg.Wait()
+	a.work.stop()
+}
+
+// ticker returns the ticks of the sweep named sweep, which runs every
+// period (Deps.Tick).
+func (a *App) ticker(sweep string, every time.Duration) (<-chan time.Time, func()) {
+	if a.Tick != nil {
+		return a.Tick(sweep, every)
+	}
+	t := time.NewTicker(every)
+	return t.C, t.Stop
 }
 
 // ServeHTTP serves the shop.

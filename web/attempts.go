@@ -58,16 +58,17 @@ func (a *App) releaseClosed(ctx context.Context, cartID int64) {
 	}
 }
 
-// every runs f now and then every d until ctx ends.
-func every(ctx context.Context, d time.Duration, f func(context.Context)) {
-	t := time.NewTicker(d)
-	defer t.Stop()
+// every runs f now and then every d (App.ticker) until ctx ends: the loop of
+// every background sweep, named sweep.
+func (a *App) every(ctx context.Context, sweep string, d time.Duration, f func(context.Context)) {
+	ticks, stop := a.ticker(sweep, d)
+	defer stop()
 	for {
 		f(ctx)
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-ticks:
 		}
 	}
 }

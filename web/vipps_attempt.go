@@ -14,9 +14,11 @@ import (
 // resume answers a second Vipps MobilePay submit for the cart's open attempt
 // o: Vipps is asked where its payment stands, and the customer goes back to
 // its landing page while it waits for them, or to the order page. done is
-// false when the attempt ended (rejected, expired) or was left by a crash
-// before anything reached Vipps: it is closed, and the caller starts a new
-// attempt.
+// false when the caller must go on: the attempt ended (rejected, expired) or
+// was left by a crash before anything reached Vipps, and is closed, so
+// placeOrder starts a new one; or Vipps has not answered for its payment
+// yet, and placeOrder hands back the same attempt to create it again with
+// its stored key.
 func (f *vippsFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 	a, ctx := f.a, c.Request().Context()
 	vp, err := a.Store.VippsPaymentByOrder(ctx, o.ID)
@@ -33,17 +35,21 @@ func (f *vippsFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 		return false, nil
 	case err != nil:
 		return true, err
+	case vp.State == "":
+		// Vipps has not answered for this payment yet: the first submit is
+		// still asking, or its answers were lost. The caller goes on with
+		// this attempt, whose stored create key makes Vipps hand back the
+		// same payment (and joins the first submit's call while it runs).
+		return false, nil
 	}
-	if vp.State != "" {
-		if settled, err := f.settle(ctx, o, false); err == nil {
-			o = settled
-		}
-		if o.Status == db.StatusCancelled || o.Status == db.StatusFailed {
-			return false, nil
-		}
-		if vp, err = a.Store.VippsPaymentByOrder(ctx, o.ID); err != nil {
-			return true, err
-		}
+	if settled, err := f.settle(ctx, o, false); err == nil {
+		o = settled
+	}
+	if o.Status == db.StatusCancelled || o.Status == db.StatusFailed {
+		return false, nil
+	}
+	if vp, err = a.Store.VippsPaymentByOrder(ctx, o.ID); err != nil {
+		return true, err
 	}
 	if o.Status == db.StatusPending && vp.RedirectURL != "" && landingAllowed(vp.RedirectURL, a.Config.Vipps) {
 		return true, c.Redirect(http.StatusSeeOther, vp.RedirectURL)

@@ -2,9 +2,12 @@ package web
 
 // Pay with Vipps MobilePay (ePayment, WEB_REDIRECT):
 //
-//  1. POST /checkout/vipps validates the phone number, places a pending order,
-//     stores the payment's reference and Idempotency-Keys, creates the payment
-//     and sends the browser to Vipps's landing page.
+//  1. POST /checkout/vipps validates the phone number, places a pending order
+//     (or finds the cart's open one), stores the payment's reference and
+//     Idempotency-Keys, creates the payment and sends the browser to Vipps's
+//     landing page. When Vipps is slower than the request's deadline
+//     (deadline.go), the browser goes to the order page, which says the shop
+//     is still confirming and reloads until the landing page is known.
 //  2. Vipps sends the browser back to GET /checkout/vipps/return?order=...
 //     The shop trusts nothing in that URL but the order id: it asks Vipps for
 //     the payment's state (settle), captures an authorized payment, and shows
@@ -16,6 +19,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -58,7 +62,10 @@ func (f *vippsFlow) checkoutMethod(c echo.Context, _ pricedCart) (templ.Componen
 	return views.VippsMethod(v), nil
 }
 
-// checkout is POST /checkout/vipps.
+// checkout is POST /checkout/vipps. placeOrder hands back the cart's open
+// Vipps attempt when there is one, so a repeated post of the form (a second
+// click, or a browser posting again after a cut-off answer) goes back to that
+// attempt (resume): a payment Vipps already made is shown, not made again.
 func (f *vippsFlow) checkout(c echo.Context) error {
 	a, ctx := f.a, c.Request().Context()
 	typed := c.FormValue("phone")
@@ -76,59 +83,19 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ref, err := vipps.Reference(o.PublicID)
+	vp, err := f.attempt(ctx, o)
 	if err != nil {
-		return f.abandon(ctx, o, err)
-	}
-	vp := db.VippsPayment{
-		OrderID: o.ID, Reference: ref, SettleAfter: a.Clock.Now().Add(vippsSettleAfter),
-		CreateKey:  vipps.OperationKey(o.IdempotencyKey, "create"),
-		CaptureKey: vipps.OperationKey(o.IdempotencyKey, "capture"),
-		CancelKey:  vipps.OperationKey(o.IdempotencyKey, "cancel"),
-	}
-	if err := a.Store.CreateVippsPayment(ctx, vp); err != nil {
-		return f.abandon(ctx, o, err)
-	}
-	if err := a.Store.SetProviderReference(ctx, o.ID, ref); err != nil {
-		return f.abandon(ctx, o, err)
-	}
-
-	// The returnUrl carries only the order id; the outcome is asked of Vipps.
-	// (The real API wants https here: set SHOP_BASE_URL to an https origin;
-	// the sandbox also accepts the shop's own configured http origin.)
-	ret := a.Config.ShopBaseURL + "/checkout/vipps/return?order=" + url.QueryEscape(o.PublicID)
-	res, err := f.client.CreatePayment(ctx, vipps.CreatePaymentRequest{
-		Amount:             vipps.Amount{Currency: o.Currency, Value: o.TotalAmount},
-		Customer:           &vipps.Customer{PhoneNumber: phone},
-		PaymentMethod:      vipps.PaymentMethod{Type: "WALLET"},
-		Reference:          ref,
-		ReturnURL:          ret,
-		UserFlow:           "WEB_REDIRECT",
-		PaymentDescription: "Refshop order " + o.PublicID[:8],
-	}, vp.CreateKey)
-	if err != nil {
-		// The order is marked failed, never left looking paid; the cart is
-		// untouched. Should Vipps have created the payment after all (a
-		// timeout), nobody has its landing page, and it expires by itself.
-		msg := vippsCustomerMessage(err)
-		_ = a.failOrder(ctx, o, msg)
-		a.Log.Warn("vipps: create payment failed", "order", o.PublicID, "error", err)
-		status := http.StatusBadGateway
-		switch {
-		case vipps.IsKind(err, vipps.KindUnavailable):
-			status = http.StatusServiceUnavailable
-		case vipps.IsKind(err, vipps.KindInvalid):
-			status = http.StatusUnprocessableEntity
-		}
-		form := views.VippsMethodView{Phone: typed, Notice: msg}
-		if status == http.StatusUnprocessableEntity {
-			form.Error = msg
-		}
-		// 422 for a refused field, 503 when Vipps is out, 502 otherwise.
-		return a.checkoutAgain(c, status, ctxVippsForm, form)
-	}
-	if err := a.Store.SetVippsCreated(ctx, o.ID, res.RedirectURL); err != nil {
 		return err
+	}
+	redirectURL, err := awaitProvider(a, c, vippsCreateWork(o.ID), func(ctx context.Context) (string, error) {
+		return f.create(ctx, o, vp, phone)
+	})
+	switch {
+	case errors.Is(err, errConfirming):
+		// The order page says so (orderPart) and checks again by itself.
+		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	case err != nil:
+		return f.createRefused(c, typed, err)
 	}
 	// Closed while Vipps made the payment (its cart was paid another way):
 	// release it instead of sending the customer to pay.
@@ -138,12 +105,136 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 		}
 		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	}
-	if !landingAllowed(res.RedirectURL, a.Config.Vipps) {
+	if !landingAllowed(redirectURL, a.Config.Vipps) {
 		return &UserError{Status: http.StatusBadGateway, Title: "Vipps MobilePay answered strangely",
 			Message: "We could not open the Vipps MobilePay page. Nothing was charged. Please try again.",
 			Err:     errors.New("vipps: redirectUrl is neither on the Vipps API's origin nor on a Vipps MobilePay domain")}
 	}
-	return c.Redirect(http.StatusSeeOther, res.RedirectURL)
+	return c.Redirect(http.StatusSeeOther, redirectURL)
+}
+
+// vippsCreateWork and vippsSettleWork key an order's provider work
+// (awaitProvider): requests for the same order join the same work.
+func vippsCreateWork(orderID int64) string { return fmt.Sprintf("vipps.create:%d", orderID) }
+func vippsSettleWork(orderID int64) string { return fmt.Sprintf("vipps.settle:%d", orderID) }
+
+// attempt returns the order's payment row, storing its reference and
+// Idempotency-Keys first when it has none. The keys derive from the order's
+// own key, so a request that loses the race to store them gets the same ones.
+// An order that cannot get a row is failed (nothing was sent to Vipps); one
+// whose row cannot be read is not: its payment may exist.
+func (f *vippsFlow) attempt(ctx context.Context, o db.Order) (db.VippsPayment, error) {
+	a := f.a
+	vp, err := a.Store.VippsPaymentByOrder(ctx, o.ID)
+	if !errors.Is(err, db.ErrNotFound) {
+		if err == nil && o.ProviderReference == "" {
+			err = a.Store.SetProviderReference(ctx, o.ID, vp.Reference) // a crash came between the two
+		}
+		return vp, err
+	}
+	ref, err := vipps.Reference(o.PublicID)
+	if err != nil {
+		return vp, f.abandon(ctx, o, err)
+	}
+	vp = db.VippsPayment{
+		OrderID: o.ID, Reference: ref, SettleAfter: a.Clock.Now().Add(vippsSettleAfter),
+		CreateKey:  vipps.OperationKey(o.IdempotencyKey, "create"),
+		CaptureKey: vipps.OperationKey(o.IdempotencyKey, "capture"),
+		CancelKey:  vipps.OperationKey(o.IdempotencyKey, "cancel"),
+	}
+	if err := a.Store.CreateVippsPayment(ctx, vp); err != nil {
+		if stored, gerr := a.Store.VippsPaymentByOrder(ctx, o.ID); gerr == nil {
+			return stored, nil // another request stored it first
+		}
+		return vp, f.abandon(ctx, o, err)
+	}
+	if err := a.Store.SetProviderReference(ctx, o.ID, ref); err != nil {
+		return vp, f.abandon(ctx, o, err)
+	}
+	return vp, nil
+}
+
+// create asks Vipps for the order's payment with the stored create key and
+// records the landing page. It runs detached from the request (awaitProvider):
+// it uses nothing of the request but the values it was given. When Vipps
+// gave no answer, it asks Vipps before it decides anything: the payment may
+// exist. A refusal fails the order (nothing was charged); an outcome still
+// unknown leaves it pending (errConfirming) for the order page and the sweep.
+func (f *vippsFlow) create(ctx context.Context, o db.Order, vp db.VippsPayment, phone string) (string, error) {
+	a := f.a
+	// A request that joined the attempt may start this after an earlier
+	// create ended it (failed): no payment for a closed attempt. Its order
+	// page says where it went.
+	cur, err := a.Store.OrderByPublicID(ctx, o.PublicID)
+	if err != nil {
+		return "", err
+	}
+	if cur.Status != db.StatusPending {
+		return "", errConfirming
+	}
+	// The returnUrl carries only the order id; the outcome is asked of Vipps.
+	// (The real API wants https here: set SHOP_BASE_URL to an https origin;
+	// the sandbox also accepts the shop's own configured http origin.)
+	ret := a.Config.ShopBaseURL + "/checkout/vipps/return?order=" + url.QueryEscape(o.PublicID)
+	res, err := f.client.CreatePayment(ctx, vipps.CreatePaymentRequest{
+		Amount:             vipps.Amount{Currency: o.Currency, Value: o.TotalAmount},
+		Customer:           &vipps.Customer{PhoneNumber: phone},
+		PaymentMethod:      vipps.PaymentMethod{Type: "WALLET"},
+		Reference:          vp.Reference,
+		ReturnURL:          ret,
+		UserFlow:           "WEB_REDIRECT",
+		PaymentDescription: "Refshop order " + o.PublicID[:8],
+	}, vp.CreateKey)
+	if err == nil {
+		f.recordCreated(ctx, o, res.RedirectURL)
+		return res.RedirectURL, nil
+	}
+	a.Log.Warn("vipps: create payment failed", "order", o.PublicID, "error", err)
+	// No answer, or a conflict on the key (a repeated post with another
+	// phone number): Vipps may hold the payment.
+	if vipps.IsKind(err, vipps.KindUnavailable) || vipps.IsKind(err, vipps.KindConflict) {
+		p, gerr := f.client.GetPayment(ctx, vp.Reference)
+		switch {
+		case gerr == nil && p.State == vipps.StateCreated && p.RedirectURL != "":
+			f.recordCreated(ctx, o, p.RedirectURL)
+			return p.RedirectURL, nil
+		case !vipps.IsKind(gerr, vipps.KindNotFound):
+			// Vipps has it in another state, or could not be asked: the
+			// order page and the sweep settle it (vippsFlow.settle).
+			return "", errConfirming
+		}
+	}
+	// Vipps refused, or has no such payment: nothing was charged.
+	_ = a.failOrder(ctx, o, vippsCustomerMessage(err))
+	return "", err
+}
+
+// recordCreated stores the landing page of a payment Vipps made. A failure
+// only costs the shop its copy: the customer still goes to the landing page,
+// and settle reads the state (and the page) from Vipps.
+func (f *vippsFlow) recordCreated(ctx context.Context, o db.Order, redirectURL string) {
+	if err := f.a.Store.SetVippsCreated(ctx, o.ID, redirectURL); err != nil {
+		f.a.Log.Warn("vipps: recording the created payment", "order", o.PublicID, "error", err)
+	}
+}
+
+// createRefused re-shows the checkout with a calm sentence for a payment
+// Vipps did not create: 422 for a refused field, 503 when Vipps is out, 502
+// otherwise. The order was already marked failed; the cart is untouched.
+func (f *vippsFlow) createRefused(c echo.Context, typed string, err error) error {
+	msg := vippsCustomerMessage(err)
+	status := http.StatusBadGateway
+	switch {
+	case vipps.IsKind(err, vipps.KindUnavailable):
+		status = http.StatusServiceUnavailable
+	case vipps.IsKind(err, vipps.KindInvalid):
+		status = http.StatusUnprocessableEntity
+	}
+	form := views.VippsMethodView{Phone: typed, Notice: msg}
+	if status == http.StatusUnprocessableEntity {
+		form.Error = msg
+	}
+	return f.a.checkoutAgain(c, status, ctxVippsForm, form)
 }
 
 // vippsPhoneMessage says what is wrong with a typed phone number
@@ -239,8 +330,10 @@ func (f *vippsFlow) returned(c echo.Context) error {
 		return echo.ErrNotFound
 	}
 	id := o.PublicID // the redirect's target, whatever settle manages
-	o, err = f.settle(c.Request().Context(), o, false)
+	o, err = f.settleWithin(c, o)
 	switch {
+	case errors.Is(err, errConfirming):
+		// Still settling: the order page says so and checks again by itself.
 	case err != nil:
 		a.Log.Warn("vipps: settling on return", "order", id, "error", err)
 		a.flash(c, "We could not confirm your payment with Vipps MobilePay yet. This page checks again when you reload it.")

@@ -10,19 +10,31 @@ import (
 	"refshop/db"
 	"refshop/views"
 	"refshop/web/money"
+	"refshop/web/vipps"
 )
 
+// vippsConfirming is what a customer reads while the shop waits for Vipps.
+const vippsConfirming = "We are still confirming with Vipps MobilePay. This page checks again by itself."
+
 // refresh brings a Vipps order up to date before its page is shown: only an
-// open one (a settled order's payment has nothing more to say), and only when
-// Vipps was not asked about it within vippsRecheckAfter.
+// open one (a settled order's payment has nothing more to say), not while
+// this process is still creating its payment (Vipps has nothing to say yet),
+// and only when Vipps was not asked about it within vippsRecheckAfter. It
+// waits for Vipps no longer than the request's deadline.
 func (f *vippsFlow) refresh(c echo.Context, o db.Order) (db.Order, error) {
 	if o.Status != db.StatusPending && o.Status != db.StatusAuthorized {
+		return o, nil
+	}
+	if f.a.providerWorkRunning(vippsCreateWork(o.ID)) {
 		return o, nil
 	}
 	if recent, _ := f.asked.recently(o.ID); recent {
 		return o, nil
 	}
-	settled, err := f.settle(c.Request().Context(), o, false)
+	settled, err := f.settleWithin(c, o)
+	if errors.Is(err, errConfirming) {
+		return f.a.Store.OrderByPublicID(c.Request().Context(), o.PublicID)
+	}
 	if err != nil {
 		// The page still shows what the shop knows; orderPart says Vipps
 		// could not be asked (and the next ask waits vippsRecheckAfter).
@@ -47,8 +59,19 @@ func (f *vippsFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 	if err != nil {
 		return orderPart{}, err
 	}
-	v := views.VippsOrderView{Reference: vp.Reference, State: vp.State}
-	if _, failed := f.asked.recently(o.ID); failed {
+	v := views.VippsOrderView{Reference: vp.Reference, State: vippsStateLabel(vp, o)}
+	if vp.Captured > 0 {
+		v.Captured = money.Amount{Minor: vp.Captured, Currency: o.Currency}.Format()
+	}
+	open := o.Status == db.StatusPending || o.Status == db.StatusAuthorized
+	_, askFailed := f.asked.recently(o.ID)
+	switch {
+	case open && (vp.State == "" || f.a.providerWorkRunning(vippsCreateWork(o.ID)) || f.a.providerWorkRunning(vippsSettleWork(o.ID))):
+		// Vipps has not answered yet (or the shop is still asking): say so,
+		// and check again soon.
+		v.Confirming, v.CheckURL = vippsConfirming, "/orders/"+o.PublicID
+		keepChecking(c)
+	case askFailed:
 		v.Notice = "Vipps MobilePay could not be reached just now, so this may not be the latest. Reload the page to check again."
 	}
 	for _, e := range events {
@@ -60,12 +83,39 @@ func (f *vippsFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 	}
 	p := orderPart{Details: []templ.Component{views.VippsOrderDetails(v)}}
 	switch {
-	case o.Status == db.StatusPending && vp.RedirectURL != "" && landingAllowed(vp.RedirectURL, f.a.Config.Vipps):
+	case o.Status == db.StatusPending && vp.State == vipps.StateCreated && landingAllowed(vp.RedirectURL, f.a.Config.Vipps):
 		p.Actions = append(p.Actions, views.VippsContinue(vp.RedirectURL))
 	case o.Status == db.StatusCancelled || o.Status == db.StatusFailed:
 		p.Actions = append(p.Actions, views.VippsTryAgain())
 	}
 	return p, nil
+}
+
+// vippsStateLabel says where the payment stands at Vipps. Vipps keeps a
+// captured payment AUTHORIZED (its aggregate says where the money went), so
+// an authorized payment is named by what the shop recorded as captured.
+func vippsStateLabel(vp db.VippsPayment, o db.Order) string {
+	switch vp.State {
+	case "":
+		return ""
+	case vipps.StateCreated:
+		return "Waiting for approval"
+	case vipps.StateAuthorized:
+		switch {
+		case vp.Captured >= o.TotalAmount:
+			return "Captured"
+		case vp.Captured > 0:
+			return "Partly captured"
+		}
+		return "Approved, not yet captured"
+	case vipps.StateAborted:
+		return "Rejected"
+	case vipps.StateExpired:
+		return "Expired"
+	case vipps.StateTerminated:
+		return "Cancelled"
+	}
+	return vp.State
 }
 
 func vippsEventLabel(name string) string {

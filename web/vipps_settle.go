@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"refshop/db"
 	"refshop/web/catalog"
 	"refshop/web/clock"
@@ -97,7 +99,7 @@ func (f *vippsFlow) settle(ctx context.Context, o db.Order, sweeping bool) (db.O
 	f.asked.mark(o.ID, err != nil && !vipps.IsKind(err, vipps.KindNotFound))
 	if vipps.IsKind(err, vipps.KindNotFound) && vp.State == "" {
 		if a.Clock.Now().Before(vp.SettleAfter) {
-			return o, err // create may still be on its way to Vipps
+			return o, nil // create may still be on its way to Vipps: nothing to decide yet
 		}
 		// Create never reached Vipps and the customer never saw a landing page.
 		return f.move(ctx, o, db.StatusFailed, "The payment was never started at Vipps MobilePay. Nothing was charged.")
@@ -115,6 +117,13 @@ func (f *vippsFlow) settle(ctx context.Context, o db.Order, sweeping bool) (db.O
 
 	switch p.State {
 	case vipps.StateCreated:
+		if vp.RedirectURL == "" && p.RedirectURL != "" {
+			// Create's answer was lost (no reply, a crash): Vipps's copy of
+			// the landing page lets the customer go on.
+			if err := a.Store.SetVippsCreated(ctx, o.ID, p.RedirectURL); err != nil {
+				return o, err
+			}
+		}
 		if sweeping && !a.Clock.Now().Before(vp.SettleAfter) {
 			// Past Vipps's own 10 minutes and still waiting: end it, so a late
 			// approval cannot take money for an order the shop gave up on.
@@ -138,6 +147,20 @@ func (f *vippsFlow) settle(ctx context.Context, o db.Order, sweeping bool) (db.O
 	return o, nil
 }
 
+// settleWithin is settle for a customer's request, within its deadline
+// (awaitProvider): errConfirming, with o as given, when Vipps has not
+// answered by then; the settle goes on and the order page shows its outcome.
+// Requests settling the same order at once share one settle.
+func (f *vippsFlow) settleWithin(c echo.Context, o db.Order) (db.Order, error) {
+	settled, err := awaitProvider(f.a, c, vippsSettleWork(o.ID), func(ctx context.Context) (db.Order, error) {
+		return f.settle(ctx, o, false)
+	})
+	if errors.Is(err, errConfirming) {
+		return o, err
+	}
+	return settled, err
+}
+
 // capture takes an authorized payment in full, with the order's stored
 // capture key, and marks the order captured.
 func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment, p vipps.Payment) (db.Order, error) {
@@ -148,8 +171,9 @@ func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment,
 			return o, err
 		}
 		if o.Status != db.StatusAuthorized {
-			// Closed first (its cart was paid another way): never capture;
-			// the release gives the reservation back.
+			// Closed first (its cart was paid another way), or settled by
+			// another process meanwhile: never capture here. A closed
+			// attempt's release gives the reservation back.
 			return o, nil
 		}
 	}
@@ -170,12 +194,20 @@ func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment,
 			// the same Idempotency-Key.
 			return o, err
 		}
-		_ = a.Store.SetVippsState(ctx, o.ID, m.State, m.PSPReference, m.Aggregate.CapturedAmount.Value)
+		// The stored state must say what was captured before the order says
+		// paid: on failure the order stays authorized, and the next settle
+		// reads the capture from Vipps.
+		if err := a.Store.SetVippsState(ctx, o.ID, m.State, m.PSPReference, m.Aggregate.CapturedAmount.Value); err != nil {
+			return o, err
+		}
 	}
 	// Paid: the order's items leave the cart in the same step, and its other
 	// open attempts are closed (db.SetOrderStatusPaid), then released.
 	err := a.Store.SetOrderStatusPaid(ctx, o.ID, o.Status, db.StatusCaptured, "Paid with Vipps MobilePay.")
-	if err != nil && !errors.Is(err, db.ErrStale) {
+	switch {
+	case err == nil:
+		a.Log.Info("vipps: order paid", "order", o.PublicID)
+	case !errors.Is(err, db.ErrStale):
 		return o, err
 	}
 	if err == nil && o.CartID != 0 {

@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// sweep settles, every vippsSweepEvery until ctx ends, the Vipps orders
-// still open past their payment's expiry (by the shop's injected clock).
-func (f *vippsFlow) sweep(ctx context.Context) { every(ctx, vippsSweepEvery, f.sweepOnce) }
+// sweep settles, at once and then every vippsSweepEvery until ctx ends, the
+// Vipps orders still open past their payment's expiry (by the shop's
+// injected clock).
+func (f *vippsFlow) sweep(ctx context.Context) { f.a.every(ctx, "vipps", vippsSweepEvery, f.sweepOnce) }
 
 // sweepOnce is one pass of the sweep. An order it cannot settle (no answer,
 // a 5xx, a 429) waits longer each time (sweepRetryAfter), so it never keeps

@@ -8,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"refshop/db"
 	"refshop/web/clock"
 	"refshop/web/config"
+	"refshop/web/money"
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/sandboxtest"
@@ -51,11 +54,103 @@ func newVippsShopWith(t *testing.T, use ...func(*Deps)) *vippsShop {
 	sc.BaseURL = "" // the sandbox names itself by its test server's origin
 	sbClk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
 	sb := sandboxtest.Start(t, sc, sbClk)
-	app := newTestApp(t, append([]func(*Deps){func(d *Deps) {
+	app := newTestApp(t, vippsDeps(sb, use)...)
+	return &vippsShop{testApp: app, sb: sb, st: sb.State, sbClk: sbClk}
+}
+
+// vippsDeps points a shop at the sandbox sb, applies use, and gives it a
+// Vipps client whose retries do not wait (unless use set one).
+func vippsDeps(sb *sandboxtest.Server, use []func(*Deps)) []func(*Deps) {
+	return slices.Concat([]func(*Deps){func(d *Deps) {
 		d.Config.Vipps.APIURL = sb.URL + "/vipps"
 		d.ProviderClock = sb.State.Clock // as in cmd/shop: the emulated provider's time
-	}}, use...)...)
-	return &vippsShop{testApp: app, sb: sb, st: sb.State, sbClk: sbClk}
+	}}, use, []func(*Deps){func(d *Deps) {
+		if d.Vipps == nil {
+			v := d.Config.Vipps
+			d.Vipps = vipps.New(vipps.Config{BaseURL: v.APIURL, ClientID: v.ClientID, ClientSecret: v.ClientSecret,
+				SubscriptionKey: v.SubscriptionKey, MSN: v.MSN, HTTP: d.HTTP, Clock: d.Clock, Log: d.Log,
+				Sleep: func(context.Context, time.Duration) error { return nil }})
+		}
+	}})
+}
+
+// restarted is another shop on the same database file (its own connections,
+// as another process would open it) and the same sandbox: a restart, or a
+// second instance beside the first. Its clock starts where v's is.
+func (v *vippsShop) restarted(t *testing.T, use ...func(*Deps)) *vippsShop {
+	t.Helper()
+	database, err := db.Open(t.Context(), filepath.Dir(v.DB.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { database.Close() })
+	app := newTestAppOn(t, database, vippsDeps(v.sb, use)...)
+	app.clock.Advance(v.clock.Now().Sub(app.clock.Now()))
+	return &vippsShop{testApp: app, sb: v.sb, st: v.st, sbClk: v.sbClk}
+}
+
+// slowDown makes the next times calls of op wait delay at the sandbox (a
+// real wait, which only tests with a tiny ProviderDeadline use).
+func (v *vippsShop) slowDown(t *testing.T, op, delay string, times int) {
+	t.Helper()
+	v.sb.Control(t, "/control/faults", map[string]any{"operation": op, "status": 0, "delay": delay, "times": times})
+}
+
+// loseAnswers makes the next times calls of op run at the sandbox and then
+// close the connection with no reply.
+func (v *vippsShop) loseAnswers(t *testing.T, op string, times int) {
+	t.Helper()
+	v.sb.Control(t, "/control/faults", map[string]any{"operation": op, "lose_answer": true, "times": times})
+}
+
+// order loads an order, failing the test when it cannot.
+func (v *vippsShop) order(t *testing.T, id string) db.Order {
+	t.Helper()
+	o, err := v.Store.OrderByPublicID(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// payment loads an order's Vipps payment, failing the test when it cannot.
+func (v *vippsShop) payment(t *testing.T, orderID int64) db.VippsPayment {
+	t.Helper()
+	vp, err := v.Store.VippsPaymentByOrder(t.Context(), orderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vp
+}
+
+// ordersOf lists a user's orders, failing the test when it cannot (an empty
+// list must mean "none", not "could not look").
+func (v *vippsShop) ordersOf(t *testing.T, email string) []db.Order {
+	t.Helper()
+	u, err := v.Store.UserByEmail(t.Context(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders, err := v.Store.OrdersByUser(t.Context(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return orders
+}
+
+// orderPage loads an order's page, failing the test unless it loads.
+func (b *browser) orderPage(t *testing.T, id string) (page, *goquery.Document) {
+	t.Helper()
+	p := b.get("/orders/" + id)
+	if p.status != http.StatusOK {
+		t.Fatalf("order page: %d", p.status)
+	}
+	return p, p.doc(t)
+}
+
+// on is the same browser (its cookies) talking to another shop instance.
+func (b *browser) on(app *testApp) *browser {
+	return &browser{tb: b.tb, app: app, c: b.c}
 }
 
 // sandboxDo calls the sandbox without following redirects.
@@ -162,17 +257,19 @@ func TestVippsApproveCapturesAndEmptiesTheCart(t *testing.T) {
 	if cart := b.get("/cart"); !strings.Contains(cart.body, "Your cart is empty") {
 		t.Error("the cart was not emptied after capture")
 	}
-	o, _ := v.Store.OrderByPublicID(context.Background(), id)
+	o := v.order(t, id)
 	if o.Status != db.StatusCaptured || o.ProviderReference != "refshop-"+id {
 		t.Errorf("order %+v", o)
 	}
-	vp, _ := v.Store.VippsPaymentByOrder(context.Background(), o.ID)
+	vp := v.payment(t, o.ID)
 	if vp.State != "AUTHORIZED" || vp.Captured != o.TotalAmount || vp.CaptureKey != o.IdempotencyKey+"-capture" {
 		t.Errorf("payment %+v", vp)
 	}
 	// Viewing a settled order again asks Vipps nothing more.
 	calls := v.st.Calls("vipps.get_payment")
-	b.get("/orders/" + id)
+	if _, doc := b.orderPage(t, id); doc.Find("[data-testid=order-status]").Text() != "Paid" {
+		t.Fatal("the paid order's page does not say Paid")
+	}
 	if v.st.Calls("vipps.get_payment") != calls {
 		t.Error("a captured order is settled again on every view")
 	}
@@ -218,8 +315,7 @@ func TestVippsBadPhoneIs422WithInputKept(t *testing.T) {
 			t.Errorf("%q: no field error", typed)
 		}
 	}
-	u, _ := v.Store.UserByEmail(context.Background(), "vipps-phone@example.com")
-	if orders, _ := v.Store.OrdersByUser(context.Background(), u.ID); len(orders) != 0 {
+	if orders := v.ordersOf(t, "vipps-phone@example.com"); len(orders) != 0 {
 		t.Errorf("%d orders placed with a bad phone number", len(orders))
 	}
 	if v.st.Calls("vipps.create_payment") != 0 {
@@ -252,8 +348,7 @@ func TestVippsOutageShowsACalmErrorAndNoPaidOrder(t *testing.T) {
 	if n := v.st.Calls("vipps.create_payment"); n != 3 {
 		t.Errorf("%d create calls, want 3 (bounded retries)", n)
 	}
-	u, _ := v.Store.UserByEmail(context.Background(), "vipps-outage@example.com")
-	orders, _ := v.Store.OrdersByUser(context.Background(), u.ID)
+	orders := v.ordersOf(t, "vipps-outage@example.com")
 	if len(orders) != 1 || orders[0].Status != db.StatusFailed {
 		t.Fatalf("orders %+v", orders)
 	}
@@ -297,8 +392,13 @@ func (v *vippsShop) orderIDs(t *testing.T) []string {
 	var ids []string
 	for rows.Next() {
 		var id string
-		_ = rows.Scan(&id)
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
 		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return ids
 }
@@ -328,7 +428,7 @@ func TestVippsSweepSettlesPaymentsPastTheirExpiry(t *testing.T) {
 	v.startPayment(t, b)
 	approved := v.orderIDs(t)[0]
 	// The customer approves in the app but never comes back.
-	f := newVippsFlow(v.App)
+	f := v.vipps
 	if err := f.client.ForceApprove(ctx, "refshop-"+approved, "4791234567"); err != nil {
 		t.Fatal(err)
 	}
@@ -337,25 +437,27 @@ func TestVippsSweepSettlesPaymentsPastTheirExpiry(t *testing.T) {
 	waiting := v.orderIDs(t)[1] // never answered; Vipps still shows CREATED
 
 	f.sweepOnce(ctx)
-	if o, _ := v.Store.OrderByPublicID(ctx, approved); o.Status != db.StatusPending {
+	if o := v.order(t, approved); o.Status != db.StatusPending {
 		t.Fatalf("swept before its time: %s", o.Status)
 	}
 	v.clock.Advance(vippsSettleAfter)
 	f.sweepOnce(ctx)
-	o, _ := v.Store.OrderByPublicID(ctx, approved)
+	o := v.order(t, approved)
 	if o.Status != db.StatusCaptured {
 		t.Errorf("approved payment after the sweep: %s", o.Status)
 	}
 	if cart := b.get("/cart"); !strings.Contains(cart.body, "Your cart is empty") {
 		t.Error("the sweep did not empty the paid cart")
 	}
-	w, _ := v.Store.OrderByPublicID(ctx, waiting)
+	w := v.order(t, waiting)
 	if w.Status != db.StatusCancelled {
 		t.Errorf("unanswered payment after the sweep: %s", w.Status)
 	}
 	code, _, body := v.sandboxDo(t, "GET", "/control/state", "", "")
 	var state struct{ Calls map[string]int }
-	_ = json.Unmarshal([]byte(body), &state)
+	if err := json.Unmarshal([]byte(body), &state); err != nil {
+		t.Fatalf("sandbox state: %d %v", code, err)
+	}
 	if code != 200 || state.Calls["vipps.cancel"] != 1 || state.Calls["vipps.capture"] != 1 {
 		t.Errorf("calls %v", state.Calls)
 	}
@@ -382,11 +484,25 @@ func TestVippsPagesNeverShowCredentials(t *testing.T) {
 	b := v.browser(t)
 	var bodies []string
 	landing := v.startPayment(t, b)
-	bodies = append(bodies, b.get("/checkout").body)
-	_, _, lp := v.sandboxDo(t, "GET", landing.RequestURI(), "", "")
+	checkout := b.get("/checkout")
+	if checkout.status != http.StatusOK || !strings.Contains(checkout.body, "Pay with Vipps MobilePay") {
+		t.Fatalf("checkout page: %d", checkout.status)
+	}
+	bodies = append(bodies, checkout.body)
+	code, _, lp := v.sandboxDo(t, "GET", landing.RequestURI(), "", "")
+	if code != http.StatusOK || !strings.Contains(lp, "Approve") {
+		t.Fatalf("landing page: %d", code)
+	}
 	bodies = append(bodies, lp)
 	back := v.answer(t, landing, "approve")
-	bodies = append(bodies, b.get(b.get(back).location).body)
+	if p := b.get(back); p.status != http.StatusSeeOther {
+		t.Fatalf("return: %d", p.status)
+	}
+	paid, doc := b.orderPage(t, orderIDFrom(t, back))
+	if got := doc.Find("[data-testid=order-status]").Text(); got != "Paid" {
+		t.Fatalf("order page says %q", got)
+	}
+	bodies = append(bodies, paid.body)
 	cfg := v.Config.Vipps
 	for i, body := range bodies {
 		for _, s := range []string{cfg.ClientSecret.Reveal(), cfg.SubscriptionKey.Reveal(), "eyJ0eXAiOiJKV1Qi"} {
@@ -403,7 +519,7 @@ func TestVippsPagesNeverShowCredentials(t *testing.T) {
 	}
 }
 
-// approveAndReturn runs a payment to Vipps's approval and returns the
+// approveOnly runs a payment to Vipps's approval and returns the
 // order's public id, without visiting the return URL yet.
 func (v *vippsShop) approveOnly(t *testing.T, b *browser) string {
 	t.Helper()
@@ -424,7 +540,7 @@ func TestVippsCaptureRefusedWith4xxFailsTheOrder(t *testing.T) {
 	if got := doc.Find("[data-testid=order-status]").Text(); got != "Payment failed" {
 		t.Fatalf("status %q after a refused capture, want Payment failed", got)
 	}
-	o, _ := v.Store.OrderByPublicID(context.Background(), id)
+	o := v.order(t, id)
 	if o.Status != db.StatusFailed || !strings.Contains(o.StatusDetail, "Nothing was charged") {
 		t.Errorf("order %s %q", o.Status, o.StatusDetail)
 	}
@@ -437,10 +553,10 @@ func TestVippsCaptureRefusedWith4xxFailsTheOrder(t *testing.T) {
 		t.Errorf("%d cancel calls, want 1 (the reservation released)", n)
 	}
 	gets, captures := v.st.Calls("vipps.get_payment"), v.st.Calls("vipps.capture")
-	b.get("/orders/" + id)
-	newVippsFlow(v.App).sweepOnce(context.Background())
+	b.orderPage(t, id)
+	v.vipps.sweepOnce(t.Context())
 	v.clock.Advance(vippsSettleAfter)
-	newVippsFlow(v.App).sweepOnce(context.Background())
+	v.vipps.sweepOnce(t.Context())
 	if v.st.Calls("vipps.get_payment") != gets || v.st.Calls("vipps.capture") != captures {
 		t.Error("a failed order is still settled on views and sweeps")
 	}
@@ -468,7 +584,7 @@ func TestVippsGetRefusedWith4xxFailsTheOrder(t *testing.T) {
 				t.Errorf("%d cancel calls, want %d", n, wantCancels)
 			}
 			gets := v.st.Calls("vipps.get_payment")
-			b.get("/orders/" + id)
+			b.orderPage(t, id)
 			if v.st.Calls("vipps.get_payment") != gets {
 				t.Error("a failed order is asked about again")
 			}
@@ -492,7 +608,7 @@ func TestVippsSweepBacksOffAndStuckOrdersDoNotStarveNewerOnes(t *testing.T) {
 		})}
 	})
 	ctx := context.Background()
-	f := newVippsFlow(v.App)
+	f := v.vipps
 	f.batch = 1 // one order per sweep, so the oldest decides who waits
 
 	b1 := v.browser(t)
@@ -510,14 +626,14 @@ func TestVippsSweepBacksOffAndStuckOrdersDoNotStarveNewerOnes(t *testing.T) {
 
 	f.sweepOnce(ctx) // the older order fails and waits
 	f.sweepOnce(ctx) // the newer one is next
-	if o, _ := v.Store.OrderByPublicID(ctx, newer); o.Status != db.StatusCaptured {
+	if o := v.order(t, newer); o.Status != db.StatusCaptured {
 		t.Fatalf("the newer order is %s behind a stuck one, want captured", o.Status)
 	}
-	o, _ := v.Store.OrderByPublicID(ctx, old)
+	o := v.order(t, old)
 	if o.Status != db.StatusPending {
 		t.Fatalf("the stuck order is %s, want still pending (a 429 is not final)", o.Status)
 	}
-	vp, _ := v.Store.VippsPaymentByOrder(ctx, o.ID)
+	vp := v.payment(t, o.ID)
 	if vp.SettleTries != 1 || !vp.SettleAfter.After(v.clock.Now()) {
 		t.Fatalf("after one failed try: tries %d, settle after %v (now %v)", vp.SettleTries, vp.SettleAfter, v.clock.Now())
 	}
@@ -526,12 +642,12 @@ func TestVippsSweepBacksOffAndStuckOrdersDoNotStarveNewerOnes(t *testing.T) {
 	prevWait := vp.SettleAfter.Sub(v.clock.Now())
 	for try := 2; try <= vippsMaxSettleTries; try++ {
 		f.sweepOnce(ctx)
-		if vp2, _ := v.Store.VippsPaymentByOrder(ctx, o.ID); vp2.SettleTries != try-1 {
+		if vp2 := v.payment(t, o.ID); vp2.SettleTries != try-1 {
 			t.Fatalf("asked again before its time (try %d: %d tries)", try, vp2.SettleTries)
 		}
 		v.clock.Advance(prevWait)
 		f.sweepOnce(ctx)
-		vp, _ = v.Store.VippsPaymentByOrder(ctx, o.ID)
+		vp = v.payment(t, o.ID)
 		if vp.SettleTries != try {
 			t.Fatalf("try %d: %d tries recorded", try, vp.SettleTries)
 		}
@@ -542,13 +658,17 @@ func TestVippsSweepBacksOffAndStuckOrdersDoNotStarveNewerOnes(t *testing.T) {
 		prevWait = wait
 	}
 	v.clock.Advance(24 * time.Hour)
-	if due, _ := v.Store.VippsOrdersToSettle(ctx, v.clock.Now(), vippsMaxSettleTries, 10); len(due) != 0 {
+	due, err := v.Store.VippsOrdersToSettle(ctx, v.clock.Now(), vippsMaxSettleTries, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 0 {
 		t.Errorf("still due after %d tries: %v", vippsMaxSettleTries, due)
 	}
 	if !strings.Contains(v.logText(), "vipps sweep: giving up") {
 		t.Error("giving up was not logged for support")
 	}
-	if o, _ := v.Store.OrderByPublicID(ctx, old); o.Status != db.StatusPending {
+	if o := v.order(t, old); o.Status != db.StatusPending {
 		t.Errorf("giving up changed the order to %s; only a person may decide", o.Status)
 	}
 }
@@ -557,16 +677,31 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// Settling leaves no per-order lock behind (the locks themselves are
-// tested in package keyedmutex).
+// Settling leaves no per-order lock behind in the flow that settled: the
+// App's own, through the return, the order page and the sweep (the locks
+// themselves are tested in package keyedmutex).
 func TestVippsOrderLocksArePruned(t *testing.T) {
 	v := newVippsShop(t)
 	b := v.browser(t)
-	back := v.answer(t, v.startPayment(t, b), "approve")
-	b.get(b.get(back).location)
-	f := newVippsFlow(v.App)
-	f.sweepOnce(context.Background())
-	if n := f.locks.Len(); n != 0 {
+	paid := v.approveOnly(t, b)
+	if p := b.get("/checkout/vipps/return?order=" + paid); p.status != http.StatusSeeOther {
+		t.Fatalf("return: %d", p.status)
+	}
+	b2 := v.browser(t)
+	v.startPayment(t, b2)
+	waiting := v.orderIDs(t)[1]
+	if _, doc := b2.orderPage(t, waiting); doc.Find("[data-testid=order-status]").Text() != "Awaiting payment" {
+		t.Fatal("the waiting order's page does not say so")
+	}
+	v.clock.Advance(vippsSettleAfter)
+	v.vipps.sweepOnce(t.Context())
+	if o := v.order(t, paid); o.Status != db.StatusCaptured {
+		t.Fatalf("the return left the order %s: the App's flow did not settle it", o.Status)
+	}
+	if o := v.order(t, waiting); o.Status != db.StatusCancelled {
+		t.Fatalf("the sweep left the order %s: the App's flow did not settle it", o.Status)
+	}
+	if n := v.vipps.locks.Len(); n != 0 {
 		t.Errorf("%d order locks kept after settling", n)
 	}
 }
@@ -583,7 +718,7 @@ func TestVippsSettleKeepsTheOrderWhenItCannotReloadIt(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // every database call now fails
-	got, err := newVippsFlow(v.App).settle(ctx, o, false)
+	got, err := v.vipps.settle(ctx, o, false)
 	if err == nil {
 		t.Fatal("settle with a dead context succeeded")
 	}
@@ -639,7 +774,7 @@ func TestVippsOrderViewsAskVippsAtMostEveryFewSeconds(t *testing.T) {
 	b := v.browser(t)
 	landing := v.startPayment(t, b)
 	id := v.orderIDs(t)[0]
-	b.get("/orders/" + id)
+	b.orderPage(t, id)
 	gets, events := v.st.Calls("vipps.get_payment"), v.st.Calls("vipps.events")
 	for range 5 {
 		if got := b.get("/orders/" + id).doc(t).Find("[data-testid=order-status]").Text(); got != "Awaiting payment" {
@@ -650,7 +785,7 @@ func TestVippsOrderViewsAskVippsAtMostEveryFewSeconds(t *testing.T) {
 		t.Errorf("five quick views asked Vipps %d more times", v.st.Calls("vipps.get_payment")-gets)
 	}
 	v.sbClk.Advance(vippsRecheckAfter)
-	b.get("/orders/" + id)
+	b.orderPage(t, id)
 	if n := v.st.Calls("vipps.get_payment") - gets; n != 1 {
 		t.Errorf("%d gets after %v, want 1", n, vippsRecheckAfter)
 	}
@@ -661,7 +796,7 @@ func TestVippsOrderViewsAskVippsAtMostEveryFewSeconds(t *testing.T) {
 	}
 	gets = v.st.Calls("vipps.get_payment")
 	v.sbClk.Advance(time.Hour)
-	b.get("/orders/" + id)
+	b.orderPage(t, id)
 	if v.st.Calls("vipps.get_payment") != gets {
 		t.Error("a paid order is asked about again")
 	}
@@ -736,5 +871,173 @@ func TestVippsPhoneMessages(t *testing.T) {
 		if msg := vippsPhoneMessage(err); err == nil || !strings.Contains(msg, want) {
 			t.Errorf("%q: %v, message %q; want %q", typed, err, msg, want)
 		}
+	}
+}
+
+// Vipps slower than the request's deadline: the checkout answers in time
+// with the order page, which says the shop is still confirming and reloads
+// itself; the payment is still created, once; a repeated post of the same
+// form joins that attempt (no second order, no second payment) and, once the
+// payment exists, goes to its landing page.
+func TestVippsSlowCreateAnswersInTimeAndARepeatedPostJoinsTheAttempt(t *testing.T) {
+	v := newVippsShopWith(t, func(d *Deps) { d.ProviderDeadline = 20 * time.Millisecond })
+	b := v.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
+	v.slowDown(t, "vipps.create_payment", "1s", 1)
+	form := url.Values{"phone": {"+47 912 34 567"}}
+
+	p := b.post("/checkout/vipps", form)
+	ids := v.orderIDs(t)
+	if len(ids) != 1 {
+		t.Fatalf("%d orders after one checkout", len(ids))
+	}
+	id := ids[0]
+	if p.status != http.StatusSeeOther || p.location != "/orders/"+id {
+		t.Fatalf("checkout past the deadline: %d to %q, want the order page", p.status, p.location)
+	}
+	page, doc := b.orderPage(t, id)
+	if got := doc.Find("[data-testid=vipps-confirming]").Text(); !strings.Contains(got, "We are still confirming with Vipps MobilePay") {
+		t.Errorf("no confirming notice: %q", got)
+	}
+	if page.header.Get("Refresh") == "" || doc.Find("[data-testid=vipps-confirming] a[href='/orders/"+id+"']").Length() != 1 {
+		t.Error("the confirming page neither reloads itself nor offers a link to check again")
+	}
+	if got := doc.Find("[data-testid=order-status]").Text(); got != "Awaiting payment" {
+		t.Errorf("status %q while confirming", got)
+	}
+
+	// The browser posts the form again while Vipps is still working.
+	again := b.post("/checkout/vipps", form)
+	if again.status != http.StatusSeeOther || again.location != "/orders/"+id {
+		t.Errorf("repeated post: %d to %q, want the same order page", again.status, again.location)
+	}
+
+	o, err := v.Store.OrderByPublicID(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-v.work.ended(vippsCreateWork(o.ID))
+	vp, err := v.Store.VippsPaymentByOrder(t.Context(), o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vp.State != vipps.StateCreated || !strings.HasPrefix(vp.RedirectURL, v.sb.URL+"/vipps/landing?token=") {
+		t.Fatalf("after the slow create: %+v", vp)
+	}
+	page, doc = b.orderPage(t, id)
+	if doc.Find("[data-testid=vipps-confirming]").Length() != 0 || page.header.Get("Refresh") != "" {
+		t.Error("still confirming after Vipps answered")
+	}
+	if doc.Find("a.button[href='"+vp.RedirectURL+"']").Length() != 1 {
+		t.Error("the order page does not lead to the landing page")
+	}
+
+	// A third post, once the payment exists, goes straight to it.
+	third := b.post("/checkout/vipps", form)
+	if third.status != http.StatusSeeOther || third.location != vp.RedirectURL {
+		t.Errorf("post after create: %d to %q, want the landing page", third.status, third.location)
+	}
+	if n := v.st.Calls("vipps.create_payment"); n != 1 {
+		t.Errorf("%d create calls, want 1", n)
+	}
+	if ids := v.orderIDs(t); len(ids) != 1 {
+		t.Errorf("%d orders for one cart", len(ids))
+	}
+}
+
+// Provider work left running by a request is waited for when the shop stops
+// (RunBackground returns only after it), so the database outlives it.
+func TestVippsShutdownWaitsForACreateStillRunning(t *testing.T) {
+	ticks := newManualTicks()
+	v := newVippsShopWith(t, func(d *Deps) { d.ProviderDeadline = 20 * time.Millisecond; d.Tick = ticks.tick })
+	ctx, stop := context.WithCancel(t.Context())
+	stopped := make(chan struct{})
+	go func() {
+		v.RunBackground(ctx)
+		close(stopped)
+	}()
+	b := v.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	v.slowDown(t, "vipps.create_payment", "1s", 1)
+	if p := b.post("/checkout/vipps", url.Values{"phone": {"4791234567"}}); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/orders/") {
+		t.Fatalf("checkout: %d to %q, want the order page", p.status, p.location)
+	}
+	stop() // as cmd/shop does once the server has shut down
+	<-stopped
+	o, err := v.Store.OrderByPublicID(t.Context(), v.orderIDs(t)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	vp, err := v.Store.VippsPaymentByOrder(t.Context(), o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vp.State != vipps.StateCreated || vp.RedirectURL == "" {
+		t.Errorf("RunBackground returned before the create it left running was recorded: %+v", vp)
+	}
+}
+
+// manualTicks hands the background sweeps tick channels the test sends on. A
+// send returns once the sweep has taken the tick: the pass before it has
+// ended and the next one begins.
+type manualTicks struct {
+	mu    sync.Mutex
+	chans map[string]chan time.Time // by sweep name
+}
+
+func newManualTicks() *manualTicks { return &manualTicks{chans: map[string]chan time.Time{}} }
+
+func (m *manualTicks) ch(sweep string) chan time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.chans[sweep] == nil {
+		m.chans[sweep] = make(chan time.Time)
+	}
+	return m.chans[sweep]
+}
+
+func (m *manualTicks) tick(sweep string, _ time.Duration) (<-chan time.Time, func()) {
+	return m.ch(sweep), func() {}
+}
+
+// send ticks the sweep named sweep.
+func (m *manualTicks) send(sweep string) { m.ch(sweep) <- time.Time{} }
+
+// A paid Vipps order says what was captured, not Vipps's AUTHORIZED (which
+// Vipps keeps after a capture), and the stored payment says so too, even
+// when the capture's own answer was lost and the shop read it back later.
+func TestVippsCapturedOrderShowsTheCapturedAmount(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	id := v.approveOnly(t, b)
+	v.loseAnswers(t, "vipps.capture", 3) // Vipps captures; the shop hears nothing
+	if p := b.get("/checkout/vipps/return?order=" + id); p.status != http.StatusSeeOther {
+		t.Fatalf("return: %d", p.status)
+	}
+	v.sbClk.Advance(vippsRecheckAfter) // the next view asks Vipps again
+	_, doc := b.orderPage(t, id)
+	if got := doc.Find("[data-testid=order-status]").Text(); got != "Paid" {
+		t.Fatalf("status %q, want Paid", got)
+	}
+	o, err := v.Store.OrderByPublicID(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := money.Amount{Minor: o.TotalAmount, Currency: o.Currency}.Format()
+	if got := doc.Find("[data-testid=vipps-state]").Text(); got != "Captured" {
+		t.Errorf("state at Vipps shown as %q beside Paid, want Captured", got)
+	}
+	if got := doc.Find("[data-testid=vipps-captured]").Text(); got != total {
+		t.Errorf("captured amount shown as %q, want %s", got, total)
+	}
+	vp, err := v.Store.VippsPaymentByOrder(t.Context(), o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vp.State != vipps.StateAuthorized || vp.Captured != o.TotalAmount {
+		t.Errorf("stored payment: state %q, captured %d; want AUTHORIZED, %d", vp.State, vp.Captured, o.TotalAmount)
+	}
+	if n := doc.Find("tr[data-event=CAPTURED]").Length(); n != 1 {
+		t.Errorf("%d captures in the payment's history, want 1", n)
 	}
 }

@@ -108,8 +108,9 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 	printBanner(stdout, getenv, cfg)
 
-	// The payment flows' sweeps stop with bgCtx; the database closes only
-	// after they have.
+	// The payment flows' sweeps stop with bgCtx, and RunBackground returns
+	// only once the provider work that requests left running has ended too:
+	// the database closes after both.
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
 	bgDone := make(chan struct{})

@@ -26,7 +26,9 @@ type klarnaApp struct {
 	links *link.Keeper
 }
 
-func newKlarnaApp(t *testing.T) *klarnaApp {
+// newKlarnaApp starts the shop against a new sandbox; use may change its
+// dependencies first (after the sandbox URLs are set).
+func newKlarnaApp(t *testing.T, use ...func(*Deps)) *klarnaApp {
 	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
@@ -38,6 +40,9 @@ func newKlarnaApp(t *testing.T) *klarnaApp {
 		d.Config.SandboxURL = sb.URL
 		d.Config.Klarna.APIURL = sb.URL + "/klarna/api"
 		d.Config.Klarna.SDKURL = sb.URL + "/klarna/cdn/kp/lib/v1/api.js"
+		for _, f := range use {
+			f(d)
+		}
 	})
 	k := newKlarnaFlow(app.App)
 	return &klarnaApp{testApp: app, sb: sb, sbURL: sb.URL, links: k.links}

@@ -27,8 +27,11 @@ type Error struct {
 	// AfterUnanswered: an earlier try of the same call got no answer or a
 	// 5xx, so it may have done the work this answer refuses to do again.
 	AfterUnanswered bool
-	Kind            string // without an answer: timeout, canceled or network
-	err             error  // why there was no answer, or why the answer was unreadable
+	// Lost: an earlier try got no answer at all, so it may have done the
+	// work even though this answer says otherwise.
+	Lost bool
+	Kind string // without an answer: timeout, canceled or network
+	err  error  // why there was no answer, or why the answer was unreadable
 }
 
 func (e *Error) Error() string {
@@ -144,6 +147,14 @@ func TokenGone(err error) bool {
 func Unanswered(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && !e.Answered
+}
+
+// AnsweredEveryTry reports a failed call whose every try Klarna answered
+// (with an error): none of them can have done the work unseen. False for a
+// call with a try that got no answer, and for other errors.
+func AnsweredEveryTry(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Answered && !e.Lost
 }
 
 // noAnswer is the error of a call that got no answer.

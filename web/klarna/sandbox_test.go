@@ -251,8 +251,9 @@ func TestLostAnswerThenNotFoundIsFlagged(t *testing.T) {
 	if n := e.sb.State.Calls("klarna.create_order"); n != 2 {
 		t.Errorf("create_order calls = %d, want 2 (the lost one and the retry)", n)
 	}
-	if st, err := e.c.ReadSession(ctx, s.SessionID); err != nil || st.Status != "complete" {
-		t.Errorf("session %+v %v: the lost try placed the order", st, err)
+	if st, err := e.c.ReadSession(ctx, s.SessionID); err != nil || st.Status != klarna.SessionComplete || st.AuthorizationToken != auth {
+		t.Errorf("session %s, authorization read back %v (%v): the lost try placed the order with it",
+			st.Status, st.AuthorizationToken == auth, err)
 	}
 
 	s2, _ := e.c.CreateSession(ctx, req, klarna.IdempotencyKey("lost2", "create_session"))

@@ -36,3 +36,8 @@ type KlarnaOrderView struct {
 	SourceOrderID string // the order it repeats
 	Reference     string // the last Klarna error's correlation id
 }
+
+// KlarnaConfirmingNotice is what a customer is told when Klarna did not say
+// whether it placed the order: the shop keeps asking (the sweep), and the
+// order's page shows the answer.
+const KlarnaConfirmingNotice = "We are confirming your payment with Klarna. Please do not pay again: this page shows the result as soon as Klarna confirms it."

@@ -69,7 +69,9 @@ type klarnaSubmission struct {
 	body []byte // the request as first sent
 }
 
-func authAAD(orderID int64) string { return fmt.Sprintf("order:%d:klarna_authorization_token", orderID) }
+func authAAD(orderID int64) string {
+	return fmt.Sprintf("order:%d:klarna_authorization_token", orderID)
+}
 
 // newSubmission is the widget attempt o's order request for lines, with the
 // key today's code has always derived from the attempt and authorization,

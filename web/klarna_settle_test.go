@@ -97,7 +97,9 @@ func TestKlarnaTwoSubmitsOfOneApprovalMakeOneOrder(t *testing.T) {
 
 	answers := make(chan page, 2)
 	for range 2 {
-		go func() { answers <- b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}}) }()
+		go func() {
+			answers <- b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
+		}()
 	}
 	for range 2 {
 		if p := <-answers; p.status != 303 || p.location != "/orders/"+id {

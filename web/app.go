@@ -122,6 +122,7 @@ func New(d Deps) *App {
 func (a *App) RunBackground(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.vipps.sweep(ctx) })
+	wg.Go(func() { a.klarna.sweep(ctx) })
 	wg.Go(func() { a.klarnaSignIn.sweep(ctx) })
 	wg.Wait()
 }

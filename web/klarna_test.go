@@ -10,9 +10,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"refshop/db"
 	"refshop/web/config"
+	"refshop/web/klarna"
 	"refshop/web/klarna/link"
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/sandboxtest"
@@ -43,6 +45,11 @@ func newKlarnaApp(t *testing.T, use ...func(*Deps)) *klarnaApp {
 		for _, f := range use {
 			f(d)
 		}
+		// Retries do not wait: the sandbox's clock, not the wall clock,
+		// is what tests move.
+		kc := d.Config.Klarna
+		d.Klarna = klarna.New(klarna.Config{BaseURL: kc.APIURL, Username: kc.Username, Password: kc.Password, HTTP: d.HTTP,
+			Log: d.Log, Sleep: func(context.Context, time.Duration) error { return nil }})
 	})
 	k := newKlarnaFlow(app.App)
 	return &klarnaApp{testApp: app, sb: sb, sbURL: sb.URL, links: k.links}

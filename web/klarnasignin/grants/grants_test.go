@@ -428,10 +428,8 @@ func TestLeaseThatRunsOutIsNotResent(t *testing.T) {
 	uid, _ := w.signIn("anna.schmidt@example.com")
 	w.sb.State.Clock.Advance(6 * time.Minute)
 	g, _ := w.store.KlarnaGrant(context.Background(), uid)
-	// Another process claimed the refresh and died.
-	if ok, err := w.store.ClaimKlarnaRefresh(context.Background(), uid, g.Version, "crashed-process", w.wall.Now().Add(30*time.Second)); !ok || err != nil {
-		t.Fatalf("claim: %v %v", ok, err)
-	}
+	// Another process claimed the refresh, was sending the token, and died.
+	w.crashedClaim(uid, g.Version, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	_, err := w.grants.AccessToken(ctx, uid)
 	cancel()
@@ -505,5 +503,49 @@ func TestSweepDropsExpiredAccessTokens(t *testing.T) {
 	g, _ := w.store.KlarnaGrant(context.Background(), uid)
 	if g.AccessToken != "" || g.RefreshToken == "" {
 		t.Fatal("sweep dropped the wrong token")
+	}
+}
+
+// crashedClaim is a process that claimed uid's refresh (and recorded that it
+// was about to send the refresh token, when sending), then died.
+func (w *world) crashedClaim(uid, version int64, sending bool) {
+	w.t.Helper()
+	ctx := context.Background()
+	if ok, err := w.store.ClaimKlarnaRefresh(ctx, uid, version, "crashed-process", w.wall.Now().Add(2*time.Second)); !ok || err != nil {
+		w.t.Fatalf("claim: %v %v", ok, err)
+	}
+	if !sending {
+		return
+	}
+	if ok, err := w.store.MarkKlarnaRefreshSending(ctx, uid, version, "crashed-process", w.wall.Now().Add(30*time.Second)); !ok || err != nil {
+		w.t.Fatalf("sending: %v %v", ok, err)
+	}
+}
+
+// A process that died after claiming the refresh but before it was about to
+// send the refresh token never spent it: the next caller takes the claim over
+// once the short claim runs out (not the whole lease), and the grant lives.
+func TestClaimThatDiedBeforeSendingIsTakenOver(t *testing.T) {
+	w := newWorld(t)
+	uid, _ := w.signIn("anna.schmidt@example.com")
+	w.sb.State.Clock.Advance(6 * time.Minute)
+	g, _ := w.store.KlarnaGrant(context.Background(), uid)
+	w.crashedClaim(uid, g.Version, false)
+
+	// While the claim runs, its holder may still be alive: wait for it.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, err := w.grants.AccessToken(ctx, uid)
+	cancel()
+	if err == nil {
+		t.Fatal("got a token while another process held the claim")
+	}
+	w.wall.Advance(2 * time.Second) // the claim's length, far less than a lease
+	at, err := w.grants.AccessToken(context.Background(), uid)
+	if err != nil || !w.recognised(at) {
+		t.Fatalf("after the claim ran out: %v, want a fresh access token", err)
+	}
+	w.wantRefreshes(1, "(the claim's token was never sent)")
+	if g, _ := w.store.KlarnaGrant(context.Background(), uid); g.Dead() || g.LeaseOwner != "" {
+		t.Errorf("grant dead=%v lease=%q after the take-over", g.Dead(), g.LeaseOwner)
 	}
 }

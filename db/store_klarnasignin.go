@@ -50,8 +50,8 @@ type KlarnaGrant struct {
 	// refresh token. A lease that runs out without it never spent the
 	// token, so another process may take it over.
 	LeaseSending bool
-	DeadAt     time.Time
-	DeadReason string
+	DeadAt       time.Time
+	DeadReason   string
 }
 
 // Dead reports whether Klarna ended the grant: only a new sign-in helps.

@@ -270,6 +270,16 @@ func (s *Store) KillKlarnaGrant(ctx context.Context, userID, version int64, owne
 		s.now(), reason, s.now(), userID, version, nullString(owner))
 }
 
+// DropKlarnaAccessToken forgets the grant's access token if it is still
+// sealed (the one the caller found Klarna refuses), so the next caller
+// refreshes. The version stays: the refresh token is unchanged.
+func (s *Store) DropKlarnaAccessToken(ctx context.Context, userID int64, sealed string) (err error) {
+	defer wrap(&err, "drop klarna access token")
+	_, err = s.db.Write.ExecContext(ctx, `UPDATE klarna_grants SET access_token = NULL, access_expires_ms = NULL, updated_at = ?
+		WHERE user_id = ? AND access_token = ?`, s.now(), userID, sealed)
+	return err
+}
+
 // DisconnectKlarna forgets the account's Klarna identity and its grant.
 func (s *Store) DisconnectKlarna(ctx context.Context, userID int64) (err error) {
 	defer wrap(&err, "disconnect klarna")

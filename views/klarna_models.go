@@ -16,8 +16,8 @@ type KlarnaPayView struct {
 	SDKURL       string // KLARNA_SDK_URL
 	AuthorizeURL string // where the page posts the authorization_token
 	Recognised   bool   // the session carries the stored customer_token
-	// SignedInWithKlarna: the customer has a live Sign in with Klarna grant,
-	// whose access token went with the session.
+	// SignedInWithKlarna: the session carried a Sign in with Klarna access
+	// token that Klarna confirmed when the session was made.
 	SignedInWithKlarna bool
 	Linking            bool // intent buy_and_link (a signed-in customer)
 	Notice             string

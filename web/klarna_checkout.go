@@ -86,6 +86,11 @@ func (k *klarnaFlow) sessionRequest(o db.Order, intent string, tok secret.Secret
 	return req
 }
 
+// klarnaLinkForgotten tells a customer whose linked account Klarna no
+// longer knows how to link it again.
+const klarnaLinkForgotten = "Klarna no longer knows the Klarna account you linked, so the shop forgot it. " +
+	"Log in at Klarna and keep \"Link my Klarna account\" checked to link it again."
+
 // klarnaError is the customer's view of a failed Klarna call: nothing was
 // charged, the cart is kept, and the support reference is Klarna's
 // correlation id (the error page falls back to the request id).
@@ -132,19 +137,31 @@ func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPaym
 		if err != nil {
 			return err
 		}
+		// A token Klarna no longer knows is dropped, not sent: the page
+		// would say the customer is recognised, and Klarna would not.
+		linked := !att.Token().IsZero()
+		known, err := att.Known(ctx)
+		switch {
+		case err != nil:
+			k.a.Log.Warn("klarna: cannot check the linked customer token; sending it", "request_id", requestID(c),
+				"user_id", o.UserID, "correlation_id", klarna.CorrelationID(err))
+		case linked && !known:
+			notice = strings.TrimSpace(notice + " " + klarnaLinkForgotten)
+		}
 		tok = att.Token()
 	}
 	req := k.sessionRequest(o, intent, tok)
-	if o.UserID != 0 {
-		// Sign in with Klarna (web/klarnasignin*.go): a fresh access token
-		// as customer.klarna_access_token skips the widget's login.
-		if n := k.a.klarnaSignIn.addAccessToken(c, o.UserID, &req); n != "" {
-			notice = strings.TrimSpace(notice + " " + n)
-		}
-	}
 	// Unsubmitted, the attempt is the sweep's once its session has ended.
 	kp := db.KlarnaPayment{OrderID: o.ID, Kind: db.KlarnaWidget, Intent: intent, SentToken: !tok.IsZero(),
 		SettleAfter: k.a.Clock.Now().Add(klarnaSessionTTL)}
+	if o.UserID != 0 {
+		// Sign in with Klarna (web/klarnasignin*.go): a fresh access token
+		// as customer.klarna_access_token skips the widget's login.
+		var n string
+		if kp.SentAccessToken, n = k.a.klarnaSignIn.addAccessToken(c, o.UserID, &req); n != "" {
+			notice = strings.TrimSpace(notice + " " + n)
+		}
+	}
 	if prev != nil && prev.SessionID != "" {
 		err := k.client.UpdateSession(ctx, prev.SessionID, req, klarna.IdempotencyKey(o.IdempotencyKey, "update_session"))
 		switch {
@@ -222,10 +239,7 @@ func (k *klarnaFlow) payPage(c echo.Context) error {
 	v := views.KlarnaPayView{
 		OrderID: o.PublicID, Total: eur(o.TotalAmount), Tax: eur(o.TaxAmount), ClientToken: kp.ClientToken,
 		SDKURL: k.a.Config.Klarna.SDKURL, AuthorizeURL: "/checkout/klarna/" + o.PublicID + "/authorize",
-		Recognised: kp.SentToken, Linking: kp.Intent == klarna.IntentBuyAndLink,
-	}
-	if o.UserID != 0 {
-		v.SignedInWithKlarna = k.a.klarnaSignIn.live(c, o.UserID)
+		Recognised: kp.SentToken, SignedInWithKlarna: kp.SentAccessToken, Linking: kp.Intent == klarna.IntentBuyAndLink,
 	}
 	v.Lines = orderLineViews(o.Lines)
 	return render(c, http.StatusOK, views.KlarnaPay(k.a.chrome(c, "Pay with Klarna"), v))

@@ -593,3 +593,33 @@ func TestKlarnaOrderUnderReviewSaysSo(t *testing.T) {
 		t.Error("an accepted order says it is under review")
 	}
 }
+
+// Klarna no longer knows the linked customer token (a reset provider, a
+// switch of environments): the checkout drops it instead of sending it, the
+// payment page claims no recognition and says how to link again, and the
+// next purchase links afresh.
+func TestKlarnaCheckoutDropsALinkKlarnaNoLongerKnows(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.shopper(t, "lena@example.com", "sencha")
+	k.buy(t, b, true)
+	old := k.storedToken(t, "lena@example.com")
+	k.control(t, "/control/reset", nil)
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	id, sid, pay := k.startKlarna(t, b)
+	if strings.Contains(pay.body, "will be recognised") || !strings.Contains(pay.body, "Klarna no longer knows the Klarna account you linked") {
+		t.Errorf("pay page:\n%s", pay.body)
+	}
+	if mode := k.widgetMode(t, sid, pay); mode != "login" {
+		t.Errorf("widget %q, want login", mode)
+	}
+	if k.storedToken(t, "lena@example.com") != "" || strings.Contains(b.get("/account").body, "Klarna account linked") {
+		t.Error("the dead token is still stored")
+	}
+	auth := k.approve(t, sid, true)
+	if p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}}); p.location != "/orders/"+id {
+		t.Fatalf("place: %d %q", p.status, p.location)
+	}
+	if tok := k.storedToken(t, "lena@example.com"); tok == "" || tok == old {
+		t.Error("the purchase did not link the account again")
+	}
+}

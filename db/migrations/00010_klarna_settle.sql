@@ -13,6 +13,7 @@
 --                 ms); NULL once settled
 -- settle_tries:   the sweep's failed tries; past a bound it is left for a person
 -- sent_access_token: the session carried a Sign in with Klarna access token
+--                 that Klarna had just confirmed (the pay page may say so)
 ALTER TABLE klarna_payments ADD COLUMN order_key TEXT NOT NULL DEFAULT '';
 ALTER TABLE klarna_payments ADD COLUMN order_request TEXT NOT NULL DEFAULT '';
 ALTER TABLE klarna_payments ADD COLUMN authorization_sealed TEXT NOT NULL DEFAULT '';

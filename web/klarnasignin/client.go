@@ -64,6 +64,7 @@ type discovered struct {
 	oauth         *oauth2.Config
 	tokenPath     string
 	revocationURL string
+	userinfoURL   string
 }
 
 // New returns a client for cfg.
@@ -131,6 +132,7 @@ func (c *Client) discover(ctx context.Context) (*discovered, error) {
 	}
 	var extra struct {
 		RevocationEndpoint string   `json:"revocation_endpoint"`
+		UserinfoEndpoint   string   `json:"userinfo_endpoint"`
 		AuthMethods        []string `json:"token_endpoint_auth_methods_supported"`
 	}
 	if err := p.Claims(&extra); err != nil {
@@ -158,6 +160,7 @@ func (c *Client) discover(ctx context.Context) (*discovered, error) {
 		},
 		tokenPath:     tu.Path,
 		revocationURL: extra.RevocationEndpoint,
+		userinfoURL:   extra.UserinfoEndpoint,
 	}
 	return c.disc, nil
 }
@@ -361,6 +364,37 @@ func (c *Client) Revoke(ctx context.Context, token secret.Secret) error {
 			return nil
 		}
 		return readError(opRevoke, res)
+	}))
+}
+
+// UserInfo asks Klarna's userinfo endpoint whether it accepts accessToken
+// now: nil when it does, an error TokenInactive reports when it does not
+// (revoked, expired, or a grant Klarna no longer knows), any other error when
+// Klarna could not say. The claims are not needed: the ID token gave them.
+func (c *Client) UserInfo(ctx context.Context, accessToken secret.Secret) error {
+	d, err := c.discover(ctx)
+	if err != nil {
+		return err
+	}
+	if d.userinfoURL == "" {
+		return &Error{Op: opUserinfo, err: errors.New("the discovery document names no userinfo_endpoint")}
+	}
+	u, _ := url.Parse(d.userinfoURL)
+	return classify(opUserinfo, c.retry(ctx, func() error {
+		req, err := http.NewRequestWithContext(c.ctx(ctx, opUserinfo, u.Path), http.MethodGet, d.userinfoURL, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+accessToken.Reveal())
+		res, err := c.http.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if res.StatusCode == http.StatusOK {
+			return nil
+		}
+		return readError(opUserinfo, res)
 	}))
 }
 

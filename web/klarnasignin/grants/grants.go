@@ -240,6 +240,45 @@ func (g *Keeper) AccessToken(ctx context.Context, userID int64) (secret.Secret, 
 	}
 }
 
+// ErrUnconfirmed: Klarna could not say whether it accepts the access token
+// (its userinfo did not answer); the token may still work.
+var ErrUnconfirmed = errors.New("grants: Klarna did not confirm the access token")
+
+// ConfirmedAccessToken is AccessToken for a payment session that will claim
+// the customer is recognised: Klarna's userinfo must accept the token now.
+// A token it refuses (revoked at Klarna, or a grant Klarna no longer knows)
+// is dropped and the grant refreshed once, which ends a grant Klarna
+// forgot (ErrSignInAgain). With ErrUnconfirmed it returns the token too:
+// send it, but claim nothing.
+func (g *Keeper) ConfirmedAccessToken(ctx context.Context, userID int64) (secret.Secret, error) {
+	for range 2 {
+		at, err := g.AccessToken(ctx, userID)
+		if err != nil {
+			return at, err
+		}
+		err = g.cfg.Client.UserInfo(ctx, at)
+		if err == nil {
+			return at, nil
+		}
+		if !klarnasignin.TokenInactive(err) {
+			return at, fmt.Errorf("%w: %w", ErrUnconfirmed, err)
+		}
+		gr, rerr := g.cfg.Store.KlarnaGrant(ctx, userID)
+		if rerr != nil {
+			return secret.Secret{}, rerr
+		}
+		if gr.AccessToken != "" {
+			if stored, oerr := g.cfg.Box.Open(gr.AccessToken, aad(userID, "access_token")); oerr == nil && stored.Reveal() == at.Reveal() {
+				if derr := g.cfg.Store.DropKlarnaAccessToken(ctx, userID, gr.AccessToken); derr != nil {
+					return secret.Secret{}, derr
+				}
+			}
+		}
+	}
+	// Klarna refused a token it had just issued: no claim.
+	return secret.Secret{}, ErrUnconfirmed
+}
+
 // fresh is one flight of AccessToken (see Keeper).
 func (g *Keeper) fresh(ctx context.Context, userID int64) (secret.Secret, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Lease+10*time.Second)

@@ -549,3 +549,32 @@ func TestClaimThatDiedBeforeSendingIsTakenOver(t *testing.T) {
 		t.Errorf("grant dead=%v lease=%q after the take-over", g.Dead(), g.LeaseOwner)
 	}
 }
+
+// A stored access token Klarna no longer accepts (the customer revoked the
+// shop at Klarna within the token's five minutes) is not confirmed: the
+// grant is refreshed once, which finds it ended. One Klarna cannot ask
+// about is returned unconfirmed.
+func TestConfirmedAccessTokenAsksKlarna(t *testing.T) {
+	w := newWorld(t)
+	uid, _ := w.signIn("anna.schmidt@example.com")
+	ctx := context.Background()
+	at, err := w.grants.ConfirmedAccessToken(ctx, uid)
+	if err != nil || !w.recognised(at) {
+		t.Fatalf("a live grant: %v", err)
+	}
+	w.wantRefreshes(0, "(the stored token is live)")
+
+	w.post("/control/faults", `{"operation": "klarna.userinfo", "status": 503, "times": 3}`)
+	if at, err := w.grants.ConfirmedAccessToken(ctx, uid); !errors.Is(err, grants.ErrUnconfirmed) || at.IsZero() {
+		t.Fatalf("userinfo unavailable: %v (token returned: %v), want ErrUnconfirmed with the token", err, !at.IsZero())
+	}
+
+	w.post("/control/klarna/login/revoke", `{"email": "anna.schmidt@example.com"}`)
+	if _, err := w.grants.ConfirmedAccessToken(ctx, uid); !errors.Is(err, grants.ErrSignInAgain) {
+		t.Fatalf("after the revocation: %v, want ErrSignInAgain", err)
+	}
+	w.wantRefreshes(1, "(the refused token is dropped and the grant refreshed once)")
+	if st, _ := w.grants.Status(ctx, uid); !st.SignInAgain {
+		t.Error("the account does not ask to sign in with Klarna again")
+	}
+}

@@ -60,6 +60,15 @@ func TestKlarnaLostAnswersAreReadBackNotGuessed(t *testing.T) {
 	}
 }
 
+// unknownOutcome makes the next n create-order answers lost (the order is
+// placed) and the next n session reads fail: the shop cannot learn what
+// happened.
+func (k *klarnaApp) unknownOutcome(t *testing.T, n int) {
+	t.Helper()
+	k.control(t, "/control/faults", map[string]any{"operation": "klarna.create_order", "lose_answer": true, "times": n})
+	k.control(t, "/control/faults", map[string]any{"operation": "klarna.read_session", "status": 503, "times": n})
+}
+
 // sweep moves the shop's clock by d and runs one pass of the App's Klarna
 // sweep.
 func (k *klarnaApp) sweep(t *testing.T, d time.Duration) {
@@ -74,8 +83,7 @@ func (k *klarnaApp) sweep(t *testing.T, d time.Duration) {
 func TestKlarnaUnknownOutcomeSaysConfirming(t *testing.T) {
 	k := newKlarnaApp(t)
 	b, id, _, auth := k.approvedGuest(t, "pour-over")
-	k.control(t, "/control/faults", map[string]any{"operation": "klarna.create_order", "lose_answer": true, "times": 3})
-	k.control(t, "/control/faults", map[string]any{"operation": "klarna.read_session", "status": 503, "times": 3})
+	k.unknownOutcome(t, 3)
 	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
 	if p.status != 303 || p.location != "/orders/"+id {
 		t.Fatalf("authorize: %d %q\n%s", p.status, p.location, p.body)
@@ -115,11 +123,8 @@ func TestKlarnaUnknownOutcomeSaysConfirming(t *testing.T) {
 // stored request and key: Klarna replays the order the lost try placed.
 func TestKlarnaRestartedShopSettlesThePendingAttempt(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.shopper(t, "rosa@example.com", "pour-over")
-	id, sid, _ := k.startKlarna(t, b)
-	auth := k.approve(t, sid, true)
-	k.control(t, "/control/faults", map[string]any{"operation": "klarna.create_order", "lose_answer": true, "times": 3})
-	k.control(t, "/control/faults", map[string]any{"operation": "klarna.read_session", "status": 503, "times": 3})
+	b, id, _, auth := k.approvedShopper(t, "rosa@example.com", "pour-over", true)
+	k.unknownOutcome(t, 3)
 	if p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}}); p.location != "/orders/"+id {
 		t.Fatalf("authorize: %d %q", p.status, p.location)
 	}
@@ -208,8 +213,7 @@ func TestKlarnaSweepCancelsAnAttemptWhoseSessionEnded(t *testing.T) {
 func TestKlarnaSweepBacksOffThenLeavesItToAPerson(t *testing.T) {
 	k := newKlarnaApp(t)
 	b, id, _, auth := k.approvedGuest(t, "pour-over")
-	k.control(t, "/control/faults", map[string]any{"operation": "klarna.create_order", "lose_answer": true, "times": 1000})
-	k.control(t, "/control/faults", map[string]any{"operation": "klarna.read_session", "status": 503, "times": 1000})
+	k.unknownOutcome(t, 1000)
 	b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
 	ctx := context.Background()
 	o, _ := k.Store.OrderByPublicID(ctx, id)
@@ -248,7 +252,7 @@ func TestRunBackgroundRunsTheKlarnaSweep(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the first pass runs at once, finds the database closed to it, and the sweeps end
 	k.RunBackground(ctx)
-	if !strings.Contains(k.logText(), "klarna sweep: listing attempts") {
+	if !strings.Contains(k.logText(), "klarna sweep: listing orders") {
 		t.Error("RunBackground did not run the Klarna sweep")
 	}
 }

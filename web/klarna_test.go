@@ -105,9 +105,16 @@ func (k *klarnaApp) shopper(t *testing.T, email, product string) *browser {
 // order id, its session id and the authorization token.
 func (k *klarnaApp) approvedGuest(t *testing.T, product string) (b *browser, id, sid, auth string) {
 	t.Helper()
-	b = k.shopper(t, "", product)
+	return k.approvedShopper(t, "", product, false)
+}
+
+// approvedShopper is approvedGuest for a customer signed up as email (a
+// guest when ""), who asked to link the account or not.
+func (k *klarnaApp) approvedShopper(t *testing.T, email, product string, link bool) (b *browser, id, sid, auth string) {
+	t.Helper()
+	b = k.shopper(t, email, product)
 	id, sid, _ = k.startKlarna(t, b)
-	return b, id, sid, k.approve(t, sid, false)
+	return b, id, sid, k.approve(t, sid, link)
 }
 
 func (k *klarnaApp) approve(t *testing.T, sessionID string, link bool) string {
@@ -288,9 +295,7 @@ func TestKlarnaOptOutStoresNothing(t *testing.T) {
 
 func TestKlarnaCartChangedAsksToApproveAgain(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.shopper(t, "carl@example.com", "sencha")
-	id, sid, _ := k.startKlarna(t, b)
-	auth := k.approve(t, sid, true)
+	b, id, sid, auth := k.approvedShopper(t, "carl@example.com", "sencha", true)
 	b.post("/cart/items", url.Values{"product_id": {"carafe"}, "quantity": {"1"}}) // another tab
 	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
 	m := orderPath.FindStringSubmatch(p.location)

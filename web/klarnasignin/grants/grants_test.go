@@ -426,16 +426,9 @@ func TestUnknownOutcomeIsNotSentAgain(t *testing.T) {
 func TestLeaseThatRunsOutIsNotResent(t *testing.T) {
 	w := newWorld(t)
 	uid, _ := w.signIn("anna.schmidt@example.com")
-	w.sb.State.Clock.Advance(6 * time.Minute)
-	g, _ := w.store.KlarnaGrant(context.Background(), uid)
 	// Another process claimed the refresh, was sending the token, and died.
-	w.crashedClaim(uid, g.Version, true)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	_, err := w.grants.AccessToken(ctx, uid)
-	cancel()
-	if err == nil {
-		t.Fatal("got a token while another process held the lease")
-	}
+	w.crashedRefresh(uid, true)
+	w.wantWaiting(uid, "another process held the lease")
 	w.wall.Advance(31 * time.Second)
 	w.wantSignInAgain(uid, "after the lease ran out")
 	w.wantRefreshes(0, "")
@@ -506,18 +499,35 @@ func TestSweepDropsExpiredAccessTokens(t *testing.T) {
 	}
 }
 
-// crashedClaim is a process that claimed uid's refresh (and recorded that it
+// wantWaiting fails unless asking for uid's access token is still waiting
+// (for another process's refresh) after a moment; while says why it must.
+func (w *world) wantWaiting(uid int64, while string) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := w.grants.AccessToken(ctx, uid); !errors.Is(err, context.DeadlineExceeded) {
+		w.t.Fatalf("%v while %s, want to be still waiting", err, while)
+	}
+}
+
+// crashedRefresh is a process that found uid's access token expired (the
+// sandbox clock moves past it), claimed the refresh (and recorded that it
 // was about to send the refresh token, when sending), then died.
-func (w *world) crashedClaim(uid, version int64, sending bool) {
+func (w *world) crashedRefresh(uid int64, sending bool) {
 	w.t.Helper()
 	ctx := context.Background()
-	if ok, err := w.store.ClaimKlarnaRefresh(ctx, uid, version, "crashed-process", w.wall.Now().Add(2*time.Second)); !ok || err != nil {
+	w.sb.State.Clock.Advance(6 * time.Minute)
+	g, err := w.store.KlarnaGrant(ctx, uid)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if ok, err := w.store.ClaimKlarnaRefresh(ctx, uid, g.Version, "crashed-process", w.wall.Now().Add(2*time.Second)); !ok || err != nil {
 		w.t.Fatalf("claim: %v %v", ok, err)
 	}
 	if !sending {
 		return
 	}
-	if ok, err := w.store.MarkKlarnaRefreshSending(ctx, uid, version, "crashed-process", w.wall.Now().Add(30*time.Second)); !ok || err != nil {
+	if ok, err := w.store.MarkKlarnaRefreshSending(ctx, uid, g.Version, "crashed-process", w.wall.Now().Add(30*time.Second)); !ok || err != nil {
 		w.t.Fatalf("sending: %v %v", ok, err)
 	}
 }
@@ -528,20 +538,12 @@ func (w *world) crashedClaim(uid, version int64, sending bool) {
 func TestClaimThatDiedBeforeSendingIsTakenOver(t *testing.T) {
 	w := newWorld(t)
 	uid, _ := w.signIn("anna.schmidt@example.com")
-	w.sb.State.Clock.Advance(6 * time.Minute)
-	g, _ := w.store.KlarnaGrant(context.Background(), uid)
-	w.crashedClaim(uid, g.Version, false)
+	w.crashedRefresh(uid, false)
 
 	// While the claim runs, its holder may still be alive: wait for it.
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	_, err := w.grants.AccessToken(ctx, uid)
-	cancel()
-	if err == nil {
-		t.Fatal("got a token while another process held the claim")
-	}
+	w.wantWaiting(uid, "another process held the claim")
 	w.wall.Advance(2 * time.Second) // the claim's length, far less than a lease
-	at, err := w.grants.AccessToken(context.Background(), uid)
-	if err != nil || !w.recognised(at) {
+	if at, err := w.grants.AccessToken(context.Background(), uid); err != nil || !w.recognised(at) {
 		t.Fatalf("after the claim ran out: %v, want a fresh access token", err)
 	}
 	w.wantRefreshes(1, "(the claim's token was never sent)")

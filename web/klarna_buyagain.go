@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -136,7 +137,16 @@ func (k *klarnaFlow) buyAgainRefused(ctx context.Context, o db.Order, att *link.
 }
 
 // settleBuyAgain is the sweep's retry of a "Buy again" attempt left open.
+// One left open before the shop stored its requests is not sent: the
+// customer may have been told then that nothing was charged, and a retry
+// that Klarna does not replay would place the order now. It is left for a
+// person.
 func (k *klarnaFlow) settleBuyAgain(ctx context.Context, o db.Order, kp db.KlarnaPayment) (db.Order, error) {
+	if !kp.Submitted() {
+		k.a.Log.Error("klarna: a Buy again attempt from before the shop stored its requests is open; "+
+			"find it in the Merchant Portal by merchant_reference1 and settle the order by hand", "order", o.PublicID)
+		return o, k.a.Store.SetKlarnaSettleAfter(ctx, o.ID, time.Time{})
+	}
 	att, err := k.links.Begin(ctx, o.UserID)
 	if err != nil {
 		return o, err

@@ -31,6 +31,9 @@ import (
 //   - a 409 (the cart changed since approval) or 404 (the authorization is
 //     older than 60 minutes) makes a new attempt on the refreshed session and
 //     asks the customer to approve again;
+//   - the order request is stored before it is sent, and any outcome but the
+//     order is checked against the session (klarna_settle.go); what stays
+//     unknown is settled by the sweep (klarna_sweep.go);
 //   - the account page shows the link (masked) and unlinks it;
 //   - "Buy again" repeats a past Klarna order with the customer token, no
 //     widget.
@@ -91,8 +94,8 @@ func (k *klarnaFlow) sessionRequest(o db.Order, intent string, tok secret.Secret
 const klarnaLinkForgotten = "Klarna no longer knows the Klarna account you linked, so the shop forgot it. " +
 	"Log in at Klarna and keep \"Link my Klarna account\" checked to link it again."
 
-// klarnaError is the customer's view of a failed Klarna call: nothing was
-// charged, the cart is kept, and the support reference is Klarna's
+// klarnaError is the customer's view of a failed Klarna call, with msg
+// saying what it means for their money; the support reference is Klarna's
 // correlation id (the error page falls back to the request id).
 func klarnaError(err error, title, msg string) error {
 	status := http.StatusBadGateway

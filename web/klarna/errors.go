@@ -113,18 +113,6 @@ func NeedsReapproval(err error) bool {
 	return s == http.StatusConflict || s == http.StatusNotFound
 }
 
-// MayHaveOrdered reports a create-order 404 that followed a try which got no
-// answer (or a 5xx): that try may have used the authorization. Klarna
-// promises to replay a Klarna-Idempotency-Key only for Order Management calls
-// (https://docs.klarna.com/api/escalation-and-retry-policy/), so a retried
-// create order may get 404 instead of the order. The caller reads the
-// session (status complete: an order was placed) before treating the 404 as
-// an expired approval.
-func MayHaveOrdered(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Status == http.StatusNotFound && e.AfterUnanswered
-}
-
 // CartChanged reports a 409 from create order: the cart changed since the
 // customer approved.
 func CartChanged(err error) bool { return StatusOf(err) == http.StatusConflict }

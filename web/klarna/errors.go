@@ -24,9 +24,6 @@ type Error struct {
 	CorrelationID string
 	Code          string   // ALL_CAPS_SNAKE_CASE, e.g. BAD_VALUE
 	Messages      []string // e.g. "Bad value: purchase_country"
-	// AfterUnanswered: an earlier try of the same call got no answer or a
-	// 5xx, so it may have done the work this answer refuses to do again.
-	AfterUnanswered bool
 	// Lost: an earlier try got no answer at all, so it may have done the
 	// work even though this answer says otherwise.
 	Lost bool

@@ -320,11 +320,7 @@ func TestKlarnaTwoSubmitsOfOneApprovalMakeOneOrder(t *testing.T) {
 // sweep retries it with its stored request and key, which places one order.
 func TestKlarnaBuyAgainLeftOpenIsSettledBySweep(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.shopper(t, "ines@example.com", "carafe")
-	first := k.buy(t, b, true)
-	attempt := b.get("/orders/"+first).doc(t).Find("input[name=attempt]").AttrOr("value", "")
-	k.control(t, "/control/faults", map[string]any{"operation": "klarna.customer_token_order", "lose_answer": true, "times": 3})
-	p := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}})
+	_, _, _, p := k.buyAgainFaulted(t, "ines@example.com", map[string]any{"lose_answer": true})
 	if p.status < 500 || strings.Contains(p.body, "Nothing was charged") || !strings.Contains(p.body, "do not pay again") {
 		t.Fatalf("%d, want a 5xx that does not guess:\n%s", p.status, p.body)
 	}
@@ -347,11 +343,7 @@ func TestKlarnaBuyAgainLeftOpenIsSettledBySweep(t *testing.T) {
 // logged for a person, once.
 func TestKlarnaSweepLeavesAnOldBuyAgainToAPerson(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.shopper(t, "olaf@example.com", "carafe")
-	first := k.buy(t, b, true)
-	attempt := b.get("/orders/"+first).doc(t).Find("input[name=attempt]").AttrOr("value", "")
-	k.control(t, "/control/faults", map[string]any{"operation": "klarna.customer_token_order", "status": 503, "times": 3})
-	b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}})
+	k.buyAgainFaulted(t, "olaf@example.com", map[string]any{"status": 503})
 	// As the migration leaves such an attempt: no request, due at once.
 	if _, err := k.DB.Write.Exec(`UPDATE klarna_payments SET order_key = '', order_request = '', settle_after_ms = 0
 		WHERE kind = 'customer_token'`); err != nil {

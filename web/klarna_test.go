@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -452,11 +453,7 @@ func TestKlarnaBuyAgain(t *testing.T) {
 // reference, and trying again (same attempt, same key) places one order.
 func TestKlarnaBuyAgainRetryAfterAnOutage(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.shopper(t, "olga@example.com", "carafe")
-	first := k.buy(t, b, true)
-	attempt := b.get("/orders/"+first).doc(t).Find("input[name=attempt]").AttrOr("value", "")
-	k.control(t, "/control/faults", map[string]any{"operation": "klarna.customer_token_order", "status": 503, "times": 3})
-	p := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}})
+	b, first, attempt, p := k.buyAgainFaulted(t, "olga@example.com", map[string]any{"status": 503})
 	ref := p.doc(t).Find("[data-testid=support-reference]").Text()
 	if p.status != 502 || ref == "" {
 		t.Fatalf("%d %q", p.status, ref)
@@ -627,4 +624,18 @@ func TestKlarnaCheckoutDropsALinkKlarnaNoLongerKnows(t *testing.T) {
 	if tok := k.storedToken(t, "lena@example.com"); tok == "" || tok == old {
 		t.Error("the purchase did not link the account again")
 	}
+}
+
+// buyAgainFaulted is a linked customer (email) whose "Buy again" of a paid
+// Klarna order meets fault on each of its three customer-token order tries:
+// the browser, the paid order's id, the attempt and the answer.
+func (k *klarnaApp) buyAgainFaulted(t *testing.T, email string, fault map[string]any) (b *browser, first, attempt string, p page) {
+	t.Helper()
+	b = k.shopper(t, email, "carafe")
+	first = k.buy(t, b, true)
+	attempt = b.get("/orders/"+first).doc(t).Find("input[name=attempt]").AttrOr("value", "")
+	f := map[string]any{"operation": "klarna.customer_token_order", "times": 3}
+	maps.Copy(f, fault)
+	k.control(t, "/control/faults", f)
+	return b, first, attempt, b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}})
 }

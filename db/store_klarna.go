@@ -94,24 +94,45 @@ const (
 
 // KlarnaPayment is the Klarna side of one order (payment attempt).
 type KlarnaPayment struct {
-	OrderID       int64
-	Kind          string
-	SessionID     string
-	ClientToken   string
-	Intent        string
-	SentToken     bool
-	SourceOrder   string // "Buy again": the public id of the order repeated
-	CorrelationID string
-	CreatedAt     time.Time
+	OrderID         int64
+	Kind            string
+	SessionID       string
+	ClientToken     string
+	Intent          string
+	SentToken       bool   // the session carried the stored customer_token
+	SentAccessToken bool   // the session carried a Sign in with Klarna access token
+	SourceOrder     string // "Buy again": the public id of the order repeated
+	CorrelationID   string
+	CreatedAt       time.Time
+	KlarnaSubmission
+	// SettleAfter is when the sweep next asks Klarna about the attempt;
+	// zero once there is nothing left to ask. SettleTries counts its failed
+	// tries.
+	SettleAfter time.Time
+	SettleTries int
 }
+
+// KlarnaSubmission is the order request an attempt sent Klarna, stored
+// before the first try so that every retry is the same request with the same
+// key. Key is "" until the attempt is submitted.
+type KlarnaSubmission struct {
+	Key           string // Klarna-Idempotency-Key
+	Request       string // the body as first sent (JSON, no secrets)
+	Authorization string // the widget's authorization token, sealed; "" for "Buy again"
+}
+
+// Submitted reports whether the attempt sent an order request.
+func (p KlarnaPayment) Submitted() bool { return p.Key != "" }
 
 // CreateKlarnaPayment records the Klarna side of an order.
 func (s *Store) CreateKlarnaPayment(ctx context.Context, p KlarnaPayment) (err error) {
 	defer wrap(&err, "create klarna payment")
 	_, err = s.db.Write.ExecContext(ctx, `
-		INSERT INTO klarna_payments(order_id, kind, session_id, client_token, intent, sent_token, source_order, created_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.OrderID, p.Kind, p.SessionID, p.ClientToken, p.Intent, p.SentToken, p.SourceOrder, s.now())
+		INSERT INTO klarna_payments(order_id, kind, session_id, client_token, intent, sent_token, sent_access_token, source_order,
+			order_key, order_request, authorization_sealed, settle_after_ms, created_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.OrderID, p.Kind, p.SessionID, p.ClientToken, p.Intent, p.SentToken, p.SentAccessToken, p.SourceOrder,
+		p.Key, p.Request, p.Authorization, nullMillis(p.SettleAfter), s.now())
 	return err
 }
 
@@ -120,11 +141,14 @@ func (s *Store) KlarnaPaymentByOrder(ctx context.Context, orderID int64) (_ Klar
 	defer wrap(&err, "klarna payment by order")
 	var p KlarnaPayment
 	var created string
+	var settle sql.NullInt64
 	err = s.db.Read.QueryRowContext(ctx, `
-		SELECT order_id, kind, session_id, client_token, intent, sent_token, source_order, correlation_id, created_at
+		SELECT order_id, kind, session_id, client_token, intent, sent_token, sent_access_token, source_order, correlation_id,
+		       created_at, order_key, order_request, authorization_sealed, settle_after_ms, settle_tries
 		FROM klarna_payments WHERE order_id = ?`, orderID).
-		Scan(&p.OrderID, &p.Kind, &p.SessionID, &p.ClientToken, &p.Intent, &p.SentToken, &p.SourceOrder, &p.CorrelationID, &created)
-	p.CreatedAt = parseTime(created)
+		Scan(&p.OrderID, &p.Kind, &p.SessionID, &p.ClientToken, &p.Intent, &p.SentToken, &p.SentAccessToken, &p.SourceOrder,
+			&p.CorrelationID, &created, &p.Key, &p.Request, &p.Authorization, &settle, &p.SettleTries)
+	p.CreatedAt, p.SettleAfter = parseTime(created), fromMillis(settle)
 	return p, noRows(err)
 }
 
@@ -134,4 +158,86 @@ func (s *Store) SetKlarnaCorrelationID(ctx context.Context, orderID int64, id st
 	defer wrap(&err, "set klarna correlation id")
 	_, err = s.db.Write.ExecContext(ctx, `UPDATE klarna_payments SET correlation_id = ? WHERE order_id = ?`, id, orderID)
 	return err
+}
+
+// SubmitKlarnaOrder records the order request an attempt is about to send,
+// once: ErrStale when the attempt was submitted already (another request
+// did it first; the caller reads it back and sends that one). settleAfter is
+// when the sweep may ask Klarna about it, later than any request could still
+// be waiting for Klarna's answer.
+func (s *Store) SubmitKlarnaOrder(ctx context.Context, orderID int64, sub KlarnaSubmission, settleAfter time.Time) (err error) {
+	defer wrap(&err, "submit klarna order")
+	if sub.Key == "" || sub.Request == "" {
+		return errors.New("a submission needs its key and request")
+	}
+	return swapOne(ctx, s.db.Write, `
+		UPDATE klarna_payments SET order_key = ?, order_request = ?, authorization_sealed = ?, settle_after_ms = ?, settle_tries = 0
+		WHERE order_id = ? AND order_key = ''`, sub.Key, sub.Request, sub.Authorization, settleAfter.UnixMilli(), orderID)
+}
+
+// WithdrawKlarnaOrder forgets the submission with key: Klarna answered every
+// try and its session shows no order, so nothing of it is left to settle and
+// the customer may approve again. settleAfter is when the sweep looks at the
+// attempt next (its session's end). ErrStale when another submission
+// replaced it.
+func (s *Store) WithdrawKlarnaOrder(ctx context.Context, orderID int64, key string, settleAfter time.Time) (err error) {
+	defer wrap(&err, "withdraw klarna order")
+	return swapOne(ctx, s.db.Write, `
+		UPDATE klarna_payments SET order_key = '', order_request = '', authorization_sealed = '', settle_after_ms = ?
+		WHERE order_id = ? AND order_key = ?`, settleAfter.UnixMilli(), orderID, key)
+}
+
+// SetKlarnaSettleAfter moves the attempt's next settle time; zero means
+// nothing is left to settle.
+func (s *Store) SetKlarnaSettleAfter(ctx context.Context, orderID int64, at time.Time) (err error) {
+	defer wrap(&err, "set klarna settle after")
+	_, err = s.db.Write.ExecContext(ctx, `UPDATE klarna_payments SET settle_after_ms = ? WHERE order_id = ?`,
+		nullMillis(at), orderID)
+	return err
+}
+
+// KlarnaSettleFailed counts one failed try of the sweep on the attempt and
+// moves its settle time to next, so the attempts behind it go first. It
+// returns the failed tries so far.
+func (s *Store) KlarnaSettleFailed(ctx context.Context, orderID int64, next time.Time) (tries int, err error) {
+	defer wrap(&err, "klarna settle failed")
+	err = s.db.Write.QueryRowContext(ctx, `
+		UPDATE klarna_payments SET settle_tries = settle_tries + 1, settle_after_ms = ?
+		WHERE order_id = ? RETURNING settle_tries`, next.UnixMilli(), orderID).Scan(&tries)
+	return tries, noRows(err)
+}
+
+// KlarnaAttemptsToSettle lists the public ids of Klarna attempts due to be
+// settled at now: pending ones, and authorized ones whose Klarna order id
+// the shop never got, with fewer than maxTries failed tries, the longest
+// waiting first.
+func (s *Store) KlarnaAttemptsToSettle(ctx context.Context, now time.Time, maxTries, limit int) (_ []string, err error) {
+	defer wrap(&err, "klarna attempts to settle")
+	return list(ctx, s, func(r scanner) (string, error) {
+		var id string
+		err := r.Scan(&id)
+		return id, err
+	}, `
+		SELECT o.public_id FROM klarna_payments k JOIN orders o ON o.id = k.order_id
+		WHERE k.settle_after_ms <= ? AND k.settle_tries < ?
+		AND (o.status = ? OR (o.status = ? AND o.provider_reference IS NULL))
+		ORDER BY k.settle_after_ms LIMIT ?`, now.UnixMilli(), maxTries, StatusPending, StatusAuthorized, limit)
+}
+
+// SetKlarnaOrderFound records the Klarna order id of an attempt already
+// marked paid without it (its confirmation was lost), with the order's new
+// detail, and ends its settling. ErrStale when the order has an id already
+// or is no longer authorized.
+func (s *Store) SetKlarnaOrderFound(ctx context.Context, orderID int64, ref, detail string) (err error) {
+	defer wrap(&err, "set klarna order found")
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := swapOne(ctx, tx, `
+			UPDATE orders SET provider_reference = ?, status_detail = ?, updated_at = ?
+			WHERE id = ? AND provider = ? AND provider_reference IS NULL AND status = ?`,
+			ref, detail, s.now(), orderID, ProviderKlarna, StatusAuthorized); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE klarna_payments SET settle_after_ms = NULL WHERE order_id = ?`, orderID)
+		return err
+	})
 }

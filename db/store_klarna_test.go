@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,4 +84,86 @@ func TestKlarnaPaymentRoundTrip(t *testing.T) {
 	if err != nil || byKey.ID != o.ID || len(byKey.Lines) != 1 {
 		t.Errorf("by key: %+v %v", byKey, err)
 	}
+}
+
+// An attempt is submitted once; the sweep lists it when due, in order, while
+// it is pending or paid without Klarna's id, and stops after maxTries.
+func TestKlarnaSubmissionAndSettling(t *testing.T) {
+	s, clk := newStore(t)
+	ctx := context.Background()
+	now := clk.Now()
+	attempt := func(key string) db.Order {
+		o := placeOrder(t, s, db.NewOrder{GuestID: "g-" + key, Provider: db.ProviderKlarna, IdempotencyKey: key})
+		if err := s.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: o.ID, Kind: db.KlarnaWidget, SessionID: "s-" + key,
+			SettleAfter: now.Add(48 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	a, b := attempt("a"), attempt("b")
+	sub := db.KlarnaSubmission{Key: "key-a", Request: `{"order_amount":1}`, Authorization: "v1:sealed"}
+	if err := s.SubmitKlarnaOrder(ctx, a.ID, sub, now.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SubmitKlarnaOrder(ctx, a.ID, db.KlarnaSubmission{Key: "key-x", Request: "{}"}, now); !errors.Is(err, db.ErrStale) {
+		t.Errorf("a second submission: %v, want ErrStale", err)
+	}
+	if got, err := s.KlarnaPaymentByOrder(ctx, a.ID); err != nil || got.KlarnaSubmission != sub || !got.Submitted() ||
+		!got.SettleAfter.Equal(now.Add(2*time.Minute)) {
+		t.Fatalf("after submitting: %+v %v", got, err)
+	}
+	due := func(at time.Time, want ...string) {
+		t.Helper()
+		ids, err := s.KlarnaAttemptsToSettle(ctx, at, 3, 10)
+		var names []string
+		for _, id := range ids {
+			switch id {
+			case a.PublicID:
+				names = append(names, "a")
+			case b.PublicID:
+				names = append(names, "b")
+			}
+		}
+		if err != nil || strings.Join(names, ",") != strings.Join(want, ",") {
+			t.Errorf("due at %v: %v %v, want %v", at.Sub(now), names, err, want)
+		}
+	}
+	due(now.Add(time.Minute))
+	due(now.Add(2*time.Minute), "a")
+	due(now.Add(48*time.Hour), "a", "b")
+
+	for i := 1; i <= 3; i++ {
+		if tries, err := s.KlarnaSettleFailed(ctx, a.ID, now.Add(time.Duration(i)*time.Hour)); err != nil || tries != i {
+			t.Fatalf("failed try %d: %d %v", i, tries, err)
+		}
+	}
+	due(now.Add(72*time.Hour), "b") // a: 3 tries, left for a person
+
+	if err := s.WithdrawKlarnaOrder(ctx, a.ID, "key-x", now); !errors.Is(err, db.ErrStale) {
+		t.Errorf("withdrawing another submission: %v", err)
+	}
+	if err := s.WithdrawKlarnaOrder(ctx, a.ID, "key-a", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.KlarnaPaymentByOrder(ctx, a.ID); got.Submitted() || got.Authorization != "" || got.Request != "" {
+		t.Errorf("after withdrawing: %+v", got)
+	}
+
+	// Paid without Klarna's id: still listed until the id is found.
+	if err := s.SetOrderStatusPaid(ctx, b.ID, db.StatusPending, db.StatusAuthorized, "confirmation lost"); err != nil {
+		t.Fatal(err)
+	}
+	due(now.Add(48*time.Hour), "b")
+	if err := s.SetKlarnaOrderFound(ctx, b.ID, "klarna-order-1", "Klarna approved the payment."); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetKlarnaOrderFound(ctx, b.ID, "klarna-order-2", "again"); !errors.Is(err, db.ErrStale) {
+		t.Errorf("a second id: %v", err)
+	}
+	o, _ := s.OrderByPublicID(ctx, b.PublicID)
+	kp, _ := s.KlarnaPaymentByOrder(ctx, b.ID)
+	if o.ProviderReference != "klarna-order-1" || o.StatusDetail != "Klarna approved the payment." || !kp.SettleAfter.IsZero() {
+		t.Errorf("found: %q %q, settle after %v", o.ProviderReference, o.StatusDetail, kp.SettleAfter)
+	}
+	due(now.Add(100 * time.Hour))
 }

@@ -46,8 +46,12 @@ type KlarnaGrant struct {
 	KlarnaTokens
 	LeaseOwner string    // the process refreshing it now, or ""
 	LeaseUntil time.Time // when that lease runs out (wall clock)
-	DeadAt     time.Time
-	DeadReason string
+	// LeaseSending: the lease's holder is about to send, or sent, the
+	// refresh token. A lease that runs out without it never spent the
+	// token, so another process may take it over.
+	LeaseSending bool
+	DeadAt       time.Time
+	DeadReason   string
 }
 
 // Dead reports whether Klarna ended the grant: only a new sign-in helps.
@@ -144,7 +148,7 @@ func (s *Store) putKlarnaGrant(ctx context.Context, tx *sql.Tx, userID int64, se
 		ON CONFLICT(user_id) DO UPDATE SET
 			version = version + 1, refresh_token = excluded.refresh_token, refresh_expires_ms = excluded.refresh_expires_ms,
 			access_token = excluded.access_token, access_expires_ms = excluded.access_expires_ms, scope = excluded.scope,
-			lease_owner = NULL, lease_until_ms = NULL, dead_at = excluded.dead_at, dead_reason = excluded.dead_reason,
+			lease_owner = NULL, lease_until_ms = NULL, lease_sending = 0, dead_at = excluded.dead_at, dead_reason = excluded.dead_reason,
 			updated_at = excluded.updated_at`,
 		userID, nullString(t.RefreshToken), nullMillis(t.RefreshExpires), nullString(t.AccessToken), nullMillis(t.AccessExpires),
 		t.Scope, deadAt, deadReason, s.now())
@@ -176,7 +180,7 @@ func scanKlarnaIdentity(row *sql.Row) (KlarnaIdentity, error) {
 }
 
 const selectKlarnaGrant = `SELECT user_id, version, COALESCE(refresh_token, ''), refresh_expires_ms,
-	COALESCE(access_token, ''), access_expires_ms, scope, COALESCE(lease_owner, ''), lease_until_ms,
+	COALESCE(access_token, ''), access_expires_ms, scope, COALESCE(lease_owner, ''), lease_until_ms, lease_sending,
 	COALESCE(dead_at, ''), dead_reason FROM klarna_grants WHERE user_id = ?`
 
 // KlarnaGrant reads an account's grant as it is now.
@@ -190,7 +194,7 @@ func scanKlarnaGrant(row *sql.Row) (KlarnaGrant, error) {
 	var refreshExp, accessExp, leaseUntil sql.NullInt64
 	var dead string
 	err := row.Scan(&g.UserID, &g.Version, &g.RefreshToken, &refreshExp, &g.AccessToken, &accessExp, &g.Scope,
-		&g.LeaseOwner, &leaseUntil, &dead, &g.DeadReason)
+		&g.LeaseOwner, &leaseUntil, &g.LeaseSending, &dead, &g.DeadReason)
 	if err != nil {
 		return KlarnaGrant{}, noRows(err)
 	}
@@ -204,19 +208,40 @@ func scanKlarnaGrant(row *sql.Row) (KlarnaGrant, error) {
 // ClaimKlarnaRefresh takes the right to refresh the grant at version: only
 // when the version is unchanged, the grant alive and nobody holds a lease.
 // Exactly one of any number of racing callers, in any number of processes,
-// gets true.
+// gets true. The lease is not sending yet (MarkKlarnaRefreshSending).
 func (s *Store) ClaimKlarnaRefresh(ctx context.Context, userID, version int64, owner string, until time.Time) (_ bool, err error) {
 	defer wrap(&err, "claim klarna refresh")
-	return changed(ctx, s.db.Write, `UPDATE klarna_grants SET lease_owner = ?, lease_until_ms = ?, updated_at = ?
+	return changed(ctx, s.db.Write, `UPDATE klarna_grants SET lease_owner = ?, lease_until_ms = ?, lease_sending = 0, updated_at = ?
 		WHERE user_id = ? AND version = ? AND dead_at IS NULL AND lease_owner IS NULL`,
 		owner, until.UnixMilli(), s.now(), userID, version)
+}
+
+// TakeOverKlarnaRefresh takes a lease whose holder stale let it run out
+// (at now) before it was about to send the refresh token: that token was
+// never sent, so it is safe to send. False when the lease is sending, still
+// running, or no longer stale's.
+func (s *Store) TakeOverKlarnaRefresh(ctx context.Context, userID, version int64, stale, owner string, now, until time.Time) (_ bool, err error) {
+	defer wrap(&err, "take over klarna refresh")
+	return changed(ctx, s.db.Write, `UPDATE klarna_grants SET lease_owner = ?, lease_until_ms = ?, updated_at = ?
+		WHERE user_id = ? AND version = ? AND dead_at IS NULL AND lease_owner = ? AND lease_sending = 0 AND lease_until_ms <= ?`,
+		owner, until.UnixMilli(), s.now(), userID, version, stale, now.UnixMilli())
+}
+
+// MarkKlarnaRefreshSending records that owner is about to send the refresh
+// token, and runs its lease until until. False when owner no longer holds
+// the lease (another process took it over): then it must not send.
+func (s *Store) MarkKlarnaRefreshSending(ctx context.Context, userID, version int64, owner string, until time.Time) (_ bool, err error) {
+	defer wrap(&err, "mark klarna refresh sending")
+	return changed(ctx, s.db.Write, `UPDATE klarna_grants SET lease_sending = 1, lease_until_ms = ?, updated_at = ?
+		WHERE user_id = ? AND version = ? AND dead_at IS NULL AND lease_owner = ? AND lease_sending = 0`,
+		until.UnixMilli(), s.now(), userID, version, owner)
 }
 
 // ReleaseKlarnaRefresh gives a lease back unused: the refresh token was not
 // spent (the call never reached Klarna, or Klarna failed before using it).
 func (s *Store) ReleaseKlarnaRefresh(ctx context.Context, userID, version int64, owner string) (_ bool, err error) {
 	defer wrap(&err, "release klarna refresh")
-	return changed(ctx, s.db.Write, `UPDATE klarna_grants SET lease_owner = NULL, lease_until_ms = NULL, updated_at = ?
+	return changed(ctx, s.db.Write, `UPDATE klarna_grants SET lease_owner = NULL, lease_until_ms = NULL, lease_sending = 0, updated_at = ?
 		WHERE user_id = ? AND version = ? AND lease_owner = ?`, s.now(), userID, version, owner)
 }
 
@@ -227,7 +252,7 @@ func (s *Store) ReleaseKlarnaRefresh(ctx context.Context, userID, version int64,
 func (s *Store) RotateKlarnaGrant(ctx context.Context, userID, version int64, owner string, t KlarnaTokens) (_ bool, err error) {
 	defer wrap(&err, "rotate klarna grant")
 	return changed(ctx, s.db.Write, `UPDATE klarna_grants SET version = version + 1, refresh_token = ?, refresh_expires_ms = ?,
-		access_token = ?, access_expires_ms = ?, scope = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at = ?
+		access_token = ?, access_expires_ms = ?, scope = ?, lease_owner = NULL, lease_until_ms = NULL, lease_sending = 0, updated_at = ?
 		WHERE user_id = ? AND version = ? AND lease_owner = ? AND dead_at IS NULL`,
 		t.RefreshToken, nullMillis(t.RefreshExpires), nullString(t.AccessToken), nullMillis(t.AccessExpires), t.Scope,
 		s.now(), userID, version, owner)
@@ -239,10 +264,20 @@ func (s *Store) RotateKlarnaGrant(ctx context.Context, userID, version int64, ow
 func (s *Store) KillKlarnaGrant(ctx context.Context, userID, version int64, owner, reason string) (_ bool, err error) {
 	defer wrap(&err, "kill klarna grant")
 	return changed(ctx, s.db.Write, `UPDATE klarna_grants SET version = version + 1, refresh_token = NULL, refresh_expires_ms = NULL,
-		access_token = NULL, access_expires_ms = NULL, lease_owner = NULL, lease_until_ms = NULL,
+		access_token = NULL, access_expires_ms = NULL, lease_owner = NULL, lease_until_ms = NULL, lease_sending = 0,
 		dead_at = ?, dead_reason = ?, updated_at = ?
 		WHERE user_id = ? AND version = ? AND lease_owner IS ? AND dead_at IS NULL`,
 		s.now(), reason, s.now(), userID, version, nullString(owner))
+}
+
+// DropKlarnaAccessToken forgets the grant's access token if it is still
+// sealed (the one the caller found Klarna refuses), so the next caller
+// refreshes. The version stays: the refresh token is unchanged.
+func (s *Store) DropKlarnaAccessToken(ctx context.Context, userID int64, sealed string) (err error) {
+	defer wrap(&err, "drop klarna access token")
+	_, err = s.db.Write.ExecContext(ctx, `UPDATE klarna_grants SET access_token = NULL, access_expires_ms = NULL, updated_at = ?
+		WHERE user_id = ? AND access_token = ?`, s.now(), userID, sealed)
+	return err
 }
 
 // DisconnectKlarna forgets the account's Klarna identity and its grant.

@@ -164,3 +164,44 @@ func TestOnlyOneClaimWinsAcrossProcesses(t *testing.T) {
 		t.Fatal("claimed a dead grant")
 	}
 }
+
+// A claim not yet sending can be taken over once it ran out, and its holder
+// then cannot record sending; a sending lease, or one still running, cannot
+// be taken over.
+func TestRefreshTakeOverOnlyBeforeSending(t *testing.T) {
+	s, c := newStore(t)
+	ctx := context.Background()
+	u, err := s.CreateKlarnaUser(ctx, "ida@example.com", "Ida", db.KlarnaIdentity{Sub: "krn:kuid:ida"}, klarnaTokens("rt", "at", c.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := s.KlarnaGrant(ctx, u.ID)
+	now := c.Now()
+	if ok, err := s.ClaimKlarnaRefresh(ctx, u.ID, g.Version, "a", now.Add(2*time.Second)); !ok || err != nil {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	if ok, _ := s.TakeOverKlarnaRefresh(ctx, u.ID, g.Version, "a", "b", now.Add(time.Second), now.Add(3*time.Second)); ok {
+		t.Error("a claim still running was taken over")
+	}
+	if ok, err := s.TakeOverKlarnaRefresh(ctx, u.ID, g.Version, "a", "b", now.Add(2*time.Second), now.Add(4*time.Second)); !ok || err != nil {
+		t.Fatalf("take over a claim that ran out: %v %v", ok, err)
+	}
+	if ok, _ := s.MarkKlarnaRefreshSending(ctx, u.ID, g.Version, "a", now.Add(time.Minute)); ok {
+		t.Error("the replaced holder recorded sending: it would send the token the new holder sends")
+	}
+	if ok, err := s.MarkKlarnaRefreshSending(ctx, u.ID, g.Version, "b", now.Add(time.Minute)); !ok || err != nil {
+		t.Fatalf("the holder recording sending: %v %v", ok, err)
+	}
+	if g, _ = s.KlarnaGrant(ctx, u.ID); !g.LeaseSending || g.LeaseOwner != "b" || !g.LeaseUntil.Equal(now.Add(time.Minute)) {
+		t.Errorf("after sending: %+v", g)
+	}
+	if ok, _ := s.TakeOverKlarnaRefresh(ctx, u.ID, g.Version, "b", "c", now.Add(time.Hour), now.Add(time.Hour)); ok {
+		t.Error("a sending lease was taken over")
+	}
+	if ok, _ := s.ReleaseKlarnaRefresh(ctx, u.ID, g.Version, "b"); !ok {
+		t.Fatal("release")
+	}
+	if g, _ = s.KlarnaGrant(ctx, u.ID); g.LeaseSending || g.LeaseOwner != "" {
+		t.Errorf("after release: %+v", g)
+	}
+}

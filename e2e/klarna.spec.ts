@@ -365,3 +365,64 @@ test('no page or log holds a customer token in full', async ({ page, request }) 
   noFullToken('the shop log', log, masked);
   noFullToken('the shop log', log, rotated);
 });
+
+async function fault(request: APIRequestContext, data: object): Promise<void> {
+  const res = await request.post(`${sandboxURL}/control/faults`, { data });
+  expect(res.ok()).toBeTruthy();
+}
+
+test('every answer lost: the shop asks Klarna before it speaks, and the customer cannot pay twice', async ({ page, request }) => {
+  await addToCart(page, 'Pour-over Dripper');
+  await payWithKlarna(page);
+  const payPage = page.url();
+  // Klarna places the order, and every answer to the shop is lost.
+  await fault(request, { operation: 'klarna.create_order', lose_answer: true, times: 5 });
+  await loginInWidget(page, 'Jonas Weber');
+  await approve(page); // the session says an order was placed: it is
+  await expect(page.getByText('Nothing was charged')).toHaveCount(0);
+  await expect(page.getByText('confirmation did not reach the shop')).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Continue with Klarna' })).toHaveCount(0);
+  expect(await cartCount(page)).toBe(0);
+  await page.screenshot({ path: `${shots}/9-lost-answers.png`, fullPage: true });
+  const state = await sandboxState(request);
+  expect(state.calls['klarna.read_session']).toBeGreaterThanOrEqual(1);
+
+  // The widget is not offered again for this attempt.
+  await page.goto(payPage);
+  await expect(page).toHaveURL(/\/orders\/[a-z0-9]+$/);
+});
+
+test('an outcome Klarna will not tell is being confirmed, with no second approval', async ({ page, request }) => {
+  await addToCart(page, 'Pour-over Dripper');
+  await payWithKlarna(page);
+  const payPage = page.url();
+  await fault(request, { operation: 'klarna.create_order', lose_answer: true, times: 3 });
+  await fault(request, { operation: 'klarna.read_session', status: 503, times: 3 });
+  await loginInWidget(page, 'Jonas Weber');
+  await widget(page).getByTestId('klarna-buy').click();
+
+  await expect(page).toHaveURL(/\/orders\/[a-z0-9]+$/);
+  await expect(page.getByTestId('klarna-confirming')).toHaveText(
+    'We are confirming your payment with Klarna. Please do not pay again: this page shows the result as soon as Klarna confirms it.');
+  await expect(page.getByText('Nothing was charged')).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'Continue with Klarna' })).toHaveCount(0);
+  await page.screenshot({ path: `${shots}/10-confirming.png`, fullPage: true });
+  await page.goto(payPage);
+  await expect(page).toHaveURL(/\/orders\/[a-z0-9]+$/);
+  await expect(page.getByTestId('klarna-confirming')).toBeVisible();
+});
+
+test('a linked account Klarna no longer knows is dropped, and the purchase links it again', async ({ page, request }) => {
+  await linkedCustomer(page);
+  await resetSandbox(request); // Klarna forgets every customer token
+  await addToCart(page, 'Glass Carafe');
+  await payWithKlarna(page);
+  await expect(page.getByText('Klarna no longer knows the Klarna account you linked')).toBeVisible();
+  await expect(page.getByText('Your linked Klarna account will be recognised')).toHaveCount(0);
+  await expect(widget(page).getByTestId('klarna-inline-status')).toHaveText('You will log in to Klarna when you place the order.');
+  await loginInWidget(page);
+  await expect(widget(page).getByRole('checkbox', { name: 'Link my Klarna account to this shop' })).toBeChecked();
+  await approve(page);
+  await page.goto('/account');
+  await expect(page.getByTestId('klarna-token')).toHaveText(/^••••[A-Z2-7]{4}$/);
+});

@@ -292,3 +292,21 @@ test('a revoked grant asks to sign in with Klarna again, and paying with Klarna 
   await openKlarnaPayment(page);
   await buyRecognised(page, 'klarna-pay-after-revival');
 });
+
+test('a grant revoked at Klarna a minute ago is not called recognised', async ({ page, request }) => {
+  const email = uniqueEmail('rhea.revoked');
+  await signInWithKlarna(page, email);
+  await addToCart(page, 'Glass Carafe');
+  // The stored access token still has minutes to live, but Klarna no longer
+  // knows the grant behind it.
+  expect((await control(request, 'klarna/login/revoke', { email })).revoked).toBe(1);
+
+  await openKlarnaPayment(page);
+  await expect(page.getByTestId('klarnasignin-recognised')).toHaveCount(0);
+  await expect(page.getByRole('status').first()).toHaveText(signInAgain);
+  await expect(widget(page).getByTestId('klarna-inline-status')).toHaveText('You will log in to Klarna when you place the order.');
+  await shot(page, 'klarna-pay-revoked-minutes-ago');
+  const state = await sandboxState(request);
+  expect(state.calls['klarna.userinfo']).toBeGreaterThanOrEqual(1); // the shop asked Klarna before it claimed anything
+  expect(state.calls['klarna.token_refresh']).toBe(1); // the refused token was dropped, and the refresh found the grant ended
+});

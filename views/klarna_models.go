@@ -16,8 +16,8 @@ type KlarnaPayView struct {
 	SDKURL       string // KLARNA_SDK_URL
 	AuthorizeURL string // where the page posts the authorization_token
 	Recognised   bool   // the session carries the stored customer_token
-	// SignedInWithKlarna: the customer has a live Sign in with Klarna grant,
-	// whose access token went with the session.
+	// SignedInWithKlarna: the session carried a Sign in with Klarna access
+	// token that Klarna confirmed when the session was made.
 	SignedInWithKlarna bool
 	Linking            bool // intent buy_and_link (a signed-in customer)
 	Notice             string
@@ -36,3 +36,8 @@ type KlarnaOrderView struct {
 	SourceOrderID string // the order it repeats
 	Reference     string // the last Klarna error's correlation id
 }
+
+// KlarnaConfirmingNotice is what a customer is told when Klarna did not say
+// whether it placed the order: the shop keeps asking (the sweep), and the
+// order's page shows the answer.
+const KlarnaConfirmingNotice = "We are confirming your payment with Klarna. Please do not pay again: this page shows the result as soon as Klarna confirms it."

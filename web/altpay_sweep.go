@@ -24,35 +24,33 @@ func (f *altpayFlow) sweep(ctx context.Context) {
 	f.a.every(ctx, "altpay", altpaySweepEvery, f.sweepOnce)
 }
 
-// sweepOnce is one pass of the sweep. An order it cannot settle waits longer
-// each time (sweepRetryAfter), and after altpayMaxSettleTries it is left for
-// a person.
+// sweepOnce is one pass of the sweep (sweepPass): an order it cannot settle
+// waits longer each time (sweepRetryAfter), and after altpayMaxSettleTries it
+// is left for a person.
 func (f *altpayFlow) sweepOnce(ctx context.Context) {
 	a := f.a
-	ids, err := a.Store.AltpayInvoicesToSettle(ctx, f.env(), a.Clock.Now(), altpayMaxSettleTries, altpaySweepBatch)
-	if err != nil {
-		a.Log.Warn("altpay sweep: listing invoices", "error", err)
-		return
-	}
-	for _, id := range ids {
-		o, err := a.Store.OrderByPublicID(ctx, id)
-		if err != nil {
-			continue
-		}
-		inv, err := a.Store.AltpayInvoiceFor(ctx, o.ID)
-		if err == nil {
-			err = f.reconcile(ctx, o, inv)
-		}
-		if err == nil || ctx.Err() != nil {
-			continue
-		}
-		a.sweepFailed(ctx, "altpay", id, inv.SettleTries, altpayMaxSettleTries,
-			func(ctx context.Context, next time.Time) (int, error) {
-				return a.Store.AltpayInvoiceSettleFailed(ctx, o.ID, next)
-			},
-			"look for this order's invoice at Alternative Payments (its memo names the order) and settle the order by hand",
-			err, "idempotency_key", inv.IdempotencyKey)
-	}
+	a.sweepPass(ctx, sweeper{
+		name: "altpay sweep", maxTries: altpayMaxSettleTries,
+		giveUp: "look for this order's invoice at Alternative Payments (its memo names the order) and settle the order by hand",
+		due: func(ctx context.Context, now time.Time, maxTries int) ([]string, error) {
+			return a.Store.AltpayInvoicesToSettle(ctx, f.env(), now, maxTries, altpaySweepBatch)
+		},
+		settle: func(ctx context.Context, o db.Order) error {
+			inv, err := a.Store.AltpayInvoiceFor(ctx, o.ID)
+			if err != nil {
+				return err
+			}
+			return f.reconcile(ctx, o, inv)
+		},
+		failed: func(ctx context.Context, o db.Order) (int, []any, error) {
+			inv, err := a.Store.AltpayInvoiceFor(ctx, o.ID)
+			if err != nil {
+				return 0, nil, err
+			}
+			tries, err := a.Store.AltpayInvoiceSettleFailed(ctx, o.ID, a.Clock.Now().Add(sweepRetryAfter(inv.SettleTries+1)))
+			return tries, []any{"idempotency_key", inv.IdempotencyKey}, err
+		},
+	})
 }
 
 // reconcile asks the provider again for a pending attempt's invoice that was

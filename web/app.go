@@ -142,6 +142,7 @@ func New(d Deps) *App {
 func (a *App) RunBackground(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.vipps.sweep(ctx) })
+	wg.Go(func() { a.klarna.sweep(ctx) })
 	wg.Go(func() { a.klarnaSignIn.sweep(ctx) })
 	wg.Go(func() { a.altpay.sweep(ctx) })
 	wg.Go(func() { a.every(ctx, "release", releaseEvery, func(ctx context.Context) { a.releaseClosed(ctx, 0) }) })

@@ -2,16 +2,19 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"refshop/db"
 	"refshop/web/catalog"
 	"refshop/web/klarna"
+	"refshop/web/klarna/link"
 )
 
 func buyAgainKeyPrefix(userID int64) string { return fmt.Sprintf("klarna-buy-again:%d:", userID) }
@@ -44,52 +47,127 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// A double submit waits for the first, then finds its order.
+	defer k.locks.Lock(o.ID)()
+	if o, err = k.a.Store.OrderByPublicID(ctx, o.PublicID); err != nil {
+		return err
+	}
 	if o.Status != db.StatusPending {
 		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	}
+	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
+	if err != nil {
+		return err
 	}
 	att, err := k.links.Begin(ctx, u.ID)
 	if err != nil {
 		return err
 	}
-	tok := att.Token()
-	if tok.IsZero() {
-		_ = k.a.failOrder(ctx, o, "No Klarna account is linked.")
-		return &UserError{Status: http.StatusConflict, Title: "No Klarna account is linked",
-			Message: "Pay with Klarna at checkout to link your Klarna account, then you can buy again in one step. Nothing was charged."}
+	ko, err := k.sendBuyAgain(context.WithoutCancel(ctx), o, kp, att)
+	if err == nil {
+		thanks, err := k.recordPlaced(context.WithoutCancel(ctx), o, ko, att,
+			"Paid with your linked Klarna account.", "Thank you! Your order was placed with your linked Klarna account.")
+		if err != nil {
+			return err
+		}
+		k.a.flash(c, thanks)
+		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	}
-	lines, amount, tax := klarna.Lines(klarnaItems(o.Lines))
-	req := klarna.TokenOrderRequest{PurchaseCurrency: catalog.Currency, OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines,
-		MerchantURLs: &klarna.TokenMerchantURL{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID}
-	ko, err := k.client.CustomerTokenOrder(ctx, tok, req, klarna.IdempotencyKey(key, "customer_token_order"))
-	if err != nil {
-		ref := klarna.CorrelationID(err)
-		if ref != "" {
-			_ = k.a.Store.SetKlarnaCorrelationID(ctx, o.ID, ref)
+	k.noteCorrelationID(ctx, o, err)
+	if detail, refused := k.buyAgainRefused(ctx, o, att, err); refused {
+		if errors.Is(err, link.ErrNotLinked) {
+			return &UserError{Status: http.StatusConflict, Title: "No Klarna account is linked",
+				Message: "Pay with Klarna at checkout to link your Klarna account, then you can buy again in one step. Nothing was charged."}
 		}
 		if klarna.TokenGone(err) {
-			_ = att.Forget(ctx)
-			_ = k.a.failOrder(ctx, o, "Klarna no longer accepts the linked account.")
-			return &UserError{Status: http.StatusConflict, Title: "Your Klarna link has ended", Reference: ref, Err: err,
+			return &UserError{Status: http.StatusConflict, Title: "Your Klarna link has ended", Reference: klarna.CorrelationID(err), Err: err,
 				Message: "Klarna no longer accepts the linked account (it was cancelled or replaced), so the shop forgot it. " +
 					"Pay with Klarna at checkout to link it again. Nothing was charged."}
 		}
-		if s := klarna.StatusOf(err); s >= 400 && s < 500 {
-			// Klarna answered no: this attempt is over. (No answer or a 5xx
-			// leaves it open, to retry with the same key.)
-			_ = k.a.failOrder(ctx, o, "Klarna refused the order.")
+		return klarnaError(err, "Klarna could not place the order", detail)
+	}
+	// No answer or a 5xx: Klarna may have placed it. The attempt stays open;
+	// its key makes a retry (the customer's or the sweep's) one order at most.
+	return klarnaError(err, "Klarna did not confirm the order",
+		"Please do not pay again: Klarna may have placed it. This order's page shows the result once Klarna confirms it, "+
+			"and trying again there cannot place it twice.")
+}
+
+// sendBuyAgain places a "Buy again" attempt's order with its stored request
+// and key and the linked account's customer token.
+func (k *klarnaFlow) sendBuyAgain(ctx context.Context, o db.Order, kp db.KlarnaPayment, att *link.Attempt) (klarna.Order, error) {
+	tok := att.Token()
+	if tok.IsZero() {
+		return klarna.Order{}, link.ErrNotLinked
+	}
+	sub := kp.KlarnaSubmission
+	if !kp.Submitted() {
+		var err error
+		if sub, err = k.buyAgainSubmission(o); err != nil { // an attempt stored before requests were
+			return klarna.Order{}, err
 		}
-		return klarnaError(err, "Klarna could not place the order", "Nothing was charged.")
 	}
-	if err := k.a.Store.SetProviderReference(ctx, o.ID, ko.OrderID); err != nil && !errors.Is(err, db.ErrStale) {
-		return err
+	var req klarna.TokenOrderRequest
+	if err := json.Unmarshal([]byte(sub.Request), &req); err != nil {
+		return klarna.Order{}, err
 	}
-	detail, thanks := klarnaPlaced(ko, "Paid with your linked Klarna account.", "Thank you! Your order was placed with your linked Klarna account.")
-	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, detail); err != nil && !errors.Is(err, db.ErrStale) {
-		return err
+	ctx, cancel := context.WithTimeout(ctx, klarnaOrderBudget)
+	defer cancel()
+	return k.client.CustomerTokenOrder(ctx, tok, req, sub.Key)
+}
+
+// buyAgainRefused ends a "Buy again" attempt Klarna said no to (a 4xx, or
+// no linked account) and says why; refused is false when Klarna may still
+// have placed it (no answer, a 5xx). A dead token is forgotten.
+func (k *klarnaFlow) buyAgainRefused(ctx context.Context, o db.Order, att *link.Attempt, err error) (detail string, refused bool) {
+	s := klarna.StatusOf(err)
+	switch {
+	case errors.Is(err, link.ErrNotLinked):
+		detail = "No Klarna account is linked. Nothing was charged."
+	case klarna.TokenGone(err):
+		_ = att.Forget(ctx)
+		detail = "Klarna no longer accepts the linked account. Nothing was charged."
+	case s >= 400 && s < 500:
+		detail = "Klarna refused the order. Nothing was charged."
+	default:
+		return "", false
 	}
-	k.saveToken(c, u.ID, att, ko.CustomerToken) // present when Klarna rotated it
-	k.a.flash(c, thanks)
-	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	_ = k.close(ctx, o, db.StatusFailed, detail)
+	return detail, true
+}
+
+// settleBuyAgain is the sweep's retry of a "Buy again" attempt left open.
+// One left open before the shop stored its requests is not sent: the
+// customer may have been told then that nothing was charged, and a retry
+// that Klarna does not replay would place the order now. It is left for a
+// person.
+func (k *klarnaFlow) settleBuyAgain(ctx context.Context, o db.Order, kp db.KlarnaPayment) (db.Order, error) {
+	if !kp.Submitted() {
+		k.a.Log.Error("klarna: a Buy again attempt from before the shop stored its requests is open; "+
+			"find it in the Merchant Portal by merchant_reference1 and settle the order by hand", "order", o.PublicID)
+		return o, k.a.Store.SetKlarnaSettleAfter(ctx, o.ID, time.Time{})
+	}
+	att, err := k.links.Begin(ctx, o.UserID)
+	if err != nil {
+		return o, err
+	}
+	ko, err := k.sendBuyAgain(ctx, o, kp, att)
+	if err == nil {
+		_, err = k.recordPlaced(ctx, o, ko, att, "Paid with your linked Klarna account.", "")
+		return o, err
+	}
+	if _, refused := k.buyAgainRefused(ctx, o, att, err); refused {
+		return o, nil
+	}
+	return o, err
+}
+
+// buyAgainSubmission is "Buy again" attempt o's order request and key.
+func (k *klarnaFlow) buyAgainSubmission(o db.Order) (db.KlarnaSubmission, error) {
+	lines, amount, tax := klarna.Lines(klarnaItems(o.Lines))
+	body, err := json.Marshal(klarna.TokenOrderRequest{PurchaseCurrency: catalog.Currency, OrderAmount: amount, OrderTaxAmount: tax,
+		OrderLines: lines, MerchantURLs: &klarna.TokenMerchantURL{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID})
+	return db.KlarnaSubmission{Key: klarna.IdempotencyKey(o.IdempotencyKey, "customer_token_order"), Request: string(body)}, err
 }
 
 // buyAgainAttempt returns the attempt named by key, making it (an order with
@@ -117,8 +195,14 @@ func (k *klarnaFlow) buyAgainAttempt(ctx context.Context, u *db.User, src db.Ord
 		}
 		return db.Order{}, err
 	}
+	// The request is stored with the attempt: every retry, the sweep's too,
+	// sends it with the same key.
+	sub, err := k.buyAgainSubmission(o)
+	if err != nil {
+		return db.Order{}, err
+	}
 	if err := k.a.Store.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: o.ID, Kind: db.KlarnaCustomerToken,
-		SourceOrder: src.PublicID}); err != nil {
+		SourceOrder: src.PublicID, KlarnaSubmission: sub, SettleAfter: k.a.Clock.Now().Add(klarnaSettleAfter)}); err != nil {
 		return db.Order{}, err
 	}
 	return o, nil

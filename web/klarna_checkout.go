@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"refshop/db"
 	"refshop/views"
 	"refshop/web/catalog"
+	"refshop/web/keyedmutex"
 	"refshop/web/klarna"
 	"refshop/web/klarna/link"
 	"refshop/web/secret"
@@ -29,6 +31,9 @@ import (
 //   - a 409 (the cart changed since approval) or 404 (the authorization is
 //     older than 60 minutes) makes a new attempt on the refreshed session and
 //     asks the customer to approve again;
+//   - the order request is stored before it is sent, and any outcome but the
+//     order is checked against the session (klarna_settle.go); what stays
+//     unknown is settled by the sweep (klarna_sweep.go);
 //   - the account page shows the link (masked) and unlinks it;
 //   - "Buy again" repeats a past Klarna order with the customer token, no
 //     widget.
@@ -36,6 +41,7 @@ type klarnaFlow struct {
 	a      *App
 	client *klarna.Client
 	links  *link.Keeper
+	locks  keyedmutex.Map[int64] // by order id: one submit or settle of an attempt at a time
 }
 
 // The shop sells in Germany in euros (catalog.Currency).
@@ -83,8 +89,13 @@ func (k *klarnaFlow) sessionRequest(o db.Order, intent string, tok secret.Secret
 	return req
 }
 
-// klarnaError is the customer's view of a failed Klarna call: nothing was
-// charged, the cart is kept, and the support reference is Klarna's
+// klarnaLinkForgotten tells a customer whose linked account Klarna no
+// longer knows how to link it again.
+const klarnaLinkForgotten = "Klarna no longer knows the Klarna account you linked, so the shop forgot it. " +
+	"Log in at Klarna and keep \"Link my Klarna account\" checked to link it again."
+
+// klarnaError is the customer's view of a failed Klarna call, with msg
+// saying what it means for their money; the support reference is Klarna's
 // correlation id (the error page falls back to the request id).
 func klarnaError(err error, title, msg string) error {
 	status := http.StatusBadGateway
@@ -135,17 +146,31 @@ func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPaym
 		if err != nil {
 			return err
 		}
+		// A token Klarna no longer knows is dropped, not sent: the page
+		// would say the customer is recognised, and Klarna would not.
+		linked := !att.Token().IsZero()
+		known, err := att.Known(ctx)
+		switch {
+		case err != nil:
+			k.a.Log.Warn("klarna: cannot check the linked customer token; sending it", "request_id", requestID(c),
+				"user_id", o.UserID, "correlation_id", klarna.CorrelationID(err))
+		case linked && !known:
+			notice = strings.TrimSpace(notice + " " + klarnaLinkForgotten)
+		}
 		tok = att.Token()
 	}
 	req := k.sessionRequest(o, intent, tok)
+	// Unsubmitted, the attempt is the sweep's once its session has ended.
+	kp := db.KlarnaPayment{OrderID: o.ID, Kind: db.KlarnaWidget, Intent: intent, SentToken: !tok.IsZero(),
+		SettleAfter: k.a.Clock.Now().Add(klarnaSessionTTL)}
 	if o.UserID != 0 {
 		// Sign in with Klarna (web/klarnasignin*.go): a fresh access token
 		// as customer.klarna_access_token skips the widget's login.
-		if n := k.a.klarnaSignIn.addAccessToken(c, o.UserID, &req); n != "" {
+		var n string
+		if kp.SentAccessToken, n = k.a.klarnaSignIn.addAccessToken(c, o.UserID, &req); n != "" {
 			notice = strings.TrimSpace(notice + " " + n)
 		}
 	}
-	kp := db.KlarnaPayment{OrderID: o.ID, Kind: db.KlarnaWidget, Intent: intent, SentToken: !tok.IsZero()}
 	if prev != nil && prev.SessionID != "" {
 		err := k.client.UpdateSession(ctx, prev.SessionID, req, klarna.IdempotencyKey(o.IdempotencyKey, "update_session"))
 		switch {
@@ -211,6 +236,10 @@ func (k *klarnaFlow) payPage(c echo.Context) error {
 	if done {
 		return err
 	}
+	if kp.Submitted() {
+		// Its order is being confirmed: no second approval.
+		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	}
 	if k.a.Clock.Now().After(kp.CreatedAt.Add(klarnaSessionTTL)) {
 		_ = k.a.Store.SetOrderStatus(c.Request().Context(), o.ID, db.StatusPending, db.StatusCancelled, "The Klarna session expired.")
 		k.a.flash(c, "Your Klarna session expired. Choose Klarna again to pay.")
@@ -219,10 +248,7 @@ func (k *klarnaFlow) payPage(c echo.Context) error {
 	v := views.KlarnaPayView{
 		OrderID: o.PublicID, Total: eur(o.TotalAmount), Tax: eur(o.TaxAmount), ClientToken: kp.ClientToken,
 		SDKURL: k.a.Config.Klarna.SDKURL, AuthorizeURL: "/checkout/klarna/" + o.PublicID + "/authorize",
-		Recognised: kp.SentToken, Linking: kp.Intent == klarna.IntentBuyAndLink,
-	}
-	if o.UserID != 0 {
-		v.SignedInWithKlarna = k.a.klarnaSignIn.live(c, o.UserID)
+		Recognised: kp.SentToken, SignedInWithKlarna: kp.SentAccessToken, Linking: kp.Intent == klarna.IntentBuyAndLink,
 	}
 	v.Lines = orderLineViews(o.Lines)
 	return render(c, http.StatusOK, views.KlarnaPay(k.a.chrome(c, "Pay with Klarna"), v))
@@ -230,10 +256,11 @@ func (k *klarnaFlow) payPage(c echo.Context) error {
 
 // authorized is POST /checkout/klarna/:id/authorize with the authorization
 // token from Klarna.Payments.authorize: the shop places the order with the
-// cart as it is now, so a cart changed since approval is Klarna's 409.
+// cart as it is now, so a cart changed since approval is Klarna's 409. The
+// request is stored before it is sent, so a repeated submit, the sweep and a
+// restarted shop all send the same one with the same key.
 func (k *klarnaFlow) authorized(c echo.Context) error {
-	ctx := c.Request().Context()
-	o, kp, done, err := k.klarnaAttempt(c)
+	o, _, done, err := k.klarnaAttempt(c)
 	if done {
 		return err
 	}
@@ -242,103 +269,97 @@ func (k *klarnaFlow) authorized(c echo.Context) error {
 		return &UserError{Status: http.StatusBadRequest, Title: "Klarna did not approve",
 			Message: "The page did not receive Klarna's approval. Go back and choose \"Buy with Klarna\" again."}
 	}
-	pc, err := k.a.priceCart(c)
+	// One submit of an attempt at a time in this process: a second one
+	// waits, then finds what the first did (the order's page once paid).
+	defer k.locks.Lock(o.ID)()
+	o, kp, done, err := k.klarnaAttempt(c)
+	if done {
+		return err
+	}
+	// The work goes on if the browser leaves; each Klarna call has its own
+	// budget.
+	ctx := context.WithoutCancel(c.Request().Context())
+	var sub klarnaSubmission
+	if kp.Submitted() {
+		// Submitted before and still open: the same request again.
+		sub, err = k.stored(o, kp)
+	} else {
+		sub, err = k.submitCart(c, o, authToken)
+		if errors.Is(err, db.ErrStale) {
+			// Another shop process submitted it meanwhile: send its request.
+			if kp, err = k.a.Store.KlarnaPaymentByOrder(ctx, o.ID); err == nil {
+				sub, err = k.stored(o, kp)
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
-	if len(pc.Lines) == 0 {
-		_ = k.client.CancelAuthorization(ctx, authToken)
-		_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCancelled, "The cart was emptied before the order was placed.")
-		return errEmptyCart
+	att, err := k.linkAttempt(ctx, o, kp)
+	if err != nil {
+		return err
 	}
-	req := klarna.OrderRequest{Purchase: k.purchase(o, pc.Lines)}
-
-	linking := o.UserID != 0 && kp.Intent == klarna.IntentBuyAndLink
-	var att *link.Attempt
-	if linking {
-		// Read the link before the call: the attempt's Save compares
-		// against what it read.
-		if att, err = k.links.Begin(ctx, o.UserID); err != nil {
+	res := k.send(ctx, kp, sub)
+	switch res.outcome {
+	case klarnaOrderPlaced:
+		thanks, err := k.recordPlaced(ctx, o, res.order, att, "Klarna approved the payment.", "Thank you! Klarna approved your payment.")
+		if err != nil {
 			return err
 		}
-	}
-	// The key is the attempt's and the authorization's: a retry of this
-	// call, or a second submit of the same approval, replays one order.
-	ko, err := k.client.CreateOrder(ctx, authToken, req, klarna.IdempotencyKey(o.IdempotencyKey, "create_order/"+authToken))
-	if klarna.MayHaveOrdered(err) {
-		if placed, rerr := k.placedUnanswered(c, o, kp, err); rerr != nil || placed {
-			return rerr
+		k.a.flash(c, thanks)
+	case klarnaOrderUnseen:
+		if err := k.recordUnseen(ctx, o, kp, res, requestID(c)); err != nil {
+			return err
 		}
-	}
-	if klarna.NeedsReapproval(err) {
-		return k.reapprove(c, o, kp, authToken, err)
-	}
-	if err != nil {
-		if ref := klarna.CorrelationID(err); ref != "" {
-			_ = k.a.Store.SetKlarnaCorrelationID(ctx, o.ID, ref)
+		k.a.flash(c, "Thank you! Klarna approved your payment.")
+	case klarnaOrderReapprove:
+		return k.reapprove(c, o, kp, sub.auth, res.err)
+	case klarnaOrderRefused:
+		k.noteCorrelationID(ctx, o, res.err)
+		// Klarna holds nothing of this request: the customer may approve
+		// again, and the sweep has nothing to ask until the session ends.
+		if err := k.a.Store.WithdrawKlarnaOrder(ctx, o.ID, sub.key, kp.CreatedAt.Add(klarnaSessionTTL)); err != nil && !errors.Is(err, db.ErrStale) {
+			return err
 		}
-		return klarnaError(err, "Klarna could not place the order",
+		return klarnaError(res.err, "Klarna could not place the order",
 			"Nothing was charged and your cart is unchanged. Go back to the Klarna page and try again, or choose another payment method.")
+	default:
+		k.noteCorrelationID(ctx, o, res.err)
+		k.a.Log.Warn("klarna: the order's outcome is unknown; the customer is told it is being confirmed",
+			"request_id", requestID(c), "order", o.PublicID, "session_id", kp.SessionID,
+			"correlation_id", klarna.CorrelationID(res.err), "error", res.err)
+		k.a.flash(c, views.KlarnaConfirmingNotice)
 	}
-	if err := k.a.Store.SetProviderReference(ctx, o.ID, ko.OrderID); err != nil && !errors.Is(err, db.ErrStale) {
-		return err
-	}
-	// Paid: the order's items leave the cart in the same swap.
-	detail, thanks := klarnaPlaced(ko, "Klarna approved the payment.", "Thank you! Klarna approved your payment.")
-	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, detail); err != nil && !errors.Is(err, db.ErrStale) {
-		return err
-	}
-	if linking {
-		k.saveToken(c, o.UserID, att, ko.CustomerToken)
-	}
-	k.a.flash(c, thanks)
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 }
 
-// placedUnanswered handles a create-order 404 that followed a try with no
-// answer. Klarna promises replay by idempotency key only for Order Management
-// (https://docs.klarna.com/api/escalation-and-retry-policy/), so the lost try
-// may have placed the order and used the authorization. The session says: complete means an order was placed from
-// it, and only this attempt's authorization can have done that (an update
-// cancels older ones). Then the shop must not cancel its order and ask for a
-// new approval while Klarna holds a real one.
-//
-// Chosen: the order is marked authorized (the items leave the cart, so the
-// customer is not led to pay twice), with a detail that says the
-// confirmation was lost and no Klarna order id, and an ERROR log line asks
-// support to match it in Klarna's Merchant Portal by merchant_reference1 (the
-// order's public id). A customer_token in the lost answer is lost too; the
-// link is left as it was. placed is false when the session is incomplete:
-// the 404 was an expired approval after all.
-func (k *klarnaFlow) placedUnanswered(c echo.Context, o db.Order, kp db.KlarnaPayment, cause error) (placed bool, err error) {
+// submitCart stores attempt o's order request for the cart as it is now and
+// the customer's authorization. An empty cart (emptied in another tab)
+// closes the attempt.
+func (k *klarnaFlow) submitCart(c echo.Context, o db.Order, authToken string) (klarnaSubmission, error) {
 	ctx := c.Request().Context()
-	st, err := k.client.ReadSession(ctx, kp.SessionID)
+	pc, err := k.a.priceCart(c)
 	if err != nil {
-		// Unknown: neither cancel nor claim. The order stays pending.
-		k.a.Log.Error("klarna: create order went unanswered and the session cannot be read; check the order in the Merchant Portal",
-			"request_id", requestID(c), "order", o.PublicID, "session_id", kp.SessionID,
-			"correlation_id", klarna.CorrelationID(cause), "error", err)
-		return false, &UserError{Status: http.StatusBadGateway, Title: "Klarna did not confirm the order",
-			Reference: klarna.CorrelationID(cause), Err: err,
-			Message: "Klarna may have placed your order, but did not confirm it. Please do not pay again: check this order later, or contact us with the reference below."}
+		return klarnaSubmission{}, err
 	}
-	if st.Status != "complete" {
-		return false, nil
+	if len(pc.Lines) == 0 {
+		k.cancelAuthorization(ctx, authToken)
+		_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCancelled, "The cart was emptied before the order was placed.")
+		return klarnaSubmission{}, errEmptyCart
 	}
-	k.a.Log.Error("klarna: create order went unanswered but the session is complete: Klarna holds an order the shop has no id for; "+
-		"match it in the Merchant Portal by merchant_reference1",
-		"request_id", requestID(c), "order", o.PublicID, "session_id", kp.SessionID,
-		"correlation_id", klarna.CorrelationID(cause))
-	if ref := klarna.CorrelationID(cause); ref != "" {
+	sub, err := k.newSubmission(o, pc.Lines, authToken)
+	if err != nil {
+		return sub, err
+	}
+	return sub, k.submit(ctx, o, sub)
+}
+
+// noteCorrelationID keeps a Klarna error's correlation id on the attempt:
+// the order page shows it as the support reference.
+func (k *klarnaFlow) noteCorrelationID(ctx context.Context, o db.Order, err error) {
+	if ref := klarna.CorrelationID(err); ref != "" {
 		_ = k.a.Store.SetKlarnaCorrelationID(ctx, o.ID, ref)
 	}
-	detail := "Klarna approved and placed this order, but its confirmation did not reach the shop. " +
-		"We match it with Klarna; you do not need to pay again."
-	if err := k.a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, detail); err != nil && !errors.Is(err, db.ErrStale) {
-		return true, err
-	}
-	k.a.flash(c, "Thank you! Klarna approved your payment.")
-	return true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 }
 
 // klarnaPlaced is the order's detail and the thank-you for a placed order:
@@ -355,14 +376,6 @@ func klarnaPlaced(ko klarna.Order, detail, thanks string) (string, string) {
 	return detail, thanks
 }
 
-// saveToken stores the customer_token from an answer. The payment is done
-// whatever happens here, so a failure is logged, not shown.
-func (k *klarnaFlow) saveToken(c echo.Context, userID int64, att *link.Attempt, tok secret.Secret) {
-	if err := att.Save(c.Request().Context(), tok); err != nil {
-		k.a.Log.Error("klarna: storing the customer token failed", "request_id", requestID(c), "user_id", userID, "error", err)
-	}
-}
-
 // reapprove handles Klarna's 409 (the cart changed since approval) and 404
 // (the authorization expired): this attempt is closed, a new one is made
 // for the cart as it is, the session is refreshed with it, and the customer
@@ -374,11 +387,7 @@ func (k *klarnaFlow) reapprove(c echo.Context, o db.Order, kp db.KlarnaPayment, 
 	notice := "Your Klarna approval expired. Please approve the payment again."
 	if klarna.CartChanged(cause) {
 		notice = "Your cart changed after you approved the payment. Please approve the new total with Klarna."
-		// The authorization still holds for the old cart: release it.
-		if err := k.client.CancelAuthorization(ctx, authToken); err != nil && klarna.StatusOf(err) != http.StatusNotFound {
-			k.a.Log.Warn("klarna: releasing a stale authorization failed", "request_id", requestID(c),
-				"correlation_id", klarna.CorrelationID(err))
-		}
+		k.cancelAuthorization(ctx, authToken) // it still holds for the old cart
 	}
 	if err := k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCancelled, "Replaced: Klarna asked for a new approval."); err != nil && !errors.Is(err, db.ErrStale) {
 		return err

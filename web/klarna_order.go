@@ -12,8 +12,9 @@ import (
 )
 
 // refresh leaves a Klarna order as it is: the shop learns of a Klarna order
-// when it places it (authorized) or when the customer comes back from the
-// widget, not by asking when the page is viewed.
+// when it places it, and an attempt whose outcome is unknown is settled by
+// the sweep (klarnaFlow.settle), not by page views, which would each spend a
+// create-order call.
 func (k *klarnaFlow) refresh(_ echo.Context, o db.Order) (db.Order, error) { return o, nil }
 
 // orderPart adds how the order was paid (the widget or the linked account)
@@ -31,6 +32,8 @@ func (k *klarnaFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 	p.Details = append(p.Details, views.KlarnaOrderDetails(views.KlarnaOrderView{
 		BuyAgain: kp.Kind == db.KlarnaCustomerToken, SourceOrderID: kp.SourceOrder, Reference: kp.CorrelationID}))
 	switch {
+	case o.Status == db.StatusPending && kp.Kind == db.KlarnaWidget && kp.Submitted():
+		p.Actions = append(p.Actions, views.KlarnaConfirming("/orders/"+o.PublicID))
 	case o.Status == db.StatusPending && kp.Kind == db.KlarnaWidget:
 		p.Actions = append(p.Actions, views.KlarnaContinue("/checkout/klarna/"+o.PublicID))
 	case o.Status == db.StatusPending && kp.Kind == db.KlarnaCustomerToken && kp.SourceOrder != "":

@@ -5,14 +5,17 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"refshop/db"
 	"refshop/web/config"
+	"refshop/web/klarna"
 	"refshop/web/klarna/link"
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/sandboxtest"
@@ -26,7 +29,9 @@ type klarnaApp struct {
 	links *link.Keeper
 }
 
-func newKlarnaApp(t *testing.T) *klarnaApp {
+// newKlarnaApp starts the shop against a new sandbox; use may change its
+// dependencies first (after the sandbox URLs are set).
+func newKlarnaApp(t *testing.T, use ...func(*Deps)) *klarnaApp {
 	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
@@ -38,6 +43,14 @@ func newKlarnaApp(t *testing.T) *klarnaApp {
 		d.Config.SandboxURL = sb.URL
 		d.Config.Klarna.APIURL = sb.URL + "/klarna/api"
 		d.Config.Klarna.SDKURL = sb.URL + "/klarna/cdn/kp/lib/v1/api.js"
+		for _, f := range use {
+			f(d)
+		}
+		// Retries do not wait: the sandbox's clock, not the wall clock,
+		// is what tests move.
+		kc := d.Config.Klarna
+		d.Klarna = klarna.New(klarna.Config{BaseURL: kc.APIURL, Username: kc.Username, Password: kc.Password, HTTP: d.HTTP,
+			Log: d.Log, Sleep: func(context.Context, time.Duration) error { return nil }})
 	})
 	k := newKlarnaFlow(app.App)
 	return &klarnaApp{testApp: app, sb: sb, sbURL: sb.URL, links: k.links}
@@ -93,9 +106,16 @@ func (k *klarnaApp) shopper(t *testing.T, email, product string) *browser {
 // order id, its session id and the authorization token.
 func (k *klarnaApp) approvedGuest(t *testing.T, product string) (b *browser, id, sid, auth string) {
 	t.Helper()
-	b = k.shopper(t, "", product)
+	return k.approvedShopper(t, "", product, false)
+}
+
+// approvedShopper is approvedGuest for a customer signed up as email (a
+// guest when ""), who asked to link the account or not.
+func (k *klarnaApp) approvedShopper(t *testing.T, email, product string, link bool) (b *browser, id, sid, auth string) {
+	t.Helper()
+	b = k.shopper(t, email, product)
 	id, sid, _ = k.startKlarna(t, b)
-	return b, id, sid, k.approve(t, sid, false)
+	return b, id, sid, k.approve(t, sid, link)
 }
 
 func (k *klarnaApp) approve(t *testing.T, sessionID string, link bool) string {
@@ -276,9 +296,7 @@ func TestKlarnaOptOutStoresNothing(t *testing.T) {
 
 func TestKlarnaCartChangedAsksToApproveAgain(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.shopper(t, "carl@example.com", "sencha")
-	id, sid, _ := k.startKlarna(t, b)
-	auth := k.approve(t, sid, true)
+	b, id, sid, auth := k.approvedShopper(t, "carl@example.com", "sencha", true)
 	b.post("/cart/items", url.Values{"product_id": {"carafe"}, "quantity": {"1"}}) // another tab
 	p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}})
 	m := orderPath.FindStringSubmatch(p.location)
@@ -435,11 +453,7 @@ func TestKlarnaBuyAgain(t *testing.T) {
 // reference, and trying again (same attempt, same key) places one order.
 func TestKlarnaBuyAgainRetryAfterAnOutage(t *testing.T) {
 	k := newKlarnaApp(t)
-	b := k.shopper(t, "olga@example.com", "carafe")
-	first := k.buy(t, b, true)
-	attempt := b.get("/orders/"+first).doc(t).Find("input[name=attempt]").AttrOr("value", "")
-	k.control(t, "/control/faults", map[string]any{"operation": "klarna.customer_token_order", "status": 503, "times": 3})
-	p := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}})
+	b, first, attempt, p := k.buyAgainFaulted(t, "olga@example.com", map[string]any{"status": 503})
 	ref := p.doc(t).Find("[data-testid=support-reference]").Text()
 	if p.status != 502 || ref == "" {
 		t.Fatalf("%d %q", p.status, ref)
@@ -580,4 +594,48 @@ func TestKlarnaOrderUnderReviewSaysSo(t *testing.T) {
 	if page := b.get("/orders/" + k.buy(t, b, false)); strings.Contains(page.body, "reviewing") {
 		t.Error("an accepted order says it is under review")
 	}
+}
+
+// Klarna no longer knows the linked customer token (a reset provider, a
+// switch of environments): the checkout drops it instead of sending it, the
+// payment page claims no recognition and says how to link again, and the
+// next purchase links afresh.
+func TestKlarnaCheckoutDropsALinkKlarnaNoLongerKnows(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.shopper(t, "lena@example.com", "sencha")
+	k.buy(t, b, true)
+	old := k.storedToken(t, "lena@example.com")
+	k.control(t, "/control/reset", nil)
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	id, sid, pay := k.startKlarna(t, b)
+	if strings.Contains(pay.body, "will be recognised") || !strings.Contains(pay.body, "Klarna no longer knows the Klarna account you linked") {
+		t.Errorf("pay page:\n%s", pay.body)
+	}
+	if mode := k.widgetMode(t, sid, pay); mode != "login" {
+		t.Errorf("widget %q, want login", mode)
+	}
+	if k.storedToken(t, "lena@example.com") != "" || strings.Contains(b.get("/account").body, "Klarna account linked") {
+		t.Error("the dead token is still stored")
+	}
+	auth := k.approve(t, sid, true)
+	if p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}}); p.location != "/orders/"+id {
+		t.Fatalf("place: %d %q", p.status, p.location)
+	}
+	if tok := k.storedToken(t, "lena@example.com"); tok == "" || tok == old {
+		t.Error("the purchase did not link the account again")
+	}
+}
+
+// buyAgainFaulted is a linked customer (email) whose "Buy again" of a paid
+// Klarna order meets fault on each of its three customer-token order tries:
+// the browser, the paid order's id, the attempt and the answer.
+func (k *klarnaApp) buyAgainFaulted(t *testing.T, email string, fault map[string]any) (b *browser, first, attempt string, p page) {
+	t.Helper()
+	b = k.shopper(t, email, "carafe")
+	first = k.buy(t, b, true)
+	attempt = b.get("/orders/"+first).doc(t).Find("input[name=attempt]").AttrOr("value", "")
+	f := map[string]any{"operation": "klarna.customer_token_order", "times": 3}
+	maps.Copy(f, fault)
+	k.control(t, "/control/faults", f)
+	return b, first, attempt, b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}})
 }

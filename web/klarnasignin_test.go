@@ -534,3 +534,40 @@ func TestFiftyConcurrentKlarnaCheckoutsMakeOneRefresh(t *testing.T) {
 		t.Fatal("the shared access token is not valid")
 	}
 }
+
+// The payment page says Klarna recognises the customer only when Klarna
+// confirmed the access token for this session: not when the customer took
+// the shop's access back at Klarna a minute ago (the stored token still has
+// minutes to live, and Klarna no longer knows the grant), and not when
+// Klarna could not be asked.
+func TestPayPageClaimsRecognitionOnlyForATokenKlarnaConfirmed(t *testing.T) {
+	k := newKlarnaSignInShop(t)
+	b := k.browser(t)
+	k.signInWithKlarna(t, b, "jonas.weber@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+
+	if code, _ := k.sandbox(t, "POST", "/control/faults", `{"operation": "klarna.userinfo", "status": 503, "times": 3}`); code != 200 {
+		t.Fatal(code)
+	}
+	pay, _ := k.payWithKlarna(t, b)
+	if strings.Contains(pay.body, "Klarna recognises you") {
+		t.Error("the page claims recognition though Klarna could not confirm the token")
+	}
+	if sent := k.sessions.tokens(); len(sent) != 1 || sent[0] == "" {
+		t.Error("the unconfirmed token was not sent (Klarna may still recognise it)")
+	}
+
+	if code, _ := k.sandbox(t, "POST", "/control/klarna/login/revoke", `{"email": "jonas.weber@example.com"}`); code != 200 {
+		t.Fatal(code)
+	}
+	// A changed cart makes a new attempt, with a new session (the same cart
+	// would go back to the open attempt's page).
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	pay, mode := k.payWithKlarna(t, b)
+	if mode != "login" {
+		t.Fatalf("widget %q after the revocation, want login", mode)
+	}
+	if strings.Contains(pay.body, "Klarna recognises you") || !strings.Contains(pay.body, "Sign in with Klarna again") {
+		t.Errorf("the page claims recognition Klarna will not give, or does not ask to sign in again:\n%s", pay.body)
+	}
+}

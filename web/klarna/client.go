@@ -183,12 +183,12 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		return fmt.Errorf("klarna %s: missing idempotency key", cl.name)
 	}
 	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "klarna", Name: cl.name, Path: cl.template})
-	// Every try after the first follows one that got no answer or a 5xx: it
-	// may have done the work.
-	unanswered := false
+	// A try that got no answer may have done the work the next one is
+	// refused.
+	lost := false
 	last := outbound.Retry(ctx, c.retry, func(attempt int) (bool, error) {
-		unanswered = attempt > 1
 		retry, err := c.try(ctx, cl, payload)
+		lost = lost || Unanswered(err)
 		if err != nil && retry && attempt < c.retry.Attempts && ctx.Err() == nil {
 			c.cfg.Log.LogAttrs(ctx, slog.LevelWarn, "klarna call failed, retrying",
 				slog.String("operation", cl.name), slog.Int("attempt", attempt), slog.String("error", err.Error()))
@@ -203,7 +203,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 	}
 	var e *Error
 	if errors.As(last, &e) && e.Answered {
-		e.AfterUnanswered = unanswered
+		e.Lost = lost
 		c.cfg.Log.LogAttrs(ctx, slog.LevelWarn, "klarna error",
 			slog.String("operation", cl.name), slog.Int("status", e.Status), slog.String("error_code", e.Code),
 			slog.String("correlation_id", e.CorrelationID))

@@ -411,3 +411,30 @@ func TestUnreadableAnswerIsAnError(t *testing.T) {
 		t.Errorf("an unreadable answer was retried: %d calls", f.calls.Load())
 	}
 }
+
+// A call whose tries all got an error answer is AnsweredEveryTry; one with a
+// try that got no answer is not, whatever the last answer said (that try may
+// have done the work).
+func TestAnsweredEveryTry(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		answer(w, 503, []byte(`{"correlation_id":"c","error_code":"INTERNAL_SERVER_ERROR","error_messages":["down"]}`))
+	}))
+	defer srv.Close()
+	noSleep := func(context.Context, time.Duration) error { return nil }
+	c := New(Config{BaseURL: srv.URL, HTTP: srv.Client(), Sleep: noSleep})
+	_, err := c.ReadSession(context.Background(), "s1")
+	if StatusOf(err) != 503 || !AnsweredEveryTry(err) {
+		t.Errorf("three 503s: %v, answered every try %v", err, AnsweredEveryTry(err))
+	}
+	rt := &flaky{fail: 1, next: http.DefaultTransport}
+	c = New(Config{BaseURL: srv.URL, HTTP: &http.Client{Transport: rt}, Sleep: noSleep})
+	_, err = c.ReadSession(context.Background(), "s1")
+	if StatusOf(err) != 503 || AnsweredEveryTry(err) {
+		t.Errorf("no answer, then 503s: %v, answered every try %v", err, AnsweredEveryTry(err))
+	}
+	rt = &flaky{fail: 10, next: http.DefaultTransport}
+	c = New(Config{BaseURL: srv.URL, HTTP: &http.Client{Transport: rt}, Sleep: noSleep})
+	if _, err = c.ReadSession(context.Background(), "s1"); AnsweredEveryTry(err) || AnsweredEveryTry(errors.New("other")) {
+		t.Errorf("no answer at all counts as answered: %v", err)
+	}
+}

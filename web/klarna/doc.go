@@ -30,7 +30,9 @@
 // answering a repeat with the first result. The retry-policy page promises
 // this for Order Management only; the newer integration pages say every POST
 // and PATCH. So a retried create order may find its authorization already
-// used and answer 404 instead of the order (see MayHaveOrdered). Create
+// used and answer 404 instead of the order: AnsweredEveryTry tells whether a
+// try went unanswered, and the session's status (SessionComplete) whether
+// an order was placed. Create
 // session sends the header as Idempotency-Key, the name the account-linking
 // guide's example uses.
 //   - https://docs.klarna.com/api/escalation-and-retry-policy/

@@ -24,11 +24,11 @@ type Error struct {
 	CorrelationID string
 	Code          string   // ALL_CAPS_SNAKE_CASE, e.g. BAD_VALUE
 	Messages      []string // e.g. "Bad value: purchase_country"
-	// AfterUnanswered: an earlier try of the same call got no answer or a
-	// 5xx, so it may have done the work this answer refuses to do again.
-	AfterUnanswered bool
-	Kind            string // without an answer: timeout, canceled or network
-	err             error  // why there was no answer, or why the answer was unreadable
+	// Lost: an earlier try got no answer at all, so it may have done the
+	// work even though this answer says otherwise.
+	Lost bool
+	Kind string // without an answer: timeout, canceled or network
+	err  error  // why there was no answer, or why the answer was unreadable
 }
 
 func (e *Error) Error() string {
@@ -110,18 +110,6 @@ func NeedsReapproval(err error) bool {
 	return s == http.StatusConflict || s == http.StatusNotFound
 }
 
-// MayHaveOrdered reports a create-order 404 that followed a try which got no
-// answer (or a 5xx): that try may have used the authorization. Klarna
-// promises to replay a Klarna-Idempotency-Key only for Order Management calls
-// (https://docs.klarna.com/api/escalation-and-retry-policy/), so a retried
-// create order may get 404 instead of the order. The caller reads the
-// session (status complete: an order was placed) before treating the 404 as
-// an expired approval.
-func MayHaveOrdered(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Status == http.StatusNotFound && e.AfterUnanswered
-}
-
 // CartChanged reports a 409 from create order: the cart changed since the
 // customer approved.
 func CartChanged(err error) bool { return StatusOf(err) == http.StatusConflict }
@@ -144,6 +132,14 @@ func TokenGone(err error) bool {
 func Unanswered(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && !e.Answered
+}
+
+// AnsweredEveryTry reports a failed call whose every try Klarna answered
+// (with an error): none of them can have done the work unseen. False for a
+// call with a try that got no answer, and for other errors.
+func AnsweredEveryTry(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Answered && !e.Lost
 }
 
 // noAnswer is the error of a call that got no answer.

@@ -231,7 +231,7 @@ func TestIdempotentRetryMakesOneOrder(t *testing.T) {
 
 // When create order ignores the key (klarna_create_order_idempotent off, as
 // real Klarna may) and the first answer is lost, the retry meets the used
-// authorization: a 404 that MayHaveOrdered flags, and the session says
+// authorization: a 404 after a try that went unanswered, and the session says
 // complete. A plain 404 (an expired approval) is not flagged.
 func TestLostAnswerThenNotFoundIsFlagged(t *testing.T) {
 	e := newEnv(t)
@@ -245,22 +245,23 @@ func TestLostAnswerThenNotFoundIsFlagged(t *testing.T) {
 	auth := e.approve(s.SessionID, false)
 	e.control("/control/faults", map[string]any{"operation": "klarna.create_order", "lose_answer": true})
 	_, err = e.c.CreateOrder(ctx, auth, orderFor(req), klarna.IdempotencyKey("lost", "create_order"))
-	if klarna.StatusOf(err) != 404 || !klarna.MayHaveOrdered(err) {
-		t.Fatalf("err = %v, want a 404 flagged MayHaveOrdered", err)
+	if klarna.StatusOf(err) != 404 || klarna.AnsweredEveryTry(err) {
+		t.Fatalf("err = %v, want a 404 after a try that went unanswered", err)
 	}
 	if n := e.sb.State.Calls("klarna.create_order"); n != 2 {
 		t.Errorf("create_order calls = %d, want 2 (the lost one and the retry)", n)
 	}
-	if st, err := e.c.ReadSession(ctx, s.SessionID); err != nil || st.Status != "complete" {
-		t.Errorf("session %+v %v: the lost try placed the order", st, err)
+	if st, err := e.c.ReadSession(ctx, s.SessionID); err != nil || st.Status != klarna.SessionComplete || st.AuthorizationToken != auth {
+		t.Errorf("session %s, authorization read back %v (%v): the lost try placed the order with it",
+			st.Status, st.AuthorizationToken == auth, err)
 	}
 
 	s2, _ := e.c.CreateSession(ctx, req, klarna.IdempotencyKey("lost2", "create_session"))
 	auth2 := e.approve(s2.SessionID, false)
 	e.control("/control/clock", map[string]any{"advance": "61m"})
 	_, err = e.c.CreateOrder(ctx, auth2, orderFor(req), klarna.IdempotencyKey("lost2", "create_order"))
-	if klarna.StatusOf(err) != 404 || klarna.MayHaveOrdered(err) {
-		t.Errorf("an expired approval: %v, flagged %v", err, klarna.MayHaveOrdered(err))
+	if klarna.StatusOf(err) != 404 || !klarna.AnsweredEveryTry(err) {
+		t.Errorf("an expired approval: %v, answered every try %v", err, klarna.AnsweredEveryTry(err))
 	}
 }
 

@@ -131,9 +131,13 @@ type Session struct {
 // SessionState is the read-session answer (session_read): what the session
 // holds now.
 type SessionState struct {
-	SessionID               string                  `json:"session_id"`
-	ClientToken             string                  `json:"client_token"`
-	Status                  string                  `json:"status"` // complete (an order was placed) or incomplete
+	SessionID   string `json:"session_id"`
+	ClientToken string `json:"client_token"`
+	Status      string `json:"status"` // SessionComplete (an order was placed) or incomplete
+	// AuthorizationToken is the session's latest authorization (read
+	// only). Never logged: with the merchant's credentials it places the
+	// order.
+	AuthorizationToken      string                  `json:"authorization_token"`
 	ExpiresAt               time.Time               `json:"expires_at"`
 	Intent                  string                  `json:"intent"`
 	PurchaseCountry         string                  `json:"purchase_country"`
@@ -144,6 +148,9 @@ type SessionState struct {
 	OrderLines              []OrderLine             `json:"order_lines"`
 	PaymentMethodCategories []PaymentMethodCategory `json:"payment_method_categories"`
 }
+
+// SessionComplete is a session's status once an order was placed from it.
+const SessionComplete = "complete"
 
 // OrderRequest is the body of create order (create_order_request). Its
 // Purchase must match the authorized session, or Klarna answers 409.

@@ -64,6 +64,7 @@ type discovered struct {
 	oauth         *oauth2.Config
 	tokenPath     string
 	revocationURL string
+	userinfoURL   string
 }
 
 // New returns a client for cfg.
@@ -131,6 +132,7 @@ func (c *Client) discover(ctx context.Context) (*discovered, error) {
 	}
 	var extra struct {
 		RevocationEndpoint string   `json:"revocation_endpoint"`
+		UserinfoEndpoint   string   `json:"userinfo_endpoint"`
 		AuthMethods        []string `json:"token_endpoint_auth_methods_supported"`
 	}
 	if err := p.Claims(&extra); err != nil {
@@ -158,6 +160,7 @@ func (c *Client) discover(ctx context.Context) (*discovered, error) {
 		},
 		tokenPath:     tu.Path,
 		revocationURL: extra.RevocationEndpoint,
+		userinfoURL:   extra.UserinfoEndpoint,
 	}
 	return c.disc, nil
 }
@@ -334,24 +337,54 @@ func (c *Client) Refresh(ctx context.Context, refreshToken secret.Secret) (Token
 
 // Revoke revokes a refresh token (RFC 7009), which ends its grant at Klarna.
 func (c *Client) Revoke(ctx context.Context, token secret.Secret) error {
-	d, err := c.discover(ctx)
-	if err != nil {
-		return err
-	}
-	if d.revocationURL == "" {
-		return &Error{Op: opRevoke, err: errors.New("the discovery document names no revocation_endpoint")}
-	}
-	u, _ := url.Parse(d.revocationURL)
 	form := url.Values{"token": {token.Reveal()}, "token_type_hint": {"refresh_token"}, "client_id": {c.cfg.ClientID}}
 	if !c.cfg.ClientSecret.IsZero() {
 		form.Set("client_secret", c.cfg.ClientSecret.Reveal())
 	}
-	return classify(opRevoke, c.retry(ctx, func() error {
-		req, err := http.NewRequestWithContext(c.ctx(ctx, opRevoke, u.Path), http.MethodPost, d.revocationURL, strings.NewReader(form.Encode()))
+	return c.call(ctx, opRevoke, "revocation_endpoint", func(d *discovered) string { return d.revocationURL },
+		func(ctx context.Context, target string) (*http.Request, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
+			if err == nil {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			return req, err
+		})
+}
+
+// UserInfo asks Klarna's userinfo endpoint whether it accepts accessToken
+// now: nil when it does, an error TokenInactive reports when it does not
+// (revoked, expired, or a grant Klarna no longer knows), any other error when
+// Klarna could not say. The claims are not needed: the ID token gave them.
+func (c *Client) UserInfo(ctx context.Context, accessToken secret.Secret) error {
+	return c.call(ctx, opUserinfo, "userinfo_endpoint", func(d *discovered) string { return d.userinfoURL },
+		func(ctx context.Context, target string) (*http.Request, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+			if err == nil {
+				req.Header.Set("Authorization", "Bearer "+accessToken.Reveal())
+			}
+			return req, err
+		})
+}
+
+// call makes op's request (newReq) to the discovered endpoint (named
+// endpoint in the discovery document), retried as retry allows; any answer
+// but 200 is read as an OAuth 2.0 error.
+func (c *Client) call(ctx context.Context, op, endpoint string, target func(*discovered) string,
+	newReq func(ctx context.Context, target string) (*http.Request, error)) error {
+	d, err := c.discover(ctx)
+	if err != nil {
+		return err
+	}
+	t := target(d)
+	if t == "" {
+		return &Error{Op: op, err: errors.New("the discovery document names no " + endpoint)}
+	}
+	u, _ := url.Parse(t)
+	return classify(op, c.retry(ctx, func() error {
+		req, err := newReq(c.ctx(ctx, op, u.Path), t)
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		res, err := c.http.Do(req)
 		if err != nil {
 			return err
@@ -360,7 +393,7 @@ func (c *Client) Revoke(ctx context.Context, token secret.Secret) error {
 		if res.StatusCode == http.StatusOK {
 			return nil
 		}
-		return readError(opRevoke, res)
+		return readError(op, res)
 	}))
 }
 

@@ -113,6 +113,19 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 		w.WriteHeader(a.status)
 		_, _ = w.Write([]byte(a.body))
 	})
+	mux.HandleFunc("GET /eu/lp/idp/userinfo", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.Header.Get("Authorization") {
+		case "Bearer live-access-token":
+			_, _ = w.Write([]byte(`{"sub":"krn:kuid:x"}`))
+		case "Bearer klarna-down":
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":"temporarily_unavailable"}`))
+		default: // Ory's answer for a token it does not accept
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"token_inactive","error_description":"Token is inactive because it is malformed, expired or otherwise invalid."}`))
+		}
+	})
 	mux.HandleFunc("POST /oauth2/revoke", func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		f.mu.Lock()
@@ -425,4 +438,23 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 			t.Fatalf("err = %v, want a not-sent error", err)
 		}
 	})
+}
+
+// UserInfo tells an access token Klarna accepts from one it refuses (401
+// token_inactive) from no verdict (a 503), and never puts the token in its
+// error.
+func TestUserInfoTellsWhetherKlarnaAcceptsTheAccessToken(t *testing.T) {
+	f := newFakeIdP(t)
+	c := newTestClient(f.srv.URL, clock.NewManual(testStart))
+	ctx := context.Background()
+	if err := c.UserInfo(ctx, secret.New("live-access-token")); err != nil {
+		t.Errorf("a live token: %v", err)
+	}
+	err := c.UserInfo(ctx, secret.New("forgotten-access-token"))
+	if !klarnasignin.TokenInactive(err) || strings.Contains(err.Error(), "forgotten-access-token") {
+		t.Errorf("a token Klarna does not know: %v, want TokenInactive", err)
+	}
+	if err := c.UserInfo(ctx, secret.New("klarna-down")); err == nil || klarnasignin.TokenInactive(err) || klarnasignin.InvalidGrant(err) {
+		t.Errorf("Klarna unavailable: %v, want an error that is no verdict", err)
+	}
 }

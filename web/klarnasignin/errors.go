@@ -17,6 +17,7 @@ const (
 	opCode      = "token_code"
 	opRefresh   = "token_refresh"
 	opRevoke    = "revoke"
+	opUserinfo  = "userinfo"
 )
 
 // Error is every failed call to Klarna's identity provider: an OAuth 2.0
@@ -25,7 +26,7 @@ const (
 // the operation, Klarna's error code and description or the cause, which
 // never carry tokens.
 type Error struct {
-	Op string // discovery, token_code, token_refresh, revoke
+	Op string // discovery, token_code, token_refresh, revoke, userinfo
 	// Answered: Klarna answered, with Status. False: no answer was read
 	// (discovery failures included, whose status go-oidc does not report)
 	// and Status is 0.
@@ -90,6 +91,13 @@ func InvalidGrant(err error) bool {
 	return errors.As(err, &e) && e.Answered &&
 		(e.Status == http.StatusBadRequest && e.Code == "invalid_grant" ||
 			e.Status == http.StatusUnauthorized && e.Code == "token_inactive")
+}
+
+// TokenInactive reports that Klarna's userinfo refused an access token (401):
+// Klarna does not accept it now.
+func TokenInactive(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Op == opUserinfo && e.Answered && e.Status == http.StatusUnauthorized
 }
 
 // OutcomeUnknown reports a token request (code exchange or refresh) that

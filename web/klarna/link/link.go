@@ -186,6 +186,31 @@ func (k *Keeper) Unlink(ctx context.Context, userID int64) error {
 	return a.Forget(ctx)
 }
 
+// Known asks Klarna about the stored token before a session carries it. A
+// token Klarna does not know, or no longer accepts (a sandbox reset, a
+// switch of environments, a cancellation at Klarna), is forgotten and Known
+// reports false: the customer links again in the widget. Without a stored
+// token it reports false. An error means Klarna could not say: the token is
+// kept, and a session may still carry it (Klarna falls back to its login
+// for a dead one).
+func (a *Attempt) Known(ctx context.Context) (bool, error) {
+	if a.token.IsZero() {
+		return false, nil
+	}
+	info, err := a.k.cfg.Client.ReadCustomerToken(ctx, a.token)
+	switch {
+	case err == nil && info.Active():
+		return true, nil
+	case err != nil && !klarna.TokenGone(err):
+		return false, err
+	}
+	if err := a.Forget(ctx); err != nil {
+		return false, err
+	}
+	a.token = secret.Secret{}
+	return false, nil
+}
+
 // Forget drops the token the attempt read, which Klarna says is dead
 // (unknown or cancelled), if it is still the one stored.
 func (a *Attempt) Forget(ctx context.Context) error {

@@ -56,6 +56,11 @@ type Config struct {
 	// Lease bounds one refresh: the call is abandoned before it ends, and
 	// other processes wait this long for it. Default 30s.
 	Lease time.Duration
+	// Claim is how long a claimed refresh may take to record that it is
+	// about to send the refresh token (a database write away). A claim that
+	// runs out without it is taken over: its holder died without sending
+	// the token. Default 2s.
+	Claim time.Duration
 	// Poll is how often a process waiting for another's refresh reads the
 	// row. Default 50ms.
 	Poll time.Duration
@@ -70,20 +75,25 @@ type Config struct {
 //     one flight; they all get its result.
 //  2. Across processes the database decides. A flight that finds the access
 //     token expired claims the refresh with a compare-and-swap on the grant's
-//     version that also sets a lease (lease_owner, lease_until) and succeeds
-//     only when no lease is held. Exactly one claimant wins. The others poll
-//     the row (every Poll, for at most Lease plus a margin) until the version
-//     moves on, and use the access token the winner stored.
-//  3. The winner sends the refresh token once, then stores the new refresh
-//     token and access token and ends the lease in one compare-and-swap on
-//     (version, lease owner). A grant replaced or disconnected meanwhile is
-//     not overwritten; the orphaned new token is revoked.
+//     version that also sets a short lease (lease_owner, lease_until: Claim)
+//     and succeeds only when no lease is held. Exactly one claimant wins. The
+//     others poll the row (every Poll) until the version moves on, and use
+//     the access token the winner stored.
+//  3. The winner records that it is about to send the refresh token
+//     (lease_sending, in a compare-and-swap on its lease that also runs it
+//     to Lease), sends it once, then stores the new refresh token and access
+//     token and ends the lease in one compare-and-swap on (version, lease
+//     owner). A grant replaced or disconnected meanwhile is not overwritten;
+//     the orphaned new token is revoked.
 //  4. The same refresh token is never sent twice. When the outcome is unknown
 //     (a timeout after sending, a 502/504, an unreadable 200) the token may
-//     be spent, so the grant is marked dead instead of sent again; a lease
-//     that runs out means its holder died mid-call: same. Only errors that
-//     prove the token unused (connection refused, 500, 503) are retried or
-//     leave the grant for the next caller.
+//     be spent, so the grant is marked dead instead of sent again; a sending
+//     lease that runs out means its holder died mid-call: same. A claim that
+//     runs out before it was sending never spent the token: the next caller
+//     takes it over at once, and its holder, if alive after all, finds it
+//     cannot record sending and does not send. Only errors that prove the
+//     token unused (connection refused, 500, 503) are retried or leave the
+//     grant for the next caller.
 //  5. invalid_grant (400) and token_inactive (401) mark the grant dead at
 //     once; the customer is asked to sign in with Klarna again. Never retried.
 //
@@ -100,6 +110,9 @@ type Keeper struct {
 func New(cfg Config) *Keeper {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
+	}
+	if cfg.Claim <= 0 {
+		cfg.Claim = 2 * time.Second
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 50 * time.Millisecond
@@ -227,6 +240,45 @@ func (g *Keeper) AccessToken(ctx context.Context, userID int64) (secret.Secret, 
 	}
 }
 
+// ErrUnconfirmed: Klarna could not say whether it accepts the access token
+// (its userinfo did not answer); the token may still work.
+var ErrUnconfirmed = errors.New("grants: Klarna did not confirm the access token")
+
+// ConfirmedAccessToken is AccessToken for a payment session that will claim
+// the customer is recognised: Klarna's userinfo must accept the token now.
+// A token it refuses (revoked at Klarna, or a grant Klarna no longer knows)
+// is dropped and the grant refreshed once, which ends a grant Klarna
+// forgot (ErrSignInAgain). With ErrUnconfirmed it returns the token too:
+// send it, but claim nothing.
+func (g *Keeper) ConfirmedAccessToken(ctx context.Context, userID int64) (secret.Secret, error) {
+	for range 2 {
+		at, err := g.AccessToken(ctx, userID)
+		if err != nil {
+			return at, err
+		}
+		err = g.cfg.Client.UserInfo(ctx, at)
+		if err == nil {
+			return at, nil
+		}
+		if !klarnasignin.TokenInactive(err) {
+			return at, fmt.Errorf("%w: %w", ErrUnconfirmed, err)
+		}
+		gr, rerr := g.cfg.Store.KlarnaGrant(ctx, userID)
+		if rerr != nil {
+			return secret.Secret{}, rerr
+		}
+		if gr.AccessToken != "" {
+			if stored, oerr := g.cfg.Box.Open(gr.AccessToken, aad(userID, "access_token")); oerr == nil && stored.Reveal() == at.Reveal() {
+				if derr := g.cfg.Store.DropKlarnaAccessToken(ctx, userID, gr.AccessToken); derr != nil {
+					return secret.Secret{}, derr
+				}
+			}
+		}
+	}
+	// Klarna refused a token it had just issued: no claim.
+	return secret.Secret{}, ErrUnconfirmed
+}
+
 // fresh is one flight of AccessToken (see Keeper).
 func (g *Keeper) fresh(ctx context.Context, userID int64) (secret.Secret, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Lease+10*time.Second)
@@ -246,34 +298,18 @@ func (g *Keeper) fresh(ctx context.Context, userID int64) (secret.Secret, error)
 		if gr.AccessToken != "" && now.Add(g.cfg.Margin).Before(gr.AccessExpires) {
 			return g.cfg.Box.Open(gr.AccessToken, aad(userID, "access_token"))
 		}
-		if gr.LeaseOwner != "" {
-			if g.cfg.Wall.Now().Before(gr.LeaseUntil) {
-				// Another process is refreshing: wait for its next version.
-				if err := g.wait(ctx); err != nil {
-					return secret.Secret{}, fmt.Errorf("grants: waiting for another process's refresh: %w", err)
-				}
-				continue
-			}
-			// The lease ran out without an answer: its holder may have sent
-			// the refresh token, so it is not sent again.
-			if _, err := g.cfg.Store.KillKlarnaGrant(ctx, userID, gr.Version, gr.LeaseOwner,
-				"a refresh was started and never finished; its refresh token may be spent"); err != nil {
-				return secret.Secret{}, err
-			}
-			continue
-		}
-		if !gr.RefreshExpires.IsZero() && !now.Before(gr.RefreshExpires) {
-			if _, err := g.cfg.Store.KillKlarnaGrant(ctx, userID, gr.Version, "", "the refresh token expired"); err != nil {
-				return secret.Secret{}, err
-			}
-			continue
-		}
-		won, err := g.cfg.Store.ClaimKlarnaRefresh(ctx, userID, gr.Version, g.owner, g.cfg.Wall.Now().Add(g.cfg.Lease))
+		won, err := g.claim(ctx, userID, gr)
 		if err != nil {
-			return secret.Secret{}, err
+			return secret.Secret{}, fmt.Errorf("grants: waiting for another process's refresh: %w", err)
 		}
 		if !won {
 			continue // another process claimed or changed it: read again
+		}
+		if !gr.RefreshExpires.IsZero() && !now.Before(gr.RefreshExpires) {
+			if _, err := g.cfg.Store.KillKlarnaGrant(ctx, userID, gr.Version, g.owner, "the refresh token expired"); err != nil {
+				return secret.Secret{}, err
+			}
+			continue
 		}
 		at, again, err := g.refresh(ctx, userID, gr)
 		if again {
@@ -281,6 +317,36 @@ func (g *Keeper) fresh(ctx context.Context, userID int64) (secret.Secret, error)
 		}
 		return at, err
 	}
+}
+
+// claim takes the refresh lease of gr for this process: a free one, or one
+// whose holder let it run out before it was about to send the refresh
+// token. While another process holds it, claim waits one poll and reports
+// false; a sending lease that ran out kills the grant (its token may be
+// spent) and reports false. False means: read the grant again.
+func (g *Keeper) claim(ctx context.Context, userID int64, gr db.KlarnaGrant) (bool, error) {
+	wall := g.cfg.Wall.Now()
+	switch {
+	case gr.LeaseOwner == "":
+		return g.cfg.Store.ClaimKlarnaRefresh(ctx, userID, gr.Version, g.owner, wall.Add(g.cfg.Claim))
+	case wall.Before(gr.LeaseUntil):
+		return false, g.wait(ctx) // another process is refreshing: wait for its next version
+	case !gr.LeaseSending:
+		return g.cfg.Store.TakeOverKlarnaRefresh(ctx, userID, gr.Version, gr.LeaseOwner, g.owner, wall, wall.Add(g.cfg.Claim))
+	default:
+		// The lease ran out while its holder was sending the refresh token:
+		// it may be spent, so it is not sent again.
+		_, err := g.cfg.Store.KillKlarnaGrant(ctx, userID, gr.Version, gr.LeaseOwner,
+			"a refresh was started and never finished; its refresh token may be spent")
+		return false, err
+	}
+}
+
+// sending records, under the lease gr was claimed with, that this process
+// is about to send the refresh token. False: another process took the lease
+// over, so the token must not be sent.
+func (g *Keeper) sending(ctx context.Context, userID int64, gr db.KlarnaGrant) (bool, error) {
+	return g.cfg.Store.MarkKlarnaRefreshSending(ctx, userID, gr.Version, g.owner, g.cfg.Wall.Now().Add(g.cfg.Lease))
 }
 
 // refresh spends the claimed grant's refresh token. again means the grant
@@ -295,6 +361,9 @@ func (g *Keeper) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (
 	if err != nil {
 		kill("the stored refresh token cannot be opened with this key")
 		return secret.Secret{}, false, fmt.Errorf("%w (%v)", ErrSignInAgain, err)
+	}
+	if ok, err := g.sending(ctx, userID, gr); err != nil || !ok {
+		return secret.Secret{}, err == nil, err // taken over: read it again
 	}
 	// The call must be over before the lease runs out, or a waiting process
 	// would take the grant for dead while the answer is still coming.
@@ -358,21 +427,13 @@ func (g *Keeper) Disconnect(ctx context.Context, userID int64) error {
 		if err != nil {
 			return err
 		}
-		if gr.LeaseOwner != "" && g.cfg.Wall.Now().Before(gr.LeaseUntil) {
-			if err := g.wait(ctx); err != nil {
-				return err
-			}
-			continue
+		// A refresh that died sending leaves the grant dead (forgotten
+		// below); revoking a spent token would have been harmless too (RFC
+		// 7009: 200 for unknown tokens).
+		won, err := g.claim(ctx, userID, gr)
+		if err == nil && won {
+			won, err = g.sending(ctx, userID, gr)
 		}
-		if gr.LeaseOwner != "" {
-			// A refresh died midway: its token may be spent, and revoking a
-			// spent token is harmless (RFC 7009: 200 for unknown tokens).
-			if _, err := g.cfg.Store.KillKlarnaGrant(ctx, userID, gr.Version, gr.LeaseOwner, "a refresh was started and never finished"); err != nil {
-				return err
-			}
-			continue
-		}
-		won, err := g.cfg.Store.ClaimKlarnaRefresh(ctx, userID, gr.Version, g.owner, g.cfg.Wall.Now().Add(g.cfg.Lease))
 		if err != nil {
 			return err
 		}

@@ -426,18 +426,9 @@ func TestUnknownOutcomeIsNotSentAgain(t *testing.T) {
 func TestLeaseThatRunsOutIsNotResent(t *testing.T) {
 	w := newWorld(t)
 	uid, _ := w.signIn("anna.schmidt@example.com")
-	w.sb.State.Clock.Advance(6 * time.Minute)
-	g, _ := w.store.KlarnaGrant(context.Background(), uid)
-	// Another process claimed the refresh and died.
-	if ok, err := w.store.ClaimKlarnaRefresh(context.Background(), uid, g.Version, "crashed-process", w.wall.Now().Add(30*time.Second)); !ok || err != nil {
-		t.Fatalf("claim: %v %v", ok, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	_, err := w.grants.AccessToken(ctx, uid)
-	cancel()
-	if err == nil {
-		t.Fatal("got a token while another process held the lease")
-	}
+	// Another process claimed the refresh, was sending the token, and died.
+	w.crashedRefresh(uid, true)
+	w.wantWaiting(uid, "another process held the lease")
 	w.wall.Advance(31 * time.Second)
 	w.wantSignInAgain(uid, "after the lease ran out")
 	w.wantRefreshes(0, "")
@@ -505,5 +496,87 @@ func TestSweepDropsExpiredAccessTokens(t *testing.T) {
 	g, _ := w.store.KlarnaGrant(context.Background(), uid)
 	if g.AccessToken != "" || g.RefreshToken == "" {
 		t.Fatal("sweep dropped the wrong token")
+	}
+}
+
+// wantWaiting fails unless asking for uid's access token is still waiting
+// (for another process's refresh) after a moment; while says why it must.
+func (w *world) wantWaiting(uid int64, while string) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := w.grants.AccessToken(ctx, uid); !errors.Is(err, context.DeadlineExceeded) {
+		w.t.Fatalf("%v while %s, want to be still waiting", err, while)
+	}
+}
+
+// crashedRefresh is a process that found uid's access token expired (the
+// sandbox clock moves past it), claimed the refresh (and recorded that it
+// was about to send the refresh token, when sending), then died.
+func (w *world) crashedRefresh(uid int64, sending bool) {
+	w.t.Helper()
+	ctx := context.Background()
+	w.sb.State.Clock.Advance(6 * time.Minute)
+	g, err := w.store.KlarnaGrant(ctx, uid)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if ok, err := w.store.ClaimKlarnaRefresh(ctx, uid, g.Version, "crashed-process", w.wall.Now().Add(2*time.Second)); !ok || err != nil {
+		w.t.Fatalf("claim: %v %v", ok, err)
+	}
+	if !sending {
+		return
+	}
+	if ok, err := w.store.MarkKlarnaRefreshSending(ctx, uid, g.Version, "crashed-process", w.wall.Now().Add(30*time.Second)); !ok || err != nil {
+		w.t.Fatalf("sending: %v %v", ok, err)
+	}
+}
+
+// A process that died after claiming the refresh but before it was about to
+// send the refresh token never spent it: the next caller takes the claim over
+// once the short claim runs out (not the whole lease), and the grant lives.
+func TestClaimThatDiedBeforeSendingIsTakenOver(t *testing.T) {
+	w := newWorld(t)
+	uid, _ := w.signIn("anna.schmidt@example.com")
+	w.crashedRefresh(uid, false)
+
+	// While the claim runs, its holder may still be alive: wait for it.
+	w.wantWaiting(uid, "another process held the claim")
+	w.wall.Advance(2 * time.Second) // the claim's length, far less than a lease
+	if at, err := w.grants.AccessToken(context.Background(), uid); err != nil || !w.recognised(at) {
+		t.Fatalf("after the claim ran out: %v, want a fresh access token", err)
+	}
+	w.wantRefreshes(1, "(the claim's token was never sent)")
+	if g, _ := w.store.KlarnaGrant(context.Background(), uid); g.Dead() || g.LeaseOwner != "" {
+		t.Errorf("grant dead=%v lease=%q after the take-over", g.Dead(), g.LeaseOwner)
+	}
+}
+
+// A stored access token Klarna no longer accepts (the customer revoked the
+// shop at Klarna within the token's five minutes) is not confirmed: the
+// grant is refreshed once, which finds it ended. One Klarna cannot ask
+// about is returned unconfirmed.
+func TestConfirmedAccessTokenAsksKlarna(t *testing.T) {
+	w := newWorld(t)
+	uid, _ := w.signIn("anna.schmidt@example.com")
+	ctx := context.Background()
+	at, err := w.grants.ConfirmedAccessToken(ctx, uid)
+	if err != nil || !w.recognised(at) {
+		t.Fatalf("a live grant: %v", err)
+	}
+	w.wantRefreshes(0, "(the stored token is live)")
+
+	w.post("/control/faults", `{"operation": "klarna.userinfo", "status": 503, "times": 3}`)
+	if at, err := w.grants.ConfirmedAccessToken(ctx, uid); !errors.Is(err, grants.ErrUnconfirmed) || at.IsZero() {
+		t.Fatalf("userinfo unavailable: %v (token returned: %v), want ErrUnconfirmed with the token", err, !at.IsZero())
+	}
+
+	w.post("/control/klarna/login/revoke", `{"email": "anna.schmidt@example.com"}`)
+	if _, err := w.grants.ConfirmedAccessToken(ctx, uid); !errors.Is(err, grants.ErrSignInAgain) {
+		t.Fatalf("after the revocation: %v, want ErrSignInAgain", err)
+	}
+	w.wantRefreshes(1, "(the refused token is dropped and the grant refreshed once)")
+	if st, _ := w.grants.Status(ctx, uid); !st.SignInAgain {
+		t.Error("the account does not ask to sign in with Klarna again")
 	}
 }

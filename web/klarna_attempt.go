@@ -8,17 +8,33 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"refshop/db"
+	"refshop/web/klarna"
 )
 
 // resume answers a second "Klarna" submit for the cart's open attempt o:
-// back to its pay page, whose own checks end an expired session. done is
-// false when o has no Klarna session recorded and was left by a crash: it is
-// closed, and the caller starts a new attempt.
+// Klarna is asked about its session, and the customer goes back to its pay
+// page while the session is open, or to the order page when an order was
+// placed from it. done is false when the attempt cannot go on and is closed,
+// so the caller starts a new one: its session ended at Klarna (48 hours, on
+// Klarna's clock), or it has no session recorded and was left by a crash.
 func (k *klarnaFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 	ctx := c.Request().Context()
 	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
 	switch {
 	case err == nil && kp.Kind == db.KlarnaWidget:
+		st, rerr := k.client.ReadSession(ctx, kp.SessionID)
+		switch {
+		case rerr == nil && st.Status == klarna.SessionComplete:
+			// Placed from this session: the sweep records the order.
+			return true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+		case klarna.StatusOf(rerr) == http.StatusNotFound:
+			err := k.a.Store.CloseAttempt(ctx, o.ID, db.StatusCancelled, "The Klarna session expired.")
+			if err != nil && !errors.Is(err, db.ErrStale) {
+				return true, err
+			}
+			return false, nil
+		}
+		// Open, or Klarna could not be asked: the pay page's own checks apply.
 		return true, c.Redirect(http.StatusSeeOther, "/checkout/klarna/"+o.PublicID)
 	case err != nil && !errors.Is(err, db.ErrNotFound):
 		return true, err

@@ -639,3 +639,28 @@ func (k *klarnaApp) buyAgainFaulted(t *testing.T, email string, fault map[string
 	k.control(t, "/control/faults", f)
 	return b, first, attempt, b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}})
 }
+
+// A second "Pay with Klarna" for the same cart goes back to the open
+// attempt while its session is open, and makes a new attempt with a new
+// session once Klarna ended the first (48 hours on Klarna's clock).
+func TestKlarnaSecondSubmitAfterTheSessionEndedStartsOver(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	first, firstSession, _ := k.startKlarna(t, b)
+	if again, sid, _ := k.startKlarna(t, b); again != first || sid != firstSession {
+		t.Fatalf("a second submit with the session open: attempt %s session %s, want %s %s", again, sid, first, firstSession)
+	}
+	k.control(t, "/control/clock", map[string]any{"advance": "48h"})
+	next, nextSession, _ := k.startKlarna(t, b)
+	if next == first || nextSession == firstSession {
+		t.Fatalf("after the session ended: attempt %s session %s, want new ones", next, nextSession)
+	}
+	o, err := k.Store.OrderByPublicID(t.Context(), first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Status != db.StatusCancelled {
+		t.Errorf("the ended attempt is %s, want cancelled", o.Status)
+	}
+}

@@ -81,8 +81,12 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 	mux.HandleFunc("POST /altpay/v1/checkout-auth/init", p.checkoutAuthInit)
 	mux.HandleFunc("POST /altpay/checkout-auth/init", p.checkoutAuthInit)
 
-	// Browser-facing checkout API: CORS for the shop's origin only.
+	// Browser-facing checkout API: CORS for the shop's origin only. The
+	// shop's page calls it from another origin with a bearer checkout token
+	// (nothing a browser attaches on its own), so the sandbox's cross-origin
+	// check must let it through.
 	mux.Handle("/altpay/checkout/", p.cors(p.checkoutRoutes()))
+	st.AllowCrossOrigin("/altpay/checkout/")
 }
 
 func (p *provider) reset() {

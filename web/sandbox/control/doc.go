@@ -10,11 +10,18 @@
 // names are a contract. Bodies are JSON objects (unknown fields refused);
 // durations are Go duration strings ("90s", "5m", "1440h").
 //
-//	GET  /control/state     {"now", "settings", "calls", "faults", "operations"}
-//	POST /control/reset     every setting, fault, count and stored object back to the start
-//	POST /control/settings  {"name": value, ...}: change settings (see Settings); answers the new state
-//	POST /control/clock     {"advance": "10m"}: move the sandbox clock on; every token ages by that much
-//	POST /control/faults    {"operation", "status", "times", "delay", "lose_answer"}
+//	GET    /control/state              {"now", "settings", "calls", "faults", "operations"}
+//	POST   /control/reset              every setting, fault, count and stored object back to the start
+//	POST   /control/settings           {"name": value, ...}: change settings (see Settings); answers the new state
+//	POST   /control/clock              {"advance": "10m"}: move the sandbox clock on; every token ages by that much
+//	POST   /control/faults             {"operation", "status", "times", "delay", "lose_answer"}
+//	DELETE /control/faults/{operation} drop the operation's pending faults; answers the new state
+//
+// The control API is for tools, tests and people at a terminal, never for a
+// web page: a page on any other origin could otherwise reset the sandbox or
+// set klarna_auto_consent to an attacker's identity. So its writes refuse
+// cross-origin requests and take only application/json bodies (415
+// otherwise); State.Wrap applies both, and the first to every sandbox route.
 //
 // A fault makes the next times calls of an operation wait delay, then fail
 // with status in that provider's own error shape (status 0: the delay only;

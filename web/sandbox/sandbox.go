@@ -17,6 +17,7 @@ import (
 	"refshop/static"
 	"refshop/views/sandboxviews"
 	"refshop/web/clock"
+	"refshop/web/config"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/klarnasignin"
 )
@@ -66,29 +67,42 @@ func indexView(st *control.State) sandboxviews.IndexView {
 	}
 	k := cfg.Klarna
 	add(k.Enabled, "Klarna Payments and Customer Token API", "/klarna/api", "https://api.playground.klarna.com",
-		sandboxviews.Credential{Name: "Basic auth username (KLARNA_USERNAME)", Value: k.Username},
-		sandboxviews.Credential{Name: "Basic auth password (KLARNA_PASSWORD)", Value: k.Password})
+		credential("Basic auth username", "KLARNA_USERNAME", k.Username),
+		credential("Basic auth password", "KLARNA_PASSWORD", k.Password))
 	add(k.Enabled, "Klarna identity (Sign in with Klarna, OIDC issuer)", "/klarna/login", "https://login.playground.klarna.com",
-		sandboxviews.Credential{Name: "client_id (KLARNA_CLIENT_ID)", Value: k.ClientID},
-		sandboxviews.Credential{Name: "client_secret (KLARNA_CLIENT_SECRET)", Value: k.ClientSecret},
+		credential("client_id", "KLARNA_CLIENT_ID", k.ClientID),
+		credential("client_secret", "KLARNA_CLIENT_SECRET", k.ClientSecret),
 		sandboxviews.Credential{Name: "redirect_uri", Value: cfg.ShopBaseURL + "/auth/klarna/callback"})
 	add(k.Enabled, "Klarna Payments JS SDK", "/klarna/cdn/kp/lib/v1/api.js", "https://x.klarnacdn.net/kp/lib/v1/api.js")
 	vp := cfg.Vipps
 	add(vp.Enabled, "Vipps MobilePay (access token, ePayment v1)", "/vipps", "https://apitest.vipps.no",
-		sandboxviews.Credential{Name: "client_id (VIPPS_CLIENT_ID)", Value: vp.ClientID},
-		sandboxviews.Credential{Name: "client_secret (VIPPS_CLIENT_SECRET)", Value: vp.ClientSecret},
-		sandboxviews.Credential{Name: "Ocp-Apim-Subscription-Key (VIPPS_SUBSCRIPTION_KEY)", Value: vp.SubscriptionKey},
-		sandboxviews.Credential{Name: "Merchant-Serial-Number (VIPPS_MSN)", Value: vp.MSN})
+		credential("client_id", "VIPPS_CLIENT_ID", vp.ClientID),
+		credential("client_secret", "VIPPS_CLIENT_SECRET", vp.ClientSecret),
+		credential("Ocp-Apim-Subscription-Key", "VIPPS_SUBSCRIPTION_KEY", vp.SubscriptionKey),
+		credential("Merchant-Serial-Number", "VIPPS_MSN", vp.MSN))
 	a := cfg.Altpay
 	add(a.Enabled, "Alternative Payments (partner API, checkout API)", "/altpay", "https://public-api.demo.alternativepayments.io",
-		sandboxviews.Credential{Name: "client_id (ALTPAY_CLIENT_ID)", Value: a.ClientID},
-		sandboxviews.Credential{Name: "client_secret (ALTPAY_CLIENT_SECRET)", Value: a.ClientSecret})
+		credential("client_id", "ALTPAY_CLIENT_ID", a.ClientID),
+		credential("client_secret", "ALTPAY_CLIENT_SECRET", a.ClientSecret))
 	if k.Enabled {
 		for _, id := range klarnasignin.Identities {
 			v.Identities = append(v.Identities, sandboxviews.Credential{Name: id.Name(), Value: id.Email})
 		}
 	}
 	return v
+}
+
+// credential is one accepted credential as the index lists it. Like the
+// shop's start banner it shows only the built-in default, a public test
+// value; a value someone set themselves (in env) is theirs and may be a real
+// secret, so the page only says it is set. (The banner asks whether the
+// variable is set; the sandbox has only the value, and a value equal to the
+// public default reveals nothing.)
+func credential(label, env, value string) sandboxviews.Credential {
+	if value != config.Defaults[env] {
+		value = "(set in the environment; not shown)"
+	}
+	return sandboxviews.Credential{Name: label + " (" + env + ")", Value: value}
 }
 
 // stateView maps the control state into the index's view model: the settings

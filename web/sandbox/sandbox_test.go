@@ -8,15 +8,22 @@ import (
 	"strings"
 	"testing"
 
+	"refshop/web/config"
 	"refshop/web/sandbox/control"
 )
 
-func TestIndexListsProvidersAndOnlySandboxCredentials(t *testing.T) {
+// The index shows the credentials the sandbox accepts, as the shop's start
+// banner does: the built-in defaults (public test values) in full, and a
+// value someone set themselves not at all. A provider in real mode is not
+// emulated and shows no credentials.
+func TestIndexShowsDefaultCredentialsAndHidesOnesSetByTheUser(t *testing.T) {
+	d := config.Defaults
 	cfg := control.Config{
 		BaseURL: "http://localhost:8081", ShopBaseURL: "http://localhost:8080",
-		Klarna: control.KlarnaConfig{Enabled: true, Username: "klarna-user", Password: "klarna-pass"},
+		Klarna: control.KlarnaConfig{Enabled: true, Username: d["KLARNA_USERNAME"], Password: "my-klarna-password",
+			ClientID: d["KLARNA_CLIENT_ID"], ClientSecret: "my-klarna-client-secret"},
 		Vipps:  control.VippsConfig{Enabled: false, ClientSecret: "real-vipps-secret", SubscriptionKey: "real-key"},
-		Altpay: control.AltpayConfig{Enabled: true, ClientID: "alt-id", ClientSecret: "alt-secret"},
+		Altpay: control.AltpayConfig{Enabled: true, ClientID: "my-altpay-id", ClientSecret: d["ALTPAY_CLIENT_SECRET"]},
 	}
 	sb := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	srv := httptest.NewServer(sb)
@@ -31,18 +38,21 @@ func TestIndexListsProvidersAndOnlySandboxCredentials(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("index: %d", res.StatusCode)
 	}
-	for _, want := range []string{"http://localhost:8081/klarna/api", "http://localhost:8081/altpay", "klarna-pass", "alt-secret",
+	for _, want := range []string{"http://localhost:8081/klarna/api", "http://localhost:8081/altpay",
+		d["KLARNA_USERNAME"], d["KLARNA_CLIENT_ID"], d["ALTPAY_CLIENT_SECRET"], "http://localhost:8080/auth/klarna/callback",
 		"/control/state", "/control/reset", "/control/settings", "/control/clock", "/control/faults", "vipps_access_token_ttl",
 		"Klarna test identities", "anna.schmidt@example.com", "Anna Schmidt", "jonas.weber@example.com", "Mia Svensson"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("index lacks %q", want)
 		}
 	}
-	// A provider in real mode is not emulated, and its real credentials never show.
-	for _, secret := range []string{"real-vipps-secret", "real-key"} {
+	for _, secret := range []string{"my-klarna-password", "my-klarna-client-secret", "my-altpay-id", "real-vipps-secret", "real-key"} {
 		if strings.Contains(page, secret) {
-			t.Errorf("index shows a real credential %q", secret)
+			t.Errorf("index shows %q, a value the user set", secret)
 		}
+	}
+	if n := strings.Count(page, "set in the environment; not shown"); n != 3 {
+		t.Errorf("%d credentials say they are hidden, want 3 (Klarna password and client secret, altpay client id)", n)
 	}
 	if !strings.Contains(page, "not emulated") {
 		t.Error("index does not say Vipps is not emulated")

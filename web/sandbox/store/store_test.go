@@ -108,4 +108,3 @@ func TestDecodeNamesTheBadObject(t *testing.T) {
 		t.Fatalf("err = %v, want one naming thing 7", err)
 	}
 }
-

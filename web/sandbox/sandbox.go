@@ -5,9 +5,13 @@
 // It never imports the shop's client packages: each side implements the
 // documented contract on its own, and tests hold both to the documented JSON
 // examples, so a misreading cannot hide by being shared.
+//
+// It keeps its state in its own file in the data dir (package store), so a
+// restart changes nothing; POST /control/reset forgets it.
 package sandbox
 
 import (
+	"context"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -20,17 +24,24 @@ import (
 	"refshop/web/config"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/klarnasignin"
+	"refshop/web/sandbox/store"
 )
 
 // Sandbox is the sandbox's state and its HTTP handler.
 type Sandbox struct {
 	State   *control.State
 	handler http.Handler
+	db      *store.Store
 }
 
-// New builds a sandbox provisioned with cfg. base is the clock its own clock
-// runs on (nil: the wall clock).
-func New(cfg control.Config, log *slog.Logger, base clock.Clock) *Sandbox {
+// New builds a sandbox provisioned with cfg, with the state it kept in
+// cfg.DataDir. base is the clock its own clock runs on (nil: the wall
+// clock). Close it when done.
+func New(cfg control.Config, log *slog.Logger, base clock.Clock) (*Sandbox, error) {
+	db, err := store.Open(context.Background(), cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	st := control.New(cfg, base)
 	mux := http.NewServeMux()
 	st.Routes(mux)
@@ -42,8 +53,15 @@ func New(cfg control.Config, log *slog.Logger, base clock.Clock) *Sandbox {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_ = sandboxviews.Index(indexView(st)).Render(r.Context(), w)
 	})
-	return &Sandbox{State: st, handler: logRequests(log, st.Wrap(mux))}
+	if err := st.Open(context.Background(), db, log); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Sandbox{State: st, handler: logRequests(log, st.Wrap(mux)), db: db}, nil
 }
+
+// Close closes the sandbox's file. Stop serving it first.
+func (s *Sandbox) Close() error { return s.db.Close() }
 
 func mustSub(f fs.FS, dir string) fs.FS {
 	sub, err := fs.Sub(f, dir)

@@ -25,9 +25,7 @@ func TestIndexShowsDefaultCredentialsAndHidesOnesSetByTheUser(t *testing.T) {
 		Vipps:  control.VippsConfig{Enabled: false, ClientSecret: "real-vipps-secret", SubscriptionKey: "real-key"},
 		Altpay: control.AltpayConfig{Enabled: true, ClientID: "my-altpay-id", ClientSecret: d["ALTPAY_CLIENT_SECRET"]},
 	}
-	sb := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	srv := httptest.NewServer(sb)
-	defer srv.Close()
+	srv := serve(t, cfg)
 	res, err := http.Get(srv.URL + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +61,23 @@ func TestIndexShowsDefaultCredentialsAndHidesOnesSetByTheUser(t *testing.T) {
 		t.Fatalf("sandbox CSS: %v %v", err, css.StatusCode)
 	}
 	css.Body.Close()
+}
+
+// serve serves a sandbox provisioned with cfg, keeping its state in a
+// directory of the test's, until the test ends.
+func serve(t *testing.T, cfg control.Config) *httptest.Server {
+	t.Helper()
+	cfg.DataDir = t.TempDir()
+	sb, err := New(cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb)
+	t.Cleanup(func() {
+		srv.Close()
+		sb.Close()
+	})
+	return srv
 }
 
 // allProviders is a sandbox configuration emulating every provider.
@@ -101,9 +116,7 @@ func send(t *testing.T, method, url, body string, header ...string) *http.Respon
 // provider would refuse anyway for its made-up token or challenge: the
 // status tells who answered.)
 func TestSandboxPagesRefuseCrossSitePostsAndKeepWorking(t *testing.T) {
-	sb := New(allProviders(), slog.New(slog.DiscardHandler), nil)
-	srv := httptest.NewServer(sb)
-	defer srv.Close()
+	srv := serve(t, allProviders())
 	form := "application/x-www-form-urlencoded"
 	for _, c := range []struct {
 		name, path, ctype, body string

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"mime"
 	"net/http"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"refshop/web/clock"
+	"refshop/web/sandbox/store"
 )
 
 // ErrorWriter writes an error response with status in one provider's own shape.
@@ -31,7 +33,7 @@ type fault struct {
 // State is the sandbox's clock, settings, faults and counts. Safe for
 // concurrent use.
 type State struct {
-	Clock  *clock.Offset
+	Clock  *Clock
 	Config Config
 
 	mu         sync.Mutex
@@ -44,13 +46,19 @@ type State struct {
 
 	// crossOrigin refuses cross-origin writes (see Wrap).
 	crossOrigin *http.CrossOriginProtection
+
+	parts  []persisted // registered with Persist
+	saveMu sync.Mutex  // one save at a time; guards the three below
+	db     *store.Store
+	log    *slog.Logger
+	saving []persisted // the control state and parts, once Open ran
 }
 
 // New returns a sandbox state provisioned with cfg. base is the clock the
 // sandbox clock runs on (the wall clock when nil).
 func New(cfg Config, base clock.Clock) *State {
 	return &State{
-		Clock:       clock.NewOffset(base),
+		Clock:       &Clock{Offset: clock.NewOffset(base)},
 		Config:      cfg,
 		settings:    DefaultSettings(),
 		faults:      map[string]*fault{},
@@ -155,7 +163,8 @@ func (s *State) Calls(op string) int {
 	return s.calls[op]
 }
 
-// Reset puts every setting, fault, count and stored object back to the start.
+// Reset puts every setting, fault, count and stored object back to the
+// start, in memory and in the store.
 func (s *State) Reset() {
 	s.mu.Lock()
 	s.settings = DefaultSettings()
@@ -167,6 +176,8 @@ func (s *State) Reset() {
 	for _, f := range resets {
 		f()
 	}
+	s.forget(context.Background())
+	s.save(context.Background())
 }
 
 // StateView is the body of GET /control/state.
@@ -392,9 +403,12 @@ func onlyJSON(w http.ResponseWriter, r *http.Request) bool {
 //     to AllowCrossOrigin are exempt.
 //   - Control writes take only JSON (415 otherwise), so no simple form or
 //     text/plain post reaches them even from a browser without Origin.
+//   - What the request changed is saved to the store (see Open) before the
+//     request ends.
 //   - lose_answer faults work: Hit marks the request's answer lost, the
 //     handler's writes are dropped, and the connection is closed without a
-//     response (the client sees no answer, as after a timeout).
+//     response (the client sees no answer, as after a timeout). What the
+//     operation did is saved all the same.
 func (s *State) Wrap(next http.Handler) http.Handler {
 	return s.crossOrigin.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/control/") && r.Method != http.MethodGet && r.Method != http.MethodHead && !onlyJSON(w, r) {
@@ -402,6 +416,7 @@ func (s *State) Wrap(next http.Handler) http.Handler {
 		}
 		a := &answerWriter{ResponseWriter: w}
 		next.ServeHTTP(a, r.WithContext(context.WithValue(r.Context(), answerKey{}, a)))
+		s.save(context.WithoutCancel(r.Context()))
 		if a.isLost() {
 			panic(http.ErrAbortHandler) // net/http closes the connection, writing nothing
 		}

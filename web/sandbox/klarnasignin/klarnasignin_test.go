@@ -21,9 +21,9 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"refshop/web/clock"
-	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/klarnasignin"
+	"refshop/web/sandbox/sandboxtest"
 )
 
 const (
@@ -846,14 +846,10 @@ func TestControlRevokeEndsAnIdentitysGrants(t *testing.T) {
 // The Klarna Payments part of the sandbox asks this one about
 // customer.klarna_access_token: a valid token makes the widget skip its login.
 func TestKlarnaPaymentsRecognisesTheAccessToken(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	u := "http://" + srv.Listener.Addr().String()
-	cfg := control.Config{BaseURL: u, ShopBaseURL: shopURL, Klarna: control.KlarnaConfig{Enabled: true,
+	cfg := control.Config{ShopBaseURL: shopURL, Klarna: control.KlarnaConfig{Enabled: true,
 		Username: "PK_test", Password: "api-key", ClientID: clientID, ClientSecret: clientSecret}}
-	sb := sandbox.New(cfg, slog.New(slog.DiscardHandler), clock.NewManual(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)))
-	srv.Config.Handler = sb
-	srv.Start()
-	t.Cleanup(srv.Close)
+	sb := sandboxtest.Start(t, cfg, clock.NewManual(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)))
+	u := sb.URL
 	e := &env{t: t, st: sb.State, url: u,
 		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 

@@ -45,3 +45,42 @@ func TestSyncBufferTakesConcurrentWrites(t *testing.T) {
 		t.Errorf("%d lines, want 8", n)
 	}
 }
+
+// A restart keeps the settings, the clock's offset (tokens already carry
+// expiry times on it) and the call counts, which count since the last
+// reset; pending faults end with the process. Reset forgets the rest.
+func TestRestartKeepsSettingsClockAndCountsButNotFaults(t *testing.T) {
+	clk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
+	s := Start(t, control.Config{Vipps: control.VippsConfig{Enabled: true, ClientID: "id", ClientSecret: "sec", SubscriptionKey: "k", MSN: "1234"}}, clk)
+	s.Setting(t, "vipps_access_token_ttl", "90s")
+	s.Advance(t, "10m")
+	s.Fault(t, "vipps.get_payment", 503, 2)
+	for range 3 {
+		res, err := http.Post(s.URL+"/vipps/accesstoken/get", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	before := s.State.View()
+
+	s.Restart(t)
+	after := s.State.View()
+	if after.Settings != before.Settings || !after.Now.Equal(before.Now) || after.Calls["vipps.accesstoken"] != 3 {
+		t.Errorf("after a restart: settings %+v, now %v, calls %v; before: %+v, %v, %v",
+			after.Settings, after.Now, after.Calls, before.Settings, before.Now, before.Calls)
+	}
+	if len(after.Faults) != 0 {
+		t.Errorf("faults survived the restart: %+v", after.Faults)
+	}
+	clk.Advance(time.Minute) // the base clock still counts after a restart
+	if got := s.State.Now().Sub(before.Now); got != time.Minute {
+		t.Errorf("the sandbox clock moved %v with its base clock's minute", got)
+	}
+
+	s.Control(t, "/control/reset", nil)
+	s.Restart(t)
+	if v := s.State.View(); v.Settings != control.DefaultSettings() || v.Calls["vipps.accesstoken"] != 0 || !v.Now.Equal(clk.Now()) {
+		t.Errorf("after reset and a restart: %+v", v)
+	}
+}

@@ -41,7 +41,7 @@ type provider struct {
 	log *slog.Logger
 
 	mu       sync.Mutex
-	key      []byte              // signs access tokens; new per sandbox process
+	key      []byte              // signs access tokens; made at the first start, then stored
 	payments map[string]*payment // by reference
 	landing  map[string]string   // landing token -> reference
 	idem     map[string]idemRecord
@@ -58,6 +58,7 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 	st.Operations(opAccessToken, opCreate, opGet, opEvents, opCapture, opCancel, opRefund, opApprove, opLanding)
 	st.ErrorShape("vipps", p.writeFault)
 	st.OnReset(p.reset)
+	st.Persist("vipps", p)
 
 	mux.HandleFunc("POST /vipps/accesstoken/get", p.accessToken)
 	mux.HandleFunc("POST /vipps/epayment/v1/payments", p.api(opCreate, p.create))

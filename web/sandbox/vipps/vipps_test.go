@@ -2,8 +2,8 @@ package vipps_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"refshop/web/clock"
-	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/sandboxtest"
 )
 
 const (
@@ -32,6 +32,7 @@ type env struct {
 	t   *testing.T
 	srv *httptest.Server
 	st  *control.State
+	sb  *sandboxtest.Server
 }
 
 func newEnv(t *testing.T) *env {
@@ -41,10 +42,8 @@ func newEnv(t *testing.T) *env {
 		Vipps:       control.VippsConfig{Enabled: true, ClientID: clientID, ClientSecret: secret, SubscriptionKey: subKey, MSN: msn},
 	}
 	base := clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	sb := sandbox.New(cfg, slog.New(slog.DiscardHandler), base)
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, st: sb.State}
+	sb := sandboxtest.Start(t, cfg, base)
+	return &env{t: t, srv: sb.Server, st: sb.State, sb: sb}
 }
 
 type resp struct {
@@ -796,5 +795,53 @@ func TestResetDropsPayments(t *testing.T) {
 	e.do("POST", "/control/reset", nil, "")
 	if r := e.do("GET", "/vipps/epayment/v1/payments/refshop-reset-1", e.api(tok, ""), ""); r.Status != 404 {
 		t.Errorf("after reset: %d %s", r.Status, r.Body)
+	}
+}
+
+// restart restarts the sandbox on the same data dir, as restarting the shop
+// it runs in would.
+func (e *env) restart() {
+	e.t.Helper()
+	e.sb.Restart(e.t)
+	e.st = e.sb.State
+}
+
+// A restart changes nothing the shop can see: the access token it holds
+// still works, payments read as they did (history included), a replayed
+// create is recognised, a capture still captures, and the landing page of a
+// payment nobody answered yet still opens. Reset forgets it all, for good.
+func TestPaymentsSurviveARestart(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token()
+	e.create(tok, "refshop-restart-1")
+	e.approve(tok, "refshop-restart-1")
+	waiting := e.create(tok, "refshop-restart-2")
+	read := func(ref string) string {
+		r := e.do("GET", "/vipps/epayment/v1/payments/"+ref, e.api(tok, ""), "")
+		ev := e.do("GET", "/vipps/epayment/v1/payments/"+ref+"/events", e.api(tok, ""), "")
+		return fmt.Sprintf("%d %s\n%d %s", r.Status, r.Body, ev.Status, ev.Body)
+	}
+	before := read("refshop-restart-1")
+
+	e.restart()
+	if after := read("refshop-restart-1"); after != before {
+		t.Fatalf("the payment reads differently after a restart:\nbefore %s\nafter  %s", before, after)
+	}
+	if r := e.do("POST", "/vipps/epayment/v1/payments", e.api(tok, "refshop-restart-1-create"), createBody("refshop-restart-1")); r.Status != 201 {
+		t.Errorf("replayed create after a restart: %d %s, want the first answer again", r.Status, r.Body)
+	}
+	if r := e.modify(tok, "refshop-restart-1", "capture", "restart-1-capture", amountBody(4980)); r.Status != 200 {
+		t.Fatalf("capture after a restart: %d %s", r.Status, r.Body)
+	}
+	landing, _ := url.Parse(waiting["redirectUrl"].(string))
+	if page := e.do("GET", landing.RequestURI(), nil, ""); page.Status != 200 || !strings.Contains(string(page.Body), ">Approve<") {
+		t.Errorf("landing page after a restart: %d", page.Status)
+	}
+
+	e.do("POST", "/control/reset", nil, "")
+	e.restart()
+	tok = e.token()
+	if r := e.do("GET", "/vipps/epayment/v1/payments/refshop-restart-1", e.api(tok, ""), ""); r.Status != 404 {
+		t.Errorf("after reset and a restart: %d %s, want 404", r.Status, r.Body)
 	}
 }

@@ -41,7 +41,7 @@ type provider struct {
 	log *slog.Logger
 
 	mu        sync.Mutex
-	key       []byte                    // HS256 key for checkout JWTs; new on reset
+	key       []byte                    // HS256 key for checkout JWTs; new on reset, kept in the store
 	tokens    map[string]time.Time      // OAuth access token -> expiry (sandbox clock)
 	customers map[string]*customer      // by id
 	order     []string                  // customer ids in creation order, for the cursor list
@@ -68,6 +68,7 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 		writeError(w, status, codeFor(status), http.StatusText(status), nil)
 	})
 	st.OnReset(p.reset)
+	st.Persist("altpay", p)
 
 	// Server-to-server: no CORS headers, so a browser page cannot call these.
 	mux.HandleFunc("POST /altpay/oauth/token", p.oauthToken)

@@ -118,6 +118,7 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 		opTokenRead, opTokenOrder, opTokenStatus)
 	st.ErrorShape("klarna", p.faultShape)
 	st.OnReset(p.reset)
+	st.Persist("klarna", p)
 
 	api := "/klarna/api"
 	mux.HandleFunc("POST "+api+"/payments/v1/sessions", p.createSession)

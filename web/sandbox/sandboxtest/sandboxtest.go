@@ -37,18 +37,18 @@ type Server struct {
 
 // Start provisions a sandbox with cfg and serves it until the test ends. An
 // empty cfg.BaseURL becomes the server's own origin, so the URLs the sandbox
-// hands out (landing pages, redirects, the issuer) point at it; an empty
-// cfg.DataDir becomes a directory of the test's own. base is the clock the
-// sandbox clock runs on (nil: the wall clock).
+// hands out (landing pages, redirects, the issuer) point at it. The sandbox
+// keeps its state in a directory of the test's own, whatever cfg.DataDir
+// says: a configuration loaded with the defaults names the shop's ./data,
+// which no test may share. base is the clock the sandbox clock runs on (nil:
+// the wall clock).
 func Start(tb testing.TB, cfg control.Config, base clock.Clock) *Server {
 	tb.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "http://" + srv.Listener.Addr().String()
 	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = tb.TempDir()
-	}
+	cfg.DataDir = tb.TempDir()
 	s := &Server{URL: "http://" + srv.Listener.Addr().String(), Server: srv, cfg: cfg, base: base}
 	s.open(tb)
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serving.Load().ServeHTTP(w, r) })

@@ -1,7 +1,11 @@
 package sandboxtest
 
 import (
+	"errors"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -9,6 +13,7 @@ import (
 
 	"refshop/web/clock"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/store"
 )
 
 func TestStartServesTheSandboxOnItsOwnOrigin(t *testing.T) {
@@ -82,5 +87,16 @@ func TestRestartKeepsSettingsClockAndCountsButNotFaults(t *testing.T) {
 	s.Restart(t)
 	if v := s.State.View(); v.Settings != control.DefaultSettings() || v.Calls["vipps.accesstoken"] != 0 || !v.Now.Equal(clk.Now()) {
 		t.Errorf("after reset and a restart: %+v", v)
+	}
+}
+
+// A test's sandbox never writes to the data dir its configuration names (a
+// configuration with the defaults names the shop's ./data).
+func TestStartKeepsStateInTheTestsOwnDirectory(t *testing.T) {
+	shared := t.TempDir()
+	s := Start(t, control.Config{DataDir: shared}, nil)
+	s.Setting(t, "vipps_access_token_ttl", "90s")
+	if _, err := os.Stat(filepath.Join(shared, store.FileName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the sandbox wrote to the configured data dir: %v", err)
 	}
 }

@@ -53,7 +53,7 @@ type provider struct {
 }
 
 // Register adds the Alternative Payments routes to mux below /altpay.
-func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
+func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 	if !st.Config.Altpay.Enabled {
 		return
 	}
@@ -68,7 +68,7 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 		writeError(w, status, codeFor(status), http.StatusText(status), nil)
 	})
 	st.OnReset(p.reset)
-	st.Persist("altpay", p)
+	mux := st.Persist("altpay", p, root)
 
 	// Server-to-server: no CORS headers, so a browser page cannot call these.
 	mux.HandleFunc("POST /altpay/oauth/token", p.oauthToken)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -404,7 +405,7 @@ func onlyJSON(w http.ResponseWriter, r *http.Request) bool {
 //   - Control writes take only JSON (415 otherwise), so no simple form or
 //     text/plain post reaches them even from a browser without Origin.
 //   - What the request changed is saved to the store (see Open) before the
-//     request ends.
+//     request ends: the control state and the parts whose routes it reached.
 //   - lose_answer faults work: Hit marks the request's answer lost, the
 //     handler's writes are dropped, and the connection is closed without a
 //     response (the client sees no answer, as after a timeout). What the
@@ -416,7 +417,7 @@ func (s *State) Wrap(next http.Handler) http.Handler {
 		}
 		a := &answerWriter{ResponseWriter: w}
 		next.ServeHTTP(a, r.WithContext(context.WithValue(r.Context(), answerKey{}, a)))
-		s.save(context.WithoutCancel(r.Context()))
+		s.save(context.WithoutCancel(r.Context()), append(a.parts(), controlPart)...)
 		if a.isLost() {
 			panic(http.ErrAbortHandler) // net/http closes the connection, writing nothing
 		}
@@ -424,11 +425,27 @@ func (s *State) Wrap(next http.Handler) http.Handler {
 }
 
 // answerWriter passes writes through until its answer is lost, then drops
-// them. Hit loses it before the handler writes anything.
+// them. Hit loses it before the handler writes anything. It also notes which
+// persisted parts the request reached (PartMux).
 type answerWriter struct {
 	http.ResponseWriter
-	mu   sync.Mutex
-	lost bool
+	mu      sync.Mutex
+	lost    bool
+	touched []string
+}
+
+func (a *answerWriter) reached(part string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !slices.Contains(a.touched, part) {
+		a.touched = append(a.touched, part)
+	}
+}
+
+func (a *answerWriter) parts() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.touched
 }
 
 func (a *answerWriter) lose() {

@@ -1,16 +1,20 @@
 package control
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"refshop/web/clock"
+	"refshop/web/sandbox/store"
 )
 
 // newServer is a sandbox with one fake provider operation, "demo.op", whose
@@ -356,5 +360,83 @@ func TestDeleteFaultsClearsOneOperation(t *testing.T) {
 	res, body = send(t, "DELETE", srv.URL+"/control/faults/nope.op", "")
 	if res.StatusCode != 400 || !strings.Contains(fmt.Sprint(body["error"]), "demo.op") {
 		t.Fatalf("unknown operation: %d %v, want 400 listing the known ones", res.StatusCode, body)
+	}
+}
+
+// counter is a persisted part holding one number.
+type counter struct {
+	mu     sync.Mutex
+	n      int
+	dumped int
+}
+
+func (c *counter) Dump() []store.Object {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dumped++
+	return []store.Object{{Kind: "count", ID: "n", Value: c.n}}
+}
+
+func (c *counter) Restore(l store.Loaded) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, err := store.One(l, "count", "n", &c.n)
+	return err
+}
+
+// persistedServer serves two persisted parts, a and b, each with a route
+// that adds one to its count; their state lives in dir.
+func persistedServer(t *testing.T, dir string) (*State, *httptest.Server, *counter, *counter) {
+	t.Helper()
+	st := New(Config{}, nil)
+	mux := http.NewServeMux()
+	st.Routes(mux)
+	a, b := &counter{}, &counter{}
+	for name, c := range map[string]*counter{"a": a, "b": b} {
+		st.Persist(name, c, mux).HandleFunc("POST /"+name, func(w http.ResponseWriter, r *http.Request) {
+			c.mu.Lock()
+			c.n++
+			c.mu.Unlock()
+		})
+	}
+	db, err := store.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Open(context.Background(), db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(st.Wrap(mux))
+	t.Cleanup(func() {
+		srv.Close()
+		db.Close()
+	})
+	return st, srv, a, b
+}
+
+// A request saves the parts whose routes it reached, and only those (a save
+// encodes a whole part); what was saved comes back on the next start.
+func TestRequestsSaveThePartsTheyReach(t *testing.T) {
+	dir := t.TempDir()
+	_, srv, a, b := persistedServer(t, dir)
+	for range 2 {
+		post(t, srv.URL+"/a", `{}`)
+	}
+	post(t, srv.URL+"/b", `{}`)
+	dumps := func() int {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.dumped
+	}
+	bDumps := dumps()
+	post(t, srv.URL+"/a", `{}`)
+	if dumps() != bDumps {
+		t.Errorf("a request to a dumped b too")
+	}
+	srv.Close()
+
+	_, _, a2, b2 := persistedServer(t, dir)
+	if a2.n != 3 || b2.n != 1 {
+		t.Fatalf("after a restart a=%d b=%d, want 3 and 1 (before: %d %d)", a2.n, b2.n, a.n, b.n)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,13 +59,37 @@ type persisted struct {
 	p    Persister
 }
 
-// Persist has the store keep part's objects: Open restores them and every
-// request saves them. Call it before Open.
-func (s *State) Persist(part string, p Persister) {
+// Persist has the store keep part's objects: Open restores them, and after
+// every request served by a route registered on the returned mux the part is
+// saved. Register every route of the part there, and call Persist before
+// Open.
+func (s *State) Persist(part string, p Persister, mux *http.ServeMux) *PartMux {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.parts = append(s.parts, persisted{part, p})
+	return &PartMux{mux: mux, part: part}
 }
+
+// PartMux registers one part's routes on the sandbox's mux, so that Wrap
+// knows which parts a request reached and saves just those: a save encodes
+// the whole part.
+type PartMux struct {
+	mux  *http.ServeMux
+	part string
+}
+
+// Handle registers h for pattern.
+func (m *PartMux) Handle(pattern string, h http.Handler) {
+	m.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a, ok := r.Context().Value(answerKey{}).(*answerWriter); ok {
+			a.reached(m.part)
+		}
+		h.ServeHTTP(w, r)
+	}))
+}
+
+// HandleFunc registers h for pattern.
+func (m *PartMux) HandleFunc(pattern string, h http.HandlerFunc) { m.Handle(pattern, h) }
 
 // What survives a restart of the sandbox, beside every provider's objects:
 //   - the clock's offset: tokens, sessions and payments carry expiry times on
@@ -137,9 +163,10 @@ func (s *State) Open(ctx context.Context, db *store.Store, log *slog.Logger) err
 	return nil
 }
 
-// save writes every persisted part's objects to the store, one save at a
-// time, so that an older dump never overwrites a newer one.
-func (s *State) save(ctx context.Context) {
+// save writes the objects of the parts named (every part with none named)
+// to the store, one save at a time, so that an older dump never overwrites a
+// newer one.
+func (s *State) save(ctx context.Context, parts ...string) {
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
 	if s.db == nil {
@@ -147,7 +174,9 @@ func (s *State) save(ctx context.Context) {
 	}
 	dump := make(map[string][]store.Object, len(s.saving))
 	for _, pp := range s.saving {
-		dump[pp.part] = pp.p.Dump()
+		if len(parts) == 0 || slices.Contains(parts, pp.part) {
+			dump[pp.part] = pp.p.Dump()
+		}
 	}
 	if err := s.db.Save(ctx, dump); err != nil {
 		s.log.Error("sandbox: saving its state failed", "file", s.db.Path(), "error", err)

@@ -129,7 +129,7 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 
 // New registers the provider's routes on mux and returns it (nil when Klarna
 // runs against its real environment).
-func New(mux *http.ServeMux, st *control.State, log *slog.Logger) *Provider {
+func New(root *http.ServeMux, st *control.State, log *slog.Logger) *Provider {
 	if !st.Config.Klarna.Enabled {
 		return nil
 	}
@@ -143,7 +143,7 @@ func New(mux *http.ServeMux, st *control.State, log *slog.Logger) *Provider {
 	}
 	st.ErrorShape(opAuthorize, p.authorizeFaultShape)
 	st.OnReset(p.reset)
-	st.Persist("klarnasignin", p)
+	mux := st.Persist("klarnasignin", p, root)
 	// Klarna Payments recognises a customer.klarna_access_token this
 	// provider vouches for: the widget then skips its login step.
 	sbklarna.SetAccessTokenValidator(st, func(accessToken string) (string, bool) {

@@ -48,7 +48,7 @@ type provider struct {
 }
 
 // Register adds Vipps MobilePay's routes, operations and error shape.
-func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
+func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 	if !st.Config.Vipps.Enabled {
 		return
 	}
@@ -58,7 +58,7 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 	st.Operations(opAccessToken, opCreate, opGet, opEvents, opCapture, opCancel, opRefund, opApprove, opLanding)
 	st.ErrorShape("vipps", p.writeFault)
 	st.OnReset(p.reset)
-	st.Persist("vipps", p)
+	mux := st.Persist("vipps", p, root)
 
 	mux.HandleFunc("POST /vipps/accesstoken/get", p.accessToken)
 	mux.HandleFunc("POST /vipps/epayment/v1/payments", p.api(opCreate, p.create))

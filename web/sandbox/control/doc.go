@@ -31,6 +31,12 @@
 // klarna.token_refresh, vipps.accesstoken, altpay.checkout_payment and the
 // others each provider package declares.
 //
+// The sandbox's state outlives its process (package store): each provider
+// registers its objects with Persist, and Wrap saves them after every
+// request. Of the control state the clock offset, the settings and the call
+// counts survive a restart and pending faults do not (see State.Dump for
+// why); reset forgets everything.
+//
 // Two providers add control routes of their own: package klarna answers
 // POST /control/klarna/sessions/{session_id}/authorize (what the widget does
 // when the customer approves) and package klarnasignin answers

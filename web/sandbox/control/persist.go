@@ -91,23 +91,25 @@ func (m *PartMux) Handle(pattern string, h http.Handler) {
 // HandleFunc registers h for pattern.
 func (m *PartMux) HandleFunc(pattern string, h http.HandlerFunc) { m.Handle(pattern, h) }
 
-// What survives a restart of the sandbox, beside every provider's objects:
+// controlPart is the control state's part in the store.
+const controlPart = "control"
+
+// Dump returns the control state the store keeps.
+//
+// What of it survives a restart, and why:
 //   - the clock's offset: tokens, sessions and payments carry expiry times on
 //     the sandbox clock, and the clock never goes back; losing the offset would
 //     bring expired tokens back to life.
-//   - the settings: they shape how the stored objects behave (token
-//     lifetimes, rotation, auto consent, idempotent create order), and a test
-//     or a person who set them expects the same provider after a restart, as a
-//     real merchant account keeps its configuration. Only reset forgets them.
+//   - the settings: a real provider has none, but here they shape how the
+//     stored objects behave (rotation, auto consent, idempotent create order,
+//     token lifetimes), and a test or a person who set them expects the same
+//     provider after a restart: a restart is not a reset.
 //   - the call counts, which count since the last reset: a test that counts a
 //     provider's calls across a restart must not see them drop.
 //
 // Pending faults do not: a fault stands for a passing outage or network
 // trouble aimed at the next calls, and a restart is where such trouble ends;
 // a fault left over from before it would hit calls nobody aimed it at.
-const controlPart = "control"
-
-// Dump returns the control state the store keeps.
 func (s *State) Dump() []store.Object {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -70,35 +70,18 @@ func (p *provider) Dump() []store.Object {
 // start) the provider stays as reset made it.
 func (p *provider) Restore(l store.Loaded) error {
 	var key []byte
-	found, err := store.One(l, kindKey, "checkout_token", &key)
-	if err != nil || !found {
-		return err
-	}
 	var next int
-	if _, err := store.One(l, kindCounter, "invoice_number", &next); err != nil {
+	var err error
+	if !store.One(l, kindKey, "checkout_token", &key, &err) {
 		return err
 	}
-	tokens, err := store.Decode[time.Time](l, kindOAuthToken)
-	if err != nil {
-		return err
-	}
-	customers, err := store.Decode[storedCustomer](l, kindCustomer)
-	if err != nil {
-		return err
-	}
-	invoices, err := store.Decode[*invoice](l, kindInvoice)
-	if err != nil {
-		return err
-	}
-	invKeys, err := store.Decode[string](l, kindInvoiceKey)
-	if err != nil {
-		return err
-	}
-	methods, err := store.Decode[storedMethod](l, kindMethod)
-	if err != nil {
-		return err
-	}
-	payments, err := store.Decode[storedPayment](l, kindPayment)
+	store.One(l, kindCounter, "invoice_number", &next, &err)
+	tokens := store.Decode[time.Time](l, kindOAuthToken, &err)
+	customers := store.Decode[storedCustomer](l, kindCustomer, &err)
+	invoices := store.Decode[*invoice](l, kindInvoice, &err)
+	invKeys := store.Decode[string](l, kindInvoiceKey, &err)
+	methods := store.Decode[storedMethod](l, kindMethod, &err)
+	payments := store.Decode[storedPayment](l, kindPayment, &err)
 	if err != nil {
 		return err
 	}

@@ -43,14 +43,7 @@ func newServer(t *testing.T) (*State, *httptest.Server, *clock.Manual) {
 
 func post(t *testing.T, url, body string) (*http.Response, map[string]any) {
 	t.Helper()
-	res, err := http.Post(url, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&m)
-	return res, m
+	return send(t, "POST", url, body, "Content-Type", "application/json")
 }
 
 func TestStateAndSettings(t *testing.T) {
@@ -380,7 +373,8 @@ func (c *counter) Dump() []store.Object {
 func (c *counter) Restore(l store.Loaded) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, err := store.One(l, "count", "n", &c.n)
+	var err error
+	store.One(l, "count", "n", &c.n, &err)
 	return err
 }
 

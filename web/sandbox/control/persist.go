@@ -122,15 +122,11 @@ func (s *State) Dump() []store.Object {
 
 // Restore takes back the control state the store kept.
 func (s *State) Restore(l store.Loaded) error {
-	settings := DefaultSettings()
-	if _, err := store.One(l, "settings", "current", &settings); err != nil {
-		return err
-	}
-	var moved Duration
-	if _, err := store.One(l, "clock", "moved", &moved); err != nil {
-		return err
-	}
-	calls, err := store.Decode[int](l, "calls")
+	var err error
+	settings, moved := DefaultSettings(), Duration(0)
+	store.One(l, "settings", "current", &settings, &err)
+	store.One(l, "clock", "moved", &moved, &err)
+	calls := store.Decode[int](l, "calls", &err)
 	if err != nil {
 		return err
 	}

@@ -40,31 +40,14 @@ func (p *provider) Dump() []store.Object {
 // made at start when none was kept.
 func (p *provider) Restore(l store.Loaded) error {
 	var key []byte
-	found, err := store.One(l, kindKey, "client_token", &key)
-	if err != nil {
-		return err
-	}
-	sessions, err := store.Decode[*session](l, kindSession)
-	if err != nil {
-		return err
-	}
-	auths, err := store.Decode[*authorization](l, kindAuth)
-	if err != nil {
-		return err
-	}
-	orders, err := store.Decode[*order](l, kindOrder)
-	if err != nil {
-		return err
-	}
-	links, err := store.Decode[*link](l, kindLink)
-	if err != nil {
-		return err
-	}
-	tokenLinks, err := store.Decode[string](l, kindToken)
-	if err != nil {
-		return err
-	}
-	idem, err := store.Decode[*idemRecord](l, kindIdempotency)
+	var err error
+	found := store.One(l, kindKey, "client_token", &key, &err)
+	sessions := store.Decode[*session](l, kindSession, &err)
+	auths := store.Decode[*authorization](l, kindAuth, &err)
+	orders := store.Decode[*order](l, kindOrder, &err)
+	links := store.Decode[*link](l, kindLink, &err)
+	tokenLinks := store.Decode[string](l, kindToken, &err)
+	idem := store.Decode[*idemRecord](l, kindIdempotency, &err)
 	if err != nil {
 		return err
 	}

@@ -88,74 +88,51 @@ func (p *Provider) Dump() []store.Object {
 // grant again; the signing key stays the process's when none was kept.
 func (p *Provider) Restore(l store.Loaded) error {
 	var key jose.JSONWebKey
-	found, err := store.One(l, kindKey, "id_token", &key)
+	var err error
+	found := store.One(l, kindKey, "id_token", &key, &err)
+	stored := store.Decode[storedGrant](l, kindGrant, &err)
+	challenges := store.Decode[storedChallenge](l, kindChallenge, &err)
+	codes := store.Decode[storedCode](l, kindCode, &err)
+	access := store.Decode[storedToken](l, kindAccess, &err)
+	refresh := store.Decode[storedToken](l, kindRefresh, &err)
 	if err != nil {
 		return err
 	}
 	if found && (!key.Valid() || key.IsPublic()) {
 		return errors.New("the stored ID token key is not a private signing key")
 	}
-	stored, err := store.Decode[storedGrant](l, kindGrant)
-	if err != nil {
-		return err
-	}
 	grants := make(map[string]*grant, len(stored))
 	for id, g := range stored {
 		grants[id] = &grant{id: id, clientID: g.ClientID, identity: g.Identity, scopes: g.Scopes, authTime: g.AuthTime, revoked: g.Revoked}
 	}
-	grantOf := func(kind, id, gid string) (*grant, error) {
-		if gid == "" && kind == kindCode {
-			return nil, nil
+	// grantOf is the grant a token names; a token naming none that is
+	// stored sets err. A code not yet exchanged names none.
+	grantOf := func(kind, id, gid string) *grant {
+		g := grants[gid]
+		if g == nil && err == nil && (gid != "" || kind != kindCode) {
+			err = fmt.Errorf("%s %q names grant %q, which is not stored", kind, id, gid)
 		}
-		if g := grants[gid]; g != nil {
-			return g, nil
-		}
-		return nil, fmt.Errorf("%s %q names grant %q, which is not stored", kind, id, gid)
+		return g
 	}
-	challenges, err := store.Decode[storedChallenge](l, kindChallenge)
-	if err != nil {
-		return err
-	}
-	codes, err := store.Decode[storedCode](l, kindCode)
-	if err != nil {
-		return err
-	}
-	access, err := store.Decode[storedToken](l, kindAccess)
-	if err != nil {
-		return err
-	}
-	refresh, err := store.Decode[storedToken](l, kindRefresh)
-	if err != nil {
-		return err
-	}
-
 	cs := make(map[string]*challenge, len(challenges))
 	for id, c := range challenges {
 		cs[id] = &challenge{req: c.Req, identity: c.Identity, expires: c.Expires}
 	}
 	acs := make(map[string]*authCode, len(codes))
 	for code, c := range codes {
-		g, err := grantOf(kindCode, code, c.Grant)
-		if err != nil {
-			return err
-		}
-		acs[code] = &authCode{req: c.Req, identity: c.Identity, authTime: c.AuthTime, expires: c.Expires, used: c.Used, grant: g}
+		acs[code] = &authCode{req: c.Req, identity: c.Identity, authTime: c.AuthTime, expires: c.Expires, used: c.Used,
+			grant: grantOf(kindCode, code, c.Grant)}
 	}
 	ats := make(map[string]*accessToken, len(access))
 	for tok, a := range access {
-		g, err := grantOf(kindAccess, tok, a.Grant)
-		if err != nil {
-			return err
-		}
-		ats[tok] = &accessToken{grant: g, expires: a.Expires, revoked: a.Revoked}
+		ats[tok] = &accessToken{grant: grantOf(kindAccess, tok, a.Grant), expires: a.Expires, revoked: a.Revoked}
 	}
 	rts := make(map[string]*refreshToken, len(refresh))
 	for tok, r := range refresh {
-		g, err := grantOf(kindRefresh, tok, r.Grant)
-		if err != nil {
-			return err
-		}
-		rts[tok] = &refreshToken{grant: g, expires: r.Expires, used: r.Used}
+		rts[tok] = &refreshToken{grant: grantOf(kindRefresh, tok, r.Grant), expires: r.Expires, used: r.Used}
+	}
+	if err != nil {
+		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -254,27 +254,35 @@ func All[T any](kind string, m map[string]T) []Object {
 	return out
 }
 
-// Decode returns every loaded object of kind decoded as a T, by id.
-func Decode[T any](l Loaded, kind string) (map[string]T, error) {
+// Decode returns every loaded object of kind decoded as a T, by id. A
+// failure goes to *err, and once *err is set Decode and One do nothing: a
+// Restore decodes each of its kinds, then checks err once.
+func Decode[T any](l Loaded, kind string, err *error) map[string]T {
 	out := make(map[string]T, len(l[kind]))
 	for id, raw := range l[kind] {
 		var v T
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, fmt.Errorf("sandbox store: %s %q: %w", kind, id, err)
+		if !decode(raw, &v, kind, id, err) {
+			return nil
 		}
 		out[id] = v
 	}
-	return out, nil
+	return out
 }
 
-// One decodes the loaded object kind/id into v; false when there is none.
-func One(l Loaded, kind, id string, v any) (bool, error) {
+// One decodes the loaded object kind/id into v and reports whether there was
+// one, on Decode's terms.
+func One(l Loaded, kind, id string, v any, err *error) bool {
 	raw, ok := l[kind][id]
-	if !ok {
-		return false, nil
+	return ok && decode(raw, v, kind, id, err)
+}
+
+func decode(raw json.RawMessage, v any, kind, id string, err *error) bool {
+	if *err != nil {
+		return false
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("sandbox store: %s %q: %w", kind, id, err)
+	if e := json.Unmarshal(raw, v); e != nil {
+		*err = fmt.Errorf("sandbox store: %s %q: %w", kind, id, e)
+		return false
 	}
-	return true, nil
+	return true
 }

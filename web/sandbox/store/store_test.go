@@ -29,7 +29,7 @@ func load(t *testing.T, s *Store, part string) map[string]thing {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := Decode[thing](l, "thing")
+	m := Decode[thing](l, "thing", &err)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,9 +102,16 @@ func TestFilesAreOwnerOnly(t *testing.T) {
 	}
 }
 
-func TestDecodeNamesTheBadObject(t *testing.T) {
-	l := Loaded{"thing": {"7": []byte(`{"Count": "many"}`)}}
-	if _, err := Decode[thing](l, "thing"); err == nil || !strings.Contains(err.Error(), `thing "7"`) {
+// A bad object's error names it, and stops the decoding that follows.
+func TestDecodeNamesTheBadObjectAndStops(t *testing.T) {
+	l := Loaded{"thing": {"7": []byte(`{"Count": "many"}`)}, "other": {"1": []byte(`{"Count": 1}`)}}
+	var err error
+	Decode[thing](l, "thing", &err)
+	if err == nil || !strings.Contains(err.Error(), `thing "7"`) {
 		t.Fatalf("err = %v, want one naming thing 7", err)
+	}
+	var v thing
+	if One(l, "other", "1", &v, &err) || v.Count != 0 {
+		t.Errorf("One decoded %+v after an error", v)
 	}
 }

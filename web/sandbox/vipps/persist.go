@@ -25,15 +25,10 @@ func (p *provider) Dump() []store.Object {
 // made at start when none was kept.
 func (p *provider) Restore(l store.Loaded) error {
 	var key []byte
-	found, err := store.One(l, kindKey, "access_token", &key)
-	if err != nil {
-		return err
-	}
-	payments, err := store.Decode[*payment](l, kindPayment)
-	if err != nil {
-		return err
-	}
-	idem, err := store.Decode[idemRecord](l, kindIdempotency)
+	var err error
+	found := store.One(l, kindKey, "access_token", &key, &err)
+	payments := store.Decode[*payment](l, kindPayment, &err)
+	idem := store.Decode[idemRecord](l, kindIdempotency, &err)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func main() {
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
-	log.Info("provider sandbox listening", "url", cfg.SandboxURL, "state", cfg.DataDir)
+	log.Info("provider sandbox listening", "url", cfg.SandboxURL, "data", cfg.DataDir)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("sandbox stopped", "error", err)
 		os.Exit(1)

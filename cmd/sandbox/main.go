@@ -29,19 +29,27 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sandbox: SANDBOX_ADDR=off: nothing to run")
 		os.Exit(2)
 	}
-	sb := sandbox.New(sandbox.ConfigFrom(cfg), log, nil)
+	sb, err := sandbox.New(sandbox.ConfigFrom(cfg), log, nil)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sandbox: %v\n", err)
+		os.Exit(1)
+	}
+	defer sb.Close()
 	srv := &http.Server{Addr: cfg.SandboxAddr, Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
-	log.Info("provider sandbox listening", "url", cfg.SandboxURL)
+	log.Info("provider sandbox listening", "url", cfg.SandboxURL, "data", cfg.DataDir)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("sandbox stopped", "error", err)
 		os.Exit(1)
 	}
+	<-stopped // requests finish (and save) before the file closes
 }

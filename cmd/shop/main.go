@@ -75,7 +75,10 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	var sb *sandbox.Sandbox
 	var providerClock clock.Clock
 	if cfg.SandboxAddr != "" {
-		sb = sandbox.New(sandbox.ConfigFrom(cfg), log.With("component", "sandbox"), nil)
+		if sb, err = sandbox.New(sandbox.ConfigFrom(cfg), log.With("component", "sandbox"), nil); err != nil {
+			return err
+		}
+		defer sb.Close()
 		providerClock = sb.State.Clock
 	}
 

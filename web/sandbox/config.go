@@ -11,6 +11,7 @@ func ConfigFrom(c config.Config) control.Config {
 	return control.Config{
 		BaseURL:     c.SandboxURL,
 		ShopBaseURL: c.ShopBaseURL,
+		DataDir:     c.DataDir,
 		Klarna: control.KlarnaConfig{
 			Enabled:  c.Klarna.Mode == config.Sandbox,
 			Username: c.Klarna.Username, Password: c.Klarna.Password.Reveal(),

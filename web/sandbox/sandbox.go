@@ -5,9 +5,13 @@
 // It never imports the shop's client packages: each side implements the
 // documented contract on its own, and tests hold both to the documented JSON
 // examples, so a misreading cannot hide by being shared.
+//
+// It keeps its state in its own file in the data dir (package store), so a
+// restart changes nothing; POST /control/reset forgets it.
 package sandbox
 
 import (
+	"context"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -17,19 +21,27 @@ import (
 	"refshop/static"
 	"refshop/views/sandboxviews"
 	"refshop/web/clock"
+	"refshop/web/config"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/klarnasignin"
+	"refshop/web/sandbox/store"
 )
 
 // Sandbox is the sandbox's state and its HTTP handler.
 type Sandbox struct {
 	State   *control.State
 	handler http.Handler
+	db      *store.Store
 }
 
-// New builds a sandbox provisioned with cfg. base is the clock its own clock
-// runs on (nil: the wall clock).
-func New(cfg control.Config, log *slog.Logger, base clock.Clock) *Sandbox {
+// New builds a sandbox provisioned with cfg, with the state it kept in
+// cfg.DataDir. base is the clock its own clock runs on (nil: the wall
+// clock). Close it when done.
+func New(cfg control.Config, log *slog.Logger, base clock.Clock) (*Sandbox, error) {
+	db, err := store.Open(context.Background(), cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	st := control.New(cfg, base)
 	mux := http.NewServeMux()
 	st.Routes(mux)
@@ -41,8 +53,15 @@ func New(cfg control.Config, log *slog.Logger, base clock.Clock) *Sandbox {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_ = sandboxviews.Index(indexView(st)).Render(r.Context(), w)
 	})
-	return &Sandbox{State: st, handler: logRequests(log, st.Wrap(mux))}
+	if err := st.Open(context.Background(), db, log); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Sandbox{State: st, handler: logRequests(log, st.Wrap(mux)), db: db}, nil
 }
+
+// Close closes the sandbox's file. Stop serving it first.
+func (s *Sandbox) Close() error { return s.db.Close() }
 
 func mustSub(f fs.FS, dir string) fs.FS {
 	sub, err := fs.Sub(f, dir)
@@ -66,29 +85,42 @@ func indexView(st *control.State) sandboxviews.IndexView {
 	}
 	k := cfg.Klarna
 	add(k.Enabled, "Klarna Payments and Customer Token API", "/klarna/api", "https://api.playground.klarna.com",
-		sandboxviews.Credential{Name: "Basic auth username (KLARNA_USERNAME)", Value: k.Username},
-		sandboxviews.Credential{Name: "Basic auth password (KLARNA_PASSWORD)", Value: k.Password})
+		credential("Basic auth username", "KLARNA_USERNAME", k.Username),
+		credential("Basic auth password", "KLARNA_PASSWORD", k.Password))
 	add(k.Enabled, "Klarna identity (Sign in with Klarna, OIDC issuer)", "/klarna/login", "https://login.playground.klarna.com",
-		sandboxviews.Credential{Name: "client_id (KLARNA_CLIENT_ID)", Value: k.ClientID},
-		sandboxviews.Credential{Name: "client_secret (KLARNA_CLIENT_SECRET)", Value: k.ClientSecret},
+		credential("client_id", "KLARNA_CLIENT_ID", k.ClientID),
+		credential("client_secret", "KLARNA_CLIENT_SECRET", k.ClientSecret),
 		sandboxviews.Credential{Name: "redirect_uri", Value: cfg.ShopBaseURL + "/auth/klarna/callback"})
 	add(k.Enabled, "Klarna Payments JS SDK", "/klarna/cdn/kp/lib/v1/api.js", "https://x.klarnacdn.net/kp/lib/v1/api.js")
 	vp := cfg.Vipps
 	add(vp.Enabled, "Vipps MobilePay (access token, ePayment v1)", "/vipps", "https://apitest.vipps.no",
-		sandboxviews.Credential{Name: "client_id (VIPPS_CLIENT_ID)", Value: vp.ClientID},
-		sandboxviews.Credential{Name: "client_secret (VIPPS_CLIENT_SECRET)", Value: vp.ClientSecret},
-		sandboxviews.Credential{Name: "Ocp-Apim-Subscription-Key (VIPPS_SUBSCRIPTION_KEY)", Value: vp.SubscriptionKey},
-		sandboxviews.Credential{Name: "Merchant-Serial-Number (VIPPS_MSN)", Value: vp.MSN})
+		credential("client_id", "VIPPS_CLIENT_ID", vp.ClientID),
+		credential("client_secret", "VIPPS_CLIENT_SECRET", vp.ClientSecret),
+		credential("Ocp-Apim-Subscription-Key", "VIPPS_SUBSCRIPTION_KEY", vp.SubscriptionKey),
+		credential("Merchant-Serial-Number", "VIPPS_MSN", vp.MSN))
 	a := cfg.Altpay
 	add(a.Enabled, "Alternative Payments (partner API, checkout API)", "/altpay", "https://public-api.demo.alternativepayments.io",
-		sandboxviews.Credential{Name: "client_id (ALTPAY_CLIENT_ID)", Value: a.ClientID},
-		sandboxviews.Credential{Name: "client_secret (ALTPAY_CLIENT_SECRET)", Value: a.ClientSecret})
+		credential("client_id", "ALTPAY_CLIENT_ID", a.ClientID),
+		credential("client_secret", "ALTPAY_CLIENT_SECRET", a.ClientSecret))
 	if k.Enabled {
 		for _, id := range klarnasignin.Identities {
 			v.Identities = append(v.Identities, sandboxviews.Credential{Name: id.Name(), Value: id.Email})
 		}
 	}
 	return v
+}
+
+// credential is one accepted credential as the index lists it. Like the
+// shop's start banner it shows only the built-in default, a public test
+// value; a value someone set themselves (in env) is theirs and may be a real
+// secret, so the page only says it is set. (The banner asks whether the
+// variable is set; the sandbox has only the value, and a value equal to the
+// public default reveals nothing.)
+func credential(label, env, value string) sandboxviews.Credential {
+	if value != config.Defaults[env] {
+		value = "(set in the environment; not shown)"
+	}
+	return sandboxviews.Credential{Name: label + " (" + env + ")", Value: value}
 }
 
 // stateView maps the control state into the index's view model: the settings

@@ -41,7 +41,7 @@ type provider struct {
 	log *slog.Logger
 
 	mu        sync.Mutex
-	key       []byte                    // HS256 key for checkout JWTs; new on reset
+	key       []byte                    // HS256 key for checkout JWTs; new on reset, kept in the store
 	tokens    map[string]time.Time      // OAuth access token -> expiry (sandbox clock)
 	customers map[string]*customer      // by id
 	order     []string                  // customer ids in creation order, for the cursor list
@@ -53,7 +53,7 @@ type provider struct {
 }
 
 // Register adds the Alternative Payments routes to mux below /altpay.
-func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
+func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 	if !st.Config.Altpay.Enabled {
 		return
 	}
@@ -68,6 +68,7 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 		writeError(w, status, codeFor(status), http.StatusText(status), nil)
 	})
 	st.OnReset(p.reset)
+	mux := st.Persist("altpay", p, root)
 
 	// Server-to-server: no CORS headers, so a browser page cannot call these.
 	mux.HandleFunc("POST /altpay/oauth/token", p.oauthToken)
@@ -81,8 +82,12 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 	mux.HandleFunc("POST /altpay/v1/checkout-auth/init", p.checkoutAuthInit)
 	mux.HandleFunc("POST /altpay/checkout-auth/init", p.checkoutAuthInit)
 
-	// Browser-facing checkout API: CORS for the shop's origin only.
+	// Browser-facing checkout API: CORS for the shop's origin only. The
+	// shop's page calls it from another origin with a bearer checkout token
+	// (nothing a browser attaches on its own), so the sandbox's cross-origin
+	// check must let it through.
 	mux.Handle("/altpay/checkout/", p.cors(p.checkoutRoutes()))
+	st.AllowCrossOrigin("/altpay/checkout/")
 }
 
 func (p *provider) reset() {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,8 +16,8 @@ import (
 	"time"
 
 	"refshop/web/clock"
-	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/sandboxtest"
 )
 
 const (
@@ -32,18 +31,16 @@ var t0 = time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
 type env struct {
 	t   *testing.T
 	srv *httptest.Server
-	sb  *sandbox.Sandbox
+	sb  *sandboxtest.Server
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	sb := sandbox.New(control.Config{
+	sb := sandboxtest.Start(t, control.Config{
 		BaseURL: "http://sandbox.test", ShopBaseURL: shopOrigin,
 		Altpay: control.AltpayConfig{Enabled: true, ClientID: clientID, ClientSecret: clientSecret},
-	}, slog.New(slog.DiscardHandler), clock.NewManual(t0))
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, sb: sb}
+	}, clock.NewManual(t0))
+	return &env{t: t, srv: sb.Server, sb: sb}
 }
 
 type reply struct {

@@ -15,7 +15,7 @@ import (
 // claims or algorithm: these names are the sandbox's choice. The documented
 // example token starts "eyJhbGciOiJIUzI1NiIs", which is {"alg":"HS256",...},
 // so the sandbox signs with HS256 under a random key that only it knows (new
-// at every start and reset); it adds iat and jti. Nobody but the provider
+// at reset, kept across restarts); it adds iat and jti. Nobody but the provider
 // verifies the token: the shop and the browser treat it as opaque.
 type checkoutClaims struct {
 	PartnerID  string `json:"partner_id"`

@@ -7,6 +7,7 @@ package control
 type Config struct {
 	BaseURL     string // the sandbox's own origin, e.g. http://localhost:8081
 	ShopBaseURL string // the shop's origin: CORS, redirect URIs and return URLs
+	DataDir     string // where the sandbox keeps its state (package store)
 
 	Klarna KlarnaConfig
 	Vipps  VippsConfig

@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"refshop/web/clock"
+	"refshop/web/sandbox/store"
 )
 
 // ErrorWriter writes an error response with status in one provider's own shape.
@@ -30,7 +34,7 @@ type fault struct {
 // State is the sandbox's clock, settings, faults and counts. Safe for
 // concurrent use.
 type State struct {
-	Clock  *clock.Offset
+	Clock  *Clock
 	Config Config
 
 	mu         sync.Mutex
@@ -40,19 +44,29 @@ type State struct {
 	operations map[string]bool
 	shapes     map[string]ErrorWriter
 	resets     []func()
+
+	// crossOrigin refuses cross-origin writes (see Wrap).
+	crossOrigin *http.CrossOriginProtection
+
+	parts  []persisted // registered with Persist
+	saveMu sync.Mutex  // one save at a time; guards the three below
+	db     *store.Store
+	log    *slog.Logger
+	saving []persisted // the control state and parts, once Open ran
 }
 
 // New returns a sandbox state provisioned with cfg. base is the clock the
 // sandbox clock runs on (the wall clock when nil).
 func New(cfg Config, base clock.Clock) *State {
 	return &State{
-		Clock:      clock.NewOffset(base),
-		Config:     cfg,
-		settings:   DefaultSettings(),
-		faults:     map[string]*fault{},
-		calls:      map[string]int{},
-		operations: map[string]bool{},
-		shapes:     map[string]ErrorWriter{},
+		Clock:       &Clock{Offset: clock.NewOffset(base)},
+		Config:      cfg,
+		settings:    DefaultSettings(),
+		faults:      map[string]*fault{},
+		calls:       map[string]int{},
+		operations:  map[string]bool{},
+		shapes:      map[string]ErrorWriter{},
+		crossOrigin: newCrossOriginProtection(),
 	}
 }
 
@@ -150,7 +164,8 @@ func (s *State) Calls(op string) int {
 	return s.calls[op]
 }
 
-// Reset puts every setting, fault, count and stored object back to the start.
+// Reset puts every setting, fault, count and stored object back to the
+// start, in memory and in the store.
 func (s *State) Reset() {
 	s.mu.Lock()
 	s.settings = DefaultSettings()
@@ -162,6 +177,8 @@ func (s *State) Reset() {
 	for _, f := range resets {
 		f()
 	}
+	s.forget(context.Background())
+	s.save(context.Background())
 }
 
 // StateView is the body of GET /control/state.
@@ -201,6 +218,7 @@ func (s *State) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /control/settings", s.postSettings)
 	mux.HandleFunc("POST /control/clock", s.postClock)
 	mux.HandleFunc("POST /control/faults", s.postFault)
+	mux.HandleFunc("DELETE /control/faults/{operation}", s.deleteFaults)
 }
 
 func (s *State) postSettings(w http.ResponseWriter, r *http.Request) {
@@ -254,17 +272,8 @@ func (s *State) postFault(w http.ResponseWriter, r *http.Request) {
 	if body.Times != nil {
 		times = *body.Times
 	}
-	s.mu.Lock()
-	known := s.operations[body.Operation]
-	var ops []string
-	for op := range s.operations {
-		ops = append(ops, op)
-	}
-	s.mu.Unlock()
-	sort.Strings(ops)
 	switch {
-	case !known:
-		writeProblem(w, http.StatusBadRequest, fmt.Sprintf("unknown operation %q; known: %s", body.Operation, strings.Join(ops, ", ")))
+	case !s.knownOperation(w, body.Operation):
 		return
 	case body.Status != 0 && (body.Status < 400 || body.Status > 599):
 		writeProblem(w, http.StatusBadRequest, `"status" must be 0 (delay only) or an error status 400-599`)
@@ -283,6 +292,36 @@ func (s *State) postFault(w http.ResponseWriter, r *http.Request) {
 	s.faults[body.Operation] = &fault{Status: body.Status, Times: times, Delay: body.Delay, LoseAnswer: body.LoseAnswer}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, s.View())
+}
+
+// deleteFaults is DELETE /control/faults/{operation}: the operation's
+// pending faults are dropped (none pending is fine).
+func (s *State) deleteFaults(w http.ResponseWriter, r *http.Request) {
+	op := r.PathValue("operation")
+	if !s.knownOperation(w, op) {
+		return
+	}
+	s.mu.Lock()
+	delete(s.faults, op)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, s.View())
+}
+
+// knownOperation reports whether op is declared; if not, it answers 400
+// listing the operations that are.
+func (s *State) knownOperation(w http.ResponseWriter, op string) bool {
+	s.mu.Lock()
+	known := s.operations[op]
+	var ops []string
+	for name := range s.operations {
+		ops = append(ops, name)
+	}
+	s.mu.Unlock()
+	if !known {
+		sort.Strings(ops)
+		writeProblem(w, http.StatusBadRequest, fmt.Sprintf("unknown operation %q; known: %s", op, strings.Join(ops, ", ")))
+	}
+	return known
 }
 
 // decodeJSON reads one JSON object, refusing unknown fields and trailing data.
@@ -324,25 +363,89 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 type answerKey struct{}
 
-// Wrap serves next so that lose_answer faults work: Hit marks the request's
-// answer lost, the handler's writes are dropped, and the connection is closed
-// without a response (the client sees no answer, as after a timeout).
+// AllowCrossOrigin exempts the routes matching pattern (a ServeMux pattern)
+// from Wrap's cross-origin check: routes that browsers on other origins call
+// by design, with CORS and a bearer token rather than anything a browser
+// sends on its own (the Alternative Payments checkout API).
+func (s *State) AllowCrossOrigin(pattern string) { s.crossOrigin.AddInsecureBypassPattern(pattern) }
+
+func newCrossOriginProtection() *http.CrossOriginProtection {
+	p := http.NewCrossOriginProtection()
+	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		const msg = "cross-origin request refused: the sandbox takes writes only from its own pages and from tools and servers (which send no Origin)"
+		if strings.HasPrefix(r.URL.Path, "/control/") {
+			writeProblem(w, http.StatusForbidden, msg)
+			return
+		}
+		http.Error(w, msg, http.StatusForbidden)
+	}))
+	return p
+}
+
+// onlyJSON reports whether a control request's body, if it has one, is JSON;
+// if not it answers 415. A POST with no body and no type (curl -X POST
+// .../control/reset) passes: it cannot smuggle anything in.
+func onlyJSON(w http.ResponseWriter, r *http.Request) bool {
+	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+		return true
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/json" {
+		return true
+	}
+	writeProblem(w, http.StatusUnsupportedMediaType, "the control API takes JSON: send the body with Content-Type: application/json")
+	return false
+}
+
+// Wrap serves next as every sandbox request must be served:
+//   - Cross-origin writes are refused (http.CrossOriginProtection): a web
+//     page must not steer the sandbox, nor post to a provider API or to the
+//     sandbox's own pages from another site. Those pages post to their own
+//     origin, and servers and tools send no Origin, so they pass; routes given
+//     to AllowCrossOrigin are exempt.
+//   - Control writes take only JSON (415 otherwise), so no simple form or
+//     text/plain post reaches them even from a browser without Origin.
+//   - What the request changed is saved to the store (see Open) before the
+//     request ends: the control state and the parts whose routes it reached.
+//   - lose_answer faults work: Hit marks the request's answer lost, the
+//     handler's writes are dropped, and the connection is closed without a
+//     response (the client sees no answer, as after a timeout). What the
+//     operation did is saved all the same.
 func (s *State) Wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.crossOrigin.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/control/") && r.Method != http.MethodGet && r.Method != http.MethodHead && !onlyJSON(w, r) {
+			return
+		}
 		a := &answerWriter{ResponseWriter: w}
 		next.ServeHTTP(a, r.WithContext(context.WithValue(r.Context(), answerKey{}, a)))
+		s.save(context.WithoutCancel(r.Context()), append(a.parts(), controlPart)...)
 		if a.isLost() {
 			panic(http.ErrAbortHandler) // net/http closes the connection, writing nothing
 		}
-	})
+	}))
 }
 
 // answerWriter passes writes through until its answer is lost, then drops
-// them. Hit loses it before the handler writes anything.
+// them. Hit loses it before the handler writes anything. It also notes which
+// persisted parts the request reached (PartMux).
 type answerWriter struct {
 	http.ResponseWriter
-	mu   sync.Mutex
-	lost bool
+	mu      sync.Mutex
+	lost    bool
+	touched []string
+}
+
+func (a *answerWriter) reached(part string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !slices.Contains(a.touched, part) {
+		a.touched = append(a.touched, part)
+	}
+}
+
+func (a *answerWriter) parts() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.touched
 }
 
 func (a *answerWriter) lose() {

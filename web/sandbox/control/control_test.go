@@ -1,15 +1,20 @@
 package control
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"refshop/web/clock"
+	"refshop/web/sandbox/store"
 )
 
 // newServer is a sandbox with one fake provider operation, "demo.op", whose
@@ -31,21 +36,14 @@ func newServer(t *testing.T) (*State, *httptest.Server, *clock.Manual) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(st.Wrap(mux))
 	t.Cleanup(srv.Close)
 	return st, srv, base
 }
 
 func post(t *testing.T, url, body string) (*http.Response, map[string]any) {
 	t.Helper()
-	res, err := http.Post(url, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&m)
-	return res, m
+	return send(t, "POST", url, body, "Content-Type", "application/json")
 }
 
 func TestStateAndSettings(t *testing.T) {
@@ -246,5 +244,193 @@ func TestLoseAnswerFaultRunsTheOperationAndDropsTheAnswer(t *testing.T) {
 	}
 	if res, _ := post(t, srv.URL+"/control/faults", `{"operation": "demo.op", "lose_answer": true, "status": 500}`); res.StatusCode != 400 {
 		t.Errorf("lose_answer with a status: %d, want 400", res.StatusCode)
+	}
+}
+
+// send makes one request to the sandbox with the given headers.
+func send(t *testing.T, method, url, body string, header ...string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&m)
+	return res, m
+}
+
+// A page on another site can post a "simple" request (text/plain, no
+// preflight) to the control API from a victim's browser. It is refused and
+// changes nothing; the same change sent as JSON by a tool (curl sends no
+// Origin) works.
+func TestControlRefusesCrossSiteWrites(t *testing.T) {
+	st, srv, _ := newServer(t)
+	evil := `{"klarna_auto_consent": "attacker@example.com"}`
+	for _, h := range [][]string{
+		{"Content-Type", "text/plain", "Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site"},
+		{"Content-Type", "application/json", "Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site"},
+		// A browser that sends no Sec-Fetch-Site still sends Origin.
+		{"Content-Type", "text/plain", "Origin", "http://evil.example"},
+		// Another port on localhost is another origin (same site).
+		{"Content-Type", "application/json", "Origin", "http://localhost:9999", "Sec-Fetch-Site", "same-site"},
+	} {
+		res, body := send(t, "POST", srv.URL+"/control/settings", evil, h...)
+		if res.StatusCode != http.StatusForbidden || body["error"] == "" {
+			t.Errorf("%v: %d %v, want 403 with an error", h, res.StatusCode, body)
+		}
+	}
+	if got := st.Settings().KlarnaAutoConsent; got != "" {
+		t.Fatalf("a refused request set klarna_auto_consent to %q", got)
+	}
+	for _, path := range []string{"/control/reset", "/control/clock", "/control/faults"} {
+		if res, _ := send(t, "POST", srv.URL+path, `{}`, "Content-Type", "text/plain", "Sec-Fetch-Site", "cross-site"); res.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site POST %s: %d, want 403", path, res.StatusCode)
+		}
+	}
+	if res, _ := send(t, "DELETE", srv.URL+"/control/faults/demo.op", "", "Sec-Fetch-Site", "cross-site"); res.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site DELETE: %d, want 403", res.StatusCode)
+	}
+
+	res, body := send(t, "POST", srv.URL+"/control/settings", evil, "Content-Type", "application/json")
+	if res.StatusCode != 200 || st.Settings().KlarnaAutoConsent != "attacker@example.com" {
+		t.Fatalf("JSON from a tool: %d %v", res.StatusCode, body)
+	}
+}
+
+// The control API takes only JSON: a body in any other type is 415, and
+// changes nothing. A POST with no body at all (curl -X POST .../reset) needs
+// no type.
+func TestControlTakesOnlyJSON(t *testing.T) {
+	st, srv, _ := newServer(t)
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""} {
+		res, body := send(t, "POST", srv.URL+"/control/settings", `{"vipps_access_token_ttl": "90s"}`, "Content-Type", ct)
+		if res.StatusCode != http.StatusUnsupportedMediaType || !strings.Contains(fmt.Sprint(body["error"]), "application/json") {
+			t.Errorf("Content-Type %q: %d %v, want 415 naming application/json", ct, res.StatusCode, body)
+		}
+	}
+	if st.Settings() != DefaultSettings() {
+		t.Fatalf("a refused body changed the settings: %+v", st.Settings())
+	}
+	if res, body := send(t, "POST", srv.URL+"/control/settings", `{"vipps_access_token_ttl": "90s"}`, "Content-Type", "application/json; charset=utf-8"); res.StatusCode != 200 {
+		t.Fatalf("JSON with a charset: %d %v", res.StatusCode, body)
+	}
+	if res, body := send(t, "POST", srv.URL+"/control/reset", ""); res.StatusCode != 200 {
+		t.Fatalf("reset with no body: %d %v", res.StatusCode, body)
+	}
+}
+
+func TestDeleteFaultsClearsOneOperation(t *testing.T) {
+	st, srv, _ := newServer(t)
+	st.Operations("demo.other")
+	post(t, srv.URL+"/control/faults", `{"operation": "demo.op", "status": 503, "times": 3}`)
+	post(t, srv.URL+"/control/faults", `{"operation": "demo.other", "status": 500}`)
+	res, body := send(t, "DELETE", srv.URL+"/control/faults/demo.op", "")
+	if res.StatusCode != 200 {
+		t.Fatalf("delete: %d %v", res.StatusCode, body)
+	}
+	faults := st.View().Faults
+	if _, ok := faults["demo.op"]; ok {
+		t.Fatalf("demo.op's fault is still pending: %+v", faults)
+	}
+	if _, ok := faults["demo.other"]; !ok {
+		t.Fatal("deleting demo.op's faults cleared demo.other's")
+	}
+	if res, _ := post(t, srv.URL+"/demo/op", `{}`); res.StatusCode != 204 {
+		t.Fatalf("the next call: %d, want no fault", res.StatusCode)
+	}
+	// Nothing pending is fine; an operation the sandbox does not have is not.
+	if res, _ := send(t, "DELETE", srv.URL+"/control/faults/demo.op", ""); res.StatusCode != 200 {
+		t.Fatalf("delete with nothing pending: %d", res.StatusCode)
+	}
+	res, body = send(t, "DELETE", srv.URL+"/control/faults/nope.op", "")
+	if res.StatusCode != 400 || !strings.Contains(fmt.Sprint(body["error"]), "demo.op") {
+		t.Fatalf("unknown operation: %d %v, want 400 listing the known ones", res.StatusCode, body)
+	}
+}
+
+// counter is a persisted part holding one number.
+type counter struct {
+	mu     sync.Mutex
+	n      int
+	dumped int
+}
+
+func (c *counter) Dump() []store.Object {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dumped++
+	return []store.Object{{Kind: "count", ID: "n", Value: c.n}}
+}
+
+func (c *counter) Restore(l store.Loaded) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var err error
+	store.One(l, "count", "n", &c.n, &err)
+	return err
+}
+
+// persistedServer serves two persisted parts, a and b, each with a route
+// that adds one to its count; their state lives in dir.
+func persistedServer(t *testing.T, dir string) (*State, *httptest.Server, *counter, *counter) {
+	t.Helper()
+	st := New(Config{}, nil)
+	mux := http.NewServeMux()
+	st.Routes(mux)
+	a, b := &counter{}, &counter{}
+	for name, c := range map[string]*counter{"a": a, "b": b} {
+		st.Persist(name, c, mux).HandleFunc("POST /"+name, func(w http.ResponseWriter, r *http.Request) {
+			c.mu.Lock()
+			c.n++
+			c.mu.Unlock()
+		})
+	}
+	db, err := store.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Open(context.Background(), db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(st.Wrap(mux))
+	t.Cleanup(func() {
+		srv.Close()
+		db.Close()
+	})
+	return st, srv, a, b
+}
+
+// A request saves the parts whose routes it reached, and only those (a save
+// encodes a whole part); what was saved comes back on the next start.
+func TestRequestsSaveThePartsTheyReach(t *testing.T) {
+	dir := t.TempDir()
+	_, srv, a, b := persistedServer(t, dir)
+	for range 2 {
+		post(t, srv.URL+"/a", `{}`)
+	}
+	post(t, srv.URL+"/b", `{}`)
+	dumps := func() int {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.dumped
+	}
+	bDumps := dumps()
+	post(t, srv.URL+"/a", `{}`)
+	if dumps() != bDumps {
+		t.Errorf("a request to a dumped b too")
+	}
+	srv.Close()
+
+	_, _, a2, b2 := persistedServer(t, dir)
+	if a2.n != 3 || b2.n != 1 {
+		t.Fatalf("after a restart a=%d b=%d, want 3 and 1 (before: %d %d)", a2.n, b2.n, a.n, b.n)
 	}
 }

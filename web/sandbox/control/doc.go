@@ -10,11 +10,18 @@
 // names are a contract. Bodies are JSON objects (unknown fields refused);
 // durations are Go duration strings ("90s", "5m", "1440h").
 //
-//	GET  /control/state     {"now", "settings", "calls", "faults", "operations"}
-//	POST /control/reset     every setting, fault, count and stored object back to the start
-//	POST /control/settings  {"name": value, ...}: change settings (see Settings); answers the new state
-//	POST /control/clock     {"advance": "10m"}: move the sandbox clock on; every token ages by that much
-//	POST /control/faults    {"operation", "status", "times", "delay", "lose_answer"}
+//	GET    /control/state              {"now", "settings", "calls", "faults", "operations"}
+//	POST   /control/reset              every setting, fault, count and stored object back to the start
+//	POST   /control/settings           {"name": value, ...}: change settings (see Settings); answers the new state
+//	POST   /control/clock              {"advance": "10m"}: move the sandbox clock on; every token ages by that much
+//	POST   /control/faults             {"operation", "status", "times", "delay", "lose_answer"}
+//	DELETE /control/faults/{operation} drop the operation's pending faults; answers the new state
+//
+// The control API is for tools, tests and people at a terminal, never for a
+// web page: a page on any other origin could otherwise reset the sandbox or
+// set klarna_auto_consent to an attacker's identity. So its writes refuse
+// cross-origin requests and take only application/json bodies (415
+// otherwise); State.Wrap applies both, and the first to every sandbox route.
 //
 // A fault makes the next times calls of an operation wait delay, then fail
 // with status in that provider's own error shape (status 0: the delay only;
@@ -23,6 +30,12 @@
 // are "<provider>.<operation>": klarna.create_order, klarna.token_code,
 // klarna.token_refresh, vipps.accesstoken, altpay.checkout_payment and the
 // others each provider package declares.
+//
+// The sandbox's state outlives its process (package store): each provider
+// registers its objects with Persist, and Wrap saves them after every
+// request. Of the control state the clock offset, the settings and the call
+// counts survive a restart and pending faults do not (see State.Dump for
+// why); reset forgets everything.
 //
 // Two providers add control routes of their own: package klarna answers
 // POST /control/klarna/sessions/{session_id}/authorize (what the widget does

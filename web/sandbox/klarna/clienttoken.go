@@ -10,8 +10,8 @@ import (
 
 // clientToken is the session's client_token: a JWT the merchant hands to
 // Klarna.Payments.init in the browser. Like Klarna's, its payload names the
-// session; the sandbox signs it with HS256 and a key it makes at start, and
-// the widget's calls must carry it.
+// session; the sandbox signs it with HS256 and a key it makes at its first
+// start and then keeps in its store, and the widget's calls must carry it.
 func (p *provider) clientToken(s *session) string {
 	enc := base64.RawURLEncoding
 	header := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))

@@ -27,10 +27,10 @@ import (
 //   - two requests with one key at once are served one after the other, so
 //     the second replays the first.
 type idemRecord struct {
-	fingerprint string
-	status      int
-	body        []byte
-	created     time.Time
+	Fingerprint string
+	Status      int
+	Body        []byte
+	Created     time.Time
 }
 
 // response is what an operation answers.
@@ -74,19 +74,19 @@ func (p *provider) idempotent(w http.ResponseWriter, r *http.Request, body []byt
 	now := p.st.Now()
 	p.mu.Lock()
 	rec := p.idem[key]
-	if rec != nil && now.Sub(rec.created) >= IdempotencyTTL {
+	if rec != nil && now.Sub(rec.Created) >= IdempotencyTTL {
 		delete(p.idem, key)
 		rec = nil
 	}
 	p.mu.Unlock()
 	if rec != nil {
-		if rec.fingerprint != fp {
+		if rec.Fingerprint != fp {
 			writeError(w, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED",
 				"This idempotency key was used with a different request in the last 24 hours")
 			return
 		}
 		w.Header().Set("Idempotent-Replayed", "true")
-		writeRaw(w, rec.status, rec.body)
+		writeRaw(w, rec.Status, rec.Body)
 		return
 	}
 	resp := handle()
@@ -96,7 +96,7 @@ func (p *provider) idempotent(w http.ResponseWriter, r *http.Request, body []byt
 	}
 	raw := encode(resp.body)
 	p.mu.Lock()
-	p.idem[key] = &idemRecord{fingerprint: fp, status: resp.status, body: raw, created: now}
+	p.idem[key] = &idemRecord{Fingerprint: fp, Status: resp.status, Body: raw, Created: now}
 	p.mu.Unlock()
 	writeRaw(w, resp.status, raw)
 }

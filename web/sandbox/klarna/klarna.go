@@ -107,7 +107,7 @@ type provider struct {
 
 // Register adds Klarna Payments, the Customer Token API, the JS SDK and the
 // widget to the sandbox.
-func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
+func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 	if !st.Config.Klarna.Enabled {
 		return
 	}
@@ -118,6 +118,7 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 		opTokenRead, opTokenOrder, opTokenStatus)
 	st.ErrorShape("klarna", p.faultShape)
 	st.OnReset(p.reset)
+	mux := st.Persist("klarna", p, root)
 
 	api := "/klarna/api"
 	mux.HandleFunc("POST "+api+"/payments/v1/sessions", p.createSession)

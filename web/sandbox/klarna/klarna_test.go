@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"regexp"
 	"sort"
@@ -15,9 +13,9 @@ import (
 	"time"
 
 	"refshop/web/clock"
-	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
 	sbklarna "refshop/web/sandbox/klarna"
+	"refshop/web/sandbox/sandboxtest"
 )
 
 // The sandbox's tests talk HTTP to it as a merchant would, with raw JSON
@@ -27,18 +25,15 @@ import (
 type sb struct {
 	t   *testing.T
 	url string
-	s   *sandbox.Sandbox
+	s   *sandboxtest.Server
 }
 
 func newSB(t *testing.T) *sb {
 	t.Helper()
-	var s *sandbox.Sandbox
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.ServeHTTP(w, r) }))
-	t.Cleanup(srv.Close)
-	s = sandbox.New(control.Config{BaseURL: srv.URL, ShopBaseURL: "http://shop.test",
+	s := sandboxtest.Start(t, control.Config{ShopBaseURL: "http://shop.test",
 		Klarna: control.KlarnaConfig{Enabled: true, Username: "PK_merchant", Password: "api-key"}},
-		slog.New(slog.DiscardHandler), clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)))
-	return &sb{t: t, url: srv.URL, s: s}
+		clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)))
+	return &sb{t: t, url: s.URL, s: s}
 }
 
 type reply struct {

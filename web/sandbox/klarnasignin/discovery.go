@@ -13,10 +13,11 @@ import (
 	"github.com/google/uuid"
 )
 
-// signingKey is the RSA key ID tokens are signed with (RS256), one per
-// process: generating a 2048-bit key per sandbox would slow every test that
-// starts one. Its kid has the form of the kids in Klarna's published JWKS,
-// "public:<uuid>".
+// signingKey is the RSA key a sandbox signs ID tokens with (RS256) when its
+// store holds none yet; the store then keeps it, so ID tokens outlive a
+// restart. One per process: generating a 2048-bit key per sandbox would slow
+// every test that starts one. Its kid has the form of the kids in Klarna's
+// published JWKS, "public:<uuid>".
 var signingKey = sync.OnceValue(func() jose.JSONWebKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -73,13 +74,15 @@ func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 	if p.st.Hit(w, r, opJWKS) {
 		return
 	}
-	k := signingKey()
-	pub := k.Public()
+	p.mu.Lock()
+	pub := p.key.Public()
+	p.mu.Unlock()
 	writeJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{pub}})
 }
 
 // signIDToken makes an RS256 ID token for g. nonce is set on the code
-// exchange's token (OIDC Core 3.1.3.6) and left out after a refresh.
+// exchange's token (OIDC Core 3.1.3.6) and left out after a refresh. Callers
+// hold p.mu.
 func (p *Provider) signIDToken(r *http.Request, g *grant, nonce, accessToken string) (string, error) {
 	now := p.st.Now()
 	claims := map[string]any{
@@ -98,8 +101,7 @@ func (p *Provider) signIDToken(r *http.Request, g *grant, nonce, accessToken str
 	for k, v := range g.identity.claims(g.scopes) {
 		claims[k] = v
 	}
-	k := signingKey()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: k},
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: p.key},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		return "", err

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"refshop/web/sandbox/control"
 	sbklarna "refshop/web/sandbox/klarna"
 )
@@ -55,6 +57,7 @@ const (
 type Provider struct {
 	st  *control.State
 	log *slog.Logger
+	key jose.JSONWebKey // signs ID tokens; the store keeps it
 
 	mu         sync.Mutex
 	challenges map[string]*challenge // sign-in pages in progress, by id
@@ -96,6 +99,7 @@ type authCode struct {
 // grant is what one consent produced: every access and refresh token issued
 // from one code, through any number of refreshes. Revoking it ends them all.
 type grant struct {
+	id       string // for the store, which keeps grants apart from their tokens
 	clientID string
 	identity Identity
 	scopes   []string
@@ -125,11 +129,11 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 
 // New registers the provider's routes on mux and returns it (nil when Klarna
 // runs against its real environment).
-func New(mux *http.ServeMux, st *control.State, log *slog.Logger) *Provider {
+func New(root *http.ServeMux, st *control.State, log *slog.Logger) *Provider {
 	if !st.Config.Klarna.Enabled {
 		return nil
 	}
-	p := &Provider{st: st, log: log}
+	p := &Provider{st: st, log: log, key: signingKey()}
 	p.reset()
 	st.Operations(opDiscovery, opJWKS, opAuthorize, opTokenCode, opTokenRefresh, opUserinfo, opRevoke)
 	// Klarna Payments answers errors as ErrorV2; this part of Klarna answers
@@ -139,6 +143,7 @@ func New(mux *http.ServeMux, st *control.State, log *slog.Logger) *Provider {
 	}
 	st.ErrorShape(opAuthorize, p.authorizeFaultShape)
 	st.OnReset(p.reset)
+	mux := st.Persist("klarnasignin", p, root)
 	// Klarna Payments recognises a customer.klarna_access_token this
 	// provider vouches for: the widget then skips its login step.
 	sbklarna.SetAccessTokenValidator(st, func(accessToken string) (string, bool) {

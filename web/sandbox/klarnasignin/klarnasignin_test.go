@@ -21,9 +21,9 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"refshop/web/clock"
-	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/klarnasignin"
+	"refshop/web/sandbox/sandboxtest"
 )
 
 const (
@@ -65,6 +65,17 @@ func newEnv(t *testing.T, secret string) *env {
 	t.Cleanup(srv.Close)
 	return &env{t: t, st: st, p: p, base: base, url: u,
 		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// newSandboxEnv is an env on a whole sandbox (Klarna Payments too), served
+// by sandboxtest, which can restart it.
+func newSandboxEnv(t *testing.T) (*env, *sandboxtest.Server) {
+	t.Helper()
+	cfg := control.Config{ShopBaseURL: shopURL, Klarna: control.KlarnaConfig{Enabled: true,
+		Username: "PK_test", Password: "api-key", ClientID: clientID, ClientSecret: clientSecret}}
+	sb := sandboxtest.Start(t, cfg, clock.NewManual(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)))
+	return &env{t: t, st: sb.State, url: sb.URL,
+		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, sb
 }
 
 func (e *env) issuer() string { return e.url + "/klarna/login" }
@@ -846,16 +857,8 @@ func TestControlRevokeEndsAnIdentitysGrants(t *testing.T) {
 // The Klarna Payments part of the sandbox asks this one about
 // customer.klarna_access_token: a valid token makes the widget skip its login.
 func TestKlarnaPaymentsRecognisesTheAccessToken(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	u := "http://" + srv.Listener.Addr().String()
-	cfg := control.Config{BaseURL: u, ShopBaseURL: shopURL, Klarna: control.KlarnaConfig{Enabled: true,
-		Username: "PK_test", Password: "api-key", ClientID: clientID, ClientSecret: clientSecret}}
-	sb := sandbox.New(cfg, slog.New(slog.DiscardHandler), clock.NewManual(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)))
-	srv.Config.Handler = sb
-	srv.Start()
-	t.Cleanup(srv.Close)
-	e := &env{t: t, st: sb.State, url: u,
-		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	e, _ := newSandboxEnv(t)
+	u := e.url
 
 	mode := func(accessToken string) string {
 		t.Helper()
@@ -894,7 +897,7 @@ func TestKlarnaPaymentsRecognisesTheAccessToken(t *testing.T) {
 	if m := mode("ory_at_forged.token"); m != "login" {
 		t.Fatalf("forged access token: widget %q, want login", m)
 	}
-	sb.State.Clock.Advance(5 * time.Minute)
+	e.advance(5 * time.Minute)
 	if m := mode(tok["access_token"].(string)); m != "login" {
 		t.Fatalf("expired access token: widget %q, want login", m)
 	}

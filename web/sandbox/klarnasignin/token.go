@@ -164,7 +164,7 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, form url
 		return
 	}
 	c.used = true
-	g := &grant{clientID: clientID, identity: c.identity, scopes: c.req.Scopes, authTime: c.authTime}
+	g := &grant{id: newID(), clientID: clientID, identity: c.identity, scopes: c.req.Scopes, authTime: c.authTime}
 	c.grant = g
 	res, ok := p.issue(w, r, g, c.req.Nonce)
 	if !ok {

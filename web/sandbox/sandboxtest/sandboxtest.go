@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"refshop/web/clock"
@@ -28,23 +29,58 @@ type Server struct {
 	*sandbox.Sandbox        // State (clock, counts) and the handler
 	URL              string // the server's origin, http://127.0.0.1:port
 	Server           *httptest.Server
+
+	cfg     control.Config
+	base    clock.Clock
+	serving atomic.Pointer[sandbox.Sandbox]
 }
 
 // Start provisions a sandbox with cfg and serves it until the test ends. An
 // empty cfg.BaseURL becomes the server's own origin, so the URLs the sandbox
-// hands out (landing pages, redirects, the issuer) point at it. base is the
-// clock the sandbox clock runs on (nil: the wall clock).
+// hands out (landing pages, redirects, the issuer) point at it. The sandbox
+// keeps its state in a directory of the test's own, whatever cfg.DataDir
+// says: a configuration loaded with the defaults names the shop's ./data,
+// which no test may share. base is the clock the sandbox clock runs on (nil:
+// the wall clock).
 func Start(tb testing.TB, cfg control.Config, base clock.Clock) *Server {
 	tb.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "http://" + srv.Listener.Addr().String()
 	}
-	sb := sandbox.New(cfg, slog.New(slog.DiscardHandler), base)
-	srv.Config.Handler = sb
+	cfg.DataDir = tb.TempDir()
+	s := &Server{URL: "http://" + srv.Listener.Addr().String(), Server: srv, cfg: cfg, base: base}
+	s.open(tb)
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serving.Load().ServeHTTP(w, r) })
 	srv.Start()
-	tb.Cleanup(srv.Close)
-	return &Server{Sandbox: sb, URL: srv.URL, Server: srv}
+	tb.Cleanup(func() {
+		srv.Close()
+		_ = s.Sandbox.Close()
+	})
+	return s
+}
+
+// open builds the sandbox from the configuration and what its data dir
+// holds, and serves it from now on.
+func (s *Server) open(tb testing.TB) {
+	tb.Helper()
+	sb, err := sandbox.New(s.cfg, slog.New(slog.DiscardHandler), s.base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.Sandbox = sb
+	s.serving.Store(sb)
+}
+
+// Restart stops the sandbox and starts a new one on the same data dir,
+// clock and URL, as restarting its process would: what it kept in memory is
+// gone, what it stored is back. Make no requests while it runs.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	if err := s.Sandbox.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	s.open(tb)
 }
 
 // Control POSTs body as JSON to a control route ("/control/settings") and

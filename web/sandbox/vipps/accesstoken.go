@@ -101,7 +101,7 @@ func (p *provider) subscriptionOK(w http.ResponseWriter, r *http.Request) bool {
 
 // tokenClaims are the access token's claims. The real token is an RS256 JWT
 // from Entra ID; clients treat it as opaque, so the sandbox signs its own with
-// HMAC and a key that lives as long as the sandbox process.
+// HMAC and a key of its own, kept in its store so tokens outlive a restart.
 type tokenClaims struct {
 	Aud   string `json:"aud"`
 	Iss   string `json:"iss"`

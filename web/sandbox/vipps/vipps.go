@@ -41,14 +41,14 @@ type provider struct {
 	log *slog.Logger
 
 	mu       sync.Mutex
-	key      []byte              // signs access tokens; new per sandbox process
+	key      []byte              // signs access tokens; made at the first start, then stored
 	payments map[string]*payment // by reference
 	landing  map[string]string   // landing token -> reference
 	idem     map[string]idemRecord
 }
 
 // Register adds Vipps MobilePay's routes, operations and error shape.
-func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
+func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 	if !st.Config.Vipps.Enabled {
 		return
 	}
@@ -58,6 +58,7 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 	st.Operations(opAccessToken, opCreate, opGet, opEvents, opCapture, opCancel, opRefund, opApprove, opLanding)
 	st.ErrorShape("vipps", p.writeFault)
 	st.OnReset(p.reset)
+	mux := st.Persist("vipps", p, root)
 
 	mux.HandleFunc("POST /vipps/accesstoken/get", p.accessToken)
 	mux.HandleFunc("POST /vipps/epayment/v1/payments", p.api(opCreate, p.create))
@@ -68,9 +69,10 @@ func Register(mux *http.ServeMux, st *control.State, log *slog.Logger) {
 	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/refund", p.api(opRefund, p.onPayment(p.refund)))
 	mux.HandleFunc("POST /vipps/epayment/v1/test/payments/{reference}/approve", p.api(opApprove, p.onPayment(p.approve)))
 
-	landing := http.NewCrossOriginProtection()
+	// The landing page's form posts to its own origin; the sandbox refuses
+	// the same post from other sites (control.State.Wrap).
 	mux.HandleFunc("GET /vipps/landing", p.landingPage)
-	mux.Handle("POST /vipps/landing", landing.Handler(http.HandlerFunc(p.landingAnswer)))
+	mux.HandleFunc("POST /vipps/landing", p.landingAnswer)
 }
 
 // reset drops every payment, landing token and idempotency record. Access

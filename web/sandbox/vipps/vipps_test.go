@@ -3,7 +3,6 @@ package vipps_test
 import (
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,8 +15,8 @@ import (
 	"time"
 
 	"refshop/web/clock"
-	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/sandboxtest"
 )
 
 const (
@@ -32,6 +31,7 @@ type env struct {
 	t   *testing.T
 	srv *httptest.Server
 	st  *control.State
+	sb  *sandboxtest.Server
 }
 
 func newEnv(t *testing.T) *env {
@@ -41,10 +41,8 @@ func newEnv(t *testing.T) *env {
 		Vipps:       control.VippsConfig{Enabled: true, ClientID: clientID, ClientSecret: secret, SubscriptionKey: subKey, MSN: msn},
 	}
 	base := clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	sb := sandbox.New(cfg, slog.New(slog.DiscardHandler), base)
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, st: sb.State}
+	sb := sandboxtest.Start(t, cfg, base)
+	return &env{t: t, srv: sb.Server, st: sb.State, sb: sb}
 }
 
 type resp struct {

@@ -32,15 +32,26 @@ test('a page on another site cannot steer the sandbox, so Sign in with Klarna st
   }));
   await page.goto(`${evilOrigin}/prize`);
 
-  // The issue's attack: fetch with mode no-cors, a text/plain JSON body.
-  const answer = page.waitForResponse((r) => r.url() === `${sandboxURL}/control/settings`);
-  await page.evaluate(async ({ url, email }) => {
-    await fetch(url, {
-      method: 'POST', mode: 'no-cors', headers: { 'Content-Type': 'text/plain' },
-      body: JSON.stringify({ klarna_auto_consent: email }),
-    });
+  // The attack: fetch with mode no-cors and a text/plain JSON body, a
+  // "simple" request sent without a preflight. Chromium may block it itself
+  // (a public-looking page calling localhost); when it does reach the
+  // sandbox, the sandbox answers 403. Either way nothing changes.
+  const answers: number[] = [];
+  page.on('response', (r) => {
+    if (r.url() === `${sandboxURL}/control/settings`) answers.push(r.status());
+  });
+  const sent = await page.evaluate(async ({ url, email }) => {
+    try {
+      await fetch(url, {
+        method: 'POST', mode: 'no-cors', headers: { 'Content-Type': 'text/plain' },
+        body: JSON.stringify({ klarna_auto_consent: email }),
+      });
+      return true;
+    } catch {
+      return false; // the browser refused to send it
+    }
   }, { url: `${sandboxURL}/control/settings`, email: attacker });
-  expect((await answer).status()).toBe(403);
+  if (sent) await expect.poll(() => answers).toEqual([403]);
   expect((await sandboxState(request)).settings.klarna_auto_consent).toBe('');
 
   // A form post from the same page does not reset the sandbox either.

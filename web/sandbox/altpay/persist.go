@@ -63,7 +63,7 @@ func (p *provider) Dump() []store.Object {
 	for key, pay := range p.payments {
 		objs = append(objs, store.Object{Kind: kindPayment, ID: key, Value: storedPayment{*pay, pay.request, pay.status, pay.reply}})
 	}
-	return objs
+	return store.Encoded(objs)
 }
 
 // Restore takes back what the store kept. With nothing kept (the first

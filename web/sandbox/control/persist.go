@@ -117,7 +117,7 @@ func (s *State) Dump() []store.Object {
 		{Kind: "settings", ID: "current", Value: s.settings},
 		{Kind: "clock", ID: "moved", Value: Duration(s.Clock.Moved())},
 	}
-	return append(objs, store.All("calls", s.calls)...)
+	return store.Encoded(append(objs, store.All("calls", s.calls)...))
 }
 
 // Restore takes back the control state the store kept.

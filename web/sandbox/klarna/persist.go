@@ -33,7 +33,7 @@ func (p *provider) Dump() []store.Object {
 	for tok, l := range p.tokens {
 		objs = append(objs, store.Object{Kind: kindToken, ID: tok, Value: l.ID})
 	}
-	return append(objs, store.All(kindIdempotency, p.idem)...)
+	return store.Encoded(append(objs, store.All(kindIdempotency, p.idem)...))
 }
 
 // Restore takes back what the store kept; the signing key stays the one

@@ -81,7 +81,7 @@ func (p *Provider) Dump() []store.Object {
 	for id, g := range grants {
 		objs = append(objs, store.Object{Kind: kindGrant, ID: id, Value: storedGrant{g.clientID, g.identity, g.scopes, g.authTime, g.revoked}})
 	}
-	return objs
+	return store.Encoded(objs)
 }
 
 // Restore takes back what the store kept, every token pointing at its

@@ -245,6 +245,27 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// Encoded returns objs with each value already in its JSON encoding. A
+// part's Dump returns it while it still holds its lock: the values point
+// into live objects that the next request may change, so they must be read
+// before the lock goes, not when Save writes them later.
+func Encoded(objs []Object) []Object {
+	for i, o := range objs {
+		body, err := json.Marshal(o.Value)
+		if err != nil {
+			objs[i].Value = unencodable{err}
+			continue
+		}
+		objs[i].Value = json.RawMessage(body)
+	}
+	return objs
+}
+
+// unencodable carries an encoding failure to Save, which reports it.
+type unencodable struct{ err error }
+
+func (u unencodable) MarshalJSON() ([]byte, error) { return nil, u.err }
+
 // All returns every value of m as objects of kind, by their keys.
 func All[T any](kind string, m map[string]T) []Object {
 	out := make([]Object, 0, len(m))

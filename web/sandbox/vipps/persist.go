@@ -18,7 +18,7 @@ func (p *provider) Dump() []store.Object {
 	defer p.mu.Unlock()
 	objs := []store.Object{{Kind: kindKey, ID: "access_token", Value: p.key}}
 	objs = append(objs, store.All(kindPayment, p.payments)...)
-	return append(objs, store.All(kindIdempotency, p.idem)...)
+	return store.Encoded(append(objs, store.All(kindIdempotency, p.idem)...))
 }
 
 // Restore takes back what the store kept; the signing key stays the one

@@ -194,6 +194,10 @@ func awaitProvider[T any](a *App, c echo.Context, key string, work func(context.
 	return zero, errConfirming
 }
 
+// workKey names the provider work op (e.g. "vipps.create") does for the
+// payment attempt orderID.
+func workKey(op string, orderID int64) string { return fmt.Sprintf("%s:%d", op, orderID) }
+
 // providerDeadline is Deps.ProviderDeadline or its default.
 func (a *App) providerDeadline() time.Duration {
 	if a.ProviderDeadline > 0 {

@@ -19,7 +19,6 @@ package web
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -115,8 +114,8 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 
 // vippsCreateWork and vippsSettleWork key an order's provider work
 // (awaitProvider): requests for the same order join the same work.
-func vippsCreateWork(orderID int64) string { return fmt.Sprintf("vipps.create:%d", orderID) }
-func vippsSettleWork(orderID int64) string { return fmt.Sprintf("vipps.settle:%d", orderID) }
+func vippsCreateWork(orderID int64) string { return workKey("vipps.create", orderID) }
+func vippsSettleWork(orderID int64) string { return workKey("vipps.settle", orderID) }
 
 // attempt returns the order's payment row, storing its reference and
 // Idempotency-Keys first when it has none. The keys derive from the order's

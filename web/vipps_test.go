@@ -89,13 +89,6 @@ func (v *vippsShop) restarted(t *testing.T, use ...func(*Deps)) *vippsShop {
 	return &vippsShop{testApp: app, sb: v.sb, st: v.st, sbClk: v.sbClk}
 }
 
-// slowDown makes the next times calls of op wait delay at the sandbox (a
-// real wait, which only tests with a tiny ProviderDeadline use).
-func (v *vippsShop) slowDown(t *testing.T, op, delay string, times int) {
-	t.Helper()
-	v.sb.Control(t, "/control/faults", map[string]any{"operation": op, "status": 0, "delay": delay, "times": times})
-}
-
 // loseAnswers makes the next times calls of op run at the sandbox and then
 // close the connection with no reply.
 func (v *vippsShop) loseAnswers(t *testing.T, op string, times int) {
@@ -883,7 +876,7 @@ func TestVippsSlowCreateAnswersInTimeAndARepeatedPostJoinsTheAttempt(t *testing.
 	v := newVippsShopWith(t, func(d *Deps) { d.ProviderDeadline = 20 * time.Millisecond })
 	b := v.browser(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
-	v.slowDown(t, "vipps.create_payment", "1s", 1)
+	v.sb.Delay(t, "vipps.create_payment", "1s", 1)
 	form := url.Values{"phone": {"+47 912 34 567"}}
 
 	p := b.post("/checkout/vipps", form)
@@ -958,7 +951,7 @@ func TestVippsShutdownWaitsForACreateStillRunning(t *testing.T) {
 	}()
 	b := v.browser(t)
 	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
-	v.slowDown(t, "vipps.create_payment", "1s", 1)
+	v.sb.Delay(t, "vipps.create_payment", "1s", 1)
 	if p := b.post("/checkout/vipps", url.Values{"phone": {"4791234567"}}); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/orders/") {
 		t.Fatalf("checkout: %d to %q, want the order page", p.status, p.location)
 	}

@@ -42,7 +42,7 @@ func (f *vippsFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 		// same payment (and joins the first submit's call while it runs).
 		return false, nil
 	}
-	if settled, err := f.settle(ctx, o, false); err == nil {
+	if settled, err := f.settleWithin(c, o); err == nil {
 		o = settled
 	}
 	if o.Status == db.StatusCancelled || o.Status == db.StatusFailed {

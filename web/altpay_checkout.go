@@ -61,7 +61,7 @@ func newAltpayFlow(a *App) *altpayFlow { return &altpayFlow{a: a, client: a.Altp
 
 // env is the provider environment the shop talks to, its API base URL: the
 // stored ids of another one are never sent.
-func (f *altpayFlow) env() string { return strings.TrimRight(f.a.Config.Altpay.APIURL, "/") }
+func (f *altpayFlow) env() string { return environment(f.a.Config.Altpay.APIURL) }
 
 // checkoutMethod renders the checkout option, with what a refused submission
 // typed and why it was refused.

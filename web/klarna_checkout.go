@@ -60,7 +60,8 @@ const (
 
 func newKlarnaFlow(a *App) *klarnaFlow {
 	c := a.Klarna
-	return &klarnaFlow{a: a, client: c, links: link.New(link.Config{Client: c, Store: a.Store, Box: a.Box, Log: a.Log})}
+	return &klarnaFlow{a: a, client: c, links: link.New(link.Config{Client: c, Environment: environment(a.Config.Klarna.APIURL),
+		Store: a.Store, Box: a.Box, Log: a.Log})}
 }
 
 // klarnaItems are an order's lines as Klarna order-line input.

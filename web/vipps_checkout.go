@@ -52,6 +52,10 @@ func newVippsFlow(a *App) *vippsFlow {
 		asked: askedLately{clock: providerClock(a.Deps, a.Config.Vipps.Mode)}}
 }
 
+// env is the Vipps environment the shop talks to, its API base URL: payments
+// made at another are never asked about.
+func (f *vippsFlow) env() string { return environment(f.a.Config.Vipps.APIURL) }
+
 // ctxVippsForm carries a refused form back into the checkout page.
 const ctxVippsForm = "vipps_form"
 
@@ -136,7 +140,7 @@ func (f *vippsFlow) attempt(ctx context.Context, o db.Order) (db.VippsPayment, e
 		return vp, f.abandon(ctx, o, err)
 	}
 	vp = db.VippsPayment{
-		OrderID: o.ID, Reference: ref, SettleAfter: a.Clock.Now().Add(vippsSettleAfter),
+		OrderID: o.ID, Environment: f.env(), Reference: ref, SettleAfter: a.Clock.Now().Add(vippsSettleAfter),
 		CreateKey:  vipps.OperationKey(o.IdempotencyKey, "create"),
 		CaptureKey: vipps.OperationKey(o.IdempotencyKey, "capture"),
 		CancelKey:  vipps.OperationKey(o.IdempotencyKey, "cancel"),

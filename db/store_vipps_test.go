@@ -131,11 +131,7 @@ func TestVippsSettleFailedBacksOffAndBounds(t *testing.T) {
 func TestVippsPaymentsArePerEnvironment(t *testing.T) {
 	ctx := context.Background()
 	s, clk := newStore(t)
-	o := placeOrder(t, s, db.NewOrder{GuestID: "guest-1", Provider: db.ProviderVipps})
-	if err := s.CreateVippsPayment(ctx, db.VippsPayment{OrderID: o.ID, Environment: vippsSandbox, Reference: "refshop-" + o.PublicID,
-		CreateKey: "c", CaptureKey: "p", CancelKey: "x", SettleAfter: clk.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	o := vippsOrder(t, s, clk.Now())
 	now := clk.Now().Add(time.Hour)
 	if due := dueVipps(t, s, now, 8, 10); len(due) != 1 || due[0] != o.PublicID {
 		t.Fatalf("due in its own environment: %v", due)
@@ -152,6 +148,18 @@ func TestVippsPaymentsArePerEnvironment(t *testing.T) {
 	if err := s.CreateVippsPayment(ctx, p); err == nil {
 		t.Error("a payment with no environment was stored")
 	}
+}
+
+// vippsOrder is a guest's Vipps order with its payment stored in
+// vippsSandbox, to be settled after settle.
+func vippsOrder(t *testing.T, s *db.Store, settle time.Time) db.Order {
+	t.Helper()
+	o := placeOrder(t, s, db.NewOrder{GuestID: "guest-1", Provider: db.ProviderVipps})
+	if err := s.CreateVippsPayment(t.Context(), db.VippsPayment{OrderID: o.ID, Environment: vippsSandbox, Reference: "refshop-" + o.PublicID,
+		CreateKey: "c", CaptureKey: "p", CancelKey: "x", SettleAfter: settle}); err != nil {
+		t.Fatal(err)
+	}
+	return o
 }
 
 // dueVipps is VippsOrdersToSettle, failing the test when the query fails (an
@@ -171,11 +179,7 @@ func dueVipps(t *testing.T, s *db.Store, now time.Time, maxTries, limit int) []s
 func TestVippsStateKeepsTheCaptureAgainstOlderReads(t *testing.T) {
 	ctx := context.Background()
 	s, clk := newStore(t)
-	o := placeOrder(t, s, db.NewOrder{GuestID: "guest-1", Provider: db.ProviderVipps})
-	if err := s.CreateVippsPayment(ctx, db.VippsPayment{OrderID: o.ID, Environment: vippsSandbox, Reference: "refshop-" + o.PublicID,
-		CreateKey: "c", CaptureKey: "p", CancelKey: "x", SettleAfter: clk.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	o := vippsOrder(t, s, clk.Now())
 	if err := s.SetVippsCreated(ctx, o.ID, "http://localhost:8081/vipps/landing?token=abc"); err != nil {
 		t.Fatal(err)
 	}

@@ -720,3 +720,23 @@ func TestKlarnaLinksAreKeptPerEnvironment(t *testing.T) {
 		t.Error("the first environment's link was lost")
 	}
 }
+
+// Klarna slower than the deadline on unlink: the account page answers in
+// time and still shows the link, and the work unlinks it afterwards.
+func TestKlarnaSlowUnlinkAnswersInTime(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.shopper(t, "ulla@example.com", "sencha")
+	k.buy(t, b, true)
+	k.ProviderDeadline = 20 * time.Millisecond
+	k.sb.Delay(t, "klarna.customer_token_status", "1s", 1)
+	if p := b.post("/account/klarna/unlink", nil); p.status != http.StatusSeeOther || p.location != "/account" {
+		t.Fatalf("unlink: %d %q", p.status, p.location)
+	}
+	if acct := b.get("/account"); !strings.Contains(acct.body, "Klarna has not confirmed yet") || !strings.Contains(acct.body, "Klarna account linked") {
+		t.Errorf("the account page before Klarna answered:\n%s", acct.doc(t).Find("main").Text())
+	}
+	eventually(t, "the link is forgotten", func() bool { return k.storedToken(t, "ulla@example.com") == "" })
+	if n := k.sb.State.Calls("klarna.customer_token_status"); n != 1 {
+		t.Errorf("cancelled at Klarna %d times, want 1", n)
+	}
+}

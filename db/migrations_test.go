@@ -108,3 +108,49 @@ func TestAltpayMigrationKeepsOldRowsUnderNoEnvironment(t *testing.T) {
 		t.Fatalf("down: %v", err)
 	}
 }
+
+// Klarna links, Sign in with Klarna identities and grants, and Vipps payments
+// from before environments are kept under the unknown environment "", which
+// the shop never sends anywhere; the grant still belongs to its identity.
+func TestProviderEnvironmentsMigrationKeepsOldRowsUnderNoEnvironment(t *testing.T) {
+	d, p := migratedTo(t, 12)
+	execAll(t, d,
+		`INSERT INTO users(id, email, created_at) VALUES (1, 'a@example.com', 't')`,
+		`INSERT INTO orders(id, public_id, user_id, provider, idempotency_key, currency, total_amount, tax_amount, created_at, updated_at)
+			VALUES (1, 'a', 1, 'vipps', 'order-a', 'EUR', 1, 0, 't', 't')`,
+		`INSERT INTO klarna_links(user_id, token_sealed, token_hint, version, updated_at) VALUES (1, 'sealed', '••••abcd', 3, 't')`,
+		`INSERT INTO klarna_identities(user_id, sub, connected_at) VALUES (1, 'krn:kuid:a', 't')`,
+		`INSERT INTO klarna_grants(user_id, version, refresh_token, updated_at) VALUES (1, 2, 'sealed-rt', 't')`,
+		`INSERT INTO vipps_payments(order_id, reference, create_key, capture_key, cancel_key, settle_after, created_at)
+			VALUES (1, 'refshop-a', 'c', 'p', 'x', 't', 't')`)
+	if _, err := p.Up(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`SELECT environment FROM klarna_links WHERE user_id = 1 AND token_sealed = 'sealed' AND version = 3`,
+		`SELECT issuer FROM klarna_identities WHERE user_id = 1 AND sub = 'krn:kuid:a'`,
+		`SELECT issuer FROM klarna_grants WHERE user_id = 1 AND refresh_token = 'sealed-rt' AND version = 2`,
+		`SELECT environment FROM vipps_payments WHERE order_id = 1 AND reference = 'refshop-a'`,
+	} {
+		var env string
+		if err := d.QueryRow(q).Scan(&env); err != nil || env != "" {
+			t.Errorf("%s: %q, %v; want the row kept under \"\"", q, env, err)
+		}
+	}
+	if _, err := p.DownTo(t.Context(), 12); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	var n int
+	if err := d.QueryRow(`SELECT count(*) FROM klarna_grants g JOIN klarna_identities i USING (user_id)
+		JOIN klarna_links USING (user_id)`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("after down: %d linked grants, %v; want the one", n, err)
+	}
+	if _, err := p.Up(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// The grant goes with its identity.
+	execAll(t, d, `DELETE FROM klarna_identities WHERE user_id = 1`)
+	if err := d.QueryRow(`SELECT count(*) FROM klarna_grants`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d grants left after their identity went (%v)", n, err)
+	}
+}

@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// A customer_token belongs to the Klarna environment that issued it, its API
+// base URL: a user has one link per environment, and the shop reads only the
+// one of the environment it is configured with.
+
 // KlarnaLink is a user's Klarna account link as stored. Sealed is the
 // customer_token sealed with the shop's key ("" when not linked); Version is
 // 0 when the user never had a row. Klarna may answer an order with a new
@@ -25,14 +29,15 @@ type KlarnaLink struct {
 // Linked reports whether a token is stored.
 func (l KlarnaLink) Linked() bool { return l.Sealed != "" }
 
-// KlarnaLink reads the user's link; a user without a row gets a zero link
-// with Version 0.
-func (s *Store) KlarnaLink(ctx context.Context, userID int64) (_ KlarnaLink, err error) {
+// KlarnaLink reads the user's link in environment; a user without a row
+// there gets a zero link with Version 0.
+func (s *Store) KlarnaLink(ctx context.Context, environment string, userID int64) (_ KlarnaLink, err error) {
 	defer wrap(&err, "klarna link")
 	l := KlarnaLink{UserID: userID}
 	var sealed, linked, refreshed sql.NullString
 	err = s.db.Write.QueryRowContext(ctx, `
-		SELECT token_sealed, token_hint, version, linked_at, refreshed_at FROM klarna_links WHERE user_id = ?`, userID).
+		SELECT token_sealed, token_hint, version, linked_at, refreshed_at FROM klarna_links
+		WHERE user_id = ? AND environment = ?`, userID, environment).
 		Scan(&sealed, &l.Hint, &l.Version, &linked, &refreshed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, nil
@@ -48,12 +53,12 @@ func (s *Store) KlarnaLink(ctx context.Context, userID int64) (_ KlarnaLink, err
 	return l, nil
 }
 
-// SwapKlarnaToken stores a sealed token if the user's link is still at
-// version expect (0: the user has no row yet): a compare-and-swap. It
-// returns the new version, or ErrStale when another request changed the link
-// first. The link's start time is kept when a token replaces a token
-// (rotation) and set when the user was not linked.
-func (s *Store) SwapKlarnaToken(ctx context.Context, userID, expect int64, sealed, hint string) (_ int64, err error) {
+// SwapKlarnaToken stores a sealed token if the user's link in environment
+// is still at version expect (0: the user has no row there yet): a
+// compare-and-swap. It returns the new version, or ErrStale when another
+// request changed the link first. The link's start time is kept when a
+// token replaces a token (rotation) and set when the user was not linked.
+func (s *Store) SwapKlarnaToken(ctx context.Context, environment string, userID, expect int64, sealed, hint string) (_ int64, err error) {
 	defer wrap(&err, "swap klarna token")
 	if sealed == "" {
 		return 0, errors.New("no token to store")
@@ -61,14 +66,14 @@ func (s *Store) SwapKlarnaToken(ctx context.Context, userID, expect int64, seale
 	now := s.now()
 	if expect == 0 {
 		err = swapOne(ctx, s.db.Write, `
-			INSERT INTO klarna_links(user_id, token_sealed, token_hint, version, linked_at, refreshed_at, updated_at)
-			VALUES(?, ?, ?, 1, ?, ?, ?) ON CONFLICT(user_id) DO NOTHING`, userID, sealed, hint, now, now, now)
+			INSERT INTO klarna_links(user_id, environment, token_sealed, token_hint, version, linked_at, refreshed_at, updated_at)
+			VALUES(?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT(user_id, environment) DO NOTHING`, userID, environment, sealed, hint, now, now, now)
 	} else {
 		err = swapOne(ctx, s.db.Write, `
 			UPDATE klarna_links SET token_sealed = ?, token_hint = ?, version = version + 1,
 			       linked_at = CASE WHEN token_sealed IS NULL THEN ? ELSE linked_at END,
 			       refreshed_at = ?, updated_at = ?
-			WHERE user_id = ? AND version = ?`, sealed, hint, now, now, now, userID, expect)
+			WHERE user_id = ? AND environment = ? AND version = ?`, sealed, hint, now, now, now, userID, environment, expect)
 	}
 	if err != nil {
 		return 0, err
@@ -76,14 +81,14 @@ func (s *Store) SwapKlarnaToken(ctx context.Context, userID, expect int64, seale
 	return expect + 1, nil
 }
 
-// ClearKlarnaToken unlinks: it clears the token if the link is still at
-// version expect, keeping the row so versions never repeat.
-func (s *Store) ClearKlarnaToken(ctx context.Context, userID, expect int64) (err error) {
+// ClearKlarnaToken unlinks in environment: it clears the token if the link
+// is still at version expect, keeping the row so versions never repeat.
+func (s *Store) ClearKlarnaToken(ctx context.Context, environment string, userID, expect int64) (err error) {
 	defer wrap(&err, "clear klarna token")
 	return swapOne(ctx, s.db.Write, `
 		UPDATE klarna_links SET token_sealed = NULL, token_hint = '', version = version + 1,
 		       linked_at = NULL, refreshed_at = NULL, updated_at = ?
-		WHERE user_id = ? AND version = ? AND token_sealed IS NOT NULL`, s.now(), userID, expect)
+		WHERE user_id = ? AND environment = ? AND version = ? AND token_sealed IS NOT NULL`, s.now(), userID, environment, expect)
 }
 
 // Kinds of Klarna payment.

@@ -19,46 +19,82 @@ func TestKlarnaLinkCompareAndSwap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := s.KlarnaLink(ctx, u.ID)
+	l, err := s.KlarnaLink(ctx, klarnaSandbox, u.ID)
 	if err != nil || l.Linked() || l.Version != 0 {
 		t.Fatalf("fresh user: %+v %v", l, err)
 	}
-	v1, err := s.SwapKlarnaToken(ctx, u.ID, 0, "v1:sealed-a", "••••aaaa")
+	v1, err := s.SwapKlarnaToken(ctx, klarnaSandbox, u.ID, 0, "v1:sealed-a", "••••aaaa")
 	if err != nil || v1 != 1 {
 		t.Fatalf("insert: %d %v", v1, err)
 	}
-	if _, err := s.SwapKlarnaToken(ctx, u.ID, 0, "v1:sealed-x", "••••xxxx"); !errors.Is(err, db.ErrStale) {
+	if _, err := s.SwapKlarnaToken(ctx, klarnaSandbox, u.ID, 0, "v1:sealed-x", "••••xxxx"); !errors.Is(err, db.ErrStale) {
 		t.Errorf("a second insert from version 0: %v", err)
 	}
 	clk.Advance(time.Hour)
-	v2, err := s.SwapKlarnaToken(ctx, u.ID, v1, "v1:sealed-b", "••••bbbb")
+	v2, err := s.SwapKlarnaToken(ctx, klarnaSandbox, u.ID, v1, "v1:sealed-b", "••••bbbb")
 	if err != nil || v2 != 2 {
 		t.Fatalf("swap: %d %v", v2, err)
 	}
-	if _, err := s.SwapKlarnaToken(ctx, u.ID, v1, "v1:sealed-c", "••••cccc"); !errors.Is(err, db.ErrStale) {
+	if _, err := s.SwapKlarnaToken(ctx, klarnaSandbox, u.ID, v1, "v1:sealed-c", "••••cccc"); !errors.Is(err, db.ErrStale) {
 		t.Errorf("a stale swap: %v", err)
 	}
-	l, _ = s.KlarnaLink(ctx, u.ID)
+	l, _ = s.KlarnaLink(ctx, klarnaSandbox, u.ID)
 	if l.Sealed != "v1:sealed-b" || l.Hint != "••••bbbb" || l.Version != 2 || !l.RefreshedAt.Equal(l.LinkedAt.Add(time.Hour)) {
 		t.Errorf("after rotation: %+v", l)
 	}
-	if err := s.ClearKlarnaToken(ctx, u.ID, v1); !errors.Is(err, db.ErrStale) {
+	if err := s.ClearKlarnaToken(ctx, klarnaSandbox, u.ID, v1); !errors.Is(err, db.ErrStale) {
 		t.Errorf("a stale clear: %v", err)
 	}
-	if err := s.ClearKlarnaToken(ctx, u.ID, v2); err != nil {
+	if err := s.ClearKlarnaToken(ctx, klarnaSandbox, u.ID, v2); err != nil {
 		t.Fatal(err)
 	}
-	l, _ = s.KlarnaLink(ctx, u.ID)
+	l, _ = s.KlarnaLink(ctx, klarnaSandbox, u.ID)
 	if l.Linked() || l.Hint != "" || l.Version != 3 {
 		t.Errorf("after unlink: %+v", l)
 	}
 	clk.Advance(time.Hour)
-	if _, err := s.SwapKlarnaToken(ctx, u.ID, 3, "v1:sealed-d", "••••dddd"); err != nil {
+	if _, err := s.SwapKlarnaToken(ctx, klarnaSandbox, u.ID, 3, "v1:sealed-d", "••••dddd"); err != nil {
 		t.Fatal(err)
 	}
-	l, _ = s.KlarnaLink(ctx, u.ID)
+	l, _ = s.KlarnaLink(ctx, klarnaSandbox, u.ID)
 	if l.Version != 4 || !l.LinkedAt.Equal(clk.Now()) {
 		t.Errorf("relink: %+v", l)
+	}
+}
+
+// The Klarna environments the tests keep links under: the sandbox's API
+// base URL and the real test environment's.
+const (
+	klarnaSandbox = "http://localhost:8081/klarna/api"
+	klarnaReal    = "https://api.playground.klarna.com"
+)
+
+// A link belongs to the Klarna environment it was made in: invisible from
+// another, which keeps links (and versions) of its own, and untouched by it.
+func TestKlarnaLinksArePerEnvironment(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	u, err := s.CreateUser(ctx, "a@example.com", "A", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SwapKlarnaToken(ctx, klarnaSandbox, u.ID, 0, "v1:sealed-sandbox", "••••sand"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.KlarnaLink(ctx, klarnaReal, u.ID)
+	if err != nil || l.Linked() || l.Version != 0 {
+		t.Fatalf("the sandbox's link seen from the real environment: %+v %v", l, err)
+	}
+	if err := s.ClearKlarnaToken(ctx, klarnaReal, u.ID, 1); !errors.Is(err, db.ErrStale) {
+		t.Errorf("unlinking in the real environment: %v, want ErrStale (nothing linked there)", err)
+	}
+	if _, err := s.SwapKlarnaToken(ctx, klarnaReal, u.ID, 0, "v1:sealed-real", "••••real"); err != nil {
+		t.Fatalf("linking in the real environment: %v", err)
+	}
+	for env, want := range map[string]string{klarnaSandbox: "v1:sealed-sandbox", klarnaReal: "v1:sealed-real"} {
+		if l, err := s.KlarnaLink(ctx, env, u.ID); err != nil || l.Sealed != want || l.Version != 1 {
+			t.Errorf("%s: %+v %v, want %s at version 1", env, l, err, want)
+		}
 	}
 }
 

@@ -12,7 +12,11 @@ import (
 // same ones. See https://developer.vippsmobilepay.com/docs/APIs/epayment-api
 // and https://developer.vippsmobilepay.com/docs/knowledge-base/http-headers#idempotency
 type VippsPayment struct {
-	OrderID      int64
+	OrderID int64
+	// Environment is the Vipps API the payment was created at (its base
+	// URL; "" for payments from before environments were kept): the shop
+	// asks only the API it is configured with about its payments.
+	Environment  string
 	Reference    string
 	CreateKey    string // Idempotency-Keys, fixed when the payment is first stored
 	CaptureKey   string
@@ -41,23 +45,23 @@ type VippsEvent struct {
 // call to Vipps, so a retry after a crash reuses them.
 func (s *Store) CreateVippsPayment(ctx context.Context, p VippsPayment) (err error) {
 	defer wrap(&err, "create vipps payment")
-	if p.OrderID == 0 || p.Reference == "" || p.CreateKey == "" || p.CaptureKey == "" || p.CancelKey == "" {
-		return errors.New("a Vipps payment needs its order, reference and keys")
+	if p.OrderID == 0 || p.Environment == "" || p.Reference == "" || p.CreateKey == "" || p.CaptureKey == "" || p.CancelKey == "" {
+		return errors.New("a Vipps payment needs its order, environment, reference and keys")
 	}
 	_, err = s.db.Write.ExecContext(ctx, `
-		INSERT INTO vipps_payments(order_id, reference, create_key, capture_key, cancel_key, settle_after, created_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?)`,
-		p.OrderID, p.Reference, p.CreateKey, p.CaptureKey, p.CancelKey, stamp(p.SettleAfter), s.now())
+		INSERT INTO vipps_payments(order_id, environment, reference, create_key, capture_key, cancel_key, settle_after, created_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.OrderID, p.Environment, p.Reference, p.CreateKey, p.CaptureKey, p.CancelKey, stamp(p.SettleAfter), s.now())
 	return err
 }
 
-const vippsColumns = `order_id, reference, create_key, capture_key, cancel_key, redirect_url, psp_reference,
+const vippsColumns = `order_id, environment, reference, create_key, capture_key, cancel_key, redirect_url, psp_reference,
 	state, captured, settle_after, settle_tries, COALESCE(checked_at, ''), created_at`
 
 func scanVipps(row scanner) (VippsPayment, error) {
 	var p VippsPayment
 	var settle, checked, created string
-	err := row.Scan(&p.OrderID, &p.Reference, &p.CreateKey, &p.CaptureKey, &p.CancelKey, &p.RedirectURL,
+	err := row.Scan(&p.OrderID, &p.Environment, &p.Reference, &p.CreateKey, &p.CaptureKey, &p.CancelKey, &p.RedirectURL,
 		&p.PSPReference, &p.State, &p.Captured, &settle, &p.SettleTries, &checked, &created)
 	p.SettleAfter, p.CheckedAt, p.CreatedAt = parseTime(settle), parseTime(checked), parseTime(created)
 	return p, noRows(err)
@@ -129,14 +133,14 @@ func (s *Store) VippsEvents(ctx context.Context, orderID int64) (_ []VippsEvent,
 }
 
 // VippsOrdersToSettle lists the public ids of Vipps orders still pending or
-// authorized whose payment is past its settle time and has failed fewer than
-// maxTries sweeps, oldest settle time first.
-func (s *Store) VippsOrdersToSettle(ctx context.Context, now time.Time, maxTries, limit int) (_ []string, err error) {
+// authorized whose payment was created in environment, is past its settle
+// time and has failed fewer than maxTries sweeps, oldest settle time first.
+func (s *Store) VippsOrdersToSettle(ctx context.Context, environment string, now time.Time, maxTries, limit int) (_ []string, err error) {
 	defer wrap(&err, "vipps orders to settle")
 	return list(ctx, s, scanString, `
 		SELECT o.public_id FROM vipps_payments v JOIN orders o ON o.id = v.order_id
-		WHERE o.status IN (?, ?) AND v.settle_after <= ? AND v.settle_tries < ?
-		ORDER BY v.settle_after LIMIT ?`, StatusPending, StatusAuthorized, stamp(now), maxTries, limit)
+		WHERE o.status IN (?, ?) AND v.environment = ? AND v.settle_after <= ? AND v.settle_tries < ?
+		ORDER BY v.settle_after LIMIT ?`, StatusPending, StatusAuthorized, environment, stamp(now), maxTries, limit)
 }
 
 // VippsSettleFailed counts one failed sweep of the order's payment and moves

@@ -9,12 +9,19 @@ import (
 	"refshop/db"
 )
 
+// The Vipps APIs the tests make payments at: the sandbox and the real test
+// environment.
+const (
+	vippsSandbox = "http://localhost:8081/vipps"
+	vippsReal    = "https://apitest.vipps.no"
+)
+
 func TestVippsPaymentStore(t *testing.T) {
 	ctx := context.Background()
 	s, clk := newStore(t)
 	o := placeOrder(t, s, db.NewOrder{GuestID: "guest-1", Provider: db.ProviderVipps})
 	settle := clk.Now().Add(11 * time.Minute)
-	p := db.VippsPayment{OrderID: o.ID, Reference: "refshop-" + o.PublicID, CreateKey: o.IdempotencyKey + "-create",
+	p := db.VippsPayment{OrderID: o.ID, Environment: vippsSandbox, Reference: "refshop-" + o.PublicID, CreateKey: o.IdempotencyKey + "-create",
 		CaptureKey: o.IdempotencyKey + "-capture", CancelKey: o.IdempotencyKey + "-cancel", SettleAfter: settle}
 	if err := s.CreateVippsPayment(ctx, p); err != nil {
 		t.Fatal(err)
@@ -83,7 +90,7 @@ func TestVippsSettleFailedBacksOffAndBounds(t *testing.T) {
 	var ids []string
 	for i := range 2 {
 		o := placeOrder(t, s, db.NewOrder{GuestID: "guest-1", Provider: db.ProviderVipps})
-		p := db.VippsPayment{OrderID: o.ID, Reference: "refshop-" + o.PublicID, CreateKey: "c", CaptureKey: "p", CancelKey: "x",
+		p := db.VippsPayment{OrderID: o.ID, Environment: vippsSandbox, Reference: "refshop-" + o.PublicID, CreateKey: "c", CaptureKey: "p", CancelKey: "x",
 			SettleAfter: clk.Now().Add(time.Duration(i) * time.Minute)}
 		if err := s.CreateVippsPayment(ctx, p); err != nil {
 			t.Fatal(err)
@@ -119,11 +126,47 @@ func TestVippsSettleFailedBacksOffAndBounds(t *testing.T) {
 	}
 }
 
+// A payment belongs to the API it was created at: the sweep of another
+// environment never lists it, and its row says where it was made.
+func TestVippsPaymentsArePerEnvironment(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newStore(t)
+	o := vippsOrder(t, s, clk.Now())
+	now := clk.Now().Add(time.Hour)
+	if due := dueVipps(t, s, now, 8, 10); len(due) != 1 || due[0] != o.PublicID {
+		t.Fatalf("due in its own environment: %v", due)
+	}
+	due, err := s.VippsOrdersToSettle(ctx, vippsReal, now, 8, 10)
+	if err != nil || len(due) != 0 {
+		t.Errorf("due in another environment: %v %v, want none", due, err)
+	}
+	if got, err := s.VippsPaymentByOrder(ctx, o.ID); err != nil || got.Environment != vippsSandbox {
+		t.Errorf("stored environment %q, %v", got.Environment, err)
+	}
+	p := db.VippsPayment{OrderID: placeOrder(t, s, db.NewOrder{GuestID: "guest-2", Provider: db.ProviderVipps}).ID,
+		Reference: "refshop-x", CreateKey: "c", CaptureKey: "p", CancelKey: "x"}
+	if err := s.CreateVippsPayment(ctx, p); err == nil {
+		t.Error("a payment with no environment was stored")
+	}
+}
+
+// vippsOrder is a guest's Vipps order with its payment stored in
+// vippsSandbox, to be settled after settle.
+func vippsOrder(t *testing.T, s *db.Store, settle time.Time) db.Order {
+	t.Helper()
+	o := placeOrder(t, s, db.NewOrder{GuestID: "guest-1", Provider: db.ProviderVipps})
+	if err := s.CreateVippsPayment(t.Context(), db.VippsPayment{OrderID: o.ID, Environment: vippsSandbox, Reference: "refshop-" + o.PublicID,
+		CreateKey: "c", CaptureKey: "p", CancelKey: "x", SettleAfter: settle}); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
 // dueVipps is VippsOrdersToSettle, failing the test when the query fails (an
 // empty list must mean "none due", not "could not ask").
 func dueVipps(t *testing.T, s *db.Store, now time.Time, maxTries, limit int) []string {
 	t.Helper()
-	due, err := s.VippsOrdersToSettle(context.Background(), now, maxTries, limit)
+	due, err := s.VippsOrdersToSettle(context.Background(), vippsSandbox, now, maxTries, limit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,11 +179,7 @@ func dueVipps(t *testing.T, s *db.Store, now time.Time, maxTries, limit int) []s
 func TestVippsStateKeepsTheCaptureAgainstOlderReads(t *testing.T) {
 	ctx := context.Background()
 	s, clk := newStore(t)
-	o := placeOrder(t, s, db.NewOrder{GuestID: "guest-1", Provider: db.ProviderVipps})
-	if err := s.CreateVippsPayment(ctx, db.VippsPayment{OrderID: o.ID, Reference: "refshop-" + o.PublicID,
-		CreateKey: "c", CaptureKey: "p", CancelKey: "x", SettleAfter: clk.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	o := vippsOrder(t, s, clk.Now())
 	if err := s.SetVippsCreated(ctx, o.ID, "http://localhost:8081/vipps/landing?token=abc"); err != nil {
 		t.Fatal(err)
 	}

@@ -44,5 +44,8 @@ type AltpayOrderView struct {
 	InvoiceID string
 	Status    string // the provider's status when last checked
 	Pending   bool   // the order awaits payment: offer the invoice page
-	Notice    string // set when the invoice is not confirmed yet, or cannot be paid here: why
+	Notice    string // set when the invoice cannot be paid here: why
+	// Confirming says the shop is still asking the provider for the
+	// invoice; the page reloads itself meanwhile.
+	Confirming string
 }

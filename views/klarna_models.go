@@ -41,3 +41,7 @@ type KlarnaOrderView struct {
 // whether it placed the order: the shop keeps asking (the sweep), and the
 // order's page shows the answer.
 const KlarnaConfirmingNotice = "We are confirming your payment with Klarna. Please do not pay again: this page shows the result as soon as Klarna confirms it."
+
+// KlarnaStartingNotice is what a customer is told while the shop waits for
+// Klarna to open the attempt's payment session.
+const KlarnaStartingNotice = "We are still starting your payment with Klarna. This page checks again by itself."

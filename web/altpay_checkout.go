@@ -2,15 +2,17 @@ package web
 
 // Pay by invoice with Alternative Payments.
 //
-//  1. Checkout, "Pay by invoice" (POST /checkout/altpay): the shop creates
-//     the provider customer (once per user, or per guest session, email and
-//     name), places a pending order (or finds the cart's open one: a second
-//     submit shows the same invoice), records the invoice request with its
+//  1. Checkout, "Pay by invoice" (POST /checkout/altpay): the shop places a
+//     pending order (or finds the cart's open one: a second submit shows the
+//     same invoice), creates the provider customer (once per user, or per
+//     guest session, email and name), records the invoice request with its
 //     Idempotency-Key, asks the provider for the invoice, records its id, and
-//     sends the customer to the invoice page. When no answer comes, the
-//     customer is sent to the order page ("we are confirming"), and the order
-//     page and a background reconciliation ask again with the same request
-//     (altpay_sweep.go) until the provider answers.
+//     sends the customer to the invoice page. The provider work runs within
+//     the request's deadline (deadline.go): when no answer has come by then,
+//     the customer is sent to the order page ("we are confirming", reloading
+//     itself) while the work goes on, and the order page and a background
+//     reconciliation ask again with the same request (altpay_sweep.go) until
+//     the provider answers.
 //  2. The invoice page (GET /invoices/:id) loads static/js/altpay-invoice.js,
 //     which asks the shop for a checkout token (POST
 //     /api/altpay/invoices/:id/token), then calls the provider's checkout API
@@ -26,6 +28,7 @@ package web
 // reaches the browser.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -58,7 +61,7 @@ func newAltpayFlow(a *App) *altpayFlow { return &altpayFlow{a: a, client: a.Altp
 
 // env is the provider environment the shop talks to, its API base URL: the
 // stored ids of another one are never sent.
-func (f *altpayFlow) env() string { return strings.TrimRight(f.a.Config.Altpay.APIURL, "/") }
+func (f *altpayFlow) env() string { return environment(f.a.Config.Altpay.APIURL) }
 
 // checkoutMethod renders the checkout option, with what a refused submission
 // typed and why it was refused.
@@ -71,7 +74,6 @@ func (f *altpayFlow) checkoutMethod(c echo.Context, _ pricedCart) (templ.Compone
 // checkout places the order and its invoice, then shows the invoice page.
 func (f *altpayFlow) checkout(c echo.Context) error {
 	a := f.a
-	ctx := c.Request().Context()
 	uid, gid := a.owner(c)
 	payer := db.AltpayPayer{Environment: f.env(), UserID: uid, GuestID: gid}
 	if u := currentUser(c); u != nil {
@@ -93,20 +95,10 @@ func (f *altpayFlow) checkout(c echo.Context) error {
 	if payer.Name == "" {
 		payer.Name, _, _ = strings.Cut(payer.Email, "@")
 	}
-
-	// An empty cart is refused before the provider makes a customer for nothing.
-	if pc, err := a.priceCart(c); err != nil {
-		return err
-	} else if len(pc.Lines) == 0 {
-		return errEmptyCart
-	}
-	cust, err := f.customer(ctx, payer)
-	if err != nil {
-		return altpayUserError(err, "The invoice could not be created")
-	}
+	// placeOrder refuses an empty cart before the provider is asked anything.
 	o, reused, err := a.placeOrder(c, db.ProviderAltpay)
 	if err == nil && reused {
-		if done, err := f.resume(c, o, payer, cust); done {
+		if done, err := f.resume(c, o, payer); done {
 			return err
 		}
 		o, _, err = a.placeOrder(c, db.ProviderAltpay)
@@ -114,15 +106,7 @@ func (f *altpayFlow) checkout(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	now := a.Clock.Now()
-	inv, err := a.Store.ReserveAltpayInvoice(ctx, db.AltpayInvoice{OrderID: o.ID, Environment: f.env(), CustomerID: cust,
-		IdempotencyKey: altpayInvoiceKey(o, cust), DueDate: now.Add(altpayDueIn).UTC().Format(time.DateOnly),
-		SettleAfter: now.Add(attemptStartWindow)})
-	if err != nil {
-		_ = a.failOrder(ctx, o, altpayNotCreated) // nothing was asked of the provider
-		return err
-	}
-	return f.ask(c, o, inv, payer)
+	return f.ask(c, o, payer)
 }
 
 // altpayNotCreated is the detail of an attempt whose invoice surely does not
@@ -139,15 +123,59 @@ func altpayInvoiceKey(o db.Order, customerID string) string {
 	return "invoice-" + o.IdempotencyKey + "/" + customerID
 }
 
-// ask asks the provider for attempt o's invoice and shows the outcome: the
-// invoice page; the checkout's error when the provider refused (then there is
-// no invoice and the attempt is failed); or, when the outcome is unknown, the
-// order page, which shows the invoice once the provider confirms it. A
-// customer the provider no longer has (its data was reset) is made again
-// once, and the invoice addressed to it.
-func (f *altpayFlow) ask(c echo.Context, o db.Order, inv db.AltpayInvoice, payer db.AltpayPayer) error {
-	a, ctx := f.a, c.Request().Context()
-	err := f.place(ctx, o, inv)
+// altpayInvoiceWork and altpaySyncWork key an attempt's provider work
+// (awaitProvider): requests for the same attempt join the same work.
+func altpayInvoiceWork(orderID int64) string { return workKey("altpay.invoice", orderID) }
+func altpaySyncWork(orderID int64) string    { return workKey("altpay.sync", orderID) }
+
+// ask brings about attempt o's invoice for payer within the request's
+// deadline and shows the outcome: the invoice page; the checkout's error
+// when the provider refused (there is no invoice then, and the attempt is
+// failed); or the order page, which says the shop is confirming the invoice,
+// while the provider has not answered (the work goes on, and the order page
+// and the background ask again with the same request).
+func (f *altpayFlow) ask(c echo.Context, o db.Order, payer db.AltpayPayer) error {
+	_, err := awaitProvider(f.a, c, altpayInvoiceWork(o.ID), func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, f.invoice(ctx, o, payer)
+	})
+	var e *altpay.Error
+	switch {
+	case err == nil:
+		return c.Redirect(http.StatusSeeOther, "/invoices/"+o.PublicID)
+	case errors.Is(err, errConfirming):
+		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	case errors.As(err, &e):
+		return altpayUserError(err, "The invoice could not be created")
+	}
+	return err
+}
+
+// invoice is attempt o's provider work (awaitProvider: it uses only ctx and
+// the values it was given). The payer's provider customer is made first when
+// it has none, and the invoice request recorded before the provider is asked
+// for it (reserve), so every later try sends the same request. A customer
+// the provider no longer has (its data was reset) is made again once, and
+// the invoice addressed to it. A refusal fails the attempt (no invoice
+// exists) and is returned; an outcome still unknown leaves the attempt
+// pending for the order page and the background (errConfirming).
+func (f *altpayFlow) invoice(ctx context.Context, o db.Order, payer db.AltpayPayer) error {
+	a := f.a
+	// A request that joined the attempt may start this after an earlier run
+	// ended it: its order page says where it went.
+	if cur, err := a.Store.OrderByPublicID(ctx, o.PublicID); err != nil || cur.Status != db.StatusPending {
+		return cmp.Or(err, errConfirming)
+	}
+	inv, err := a.Store.AltpayInvoiceFor(ctx, o.ID)
+	if errors.Is(err, db.ErrNotFound) {
+		inv, err = f.reserve(ctx, o, payer)
+	}
+	switch {
+	case err != nil:
+		return err
+	case inv.InvoiceID != "":
+		return nil
+	}
+	err = f.place(ctx, o, inv)
 	if err != nil && f.customerGone(ctx, err, inv.CustomerID) {
 		if inv, err = f.readdress(ctx, o, inv, payer); err == nil {
 			err = f.place(ctx, o, inv)
@@ -155,18 +183,43 @@ func (f *altpayFlow) ask(c echo.Context, o db.Order, inv db.AltpayInvoice, payer
 	}
 	switch {
 	case err == nil:
-		return c.Redirect(http.StatusSeeOther, "/invoices/"+o.PublicID)
+		return nil
 	case altpayRefused(err):
 		_ = a.failOrder(ctx, o, altpayNotCreated) // logged there; the customer's error is the provider's
-		return altpayUserError(err, "The invoice could not be created")
+		return err
 	}
 	// The invoice may exist: the order page and the background ask again.
 	a.Log.Warn("altpay: whether the invoice was made is unknown; the order page and the background ask again", "order", o.PublicID, "error", err)
 	if err := a.Store.SetAltpayInvoiceSettleAfter(ctx, o.ID, a.Clock.Now()); err != nil {
 		a.Log.Warn("altpay: marking the invoice to ask again now", "order", o.PublicID, "error", err)
 	}
-	a.flash(c, altpayConfirming)
-	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	return errConfirming
+}
+
+// reserve makes the payer's provider customer when it has none, then
+// records attempt o's invoice request for it. Nothing has been asked of the
+// provider for the invoice yet, so a failure fails the attempt: nothing was
+// charged.
+func (f *altpayFlow) reserve(ctx context.Context, o db.Order, payer db.AltpayPayer) (db.AltpayInvoice, error) {
+	a := f.a
+	cust, err := f.customer(ctx, payer)
+	if err != nil {
+		_ = a.failOrder(ctx, o, altpayNotCreated)
+		return db.AltpayInvoice{}, err
+	}
+	// Making the customer may take the provider a while: an attempt closed
+	// meanwhile gets no invoice.
+	if cur, err := a.Store.OrderByPublicID(ctx, o.PublicID); err != nil || cur.Status != db.StatusPending {
+		return db.AltpayInvoice{}, cmp.Or(err, errConfirming)
+	}
+	now := a.Clock.Now()
+	inv, err := a.Store.ReserveAltpayInvoice(ctx, db.AltpayInvoice{OrderID: o.ID, Environment: f.env(), CustomerID: cust,
+		IdempotencyKey: altpayInvoiceKey(o, cust), DueDate: now.Add(altpayDueIn).UTC().Format(time.DateOnly),
+		SettleAfter: now.Add(attemptStartWindow)})
+	if err != nil {
+		_ = a.failOrder(ctx, o, altpayNotCreated)
+	}
+	return inv, err
 }
 
 // place asks the provider for the attempt's invoice with the request

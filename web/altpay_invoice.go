@@ -99,8 +99,15 @@ func (f *altpayFlow) token(c echo.Context) error {
 	case inv.Environment != f.env():
 		return &UserError{Status: http.StatusConflict, Title: "Another environment", Message: altpayElsewhere}
 	}
-	tok, err := f.client.CheckoutToken(ctx, inv.CustomerID, inv.InvoiceID)
-	if err != nil {
+	// Concurrent requests for one invoice share one token.
+	tok, err := awaitProvider(a, c, workKey("altpay.token", o.ID), func(ctx context.Context) (altpay.CheckoutToken, error) {
+		return f.client.CheckoutToken(ctx, inv.CustomerID, inv.InvoiceID)
+	})
+	switch {
+	case errors.Is(err, errConfirming):
+		return &UserError{Status: http.StatusServiceUnavailable, Title: "No payment session",
+			Message: "Alternative Payments is not answering right now. Nothing was charged; please try again in a moment."}
+	case err != nil:
 		return altpayUserError(err, "No payment session")
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
@@ -118,8 +125,13 @@ func (f *altpayFlow) confirm(c echo.Context) error {
 	if inv.InvoiceID == "" || inv.Environment != f.env() {
 		return c.Redirect(http.StatusSeeOther, "/invoices/"+o.PublicID) // which says why there is nothing to check
 	}
-	paid, err := f.sync(c.Request().Context(), o, inv)
-	if err != nil {
+	paid, err := f.syncWithin(c, o, inv)
+	switch {
+	case errors.Is(err, errConfirming):
+		// The order page asks again, and says what the provider answered.
+		a.flash(c, "Alternative Payments has not answered yet. This page shows your invoice as soon as it does.")
+		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	case err != nil:
 		return altpayUserError(err, "The payment could not be checked")
 	}
 	if !paid {
@@ -130,6 +142,15 @@ func (f *altpayFlow) confirm(c echo.Context) error {
 		a.flash(c, "Thank you: your invoice is paid.")
 	}
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+}
+
+// syncWithin is sync for a customer's request, within its deadline
+// (awaitProvider): errConfirming when the provider has not answered by then;
+// the sync goes on, and requests for the same attempt share it.
+func (f *altpayFlow) syncWithin(c echo.Context, o db.Order, inv db.AltpayInvoice) (bool, error) {
+	return awaitProvider(f.a, c, altpaySyncWork(o.ID), func(ctx context.Context) (bool, error) {
+		return f.sync(ctx, o, inv)
+	})
 }
 
 // errAltpayInvoiceGone is sync's answer for an invoice the provider no

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 
 	"github.com/a-h/templ"
@@ -13,11 +14,13 @@ import (
 // refresh settles a pending invoice order when its page is viewed: a
 // customer who paid and closed the tab before the page confirmed finds the
 // order paid, and an invoice whose creation got no answer is asked for again
-// (reconcile). When the provider cannot be asked, the page shows what the
-// shop knows.
+// (reconcile), within the request's deadline. Nothing is asked while this
+// process is still asking for the invoice. When the provider cannot be
+// asked, or has not answered by the deadline, the page shows what the shop
+// knows.
 func (f *altpayFlow) refresh(c echo.Context, o db.Order) (db.Order, error) {
 	a := f.a
-	if o.Status != db.StatusPending {
+	if o.Status != db.StatusPending || a.providerWorkRunning(altpayInvoiceWork(o.ID)) {
 		return o, nil
 	}
 	ctx := c.Request().Context()
@@ -30,31 +33,39 @@ func (f *altpayFlow) refresh(c echo.Context, o db.Order) (db.Order, error) {
 	case inv.InvoiceID == "" && a.Clock.Now().Before(inv.SettleAfter):
 		return o, nil // the request that asked may still be waiting for the answer
 	case inv.InvoiceID == "":
-		err = f.reconcile(ctx, o, inv)
+		_, err = awaitProvider(a, c, altpayInvoiceWork(o.ID), func(ctx context.Context) (struct{}, error) {
+			return struct{}{}, f.reconcile(ctx, o, inv)
+		})
 	default:
-		_, err = f.sync(ctx, o, inv)
+		_, err = f.syncWithin(c, o, inv)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errConfirming) {
 		a.Log.Warn("altpay: checking the invoice on view", "order", o.PublicID, "error", err)
 	}
 	return a.Store.OrderByPublicID(ctx, o.PublicID)
 }
 
-// orderPart adds the invoice to the order page of an invoice order.
+// orderPart adds the invoice to the order page of an invoice order. While
+// the provider has not answered for a pending attempt's invoice, or the shop
+// is still asking, it says so and the page checks again by itself.
 func (f *altpayFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
-	inv, err := f.a.Store.AltpayInvoiceFor(c.Request().Context(), o.ID)
-	if errors.Is(err, db.ErrNotFound) {
-		return orderPart{}, nil
-	}
-	if err != nil {
+	a := f.a
+	inv, err := a.Store.AltpayInvoiceFor(c.Request().Context(), o.ID)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return orderPart{}, err
 	}
+	recorded := err == nil // the invoice request
 	v := views.AltpayOrderView{OrderID: o.PublicID, InvoiceID: inv.InvoiceID, Status: inv.Status}
+	asking := a.providerWorkRunning(altpayInvoiceWork(o.ID)) || (recorded && inv.InvoiceID == "") ||
+		(!recorded && !a.startStalled(o))
 	switch {
-	case inv.Environment != f.env():
+	case recorded && inv.Environment != f.env():
 		v.Notice = altpayElsewhere
-	case o.Status == db.StatusPending && inv.InvoiceID == "":
-		v.Notice = altpayConfirming
+	case o.Status == db.StatusPending && asking:
+		v.Confirming = altpayConfirming
+		keepChecking(c)
+	case !recorded:
+		return orderPart{}, nil
 	default:
 		v.Pending = o.Status == db.StatusPending
 	}

@@ -306,3 +306,52 @@ func (b *browser) moveTo(a *testApp) {
 	b.c.Jar.SetCookies(to, b.c.Jar.Cookies(from))
 	b.app = a
 }
+
+// The provider slower than the request's deadline, at either step of the
+// checkout (making the customer, or the invoice): the checkout answers in
+// time with the order page, which says the shop is confirming the invoice
+// and reloads itself; a repeated post joins the same attempt; the work goes
+// on and records the one invoice, which the order page then offers.
+func TestSlowInvoiceAnswersInTimeAndARepeatedPostJoinsTheAttempt(t *testing.T) {
+	for _, op := range []string{"altpay.create_customer", "altpay.create_invoice"} {
+		t.Run(op, func(t *testing.T) {
+			w, b := newAltpayTess(t, func(d *Deps) { d.ProviderDeadline = 20 * time.Millisecond })
+			b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
+			w.sb.Delay(t, op, "1s", 1)
+			p := b.post("/checkout/altpay", nil)
+			o := w.onlyOrder(t, w.testApp)
+			if p.status != http.StatusSeeOther || p.location != "/orders/"+o.PublicID {
+				t.Fatalf("checkout past the deadline: %d to %q, want the order page", p.status, p.location)
+			}
+			if o.Status != db.StatusPending {
+				t.Fatalf("the order is %s while the provider works, want pending", o.Status)
+			}
+			page, doc := b.orderPage(t, o.PublicID)
+			if !strings.Contains(doc.Find("[data-testid=altpay-order-notice]").Text(), "We are confirming your invoice") ||
+				page.header.Get("Refresh") == "" {
+				t.Errorf("the order page does not say it is confirming, or does not reload:\n%s", doc.Find("main").Text())
+			}
+			if again := b.post("/checkout/altpay", nil); again.status != http.StatusSeeOther || again.location != "/orders/"+o.PublicID {
+				t.Errorf("repeated post: %d to %q, want the same order page", again.status, again.location)
+			}
+
+			eventually(t, "the invoice is recorded", func() bool {
+				inv, err := w.Store.AltpayInvoiceFor(t.Context(), o.ID)
+				return err == nil && inv.InvoiceID != ""
+			})
+			page, doc = b.orderPage(t, o.PublicID)
+			if doc.Find("[data-testid=altpay-order-notice]").Length() != 0 || page.header.Get("Refresh") != "" {
+				t.Error("still confirming after the invoice was recorded")
+			}
+			if doc.Find(`a[href="/invoices/`+o.PublicID+`"]`).Length() != 1 {
+				t.Error("the order page does not offer the invoice")
+			}
+			for _, op := range []string{"altpay.create_customer", "altpay.create_invoice"} {
+				if n := w.sb.State.Calls(op); n != 1 {
+					t.Errorf("%s called %d times, want 1", op, n)
+				}
+			}
+			w.onlyOrder(t, w.testApp)
+		})
+	}
+}

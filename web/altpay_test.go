@@ -29,7 +29,9 @@ type altpayWorld struct {
 	api   string // the sandbox's /altpay base
 }
 
-func newAltpayWorld(t *testing.T) *altpayWorld {
+// newAltpayWorld starts the world; use may change the shop's dependencies
+// first.
+func newAltpayWorld(t *testing.T, use ...func(*Deps)) *altpayWorld {
 	t.Helper()
 	w := &altpayWorld{}
 	w.testApp = newTestApp(t, func(d *Deps) {
@@ -40,6 +42,9 @@ func newAltpayWorld(t *testing.T) *altpayWorld {
 		w.sbSrv = w.sb.Server
 		w.api = w.sbSrv.URL + "/altpay"
 		useAltpay(d, w.api)
+		for _, f := range use {
+			f(d)
+		}
 	})
 	return w
 }
@@ -57,9 +62,9 @@ func useAltpay(d *Deps, api string) {
 
 // newAltpayTess is newAltpayWorld with Tess signed up in a browser of her
 // own, the start of most tests here.
-func newAltpayTess(t *testing.T) (*altpayWorld, *browser) {
+func newAltpayTess(t *testing.T, use ...func(*Deps)) (*altpayWorld, *browser) {
 	t.Helper()
-	w := newAltpayWorld(t)
+	w := newAltpayWorld(t, use...)
 	b := w.browser(t)
 	b.signUp("tess@example.com")
 	return w, b

@@ -154,3 +154,21 @@ func (t *testApp) logText() string {
 }
 
 var logMu sync.Mutex
+
+// eventually polls cond until it holds, and fails the test when it has not
+// within a bound: for provider work a request left running in the
+// background, whose end the test learns from the store.
+func eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	bound := time.NewTimer(10 * time.Second)
+	defer bound.Stop()
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+	for !cond() {
+		select {
+		case <-bound.C:
+			tb.Fatalf("%s: not within 10s", what)
+		case <-poll.C:
+		}
+	}
+}

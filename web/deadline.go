@@ -34,7 +34,12 @@ package web
 //     return errConfirming too, when the outcome stays unknown (no answer,
 //     and the provider could not be asked either).
 //
-// vipps_checkout.go (create) and vipps_settle.go (return, order page) use it.
+// Every payment flow uses it: vipps_checkout.go (create) and vipps_settle.go
+// (return, order page); altpay_checkout.go (customer and invoice),
+// altpay_attempt.go and altpay_order.go (a second submit, the order page);
+// klarna_checkout.go (the session, placing the order), klarna_attempt.go (a
+// second submit) and klarna_buyagain.go. Their order pages show the same
+// notice (views.Confirming).
 
 import (
 	"context"
@@ -53,8 +58,11 @@ const (
 	// person waits rather than reloads.
 	defaultProviderDeadline = 15 * time.Second
 	// detachedWorkLimit bounds provider work once detached from its request:
-	// longer than any client's own retries (Vipps: 3 tries of at most 20 s,
-	// plus backoff), so the client's answer is what ends it.
+	// longer than any one call's own retries (3 tries of at most 20 s, plus
+	// backoff), so the client's answer is what ends a call. Work of several
+	// calls that runs out (Klarna: create order, then read the session) ends
+	// as after a crash: its stored request and key let the order page and the
+	// sweeps settle it.
 	detachedWorkLimit = 2 * time.Minute
 	// confirmingRefreshSeconds is how often a "still confirming" page reloads.
 	confirmingRefreshSeconds = "3"
@@ -193,6 +201,10 @@ func awaitProvider[T any](a *App, c echo.Context, key string, work func(context.
 	}
 	return zero, errConfirming
 }
+
+// workKey names the provider work op (e.g. "vipps.create") does for the
+// payment attempt orderID.
+func workKey(op string, orderID int64) string { return fmt.Sprintf("%s:%d", op, orderID) }
 
 // providerDeadline is Deps.ProviderDeadline or its default.
 func (a *App) providerDeadline() time.Duration {

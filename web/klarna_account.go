@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/a-h/templ"
@@ -25,10 +26,16 @@ func (k *klarnaFlow) linkPanel(ctx context.Context, u db.User) (templ.Component,
 }
 
 // unlink is POST /account/klarna/unlink: the token is cancelled at Klarna,
-// then forgotten.
+// then forgotten, within the request's deadline; past it, the work goes on
+// and the account page shows the link until it has.
 func (k *klarnaFlow) unlink(c echo.Context) error {
-	err := k.links.Unlink(c.Request().Context(), currentUser(c).ID)
+	uid := currentUser(c).ID
+	_, err := awaitProvider(k.a, c, fmt.Sprintf("klarna.unlink:user:%d", uid), func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, k.links.Unlink(ctx, uid)
+	})
 	switch {
+	case errors.Is(err, errConfirming):
+		k.a.flash(c, "Klarna has not confirmed yet. Reload the account page in a moment to see your Klarna account unlinked.")
 	case errors.Is(err, link.ErrNotLinked):
 		k.a.flash(c, "Your Klarna account was not linked.")
 	case err != nil:

@@ -12,17 +12,21 @@ import (
 )
 
 // resume answers a second "Klarna" submit for the cart's open attempt o:
-// Klarna is asked about its session, and the customer goes back to its pay
-// page while the session is open, or to the order page when an order was
-// placed from it. done is false when the attempt cannot go on and is closed,
-// so the caller starts a new one: its session ended at Klarna (48 hours, on
-// Klarna's clock), or it has no session recorded and was left by a crash.
+// Klarna is asked about its session (within the request's deadline), and
+// the customer goes back to its pay page while the session is open, or to
+// the order page when an order was placed from it. A submit while this
+// process is still opening the session joins that work. done is false when
+// the attempt cannot go on and is closed, so the caller starts a new one:
+// its session ended at Klarna (48 hours, on Klarna's clock), or it has no
+// session recorded and was left by a crash.
 func (k *klarnaFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 	ctx := c.Request().Context()
 	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
 	switch {
 	case err == nil && kp.Kind == db.KlarnaWidget:
-		st, rerr := k.client.ReadSession(ctx, kp.SessionID)
+		st, rerr := awaitProvider(k.a, c, workKey("klarna.read_session", o.ID), func(ctx context.Context) (klarna.SessionState, error) {
+			return k.client.ReadSession(ctx, kp.SessionID)
+		})
 		switch {
 		case rerr == nil && st.Status == klarna.SessionComplete:
 			// Placed from this session: the sweep records the order.
@@ -38,8 +42,10 @@ func (k *klarnaFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 		return true, c.Redirect(http.StatusSeeOther, "/checkout/klarna/"+o.PublicID)
 	case err != nil && !errors.Is(err, db.ErrNotFound):
 		return true, err
+	case k.a.providerWorkRunning(klarnaSessionWork(o.ID)):
+		return true, k.openSession(c, o, nil, "")
 	case !k.a.startStalled(o):
-		// The first submit may still be opening the session.
+		// Another process may still be opening the session.
 		return true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	}
 	err = k.a.Store.CloseAttempt(ctx, o.ID, db.StatusFailed, "Klarna could not start the payment. Nothing was charged.")

@@ -47,47 +47,72 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// A double submit waits for the first, then finds its order.
-	defer k.locks.Lock(o.ID)()
-	if o, err = k.a.Store.OrderByPublicID(ctx, o.PublicID); err != nil {
-		return err
-	}
-	if o.Status != db.StatusPending {
-		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
-	}
-	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
-	if err != nil {
-		return err
-	}
-	att, err := k.links.Begin(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	ko, err := k.sendBuyAgain(context.WithoutCancel(ctx), o, kp, att)
-	if err == nil {
-		thanks, err := k.recordPlaced(context.WithoutCancel(ctx), o, ko, att,
-			"Paid with your linked Klarna account.", "Thank you! Your order was placed with your linked Klarna account.")
-		if err != nil {
-			return err
+	// Within the request's deadline: a double submit joins the first's work,
+	// or finds its order.
+	thanks, err := awaitProvider(k.a, c, klarnaOrderWork(o.ID), func(ctx context.Context) (string, error) {
+		defer k.locks.Lock(o.ID)()
+		o, err := k.a.Store.OrderByPublicID(ctx, o.PublicID)
+		if err != nil || o.Status != db.StatusPending {
+			return "", err // placed or closed already: its order page shows it
 		}
+		kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
+		if err != nil {
+			return "", err
+		}
+		return k.orderBuyAgain(ctx, o, kp, "Thank you! Your order was placed with your linked Klarna account.")
+	})
+	switch {
+	case errors.Is(err, errConfirming):
+		// The order page says the order is being confirmed, and checks again.
+	case err != nil:
+		return buyAgainError(err)
+	case thanks != "":
 		k.a.flash(c, thanks)
-		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	}
+	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+}
+
+// orderBuyAgain places "Buy again" attempt o's order with its stored request
+// and key and the linked account's customer token, and records Klarna's
+// word: the order (thanks is the customer's thank-you), or a refusal, which
+// closes the attempt (a dead token is forgotten). Any other error leaves the
+// attempt open: Klarna may have placed the order, and its key makes a retry
+// (the customer's or the sweep's) one order at most.
+func (k *klarnaFlow) orderBuyAgain(ctx context.Context, o db.Order, kp db.KlarnaPayment, thanks string) (string, error) {
+	att, err := k.links.Begin(ctx, o.UserID)
+	if err != nil {
+		return "", err
+	}
+	ko, err := k.sendBuyAgain(ctx, o, kp, att)
+	if err == nil {
+		return k.recordPlaced(ctx, o, ko, att, "Paid with your linked Klarna account.", thanks)
 	}
 	k.noteCorrelationID(ctx, o, err)
-	if detail, refused := k.buyAgainRefused(ctx, o, att, err); refused {
-		if errors.Is(err, link.ErrNotLinked) {
-			return &UserError{Status: http.StatusConflict, Title: "No Klarna account is linked",
-				Message: "Pay with Klarna at checkout to link your Klarna account, then you can buy again in one step. Nothing was charged."}
-		}
+	if detail, refused := buyAgainRefusal(err); refused {
 		if klarna.TokenGone(err) {
-			return &UserError{Status: http.StatusConflict, Title: "Your Klarna link has ended", Reference: klarna.CorrelationID(err), Err: err,
-				Message: "Klarna no longer accepts the linked account (it was cancelled or replaced), so the shop forgot it. " +
-					"Pay with Klarna at checkout to link it again. Nothing was charged."}
+			_ = att.Forget(ctx)
 		}
+		_ = k.close(ctx, o, db.StatusFailed, detail)
+	}
+	return "", err
+}
+
+// buyAgainError is what a customer reads when Klarna did not place a "Buy
+// again" order.
+func buyAgainError(err error) error {
+	detail, refused := buyAgainRefusal(err)
+	switch {
+	case errors.Is(err, link.ErrNotLinked):
+		return &UserError{Status: http.StatusConflict, Title: "No Klarna account is linked",
+			Message: "Pay with Klarna at checkout to link your Klarna account, then you can buy again in one step. Nothing was charged."}
+	case klarna.TokenGone(err):
+		return &UserError{Status: http.StatusConflict, Title: "Your Klarna link has ended", Reference: klarna.CorrelationID(err), Err: err,
+			Message: "Klarna no longer accepts the linked account (it was cancelled or replaced), so the shop forgot it. " +
+				"Pay with Klarna at checkout to link it again. Nothing was charged."}
+	case refused:
 		return klarnaError(err, "Klarna could not place the order", detail)
 	}
-	// No answer or a 5xx: Klarna may have placed it. The attempt stays open;
-	// its key makes a retry (the customer's or the sweep's) one order at most.
+	// No answer or a 5xx: Klarna may have placed it.
 	return klarnaError(err, "Klarna did not confirm the order",
 		"Please do not pay again: Klarna may have placed it. This order's page shows the result once Klarna confirms it, "+
 			"and trying again there cannot place it twice.")
@@ -111,29 +136,23 @@ func (k *klarnaFlow) sendBuyAgain(ctx context.Context, o db.Order, kp db.KlarnaP
 	if err := json.Unmarshal([]byte(sub.Request), &req); err != nil {
 		return klarna.Order{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, klarnaOrderBudget)
-	defer cancel()
 	return k.client.CustomerTokenOrder(ctx, tok, req, sub.Key)
 }
 
-// buyAgainRefused ends a "Buy again" attempt Klarna said no to (a 4xx, or
-// no linked account) and says why; refused is false when Klarna may still
-// have placed it (no answer, a 5xx). A dead token is forgotten.
-func (k *klarnaFlow) buyAgainRefused(ctx context.Context, o db.Order, att *link.Attempt, err error) (detail string, refused bool) {
+// buyAgainRefusal says whether Klarna said no to a "Buy again" (a 4xx, or
+// no linked account), and why; refused is false when Klarna may still have
+// placed it (no answer, a 5xx).
+func buyAgainRefusal(err error) (detail string, refused bool) {
 	s := klarna.StatusOf(err)
 	switch {
 	case errors.Is(err, link.ErrNotLinked):
-		detail = "No Klarna account is linked. Nothing was charged."
+		return "No Klarna account is linked. Nothing was charged.", true
 	case klarna.TokenGone(err):
-		_ = att.Forget(ctx)
-		detail = "Klarna no longer accepts the linked account. Nothing was charged."
+		return "Klarna no longer accepts the linked account. Nothing was charged.", true
 	case s >= 400 && s < 500:
-		detail = "Klarna refused the order. Nothing was charged."
-	default:
-		return "", false
+		return "Klarna refused the order. Nothing was charged.", true
 	}
-	_ = k.close(ctx, o, db.StatusFailed, detail)
-	return detail, true
+	return "", false
 }
 
 // settleBuyAgain is the sweep's retry of a "Buy again" attempt left open.
@@ -147,17 +166,9 @@ func (k *klarnaFlow) settleBuyAgain(ctx context.Context, o db.Order, kp db.Klarn
 			"find it in the Merchant Portal by merchant_reference1 and settle the order by hand", "order", o.PublicID)
 		return o, k.a.Store.SetKlarnaSettleAfter(ctx, o.ID, time.Time{})
 	}
-	att, err := k.links.Begin(ctx, o.UserID)
-	if err != nil {
-		return o, err
-	}
-	ko, err := k.sendBuyAgain(ctx, o, kp, att)
-	if err == nil {
-		_, err = k.recordPlaced(ctx, o, ko, att, "Paid with your linked Klarna account.", "")
-		return o, err
-	}
-	if _, refused := k.buyAgainRefused(ctx, o, att, err); refused {
-		return o, nil
+	_, err := k.orderBuyAgain(ctx, o, kp, "")
+	if _, refused := buyAgainRefusal(err); refused {
+		return o, nil // closed
 	}
 	return o, err
 }

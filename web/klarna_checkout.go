@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -34,6 +35,10 @@ import (
 //   - the order request is stored before it is sent, and any outcome but the
 //     order is checked against the session (klarna_settle.go); what stays
 //     unknown is settled by the sweep (klarna_sweep.go);
+//   - making the session and placing the order run within the request's
+//     deadline (deadline.go): past it, the order page says the shop is still
+//     starting or confirming the payment and reloads itself while the work
+//     goes on, and a repeated submit joins that work;
 //   - the account page shows the link (masked) and unlinks it;
 //   - "Buy again" repeats a past Klarna order with the customer token, no
 //     widget.
@@ -55,7 +60,8 @@ const (
 
 func newKlarnaFlow(a *App) *klarnaFlow {
 	c := a.Klarna
-	return &klarnaFlow{a: a, client: c, links: link.New(link.Config{Client: c, Store: a.Store, Box: a.Box, Log: a.Log})}
+	return &klarnaFlow{a: a, client: c, links: link.New(link.Config{Client: c, Environment: environment(a.Config.Klarna.APIURL),
+		Store: a.Store, Box: a.Box, Log: a.Log})}
 }
 
 // klarnaItems are an order's lines as Klarna order-line input.
@@ -134,17 +140,54 @@ func (k *klarnaFlow) start(c echo.Context) error {
 	return k.openSession(c, o, nil, "")
 }
 
-// openSession gives the attempt o a Klarna session, by updating the previous
-// attempt's session (prev) when there is one still open, else by creating
-// one, and sends the customer to the payment page.
+// klarnaSessionWork and klarnaOrderWork key an attempt's provider work
+// (awaitProvider): opening its session, and placing its order (the widget's
+// or Buy again's). Requests for the same attempt join the same work.
+func klarnaSessionWork(orderID int64) string { return workKey("klarna.session", orderID) }
+func klarnaOrderWork(orderID int64) string   { return workKey("klarna.order", orderID) }
+
+// openSession gives the attempt o a Klarna session within the request's
+// deadline (session) and sends the customer to the payment page; past the
+// deadline, to the order page, which says the payment is being started and
+// checks again by itself while the work goes on.
 func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPayment, notice string) error {
-	ctx := c.Request().Context()
+	rid := requestID(c)
+	n, err := awaitProvider(k.a, c, klarnaSessionWork(o.ID), func(ctx context.Context) (string, error) {
+		return k.session(ctx, o, prev, rid)
+	})
+	switch {
+	case errors.Is(err, errConfirming):
+		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	case err != nil:
+		return err
+	}
+	if notice = strings.TrimSpace(notice + " " + n); notice != "" {
+		k.a.flash(c, notice)
+	}
+	return c.Redirect(http.StatusSeeOther, "/checkout/klarna/"+o.PublicID)
+}
+
+// session is attempt o's provider work (awaitProvider: it uses only ctx and
+// the values it was given, rid naming the request in logs). It updates the
+// previous attempt's session (prev) while that is still open, else creates
+// one, and records it. It returns what the customer should be told about
+// their link; a Klarna refusal fails the attempt (nothing was charged).
+func (k *klarnaFlow) session(ctx context.Context, o db.Order, prev *db.KlarnaPayment, rid string) (notice string, err error) {
+	// A request that joined the attempt may start this after an earlier run
+	// recorded the session, or ended the attempt: its order page says where
+	// it went.
+	if cur, err := k.a.Store.OrderByPublicID(ctx, o.PublicID); err != nil || cur.Status != db.StatusPending {
+		return "", cmp.Or(err, errConfirming)
+	}
+	if _, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID); !errors.Is(err, db.ErrNotFound) {
+		return "", err
+	}
 	intent, tok := klarna.IntentBuy, secret.Secret{} // guests pay; nothing is linked
 	if o.UserID != 0 {
 		intent = klarna.IntentBuyAndLink
 		att, err := k.links.Begin(ctx, o.UserID)
 		if err != nil {
-			return err
+			return "", err
 		}
 		// A token Klarna no longer knows is dropped, not sent: the page
 		// would say the customer is recognised, and Klarna would not.
@@ -152,10 +195,10 @@ func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPaym
 		known, err := att.Known(ctx)
 		switch {
 		case err != nil:
-			k.a.Log.Warn("klarna: cannot check the linked customer token; sending it", "request_id", requestID(c),
+			k.a.Log.Warn("klarna: cannot check the linked customer token; sending it", "request_id", rid,
 				"user_id", o.UserID, "correlation_id", klarna.CorrelationID(err))
 		case linked && !known:
-			notice = strings.TrimSpace(notice + " " + klarnaLinkForgotten)
+			notice = klarnaLinkForgotten
 		}
 		tok = att.Token()
 	}
@@ -167,7 +210,7 @@ func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPaym
 		// Sign in with Klarna (web/klarnasignin*.go): a fresh access token
 		// as customer.klarna_access_token skips the widget's login.
 		var n string
-		if kp.SentAccessToken, n = k.a.klarnaSignIn.addAccessToken(c, o.UserID, &req); n != "" {
+		if kp.SentAccessToken, n = k.a.klarnaSignIn.addAccessToken(ctx, rid, o.UserID, &req); n != "" {
 			notice = strings.TrimSpace(notice + " " + n)
 		}
 	}
@@ -179,29 +222,25 @@ func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPaym
 		case klarna.StatusOf(err) == http.StatusNotFound:
 			// Expired or completed: a new session below.
 		default:
-			return k.failAttempt(c, o, err)
+			return "", k.failAttempt(ctx, o, err)
 		}
 	}
 	if kp.SessionID == "" {
 		s, err := k.client.CreateSession(ctx, req, klarna.IdempotencyKey(o.IdempotencyKey, "create_session"))
 		if err != nil {
-			return k.failAttempt(c, o, err)
+			return "", k.failAttempt(ctx, o, err)
 		}
 		kp.SessionID, kp.ClientToken = s.SessionID, s.ClientToken
 	}
 	if err := k.a.Store.CreateKlarnaPayment(ctx, kp); err != nil {
 		_ = k.a.failOrder(ctx, o, "The shop could not record the Klarna session.")
-		return err
+		return "", err
 	}
-	if notice != "" {
-		k.a.flash(c, notice)
-	}
-	return c.Redirect(http.StatusSeeOther, "/checkout/klarna/"+o.PublicID)
+	return notice, nil
 }
 
 // failAttempt closes an attempt Klarna would not start.
-func (k *klarnaFlow) failAttempt(c echo.Context, o db.Order, err error) error {
-	ctx := c.Request().Context()
+func (k *klarnaFlow) failAttempt(ctx context.Context, o db.Order, err error) error {
 	detail := "Klarna could not start the payment."
 	if ref := klarna.CorrelationID(err); ref != "" {
 		detail += " Support reference " + ref + "."
@@ -255,12 +294,15 @@ func (k *klarnaFlow) payPage(c echo.Context) error {
 }
 
 // authorized is POST /checkout/klarna/:id/authorize with the authorization
-// token from Klarna.Payments.authorize: the shop places the order with the
-// cart as it is now, so a cart changed since approval is Klarna's 409. The
-// request is stored before it is sent, so a repeated submit, the sweep and a
-// restarted shop all send the same one with the same key.
+// token from Klarna.Payments.authorize: the shop stores the order request
+// for the cart as it is now (so a cart changed since approval is Klarna's
+// 409), then places the order within the request's deadline (sendOrder).
+// The request is stored before it is sent, so a repeated submit, the sweep
+// and a restarted shop all send the same one with the same key; a repeated
+// submit while it is at Klarna joins the same work. Past the deadline the
+// order page says the payment is being confirmed while the work goes on.
 func (k *klarnaFlow) authorized(c echo.Context) error {
-	o, _, done, err := k.klarnaAttempt(c)
+	o, kp, done, err := k.klarnaAttempt(c)
 	if done {
 		return err
 	}
@@ -269,73 +311,110 @@ func (k *klarnaFlow) authorized(c echo.Context) error {
 		return &UserError{Status: http.StatusBadRequest, Title: "Klarna did not approve",
 			Message: "The page did not receive Klarna's approval. Go back and choose \"Buy with Klarna\" again."}
 	}
-	// One submit of an attempt at a time in this process: a second one
-	// waits, then finds what the first did (the order's page once paid).
-	defer k.locks.Lock(o.ID)()
-	o, kp, done, err := k.klarnaAttempt(c)
-	if done {
-		return err
-	}
-	// The work goes on if the browser leaves; each Klarna call has its own
-	// budget.
-	ctx := context.WithoutCancel(c.Request().Context())
-	var sub klarnaSubmission
-	if kp.Submitted() {
-		// Submitted before and still open: the same request again.
-		sub, err = k.stored(o, kp)
-	} else {
-		sub, err = k.submitCart(c, o, authToken)
-		if errors.Is(err, db.ErrStale) {
-			// Another shop process submitted it meanwhile: send its request.
-			if kp, err = k.a.Store.KlarnaPaymentByOrder(ctx, o.ID); err == nil {
-				sub, err = k.stored(o, kp)
-			}
+	if !kp.Submitted() {
+		if done, err := k.submitOnce(c, o, authToken); done {
+			return err
 		}
 	}
-	if err != nil {
+	rid := requestID(c)
+	res, err := awaitProvider(k.a, c, klarnaOrderWork(o.ID), func(ctx context.Context) (klarnaPlacement, error) {
+		return k.sendOrder(ctx, o, rid)
+	})
+	switch {
+	case errors.Is(err, errConfirming):
+		// The order page says the payment is being confirmed, and checks
+		// again by itself.
+	case err != nil:
 		return err
+	case res.replaced != nil:
+		return k.reapprove(c, *res.replaced, res.notice)
+	case res.notice != "":
+		k.a.flash(c, res.notice)
+	}
+	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+}
+
+// submitOnce stores attempt o's order request for the cart and
+// authorization, unless another submit stored one first: one submit of an
+// attempt at a time in this process, and ErrStale across processes. done is
+// true when the handler answered (the attempt was settled meanwhile, or
+// could not be submitted).
+func (k *klarnaFlow) submitOnce(c echo.Context, o db.Order, authToken string) (done bool, err error) {
+	defer k.locks.Lock(o.ID)()
+	o, kp, done, err := k.klarnaAttempt(c)
+	if done || kp.Submitted() {
+		return done, err
+	}
+	if _, err := k.submitCart(c, o, authToken); err != nil && !errors.Is(err, db.ErrStale) {
+		return true, err
+	}
+	return false, nil
+}
+
+// klarnaPlacement is what came of sending an attempt's order, for the
+// customer's request: what to tell them, and for an attempt Klarna wants
+// approved again, the closed attempt's payment (whose session the next
+// attempt refreshes).
+type klarnaPlacement struct {
+	notice   string
+	replaced *db.KlarnaPayment
+}
+
+// sendOrder is a widget attempt's provider work (awaitProvider: it uses only
+// ctx and the values it was given, rid naming the request in logs). It
+// sends the stored order request and records Klarna's word: the order, an
+// order placed whose answer was lost, a new approval asked for (the attempt
+// is closed), or a refusal (the request is withdrawn: the customer may
+// approve again). An outcome the session could not settle leaves the
+// attempt to the sweep (errConfirming). Under the attempt's lock, so the
+// sweep never sends it at the same time.
+func (k *klarnaFlow) sendOrder(ctx context.Context, o db.Order, rid string) (klarnaPlacement, error) {
+	defer k.locks.Lock(o.ID)()
+	o, err := k.a.Store.OrderByPublicID(ctx, o.PublicID)
+	if err != nil || o.Status != db.StatusPending {
+		return klarnaPlacement{}, err // settled meanwhile: its order page shows how
+	}
+	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
+	if err != nil || !kp.Submitted() {
+		return klarnaPlacement{}, err // withdrawn meanwhile: the order page leads back to the widget
+	}
+	sub, err := k.stored(o, kp)
+	if err != nil {
+		return klarnaPlacement{}, err
 	}
 	att, err := k.linkAttempt(ctx, o, kp)
 	if err != nil {
-		return err
+		return klarnaPlacement{}, err
 	}
 	res := k.send(ctx, kp, sub)
 	switch res.outcome {
 	case klarnaOrderPlaced:
 		thanks, err := k.recordPlaced(ctx, o, res.order, att, "Klarna approved the payment.", "Thank you! Klarna approved your payment.")
-		if err != nil {
-			return err
-		}
-		k.a.flash(c, thanks)
+		return klarnaPlacement{notice: thanks}, err
 	case klarnaOrderUnseen:
-		if err := k.recordUnseen(ctx, o, kp, res, requestID(c)); err != nil {
-			return err
-		}
-		k.a.flash(c, "Thank you! Klarna approved your payment.")
+		return klarnaPlacement{notice: "Thank you! Klarna approved your payment."}, k.recordUnseen(ctx, o, kp, res, rid)
 	case klarnaOrderReapprove:
-		return k.reapprove(c, o, kp, sub.auth, res.err)
+		return k.replace(ctx, o, kp, sub.auth, res.err, rid)
 	case klarnaOrderRefused:
 		k.noteCorrelationID(ctx, o, res.err)
 		// Klarna holds nothing of this request: the customer may approve
 		// again, and the sweep has nothing to ask until the session ends.
 		if err := k.a.Store.WithdrawKlarnaOrder(ctx, o.ID, sub.key, kp.CreatedAt.Add(klarnaSessionTTL)); err != nil && !errors.Is(err, db.ErrStale) {
-			return err
+			return klarnaPlacement{}, err
 		}
-		return klarnaError(res.err, "Klarna could not place the order",
+		return klarnaPlacement{}, klarnaError(res.err, "Klarna could not place the order",
 			"Nothing was charged and your cart is unchanged. Go back to the Klarna page and try again, or choose another payment method.")
-	default:
-		k.noteCorrelationID(ctx, o, res.err)
-		k.a.Log.Warn("klarna: the order's outcome is unknown; the customer is told it is being confirmed",
-			"request_id", requestID(c), "order", o.PublicID, "session_id", kp.SessionID,
-			"correlation_id", klarna.CorrelationID(res.err), "error", res.err)
-		k.a.flash(c, views.KlarnaConfirmingNotice)
 	}
-	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	k.noteCorrelationID(ctx, o, res.err)
+	k.a.Log.Warn("klarna: the order's outcome is unknown; the customer is told it is being confirmed",
+		"request_id", rid, "order", o.PublicID, "session_id", kp.SessionID,
+		"correlation_id", klarna.CorrelationID(res.err), "error", res.err)
+	return klarnaPlacement{}, errConfirming
 }
 
 // submitCart stores attempt o's order request for the cart as it is now and
 // the customer's authorization. An empty cart (emptied in another tab)
-// closes the attempt.
+// closes the attempt and releases the authorization.
 func (k *klarnaFlow) submitCart(c echo.Context, o db.Order, authToken string) (klarnaSubmission, error) {
 	ctx := c.Request().Context()
 	pc, err := k.a.priceCart(c)
@@ -343,8 +422,12 @@ func (k *klarnaFlow) submitCart(c echo.Context, o db.Order, authToken string) (k
 		return klarnaSubmission{}, err
 	}
 	if len(pc.Lines) == 0 {
-		k.cancelAuthorization(ctx, authToken)
 		_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCancelled, "The cart was emptied before the order was placed.")
+		// Best effort within the deadline: an authorization lapses by itself.
+		_, _ = awaitProvider(k.a, c, workKey("klarna.cancel_authorization", o.ID), func(ctx context.Context) (struct{}, error) {
+			k.cancelAuthorization(ctx, authToken)
+			return struct{}{}, nil
+		})
 		return klarnaSubmission{}, errEmptyCart
 	}
 	sub, err := k.newSubmission(o, pc.Lines, authToken)
@@ -376,13 +459,12 @@ func klarnaPlaced(ko klarna.Order, detail, thanks string) (string, string) {
 	return detail, thanks
 }
 
-// reapprove handles Klarna's 409 (the cart changed since approval) and 404
-// (the authorization expired): this attempt is closed, a new one is made
-// for the cart as it is, the session is refreshed with it, and the customer
-// approves again.
-func (k *klarnaFlow) reapprove(c echo.Context, o db.Order, kp db.KlarnaPayment, authToken string, cause error) error {
-	ctx := c.Request().Context()
-	k.a.Log.Info("klarna asks for a new approval", "request_id", requestID(c), "order", o.PublicID,
+// replace closes attempt o after Klarna's 409 (the cart changed since
+// approval) or 404 (the authorization expired), releasing an authorization
+// that still holds for the old cart. The request then makes the next
+// attempt (reapprove); notice says why.
+func (k *klarnaFlow) replace(ctx context.Context, o db.Order, kp db.KlarnaPayment, authToken string, cause error, rid string) (klarnaPlacement, error) {
+	k.a.Log.Info("klarna asks for a new approval", "request_id", rid, "order", o.PublicID,
 		"status", klarna.StatusOf(cause), "correlation_id", klarna.CorrelationID(cause))
 	notice := "Your Klarna approval expired. Please approve the payment again."
 	if klarna.CartChanged(cause) {
@@ -390,11 +472,18 @@ func (k *klarnaFlow) reapprove(c echo.Context, o db.Order, kp db.KlarnaPayment, 
 		k.cancelAuthorization(ctx, authToken) // it still holds for the old cart
 	}
 	if err := k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCancelled, "Replaced: Klarna asked for a new approval."); err != nil && !errors.Is(err, db.ErrStale) {
-		return err
+		return klarnaPlacement{}, err
 	}
+	return klarnaPlacement{notice: notice, replaced: &kp}, nil
+}
+
+// reapprove makes a new attempt for the cart as it is now, refreshes the
+// replaced attempt's session (prev) with it, and asks the customer to
+// approve again.
+func (k *klarnaFlow) reapprove(c echo.Context, prev db.KlarnaPayment, notice string) error {
 	next, _, err := k.a.placeOrder(c, db.ProviderKlarna)
 	if err != nil {
 		return err
 	}
-	return k.openSession(c, next, &kp, notice)
+	return k.openSession(c, next, &prev, notice)
 }

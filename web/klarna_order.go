@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"refshop/db"
@@ -21,8 +22,15 @@ func (k *klarnaFlow) refresh(_ echo.Context, o db.Order) (db.Order, error) { ret
 // and the next step: back to the widget, retry a buy-again, or buy again.
 func (k *klarnaFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 	ctx := c.Request().Context()
+	here := "/orders/" + o.PublicID
 	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
 	if errors.Is(err, db.ErrNotFound) {
+		// Klarna has not answered for the session yet (here, or in another
+		// process while the attempt is young): say so, and check again soon.
+		if o.Status == db.StatusPending && (k.a.providerWorkRunning(klarnaSessionWork(o.ID)) || !k.a.startStalled(o)) {
+			keepChecking(c)
+			return orderPart{Actions: []templ.Component{views.KlarnaStarting(here)}}, nil
+		}
 		return orderPart{}, nil
 	}
 	if err != nil {
@@ -32,8 +40,11 @@ func (k *klarnaFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 	p.Details = append(p.Details, views.KlarnaOrderDetails(views.KlarnaOrderView{
 		BuyAgain: kp.Kind == db.KlarnaCustomerToken, SourceOrderID: kp.SourceOrder, Reference: kp.CorrelationID}))
 	switch {
-	case o.Status == db.StatusPending && kp.Kind == db.KlarnaWidget && kp.Submitted():
-		p.Actions = append(p.Actions, views.KlarnaConfirming("/orders/"+o.PublicID))
+	case o.Status == db.StatusPending && (k.a.providerWorkRunning(klarnaOrderWork(o.ID)) || (kp.Kind == db.KlarnaWidget && kp.Submitted())):
+		// The order is at Klarna, or its outcome is being settled: no way to
+		// pay again, and the page checks again by itself.
+		keepChecking(c)
+		p.Actions = append(p.Actions, views.KlarnaConfirming(here))
 	case o.Status == db.StatusPending && kp.Kind == db.KlarnaWidget:
 		p.Actions = append(p.Actions, views.KlarnaContinue("/checkout/klarna/"+o.PublicID))
 	case o.Status == db.StatusPending && kp.Kind == db.KlarnaCustomerToken && kp.SourceOrder != "":

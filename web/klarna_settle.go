@@ -14,14 +14,9 @@ import (
 )
 
 const (
-	// A customer request spends at most klarnaOrderBudget on placing the
-	// order (all its tries) and klarnaReadBudget on reading the session
-	// after, well inside the server's write timeout. What is still unknown
-	// then is left to the sweep.
-	klarnaOrderBudget = 12 * time.Second
-	klarnaReadBudget  = 4 * time.Second
 	// klarnaSettleAfter is when the sweep first asks about a submitted
-	// attempt: later than any request could still be waiting for Klarna.
+	// attempt: later than a customer request's work on it usually takes
+	// (in this process, the attempt's lock keeps the two apart anyway).
 	klarnaSettleAfter = 2 * time.Minute
 	// klarnaSweepEvery is how often the sweep looks for attempts to settle.
 	klarnaSweepEvery = 30 * time.Second
@@ -117,15 +112,11 @@ func (k *klarnaFlow) send(ctx context.Context, kp db.KlarnaPayment, sub klarnaSu
 	if err := json.Unmarshal(sub.body, &req); err != nil {
 		return klarnaResult{outcome: klarnaOrderUnknown, err: err}
 	}
-	octx, cancel := context.WithTimeout(ctx, klarnaOrderBudget)
-	ko, err := k.client.CreateOrder(octx, sub.auth, req, sub.key)
-	cancel()
+	ko, err := k.client.CreateOrder(ctx, sub.auth, req, sub.key)
 	if err == nil {
 		return klarnaResult{outcome: klarnaOrderPlaced, order: ko}
 	}
-	rctx, cancel := context.WithTimeout(ctx, klarnaReadBudget)
-	st, rerr := k.client.ReadSession(rctx, kp.SessionID)
-	cancel()
+	st, rerr := k.client.ReadSession(ctx, kp.SessionID)
 	status := klarna.StatusOf(err)
 	switch {
 	case rerr != nil:

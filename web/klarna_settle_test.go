@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"refshop/db"
 	"refshop/web/klarna"
 )
@@ -356,5 +358,129 @@ func TestKlarnaSweepLeavesAnOldBuyAgainToAPerson(t *testing.T) {
 	}
 	if logs := k.logText(); strings.Count(logs, "a Buy again attempt from before the shop stored its requests") != 1 {
 		t.Errorf("not logged once for a person:\n%s", logs)
+	}
+}
+
+// tinyDeadline gives the shop's customer requests a tiny deadline for their
+// Klarna calls from now on; the steps before it ran with the default, so a
+// slow machine does not change where they lead.
+func (k *klarnaApp) tinyDeadline() { k.ProviderDeadline = 20 * time.Millisecond }
+
+// wantConfirming fails unless order id's page says the shop is still
+// confirming with Klarna (testID's notice) and reloads itself.
+func wantConfirming(t *testing.T, b *browser, id, testID string) {
+	t.Helper()
+	page, doc := b.orderPage(t, id)
+	if doc.Find("[data-testid="+testID+"]").Length() != 1 || page.header.Get("Refresh") == "" {
+		t.Errorf("the order page does not say it is confirming with Klarna, or does not reload:\n%s", doc.Find("main").Text())
+	}
+	if strings.Contains(page.body, "Continue with Klarna") || strings.Contains(page.body, "Nothing was charged") {
+		t.Errorf("the order page offers to pay, or guesses, while Klarna works:\n%s", doc.Find("main").Text())
+	}
+}
+
+// wantSettledPage fails unless order id's page no longer says it is
+// confirming, nor reloads.
+func wantSettledPage(t *testing.T, b *browser, id string) (page, *goquery.Document) {
+	t.Helper()
+	page, doc := b.orderPage(t, id)
+	if doc.Find("[data-testid=klarna-confirming]").Length() != 0 || page.header.Get("Refresh") != "" {
+		t.Errorf("still confirming after Klarna answered:\n%s", doc.Find("main").Text())
+	}
+	return page, doc
+}
+
+// Klarna slower than the request's deadline when the session is made: the
+// checkout answers in time with the attempt's order page, which says so and
+// reloads; a repeated post joins the attempt; once Klarna answered, the
+// page leads to the widget, and one session was made.
+func TestKlarnaSlowSessionAnswersInTimeAndARepeatedPostJoins(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.shopper(t, "sid@example.com", "sencha")
+	k.tinyDeadline()
+	k.sb.Delay(t, "klarna.create_session", "1s", 1)
+	p := b.post("/checkout/klarna", nil)
+	id, ok := strings.CutPrefix(p.location, "/orders/")
+	if p.status != http.StatusSeeOther || !ok {
+		t.Fatalf("checkout past the deadline: %d to %q, want the order page", p.status, p.location)
+	}
+	wantConfirming(t, b, id, "klarna-starting")
+	if again := b.post("/checkout/klarna", nil); again.status != http.StatusSeeOther || again.location != p.location {
+		t.Errorf("repeated post: %d to %q, want %q", again.status, again.location, p.location)
+	}
+	o := orderStatus(t, k.testApp, id)
+	eventually(t, "the session is recorded", func() bool {
+		_, err := k.Store.KlarnaPaymentByOrder(t.Context(), o.ID)
+		return err == nil
+	})
+	if _, doc := wantSettledPage(t, b, id); doc.Find(`a[href="/checkout/klarna/`+id+`"]`).Length() != 1 {
+		t.Error("the order page does not lead to the widget")
+	}
+	if n := k.sb.State.Calls("klarna.create_session"); n != 1 {
+		t.Errorf("create_session called %d times, want 1", n)
+	}
+}
+
+// Klarna slower than the deadline when the approved order is placed: the
+// submit answers in time with the order page, which says the payment is
+// being confirmed and reloads; a repeated submit joins the same work; the
+// order is placed once, recorded and its items leave the cart.
+func TestKlarnaSlowOrderAnswersInTimeAndARepeatedSubmitJoins(t *testing.T) {
+	k := newKlarnaApp(t)
+	b, id, _, auth := k.approvedShopper(t, "ola@example.com", "pour-over", true)
+	k.tinyDeadline()
+	k.sb.Delay(t, "klarna.create_order", "1s", 1)
+	form := url.Values{"authorization_token": {auth}}
+	if p := b.post("/checkout/klarna/"+id+"/authorize", form); p.status != http.StatusSeeOther || p.location != "/orders/"+id {
+		t.Fatalf("authorize past the deadline: %d to %q, want the order page", p.status, p.location)
+	}
+	if o := orderStatus(t, k.testApp, id); o.Status != db.StatusPending {
+		t.Fatalf("the order is %s before Klarna answered: the request waited for it", o.Status)
+	}
+	wantConfirming(t, b, id, "klarna-confirming")
+	if p := b.post("/checkout/klarna/"+id+"/authorize", form); p.status != http.StatusSeeOther || p.location != "/orders/"+id {
+		t.Errorf("repeated submit: %d to %q", p.status, p.location)
+	}
+	eventually(t, "the order is recorded", func() bool {
+		return orderStatus(t, k.testApp, id).Status == db.StatusAuthorized
+	})
+	if page, _ := wantSettledPage(t, b, id); !strings.Contains(page.body, "Payment authorized") {
+		t.Error("the order page does not show the placed order")
+	}
+	if n := k.sb.State.Calls("klarna.create_order"); n != 1 {
+		t.Errorf("create_order called %d times, want 1", n)
+	}
+	if cart := b.get("/cart"); !strings.Contains(cart.body, "Your cart is empty") {
+		t.Error("the placed order's items are still in the cart")
+	}
+	if k.storedToken(t, "ola@example.com") == "" {
+		t.Error("the answer's customer token was not stored")
+	}
+}
+
+// Klarna slower than the deadline on "Buy again": the new attempt's page
+// says it is being confirmed, and the order is placed once.
+func TestKlarnaSlowBuyAgainAnswersInTime(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.shopper(t, "bo@example.com", "carafe")
+	first := k.buy(t, b, true)
+	attempt := b.get("/orders/"+first).doc(t).Find("input[name=attempt]").AttrOr("value", "")
+	k.tinyDeadline()
+	k.sb.Delay(t, "klarna.customer_token_order", "1s", 1)
+	p := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}})
+	id, ok := strings.CutPrefix(p.location, "/orders/")
+	if p.status != http.StatusSeeOther || !ok || id == first {
+		t.Fatalf("buy again past the deadline: %d to %q %s", p.status, p.location, p.body)
+	}
+	if o := orderStatus(t, k.testApp, id); o.Status != db.StatusPending {
+		t.Fatalf("the order is %s before Klarna answered: the request waited for it", o.Status)
+	}
+	wantConfirming(t, b, id, "klarna-confirming")
+	eventually(t, "the order is recorded", func() bool {
+		return orderStatus(t, k.testApp, id).Status == db.StatusAuthorized
+	})
+	wantSettledPage(t, b, id)
+	if n := k.sb.State.Calls("klarna.customer_token_order"); n != 1 {
+		t.Errorf("customer_token_order called %d times, want 1", n)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"refshop/db"
+	"refshop/db/dbtest"
 	"refshop/web/config"
 	"refshop/web/klarna"
 	"refshop/web/klarna/link"
@@ -33,13 +34,26 @@ type klarnaApp struct {
 // dependencies first (after the sandbox URLs are set).
 func newKlarnaApp(t *testing.T, use ...func(*Deps)) *klarnaApp {
 	t.Helper()
+	return klarnaAppOn(t, dbtest.Open(t), startKlarnaSandbox(t), use...)
+}
+
+// startKlarnaSandbox starts a sandbox with the shop's default credentials,
+// named by its test server's origin.
+func startKlarnaSandbox(t *testing.T) *sandboxtest.Server {
+	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.SandboxURL, cfg.ShopBaseURL = "", "" // the sandbox names itself by its test server's origin
-	sb := sandboxtest.Start(t, sandbox.ConfigFrom(cfg), nil)
-	app := newTestApp(t, func(d *Deps) {
+	return sandboxtest.Start(t, sandbox.ConfigFrom(cfg), nil)
+}
+
+// klarnaAppOn is newKlarnaApp on database and the sandbox sb: with another
+// App's database, a restart, here pointed at sb.
+func klarnaAppOn(t *testing.T, database *db.DB, sb *sandboxtest.Server, use ...func(*Deps)) *klarnaApp {
+	t.Helper()
+	app := newTestAppOn(t, database, func(d *Deps) {
 		d.Config.SandboxURL = sb.URL
 		d.Config.Klarna.APIURL = sb.URL + "/klarna/api"
 		d.Config.Klarna.SDKURL = sb.URL + "/klarna/cdn/kp/lib/v1/api.js"
@@ -662,5 +676,67 @@ func TestKlarnaSecondSubmitAfterTheSessionEndedStartsOver(t *testing.T) {
 	}
 	if o.Status != db.StatusCancelled {
 		t.Errorf("the ended attempt is %s, want cancelled", o.Status)
+	}
+}
+
+// A customer token belongs to the Klarna environment that issued it. The
+// shop pointed at another Klarna API on the same data dir neither checks nor
+// sends the old token there, shows no link, and links afresh; pointed back,
+// the first environment's link is still there.
+func TestKlarnaLinksAreKeptPerEnvironment(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.shopper(t, "env@example.com", "sencha")
+	k.buy(t, b, true)
+	first := k.storedToken(t, "env@example.com")
+	oldCalls := k.sb.State.Calls("klarna.customer_token_read") + k.sb.State.Calls("klarna.create_session")
+
+	other := klarnaAppOn(t, k.DB, startKlarnaSandbox(t))
+	b.moveTo(other.testApp)
+	if acct := b.get("/account"); acct.status != http.StatusOK || strings.Contains(acct.body, "Klarna account linked") {
+		t.Errorf("the account shows the other environment's link: %d", acct.status)
+	}
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	id, sid, pay := other.startKlarna(t, b)
+	if n := other.sb.State.Calls("klarna.customer_token_read"); n != 0 {
+		t.Errorf("the old environment's token was checked at the new Klarna API (%d reads)", n)
+	}
+	kp, err := other.Store.KlarnaPaymentByOrder(t.Context(), orderStatus(t, other.testApp, id).ID)
+	if err != nil || kp.SentToken {
+		t.Errorf("the new environment's session carried a customer token (%v, %v)", kp.SentToken, err)
+	}
+	if strings.Contains(pay.body, "no login needed") {
+		t.Error("the pay page claims recognition in the new environment")
+	}
+	if p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {other.approve(t, sid, true)}}); p.location != "/orders/"+id {
+		t.Fatalf("place: %d %q", p.status, p.location)
+	}
+	if tok := other.storedToken(t, "env@example.com"); tok == "" || tok == first {
+		t.Errorf("the purchase in the new environment did not link it: %q", tok)
+	}
+	if got := k.sb.State.Calls("klarna.customer_token_read") + k.sb.State.Calls("klarna.create_session"); got != oldCalls {
+		t.Error("the shop still calls the old Klarna API")
+	}
+	if k.storedToken(t, "env@example.com") != first {
+		t.Error("the first environment's link was lost")
+	}
+}
+
+// Klarna slower than the deadline on unlink: the account page answers in
+// time and still shows the link, and the work unlinks it afterwards.
+func TestKlarnaSlowUnlinkAnswersInTime(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.shopper(t, "ulla@example.com", "sencha")
+	k.buy(t, b, true)
+	k.ProviderDeadline = 20 * time.Millisecond
+	k.sb.Delay(t, "klarna.customer_token_status", "1s", 1)
+	if p := b.post("/account/klarna/unlink", nil); p.status != http.StatusSeeOther || p.location != "/account" {
+		t.Fatalf("unlink: %d %q", p.status, p.location)
+	}
+	if acct := b.get("/account"); !strings.Contains(acct.body, "Klarna has not confirmed yet") || !strings.Contains(acct.body, "Klarna account linked") {
+		t.Errorf("the account page before Klarna answered:\n%s", acct.doc(t).Find("main").Text())
+	}
+	eventually(t, "the link is forgotten", func() bool { return k.storedToken(t, "ulla@example.com") == "" })
+	if n := k.sb.State.Calls("klarna.customer_token_status"); n != 1 {
+		t.Errorf("cancelled at Klarna %d times, want 1", n)
 	}
 }

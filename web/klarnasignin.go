@@ -32,6 +32,7 @@ import (
 
 	"refshop/db"
 	"refshop/views"
+	"refshop/web/config"
 	"refshop/web/klarnasignin"
 	"refshop/web/klarnasignin/grants"
 )
@@ -63,8 +64,12 @@ type klarnaSignInFlow struct {
 func newKlarnaSignInFlow(a *App) *klarnaSignInFlow {
 	client := a.KlarnaSignIn
 	return &klarnaSignInFlow{a: a, client: client,
-		grants: grants.New(grants.Config{Client: client, Store: a.Store, Box: a.Box, Log: a.Log})}
+		grants: grants.New(grants.Config{Client: client, Issuer: klarnaIssuer(a.Config), Store: a.Store, Box: a.Box, Log: a.Log})}
 }
+
+// klarnaIssuer names the Klarna environment of Sign in with Klarna, whose
+// identities and grants the shop keeps: its OIDC issuer.
+func klarnaIssuer(cfg config.Config) string { return environment(cfg.Klarna.LoginURL) }
 
 // signInOption is the sign-in page's button.
 func (f *klarnaSignInFlow) signInOption(c echo.Context) templ.Component {
@@ -196,9 +201,10 @@ func (f *klarnaSignInFlow) revoke(ctx context.Context, t klarnasignin.Tokens) {
 // identity, or a new one.
 func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnasignin.Identity, toks klarnasignin.Tokens) error {
 	a, ctx := f.a, c.Request().Context()
-	ident := db.KlarnaIdentity{Sub: id.Sub, Email: id.Email, Name: id.Name()}
+	issuer := klarnaIssuer(a.Config)
+	ident := db.KlarnaIdentity{Issuer: issuer, Sub: id.Sub, Email: id.Email, Name: id.Name()}
 	for attempt := 0; ; attempt++ {
-		known, err := a.Store.KlarnaIdentityBySub(ctx, id.Sub)
+		known, err := a.Store.KlarnaIdentityBySub(ctx, issuer, id.Sub)
 		if err == nil {
 			u, err := a.Store.UserByID(ctx, known.UserID)
 			if err != nil {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 
 	"github.com/a-h/templ"
@@ -32,9 +33,10 @@ func (f *klarnaSignInFlow) checkoutNotice(c echo.Context) (templ.Component, erro
 // token for this session (its userinfo accepted it now): only then may the
 // payment page say so. It never fails a checkout: without a token the
 // widget asks the customer to log in. notice is what to show when Klarna
-// ended the grant.
-func (f *klarnaSignInFlow) addAccessToken(c echo.Context, userID int64, req *klarna.SessionRequest) (recognised bool, notice string) {
-	at, err := f.grants.ConfirmedAccessToken(c.Request().Context(), userID)
+// ended the grant. It runs as provider work: ctx, not a request
+// (requestID names the request in logs).
+func (f *klarnaSignInFlow) addAccessToken(ctx context.Context, requestID string, userID int64, req *klarna.SessionRequest) (recognised bool, notice string) {
+	at, err := f.grants.ConfirmedAccessToken(ctx, userID)
 	switch {
 	case err == nil, errors.Is(err, grants.ErrUnconfirmed) && !at.IsZero():
 		if req.Customer == nil {
@@ -47,7 +49,7 @@ func (f *klarnaSignInFlow) addAccessToken(c echo.Context, userID int64, req *kla
 	case errors.Is(err, grants.ErrNotConnected):
 	default:
 		f.a.Log.Warn("klarnasignin: no access token for this checkout; the widget will ask the customer to log in",
-			"request_id", requestID(c), "user_id", userID, "error", err)
+			"request_id", requestID, "user_id", userID, "error", err)
 	}
 	return false, ""
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"refshop/db"
+	"refshop/db/dbtest"
 	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/klarnasignin/grants"
@@ -35,6 +36,14 @@ type klarnaSignInShop struct {
 
 func newKlarnaSignInShop(t *testing.T) *klarnaSignInShop {
 	t.Helper()
+	return klarnaSignInShopOn(t, dbtest.Open(t))
+}
+
+// klarnaSignInShopOn is newKlarnaSignInShop on database, with a sandbox of
+// its own: given another shop's database, the same shop restarted against
+// another Klarna environment.
+func klarnaSignInShopOn(t *testing.T, database *db.DB) *klarnaSignInShop {
+	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +54,7 @@ func newKlarnaSignInShop(t *testing.T) *klarnaSignInShop {
 	sb := sandboxtest.Start(t, sc, sbClk)
 	srv := sb.Server
 	rec := &sessionRecorder{next: http.DefaultTransport}
-	app := newTestApp(t, func(d *Deps) {
+	app := newTestAppOn(t, database, func(d *Deps) {
 		d.Config.SandboxURL = srv.URL
 		d.Config.Klarna.LoginURL = srv.URL + "/klarna/login"
 		d.Config.Klarna.APIURL = srv.URL + "/klarna/api"
@@ -247,7 +256,7 @@ func TestKlarnaSignInNeverJoinsAPasswordAccountByEmail(t *testing.T) {
 		t.Fatal("the Klarna sign-in was signed in to the password account")
 	}
 	u, _ := k.Store.UserByEmail(context.Background(), "anna.schmidt@example.com")
-	if _, err := k.Store.KlarnaIdentityByUser(context.Background(), u.ID); !errors.Is(err, db.ErrNotFound) {
+	if _, err := k.Store.KlarnaIdentityByUser(context.Background(), klarnaIssuer(k.Config), u.ID); !errors.Is(err, db.ErrNotFound) {
 		t.Fatal("the password account was connected by email")
 	}
 	if n := k.st.Calls("klarna.revoke"); n != 1 {
@@ -569,5 +578,42 @@ func TestPayPageClaimsRecognitionOnlyForATokenKlarnaConfirmed(t *testing.T) {
 	}
 	if strings.Contains(pay.body, "Klarna recognises you") || !strings.Contains(pay.body, "Sign in with Klarna again") {
 		t.Errorf("the page claims recognition Klarna will not give, or does not ask to sign in again:\n%s", pay.body)
+	}
+}
+
+// A Sign in with Klarna identity and grant belong to the issuer that made
+// them. The shop pointed at another Klarna environment on the same data dir
+// sends no access token of the old grant and never refreshes it, at either
+// issuer, and the account shows Klarna as not connected there; pointed
+// back, the connection is still there.
+func TestKlarnaSignInGrantsAreKeptPerIssuer(t *testing.T) {
+	k := newKlarnaSignInShop(t)
+	b := k.browser(t)
+	k.signInWithKlarna(t, b, "anna.schmidt@example.com")
+	k.st.Clock.Advance(6 * time.Minute) // the access token expired: a checkout would refresh it
+	oldCalls := k.st.Calls("klarna.token_refresh") + k.st.Calls("klarna.userinfo")
+
+	other := klarnaSignInShopOn(t, k.DB)
+	other.st.Clock.Advance(6 * time.Minute)
+	b.moveTo(other.testApp)
+	if acct := b.get("/account"); acct.status != http.StatusOK || acct.doc(t).Find("[data-testid=klarnasignin-email]").Length() != 0 {
+		t.Errorf("the account shows the old issuer's identity: %d", acct.status)
+	}
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	if _, mode := other.payWithKlarna(t, b); mode != "login" {
+		t.Errorf("widget %q at the new environment, want login", mode)
+	}
+	if sent := other.sessions.tokens(); len(sent) != 1 || sent[0] != "" {
+		t.Errorf("the new environment's session carried an access token: %q", sent)
+	}
+	if n := other.st.Calls("klarna.token_refresh") + other.st.Calls("klarna.userinfo"); n != 0 {
+		t.Errorf("the old grant was used at the new issuer (%d calls)", n)
+	}
+	if n := k.st.Calls("klarna.token_refresh") + k.st.Calls("klarna.userinfo"); n != oldCalls {
+		t.Error("the shop still calls the old issuer")
+	}
+	b.moveTo(k.testApp)
+	if acct := b.get("/account"); acct.doc(t).Find("[data-testid=klarnasignin-email]").Text() != "anna.schmidt@example.com" {
+		t.Error("the first issuer's connection was lost")
 	}
 }

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"strings"
+
 	"refshop/web/altpay"
 	"refshop/web/clock"
 	"refshop/web/config"
@@ -56,3 +58,9 @@ func providerClock(d Deps, mode config.Mode) clock.Clock {
 	}
 	return d.Clock
 }
+
+// environment names a provider environment by its base URL (a trailing slash
+// aside). The shop keeps every stored provider id under the environment it
+// was made in, and reads and sends only the ids of the environment it is
+// configured with: a sandbox's ids never reach a real API.
+func environment(baseURL string) string { return strings.TrimRight(baseURL, "/") }

@@ -35,6 +35,14 @@ func (f *vippsFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 		return false, nil
 	case err != nil:
 		return true, err
+	case vp.Environment != f.env():
+		// Made at another Vipps API, which this shop no longer asks: a new
+		// attempt here.
+		err := a.Store.CloseAttempt(ctx, o.ID, db.StatusCancelled, vippsElsewhere)
+		if err != nil && !errors.Is(err, db.ErrStale) {
+			return true, err
+		}
+		return false, nil
 	case vp.State == "":
 		// Vipps has not answered for this payment yet: the first submit is
 		// still asking, or its answers were lost. The caller goes on with
@@ -42,7 +50,7 @@ func (f *vippsFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 		// same payment (and joins the first submit's call while it runs).
 		return false, nil
 	}
-	if settled, err := f.settle(ctx, o, false); err == nil {
+	if settled, err := f.settleWithin(c, o); err == nil {
 		o = settled
 	}
 	if o.Status == db.StatusCancelled || o.Status == db.StatusFailed {
@@ -72,6 +80,13 @@ func (f *vippsFlow) release(ctx context.Context, o db.Order) error {
 	}
 	switch vp.State {
 	case vipps.StateAborted, vipps.StateExpired, vipps.StateTerminated:
+		return nil
+	}
+	if vp.Environment != f.env() {
+		// Its API is not the one configured: it cannot be asked. A payment
+		// nobody approves expires there by itself.
+		a.Log.Warn("vipps: a closed attempt's payment was made at another Vipps API; not released from here",
+			"order", o.PublicID, "reference", vp.Reference)
 		return nil
 	}
 	m, err := f.client.Cancel(ctx, vp.Reference, vp.CancelKey)

@@ -19,7 +19,6 @@ package web
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -52,6 +51,10 @@ func newVippsFlow(a *App) *vippsFlow {
 	return &vippsFlow{a: a, batch: vippsSweepBatch, client: a.Vipps,
 		asked: askedLately{clock: providerClock(a.Deps, a.Config.Vipps.Mode)}}
 }
+
+// env is the Vipps environment the shop talks to, its API base URL: payments
+// made at another are never asked about.
+func (f *vippsFlow) env() string { return environment(f.a.Config.Vipps.APIURL) }
 
 // ctxVippsForm carries a refused form back into the checkout page.
 const ctxVippsForm = "vipps_form"
@@ -115,8 +118,8 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 
 // vippsCreateWork and vippsSettleWork key an order's provider work
 // (awaitProvider): requests for the same order join the same work.
-func vippsCreateWork(orderID int64) string { return fmt.Sprintf("vipps.create:%d", orderID) }
-func vippsSettleWork(orderID int64) string { return fmt.Sprintf("vipps.settle:%d", orderID) }
+func vippsCreateWork(orderID int64) string { return workKey("vipps.create", orderID) }
+func vippsSettleWork(orderID int64) string { return workKey("vipps.settle", orderID) }
 
 // attempt returns the order's payment row, storing its reference and
 // Idempotency-Keys first when it has none. The keys derive from the order's
@@ -137,7 +140,7 @@ func (f *vippsFlow) attempt(ctx context.Context, o db.Order) (db.VippsPayment, e
 		return vp, f.abandon(ctx, o, err)
 	}
 	vp = db.VippsPayment{
-		OrderID: o.ID, Reference: ref, SettleAfter: a.Clock.Now().Add(vippsSettleAfter),
+		OrderID: o.ID, Environment: f.env(), Reference: ref, SettleAfter: a.Clock.Now().Add(vippsSettleAfter),
 		CreateKey:  vipps.OperationKey(o.IdempotencyKey, "create"),
 		CaptureKey: vipps.OperationKey(o.IdempotencyKey, "capture"),
 		CancelKey:  vipps.OperationKey(o.IdempotencyKey, "cancel"),

@@ -16,6 +16,10 @@ import (
 // vippsConfirming is what a customer reads while the shop waits for Vipps.
 const vippsConfirming = "We are still confirming with Vipps MobilePay. This page checks again by itself."
 
+// vippsElsewhere explains a payment made at another Vipps environment (a
+// switch between the sandbox and a real API on one data dir).
+const vippsElsewhere = "This payment was made in another Vipps MobilePay environment than the shop uses now, so the shop does not ask Vipps about it here."
+
 // refresh brings a Vipps order up to date before its page is shown: only an
 // open one (a settled order's payment has nothing more to say), not while
 // this process is still creating its payment (Vipps has nothing to say yet),
@@ -65,7 +69,10 @@ func (f *vippsFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 	}
 	open := o.Status == db.StatusPending || o.Status == db.StatusAuthorized
 	_, askFailed := f.asked.recently(o.ID)
+	elsewhere := vp.Environment != f.env()
 	switch {
+	case elsewhere:
+		v.Notice = vippsElsewhere
 	case open && (vp.State == "" || f.a.providerWorkRunning(vippsCreateWork(o.ID)) || f.a.providerWorkRunning(vippsSettleWork(o.ID))):
 		// Vipps has not answered yet (or the shop is still asking): say so,
 		// and check again soon.
@@ -83,7 +90,7 @@ func (f *vippsFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 	}
 	p := orderPart{Details: []templ.Component{views.VippsOrderDetails(v)}}
 	switch {
-	case o.Status == db.StatusPending && vp.State == vipps.StateCreated && landingAllowed(vp.RedirectURL, f.a.Config.Vipps):
+	case o.Status == db.StatusPending && !elsewhere && vp.State == vipps.StateCreated && landingAllowed(vp.RedirectURL, f.a.Config.Vipps):
 		p.Actions = append(p.Actions, views.VippsContinue(vp.RedirectURL))
 	case o.Status == db.StatusCancelled || o.Status == db.StatusFailed:
 		p.Actions = append(p.Actions, views.VippsTryAgain())

@@ -248,7 +248,7 @@ func TestVippsSlowReturnAnswersInTimeAndSettlesInTheBackground(t *testing.T) {
 	v := newVippsShopWith(t, func(d *Deps) { d.ProviderDeadline = 20 * time.Millisecond })
 	b := v.browser(t)
 	id := v.approveOnly(t, b)
-	v.slowDown(t, "vipps.get_payment", "1s", 1)
+	v.sb.Delay(t, "vipps.get_payment", "1s", 1)
 	if p := b.get("/checkout/vipps/return?order=" + id); p.status != http.StatusSeeOther || p.location != "/orders/"+id {
 		t.Fatalf("return past the deadline: %d to %q", p.status, p.location)
 	}

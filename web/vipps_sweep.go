@@ -9,7 +9,7 @@ import (
 
 // sweep settles, at once and then every vippsSweepEvery until ctx ends, the
 // Vipps orders still open past their payment's expiry (by the shop's
-// injected clock).
+// injected clock), of the Vipps environment the shop is configured with.
 func (f *vippsFlow) sweep(ctx context.Context) { f.a.every(ctx, "vipps", vippsSweepEvery, f.sweepOnce) }
 
 // sweepOnce is one pass of the sweep (sweepPass): an order it cannot
@@ -21,7 +21,7 @@ func (f *vippsFlow) sweepOnce(ctx context.Context) {
 		name: "vipps sweep", maxTries: vippsMaxSettleTries,
 		giveUp: "check this payment at Vipps MobilePay and settle the order by hand",
 		due: func(ctx context.Context, now time.Time, maxTries int) ([]string, error) {
-			return a.Store.VippsOrdersToSettle(ctx, now, maxTries, f.batch)
+			return a.Store.VippsOrdersToSettle(ctx, f.env(), now, maxTries, f.batch)
 		},
 		settle: func(ctx context.Context, o db.Order) error {
 			_, err := f.settle(ctx, o, true)

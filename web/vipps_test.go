@@ -46,6 +46,15 @@ func newVippsShop(t *testing.T) *vippsShop {
 // newVippsShopWith is newVippsShop with use applied to the shop's Deps.
 func newVippsShopWith(t *testing.T, use ...func(*Deps)) *vippsShop {
 	t.Helper()
+	sb, sbClk := startVippsSandbox(t)
+	app := newTestApp(t, vippsDeps(sb, use)...)
+	return &vippsShop{testApp: app, sb: sb, st: sb.State, sbClk: sbClk}
+}
+
+// startVippsSandbox starts a sandbox with the shop's default credentials on
+// a clock of its own.
+func startVippsSandbox(t *testing.T) (*sandboxtest.Server, *clock.Manual) {
+	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -53,9 +62,7 @@ func newVippsShopWith(t *testing.T, use ...func(*Deps)) *vippsShop {
 	sc := sandbox.ConfigFrom(cfg)
 	sc.BaseURL = "" // the sandbox names itself by its test server's origin
 	sbClk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
-	sb := sandboxtest.Start(t, sc, sbClk)
-	app := newTestApp(t, vippsDeps(sb, use)...)
-	return &vippsShop{testApp: app, sb: sb, st: sb.State, sbClk: sbClk}
+	return sandboxtest.Start(t, sc, sbClk), sbClk
 }
 
 // vippsDeps points a shop at the sandbox sb, applies use, and gives it a
@@ -87,13 +94,6 @@ func (v *vippsShop) restarted(t *testing.T, use ...func(*Deps)) *vippsShop {
 	app := newTestAppOn(t, database, vippsDeps(v.sb, use)...)
 	app.clock.Advance(v.clock.Now().Sub(app.clock.Now()))
 	return &vippsShop{testApp: app, sb: v.sb, st: v.st, sbClk: v.sbClk}
-}
-
-// slowDown makes the next times calls of op wait delay at the sandbox (a
-// real wait, which only tests with a tiny ProviderDeadline use).
-func (v *vippsShop) slowDown(t *testing.T, op, delay string, times int) {
-	t.Helper()
-	v.sb.Control(t, "/control/faults", map[string]any{"operation": op, "status": 0, "delay": delay, "times": times})
 }
 
 // loseAnswers makes the next times calls of op run at the sandbox and then
@@ -658,7 +658,7 @@ func TestVippsSweepBacksOffAndStuckOrdersDoNotStarveNewerOnes(t *testing.T) {
 		prevWait = wait
 	}
 	v.clock.Advance(24 * time.Hour)
-	due, err := v.Store.VippsOrdersToSettle(ctx, v.clock.Now(), vippsMaxSettleTries, 10)
+	due, err := v.Store.VippsOrdersToSettle(ctx, v.vipps.env(), v.clock.Now(), vippsMaxSettleTries, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -883,7 +883,7 @@ func TestVippsSlowCreateAnswersInTimeAndARepeatedPostJoinsTheAttempt(t *testing.
 	v := newVippsShopWith(t, func(d *Deps) { d.ProviderDeadline = 20 * time.Millisecond })
 	b := v.browser(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
-	v.slowDown(t, "vipps.create_payment", "1s", 1)
+	v.sb.Delay(t, "vipps.create_payment", "1s", 1)
 	form := url.Values{"phone": {"+47 912 34 567"}}
 
 	p := b.post("/checkout/vipps", form)
@@ -958,7 +958,7 @@ func TestVippsShutdownWaitsForACreateStillRunning(t *testing.T) {
 	}()
 	b := v.browser(t)
 	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
-	v.slowDown(t, "vipps.create_payment", "1s", 1)
+	v.sb.Delay(t, "vipps.create_payment", "1s", 1)
 	if p := b.post("/checkout/vipps", url.Values{"phone": {"4791234567"}}); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/orders/") {
 		t.Fatalf("checkout: %d to %q, want the order page", p.status, p.location)
 	}
@@ -1039,5 +1039,54 @@ func TestVippsCapturedOrderShowsTheCapturedAmount(t *testing.T) {
 	}
 	if n := doc.Find("tr[data-event=CAPTURED]").Length(); n != 1 {
 		t.Errorf("%d captures in the payment's history, want 1", n)
+	}
+}
+
+// A Vipps payment belongs to the API it was created at. The shop pointed at
+// another Vipps API on the same data dir never asks either API about it (the
+// order page and the sweep skip it, and the page says why), and the same
+// cart pays afresh at the new API.
+func TestVippsPaymentsAreKeptPerEnvironment(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	v.startPayment(t, b) // waiting at Vipps for the customer
+	id := v.orderIDs(t)[0]
+	calls := func(st *control.State) int {
+		return st.Calls("vipps.get_payment") + st.Calls("vipps.cancel") + st.Calls("vipps.capture") + st.Calls("vipps.create_payment")
+	}
+	before := calls(v.st)
+
+	other, _ := startVippsSandbox(t)
+	w := v.restarted(t, func(d *Deps) {
+		d.Config.Vipps.APIURL = other.URL + "/vipps"
+		d.ProviderClock = other.State.Clock
+	})
+	b.moveTo(w.testApp)
+	page, doc := b.orderPage(t, id)
+	if !strings.Contains(doc.Find("main").Text(), "another Vipps MobilePay environment") || page.header.Get("Refresh") != "" ||
+		doc.Find("[data-testid=vipps-confirming]").Length() != 0 || strings.Contains(page.body, "Continue to Vipps MobilePay") {
+		t.Errorf("the order page of the old environment's payment:\n%s", doc.Find("main").Text())
+	}
+	w.clock.Advance(vippsSettleAfter + time.Minute)
+	w.vipps.sweepOnce(t.Context())
+	if n := calls(other.State); n != 0 {
+		t.Fatalf("the new Vipps API was asked about the old payment (%d calls)", n)
+	}
+	if o := w.order(t, id); o.Status != db.StatusPending {
+		t.Errorf("the old order is %s, want pending as Vipps last said", o.Status)
+	}
+
+	p := b.post("/checkout/vipps", url.Values{"phone": {"+47 912 34 567"}}) // the same cart
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, other.URL+"/vipps/landing?token=") {
+		t.Fatalf("checkout at the new API: %d to %q", p.status, p.location)
+	}
+	if n := other.State.Calls("vipps.create_payment"); n != 1 {
+		t.Errorf("%d payments made at the new API, want 1", n)
+	}
+	if o := w.order(t, id); o.Status != db.StatusCancelled {
+		t.Errorf("the old environment's attempt is %s, want replaced", o.Status)
+	}
+	if calls(v.st) != before {
+		t.Error("the shop still calls the old Vipps API")
 	}
 }

@@ -33,9 +33,13 @@ var ErrNotLinked = errors.New("link: not linked")
 // Config is what a Keeper needs.
 type Config struct {
 	Client *klarna.Client // reads and cancels customer tokens
-	Store  *db.Store
-	Box    *secret.Box // seals the tokens at rest
-	Log    *slog.Logger
+	// Environment names the Klarna environment Client talks to (its API
+	// base URL): the keeper reads and writes only the links made there, so
+	// a token from another environment is never sent.
+	Environment string
+	Store       *db.Store
+	Box         *secret.Box // seals the tokens at rest
+	Log         *slog.Logger
 }
 
 // Keeper reads and writes users' Klarna links.
@@ -61,7 +65,7 @@ func aad(userID int64) string { return fmt.Sprintf("user:%d:klarna_customer_toke
 
 // Status reads the user's link without calling Klarna.
 func (k *Keeper) Status(ctx context.Context, userID int64) (Status, error) {
-	row, err := k.cfg.Store.KlarnaLink(ctx, userID)
+	row, err := k.cfg.Store.KlarnaLink(ctx, k.cfg.Environment, userID)
 	if err != nil {
 		return Status{}, err
 	}
@@ -81,7 +85,7 @@ type Attempt struct {
 
 // Begin reads the user's link before a Klarna call whose answer Save stores.
 func (k *Keeper) Begin(ctx context.Context, userID int64) (*Attempt, error) {
-	row, err := k.cfg.Store.KlarnaLink(ctx, userID)
+	row, err := k.cfg.Store.KlarnaLink(ctx, k.cfg.Environment, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -118,12 +122,12 @@ func (a *Attempt) Save(ctx context.Context, tok secret.Secret) error {
 		if err != nil {
 			return err
 		}
-		_, err = cfg.Store.SwapKlarnaToken(ctx, userID, expect, sealed, secret.Mask(tok.Reveal()))
+		_, err = cfg.Store.SwapKlarnaToken(ctx, cfg.Environment, userID, expect, sealed, secret.Mask(tok.Reveal()))
 		if !errors.Is(err, db.ErrStale) {
 			return err
 		}
 		// Another request changed the link since we read it.
-		row, err := cfg.Store.KlarnaLink(ctx, userID)
+		row, err := cfg.Store.KlarnaLink(ctx, cfg.Environment, userID)
 		if err != nil {
 			return err
 		}
@@ -214,7 +218,7 @@ func (a *Attempt) Known(ctx context.Context) (bool, error) {
 // Forget drops the token the attempt read, which Klarna says is dead
 // (unknown or cancelled), if it is still the one stored.
 func (a *Attempt) Forget(ctx context.Context) error {
-	err := a.k.cfg.Store.ClearKlarnaToken(ctx, a.userID, a.version)
+	err := a.k.cfg.Store.ClearKlarnaToken(ctx, a.k.cfg.Environment, a.userID, a.version)
 	if errors.Is(err, db.ErrStale) {
 		return nil
 	}

@@ -54,7 +54,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	return &env{t: t, url: srv.URL, sb: sb, c: c, db: d, store: store, user: u.ID, clock: clk,
-		links: link.New(link.Config{Client: c, Store: store, Box: box, Log: slog.New(slog.DiscardHandler)})}
+		links: link.New(link.Config{Client: c, Environment: srv.URL + "/klarna/api", Store: store, Box: box, Log: slog.New(slog.DiscardHandler)})}
 }
 
 func (e *env) control(path string, body any) map[string]any {
@@ -131,7 +131,7 @@ func (e *env) stored() string {
 // version is the link row's version, which only the store and this test see.
 func (e *env) version() int64 {
 	e.t.Helper()
-	row, err := e.store.KlarnaLink(context.Background(), e.user)
+	row, err := e.store.KlarnaLink(context.Background(), e.url+"/klarna/api", e.user)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -45,6 +45,10 @@ var (
 // Config is what a Keeper needs; zero durations and clocks take the defaults.
 type Config struct {
 	Client *klarnasignin.Client // refreshes and revokes
+	// Issuer names the Klarna environment Client signs in with (its OIDC
+	// issuer URL): the keeper reads and writes only the identities and
+	// grants made there, so a grant from another environment is never sent.
+	Issuer string
 	Store  *db.Store
 	Box    *secret.Box // seals the tokens at rest
 	Log    *slog.Logger
@@ -164,7 +168,7 @@ func (g *Keeper) seal(userID int64, t klarnasignin.Tokens, refreshExpires time.T
 // Klarna") and revokes the grant it replaces, if any. Errors from the store
 // (db.ErrKlarnaTaken, db.ErrKlarnaConnected) are returned as they are.
 func (g *Keeper) Connect(ctx context.Context, userID int64, id klarnasignin.Identity, t klarnasignin.Tokens) error {
-	prev, err := g.cfg.Store.ConnectKlarna(ctx, userID, db.KlarnaIdentity{Sub: id.Sub, Email: id.Email, Name: id.Name()}, g.Seal(t))
+	prev, err := g.cfg.Store.ConnectKlarna(ctx, userID, db.KlarnaIdentity{Issuer: g.cfg.Issuer, Sub: id.Sub, Email: id.Email, Name: id.Name()}, g.Seal(t))
 	if err != nil {
 		return err
 	}
@@ -199,7 +203,7 @@ type Status struct {
 
 // Status reads the account's connection without calling Klarna.
 func (g *Keeper) Status(ctx context.Context, userID int64) (Status, error) {
-	id, err := g.cfg.Store.KlarnaIdentityByUser(ctx, userID)
+	id, err := g.cfg.Store.KlarnaIdentityByUser(ctx, g.cfg.Issuer, userID)
 	if errors.Is(err, db.ErrNotFound) {
 		return Status{}, nil
 	}
@@ -207,7 +211,7 @@ func (g *Keeper) Status(ctx context.Context, userID int64) (Status, error) {
 		return Status{}, err
 	}
 	st := Status{Connected: true, Identity: id}
-	gr, err := g.cfg.Store.KlarnaGrant(ctx, userID)
+	gr, err := g.cfg.Store.KlarnaGrant(ctx, g.cfg.Issuer, userID)
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		st.SignInAgain = true
@@ -263,13 +267,13 @@ func (g *Keeper) ConfirmedAccessToken(ctx context.Context, userID int64) (secret
 		if !klarnasignin.TokenInactive(err) {
 			return at, fmt.Errorf("%w: %w", ErrUnconfirmed, err)
 		}
-		gr, rerr := g.cfg.Store.KlarnaGrant(ctx, userID)
+		gr, rerr := g.cfg.Store.KlarnaGrant(ctx, g.cfg.Issuer, userID)
 		if rerr != nil {
 			return secret.Secret{}, rerr
 		}
 		if gr.AccessToken != "" {
 			if stored, oerr := g.cfg.Box.Open(gr.AccessToken, aad(userID, "access_token")); oerr == nil && stored.Reveal() == at.Reveal() {
-				if derr := g.cfg.Store.DropKlarnaAccessToken(ctx, userID, gr.AccessToken); derr != nil {
+				if derr := g.cfg.Store.DropKlarnaAccessToken(ctx, g.cfg.Issuer, userID, gr.AccessToken); derr != nil {
 					return secret.Secret{}, derr
 				}
 			}
@@ -284,7 +288,7 @@ func (g *Keeper) fresh(ctx context.Context, userID int64) (secret.Secret, error)
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Lease+10*time.Second)
 	defer cancel()
 	for {
-		gr, err := g.cfg.Store.KlarnaGrant(ctx, userID)
+		gr, err := g.cfg.Store.KlarnaGrant(ctx, g.cfg.Issuer, userID)
 		if errors.Is(err, db.ErrNotFound) {
 			return secret.Secret{}, ErrNotConnected
 		}
@@ -306,7 +310,7 @@ func (g *Keeper) fresh(ctx context.Context, userID int64) (secret.Secret, error)
 			continue // another process claimed or changed it: read again
 		}
 		if !gr.RefreshExpires.IsZero() && !now.Before(gr.RefreshExpires) {
-			if _, err := g.cfg.Store.KillKlarnaGrant(ctx, userID, gr.Version, g.owner, "the refresh token expired"); err != nil {
+			if _, err := g.cfg.Store.KillKlarnaGrant(ctx, g.cfg.Issuer, userID, gr.Version, g.owner, "the refresh token expired"); err != nil {
 				return secret.Secret{}, err
 			}
 			continue
@@ -328,15 +332,15 @@ func (g *Keeper) claim(ctx context.Context, userID int64, gr db.KlarnaGrant) (bo
 	wall := g.cfg.Wall.Now()
 	switch {
 	case gr.LeaseOwner == "":
-		return g.cfg.Store.ClaimKlarnaRefresh(ctx, userID, gr.Version, g.owner, wall.Add(g.cfg.Claim))
+		return g.cfg.Store.ClaimKlarnaRefresh(ctx, g.cfg.Issuer, userID, gr.Version, g.owner, wall.Add(g.cfg.Claim))
 	case wall.Before(gr.LeaseUntil):
 		return false, g.wait(ctx) // another process is refreshing: wait for its next version
 	case !gr.LeaseSending:
-		return g.cfg.Store.TakeOverKlarnaRefresh(ctx, userID, gr.Version, gr.LeaseOwner, g.owner, wall, wall.Add(g.cfg.Claim))
+		return g.cfg.Store.TakeOverKlarnaRefresh(ctx, g.cfg.Issuer, userID, gr.Version, gr.LeaseOwner, g.owner, wall, wall.Add(g.cfg.Claim))
 	default:
 		// The lease ran out while its holder was sending the refresh token:
 		// it may be spent, so it is not sent again.
-		_, err := g.cfg.Store.KillKlarnaGrant(ctx, userID, gr.Version, gr.LeaseOwner,
+		_, err := g.cfg.Store.KillKlarnaGrant(ctx, g.cfg.Issuer, userID, gr.Version, gr.LeaseOwner,
 			"a refresh was started and never finished; its refresh token may be spent")
 		return false, err
 	}
@@ -346,14 +350,14 @@ func (g *Keeper) claim(ctx context.Context, userID int64, gr db.KlarnaGrant) (bo
 // is about to send the refresh token. False: another process took the lease
 // over, so the token must not be sent.
 func (g *Keeper) sending(ctx context.Context, userID int64, gr db.KlarnaGrant) (bool, error) {
-	return g.cfg.Store.MarkKlarnaRefreshSending(ctx, userID, gr.Version, g.owner, g.cfg.Wall.Now().Add(g.cfg.Lease))
+	return g.cfg.Store.MarkKlarnaRefreshSending(ctx, g.cfg.Issuer, userID, gr.Version, g.owner, g.cfg.Wall.Now().Add(g.cfg.Lease))
 }
 
 // refresh spends the claimed grant's refresh token. again means the grant
 // changed under the lease (replaced by a new sign-in): read it again.
 func (g *Keeper) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (at secret.Secret, again bool, err error) {
 	kill := func(reason string) {
-		if _, err := g.cfg.Store.KillKlarnaGrant(ctx, userID, gr.Version, g.owner, reason); err != nil {
+		if _, err := g.cfg.Store.KillKlarnaGrant(ctx, g.cfg.Issuer, userID, gr.Version, g.owner, reason); err != nil {
 			g.cfg.Log.Error("klarnasignin: marking a grant dead", "user_id", userID, "error", err)
 		}
 	}
@@ -378,7 +382,7 @@ func (g *Keeper) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (
 		return secret.Secret{}, false, fmt.Errorf("%w (%w)", ErrSignInAgain, err)
 	default:
 		// The token was not used: give the lease back for a later try.
-		if _, rerr := g.cfg.Store.ReleaseKlarnaRefresh(ctx, userID, gr.Version, g.owner); rerr != nil {
+		if _, rerr := g.cfg.Store.ReleaseKlarnaRefresh(ctx, g.cfg.Issuer, userID, gr.Version, g.owner); rerr != nil {
 			g.cfg.Log.Error("klarnasignin: releasing a refresh lease", "user_id", userID, "error", rerr)
 		}
 		return secret.Secret{}, false, err
@@ -391,7 +395,7 @@ func (g *Keeper) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (
 	sealed, err := g.seal(userID, t, expires)
 	if err == nil {
 		var stored bool
-		stored, err = g.cfg.Store.RotateKlarnaGrant(ctx, userID, gr.Version, g.owner, sealed)
+		stored, err = g.cfg.Store.RotateKlarnaGrant(ctx, g.cfg.Issuer, userID, gr.Version, g.owner, sealed)
 		if err == nil && !stored {
 			// Replaced or disconnected while we refreshed: the new tokens
 			// belong to nobody.
@@ -420,9 +424,9 @@ func (g *Keeper) Disconnect(ctx context.Context, userID int64) error {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Lease+10*time.Second)
 	defer cancel()
 	for {
-		gr, err := g.cfg.Store.KlarnaGrant(ctx, userID)
+		gr, err := g.cfg.Store.KlarnaGrant(ctx, g.cfg.Issuer, userID)
 		if errors.Is(err, db.ErrNotFound) || (err == nil && gr.Dead()) {
-			return g.cfg.Store.DisconnectKlarna(ctx, userID)
+			return g.cfg.Store.DisconnectKlarna(ctx, g.cfg.Issuer, userID)
 		}
 		if err != nil {
 			return err
@@ -445,12 +449,12 @@ func (g *Keeper) Disconnect(ctx context.Context, userID int64) error {
 			err = g.cfg.Client.Revoke(ctx, rt)
 		}
 		if err != nil {
-			if _, rerr := g.cfg.Store.ReleaseKlarnaRefresh(ctx, userID, gr.Version, g.owner); rerr != nil {
+			if _, rerr := g.cfg.Store.ReleaseKlarnaRefresh(ctx, g.cfg.Issuer, userID, gr.Version, g.owner); rerr != nil {
 				g.cfg.Log.Error("klarnasignin: releasing a refresh lease", "user_id", userID, "error", rerr)
 			}
 			return fmt.Errorf("%w: %v", ErrRevoke, err)
 		}
-		return g.cfg.Store.DisconnectKlarna(ctx, userID)
+		return g.cfg.Store.DisconnectKlarna(ctx, g.cfg.Issuer, userID)
 	}
 }
 

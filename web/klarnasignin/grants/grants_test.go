@@ -89,8 +89,11 @@ func (w *world) process() shop {
 	// The provider clock is the sandbox clock, as cmd/shop wires it.
 	c := newTestClient(w.url+"/klarna/login", w.sb.State.Clock)
 	return shop{db: d, store: store, client: c,
-		grants: grants.New(grants.Config{Client: c, Store: store, Box: w.box, Wall: w.wall, Poll: 5 * time.Millisecond})}
+		grants: grants.New(grants.Config{Client: c, Issuer: w.issuer(), Store: store, Box: w.box, Wall: w.wall, Poll: 5 * time.Millisecond})}
 }
+
+// issuer is the sandbox's issuer, which the world's grants are kept under.
+func (w *world) issuer() string { return w.url + "/klarna/login" }
 
 func (w *world) post(path, body string) {
 	w.t.Helper()
@@ -184,7 +187,7 @@ func (w *world) recognised(at secret.Secret) bool {
 // storedRefresh opens the refresh token stored for the user.
 func (w *world) storedRefresh(uid int64) string {
 	w.t.Helper()
-	g, err := w.store.KlarnaGrant(context.Background(), uid)
+	g, err := w.store.KlarnaGrant(context.Background(), w.issuer(), uid)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -401,7 +404,7 @@ func TestTransientFailureKeepsTheGrant(t *testing.T) {
 	if n := w.calls("klarna.token_refresh"); n != 3 {
 		t.Fatalf("%d calls, want 3 (two retries)", n)
 	}
-	g, _ := w.store.KlarnaGrant(context.Background(), uid)
+	g, _ := w.store.KlarnaGrant(context.Background(), w.issuer(), uid)
 	if g.Dead() || g.LeaseOwner != "" {
 		t.Fatalf("grant after a 503: dead=%v lease=%q", g.Dead(), g.LeaseOwner)
 	}
@@ -413,7 +416,7 @@ func TestTransientFailureKeepsTheGrant(t *testing.T) {
 func TestUnknownOutcomeIsNotSentAgain(t *testing.T) {
 	w := newWorld(t)
 	uid, _ := w.signIn("anna.schmidt@example.com")
-	w.grants = grants.New(grants.Config{Client: w.client, Store: w.store, Box: w.box, Wall: w.wall, Lease: 500 * time.Millisecond})
+	w.grants = grants.New(grants.Config{Client: w.client, Issuer: w.issuer(), Store: w.store, Box: w.box, Wall: w.wall, Lease: 500 * time.Millisecond})
 	w.sb.State.Clock.Advance(6 * time.Minute)
 	// The sandbox holds the call longer than the shop waits: the refresh
 	// may or may not have happened.
@@ -493,7 +496,7 @@ func TestSweepDropsExpiredAccessTokens(t *testing.T) {
 	if n, _ := w.grants.Sweep(context.Background()); n != 1 {
 		t.Fatalf("swept %d, want 1", n)
 	}
-	g, _ := w.store.KlarnaGrant(context.Background(), uid)
+	g, _ := w.store.KlarnaGrant(context.Background(), w.issuer(), uid)
 	if g.AccessToken != "" || g.RefreshToken == "" {
 		t.Fatal("sweep dropped the wrong token")
 	}
@@ -517,17 +520,17 @@ func (w *world) crashedRefresh(uid int64, sending bool) {
 	w.t.Helper()
 	ctx := context.Background()
 	w.sb.State.Clock.Advance(6 * time.Minute)
-	g, err := w.store.KlarnaGrant(ctx, uid)
+	g, err := w.store.KlarnaGrant(ctx, w.issuer(), uid)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if ok, err := w.store.ClaimKlarnaRefresh(ctx, uid, g.Version, "crashed-process", w.wall.Now().Add(2*time.Second)); !ok || err != nil {
+	if ok, err := w.store.ClaimKlarnaRefresh(ctx, w.issuer(), uid, g.Version, "crashed-process", w.wall.Now().Add(2*time.Second)); !ok || err != nil {
 		w.t.Fatalf("claim: %v %v", ok, err)
 	}
 	if !sending {
 		return
 	}
-	if ok, err := w.store.MarkKlarnaRefreshSending(ctx, uid, g.Version, "crashed-process", w.wall.Now().Add(30*time.Second)); !ok || err != nil {
+	if ok, err := w.store.MarkKlarnaRefreshSending(ctx, w.issuer(), uid, g.Version, "crashed-process", w.wall.Now().Add(30*time.Second)); !ok || err != nil {
 		w.t.Fatalf("sending: %v %v", ok, err)
 	}
 }
@@ -547,7 +550,7 @@ func TestClaimThatDiedBeforeSendingIsTakenOver(t *testing.T) {
 		t.Fatalf("after the claim ran out: %v, want a fresh access token", err)
 	}
 	w.wantRefreshes(1, "(the claim's token was never sent)")
-	if g, _ := w.store.KlarnaGrant(context.Background(), uid); g.Dead() || g.LeaseOwner != "" {
+	if g, _ := w.store.KlarnaGrant(context.Background(), w.issuer(), uid); g.Dead() || g.LeaseOwner != "" {
 		t.Errorf("grant dead=%v lease=%q after the take-over", g.Dead(), g.LeaseOwner)
 	}
 }

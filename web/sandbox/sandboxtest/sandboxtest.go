@@ -112,6 +112,13 @@ func (s *Server) Fault(tb testing.TB, op string, status, times int) {
 	s.Control(tb, "/control/faults", map[string]any{"operation": op, "status": status, "times": times})
 }
 
+// Delay makes the next times calls of op wait delay (a Go duration string)
+// and then answer as usual: a real wait, for tests with a tiny shop deadline.
+func (s *Server) Delay(tb testing.TB, op, delay string, times int) {
+	tb.Helper()
+	s.Control(tb, "/control/faults", map[string]any{"operation": op, "status": 0, "delay": delay, "times": times})
+}
+
 // Setting changes one sandbox setting.
 func (s *Server) Setting(tb testing.TB, name string, value any) {
 	tb.Helper()

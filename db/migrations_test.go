@@ -154,3 +154,27 @@ func TestProviderEnvironmentsMigrationKeepsOldRowsUnderNoEnvironment(t *testing.
 		t.Errorf("%d grants left after their identity went (%v)", n, err)
 	}
 }
+
+// Klarna payment attempts from before environments are kept under the
+// unknown environment "", which the shop never sends anywhere.
+func TestKlarnaPaymentEnvironmentMigrationKeepsOldAttemptsUnderNoEnvironment(t *testing.T) {
+	d, p := migratedTo(t, 13)
+	execAll(t, d,
+		`INSERT INTO orders(id, public_id, guest_id, provider, idempotency_key, currency, total_amount, tax_amount, created_at, updated_at)
+			VALUES (1, 'a', 'g', 'klarna', 'order-a', 'EUR', 1, 0, 't', 't')`,
+		`INSERT INTO klarna_payments(order_id, kind, session_id, created_at) VALUES (1, 'widget', 's-a', 't')`)
+	if _, err := p.Up(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var env string
+	if err := d.QueryRow(`SELECT environment FROM klarna_payments WHERE order_id = 1 AND session_id = 's-a'`).Scan(&env); err != nil || env != "" {
+		t.Errorf("the old attempt: %q, %v; want it kept under \"\"", env, err)
+	}
+	if _, err := p.DownTo(t.Context(), 13); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	var n int
+	if err := d.QueryRow(`SELECT count(*) FROM klarna_payments WHERE session_id = 's-a'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("after down: %d attempts, %v; want the one", n, err)
+	}
+}

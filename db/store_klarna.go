@@ -99,7 +99,11 @@ const (
 
 // KlarnaPayment is the Klarna side of one order (payment attempt).
 type KlarnaPayment struct {
-	OrderID         int64
+	OrderID int64
+	// Environment is the Klarna API the attempt was made at (its base URL;
+	// "" for attempts from before environments were kept): the shop asks
+	// only the API it is configured with about its attempts.
+	Environment     string
 	Kind            string
 	SessionID       string
 	ClientToken     string
@@ -132,11 +136,14 @@ func (p KlarnaPayment) Submitted() bool { return p.Key != "" }
 // CreateKlarnaPayment records the Klarna side of an order.
 func (s *Store) CreateKlarnaPayment(ctx context.Context, p KlarnaPayment) (err error) {
 	defer wrap(&err, "create klarna payment")
+	if p.OrderID == 0 || p.Environment == "" || p.Kind == "" {
+		return errors.New("a Klarna payment needs its order, environment and kind")
+	}
 	_, err = s.db.Write.ExecContext(ctx, `
-		INSERT INTO klarna_payments(order_id, kind, session_id, client_token, intent, sent_token, sent_access_token, source_order,
+		INSERT INTO klarna_payments(order_id, environment, kind, session_id, client_token, intent, sent_token, sent_access_token, source_order,
 			order_key, order_request, authorization_sealed, settle_after_ms, created_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.OrderID, p.Kind, p.SessionID, p.ClientToken, p.Intent, p.SentToken, p.SentAccessToken, p.SourceOrder,
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.OrderID, p.Environment, p.Kind, p.SessionID, p.ClientToken, p.Intent, p.SentToken, p.SentAccessToken, p.SourceOrder,
 		p.Key, p.Request, p.Authorization, nullMillis(p.SettleAfter), s.now())
 	return err
 }
@@ -148,10 +155,10 @@ func (s *Store) KlarnaPaymentByOrder(ctx context.Context, orderID int64) (_ Klar
 	var created string
 	var settle sql.NullInt64
 	err = s.db.Read.QueryRowContext(ctx, `
-		SELECT order_id, kind, session_id, client_token, intent, sent_token, sent_access_token, source_order, correlation_id,
+		SELECT order_id, environment, kind, session_id, client_token, intent, sent_token, sent_access_token, source_order, correlation_id,
 		       created_at, order_key, order_request, authorization_sealed, settle_after_ms, settle_tries
 		FROM klarna_payments WHERE order_id = ?`, orderID).
-		Scan(&p.OrderID, &p.Kind, &p.SessionID, &p.ClientToken, &p.Intent, &p.SentToken, &p.SentAccessToken, &p.SourceOrder,
+		Scan(&p.OrderID, &p.Environment, &p.Kind, &p.SessionID, &p.ClientToken, &p.Intent, &p.SentToken, &p.SentAccessToken, &p.SourceOrder,
 			&p.CorrelationID, &created, &p.Key, &p.Request, &p.Authorization, &settle, &p.SettleTries)
 	p.CreatedAt, p.SettleAfter = parseTime(created), fromMillis(settle)
 	return p, noRows(err)
@@ -213,10 +220,10 @@ func (s *Store) KlarnaSettleFailed(ctx context.Context, orderID int64, next time
 }
 
 // KlarnaAttemptsToSettle lists the public ids of Klarna attempts due to be
-// settled at now: pending ones, and authorized ones whose Klarna order id
-// the shop never got, with fewer than maxTries failed tries, the longest
-// waiting first.
-func (s *Store) KlarnaAttemptsToSettle(ctx context.Context, now time.Time, maxTries, limit int) (_ []string, err error) {
+// settled at now in environment: pending ones, and authorized ones whose
+// Klarna order id the shop never got, with fewer than maxTries failed tries,
+// the longest waiting first.
+func (s *Store) KlarnaAttemptsToSettle(ctx context.Context, environment string, now time.Time, maxTries, limit int) (_ []string, err error) {
 	defer wrap(&err, "klarna attempts to settle")
 	return list(ctx, s, func(r scanner) (string, error) {
 		var id string
@@ -224,9 +231,9 @@ func (s *Store) KlarnaAttemptsToSettle(ctx context.Context, now time.Time, maxTr
 		return id, err
 	}, `
 		SELECT o.public_id FROM klarna_payments k JOIN orders o ON o.id = k.order_id
-		WHERE k.settle_after_ms <= ? AND k.settle_tries < ?
+		WHERE k.environment = ? AND k.settle_after_ms <= ? AND k.settle_tries < ?
 		AND (o.status = ? OR (o.status = ? AND o.provider_reference IS NULL))
-		ORDER BY k.settle_after_ms LIMIT ?`, now.UnixMilli(), maxTries, StatusPending, StatusAuthorized, limit)
+		ORDER BY k.settle_after_ms LIMIT ?`, environment, now.UnixMilli(), maxTries, StatusPending, StatusAuthorized, limit)
 }
 
 // SetKlarnaOrderFound records the Klarna order id of an attempt already

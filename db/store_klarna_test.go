@@ -102,7 +102,7 @@ func TestKlarnaPaymentRoundTrip(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
 	o := placeOrder(t, s, db.NewOrder{GuestID: "g1", Provider: db.ProviderKlarna, IdempotencyKey: "attempt-1"})
-	p := db.KlarnaPayment{OrderID: o.ID, Kind: db.KlarnaWidget, SessionID: "s1", ClientToken: "a.b.c", Intent: "buy", SentToken: true}
+	p := db.KlarnaPayment{OrderID: o.ID, Environment: klarnaSandbox, Kind: db.KlarnaWidget, SessionID: "s1", ClientToken: "a.b.c", Intent: "buy", SentToken: true}
 	if err := s.CreateKlarnaPayment(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestKlarnaPaymentRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := s.KlarnaPaymentByOrder(ctx, o.ID)
-	if err != nil || got.SessionID != "s1" || !got.SentToken || got.CorrelationID != "corr-1" || got.Kind != db.KlarnaWidget {
+	if err != nil || got.Environment != klarnaSandbox || got.SessionID != "s1" || !got.SentToken || got.CorrelationID != "corr-1" || got.Kind != db.KlarnaWidget {
 		t.Errorf("%+v %v", got, err)
 	}
 	if _, err := s.KlarnaPaymentByOrder(ctx, o.ID+1); !errors.Is(err, db.ErrNotFound) {
@@ -130,7 +130,7 @@ func TestKlarnaSubmissionAndSettling(t *testing.T) {
 	now := clk.Now()
 	attempt := func(key string) db.Order {
 		o := placeOrder(t, s, db.NewOrder{GuestID: "g-" + key, Provider: db.ProviderKlarna, IdempotencyKey: key})
-		if err := s.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: o.ID, Kind: db.KlarnaWidget, SessionID: "s-" + key,
+		if err := s.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: o.ID, Environment: klarnaSandbox, Kind: db.KlarnaWidget, SessionID: "s-" + key,
 			SettleAfter: now.Add(48 * time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +150,7 @@ func TestKlarnaSubmissionAndSettling(t *testing.T) {
 	}
 	due := func(at time.Time, want ...string) {
 		t.Helper()
-		ids, err := s.KlarnaAttemptsToSettle(ctx, at, 3, 10)
+		ids, err := s.KlarnaAttemptsToSettle(ctx, klarnaSandbox, at, 3, 10)
 		var names []string
 		for _, id := range ids {
 			switch id {
@@ -202,4 +202,27 @@ func TestKlarnaSubmissionAndSettling(t *testing.T) {
 		t.Errorf("found: %q %q, settle after %v", o.ProviderReference, o.StatusDetail, kp.SettleAfter)
 	}
 	due(now.Add(100 * time.Hour))
+}
+
+// An attempt belongs to the Klarna API it was made at: the sweep of another
+// environment never lists it, and one with no environment is refused.
+func TestKlarnaPaymentsArePerEnvironment(t *testing.T) {
+	s, clk := newStore(t)
+	ctx := context.Background()
+	o := placeOrder(t, s, db.NewOrder{GuestID: "g1", Provider: db.ProviderKlarna})
+	if err := s.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: o.ID, Environment: klarnaSandbox, Kind: db.KlarnaWidget,
+		SessionID: "s1", SettleAfter: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	now := clk.Now().Add(time.Hour)
+	if due, err := s.KlarnaAttemptsToSettle(ctx, klarnaSandbox, now, 3, 10); err != nil || len(due) != 1 || due[0] != o.PublicID {
+		t.Fatalf("due in its own environment: %v %v", due, err)
+	}
+	if due, err := s.KlarnaAttemptsToSettle(ctx, klarnaReal, now, 3, 10); err != nil || len(due) != 0 {
+		t.Errorf("due in another environment: %v %v, want none", due, err)
+	}
+	other := placeOrder(t, s, db.NewOrder{GuestID: "g2", Provider: db.ProviderKlarna})
+	if err := s.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: other.ID, Kind: db.KlarnaWidget, SessionID: "s2"}); err == nil {
+		t.Error("an attempt with no environment was stored")
+	}
 }

@@ -35,6 +35,7 @@ type KlarnaOrderView struct {
 	BuyAgain      bool   // the order was placed with the customer token, no widget
 	SourceOrderID string // the order it repeats
 	Reference     string // the last Klarna error's correlation id
+	Notice        string // why the shop does not ask Klarna about the attempt
 }
 
 // KlarnaConfirmingNotice is what a customer is told when Klarna did not say

@@ -23,6 +23,14 @@ func (k *klarnaFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 	ctx := c.Request().Context()
 	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
 	switch {
+	case err == nil && k.elsewhere(kp):
+		// Made at another Klarna API, which this shop does not ask: a new
+		// attempt here.
+		err := k.a.Store.CloseAttempt(ctx, o.ID, db.StatusCancelled, klarnaElsewhere)
+		if err != nil && !errors.Is(err, db.ErrStale) {
+			return true, err
+		}
+		return false, nil
 	case err == nil && kp.Kind == db.KlarnaWidget:
 		st, rerr := awaitProvider(k.a, c, workKey("klarna.read_session", o.ID), func(ctx context.Context) (klarna.SessionState, error) {
 			return k.client.ReadSession(ctx, kp.SessionID)

@@ -56,8 +56,8 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 			return "", err // placed or closed already: its order page shows it
 		}
 		kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
-		if err != nil {
-			return "", err
+		if err != nil || k.elsewhere(kp) {
+			return "", err // made at another Klarna API: its order page says so
 		}
 		return k.orderBuyAgain(ctx, o, kp, "Thank you! Your order was placed with your linked Klarna account.")
 	})
@@ -212,7 +212,7 @@ func (k *klarnaFlow) buyAgainAttempt(ctx context.Context, u *db.User, src db.Ord
 	if err != nil {
 		return db.Order{}, err
 	}
-	if err := k.a.Store.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: o.ID, Kind: db.KlarnaCustomerToken,
+	if err := k.a.Store.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: o.ID, Environment: k.env(), Kind: db.KlarnaCustomerToken,
 		SourceOrder: src.PublicID, KlarnaSubmission: sub, SettleAfter: k.a.Clock.Now().Add(klarnaSettleAfter)}); err != nil {
 		return db.Order{}, err
 	}

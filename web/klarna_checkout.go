@@ -64,6 +64,14 @@ func newKlarnaFlow(a *App) *klarnaFlow {
 		Store: a.Store, Box: a.Box, Log: a.Log})}
 }
 
+// env is the Klarna environment the shop talks to, its API base URL:
+// attempts made at another are never sent or asked about.
+func (k *klarnaFlow) env() string { return environment(k.a.Config.Klarna.APIURL) }
+
+// elsewhere reports whether attempt kp was made at another Klarna API than
+// the configured one (or before environments were kept).
+func (k *klarnaFlow) elsewhere(kp db.KlarnaPayment) bool { return kp.Environment != k.env() }
+
 // klarnaItems are an order's lines as Klarna order-line input.
 func klarnaItems(lines []db.OrderLine) []klarna.Item {
 	items := make([]klarna.Item, 0, len(lines))
@@ -204,7 +212,7 @@ func (k *klarnaFlow) session(ctx context.Context, o db.Order, prev *db.KlarnaPay
 	}
 	req := k.sessionRequest(o, intent, tok)
 	// Unsubmitted, the attempt is the sweep's once its session has ended.
-	kp := db.KlarnaPayment{OrderID: o.ID, Kind: db.KlarnaWidget, Intent: intent, SentToken: !tok.IsZero(),
+	kp := db.KlarnaPayment{OrderID: o.ID, Environment: k.env(), Kind: db.KlarnaWidget, Intent: intent, SentToken: !tok.IsZero(),
 		SettleAfter: k.a.Clock.Now().Add(klarnaSessionTTL)}
 	if o.UserID != 0 {
 		// Sign in with Klarna (web/klarnasignin*.go): a fresh access token
@@ -263,7 +271,9 @@ func (k *klarnaFlow) klarnaAttempt(c echo.Context) (o db.Order, kp db.KlarnaPaym
 		return o, kp, true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	}
 	kp, err = k.a.Store.KlarnaPaymentByOrder(c.Request().Context(), o.ID)
-	if errors.Is(err, db.ErrNotFound) || (err == nil && kp.Kind != db.KlarnaWidget) {
+	if errors.Is(err, db.ErrNotFound) || (err == nil && (kp.Kind != db.KlarnaWidget || k.elsewhere(kp))) {
+		// No widget here: the order page says why (another environment's
+		// session would be sent to this one).
 		return o, kp, true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	}
 	return o, kp, err != nil, err
@@ -375,8 +385,10 @@ func (k *klarnaFlow) sendOrder(ctx context.Context, o db.Order, rid string) (kla
 		return klarnaPlacement{}, err // settled meanwhile: its order page shows how
 	}
 	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
-	if err != nil || !kp.Submitted() {
-		return klarnaPlacement{}, err // withdrawn meanwhile: the order page leads back to the widget
+	if err != nil || !kp.Submitted() || k.elsewhere(kp) {
+		// Withdrawn meanwhile (the order page leads back to the widget), or
+		// made at another Klarna API (the order page says so).
+		return klarnaPlacement{}, err
 	}
 	sub, err := k.stored(o, kp)
 	if err != nil {

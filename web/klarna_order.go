@@ -12,6 +12,10 @@ import (
 	"refshop/views"
 )
 
+// klarnaElsewhere explains an attempt made at another Klarna environment (a
+// switch between the sandbox and a real API on one data dir).
+const klarnaElsewhere = "This payment was started in another Klarna environment than the shop uses now, so the shop does not ask Klarna about it here."
+
 // refresh leaves a Klarna order as it is: the shop learns of a Klarna order
 // when it places it, and an attempt whose outcome is unknown is settled by
 // the sweep (klarnaFlow.settle), not by page views, which would each spend a
@@ -37,9 +41,15 @@ func (k *klarnaFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 		return orderPart{}, err
 	}
 	var p orderPart
-	p.Details = append(p.Details, views.KlarnaOrderDetails(views.KlarnaOrderView{
-		BuyAgain: kp.Kind == db.KlarnaCustomerToken, SourceOrderID: kp.SourceOrder, Reference: kp.CorrelationID}))
+	v := views.KlarnaOrderView{BuyAgain: kp.Kind == db.KlarnaCustomerToken, SourceOrderID: kp.SourceOrder, Reference: kp.CorrelationID}
+	elsewhere := k.elsewhere(kp)
+	if elsewhere {
+		v.Notice = klarnaElsewhere
+	}
+	p.Details = append(p.Details, views.KlarnaOrderDetails(v))
 	switch {
+	case o.Status == db.StatusPending && elsewhere:
+		// Nothing to continue or confirm here: a new checkout replaces it.
 	case o.Status == db.StatusPending && (k.a.providerWorkRunning(klarnaOrderWork(o.ID)) || (kp.Kind == db.KlarnaWidget && kp.Submitted())):
 		// The order is at Klarna, or its outcome is being settled: no way to
 		// pay again, and the page checks again by itself.

@@ -216,8 +216,8 @@ func (k *klarnaFlow) settle(ctx context.Context, o db.Order) (db.Order, error) {
 	}
 	o = cur
 	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
-	if err != nil {
-		return o, err
+	if err != nil || k.elsewhere(kp) {
+		return o, err // made at another Klarna API: never asked about here (orderPart says so)
 	}
 	if o.Status != db.StatusPending && (o.Status != db.StatusAuthorized || o.ProviderReference != "") {
 		return o, k.a.Store.SetKlarnaSettleAfter(ctx, o.ID, time.Time{})

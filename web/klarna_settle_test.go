@@ -243,7 +243,7 @@ func TestKlarnaSweepBacksOffThenLeavesItToAPerson(t *testing.T) {
 		}
 		k.clock.Advance(time.Second)
 	}
-	if due, _ := k.Store.KlarnaAttemptsToSettle(ctx, k.clock.Now().Add(24*time.Hour), klarnaMaxSettleTries, 10); len(due) != 0 {
+	if due, _ := k.Store.KlarnaAttemptsToSettle(ctx, k.App.klarna.env(), k.clock.Now().Add(24*time.Hour), klarnaMaxSettleTries, 10); len(due) != 0 {
 		t.Errorf("still due after %d tries: %v", klarnaMaxSettleTries, due)
 	}
 	if logs := k.logText(); !strings.Contains(logs, "klarna sweep: giving up") || !strings.Contains(logs, "order="+id) {

@@ -25,7 +25,7 @@ func (k *klarnaFlow) sweepOnce(ctx context.Context) {
 		name: "klarna sweep", maxTries: klarnaMaxSettleTries,
 		giveUp: "find this order in Klarna's Merchant Portal by merchant_reference1 and settle it by hand",
 		due: func(ctx context.Context, now time.Time, maxTries int) ([]string, error) {
-			return a.Store.KlarnaAttemptsToSettle(ctx, now, maxTries, klarnaSweepBatch)
+			return a.Store.KlarnaAttemptsToSettle(ctx, k.env(), now, maxTries, klarnaSweepBatch)
 		},
 		settle: func(ctx context.Context, o db.Order) error {
 			_, err := k.settle(ctx, o)

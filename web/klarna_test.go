@@ -90,6 +90,13 @@ func (k *klarnaApp) startKlarna(t *testing.T, b *browser) (orderID, sessionID st
 		t.Fatalf("start: %d %q %s", p.status, p.location, p.body)
 	}
 	pay = b.get(p.location)
+	return m[1], sessionOf(t, pay), pay
+}
+
+// sessionOf is the Klarna session id a pay page's widget opens (read from
+// its client token, as the SDK does).
+func sessionOf(t *testing.T, pay page) string {
+	t.Helper()
 	tok := pay.doc(t).Find("#klarna-checkout").AttrOr("data-client-token", "")
 	parts := strings.Split(tok, ".")
 	if pay.status != 200 || len(parts) != 3 {
@@ -100,7 +107,7 @@ func (k *klarnaApp) startKlarna(t *testing.T, b *browser) (orderID, sessionID st
 		SessionID string `json:"session_id"`
 	}
 	_ = json.Unmarshal(raw, &claims)
-	return m[1], claims.SessionID, pay
+	return claims.SessionID
 }
 
 // shopper is a browser signed up as email (a guest when email is "") with
@@ -738,5 +745,67 @@ func TestKlarnaSlowUnlinkAnswersInTime(t *testing.T) {
 	eventually(t, "the link is forgotten", func() bool { return k.storedToken(t, "ulla@example.com") == "" })
 	if n := k.sb.State.Calls("klarna.customer_token_status"); n != 1 {
 		t.Errorf("cancelled at Klarna %d times, want 1", n)
+	}
+}
+
+// A Klarna payment attempt belongs to the API it was made at. The shop
+// pointed at another Klarna API on the same data dir never sends the old
+// session, order request or authorization there: the pay page and an
+// approval lead to the order page, which says why and offers no way on; the
+// sweep skips the attempt; and a second submit replaces it, so the same cart
+// pays afresh.
+func TestKlarnaPaymentsAreKeptPerEnvironment(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.shopper(t, "", "sencha")
+	id, sid, _ := k.startKlarna(t, b)
+	auth := k.approve(t, sid, false)
+	calls := func(sb *sandboxtest.Server) int {
+		st := sb.State
+		return st.Calls("klarna.create_session") + st.Calls("klarna.update_session") + st.Calls("klarna.read_session") +
+			st.Calls("klarna.create_order") + st.Calls("klarna.cancel_authorization")
+	}
+	before := calls(k.sb)
+
+	other := klarnaAppOn(t, k.DB, startKlarnaSandbox(t))
+	b.moveTo(other.testApp)
+	if p := b.get("/checkout/klarna/" + id); p.status != http.StatusSeeOther || p.location != "/orders/"+id {
+		t.Errorf("the old attempt's pay page: %d %q, want the order page", p.status, p.location)
+	}
+	if p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}}); p.status != http.StatusSeeOther || p.location != "/orders/"+id {
+		t.Errorf("the old attempt's approval: %d %q, want the order page", p.status, p.location)
+	}
+	page, doc := b.orderPage(t, id)
+	if main := doc.Find("main").Text(); !strings.Contains(main, "another Klarna environment") || page.header.Get("Refresh") != "" ||
+		strings.Contains(page.body, "Continue with Klarna") || doc.Find("[data-testid=klarna-confirming]").Length() != 0 {
+		t.Errorf("the order page of the old environment's attempt:\n%s", main)
+	}
+	other.sweep(t, 49*time.Hour)
+	if n := calls(other.sb); n != 0 {
+		t.Fatalf("the new Klarna API was asked about the old attempt (%d calls)", n)
+	}
+	if o := orderStatus(t, other.testApp, id); o.Status != db.StatusPending {
+		t.Errorf("the old attempt is %s, want pending as Klarna last said", o.Status)
+	}
+
+	p := b.post("/checkout/klarna", nil) // the same cart
+	m := orderPath.FindStringSubmatch(p.location)
+	if p.status != http.StatusSeeOther || m == nil || m[1] == id {
+		t.Fatalf("checkout at the new API: %d to %q", p.status, p.location)
+	}
+	if n, u := other.sb.State.Calls("klarna.create_session"), other.sb.State.Calls("klarna.update_session"); n != 1 || u != 0 {
+		t.Errorf("%d sessions created and %d updated at the new API, want one new", n, u)
+	}
+	if o := orderStatus(t, other.testApp, id); o.Status != db.StatusCancelled {
+		t.Errorf("the old environment's attempt is %s, want replaced", o.Status)
+	}
+	auth = other.approve(t, sessionOf(t, b.get(p.location)), false)
+	if p := b.post("/checkout/klarna/"+m[1]+"/authorize", url.Values{"authorization_token": {auth}}); p.location != "/orders/"+m[1] {
+		t.Fatalf("place at the new API: %d %q", p.status, p.location)
+	}
+	if o := orderStatus(t, other.testApp, m[1]); o.Status != db.StatusAuthorized || other.sb.State.Calls("klarna.create_order") != 1 {
+		t.Errorf("the new attempt is %s after %d orders, want paid once", o.Status, other.sb.State.Calls("klarna.create_order"))
+	}
+	if calls(k.sb) != before {
+		t.Error("the shop still calls the old Klarna API")
 	}
 }

@@ -317,8 +317,10 @@ test('no answer to the invoice request: the shop says it is confirming, then sho
   await expect(page.getByTestId('order-status')).toHaveText('Awaiting payment');
   await expect(page.locator('main')).not.toContainText('could not be created');
 
-  // The provider answers again (a harmless fault replaces the lost answers).
+  // The provider answers again (a harmless fault replaces the lost answers),
+  // and the page asks again once its last ask is 10 s old.
   await fault(page, { operation: 'altpay.create_invoice', status: 0, times: 1 });
+  await advanceSandboxClock(page, '10s');
   await page.reload();
   await page.getByRole('link', { name: 'Pay the invoice' }).click();
   await invoiceLoaded(page);

@@ -47,17 +47,25 @@ import (
 const (
 	altpayDueIn   = 14 * 24 * time.Hour // invoices are due two weeks after the order
 	altpayFormKey = "altpay_form"       // a refused checkout form, for the method to show again
+	// altpayRecheckAfter is how long an order page shows what the provider
+	// last said about an unconfirmed invoice before asking again, as Vipps's
+	// does (vippsRecheckAfter).
+	altpayRecheckAfter = 10 * time.Second
 )
 
 // altpayFlow is pay by invoice with Alternative Payments.
 type altpayFlow struct {
 	a      *App
 	client *altpay.Client
+	asked  askedLately // order page views
 }
 
 // newAltpayFlow builds the flow with the one shared client (Deps.Altpay): one
 // OAuth token for the whole process.
-func newAltpayFlow(a *App) *altpayFlow { return &altpayFlow{a: a, client: a.Altpay} }
+func newAltpayFlow(a *App) *altpayFlow {
+	return &altpayFlow{a: a, client: a.Altpay,
+		asked: askedLately{clock: providerClock(a.Deps, a.Config.Altpay.Mode), every: altpayRecheckAfter}}
+}
 
 // env is the provider environment the shop talks to, its API base URL: the
 // stored ids of another one are never sent.

@@ -15,12 +15,15 @@ import (
 // customer who paid and closed the tab before the page confirmed finds the
 // order paid, and an invoice whose creation got no answer is asked for again
 // (reconcile), within the request's deadline. Nothing is asked while this
-// process is still asking for the invoice. When the provider cannot be
-// asked, or has not answered by the deadline, the page shows what the shop
-// knows.
+// process is still asking for the invoice, nor within altpayRecheckAfter of
+// the last view that asked. When the provider cannot be asked, or has not
+// answered by the deadline, the page shows what the shop knows.
 func (f *altpayFlow) refresh(c echo.Context, o db.Order) (db.Order, error) {
 	a := f.a
 	if o.Status != db.StatusPending || a.providerWorkRunning(altpayInvoiceWork(o.ID)) {
+		return o, nil
+	}
+	if recent, _ := f.asked.recently(o.ID); recent {
 		return o, nil
 	}
 	ctx := c.Request().Context()
@@ -33,10 +36,12 @@ func (f *altpayFlow) refresh(c echo.Context, o db.Order) (db.Order, error) {
 	case inv.InvoiceID == "" && a.Clock.Now().Before(inv.SettleAfter):
 		return o, nil // the request that asked may still be waiting for the answer
 	case inv.InvoiceID == "":
+		f.asked.mark(o.ID, false)
 		_, err = awaitProvider(a, c, altpayInvoiceWork(o.ID), func(ctx context.Context) (struct{}, error) {
 			return struct{}{}, f.reconcile(ctx, o, inv)
 		})
 	default:
+		f.asked.mark(o.ID, false)
 		_, err = f.syncWithin(c, o, inv)
 	}
 	if err != nil && !errors.Is(err, errConfirming) {

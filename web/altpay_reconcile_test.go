@@ -71,8 +71,10 @@ func TestInvoiceWithNoAnswerIsConfirmedNotFailed(t *testing.T) {
 	if page.doc(t).Find("[data-testid=altpay-order-notice]").Length() != 1 {
 		t.Error("the order page does not say the invoice is being confirmed")
 	}
-	// The provider answers again: the order page's next look asks with the
-	// same request and gets the invoice the first try made.
+	// The provider answers again: the order page's next look (past
+	// altpayRecheckAfter) asks with the same request and gets the invoice the
+	// first try made.
+	w.clock.Advance(altpayRecheckAfter)
 	page = b.get(p.location)
 	if page.doc(t).Find(`a[href="/invoices/`+o.PublicID+`"]`).Length() != 1 {
 		t.Errorf("the order page does not offer the confirmed invoice")

@@ -335,6 +335,7 @@ func TestOrderPageSettlesAnInvoicePaidWithoutConfirm(t *testing.T) {
 	}
 	_, tok := b.token(order)
 	w.payAsTheBrowser(t, tok["token"].(string), "36.00") // then the tab is closed: no confirm
+	w.clock.Advance(altpayRecheckAfter)                  // the next view asks the provider again
 	p := b.get("/orders/" + order)
 	if st := p.doc(t).Find("[data-testid=order-status]").Text(); st != "Paid" {
 		t.Errorf("order page status %q after the provider says PAID, want Paid", st)
@@ -417,5 +418,32 @@ func TestAltpayUserErrorSentences(t *testing.T) {
 				t.Errorf("message %q, reference %q; want %q and reference %q", ue.Message, ue.Reference, c.want, c.ref)
 			}
 		})
+	}
+}
+
+// The order page of an unpaid invoice asks the provider at most once per
+// altpayRecheckAfter (on the provider's clock): reloading must not spend its
+// rate limits. A payment made meanwhile shows on the first view after that.
+func TestAltpayOrderViewsAskAtMostEveryFewSeconds(t *testing.T) {
+	w, b := newAltpayTess(t)
+	order := w.checkoutByInvoice(t, b, nil)
+	b.orderPage(t, order)
+	gets := w.sb.State.Calls("altpay.get_invoice")
+	for range 5 {
+		if got := b.get("/orders/" + order).doc(t).Find("[data-testid=order-status]").Text(); got != "Awaiting payment" {
+			t.Fatalf("status %q", got)
+		}
+	}
+	if n := w.sb.State.Calls("altpay.get_invoice") - gets; n != 0 {
+		t.Errorf("five quick views asked the provider %d more times", n)
+	}
+	_, tok := b.token(order)
+	w.payAsTheBrowser(t, tok["token"].(string), "36.00")
+	w.clock.Advance(altpayRecheckAfter)
+	if got := b.get("/orders/" + order).doc(t).Find("[data-testid=order-status]").Text(); got != "Paid" {
+		t.Errorf("status %q after %v, want Paid", got, altpayRecheckAfter)
+	}
+	if n := w.sb.State.Calls("altpay.get_invoice") - gets; n != 1 {
+		t.Errorf("%d gets after %v, want 1", n, altpayRecheckAfter)
 	}
 }

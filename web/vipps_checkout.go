@@ -49,7 +49,7 @@ type vippsFlow struct {
 // one access token for the whole process.
 func newVippsFlow(a *App) *vippsFlow {
 	return &vippsFlow{a: a, batch: vippsSweepBatch, client: a.Vipps,
-		asked: askedLately{clock: providerClock(a.Deps, a.Config.Vipps.Mode)}}
+		asked: askedLately{clock: providerClock(a.Deps, a.Config.Vipps.Mode), every: vippsRecheckAfter}}
 }
 
 // env is the Vipps environment the shop talks to, its API base URL: payments

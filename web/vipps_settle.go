@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"refshop/db"
 	"refshop/web/catalog"
-	"refshop/web/clock"
 	"refshop/web/vipps"
 )
 
@@ -32,48 +30,6 @@ const (
 	// before asking again: reloading a page must not spend Vipps's rate limits.
 	vippsRecheckAfter = 10 * time.Second
 )
-
-// askedLately remembers, per order, when the shop last asked Vipps about its
-// payment (on the provider's clock, which the sandbox's POST /control/clock
-// moves) and whether that failed. Entries older than vippsRecheckAfter are
-// dropped as new ones come, so it holds only the orders of the last seconds.
-type askedLately struct {
-	clock clock.Clock
-	mu    sync.Mutex
-	at    map[int64]askedAt
-}
-
-type askedAt struct {
-	when   time.Time
-	failed bool
-}
-
-// recently reports whether Vipps was asked about orderID within
-// vippsRecheckAfter, and whether that ask failed.
-func (l *askedLately) recently(orderID int64) (recent, failed bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	a, ok := l.at[orderID]
-	if !ok || l.clock.Now().Sub(a.when) >= vippsRecheckAfter {
-		return false, false
-	}
-	return true, a.failed
-}
-
-func (l *askedLately) mark(orderID int64, failed bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.clock.Now()
-	if l.at == nil {
-		l.at = map[int64]askedAt{}
-	}
-	for id, a := range l.at {
-		if now.Sub(a.when) >= vippsRecheckAfter {
-			delete(l.at, id)
-		}
-	}
-	l.at[orderID] = askedAt{when: now, failed: failed}
-}
 
 // settle asks Vipps where the order's payment stands and moves the order to
 // match: an authorized payment is captured in full and the cart emptied; a

@@ -39,7 +39,8 @@ package web
 // altpay_attempt.go and altpay_order.go (a second submit, the order page);
 // klarna_checkout.go (the session, placing the order), klarna_attempt.go (a
 // second submit) and klarna_buyagain.go. Their order pages show the same
-// notice (views.Confirming).
+// notice (views.Confirming). Sign in with Klarna (klarnasignin.go) uses it
+// for discovery, the code exchange, and revocation.
 
 import (
 	"context"

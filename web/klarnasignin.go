@@ -18,13 +18,26 @@ package web
 //  4. Paying with Klarna, the checkout asks the grant keeper for a fresh access token
 //     and passes it as customer.klarna_access_token; a grant Klarna ended
 //     shows "Sign in with Klarna again to skip the Klarna login at checkout".
+//
+// Every call to Klarna here runs within the request's deadline
+// (awaitProvider, deadline.go). Past it: start and connect say Klarna is
+// slow; the callback says Klarna is slow to confirm the sign-in and looks
+// again at GET /auth/klarna/resume (a code is exchanged only once, so the
+// work keeps what it got for that look, by the sign-in's state); Disconnect
+// says the revocation is being confirmed, and the work forgets the grant
+// once Klarna has.
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -52,13 +65,17 @@ type klarnaPending struct {
 	UserID   int64     `json:"user_id,omitempty"`
 	Next     string    `json:"next,omitempty"`
 	Started  time.Time `json:"started"`
+	// Exchanging: the code's exchange outlived the callback's request; the
+	// next look (resume) takes what it got.
+	Exchanging bool `json:"exchanging,omitempty"`
 }
 
 // klarnaSignInFlow is Sign in with Klarna's handlers and the account grants.
 type klarnaSignInFlow struct {
-	a      *App
-	client *klarnasignin.Client
-	grants *grants.Keeper
+	a         *App
+	client    *klarnasignin.Client
+	grants    *grants.Keeper
+	exchanged klarnaExchanges
 }
 
 func newKlarnaSignInFlow(a *App) *klarnaSignInFlow {
@@ -95,7 +112,16 @@ func (f *klarnaSignInFlow) connect(c echo.Context) error {
 // callback is then refused as not matching.
 func (f *klarnaSignInFlow) redirect(c echo.Context, p klarnaPending) error {
 	ctx := c.Request().Context()
-	ar, err := f.client.NewAuthRequest(ctx)
+	ar, err := awaitProvider(f.a, c, "klarnasignin.authorize:"+rand.Text(), f.client.NewAuthRequest)
+	if errors.Is(err, errConfirming) {
+		back := views.KlarnaSignInAction{Label: "Try again", Href: "/signin"}
+		if p.Mode == "connect" {
+			back = views.KlarnaSignInAction{Label: "Back to your account", Href: "/account"}
+		}
+		return f.problem(c, http.StatusServiceUnavailable, "Klarna is slow to answer",
+			"Klarna did not answer in time, so the shop did not send you there. Nothing changed. Please try again in a moment.",
+			back, views.KlarnaSignInAction{Label: "Back to the shop", Href: "/"})
+	}
 	if err != nil {
 		return &UserError{Status: http.StatusServiceUnavailable, Title: "Klarna is not answering",
 			Message: "Sign in with Klarna is unavailable right now. Please try again in a moment.", Err: err}
@@ -117,16 +143,27 @@ func (f *klarnaSignInFlow) problem(c echo.Context, status int, title, msg string
 	return render(c, status, views.KlarnaSignInProblem(f.a.chrome(c, title), views.KlarnaSignInProblemView{Title: title, Message: msg, Actions: actions}))
 }
 
+// pending is the sign-in this browser started, if any.
+func (f *klarnaSignInFlow) pending(c echo.Context) (klarnaPending, bool) {
+	raw := f.a.Sessions.GetString(c.Request().Context(), sessKlarnaAuth)
+	var p klarnaPending
+	return p, raw != "" && json.Unmarshal([]byte(raw), &p) == nil
+}
+
+// notValid answers a callback or look with no sign-in in progress.
+func (f *klarnaSignInFlow) notValid(c echo.Context) error {
+	// A callback used twice, a bookmarked or forged one, or a session that
+	// ended meanwhile.
+	return f.problem(c, http.StatusBadRequest, "This sign-in link is not valid",
+		"This Sign in with Klarna response was already used, or no sign-in was started in this browser. Nothing changed. Start again from the sign-in page.")
+}
+
 // callback is GET /auth/klarna/callback.
 func (f *klarnaSignInFlow) callback(c echo.Context) error {
 	a, ctx := f.a, c.Request().Context()
-	raw := a.Sessions.GetString(ctx, sessKlarnaAuth)
-	var p klarnaPending
-	if raw == "" || json.Unmarshal([]byte(raw), &p) != nil {
-		// No sign-in in progress: a callback used twice, a bookmarked or
-		// forged one, or a session that ended meanwhile.
-		return f.problem(c, http.StatusBadRequest, "This sign-in link is not valid",
-			"This Sign in with Klarna response was already used, or no sign-in was started in this browser. Nothing changed. Start again from the sign-in page.")
+	p, ok := f.pending(c)
+	if !ok {
+		return f.notValid(c)
 	}
 	state := c.QueryParam("state")
 	if subtle.ConstantTimeCompare([]byte(state), []byte(p.State)) != 1 {
@@ -134,6 +171,9 @@ func (f *klarnaSignInFlow) callback(c echo.Context) error {
 		// forged link cannot cancel the customer's real one.
 		return f.problem(c, http.StatusBadRequest, "This sign-in link is not valid",
 			"The response from Klarna does not match the sign-in this browser started, so the shop refused it. Nothing changed. Start again from the sign-in page.")
+	}
+	if p.Exchanging {
+		return f.finish(c, p, "") // the callback reloaded while its code is being exchanged
 	}
 	a.Sessions.Remove(ctx, sessKlarnaAuth) // one callback per sign-in
 	if a.Clock.Now().Sub(p.Started) > klarnaAuthTTL {
@@ -155,24 +195,153 @@ func (f *klarnaSignInFlow) callback(c echo.Context) error {
 	if code == "" {
 		return f.problem(c, http.StatusBadRequest, "This sign-in link is not valid", "The response from Klarna has no authorization code. Please start again.")
 	}
-	id, toks, err := f.client.Exchange(ctx, code, p.Verifier, p.Nonce)
+	return f.finish(c, p, code)
+}
+
+// resume is GET /auth/klarna/resume: the next look at a sign-in whose code
+// exchange outlived the callback's request.
+func (f *klarnaSignInFlow) resume(c echo.Context) error {
+	p, ok := f.pending(c)
+	if !ok || !p.Exchanging {
+		return f.notValid(c)
+	}
+	return f.finish(c, p, "")
+}
+
+// finish exchanges the sign-in's code (code "": takes what an earlier
+// request's exchange got) and signs in or connects. Past the deadline the
+// pending sign-in stays in the session, marked exchanging, and the page
+// looks again by itself.
+func (f *klarnaSignInFlow) finish(c echo.Context, p klarnaPending, code string) error {
+	a, ctx := f.a, c.Request().Context()
+	x, err := f.exchange(c, p, code)
+	if errors.Is(err, errConfirming) {
+		p.Exchanging = true
+		b, _ := json.Marshal(p)
+		a.Sessions.Put(ctx, sessKlarnaAuth, string(b))
+		c.Response().Header().Set("Refresh", confirmingRefreshSeconds+"; url=/auth/klarna/resume")
+		return f.problem(c, http.StatusOK, "Klarna is slow to confirm your sign-in",
+			"Klarna has not confirmed your sign-in yet. This page looks again by itself in a moment.",
+			views.KlarnaSignInAction{Label: "Try again", Href: "/auth/klarna/resume"},
+			views.KlarnaSignInAction{Label: "Back to the shop", Href: "/"})
+	}
+	a.Sessions.Remove(ctx, sessKlarnaAuth)
+	if err == nil {
+		err = x.err
+	}
 	if err != nil {
 		return f.exchangeFailed(c, err)
 	}
-	if id.Email == "" {
-		f.revoke(ctx, toks)
+	if x.id.Email == "" {
+		f.revokeWithin(c, p, x.toks)
 		return f.problem(c, http.StatusBadRequest, "Klarna did not share your email",
 			"The shop needs your email address to make your account. Please sign in with Klarna again and allow the shop to see your email.")
 	}
 	if p.Mode == "connect" {
-		return f.connected(c, p, id, toks)
+		return f.connected(c, p, x.id, x.toks)
 	}
-	return f.signedIn(c, p, id, toks)
+	return f.signedIn(c, p, x.id, x.toks)
+}
+
+// klarnaExchange is what exchanging a sign-in's code came to.
+type klarnaExchange struct {
+	id   klarnasignin.Identity
+	toks klarnasignin.Tokens
+	err  error
+	at   time.Time
+}
+
+// errSignInLost: no exchange of the sign-in's code runs here, and none left
+// its result here (another process, or a restart, had it).
+var errSignInLost = errors.New("web: the sign-in's code exchange is not known here")
+
+// klarnaExchanges keeps, by sign-in, what a code exchange got until a
+// request takes it: Klarna exchanges a code only once, so a look after the
+// deadline must find the first exchange's result. Results nobody took for
+// klarnaAuthTTL are dropped and their tokens given back.
+type klarnaExchanges struct {
+	mu sync.Mutex
+	m  map[string]klarnaExchange
+}
+
+// put keeps x under key and returns the results left untaken too long.
+func (e *klarnaExchanges) put(key string, x klarnaExchange) (stale []klarnaExchange) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = map[string]klarnaExchange{}
+	}
+	for k, old := range e.m {
+		if x.at.Sub(old.at) > klarnaAuthTTL {
+			stale = append(stale, old)
+			delete(e.m, k)
+		}
+	}
+	e.m[key] = x
+	return stale
+}
+
+// take returns and forgets the result under key.
+func (e *klarnaExchanges) take(key string) (klarnaExchange, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x, ok := e.m[key]
+	delete(e.m, key)
+	return x, ok
+}
+
+// signInKey names a sign-in in work keys and logs without its state, which
+// is a secret.
+func signInKey(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return hex.EncodeToString(sum[:8])
+}
+
+func klarnaExchangeWork(state string) string { return "klarnasignin.exchange:" + signInKey(state) }
+func klarnaRevokeWork(state string) string   { return "klarnasignin.revoke:" + signInKey(state) }
+
+// exchange trades the sign-in's code for its identity and tokens within the
+// request's deadline. The work records its result before it ends, and the
+// request (this one, or the next look) takes it. With code "" it only takes
+// a result, or waits for the exchange still running.
+func (f *klarnaSignInFlow) exchange(c echo.Context, p klarnaPending, code string) (klarnaExchange, error) {
+	key := signInKey(p.State)
+	if x, ok := f.exchanged.take(key); ok {
+		return x, nil
+	}
+	work := klarnaExchangeWork(p.State)
+	if code == "" && !f.a.providerWorkRunning(work) {
+		if x, ok := f.exchanged.take(key); ok { // it ended just now
+			return x, nil
+		}
+		return klarnaExchange{}, errSignInLost
+	}
+	_, err := awaitProvider(f.a, c, work, func(ctx context.Context) (struct{}, error) {
+		x := klarnaExchange{err: errSignInLost}
+		if code != "" {
+			x.id, x.toks, x.err = f.client.Exchange(ctx, code, p.Verifier, p.Nonce)
+		}
+		x.at = f.a.Clock.Now()
+		for _, old := range f.exchanged.put(key, x) {
+			f.revoke(ctx, old.toks)
+		}
+		return struct{}{}, nil
+	})
+	if err != nil {
+		return klarnaExchange{}, err
+	}
+	if x, ok := f.exchanged.take(key); ok {
+		return x, nil
+	}
+	return klarnaExchange{}, errSignInLost // taken by a parallel request of the same sign-in
 }
 
 // exchangeFailed explains a code exchange that did not work.
 func (f *klarnaSignInFlow) exchangeFailed(c echo.Context, err error) error {
 	switch {
+	case errors.Is(err, errSignInLost):
+		return f.problem(c, http.StatusBadRequest, "This sign-in could not be finished",
+			"The shop no longer has Klarna's answer to this sign-in. Please start again from the sign-in page.")
 	case klarnasignin.InvalidIDToken(err):
 		f.a.Log.Warn("klarnasignin: refused an ID token", "error", err)
 		return f.problem(c, http.StatusBadRequest, "Klarna's answer could not be verified",
@@ -195,6 +364,15 @@ func (f *klarnaSignInFlow) revoke(ctx context.Context, t klarnasignin.Tokens) {
 	if err := f.client.Revoke(ctx, t.RefreshToken); err != nil {
 		f.a.Log.Warn("klarnasignin: revoking unused tokens", "error", err)
 	}
+}
+
+// revokeWithin is revoke within the request's deadline; past it the work
+// goes on (best effort either way: the customer's page is the same).
+func (f *klarnaSignInFlow) revokeWithin(c echo.Context, p klarnaPending, t klarnasignin.Tokens) {
+	_, _ = awaitProvider(f.a, c, klarnaRevokeWork(p.State), func(ctx context.Context) (struct{}, error) {
+		f.revoke(ctx, t)
+		return struct{}{}, nil
+	})
 }
 
 // signedIn finishes a Sign in with Klarna: the account connected to the
@@ -225,7 +403,7 @@ func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnasi
 		u, err := a.Store.CreateKlarnaUser(ctx, id.Email, id.Name(), ident, f.grants.Seal(toks))
 		switch {
 		case errors.Is(err, db.ErrEmailTaken):
-			f.revoke(ctx, toks)
+			f.revokeWithin(c, p, toks)
 			return f.problem(c, http.StatusConflict, "You already have an account with this email",
 				"An account with "+id.Email+" already exists in the shop. The shop never joins accounts by email alone. "+
 					"To use Klarna with that account, sign in with its password, then choose \"Connect Klarna\" on your account page.",
@@ -249,18 +427,18 @@ func (f *klarnaSignInFlow) connected(c echo.Context, p klarnaPending, id klarnas
 	a, ctx := f.a, c.Request().Context()
 	u := currentUser(c)
 	if u == nil || u.ID != p.UserID {
-		f.revoke(ctx, toks)
+		f.revokeWithin(c, p, toks)
 		return f.problem(c, http.StatusForbidden, "Signed in as someone else",
 			"Klarna was to be connected to the account that started it, and that account is no longer signed in here. Nothing changed.")
 	}
 	err := f.grants.Connect(ctx, u.ID, id, toks)
 	switch {
 	case errors.Is(err, db.ErrKlarnaTaken):
-		f.revoke(ctx, toks)
+		f.revokeWithin(c, p, toks)
 		return f.problem(c, http.StatusConflict, "This Klarna account belongs to another shop account",
 			"The Klarna account "+id.Email+" is already connected to another account in this shop, so it was not connected to this one.")
 	case errors.Is(err, db.ErrKlarnaConnected):
-		f.revoke(ctx, toks)
+		f.revokeWithin(c, p, toks)
 		return f.problem(c, http.StatusConflict, "Another Klarna account is connected",
 			"This account is connected to a different Klarna account. Disconnect it first, then connect "+id.Email+".")
 	case err != nil:
@@ -272,14 +450,21 @@ func (f *klarnaSignInFlow) connected(c echo.Context, p klarnaPending, id klarnas
 
 // disconnect is POST /account/klarna/disconnect.
 func (f *klarnaSignInFlow) disconnect(c echo.Context) error {
-	a, ctx := f.a, c.Request().Context()
+	a := f.a
 	u := currentUser(c)
 	if u.PasswordHash == "" {
 		return f.problem(c, http.StatusConflict, "Klarna stays connected",
 			"You sign in to this account with Klarna and it has no password, so disconnecting Klarna would lock you out.",
 			views.KlarnaSignInAction{Label: "Back to your account", Href: "/account"})
 	}
-	err := f.grants.Disconnect(ctx, u.ID)
+	uid := u.ID
+	_, err := awaitProvider(a, c, fmt.Sprintf("klarnasignin.disconnect:user:%d", uid), func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, f.grants.Disconnect(ctx, uid)
+	})
+	if errors.Is(err, errConfirming) {
+		a.flash(c, "Klarna has not confirmed the revocation yet. The shop forgets the connection once Klarna confirms it: reload the account page in a moment.")
+		return c.Redirect(http.StatusSeeOther, "/account")
+	}
 	if errors.Is(err, grants.ErrRevoke) {
 		return &UserError{Status: http.StatusBadGateway, Title: "Klarna is not answering",
 			Message: "Klarna did not confirm the disconnection, so Klarna stays connected. Please try again in a moment.", Err: err}

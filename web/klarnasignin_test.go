@@ -617,3 +617,113 @@ func TestKlarnaSignInGrantsAreKeptPerIssuer(t *testing.T) {
 		t.Error("the first issuer's connection was lost")
 	}
 }
+
+// Klarna's discovery slower than the deadline: "Sign in with Klarna" answers
+// in time with a calm page, and the work's discovery serves the next start.
+func TestKlarnaSignInSlowDiscoveryAnswersInTime(t *testing.T) {
+	k := newKlarnaSignInShop(t)
+	b := k.browser(t)
+	k.ProviderDeadline = 20 * time.Millisecond
+	k.sb.Delay(t, "klarna.discovery", "1s", 1)
+	p := b.post("/auth/klarna/start", nil)
+	if p.status != http.StatusServiceUnavailable || !strings.Contains(p.body, "Klarna is slow to answer") ||
+		p.doc(t).Find("a[href='/signin']").Length() == 0 {
+		t.Fatalf("start past the deadline: %d %q\n%s", p.status, p.location, p.doc(t).Find("main").Text())
+	}
+	k.ProviderDeadline = 0 // the default
+	k.signInWithKlarna(t, b, "mia.svensson@example.com")
+	if n := k.st.Calls("klarna.discovery"); n != 1 {
+		t.Errorf("%d discoveries, want the slow one only", n)
+	}
+}
+
+// Klarna's token endpoint slower than the deadline at the callback: the
+// customer reads that Klarna is slow to confirm the sign-in, with a way to
+// look again; the work exchanges the code once and keeps what it got, and
+// the next look signs the customer in with it.
+func TestKlarnaSignInSlowCodeExchangeIsPickedUpByTheNextLook(t *testing.T) {
+	k := newKlarnaSignInShop(t)
+	b := k.browser(t)
+	back := k.authorize(t, k.start(t, b, "/auth/klarna/start"), "mia.svensson@example.com")
+	k.ProviderDeadline = 20 * time.Millisecond
+	k.sb.Delay(t, "klarna.token_code", "1s", 1)
+	p := b.get(back)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "Klarna is slow to confirm your sign-in") ||
+		p.doc(t).Find("a[href='/auth/klarna/resume']").Length() != 1 || p.header.Get("Refresh") == "" {
+		t.Fatalf("callback past the deadline: %d %q\n%s", p.status, p.location, p.doc(t).Find("main").Text())
+	}
+	if strings.Contains(p.body, "could not") {
+		t.Error("the slow page says the sign-in failed")
+	}
+	var done page
+	eventually(t, "the next look signs in", func() bool {
+		done = b.get("/auth/klarna/resume")
+		return done.status != http.StatusOK
+	})
+	if done.status != http.StatusSeeOther || done.location != "/account" {
+		t.Fatalf("the look after the exchange: %d %q\n%s", done.status, done.location, done.body)
+	}
+	if acct := b.get("/account"); acct.status != http.StatusOK || acct.doc(t).Find("[data-testid=klarnasignin-email]").Text() != "mia.svensson@example.com" {
+		t.Errorf("not signed in with Klarna after the slow exchange: %d", acct.status)
+	}
+	if n := k.st.Calls("klarna.token_code"); n != 1 {
+		t.Errorf("the code was exchanged %d times, want 1", n)
+	}
+	if again := b.get("/auth/klarna/resume"); again.status != http.StatusBadRequest {
+		t.Errorf("a look after the sign-in finished: %d, want refused", again.status)
+	}
+}
+
+// Klarna's revocation slower than the deadline on Disconnect: the account
+// page answers in time, says the revocation is being confirmed and still
+// shows the connection; the work forgets the grant once Klarna confirms.
+func TestKlarnaSignInSlowDisconnectAnswersInTime(t *testing.T) {
+	k := newKlarnaSignInShop(t)
+	b := k.browser(t)
+	b.signUp("tess@example.com")
+	if p := b.get(k.authorize(t, k.start(t, b, "/account/klarna/connect"), "mia.svensson@example.com")); p.location != "/account" {
+		t.Fatalf("connect: %d %q", p.status, p.location)
+	}
+	uid := k.userID(t, b)
+	k.ProviderDeadline = 20 * time.Millisecond
+	k.sb.Delay(t, "klarna.revoke", "1s", 1)
+	if p := b.post("/account/klarna/disconnect", nil); p.status != http.StatusSeeOther || p.location != "/account" {
+		t.Fatalf("disconnect: %d %q", p.status, p.location)
+	}
+	acct := b.get("/account")
+	if doc := acct.doc(t); !strings.Contains(acct.body, "Klarna has not confirmed the revocation yet") ||
+		doc.Find("[data-testid=klarnasignin-panel]").Length() != 1 {
+		t.Errorf("the account page before Klarna answered:\n%s", doc.Find("main").Text())
+	}
+	eventually(t, "the grant is forgotten", func() bool {
+		st, err := k.klarnaSignIn.grants.Status(t.Context(), uid)
+		return err == nil && !st.Connected
+	})
+	if n := k.st.Calls("klarna.revoke"); n != 1 {
+		t.Errorf("revoked at Klarna %d times, want 1", n)
+	}
+}
+
+// Tokens the shop refuses (an account has the identity's email) are given
+// back within the deadline: the customer reads why at once, and the work
+// revokes them at Klarna afterwards.
+func TestKlarnaSignInSlowRevokeOfRefusedTokensAnswersInTime(t *testing.T) {
+	k := newKlarnaSignInShop(t)
+	k.browser(t).signUp("mia.svensson@example.com")
+	b := k.browser(t)
+	back := k.authorize(t, k.start(t, b, "/auth/klarna/start"), "mia.svensson@example.com")
+	cb, err := url.Parse(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.sb.Delay(t, "klarna.revoke", "5s", 1)
+	k.ProviderDeadline = 500 * time.Millisecond // the exchange fits; the revocation does not
+	p := b.get(back)
+	if p.status != http.StatusConflict || !strings.Contains(p.body, "You already have an account with this email") {
+		t.Fatalf("callback: %d\n%s", p.status, p.doc(t).Find("main").Text())
+	}
+	if !k.providerWorkRunning(klarnaRevokeWork(cb.Query().Get("state"))) {
+		t.Error("the callback answered after the revocation, not within its deadline")
+	}
+	eventually(t, "the refused tokens are revoked", func() bool { return k.st.Calls("klarna.revoke") == 1 })
+}

@@ -65,6 +65,8 @@ func (a *App) routes() {
 	e.POST("/auth/klarna/start", a.klarnaSignIn.start)
 	// GET: the OpenID Connect redirect; the state in the session makes it work once.
 	e.GET("/auth/klarna/callback", a.klarnaSignIn.callback)
+	// The next look at a sign-in whose code exchange outlived the callback.
+	e.GET("/auth/klarna/resume", a.klarnaSignIn.resume)
 	e.POST("/account/klarna/connect", a.klarnaSignIn.connect, a.requireUser)
 	e.POST("/account/klarna/disconnect", a.klarnaSignIn.disconnect, a.requireUser)
 }

@@ -175,7 +175,12 @@ func (altpayFlow) probe(ctx context.Context, pr *prober, c *customer, o shopOrde
 	if err != nil || !found {
 		return holding{}, err
 	}
-	return holding{exists: true, money: inv.Status == "PAID", what: "invoice " + inv.Number + " " + inv.Status}, nil
+	paid := inv.Status == "PAID"
+	h := holding{exists: true, money: paid, what: "invoice " + inv.Number + " " + inv.Status, payable: !paid}
+	if paid {
+		h.agree = []string{"captured"} // an invoice is paid in full at once
+	}
+	return h, nil
 }
 
 // count brackets the scenario with marker invoices to count every invoice

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -139,7 +140,23 @@ func (c *customer) adopt(orders []shopOrder) {
 type holding struct {
 	exists bool   // the provider has an object for the order
 	money  bool   // ... and it holds the customer's money (reserved, placed or paid)
-	what   string // for people: "payment CAPTURED", "order placed", "invoice INV-00007 PAID"
+	what   string // for people: "payment AUTHORIZED, captured", "a Klarna order", "invoice INV-00007 PAID"
+	// agree are the shop statuses that match the provider's state; nil means
+	// the usual: paid (authorized or captured) exactly when the provider
+	// holds the money.
+	agree []string
+	// payable: the customer holds a way to pay it at the provider without
+	// the shop (a landing page, an invoice page), and the provider would take
+	// the money.
+	payable bool
+}
+
+// agrees reports whether a shop status matches what the provider holds.
+func (h holding) agrees(status string) bool {
+	if h.agree != nil {
+		return slices.Contains(h.agree, status)
+	}
+	return paid(status) == h.money
 }
 
 // orderState is one of the scenario's orders, as the shop and the provider
@@ -183,10 +200,27 @@ func (s snapshot) mismatches() []string {
 	var out []string
 	for _, o := range s.orders {
 		switch {
-		case paid(o.status) && !o.money:
-			out = append(out, fmt.Sprintf("order %s is %s but the provider holds no money for it (%s)", short(o.id), o.status, orNothing(o.what)))
-		case !paid(o.status) && o.money:
+		case o.agrees(o.status):
+		case o.money:
 			out = append(out, fmt.Sprintf("order %s is %s while the provider holds %s", short(o.id), o.status, o.what))
+		default:
+			out = append(out, fmt.Sprintf("order %s is %s but the provider holds no money for it (%s)", short(o.id), o.status, orNothing(o.what)))
+		}
+	}
+	return out
+}
+
+// stillOpen are the orders, other than a paid one, that the customer can
+// still pay at the provider while the shop keeps them open: a second charge
+// for one cart waiting to happen.
+func (s snapshot) stillOpen() []string {
+	if !s.anyPaid() {
+		return nil
+	}
+	var out []string
+	for _, o := range s.orders {
+		if o.status == "pending" && o.payable {
+			out = append(out, fmt.Sprintf("order %s is still open and payable (%s) after the cart was paid", short(o.id), o.what))
 		}
 	}
 	return out

@@ -75,7 +75,9 @@ func allScenarios() []scenario {
 func run() int {
 	lanes := flag.Int("lanes", 6, "how many shop processes run scenarios at once")
 	match := flag.String("run", "", "run only the scenarios whose name (flow/operation/fault) matches this regular expression")
-	settle := flag.Duration("settle", 60*time.Second, "how long to wait for the shop to agree with the provider")
+	// The shop's sweeps run on its own clock: Klarna's takes up an attempt
+	// 2 minutes after its last try and runs every 30s.
+	settle := flag.Duration("settle", 3*time.Minute, "how long to wait for the shop to agree with the provider")
 	keep := flag.Bool("keep", false, "keep the shops' logs and data dirs")
 	flag.Parse()
 

@@ -99,7 +99,25 @@ func (vippsFlow) probe(ctx context.Context, pr *prober, c *customer, o shopOrder
 	if err != nil || !found {
 		return holding{}, err
 	}
-	return holding{exists: true, money: p.holdsMoney(), what: "payment " + p.State}, nil
+	h := holding{exists: true, money: p.holdsMoney(), what: "payment " + p.State}
+	switch {
+	case p.Aggregate.Captured.Value > 0:
+		h.what += ", captured"
+	case h.money:
+		h.what += ", not captured"
+	}
+	if h.money {
+		// The shop takes every payment Vipps reserves in full, and empties
+		// the cart then: until it is captured, the order is not settled.
+		h.agree = []string{"captured"}
+		if p.Aggregate.Captured.Value == 0 {
+			h.agree = []string{}
+		}
+	}
+	// A payment still waiting for approval can be approved on its landing
+	// page, if the customer was shown it.
+	h.payable = p.State == "CREATED" && c.attemptFor(o.id).landing != ""
+	return h, nil
 }
 
 func (vippsFlow) count(_ context.Context, _ *lane, _ *customer, s snapshot) (objects, error) {

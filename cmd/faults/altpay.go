@@ -78,16 +78,19 @@ func altpayData(c *customer) *altpayScenario { return c.flowData.(*altpayScenari
 // checkout chooses "Pay by invoice"; the shop sends the browser to the
 // invoice page.
 func (altpayFlow) checkout(ctx context.Context, l *lane, c *customer) (page, bool, error) {
-	a := c.begin()
+	c.begin()
 	p := c.b.post(ctx, "/checkout/altpay", nil)
 	id, ok := strings.CutPrefix(pathOf(p.location), "/invoices/")
 	if !p.redirect() || !ok {
+		joinShownOrder(c, p)
 		return p, false, nil
 	}
-	a.order = id
+	c.join(id)
 	p = c.b.get(ctx, p.location)
-	a.invoice = p.doc().Find("#altpay-invoice").AttrOr("data-invoice", "")
-	return p, p.err == nil && p.status == http.StatusOK && a.invoice != "", nil
+	if inv := p.doc().Find("#altpay-invoice").AttrOr("data-invoice", ""); inv != "" {
+		c.cur.invoice = inv
+	}
+	return p, p.err == nil && p.status == http.StatusOK && c.cur.invoice != "", nil
 }
 
 // token is the invoice page's script asking the shop for a checkout JWT.

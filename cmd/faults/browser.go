@@ -88,6 +88,13 @@ func (p page) saysNothingCharged() bool {
 	return strings.Contains(strings.ToLower(p.text()), "nothing was charged")
 }
 
+// saysConfirming: the page tells the customer the shop is still confirming
+// the payment with the provider ("We are confirming your payment"), so
+// there is nothing to do but wait.
+func (p page) saysConfirming() bool {
+	return strings.Contains(strings.ToLower(p.text()), "confirming")
+}
+
 func (b *browser) abs(raw string) string {
 	if strings.HasPrefix(raw, "/") {
 		return b.shopURL + raw
@@ -237,4 +244,12 @@ func (b *browser) signUp(ctx context.Context, email string) error {
 		return fmt.Errorf("signing up: %v", p)
 	}
 	return nil
+}
+
+// joinShownOrder: a step the shop answered with an order's page (it is still
+// confirming the payment, or the attempt is settled) belongs to that order.
+func joinShownOrder(c *customer, p page) {
+	if id, ok := strings.CutPrefix(pathOf(p.location), "/orders/"); p.redirect() && ok && id != "" {
+		c.join(id)
+	}
 }

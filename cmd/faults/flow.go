@@ -101,6 +101,43 @@ func (c *customer) begin() *attempt {
 	return a
 }
 
+// join records that the attempt in progress is shop order id. A shop that
+// returns the open attempt of the cart to a second submit makes the new
+// attempt the old one: what the browser saw of each is merged into the old.
+func (c *customer) join(id string) {
+	a := c.cur
+	if a == nil || a.order == id {
+		return
+	}
+	for _, old := range c.attempts {
+		if old != a && old.order == id {
+			old.merge(a)
+			c.attempts = slices.DeleteFunc(c.attempts, func(x *attempt) bool { return x == a })
+			c.cur = old
+			return
+		}
+	}
+	a.order = id
+}
+
+// merge copies what b knows and a does not.
+func (a *attempt) merge(b *attempt) {
+	set := func(dst *string, src string) {
+		if src != "" {
+			*dst = src
+		}
+	}
+	set(&a.landing, b.landing)
+	set(&a.returnURL, b.returnURL)
+	set(&a.session, b.session)
+	set(&a.authorization, b.authorization)
+	set(&a.klarnaOrder, b.klarnaOrder)
+	set(&a.key, b.key)
+	set(&a.invoice, b.invoice)
+	a.authorized = a.authorized || b.authorized
+	a.lostAnswers += b.lostAnswers
+}
+
 // attemptFor returns the attempt of a shop order, making an empty one for an
 // order the customer never saw the provider side of.
 func (c *customer) attemptFor(orderID string) *attempt {
@@ -130,7 +167,7 @@ func (c *customer) adopt(orders []shopOrder) {
 			known = known || a.order == o.id
 		}
 		if !known {
-			c.cur.order = o.id
+			c.join(o.id)
 			return
 		}
 	}

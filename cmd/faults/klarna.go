@@ -58,19 +58,22 @@ func (klarnaFlow) newCustomer(ctx context.Context, l *lane) (*customer, error) {
 // klarnaCheckout chooses Klarna at checkout and opens the payment page,
 // reading the session id from the client token, as Klarna's SDK does.
 func klarnaCheckout(ctx context.Context, l *lane, c *customer) (page, bool, error) {
-	a := c.begin()
+	c.begin()
 	p := c.b.post(ctx, "/checkout/klarna", nil)
 	id, ok := strings.CutPrefix(pathOf(p.location), "/checkout/klarna/")
 	if !p.redirect() || !ok {
+		joinShownOrder(c, p)
 		return p, false, nil
 	}
-	a.order = id
+	c.join(id)
 	p = c.b.get(ctx, p.location)
 	if p.err != nil || p.status != http.StatusOK {
 		return p, false, nil
 	}
-	a.session = sessionOf(p.doc().Find("#klarna-checkout").AttrOr("data-client-token", ""))
-	return p, a.session != "", nil
+	if s := sessionOf(p.doc().Find("#klarna-checkout").AttrOr("data-client-token", "")); s != "" {
+		c.cur.session = s
+	}
+	return p, c.cur.session != "", nil
 }
 
 // sessionOf reads the session id from a Klarna client token (a JWT).
@@ -198,13 +201,12 @@ func (klarnaBuyAgainFlow) buyAgain(ctx context.Context, l *lane, c *customer) (p
 		return p, false, nil
 	}
 	p = c.b.post(ctx, form.AttrOr("action", ""), url.Values{"attempt": {a.key}})
-	if id, ok := strings.CutPrefix(pathOf(p.location), "/orders/"); p.redirect() && ok {
-		a.order = id
-	}
+	joinShownOrder(c, p)
 	p = c.b.follow(ctx, p)
-	if p.err != nil || p.status != http.StatusOK || a.order == "" {
+	if p.err != nil || p.status != http.StatusOK || c.cur.order == "" {
 		return p, false, nil
 	}
+	a = c.cur
 	d := p.doc()
 	a.klarnaOrder = strings.TrimSpace(d.Find(`[data-testid="provider-reference"]`).Text())
 	return p, statusOf(d.Find(`[data-testid="order-status"]`)) == "authorized", nil

@@ -43,8 +43,10 @@ const (
 	// on its own clock (its sweeps) take real time.
 	nudge  = 15 * time.Second
 	nudges = 10
+	// maxRetries bounds how often the customer starts the purchase again.
+	maxRetries = 3
 	// scenarioTimeout bounds one scenario whatever happens.
-	scenarioTimeout = 5 * time.Minute
+	scenarioTimeout = 8 * time.Minute
 )
 
 // spec is the fault as the sandbox's control API takes it.
@@ -208,20 +210,20 @@ func (l *lane) run(ctx context.Context, sc scenario) (res result) {
 			return res
 		}
 	}
-	// Then they watch their orders until the shop agrees with the provider.
-	snap, mismatches, err := l.reconcile(ctx, sc.flow, c)
-	if err != nil {
-		res.fail("%v", err)
-		return res
-	}
-	// Nothing paid and the cart still full: the order page said so; they
-	// pay again.
-	if len(mismatches) == 0 && l.wantsToPay(sc.flow, snap) && c.retries < 2 {
-		if err := l.payAgain(ctx, sc.flow, c); err != nil {
+	// Then they watch their orders until the shop agrees with the provider;
+	// with nothing paid and the cart still full, they pay again (a shop that
+	// keeps one open attempt per cart sends them back to it).
+	var mismatches []string
+	for {
+		snap, mismatches, err = l.reconcile(ctx, sc.flow, c)
+		if err != nil {
 			res.fail("%v", err)
 			return res
 		}
-		if snap, mismatches, err = l.reconcile(ctx, sc.flow, c); err != nil {
+		if len(mismatches) > 0 || !l.wantsToPay(sc.flow, snap) || c.retries >= maxRetries {
+			break
+		}
+		if err := l.payAgain(ctx, sc.flow, c); err != nil {
 			res.fail("%v", err)
 			return res
 		}
@@ -260,7 +262,7 @@ func (l *lane) run(ctx context.Context, sc scenario) (res result) {
 	res.problems = append(res.problems, c.lies...)
 	switch charged := snap.charged(); {
 	case len(charged) == 0:
-		res.fail("the customer could not buy: %s", firstNonEmpty(c.errorPages, "no order was paid"))
+		res.fail("the customer could not buy: %s", lastOr(c.errorPages, "no order was paid"))
 	case len(charged) > 1:
 		var what []string
 		for _, o := range charged {
@@ -470,36 +472,42 @@ func (l *lane) observe(ctx context.Context, f flow, c *customer) (snapshot, erro
 }
 
 // reconcile is the customer checking their orders until the shop agrees
-// with the provider about each, or l.settle has passed. Each round opens
-// the page of every order that is not settled (the shop may ask its
-// provider then), and moves the sandbox clock a little.
+// with the provider about each and no order page says the shop is still
+// confirming the payment, or l.settle has passed. Each round opens the page
+// of every order that is not settled (the shop may ask its provider then),
+// and moves the sandbox clock a little.
 func (l *lane) reconcile(ctx context.Context, f flow, c *customer) (snapshot, []string, error) {
 	deadline := time.Now().Add(l.settle)
-	viewed := map[string]bool{}
 	for round := 1; ; round++ {
 		s, err := l.observe(ctx, f, c)
 		if err != nil {
 			return s, nil, err
 		}
-		mismatches := s.mismatches()
-		if len(mismatches) == 0 || time.Now().After(deadline) {
-			return s, mismatches, nil
-		}
+		var confirming []string
 		for _, o := range s.orders {
-			if o.status != "pending" && o.agrees(o.status) && viewed[o.id] {
+			if o.status != "pending" && o.agrees(o.status) {
 				continue
 			}
-			viewed[o.id] = true
 			_, p := c.b.order(ctx, o.id)
 			if err := l.read(ctx, f, c, p); err != nil {
 				return s, nil, err
+			}
+			if p.saysConfirming() {
+				confirming = append(confirming, o.id)
 			}
 		}
 		if s, err = l.observe(ctx, f, c); err != nil {
 			return s, nil, err
 		}
-		if mismatches = s.mismatches(); len(mismatches) == 0 {
+		mismatches := s.mismatches()
+		if len(mismatches) == 0 && len(confirming) == 0 {
 			return s, nil, nil
+		}
+		if time.Now().After(deadline) {
+			for _, id := range confirming {
+				mismatches = append(mismatches, fmt.Sprintf("order %s still says the shop is confirming it", short(id)))
+			}
+			return s, mismatches, nil
 		}
 		wait := time.Second
 		if round <= nudges {
@@ -624,6 +632,13 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+func lastOr(list []string, fallback string) string {
+	if len(list) > 0 {
+		return list[len(list)-1]
+	}
+	return fallback
 }
 
 func firstNonEmpty(list []string, fallback string) string {

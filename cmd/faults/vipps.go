@@ -54,6 +54,7 @@ func (vippsFlow) checkout(ctx context.Context, l *lane, c *customer) (page, bool
 	a := c.begin()
 	p := c.b.post(ctx, "/checkout/vipps", url.Values{"phone": {"+47 912 34 567"}})
 	if !p.redirect() || !strings.HasPrefix(p.location, l.shop.SandboxURL+"/vipps/landing") {
+		joinShownOrder(c, p)
 		return p, false, nil
 	}
 	a.landing = p.location
@@ -72,8 +73,8 @@ func (vippsFlow) approve(ctx context.Context, l *lane, c *customer) (page, bool,
 		return p, false, nil
 	}
 	c.cur.returnURL = p.location
-	if u, err := url.Parse(p.location); err == nil {
-		c.cur.order = u.Query().Get("order")
+	if u, err := url.Parse(p.location); err == nil && u.Query().Get("order") != "" {
+		c.join(u.Query().Get("order"))
 	}
 	return p, true, nil
 }

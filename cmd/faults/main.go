@@ -13,9 +13,10 @@
 //     try (lose_answer). Nobody may be charged twice, the customer must not
 //     read "Nothing was charged" while the provider holds their money, and
 //     the shop must come to agree with the provider.
-//   - 25s delay: every try waits past the shop's 20s client timeout. The
-//     customer's request must still be answered within 30s, well inside the
-//     shop's 60s write timeout.
+//   - 25s delay: every try waits past the shop's 20s client timeout (and
+//     then fails, so the provider never acts). The customer's request must
+//     still be answered within 30s, well inside the shop's 60s write
+//     timeout.
 //   - kill -9 mid-call, kill -9 after call: the shop is killed while its call
 //     waits at the provider, or after the provider acted and the shop is
 //     retrying (the call counts of GET /control/state say when), then

@@ -15,7 +15,7 @@ type fault int
 const (
 	twice503      fault = iota // the provider answers 503 twice, then works
 	answerLost                 // the provider acts, but its answer never arrives (every try)
-	slowAnswer                 // the provider answers after the shop's client timeout (every try)
+	slowAnswer                 // the provider answers (503) only after the shop's client timeout (every try)
 	killMidCall                // the shop dies (kill -9) while its call waits at the provider
 	killAfterCall              // the shop dies after the provider acted, its answer lost
 )
@@ -57,7 +57,9 @@ func (f fault) spec(op string) faultSpec {
 	case answerLost, killAfterCall:
 		return faultSpec{Operation: op, LoseAnswer: true, Times: manyTimes}
 	case slowAnswer:
-		return faultSpec{Operation: op, Delay: slowDelay.String(), Times: manyTimes}
+		// Slow, then a 503: the provider never acts, whether or not it noticed
+		// the shop stop waiting (lost answers cover a provider that acted).
+		return faultSpec{Operation: op, Status: http.StatusServiceUnavailable, Delay: slowDelay.String(), Times: manyTimes}
 	case killMidCall:
 		// Long enough that the call is surely still waiting when the shop dies.
 		return faultSpec{Operation: op, Delay: "60s", Times: 1}

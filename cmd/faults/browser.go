@@ -21,6 +21,7 @@ import (
 type browser struct {
 	shopURL string
 	http    *http.Client
+	history []page // every answer, bodies left out
 }
 
 // pageTimeout is longer than the shop's 60s write timeout, so a request the
@@ -102,9 +103,14 @@ func (b *browser) abs(raw string) string {
 	return raw
 }
 
-func (b *browser) do(ctx context.Context, req *http.Request) page {
+func (b *browser) do(ctx context.Context, req *http.Request) (p page) {
+	defer func() {
+		h := p
+		h.body = ""
+		b.history = append(b.history, h)
+	}()
 	start := time.Now()
-	p := page{method: req.Method, url: req.URL.String()}
+	p = page{method: req.Method, url: req.URL.String()}
 	res, err := b.http.Do(req.WithContext(ctx))
 	p.took = time.Since(start)
 	if err != nil {

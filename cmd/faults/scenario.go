@@ -254,11 +254,18 @@ func (l *lane) run(ctx context.Context, sc scenario) (res result) {
 			}
 		}
 	case slowAnswer:
-		switch {
-		case faulted.page.err != nil:
-			res.fail("the customer got no answer: the connection closed after %s", faulted.took.Round(time.Second))
-		case faulted.took > answerWithin:
-			res.fail("the customer waited %s for an answer (want under %s)", faulted.took.Round(time.Second), answerWithin)
+		// Each of the step's requests to the shop on its own: a page the
+		// browser is sent on to is another request, with a deadline of its own.
+		for _, p := range faulted.requests {
+			if !strings.HasPrefix(p.url, l.shop.ShopURL) {
+				continue
+			}
+			switch {
+			case p.err != nil:
+				res.fail("the customer got no answer to %s %s: the connection closed after %s", p.method, pathOf(p.url), p.took.Round(time.Second))
+			case p.took > answerWithin:
+				res.fail("the customer waited %s for %s %s (want under %s)", p.took.Round(time.Second), p.method, pathOf(p.url), answerWithin)
+			}
 		}
 	}
 	res.problems = append(res.problems, c.lies...)
@@ -295,9 +302,9 @@ func (l *lane) run(ctx context.Context, sc scenario) (res result) {
 type stepRecord struct {
 	page          page
 	ok            bool
-	took          time.Duration
-	calls         int  // calls of the operation during the step
-	sandboxForgot bool // a kill: the restarted sandbox had lost its state
+	requests      []page // every request the browser made in the step
+	calls         int    // calls of the operation during the step
+	sandboxForgot bool   // a kill: the restarted sandbox had lost its state
 }
 
 // faultedStep arms the fault, runs the step (killing the shop during it when
@@ -318,12 +325,13 @@ func (l *lane) faultedStep(ctx context.Context, sc scenario, c *customer, st ste
 	if err := l.sb.arm(ctx, spec); err != nil {
 		return rec, fmt.Errorf("arming the fault: %v", err)
 	}
-	start := time.Now()
 	if sc.fault.kills() {
 		return l.killDuring(ctx, sc, c, st, before, spec)
 	}
+	seen := len(c.b.history)
 	p, ok, err := st.do(ctx, l, c)
-	rec.page, rec.ok, rec.took = p, ok, time.Since(start)
+	rec.page, rec.ok = p, ok
+	rec.requests = c.b.history[seen:]
 	if err != nil {
 		return rec, fmt.Errorf("step %s: %v", st.name, err)
 	}
@@ -363,7 +371,6 @@ func (l *lane) killDuring(ctx context.Context, sc scenario, c *customer, st step
 		err error
 	}
 	done := make(chan outcome, 1)
-	start := time.Now()
 	go func() {
 		p, ok, err := st.do(ctx, l, c)
 		done <- outcome{p, ok, err}
@@ -402,7 +409,7 @@ func (l *lane) killDuring(ctx context.Context, sc scenario, c *customer, st step
 	if !finished {
 		out = <-done // the shop is gone: the step's request fails at once
 	}
-	rec.page, rec.ok, rec.took = out.p, out.ok, time.Since(start)
+	rec.page, rec.ok = out.p, out.ok
 	if out.err != nil {
 		return rec, fmt.Errorf("step %s: %v", st.name, out.err)
 	}

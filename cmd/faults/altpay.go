@@ -167,19 +167,23 @@ func (altpayFlow) confirm(ctx context.Context, l *lane, c *customer) (page, bool
 // page, so the customer's browser knows every invoice that can hold money.)
 func (altpayFlow) probe(ctx context.Context, pr *prober, c *customer, o shopOrder) (holding, error) {
 	a := c.attemptFor(o.id)
-	if a.invoice == "" {
+	id := a.invoice
+	if id == "" {
+		id = a.shown // made after the checkout answered (the shop asked again)
+	}
+	if id == "" {
 		return holding{}, nil
 	}
 	tok, err := pr.altpayToken(ctx)
 	if err != nil {
 		return holding{}, err
 	}
-	inv, found, err := pr.l.sb.altpayInvoice(ctx, tok, a.invoice)
+	inv, found, err := pr.l.sb.altpayInvoice(ctx, tok, id)
 	if err != nil || !found {
 		return holding{}, err
 	}
 	paid := inv.Status == "PAID"
-	h := holding{exists: true, money: paid, what: "invoice " + inv.Number + " " + inv.Status, payable: !paid}
+	h := holding{exists: true, money: paid, what: "invoice " + inv.Number + " " + inv.Status, live: !paid}
 	if paid {
 		h.agree = []string{"captured"} // an invoice is paid in full at once
 	}

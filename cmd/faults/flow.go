@@ -91,6 +91,7 @@ type attempt struct {
 	key                string // Klarna buy again: the attempt's form value
 	lostAnswers        int    // answers of the faulted operation that were lost after the provider acted
 	invoice            string // Alternative Payments: the invoice id
+	shown              string // the provider reference the order's page showed last
 }
 
 // begin starts a new attempt.
@@ -134,6 +135,7 @@ func (a *attempt) merge(b *attempt) {
 	set(&a.klarnaOrder, b.klarnaOrder)
 	set(&a.key, b.key)
 	set(&a.invoice, b.invoice)
+	set(&a.shown, b.shown)
 	a.authorized = a.authorized || b.authorized
 	a.lostAnswers += b.lostAnswers
 }
@@ -182,10 +184,10 @@ type holding struct {
 	// the usual: paid (authorized or captured) exactly when the provider
 	// holds the money.
 	agree []string
-	// payable: the customer holds a way to pay it at the provider without
-	// the shop (a landing page, an invoice page), and the provider would take
-	// the money.
-	payable bool
+	// live: it can still take the customer's money, by the customer (a
+	// landing page or an invoice they were shown) or by the shop (an
+	// approval or a request it keeps and may send again).
+	live bool
 }
 
 // agrees reports whether a shop status matches what the provider holds.
@@ -247,17 +249,18 @@ func (s snapshot) mismatches() []string {
 	return out
 }
 
-// stillOpen are the orders, other than a paid one, that the customer can
-// still pay at the provider while the shop keeps them open: a second charge
-// for one cart waiting to happen.
+// stillOpen are the orders the shop keeps open beside a paid one although
+// they can still take money: a second charge for one purchase waiting to
+// happen. (A shop keeps one open attempt per cart and closes the others when
+// one is paid.)
 func (s snapshot) stillOpen() []string {
 	if !s.anyPaid() {
 		return nil
 	}
 	var out []string
 	for _, o := range s.orders {
-		if o.status == "pending" && o.payable {
-			out = append(out, fmt.Sprintf("order %s is still open and payable (%s) after the cart was paid", short(o.id), o.what))
+		if o.status == "pending" && o.live {
+			out = append(out, fmt.Sprintf("order %s is still open beside the paid one and can still take money (%s)", short(o.id), o.what))
 		}
 	}
 	return out

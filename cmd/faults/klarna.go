@@ -137,6 +137,11 @@ func klarnaSessionHolding(ctx context.Context, pr *prober, a *attempt) (holding,
 	case st == "complete":
 		return holding{exists: true, money: true, what: "a Klarna order"}, nil
 	}
+	if a.authorized {
+		// The customer approved: the shop holds an authorization it may
+		// still place an order with (for 60 minutes).
+		return holding{exists: true, live: true, what: "an open session the customer approved"}, nil
+	}
 	return holding{exists: true, what: "an open session"}, nil
 }
 
@@ -213,14 +218,19 @@ func (klarnaBuyAgainFlow) buyAgain(ctx context.Context, l *lane, c *customer) (p
 }
 
 // probe: a token order has no session, and Klarna's API lists no orders. An
-// order the shop names is read through Klarna's redirect URL; an attempt
+// order the shop names (on the order page the customer saw) is read through
+// Klarna's redirect URL; an attempt
 // whose answer the sandbox dropped after acting (lose_answer: "the
 // operation runs") has an order at Klarna whether or not the shop learned
 // its id. The attempt's idempotency key makes it one order at most.
 func (klarnaBuyAgainFlow) probe(ctx context.Context, pr *prober, c *customer, o shopOrder) (holding, error) {
 	a := c.attemptFor(o.id)
-	if a.klarnaOrder != "" {
-		ok, err := pr.l.sb.klarnaOrderExists(ctx, a.klarnaOrder)
+	id := a.klarnaOrder
+	if id == "" {
+		id = a.shown // placed later, by the shop's retry or its sweep
+	}
+	if id != "" {
+		ok, err := pr.l.sb.klarnaOrderExists(ctx, id)
 		if err != nil || !ok {
 			return holding{}, err
 		}
@@ -229,7 +239,9 @@ func (klarnaBuyAgainFlow) probe(ctx context.Context, pr *prober, c *customer, o 
 	if a.lostAnswers > 0 {
 		return holding{exists: true, money: true, what: "a Klarna order (its answer was lost)"}, nil
 	}
-	return holding{}, nil
+	// No order yet; while the attempt is open the shop may still send its
+	// request (its retry button, a sweep) and the linked account pays it.
+	return holding{live: a.key != "", what: "no Klarna order yet"}, nil
 }
 
 func (klarnaBuyAgainFlow) count(_ context.Context, _ *lane, _ *customer, s snapshot) (objects, error) {

@@ -481,8 +481,10 @@ func (l *lane) observe(ctx context.Context, f flow, c *customer) (snapshot, erro
 }
 
 // reconcile is the customer checking their orders until the shop agrees
-// with the provider about each and no order page says the shop is still
-// confirming the payment, or l.settle has passed. Each round opens the page
+// with the provider about each, no order page says the shop is still
+// confirming the payment, and no order beside a paid one can still take
+// money (the shop may close it, or act on it: both are to be seen), or
+// l.settle has passed. Each round opens the page
 // of every order that is not settled (the shop may ask its provider then),
 // and moves the sandbox clock a little.
 func (l *lane) reconcile(ctx context.Context, f flow, c *customer) (snapshot, []string, error) {
@@ -497,7 +499,10 @@ func (l *lane) reconcile(ctx context.Context, f flow, c *customer) (snapshot, []
 			if o.status != "pending" && o.agrees(o.status) {
 				continue
 			}
-			_, p := c.b.order(ctx, o.id)
+			op, p := c.b.order(ctx, o.id)
+			if op.reference != "" {
+				c.attemptFor(o.id).shown = op.reference
+			}
 			if err := l.read(ctx, f, c, p); err != nil {
 				return s, nil, err
 			}
@@ -508,8 +513,8 @@ func (l *lane) reconcile(ctx context.Context, f flow, c *customer) (snapshot, []
 		if s, err = l.observe(ctx, f, c); err != nil {
 			return s, nil, err
 		}
-		mismatches := s.mismatches()
-		if len(mismatches) == 0 && len(confirming) == 0 {
+		mismatches, open := s.mismatches(), s.stillOpen()
+		if len(mismatches) == 0 && len(confirming) == 0 && len(open) == 0 {
 			return s, nil, nil
 		}
 		if time.Now().After(deadline) {

@@ -117,7 +117,7 @@ func (vippsFlow) probe(ctx context.Context, pr *prober, c *customer, o shopOrder
 	}
 	// A payment still waiting for approval can be approved on its landing
 	// page, if the customer was shown it.
-	h.payable = p.State == "CREATED" && c.attemptFor(o.id).landing != ""
+	h.live = p.State == "CREATED" && c.attemptFor(o.id).landing != ""
 	return h, nil
 }
 

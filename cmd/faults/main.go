@@ -74,7 +74,7 @@ func allScenarios() []scenario {
 }
 
 func run() int {
-	lanes := flag.Int("lanes", 6, "how many shop processes run scenarios at once")
+	lanes := flag.Int("lanes", 8, "how many shop processes run scenarios at once (they mostly wait)")
 	match := flag.String("run", "", "run only the scenarios whose name (flow/operation/fault) matches this regular expression")
 	// The shop's sweeps run on its own clock: Klarna's takes up an attempt
 	// 2 minutes after its last try and runs every 30s.
@@ -173,14 +173,13 @@ func run() int {
 	return 0
 }
 
-// weight orders the queue: waits past the client timeout take longest.
+// weight orders the queue: waits past the client timeout take longest, then
+// the faults after which the shop's sweeps may have to settle an order.
 func weight(f fault) int {
 	switch f {
 	case slowAnswer:
-		return 3
-	case killMidCall, killAfterCall:
 		return 2
-	case answerLost:
+	case answerLost, killMidCall, killAfterCall:
 		return 1
 	}
 	return 0

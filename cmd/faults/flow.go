@@ -72,6 +72,12 @@ type customer struct {
 	lies               []string        // ... while the provider held money
 	retries            int             // purchases started again by the customer
 	errorPages         []string        // what went wrong on the way, for reasons
+	notes              []string        // what happened, for -v
+}
+
+// note records a step of the story for -v.
+func (c *customer) note(format string, args ...any) {
+	c.notes = append(c.notes, fmt.Sprintf(format, args...))
 }
 
 func newCustomer(b *browser, email string) *customer {

@@ -80,6 +80,7 @@ func run() int {
 	// 2 minutes after its last try and runs every 30s.
 	settle := flag.Duration("settle", 3*time.Minute, "how long to wait for the shop to agree with the provider")
 	keep := flag.Bool("keep", false, "keep the shops' logs and data dirs")
+	verbose := flag.Bool("v", false, "tell what happened in each scenario as it ends")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -144,6 +145,14 @@ func run() int {
 	for r := range results {
 		got = append(got, r)
 		fmt.Fprintf(os.Stderr, "%s %-62s %6.1fs  %s\n", verdictWord(r), r.scenario, r.took.Seconds(), r.lane)
+		if *verbose {
+			for _, n := range r.notes {
+				fmt.Fprintf(os.Stderr, "       %s\n", n)
+			}
+			for _, p := range r.problems {
+				fmt.Fprintf(os.Stderr, "       FAIL: %s\n", p)
+			}
+		}
 	}
 	// Scenarios no lane could take (every shop failed to start).
 	for sc := range queue {

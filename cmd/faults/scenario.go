@@ -85,6 +85,7 @@ type result struct {
 	objects  string
 	shop     string
 	problems []string
+	notes    []string // the story, for -v
 	took     time.Duration
 }
 
@@ -157,6 +158,7 @@ func (l *lane) run(ctx context.Context, sc scenario) (res result) {
 		res.fail("setting up the customer: %v", err)
 		return res
 	}
+	defer func() { res.notes = c.notes }()
 
 	// The purchase, with the fault on the step that calls the operation.
 	var faulted stepRecord
@@ -217,11 +219,13 @@ func (l *lane) run(ctx context.Context, sc scenario) (res result) {
 	// keeps one open attempt per cart sends them back to it).
 	var mismatches []string
 	for {
+		began := time.Now()
 		snap, mismatches, err = l.reconcile(ctx, sc.flow, c)
 		if err != nil {
 			res.fail("%v", err)
 			return res
 		}
+		c.note("watched the orders for %s: %s", time.Since(began).Round(time.Second), describeShop(snap))
 		if len(mismatches) > 0 || !l.wantsToPay(sc.flow, snap) || c.retries >= maxRetries {
 			break
 		}
@@ -343,6 +347,7 @@ func (l *lane) faultedStep(ctx context.Context, sc scenario, c *customer, st ste
 		return rec, err
 	}
 	rec.calls = after - before
+	c.note("%s: %d call(s) of %s met %s, the step ended with %s", st.name, rec.calls, op, sc.fault, describe(p))
 	if spec.LoseAnswer && c.cur != nil {
 		left, err := l.sb.pendingTimes(ctx, op)
 		if err != nil {
@@ -400,14 +405,24 @@ func (l *lane) killDuring(ctx context.Context, sc scenario, c *customer, st step
 	if n, err := l.sb.calls(ctx, op); err == nil {
 		rec.calls = n - before
 	}
-	if spec.LoseAnswer && c.cur != nil {
+	lost := 0
+	if spec.LoseAnswer {
 		if left, err := l.sb.pendingTimes(ctx, op); err == nil {
-			c.cur.lostAnswers += spec.Times - left
+			lost = spec.Times - left
 		}
 	}
 	l.shop.Kill()
 	if !finished {
 		out = <-done // the shop is gone: the step's request fails at once
+	}
+	// The step is over: the customer is this goroutine's again.
+	if lost > 0 && c.cur != nil {
+		c.cur.lostAnswers += lost
+	}
+	if finished {
+		c.note("%s answered before %d call(s) of %s; killed the shop then", st.name, threshold, op)
+	} else {
+		c.note("killed the shop during %s, after %d call(s) of %s", st.name, rec.calls, op)
 	}
 	rec.page, rec.ok = out.p, out.ok
 	if out.err != nil {
@@ -428,6 +443,7 @@ func (l *lane) killDuring(ctx context.Context, sc scenario, c *customer, st step
 		return rec, fmt.Errorf("reading the canary after the restart: %v", err)
 	}
 	rec.sandboxForgot = !kept
+	c.note("restarted the shop; the sandbox kept its state: %t", kept)
 	return rec, nil
 }
 
@@ -439,6 +455,7 @@ func (l *lane) read(ctx context.Context, f flow, c *customer, p page) error {
 		return nil
 	}
 	c.toldNothingCharged = true
+	c.note("read %q on %s %s", "Nothing was charged", p.method, pathOf(p.url))
 	if c.heard[p.url] {
 		return nil
 	}
@@ -552,6 +569,7 @@ func (l *lane) wantsToPay(f flow, s snapshot) bool {
 // payAgain is the customer starting the purchase over, with no fault.
 func (l *lane) payAgain(ctx context.Context, f flow, c *customer) error {
 	c.retries++
+	c.note("the customer pays again (shop shows nothing paid, cart not empty)")
 	c.cur = nil
 	for _, st := range f.steps() {
 		p, ok, err := st.do(ctx, l, c)

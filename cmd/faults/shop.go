@@ -161,6 +161,7 @@ func (s *shopProcess) Start(ctx context.Context) error {
 	cmd := exec.Command(s.bin)
 	cmd.Env = s.environ()
 	cmd.Stdout, cmd.Stderr = logf, logf
+	dieWithSuite(cmd)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		s.mu.Unlock()

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
 )
 
 // klarnaFlow is Klarna Payments with account linking: the checkout makes a
@@ -196,25 +198,55 @@ func (klarnaBuyAgainFlow) newCustomer(ctx context.Context, l *lane) (*customer, 
 	return c, nil
 }
 
-// buyAgain presses "Buy again with Klarna" on the paid order's page.
+// buyAgain presses "Buy again with Klarna" on the paid order's page, or,
+// when an earlier attempt is still open and its page offers to try it again
+// (its key makes it one order at most), that button: the way the shop shows.
 func (klarnaBuyAgainFlow) buyAgain(ctx context.Context, l *lane, c *customer) (page, bool, error) {
-	a := c.begin()
-	p := c.b.get(ctx, "/orders/"+c.source)
-	form := p.doc().Find(`form[action$="/klarna/buy-again"]`)
-	a.key = form.Find(`input[name="attempt"]`).AttrOr("value", "")
-	if p.err != nil || p.status != http.StatusOK || a.key == "" {
+	c.begin()
+	p, form, err := openBuyAgainRetry(ctx, c)
+	if err != nil {
+		return p, false, err
+	}
+	if form == nil {
+		p = c.b.get(ctx, "/orders/"+c.source)
+		form = p.doc().Find(`form[action$="/klarna/buy-again"]`)
+	}
+	key := form.Find(`input[name="attempt"]`).AttrOr("value", "")
+	if p.err != nil || p.status != http.StatusOK || key == "" {
 		return p, false, nil
 	}
-	p = c.b.post(ctx, form.AttrOr("action", ""), url.Values{"attempt": {a.key}})
+	c.cur.key = key
+	p = c.b.post(ctx, form.AttrOr("action", ""), url.Values{"attempt": {key}})
 	joinShownOrder(c, p)
 	p = c.b.follow(ctx, p)
 	if p.err != nil || p.status != http.StatusOK || c.cur.order == "" {
 		return p, false, nil
 	}
-	a = c.cur
 	d := p.doc()
-	a.klarnaOrder = strings.TrimSpace(d.Find(`[data-testid="provider-reference"]`).Text())
+	c.cur.klarnaOrder = strings.TrimSpace(d.Find(`[data-testid="provider-reference"]`).Text())
 	return p, statusOf(d.Find(`[data-testid="order-status"]`)) == "authorized", nil
+}
+
+// openBuyAgainRetry finds the customer's newest open buy-again attempt whose
+// page offers to try it again, makes it the attempt in progress, and returns
+// its page and form (form is nil when there is none).
+func openBuyAgainRetry(ctx context.Context, c *customer) (page, *goquery.Selection, error) {
+	orders, _, err := c.b.account(ctx)
+	if err != nil {
+		return page{}, nil, err
+	}
+	for _, o := range orders { // newest first
+		if c.before[o.id] || o.status != "pending" {
+			continue
+		}
+		_, p := c.b.order(ctx, o.id)
+		form := p.doc().Find(`form[action$="/klarna/buy-again"]`)
+		if form.Length() > 0 && form.Find(`input[name="attempt"]`).AttrOr("value", "") != "" {
+			c.join(o.id)
+			return p, form, nil
+		}
+	}
+	return page{}, nil, nil
 }
 
 // probe: a token order has no session, and Klarna's API lists no orders. An

@@ -45,6 +45,12 @@ const (
 	nudges = 10
 	// maxRetries bounds how often the customer starts the purchase again.
 	maxRetries = 3
+	// customerPatience is how long the customer watches a page saying the
+	// shop is confirming the payment before paying again (a shop joins that
+	// to the open attempt). It is clear of the shop's own waits: a minute
+	// before it takes over an invoice attempt a crash left, two to two and a
+	// half before its Klarna sweep settles an attempt.
+	customerPatience = 90 * time.Second
 	// scenarioTimeout bounds one scenario whatever happens.
 	scenarioTimeout = 8 * time.Minute
 )
@@ -218,21 +224,29 @@ func (l *lane) run(ctx context.Context, sc scenario) (res result) {
 	// with nothing paid and the cart still full, they pay again (a shop that
 	// keeps one open attempt per cart sends them back to it).
 	var mismatches []string
-	for {
+	for patience := customerPatience; ; {
 		began := time.Now()
-		snap, mismatches, err = l.reconcile(ctx, sc.flow, c)
+		w, err := l.reconcile(ctx, sc.flow, c, patience)
 		if err != nil {
 			res.fail("%v", err)
 			return res
 		}
+		snap, mismatches = w.snapshot, w.mismatches
 		c.note("watched the orders for %s: %s", time.Since(began).Round(time.Second), describeShop(snap))
-		if len(mismatches) > 0 || !l.wantsToPay(sc.flow, snap) || c.retries >= maxRetries {
+		if len(mismatches) > 0 {
 			break
 		}
-		if err := l.payAgain(ctx, sc.flow, c); err != nil {
-			res.fail("%v", err)
-			return res
+		if l.wantsToPay(sc.flow, snap) && c.retries < maxRetries {
+			if err := l.payAgain(ctx, sc.flow, c); err != nil {
+				res.fail("%v", err)
+				return res
+			}
+			continue
 		}
+		if !w.impatient {
+			break
+		}
+		patience = 0 // nothing to do but wait it out
 	}
 
 	objs, err := sc.flow.count(ctx, l, c, snap)
@@ -497,19 +511,30 @@ func (l *lane) observe(ctx context.Context, f flow, c *customer) (snapshot, erro
 	return s, nil
 }
 
+// watched is what the customer saw while watching their orders.
+type watched struct {
+	snapshot
+	mismatches []string // orders the shop and the provider still disagree about
+	// impatient: all that was left was an order page saying the shop is
+	// confirming the payment, for longer than the customer's patience.
+	impatient bool
+}
+
 // reconcile is the customer checking their orders until the shop agrees
 // with the provider about each, no order page says the shop is still
 // confirming the payment, and no order beside a paid one can still take
 // money (the shop may close it, or act on it: both are to be seen), or
-// l.settle has passed. Each round opens the page
-// of every order that is not settled (the shop may ask its provider then),
-// and moves the sandbox clock a little.
-func (l *lane) reconcile(ctx context.Context, f flow, c *customer) (snapshot, []string, error) {
+// l.settle has passed. Each round opens the page of every order that is not
+// settled (the shop may ask its provider then), and moves the sandbox clock
+// a little. With patience > 0 it stops once pages have said "confirming"
+// (and nothing else was amiss) for that long.
+func (l *lane) reconcile(ctx context.Context, f flow, c *customer, patience time.Duration) (watched, error) {
 	deadline := time.Now().Add(l.settle)
+	var confirmingSince time.Time
 	for round := 1; ; round++ {
 		s, err := l.observe(ctx, f, c)
 		if err != nil {
-			return s, nil, err
+			return watched{}, err
 		}
 		var confirming []string
 		for _, o := range s.orders {
@@ -521,36 +546,48 @@ func (l *lane) reconcile(ctx context.Context, f flow, c *customer) (snapshot, []
 				c.attemptFor(o.id).shown = op.reference
 			}
 			if err := l.read(ctx, f, c, p); err != nil {
-				return s, nil, err
+				return watched{}, err
 			}
 			if p.saysConfirming() {
 				confirming = append(confirming, o.id)
 			}
 		}
 		if s, err = l.observe(ctx, f, c); err != nil {
-			return s, nil, err
+			return watched{}, err
 		}
-		mismatches, open := s.mismatches(), s.stillOpen()
-		if len(mismatches) == 0 && len(confirming) == 0 && len(open) == 0 {
-			return s, nil, nil
+		w := watched{snapshot: s, mismatches: s.mismatches()}
+		open := s.stillOpen()
+		if len(w.mismatches) == 0 && len(open) == 0 {
+			if len(confirming) == 0 {
+				return w, nil
+			}
+			if confirmingSince.IsZero() {
+				confirmingSince = time.Now()
+			}
+			if patience > 0 && time.Since(confirmingSince) > patience {
+				w.impatient = true
+				return w, nil
+			}
+		} else {
+			confirmingSince = time.Time{}
 		}
 		if time.Now().After(deadline) {
 			for _, id := range confirming {
-				mismatches = append(mismatches, fmt.Sprintf("order %s still says the shop is confirming it", short(id)))
+				w.mismatches = append(w.mismatches, fmt.Sprintf("order %s still says the shop is confirming it", short(id)))
 			}
-			return s, mismatches, nil
+			return w, nil
 		}
 		wait := time.Second
 		if round <= nudges {
 			if err := l.sb.advance(ctx, nudge); err != nil {
-				return s, nil, err
+				return w, err
 			}
 		} else {
 			wait = 2 * time.Second
 		}
 		select {
 		case <-ctx.Done():
-			return s, nil, ctx.Err()
+			return w, ctx.Err()
 		case <-time.After(wait):
 		}
 	}

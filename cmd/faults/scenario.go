@@ -166,107 +166,126 @@ func (l *lane) run(ctx context.Context, sc scenario) (res result) {
 	}
 	defer func() { res.notes = c.notes }()
 
-	// The purchase, with the fault on the step that calls the operation.
-	var faulted stepRecord
-	for i, st := range sc.flow.steps() {
-		if i == sc.op.step {
-			faulted, err = l.faultedStep(ctx, sc, c, st)
-			if err != nil {
-				res.fail("%v", err)
-				return res
-			}
-			if faulted.sandboxForgot {
-				res.fail("the sandbox lost its state when the shop restarted (kept in memory; the design keeps it in the " +
-					"data dir): nothing the provider did before the kill can be checked")
-				res.shop = l.shopState(ctx, c)
-				res.objects = "lost with the restart"
-				return res
-			}
-			if err := l.read(ctx, sc.flow, c, faulted.page); err != nil {
-				res.fail("%v", err)
-				return res
-			}
-			if !faulted.ok {
-				break
-			}
-			continue
-		}
-		p, ok, err := st.do(ctx, l, c)
-		if err != nil {
-			res.fail("step %s: %v", st.name, err)
-			return res
-		}
-		if err := l.read(ctx, sc.flow, c, p); err != nil {
-			res.fail("%v", err)
-			return res
-		}
-		if !ok {
-			c.errorPages = append(c.errorPages, st.name+": "+describe(p))
-			break
-		}
-	}
-	completedFirstTime := c.retries == 0 && len(c.errorPages) == 0 && faulted.ok
-
-	// The customer believes what the shop says: told that nothing was
-	// charged, with the cart still full, they pay again at once.
-	snap, err := l.observe(ctx, sc.flow, c)
+	faulted, err := l.purchase(ctx, sc, c)
 	if err != nil {
 		res.fail("%v", err)
 		return res
 	}
-	if c.toldNothingCharged && l.wantsToPay(sc.flow, snap) {
-		if err := l.payAgain(ctx, sc.flow, c); err != nil {
-			res.fail("%v", err)
-			return res
-		}
+	if faulted.sandboxForgot {
+		res.fail("the sandbox lost its state when the shop restarted (kept in memory; the design keeps it in the " +
+			"data dir): nothing the provider did before the kill can be checked")
+		res.shop = l.shopState(ctx, c)
+		res.objects = "lost with the restart"
+		return res
 	}
-	// Then they watch their orders until the shop agrees with the provider;
-	// with nothing paid and the cart still full, they pay again (a shop that
-	// keeps one open attempt per cart sends them back to it).
-	var mismatches []string
-	for patience := customerPatience; ; {
-		began := time.Now()
-		w, err := l.reconcile(ctx, sc.flow, c, patience)
-		if err != nil {
-			res.fail("%v", err)
-			return res
-		}
-		snap, mismatches = w.snapshot, w.mismatches
-		c.note("watched the orders for %s: %s", time.Since(began).Round(time.Second), describeShop(snap))
-		if len(mismatches) > 0 {
-			break
-		}
-		if l.wantsToPay(sc.flow, snap) && c.retries < maxRetries {
-			if err := l.payAgain(ctx, sc.flow, c); err != nil {
-				res.fail("%v", err)
-				return res
-			}
-			continue
-		}
-		if !w.impatient {
-			break
-		}
-		patience = 0 // nothing to do but wait it out
-	}
+	firstTry := c.retries == 0 && len(c.errorPages) == 0 && faulted.ok
 
+	snap, mismatches, err := l.followUp(ctx, sc.flow, c)
+	if err != nil {
+		res.fail("%v", err)
+		return res
+	}
 	objs, err := sc.flow.count(ctx, l, c, snap)
 	if err != nil {
 		res.fail("counting provider objects: %v", err)
 		return res
 	}
-	res.objects = objs.summary
-	res.shop = describeShop(snap)
+	res.objects, res.shop = objs.summary, describeShop(snap)
+	l.judge(ctx, &res, c, verdictInput{faulted: faulted, firstTry: firstTry, snap: snap, mismatches: mismatches, objs: objs})
+	return res
+}
 
-	// --- the verdict ---
-	if faulted.calls == 0 {
+// purchase is the customer buying once, with the fault on the step that
+// calls the operation. It stops at the first step that does not lead on.
+func (l *lane) purchase(ctx context.Context, sc scenario, c *customer) (stepRecord, error) {
+	var faulted stepRecord
+	for i, st := range sc.flow.steps() {
+		var p page
+		var ok bool
+		var err error
+		if i == sc.op.step {
+			if faulted, err = l.faultedStep(ctx, sc, c, st); err != nil || faulted.sandboxForgot {
+				return faulted, err
+			}
+			p, ok = faulted.page, faulted.ok
+		} else {
+			if p, ok, err = st.do(ctx, l, c); err != nil {
+				return faulted, fmt.Errorf("step %s: %v", st.name, err)
+			}
+			if !ok {
+				c.errorPages = append(c.errorPages, st.name+": "+describe(p))
+			}
+		}
+		if err := l.read(ctx, sc.flow, c, p); err != nil {
+			return faulted, err
+		}
+		if !ok {
+			break
+		}
+	}
+	return faulted, nil
+}
+
+// followUp is what the customer does after the purchase, and what the
+// suite waits for: told that nothing was charged, with the cart still full,
+// they pay again at once; then they watch their orders until the shop
+// agrees with the provider, paying again while nothing is paid and the cart
+// is still full (a shop that keeps one open attempt per cart sends them back
+// to it). It returns the last snapshot and the orders still in dispute.
+func (l *lane) followUp(ctx context.Context, f flow, c *customer) (snapshot, []string, error) {
+	snap, err := l.observe(ctx, f, c)
+	if err != nil {
+		return snap, nil, err
+	}
+	if c.toldNothingCharged && l.wantsToPay(f, snap) {
+		if err := l.payAgain(ctx, f, c); err != nil {
+			return snap, nil, err
+		}
+	}
+	for patience := customerPatience; ; {
+		began := time.Now()
+		w, err := l.reconcile(ctx, f, c, patience)
+		if err != nil {
+			return w.snapshot, nil, err
+		}
+		c.note("watched the orders for %s: %s", time.Since(began).Round(time.Second), describeShop(w.snapshot))
+		if len(w.mismatches) > 0 {
+			return w.snapshot, w.mismatches, nil
+		}
+		if l.wantsToPay(f, w.snapshot) && c.retries < maxRetries {
+			if err := l.payAgain(ctx, f, c); err != nil {
+				return w.snapshot, nil, err
+			}
+			continue
+		}
+		if !w.impatient {
+			return w.snapshot, nil, nil
+		}
+		patience = 0 // nothing to do but wait it out
+	}
+}
+
+// verdictInput is what judge weighs.
+type verdictInput struct {
+	faulted    stepRecord
+	firstTry   bool // the purchase went through without an error page or a second try
+	snap       snapshot
+	mismatches []string
+	objs       objects
+}
+
+// judge adds every reason the scenario fails to res.
+func (l *lane) judge(ctx context.Context, res *result, c *customer, in verdictInput) {
+	sc := res.scenario
+	if in.faulted.calls == 0 {
 		res.fail("%s was never called: the fault was not exercised", sc.op.name)
 	}
 	switch sc.fault {
 	case twice503:
-		if !completedFirstTime {
-			res.fail("2 injected 503s were not ridden out: %s", firstNonEmpty(c.errorPages, describe(faulted.page)))
+		if !in.firstTry {
+			res.fail("2 injected 503s were not ridden out: %s", firstNonEmpty(c.errorPages, describe(in.faulted.page)))
 		}
-		for kind, n := range objs.counts {
+		for kind, n := range in.objs.counts {
 			if n != 1 {
 				res.fail("%d %ss, want exactly 1", n, kind)
 			}
@@ -274,7 +293,7 @@ func (l *lane) run(ctx context.Context, sc scenario) (res result) {
 	case slowAnswer:
 		// Each of the step's requests to the shop on its own: a page the
 		// browser is sent on to is another request, with a deadline of its own.
-		for _, p := range faulted.requests {
+		for _, p := range in.faulted.requests {
 			if !strings.HasPrefix(p.url, l.shop.ShopURL) {
 				continue
 			}
@@ -287,7 +306,7 @@ func (l *lane) run(ctx context.Context, sc scenario) (res result) {
 		}
 	}
 	res.problems = append(res.problems, c.lies...)
-	switch charged := snap.charged(); {
+	switch charged := in.snap.charged(); {
 	case len(charged) == 0:
 		res.fail("the customer could not buy: %s", lastOr(c.errorPages, "no order was paid"))
 	case len(charged) > 1:
@@ -297,23 +316,22 @@ func (l *lane) run(ctx context.Context, sc scenario) (res result) {
 		}
 		res.fail("charged %d times for one cart: %s", len(charged), strings.Join(what, "; "))
 	}
-	for _, m := range mismatches {
+	for _, m := range in.mismatches {
 		res.fail("not reconciled after %s: %s", l.settle, m)
 	}
-	for _, o := range objs.orphans {
+	for _, o := range in.objs.orphans {
 		res.fail("%s", o)
 	}
-	for _, o := range snap.stillOpen() {
+	for _, o := range in.snap.stillOpen() {
 		res.fail("%s", o)
 	}
-	if sc.flow.usesCart() && len(snap.charged()) > 0 {
-		if problem, err := l.cartEmptiedOnce(ctx, c, snap); err != nil {
+	if sc.flow.usesCart() && len(in.snap.charged()) > 0 {
+		if problem, err := l.cartEmptiedOnce(ctx, c, in.snap); err != nil {
 			res.fail("%v", err)
 		} else if problem != "" {
 			res.fail("%s", problem)
 		}
 	}
-	return res
 }
 
 // stepRecord is what happened at the faulted step.

@@ -202,7 +202,13 @@ func runLane(ctx context.Context, name, bin, work string, creds credentials, set
 		fmt.Fprintf(os.Stderr, "faults: %s: %v\n", name, err)
 		return
 	}
-	defer sp.Stop()
+	defer func() {
+		if ctx.Err() != nil {
+			sp.Kill() // interrupted: no need to let requests finish
+		} else {
+			sp.Stop()
+		}
+	}()
 	l := &lane{name: name, shop: sp, sb: newSandbox(sp.SandboxURL, creds), settle: settle}
 	if err := sp.Start(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "faults: %s did not start: %v\n", name, err)

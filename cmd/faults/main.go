@@ -27,10 +27,11 @@
 // After the fault the customer acts as a customer would: told "Nothing was
 // charged" with the cart still full, they pay again; otherwise they watch
 // their orders (a bounded poll of the shop's pages, the sandbox clock moved
-// a little each round) until the shop agrees with the provider. Then the
-// suite counts what the providers hold, through their own read endpoints
-// (Vipps's GET payment, Klarna's read session, Alternative Payments' invoices
-// and customers), and judges.
+// a little each round) until the shop agrees with the provider, waiting a
+// while for a page that says the shop is confirming, then paying again the
+// way the page offers. Then the suite counts what the providers hold,
+// through their own read endpoints (Vipps's GET payment, Klarna's read
+// session, Alternative Payments' invoices and customers), and judges.
 //
 // It prints one row per scenario (flow, operation, fault, provider objects,
 // shop state, verdict) and exits 1 when any fails. Scenarios run on a few

@@ -132,7 +132,16 @@ func (f *altpayFlow) confirm(c echo.Context) error {
 		a.flash(c, "Alternative Payments has not answered yet. This page shows your invoice as soon as it does.")
 		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	case err != nil:
-		return altpayUserError(err, "The payment could not be checked")
+		var ue *UserError
+		if errors.As(err, &ue) {
+			return err // the shop's own sentence (the invoice is gone, or does not match)
+		}
+		// The customer may just have paid: never say nothing was charged on
+		// no answer. The order page asks again and shows what the provider
+		// says.
+		a.Log.Warn("altpay: checking the invoice after payment", "order", o.PublicID, "error", err)
+		a.flash(c, altpayUnchecked)
+		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	}
 	if !paid {
 		a.flash(c, "Alternative Payments has not received a payment for this invoice yet.")
@@ -143,6 +152,11 @@ func (f *altpayFlow) confirm(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 }
+
+// altpayUnchecked is what a customer reads when the provider could not say
+// whether the invoice is paid.
+const altpayUnchecked = "Alternative Payments did not answer, so the shop could not check your payment yet. " +
+	"If you paid, do not pay again: this page shows the payment as soon as Alternative Payments confirms it."
 
 // syncWithin is sync for a customer's request, within its deadline
 // (awaitProvider): errConfirming when the provider has not answered by then;

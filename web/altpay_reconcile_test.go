@@ -360,3 +360,32 @@ func TestSlowInvoiceAnswersInTimeAndARepeatedPostJoinsTheAttempt(t *testing.T) {
 		})
 	}
 }
+
+// The customer paid in the browser, then every answer to the shop's check of
+// the invoice was lost: the shop cannot know, so it must not say "Nothing
+// was charged" (the customer would pay again). It says it could not check
+// yet and sends them to the order page, which shows the payment once the
+// provider answers.
+func TestConfirmWithNoAnswerNeverSaysNothingWasCharged(t *testing.T) {
+	w, b := newAltpayTess(t)
+	order := w.checkoutByInvoice(t, b, nil)
+	_, tok := b.token(order)
+	w.payAsTheBrowser(t, tok["token"].(string), "36.00")
+	w.sb.Control(t, "/control/faults", map[string]any{"operation": "altpay.get_invoice", "lose_answer": true, "times": 3})
+
+	p := b.post("/invoices/"+order+"/confirm", nil)
+	if strings.Contains(p.body, "Nothing was charged") {
+		t.Fatalf("confirm with no answer told the customer nothing was charged: %d %s", p.status, p.body)
+	}
+	if p.status != http.StatusSeeOther || p.location != "/orders/"+order {
+		t.Fatalf("confirm with no answer: %d to %q, want the order page", p.status, p.location)
+	}
+	w.clock.Advance(altpayRecheckAfter) // past the page's pause between asks
+	page := b.get(p.location)
+	if strings.Contains(page.body, "Nothing was charged") || !strings.Contains(page.body, "do not pay again") {
+		t.Errorf("the order page after an unanswered confirm:\n%s", page.doc(t).Find("main").Text())
+	}
+	if o, err := w.Store.OrderByPublicID(t.Context(), order); err != nil || o.Status != db.StatusCaptured {
+		t.Errorf("the order once the provider answers: %+v %v, want captured", o.Status, err)
+	}
+}

@@ -52,10 +52,12 @@ func (k *klarnaFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 		return true, err
 	case k.a.providerWorkRunning(klarnaSessionWork(o.ID)):
 		return true, k.openSession(c, o, nil, "")
-	case !k.a.startStalled(o):
-		// Another process may still be opening the session.
-		return true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	}
+	// No session and nobody here opening one: the request that began it
+	// died (a crash, a restart). A Klarna session holds no money, so the
+	// attempt is replaced at once rather than after a wait; a session another
+	// process may still open for it is never used (authorize refuses a
+	// closed attempt).
 	err = k.a.Store.CloseAttempt(ctx, o.ID, db.StatusFailed, "Klarna could not start the payment. Nothing was charged.")
 	if err != nil && !errors.Is(err, db.ErrStale) {
 		return true, err

@@ -484,3 +484,33 @@ func TestKlarnaSlowBuyAgainAnswersInTime(t *testing.T) {
 		t.Errorf("customer_token_order called %d times, want 1", n)
 	}
 }
+
+// A shop that died while it was opening an attempt's Klarna session left the
+// attempt with no session. Choosing Klarna again on the restarted shop opens
+// a new attempt with a session at once: a Klarna session holds no money, so
+// nothing needs to wait for the dead request.
+func TestKlarnaAttemptLeftWithoutASessionByACrashIsReplacedAtOnce(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	k.sb.Delay(t, "klarna.create_session", "2s", 1) // the first shop never hears back
+	k.tinyDeadline()
+	first := b.post("/checkout/klarna", nil)
+	if first.status != http.StatusSeeOther || !strings.HasPrefix(first.location, "/orders/") {
+		t.Fatalf("checkout past the deadline: %d to %q, want the order page", first.status, first.location)
+	}
+	dead := strings.TrimPrefix(first.location, "/orders/")
+
+	restarted := newTestAppOn(t, k.DB, func(d *Deps) {
+		d.Config.SandboxURL = k.sbURL
+		d.Config.Klarna.APIURL = k.sbURL + "/klarna/api"
+	})
+	again := b.on(restarted).post("/checkout/klarna", nil)
+	m := orderPath.FindStringSubmatch(again.location)
+	if again.status != http.StatusSeeOther || m == nil || m[1] == dead {
+		t.Fatalf("Klarna again after the restart: %d to %q, want a new attempt's pay page", again.status, again.location)
+	}
+	if o, err := k.Store.OrderByPublicID(t.Context(), dead); err != nil || o.Status == db.StatusPending {
+		t.Errorf("the dead attempt: %v %v, want it closed", o.Status, err)
+	}
+}

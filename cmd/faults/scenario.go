@@ -30,8 +30,8 @@ const (
 	// slowDelay is past the shop's 20s outbound client timeout.
 	slowDelay = 25 * time.Second
 	// answerWithin is how soon a customer's request must be answered however
-	// slow a provider is: well inside the shop's 60s write timeout (issue 10
-	// asks for one deadline of about 15s for all of a request's tries).
+	// slow a provider is: well inside the shop's 60s write timeout (the shop
+	// gives all of a request's provider tries one deadline of 15s).
 	answerWithin = 30 * time.Second
 	// manyTimes covers every try of a request, and the reads that follow.
 	manyTimes = 10

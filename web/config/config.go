@@ -46,16 +46,38 @@ type Config struct {
 }
 
 // Klarna is Klarna Payments (Basic auth) plus Sign in with Klarna (OIDC).
+// Europe and North America are separate merchant accounts on separate hosts,
+// so each region has its own API URL and credentials; the Sign in with
+// Klarna client is one, below one login host with a path per region.
 type Klarna struct {
 	Mode         Mode
-	APIURL       string // KLARNA_API_URL
+	APIURL       string // KLARNA_API_URL: Europe
 	Username     string // KLARNA_USERNAME
 	Password     secret.Secret
-	LoginURL     string // KLARNA_LOGIN_URL: the OIDC issuer
-	ClientID     string // KLARNA_CLIENT_ID
+	NA           KlarnaRegion // KLARNA_NA_API_URL, KLARNA_NA_USERNAME, KLARNA_NA_PASSWORD
+	LoginURL     string       // KLARNA_LOGIN_URL: the OIDC issuers' host
+	ClientID     string       // KLARNA_CLIENT_ID
 	ClientSecret secret.Secret
-	SDKURL       string // KLARNA_SDK_URL
+	// TokenAuth is KLARNA_TOKEN_AUTH: how the Sign in with Klarna client
+	// authenticates at the token and revocation endpoints, the one method it
+	// is registered with (TokenAuthBasic, the default, or TokenAuthPost).
+	TokenAuth string
+	SDKURL    string // KLARNA_SDK_URL
 }
+
+// KlarnaRegion is one more Klarna Payments merchant account: its API and
+// credentials.
+type KlarnaRegion struct {
+	APIURL   string
+	Username string
+	Password secret.Secret
+}
+
+// Token endpoint authentication methods (OpenID Connect Core 9).
+const (
+	TokenAuthBasic = "client_secret_basic"
+	TokenAuthPost  = "client_secret_post"
+)
 
 // Vipps is Vipps MobilePay's access token and ePayment APIs.
 type Vipps struct {
@@ -83,6 +105,9 @@ var Defaults = map[string]string{
 	"SANDBOX_ADDR":           "localhost:8081",
 	"KLARNA_USERNAME":        "PK_sandbox_refshop",
 	"KLARNA_PASSWORD":        "sandbox-klarna-api-key",
+	"KLARNA_NA_USERNAME":     "PN_sandbox_refshop",
+	"KLARNA_NA_PASSWORD":     "sandbox-klarna-na-api-key",
+	"KLARNA_TOKEN_AUTH":      TokenAuthBasic,
 	"KLARNA_CLIENT_ID":       "refshop-sandbox-client",
 	"KLARNA_CLIENT_SECRET":   "sandbox-klarna-client-secret",
 	"VIPPS_CLIENT_ID":        "5f1e2c3a-7b0d-4e8f-9a6b-2c4d6e8f0a1b",
@@ -176,6 +201,18 @@ func Load(getenv func(string) string) (Config, error) {
 	k.Password = secret.New(required("KLARNA_PASSWORD", k.Mode))
 	k.ClientID = required("KLARNA_CLIENT_ID", k.Mode)
 	k.ClientSecret = secret.New(required("KLARNA_CLIENT_SECRET", k.Mode))
+	naURL, naMode := providerURL("KLARNA_NA_API_URL", "/klarna/api-na")
+	if naMode != k.Mode {
+		bad("KLARNA_NA_API_URL", "must be set with KLARNA_API_URL (both real) or left unset with it (both sandbox)")
+	}
+	k.NA = KlarnaRegion{APIURL: naURL, Username: required("KLARNA_NA_USERNAME", k.Mode),
+		Password: secret.New(required("KLARNA_NA_PASSWORD", k.Mode))}
+	switch k.TokenAuth = get("KLARNA_TOKEN_AUTH"); k.TokenAuth {
+	case TokenAuthBasic, TokenAuthPost:
+	default:
+		bad("KLARNA_TOKEN_AUTH", "want %s or %s (the method your Sign in with Klarna client is registered with), got %q",
+			TokenAuthBasic, TokenAuthPost, k.TokenAuth)
+	}
 
 	v := &c.Vipps
 	v.APIURL, v.Mode = providerURL("VIPPS_API_URL", "/vipps")

@@ -33,6 +33,17 @@ func TestDefaultsRunEverythingOnTheSandbox(t *testing.T) {
 	if c.Vipps.SubscriptionKey.Reveal() != Defaults["VIPPS_SUBSCRIPTION_KEY"] {
 		t.Fatal("sandbox credentials not defaulted")
 	}
+	// North America is its own merchant account below its own sandbox path.
+	if c.Klarna.NA.APIURL != "http://localhost:8081/klarna/api-na" || c.Klarna.NA.Username == c.Klarna.Username ||
+		c.Klarna.NA.Password.Reveal() == c.Klarna.Password.Reveal() {
+		t.Fatalf("klarna NA = %+v", c.Klarna.NA)
+	}
+	if c.Klarna.TokenAuth != TokenAuthBasic {
+		t.Fatalf("KLARNA_TOKEN_AUTH defaults to %q, want %s", c.Klarna.TokenAuth, TokenAuthBasic)
+	}
+	if c, err := Load(env(map[string]string{"KLARNA_TOKEN_AUTH": "client_secret_post"})); err != nil || c.Klarna.TokenAuth != TokenAuthPost {
+		t.Fatalf("client_secret_post: %v %q", err, c.Klarna.TokenAuth)
+	}
 }
 
 func TestRealModeNeedsCredentials(t *testing.T) {
@@ -74,6 +85,9 @@ func TestValidationNamesTheVariable(t *testing.T) {
 		"bad provider url":    {map[string]string{"ALTPAY_API_URL": "ftp://x"}, "ALTPAY_API_URL"},
 		"sandbox off, no url": {map[string]string{"SANDBOX_ADDR": "off"}, "KLARNA_API_URL"},
 		"klarna half real":    {map[string]string{"KLARNA_API_URL": "https://api.playground.klarna.com", "KLARNA_USERNAME": "u", "KLARNA_PASSWORD": "p", "KLARNA_CLIENT_ID": "c", "KLARNA_CLIENT_SECRET": "s"}, "KLARNA_SDK_URL"},
+		"klarna na half real": {map[string]string{"KLARNA_NA_API_URL": "https://api-na.playground.klarna.com"}, "KLARNA_NA_API_URL"},
+		"klarna na no creds":  {map[string]string{"KLARNA_API_URL": "https://api.playground.klarna.com", "KLARNA_NA_API_URL": "https://api-na.playground.klarna.com", "KLARNA_LOGIN_URL": "https://login.playground.klarna.com", "KLARNA_SDK_URL": "https://x.klarnacdn.net/kp/lib/v1/api.js", "KLARNA_USERNAME": "u", "KLARNA_PASSWORD": "p", "KLARNA_CLIENT_ID": "c", "KLARNA_CLIENT_SECRET": "s"}, "KLARNA_NA_USERNAME"},
+		"bad token auth":      {map[string]string{"KLARNA_TOKEN_AUTH": "private_key_jwt"}, "KLARNA_TOKEN_AUTH"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Load(env(tc.env))

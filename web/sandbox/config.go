@@ -15,7 +15,9 @@ func ConfigFrom(c config.Config) control.Config {
 		Klarna: control.KlarnaConfig{
 			Enabled:  c.Klarna.Mode == config.Sandbox,
 			Username: c.Klarna.Username, Password: c.Klarna.Password.Reveal(),
+			NAUsername: c.Klarna.NA.Username, NAPassword: c.Klarna.NA.Password.Reveal(),
 			ClientID: c.Klarna.ClientID, ClientSecret: c.Klarna.ClientSecret.Reveal(),
+			TokenAuth: c.Klarna.TokenAuth,
 		},
 		Vipps: control.VippsConfig{
 			Enabled:  c.Vipps.Mode == config.Sandbox,

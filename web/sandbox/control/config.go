@@ -16,11 +16,19 @@ type Config struct {
 
 // KlarnaConfig covers Klarna Payments (Basic auth) and Sign in with Klarna (OIDC client).
 type KlarnaConfig struct {
-	Enabled      bool
-	Username     string
-	Password     string
+	Enabled  bool
+	Username string // Europe's merchant account (/klarna/api)
+	Password string
+	// North America's merchant account (/klarna/api-na): another account,
+	// with its own credentials.
+	NAUsername   string
+	NAPassword   string
 	ClientID     string
 	ClientSecret string
+	// TokenAuth is the one token endpoint authentication method the shop's
+	// Sign in with Klarna client is registered with: client_secret_basic or
+	// client_secret_post.
+	TokenAuth string
 }
 
 // VippsConfig covers the access token and ePayment APIs.

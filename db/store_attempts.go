@@ -21,7 +21,7 @@ const (
 
 // OpenAttempt returns the open attempt of n's cart for n.Provider, or makes
 // one from n. The open attempt is reused (reused true) only when it is for
-// the same owner, currency and lines; otherwise the cart changed since it
+// the same owner, market, currency, lines and sales tax; otherwise the cart changed since it
 // was made (or a guest's cart became an account's), so it is closed
 // (DetailReplaced, marked for release) and a new one is made, in the same
 // transaction.
@@ -38,9 +38,9 @@ func (s *Store) OpenAttempt(ctx context.Context, n NewOrder) (_ Order, reused bo
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var cur Order
 		err := tx.QueryRowContext(ctx, `
-			SELECT id, COALESCE(user_id, 0), COALESCE(guest_id, ''), currency FROM orders
+			SELECT id, COALESCE(user_id, 0), COALESCE(guest_id, ''), market, currency, sales_tax FROM orders
 			WHERE cart_id = ? AND provider = ? AND status = ?`, n.CartID, n.Provider, StatusPending).
-			Scan(&cur.ID, &cur.UserID, &cur.GuestID, &cur.Currency)
+			Scan(&cur.ID, &cur.UserID, &cur.GuestID, &cur.Market, &cur.Currency, &cur.SalesTax)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
@@ -49,7 +49,8 @@ func (s *Store) OpenAttempt(ctx context.Context, n NewOrder) (_ Order, reused bo
 			if cur.Lines, err = orderLines(ctx, tx, cur.ID); err != nil {
 				return err
 			}
-			if cur.UserID == n.UserID && cur.GuestID == n.GuestID && cur.Currency == n.Currency && sameLines(cur.Lines, n.Lines) {
+			if cur.UserID == n.UserID && cur.GuestID == n.GuestID && cur.Market == n.Market &&
+				cur.Currency == n.Currency && cur.SalesTax == n.SalesTax && sameLines(cur.Lines, n.Lines) {
 				openID = cur.ID
 				return nil
 			}

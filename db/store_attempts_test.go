@@ -11,7 +11,7 @@ import (
 
 // cartAttempt is the NewOrder of a user's cart for provider, in EUR.
 func cartAttempt(userID, cartID int64, provider db.Provider, lines ...db.OrderLine) db.NewOrder {
-	return db.NewOrder{UserID: userID, CartID: cartID, Provider: provider, Currency: "EUR", Lines: lines}
+	return db.NewOrder{UserID: userID, CartID: cartID, Provider: provider, Market: "de", Currency: "EUR", Lines: lines}
 }
 
 func userCart(t *testing.T, s *db.Store, email string) (userID, cartID int64) {
@@ -78,7 +78,7 @@ func TestOpenAttemptIsTheOwnersOnly(t *testing.T) {
 	ctx := t.Context()
 	cart, err := s.NewCart(ctx)
 	must(t, err)
-	guests, _, err := s.OpenAttempt(ctx, db.NewOrder{GuestID: "g1", CartID: cart, Provider: db.ProviderVipps, Currency: "EUR", Lines: []db.OrderLine{sencha}})
+	guests, _, err := s.OpenAttempt(ctx, db.NewOrder{GuestID: "g1", CartID: cart, Provider: db.ProviderVipps, Market: "de", Currency: "EUR", Lines: []db.OrderLine{sencha}})
 	must(t, err)
 	u, _ := s.CreateUser(ctx, "a@example.com", "", "h")
 	if adopted, err := s.AdoptCart(ctx, u.ID, cart); err != nil || adopted != cart {
@@ -167,5 +167,48 @@ func TestPayingAnAttemptClosesTheOtherOpenAttemptsOfItsCart(t *testing.T) {
 	due, err := s.AttemptsToRelease(ctx, 0, 10)
 	if err != nil || len(due) != 1 || due[0].ID != invoice.ID {
 		t.Fatalf("attempts to release: %+v, %v; want the closed invoice attempt only", due, err)
+	}
+}
+
+// A person who switches market re-prices the cart: the open attempt in the
+// old market's currency is not paid in the new one.
+func TestOpenAttemptReplacesTheOpenAttemptOfAnotherMarket(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	uid, cart := userCart(t, s, "a@example.com")
+	de, _, err := s.OpenAttempt(ctx, cartAttempt(uid, cart, db.ProviderKlarna, sencha))
+	must(t, err)
+	untaxed := db.OrderLine{ProductID: "sencha", Name: "Sencha", Quantity: 1, UnitPrice: 899, TotalAmount: 899}
+	n := db.NewOrder{UserID: uid, CartID: cart, Provider: db.ProviderKlarna, Market: "us", Currency: "USD",
+		Lines: []db.OrderLine{untaxed}, SalesTax: 74}
+	us, reused, err := s.OpenAttempt(ctx, n)
+	if err != nil || reused || us.ID == de.ID {
+		t.Fatalf("in another market: %+v reused %v, %v; want a new attempt", us, reused, err)
+	}
+	got, err := s.OrderByPublicID(ctx, us.PublicID)
+	must(t, err)
+	if got.Market != "us" || got.Currency != "USD" || got.SalesTax != 74 || got.TaxAmount != 74 || got.TotalAmount != 899+74 {
+		t.Errorf("stored US order: market %q %s, sales tax %d, tax %d, total %d; want us USD 74 74 973",
+			got.Market, got.Currency, got.SalesTax, got.TaxAmount, got.TotalAmount)
+	}
+	// The same cart at another sales tax (the rate changed) is another price.
+	n.SalesTax = 75
+	if again, reused, err := s.OpenAttempt(ctx, n); err != nil || reused || again.ID == us.ID {
+		t.Fatalf("another sales tax: %+v reused %v, %v; want a new attempt", again, reused, err)
+	}
+}
+
+func TestCreateOrderRefusesVATAndSalesTaxTogether(t *testing.T) {
+	s, _ := newStore(t)
+	uid, cart := userCart(t, s, "a@example.com")
+	n := cartAttempt(uid, cart, db.ProviderKlarna, sencha)
+	n.SalesTax = 10
+	if _, err := s.CreateOrder(t.Context(), n); err == nil {
+		t.Error("an order with VAT in its lines and sales tax on top was stored")
+	}
+	n = cartAttempt(uid, cart, db.ProviderKlarna, sencha)
+	n.Market = ""
+	if _, err := s.CreateOrder(t.Context(), n); err == nil {
+		t.Error("an order without a market was stored")
 	}
 }

@@ -58,9 +58,11 @@ type Order struct {
 	Provider          Provider
 	ProviderReference string
 	IdempotencyKey    string
+	Market            string // where it was placed (package web/market)
 	Currency          string
-	TotalAmount       int64
-	TaxAmount         int64
+	TotalAmount       int64 // what the customer pays: the lines plus SalesTax
+	TaxAmount         int64 // the lines' VAT, or SalesTax
+	SalesTax          int64 // sales tax added to the lines (prices without tax); 0 where prices include VAT
 	StatusDetail      string
 	ItemCount         int // items, counting quantities
 	CreatedAt         time.Time
@@ -95,8 +97,10 @@ type NewOrder struct {
 	CartID         int64
 	Provider       Provider
 	IdempotencyKey string // derive it from the attempt; CreateOrder makes one when empty
+	Market         string
 	Currency       string
 	Lines          []OrderLine
+	SalesTax       int64 // added to the lines' total; lines then carry no tax
 }
 
 // CreateOrder stores a pending order and its lines in one transaction.
@@ -120,10 +124,16 @@ func newOrderRow(n NewOrder) (Order, error) {
 	if (n.UserID == 0) == (n.GuestID == "") {
 		return Order{}, errors.New("an order belongs to a user or to a guest session")
 	}
+	if n.Market == "" || n.Currency == "" {
+		return Order{}, errors.New("an order needs its market and currency")
+	}
+	if n.SalesTax < 0 {
+		return Order{}, errors.New("sales tax cannot be negative")
+	}
 	o := Order{
 		PublicID: randomID(), UserID: n.UserID, GuestID: n.GuestID, CartID: n.CartID,
 		Status: StatusPending, Provider: n.Provider, IdempotencyKey: n.IdempotencyKey,
-		Currency: n.Currency, Lines: n.Lines,
+		Market: n.Market, Currency: n.Currency, Lines: n.Lines, SalesTax: n.SalesTax,
 	}
 	if o.IdempotencyKey == "" {
 		o.IdempotencyKey = "order-" + o.PublicID
@@ -133,6 +143,13 @@ func newOrderRow(n NewOrder) (Order, error) {
 		o.TotalAmount += l.TotalAmount
 		o.TaxAmount += l.TotalTaxAmount
 	}
+	if n.SalesTax > 0 {
+		if o.TaxAmount != 0 {
+			return Order{}, errors.New("an order adds sales tax or includes VAT in its lines, not both")
+		}
+		o.TotalAmount += n.SalesTax
+		o.TaxAmount = n.SalesTax
+	}
 	return o, nil
 }
 
@@ -140,11 +157,11 @@ func newOrderRow(n NewOrder) (Order, error) {
 func (s *Store) insertOrder(ctx context.Context, tx *sql.Tx, o *Order) error {
 	now := s.now()
 	res, err := tx.ExecContext(ctx, `
-		INSERT INTO orders(public_id, user_id, guest_id, cart_id, provider, idempotency_key, currency,
-		                   total_amount, tax_amount, created_at, updated_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		INSERT INTO orders(public_id, user_id, guest_id, cart_id, provider, idempotency_key, market, currency,
+		                   total_amount, tax_amount, sales_tax, created_at, updated_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.PublicID, nullInt(o.UserID), nullString(o.GuestID), nullInt(o.CartID), o.Provider,
-		o.IdempotencyKey, o.Currency, o.TotalAmount, o.TaxAmount, now, now)
+		o.IdempotencyKey, o.Market, o.Currency, o.TotalAmount, o.TaxAmount, o.SalesTax, now, now)
 	if err != nil {
 		return err
 	}
@@ -163,16 +180,16 @@ func (s *Store) insertOrder(ctx context.Context, tx *sql.Tx, o *Order) error {
 }
 
 const orderColumns = `id, public_id, COALESCE(user_id, 0), COALESCE(guest_id, ''), COALESCE(cart_id, 0), status,
-	provider, COALESCE(provider_reference, ''), idempotency_key, currency, total_amount, tax_amount,
-	status_detail, created_at, updated_at,
+	provider, COALESCE(provider_reference, ''), idempotency_key, market, currency, total_amount, tax_amount,
+	sales_tax, status_detail, created_at, updated_at,
 	(SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE order_id = orders.id)`
 
 func scanOrder(row scanner) (Order, error) {
 	var o Order
 	var created, updated string
 	err := row.Scan(&o.ID, &o.PublicID, &o.UserID, &o.GuestID, &o.CartID, &o.Status, &o.Provider,
-		&o.ProviderReference, &o.IdempotencyKey, &o.Currency, &o.TotalAmount, &o.TaxAmount,
-		&o.StatusDetail, &created, &updated, &o.ItemCount)
+		&o.ProviderReference, &o.IdempotencyKey, &o.Market, &o.Currency, &o.TotalAmount, &o.TaxAmount,
+		&o.SalesTax, &o.StatusDetail, &created, &updated, &o.ItemCount)
 	o.CreatedAt, o.UpdatedAt = parseTime(created), parseTime(updated)
 	return o, noRows(err)
 }

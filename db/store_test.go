@@ -39,12 +39,12 @@ func newStore(t *testing.T) (*db.Store, *testClock) {
 // sencha is one order line for tests that need an order, not its lines.
 var sencha = db.OrderLine{ProductID: "sencha", Name: "Sencha", Quantity: 1, UnitPrice: 850, TaxRate: 700, TotalAmount: 850, TotalTaxAmount: 56}
 
-// placeOrder creates the order n describes, in EUR and for one sencha when n
-// names no currency and no lines.
+// placeOrder creates the order n describes, in Germany in EUR and for one
+// sencha when n names no market, currency and lines.
 func placeOrder(t *testing.T, s *db.Store, n db.NewOrder) db.Order {
 	t.Helper()
-	if n.Currency == "" {
-		n.Currency = "EUR"
+	if n.Market == "" {
+		n.Market, n.Currency = "de", "EUR"
 	}
 	if n.Lines == nil {
 		n.Lines = []db.OrderLine{sencha}
@@ -233,12 +233,12 @@ func TestCreateOrderRefusesBadInputAndWritesNothing(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
 	u, _ := s.CreateUser(ctx, "a@example.com", "", "h")
-	if _, err := s.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: db.ProviderVipps, Currency: "EUR"}); err == nil {
+	if _, err := s.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: db.ProviderVipps, Market: "de", Currency: "EUR"}); err == nil {
 		t.Fatal("an order without lines was accepted")
 	}
 	o := newOrder(t, s, u.ID)
 	// The same idempotency key twice is refused and leaves no half-written order.
-	_, err := s.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: db.ProviderVipps, Currency: "EUR", IdempotencyKey: o.IdempotencyKey,
+	_, err := s.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: db.ProviderVipps, Market: "de", Currency: "EUR", IdempotencyKey: o.IdempotencyKey,
 		Lines: []db.OrderLine{{ProductID: "x", Name: "X", Quantity: 1, UnitPrice: 1, TotalAmount: 1}}})
 	if err == nil {
 		t.Fatal("a duplicate idempotency key was accepted")

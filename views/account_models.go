@@ -39,9 +39,11 @@ type OrderView struct {
 	StatusDetail      string
 	Provider          string
 	ProviderReference string
+	Market            string // where it was placed: "Norway"
 	Lines             []OrderLineView
 	Total             string
 	Tax               string
+	TaxLabel          string // "Included VAT", or "Sales tax" where it was added
 	// Details and Actions are the provider flow's own parts (events, retry).
 	Details []templ.Component
 	Actions []templ.Component

@@ -30,10 +30,15 @@ func (l CartLineView) QuantityValue() string {
 // CartView is a priced cart.
 type CartView struct {
 	Lines    []CartLineView
-	Subtotal string // sum of line totals, tax included
-	Tax      string // tax included in Subtotal
-	Total    string
-	Count    int // items, counting quantities
+	Subtotal string // sum of line totals
+	Tax      string // VAT included in Subtotal, or the sales tax
+	// SalesTax is the sales tax added to Subtotal at SalesTaxRate where
+	// prices exclude tax (the United States); "" where they include VAT.
+	SalesTax     string
+	SalesTaxRate string
+	Total        string
+	Currency     string
+	Count        int // items, counting quantities
 }
 
 // Empty reports whether the cart has no lines.
@@ -46,4 +51,5 @@ type CheckoutView struct {
 	Methods []templ.Component
 	Notices []string
 	Guest   bool
+	Market  string // the market's name: what the methods are offered in
 }

@@ -7,7 +7,7 @@ type ProductView struct {
 	Summary     string
 	Description string
 	Price       string
-	TaxRate     string
+	TaxNote     string // how the price treats tax: "Includes 19% VAT."
 	Image       string
 }
 

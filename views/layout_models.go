@@ -10,6 +10,22 @@ type Chrome struct {
 	User      *UserView // nil when signed out
 	CartCount int
 	Flash     string // a one-time notice after a redirect
+	Market    MarketChoice
+}
+
+// MarketChoice is the header's market picker.
+type MarketChoice struct {
+	Options []MarketOption
+	Current string // the chosen option's ID
+	Next    string // the page to come back to
+	// PriceNote says how the market's prices treat tax.
+	PriceNote string
+}
+
+// MarketOption is one market in the picker.
+type MarketOption struct {
+	ID    string
+	Label string // "Norway (NOK)"
 }
 
 // UserView is the signed-in user as pages show them.

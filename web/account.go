@@ -23,7 +23,7 @@ func (a *App) account(c echo.Context) error {
 	for _, o := range orders {
 		v.Orders = append(v.Orders, views.OrderSummary{
 			PublicID: o.PublicID, Created: o.CreatedAt.Local().Format(dateFormat), Status: string(o.Status),
-			PaidWith: paidWith(o), Total: eur(o.TotalAmount), ItemCount: o.ItemCount,
+			PaidWith: paidWith(o), Total: format(o.TotalAmount, o.Currency), ItemCount: o.ItemCount,
 		})
 	}
 	// Sections after the orders, then the linked accounts.

@@ -27,7 +27,7 @@ func TestAccountPaidWithOnlyForPaidOrders(t *testing.T) {
 	}
 	ids := map[string]db.Status{}
 	for status := range want {
-		o, err := app.Store.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: db.ProviderVipps, Currency: "EUR",
+		o, err := app.Store.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: db.ProviderVipps, Market: "de", Currency: "EUR",
 			Lines: []db.OrderLine{{ProductID: "sencha", Name: "Sencha Green Tea", Quantity: 1, UnitPrice: 850, TaxRate: 700, TotalAmount: 850, TotalTaxAmount: 56}}})
 		if err != nil {
 			t.Fatal(err)

@@ -18,7 +18,7 @@ func (f *altpayFlow) unpaidSection(ctx context.Context, u db.User) (templ.Compon
 	list := make([]views.AltpayUnpaidView, 0, len(orders))
 	for _, o := range orders {
 		list = append(list, views.AltpayUnpaidView{OrderID: o.PublicID, Created: o.CreatedAt.Local().Format(dateFormat),
-			Total: eur(o.TotalAmount), ItemCount: o.ItemCount})
+			Total: format(o.TotalAmount, o.Currency), ItemCount: o.ItemCount})
 	}
 	return views.AltpayUnpaid(list), nil
 }

@@ -329,11 +329,10 @@ func (f *altpayFlow) customer(ctx context.Context, p db.AltpayPayer) (string, er
 }
 
 // altpayInvoiceFor is the invoice of attempt o as recorded in inv: one line
-// per order line at its tax-included unit price, in the order's currency,
-// with the order's public id in the memo. Alternative Payments documents USD
-// as the only invoice currency; the shop's orders are in EUR, which the
-// sandbox accepts, until the markets work picks the currency per market
-// (package web/altpay, "Money and currency").
+// per order line at its unit price, plus the sales tax, in the order's
+// currency (USD: pay by invoice is offered in the United States only, as
+// Alternative Payments documents USD as the one invoice currency), with the
+// order's public id in the memo.
 func altpayInvoiceFor(o db.Order, inv db.AltpayInvoice) altpay.NewInvoice {
 	n := altpay.NewInvoice{
 		Currency: o.Currency, CustomerID: inv.CustomerID, DueDate: inv.DueDate,
@@ -341,6 +340,11 @@ func altpayInvoiceFor(o db.Order, inv db.AltpayInvoice) altpay.NewInvoice {
 	}
 	for _, l := range o.Lines {
 		n.LineItems = append(n.LineItems, altpay.LineItem{Description: l.Name, Quantity: l.Quantity, Amount: altpay.Decimal(l.UnitPrice)})
+	}
+	// An invoice has line items and no tax field: US sales tax is a line of
+	// its own, so the invoice's total is what the order page shows.
+	if o.SalesTax > 0 {
+		n.LineItems = append(n.LineItems, altpay.LineItem{Description: "Sales tax", Quantity: 1, Amount: altpay.Decimal(o.SalesTax)})
 	}
 	return n
 }

@@ -47,7 +47,7 @@ func (f *altpayFlow) invoicePage(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	}
 	v := views.AltpayInvoiceView{
-		OrderID: o.PublicID, InvoiceID: o.ProviderReference, Total: eur(o.TotalAmount), Tax: eur(o.TaxAmount),
+		OrderID: o.PublicID, InvoiceID: o.ProviderReference, Total: format(o.TotalAmount, o.Currency), Tax: format(o.TaxAmount, o.Currency),
 		Paid: o.Status == db.StatusCaptured, APIBaseURL: a.Config.Altpay.APIURL,
 		TokenURL: "/api/altpay/invoices/" + o.PublicID + "/token", ConfirmURL: "/invoices/" + o.PublicID + "/confirm",
 		Callback: c.QueryParam("callback") != "off",
@@ -58,7 +58,7 @@ func (f *altpayFlow) invoicePage(c echo.Context) error {
 	case inv.Environment != f.env():
 		v.Notice = altpayElsewhere
 	}
-	v.Lines = orderLineViews(o.Lines)
+	v.Lines = orderLineViews(o)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return render(c, http.StatusOK, views.AltpayInvoice(a.chrome(c, "Pay your invoice"), v))
 }

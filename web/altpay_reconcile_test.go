@@ -370,7 +370,7 @@ func TestConfirmWithNoAnswerNeverSaysNothingWasCharged(t *testing.T) {
 	w, b := newAltpayTess(t)
 	order := w.checkoutByInvoice(t, b, nil)
 	_, tok := b.token(order)
-	w.payAsTheBrowser(t, tok["token"].(string), "36.00")
+	w.payAsTheBrowser(t, tok["token"].(string), "41.14")
 	w.sb.Control(t, "/control/faults", map[string]any{"operation": "altpay.get_invoice", "lose_answer": true, "times": 3})
 
 	p := b.post("/invoices/"+order+"/confirm", nil)

@@ -49,6 +49,14 @@ func newAltpayWorld(t *testing.T, use ...func(*Deps)) *altpayWorld {
 	return w
 }
 
+// browser is a browser shopping in the United States, the market that
+// offers pay by invoice (in USD, the invoices' one currency).
+func (w *altpayWorld) browser(tb testing.TB) *browser {
+	b := w.testApp.browser(tb)
+	b.inMarket("us")
+	return b
+}
+
 // useAltpay points d at the Alternative Payments API at api, with a client
 // that retries without sleeping. Its connections are not kept alive: Go's
 // transport silently resends a request with an Idempotency-Key that fails on
@@ -160,7 +168,7 @@ func TestPayByInvoiceEndToEnd(t *testing.T) {
 		t.Fatalf("order %s before payment", o.Status)
 	}
 
-	w.payAsTheBrowser(t, tok["token"].(string), "36.00")
+	w.payAsTheBrowser(t, tok["token"].(string), "41.14")
 	if o, _ := w.Store.OrderByPublicID(t.Context(), order); o.Status != db.StatusPending {
 		t.Fatalf("the order was marked %s before the shop checked the invoice", o.Status)
 	}
@@ -334,7 +342,7 @@ func TestOrderPageSettlesAnInvoicePaidWithoutConfirm(t *testing.T) {
 		t.Fatalf("unpaid order page offers no way to pay: %s", p.body)
 	}
 	_, tok := b.token(order)
-	w.payAsTheBrowser(t, tok["token"].(string), "36.00") // then the tab is closed: no confirm
+	w.payAsTheBrowser(t, tok["token"].(string), "41.14") // then the tab is closed: no confirm
 	w.clock.Advance(altpayRecheckAfter)                  // the next view asks the provider again
 	p := b.get("/orders/" + order)
 	if st := p.doc(t).Find("[data-testid=order-status]").Text(); st != "Paid" {
@@ -438,7 +446,7 @@ func TestAltpayOrderViewsAskAtMostEveryFewSeconds(t *testing.T) {
 		t.Errorf("five quick views asked the provider %d more times", n)
 	}
 	_, tok := b.token(order)
-	w.payAsTheBrowser(t, tok["token"].(string), "36.00")
+	w.payAsTheBrowser(t, tok["token"].(string), "41.14")
 	w.clock.Advance(altpayRecheckAfter)
 	if got := b.get("/orders/" + order).doc(t).Find("[data-testid=order-status]").Text(); got != "Paid" {
 		t.Errorf("status %q after %v, want Paid", got, altpayRecheckAfter)

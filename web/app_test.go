@@ -128,6 +128,15 @@ func (b *browser) sessionCookie() string {
 	return ""
 }
 
+// inMarket switches the browser's market (package market) with the page
+// header's form.
+func (b *browser) inMarket(id string) {
+	b.tb.Helper()
+	if p := b.post("/market", url.Values{"market": {id}, "next": {"/"}}); p.status != http.StatusSeeOther {
+		b.tb.Fatalf("switching to market %q: status %d: %s", id, p.status, p.body)
+	}
+}
+
 // signUp makes an account and leaves the browser signed in.
 func (b *browser) signUp(email string) {
 	b.tb.Helper()

@@ -34,10 +34,12 @@ func newPaymentsShop(t *testing.T) *paymentsShop {
 }
 
 // invoiceAttempt submits "Pay by invoice" for the cart as it is (a guest's
-// form with the invoice details) and returns the attempt's order id from the
-// redirect to its invoice page.
+// form with the invoice details) in the United States, the market that
+// offers it, and returns the attempt's order id from the redirect to its
+// invoice page.
 func invoiceAttempt(t *testing.T, b *browser, form url.Values) string {
 	t.Helper()
+	b.inMarket("us")
 	p := b.post("/checkout/altpay", form)
 	id, ok := strings.CutPrefix(p.location, "/invoices/")
 	if p.status != http.StatusSeeOther || !ok {
@@ -91,7 +93,7 @@ func TestPayByInvoiceAfterTheCartChangedReplacesTheOpenAttempt(t *testing.T) {
 	if o := orderStatus(t, w.testApp, first); o.Status != db.StatusCancelled || o.StatusDetail != db.DetailReplaced {
 		t.Errorf("the first attempt is %s %q, want cancelled %q", o.Status, o.StatusDetail, db.DetailReplaced)
 	}
-	if o := orderStatus(t, w.testApp, second); o.Status != db.StatusPending || o.TotalAmount != 1800+850 {
+	if o := orderStatus(t, w.testApp, second); o.Status != db.StatusPending || o.TotalAmount != 1900+899+231 { // USD, with 8.25% sales tax
 		t.Errorf("the new attempt is %s for %d, want pending for the whole cart", o.Status, o.TotalAmount)
 	}
 	doc := b.get("/account").doc(t)
@@ -163,6 +165,7 @@ func TestPayingWithVippsClosesTheCartsOpenInvoice(t *testing.T) {
 	if tok["token"] == nil {
 		t.Fatalf("no checkout token: %v", tok)
 	}
+	b.inMarket("no") // back in Norway, where Vipps is offered
 	p := b.post("/checkout/vipps", url.Values{"phone": {"+47 912 34 567"}})
 	landing, err := url.Parse(p.location)
 	if p.status != http.StatusSeeOther || err != nil {
@@ -186,7 +189,7 @@ func TestPayingWithVippsClosesTheCartsOpenInvoice(t *testing.T) {
 
 	// The tab with the old token pays anyway: the shop does not take it as
 	// this order's payment, says so, and asks a person to refund it.
-	s.payInvoiceAsTheBrowser(t, tok["token"].(string), "36.00")
+	s.payInvoiceAsTheBrowser(t, tok["token"].(string), "41.14")
 	c := b.post("/invoices/"+invoice+"/confirm", nil)
 	if c.status != http.StatusConflict || !strings.Contains(c.body, "we will refund the payment") {
 		t.Errorf("confirming the closed invoice: %d", c.status)
@@ -211,7 +214,7 @@ func invoicePaidBesideVipps(t *testing.T) (s *paymentsShop, b *browser, landing 
 	vippsID = s.orderIDs(t)[0]
 	invoice = invoiceAttempt(t, b, nil)
 	_, tok := b.token(invoice)
-	s.payInvoiceAsTheBrowser(t, tok["token"].(string), "36.00")
+	s.payInvoiceAsTheBrowser(t, tok["token"].(string), "41.14")
 	return s, b, landing, vippsID, invoice
 }
 

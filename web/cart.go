@@ -41,10 +41,14 @@ func (a *App) addToCart(c echo.Context) error {
 	if !ok {
 		return echo.ErrNotFound
 	}
+	pv, ok := productView(p, a.market(c))
+	if !ok {
+		return echo.ErrNotFound
+	}
 	raw := c.FormValue("quantity")
 	q, msg := parseQuantity(raw, 1)
 	if msg != "" {
-		return render(c, http.StatusUnprocessableEntity, views.Product(a.chrome(c, p.Name), productView(p),
+		return render(c, http.StatusUnprocessableEntity, views.Product(a.chrome(c, p.Name), pv,
 			views.QuantityForm{Value: raw, Error: msg}))
 	}
 	id, err := a.cartID(c, true)

@@ -9,7 +9,7 @@ import (
 
 	"refshop/db"
 	"refshop/views"
-	"refshop/web/catalog"
+	"refshop/web/market"
 )
 
 // checkout shows the order that will be placed and the payment methods.
@@ -29,9 +29,9 @@ func (a *App) checkout(c echo.Context) error {
 // flow whose form was refused stores its form state on the context first and
 // renders with status 422 (or 503 when its provider is out).
 func (a *App) renderCheckout(c echo.Context, status int, pc pricedCart) error {
-	v := views.CheckoutView{Cart: cartView(pc), Guest: currentUser(c) == nil}
-	for _, p := range checkoutOrder {
-		comp, err := a.payments[p].checkoutMethod(c, pc)
+	v := views.CheckoutView{Cart: cartView(pc), Guest: currentUser(c) == nil, Market: pc.Market.Name}
+	for _, p := range pc.Market.Methods {
+		comp, err := a.payments[db.Provider(p)].checkoutMethod(c, pc)
 		if err != nil {
 			return err
 		}
@@ -82,6 +82,13 @@ func (a *App) failOrder(ctx context.Context, o db.Order, detail string) error {
 var errEmptyCart = &UserError{Status: http.StatusConflict, Title: "Your cart is empty",
 	Message: "There is nothing to pay for. Add something to your cart first."}
 
+// notOffered refuses a payment method the session's market does not offer:
+// a form from before the person switched market, in another tab.
+func notOffered(provider db.Provider, m market.Market) error {
+	return &UserError{Status: http.StatusConflict, Title: "Not offered in " + m.Name,
+		Message: providerName(provider) + " is not offered in " + m.Name + ". Go back to checkout and choose one of the payment methods shown there, or switch market in the page header."}
+}
+
 // placeOrder returns the open payment attempt of the session's cart for
 // provider, or places one (a pending order), for the payment flows. reused
 // says the attempt was made by an earlier submit, for the same cart: the
@@ -97,10 +104,14 @@ func (a *App) placeOrder(c echo.Context, provider db.Provider) (o db.Order, reus
 	if len(pc.Lines) == 0 {
 		return db.Order{}, false, errEmptyCart
 	}
+	if !pc.Market.Offers(string(provider)) {
+		return db.Order{}, false, notOffered(provider, pc.Market)
+	}
 	ctx := c.Request().Context()
 	uid, gid := a.owner(c)
 	o, reused, err = a.Store.OpenAttempt(ctx, db.NewOrder{
-		UserID: uid, GuestID: gid, CartID: pc.ID, Provider: provider, Currency: catalog.Currency, Lines: pc.Lines,
+		UserID: uid, GuestID: gid, CartID: pc.ID, Provider: provider,
+		Market: pc.Market.ID, Currency: pc.Market.Currency, Lines: pc.Lines, SalesTax: pc.SalesTax,
 	})
 	if err == nil && !reused {
 		a.releaseClosed(ctx, pc.ID) // the attempt this one replaced, if any

@@ -5,6 +5,7 @@ import (
 
 	"refshop/views"
 	"refshop/web/catalog"
+	"refshop/web/market"
 	"refshop/web/money"
 )
 
@@ -24,27 +25,35 @@ func (a *App) chrome(c echo.Context, title string) views.Chrome {
 		}
 	}
 	ch.Flash = a.Sessions.PopString(ctx, sessFlash)
+	ch.Market = marketChoice(c, a.market(c))
 	return ch
 }
 
-func eur(minor int64) string { return money.Amount{Minor: minor, Currency: catalog.Currency}.Format() }
-
 // cartView is the priced cart as pages show it.
 func cartView(pc pricedCart) views.CartView {
-	v := views.CartView{Subtotal: eur(pc.Total), Tax: eur(pc.Tax), Total: eur(pc.Total), Count: pc.Count()}
+	cur := pc.Market.Currency
+	v := views.CartView{Subtotal: format(pc.Subtotal, cur), Tax: format(pc.Tax, cur), Total: format(pc.Total, cur),
+		Count: pc.Count(), Currency: cur}
+	if !pc.Market.TaxIncluded {
+		v.SalesTax = format(pc.SalesTax, cur)
+		v.SalesTaxRate = money.FormatRate(pc.Market.SalesTaxRate)
+	}
 	for _, l := range pc.Lines {
 		p, _ := catalog.Get(l.ProductID)
 		v.Lines = append(v.Lines, views.CartLineView{
-			ProductID: l.ProductID, Name: l.Name, Image: p.Image, UnitPrice: eur(l.UnitPrice),
-			Quantity: l.Quantity, Total: eur(l.TotalAmount), TaxRate: money.FormatRate(l.TaxRate),
+			ProductID: l.ProductID, Name: l.Name, Image: p.Image, UnitPrice: format(l.UnitPrice, cur),
+			Quantity: l.Quantity, Total: format(l.TotalAmount, cur), TaxRate: lineTax(!pc.Market.TaxIncluded, l.TaxRate),
 		})
 	}
 	return v
 }
 
-func productView(p catalog.Product) views.ProductView {
+// productView is a product as the market's pages show it; ok is false when
+// it is not sold there.
+func productView(p catalog.Product, m market.Market) (views.ProductView, bool) {
+	price, ok := p.Price(m)
 	return views.ProductView{
 		ID: p.ID, Name: p.Name, Summary: p.Summary, Description: p.Description,
-		Price: eur(p.Price), TaxRate: money.FormatRate(p.TaxRate), Image: p.Image,
-	}
+		Price: price.Format(), TaxNote: taxNote(m, m.TaxRate(p.TaxClass)), Image: p.Image,
+	}, ok
 }

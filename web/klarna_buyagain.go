@@ -12,9 +12,10 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"refshop/db"
-	"refshop/web/catalog"
 	"refshop/web/klarna"
 	"refshop/web/klarna/link"
+	"refshop/web/market"
+	"refshop/web/money"
 )
 
 func buyAgainKeyPrefix(userID int64) string { return fmt.Sprintf("klarna-buy-again:%d:", userID) }
@@ -175,8 +176,8 @@ func (k *klarnaFlow) settleBuyAgain(ctx context.Context, o db.Order, kp db.Klarn
 
 // buyAgainSubmission is "Buy again" attempt o's order request and key.
 func (k *klarnaFlow) buyAgainSubmission(o db.Order) (db.KlarnaSubmission, error) {
-	lines, amount, tax := klarna.Lines(klarnaItems(o.Lines))
-	body, err := json.Marshal(klarna.TokenOrderRequest{PurchaseCurrency: catalog.Currency, OrderAmount: amount, OrderTaxAmount: tax,
+	lines, amount, tax := klarna.Lines(klarnaItems(o.Lines, o.SalesTax))
+	body, err := json.Marshal(klarna.TokenOrderRequest{PurchaseCurrency: o.Currency, OrderAmount: amount, OrderTaxAmount: tax,
 		OrderLines: lines, MerchantURLs: &klarna.TokenMerchantURL{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID})
 	return db.KlarnaSubmission{Key: klarna.IdempotencyKey(o.IdempotencyKey, "customer_token_order"), Request: string(body)}, err
 }
@@ -187,10 +188,14 @@ func (k *klarnaFlow) buyAgainAttempt(ctx context.Context, u *db.User, src db.Ord
 	if o, err := k.a.Store.OrderByIdempotencyKey(ctx, key); err == nil || !errors.Is(err, db.ErrNotFound) {
 		return o, err
 	}
+	// Today's prices in the market the first order was placed in.
+	m := market.OrDefault(src.Market)
 	var lines []db.OrderLine
+	var subtotal int64
 	for _, l := range src.Lines {
-		if line, ok := priceLine(l.ProductID, l.Quantity); ok {
+		if line, ok := priceLine(m, l.ProductID, l.Quantity); ok {
 			lines = append(lines, line)
+			subtotal += line.TotalAmount
 		}
 	}
 	if len(lines) == 0 {
@@ -198,7 +203,7 @@ func (k *klarnaFlow) buyAgainAttempt(ctx context.Context, u *db.User, src db.Ord
 			Message: "None of the products in that order is for sale any more."}
 	}
 	o, err := k.a.Store.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: db.ProviderKlarna, IdempotencyKey: key,
-		Currency: catalog.Currency, Lines: lines})
+		Market: m.ID, Currency: m.Currency, Lines: lines, SalesTax: money.TaxAdded(subtotal, m.SalesTaxRate)})
 	if err != nil {
 		// A second submit of the same form won the race: use its attempt.
 		if again, aerr := k.a.Store.OrderByIdempotencyKey(ctx, key); aerr == nil {

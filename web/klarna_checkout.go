@@ -13,10 +13,10 @@ import (
 
 	"refshop/db"
 	"refshop/views"
-	"refshop/web/catalog"
 	"refshop/web/keyedmutex"
 	"refshop/web/klarna"
 	"refshop/web/klarna/link"
+	"refshop/web/market"
 	"refshop/web/secret"
 )
 
@@ -49,10 +49,7 @@ type klarnaFlow struct {
 	locks  keyedmutex.Map[int64] // by order id: one submit or settle of an attempt at a time
 }
 
-// The shop sells in Germany in euros (catalog.Currency).
 const (
-	klarnaCountry = "DE"
-	klarnaLocale  = "en-DE"
 	// klarnaSessionTTL is Klarna's session lifetime; the payment page starts
 	// over a little before it ends rather than show a widget that will fail.
 	klarnaSessionTTL = 48*time.Hour - 5*time.Minute
@@ -72,12 +69,16 @@ func (k *klarnaFlow) env() string { return environment(k.a.Config.Klarna.APIURL)
 // the configured one (or before environments were kept).
 func (k *klarnaFlow) elsewhere(kp db.KlarnaPayment) bool { return kp.Environment != k.env() }
 
-// klarnaItems are an order's lines as Klarna order-line input.
-func klarnaItems(lines []db.OrderLine) []klarna.Item {
-	items := make([]klarna.Item, 0, len(lines))
+// klarnaItems are an order's lines as Klarna order-line input, with the
+// sales tax line of an order that adds sales tax.
+func klarnaItems(lines []db.OrderLine, salesTax int64) []klarna.Item {
+	items := make([]klarna.Item, 0, len(lines)+1)
 	for _, l := range lines {
 		items = append(items, klarna.Item{Reference: l.ProductID, Name: l.Name, Quantity: int64(l.Quantity),
 			UnitPrice: l.UnitPrice, TaxRate: l.TaxRate})
+	}
+	if salesTax > 0 {
+		items = append(items, klarna.SalesTax(salesTax))
 	}
 	return items
 }
@@ -86,17 +87,19 @@ func (k *klarnaFlow) orderURL(o db.Order) string {
 	return k.a.Config.ShopBaseURL + "/orders/" + o.PublicID
 }
 
-// purchase is what attempt o's session and order carry, with lines (the
-// attempt's, or the cart's as it is when the order is placed).
-func (k *klarnaFlow) purchase(o db.Order, lines []db.OrderLine) klarna.Purchase {
-	ols, amount, tax := klarna.Lines(klarnaItems(lines))
-	return klarna.Purchase{PurchaseCountry: klarnaCountry, PurchaseCurrency: catalog.Currency, Locale: klarnaLocale,
+// purchase is what attempt o's session and order carry, with lines and
+// salesTax (the attempt's, or the cart's as it is when the order is placed,
+// in the attempt's market).
+func (k *klarnaFlow) purchase(o db.Order, lines []db.OrderLine, salesTax int64) klarna.Purchase {
+	m := market.OrDefault(o.Market)
+	ols, amount, tax := klarna.Lines(klarnaItems(lines, salesTax))
+	return klarna.Purchase{PurchaseCountry: m.Country, PurchaseCurrency: o.Currency, Locale: m.Locale,
 		OrderAmount: amount, OrderTaxAmount: tax, OrderLines: ols,
 		MerchantURLs: &klarna.MerchantURLs{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID}
 }
 
 func (k *klarnaFlow) sessionRequest(o db.Order, intent string, tok secret.Secret) klarna.SessionRequest {
-	req := klarna.SessionRequest{AcquiringChannel: "ECOMMERCE", Intent: intent, Purchase: k.purchase(o, o.Lines)}
+	req := klarna.SessionRequest{AcquiringChannel: "ECOMMERCE", Intent: intent, Purchase: k.purchase(o, o.Lines, o.SalesTax)}
 	if !tok.IsZero() {
 		req.Customer = &klarna.Customer{CustomerToken: tok}
 	}
@@ -295,11 +298,11 @@ func (k *klarnaFlow) payPage(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/checkout")
 	}
 	v := views.KlarnaPayView{
-		OrderID: o.PublicID, Total: eur(o.TotalAmount), Tax: eur(o.TaxAmount), ClientToken: kp.ClientToken,
+		OrderID: o.PublicID, Total: format(o.TotalAmount, o.Currency), Tax: format(o.TaxAmount, o.Currency), ClientToken: kp.ClientToken,
 		SDKURL: k.a.Config.Klarna.SDKURL, AuthorizeURL: "/checkout/klarna/" + o.PublicID + "/authorize",
 		Recognised: kp.SentToken, SignedInWithKlarna: kp.SentAccessToken, Linking: kp.Intent == klarna.IntentBuyAndLink,
 	}
-	v.Lines = orderLineViews(o.Lines)
+	v.Lines = orderLineViews(o)
 	return render(c, http.StatusOK, views.KlarnaPay(k.a.chrome(c, "Pay with Klarna"), v))
 }
 
@@ -442,7 +445,18 @@ func (k *klarnaFlow) submitCart(c echo.Context, o db.Order, authToken string) (k
 		})
 		return klarnaSubmission{}, errEmptyCart
 	}
-	sub, err := k.newSubmission(o, pc.Lines, authToken)
+	if pc.Market.ID != o.Market {
+		// The person switched market in another tab: the authorization is
+		// for the old market's currency and country.
+		_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCancelled, "The market changed before the order was placed. Nothing was charged.")
+		_, _ = awaitProvider(k.a, c, workKey("klarna.cancel_authorization", o.ID), func(ctx context.Context) (struct{}, error) {
+			k.cancelAuthorization(ctx, authToken)
+			return struct{}{}, nil
+		})
+		return klarnaSubmission{}, &UserError{Status: http.StatusConflict, Title: "The market changed",
+			Message: "You switched to " + pc.Market.Name + " while paying in " + market.OrDefault(o.Market).Name + ". Nothing was charged. Go to checkout to pay in " + pc.Market.Currency + "."}
+	}
+	sub, err := k.newSubmission(o, pc.Lines, pc.SalesTax, authToken)
 	if err != nil {
 		return sub, err
 	}

@@ -71,8 +71,8 @@ func authAAD(orderID int64) string {
 // newSubmission is the widget attempt o's order request for lines, with the
 // key today's code has always derived from the attempt and authorization,
 // so a try made before a crash is the same request.
-func (k *klarnaFlow) newSubmission(o db.Order, lines []db.OrderLine, auth string) (klarnaSubmission, error) {
-	body, err := json.Marshal(klarna.OrderRequest{Purchase: k.purchase(o, lines)})
+func (k *klarnaFlow) newSubmission(o db.Order, lines []db.OrderLine, salesTax int64, auth string) (klarnaSubmission, error) {
+	body, err := json.Marshal(klarna.OrderRequest{Purchase: k.purchase(o, lines, salesTax)})
 	return klarnaSubmission{key: klarna.IdempotencyKey(o.IdempotencyKey, "create_order/"+auth), auth: auth, body: body}, err
 }
 
@@ -279,7 +279,7 @@ func (k *klarnaFlow) settleUnsubmitted(ctx context.Context, o db.Order, kp db.Kl
 	case err != nil:
 		return sub, false, err
 	case st.Status == klarna.SessionComplete && st.AuthorizationToken != "":
-		if sub, err = k.newSubmission(o, o.Lines, st.AuthorizationToken); err == nil {
+		if sub, err = k.newSubmission(o, o.Lines, o.SalesTax, st.AuthorizationToken); err == nil {
 			err = k.submit(ctx, o, sub)
 		}
 		return sub, err == nil, err

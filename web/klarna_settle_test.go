@@ -171,7 +171,7 @@ func TestKlarnaSweepFindsAnOrderPlacedWithoutARecord(t *testing.T) {
 	ctx := context.Background()
 	o, _ := k.Store.OrderByPublicID(ctx, id)
 	// The order as the shop of old sent it, its answer lost to a crash.
-	sub, err := k.App.klarna.newSubmission(o, o.Lines, auth)
+	sub, err := k.App.klarna.newSubmission(o, o.Lines, o.SalesTax, auth)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -366,7 +366,7 @@ func TestDeadGrantAsksToSignInAgainAndCheckoutCarriesOn(t *testing.T) {
 	if co.status != 200 || !strings.Contains(co.doc(t).Find("[data-testid=klarnasignin-checkout-notice]").Text(), "Sign in with Klarna again to skip the Klarna login at checkout") {
 		t.Fatalf("checkout: %d, no sign-in-again notice", co.status)
 	}
-	if co.doc(t).Find("form[action='/checkout/vipps']").Length() != 1 {
+	if co.doc(t).Find("form[action='/checkout/klarna']").Length() != 1 {
 		t.Fatal("checkout lost its payment methods")
 	}
 	// Signing in again from the account page revives it.

@@ -8,7 +8,7 @@ import (
 
 	"refshop/db"
 	"refshop/views"
-	"refshop/web/money"
+	"refshop/web/market"
 )
 
 // loadOrder loads the order named in the URL, answering 404 unless it belongs
@@ -36,9 +36,10 @@ func (a *App) order(c echo.Context) error {
 	v := views.OrderView{
 		PublicID: o.PublicID, Created: o.CreatedAt.Local().Format(dateFormat), Status: string(o.Status),
 		StatusDetail: o.StatusDetail, Provider: providerName(o.Provider), ProviderReference: o.ProviderReference,
-		Total: eur(o.TotalAmount), Tax: eur(o.TaxAmount),
+		Total: format(o.TotalAmount, o.Currency), Tax: format(o.TaxAmount, o.Currency), TaxLabel: taxLabel(o),
+		Market: market.OrDefault(o.Market).Name,
 	}
-	v.Lines = orderLineViews(o.Lines)
+	v.Lines = orderLineViews(o)
 	if flow != nil {
 		p, err := flow.orderPart(c, o)
 		if err != nil {
@@ -51,11 +52,11 @@ func (a *App) order(c echo.Context) error {
 
 // orderLineViews is an order's lines as the order, payment and invoice pages
 // show them.
-func orderLineViews(lines []db.OrderLine) []views.OrderLineView {
-	out := make([]views.OrderLineView, 0, len(lines))
-	for _, l := range lines {
-		out = append(out, views.OrderLineView{Name: l.Name, Quantity: l.Quantity, UnitPrice: eur(l.UnitPrice),
-			Total: eur(l.TotalAmount), TaxRate: money.FormatRate(l.TaxRate)})
+func orderLineViews(o db.Order) []views.OrderLineView {
+	out := make([]views.OrderLineView, 0, len(o.Lines))
+	for _, l := range o.Lines {
+		out = append(out, views.OrderLineView{Name: l.Name, Quantity: l.Quantity, UnitPrice: format(l.UnitPrice, o.Currency),
+			Total: format(l.TotalAmount, o.Currency), TaxRate: lineTax(o.SalesTax > 0, l.TaxRate)})
 	}
 	return out
 }

@@ -10,10 +10,12 @@ import (
 )
 
 func (a *App) home(c echo.Context) error {
-	products := catalog.All()
-	pv := make([]views.ProductView, len(products))
-	for i, p := range products {
-		pv[i] = productView(p)
+	m := a.market(c)
+	var pv []views.ProductView
+	for _, p := range catalog.All() {
+		if v, ok := productView(p, m); ok {
+			pv = append(pv, v)
+		}
 	}
 	return render(c, http.StatusOK, views.Home(a.chrome(c, "Shop"), pv))
 }
@@ -23,5 +25,9 @@ func (a *App) product(c echo.Context) error {
 	if !ok {
 		return echo.ErrNotFound
 	}
-	return render(c, http.StatusOK, views.Product(a.chrome(c, p.Name), productView(p), views.QuantityForm{Value: "1"}))
+	v, ok := productView(p, a.market(c))
+	if !ok {
+		return echo.ErrNotFound
+	}
+	return render(c, http.StatusOK, views.Product(a.chrome(c, p.Name), v, views.QuantityForm{Value: "1"}))
 }

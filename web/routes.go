@@ -19,6 +19,7 @@ func (a *App) routes() {
 	e.GET("/", a.home)
 	e.GET("/products/:id", a.product)
 
+	e.POST("/market", a.chooseMarket)
 	e.GET("/cart", a.cart)
 	e.POST("/cart/items", a.addToCart)
 	e.POST("/cart/items/:id", a.updateCartItem)

@@ -264,7 +264,7 @@ func TestOrdersAreOnlyShownToTheirOwner(t *testing.T) {
 	alice.signUp("alice@example.com")
 	bob.signUp("bob@example.com")
 	u, _ := app.Store.UserByEmail(context.Background(), "alice@example.com")
-	o, err := app.Store.CreateOrder(context.Background(), db.NewOrder{UserID: u.ID, Provider: db.ProviderVipps, Currency: "EUR",
+	o, err := app.Store.CreateOrder(context.Background(), db.NewOrder{UserID: u.ID, Provider: db.ProviderVipps, Market: "de", Currency: "EUR",
 		Lines: []db.OrderLine{{ProductID: "sencha", Name: "Sencha Green Tea", Quantity: 1, UnitPrice: 850, TaxRate: 700, TotalAmount: 850, TotalTaxAmount: 56}}})
 	if err != nil {
 		t.Fatal(err)

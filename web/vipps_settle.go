@@ -9,7 +9,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"refshop/db"
-	"refshop/web/catalog"
 	"refshop/web/vipps"
 )
 
@@ -236,7 +235,7 @@ func (f *vippsFlow) refreshEvents(ctx context.Context, o db.Order, ref string) {
 			row.IdempotencyKey = *e.IdempotencyKey
 		}
 		if row.Currency == "" {
-			row.Currency = catalog.Currency
+			row.Currency = o.Currency
 		}
 		rows = append(rows, row)
 	}

@@ -51,6 +51,14 @@ func newVippsShopWith(t *testing.T, use ...func(*Deps)) *vippsShop {
 	return &vippsShop{testApp: app, sb: sb, st: sb.State, sbClk: sbClk}
 }
 
+// browser is a browser shopping in Norway, the market that offers Vipps
+// (in NOK, the currency of the sandbox's Norwegian sales unit).
+func (v *vippsShop) browser(tb testing.TB) *browser {
+	b := v.testApp.browser(tb)
+	b.inMarket("no")
+	return b
+}
+
 // startVippsSandbox starts a sandbox with the shop's default credentials on
 // a clock of its own.
 func startVippsSandbox(t *testing.T) (*sandboxtest.Server, *clock.Manual) {

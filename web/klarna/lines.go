@@ -17,11 +17,24 @@ type Item struct {
 	Type      string // "" means physical
 }
 
+// TypeSalesTax is the order line type of US sales tax.
+const TypeSalesTax = "sales_tax"
+
+// SalesTax is the sales tax line of a US order.
+func SalesTax(amount int64) Item {
+	return Item{Reference: "sales-tax", Name: "Sales Tax", Quantity: 1, UnitPrice: amount, Type: TypeSalesTax}
+}
+
 // Lines turns cart items into Klarna order lines with Klarna's arithmetic:
 // total_amount = quantity × unit_price (no discounts here), total_tax_amount
 // is the tax inside that total by the shop's rule (money.TaxIncluded, which
 // Klarna accepts within one minor unit), and the order's amount and tax are
 // the sums of the lines, so they always agree with them.
+//
+// In the United States prices exclude tax: the products carry no tax, and
+// the tax is one more line of type sales_tax (TypeSalesTax) named "Sales
+// Tax", whose total is the order's order_tax_amount
+// (https://docs.klarna.com/klarna-payments/in-depth-knowledge/tax-handling/).
 func Lines(items []Item) (lines []OrderLine, orderAmount, orderTaxAmount int64) {
 	for _, it := range items {
 		typ := it.Type
@@ -37,6 +50,9 @@ func Lines(items []Item) (lines []OrderLine, orderAmount, orderTaxAmount int64) 
 		lines = append(lines, l)
 		orderAmount += l.TotalAmount
 		orderTaxAmount += l.TotalTaxAmount
+		if typ == TypeSalesTax {
+			orderTaxAmount += l.TotalAmount
+		}
 	}
 	return lines, orderAmount, orderTaxAmount
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"refshop/web/catalog"
+	"refshop/web/market"
 	"refshop/web/clock"
 	"refshop/web/klarna"
 	"refshop/web/sandbox/control"
@@ -48,11 +49,14 @@ func (e *env) approve(sessionID string, link bool) string {
 	return e.control("/control/klarna/sessions/"+sessionID+"/authorize", map[string]any{"link_account": link})["authorization_token"].(string)
 }
 
+// cart is the products at German prices (EUR, VAT included).
 func cart(ids map[string]int64) []klarna.Item {
+	de, _ := market.Get("de")
 	var items []klarna.Item
 	for _, p := range catalog.All() {
 		if q, ok := ids[p.ID]; ok {
-			items = append(items, klarna.Item{Reference: p.ID, Name: p.Name, Quantity: q, UnitPrice: p.Price, TaxRate: p.TaxRate})
+			price, _ := p.Price(de)
+			items = append(items, klarna.Item{Reference: p.ID, Name: p.Name, Quantity: q, UnitPrice: price.Minor, TaxRate: de.TaxRate(p.TaxClass)})
 		}
 	}
 	return items

@@ -62,6 +62,20 @@ func TaxIncluded(total int64, rate int) int64 {
 	return -((-num*2 + den) / (den * 2))
 }
 
+// TaxAdded is the tax on a tax-exclusive amount at rate (two implied
+// decimals: 825 = 8.25%), rounded half away from zero: what a sales tax adds
+// to a US subtotal.
+func TaxAdded(amount int64, rate int) int64 {
+	if rate <= 0 {
+		return 0
+	}
+	num := amount * int64(rate)
+	if num >= 0 {
+		return (num*2 + 10000) / 20000
+	}
+	return -((-num*2 + 10000) / 20000)
+}
+
 // FormatRate renders a tax rate: 1900 -> "19%", 750 -> "7.5%".
 func FormatRate(rate int) string {
 	if rate%100 == 0 {

@@ -53,3 +53,21 @@ func TestFormatRate(t *testing.T) {
 		t.Errorf("got %q", g)
 	}
 }
+
+func TestTaxAdded(t *testing.T) {
+	for _, tc := range []struct {
+		amount int64
+		rate   int
+		want   int64
+	}{
+		{10000, 825, 825}, // $100.00 at 8.25% is $8.25
+		{899, 825, 74},    // 74.1675 rounds down
+		{1000, 825, 83},   // 82.5 rounds half away from zero
+		{-1000, 825, -83},
+		{1234, 0, 0},
+	} {
+		if got := TaxAdded(tc.amount, tc.rate); got != tc.want {
+			t.Errorf("TaxAdded(%d, %d) = %d, want %d", tc.amount, tc.rate, got, tc.want)
+		}
+	}
+}

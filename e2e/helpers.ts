@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { test as base, expect, type APIRequestContext, type BrowserContext, type Locator, type Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 
 export const sandboxURL = process.env.E2E_SANDBOX_URL ?? 'http://localhost:18081';
 
@@ -118,6 +119,25 @@ export async function signIn(page: Page, email: string): Promise<void> {
 export async function signOut(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page.getByRole('link', { name: 'Sign in' })).toBeVisible();
+}
+
+// Market is a market as the page header's picker names it.
+export type Market = 'Germany (EUR)' | 'Norway (NOK)' | 'United States (USD)';
+
+// chooseMarket picks a market with the page header's form, as a person
+// does, and waits for the shop to confirm it.
+export async function chooseMarket(page: Page, market: Market): Promise<void> {
+  if (page.url() === 'about:blank') await page.goto('/');
+  await page.getByLabel('Market').selectOption({ label: market });
+  await page.getByRole('button', { name: 'Change', exact: true }).click();
+  await expect(page.getByRole('status')).toContainText(`You are shopping in ${market.replace(/ \(.*/, '')}`);
+}
+
+// expectAccessible runs axe-core on the page as it is and fails on any
+// violation, listing each rule and the elements it found.
+export async function expectAccessible(page: Page): Promise<void> {
+  const { violations } = await new AxeBuilder({ page }).analyze();
+  expect(violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
 }
 
 // addToCart adds one of a product from the catalogue.

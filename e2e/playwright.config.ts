@@ -27,7 +27,8 @@ const bin = path.join(__dirname, '.cache', 'shop');
 // runner process and handed to the workers and the shop through the
 // environment.
 const credentialNames = [
-  'KLARNA_PASSWORD', 'KLARNA_CLIENT_SECRET', 'VIPPS_CLIENT_SECRET', 'VIPPS_SUBSCRIPTION_KEY', 'ALTPAY_CLIENT_SECRET',
+  'KLARNA_PASSWORD', 'KLARNA_NA_PASSWORD', 'KLARNA_CLIENT_SECRET', 'VIPPS_CLIENT_SECRET', 'VIPPS_SUBSCRIPTION_KEY',
+  'ALTPAY_CLIENT_SECRET',
 ];
 for (const name of credentialNames) {
   process.env[`E2E_${name}`] ??= randomBytes(16).toString('hex');

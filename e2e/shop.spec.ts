@@ -1,4 +1,61 @@
-import { test, expect, addToCart, cartCount, password, resetSandbox, signIn, signOut, signUp, tabTo, uniqueEmail, sandboxURL } from './helpers';
+import { test, expect, addToCart, cartCount, chooseMarket, expectAccessible, password, resetSandbox, signIn, signOut, signUp, tabTo, uniqueEmail, sandboxURL } from './helpers';
+
+test.describe('markets', () => {
+  test('pick a market in the header: prices, cart, tax and payment methods change', async ({ page }) => {
+    // A first visit shops in Germany.
+    await page.goto('/');
+    await expect(page.getByLabel('Market')).toHaveValue('de');
+    await expect(page.getByText('Prices are in EUR and include VAT.')).toBeVisible();
+    await addToCart(page, 'Stoneware Mug');
+    await expect(page.getByTestId('total')).toHaveText('€18.00');
+    await page.goto('/checkout');
+    await expect(page.getByTestId('methods-note')).toContainText('offered in Germany');
+    await expect(page.locator('form[action="/checkout/klarna"]')).toBeVisible();
+    await expect(page.locator('form[action="/checkout/vipps"]')).toHaveCount(0);
+    await expect(page.locator('form[action="/checkout/altpay"]')).toHaveCount(0);
+    await expectAccessible(page);
+
+    // Norway: the same cart in NOK with Norwegian VAT; Vipps MobilePay and Klarna.
+    await chooseMarket(page, 'Norway (NOK)');
+    await expect(page).toHaveURL(/\/checkout$/); // back where the person was
+    await expect(page.getByTestId('total')).toHaveText('NOK 229.00');
+    await expect(page.getByTestId('tax')).toHaveText('NOK 45.80'); // 25% inside 229.00
+    await expect(page.locator('form[action="/checkout/vipps"]')).toBeVisible();
+    await expect(page.locator('form[action="/checkout/klarna"]')).toBeVisible();
+    await expect(page.locator('form[action="/checkout/altpay"]')).toHaveCount(0);
+
+    // The United States: prices exclude tax; sales tax is added at checkout.
+    await chooseMarket(page, 'United States (USD)');
+    await expect(page.getByTestId('subtotal')).toHaveText('$19.00');
+    await expect(page.getByText('Sales tax (8.25%)')).toBeVisible();
+    await expect(page.getByTestId('tax')).toHaveText('$1.57');
+    await expect(page.getByTestId('total')).toHaveText('$20.57');
+    await expect(page.locator('form[action="/checkout/altpay"]')).toBeVisible();
+    await expect(page.locator('form[action="/checkout/klarna"]')).toBeVisible();
+    await expect(page.locator('form[action="/checkout/vipps"]')).toHaveCount(0);
+    await expectAccessible(page);
+
+    await page.goto('/products/sencha');
+    await expect(page.locator('.price.big')).toHaveText('$8.99');
+    await expect(page.getByTestId('tax-note')).toHaveText('Plus sales tax, added at checkout.');
+    await page.goto('/cart');
+    await expect(page.getByTestId('total')).toHaveText('$20.57');
+    await expectAccessible(page);
+  });
+
+  test('the market picker works with the keyboard alone', async ({ page }) => {
+    await page.goto('/');
+    const picker = page.getByLabel('Market');
+    await tabTo(page, picker);
+    await page.keyboard.press('ArrowDown'); // Norway
+    await page.keyboard.press('Tab');
+    await expect(page.getByRole('button', { name: 'Change', exact: true })).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(page.getByRole('status')).toHaveText('You are shopping in Norway: prices are in NOK.');
+    await expect(page.getByLabel('Market')).toHaveValue('no');
+    await expect(page.locator('.product-card .price').first()).toContainText('NOK');
+  });
+});
 
 test.describe('browsing and the cart', () => {
   test('browse the catalogue, open a product, add, change and remove', async ({ page }) => {
@@ -130,6 +187,7 @@ test.describe('accounts', () => {
   test('the account page names the payment method only for orders that were paid', async ({ page, request }) => {
     await resetSandbox(request);
     await signUp(page, uniqueEmail('paid-with'));
+    await chooseMarket(page, 'Norway (NOK)'); // where Vipps MobilePay is offered
     await addToCart(page, 'Glass Carafe');
     const payWithVipps = async (answer: 'Approve' | 'Reject', status: string): Promise<string> => {
       await page.goto('/checkout');
@@ -147,6 +205,7 @@ test.describe('accounts', () => {
     const row = (path: string) => orders.getByRole('row').filter({ has: page.locator(`a[href="${path}"]`) });
     await expect(row(paid)).toContainText('Vipps MobilePay');
     await expect(row(paid)).toContainText('Paid');
+    await expect(row(paid)).toContainText('NOK 349.00'); // an order keeps its market's currency
     await expect(row(cancelled)).toContainText('Cancelled');
     await expect(row(cancelled)).not.toContainText('Vipps MobilePay');
   });

@@ -11,6 +11,7 @@ type Credential struct {
 // ProviderView is one emulated provider part on the index.
 type ProviderView struct {
 	Name        string
+	Markets     string // the shop's markets this part serves
 	BaseURL     string
 	RealURL     string
 	Emulated    bool // false: the shop talks to the real test environment

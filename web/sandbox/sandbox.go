@@ -76,30 +76,33 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.
 func indexView(st *control.State) sandboxviews.IndexView {
 	cfg := st.Config
 	v := sandboxviews.IndexView{BaseURL: cfg.BaseURL, ShopURL: cfg.ShopBaseURL, State: stateView(st.View())}
-	add := func(enabled bool, name, base, real string, creds ...sandboxviews.Credential) {
-		p := sandboxviews.ProviderView{Name: name, BaseURL: cfg.BaseURL + base, RealURL: real, Emulated: enabled}
+	add := func(enabled bool, name, markets, base, real string, creds ...sandboxviews.Credential) {
+		p := sandboxviews.ProviderView{Name: name, Markets: markets, BaseURL: cfg.BaseURL + base, RealURL: real, Emulated: enabled}
 		if enabled {
 			p.Credentials = creds
 		}
 		v.Providers = append(v.Providers, p)
 	}
 	k := cfg.Klarna
-	add(k.Enabled, "Klarna Payments and Customer Token API", "/klarna/api", "https://api.playground.klarna.com",
+	add(k.Enabled, "Klarna Payments and Customer Token API, Europe", "Germany (EUR), Norway (NOK)", "/klarna/api", "https://api.playground.klarna.com",
 		credential("Basic auth username", "KLARNA_USERNAME", k.Username),
 		credential("Basic auth password", "KLARNA_PASSWORD", k.Password))
-	add(k.Enabled, "Klarna identity (Sign in with Klarna, OIDC issuer)", "/klarna/login", "https://login.playground.klarna.com",
+	add(k.Enabled, "Klarna Payments and Customer Token API, North America", "United States (USD)", "/klarna/api-na", "https://api-na.playground.klarna.com",
+		credential("Basic auth username", "KLARNA_NA_USERNAME", k.NAUsername),
+		credential("Basic auth password", "KLARNA_NA_PASSWORD", k.NAPassword))
+	add(k.Enabled, "Klarna identity (Sign in with Klarna, OIDC issuers /eu/lp/idp and /na/lp/idp)", "every market: the issuer of its region", "/klarna/login", "https://login.playground.klarna.com",
 		credential("client_id", "KLARNA_CLIENT_ID", k.ClientID),
 		credential("client_secret", "KLARNA_CLIENT_SECRET", k.ClientSecret),
 		sandboxviews.Credential{Name: "redirect_uri", Value: cfg.ShopBaseURL + "/auth/klarna/callback"})
-	add(k.Enabled, "Klarna Payments JS SDK", "/klarna/cdn/kp/lib/v1/api.js", "https://x.klarnacdn.net/kp/lib/v1/api.js")
+	add(k.Enabled, "Klarna Payments JS SDK", "wherever Klarna is offered", "/klarna/cdn/kp/lib/v1/api.js", "https://x.klarnacdn.net/kp/lib/v1/api.js")
 	vp := cfg.Vipps
-	add(vp.Enabled, "Vipps MobilePay (access token, ePayment v1)", "/vipps", "https://apitest.vipps.no",
+	add(vp.Enabled, "Vipps MobilePay (access token, ePayment v1)", "Norway (NOK): the sales unit's country", "/vipps", "https://apitest.vipps.no",
 		credential("client_id", "VIPPS_CLIENT_ID", vp.ClientID),
 		credential("client_secret", "VIPPS_CLIENT_SECRET", vp.ClientSecret),
 		credential("Ocp-Apim-Subscription-Key", "VIPPS_SUBSCRIPTION_KEY", vp.SubscriptionKey),
 		credential("Merchant-Serial-Number", "VIPPS_MSN", vp.MSN))
 	a := cfg.Altpay
-	add(a.Enabled, "Alternative Payments (partner API, checkout API)", "/altpay", "https://public-api.demo.alternativepayments.io",
+	add(a.Enabled, "Alternative Payments (partner API, checkout API)", "United States (USD, the one invoice currency)", "/altpay", "https://public-api.demo.alternativepayments.io",
 		credential("client_id", "ALTPAY_CLIENT_ID", a.ClientID),
 		credential("client_secret", "ALTPAY_CLIENT_SECRET", a.ClientSecret))
 	if k.Enabled {

@@ -21,6 +21,7 @@ func TestIndexShowsDefaultCredentialsAndHidesOnesSetByTheUser(t *testing.T) {
 	cfg := control.Config{
 		BaseURL: "http://localhost:8081", ShopBaseURL: "http://localhost:8080",
 		Klarna: control.KlarnaConfig{Enabled: true, Username: d["KLARNA_USERNAME"], Password: "my-klarna-password",
+			NAUsername: d["KLARNA_NA_USERNAME"], NAPassword: d["KLARNA_NA_PASSWORD"],
 			ClientID: d["KLARNA_CLIENT_ID"], ClientSecret: "my-klarna-client-secret"},
 		Vipps:  control.VippsConfig{Enabled: false, ClientSecret: "real-vipps-secret", SubscriptionKey: "real-key"},
 		Altpay: control.AltpayConfig{Enabled: true, ClientID: "my-altpay-id", ClientSecret: d["ALTPAY_CLIENT_SECRET"]},
@@ -36,7 +37,8 @@ func TestIndexShowsDefaultCredentialsAndHidesOnesSetByTheUser(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("index: %d", res.StatusCode)
 	}
-	for _, want := range []string{"http://localhost:8081/klarna/api", "http://localhost:8081/altpay",
+	for _, want := range []string{"http://localhost:8081/klarna/api", "http://localhost:8081/klarna/api-na", "http://localhost:8081/altpay",
+		d["KLARNA_NA_USERNAME"], d["KLARNA_NA_PASSWORD"], "United States (USD)", "Norway (NOK)",
 		d["KLARNA_USERNAME"], d["KLARNA_CLIENT_ID"], d["ALTPAY_CLIENT_SECRET"], "http://localhost:8080/auth/klarna/callback",
 		"/control/state", "/control/reset", "/control/settings", "/control/clock", "/control/faults", "vipps_access_token_ttl",
 		"Klarna test identities", "anna.schmidt@example.com", "Anna Schmidt", "jonas.weber@example.com", "Mia Svensson"} {

@@ -29,7 +29,7 @@ func (a *App) checkout(c echo.Context) error {
 // flow whose form was refused stores its form state on the context first and
 // renders with status 422 (or 503 when its provider is out).
 func (a *App) renderCheckout(c echo.Context, status int, pc pricedCart) error {
-	v := views.CheckoutView{Cart: cartView(pc), Guest: currentUser(c) == nil, Market: pc.Market.Name}
+	v := views.CheckoutView{Cart: cartView(pc), Guest: currentUser(c) == nil, Market: pc.Market.InName}
 	for _, p := range pc.Market.Methods {
 		comp, err := a.payments[db.Provider(p)].checkoutMethod(c, pc)
 		if err != nil {
@@ -85,8 +85,8 @@ var errEmptyCart = &UserError{Status: http.StatusConflict, Title: "Your cart is 
 // notOffered refuses a payment method the session's market does not offer:
 // a form from before the person switched market, in another tab.
 func notOffered(provider db.Provider, m market.Market) error {
-	return &UserError{Status: http.StatusConflict, Title: "Not offered in " + m.Name,
-		Message: providerName(provider) + " is not offered in " + m.Name + ". Go back to checkout and choose one of the payment methods shown there, or switch market in the page header."}
+	return &UserError{Status: http.StatusConflict, Title: "Not offered in " + m.InName,
+		Message: providerName(provider) + " is not offered in " + m.InName + ". Go back to checkout and choose one of the payment methods shown there, or switch market in the page header."}
 }
 
 // placeOrder returns the open payment attempt of the session's cart for

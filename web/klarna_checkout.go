@@ -454,7 +454,7 @@ func (k *klarnaFlow) submitCart(c echo.Context, o db.Order, authToken string) (k
 			return struct{}{}, nil
 		})
 		return klarnaSubmission{}, &UserError{Status: http.StatusConflict, Title: "The market changed",
-			Message: "You switched to " + pc.Market.Name + " while paying in " + market.OrDefault(o.Market).Name + ". Nothing was charged. Go to checkout to pay in " + pc.Market.Currency + "."}
+			Message: "You switched to " + pc.Market.InName + " while paying in " + market.OrDefault(o.Market).InName + ". Nothing was charged. Go to checkout to pay in " + pc.Market.Currency + "."}
 	}
 	sub, err := k.newSubmission(o, pc.Lines, pc.SalesTax, authToken)
 	if err != nil {

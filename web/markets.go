@@ -30,7 +30,7 @@ func (a *App) chooseMarket(c echo.Context) error {
 			Message: "Choose one of the markets listed in the page header."}
 	}
 	a.Sessions.Put(c.Request().Context(), sessMarket, m.ID)
-	a.flash(c, "You are shopping in "+m.Name+": prices are in "+m.Currency+".")
+	a.flash(c, "You are shopping in "+m.InName+": prices are in "+m.Currency+".")
 	next := safeNext(c.FormValue("next"))
 	if next == "" {
 		next = "/"

@@ -51,6 +51,7 @@ const (
 type Market struct {
 	ID       string // "de", "no", "us": in the session and on orders
 	Name     string // the country, as the page header shows it
+	InName   string // the country in a sentence: "the United States"
 	Country  string // ISO 3166-1 alpha-2, Klarna's purchase_country
 	Currency string // ISO 4217
 	// Locale is what the shop sends providers: its pages are in English, so
@@ -84,18 +85,18 @@ func (m Market) TaxRate(c TaxClass) int {
 
 var all = []Market{
 	{
-		ID: "de", Name: "Germany", Country: "DE", Currency: "EUR", Locale: "en-DE", Locales: []string{"de-DE", "en-DE"},
+		ID: "de", Name: "Germany", InName: "Germany", Country: "DE", Currency: "EUR", Locale: "en-DE", Locales: []string{"de-DE", "en-DE"},
 		TaxIncluded: true, VAT: map[TaxClass]int{Standard: 1900, Food: 700, Books: 700},
 		Methods: []string{Klarna}, KlarnaRegion: RegionEU,
 	},
 	{
 		// Books are zero-rated in Norway; food has the reduced rate.
-		ID: "no", Name: "Norway", Country: "NO", Currency: "NOK", Locale: "en-NO", Locales: []string{"nb-NO", "en-NO"},
+		ID: "no", Name: "Norway", InName: "Norway", Country: "NO", Currency: "NOK", Locale: "en-NO", Locales: []string{"nb-NO", "en-NO"},
 		TaxIncluded: true, VAT: map[TaxClass]int{Standard: 2500, Food: 1500, Books: 0},
 		Methods: []string{Vipps, Klarna}, KlarnaRegion: RegionEU,
 	},
 	{
-		ID: "us", Name: "United States", Country: "US", Currency: "USD", Locale: "en-US", Locales: []string{"en-US"},
+		ID: "us", Name: "United States", InName: "the United States", Country: "US", Currency: "USD", Locale: "en-US", Locales: []string{"en-US"},
 		SalesTaxRate: 825, Methods: []string{Altpay, Klarna}, KlarnaRegion: RegionNA,
 	},
 }

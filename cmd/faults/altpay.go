@@ -58,6 +58,9 @@ func (altpayFlow) newCustomer(ctx context.Context, l *lane) (*customer, error) {
 	if err := c.b.signUp(ctx, c.email); err != nil {
 		return nil, err
 	}
+	if err := c.b.inMarket(ctx, "us"); err != nil { // pay by invoice is offered in the United States, in USD
+		return nil, err
+	}
 	if err := c.b.addToCart(ctx, "stoneware-mug"); err != nil {
 		return nil, err
 	}

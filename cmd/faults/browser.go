@@ -243,6 +243,16 @@ func (b *browser) addToCart(ctx context.Context, product string) error {
 	return nil
 }
 
+// inMarket picks the market (web/market) with the page header's form: each
+// payment method is offered in its own markets.
+func (b *browser) inMarket(ctx context.Context, id string) error {
+	p := b.post(ctx, "/market", url.Values{"market": {id}, "next": {"/"}})
+	if p.err != nil || p.status != http.StatusSeeOther {
+		return fmt.Errorf("choosing market %s: %v", id, p)
+	}
+	return nil
+}
+
 // signUp makes an account and leaves the browser signed in.
 func (b *browser) signUp(ctx context.Context, email string) error {
 	p := b.post(ctx, "/signup", url.Values{"email": {email}, "password": {"correct horse battery staple"}, "name": {"Fault Suite"}})

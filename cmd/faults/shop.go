@@ -41,6 +41,7 @@ func buildShop(ctx context.Context, dir string) (string, error) {
 // same values.
 type credentials struct {
 	KlarnaUsername, KlarnaPassword                         string
+	KlarnaNAUsername, KlarnaNAPassword                     string // North America's merchant account
 	KlarnaClientID, KlarnaClientSecret                     string
 	VippsClientID, VippsClientSecret, VippsSubscriptionKey string
 	VippsMSN                                               string
@@ -50,6 +51,7 @@ type credentials struct {
 func newCredentials() credentials {
 	return credentials{
 		KlarnaUsername: "PK_faults_refshop", KlarnaPassword: randomHex(16),
+		KlarnaNAUsername: "PN_faults_refshop", KlarnaNAPassword: randomHex(16),
 		KlarnaClientID: "refshop-faults-client", KlarnaClientSecret: randomHex(16),
 		VippsClientID: "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d", VippsClientSecret: randomHex(16),
 		VippsSubscriptionKey: randomHex(16), VippsMSN: "654321",
@@ -60,6 +62,7 @@ func newCredentials() credentials {
 func (c credentials) env() []string {
 	return []string{
 		"KLARNA_USERNAME=" + c.KlarnaUsername, "KLARNA_PASSWORD=" + c.KlarnaPassword,
+		"KLARNA_NA_USERNAME=" + c.KlarnaNAUsername, "KLARNA_NA_PASSWORD=" + c.KlarnaNAPassword,
 		"KLARNA_CLIENT_ID=" + c.KlarnaClientID, "KLARNA_CLIENT_SECRET=" + c.KlarnaClientSecret,
 		"VIPPS_CLIENT_ID=" + c.VippsClientID, "VIPPS_CLIENT_SECRET=" + c.VippsClientSecret,
 		"VIPPS_SUBSCRIPTION_KEY=" + c.VippsSubscriptionKey, "VIPPS_MSN=" + c.VippsMSN,

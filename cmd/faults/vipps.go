@@ -45,6 +45,9 @@ func (vippsFlow) newCustomer(ctx context.Context, l *lane) (*customer, error) {
 	if err := c.b.signUp(ctx, c.email); err != nil {
 		return nil, err
 	}
+	if err := c.b.inMarket(ctx, "no"); err != nil { // Vipps MobilePay is offered in Norway, in NOK
+		return nil, err
+	}
 	return c, c.b.addToCart(ctx, "stoneware-mug")
 }
 

@@ -1,10 +1,8 @@
 package views
 
-// VippsMethodView is the Vipps MobilePay choice on the checkout page, with
-// what the customer typed and what was wrong with it.
+// VippsMethodView is the Vipps MobilePay choice on the checkout page. It has
+// no phone number: the shop does not ask for one (Vipps's landing page does).
 type VippsMethodView struct {
-	Phone  string
-	Error  string // about the phone number
 	Notice string // a refusal or an outage, in calm words
 }
 

@@ -2,10 +2,13 @@ package web
 
 // Pay with Vipps MobilePay (ePayment, WEB_REDIRECT):
 //
-//  1. POST /checkout/vipps validates the phone number, places a pending order
-//     (or finds the cart's open one), stores the payment's reference and
-//     Idempotency-Keys, creates the payment and sends the browser to Vipps's
-//     landing page. When Vipps is slower than the request's deadline
+//  1. POST /checkout/vipps places a pending order (or finds the cart's open
+//     one), stores the payment's reference and Idempotency-Keys, creates the
+//     payment in the order's own currency and sends the browser to Vipps's
+//     landing page. The shop does not ask for the customer's phone number:
+//     Vipps's documentation says users should never be asked for it by the
+//     merchant; the landing page asks (or the phone app-switches), see
+//     https://developer.vippsmobilepay.com/docs/knowledge-base/landing-page. When Vipps is slower than the request's deadline
 //     (deadline.go), the browser goes to the order page, which says the shop
 //     is still confirming and reloads until the landing page is known.
 //  2. Vipps sends the browser back to GET /checkout/vipps/return?order=...
@@ -71,11 +74,6 @@ func (f *vippsFlow) checkoutMethod(c echo.Context, _ pricedCart) (templ.Componen
 // attempt (resume): a payment Vipps already made is shown, not made again.
 func (f *vippsFlow) checkout(c echo.Context) error {
 	a, ctx := f.a, c.Request().Context()
-	typed := c.FormValue("phone")
-	phone, err := vipps.NormalizePhone(typed)
-	if err != nil {
-		return a.checkoutAgain(c, http.StatusUnprocessableEntity, ctxVippsForm, views.VippsMethodView{Phone: typed, Error: vippsPhoneMessage(err)})
-	}
 	o, reused, err := a.placeOrder(c, db.ProviderVipps)
 	if err == nil && reused {
 		if done, err := f.resume(c, o); done {
@@ -91,14 +89,14 @@ func (f *vippsFlow) checkout(c echo.Context) error {
 		return err
 	}
 	redirectURL, err := awaitProvider(a, c, vippsCreateWork(o.ID), func(ctx context.Context) (string, error) {
-		return f.create(ctx, o, vp, phone)
+		return f.create(ctx, o, vp)
 	})
 	switch {
 	case errors.Is(err, errConfirming):
 		// The order page says so (orderPart) and checks again by itself.
 		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	case err != nil:
-		return f.createRefused(c, typed, err)
+		return f.createRefused(c, err)
 	}
 	// Closed while Vipps made the payment (its cart was paid another way):
 	// release it instead of sending the customer to pay.
@@ -163,7 +161,7 @@ func (f *vippsFlow) attempt(ctx context.Context, o db.Order) (db.VippsPayment, e
 // gave no answer, it asks Vipps before it decides anything: the payment may
 // exist. A refusal fails the order (nothing was charged); an outcome still
 // unknown leaves it pending (errConfirming) for the order page and the sweep.
-func (f *vippsFlow) create(ctx context.Context, o db.Order, vp db.VippsPayment, phone string) (string, error) {
+func (f *vippsFlow) create(ctx context.Context, o db.Order, vp db.VippsPayment) (string, error) {
 	a := f.a
 	// A request that joined the attempt may start this after an earlier
 	// create ended it (failed): no payment for a closed attempt. Its order
@@ -179,9 +177,11 @@ func (f *vippsFlow) create(ctx context.Context, o db.Order, vp db.VippsPayment, 
 	// (The real API wants https here: set SHOP_BASE_URL to an https origin;
 	// the sandbox also accepts the shop's own configured http origin.)
 	ret := a.Config.ShopBaseURL + "/checkout/vipps/return?order=" + url.QueryEscape(o.PublicID)
+	// No customer: the shop does not know the customer's Vipps number and
+	// must not ask for it; the landing page does. The amount is in the
+	// order's own currency, which must be the sales unit's (5040 otherwise).
 	res, err := f.client.CreatePayment(ctx, vipps.CreatePaymentRequest{
 		Amount:             vipps.Amount{Currency: o.Currency, Value: o.TotalAmount},
-		Customer:           &vipps.Customer{PhoneNumber: phone},
 		PaymentMethod:      vipps.PaymentMethod{Type: "WALLET"},
 		Reference:          vp.Reference,
 		ReturnURL:          ret,
@@ -193,8 +193,8 @@ func (f *vippsFlow) create(ctx context.Context, o db.Order, vp db.VippsPayment, 
 		return res.RedirectURL, nil
 	}
 	a.Log.Warn("vipps: create payment failed", "order", o.PublicID, "error", err)
-	// No answer, or a conflict on the key (a repeated post with another
-	// phone number): Vipps may hold the payment.
+	// No answer, or a conflict on the key or the reference: Vipps may hold
+	// the payment.
 	if vipps.IsKind(err, vipps.KindUnavailable) || vipps.IsKind(err, vipps.KindConflict) {
 		p, gerr := f.client.GetPayment(ctx, vp.Reference)
 		switch {
@@ -222,34 +222,15 @@ func (f *vippsFlow) recordCreated(ctx context.Context, o db.Order, redirectURL s
 }
 
 // createRefused re-shows the checkout with a calm sentence for a payment
-// Vipps did not create: 422 for a refused field, 503 when Vipps is out, 502
-// otherwise. The order was already marked failed; the cart is untouched.
-func (f *vippsFlow) createRefused(c echo.Context, typed string, err error) error {
-	msg := vippsCustomerMessage(err)
+// Vipps did not create: 503 when Vipps is out, 502 otherwise (the customer
+// typed nothing Vipps could refuse). The order was already marked failed;
+// the cart is untouched.
+func (f *vippsFlow) createRefused(c echo.Context, err error) error {
 	status := http.StatusBadGateway
-	switch {
-	case vipps.IsKind(err, vipps.KindUnavailable):
+	if vipps.IsKind(err, vipps.KindUnavailable) {
 		status = http.StatusServiceUnavailable
-	case vipps.IsKind(err, vipps.KindInvalid):
-		status = http.StatusUnprocessableEntity
 	}
-	form := views.VippsMethodView{Phone: typed, Notice: msg}
-	if status == http.StatusUnprocessableEntity {
-		form.Error = msg
-	}
-	return f.a.checkoutAgain(c, status, ctxVippsForm, form)
-}
-
-// vippsPhoneMessage says what is wrong with a typed phone number
-// (vipps.NormalizePhone's refusal).
-func vippsPhoneMessage(err error) string {
-	switch {
-	case errors.Is(err, vipps.ErrPhoneMissing):
-		return "Enter your mobile number."
-	case errors.Is(err, vipps.ErrPhoneCharacters):
-		return "Use digits only, with the country code, for example +47 912 34 567."
-	}
-	return "Enter the whole number with its country code, for example +47 912 34 567 (10 to 15 digits)."
+	return f.a.checkoutAgain(c, status, ctxVippsForm, views.VippsMethodView{Notice: vippsCustomerMessage(err)})
 }
 
 // vippsCustomerMessage turns any error from the Vipps client into a calm
@@ -269,15 +250,20 @@ func vippsCustomerMessage(err error) string {
 	case vipps.KindAuth:
 		return "Paying with Vipps MobilePay is not available at the moment. Nothing was charged. Please choose another payment method."
 	case vipps.KindInvalid:
-		if e.Field("customer.phoneNumber") || e.Field("customer") {
-			return "Vipps MobilePay did not accept that phone number. Enter your mobile number with its country code, for example 4791234567."
-		}
 		return "Vipps MobilePay could not accept this payment. Nothing was charged."
 	case vipps.KindConflict:
 		return "This payment is already being processed. Please check your order before trying again."
 	case vipps.KindNotFound:
 		return "Vipps MobilePay has no record of this payment. Nothing was charged."
 	case vipps.KindState:
+		switch e.Code() {
+		case vipps.CodeInvalidCurrency:
+			// The sales unit takes one currency, its country's: this order's
+			// is another. Only another market's checkout can fix that.
+			return "Vipps MobilePay cannot take payments in this order's currency here. Nothing was charged. Please choose another payment method."
+		case vipps.CodeInvalidPhoneNumber:
+			return "Vipps MobilePay did not accept that phone number. Nothing was charged. Please try again and enter the number your Vipps or MobilePay app uses."
+		}
 		return "Vipps MobilePay could not complete this step for the payment in its current state. Nothing more was charged."
 	}
 	return "Vipps MobilePay could not process the payment. Nothing was charged."

@@ -19,6 +19,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"refshop/db"
+	"refshop/web/catalog"
 	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/money"
@@ -70,8 +71,21 @@ func startVippsSandbox(t *testing.T) (*sandboxtest.Server, *clock.Manual) {
 	sc := sandbox.ConfigFrom(cfg)
 	sc.BaseURL = "" // the sandbox names itself by its test server's origin
 	sbClk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
-	return sandboxtest.Start(t, sc, sbClk), sbClk
+	sb := sandboxtest.Start(t, sc, sbClk)
+	// A sales unit takes payments only in its own country's currency (5040
+	// otherwise): register the sandbox's in the country of the currency the
+	// shop's Vipps orders are in.
+	sb.Control(t, "/control/settings", map[string]any{"vipps_msn_country": vippsTestCountry})
+	return sb, sbClk
 }
+
+// vippsTestCountry is the sales unit's country for the currency the shop's
+// orders are placed in (catalog.Currency: EUR until the Norway market offers
+// Vipps in NOK; then NO). vippsTestPhone is a test user of that market.
+var (
+	vippsTestCountry = map[string]string{"NOK": "NO", "DKK": "DK", "EUR": "FI"}[catalog.Currency]
+	vippsTestPhone   = map[string]string{"NO": "4791234567", "DK": "4512345678", "FI": "358401234567"}[vippsTestCountry]
+)
 
 // vippsDeps points a shop at the sandbox sb, applies use, and gives it a
 // Vipps client whose retries do not wait (unless use set one).
@@ -188,7 +202,7 @@ func (v *vippsShop) fault(t *testing.T, op string, status, times int) {
 func (v *vippsShop) startPayment(t *testing.T, b *browser) *url.URL {
 	t.Helper()
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
-	p := b.post("/checkout/vipps", url.Values{"phone": {"+47 912 34 567"}})
+	p := b.post("/checkout/vipps", nil)
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("checkout: %d %s", p.status, p.body)
 	}
@@ -204,7 +218,7 @@ func (v *vippsShop) startPayment(t *testing.T, b *browser) *url.URL {
 func (v *vippsShop) answer(t *testing.T, landing *url.URL, action string) string {
 	t.Helper()
 	code, h, body := v.sandboxDo(t, "POST", "/vipps/landing", "application/x-www-form-urlencoded",
-		url.Values{"token": {landing.Query().Get("token")}, "action": {action}, "phone": {"4791234567"}}.Encode())
+		url.Values{"token": {landing.Query().Get("token")}, "action": {action}, "phone": {vippsTestPhone}}.Encode())
 	if code != http.StatusSeeOther {
 		t.Fatalf("landing %s: %d %s", action, code, body)
 	}
@@ -226,11 +240,15 @@ func TestVippsCheckoutMethodIsOffered(t *testing.T) {
 	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
 	doc := b.get("/checkout").doc(t)
 	form := doc.Find("form[action='/checkout/vipps']")
-	if form.Length() != 1 || form.Find("input[name=phone][type=tel]").Length() != 1 || !strings.Contains(form.Text(), "Pay with Vipps MobilePay") {
-		t.Fatal("no Vipps MobilePay form with a phone field on the checkout page")
+	if form.Length() != 1 || !strings.Contains(form.Text(), "Pay with Vipps MobilePay") {
+		t.Fatal("no Vipps MobilePay form on the checkout page")
 	}
-	if id, _ := form.Find("input[name=phone]").Attr("id"); doc.Find("label[for='"+id+"']").Length() != 1 {
-		t.Error("the phone field has no label")
+	// Vipps's documentation: the merchant does not ask for the number.
+	if n := form.Find("input[name=phone], input[type=tel]").Length(); n != 0 {
+		t.Errorf("the Vipps form asks for a phone number (%d fields); Vipps MobilePay's own page asks for it", n)
+	}
+	if how := form.Find("[data-testid=vipps-how]").Text(); !strings.Contains(how, "asks for your mobile number there, not here") {
+		t.Errorf("the form does not say where the number is asked for: %q", how)
 	}
 }
 
@@ -305,29 +323,61 @@ func TestVippsRejectCancelsAndKeepsTheCart(t *testing.T) {
 	}
 }
 
-func TestVippsBadPhoneIs422WithInputKept(t *testing.T) {
-	v := newVippsShop(t)
+// createBodies records the bodies of the shop's create-payment calls.
+type createBodies struct {
+	mu     sync.Mutex
+	bodies []map[string]any
+	next   http.RoundTripper
+}
+
+func (c *createBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/epayment/v1/payments") && r.Body != nil {
+		b, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(strings.NewReader(string(b)))
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		c.mu.Lock()
+		c.bodies = append(c.bodies, m)
+		c.mu.Unlock()
+	}
+	return c.next.RoundTrip(r)
+}
+
+// The shop does not ask for a phone number (Vipps's landing page does), and
+// a number posted anyway is neither used nor sent: the create has no
+// customer, its amount is in the order's own currency, and the landing page
+// asks the customer for their number.
+func TestVippsCheckoutSendsNoPhoneNumberAndTheOrdersCurrency(t *testing.T) {
+	rec := &createBodies{next: http.DefaultTransport}
+	v := newVippsShopWith(t, func(d *Deps) { d.HTTP = &http.Client{Transport: rec, Timeout: 10 * time.Second} })
 	b := v.browser(t)
-	b.signUp("vipps-phone@example.com")
+	b.signUp("vipps-nophone@example.com")
 	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
-	for _, typed := range []string{"", "12ab", "912 34 567"} {
-		p := b.post("/checkout/vipps", url.Values{"phone": {typed}})
-		if p.status != http.StatusUnprocessableEntity {
-			t.Fatalf("%q: %d", typed, p.status)
-		}
-		in := p.doc(t).Find("#vipps-phone")
-		if val, _ := in.Attr("value"); val != typed {
-			t.Errorf("%q: the input was not kept (%q)", typed, val)
-		}
-		if inv, _ := in.Attr("aria-invalid"); inv != "true" || p.doc(t).Find("#vipps-phone-error").Text() == "" {
-			t.Errorf("%q: no field error", typed)
-		}
+	p := b.post("/checkout/vipps", url.Values{"phone": {"+47 912 34 567"}}) // an old form, or a hand-made post
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, v.sb.URL+"/vipps/landing?token=") {
+		t.Fatalf("checkout: %d to %q, want the landing page", p.status, p.location)
 	}
-	if orders := v.ordersOf(t, "vipps-phone@example.com"); len(orders) != 0 {
-		t.Errorf("%d orders placed with a bad phone number", len(orders))
+	orders := v.ordersOf(t, "vipps-nophone@example.com")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(orders) != 1 || len(rec.bodies) != 1 {
+		t.Fatalf("%d orders, %d creates; want one each", len(orders), len(rec.bodies))
 	}
-	if v.st.Calls("vipps.create_payment") != 0 {
-		t.Error("Vipps was called with a bad phone number")
+	body := rec.bodies[0]
+	if c, ok := body["customer"]; ok {
+		t.Errorf("the create sent a customer %v; the shop must not send a number it asked for", c)
+	}
+	amount, _ := body["amount"].(map[string]any)
+	if amount["currency"] != orders[0].Currency || amount["value"] != float64(orders[0].TotalAmount) {
+		t.Errorf("amount %v, want the order's %s %d", amount, orders[0].Currency, orders[0].TotalAmount)
+	}
+	code, _, page := v.sandboxDo(t, "GET", strings.TrimPrefix(p.location, v.sb.URL), "", "")
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(page))
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("landing page: %d %v", code, err)
+	}
+	if val, _ := doc.Find("#vipps-phone").Attr("value"); doc.Find("#vipps-phone").Length() != 1 || val != "" {
+		t.Errorf("the landing page should ask for the number with an empty field, got %d fields, value %q", doc.Find("#vipps-phone").Length(), val)
 	}
 }
 
@@ -337,16 +387,13 @@ func TestVippsOutageShowsACalmErrorAndNoPaidOrder(t *testing.T) {
 	b.signUp("vipps-outage@example.com")
 	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
 	v.fault(t, "vipps.create_payment", 503, 3)
-	p := b.post("/checkout/vipps", url.Values{"phone": {"4791234567"}})
+	p := b.post("/checkout/vipps", nil)
 	if p.status != http.StatusServiceUnavailable {
 		t.Fatalf("status %d", p.status)
 	}
 	doc := p.doc(t)
 	if msg := doc.Find("[data-testid=vipps-error]").Text(); !strings.Contains(msg, "Nothing was charged") {
 		t.Errorf("message %q", msg)
-	}
-	if val, _ := doc.Find("#vipps-phone").Attr("value"); val != "4791234567" {
-		t.Errorf("phone not kept: %q", val)
 	}
 	for _, leak := range []string{"503", "Service Unavailable", "problem", "traceId"} {
 		if strings.Contains(doc.Find("main").Text(), leak) {
@@ -364,7 +411,7 @@ func TestVippsOutageShowsACalmErrorAndNoPaidOrder(t *testing.T) {
 		t.Error("the cart was lost")
 	}
 	// Trying again once Vipps answers works, as a new order.
-	if p := b.post("/checkout/vipps", url.Values{"phone": {"4791234567"}}); p.status != http.StatusSeeOther {
+	if p := b.post("/checkout/vipps", nil); p.status != http.StatusSeeOther {
 		t.Errorf("second attempt: %d", p.status)
 	}
 }
@@ -437,7 +484,7 @@ func TestVippsSweepSettlesPaymentsPastTheirExpiry(t *testing.T) {
 	approved := v.orderIDs(t)[0]
 	// The customer approves in the app but never comes back.
 	f := v.vipps
-	if err := f.client.ForceApprove(ctx, "refshop-"+approved, "4791234567"); err != nil {
+	if err := f.client.ForceApprove(ctx, "refshop-"+approved, vippsTestPhone); err != nil {
 		t.Fatal(err)
 	}
 	b2 := v.browser(t)
@@ -520,7 +567,7 @@ func TestVippsPagesNeverShowCredentials(t *testing.T) {
 		}
 	}
 	logs := v.logText()
-	for _, s := range []string{cfg.ClientSecret.Reveal(), cfg.SubscriptionKey.Reveal(), "eyJ0eXAiOiJKV1Qi", "4791234567"} {
+	for _, s := range []string{cfg.ClientSecret.Reveal(), cfg.SubscriptionKey.Reveal(), "eyJ0eXAiOiJKV1Qi", vippsTestPhone} {
 		if strings.Contains(logs, s) {
 			t.Errorf("the log shows %s...", s[:4])
 		}
@@ -627,7 +674,7 @@ func TestVippsSweepBacksOffAndStuckOrdersDoNotStarveNewerOnes(t *testing.T) {
 	b2 := v.browser(t)
 	v.startPayment(t, b2)
 	newer := v.orderIDs(t)[1]
-	if err := f.client.ForceApprove(ctx, "refshop-"+newer, "4791234567"); err != nil {
+	if err := f.client.ForceApprove(ctx, "refshop-"+newer, vippsTestPhone); err != nil {
 		t.Fatal(err)
 	}
 	v.clock.Advance(vippsSettleAfter)
@@ -817,14 +864,19 @@ func TestVippsOrderViewsAskVippsAtMostEveryFewSeconds(t *testing.T) {
 func TestVippsCustomerMessages(t *testing.T) {
 	v := newVippsShop(t)
 	cfg := v.Config.Vipps
+	var createIn func(c *vipps.Client, ref, currency, phone string) error
 	client := func(clientID string) *vipps.Client {
 		return vipps.New(vipps.Config{BaseURL: cfg.APIURL, ClientID: clientID, ClientSecret: cfg.ClientSecret,
 			SubscriptionKey: cfg.SubscriptionKey, MSN: cfg.MSN, HTTP: http.DefaultClient, Clock: v.sbClk,
 			Sleep: func(context.Context, time.Duration) error { return nil }})
 	}
+	cur := map[string]string{"NO": "NOK", "DK": "DKK", "FI": "EUR"}[vippsTestCountry] // the sales unit's
 	create := func(c *vipps.Client, ref, phone string) error {
+		return createIn(c, ref, cur, phone)
+	}
+	createIn = func(c *vipps.Client, ref, currency, phone string) error {
 		_, err := c.CreatePayment(t.Context(), vipps.CreatePaymentRequest{
-			Amount: vipps.Amount{Currency: "EUR", Value: 4980}, Customer: &vipps.Customer{PhoneNumber: phone},
+			Amount: vipps.Amount{Currency: currency, Value: 4980}, Customer: &vipps.Customer{PhoneNumber: phone},
 			PaymentMethod: vipps.PaymentMethod{Type: "WALLET"}, Reference: ref, UserFlow: "WEB_REDIRECT",
 			ReturnURL: v.Config.ShopBaseURL + "/checkout/vipps/return?order=x", PaymentDescription: "Order at Refshop",
 		}, ref+"-create")
@@ -832,7 +884,7 @@ func TestVippsCustomerMessages(t *testing.T) {
 	}
 
 	// Entra ID refuses an unknown client_id with its own codes (AADSTS...).
-	err := create(client("00000000-0000-0000-0000-000000000000"), "refshop-msg-entra01", "4791234567")
+	err := create(client("00000000-0000-0000-0000-000000000000"), "refshop-msg-entra01", vippsTestPhone)
 	if !vipps.IsKind(err, vipps.KindAuth) || !strings.Contains(err.Error(), "AADSTS") {
 		t.Fatalf("unknown client: %v, want Entra's refusal", err)
 	}
@@ -842,7 +894,7 @@ func TestVippsCustomerMessages(t *testing.T) {
 
 	// 503 on every try: the bounded retries give up.
 	v.fault(t, "vipps.create_payment", 503, 3)
-	err = create(client(cfg.ClientID), "refshop-msg-down0001", "4791234567")
+	err = create(client(cfg.ClientID), "refshop-msg-down0001", vippsTestPhone)
 	if !vipps.IsKind(err, vipps.KindUnavailable) {
 		t.Fatalf("503s: %v, want unavailable", err)
 	}
@@ -856,29 +908,34 @@ func TestVippsCustomerMessages(t *testing.T) {
 	if !errors.As(err, &e) || e.Kind != vipps.KindInvalid || !e.Field("customer.phoneNumber") {
 		t.Fatalf("phone: %v, want a validation problem on customer.phoneNumber", err)
 	}
-	if msg := vippsCustomerMessage(err); !strings.Contains(msg, "phone number") {
+	if msg := vippsCustomerMessage(err); !strings.Contains(msg, "Nothing was charged") || strings.Contains(msg, "customer.phoneNumber") {
 		t.Errorf("phone: customer message %q", msg)
+	}
+
+	// A well-formed number of another market: the documented ErrorCode 4070.
+	other := map[string]string{"NO": "4512345678", "DK": "4791234567", "FI": "4791234567"}[vippsTestCountry]
+	err = create(client(cfg.ClientID), "refshop-msg-phone002", other)
+	if !errors.As(err, &e) || e.Kind != vipps.KindState || e.Code() != vipps.CodeInvalidPhoneNumber {
+		t.Fatalf("another market's number: %v, want ErrorCode 4070", err)
+	}
+	if msg := vippsCustomerMessage(err); !strings.Contains(msg, "did not accept that phone number") || !strings.Contains(msg, "Nothing was charged") {
+		t.Errorf("another market's number: customer message %q", msg)
+	}
+
+	// A currency that is not the sales unit's: the documented ErrorCode 5040,
+	// and a sentence that points to another payment method.
+	wrong := map[string]string{"NOK": "EUR", "DKK": "EUR", "EUR": "NOK"}[cur]
+	err = createIn(client(cfg.ClientID), "refshop-msg-curr0001", wrong, vippsTestPhone)
+	if !errors.As(err, &e) || e.Kind != vipps.KindState || e.Code() != vipps.CodeInvalidCurrency || e.Status != http.StatusBadRequest {
+		t.Fatalf("%s at a %s sales unit: %v, want 400 with ErrorCode 5040", wrong, vippsTestCountry, err)
+	}
+	if msg := vippsCustomerMessage(err); !strings.Contains(msg, "cannot take payments in this order's currency") ||
+		!strings.Contains(msg, "choose another payment method") || strings.Contains(msg, "5040") {
+		t.Errorf("currency: customer message %q", msg)
 	}
 
 	if msg := vippsCustomerMessage(errors.New("dial tcp: connection refused")); !strings.Contains(msg, "Nothing was charged") {
 		t.Errorf("not a Vipps error: customer message %q", msg)
-	}
-}
-
-// vippsPhoneMessage says what is wrong with each of NormalizePhone's
-// refusals.
-func TestVippsPhoneMessages(t *testing.T) {
-	for typed, want := range map[string]string{
-		"":                  "Enter your mobile number.",
-		"+47+912345678":     "Use digits only",
-		"912 34 567":        "Enter the whole number with its country code",
-		"47912345a7":        "Use digits only",
-		"12345678901234567": "Enter the whole number",
-	} {
-		_, err := vipps.NormalizePhone(typed)
-		if msg := vippsPhoneMessage(err); err == nil || !strings.Contains(msg, want) {
-			t.Errorf("%q: %v, message %q; want %q", typed, err, msg, want)
-		}
 	}
 }
 
@@ -893,7 +950,7 @@ func TestVippsSlowCreateAnswersInTimeAndARepeatedPostJoinsTheAttempt(t *testing.
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
 	v.sb.Delay(t, "vipps.create_payment", "1s", 1)
 	v.ProviderDeadline = 20 * time.Millisecond // after setup: the race detector makes setup slow
-	form := url.Values{"phone": {"+47 912 34 567"}}
+	form := url.Values{}                       // the Vipps form has no fields
 
 	p := b.post("/checkout/vipps", form)
 	ids := v.orderIDs(t)
@@ -971,7 +1028,7 @@ func TestVippsShutdownWaitsForACreateStillRunning(t *testing.T) {
 	b := v.browser(t)
 	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
 	v.sb.Delay(t, "vipps.create_payment", "1s", 1)
-	if p := b.post("/checkout/vipps", url.Values{"phone": {"4791234567"}}); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/orders/") {
+	if p := b.post("/checkout/vipps", nil); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/orders/") {
 		t.Fatalf("checkout: %d to %q, want the order page", p.status, p.location)
 	}
 	stop() // as cmd/shop does once the server has shut down
@@ -1088,7 +1145,7 @@ func TestVippsPaymentsAreKeptPerEnvironment(t *testing.T) {
 		t.Errorf("the old order is %s, want pending as Vipps last said", o.Status)
 	}
 
-	p := b.post("/checkout/vipps", url.Values{"phone": {"+47 912 34 567"}}) // the same cart
+	p := b.post("/checkout/vipps", nil) // the same cart
 	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, other.URL+"/vipps/landing?token=") {
 		t.Fatalf("checkout at the new API: %d to %q", p.status, p.location)
 	}
@@ -1100,5 +1157,41 @@ func TestVippsPaymentsAreKeptPerEnvironment(t *testing.T) {
 	}
 	if calls(v.st) != before {
 		t.Error("the shop still calls the old Vipps API")
+	}
+}
+
+// A sales unit registered in another country than the order's currency's
+// (a Norwegian MSN and a euro order, say) refuses the create with ErrorCode
+// 5040: the checkout says in plain words that Vipps cannot take this
+// currency here, fails the attempt (nothing was charged) and keeps the cart.
+func TestVippsCheckoutInAnotherCurrencyThanTheSalesUnitsIsRefusedCalmly(t *testing.T) {
+	v := newVippsShop(t)
+	other := map[string]string{"NO": "FI", "DK": "NO", "FI": "NO"}[vippsTestCountry]
+	v.sb.Control(t, "/control/settings", map[string]any{"vipps_msn_country": other})
+	b := v.browser(t)
+	b.signUp("vipps-currency@example.com")
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	p := b.post("/checkout/vipps", nil)
+	if p.status != http.StatusBadGateway {
+		t.Fatalf("checkout at a %s sales unit: %d, want 502", other, p.status)
+	}
+	msg := p.doc(t).Find("[data-testid=vipps-error]").Text()
+	if !strings.Contains(msg, "cannot take payments in this order's currency") || !strings.Contains(msg, "Nothing was charged") {
+		t.Errorf("message %q", msg)
+	}
+	for _, leak := range []string{"5040", "Invalid currency for merchant", "traceId"} {
+		if strings.Contains(p.doc(t).Find("main").Text(), leak) {
+			t.Errorf("the page shows Vipps's developer text %q", leak)
+		}
+	}
+	orders := v.ordersOf(t, "vipps-currency@example.com")
+	if len(orders) != 1 || orders[0].Status != db.StatusFailed {
+		t.Fatalf("orders %+v, want one failed", orders)
+	}
+	if n := v.st.Calls("vipps.create_payment"); n != 1 {
+		t.Errorf("%d creates, want 1 (a refusal is not retried)", n)
+	}
+	if cart := b.get("/cart").doc(t); cart.Find("tr[data-product=sencha]").Length() != 1 {
+		t.Error("the cart was lost")
 	}
 }

@@ -55,7 +55,7 @@ func (vippsFlow) newCustomer(ctx context.Context, l *lane) (*customer, error) {
 // browser to the payment's landing page.
 func (vippsFlow) checkout(ctx context.Context, l *lane, c *customer) (page, bool, error) {
 	a := c.begin()
-	p := c.b.post(ctx, "/checkout/vipps", url.Values{"phone": {"+47 912 34 567"}})
+	p := c.b.post(ctx, "/checkout/vipps", nil) // the shop asks for no phone number: the landing page does
 	if !p.redirect() || !strings.HasPrefix(p.location, l.shop.SandboxURL+"/vipps/landing") {
 		joinShownOrder(c, p)
 		return p, false, nil
@@ -71,7 +71,11 @@ func (vippsFlow) approve(ctx context.Context, l *lane, c *customer) (page, bool,
 	if p.err != nil || p.status != http.StatusOK || token == "" {
 		return p, false, nil
 	}
-	p = c.b.post(ctx, l.shop.SandboxURL+"/vipps/landing", url.Values{"token": {token}, "phone": {"4791234567"}, "action": {"approve"}})
+	phone, err := vippsTestPhone(ctx, l)
+	if err != nil {
+		return p, false, err
+	}
+	p = c.b.post(ctx, l.shop.SandboxURL+"/vipps/landing", url.Values{"token": {token}, "phone": {phone}, "action": {"approve"}})
 	if !p.redirect() {
 		return p, false, nil
 	}
@@ -146,4 +150,25 @@ func list(items []string) string {
 		return ""
 	}
 	return ": " + strings.Join(items, ", ")
+}
+
+// vippsTestPhone is a test user's number in the sandbox's sales unit's
+// market (setting vipps_msn_country): the landing page refuses numbers of
+// other markets, as the test environment does.
+func vippsTestPhone(ctx context.Context, l *lane) (string, error) {
+	var st struct {
+		Settings struct {
+			Country string `json:"vipps_msn_country"`
+		} `json:"settings"`
+	}
+	if err := l.sb.control(ctx, http.MethodGet, "/control/state", nil, &st); err != nil {
+		return "", err
+	}
+	switch st.Settings.Country {
+	case "DK":
+		return "4512345678", nil
+	case "FI":
+		return "358401234567", nil
+	}
+	return "4791234567", nil
 }

@@ -9,6 +9,9 @@ type VippsLandingView struct {
 	Amount      string // formatted
 	Description string
 	Phone       string // prefilled from customer.phoneNumber, or what was typed
+	Prefilled   bool   // the merchant sent customer.phoneNumber
+	CallingCode string // the sales unit's country code ("+47"), assumed for a number typed without one
+	Example     string // a well-formed number in the sales unit's market
 	State       string // CREATED shows the buttons; anything else says where it stands
 	ReturnURL   string
 	Error       string

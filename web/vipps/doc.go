@@ -51,28 +51,73 @@
 // ePayment errors are RFC 7807 application/problem+json: type, title, status,
 // detail, instance, traceId and extraDetails [{name, reason}]. A domain error
 // carries a number in extraDetails under the name ErrorCode (6080: capture
-// before the customer approved); a 400 for malformed fields names the fields
-// and has no ErrorCode. Error keeps traceId for Vipps's support. The errors
-// page shows status as a number, as this client reads it; a knowledge-base
-// example shows a string. 401, 403 and 429 may come from the Azure gateway
-// as {statusCode, message}, and a wrong client_id or secret as a Microsoft
-// Entra ID OAuth error; Vipps's docs do not show those bodies. Create,
-// capture, cancel and refund allow 5 calls a minute per reference and MSN.
-// https://developer.vippsmobilepay.com/docs/APIs/epayment-api/errors
-// https://developer.vippsmobilepay.com/docs/knowledge-base/errors
+// before the customer approved; 5040: a currency the sales unit does not
+// take; 4070: an invalid phone number); a 400 for malformed fields names the
+// fields and has no ErrorCode. Error keeps traceId for Vipps's support, and
+// Code() gives the ErrorCode: the shop keys on status and code, never on the
+// title, because "the title and details may be updated over time".
+// https://developer.vippsmobilepay.com/docs/APIs/epayment-api/api-guide/errors
 //
-// # Money, references and phone numbers
+// status is documented both ways: a number in the ePayment OpenAPI and the
+// errors page ("status": 400), a string in the knowledge base's common error
+// format ("status": "400",
+// https://developer.vippsmobilepay.com/docs/knowledge-base/errors). An int
+// field would have failed the whole decode on the string and lost title,
+// traceId and extraDetails with it; ProblemStatus reads either, and a value it
+// cannot read is replaced by the response's own status. 401, 403, 422 and 429
+// may come from the Azure gateway as {statusCode, message}, and a wrong
+// client_id or secret as a Microsoft Entra ID OAuth error; Vipps's docs do not
+// show those bodies. Create, capture, cancel and refund allow 5 calls a
+// minute per reference and MSN.
+//
+// # Money, markets and phone numbers
 //
 // An Amount is {currency, value}, value an integer in minor units (øre,
 // cent). The currency must be that of the country the sales unit is
-// registered in: NOK in Norway, DKK in Denmark, EUR in Finland; test users
-// belong to a market too and must match the sales unit's. The client sends
-// the currency it is given: which one the shop charges in, per market, is
-// pending the markets work. A reference is unique per MSN and case-sensitive:
-// the OpenAPI v1.4.1 allows 8-50 of [a-zA-Z0-9-], the current docs 8-64, and
-// the shop keeps to 50. Phone numbers are MSISDNs: country code and number,
-// digits only.
-// https://developer.vippsmobilepay.com/docs/knowledge-base/across-borders
-// https://developer.vippsmobilepay.com/docs/knowledge-base/test-environment
+// registered in: NOK in Norway, DKK in Denmark, EUR in Finland
+// (https://developer.vippsmobilepay.com/docs/knowledge-base/across-borders);
+// another one is refused with 400 and ErrorCode 5040 ("Invalid currency for
+// merchant"). The client sends the currency it is given; the shop gives the
+// order's own, so only a market whose currency is the sales unit's may offer
+// Vipps MobilePay. Test users belong to the sales unit's market too
+// (https://developer.vippsmobilepay.com/docs/knowledge-base/test-environment).
+//
+// Phone numbers are MSISDNs: country code and number, digits only
+// ("(+47) 91 23 45 67" is 4791234567). The OpenAPI says the number "is
+// optional and should only be sent if it is already known. Users should never
+// be asked for the phone number": on a phone the app opens, elsewhere Vipps's
+// landing page asks for it
+// (https://developer.vippsmobilepay.com/docs/knowledge-base/landing-page). So
+// the shop sends no customer at all, and this package offers no helper to
+// turn a typed number into an MSISDN. A merchant that does know the number
+// (and the customer's consent) may send it in Customer.
+//
+// A reference is unique per MSN and case-sensitive: the OpenAPI v1.4.1 allows
+// 8-50 of [a-zA-Z0-9-], the current docs 8-64, and the shop keeps to 50. The
+// Merchant-Serial-Number is digits: ^[0-9]{4,6}$ in the v1.4.1 file,
+// ^[0-9]{4,7}$ in the current reference as far as could be checked (see the
+// sandbox's doc); the client sends the configured MSN as it is.
 // https://developer.vippsmobilepay.com/docs/knowledge-base/orderid
+//
+// # Cancel
+//
+// Cancel before the customer authorized TERMINATES the payment, and its
+// answer counts the whole amount as cancelled (cancelledAmount = amount,
+// authorizedAmount 0); after authorization it releases what is not captured
+// and the state stays AUTHORIZED.
+// https://developer.vippsmobilepay.com/docs/APIs/epayment-api/api-guide/operations/cancel
+//
+// # Where providers.md and the OpenAPI file disagree with the docs
+//
+//   - providers.md lists the domain codes 4020 (reference exists), 4150
+//     (reference reused), 5040 (currency/market), 6050/6190 (already
+//     cancelled), 6220 as "unverified". The error table says 4020 is
+//     "Idempotency error" (a key already used), 4150 a reference that
+//     already exists, 6050 "Cannot cancel a non-reserved payment" and 6220
+//     "Refund period expired"; 5040 is "Invalid currency for merchant".
+//   - The OpenAPI v1.4.1 gives Problem.status as an integer and lists neither
+//     instance nor extraDetails; the knowledge base shows status as a string
+//     and every example carries both.
+//   - The OpenAPI v1.4.1 gives the MSN as 4-6 digits; the current reference,
+//     4-7 (unconfirmed here, see above).
 package vipps

@@ -180,3 +180,50 @@ func TestDecodesDocumentedEntraError(t *testing.T) {
 		t.Errorf("%+v", e)
 	}
 }
+
+// Vipps documents a problem's status both as a number (the ePayment errors
+// page, problem_domain.json) and as a string (the knowledge base's common
+// error format, problem_knowledge_base.json). Either way the whole body is
+// read: title, detail, the fields in extraDetails, and the status itself.
+func TestProblemStatusIsReadAsAStringOrANumber(t *testing.T) {
+	h := http.Header{"Content-Type": {"application/problem+json"}}
+	kb := decodeError("create_payment", 400, h, readDoc(t, "problem_knowledge_base.json"))
+	if kb.Problem == nil {
+		t.Fatalf("the knowledge base's example (status \"400\") lost its body: %+v", kb)
+	}
+	if kb.Problem.Status != 400 || kb.Problem.Title != "Your request parameters didn't validate." ||
+		!kb.Field("amount") || !kb.Field("URL") || kb.Kind != KindInvalid {
+		t.Errorf("string status: %+v", kb.Problem)
+	}
+	num := decodeError("capture", 400, h, readDoc(t, "problem_domain.json"))
+	if num.Problem == nil || num.Problem.Status != 400 || num.Code() != "6080" || num.Kind != KindState {
+		t.Errorf("number status: %+v", num)
+	}
+	// A status that is neither (or missing) still keeps the body, with the
+	// response's own status in its place.
+	for _, status := range []string{`"Bad Request"`, `null`} {
+		body := []byte(`{"type":"https://httpstatuses.io/400","title":"Invalid currency for merchant","status":` + status +
+			`,"traceId":"00-1-2-01","extraDetails":[{"name":"ErrorCode","reason":"5040"}]}`)
+		e := decodeError("create_payment", 400, h, body)
+		if e.Problem == nil || e.Problem.Status != 400 || e.Code() != CodeInvalidCurrency || e.TraceID != "00-1-2-01" {
+			t.Errorf("status %s: %+v", status, e)
+		}
+	}
+}
+
+// The documented answer to a cancel before authorization: TERMINATED, the
+// whole amount in cancelledAmount and nothing authorized.
+func TestDecodesDocumentedCancelBeforeAuthorization(t *testing.T) {
+	const ref = "UNIQUE-PAYMENT-REFERENCE"
+	c := stubClient(t, map[string]stubRoute{
+		"POST /epayment/v1/payments/" + ref + "/cancel": {200, "application/json", "cancel_before_authorization_response.json"},
+	})
+	m, err := c.Cancel(context.Background(), ref, "cancel-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.State != StateTerminated || m.Aggregate.CancelledAmount != (Amount{"NOK", 1000}) ||
+		m.Aggregate.AuthorizedAmount.Value != 0 || m.Amount.Value != 1000 {
+		t.Errorf("cancel before authorization: %+v", m)
+	}
+}

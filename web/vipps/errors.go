@@ -35,12 +35,43 @@ type ExtraDetail struct {
 type Problem struct {
 	Type         string        `json:"type"`
 	Title        string        `json:"title"`
-	Status       int           `json:"status"`
+	Status       ProblemStatus `json:"status"`
 	Detail       string        `json:"detail"`
 	Instance     string        `json:"instance"`
 	TraceID      string        `json:"traceId"`
 	ExtraDetails []ExtraDetail `json:"extraDetails"`
 }
+
+// ProblemStatus is a problem's status: the HTTP status code, which Vipps
+// documents both ways. The ePayment OpenAPI and its errors page send a
+// number ("status": 400); the knowledge base's common error format shows a
+// string ("status": "400",
+// https://developer.vippsmobilepay.com/docs/knowledge-base/errors). It reads
+// either, and a value it cannot read as 0 rather than failing, so the rest of
+// the body (title, traceId, extraDetails) is never lost over this field;
+// decodeError then uses the response's own status.
+type ProblemStatus int
+
+func (p *ProblemStatus) UnmarshalJSON(b []byte) error {
+	var f flexInt
+	if err := f.UnmarshalJSON(b); err != nil {
+		*p = 0
+		return nil
+	}
+	*p = ProblemStatus(f)
+	return nil
+}
+
+// Documented ErrorCodes (extraDetails {"name": "ErrorCode", "reason": ...})
+// the shop acts on; the full table is at
+// https://developer.vippsmobilepay.com/docs/APIs/epayment-api/api-guide/errors.
+// Vipps may reword titles at any time, so the shop keys on these codes.
+const (
+	CodeInvalidPhoneNumber       = "4070" // Invalid phone number
+	CodeReferenceExists          = "4150" // the reference is already used for this sales unit
+	CodeInvalidCurrency          = "5040" // Invalid currency for merchant: not the sales unit's country's
+	CodeCaptureBeforeReservation = "6080" // the customer has not approved yet
+)
 
 // azureBody is Azure API Management's error body ({"statusCode", "message"}),
 // which answers for the subscription key and the bearer token.
@@ -154,7 +185,10 @@ func decodeError(op string, status int, h http.Header, body []byte) *Error {
 	var az azureBody
 	var en entraBody
 	switch {
-	case (mt == "application/problem+json" || mt == "application/json") && json.Unmarshal(body, &pr) == nil && pr.Title != "" && pr.Status != 0:
+	case (mt == "application/problem+json" || mt == "application/json") && json.Unmarshal(body, &pr) == nil && pr.Title != "" && pr.Type != "":
+		if pr.Status == 0 {
+			pr.Status = ProblemStatus(status)
+		}
 		e.Problem = &pr
 		e.TraceID = pr.TraceID
 		if status == http.StatusBadRequest && e.Code() != "" {

@@ -46,38 +46,3 @@ func OperationKey(attemptKey, operation string) string {
 	sum := sha256.Sum256([]byte(k))
 	return "k-" + hex.EncodeToString(sum[:])[:40] + "-" + operation[:min(len(operation), 7)]
 }
-
-var msisdn = regexp.MustCompile(`^\d{10,15}$`)
-
-// NormalizePhone's refusals.
-var (
-	ErrPhoneMissing    = errors.New("vipps: no phone number")
-	ErrPhoneCharacters = errors.New("vipps: phone number has characters other than digits, spaces, ( ) - . and a leading +")
-	ErrPhoneLength     = errors.New("vipps: phone number is not 10 to 15 digits with its country code")
-)
-
-// NormalizePhone turns what a person types ("+47 912 34 567", "0047...")
-// into the MSISDN Vipps wants ("4791234567"), or says what is wrong with
-// ErrPhoneMissing, ErrPhoneCharacters or ErrPhoneLength.
-func NormalizePhone(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "", ErrPhoneMissing
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
-		case r == '+' && b.Len() == 0:
-		default:
-			return "", ErrPhoneCharacters
-		}
-	}
-	n := strings.TrimPrefix(b.String(), "00")
-	if !msisdn.MatchString(n) {
-		return "", ErrPhoneLength
-	}
-	return n, nil
-}

@@ -29,22 +29,3 @@ func TestOperationKeyIsStableAndShort(t *testing.T) {
 		t.Errorf("hashed key %q (%d)", long, len(long))
 	}
 }
-
-func TestNormalizePhone(t *testing.T) {
-	for in, want := range map[string]string{
-		"4791234567": "4791234567", "+47 912 34 567": "4791234567", "0047 91234567": "4791234567",
-		"+358 40 123 4567": "358401234567", "+47 (912) 34-567": "4791234567",
-	} {
-		if got, err := NormalizePhone(in); got != want || err != nil {
-			t.Errorf("%q: %q %v, want %q", in, got, err, want)
-		}
-	}
-	for in, want := range map[string]error{
-		"": ErrPhoneMissing, "912 34 567": ErrPhoneLength, "47912345a7": ErrPhoneCharacters,
-		"+47+912345678": ErrPhoneCharacters, "1234567890123456": ErrPhoneLength,
-	} {
-		if got, err := NormalizePhone(in); err != want {
-			t.Errorf("%q: %q, %v; want %v", in, got, err, want)
-		}
-	}
-}

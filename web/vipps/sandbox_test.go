@@ -3,6 +3,7 @@ package vipps_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -119,7 +120,7 @@ func (h *harness) create(ref string) vipps.CreatePaymentResponse {
 
 func createRequest(ref string) vipps.CreatePaymentRequest {
 	return vipps.CreatePaymentRequest{
-		Amount: vipps.Amount{Currency: "EUR", Value: 4980}, Customer: &vipps.Customer{PhoneNumber: "4791234567"},
+		Amount: vipps.Amount{Currency: "NOK", Value: 4980}, Customer: &vipps.Customer{PhoneNumber: "4791234567"},
 		PaymentMethod: vipps.PaymentMethod{Type: "WALLET"}, Reference: ref, UserFlow: "WEB_REDIRECT",
 		ReturnURL: shopURL + "/checkout/vipps/return?order=x", PaymentDescription: "Order at Refshop",
 	}
@@ -133,7 +134,7 @@ func TestPaymentLifecycle(t *testing.T) {
 	if cr.Reference != ref || !strings.Contains(cr.RedirectURL, "/vipps/landing?token=") {
 		t.Fatalf("create: %+v", cr)
 	}
-	if _, err := h.client.Capture(ctx, ref, vipps.Amount{"EUR", 4980}, ref+"-capture"); !vipps.IsKind(err, vipps.KindState) {
+	if _, err := h.client.Capture(ctx, ref, vipps.Amount{"NOK", 4980}, ref+"-capture"); !vipps.IsKind(err, vipps.KindState) {
 		t.Fatalf("capture before approval: %v", err)
 	}
 	if err := h.client.ForceApprove(ctx, ref, "4791234567"); err != nil {
@@ -147,7 +148,7 @@ func TestPaymentLifecycle(t *testing.T) {
 	if err != nil || m.Aggregate.CapturedAmount.Value != 4980 {
 		t.Fatalf("capture: %+v %v", m, err)
 	}
-	m, err = h.client.Refund(ctx, ref, vipps.Amount{"EUR", 980}, ref+"-refund-1")
+	m, err = h.client.Refund(ctx, ref, vipps.Amount{"NOK", 980}, ref+"-refund-1")
 	if err != nil || m.Aggregate.RefundedAmount.Value != 980 {
 		t.Fatalf("refund: %+v %v", m, err)
 	}
@@ -168,6 +169,59 @@ func TestPaymentLifecycle(t *testing.T) {
 	m, err = h.client.Cancel(ctx, ref2, ref2+"-cancel")
 	if err != nil || m.State != vipps.StateTerminated {
 		t.Fatalf("cancel: %+v %v", m, err)
+	}
+	// Cancelled before authorization: the whole amount counts as cancelled,
+	// as the documented example answers (operations/cancel).
+	if m.Aggregate.CancelledAmount != (vipps.Amount{"NOK", 4980}) || m.Aggregate.AuthorizedAmount.Value != 0 {
+		t.Errorf("aggregate after cancel before authorization: %+v", m.Aggregate)
+	}
+}
+
+// The sandbox's refusals of a create the sales unit cannot take reach the
+// shop as one *vipps.Error with the documented status, ErrorCode, title and
+// traceId: a currency not the sales unit's country's (5040), a phone number
+// of another market (4070), a malformed one (400 naming the field, no code).
+func TestSalesUnitRefusalsSurfaceWithTheirDocumentedCodes(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	cases := []struct {
+		name, currency, phone string
+		kind                  vipps.Kind
+		code, title, field    string
+	}{
+		{"EUR at a Norwegian sales unit", "EUR", "4791234567", vipps.KindState, vipps.CodeInvalidCurrency, "Invalid currency for merchant", ""},
+		{"DKK at a Norwegian sales unit", "DKK", "4791234567", vipps.KindState, vipps.CodeInvalidCurrency, "Invalid currency for merchant", ""},
+		{"a Danish number", "NOK", "4512345678", vipps.KindState, vipps.CodeInvalidPhoneNumber, "Invalid phone number", ""},
+		{"a Norwegian number one digit long", "NOK", "479123456789", vipps.KindState, vipps.CodeInvalidPhoneNumber, "Invalid phone number", ""},
+		{"not an MSISDN", "NOK", "+47 912 34 567", vipps.KindInvalid, "", "Bad Request", "customer.phoneNumber"},
+	}
+	for i, c := range cases {
+		req := createRequest(fmt.Sprintf("refshop-refused-%04d", i))
+		req.Amount.Currency, req.Customer.PhoneNumber = c.currency, c.phone
+		_, err := h.client.CreatePayment(ctx, req, req.Reference+"-create")
+		var e *vipps.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("%s: %v, want a *vipps.Error", c.name, err)
+		}
+		if e.Status != 400 || e.Kind != c.kind || e.Code() != c.code || e.Problem == nil || e.Problem.Title != c.title || e.TraceID == "" {
+			t.Errorf("%s: status %d kind %v code %q problem %+v", c.name, e.Status, e.Kind, e.Code(), e.Problem)
+		}
+		if c.field != "" && !e.Field(c.field) {
+			t.Errorf("%s: extraDetails do not name %s", c.name, c.field)
+		}
+		if !strings.Contains(err.Error(), c.title) || (c.code != "" && !strings.Contains(err.Error(), "ErrorCode "+c.code)) {
+			t.Errorf("%s: the log line %q lacks the title or the code", c.name, err)
+		}
+	}
+	if n := h.st.Calls("vipps.create_payment"); n != len(cases) {
+		t.Errorf("%d creates for %d refusals: a refusal is not retried", n, len(cases))
+	}
+	// The same client at a Danish sales unit: DKK and a Danish number pass.
+	h.sb.Control(t, "/control/settings", map[string]any{"vipps_msn_country": "DK"})
+	req := createRequest("refshop-refused-dk01")
+	req.Amount.Currency, req.Customer.PhoneNumber = "DKK", "4512345678"
+	if _, err := h.client.CreatePayment(ctx, req, req.Reference+"-create"); err != nil {
+		t.Errorf("DKK at a Danish sales unit: %v", err)
 	}
 }
 
@@ -415,7 +469,7 @@ func TestProblemErrorsSurfaceWithTheirTraceID(t *testing.T) {
 	h := newHarness(t)
 	ref := "refshop-problem-0001"
 	h.create(ref)
-	_, err := h.client.Capture(context.Background(), ref, vipps.Amount{"EUR", 4980}, ref+"-capture")
+	_, err := h.client.Capture(context.Background(), ref, vipps.Amount{"NOK", 4980}, ref+"-capture")
 	var e *vipps.Error
 	if !errors.As(err, &e) || e.Problem == nil || e.Code() != "6080" {
 		t.Fatalf("want a 6080 problem, got %v", err)
@@ -466,7 +520,7 @@ func TestLogsCarryNoSecretsOrTokens(t *testing.T) {
 	ref := "refshop-logs-0000001"
 	h.create(ref)
 	_ = h.client.ForceApprove(context.Background(), ref, "4791234567")
-	_, _ = h.client.Capture(context.Background(), ref, vipps.Amount{"EUR", 4980}, ref+"-capture")
+	_, _ = h.client.Capture(context.Background(), ref, vipps.Amount{"NOK", 4980}, ref+"-capture")
 	tok := strings.TrimPrefix(h.rec.requests("/vipps/epayment/v1/payments")[0].Header.Get("Authorization"), "Bearer ")
 	logs := h.logs.String()
 	if !strings.Contains(logs, "operation=create_payment") {

@@ -46,7 +46,17 @@ type Settings struct {
 	VippsAccessTokenTTL         Duration `json:"vipps_access_token_ttl"`
 	AltpayOAuthTokenTTL         Duration `json:"altpay_oauth_token_ttl"`
 	AltpayCheckoutTokenTTL      Duration `json:"altpay_checkout_token_ttl"`
+	// VippsMSNCountry is the country the Vipps MobilePay test sales unit (the
+	// MSN) is registered in: NO, DK or FI. The currency it accepts follows
+	// (NOK, DKK, EUR), and so does the market of the phone numbers it knows
+	// (https://developer.vippsmobilepay.com/docs/knowledge-base/across-borders,
+	// .../knowledge-base/test-environment).
+	VippsMSNCountry string `json:"vipps_msn_country"`
 }
+
+// VippsMSNCountries are the values vipps_msn_country accepts: the countries
+// a Vipps MobilePay sales unit can be registered in, with their currency.
+var VippsMSNCountries = map[string]string{"NO": "NOK", "DK": "DKK", "FI": "EUR"}
 
 // DefaultSettings are the real providers' values.
 func DefaultSettings() Settings {
@@ -57,11 +67,13 @@ func DefaultSettings() Settings {
 		VippsAccessTokenTTL:         Duration(time.Hour), // the test environment's
 		AltpayOAuthTokenTTL:         Duration(time.Hour),
 		AltpayCheckoutTokenTTL:      Duration(15 * time.Minute),
+		VippsMSNCountry:             "NO", // a Norwegian test sales unit: NOK
 	}
 }
 
-// apply returns s with changes applied, refusing unknown names, wrong types and
-// non-positive lifetimes; on error s is unchanged.
+// apply returns s with changes applied, refusing unknown names, wrong types,
+// non-positive lifetimes and a sales unit country Vipps MobilePay does not
+// serve; on error s is unchanged.
 func (s Settings) apply(changes map[string]json.RawMessage) (Settings, error) {
 	if len(changes) == 0 {
 		return s, fmt.Errorf("no settings given; known: %s", strings.Join(settingNames(s), ", "))
@@ -88,6 +100,9 @@ func (s Settings) apply(changes map[string]json.RawMessage) (Settings, error) {
 		if d < Duration(time.Second) {
 			return s, fmt.Errorf("%s must be at least 1s", name)
 		}
+	}
+	if _, ok := VippsMSNCountries[next.VippsMSNCountry]; !ok {
+		return s, fmt.Errorf("vipps_msn_country must be NO, DK or FI (the sales unit's country; it accepts NOK, DKK or EUR), got %q", next.VippsMSNCountry)
 	}
 	return next, nil
 }

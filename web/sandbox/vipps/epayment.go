@@ -168,8 +168,25 @@ func (p *provider) create(w http.ResponseWriter, r *http.Request, c call) {
 		writeValidation(w, r, bad...)
 		return
 	}
+	// The fields are well formed; now what the sales unit allows. Its
+	// currency follows its country (NOK, DKK, EUR): ErrorCode 5040. Its test
+	// users are in its own market: a number of another country, or of the
+	// wrong length for this one, is ErrorCode 4070.
+	su := p.salesUnit()
+	if req.Amount.Currency != su.Currency {
+		writeDomain(w, r, http.StatusBadRequest, errCurrency.withDetail(fmt.Sprintf(
+			"The currency %s is not valid for this sales unit, which is registered in %s and takes payments in %s.",
+			req.Amount.Currency, su.Country, su.Currency)))
+		return
+	}
+	if phone != "" {
+		if why := su.phoneProblem(phone); why != "" {
+			writeDomain(w, r, http.StatusBadRequest, errInvalidPhone.withDetail(why))
+			return
+		}
+	}
 	if _, ok := p.payments[req.Reference]; ok {
-		writeDomain(w, r, http.StatusConflict, errAlreadyExists)
+		writeDomain(w, r, http.StatusConflict, errReferenceExists)
 		return
 	}
 
@@ -324,9 +341,9 @@ func (p *provider) capture(w http.ResponseWriter, r *http.Request, c call, pay *
 	case pay.State == stateCreated:
 		writeDomain(w, r, http.StatusBadRequest, errCaptureBeforeReservation)
 	case pay.final():
-		writeDomain(w, r, http.StatusBadRequest, errNotActive)
+		writeDomain(w, r, http.StatusBadRequest, errCannotCapture)
 	case left == 0 && pay.Cancelled > 0:
-		writeDomain(w, r, http.StatusBadRequest, errAlreadyCancelled)
+		writeDomain(w, r, http.StatusBadRequest, errCaptureCancelled)
 	case v > left:
 		writeDomain(w, r, http.StatusBadRequest, errCaptureTooHigh)
 	default:
@@ -341,21 +358,25 @@ func (p *provider) refund(w http.ResponseWriter, r *http.Request, c call, pay *p
 		return
 	}
 	switch {
+	case pay.State == stateCreated:
+		writeDomain(w, r, http.StatusBadRequest, errRefundBeforeReservation)
 	case pay.final():
-		writeDomain(w, r, http.StatusBadRequest, errNotActive)
-	case pay.Captured == 0:
-		writeDomain(w, r, http.StatusBadRequest, errRefundBeforeCapture)
-	case v > pay.Captured-pay.Refunded:
-		writeDomain(w, r, http.StatusBadRequest, errRefundTooHigh)
+		writeDomain(w, r, http.StatusBadRequest, errCannotRefund)
+	case v > pay.Captured-pay.Refunded: // nothing captured yet included
+		writeDomain(w, r, http.StatusBadRequest, errNotEnoughRefundable)
 	default:
 		modify(w, c, pay, &pay.Refunded, evRefunded, v)
 	}
 }
 
 // cancel is POST /epayment/v1/payments/{reference}/cancel: before
-// authorization it TERMINATES the payment; after, it releases what is not
-// captured (the state stays AUTHORIZED). The body is optional
-// ({"cancelTransactionOnly": true}: only cancel if not yet authorized).
+// authorization it TERMINATES the payment, and the answer's aggregate counts
+// the whole amount as cancelled (cancelledAmount = amount, authorizedAmount
+// 0), as the documented example shows
+// (https://developer.vippsmobilepay.com/docs/APIs/epayment-api/api-guide/operations/cancel);
+// after, it releases what is not captured (the state stays AUTHORIZED). The
+// body is optional ({"cancelTransactionOnly": true}: only cancel if not yet
+// authorized).
 func (p *provider) cancel(w http.ResponseWriter, r *http.Request, c call, pay *payment) {
 	var req struct {
 		CancelTransactionOnly bool `json:"cancelTransactionOnly"`
@@ -367,18 +388,17 @@ func (p *provider) cancel(w http.ResponseWriter, r *http.Request, c call, pay *p
 	switch {
 	case pay.State == stateCreated:
 		pay.State = stateTerminated
+		pay.Cancelled = pay.Amount.Value
 		pay.record(evTerminated, pay.Amount.Value, c.Now, c.Key)
 		modified(w, pay)
-	case pay.State == stateTerminated:
-		writeDomain(w, r, http.StatusBadRequest, errAlreadyCancelled)
-	case pay.final():
-		writeDomain(w, r, http.StatusBadRequest, errNotActive)
+	case pay.final(): // terminated, aborted or expired
+		writeDomain(w, r, http.StatusBadRequest, errCannotCancel)
 	case req.CancelTransactionOnly:
-		writeDomain(w, r, http.StatusBadRequest, errCancelOnlyTransaction)
+		writeDomain(w, r, http.StatusBadRequest, errCancelAuthorized)
 	case pay.Captured == pay.Authorized:
 		writeDomain(w, r, http.StatusBadRequest, errCancelCaptured)
 	case left == 0:
-		writeDomain(w, r, http.StatusBadRequest, errAlreadyCancelled)
+		writeDomain(w, r, http.StatusBadRequest, errCannotCancel)
 	default:
 		modify(w, c, pay, &pay.Cancelled, evCancelled, left)
 	}
@@ -406,12 +426,16 @@ func (p *provider) approve(w http.ResponseWriter, r *http.Request, c call, pay *
 			writeValidation(w, r, detail{"customer.phoneNumber", "The phone number must be an MSISDN: 10 to 15 digits."})
 			return
 		}
+		if why := p.salesUnit().phoneProblem(*req.Customer.PhoneNumber); why != "" {
+			writeDomain(w, r, http.StatusBadRequest, errInvalidPhone.withDetail(why))
+			return
+		}
 	default:
 		writeValidation(w, r, detail{"body", "Give customer.phoneNumber or the token from the redirectUrl."})
 		return
 	}
 	if pay.State != stateCreated {
-		writeDomain(w, r, http.StatusBadRequest, errNotApprovable)
+		writeDomain(w, r, http.StatusBadRequest, errApproveNotAllowed)
 		return
 	}
 	pay.authorize(c.Now)

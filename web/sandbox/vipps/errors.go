@@ -81,38 +81,57 @@ func writeDomain(w http.ResponseWriter, r *http.Request, status int, e domainErr
 }
 
 // domainError is one row of the ePayment error-code table
-// (https://developer.vippsmobilepay.com/docs/APIs/epayment-api/api-guide/errors/#domain-errors).
-// Only 6080 is confirmed there as the sandbox uses it; the other codes come
-// from a secondary source nobody has confirmed, so a client keys its
-// behaviour on the HTTP status and the title, not on the code.
+// (https://developer.vippsmobilepay.com/docs/APIs/epayment-api/api-guide/errors#domain-errors).
+// Every code and title below is one that table documents; the sandbox
+// answers no code of its own. Where the table's detail text was readable it
+// is used word for word (6080, 6040, 6020, 4010); the other details are the
+// sandbox's own wording of the row's meaning. Vipps says titles and details
+// may be reworded at any time: a client keys on the HTTP status and the
+// ErrorCode, never on the text.
 type domainError struct {
 	Code, Title, Detail string
 }
 
 var (
+	// Create.
+	errReferenceExists = domainError{"4150", "Reference already exists",
+		"A payment with this reference already exists for this sales unit. Use a new reference for a new payment."}
+	errInvalidPhone = domainError{"4070", "Invalid phone number", ""} // detail: what is wrong, per market
+	errCurrency     = domainError{"5040", "Invalid currency for merchant", ""}
+	// Idempotency: the same key with another body.
+	errCaptureIdempotency = domainError{"4010", "Capture idempotency conflict",
+		"The capture request in an idempotent retry must be identical to the previous request(s)."}
+	errIdempotency = domainError{"4020", "Idempotency error", ""} // detail names the key
+	// Capture.
 	errCaptureBeforeReservation = domainError{"6080", "Cannot capture before reservation",
 		"The amount you tried to capture is not reserved. The user must accept the payment before capture can be done."}
 	errCaptureTooHigh = domainError{"6090", "Capture amount too high",
 		"The amount you tried to capture is higher than the reserved amount that is left to capture."}
-	errRefundTooHigh = domainError{"6220", "Refund amount too high",
-		"The amount you tried to refund is higher than the captured amount that is left to refund."}
-	errRefundBeforeCapture = domainError{"6230", "Cannot refund before capture",
-		"Nothing has been captured on this payment, so there is nothing to refund."}
+	errCaptureCancelled = domainError{"6070", "Cannot capture a cancelled payment",
+		"The rest of this payment was cancelled; nothing is left to capture."}
+	errCannotCapture = domainError{"6200", "Payment cannot be captured",
+		"The payment is aborted, expired or terminated: there is nothing to capture."}
+	// Refund.
+	errRefundBeforeReservation = domainError{"6020", "Attempted refund before reservation",
+		"Cannot refund a payment that is not reserved. Check the payment event log."}
+	errNotEnoughRefundable = domainError{"6150", "Not enough refundable",
+		"You cannot refund more than the captured amount that is not already refunded."}
+	errCannotRefund = domainError{"6210", "Payment cannot be refunded",
+		"The payment is aborted, expired or terminated: nothing was captured to refund."}
+	// Cancel.
 	errCancelCaptured = domainError{"6040", "Cannot cancel a captured payment",
-		"The payment is fully captured; refund it instead."}
-	errAlreadyCancelled = domainError{"6050", "Payment already cancelled",
-		"The payment has already been cancelled."}
-	errNotActive = domainError{"6110", "Payment is not active",
-		"The payment is in a final state (aborted, expired or terminated) and cannot be changed."}
-	errCancelOnlyTransaction = domainError{"6120", "Payment is already authorized",
-		"cancelTransactionOnly was set, but the payment is already authorized."}
-	errAlreadyExists = domainError{"4020", "Payment already exists",
-		"A payment with this reference already exists. Use a new reference for a new payment."}
-	errIdempotencyMismatch = domainError{"4010", "Idempotency key already used",
-		"The Idempotency-Key was already used for a request with a different body. Use a new key for a new request."}
-	errNotApprovable = domainError{"6130", "Payment cannot be approved",
+		"Cannot cancel a payment that has been captured. Check the payment event log."}
+	errCancelAuthorized = domainError{"6060", "Cannot cancel authorized payment",
+		"cancelTransactionOnly was set, but the user has already authorized the payment."}
+	errCannotCancel = domainError{"6190", "Payment cannot be cancelled",
+		"The payment is already terminated, aborted, expired or fully cancelled."}
+	// Force approve (test environment only).
+	errApproveNotAllowed = domainError{"10020", "Approve not allowed",
 		"Only a payment that is waiting for the user (state CREATED) can be approved."}
 )
+
+// withDetail is e with an occurrence-specific detail.
+func (e domainError) withDetail(d string) domainError { e.Detail = d; return e }
 
 // writeNotFound answers an unknown reference.
 func writeNotFound(w http.ResponseWriter, r *http.Request, ref string) {

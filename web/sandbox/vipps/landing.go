@@ -24,7 +24,7 @@ func (p *provider) landingPage(w http.ResponseWriter, r *http.Request) {
 	var v sandboxviews.VippsLandingView
 	if pay != nil {
 		pay.settle(p.st.Now())
-		v = landingView(pay)
+		v = p.landingView(pay)
 	}
 	p.mu.Unlock()
 	if pay == nil {
@@ -54,22 +54,34 @@ func (p *provider) landingAnswer(w http.ResponseWriter, r *http.Request) {
 	pay.settle(now)
 	if pay.State != stateCreated {
 		// Answered already (another tab) or expired: show where it stands.
-		v := landingView(pay)
+		v := p.landingView(pay)
 		p.mu.Unlock()
 		renderLanding(w, r, http.StatusConflict, v)
 		return
 	}
 	switch r.PostForm.Get("action") {
 	case "approve":
-		phone := msisdn(r.PostForm.Get("phone"))
-		if !phonePattern.MatchString(phone) {
-			v := landingView(pay)
-			v.Phone = r.PostForm.Get("phone")
-			v.Error = "Enter your mobile number with its country code, for example 4791234567."
+		su := p.salesUnit()
+		typed := r.PostForm.Get("phone")
+		phone := su.msisdn(typed)
+		why := ""
+		switch {
+		case strings.TrimSpace(typed) == "":
+			why = "Enter your mobile number."
+		case !phonePattern.MatchString(phone):
+			why = "Enter your mobile number: digits only, with or without the country code, for example " + su.example() + "."
+		default:
+			why = su.phoneProblem(phone)
+		}
+		if why != "" {
+			v := p.landingView(pay)
+			v.Phone = typed
+			v.Error = why
 			p.mu.Unlock()
 			renderLanding(w, r, http.StatusUnprocessableEntity, v)
 			return
 		}
+		pay.Phone = phone
 		pay.authorize(now)
 	case "reject":
 		pay.abort(now)
@@ -83,7 +95,7 @@ func (p *provider) landingAnswer(w http.ResponseWriter, r *http.Request) {
 	if back == "" {
 		// PUSH_MESSAGE and QR payments have no returnUrl: stay on the page.
 		p.mu.Lock()
-		v := landingView(pay)
+		v := p.landingView(pay)
 		p.mu.Unlock()
 		renderLanding(w, r, http.StatusOK, v)
 		return
@@ -102,26 +114,48 @@ func (p *provider) byToken(tok string) *payment {
 	return p.payments[ref]
 }
 
-// msisdn turns what a person types ("+47 912 34 567") into digits.
-func msisdn(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
+// msisdn turns what a person types into an MSISDN, as the landing page's
+// number field does: "+47 912 34 567" and "0047 91234567" keep their country
+// code; a number typed without one ("912 34 567") is taken to be in the sales
+// unit's country, the country the page offers first. Anything but digits,
+// spaces, dashes, dots, brackets and a leading + or 00 keeps it invalid.
+func (m market) msisdn(s string) string {
+	s = strings.TrimSpace(s)
+	intl := strings.HasPrefix(s, "+") || strings.HasPrefix(s, "00")
+	digits := strings.Map(func(r rune) rune {
+		switch {
+		case r >= '0' && r <= '9':
 			return r
-		}
-		if r == ' ' || r == '+' || r == '-' {
+		case r == ' ' || r == '+' || r == '-' || r == '.' || r == '(' || r == ')':
 			return -1
 		}
-		return 'x' // anything else keeps the number invalid
-	}, strings.TrimSpace(s))
+		return 'x'
+	}, strings.TrimPrefix(s, "+"))
+	switch {
+	case strings.HasPrefix(s, "00"):
+		return strings.TrimPrefix(digits, "00")
+	case intl:
+		return digits
+	case len(digits) >= m.MinDigits && len(digits) <= m.MaxDigits && !strings.HasPrefix(digits, "0"):
+		return m.Calling + digits
+	}
+	return digits
 }
 
-func landingView(pay *payment) sandboxviews.VippsLandingView {
+// landingView is what the page shows of pay. The number field is empty
+// unless the merchant sent customer.phoneNumber: then it is filled in, as
+// Vipps's landing page does, and the person may change it.
+func (p *provider) landingView(pay *payment) sandboxviews.VippsLandingView {
+	su := p.salesUnit()
 	return sandboxviews.VippsLandingView{
 		Token:       pay.LandingToken,
 		Merchant:    salesUnitName,
 		Amount:      money.Amount{Minor: pay.Amount.Value, Currency: pay.Amount.Currency}.Format(),
 		Description: pay.Description,
 		Phone:       pay.Phone,
+		Prefilled:   pay.Phone != "",
+		CallingCode: "+" + su.Calling,
+		Example:     su.example(),
 		State:       pay.State,
 		ReturnURL:   pay.ReturnURL,
 	}

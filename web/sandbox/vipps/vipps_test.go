@@ -1,7 +1,9 @@
 package vipps_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,8 +13,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"refshop/web/clock"
 	"refshop/web/sandbox/control"
@@ -84,7 +89,42 @@ func (e *env) do(method, path string, h map[string]string, body string) resp {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	record(req, body, res, b)
 	return resp{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// record appends the exchange to the file VIPPS_EXCHANGES names, one JSON
+// line each, for ../shared/tools/oacheck to hold every answer to the
+// ePayment OpenAPI file:
+//
+//	VIPPS_EXCHANGES=/tmp/vipps.jsonl go test ./web/sandbox/vipps/
+//	cd ../shared/tools/oacheck && go run . ../../reference/openapi/vipps-epayment-v1.yml /vipps /tmp/vipps.jsonl
+var recordMu sync.Mutex
+
+func record(req *http.Request, reqBody string, res *http.Response, body []byte) {
+	path := os.Getenv("VIPPS_EXCHANGES")
+	if path == "" {
+		return
+	}
+	flat := func(h http.Header) map[string]string {
+		m := map[string]string{}
+		for k := range h {
+			m[k] = h.Get(k)
+		}
+		return m
+	}
+	line, _ := json.Marshal(map[string]any{
+		"method": req.Method, "url": req.URL.RequestURI(), "req_headers": flat(req.Header), "req_body": reqBody,
+		"status": res.StatusCode, "headers": flat(res.Header), "body": string(body),
+	})
+	recordMu.Lock()
+	defer recordMu.Unlock()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = f.Write(append(line, '\n'))
 }
 
 func tokenHeaders() map[string]string {
@@ -121,7 +161,7 @@ func (e *env) api(tok, key string, extra ...string) map[string]string {
 }
 
 func createBody(ref string) string {
-	return `{"amount":{"currency":"EUR","value":4980},"customer":{"phoneNumber":"4791234567"},
+	return `{"amount":{"currency":"NOK","value":4980},"customer":{"phoneNumber":"4791234567"},
 		"paymentMethod":{"type":"WALLET"},"reference":"` + ref + `","paymentDescription":"Order at Refshop",
 		"returnUrl":"` + shopURL + `/vipps/return?order=abc","userFlow":"WEB_REDIRECT"}`
 }
@@ -330,6 +370,9 @@ func TestAPIRejections(t *testing.T) {
 		{"wrong subscription key", e.api(fresh, "", "Ocp-Apim-Subscription-Key", "ffffffffffffffffffffffffffffffff"), 401, azure("invalid subscription key")},
 		{"missing Merchant-Serial-Number", e.api(fresh, "", "Merchant-Serial-Number", ""), 400, problemNaming("Merchant-Serial-Number")},
 		{"malformed Merchant-Serial-Number", e.api(fresh, "", "Merchant-Serial-Number", "12ab"), 400, problemNaming("Merchant-Serial-Number")},
+		{"Merchant-Serial-Number of 8 digits", e.api(fresh, "", "Merchant-Serial-Number", "12345678"), 400, problemNaming("Merchant-Serial-Number")},
+		// 7 digits match the current spec's ^[0-9]{4,7}$: well formed, just not this sales unit.
+		{"another merchant's 7-digit MSN", e.api(fresh, "", "Merchant-Serial-Number", "1234567"), 403, problemNaming("")},
 		{"another merchant's MSN", e.api(fresh, "", "Merchant-Serial-Number", "654321"), 403, problemNaming("")},
 		{"system header over 30 characters", e.api(fresh, "", "Vipps-System-Name", strings.Repeat("x", 31)), 400, problemNaming("Vipps-System-Name")},
 		{"valid", e.api(fresh, ""), 200, func(*testing.T, resp) {}},
@@ -475,8 +518,8 @@ func TestCreateValidation(t *testing.T) {
 	}{
 		{"reference too short", "reference", edit(func(m map[string]any) { m["reference"] = "short" })},
 		{"reference with a bad character", "reference", edit(func(m map[string]any) { m["reference"] = "refshop_order_1" })},
-		{"zero amount", "amount.value", edit(func(m map[string]any) { m["amount"] = map[string]any{"currency": "EUR", "value": 0} })},
-		{"amount over the maximum", "amount.value", edit(func(m map[string]any) { m["amount"] = map[string]any{"currency": "EUR", "value": 65000001} })},
+		{"zero amount", "amount.value", edit(func(m map[string]any) { m["amount"] = map[string]any{"currency": "NOK", "value": 0} })},
+		{"amount over the maximum", "amount.value", edit(func(m map[string]any) { m["amount"] = map[string]any{"currency": "NOK", "value": 65000001} })},
 		{"unsupported currency", "amount.currency", edit(func(m map[string]any) { m["amount"] = map[string]any{"currency": "USD", "value": 100} })},
 		{"NOK under 1 krone", "amount.value", edit(func(m map[string]any) { m["amount"] = map[string]any{"currency": "NOK", "value": 99} })},
 		{"missing amount", "amount", edit(func(m map[string]any) { delete(m, "amount") })},
@@ -493,7 +536,7 @@ func TestCreateValidation(t *testing.T) {
 		{"description too short", "paymentDescription", edit(func(m map[string]any) { m["paymentDescription"] = "ab" })},
 		{"expiresAt with WEB_REDIRECT", "expiresAt", edit(func(m map[string]any) { m["expiresAt"] = "2026-03-02T12:00:00Z" })},
 		{"not JSON", "body", `{"amount":`},
-		{"value as a string", "body", edit(func(m map[string]any) { m["amount"] = map[string]any{"currency": "EUR", "value": "100"} })},
+		{"value as a string", "body", edit(func(m map[string]any) { m["amount"] = map[string]any{"currency": "NOK", "value": "100"} })},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -540,7 +583,7 @@ func (e *env) modify(tok, ref, op, key, body string) resp {
 }
 
 func amountBody(v int) string {
-	return `{"modificationAmount":{"currency":"EUR","value":` + strconv.Itoa(v) + `}}`
+	return `{"modificationAmount":{"currency":"NOK","value":` + strconv.Itoa(v) + `}}`
 }
 
 func aggregateOf(t *testing.T, m map[string]any) [4]float64 {
@@ -550,14 +593,22 @@ func aggregateOf(t *testing.T, m map[string]any) [4]float64 {
 	return [4]float64{v("authorizedAmount"), v("capturedAmount"), v("refundedAmount"), v("cancelledAmount")}
 }
 
-func domainError(t *testing.T, r resp, status int, title string) {
+// domainError checks a documented domain error: its status, its ErrorCode
+// and its title, both as the ePayment error table lists them.
+func domainError(t *testing.T, r resp, status int, code, title string) {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
 	}
 	problemNaming("ErrorCode")(t, r)
-	if got := r.json(t)["title"]; got != title {
+	m := r.json(t)
+	if got := m["title"]; got != title {
 		t.Errorf("title %q, want %q", got, title)
+	}
+	for _, d := range m["extraDetails"].([]any) {
+		if d := d.(map[string]any); d["name"] == "ErrorCode" && d["reason"] != code {
+			t.Errorf("ErrorCode %v, want %s (%s)", d["reason"], code, title)
+		}
 	}
 }
 
@@ -568,16 +619,17 @@ func TestStateMachineAndAggregates(t *testing.T) {
 	e.create(tok, ref)
 
 	r := e.modify(tok, ref, "capture", "cap-1", amountBody(4980))
-	domainError(t, r, 400, "Cannot capture before reservation")
+	domainError(t, r, 400, "6080", "Cannot capture before reservation")
 	sameShape(t, "problem_domain.json", r.Body)
 	if d := r.json(t)["extraDetails"].([]any)[0].(map[string]any); d["reason"] != "6080" {
 		t.Errorf("error code %v, want the documented 6080", d["reason"])
 	}
-	domainError(t, e.modify(tok, ref, "refund", "ref-0", amountBody(100)), 400, "Cannot refund before capture")
+	domainError(t, e.modify(tok, ref, "refund", "ref-0", amountBody(100)), 400, "6020", "Attempted refund before reservation")
 
 	e.approve(tok, ref)
-	domainError(t, e.modify(tok, ref, "capture", "cap-2", amountBody(4981)), 400, "Capture amount too high")
-	r = e.do("POST", "/vipps/epayment/v1/payments/"+ref+"/capture", e.api(tok, "cap-x"), `{"modificationAmount":{"currency":"NOK","value":100}}`)
+	domainError(t, e.modify(tok, ref, "capture", "cap-2", amountBody(4981)), 400, "6090", "Capture amount too high")
+	domainError(t, e.modify(tok, ref, "refund", "ref-00", amountBody(100)), 400, "6150", "Not enough refundable")
+	r = e.do("POST", "/vipps/epayment/v1/payments/"+ref+"/capture", e.api(tok, "cap-x"), `{"modificationAmount":{"currency":"EUR","value":100}}`)
 	if r.Status != 400 {
 		t.Errorf("capture in another currency: %d", r.Status)
 	}
@@ -593,7 +645,7 @@ func TestStateMachineAndAggregates(t *testing.T) {
 	if got := aggregateOf(t, r.json(t)); got != [4]float64{4980, 3000, 0, 0} {
 		t.Errorf("after capture 3000: %v", got)
 	}
-	domainError(t, e.modify(tok, ref, "refund", "ref-1", amountBody(3001)), 400, "Refund amount too high")
+	domainError(t, e.modify(tok, ref, "refund", "ref-1", amountBody(3001)), 400, "6150", "Not enough refundable")
 	r = e.modify(tok, ref, "refund", "ref-2", amountBody(1000))
 	if got := aggregateOf(t, r.json(t)); r.Status != 200 || got != [4]float64{4980, 3000, 1000, 0} {
 		t.Errorf("after refund 1000: %d %v", r.Status, got)
@@ -602,8 +654,8 @@ func TestStateMachineAndAggregates(t *testing.T) {
 	if got := aggregateOf(t, r.json(t)); r.Status != 200 || got != [4]float64{4980, 3000, 1000, 1980} || r.json(t)["state"] != "AUTHORIZED" {
 		t.Errorf("cancel of the rest: %d %s", r.Status, r.Body)
 	}
-	domainError(t, e.modify(tok, ref, "cancel", "can-2", ""), 400, "Payment already cancelled")
-	domainError(t, e.modify(tok, ref, "capture", "cap-4", amountBody(1)), 400, "Payment already cancelled")
+	domainError(t, e.modify(tok, ref, "cancel", "can-2", ""), 400, "6190", "Payment cannot be cancelled")
+	domainError(t, e.modify(tok, ref, "capture", "cap-4", amountBody(100)), 400, "6070", "Cannot capture a cancelled payment")
 
 	ev := e.do("GET", "/vipps/epayment/v1/payments/"+ref+"/events", e.api(tok, ""), "")
 	var events []map[string]any
@@ -628,15 +680,27 @@ func TestCancelBeforeAuthorizationTerminates(t *testing.T) {
 	if r.Status != 200 || r.json(t)["state"] != "TERMINATED" {
 		t.Fatalf("cancel: %d %s", r.Status, r.Body)
 	}
+	// The documented answer counts the whole amount as cancelled, nothing as
+	// authorized (operations/cancel, "Cancel before authorization").
+	sameShape(t, "modification_response.json", r.Body)
+	if got := aggregateOf(t, r.json(t)); got != [4]float64{0, 0, 0, 4980} {
+		t.Errorf("aggregate after cancel before authorization (authorized, captured, refunded, cancelled): %v, want [0 0 0 4980]", got)
+	}
+	g := e.do("GET", "/vipps/epayment/v1/payments/refshop-terminate-1", e.api(tok, ""), "")
+	if got := aggregateOf(t, g.json(t)); g.Status != 200 || got != [4]float64{0, 0, 0, 4980} || g.json(t)["state"] != "TERMINATED" {
+		t.Errorf("get after cancel before authorization: %d %s", g.Status, g.Body)
+	}
 	ap := e.do("POST", "/vipps/epayment/v1/test/payments/refshop-terminate-1/approve", e.api(tok, ""), `{"customer":{"phoneNumber":"4791234567"}}`)
-	domainError(t, ap, 400, "Payment cannot be approved")
-	domainError(t, e.modify(tok, "refshop-terminate-1", "capture", "cap-1", amountBody(1)), 400, "Payment is not active")
+	domainError(t, ap, 400, "10020", "Approve not allowed")
+	domainError(t, e.modify(tok, "refshop-terminate-1", "capture", "cap-1", amountBody(100)), 400, "6200", "Payment cannot be captured")
+	domainError(t, e.modify(tok, "refshop-terminate-1", "refund", "ref-1", amountBody(100)), 400, "6210", "Payment cannot be refunded")
+	domainError(t, e.modify(tok, "refshop-terminate-1", "cancel", "can-again", ""), 400, "6190", "Payment cannot be cancelled")
 
 	e.create(tok, "refshop-terminate-2")
 	e.approve(tok, "refshop-terminate-2")
-	domainError(t, e.modify(tok, "refshop-terminate-2", "cancel", "can-2", `{"cancelTransactionOnly":true}`), 400, "Payment is already authorized")
+	domainError(t, e.modify(tok, "refshop-terminate-2", "cancel", "can-2", `{"cancelTransactionOnly":true}`), 400, "6060", "Cannot cancel authorized payment")
 	e.modify(tok, "refshop-terminate-2", "capture", "cap-2", amountBody(4980))
-	domainError(t, e.modify(tok, "refshop-terminate-2", "cancel", "can-3", ""), 400, "Cannot cancel a captured payment")
+	domainError(t, e.modify(tok, "refshop-terminate-2", "cancel", "can-3", ""), 400, "6040", "Cannot cancel a captured payment")
 }
 
 func TestIdempotencyReplayAndMismatch(t *testing.T) {
@@ -652,7 +716,7 @@ func TestIdempotencyReplayAndMismatch(t *testing.T) {
 		t.Fatalf("replay: %d %s / %d %s", first.Status, first.Body, second.Status, second.Body)
 	}
 	other := e.do("POST", "/vipps/epayment/v1/payments", e.api(tok, "attempt-1-create"), createBody("refshop-idem-2"))
-	domainError(t, other, 409, "Idempotency key already used")
+	domainError(t, other, 409, "4020", "Idempotency error")
 
 	e.approve(tok, "refshop-idem-1")
 	c1 := e.modify(tok, "refshop-idem-1", "capture", "attempt-1-capture", amountBody(2000))
@@ -663,7 +727,7 @@ func TestIdempotencyReplayAndMismatch(t *testing.T) {
 	if got := aggregateOf(t, e.get(tok, "refshop-idem-1")); got[1] != 2000 {
 		t.Errorf("captured %v after a replayed capture, want 2000 once", got[1])
 	}
-	domainError(t, e.modify(tok, "refshop-idem-1", "capture", "attempt-1-capture", amountBody(2500)), 409, "Idempotency key already used")
+	domainError(t, e.modify(tok, "refshop-idem-1", "capture", "attempt-1-capture", amountBody(2500)), 409, "4010", "Capture idempotency conflict")
 	if r := e.modify(tok, "refshop-idem-1", "capture", "attempt-2-capture", amountBody(2000)); r.Status != 200 {
 		t.Errorf("a new key is a new capture: %d %s", r.Status, r.Body)
 	}
@@ -696,7 +760,7 @@ func TestUnansweredPaymentExpiresOnTheSandboxClock(t *testing.T) {
 		t.Errorf("landing page of an expired payment: %d %s", page.Status, page.Body)
 	}
 	ap := e.do("POST", "/vipps/epayment/v1/test/payments/refshop-expiry-1/approve", e.api(tok, ""), `{"customer":{"phoneNumber":"4791234567"}}`)
-	domainError(t, ap, 400, "Payment cannot be approved")
+	domainError(t, ap, 400, "10020", "Approve not allowed")
 }
 
 func TestLandingPage(t *testing.T) {
@@ -709,7 +773,7 @@ func TestLandingPage(t *testing.T) {
 	}
 	page := e.do("GET", landing.RequestURI(), nil, "")
 	body := string(page.Body)
-	for _, want := range []string{"€49.80", "Pay Refshop", ">Approve<", ">Reject<", "4791234567"} {
+	for _, want := range []string{"NOK 49.80", "Pay Refshop", ">Approve<", ">Reject<", "4791234567", "The shop filled in this number"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("landing page lacks %q", want)
 		}
@@ -722,6 +786,10 @@ func TestLandingPage(t *testing.T) {
 	r := form(url.Values{"token": {token}, "action": {"approve"}, "phone": {"12"}})
 	if r.Status != 422 || !strings.Contains(string(r.Body), "country code") {
 		t.Errorf("bad phone: %d", r.Status)
+	}
+	r = form(url.Values{"token": {token}, "action": {"approve"}, "phone": {"+45 12 34 56 78"}})
+	if r.Status != 422 || !strings.Contains(string(r.Body), "sales unit&#39;s market (NO)") {
+		t.Errorf("a Danish number at a Norwegian sales unit: %d %s", r.Status, r.Body)
 	}
 	r = form(url.Values{"token": {token}, "action": {"approve"}, "phone": {"+47 912 34 567"}})
 	if r.Status != 303 || r.Header.Get("Location") != shopURL+"/vipps/return?order=abc" {
@@ -794,5 +862,174 @@ func TestResetDropsPayments(t *testing.T) {
 	e.do("POST", "/control/reset", nil, "")
 	if r := e.do("GET", "/vipps/epayment/v1/payments/refshop-reset-1", e.api(tok, ""), ""); r.Status != 404 {
 		t.Errorf("after reset: %d %s", r.Status, r.Body)
+	}
+}
+
+// createWith posts a create body edited by edit and returns the answer.
+func (e *env) createWith(tok, ref string, edit func(map[string]any)) resp {
+	e.t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(createBody(ref)), &m); err != nil {
+		e.t.Fatal(err)
+	}
+	edit(m)
+	b, _ := json.Marshal(m)
+	return e.do("POST", "/vipps/epayment/v1/payments", e.api(tok, ref+"-create"), string(b))
+}
+
+func (e *env) setCountry(country string) resp {
+	e.t.Helper()
+	return e.do("POST", "/control/settings", nil, `{"vipps_msn_country":"`+country+`"}`)
+}
+
+// The sales unit's country decides its one currency: a create in another
+// is refused with the documented ErrorCode 5040, and nothing is stored.
+func TestCreateInAnotherCurrencyThanTheSalesUnitsIsRefusedWith5040(t *testing.T) {
+	for _, c := range []struct{ country, accepted string }{{"NO", "NOK"}, {"DK", "DKK"}, {"FI", "EUR"}} {
+		t.Run(c.country, func(t *testing.T) {
+			e := newEnv(t)
+			if r := e.setCountry(c.country); r.Status != 200 {
+				t.Fatalf("setting vipps_msn_country=%s: %d %s", c.country, r.Status, r.Body)
+			}
+			tok := e.token()
+			phone := map[string]string{"NO": "4791234567", "DK": "4512345678", "FI": "358401234567"}[c.country]
+			for _, cur := range []string{"NOK", "DKK", "EUR"} {
+				ref := "refshop-cur-" + strings.ToLower(cur)
+				r := e.createWith(tok, ref, func(m map[string]any) {
+					m["amount"] = map[string]any{"currency": cur, "value": 4980}
+					m["customer"] = map[string]any{"phoneNumber": phone}
+				})
+				if cur == c.accepted {
+					if r.Status != 201 {
+						t.Errorf("%s at a %s sales unit: %d %s", cur, c.country, r.Status, r.Body)
+					}
+					continue
+				}
+				domainError(t, r, 400, "5040", "Invalid currency for merchant")
+				sameShape(t, "problem_domain.json", r.Body)
+				if d := r.json(t)["detail"].(string); !strings.Contains(d, c.accepted) {
+					t.Errorf("detail %q does not name the accepted currency %s", d, c.accepted)
+				}
+				if g := e.do("GET", "/vipps/epayment/v1/payments/"+ref, e.api(tok, ""), ""); g.Status != 404 {
+					t.Errorf("a refused %s create left a payment: %d", cur, g.Status)
+				}
+			}
+		})
+	}
+}
+
+// customer.phoneNumber must be a mobile number of the sales unit's market:
+// its country code, and the length numbers there have. Malformed MSISDNs
+// are the OpenAPI's 400 naming the field; well-formed ones of the wrong
+// market or length are the documented ErrorCode 4070.
+func TestPhoneNumbersAreCheckedForTheSalesUnitsMarket(t *testing.T) {
+	cases := []struct {
+		country, phone, code string // code "" = accepted, "field" = validation problem
+	}{
+		{"NO", "4791234567", ""},
+		{"NO", "47912345678", "4070"},  // 9 digits after +47
+		{"NO", "4512345678", "4070"},   // a Danish number
+		{"NO", "358401234567", "4070"}, // a Finnish number
+		{"NO", "+4791234567", "field"},
+		{"NO", "91234567", "field"}, // no country code: not an MSISDN
+		{"DK", "4512345678", ""},
+		{"DK", "4791234567", "4070"},
+		{"FI", "358401234567", ""},
+		{"FI", "3584012345", ""}, // 7 digits after +358
+		{"FI", "4512345678", "4070"},
+	}
+	for i, c := range cases {
+		t.Run(c.country+"_"+c.phone, func(t *testing.T) {
+			e := newEnv(t)
+			e.setCountry(c.country)
+			tok := e.token()
+			cur := map[string]string{"NO": "NOK", "DK": "DKK", "FI": "EUR"}[c.country]
+			ref := fmt.Sprintf("refshop-phone-%d", i)
+			r := e.createWith(tok, ref, func(m map[string]any) {
+				m["amount"] = map[string]any{"currency": cur, "value": 4980}
+				m["customer"] = map[string]any{"phoneNumber": c.phone}
+			})
+			switch c.code {
+			case "":
+				if r.Status != 201 {
+					t.Errorf("create: %d %s", r.Status, r.Body)
+				}
+			case "field":
+				if r.Status != 400 {
+					t.Fatalf("create: %d %s", r.Status, r.Body)
+				}
+				problemNaming("customer.phoneNumber")(t, r)
+			default:
+				domainError(t, r, 400, c.code, "Invalid phone number")
+			}
+		})
+	}
+	// The test-only force approve names the user the same way.
+	e := newEnv(t)
+	tok := e.token()
+	e.create(tok, "refshop-phone-approve")
+	r := e.do("POST", "/vipps/epayment/v1/test/payments/refshop-phone-approve/approve", e.api(tok, ""), `{"customer":{"phoneNumber":"4512345678"}}`)
+	domainError(t, r, 400, "4070", "Invalid phone number")
+}
+
+// The control API takes only the countries a sales unit can be registered
+// in, and says which.
+func TestVippsMSNCountrySettingRefusesOtherCountries(t *testing.T) {
+	e := newEnv(t)
+	for _, bad := range []string{`"SE"`, `"no"`, `""`, `47`} {
+		r := e.do("POST", "/control/settings", nil, `{"vipps_msn_country":`+bad+`}`)
+		if r.Status != 400 {
+			t.Errorf("vipps_msn_country=%s: %d %s", bad, r.Status, r.Body)
+			continue
+		}
+		if bad != "47" && !strings.Contains(string(r.Body), "NO, DK or FI") {
+			t.Errorf("vipps_msn_country=%s: the refusal does not say what is accepted: %s", bad, r.Body)
+		}
+	}
+	st := e.do("GET", "/control/state", nil, "")
+	if got := st.json(t)["settings"].(map[string]any)["vipps_msn_country"]; got != "NO" {
+		t.Errorf("vipps_msn_country after refusals: %v, want the default NO", got)
+	}
+}
+
+// The landing page asks for the number when the merchant sent none (the
+// documented flow: the merchant does not ask, Vipps's page does), reads a
+// number typed without a country code as the sales unit's country's, and
+// refuses one of another market.
+func TestLandingPageAsksForThePhoneNumberWhenTheShopSentNone(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token()
+	r := e.createWith(tok, "refshop-ask-1", func(m map[string]any) { delete(m, "customer") })
+	if r.Status != 201 {
+		t.Fatalf("create without a customer: %d %s", r.Status, r.Body)
+	}
+	landing, _ := url.Parse(r.json(t)["redirectUrl"].(string))
+	page := e.do("GET", landing.RequestURI(), nil, "")
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(page.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := doc.Find("input#vipps-phone[name=phone]")
+	if val, _ := in.Attr("value"); in.Length() != 1 || val != "" {
+		t.Fatalf("the landing page's number field: %d fields, value %q; want one, empty", in.Length(), val)
+	}
+	if doc.Find("label[for=vipps-phone]").Length() != 1 || !strings.Contains(doc.Find("#vipps-phone-hint").Text(), "+47") {
+		t.Errorf("the number field has no label, or its hint does not name the assumed +47: %q", doc.Find("#vipps-phone-hint").Text())
+	}
+	form := func(phone string) resp {
+		return e.do("POST", "/vipps/landing", map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+			url.Values{"token": {landing.Query().Get("token")}, "action": {"approve"}, "phone": {phone}}.Encode())
+	}
+	if r := form(""); r.Status != 422 || !strings.Contains(string(r.Body), "Enter your mobile number") {
+		t.Errorf("no number: %d", r.Status)
+	}
+	if r := form("4512345678"); r.Status != 422 {
+		t.Errorf("a Danish number at a Norwegian sales unit: %d", r.Status)
+	}
+	if r := form("912 34 567"); r.Status != 303 {
+		t.Fatalf("a Norwegian number without +47: %d %s", r.Status, r.Body)
+	}
+	if s := e.get(tok, "refshop-ask-1")["state"]; s != "AUTHORIZED" {
+		t.Errorf("state after approving with a typed number: %v", s)
 	}
 }

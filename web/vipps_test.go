@@ -19,7 +19,6 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"refshop/db"
-	"refshop/web/catalog"
 	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/money"
@@ -72,20 +71,12 @@ func startVippsSandbox(t *testing.T) (*sandboxtest.Server, *clock.Manual) {
 	sc.BaseURL = "" // the sandbox names itself by its test server's origin
 	sbClk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
 	sb := sandboxtest.Start(t, sc, sbClk)
-	// A sales unit takes payments only in its own country's currency (5040
-	// otherwise): register the sandbox's in the country of the currency the
-	// shop's Vipps orders are in.
-	sb.Control(t, "/control/settings", map[string]any{"vipps_msn_country": vippsTestCountry})
 	return sb, sbClk
 }
 
-// vippsTestCountry is the sales unit's country for the currency the shop's
-// orders are placed in (catalog.Currency: EUR until the Norway market offers
-// Vipps in NOK; then NO). vippsTestPhone is a test user of that market.
-var (
-	vippsTestCountry = map[string]string{"NOK": "NO", "DKK": "DK", "EUR": "FI"}[catalog.Currency]
-	vippsTestPhone   = map[string]string{"NO": "4791234567", "DK": "4512345678", "FI": "358401234567"}[vippsTestCountry]
-)
+// vippsTestPhone is a test user of the sandbox's default sales unit's
+// market, Norway: the market whose browsers pay with Vipps here (in NOK).
+const vippsTestPhone = "4791234567"
 
 // vippsDeps points a shop at the sandbox sb, applies use, and gives it a
 // Vipps client whose retries do not wait (unless use set one).
@@ -368,8 +359,9 @@ func TestVippsCheckoutSendsNoPhoneNumberAndTheOrdersCurrency(t *testing.T) {
 		t.Errorf("the create sent a customer %v; the shop must not send a number it asked for", c)
 	}
 	amount, _ := body["amount"].(map[string]any)
-	if amount["currency"] != orders[0].Currency || amount["value"] != float64(orders[0].TotalAmount) {
-		t.Errorf("amount %v, want the order's %s %d", amount, orders[0].Currency, orders[0].TotalAmount)
+	// Norway's price of the tea, in the sales unit's currency.
+	if amount["currency"] != "NOK" || amount["value"] != float64(9900) || orders[0].Currency != "NOK" || orders[0].TotalAmount != 9900 {
+		t.Errorf("amount %v, order %s %d; want NOK 9900 on both", amount, orders[0].Currency, orders[0].TotalAmount)
 	}
 	code, _, page := v.sandboxDo(t, "GET", strings.TrimPrefix(p.location, v.sb.URL), "", "")
 	doc, err := goquery.NewDocumentFromReader(strings.NewReader(page))
@@ -870,7 +862,7 @@ func TestVippsCustomerMessages(t *testing.T) {
 			SubscriptionKey: cfg.SubscriptionKey, MSN: cfg.MSN, HTTP: http.DefaultClient, Clock: v.sbClk,
 			Sleep: func(context.Context, time.Duration) error { return nil }})
 	}
-	cur := map[string]string{"NO": "NOK", "DK": "DKK", "FI": "EUR"}[vippsTestCountry] // the sales unit's
+	cur := "NOK" // the default sales unit is Norwegian
 	create := func(c *vipps.Client, ref, phone string) error {
 		return createIn(c, ref, cur, phone)
 	}
@@ -913,7 +905,7 @@ func TestVippsCustomerMessages(t *testing.T) {
 	}
 
 	// A well-formed number of another market: the documented ErrorCode 4070.
-	other := map[string]string{"NO": "4512345678", "DK": "4791234567", "FI": "4791234567"}[vippsTestCountry]
+	other := "4512345678" // Danish, at the Norwegian sales unit
 	err = create(client(cfg.ClientID), "refshop-msg-phone002", other)
 	if !errors.As(err, &e) || e.Kind != vipps.KindState || e.Code() != vipps.CodeInvalidPhoneNumber {
 		t.Fatalf("another market's number: %v, want ErrorCode 4070", err)
@@ -924,10 +916,10 @@ func TestVippsCustomerMessages(t *testing.T) {
 
 	// A currency that is not the sales unit's: the documented ErrorCode 5040,
 	// and a sentence that points to another payment method.
-	wrong := map[string]string{"NOK": "EUR", "DKK": "EUR", "EUR": "NOK"}[cur]
+	wrong := "EUR"
 	err = createIn(client(cfg.ClientID), "refshop-msg-curr0001", wrong, vippsTestPhone)
 	if !errors.As(err, &e) || e.Kind != vipps.KindState || e.Code() != vipps.CodeInvalidCurrency || e.Status != http.StatusBadRequest {
-		t.Fatalf("%s at a %s sales unit: %v, want 400 with ErrorCode 5040", wrong, vippsTestCountry, err)
+		t.Fatalf("%s at a Norwegian sales unit: %v, want 400 with ErrorCode 5040", wrong, err)
 	}
 	if msg := vippsCustomerMessage(err); !strings.Contains(msg, "cannot take payments in this order's currency") ||
 		!strings.Contains(msg, "choose another payment method") || strings.Contains(msg, "5040") {
@@ -1166,7 +1158,7 @@ func TestVippsPaymentsAreKeptPerEnvironment(t *testing.T) {
 // currency here, fails the attempt (nothing was charged) and keeps the cart.
 func TestVippsCheckoutInAnotherCurrencyThanTheSalesUnitsIsRefusedCalmly(t *testing.T) {
 	v := newVippsShop(t)
-	other := map[string]string{"NO": "FI", "DK": "NO", "FI": "NO"}[vippsTestCountry]
+	other := "FI" // a Finnish sales unit, and a Norwegian order in NOK
 	v.sb.Control(t, "/control/settings", map[string]any{"vipps_msn_country": other})
 	b := v.browser(t)
 	b.signUp("vipps-currency@example.com")

@@ -7,6 +7,7 @@ import (
 
 	"refshop/db"
 	"refshop/views"
+	"refshop/web/money"
 )
 
 // unpaidSection is the account page's section of unpaid invoices.
@@ -18,7 +19,7 @@ func (f *altpayFlow) unpaidSection(ctx context.Context, u db.User) (templ.Compon
 	list := make([]views.AltpayUnpaidView, 0, len(orders))
 	for _, o := range orders {
 		list = append(list, views.AltpayUnpaidView{OrderID: o.PublicID, Created: o.CreatedAt.Local().Format(dateFormat),
-			Total: eur(o.TotalAmount), ItemCount: o.ItemCount})
+			Total: money.Amount{Minor: o.TotalAmount, Currency: o.Currency}.Format(), ItemCount: o.ItemCount})
 	}
 	return views.AltpayUnpaid(list), nil
 }

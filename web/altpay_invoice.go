@@ -47,7 +47,8 @@ func (f *altpayFlow) invoicePage(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	}
 	v := views.AltpayInvoiceView{
-		OrderID: o.PublicID, InvoiceID: o.ProviderReference, Total: eur(o.TotalAmount), Tax: eur(o.TaxAmount),
+		OrderID: o.PublicID, InvoiceID: o.ProviderReference, Total: money.Amount{Minor: o.TotalAmount, Currency: o.Currency}.Format(),
+		Tax:  money.Amount{Minor: o.TaxAmount, Currency: o.Currency}.Format(),
 		Paid: o.Status == db.StatusCaptured, APIBaseURL: a.Config.Altpay.APIURL,
 		TokenURL: "/api/altpay/invoices/" + o.PublicID + "/token", ConfirmURL: "/invoices/" + o.PublicID + "/confirm",
 		Callback: c.QueryParam("callback") != "off",

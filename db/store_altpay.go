@@ -98,10 +98,13 @@ type AltpayInvoice struct {
 	OrderID        int64
 	Environment    string
 	CustomerID     string
-	IdempotencyKey string // sent on every try
-	DueDate        string // 2006-01-02, so every try sends the same body
-	InvoiceID      string // the provider's; "" until an answer is recorded
-	Status         string // the provider's, when last checked
+	IdempotencyKey string    // the attempt's request key, named in logs (the API documents no Idempotency-Key for invoices)
+	Reference      string    // the shop's own reference, sent in the memo and looked for after an unknown outcome
+	DueDate        string    // 2006-01-02, so every try sends the same body
+	CreatedAt      time.Time // when the request was recorded
+	CreateSent     bool      // a create was sent: the invoice may exist (MarkAltpayInvoiceSent)
+	InvoiceID      string    // the provider's; "" until an answer is recorded
+	Status         string    // the provider's, when last checked
 	CheckedAt      time.Time
 	SettleAfter    time.Time // past this, a missing invoice is asked for again
 	SettleTries    int       // the background's failed tries
@@ -116,9 +119,9 @@ func (s *Store) ReserveAltpayInvoice(ctx context.Context, inv AltpayInvoice) (_ 
 		return AltpayInvoice{}, errors.New("an invoice needs its order, customer, key and due date")
 	}
 	if _, err := s.db.Write.ExecContext(ctx, `
-		INSERT INTO altpay_invoices(order_id, environment, customer_id, idempotency_key, due_date, settle_after, created_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(order_id) DO NOTHING`,
-		inv.OrderID, inv.Environment, inv.CustomerID, inv.IdempotencyKey, inv.DueDate, stamp(inv.SettleAfter), s.now()); err != nil {
+		INSERT INTO altpay_invoices(order_id, environment, customer_id, idempotency_key, reference, due_date, settle_after, created_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(order_id) DO NOTHING`,
+		inv.OrderID, inv.Environment, inv.CustomerID, inv.IdempotencyKey, inv.Reference, inv.DueDate, stamp(inv.SettleAfter), s.now()); err != nil {
 		return AltpayInvoice{}, err
 	}
 	return s.altpayInvoice(ctx, inv.OrderID)
@@ -159,15 +162,35 @@ func (s *Store) AltpayInvoiceFor(ctx context.Context, orderID int64) (_ AltpayIn
 
 func (s *Store) altpayInvoice(ctx context.Context, orderID int64) (AltpayInvoice, error) {
 	inv := AltpayInvoice{OrderID: orderID}
-	var checked, settle string
+	var checked, settle, created string
 	err := s.db.Write.QueryRowContext(ctx, `
-		SELECT environment, customer_id, idempotency_key, due_date, COALESCE(invoice_id, ''), status,
-		       COALESCE(checked_at, ''), settle_after, settle_tries
+		SELECT environment, customer_id, idempotency_key, reference, due_date, COALESCE(invoice_id, ''), status,
+		       COALESCE(checked_at, ''), settle_after, settle_tries, created_at, create_sent_at IS NOT NULL
 		FROM altpay_invoices WHERE order_id = ?`, orderID).
-		Scan(&inv.Environment, &inv.CustomerID, &inv.IdempotencyKey, &inv.DueDate, &inv.InvoiceID, &inv.Status,
-			&checked, &settle, &inv.SettleTries)
-	inv.CheckedAt, inv.SettleAfter = parseTime(checked), parseTime(settle)
+		Scan(&inv.Environment, &inv.CustomerID, &inv.IdempotencyKey, &inv.Reference, &inv.DueDate, &inv.InvoiceID, &inv.Status,
+			&checked, &settle, &inv.SettleTries, &created, &inv.CreateSent)
+	inv.CheckedAt, inv.SettleAfter, inv.CreatedAt = parseTime(checked), parseTime(settle), parseTime(created)
 	return inv, noRows(err)
+}
+
+// MarkAltpayInvoiceSent records, before a create is sent, that the order's
+// invoice may exist from now on: every later try looks for it first. It
+// does nothing once an invoice is recorded.
+func (s *Store) MarkAltpayInvoiceSent(ctx context.Context, orderID int64) (err error) {
+	defer wrap(&err, "mark altpay invoice sent")
+	_, err = s.db.Write.ExecContext(ctx, `
+		UPDATE altpay_invoices SET create_sent_at = ? WHERE order_id = ? AND invoice_id IS NULL`, s.now(), orderID)
+	return err
+}
+
+// AltpayInvoiceOrder returns the order that recorded the provider's invoice
+// invoiceID in environment; ErrNotFound when none did.
+func (s *Store) AltpayInvoiceOrder(ctx context.Context, environment, invoiceID string) (_ int64, err error) {
+	defer wrap(&err, "altpay invoice order")
+	var id int64
+	err = s.db.Write.QueryRowContext(ctx, `
+		SELECT order_id FROM altpay_invoices WHERE environment = ? AND invoice_id = ?`, environment, invoiceID).Scan(&id)
+	return id, noRows(err)
 }
 
 // SetAltpayInvoiceStatus records the invoice status the provider reported.

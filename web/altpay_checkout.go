@@ -5,9 +5,12 @@ package web
 //  1. Checkout, "Pay by invoice" (POST /checkout/altpay): the shop places a
 //     pending order (or finds the cart's open one: a second submit shows the
 //     same invoice), creates the provider customer (once per user, or per
-//     guest session, email and name), records the invoice request with its
-//     Idempotency-Key, asks the provider for the invoice, records its id, and
-//     sends the customer to the invoice page. The provider work runs within
+//     guest session, email and name), records the invoice request with the
+//     shop's own reference, asks the provider for the invoice in the order's
+//     currency, records its id, and sends the customer to the invoice page.
+//     POST /invoices is not documented as idempotent, so it is sent once;
+//     when its outcome is unknown (no answer, a 5xx) the shop looks the
+//     invoice up by its reference before it creates another (place). The provider work runs within
 //     the request's deadline (deadline.go): when no answer has come by then,
 //     the customer is sent to the order page ("we are confirming", reloading
 //     itself) while the work goes on, and the order page and a background
@@ -31,6 +34,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -125,8 +129,9 @@ const altpayNotCreated = "The invoice could not be created. Nothing was charged.
 // whether the provider made the invoice.
 const altpayConfirming = "We are confirming your invoice with Alternative Payments. This page shows it as soon as it is confirmed; nothing is charged until you pay it."
 
-// altpayInvoiceKey is the Idempotency-Key of attempt o's invoice for a
-// customer: one request per order and customer.
+// altpayInvoiceKey names attempt o's invoice request for a customer in the
+// logs: one request per order and customer. It is not sent: the API
+// documents no Idempotency-Key for POST /invoices.
 func altpayInvoiceKey(o db.Order, customerID string) string {
 	return "invoice-" + o.IdempotencyKey + "/" + customerID
 }
@@ -161,7 +166,8 @@ func (f *altpayFlow) ask(c echo.Context, o db.Order, payer db.AltpayPayer) error
 // invoice is attempt o's provider work (awaitProvider: it uses only ctx and
 // the values it was given). The payer's provider customer is made first when
 // it has none, and the invoice request recorded before the provider is asked
-// for it (reserve), so every later try sends the same request. A customer
+// for it (reserve), so every later try sends the same request, built from
+// the attempt as stored. A customer
 // the provider no longer has (its data was reset) is made again once, and
 // the invoice addressed to it. A refusal fails the attempt (no invoice
 // exists) and is returned; an outcome still unknown leaves the attempt
@@ -170,9 +176,11 @@ func (f *altpayFlow) invoice(ctx context.Context, o db.Order, payer db.AltpayPay
 	a := f.a
 	// A request that joined the attempt may start this after an earlier run
 	// ended it: its order page says where it went.
-	if cur, err := a.Store.OrderByPublicID(ctx, o.PublicID); err != nil || cur.Status != db.StatusPending {
+	cur, err := a.Store.OrderByPublicID(ctx, o.PublicID)
+	if err != nil || cur.Status != db.StatusPending {
 		return cmp.Or(err, errConfirming)
 	}
+	o = cur
 	inv, err := a.Store.AltpayInvoiceFor(ctx, o.ID)
 	if errors.Is(err, db.ErrNotFound) {
 		inv, err = f.reserve(ctx, o, payer)
@@ -222,40 +230,146 @@ func (f *altpayFlow) reserve(ctx context.Context, o db.Order, payer db.AltpayPay
 	}
 	now := a.Clock.Now()
 	inv, err := a.Store.ReserveAltpayInvoice(ctx, db.AltpayInvoice{OrderID: o.ID, Environment: f.env(), CustomerID: cust,
-		IdempotencyKey: altpayInvoiceKey(o, cust), DueDate: now.Add(altpayDueIn).UTC().Format(time.DateOnly),
-		SettleAfter: now.Add(attemptStartWindow)})
+		IdempotencyKey: altpayInvoiceKey(o, cust), Reference: altpayReference(o),
+		DueDate: now.Add(altpayDueIn).UTC().Format(time.DateOnly), SettleAfter: now.Add(attemptStartWindow)})
 	if err != nil {
 		_ = a.failOrder(ctx, o, altpayNotCreated)
 	}
 	return inv, err
 }
 
-// place asks the provider for the attempt's invoice with the request
-// recorded before the first try (customer, due date, Idempotency-Key), so a
-// retry after a lost answer or a restart is the same request: the provider
-// answers with the invoice it made the first time, or makes it when the
-// first try never arrived. The answer is recorded; when that fails the
-// invoice id is logged and the error returned, and the next try finds the
-// same invoice.
+// altpayCreateTries bounds how often one run of place sends POST /invoices
+// when each outcome stays unknown and the lookup finds nothing.
+const altpayCreateTries = 3
+
+// altpayLookupMargin is how long before the request was recorded the lookup
+// starts its created_at_start filter: the provider's clock may be behind the
+// shop's. The match is by reference; the filter only shortens the walk.
+const altpayLookupMargin = 24 * time.Hour
+
+// place brings about the attempt's invoice with the request recorded before
+// the first try (customer, due date, reference), and records it. POST
+// /invoices is not documented as idempotent, so it is never sent blindly
+// twice: once a create has been sent (inv.CreateSent, stored before the
+// request leaves), every later try, in this run, on the order page, in the
+// background or after a restart, first looks for the invoice by the shop's
+// reference (lookup) and reuses what it finds. Only when the provider has
+// no such invoice is the create sent again, at most altpayCreateTries times
+// in one run. The answer is recorded; when that fails the invoice id is
+// logged and the error returned, and the next try finds the same invoice.
 func (f *altpayFlow) place(ctx context.Context, o db.Order, inv db.AltpayInvoice) error {
 	a := f.a
-	got, err := f.client.CreateInvoice(ctx, altpayInvoiceFor(o, inv), inv.IdempotencyKey)
-	if err != nil {
-		return err
+	req := altpayInvoiceFor(o, inv)
+	for try := 1; ; try++ {
+		if inv.CreateSent {
+			found, ok, err := f.lookup(ctx, o, inv, req)
+			if err != nil {
+				return err
+			}
+			if ok {
+				a.Log.Info("altpay: found the invoice an unanswered request made; reusing it", "order", o.PublicID, "invoice", found.ID)
+				return f.record(ctx, o, found)
+			}
+		}
+		if err := a.Store.MarkAltpayInvoiceSent(ctx, o.ID); err != nil {
+			return err
+		}
+		inv.CreateSent = true
+		got, err := f.client.CreateInvoice(ctx, req)
+		switch {
+		case err == nil:
+			return f.record(ctx, o, got)
+		case !altpay.OutcomeUnknown(err) || try >= altpayCreateTries || ctx.Err() != nil:
+			return err
+		}
+		a.Log.Info("altpay: no answer to the invoice request; looking for it before asking again", "order", o.PublicID, "error", err)
 	}
-	err = a.Store.SaveAltpayInvoice(ctx, o.ID, got.ID, got.Status)
+}
+
+// record stores the provider's invoice for attempt o.
+func (f *altpayFlow) record(ctx context.Context, o db.Order, got altpay.Invoice) error {
+	a := f.a
+	err := a.Store.SaveAltpayInvoice(ctx, o.ID, got.ID, got.Status)
 	switch {
 	case errors.Is(err, db.ErrStale):
-		// Another invoice is recorded: an API that ignores Idempotency-Key
-		// made a second one. The order keeps the first.
+		// Another invoice is recorded: two processes created one each. The
+		// order keeps the first.
 		a.Log.Error("altpay: a second invoice was made for one order; archive it at the provider",
 			"order", o.PublicID, "invoice", got.ID)
 		return nil
 	case err != nil:
-		a.Log.Error("altpay: the invoice was made but could not be recorded; it is asked for again",
+		a.Log.Error("altpay: the invoice was made but could not be recorded; it is looked for again",
 			"order", o.PublicID, "invoice", got.ID, "error", err)
 	}
 	return err
+}
+
+// lookup looks for the invoice a create of req may have made for attempt o:
+// GET /invoices with the documented filters (its customer, created since a
+// margin before the request was recorded), matched by the shop's reference
+// in the memo. The create body the docs show has no memo, so an invoice
+// listed without one is matched by the documented content of the request
+// instead (currency, due date, lines, total), unless another order of the
+// shop recorded it. More than one match is left to a person: the attempt
+// stays unconfirmed (an error), and nothing is created.
+func (f *altpayFlow) lookup(ctx context.Context, o db.Order, inv db.AltpayInvoice, req altpay.NewInvoice) (altpay.Invoice, bool, error) {
+	a := f.a
+	since := inv.CreatedAt.Add(-altpayLookupMargin)
+	if inv.CreatedAt.IsZero() {
+		since = time.Time{}
+	}
+	found, err := f.client.FindInvoices(ctx, altpay.InvoiceFilter{CustomerID: inv.CustomerID, CreatedAtStart: since, Limit: 100},
+		func(in altpay.Invoice) bool { return altpayMatches(in, req, inv.Reference) })
+	if err != nil {
+		return altpay.Invoice{}, false, err
+	}
+	mine := found[:0]
+	for _, in := range found {
+		owner, err := a.Store.AltpayInvoiceOrder(ctx, f.env(), in.ID)
+		switch {
+		case errors.Is(err, db.ErrNotFound) || (err == nil && owner == o.ID):
+			mine = append(mine, in)
+		case err != nil:
+			return altpay.Invoice{}, false, err
+		}
+	}
+	switch len(mine) {
+	case 0:
+		return altpay.Invoice{}, false, nil
+	case 1:
+		return mine[0], true, nil
+	}
+	ids := make([]string, len(mine))
+	for i, in := range mine {
+		ids[i] = in.ID
+	}
+	a.Log.Error("altpay: several invoices match one order's request; the shop makes no other. Keep one, archive the rest, and settle the order by hand",
+		"order", o.PublicID, "reference", inv.Reference, "invoices", strings.Join(ids, ","))
+	return altpay.Invoice{}, false, fmt.Errorf("altpay: %d invoices match the request of order %s", len(mine), o.PublicID)
+}
+
+// altpayMatches reports whether the listed invoice in is the one req asked
+// for: the same customer and the shop's reference in its memo or, when the
+// provider kept no memo, the same documented content.
+func altpayMatches(in altpay.Invoice, req altpay.NewInvoice, reference string) bool {
+	if in.CustomerID != req.CustomerID {
+		return false
+	}
+	if in.Memo != "" {
+		return reference != "" && in.Memo == reference
+	}
+	if !strings.EqualFold(in.Currency, req.Currency) || !strings.HasPrefix(in.DueDate, req.DueDate) || len(in.LineItems) != len(req.LineItems) {
+		return false
+	}
+	var total altpay.Decimal
+	for i, l := range req.LineItems {
+		got := in.LineItems[i]
+		if got.Description != l.Description || got.Quantity != l.Quantity || got.Amount != l.Amount {
+			return false
+		}
+		total += l.Amount * altpay.Decimal(l.Quantity)
+	}
+	return in.Total == total
 }
 
 // altpayRefused reports a refusal: a 4xx other than 429 means the request
@@ -328,15 +442,22 @@ func (f *altpayFlow) customer(ctx context.Context, p db.AltpayPayer) (string, er
 	return cu.ID, nil
 }
 
+// altpayReference is the shop's own reference of attempt o's invoice, sent
+// in its memo: the order's public id, which a person reconciling by hand
+// also finds there.
+func altpayReference(o db.Order) string { return "Refshop order " + o.PublicID }
+
 // altpayInvoiceFor is the invoice of attempt o as recorded in inv: one line
-// per order line at its unit price, plus the sales tax, in the order's
-// currency (USD: pay by invoice is offered in the United States only, as
-// Alternative Payments documents USD as the one invoice currency), with the
-// order's public id in the memo.
+// per order line at its unit price, plus the US sales tax as a line of its
+// own (an invoice has no tax field), in the order's currency, with the
+// recorded reference in the memo. Alternative Payments documents USD as the
+// only invoice currency, and the shop offers pay by invoice in its United
+// States market only; an order in another currency would be sent as it is,
+// and the provider's refusal shown (altpayUserError).
 func altpayInvoiceFor(o db.Order, inv db.AltpayInvoice) altpay.NewInvoice {
 	n := altpay.NewInvoice{
 		Currency: o.Currency, CustomerID: inv.CustomerID, DueDate: inv.DueDate,
-		Memo: "Refshop order " + o.PublicID,
+		Memo: inv.Reference,
 	}
 	for _, l := range o.Lines {
 		n.LineItems = append(n.LineItems, altpay.LineItem{Description: l.Name, Quantity: l.Quantity, Amount: altpay.Decimal(l.UnitPrice)})
@@ -362,9 +483,13 @@ func altpayUserError(err error, title string) error {
 	if !errors.As(err, &e) {
 		return ue
 	}
+	_, currency := e.ValidationErrors["currency"]
 	switch {
 	case e.Kind == altpay.KindAuth: // the shop's credentials: 401, or 403 "Invalid credentials"
 		ue.Message = "Pay by invoice is not available right now. Nothing was charged and your cart is kept; please choose another payment method."
+	case currency && e.Status >= 400 && e.Status < 500: // the currency enum documents USD only
+		ue.Message = "Pay by invoice is available for orders in US dollars only. Nothing was charged and your cart is kept; please choose another payment method."
+		ue.Reference = e.RequestID
 	case e.Status >= 400 && e.Status < 500:
 		ue.Message = "Alternative Payments could not accept this request. Nothing was charged and your cart is kept; please try again, or choose another payment method."
 		ue.Reference = e.RequestID

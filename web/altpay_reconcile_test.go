@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"refshop/db"
+	"refshop/web/altpay"
+	"refshop/web/money"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/sandboxtest"
 )
@@ -48,14 +50,60 @@ func (w *altpayWorld) recordedInvoice(t *testing.T, a *testApp, o db.Order) (db.
 	return inv, got.InvoiceNumber
 }
 
-// Every answer to the invoice request is lost: the invoice may exist, so the
-// customer is told the shop is confirming it, never that it could not be
-// made; the order page asks again with the same request and shows the one
-// invoice the provider made.
+// providerInvoices lists every invoice the provider holds for customerID.
+func (w *altpayWorld) providerInvoices(t *testing.T, a *testApp, customerID string) []altpay.Invoice {
+	t.Helper()
+	all, err := a.Altpay.FindInvoices(t.Context(), altpay.InvoiceFilter{CustomerID: customerID}, func(altpay.Invoice) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all
+}
+
+// The provider makes the invoice and its answer is lost (the connection
+// closes with no reply). POST /invoices is not idempotent, so the shop does
+// not send it again: it looks the invoice up by its own reference, stored
+// before the request, finds it and shows it. The provider holds exactly one
+// invoice for the order, in the order's currency, with the reference in its
+// memo.
+func TestALostInvoiceAnswerIsFoundByTheShopsReferenceNotMadeTwice(t *testing.T) {
+	w, b := newAltpayTess(t)
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
+	w.loseInvoiceAnswers(t, 1)
+	p := b.post("/checkout/altpay", nil)
+	o := w.onlyOrder(t, w.testApp)
+	if p.status != http.StatusSeeOther || p.location != "/invoices/"+o.PublicID {
+		t.Fatalf("checkout after a lost answer: %d to %q, want the invoice page", p.status, p.location)
+	}
+	if n := w.sb.State.Calls("altpay.create_invoice"); n != 1 {
+		t.Errorf("create_invoice called %d times, want 1: the shop must not send it again blindly", n)
+	}
+	if n := w.sb.State.Calls("altpay.list_invoices"); n != 1 {
+		t.Errorf("list_invoices called %d times, want 1 (the lookup)", n)
+	}
+	inv, err := w.Store.AltpayInvoiceFor(t.Context(), o.ID)
+	if err != nil || inv.InvoiceID == "" || inv.Reference != "Refshop order "+o.PublicID || !inv.CreateSent {
+		t.Fatalf("recorded %+v, %v", inv, err)
+	}
+	all := w.providerInvoices(t, w.testApp, inv.CustomerID)
+	if len(all) != 1 || all[0].ID != inv.InvoiceID || all[0].Memo != inv.Reference || all[0].Currency != o.Currency || o.Currency != "USD" ||
+		all[0].TotalAmount() != (money.Amount{Minor: o.TotalAmount, Currency: o.Currency}) {
+		t.Errorf("the provider holds %+v; want exactly the recorded invoice, in the order's currency (%s), with the reference", all, o.Currency)
+	}
+	if !strings.Contains(w.logText(), "found the invoice an unanswered request made") {
+		t.Error("the reuse is not logged")
+	}
+}
+
+// Every answer is lost and the lookup cannot be made either: the invoice may
+// exist, so the customer is told the shop is confirming it, never that it
+// could not be made, and nothing more is created; the order page's next look
+// finds the one invoice and offers it.
 func TestInvoiceWithNoAnswerIsConfirmedNotFailed(t *testing.T) {
 	w, b := newAltpayTess(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
-	w.loseInvoiceAnswers(t, 6) // every try of the checkout's call, and of the first look at the order
+	w.loseInvoiceAnswers(t, 1)
+	w.sb.Fault(t, "altpay.list_invoices", 503, 6) // the three tries of the checkout's lookup and of the order page's first
 	p := b.post("/checkout/altpay", nil)
 	o := w.onlyOrder(t, w.testApp)
 	if p.status != http.StatusSeeOther || p.location != "/orders/"+o.PublicID {
@@ -72,19 +120,76 @@ func TestInvoiceWithNoAnswerIsConfirmedNotFailed(t *testing.T) {
 		t.Error("the order page does not say the invoice is being confirmed")
 	}
 	// The provider answers again: the order page's next look (past
-	// altpayRecheckAfter) asks with the same request and gets the invoice the
-	// first try made.
+	// altpayRecheckAfter) looks the invoice up and records it.
 	w.clock.Advance(altpayRecheckAfter)
 	page = b.get(p.location)
 	if page.doc(t).Find(`a[href="/invoices/`+o.PublicID+`"]`).Length() != 1 {
 		t.Errorf("the order page does not offer the confirmed invoice")
 	}
 	inv, number := w.recordedInvoice(t, w.testApp, o)
-	if number != "INV-00001" || inv.IdempotencyKey != "invoice-"+o.IdempotencyKey+"/"+inv.CustomerID {
-		t.Errorf("recorded invoice %s with key %q: want the first and only one, asked with the stored key", number, inv.IdempotencyKey)
+	if number != "INV-00001" || len(w.providerInvoices(t, w.testApp, inv.CustomerID)) != 1 {
+		t.Errorf("recorded invoice %s: want the first and only one", number)
+	}
+	if n := w.sb.State.Calls("altpay.create_invoice"); n != 1 {
+		t.Errorf("create_invoice called %d times, want 1", n)
 	}
 	if inv := b.get("/invoices/" + o.PublicID); inv.status != http.StatusOK || inv.doc(t).Find("#altpay-invoice").Length() != 1 {
 		t.Errorf("invoice page: %d", inv.status)
+	}
+}
+
+// The create answers 503 (it may or may not have made the invoice): the
+// lookup finds nothing, so the shop asks again, and the provider ends with
+// one invoice.
+func TestA503OnCreateIsLookedUpThenAskedAgain(t *testing.T) {
+	w, b := newAltpayTess(t)
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	w.sb.Fault(t, "altpay.create_invoice", 503, 1)
+	p := b.post("/checkout/altpay", nil)
+	o := w.onlyOrder(t, w.testApp)
+	if p.status != http.StatusSeeOther || p.location != "/invoices/"+o.PublicID {
+		t.Fatalf("checkout: %d to %q", p.status, p.location)
+	}
+	if c, l := w.sb.State.Calls("altpay.create_invoice"), w.sb.State.Calls("altpay.list_invoices"); c != 2 || l != 1 {
+		t.Errorf("create_invoice %d, list_invoices %d; want 2 and 1 (a lookup between the tries)", c, l)
+	}
+	inv, _ := w.recordedInvoice(t, w.testApp, o)
+	if n := len(w.providerInvoices(t, w.testApp, inv.CustomerID)); n != 1 {
+		t.Errorf("the provider holds %d invoices, want 1", n)
+	}
+}
+
+// An order in euros reaches Alternative Payments as it is (the shop hard-codes
+// no currency); the provider refuses it with its documented validation error
+// (422, the currency enum is USD only), and the customer reads why, in a
+// sentence of the shop's: nothing was charged and the cart is kept. (The
+// shop offers invoices in the United States only; a trigger stands in for a
+// market misconfigured to offer them in euros.)
+func TestAnInvoiceInEurosIsRefusedWithASentenceAboutDollars(t *testing.T) {
+	w, b := newAltpayTess(t)
+	if _, err := w.DB.Write.Exec(`CREATE TRIGGER invoices_in_euros AFTER INSERT ON orders
+		WHEN NEW.provider = 'altpay' BEGIN UPDATE orders SET currency = 'EUR' WHERE id = NEW.id; END`); err != nil {
+		t.Fatal(err)
+	}
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	p := b.post("/checkout/altpay", nil)
+	main := p.doc(t).Find("main").Text()
+	if p.status != http.StatusBadGateway || !strings.Contains(main, "Pay by invoice is available for orders in US dollars only") ||
+		!strings.Contains(main, "Nothing was charged") || strings.Contains(p.body, "currency must be USD") {
+		t.Fatalf("%d %s", p.status, main)
+	}
+	o := w.onlyOrder(t, w.testApp)
+	if o.Currency != "EUR" || o.Status != db.StatusFailed {
+		t.Errorf("order %s %s, want the euro order failed", o.Currency, o.Status)
+	}
+	if n := w.sb.State.Calls("altpay.create_invoice"); n != 1 {
+		t.Errorf("create_invoice called %d times, want 1", n)
+	}
+	if !strings.Contains(w.logText(), "currency must be USD") {
+		t.Error("the provider's validation error is not in the log")
+	}
+	if cart := b.get("/cart"); !strings.Contains(cart.body, "Stoneware Mug") {
+		t.Error("the cart was lost")
 	}
 }
 
@@ -120,12 +225,14 @@ func TestInvoiceMadeButNotRecordedIsFoundAgain(t *testing.T) {
 }
 
 // The shop dies with an invoice asked for and unanswered; after a restart
-// the background reconciliation asks with the stored request and records
-// the invoice the provider made, before anyone looks at the order.
+// the background reconciliation looks it up by the stored reference and
+// records the invoice the provider made, before anyone looks at the order,
+// without making another.
 func TestRestartedShopReconcilesAnUnansweredInvoiceInTheBackground(t *testing.T) {
 	w, b := newAltpayTess(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
-	w.loseInvoiceAnswers(t, 3)
+	w.loseInvoiceAnswers(t, 1)
+	w.sb.Fault(t, "altpay.list_invoices", 503, 3) // the checkout cannot look it up
 	b.post("/checkout/altpay", nil)
 
 	restarted := newTestAppOn(t, w.DB, func(d *Deps) { useAltpay(d, w.api) })
@@ -135,6 +242,9 @@ func TestRestartedShopReconcilesAnUnansweredInvoiceInTheBackground(t *testing.T)
 	if number != "INV-00001" || o.ProviderReference != inv.InvoiceID || o.Status != db.StatusPending {
 		t.Errorf("after the sweep: order %s ref %q, invoice %s; want the first invoice recorded", o.Status, o.ProviderReference, number)
 	}
+	if n := w.sb.State.Calls("altpay.create_invoice"); n != 1 {
+		t.Errorf("create_invoice called %d times, want 1", n)
+	}
 	if acct := b.get("/account"); !strings.Contains(acct.body, "Pay this invoice") {
 		t.Error("the account does not offer the reconciled invoice")
 	}
@@ -142,6 +252,8 @@ func TestRestartedShopReconcilesAnUnansweredInvoiceInTheBackground(t *testing.T)
 
 // When the provider does not answer the background either, each failure
 // pushes the next try back, and the attempt is never failed on a guess.
+// Each run sends the create at most three times, looking the invoice up
+// before every try after the first.
 func TestInvoiceSweepBacksOffWhileTheProviderIsOut(t *testing.T) {
 	w, b := newAltpayTess(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
@@ -387,5 +499,35 @@ func TestConfirmWithNoAnswerNeverSaysNothingWasCharged(t *testing.T) {
 	}
 	if o, err := w.Store.OrderByPublicID(t.Context(), order); err != nil || o.Status != db.StatusCaptured {
 		t.Errorf("the order once the provider answers: %+v %v, want captured", o.Status, err)
+	}
+}
+
+// In the United States prices exclude sales tax; an invoice has line items
+// and no tax field, so the tax is a line of its own and the invoice's total
+// is what the order page shows, in dollars.
+func TestTheInvoiceIsInDollarsWithTheSalesTaxAsALine(t *testing.T) {
+	w, b := newAltpayTess(t)
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"2"}})
+	if p := b.post("/checkout/altpay", nil); p.status != http.StatusSeeOther {
+		t.Fatalf("pay by invoice: %d", p.status)
+	}
+	o := w.onlyOrder(t, w.testApp)
+	if o.Market != "us" || o.Currency != "USD" || o.SalesTax != 314 || o.TotalAmount != 3800+314 {
+		t.Fatalf("order %s %s, sales tax %d, total %d; want us USD 314 4114", o.Market, o.Currency, o.SalesTax, o.TotalAmount)
+	}
+	inv, _ := w.recordedInvoice(t, w.testApp, o)
+	got := w.providerInvoices(t, w.testApp, inv.CustomerID)
+	if len(got) != 1 {
+		t.Fatalf("the provider holds %d invoices, want 1", len(got))
+	}
+	in := got[0]
+	want := []altpay.LineItem{{Description: "Stoneware Mug", Quantity: 2, Amount: 1900}, {Description: "Sales tax", Quantity: 1, Amount: 314}}
+	if in.Currency != "USD" || in.Total != 4114 || len(in.LineItems) != len(want) {
+		t.Fatalf("invoice %s total %d with %d lines, want USD 4114 with 2", in.Currency, in.Total, len(in.LineItems))
+	}
+	for i, l := range in.LineItems {
+		if l.Description != want[i].Description || l.Quantity != want[i].Quantity || l.Amount != want[i].Amount {
+			t.Errorf("line %d: %+v, want %+v", i, l, want[i])
+		}
 	}
 }

@@ -36,11 +36,25 @@ func (f *altpayFlow) sweepOnce(ctx context.Context) {
 			return a.Store.AltpayInvoicesToSettle(ctx, f.env(), now, maxTries, altpaySweepBatch)
 		},
 		settle: func(ctx context.Context, o db.Order) error {
-			inv, err := a.Store.AltpayInvoiceFor(ctx, o.ID)
+			// Under the attempt's work key: never alongside the checkout's or
+			// the order page's own try, which could create a second invoice
+			// (POST /invoices is not idempotent).
+			run, err := a.work.start(ctx, altpayInvoiceWork(o.ID), func(ctx context.Context) (any, error) {
+				inv, err := a.Store.AltpayInvoiceFor(ctx, o.ID)
+				if err != nil || inv.InvoiceID != "" {
+					return nil, err // recorded meanwhile
+				}
+				return nil, f.reconcile(ctx, o, inv)
+			})
 			if err != nil {
 				return err
 			}
-			return f.reconcile(ctx, o, inv)
+			select {
+			case <-run.done:
+				return run.err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		},
 		failed: func(ctx context.Context, o db.Order) (int, []any, error) {
 			inv, err := a.Store.AltpayInvoiceFor(ctx, o.ID)
@@ -53,9 +67,10 @@ func (f *altpayFlow) sweepOnce(ctx context.Context) {
 	})
 }
 
-// reconcile asks the provider again for a pending attempt's invoice that was
-// never recorded, with the same request (place): the invoice made by a try
-// whose answer was lost comes back, or is made now. A refusal means there is
+// reconcile asks again for a pending attempt's invoice that was never
+// recorded, with the same request (place): the invoice made by a try whose
+// answer was lost is found by the shop's reference and reused, or, when the
+// provider has none, made now. A refusal means there is
 // none: the attempt is failed, and nothing was charged.
 func (f *altpayFlow) reconcile(ctx context.Context, o db.Order, inv db.AltpayInvoice) error {
 	err := f.place(ctx, o, inv)

@@ -376,11 +376,11 @@ func (s *sandbox) altpayCustomerExists(ctx context.Context, token, id string) (b
 // altpayMarkerInvoice makes an invoice for the suite's own customer and
 // returns its number. Invoice numbers count up with every invoice the
 // provider makes, so two markers bracket how many invoices were made between
-// them: the only count of invoices the API offers (it has no list).
+// them, across every customer (GET /invoices would list them too).
 func (s *sandbox) altpayMarkerInvoice(ctx context.Context, token, customerID string) (int, error) {
 	var out altpayInvoice
 	body := map[string]any{
-		"currency": "EUR", "customer_id": customerID, "memo": "fault suite marker",
+		"currency": "USD", "customer_id": customerID, "memo": "fault suite marker",
 		"due_date":   time.Now().AddDate(0, 0, 30).Format(time.DateOnly),
 		"line_items": []map[string]any{{"description": "marker", "quantity": 1, "amount": 1}},
 	}

@@ -2,6 +2,7 @@ package altpay
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -100,7 +101,10 @@ type Invoice struct {
 	SubTotal      Decimal    `json:"sub_total"`
 	Total         Decimal    `json:"total"`
 	LineItems     []LineItem `json:"line_items"`
-	CreatedAt     time.Time  `json:"created_at"`
+	Memo          string     `json:"memo"` // null reads as ""
+	// CreatedAt is a string in the API reference's schema, with no format
+	// given (its example says "text"): kept as sent, never parsed.
+	CreatedAt string `json:"created_at"`
 }
 
 // Paid reports whether the provider says the invoice is paid.
@@ -119,13 +123,77 @@ type LineItem struct {
 	Total       Decimal `json:"total,omitempty"`
 }
 
-// NewInvoice is the body of POST /invoices.
+// NewInvoice is the body of POST /invoices. The documented body is currency
+// (an enum whose only value is USD), customer_id, due_date and line_items.
+// Memo is a field of the documented Invoice but not of the documented create
+// body: the shop puts its own reference there (see FindInvoices).
 type NewInvoice struct {
 	Currency   string     `json:"currency"`
 	CustomerID string     `json:"customer_id"`
 	DueDate    string     `json:"due_date"` // 2006-01-02
 	LineItems  []LineItem `json:"line_items"`
 	Memo       string     `json:"memo,omitempty"`
+}
+
+// Page is one page of a list answer. The docs show two shapes, and
+// UnmarshalJSON reads both: the API reference's, with the cursor fields at
+// the top level ({data, start_cursor, end_cursor, has_next_page,
+// has_previous_page}, PaginatedResponse-Invoice), and the quick-start
+// guide's, with them nested ({data, pagination: {has_next_page,
+// end_cursor}}, end_cursor null on the last page). A field given at the top
+// level wins over the nested one.
+type Page[T any] struct {
+	Data            []T
+	StartCursor     string
+	EndCursor       string
+	HasNextPage     bool
+	HasPreviousPage bool
+}
+
+// pageCursors is the cursor fields of a list answer, wherever they are.
+type pageCursors struct {
+	StartCursor     *string `json:"start_cursor"`
+	EndCursor       *string `json:"end_cursor"`
+	HasNextPage     *bool   `json:"has_next_page"`
+	HasPreviousPage *bool   `json:"has_previous_page"`
+}
+
+func (p *Page[T]) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Data []T `json:"data"`
+		pageCursors
+		Pagination *pageCursors `json:"pagination"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	c := raw.pageCursors
+	if n := raw.Pagination; n != nil {
+		c.StartCursor = cmp.Or(c.StartCursor, n.StartCursor)
+		c.EndCursor = cmp.Or(c.EndCursor, n.EndCursor)
+		c.HasNextPage = cmp.Or(c.HasNextPage, n.HasNextPage)
+		c.HasPreviousPage = cmp.Or(c.HasPreviousPage, n.HasPreviousPage)
+	}
+	*p = Page[T]{Data: raw.Data}
+	if c.StartCursor != nil {
+		p.StartCursor = *c.StartCursor
+	}
+	if c.EndCursor != nil {
+		p.EndCursor = *c.EndCursor
+	}
+	p.HasNextPage = c.HasNextPage != nil && *c.HasNextPage
+	p.HasPreviousPage = c.HasPreviousPage != nil && *c.HasPreviousPage
+	return nil
+}
+
+// next is the cursor of the page after p, or "" when p is the last: no next
+// page, no cursor, or the cursor it was asked with (a list that does not
+// move on).
+func (p Page[T]) next(after string) string {
+	if !p.HasNextPage || p.EndCursor == "" || p.EndCursor == after {
+		return ""
+	}
+	return p.EndCursor
 }
 
 // CheckoutToken is a checkout JWT for one customer and one invoice. It is
@@ -159,8 +227,8 @@ const MaxCustomerPages = 50
 // MaxCustomerPages pages at most.
 func (c *Client) FindCustomerByExternalID(ctx context.Context, externalID string) (Customer, error) {
 	after := ""
-	for page := 1; ; page++ {
-		if page > MaxCustomerPages {
+	for n := 1; ; n++ {
+		if n > MaxCustomerPages {
 			// Not KindNotFound: the customer may exist further on.
 			return Customer{}, &Error{Op: "list_customers", Kind: KindUnavailable,
 				Message: fmt.Sprintf("external_id %q is not in the first %d pages of customers", externalID, MaxCustomerPages)}
@@ -169,11 +237,7 @@ func (c *Client) FindCustomerByExternalID(ctx context.Context, externalID string
 		if after != "" {
 			path += "&after=" + url.QueryEscape(after)
 		}
-		var page struct {
-			Data        []Customer `json:"data"`
-			EndCursor   string     `json:"end_cursor"`
-			HasNextPage bool       `json:"has_next_page"`
-		}
+		var page Page[Customer]
 		if err := c.do(ctx, call{op: "list_customers", method: http.MethodGet, path: path, tmpl: "/customers"}, &page); err != nil {
 			return Customer{}, err
 		}
@@ -182,10 +246,9 @@ func (c *Client) FindCustomerByExternalID(ctx context.Context, externalID string
 				return cu, nil
 			}
 		}
-		if !page.HasNextPage || page.EndCursor == "" || page.EndCursor == after {
+		if after = page.next(after); after == "" {
 			return Customer{}, &Error{Op: "list_customers", Kind: KindNotFound, Message: fmt.Sprintf("no customer has external_id %q", externalID)}
 		}
-		after = page.EndCursor
 	}
 }
 
@@ -210,20 +273,96 @@ func isExternalIDTaken(err error) bool {
 	return field || strings.Contains(strings.ToLower(e.Message), "external id is already used")
 }
 
-// CreateInvoice is POST /invoices. idempotencyKey, derived from the shop's
-// order and reused on retries, goes in an Idempotency-Key header.
-// The docs show the header on the checkout API's payments only
-// (https://docs.alternativepayments.io/api-reference/checkout); if /invoices
-// ignores it a retried POST could make two invoices, which is why the shop
-// also stores the invoice id and never asks again once it has one.
-func (c *Client) CreateInvoice(ctx context.Context, n NewInvoice, idempotencyKey string) (Invoice, error) {
+// CreateInvoice is POST /invoices, sent once. The API does not document it
+// as idempotent and documents no Idempotency-Key for it
+// (https://docs.alternativepayments.io/invoices), so a second try after no
+// answer or a 5xx could make a second invoice: the client never retries it.
+// When the outcome is unknown (OutcomeUnknown), the caller looks the invoice
+// up by its own reference (FindInvoices) before creating another one.
+func (c *Client) CreateInvoice(ctx context.Context, n NewInvoice) (Invoice, error) {
 	var out Invoice
-	h := http.Header{}
-	if idempotencyKey != "" {
-		h.Set("Idempotency-Key", idempotencyKey)
-	}
-	err := c.do(ctx, call{op: "create_invoice", method: http.MethodPost, path: "/invoices", tmpl: "/invoices", body: n, header: h}, &out)
+	err := c.do(ctx, call{op: "create_invoice", method: http.MethodPost, path: "/invoices", tmpl: "/invoices", body: n, once: true}, &out)
 	return out, err
+}
+
+// InvoiceFilter is the documented query of GET /invoices: every field is
+// optional. The times travel as RFC 3339.
+type InvoiceFilter struct {
+	CustomerID                   string
+	Status                       string
+	CreatedAtStart, CreatedAtEnd time.Time
+	DueDateStart, DueDateEnd     time.Time
+	Limit                        int // 0: the API's default (100)
+	After, Before                string
+}
+
+func (f InvoiceFilter) query() string {
+	q := url.Values{}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	at := func(k string, t time.Time) {
+		if !t.IsZero() {
+			q.Set(k, t.UTC().Format(time.RFC3339))
+		}
+	}
+	set("customer_id", f.CustomerID)
+	set("status", f.Status)
+	at("created_at_start", f.CreatedAtStart)
+	at("created_at_end", f.CreatedAtEnd)
+	at("due_date_start", f.DueDateStart)
+	at("due_date_end", f.DueDateEnd)
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	set("after", f.After)
+	set("before", f.Before)
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
+}
+
+// ListInvoices is one page of GET /invoices.
+func (c *Client) ListInvoices(ctx context.Context, f InvoiceFilter) (Page[Invoice], error) {
+	var out Page[Invoice]
+	err := c.do(ctx, call{op: "list_invoices", method: http.MethodGet, path: "/invoices" + f.query(), tmpl: "/invoices"}, &out)
+	return out, err
+}
+
+// MaxInvoicePages bounds FindInvoices's walk, as MaxCustomerPages does the
+// customers'.
+const MaxInvoicePages = 20
+
+// FindInvoices walks GET /invoices with the filter, from its first page, and
+// returns the invoices match accepts. The list cannot filter on a reference
+// of the caller's (the documented filters are customer, status, and the
+// creation and due date ranges), so the caller narrows with the filter and
+// recognises its invoice in match. A walk that stops at MaxInvoicePages is an
+// error (not an empty result): the invoice may be further on.
+func (c *Client) FindInvoices(ctx context.Context, f InvoiceFilter, match func(Invoice) bool) ([]Invoice, error) {
+	var found []Invoice
+	f.Before = ""
+	for n := 1; ; n++ {
+		if n > MaxInvoicePages {
+			return nil, &Error{Op: "list_invoices", Kind: KindUnavailable,
+				Message: fmt.Sprintf("the search did not end within %d pages of invoices", MaxInvoicePages)}
+		}
+		page, err := c.ListInvoices(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range page.Data {
+			if match(in) {
+				found = append(found, in)
+			}
+		}
+		if f.After = page.next(f.After); f.After == "" {
+			return found, nil
+		}
+	}
 }
 
 // GetInvoice is GET /invoices/{id}: the shop's server-side check of whether

@@ -86,12 +86,20 @@ type call struct {
 	tmpl   string // the path template, for the log
 	body   any
 	header http.Header
+	// once sends the call one time whatever happens: for a create the API
+	// does not document as idempotent (POST /invoices), where a second try
+	// after no answer or a 5xx could make a second object. The caller
+	// decides what to do when the outcome is unknown (OutcomeUnknown).
+	once bool
 }
 
 // do sends a call with the OAuth token and decodes a 2xx reply into out.
 // A 401 drops the cached token and repeats the call once with a new one (the
-// API refused a token we thought valid: revoked, or its clock is ahead). Network
-// errors and 5xx answers are retried with backoff, at most retry.retries times.
+// API refused a token we thought valid: revoked, or its clock is ahead; a
+// refused request did nothing, so this is safe for every call). Network
+// errors and 5xx answers are retried with backoff, at most retry.retries
+// times, except for a call sent once (call.once). An error that leaves the
+// call's outcome unknown says so (OutcomeUnknown).
 func (c *Client) do(ctx context.Context, cl call, out any) error {
 	var payload []byte
 	if cl.body != nil {
@@ -106,7 +114,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		for {
 			tok, err := c.tokens.Token(ctx)
 			if err != nil {
-				return false, err
+				return false, notSent(err)
 			}
 			status, hdr, body, err := c.send(ctx, cl, payload, tok)
 			switch {
@@ -120,13 +128,17 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 					return false, nil
 				}
 				if err := json.Unmarshal(body, out); err != nil {
-					return false, &Error{Op: cl.op, Kind: KindUnavailable, Message: "unreadable reply: " + err.Error(), err: err}
+					// The call was carried out; what it made is unknown.
+					return false, &Error{Op: cl.op, Kind: KindUnavailable, Message: "unreadable reply: " + err.Error(), err: err, unknown: true}
 				}
 				return false, nil
 			case err == nil:
 				err = decodeError(cl.op, status, hdr, body)
 			default:
 				err = noAnswer(cl.op, err)
+			}
+			if cl.once {
+				return false, err
 			}
 			return c.retryLater(ctx, cl.op, attempt, err), err
 		}

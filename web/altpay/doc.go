@@ -42,35 +42,69 @@
 //
 // # Customers and invoices
 //
-// POST /customers {email, external_id, name} answers 201. GET /customers pages
-// by cursor (limit, after; the answer's end_cursor and has_next_page) and has
-// no external_id filter, so FindCustomerByExternalID walks it. POST /invoices
-// {currency, customer_id, due_date YYYY-MM-DD, line_items [{amount,
-// description, quantity}]} answers 201; GET /invoices/{id} gives the status
-// and totals.
+// POST /customers {email, external_id, name} answers 201; external_id is
+// documented as "your internal reference ID". GET /customers pages by cursor
+// (limit, after) and filters by company_name and creation date, not by
+// external_id, so FindCustomerByExternalID walks it.
 // https://docs.alternativepayments.io/customers
+//
+// POST /invoices is documented with the body {currency, customer_id,
+// due_date YYYY-MM-DD, line_items [{amount, description, quantity}]} and
+// answers 201 with the Invoice, or 400 Bad Request or 422 Unprocessable
+// Entity. GET /invoices/{id} gives the status and totals. Nothing documents
+// POST /invoices as idempotent: no Idempotency-Key header and no field of
+// the caller's own on an invoice (customers have external_id; invoices have
+// none, and the list cannot filter on one). The Invoice the API answers has
+// a memo, which the documented create body does not list; the shop sends its
+// reference (its order number) there. So CreateInvoice is sent once, never
+// retried (OutcomeUnknown says when a timeout, a lost answer or a 5xx leaves
+// open whether the invoice was made), and the shop, before it creates again,
+// looks for the invoice with FindInvoices: the documented filters
+// (customer_id, and created_at_start a margin before it first asked), and
+// its reference in the memo, or, should the API drop memos, the documented
+// content of its request (web/altpay_checkout.go).
 // https://docs.alternativepayments.io/invoices
+// https://docs.alternativepayments.io/api-reference/invoices
+//
+// # Lists
+//
+// GET /invoices takes limit (default 100), after, before, customer_id,
+// status, created_at_start, created_at_end, due_date_start and due_date_end
+// (RFC 3339). Its answer in the API reference (PaginatedResponse-Invoice)
+// has the cursor fields at the top level: {data, end_cursor, start_cursor,
+// has_next_page, has_previous_page}. The quick-start guide shows list
+// answers (its GET /customers example) with them nested instead: {data,
+// pagination: {has_next_page, end_cursor}}, end_cursor null on the last
+// page. Page reads both, for every list.
+// https://docs.alternativepayments.io/getting-started/quick-start/guides
 //
 // # Money and currency
 //
-// Amounts are JSON numbers. The docs do not say they are major units (19.90
-// for 1990 cents); one third-party client reads them so, and so does Decimal,
-// which also reads a numeric string. The invoice currency is documented as an
-// enum whose only value is USD, with 400 or 422 for anything else. The client
-// sends the currency it is given: the shop invoices in its own currency (EUR
-// today), which the sandbox accepts and the real API would refuse; the
-// currency per market is pending the markets work.
+// Amounts are JSON numbers. The docs do not say clearly that they are major
+// units (19.90 for 1990 cents): the glossary calls amount the "smallest
+// currency unit" yet gives "100" = $100 USD as its example; one third-party
+// client reads them as dollars, and so does Decimal, which also reads a
+// numeric string. The invoice currency is documented as an enum whose only
+// value is USD; another currency is refused with 422 and the field named in
+// validation_errors (the troubleshooting page's "422 Validation Exception":
+// a business-rule failure such as an unsupported currency). The client sends
+// the currency it is given: the shop sends its order's currency, and offers
+// pay by invoice only in its United States market (USD).
+// reference/providers.md shows the USD example only; the sandbox accepted
+// USD, CAD and EUR before, which the real API would not.
 // https://docs.alternativepayments.io/api-reference/invoices
+// https://docs.alternativepayments.io/getting-started/troubleshooting
 //
-// # Errors, limits and idempotency
+// # Errors, limits and retries
 //
 // An error answer is {code, message, validation_errors: {field: message}}
-// (HttpError), read into *Error with the X-Request-Id header. A duplicate
-// external_id is reported (by a third party, not the docs) to answer 400 "This
-// external id is already used"; EnsureCustomer then finds the customer. The
-// API allows 5 requests a second per API key and answers 429 beyond that; the
-// client retries only network errors and 5xx. No idempotency header is
-// documented for /customers or /invoices: the shop sends Idempotency-Key on
-// create invoice anyway, stores the invoice id, and never creates a second.
+// (HttpError), read into *Error with the X-Request-Id header; the docs show
+// no example body, nor the code strings. A duplicate external_id is
+// reported (by a third party, not the docs) to answer 400 "This external id
+// is already used"; EnsureCustomer then finds the customer. The API allows
+// 5 requests a second per API key and answers 429 beyond that. The client
+// retries network errors and 5xx of every call but POST /invoices; a 4xx,
+// 429 included, is returned at once. The FAQ's reference_id ("returned
+// unchanged in all responses") belongs to Payment Requests, not invoices.
 // https://docs.alternativepayments.io/getting-started/faq
 package altpay

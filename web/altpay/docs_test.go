@@ -208,13 +208,13 @@ func TestCustomerAndInvoiceBodiesMatchTheDocs(t *testing.T) {
 		t.Errorf("customer %+v", cu)
 	}
 	in, err := c.CreateInvoice(t.Context(), altpay.NewInvoice{Currency: "USD", CustomerID: "cus_xxx", DueDate: "2025-01-01",
-		LineItems: []altpay.LineItem{{Description: "Enamel mug", Quantity: 2, Amount: 1990}}}, "invoice-order-1")
+		LineItems: []altpay.LineItem{{Description: "Enamel mug", Quantity: 2, Amount: 1990}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameJSON(t, "POST /invoices", d.sent("/invoices")[0].body, doc(t, "invoice_request.json"))
-	if k := d.sent("/invoices")[0].idempotencyKey; k != "invoice-order-1" {
-		t.Errorf("Idempotency-Key %q", k)
+	if k := d.sent("/invoices")[0].idempotencyKey; k != "" {
+		t.Errorf("Idempotency-Key %q sent: the API documents none for POST /invoices", k)
 	}
 	if in.ID != "inv_xxx" || in.Total != 3980 || in.Status != altpay.InvoiceUpcoming || in.LineItems[0].Amount != 1990 {
 		t.Errorf("invoice %+v", in)
@@ -242,10 +242,10 @@ func TestEnsureCustomerFindsTheCustomerWhenItsExternalIDIsTaken(t *testing.T) {
 func TestErrorBodiesBecomeErrors(t *testing.T) {
 	d := newDocServer(t)
 	d.answer("POST /invoices", 400, doc(t, "error_validation.json"))
-	_, err := d.client().CreateInvoice(t.Context(), altpay.NewInvoice{Currency: "NOK"}, "")
+	_, err := d.client().CreateInvoice(t.Context(), altpay.NewInvoice{Currency: "USD", DueDate: "1 April"})
 	var e *altpay.Error
 	if !errors.As(err, &e) || e.Status != 400 || e.Kind != altpay.KindInvalid || e.Op != "create_invoice" ||
-		e.Code != "bad_request" || e.ValidationErrors["currency"] == "" {
+		e.Code != "bad_request" || e.ValidationErrors["due_date"] == "" || altpay.OutcomeUnknown(err) {
 		t.Fatalf("err %#v", err)
 	}
 	if n := len(d.sent("/invoices")); n != 1 {
@@ -256,6 +256,115 @@ func TestErrorBodiesBecomeErrors(t *testing.T) {
 	_, err = d.client().GetInvoice(t.Context(), "inv_gone")
 	if !errors.Is(err, altpay.ErrNotFound) || !errors.As(err, &e) || e.Status != 404 || e.Op != "get_invoice" {
 		t.Errorf("unknown invoice: %#v, want a 404 that is ErrNotFound", err)
+	}
+}
+
+// An invoice in another currency than the enum's USD is the documented 422
+// with the HttpError body: a refusal (nothing was made), with the field named
+// so the shop can tell the customer why.
+func TestInvoiceInAnotherCurrencyIsA422Refusal(t *testing.T) {
+	d := newDocServer(t)
+	d.answer("POST /invoices", 422, doc(t, "error_unprocessable.json"))
+	_, err := d.client().CreateInvoice(t.Context(), altpay.NewInvoice{Currency: "EUR", CustomerID: "cus_xxx", DueDate: "2025-01-01",
+		LineItems: []altpay.LineItem{{Description: "Enamel mug", Quantity: 2, Amount: 1990}}})
+	var e *altpay.Error
+	if !errors.As(err, &e) || e.Status != 422 || e.Kind != altpay.KindInvalid || e.ValidationErrors["currency"] == "" || altpay.OutcomeUnknown(err) {
+		t.Fatalf("err %#v, want a 422 refusal naming currency", err)
+	}
+	if n := len(d.sent("/invoices")); n != 1 {
+		t.Errorf("sent %d times, want 1", n)
+	}
+}
+
+// POST /invoices is sent once: a 5xx is not retried (it could have made the
+// invoice) and says the outcome is unknown.
+func TestCreateInvoiceIsNeverRetried(t *testing.T) {
+	d := newDocServer(t)
+	d.answer("POST /invoices", 503, []byte(`{"code":"internal_error","message":"Service Unavailable"}`))
+	_, err := d.client().CreateInvoice(t.Context(), altpay.NewInvoice{Currency: "USD", CustomerID: "cus_xxx", DueDate: "2025-01-01"})
+	if n := len(d.sent("/invoices")); n != 1 || !altpay.OutcomeUnknown(err) {
+		t.Errorf("a 503 on create: sent %d times, outcome unknown %v (%v); want once, unknown", n, altpay.OutcomeUnknown(err), err)
+	}
+	// A failure to get the OAuth token is before the invoice was asked for.
+	d2 := newDocServer(t)
+	d2.mux = http.NewServeMux()
+	d2.answer("POST /oauth/token", 503, []byte(`{"code":"internal_error","message":"Service Unavailable"}`))
+	_, err = d2.client().CreateInvoice(t.Context(), altpay.NewInvoice{Currency: "USD"})
+	if err == nil || altpay.OutcomeUnknown(err) || len(d2.sent("/invoices")) != 0 {
+		t.Errorf("no token: %v, outcome unknown %v; want a known failure and no invoice request", err, altpay.OutcomeUnknown(err))
+	}
+}
+
+// Both documented list shapes decode to the same Page: the API reference's
+// (cursor fields at the top level) and the quick-start guide's (nested under
+// "pagination", end_cursor null on the last page).
+func TestListPagesReadBothDocumentedShapes(t *testing.T) {
+	var top altpay.Page[altpay.Invoice]
+	if err := json.Unmarshal(doc(t, "invoices_list_response.json"), &top); err != nil {
+		t.Fatal(err)
+	}
+	if len(top.Data) != 1 || top.Data[0].ID != "text" || !top.HasNextPage || top.HasPreviousPage ||
+		top.EndCursor != "gaFpxBACEaXBVABEYbHG+X9LyLnH" || top.StartCursor != "gaFpxBACEaXBVABEYbHG+X9LyLnH" {
+		t.Errorf("the reference's shape: %+v", top)
+	}
+	var nested altpay.Page[altpay.Invoice]
+	if err := json.Unmarshal(doc(t, "invoices_list_response_pagination.json"), &nested); err != nil {
+		t.Fatal(err)
+	}
+	if len(nested.Data) != 1 || nested.Data[0].Memo != "Refshop order 4f2a" || nested.Data[0].Total != 3980 ||
+		!nested.HasNextPage || nested.EndCursor != "inv_123" {
+		t.Errorf("the guide's shape around invoices: %+v", nested)
+	}
+	var customers altpay.Page[altpay.Customer]
+	if err := json.Unmarshal(doc(t, "customers_list_response_pagination.json"), &customers); err != nil {
+		t.Fatal(err)
+	}
+	if len(customers.Data) != 1 || customers.Data[0].ID != "cus_123" || customers.HasNextPage || customers.EndCursor != "" {
+		t.Errorf("the guide's customers example: %+v", customers)
+	}
+	var oldCustomers altpay.Page[altpay.Customer]
+	if err := json.Unmarshal(doc(t, "customers_list_response.json"), &oldCustomers); err != nil {
+		t.Fatal(err)
+	}
+	if len(oldCustomers.Data) != 1 || oldCustomers.HasNextPage || oldCustomers.EndCursor != "cus_xxx" {
+		t.Errorf("the reference's customers shape: %+v", oldCustomers)
+	}
+}
+
+// FindInvoices sends the documented filters and follows the cursor of either
+// shape to the last page, returning what match accepts.
+func TestFindInvoicesWalksPagesOfEitherShape(t *testing.T) {
+	for _, nested := range []bool{false, true} {
+		t.Run(map[bool]string{false: "top level", true: "nested under pagination"}[nested], func(t *testing.T) {
+			d := newDocServer(t)
+			d.mux.HandleFunc("GET /invoices", func(w http.ResponseWriter, r *http.Request) {
+				after := r.URL.Query().Get("after")
+				page := map[string]any{"data": []map[string]any{{"id": "inv_1", "memo": "other"}, {"id": "inv_2", "memo": "mine"}}}
+				cursor, more := any("inv_2"), true
+				if after == "inv_2" {
+					page["data"] = []map[string]any{{"id": "inv_3", "memo": nil}, {"id": "inv_4", "memo": "mine"}}
+					cursor, more = nil, false
+				}
+				if nested {
+					page["pagination"] = map[string]any{"has_next_page": more, "end_cursor": cursor}
+				} else {
+					page["has_next_page"], page["end_cursor"], page["has_previous_page"] = more, cursor, after != ""
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(page)
+			})
+			since := time.Date(2025, 1, 1, 9, 30, 0, 0, time.FixedZone("CET", 3600))
+			got, err := d.client().FindInvoices(t.Context(), altpay.InvoiceFilter{CustomerID: "cus_1", CreatedAtStart: since},
+				func(in altpay.Invoice) bool { return in.Memo == "mine" })
+			if err != nil || len(got) != 2 || got[0].ID != "inv_2" || got[1].ID != "inv_4" {
+				t.Fatalf("found %+v, %v; want inv_2 and inv_4", got, err)
+			}
+			reqs := d.sent("/invoices")
+			if len(reqs) != 2 || reqs[0].path != "/invoices?created_at_start=2025-01-01T08%3A30%3A00Z&customer_id=cus_1" ||
+				!strings.HasSuffix(reqs[1].path, "&after=inv_2") && !strings.Contains(reqs[1].path, "after=inv_2") {
+				t.Errorf("requests %+v", reqs)
+			}
+		})
 	}
 }
 

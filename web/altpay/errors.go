@@ -38,6 +38,7 @@ type Error struct {
 	RequestID        string            // the provider's X-Request-Id, for support
 	err              error
 	retry            bool // worth another try: no answer, or a 5xx
+	unknown          bool // the request may have been carried out: no answer, a 5xx, or an unreadable 2xx
 }
 
 func (e *Error) Error() string {
@@ -93,7 +94,7 @@ func decodeError(op string, status int, hdr http.Header, body []byte) *Error {
 	// handle: the shop's calls are not urgent enough to wait out a rate
 	// limit inside a page request.
 	e := &Error{Op: op, Status: status, Kind: kindOf(status), Code: b.Code, Message: b.Message,
-		ValidationErrors: b.ValidationErrors, RequestID: hdr.Get("X-Request-Id"), retry: status >= 500}
+		ValidationErrors: b.ValidationErrors, RequestID: hdr.Get("X-Request-Id"), retry: status >= 500, unknown: status >= 500}
 	if e.Message == "" {
 		e.Message = b.Error
 	}
@@ -126,7 +127,20 @@ func noAnswer(op string, err error) *Error {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ue) && ue.Timeout():
 		what = "timeout"
 	}
-	return &Error{Op: op, Kind: KindUnavailable, Message: "no answer: " + what, err: err, retry: what != "canceled"}
+	// Even a canceled request may have reached the provider.
+	return &Error{Op: op, Kind: KindUnavailable, Message: "no answer: " + what, err: err, retry: what != "canceled", unknown: true}
+}
+
+// OutcomeUnknown reports whether err leaves open whether the provider carried
+// out the request: no answer came (a timeout, a connection closed with no
+// reply), a 5xx, or a 2xx the client could not read. A 4xx, 429 included,
+// is a refusal: nothing was done. An error before the request was sent
+// (getting the OAuth token) is not unknown either. After an unknown outcome
+// of a create that is not idempotent (CreateInvoice), look the object up
+// before creating it again (FindInvoices).
+func OutcomeUnknown(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.unknown
 }
 
 // retryable reports whether err is worth another try: no answer (unless the
@@ -134,4 +148,16 @@ func noAnswer(op string, err error) *Error {
 func retryable(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.retry
+}
+
+// notSent is err from a step before the call itself was sent (getting the
+// OAuth token): whatever that step's own outcome, the call did nothing.
+func notSent(err error) error {
+	var e *Error
+	if !errors.As(err, &e) || !e.unknown {
+		return err
+	}
+	c := *e
+	c.unknown = false
+	return &c
 }

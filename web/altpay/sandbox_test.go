@@ -76,8 +76,8 @@ func (w *world) customerAndInvoice(c *altpay.Client, ext string) (altpay.Custome
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	in, err := c.CreateInvoice(ctx, altpay.NewInvoice{Currency: "EUR", CustomerID: cu.ID, DueDate: "2025-03-24",
-		LineItems: []altpay.LineItem{{Description: "Stoneware Mug", Quantity: 2, Amount: 1800}}}, "invoice-"+ext)
+	in, err := c.CreateInvoice(ctx, altpay.NewInvoice{Currency: "USD", CustomerID: cu.ID, DueDate: "2025-03-24",
+		LineItems: []altpay.LineItem{{Description: "Stoneware Mug", Quantity: 2, Amount: 1800}}, Memo: "Refshop order " + ext})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -239,17 +239,58 @@ func TestCheckoutTokenFromTheSandbox(t *testing.T) {
 	}
 }
 
-func TestInvoiceCreationIsIdempotentPerKey(t *testing.T) {
+// The sandbox refuses an invoice in euros as the API's currency enum (USD
+// only) does, with 422, and the client surfaces it as a refusal naming the
+// field; the same invoice in dollars is made.
+func TestInvoiceInEurosIsRefusedAndInDollarsMade(t *testing.T) {
 	w := newWorld(t)
 	c := w.client(sbClientSecret)
-	cu, first := w.customerAndInvoice(c, "ext-1")
-	again, err := c.CreateInvoice(t.Context(), altpay.NewInvoice{Currency: "EUR", CustomerID: cu.ID, DueDate: "2025-03-24",
-		LineItems: []altpay.LineItem{{Description: "Stoneware Mug", Quantity: 2, Amount: 1800}}}, "invoice-ext-1")
-	if err != nil || again.ID != first.ID {
-		t.Errorf("same key gave %q (err %v), want %q", again.ID, err, first.ID)
+	cu, err := c.CreateCustomer(t.Context(), altpay.NewCustomer{Email: "jane@example.com", ExternalID: "ext-1", Name: "Jane Doe"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if first.Total != 3600 || first.TotalAmount().Format() != "€36.00" {
-		t.Errorf("total %v", first.Total)
+	n := altpay.NewInvoice{Currency: "EUR", CustomerID: cu.ID, DueDate: "2025-03-24",
+		LineItems: []altpay.LineItem{{Description: "Stoneware Mug", Quantity: 2, Amount: 1800}}}
+	_, err = c.CreateInvoice(t.Context(), n)
+	var e *altpay.Error
+	if !errors.As(err, &e) || e.Status != 422 || e.Kind != altpay.KindInvalid || e.ValidationErrors["currency"] != "currency must be USD" || altpay.OutcomeUnknown(err) {
+		t.Fatalf("EUR invoice: %v, want a 422 refusal naming currency", err)
+	}
+	n.Currency = "USD"
+	in, err := c.CreateInvoice(t.Context(), n)
+	if err != nil || in.Total != 3600 || in.TotalAmount().Format() != "$36.00" {
+		t.Errorf("USD invoice %+v, %v", in, err)
+	}
+	if n := w.calls("altpay.create_invoice"); n != 2 {
+		t.Errorf("create_invoice called %d times, want 2 (no retry of either)", n)
+	}
+}
+
+// A lost answer to POST /invoices (the sandbox made the invoice, then closed
+// the connection): the client does not send it again, says the outcome is
+// unknown, and the invoice is found by the caller's reference in its memo.
+func TestALostCreateIsNotRetriedAndIsFoundByItsReference(t *testing.T) {
+	w := newWorld(t)
+	c := w.client(sbClientSecret)
+	cu, _ := w.customerAndInvoice(c, "older") // another invoice of the same customer
+	w.sb.Control(t, "/control/faults", map[string]any{"operation": "altpay.create_invoice", "lose_answer": true, "times": 1})
+	before := w.clk.Now()
+	_, err := c.CreateInvoice(t.Context(), altpay.NewInvoice{Currency: "USD", CustomerID: cu.ID, DueDate: "2025-03-24", Memo: "Refshop order o-2",
+		LineItems: []altpay.LineItem{{Description: "Stoneware Mug", Quantity: 2, Amount: 1800}}})
+	if err == nil || !altpay.OutcomeUnknown(err) {
+		t.Fatalf("lost answer: %v, want an unknown outcome", err)
+	}
+	if n := w.calls("altpay.create_invoice"); n != 2 {
+		t.Errorf("create_invoice called %d times, want 2 (the setup's and one try)", n)
+	}
+	found, err := c.FindInvoices(t.Context(), altpay.InvoiceFilter{CustomerID: cu.ID, CreatedAtStart: before.Add(-time.Hour)},
+		func(in altpay.Invoice) bool { return in.Memo == "Refshop order o-2" })
+	if err != nil || len(found) != 1 || found[0].Total != 3600 {
+		t.Fatalf("found %+v, %v; want the one invoice the lost call made", found, err)
+	}
+	all, err := c.FindInvoices(t.Context(), altpay.InvoiceFilter{CustomerID: cu.ID}, func(altpay.Invoice) bool { return true })
+	if err != nil || len(all) != 2 {
+		t.Errorf("the customer has %d invoices, %v; want 2", len(all), err)
 	}
 }
 

@@ -23,6 +23,7 @@ const (
 	opListCustomers       = "altpay.list_customers"
 	opCreateInvoice       = "altpay.create_invoice"
 	opGetInvoice          = "altpay.get_invoice"
+	opListInvoices        = "altpay.list_invoices"
 	opCheckoutAuthInit    = "altpay.checkout_auth_init"
 	opCheckoutTheme       = "altpay.checkout_theme"
 	opCheckoutInvoice     = "altpay.checkout_invoice"
@@ -46,7 +47,7 @@ type provider struct {
 	customers map[string]*customer      // by id
 	order     []string                  // customer ids in creation order, for the cursor list
 	invoices  map[string]*invoice       // by id
-	invKeys   map[string]string         // Idempotency-Key on POST /invoices -> invoice id
+	invOrder  []string                  // invoice ids in creation order, for the cursor list
 	methods   map[string]*paymentMethod // by id
 	payments  map[string]*payment       // by Idempotency-Key
 	nextInv   int
@@ -59,7 +60,7 @@ func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 	}
 	p := &provider{st: st, log: log}
 	p.reset()
-	st.Operations(opOAuthToken, opCreateCustomer, opGetCustomer, opListCustomers, opCreateInvoice, opGetInvoice,
+	st.Operations(opOAuthToken, opCreateCustomer, opGetCustomer, opListCustomers, opCreateInvoice, opGetInvoice, opListInvoices,
 		opCheckoutAuthInit, opCheckoutTheme, opCheckoutInvoice, opCheckoutPMs, opCheckoutAddPM, opCheckoutPayment)
 	st.ErrorShape("altpay", func(w http.ResponseWriter, r *http.Request, status int) {
 		if status == http.StatusTooManyRequests {
@@ -76,6 +77,7 @@ func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 	mux.HandleFunc("GET /altpay/customers", p.listCustomers)
 	mux.HandleFunc("GET /altpay/customers/{id}", p.getCustomer)
 	mux.HandleFunc("POST /altpay/invoices", p.createInvoice)
+	mux.HandleFunc("GET /altpay/invoices", p.listInvoices)
 	mux.HandleFunc("GET /altpay/invoices/{id}", p.getInvoice)
 	// The docs say /v1/checkout-auth/init; a third-party client reports that
 	// the live path has no /v1. The sources disagree, so both are served.
@@ -100,7 +102,7 @@ func (p *provider) reset() {
 	p.customers = map[string]*customer{}
 	p.order = nil
 	p.invoices = map[string]*invoice{}
-	p.invKeys = map[string]string{}
+	p.invOrder = nil
 	p.methods = map[string]*paymentMethod{}
 	p.payments = map[string]*payment{}
 	p.nextInv = 0
@@ -117,9 +119,18 @@ func writeError(w http.ResponseWriter, status int, code, msg string, fields map[
 	writeJSON(w, status, apiError{Code: code, Message: msg, ValidationErrors: fields})
 }
 
-// validation answers 400 with one message per field.
+// validation answers 400 with one message per field: a field missing or
+// malformed.
 func validation(w http.ResponseWriter, fields map[string]string) {
 	writeError(w, http.StatusBadRequest, "bad_request", "Validation failed", fields)
+}
+
+// unprocessable answers 422 with one message per field: a well-formed
+// request that breaks a business rule, such as an unsupported currency (the
+// documented "422 Validation Exception",
+// https://docs.alternativepayments.io/getting-started/troubleshooting).
+func unprocessable(w http.ResponseWriter, fields map[string]string) {
+	writeError(w, http.StatusUnprocessableEntity, codeFor(http.StatusUnprocessableEntity), "Validation failed", fields)
 }
 
 func codeFor(status int) string {

@@ -112,7 +112,7 @@ func (e *env) customer(tok, ext string) string {
 func (e *env) invoice(tok, cust string) map[string]any {
 	e.t.Helper()
 	r := e.call("POST", "/altpay/invoices", auth(tok), map[string]any{
-		"currency": "EUR", "customer_id": cust, "due_date": "2025-03-24",
+		"currency": "USD", "customer_id": cust, "due_date": "2025-03-24",
 		"line_items": []map[string]any{{"amount": 19.9, "description": "Enamel mug", "quantity": 2}, {"amount": 5, "description": "Shipping", "quantity": 1}},
 	})
 	e.want(r, 201)

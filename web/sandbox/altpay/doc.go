@@ -5,7 +5,7 @@
 //     client id and secret in Basic auth (403 "Invalid credentials" when they
 //     are wrong; no refresh token);
 //   - the partner API the shop's server calls with that token: customers,
-//     invoices, and POST /v1/checkout-auth/init, which mints a short-lived
+//     invoices (create, read, list), and POST /v1/checkout-auth/init, which mints a short-lived
 //     checkout JWT scoped to one customer and one invoice;
 //   - the checkout API the browser calls with the checkout JWT (the
 //     invoice, payment methods, payments), which answers 401 once the token
@@ -17,7 +17,10 @@
 //   - OAuth: https://docs.alternativepayments.io/api-reference/oauth
 //   - the web SDK's token flow: https://docs.alternativepayments.io/web-sdk/authentication
 //   - customers and invoices: https://docs.alternativepayments.io/api-reference/customers,
-//     https://docs.alternativepayments.io/api-reference/invoices
+//     https://docs.alternativepayments.io/api-reference/invoices,
+//     https://docs.alternativepayments.io/invoices
+//   - errors and limits: https://docs.alternativepayments.io/getting-started/troubleshooting,
+//     https://docs.alternativepayments.io/getting-started/faq
 //   - the checkout endpoints the browser SDK calls, as its published package
 //     shows them: https://www.npmjs.com/package/@getalternative/partner-sdk
 //
@@ -25,15 +28,52 @@
 // written next to the code; the shop's client (web/altpay) makes the same
 // choices on its own and is never imported here.
 //
+// What the documentation says, read again on 2026-12-01, and what the
+// sandbox does with it:
+//   - Invoice currency: the API reference's create body has currency as an
+//     enum whose only value is USD
+//     (https://docs.alternativepayments.io/invoices,
+//     https://docs.alternativepayments.io/api-reference/invoices). The
+//     sandbox invoices in USD only; another currency is refused with 422
+//     and the HttpError body {code, message, validation_errors: {currency:
+//     ...}}: the troubleshooting page lists "422 Validation Exception" for a
+//     business-rule failure such as an unsupported currency, and the
+//     invoices reference lists 400 and 422 for POST /invoices
+//     (https://docs.alternativepayments.io/getting-started/troubleshooting).
+//     A missing or malformed field stays 400 with the same body. The docs
+//     give no example error body, so the code strings ("bad_request",
+//     "unprocessable_entity") are the sandbox's. The web SDK's
+//     addPaymentMethod takes currency usd or cad: that is a payment
+//     method's, not an invoice's. (This sandbox accepted USD, CAD and EUR
+//     before; reference/providers.md shows only the USD example.)
+//   - POST /invoices is documented with the body {currency, customer_id,
+//     due_date, line_items [{amount, description, quantity}]} and no
+//     idempotency: no Idempotency-Key header, no field the shop sets to its
+//     own reference (customers have external_id, invoices have none). The
+//     sandbox makes a new invoice on every call. The Invoice the API answers
+//     has memo; the create body does not list it. The sandbox keeps a memo
+//     sent on create (INFERENCE), and the shop puts its reference there.
+//   - GET /invoices (listInvoices) pages by cursor (limit, default 100;
+//     after; before) and filters by customer_id, status, created_at_start,
+//     created_at_end, due_date_start and due_date_end (RFC 3339), all
+//     served. It has no filter on memo or on any reference of the caller.
+//     The reference's answer, PaginatedResponse-Invoice, has data,
+//     end_cursor, start_cursor, has_next_page and has_previous_page at the
+//     top level; the quick-start guide shows list answers (GET /customers)
+//     with has_next_page and end_cursor nested under "pagination", end_cursor
+//     null on the last page
+//     (https://docs.alternativepayments.io/getting-started/quick-start/guides).
+//     The sandbox answers in the reference's shape; the shop's client reads
+//     both.
+//   - The glossary calls amount the "smallest currency unit" but gives
+//     "100" = $100 as its example; the invoice examples use 19.9-like
+//     numbers. The sandbox keeps decimal major units (below).
+//
 // Choices that hold for the whole package:
-//   - Currency: the API documents USD (the SDK also CAD); the shop sells in
-//     EUR. The sandbox accepts USD, CAD and EUR and refuses anything else with
-//     a validation error. The real demo account may accept only USD: the shop
-//     then shows the provider's validation error.
 //   - Amounts are decimal major units (19.90), JSON numbers on invoices and a
 //     string on payments (the SDK sends amount:"<string>"). The docs do not
-//     say the unit (one third-party client uses dollars); at most two
-//     decimals are accepted, which fits all three currencies.
+//     say the unit clearly (see above; one third-party client uses dollars);
+//     at most two decimals are accepted.
 //   - Error bodies are the API reference's HttpError {code, message,
 //     validation_errors} everywhere, the OAuth endpoint included (its 403
 //     "Invalid credentials" text is documented, its body shape is not).

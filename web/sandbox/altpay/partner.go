@@ -125,26 +125,9 @@ func (p *provider) listCustomers(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	start, end := 0, len(p.order)
-	if a := q.Get("after"); a != "" {
-		start = indexOf(p.order, a) + 1
-		if start == 0 {
-			validation(w, map[string]string{"after": "unknown cursor"})
-			return
-		}
-	}
-	if b := q.Get("before"); b != "" {
-		end = indexOf(p.order, b)
-		if end < 0 {
-			validation(w, map[string]string{"before": "unknown cursor"})
-			return
-		}
-		if end-start > limit {
-			start = end - limit
-		}
-	}
-	if end-start > limit {
-		end = start + limit
+	start, end, ok := cursorWindow(w, p.order, q.Get("after"), q.Get("before"), limit)
+	if !ok {
+		return
 	}
 	page := struct {
 		Data            []customerReply `json:"data"`
@@ -178,8 +161,9 @@ const (
 	statusPaid     = "PAID"
 )
 
-// currencies the sandbox invoices in (see the package comment).
-var currencies = map[string]bool{"USD": true, "CAD": true, "EUR": true}
+// invoiceCurrencies is the API reference's enum for an invoice's currency
+// (https://docs.alternativepayments.io/api-reference/invoices): USD only.
+var invoiceCurrencies = map[string]bool{"USD": true}
 
 type invoice struct {
 	ID, CustomerID, Number, Currency, DueDate, Memo string
@@ -229,10 +213,19 @@ func (in *invoice) reply(now time.Time) invoiceReply {
 // createInvoice is POST /invoices {currency, customer_id, due_date,
 // line_items:[{amount, description, quantity}], memo?} -> 201 Invoice.
 //
-// INFERENCE: Idempotency-Key is documented on /checkout/payments only. The
-// sandbox also honours it here (same key: the same invoice, 201 again), and the
-// shop sends one derived from its order so a retried POST cannot invoice
-// twice. Against an API that ignores the header the shop's retries could.
+// Refusals follow the documented error table: a body that is not JSON, or a
+// field missing or malformed, is 400 (HttpError with one message per field);
+// a well-formed invoice that breaks a business rule (a currency outside the
+// enum, which documents USD only) is 422 Unprocessable Entity, the same
+// HttpError shape. The code string of a 422 is not documented; the sandbox
+// writes "unprocessable_entity".
+//
+// POST /invoices is not documented as idempotent and no Idempotency-Key is
+// documented for it: the sandbox makes a new invoice on every call, header or
+// not, so a client that retries blindly gets two invoices here as it would at
+// the real API. memo is a field of the documented Invoice (the answer) but not
+// of the documented create body; the sandbox keeps it when sent
+// (INFERENCE).
 func (p *provider) createInvoice(w http.ResponseWriter, r *http.Request) {
 	if p.st.Hit(w, r, opCreateInvoice) || !p.authorized(w, r) {
 		return
@@ -251,9 +244,14 @@ func (p *provider) createInvoice(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &body) {
 		return
 	}
-	errs := map[string]string{}
-	if !currencies[body.Currency] {
-		errs["currency"] = "currency must be one of USD, CAD, EUR"
+	errs, rules := map[string]string{}, map[string]string{}
+	switch {
+	case body.Currency == "":
+		// The reference marks every body field optional but shows no
+		// default: the sandbox asks for the currency (INFERENCE).
+		errs["currency"] = "currency is required"
+	case !invoiceCurrencies[body.Currency]:
+		rules["currency"] = "currency must be USD"
 	}
 	if _, err := time.Parse(time.DateOnly, body.DueDate); err != nil {
 		errs["due_date"] = "due_date must be a date such as 2025-01-01"
@@ -277,28 +275,132 @@ func (p *provider) createInvoice(w http.ResponseWriter, r *http.Request) {
 			in.Total += *l.Amount * decimal(q)
 		}
 	}
-	key := r.Header.Get("Idempotency-Key")
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.customers[body.CustomerID]; !ok {
 		errs["customer_id"] = "customer not found"
 	}
+	switch {
+	case len(errs) > 0:
+		validation(w, errs)
+		return
+	case len(rules) > 0:
+		unprocessable(w, rules)
+		return
+	}
+	now := p.st.Now()
+	p.nextInv++
+	in.ID, in.Number, in.CreatedAt, in.UpdatedAt = newID("inv"), fmt.Sprintf(invoiceNumberTemplate, p.nextInv), now, now
+	p.invoices[in.ID] = in
+	p.invOrder = append(p.invOrder, in.ID)
+	writeJSON(w, http.StatusCreated, in.reply(now))
+}
+
+// listInvoices is GET /invoices, the API reference's listInvoices: the
+// documented filters customer_id, status, created_at_start/created_at_end and
+// due_date_start/due_date_end (RFC 3339; the bounds are inclusive, which the
+// docs do not say), and the cursor (limit, default 100; after; before; the
+// cursors are invoice ids). The answer is the reference's
+// PaginatedResponse-Invoice, its cursor fields at the top level; the
+// quick-start guide shows list answers with them nested under "pagination"
+// instead, which the shop's client also reads.
+func (p *provider) listInvoices(w http.ResponseWriter, r *http.Request) {
+	if p.st.Hit(w, r, opListInvoices) || !p.authorized(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	errs := map[string]string{}
+	limit := 100
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100 {
+			errs["limit"] = "limit must be between 1 and 100"
+		}
+		limit = n
+	}
+	bound := func(name string) time.Time {
+		s := q.Get(name)
+		if s == "" {
+			return time.Time{}
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			errs[name] = name + " must be an RFC 3339 time such as 2025-01-01T00:00:00Z"
+		}
+		return t
+	}
+	createdFrom, createdTo := bound("created_at_start"), bound("created_at_end")
+	dueFrom, dueTo := bound("due_date_start"), bound("due_date_end")
 	if len(errs) > 0 {
 		validation(w, errs)
 		return
 	}
+	customerID, status := q.Get("customer_id"), q.Get("status")
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	now := p.st.Now()
-	if id, ok := p.invKeys[key]; ok && key != "" {
-		writeJSON(w, http.StatusCreated, p.invoices[id].reply(now))
+	var ids []string // the invoices that pass the filters, oldest first
+	for _, id := range p.invOrder {
+		in := p.invoices[id]
+		due, _ := time.Parse(time.DateOnly, in.DueDate)
+		rep := in.reply(now)
+		switch {
+		case customerID != "" && in.CustomerID != customerID,
+			status != "" && !strings.EqualFold(rep.Status, status),
+			!createdFrom.IsZero() && in.CreatedAt.Before(createdFrom),
+			!createdTo.IsZero() && in.CreatedAt.After(createdTo),
+			!dueFrom.IsZero() && due.Before(dueFrom.UTC().Truncate(24*time.Hour)),
+			!dueTo.IsZero() && due.After(dueTo):
+			continue
+		}
+		ids = append(ids, id)
+	}
+	start, end, ok := cursorWindow(w, ids, q.Get("after"), q.Get("before"), limit)
+	if !ok {
 		return
 	}
-	p.nextInv++
-	in.ID, in.Number, in.CreatedAt, in.UpdatedAt = newID("inv"), fmt.Sprintf(invoiceNumberTemplate, p.nextInv), now, now
-	p.invoices[in.ID] = in
-	if key != "" {
-		p.invKeys[key] = in.ID
+	page := struct {
+		Data            []invoiceReply `json:"data"`
+		StartCursor     *string        `json:"start_cursor"`
+		EndCursor       *string        `json:"end_cursor"`
+		HasNextPage     bool           `json:"has_next_page"`
+		HasPreviousPage bool           `json:"has_previous_page"`
+	}{Data: []invoiceReply{}, HasNextPage: end < len(ids), HasPreviousPage: start > 0}
+	for _, id := range ids[start:end] {
+		page.Data = append(page.Data, p.invoices[id].reply(now))
 	}
-	writeJSON(w, http.StatusCreated, in.reply(now))
+	if start < end {
+		page.StartCursor, page.EndCursor = ptr(ids[start]), ptr(ids[end-1])
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// cursorWindow is the part [start:end) of ids one page shows: after the
+// cursor after, or the limit before the cursor before. An unknown cursor is
+// a 400, answered here (ok false).
+func cursorWindow(w http.ResponseWriter, ids []string, after, before string, limit int) (start, end int, ok bool) {
+	start, end = 0, len(ids)
+	if after != "" {
+		start = indexOf(ids, after) + 1
+		if start == 0 {
+			validation(w, map[string]string{"after": "unknown cursor"})
+			return 0, 0, false
+		}
+	}
+	if before != "" {
+		end = indexOf(ids, before)
+		if end < 0 {
+			validation(w, map[string]string{"before": "unknown cursor"})
+			return 0, 0, false
+		}
+		if end-start > limit {
+			start = end - limit
+		}
+	}
+	if end-start > limit {
+		end = start + limit
+	}
+	return start, end, true
 }
 
 // getInvoice is GET /invoices/{id}. INFERENCE: the docs list POST /invoices

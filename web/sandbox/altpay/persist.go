@@ -8,8 +8,8 @@ import (
 )
 
 // What the store keeps of Alternative Payments (see package store):
-// customers (with their place in the list order), invoices and their
-// idempotency keys, the invoice counter, payment methods, payments, the
+// customers (with their place in the list order), invoices, the invoice
+// counter, payment methods, payments, the
 // OAuth tokens handed out and the key that signs checkout tokens, so the
 // tokens the shop and the browser hold still work after a restart.
 const (
@@ -17,7 +17,6 @@ const (
 	kindOAuthToken = "oauth_token"
 	kindCustomer   = "customer"
 	kindInvoice    = "invoice"
-	kindInvoiceKey = "invoice_key"
 	kindCounter    = "counter"
 	kindMethod     = "payment_method"
 	kindPayment    = "payment"
@@ -56,7 +55,6 @@ func (p *provider) Dump() []store.Object {
 		objs = append(objs, store.Object{Kind: kindCustomer, ID: id, Value: storedCustomer{*p.customers[id], i}})
 	}
 	objs = append(objs, store.All(kindInvoice, p.invoices)...)
-	objs = append(objs, store.All(kindInvoiceKey, p.invKeys)...)
 	for id, m := range p.methods {
 		objs = append(objs, store.Object{Kind: kindMethod, ID: id, Value: storedMethod{*m, m.customerID, m.declines}})
 	}
@@ -79,7 +77,6 @@ func (p *provider) Restore(l store.Loaded) error {
 	tokens := store.Decode[time.Time](l, kindOAuthToken, &err)
 	customers := store.Decode[storedCustomer](l, kindCustomer, &err)
 	invoices := store.Decode[*invoice](l, kindInvoice, &err)
-	invKeys := store.Decode[string](l, kindInvoiceKey, &err)
 	methods := store.Decode[storedMethod](l, kindMethod, &err)
 	payments := store.Decode[storedPayment](l, kindPayment, &err)
 	if err != nil {
@@ -88,7 +85,14 @@ func (p *provider) Restore(l store.Loaded) error {
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.key, p.nextInv, p.tokens, p.invoices, p.invKeys = key, next, tokens, invoices, invKeys
+	p.key, p.nextInv, p.tokens, p.invoices = key, next, tokens, invoices
+	// The list order is the order of creation, which the invoice numbers
+	// count.
+	p.invOrder = nil
+	for id := range invoices {
+		p.invOrder = append(p.invOrder, id)
+	}
+	sort.Slice(p.invOrder, func(i, j int) bool { return invoices[p.invOrder[i]].Number < invoices[p.invOrder[j]].Number })
 	p.customers, p.order = map[string]*customer{}, nil
 	for id, c := range customers {
 		p.customers[id] = &c.customer

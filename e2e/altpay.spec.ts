@@ -1,5 +1,5 @@
 import type { Page, Request } from '@playwright/test';
-import { test, expect, addToCart, credentials, resetSandbox, sandboxState, sandboxURL, signOut, signUp, traffic, uniqueEmail } from './helpers';
+import { test, expect, addToCart, chooseMarket, credentials, resetSandbox, sandboxState, sandboxURL, signOut, signUp, traffic, uniqueEmail } from './helpers';
 
 // Pay by invoice with Alternative Payments: the shop mints checkout tokens,
 // the page's snippet calls the provider's checkout API (the sandbox) from the
@@ -10,8 +10,12 @@ import { test, expect, addToCart, credentials, resetSandbox, sandboxState, sandb
 const clientSecret = credentials().find((c) => c.name === 'ALTPAY_CLIENT_SECRET')!.value;
 const basicAuth = Buffer.from(`refshop-sandbox-altpay:${clientSecret}`).toString('base64');
 
-test.beforeEach(async ({ request }) => {
+// Pay by invoice is offered in the United States, in USD (the one currency
+// of Alternative Payments' invoices): a Stoneware Mug is $19.00 plus 8.25%
+// sales tax, $20.57, which the invoice page reads back from the provider.
+test.beforeEach(async ({ request, page }) => {
   await resetSandbox(request);
+  await chooseMarket(page, 'United States (USD)');
 });
 
 // checkoutByInvoice buys one Stoneware Mug by invoice and waits for the
@@ -28,17 +32,17 @@ async function checkoutByInvoice(page: Page, query = ''): Promise<string> {
 }
 
 async function invoiceLoaded(page: Page): Promise<void> {
-  await expect(page.getByTestId('altpay-invoice-total')).toHaveText('€18.00');
+  await expect(page.getByTestId('altpay-invoice-total')).toHaveText('$20.57');
   await expect(page.getByTestId('altpay-invoice-status')).toHaveText('Open');
 }
 
 async function fillCard(page: Page): Promise<void> {
   await page.getByText('Add a payment method', { exact: true }).click();
   await page.getByLabel('Test card').selectOption('tok_test_visa');
-  await page.getByLabel('Billing street address').fill('Hauptstraße 1');
-  await page.getByLabel('City').fill('Berlin');
-  await page.getByLabel('Postal code').fill('10115');
-  await page.getByLabel('Country code').fill('DE');
+  await page.getByLabel('Billing street address').fill('1 Main Street');
+  await page.getByLabel('City').fill('Springfield');
+  await page.getByLabel('Postal code').fill('62701');
+  await page.getByLabel('Country code').fill('US');
 }
 
 async function fillBank(page: Page): Promise<void> {
@@ -64,7 +68,7 @@ function countTokenRequests(page: Page): { count: () => number } {
 }
 
 async function payAndSeeOrderPaid(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Pay €18.00' }).click();
+  await page.getByRole('button', { name: 'Pay $20.57' }).click();
   await expect(page).toHaveURL(/\/orders\/[a-z0-9]+$/);
   await expect(page.getByRole('status').first()).toHaveText('Thank you: your invoice is paid.');
   await expect(page.getByTestId('order-status')).toHaveText('Paid');
@@ -80,7 +84,7 @@ test('pay an invoice, coming back to it from the account page', async ({ page },
   // Leave, and come back from the account page.
   await page.goto('/account');
   const unpaid = page.getByTestId('altpay-unpaid');
-  await expect(unpaid).toContainText('€18.00');
+  await expect(unpaid).toContainText('$20.57');
   await page.screenshot({ path: testInfo.outputPath('account-unpaid.png'), fullPage: true });
   await unpaid.getByRole('link', { name: 'Pay this invoice' }).click();
   await expect(page).toHaveURL(new RegExp(`/invoices/${orderID}$`));
@@ -121,7 +125,7 @@ test('a guest pays by bank account; a declined card pays nothing', async ({ page
   await page.getByLabel('Country code').fill('US');
   await page.getByRole('button', { name: 'Save payment method' }).click();
   await expect(page.getByRole('radio', { name: 'Visa ending 0002 (default)' })).toBeChecked();
-  await page.getByRole('button', { name: 'Pay €18.00' }).click();
+  await page.getByRole('button', { name: 'Pay $20.57' }).click();
   await expect(page.getByRole('alert')).toContainText('Your card was declined. Nothing was charged.');
   await expect(page.getByTestId('altpay-invoice-status')).toHaveText('Open');
 
@@ -152,7 +156,7 @@ test('a reload after a payment that got no answer pays with the same Idempotency
   // three tries all get 503), and the customer reloads the page.
   const fault = await page.request.post(`${sandboxURL}/control/faults`, { data: { operation: 'altpay.checkout_payment', status: 503, times: 3 } });
   expect(fault.ok()).toBeTruthy();
-  await page.getByRole('button', { name: 'Pay €18.00' }).click();
+  await page.getByRole('button', { name: 'Pay $20.57' }).click();
   await expect(page.getByRole('alert')).toContainText('a payment is never made twice');
   expect(keys).toHaveLength(3);
   await page.reload();
@@ -278,10 +282,12 @@ test('a second "Pay by invoice" shows the same invoice; paying the cart with Vip
   await page.goto('/account');
   await expect(page.getByTestId('altpay-unpaid').getByRole('link', { name: 'Pay this invoice' })).toHaveCount(1);
 
-  // The same cart, paid with Vipps MobilePay instead.
+  // The same cart, paid with Vipps MobilePay in Norway instead (NOK 229.00).
+  await chooseMarket(page, 'Norway (NOK)');
   await page.goto('/checkout');
-  await page.getByLabel('Mobile number').fill('4791234567');
   await page.getByRole('button', { name: 'Pay with Vipps MobilePay' }).click();
+  await expect(page.getByTestId('vipps-amount')).toHaveText('NOK 229.00');
+  await page.getByLabel('Your mobile number').fill('912 34 567');
   await page.getByRole('button', { name: 'Approve' }).click();
   await expect(page.getByTestId('order-status')).toHaveText('Paid');
 

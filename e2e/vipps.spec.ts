@@ -1,4 +1,4 @@
-import { test, expect, addToCart, cartCount, credentials, resetSandbox, sandboxState, sandboxURL, shopLog, signUp, traffic, uniqueEmail } from './helpers';
+import { test, expect, addToCart, cartCount, chooseMarket, credentials, resetSandbox, sandboxState, sandboxURL, shopLog, signUp, traffic, uniqueEmail } from './helpers';
 import type { APIRequestContext, Page } from '@playwright/test';
 
 // Pay with Vipps MobilePay: the checkout form, the landing page (the
@@ -19,8 +19,6 @@ async function control(request: APIRequestContext, path: string, body: object): 
 
 // payWithVipps submits the Vipps choice on the checkout page. The shop asks
 // for no phone number: Vipps MobilePay's landing page does.
-// NOTE (markets): Vipps is offered in the Norway market, in NOK; switch the
-// market to Norway before calling this once the market picker exists.
 async function payWithVipps(page: Page): Promise<void> {
   await page.goto('/checkout');
   await page.getByRole('button', { name: 'Pay with Vipps MobilePay' }).click();
@@ -51,8 +49,12 @@ async function eventNames(page: Page): Promise<string[]> {
     (rows) => rows.map((r) => r.getAttribute('data-event') ?? ''));
 }
 
-test.beforeEach(async ({ request }) => {
+// Vipps MobilePay is offered in Norway, in NOK: the currency of the
+// sandbox's (Norwegian) test sales unit. The landing page shows the amount
+// the sandbox recorded for the payment.
+test.beforeEach(async ({ request, page }) => {
   await resetSandbox(request);
+  await chooseMarket(page, 'Norway (NOK)');
 });
 
 test('approve in Vipps MobilePay and see the order paid', async ({ page }) => {
@@ -62,7 +64,7 @@ test('approve in Vipps MobilePay and see the order paid', async ({ page }) => {
   await shot(page, 'vipps-checkout');
   await payWithVipps(page);
 
-  await expectLandingPage(page, '€26.50');
+  await expectLandingPage(page, 'NOK 328.00');
   await expect(page.getByLabel('Your mobile number')).toHaveValue(''); // the shop sent none: Vipps asks
   await shot(page, 'vipps-landing');
   await approveInVipps(page);
@@ -74,7 +76,7 @@ test('approve in Vipps MobilePay and see the order paid', async ({ page }) => {
   expect(await eventNames(page)).toEqual(['CREATED', 'AUTHORIZED', 'CAPTURED']);
   // Vipps keeps a captured payment AUTHORIZED; the page says what was taken.
   await expect(page.getByTestId('vipps-state')).toHaveText('Captured');
-  await expect(page.getByTestId('vipps-captured')).toHaveText('€26.50');
+  await expect(page.getByTestId('vipps-captured')).toHaveText('NOK 328.00');
   expect(await cartCount(page)).toBe(0);
   await shot(page, 'vipps-order-paid');
 });
@@ -84,7 +86,7 @@ test('reject in Vipps MobilePay: the order is cancelled, the cart intact, and a 
   await addToCart(page, 'Linen Tea Towel');
   expect(await cartCount(page)).toBe(2);
   await payWithVipps(page);
-  await expectLandingPage(page, '€41.50');
+  await expectLandingPage(page, 'NOK 498.00');
   await page.getByRole('button', { name: 'Reject' }).click();
 
   await expect(page.getByTestId('order-status')).toHaveText('Cancelled');
@@ -96,7 +98,7 @@ test('reject in Vipps MobilePay: the order is cancelled, the cart intact, and a 
 
   await page.getByRole('link', { name: 'Try again' }).click();
   await expect(page.getByRole('heading', { name: 'Checkout' })).toBeVisible();
-  await expect(page.getByTestId('total')).toHaveText('€41.50');
+  await expect(page.getByTestId('total')).toHaveText('NOK 498.00');
   await page.getByRole('button', { name: 'Pay with Vipps MobilePay' }).click();
   await approveInVipps(page);
   await expect(page.getByTestId('order-status')).toHaveText('Paid');
@@ -133,7 +135,7 @@ test('an access token that expires between creating and capturing the payment is
   await control(request, 'clock', { advance: '3h' });
   await addToCart(page, 'Pour-over Dripper');
   await payWithVipps(page);
-  await expectLandingPage(page, '€24.90');
+  await expectLandingPage(page, 'NOK 299.00');
 
   // While the customer looks at the landing page the shop's token expires
   // (6 minutes: past the token, inside the payment's 10 minutes).
@@ -171,7 +173,7 @@ test('an order whose landing page was closed is settled when viewed again', asyn
   await signUp(page, uniqueEmail('vipps-closed'));
   await addToCart(page, 'Sencha Green Tea');
   await payWithVipps(page);
-  await expectLandingPage(page, '€8.50');
+  await expectLandingPage(page, 'NOK 99.00');
 
   // The customer closes the tab and later opens the order from the account.
   await page.goto('/account');
@@ -232,7 +234,7 @@ test('Vipps slower than the shop waits: the order page says it is still confirmi
   // on the landing page of the one payment once Vipps has made it.
   await payWithVipps(page);
   await expect(page).toHaveURL(new RegExp(`^${sandboxURL}/vipps/landing`), { timeout: 30_000 });
-  await expectLandingPage(page, '€29.00');
+  await expectLandingPage(page, 'NOK 349.00');
   await approveInVipps(page);
   await expect(page).toHaveURL(orderURL);
   await expect(page.getByTestId('order-status')).toHaveText('Paid');

@@ -115,7 +115,8 @@ function main(root) {
     }, "Starting a new payment session…");
   });
 
-  const money = (amount, currency) => new Intl.NumberFormat("en-IE", { style: "currency", currency }).format(amount);
+  // Invoices are sold in the shop's United States market (USD only).
+  const money = (amount, currency) => new Intl.NumberFormat("en-US", { style: "currency", currency }).format(amount);
   const statusText = { UPCOMING: "Open", OVERDUE: "Overdue", RECEIVED: "Payment received, settling", PAID: "Paid", ARCHIVED: "Archived" };
 
   function showInvoice(inv) {

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"refshop/web/catalog"
-	"refshop/web/market"
 	"refshop/web/clock"
 	"refshop/web/klarna"
+	"refshop/web/market"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/sandboxtest"
 	"refshop/web/secret"

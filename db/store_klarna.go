@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -93,8 +94,11 @@ func (s *Store) ClearKlarnaToken(ctx context.Context, environment string, userID
 
 // Kinds of Klarna payment.
 const (
-	KlarnaWidget        = "widget"         // the customer approves in Klarna's widget
-	KlarnaCustomerToken = "customer_token" // "Buy again": server to server with the stored token
+	KlarnaWidget = "widget" // the customer approves in Klarna's widget (checkout, and "Buy again")
+	// KlarnaCustomerToken is an old "Buy again" made server to server with
+	// the account-linking token, which Klarna documents no endpoint for. The
+	// shop makes none any more; one left open is for a person to settle.
+	KlarnaCustomerToken = "customer_token"
 )
 
 // KlarnaPayment is the Klarna side of one order (payment attempt).
@@ -110,15 +114,41 @@ type KlarnaPayment struct {
 	Intent          string
 	SentToken       bool   // the session carried the stored customer_token
 	SentAccessToken bool   // the session carried a Sign in with Klarna access token
-	SourceOrder     string // "Buy again": the public id of the order repeated
+	SourceOrder     string // "Buy again": the public id of the order repeated (its lines, not the cart's, are bought)
 	CorrelationID   string
 	CreatedAt       time.Time
+	// Categories are the session's payment_method_categories, as Klarna
+	// named them; nil when not known (an attempt from before they were
+	// kept).
+	Categories []KlarnaCategory
 	KlarnaSubmission
 	// SettleAfter is when the sweep next asks Klarna about the attempt;
 	// zero once there is nothing left to ask. SettleTries counts its failed
 	// tries.
 	SettleAfter time.Time
 	SettleTries int
+}
+
+// KlarnaCategory is one of a session's payment_method_categories.
+type KlarnaCategory struct {
+	Identifier string `json:"identifier"`
+	Name       string `json:"name"`
+}
+
+func encodeCategories(c []KlarnaCategory) (string, error) {
+	if c == nil {
+		return "", nil
+	}
+	b, err := json.Marshal(c)
+	return string(b), err
+}
+
+func decodeCategories(s string) ([]KlarnaCategory, error) {
+	if s == "" {
+		return nil, nil
+	}
+	c := []KlarnaCategory{}
+	return c, json.Unmarshal([]byte(s), &c)
 }
 
 // KlarnaSubmission is the order request an attempt sent Klarna, stored
@@ -139,12 +169,16 @@ func (s *Store) CreateKlarnaPayment(ctx context.Context, p KlarnaPayment) (err e
 	if p.OrderID == 0 || p.Environment == "" || p.Kind == "" {
 		return errors.New("a Klarna payment needs its order, environment and kind")
 	}
+	cats, err := encodeCategories(p.Categories)
+	if err != nil {
+		return err
+	}
 	_, err = s.db.Write.ExecContext(ctx, `
 		INSERT INTO klarna_payments(order_id, environment, kind, session_id, client_token, intent, sent_token, sent_access_token, source_order,
-			order_key, order_request, authorization_sealed, settle_after_ms, created_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			payment_method_categories, order_key, order_request, authorization_sealed, settle_after_ms, created_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.OrderID, p.Environment, p.Kind, p.SessionID, p.ClientToken, p.Intent, p.SentToken, p.SentAccessToken, p.SourceOrder,
-		p.Key, p.Request, p.Authorization, nullMillis(p.SettleAfter), s.now())
+		cats, p.Key, p.Request, p.Authorization, nullMillis(p.SettleAfter), s.now())
 	return err
 }
 
@@ -154,14 +188,19 @@ func (s *Store) KlarnaPaymentByOrder(ctx context.Context, orderID int64) (_ Klar
 	var p KlarnaPayment
 	var created string
 	var settle sql.NullInt64
+	var cats string
 	err = s.db.Read.QueryRowContext(ctx, `
 		SELECT order_id, environment, kind, session_id, client_token, intent, sent_token, sent_access_token, source_order, correlation_id,
-		       created_at, order_key, order_request, authorization_sealed, settle_after_ms, settle_tries
+		       created_at, payment_method_categories, order_key, order_request, authorization_sealed, settle_after_ms, settle_tries
 		FROM klarna_payments WHERE order_id = ?`, orderID).
 		Scan(&p.OrderID, &p.Environment, &p.Kind, &p.SessionID, &p.ClientToken, &p.Intent, &p.SentToken, &p.SentAccessToken, &p.SourceOrder,
-			&p.CorrelationID, &created, &p.Key, &p.Request, &p.Authorization, &settle, &p.SettleTries)
+			&p.CorrelationID, &created, &cats, &p.Key, &p.Request, &p.Authorization, &settle, &p.SettleTries)
+	if err != nil {
+		return p, noRows(err)
+	}
 	p.CreatedAt, p.SettleAfter = parseTime(created), fromMillis(settle)
-	return p, noRows(err)
+	p.Categories, err = decodeCategories(cats)
+	return p, err
 }
 
 // SetKlarnaCorrelationID records the correlation id of the last Klarna error

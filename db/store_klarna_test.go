@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -224,5 +225,29 @@ func TestKlarnaPaymentsArePerEnvironment(t *testing.T) {
 	other := placeOrder(t, s, db.NewOrder{GuestID: "g2", Provider: db.ProviderKlarna})
 	if err := s.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: other.ID, Kind: db.KlarnaWidget, SessionID: "s2"}); err == nil {
 		t.Error("an attempt with no environment was stored")
+	}
+}
+
+// A session's payment_method_categories are kept with its attempt, in
+// Klarna's order and with Klarna's names; an attempt without them reads nil.
+func TestKlarnaPaymentKeepsTheSessionsCategories(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	o := placeOrder(t, s, db.NewOrder{GuestID: "g1", Provider: db.ProviderKlarna, IdempotencyKey: "attempt-c"})
+	cats := []db.KlarnaCategory{{Identifier: "pay_later", Name: "Pay later."}, {Identifier: "pay_over_time", Name: "Financing"}}
+	if err := s.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: o.ID, Environment: klarnaSandbox, Kind: db.KlarnaWidget,
+		SessionID: "s1", Categories: cats}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.KlarnaPaymentByOrder(ctx, o.ID)
+	if err != nil || !reflect.DeepEqual(got.Categories, cats) {
+		t.Errorf("categories %+v %v", got.Categories, err)
+	}
+	o2 := placeOrder(t, s, db.NewOrder{GuestID: "g2", Provider: db.ProviderKlarna, IdempotencyKey: "attempt-d"})
+	if err := s.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: o2.ID, Environment: klarnaSandbox, Kind: db.KlarnaWidget}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.KlarnaPaymentByOrder(ctx, o2.ID); err != nil || got.Categories != nil {
+		t.Errorf("no categories: %+v %v", got.Categories, err)
 	}
 }

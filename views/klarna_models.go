@@ -6,16 +6,30 @@ type KlarnaMethodView struct {
 	Linked bool // the customer's Klarna account is linked: Klarna opens ready to buy
 }
 
+// KlarnaCategoryView is one of the ways to pay a Klarna session offers
+// (payment_method_categories), as Klarna names it.
+type KlarnaCategoryView struct {
+	Identifier string // what load and authorize take as payment_method_category
+	Name       string // Klarna's name, shown to the customer
+}
+
 // KlarnaPayView is the page where Klarna's widget takes the payment.
 type KlarnaPayView struct {
-	OrderID      string
-	Lines        []OrderLineView
-	Total        string
-	Tax          string
-	ClientToken  string // the session's client_token, meant for the browser
-	SDKURL       string // KLARNA_SDK_URL
-	AuthorizeURL string // where the page posts the authorization_token
-	Recognised   bool   // the session carries the stored customer_token
+	OrderID  string
+	Lines    []OrderLineView
+	Total    string
+	Tax      string
+	TaxLabel string // "Included VAT" in Europe, "Sales tax" in the United States
+	// Categories are the session's payment_method_categories, in Klarna's
+	// order: the page lists them, loads the widget for the one picked and
+	// authorizes that one. Empty: Klarna offers no way to pay this order.
+	Categories []KlarnaCategoryView
+	// SourceOrderID is set on a "Buy again": the earlier order repeated.
+	SourceOrderID string
+	ClientToken   string // the session's client_token, meant for the browser
+	SDKURL        string // KLARNA_SDK_URL
+	AuthorizeURL  string // where the page posts the authorization_token
+	Recognised    bool   // the session carries the stored customer_token
 	// SignedInWithKlarna: the session carried a Sign in with Klarna access
 	// token that Klarna confirmed when the session was made.
 	SignedInWithKlarna bool
@@ -23,8 +37,10 @@ type KlarnaPayView struct {
 	Notice             string
 }
 
-// KlarnaLinkView is the account page's Klarna panel.
+// KlarnaLinkView is the account page's Klarna panel of one Klarna region.
 type KlarnaLinkView struct {
+	Region      string // eu or na: what unlink posts
+	RegionName  string // Europe, North America
 	Masked      string // never the whole token
 	LinkedAt    string
 	RefreshedAt string
@@ -32,8 +48,10 @@ type KlarnaLinkView struct {
 
 // KlarnaOrderView is what an order page shows about its Klarna payment.
 type KlarnaOrderView struct {
-	BuyAgain      bool   // the order was placed with the customer token, no widget
-	SourceOrderID string // the order it repeats
+	// Legacy: placed server to server with the account-linking token by an
+	// earlier version of the shop (Klarna documents no such call).
+	Legacy        bool
+	SourceOrderID string // "Buy again": the order it repeats
 	Reference     string // the last Klarna error's correlation id
 	Notice        string // why the shop does not ask Klarna about the attempt
 }

@@ -45,7 +45,8 @@ type Deps struct {
 	// The provider clients, one each per process (WithProviderClients); a nil
 	// one is built from Config, HTTP and Clock (ProviderClock for KlarnaSignIn).
 	Vipps        *vipps.Client
-	Klarna       *klarna.Client       // Klarna Payments and the Customer Token API
+	Klarna       *klarna.Client       // Klarna Payments in Europe (api.klarna.com)
+	KlarnaNA     *klarna.Client       // Klarna Payments in North America (api-na.klarna.com): another merchant account
 	KlarnaSignIn *klarnasignin.Client // Sign in with Klarna
 	Altpay       *altpay.Client       // Alternative Payments
 	// PasswordCost is bcrypt's cost; tests lower it. 0 means bcrypt.DefaultCost.

@@ -12,26 +12,51 @@ import (
 	"refshop/db"
 	"refshop/views"
 	"refshop/web/klarna/link"
+	"refshop/web/market"
 )
 
-// linkPanel is the linked Klarna account (its customer token, masked) among
-// the account page's linked accounts.
+// klarnaRegionNames are the regions as the account page names them.
+var klarnaRegionNames = map[market.Region]string{market.RegionEU: "Europe", market.RegionNA: "North America"}
+
+// linkPanel is the linked Klarna accounts (their customer tokens, masked),
+// one per Klarna region the user linked in, among the account page's linked
+// accounts.
 func (k *klarnaFlow) linkPanel(ctx context.Context, u db.User) (templ.Component, error) {
-	st, err := k.links.Status(ctx, u.ID)
-	if err != nil || !st.Linked {
-		return nil, err
+	var panels []templ.Component
+	for _, r := range []market.Region{market.RegionEU, market.RegionNA} {
+		st, err := k.regions[r].links.Status(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		if !st.Linked {
+			continue
+		}
+		panels = append(panels, views.KlarnaLinkPanel(views.KlarnaLinkView{Region: string(r), RegionName: klarnaRegionNames[r],
+			Masked: st.Masked, LinkedAt: st.LinkedAt.Local().Format(dateFormat), RefreshedAt: st.RefreshedAt.Local().Format(dateFormat)}))
 	}
-	return views.KlarnaLinkPanel(views.KlarnaLinkView{Masked: st.Masked,
-		LinkedAt: st.LinkedAt.Local().Format(dateFormat), RefreshedAt: st.RefreshedAt.Local().Format(dateFormat)}), nil
+	if len(panels) == 0 {
+		return nil, nil
+	}
+	return templ.Join(panels...), nil
 }
 
-// unlink is POST /account/klarna/unlink: the token is cancelled at Klarna,
-// then forgotten, within the request's deadline; past it, the work goes on
-// and the account page shows the link until it has.
+// unlink is POST /account/klarna/unlink (region: eu or na): the region's
+// token is cancelled at Klarna, then forgotten, within the request's
+// deadline; past it, the work goes on and the account page shows the link
+// until it has.
 func (k *klarnaFlow) unlink(c echo.Context) error {
 	uid := currentUser(c).ID
-	_, err := awaitProvider(k.a, c, fmt.Sprintf("klarna.unlink:user:%d", uid), func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, k.links.Unlink(ctx, uid)
+	region := market.Region(c.FormValue("region"))
+	if region == "" {
+		region = market.RegionEU
+	}
+	r, ok := k.regions[region]
+	if !ok {
+		return &UserError{Status: http.StatusBadRequest, Title: "Please try again",
+			Message: "The form was incomplete. Reload the account page and choose \"Unlink Klarna\" again."}
+	}
+	_, err := awaitProvider(k.a, c, fmt.Sprintf("klarna.unlink:%s:user:%d", region, uid), func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, r.links.Unlink(ctx, uid)
 	})
 	switch {
 	case errors.Is(err, errConfirming):

@@ -23,7 +23,7 @@ func (k *klarnaFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 	ctx := c.Request().Context()
 	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
 	switch {
-	case err == nil && k.elsewhere(kp):
+	case err == nil && k.elsewhere(o, kp):
 		// Made at another Klarna API, which this shop does not ask: a new
 		// attempt here.
 		err := k.a.Store.CloseAttempt(ctx, o.ID, db.StatusCancelled, klarnaElsewhere)
@@ -33,7 +33,7 @@ func (k *klarnaFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 		return false, nil
 	case err == nil && kp.Kind == db.KlarnaWidget:
 		st, rerr := awaitProvider(k.a, c, workKey("klarna.read_session", o.ID), func(ctx context.Context) (klarna.SessionState, error) {
-			return k.client.ReadSession(ctx, kp.SessionID)
+			return k.in(o).client.ReadSession(ctx, kp.SessionID)
 		})
 		switch {
 		case rerr == nil && st.Status == klarna.SessionComplete:
@@ -51,7 +51,7 @@ func (k *klarnaFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 	case err != nil && !errors.Is(err, db.ErrNotFound):
 		return true, err
 	case k.a.providerWorkRunning(klarnaSessionWork(o.ID)):
-		return true, k.openSession(c, o, nil, "")
+		return true, k.openSession(c, o, nil, "", "")
 	}
 	// No session and nobody here opening one: the request that began it
 	// died (a crash, a restart). A Klarna session holds no money, so the

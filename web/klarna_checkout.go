@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,10 +44,22 @@ import (
 //   - "Buy again" repeats a past Klarna order with the customer token, no
 //     widget.
 type klarnaFlow struct {
-	a      *App
+	a       *App
+	regions map[market.Region]*klarnaRegion
+	locks   keyedmutex.Map[int64] // by order id: one submit or settle of an attempt at a time
+}
+
+// klarnaRegion is one Klarna region the shop sells in: Europe
+// (api.klarna.com) or North America (api-na.klarna.com), each a separate
+// merchant account with its own credentials
+// (https://docs.klarna.com/api/api-urls). Every call for an order goes to
+// its market's region; its attempts and its customers' links are kept under
+// the region's environment (its API base URL), so nothing made in one region
+// is ever sent to the other.
+type klarnaRegion struct {
 	client *klarna.Client
+	env    string
 	links  *link.Keeper
-	locks  keyedmutex.Map[int64] // by order id: one submit or settle of an attempt at a time
 }
 
 const (
@@ -56,31 +69,61 @@ const (
 )
 
 func newKlarnaFlow(a *App) *klarnaFlow {
-	c := a.Klarna
-	return &klarnaFlow{a: a, client: c, links: link.New(link.Config{Client: c, Environment: environment(a.Config.Klarna.APIURL),
-		Store: a.Store, Box: a.Box, Log: a.Log})}
+	region := func(c *klarna.Client, baseURL string) *klarnaRegion {
+		env := environment(baseURL)
+		return &klarnaRegion{client: c, env: env,
+			links: link.New(link.Config{Client: c, Environment: env, Store: a.Store, Box: a.Box, Log: a.Log})}
+	}
+	return &klarnaFlow{a: a, regions: map[market.Region]*klarnaRegion{
+		market.RegionEU: region(a.Klarna, a.Config.Klarna.APIURL),
+		market.RegionNA: region(a.KlarnaNA, a.Config.Klarna.NA.APIURL),
+	}}
 }
 
-// env is the Klarna environment the shop talks to, its API base URL:
-// attempts made at another are never sent or asked about.
-func (k *klarnaFlow) env() string { return environment(k.a.Config.Klarna.APIURL) }
+// regionOf is the Klarna region of market m.
+func (k *klarnaFlow) regionOf(m market.Market) *klarnaRegion { return k.regions[m.KlarnaRegion] }
 
-// elsewhere reports whether attempt kp was made at another Klarna API than
-// the configured one (or before environments were kept).
-func (k *klarnaFlow) elsewhere(kp db.KlarnaPayment) bool { return kp.Environment != k.env() }
+// in is the Klarna region of order o's market: the only one its calls go to.
+func (k *klarnaFlow) in(o db.Order) *klarnaRegion { return k.regionOf(market.OrDefault(o.Market)) }
 
-// klarnaItems are an order's lines as Klarna order-line input, with the
-// sales tax line of an order that adds sales tax.
-func klarnaItems(lines []db.OrderLine, salesTax int64) []klarna.Item {
-	items := make([]klarna.Item, 0, len(lines)+1)
+// environments are the environments of the regions, each once (a test may
+// point both regions at one API).
+func (k *klarnaFlow) environments() []string {
+	var envs []string
+	for _, r := range []market.Region{market.RegionEU, market.RegionNA} {
+		if env := k.regions[r].env; !slices.Contains(envs, env) {
+			envs = append(envs, env)
+		}
+	}
+	return envs
+}
+
+// elsewhere reports whether attempt kp of order o was made at another Klarna
+// API than the one its region is configured with now (or before
+// environments were kept).
+func (k *klarnaFlow) elsewhere(o db.Order, kp db.KlarnaPayment) bool {
+	return kp.Environment != k.in(o).env
+}
+
+// klarnaItems are an order's lines as Klarna order-line input.
+func klarnaItems(lines []db.OrderLine) []klarna.Item {
+	items := make([]klarna.Item, 0, len(lines))
 	for _, l := range lines {
 		items = append(items, klarna.Item{Reference: l.ProductID, Name: l.Name, Quantity: int64(l.Quantity),
 			UnitPrice: l.UnitPrice, TaxRate: l.TaxRate})
 	}
-	if salesTax > 0 {
-		items = append(items, klarna.SalesTax(salesTax))
-	}
 	return items
+}
+
+// klarnaLines are the order lines and amounts Klarna gets for lines in
+// market m: with VAT inside every line in Europe, and with the sales tax as
+// a line of its own and no tax fields on the others in the United States
+// (Klarna's tax-handling guide, web/klarna/lines.go).
+func klarnaLines(m market.Market, lines []db.OrderLine, salesTax int64) ([]klarna.OrderLine, int64, int64) {
+	if m.TaxIncluded {
+		return klarna.Lines(klarnaItems(lines))
+	}
+	return klarna.USLines(klarnaItems(lines), salesTax)
 }
 
 func (k *klarnaFlow) orderURL(o db.Order) string {
@@ -92,7 +135,7 @@ func (k *klarnaFlow) orderURL(o db.Order) string {
 // in the attempt's market).
 func (k *klarnaFlow) purchase(o db.Order, lines []db.OrderLine, salesTax int64) klarna.Purchase {
 	m := market.OrDefault(o.Market)
-	ols, amount, tax := klarna.Lines(klarnaItems(lines, salesTax))
+	ols, amount, tax := klarnaLines(m, lines, salesTax)
 	return klarna.Purchase{PurchaseCountry: m.Country, PurchaseCurrency: o.Currency, Locale: m.Locale,
 		OrderAmount: amount, OrderTaxAmount: tax, OrderLines: ols,
 		MerchantURLs: &klarna.MerchantURLs{Confirmation: k.orderURL(o)}, MerchantReference1: o.PublicID}
@@ -106,11 +149,6 @@ func (k *klarnaFlow) sessionRequest(o db.Order, intent string, tok secret.Secret
 	return req
 }
 
-// klarnaLinkForgotten tells a customer whose linked account Klarna no
-// longer knows how to link it again.
-const klarnaLinkForgotten = "Klarna no longer knows the Klarna account you linked, so the shop forgot it. " +
-	"Log in at Klarna and keep \"Link my Klarna account\" checked to link it again."
-
 // klarnaError is the customer's view of a failed Klarna call, with msg
 // saying what it means for their money; the support reference is Klarna's
 // correlation id (the error page falls back to the request id).
@@ -123,10 +161,10 @@ func klarnaError(err error, title, msg string) error {
 	return &UserError{Status: status, Title: title, Message: msg, Reference: klarna.CorrelationID(err), Err: err}
 }
 
-func (k *klarnaFlow) checkoutMethod(c echo.Context, _ pricedCart) (templ.Component, error) {
+func (k *klarnaFlow) checkoutMethod(c echo.Context, pc pricedCart) (templ.Component, error) {
 	v := views.KlarnaMethodView{Guest: currentUser(c) == nil}
 	if u := currentUser(c); u != nil {
-		st, err := k.links.Status(c.Request().Context(), u.ID)
+		st, err := k.regionOf(pc.Market).links.Status(c.Request().Context(), u.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -148,7 +186,7 @@ func (k *klarnaFlow) start(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return k.openSession(c, o, nil, "")
+	return k.openSession(c, o, nil, "", "")
 }
 
 // klarnaSessionWork and klarnaOrderWork key an attempt's provider work
@@ -161,10 +199,10 @@ func klarnaOrderWork(orderID int64) string   { return workKey("klarna.order", or
 // deadline (session) and sends the customer to the payment page; past the
 // deadline, to the order page, which says the payment is being started and
 // checks again by itself while the work goes on.
-func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPayment, notice string) error {
+func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPayment, source, notice string) error {
 	rid := requestID(c)
 	n, err := awaitProvider(k.a, c, klarnaSessionWork(o.ID), func(ctx context.Context) (string, error) {
-		return k.session(ctx, o, prev, rid)
+		return k.session(ctx, o, prev, source, rid)
 	})
 	switch {
 	case errors.Is(err, errConfirming):
@@ -181,9 +219,11 @@ func (k *klarnaFlow) openSession(c echo.Context, o db.Order, prev *db.KlarnaPaym
 // session is attempt o's provider work (awaitProvider: it uses only ctx and
 // the values it was given, rid naming the request in logs). It updates the
 // previous attempt's session (prev) while that is still open, else creates
-// one, and records it. It returns what the customer should be told about
-// their link; a Klarna refusal fails the attempt (nothing was charged).
-func (k *klarnaFlow) session(ctx context.Context, o db.Order, prev *db.KlarnaPayment, rid string) (notice string, err error) {
+// one, at the Klarna region of o's market, and records it with the ways to
+// pay it offers. source is the public id of the order a "Buy again" repeats
+// ("" for the cart's checkout). It returns what the customer should be
+// told; a Klarna refusal fails the attempt (nothing was charged).
+func (k *klarnaFlow) session(ctx context.Context, o db.Order, prev *db.KlarnaPayment, source, rid string) (notice string, err error) {
 	// A request that joined the attempt may start this after an earlier run
 	// recorded the session, or ended the attempt: its order page says where
 	// it went.
@@ -193,30 +233,26 @@ func (k *klarnaFlow) session(ctx context.Context, o db.Order, prev *db.KlarnaPay
 	if _, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID); !errors.Is(err, db.ErrNotFound) {
 		return "", err
 	}
+	r := k.in(o)
 	intent, tok := klarna.IntentBuy, secret.Secret{} // guests pay; nothing is linked
 	if o.UserID != 0 {
+		// buy_and_link "to both complete a payment and link or refresh the
+		// customer token", with the stored token of this region when there
+		// is one. The shop does not ask Klarna about the token first: Klarna
+		// documents no such call for this token, and a token it no longer
+		// accepts only makes the widget ask the customer to log in, after
+		// which the order's answer carries a new one.
 		intent = klarna.IntentBuyAndLink
-		att, err := k.links.Begin(ctx, o.UserID)
+		att, err := r.links.Begin(ctx, o.UserID)
 		if err != nil {
 			return "", err
-		}
-		// A token Klarna no longer knows is dropped, not sent: the page
-		// would say the customer is recognised, and Klarna would not.
-		linked := !att.Token().IsZero()
-		known, err := att.Known(ctx)
-		switch {
-		case err != nil:
-			k.a.Log.Warn("klarna: cannot check the linked customer token; sending it", "request_id", rid,
-				"user_id", o.UserID, "correlation_id", klarna.CorrelationID(err))
-		case linked && !known:
-			notice = klarnaLinkForgotten
 		}
 		tok = att.Token()
 	}
 	req := k.sessionRequest(o, intent, tok)
 	// Unsubmitted, the attempt is the sweep's once its session has ended.
-	kp := db.KlarnaPayment{OrderID: o.ID, Environment: k.env(), Kind: db.KlarnaWidget, Intent: intent, SentToken: !tok.IsZero(),
-		SettleAfter: k.a.Clock.Now().Add(klarnaSessionTTL)}
+	kp := db.KlarnaPayment{OrderID: o.ID, Environment: r.env, Kind: db.KlarnaWidget, Intent: intent, SentToken: !tok.IsZero(),
+		SourceOrder: source, SettleAfter: k.a.Clock.Now().Add(klarnaSessionTTL)}
 	if o.UserID != 0 {
 		// Sign in with Klarna (web/klarnasignin*.go): a fresh access token
 		// as customer.klarna_access_token skips the widget's login.
@@ -225,11 +261,22 @@ func (k *klarnaFlow) session(ctx context.Context, o db.Order, prev *db.KlarnaPay
 			notice = strings.TrimSpace(notice + " " + n)
 		}
 	}
-	if prev != nil && prev.SessionID != "" {
-		err := k.client.UpdateSession(ctx, prev.SessionID, req, klarna.IdempotencyKey(o.IdempotencyKey, "update_session"))
+	if prev != nil && prev.SessionID != "" && prev.Environment == r.env {
+		err := r.client.UpdateSession(ctx, prev.SessionID, req, klarna.IdempotencyKey(o.IdempotencyKey, "update_session"))
 		switch {
 		case err == nil:
 			kp.SessionID, kp.ClientToken = prev.SessionID, prev.ClientToken
+			// An update answers 204 with no body; the ways to pay may have
+			// changed with the amount, so the session says which it offers
+			// now. Unreadable, the previous ones stand (the widget's load
+			// answers show_form false for one no longer offered).
+			kp.Categories = prev.Categories
+			if st, err := r.client.ReadSession(ctx, prev.SessionID); err == nil {
+				kp.Categories = categories(st.PaymentMethodCategories)
+			} else {
+				k.a.Log.Warn("klarna: cannot read the updated session's payment method categories; keeping the previous ones",
+					"request_id", rid, "session_id", prev.SessionID, "correlation_id", klarna.CorrelationID(err))
+			}
 		case klarna.StatusOf(err) == http.StatusNotFound:
 			// Expired or completed: a new session below.
 		default:
@@ -237,17 +284,27 @@ func (k *klarnaFlow) session(ctx context.Context, o db.Order, prev *db.KlarnaPay
 		}
 	}
 	if kp.SessionID == "" {
-		s, err := k.client.CreateSession(ctx, req, klarna.IdempotencyKey(o.IdempotencyKey, "create_session"))
+		s, err := r.client.CreateSession(ctx, req, klarna.IdempotencyKey(o.IdempotencyKey, "create_session"))
 		if err != nil {
 			return "", k.failAttempt(ctx, o, err)
 		}
-		kp.SessionID, kp.ClientToken = s.SessionID, s.ClientToken
+		kp.SessionID, kp.ClientToken, kp.Categories = s.SessionID, s.ClientToken, categories(s.PaymentMethodCategories)
 	}
 	if err := k.a.Store.CreateKlarnaPayment(ctx, kp); err != nil {
 		_ = k.a.failOrder(ctx, o, "The shop could not record the Klarna session.")
 		return "", err
 	}
 	return notice, nil
+}
+
+// categories are a session's payment_method_categories as the shop keeps
+// them: Klarna's identifiers and names, in Klarna's order.
+func categories(pmc []klarna.PaymentMethodCategory) []db.KlarnaCategory {
+	out := make([]db.KlarnaCategory, 0, len(pmc))
+	for _, c := range pmc {
+		out = append(out, db.KlarnaCategory{Identifier: c.Identifier, Name: c.Name})
+	}
+	return out
 }
 
 // failAttempt closes an attempt Klarna would not start.
@@ -274,7 +331,7 @@ func (k *klarnaFlow) klarnaAttempt(c echo.Context) (o db.Order, kp db.KlarnaPaym
 		return o, kp, true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	}
 	kp, err = k.a.Store.KlarnaPaymentByOrder(c.Request().Context(), o.ID)
-	if errors.Is(err, db.ErrNotFound) || (err == nil && (kp.Kind != db.KlarnaWidget || k.elsewhere(kp))) {
+	if errors.Is(err, db.ErrNotFound) || (err == nil && (kp.Kind != db.KlarnaWidget || k.elsewhere(o, kp))) {
 		// No widget here: the order page says why (another environment's
 		// session would be sent to this one).
 		return o, kp, true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
@@ -298,9 +355,25 @@ func (k *klarnaFlow) payPage(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/checkout")
 	}
 	v := views.KlarnaPayView{
-		OrderID: o.PublicID, Total: format(o.TotalAmount, o.Currency), Tax: format(o.TaxAmount, o.Currency), ClientToken: kp.ClientToken,
-		SDKURL: k.a.Config.Klarna.SDKURL, AuthorizeURL: "/checkout/klarna/" + o.PublicID + "/authorize",
+		OrderID: o.PublicID, Total: format(o.TotalAmount, o.Currency), Tax: format(o.TaxAmount, o.Currency), TaxLabel: taxLabel(o),
+		ClientToken: kp.ClientToken, SDKURL: k.a.Config.Klarna.SDKURL, AuthorizeURL: "/checkout/klarna/" + o.PublicID + "/authorize",
 		Recognised: kp.SentToken, SignedInWithKlarna: kp.SentAccessToken, Linking: kp.Intent == klarna.IntentBuyAndLink,
+		SourceOrderID: kp.SourceOrder,
+	}
+	cats := kp.Categories
+	if cats == nil {
+		// An attempt from before the shop kept them: the session says
+		// (within the request's deadline; unanswered, the page offers none
+		// and says to try again).
+		st, err := awaitProvider(k.a, c, workKey("klarna.read_session", o.ID), func(ctx context.Context) (klarna.SessionState, error) {
+			return k.in(o).client.ReadSession(ctx, kp.SessionID)
+		})
+		if err == nil {
+			cats = categories(st.PaymentMethodCategories)
+		}
+	}
+	for _, cat := range cats {
+		v.Categories = append(v.Categories, views.KlarnaCategoryView{Identifier: cat.Identifier, Name: cat.Name})
 	}
 	v.Lines = orderLineViews(o)
 	return render(c, http.StatusOK, views.KlarnaPay(k.a.chrome(c, "Pay with Klarna"), v))
@@ -358,10 +431,25 @@ func (k *klarnaFlow) submitOnce(c echo.Context, o db.Order, authToken string) (d
 	if done || kp.Submitted() {
 		return done, err
 	}
-	if _, err := k.submitCart(c, o, authToken); err != nil && !errors.Is(err, db.ErrStale) {
+	submit := k.submitCart
+	if kp.SourceOrder != "" {
+		submit = k.submitRepeat
+	}
+	if _, err := submit(c, o, authToken); err != nil && !errors.Is(err, db.ErrStale) {
 		return true, err
 	}
 	return false, nil
+}
+
+// submitRepeat stores "Buy again" attempt o's order request: its own lines,
+// priced when the customer chose "Buy again" and approved in the widget
+// for exactly that amount; the cart plays no part.
+func (k *klarnaFlow) submitRepeat(c echo.Context, o db.Order, authToken string) (klarnaSubmission, error) {
+	sub, err := k.newSubmission(o, o.Lines, o.SalesTax, authToken)
+	if err != nil {
+		return sub, err
+	}
+	return sub, k.submit(c.Request().Context(), o, sub)
 }
 
 // klarnaPlacement is what came of sending an attempt's order, for the
@@ -388,7 +476,7 @@ func (k *klarnaFlow) sendOrder(ctx context.Context, o db.Order, rid string) (kla
 		return klarnaPlacement{}, err // settled meanwhile: its order page shows how
 	}
 	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
-	if err != nil || !kp.Submitted() || k.elsewhere(kp) {
+	if err != nil || !kp.Submitted() || k.elsewhere(o, kp) {
 		// Withdrawn meanwhile (the order page leads back to the widget), or
 		// made at another Klarna API (the order page says so).
 		return klarnaPlacement{}, err
@@ -401,7 +489,7 @@ func (k *klarnaFlow) sendOrder(ctx context.Context, o db.Order, rid string) (kla
 	if err != nil {
 		return klarnaPlacement{}, err
 	}
-	res := k.send(ctx, kp, sub)
+	res := k.send(ctx, o, kp, sub)
 	switch res.outcome {
 	case klarnaOrderPlaced:
 		thanks, err := k.recordPlaced(ctx, o, res.order, att, "Klarna approved the payment.", "Thank you! Klarna approved your payment.")
@@ -440,7 +528,7 @@ func (k *klarnaFlow) submitCart(c echo.Context, o db.Order, authToken string) (k
 		_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCancelled, "The cart was emptied before the order was placed.")
 		// Best effort within the deadline: an authorization lapses by itself.
 		_, _ = awaitProvider(k.a, c, workKey("klarna.cancel_authorization", o.ID), func(ctx context.Context) (struct{}, error) {
-			k.cancelAuthorization(ctx, authToken)
+			k.cancelAuthorization(ctx, o, authToken)
 			return struct{}{}, nil
 		})
 		return klarnaSubmission{}, errEmptyCart
@@ -450,7 +538,7 @@ func (k *klarnaFlow) submitCart(c echo.Context, o db.Order, authToken string) (k
 		// for the old market's currency and country.
 		_ = k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCancelled, "The market changed before the order was placed. Nothing was charged.")
 		_, _ = awaitProvider(k.a, c, workKey("klarna.cancel_authorization", o.ID), func(ctx context.Context) (struct{}, error) {
-			k.cancelAuthorization(ctx, authToken)
+			k.cancelAuthorization(ctx, o, authToken)
 			return struct{}{}, nil
 		})
 		return klarnaSubmission{}, &UserError{Status: http.StatusConflict, Title: "The market changed",
@@ -495,7 +583,7 @@ func (k *klarnaFlow) replace(ctx context.Context, o db.Order, kp db.KlarnaPaymen
 	notice := "Your Klarna approval expired. Please approve the payment again."
 	if klarna.CartChanged(cause) {
 		notice = "Your cart changed after you approved the payment. Please approve the new total with Klarna."
-		k.cancelAuthorization(ctx, authToken) // it still holds for the old cart
+		k.cancelAuthorization(ctx, o, authToken) // it still holds for the old cart
 	}
 	if err := k.a.Store.SetOrderStatus(ctx, o.ID, db.StatusPending, db.StatusCancelled, "Replaced: Klarna asked for a new approval."); err != nil && !errors.Is(err, db.ErrStale) {
 		return klarnaPlacement{}, err
@@ -507,9 +595,13 @@ func (k *klarnaFlow) replace(ctx context.Context, o db.Order, kp db.KlarnaPaymen
 // replaced attempt's session (prev) with it, and asks the customer to
 // approve again.
 func (k *klarnaFlow) reapprove(c echo.Context, prev db.KlarnaPayment, notice string) error {
+	if prev.SourceOrder != "" {
+		// A "Buy again": the next attempt repeats the same earlier order.
+		return k.buyAgainFrom(c, prev.SourceOrder, &prev, notice)
+	}
 	next, _, err := k.a.placeOrder(c, db.ProviderKlarna)
 	if err != nil {
 		return err
 	}
-	return k.openSession(c, next, &prev, notice)
+	return k.openSession(c, next, &prev, "", notice)
 }

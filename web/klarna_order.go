@@ -3,7 +3,6 @@ package web
 import (
 	"crypto/rand"
 	"errors"
-	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -22,8 +21,9 @@ const klarnaElsewhere = "This payment was started in another Klarna environment 
 // create-order call.
 func (k *klarnaFlow) refresh(_ echo.Context, o db.Order) (db.Order, error) { return o, nil }
 
-// orderPart adds how the order was paid (the widget or the linked account)
-// and the next step: back to the widget, retry a buy-again, or buy again.
+// orderPart adds how the order was paid and the next step: back to the
+// widget, or, for a paid order of a customer linked in its Klarna region,
+// buy again.
 func (k *klarnaFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 	ctx := c.Request().Context()
 	here := "/orders/" + o.PublicID
@@ -41,8 +41,8 @@ func (k *klarnaFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 		return orderPart{}, err
 	}
 	var p orderPart
-	v := views.KlarnaOrderView{BuyAgain: kp.Kind == db.KlarnaCustomerToken, SourceOrderID: kp.SourceOrder, Reference: kp.CorrelationID}
-	elsewhere := k.elsewhere(kp)
+	v := views.KlarnaOrderView{Legacy: kp.Kind == db.KlarnaCustomerToken, SourceOrderID: kp.SourceOrder, Reference: kp.CorrelationID}
+	elsewhere := k.elsewhere(o, kp)
 	if elsewhere {
 		v.Notice = klarnaElsewhere
 	}
@@ -57,22 +57,20 @@ func (k *klarnaFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 		p.Actions = append(p.Actions, views.KlarnaConfirming(here))
 	case o.Status == db.StatusPending && kp.Kind == db.KlarnaWidget:
 		p.Actions = append(p.Actions, views.KlarnaContinue("/checkout/klarna/"+o.PublicID))
-	case o.Status == db.StatusPending && kp.Kind == db.KlarnaCustomerToken && kp.SourceOrder != "":
-		// Retry the same attempt: its key makes it one order at most.
-		if attempt, ok := strings.CutPrefix(o.IdempotencyKey, buyAgainKeyPrefix(o.UserID)); ok {
-			p.Actions = append(p.Actions, views.KlarnaBuyAgain(kp.SourceOrder, attempt, true))
-		}
+	case o.Status == db.StatusPending && kp.Kind == db.KlarnaCustomerToken:
+		// An old server-to-server "Buy again" left open: a person settles
+		// it (settleLegacyBuyAgain); nothing here may send it again.
 	case (o.Status == db.StatusAuthorized || o.Status == db.StatusCaptured) && o.UserID != 0:
 		u := currentUser(c)
 		if u == nil || u.ID != o.UserID {
 			break
 		}
-		st, err := k.links.Status(ctx, u.ID)
+		st, err := k.in(o).links.Status(ctx, u.ID)
 		if err != nil {
 			return orderPart{}, err
 		}
 		if st.Linked {
-			p.Actions = append(p.Actions, views.KlarnaBuyAgain(o.PublicID, rand.Text(), false))
+			p.Actions = append(p.Actions, views.KlarnaBuyAgain(o.PublicID, rand.Text()))
 		}
 	}
 	return p, nil

@@ -107,16 +107,17 @@ func (k *klarnaFlow) stored(o db.Order, kp db.KlarnaPayment) (klarnaSubmission, 
 // believed: a lost try may have placed the order, and Klarna promises to
 // replay a key only for Order Management
 // (https://docs.klarna.com/api/escalation-and-retry-policy/).
-func (k *klarnaFlow) send(ctx context.Context, kp db.KlarnaPayment, sub klarnaSubmission) klarnaResult {
+func (k *klarnaFlow) send(ctx context.Context, o db.Order, kp db.KlarnaPayment, sub klarnaSubmission) klarnaResult {
 	var req klarna.OrderRequest
 	if err := json.Unmarshal(sub.body, &req); err != nil {
 		return klarnaResult{outcome: klarnaOrderUnknown, err: err}
 	}
-	ko, err := k.client.CreateOrder(ctx, sub.auth, req, sub.key)
+	c := k.in(o).client
+	ko, err := c.CreateOrder(ctx, sub.auth, req, sub.key)
 	if err == nil {
 		return klarnaResult{outcome: klarnaOrderPlaced, order: ko}
 	}
-	st, rerr := k.client.ReadSession(ctx, kp.SessionID)
+	st, rerr := c.ReadSession(ctx, kp.SessionID)
 	status := klarna.StatusOf(err)
 	switch {
 	case rerr != nil:
@@ -140,7 +141,7 @@ func (k *klarnaFlow) linkAttempt(ctx context.Context, o db.Order, kp db.KlarnaPa
 	if o.UserID == 0 || (kp.Kind == db.KlarnaWidget && kp.Intent != klarna.IntentBuyAndLink) {
 		return nil, nil
 	}
-	return k.links.Begin(ctx, o.UserID)
+	return k.in(o).links.Begin(ctx, o.UserID)
 }
 
 // recordPlaced stores Klarna's order for attempt o: its id, the order paid
@@ -216,14 +217,14 @@ func (k *klarnaFlow) settle(ctx context.Context, o db.Order) (db.Order, error) {
 	}
 	o = cur
 	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
-	if err != nil || k.elsewhere(kp) {
+	if err != nil || k.elsewhere(o, kp) {
 		return o, err // made at another Klarna API: never asked about here (orderPart says so)
 	}
 	if o.Status != db.StatusPending && (o.Status != db.StatusAuthorized || o.ProviderReference != "") {
 		return o, k.a.Store.SetKlarnaSettleAfter(ctx, o.ID, time.Time{})
 	}
 	if kp.Kind == db.KlarnaCustomerToken {
-		return k.settleBuyAgain(ctx, o, kp)
+		return k.settleLegacyBuyAgain(ctx, o)
 	}
 	var sub klarnaSubmission
 	if kp.Submitted() {
@@ -241,7 +242,7 @@ func (k *klarnaFlow) settle(ctx context.Context, o db.Order) (db.Order, error) {
 	if err != nil {
 		return o, err
 	}
-	res := k.send(ctx, kp, sub)
+	res := k.send(ctx, o, kp, sub)
 	switch res.outcome {
 	case klarnaOrderPlaced:
 		_, err = k.recordPlaced(ctx, o, res.order, att, "Klarna approved the payment.", "")
@@ -251,7 +252,7 @@ func (k *klarnaFlow) settle(ctx context.Context, o db.Order) (db.Order, error) {
 		}
 	case klarnaOrderReapprove:
 		if klarna.CartChanged(res.err) {
-			k.cancelAuthorization(ctx, sub.auth)
+			k.cancelAuthorization(ctx, o, sub.auth)
 		}
 		err = k.close(ctx, o, db.StatusCancelled, "Klarna's approval ran out before the order was placed. Nothing was charged.")
 	case klarnaOrderRefused:
@@ -271,7 +272,7 @@ func (k *klarnaFlow) settle(ctx context.Context, o db.Order) (db.Order, error) {
 // stored its requests): found, it is that try's request, stored now, for the
 // caller to send again.
 func (k *klarnaFlow) settleUnsubmitted(ctx context.Context, o db.Order, kp db.KlarnaPayment) (sub klarnaSubmission, found bool, err error) {
-	st, err := k.client.ReadSession(ctx, kp.SessionID)
+	st, err := k.in(o).client.ReadSession(ctx, kp.SessionID)
 	ends := kp.CreatedAt.Add(klarnaSessionTTL)
 	switch {
 	case klarna.StatusOf(err) == http.StatusNotFound:
@@ -305,8 +306,8 @@ func (k *klarnaFlow) close(ctx context.Context, o db.Order, to db.Status, detail
 
 // cancelAuthorization cancels an authorization that will not become an
 // order, best effort: it lapses by itself after 60 minutes.
-func (k *klarnaFlow) cancelAuthorization(ctx context.Context, auth string) {
-	if err := k.client.CancelAuthorization(ctx, auth); err != nil && klarna.StatusOf(err) != http.StatusNotFound {
+func (k *klarnaFlow) cancelAuthorization(ctx context.Context, o db.Order, auth string) {
+	if err := k.in(o).client.CancelAuthorization(ctx, auth); err != nil && klarna.StatusOf(err) != http.StatusNotFound {
 		k.a.Log.Warn("klarna: releasing a stale authorization failed", "correlation_id", klarna.CorrelationID(err))
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"refshop/db"
 	"refshop/web/klarna"
+	"refshop/web/market"
 )
 
 // Every create-order try goes unanswered, but the lost tries placed the
@@ -243,7 +244,7 @@ func TestKlarnaSweepBacksOffThenLeavesItToAPerson(t *testing.T) {
 		}
 		k.clock.Advance(time.Second)
 	}
-	if due, _ := k.Store.KlarnaAttemptsToSettle(ctx, k.App.klarna.env(), k.clock.Now().Add(24*time.Hour), klarnaMaxSettleTries, 10); len(due) != 0 {
+	if due, _ := k.Store.KlarnaAttemptsToSettle(ctx, k.App.klarna.regions[market.RegionEU].env, k.clock.Now().Add(24*time.Hour), klarnaMaxSettleTries, 10); len(due) != 0 {
 		t.Errorf("still due after %d tries: %v", klarnaMaxSettleTries, due)
 	}
 	if logs := k.logText(); !strings.Contains(logs, "klarna sweep: giving up") || !strings.Contains(logs, "order="+id) {
@@ -318,46 +319,37 @@ func TestKlarnaTwoSubmitsOfOneApprovalMakeOneOrder(t *testing.T) {
 	}
 }
 
-// "Buy again" that Klarna did not answer is not called free of charge; the
-// sweep retries it with its stored request and key, which places one order.
-func TestKlarnaBuyAgainLeftOpenIsSettledBySweep(t *testing.T) {
+// A "Buy again" an earlier version of the shop sent server to server with
+// the account-linking token and left open is never sent again (Klarna
+// documents no such call): the sweep logs it for a person, once, and asks
+// Klarna nothing.
+func TestKlarnaSweepLeavesALegacyBuyAgainToAPerson(t *testing.T) {
 	k := newKlarnaApp(t)
-	_, _, _, p := k.buyAgainFaulted(t, "ines@example.com", map[string]any{"lose_answer": true})
-	if p.status < 500 || strings.Contains(p.body, "Nothing was charged") || !strings.Contains(p.body, "do not pay again") {
-		t.Fatalf("%d, want a 5xx that does not guess:\n%s", p.status, p.body)
-	}
-	var id string
-	if err := k.DB.Read.QueryRow(`SELECT public_id FROM orders WHERE status = 'pending'`).Scan(&id); err != nil {
+	b := k.shopper(t, "olaf@example.com", "carafe")
+	first := k.buy(t, b, true)
+	u, _ := k.Store.UserByEmail(t.Context(), "olaf@example.com")
+	o, err := k.Store.CreateOrder(t.Context(), db.NewOrder{UserID: u.ID, Provider: db.ProviderKlarna, IdempotencyKey: buyAgainKeyPrefix(u.ID) + "LEGACY",
+		Market: "de", Currency: "EUR", Lines: orderStatus(t, k.testApp, first).Lines})
+	if err != nil {
 		t.Fatal(err)
 	}
-	k.sweep(t, klarnaSettleAfter)
-	o, _ := k.Store.OrderByPublicID(context.Background(), id)
-	if o.Status != db.StatusAuthorized || o.ProviderReference == "" {
-		t.Fatalf("after the sweep: %s ref %q", o.Status, o.ProviderReference)
-	}
-	if n := k.sb.State.Calls("klarna.customer_token_order"); n != 4 {
-		t.Errorf("customer_token_order calls = %d, want 4 (three lost, one replayed)", n)
-	}
-}
-
-// A "Buy again" left open before the shop stored its requests is not sent
-// by the sweep (a retry Klarna does not replay would place it now): it is
-// logged for a person, once.
-func TestKlarnaSweepLeavesAnOldBuyAgainToAPerson(t *testing.T) {
-	k := newKlarnaApp(t)
-	k.buyAgainFaulted(t, "olaf@example.com", map[string]any{"status": 503})
-	// As the migration leaves such an attempt: no request, due at once.
-	if _, err := k.DB.Write.Exec(`UPDATE klarna_payments SET order_key = '', order_request = '', settle_after_ms = 0
-		WHERE kind = 'customer_token'`); err != nil {
+	if err := k.Store.CreateKlarnaPayment(t.Context(), db.KlarnaPayment{OrderID: o.ID, Environment: k.App.klarna.regions[market.RegionEU].env,
+		Kind: db.KlarnaCustomerToken, SourceOrder: first, KlarnaSubmission: db.KlarnaSubmission{Key: "k", Request: "{}"},
+		SettleAfter: k.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	before := k.sb.State.Calls("klarna.customer_token_order") + k.sb.State.Calls("klarna.read_session")
 	k.sweep(t, 0)
 	k.sweep(t, time.Hour)
-	if n := k.sb.State.Calls("klarna.customer_token_order"); n != 3 {
-		t.Errorf("customer_token_order calls = %d, want the request's 3 only", n)
+	if n := k.sb.State.Calls("klarna.customer_token_order") + k.sb.State.Calls("klarna.read_session"); n != before {
+		t.Errorf("Klarna was asked about the legacy attempt (%d calls)", n-before)
 	}
-	if logs := k.logText(); strings.Count(logs, "a Buy again attempt from before the shop stored its requests") != 1 {
+	if logs := k.logText(); strings.Count(logs, "sent server to server with the account-linking token is open") != 1 {
 		t.Errorf("not logged once for a person:\n%s", logs)
+	}
+	page := b.get("/orders/" + o.PublicID)
+	if page.doc(t).Find("form button").FilterFunction(func(_ int, s *goquery.Selection) bool { return strings.Contains(s.Text(), "Klarna") }).Length() != 0 {
+		t.Error("the legacy attempt's page offers to send it again")
 	}
 }
 
@@ -458,30 +450,31 @@ func TestKlarnaSlowOrderAnswersInTimeAndARepeatedSubmitJoins(t *testing.T) {
 	}
 }
 
-// Klarna slower than the deadline on "Buy again": the new attempt's page
-// says it is being confirmed, and the order is placed once.
+// Klarna slower than the deadline on the "Buy again" session: the request
+// answers in time with the attempt's order page, which says the payment is
+// being started, and the payment page follows once Klarna answered.
 func TestKlarnaSlowBuyAgainAnswersInTime(t *testing.T) {
 	k := newKlarnaApp(t)
 	b := k.shopper(t, "bo@example.com", "carafe")
 	first := k.buy(t, b, true)
 	attempt := b.get("/orders/"+first).doc(t).Find("input[name=attempt]").AttrOr("value", "")
 	k.tinyDeadline()
-	k.sb.Delay(t, "klarna.customer_token_order", "1s", 1)
+	k.sb.Delay(t, "klarna.create_session", "1s", 1)
 	p := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {attempt}})
 	id, ok := strings.CutPrefix(p.location, "/orders/")
 	if p.status != http.StatusSeeOther || !ok || id == first {
 		t.Fatalf("buy again past the deadline: %d to %q %s", p.status, p.location, p.body)
 	}
-	if o := orderStatus(t, k.testApp, id); o.Status != db.StatusPending {
-		t.Fatalf("the order is %s before Klarna answered: the request waited for it", o.Status)
-	}
-	wantConfirming(t, b, id, "klarna-confirming")
-	eventually(t, "the order is recorded", func() bool {
-		return orderStatus(t, k.testApp, id).Status == db.StatusAuthorized
+	wantConfirming(t, b, id, "klarna-starting")
+	eventually(t, "the session is recorded", func() bool {
+		_, err := k.Store.KlarnaPaymentByOrder(t.Context(), orderStatus(t, k.testApp, id).ID)
+		return err == nil
 	})
-	wantSettledPage(t, b, id)
-	if n := k.sb.State.Calls("klarna.customer_token_order"); n != 1 {
-		t.Errorf("customer_token_order called %d times, want 1", n)
+	if page := b.get("/orders/" + id); !strings.Contains(page.body, "Continue with Klarna") {
+		t.Errorf("the order page does not lead to the widget:\n%s", page.body)
+	}
+	if n := k.sb.State.Calls("klarna.create_session"); n != 2 {
+		t.Errorf("create_session called %d times, want 2 (the first purchase and this one)", n)
 	}
 }
 

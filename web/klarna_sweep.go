@@ -25,7 +25,16 @@ func (k *klarnaFlow) sweepOnce(ctx context.Context) {
 		name: "klarna sweep", maxTries: klarnaMaxSettleTries,
 		giveUp: "find this order in Klarna's Merchant Portal by merchant_reference1 and settle it by hand",
 		due: func(ctx context.Context, now time.Time, maxTries int) ([]string, error) {
-			return a.Store.KlarnaAttemptsToSettle(ctx, k.env(), now, maxTries, klarnaSweepBatch)
+			// Each region's attempts, at the API they were made at.
+			var ids []string
+			for _, env := range k.environments() {
+				due, err := a.Store.KlarnaAttemptsToSettle(ctx, env, now, maxTries, klarnaSweepBatch)
+				if err != nil {
+					return ids, err
+				}
+				ids = append(ids, due...)
+			}
+			return ids, nil
 		},
 		settle: func(ctx context.Context, o db.Order) error {
 			_, err := k.settle(ctx, o)

@@ -30,6 +30,12 @@ func WithProviderClients(d Deps) Deps {
 		k := d.Config.Klarna
 		d.Klarna = klarna.New(klarna.Config{BaseURL: k.APIURL, Username: k.Username, Password: k.Password, HTTP: d.HTTP, Log: d.Log})
 	}
+	if d.KlarnaNA == nil {
+		// North America is a separate merchant account on its own host:
+		// its own URL and credentials.
+		na := d.Config.Klarna.NA
+		d.KlarnaNA = klarna.New(klarna.Config{BaseURL: na.APIURL, Username: na.Username, Password: na.Password, HTTP: d.HTTP, Log: d.Log})
+	}
 	if d.KlarnaSignIn == nil {
 		k := d.Config.Klarna
 		// Token lifetimes run on the provider's clock, so moving the

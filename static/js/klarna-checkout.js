@@ -2,10 +2,13 @@
  * The Klarna payment page: the Klarna Payments SDK's own calls, so the same
  * page works against the real Klarna (KLARNA_SDK_URL) and the sandbox.
  *   init({ client_token })   the session's client token, from the page
- *   load({ container, payment_method_category: 'klarna' })
- *   authorize({ payment_method_category: 'klarna' })   on "Buy with Klarna"
- * An approved authorization's token is posted to the shop, which places the
- * order server to server. Nothing else leaves the page.
+ *   load({ container, payment_method_category })   the category picked
+ *   authorize({ payment_method_category })          the same, on "Buy with Klarna"
+ * The categories are the session's payment_method_categories, which the page
+ * lists as radio buttons with Klarna's names; none is hard-coded here.
+ * Picking another one loads the widget for it. An approved authorization's
+ * token is posted to the shop, which places the order server to server.
+ * Nothing else leaves the page.
  */
 (function () {
   'use strict';
@@ -14,18 +17,35 @@
   var status = document.getElementById('klarna-status');
   var form = document.getElementById('klarna-authorize-form');
   if (!root || !buy || !form) return;
+  var choices = root.querySelectorAll('input[name="payment_method_category"]');
+  var loading = 0; // the latest load: an earlier one's answer is stale
 
   function say(text) { status.textContent = text; }
 
-  function start() {
+  function picked() {
+    for (var i = 0; i < choices.length; i++) {
+      if (choices[i].checked) return choices[i].value;
+    }
+    return '';
+  }
+
+  function load() {
+    var category = picked();
+    buy.disabled = true;
+    if (!category) {
+      say('Klarna offers no way to pay for this order. Choose another payment method.');
+      return;
+    }
+    var mine = ++loading;
+    say('Loading Klarna…');
     try {
-      Klarna.Payments.init({ client_token: root.dataset.clientToken });
-      Klarna.Payments.load({ container: '#klarna-payments-container', payment_method_category: 'klarna' }, {}, function (res) {
+      Klarna.Payments.load({ container: '#klarna-payments-container', payment_method_category: category }, {}, function (res) {
+        if (mine !== loading) return;
         if (res && res.show_form) {
           buy.disabled = false;
           say('');
         } else {
-          say('Klarna is not available for this order. Go back to the checkout to start again, or choose another payment method.');
+          say('Klarna cannot offer this way to pay for this order. Pick another, or choose another payment method.');
         }
       });
     } catch (e) {
@@ -33,9 +53,22 @@
     }
   }
 
+  function start() {
+    try {
+      Klarna.Payments.init({ client_token: root.dataset.clientToken });
+    } catch (e) {
+      say('Klarna could not start (' + e.name + '). Choose another payment method.');
+      return;
+    }
+    for (var i = 0; i < choices.length; i++) choices[i].addEventListener('change', load);
+    load();
+  }
+
   buy.addEventListener('click', function () {
+    var category = picked();
+    if (!category) return;
     say('Waiting for Klarna…');
-    Klarna.Payments.authorize({ payment_method_category: 'klarna' }, {}, function (res) {
+    Klarna.Payments.authorize({ payment_method_category: category }, {}, function (res) {
       if (res && res.approved && res.authorization_token) {
         say('Approved. Placing your order…');
         form.elements.authorization_token.value = res.authorization_token;
@@ -43,7 +76,7 @@
         return;
       }
       if (res && res.show_form === false) {
-        say('Klarna cannot be used for this purchase. Choose another payment method. Nothing was charged.');
+        say('Klarna cannot be used for this purchase in this way. Pick another, or choose another payment method. Nothing was charged.');
         return;
       }
       buy.disabled = false;

@@ -123,7 +123,18 @@ func (c *Client) CancelAuthorization(ctx context.Context, authorizationToken str
 	})
 }
 
-// ReadCustomerToken reads a customer token's status.
+// The Customer Token API calls below take a token_id: the recurring token
+// Klarna mints with POST /payments/v1/authorizations/{authorizationToken}/customer-token
+// after a session with intent tokenize or buy_and_tokenize. They are not for
+// the account-linking customer_token (krn:partner:...:identity:customer-token:...),
+// which Klarna documents only inside a session's customer object: Klarna
+// documents no endpoint that charges, reads or cancels that token server to
+// server. The shop's "Buy again" is therefore customer present (a session
+// carrying the linked token, the widget ready to buy), and the shop calls
+// none of these today.
+
+// ReadCustomerToken reads a Customer Token API token's status (GET
+// /customer-token/v1/tokens/{token_id}).
 func (c *Client) ReadCustomerToken(ctx context.Context, token secret.Secret) (TokenInfo, error) {
 	var out TokenInfo
 	err := c.do(ctx, call{
@@ -133,8 +144,10 @@ func (c *Client) ReadCustomerToken(ctx context.Context, token secret.Secret) (To
 	return out, err
 }
 
-// CustomerTokenOrder places an order server to server with a customer token
-// (no widget). When Klarna rotated the token the answer carries the new one.
+// CustomerTokenOrder places an order server to server with a token_id the
+// customer agreed to (intent tokenize or buy_and_tokenize). Its documented
+// refusals: TokenGone (the token cannot be charged), TokenOrderFallback (the
+// customer, if present, pays in the widget instead), TokenOrderRetryable.
 func (c *Client) CustomerTokenOrder(ctx context.Context, token secret.Secret, req TokenOrderRequest, idemKey string) (Order, error) {
 	var w wireOrder
 	err := c.do(ctx, call{
@@ -145,8 +158,8 @@ func (c *Client) CustomerTokenOrder(ctx context.Context, token secret.Secret, re
 	return w.order(), err
 }
 
-// CancelCustomerToken cancels a customer token at Klarna (PATCH status
-// CANCELLED; Klarna answers 202).
+// CancelCustomerToken cancels a token_id at Klarna (PATCH status CANCELLED;
+// Klarna answers 202).
 func (c *Client) CancelCustomerToken(ctx context.Context, token secret.Secret, idemKey string) error {
 	return c.do(ctx, call{
 		name: "customer_token_status", method: http.MethodPatch, template: "/customer-token/v1/tokens/{customer_token}/status",

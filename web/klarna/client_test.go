@@ -75,7 +75,7 @@ func TestCreateSessionSendsTheDocumentedRequest(t *testing.T) {
 		Purchase: Purchase{PurchaseCountry: "SE", PurchaseCurrency: "SEK", Locale: "sv-SE",
 			OrderAmount: 10000, OrderTaxAmount: 2000,
 			OrderLines: []OrderLine{{Type: "digital", Reference: "INV-1001", Name: "Invoice 1001", Quantity: 1, UnitPrice: 10000,
-				TaxRate: 2500, TotalAmount: 10000, TotalTaxAmount: 2000}},
+				TaxRate: new(2500), TotalAmount: 10000, TotalTaxAmount: new(int64(2000))}},
 			MerchantURLs: &MerchantURLs{Confirmation: "https://shop.example/klarna/confirm?sid={session.id}&oid={order.id}"}},
 		Customer: &Customer{CustomerToken: secret.New("krn:partner:eu1:live:identity:customer-token:AbCdEfGh1234567"),
 			KlarnaAccessToken: secret.New("ory_at_example")},
@@ -421,5 +421,67 @@ func TestAnsweredEveryTry(t *testing.T) {
 	c = New(Config{BaseURL: srv.URL, HTTP: &http.Client{Transport: rt}, Sleep: noSleep})
 	if _, err = c.ReadSession(context.Background(), "s1"); AnsweredEveryTry(err) || AnsweredEveryTry(errors.New("other")) {
 		t.Errorf("no answer at all counts as answered: %v", err)
+	}
+}
+
+// A US session follows Klarna's US tax rules: the documented sample's
+// amounts, sales tax as its own line, and no tax_rate on any line.
+func TestUSLinesFollowKlarnasUSTaxRules(t *testing.T) {
+	f, c, _ := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte, n int) {
+		answer(w, 200, testdata(t, "create_session_response.json"))
+	})
+	lines, amount, tax := USLines([]Item{{Reference: "19-402", Name: "Battery Power Pack", Quantity: 1, UnitPrice: 20000, TaxRate: 1900}}, 1000)
+	req := SessionRequest{AcquiringChannel: "ECOMMERCE", Intent: IntentBuy, Purchase: Purchase{PurchaseCountry: "US",
+		PurchaseCurrency: "USD", Locale: "en-US", OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines}}
+	if _, err := c.CreateSession(context.Background(), req, "k"); err != nil {
+		t.Fatal(err)
+	}
+	var got, want any
+	_ = json.Unmarshal(f.last.body, &got)
+	_ = json.Unmarshal(testdata(t, "create_session_request_us.json"), &want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("request body\n got %s\nwant the documented US sample", f.last.body)
+	}
+	if bytes.Contains(f.last.body, []byte("tax_rate")) || bytes.Contains(f.last.body, []byte("total_tax_amount")) {
+		t.Errorf("a US line carries tax fields: %s", f.last.body)
+	}
+}
+
+// A European line always carries tax_rate and total_tax_amount, a 0% one
+// too (Norway's books).
+func TestEuropeanLinesCarryTheirTaxRateEvenAtZero(t *testing.T) {
+	lines, _, tax := Lines([]Item{{Name: "Book", Quantity: 1, UnitPrice: 19900, TaxRate: 0}, {Name: "Tea", Quantity: 2, UnitPrice: 850, TaxRate: 1500}})
+	b, _ := json.Marshal(lines)
+	if bytes.Count(b, []byte(`"tax_rate":`)) != 2 || bytes.Count(b, []byte(`"total_tax_amount":`)) != 2 || !bytes.Contains(b, []byte(`"tax_rate":0`)) {
+		t.Errorf("lines %s", b)
+	}
+	if tax != lines[1].Tax() || lines[0].Tax() != 0 {
+		t.Errorf("order tax %d", tax)
+	}
+}
+
+// The token-order refusals Klarna documents, each classified as its page
+// says: gone, fall back to the widget, or try again.
+func TestTokenOrderErrorsAreClassifiedAsDocumented(t *testing.T) {
+	cases := []struct {
+		status                    int
+		code                      string
+		gone, fallback, retryable bool
+	}{
+		{404, "TOKEN_NOT_FOUND", true, false, false},
+		{403, "TOKEN_SUSPENDED", true, false, false},
+		{403, "TOKEN_CANCELLED", true, false, false},
+		{403, "TOKEN_FORBIDDEN", true, false, false},
+		{403, "UNAVAILABLE_PAYMENT_METHOD", false, true, false},
+		{403, "PAYMENT_METHOD_CURRENCY_MISMATCH", false, false, false},
+		{403, "PAYMENT_METHOD_FAILED", false, false, true},
+		{503, "SERVICE_UNAVAILABLE", false, false, true},
+		{400, "BAD_REQUEST", false, false, false},
+	}
+	for _, tc := range cases {
+		err := &Error{Op: "customer_token_order", Answered: true, Status: tc.status, Code: tc.code}
+		if TokenGone(err) != tc.gone || TokenOrderFallback(err) != tc.fallback || TokenOrderRetryable(err) != tc.retryable {
+			t.Errorf("%d %s: gone %v fallback %v retryable %v", tc.status, tc.code, TokenGone(err), TokenOrderFallback(err), TokenOrderRetryable(err))
+		}
 	}
 }

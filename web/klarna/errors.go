@@ -114,17 +114,43 @@ func NeedsReapproval(err error) bool {
 // customer approved.
 func CartChanged(err error) bool { return StatusOf(err) == http.StatusConflict }
 
-// TokenGone reports that a customer token is unknown (404) or cancelled or
-// suspended (403 TOKEN_CANCELLED, TOKEN_SUSPENDED): the account link is dead
-// and the customer must link again. Other 403s (a currency the token's
-// payment method does not take) leave the token as it is.
+// TokenGone reports that a Customer Token API token (a token_id) can no
+// longer be charged by this merchant: 404 TOKEN_NOT_FOUND, or 403
+// TOKEN_CANCELLED, TOKEN_SUSPENDED or TOKEN_FORBIDDEN ("usage forbidden, e.g.
+// by this merchant ID"). Other 403s (PAYMENT_METHOD_CURRENCY_MISMATCH,
+// UNAVAILABLE_PAYMENT_METHOD, PAYMENT_METHOD_FAILED) leave the token as it
+// is. Error table:
+// https://docs.klarna.com/kco/use-cases/place-order-token
 func TokenGone(err error) bool {
 	var e *Error
 	if !errors.As(err, &e) {
 		return false
 	}
 	return e.Status == http.StatusNotFound ||
-		(e.Status == http.StatusForbidden && (e.Code == "TOKEN_CANCELLED" || e.Code == "TOKEN_SUSPENDED"))
+		(e.Status == http.StatusForbidden && (e.Code == "TOKEN_CANCELLED" || e.Code == "TOKEN_SUSPENDED" || e.Code == "TOKEN_FORBIDDEN"))
+}
+
+// TokenOrderFallback reports the token-order refusal Klarna documents as the
+// trigger of its fallback purchase flow: 403 UNAVAILABLE_PAYMENT_METHOD (the
+// token cannot be charged because of a funding source issue). With the
+// customer present, the shop creates a new session with intent buy and lets
+// the customer pay in the widget
+// (https://docs.klarna.com/payments/web-payments/integrate-with-klarna-payments/tokenized-payments/handle-token-order-failure).
+func TokenOrderFallback(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusForbidden && e.Code == "UNAVAILABLE_PAYMENT_METHOD"
+}
+
+// TokenOrderRetryable reports a token-order refusal Klarna says may succeed
+// when tried again later: 403 PAYMENT_METHOD_FAILED ("a temporary issue with
+// the payment method"), 500 and 503 SERVICE_UNAVAILABLE.
+func TokenOrderRetryable(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || !e.Answered {
+		return false
+	}
+	return (e.Status == http.StatusForbidden && e.Code == "PAYMENT_METHOD_FAILED") ||
+		e.Status == http.StatusInternalServerError || e.Status == http.StatusServiceUnavailable
 }
 
 // Unanswered reports a Klarna call that got no answer (a timeout, a refused

@@ -9,27 +9,48 @@ import (
 )
 
 // Intent values for a payment session. The OpenAPI enum has buy, tokenize and
-// buy_and_tokenize; Klarna's account-linking guide adds buy_and_link.
+// buy_and_tokenize; Klarna's account-linking guide adds buy_and_link ("to
+// both complete a payment and link or refresh the customer token").
 const (
 	IntentBuy        = "buy"
 	IntentBuyAndLink = "buy_and_link" // pay and link (or refresh) the customer's Klarna account
 )
 
-// OrderLine is one line of a session or an order. Amounts are minor units,
-// tax included; TaxRate has two implied decimals (1900 = 19%).
+// OrderLine is one line of a session or an order. Amounts are minor units.
+// In Europe unit_price and total_amount include tax and every line carries
+// tax_rate (two implied decimals, 1900 = 19%) and total_tax_amount. In the
+// United States neither field is present on any line (Klarna's tax-handling
+// guide): tax is a line of its own, type sales_tax. The pointers tell "not
+// sent" from a 0% rate, which a European line sends.
 type OrderLine struct {
-	Type                string `json:"type,omitempty"` // physical, discount, shipping_fee, ...
+	Type                string `json:"type,omitempty"` // physical, discount, shipping_fee, sales_tax, ...
 	Reference           string `json:"reference,omitempty"`
 	Name                string `json:"name"`
 	Quantity            int64  `json:"quantity"`
 	QuantityUnit        string `json:"quantity_unit,omitempty"`
 	UnitPrice           int64  `json:"unit_price"`
-	TaxRate             int    `json:"tax_rate"`
+	TaxRate             *int   `json:"tax_rate,omitempty"`
 	TotalAmount         int64  `json:"total_amount"`
 	TotalDiscountAmount int64  `json:"total_discount_amount"`
-	TotalTaxAmount      int64  `json:"total_tax_amount"`
+	TotalTaxAmount      *int64 `json:"total_tax_amount,omitempty"`
 	ProductURL          string `json:"product_url,omitempty"`
 	ImageURL            string `json:"image_url,omitempty"`
+}
+
+// Rate is the line's tax_rate, 0 when it carries none.
+func (l OrderLine) Rate() int {
+	if l.TaxRate == nil {
+		return 0
+	}
+	return *l.TaxRate
+}
+
+// Tax is the line's total_tax_amount, 0 when it carries none.
+func (l OrderLine) Tax() int64 {
+	if l.TotalTaxAmount == nil {
+		return 0
+	}
+	return *l.TotalTaxAmount
 }
 
 // MerchantURLs are where Klarna sends the customer and its notifications.
@@ -111,7 +132,10 @@ type SessionRequest struct {
 	Customer *Customer `json:"customer,omitempty"`
 }
 
-// PaymentMethodCategory is one way to pay the session offers.
+// PaymentMethodCategory is one way to pay the session offers. The page lists
+// them by Name and loads and authorizes the widget with the Identifier the
+// customer picked (Klarna.Payments.load and authorize take it as
+// payment_method_category).
 type PaymentMethodCategory struct {
 	Identifier string `json:"identifier"` // klarna, pay_later, pay_now, pay_over_time, ...
 	Name       string `json:"name"`

@@ -190,33 +190,11 @@ func (k *Keeper) Unlink(ctx context.Context, userID int64) error {
 	return a.Forget(ctx)
 }
 
-// Known asks Klarna about the stored token before a session carries it. A
-// token Klarna does not know, or no longer accepts (a sandbox reset, a
-// switch of environments, a cancellation at Klarna), is forgotten and Known
-// reports false: the customer links again in the widget. Without a stored
-// token it reports false. An error means Klarna could not say: the token is
-// kept, and a session may still carry it (Klarna falls back to its login
-// for a dead one).
-func (a *Attempt) Known(ctx context.Context) (bool, error) {
-	if a.token.IsZero() {
-		return false, nil
-	}
-	info, err := a.k.cfg.Client.ReadCustomerToken(ctx, a.token)
-	switch {
-	case err == nil && info.Active():
-		return true, nil
-	case err != nil && !klarna.TokenGone(err):
-		return false, err
-	}
-	if err := a.Forget(ctx); err != nil {
-		return false, err
-	}
-	a.token = secret.Secret{}
-	return false, nil
-}
-
-// Forget drops the token the attempt read, which Klarna says is dead
-// (unknown or cancelled), if it is still the one stored.
+// Forget drops the token the attempt read, if it is still the one stored.
+// (The keeper does not ask Klarna about a token before a session carries
+// it: Klarna documents no call to read an account-linking token, and one it
+// no longer accepts only brings back its login; the order's answer then
+// carries a new one, which Save stores.)
 func (a *Attempt) Forget(ctx context.Context) error {
 	err := a.k.cfg.Store.ClearKlarnaToken(ctx, a.k.cfg.Environment, a.userID, a.version)
 	if errors.Is(err, db.ErrStale) {

@@ -370,26 +370,3 @@ func TestUnlinkBeforeARecognisedOrderFinishesStaysUnlinked(t *testing.T) {
 		t.Error("linked again")
 	}
 }
-
-// Known keeps a token Klarna accepts, keeps one Klarna cannot be asked
-// about, and forgets one Klarna no longer knows.
-func TestKnownForgetsOnlyATokenKlarnaNoLongerKnows(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	if known, err := e.begin().Known(ctx); known || err != nil {
-		t.Errorf("not linked: %v %v", known, err)
-	}
-	tok := e.purchase("n1", true)
-	if known, err := e.begin().Known(ctx); !known || err != nil {
-		t.Fatalf("a live token: %v %v", known, err)
-	}
-	e.control("/control/faults", map[string]any{"operation": "klarna.customer_token_read", "status": 503, "times": 3})
-	if known, err := e.begin().Known(ctx); known || err == nil || e.stored() != tok.Reveal() {
-		t.Fatalf("Klarna unavailable: %v %v, stored kept %v", known, err, e.stored() == tok.Reveal())
-	}
-	e.control("/control/reset", nil) // Klarna forgot every token
-	att := e.begin()
-	if known, err := att.Known(ctx); known || err != nil || !att.Token().IsZero() || e.stored() != "" {
-		t.Errorf("a token Klarna forgot: %v %v, still stored %q", known, err, e.stored())
-	}
-}

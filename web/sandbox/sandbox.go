@@ -84,9 +84,12 @@ func indexView(st *control.State) sandboxviews.IndexView {
 		v.Providers = append(v.Providers, p)
 	}
 	k := cfg.Klarna
-	add(k.Enabled, "Klarna Payments and Customer Token API", "/klarna/api", "https://api.playground.klarna.com",
+	add(k.Enabled, "Klarna Payments and Customer Token API, Europe (Germany, Norway)", "/klarna/api", "https://api.playground.klarna.com",
 		credential("Basic auth username", "KLARNA_USERNAME", k.Username),
 		credential("Basic auth password", "KLARNA_PASSWORD", k.Password))
+	add(k.Enabled, "Klarna Payments and Customer Token API, North America (United States)", "/klarna/api-na", "https://api-na.playground.klarna.com",
+		credential("Basic auth username", "KLARNA_NA_USERNAME", k.NAUsername),
+		credential("Basic auth password", "KLARNA_NA_PASSWORD", k.NAPassword))
 	add(k.Enabled, "Klarna identity (Sign in with Klarna, OIDC issuer)", "/klarna/login", "https://login.playground.klarna.com",
 		credential("client_id", "KLARNA_CLIENT_ID", k.ClientID),
 		credential("client_secret", "KLARNA_CLIENT_SECRET", k.ClientSecret),

@@ -90,3 +90,34 @@ test('tools steer the sandbox with JSON, and nothing else', async ({ request }) 
   expect(cleared.status()).toBe(200);
   expect((await sandboxState(request)).faults['vipps.create_payment']).toBeUndefined();
 });
+
+// Klarna's two regions are two merchant accounts on two bases: each answers
+// only its own credentials and serves only its own countries, and a session's
+// payment method categories follow its market. (API calls only: the shop's
+// Klarna specs drive the widget.)
+test('Klarna: each region answers only its own account and offers its market’s categories', async ({ request }) => {
+  const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+  const eu = basic('PK_sandbox_refshop', process.env.E2E_KLARNA_PASSWORD ?? 'sandbox-klarna-api-key');
+  const na = basic('PN_sandbox_refshop', 'sandbox-klarna-na-api-key');
+  const session = (country: string, currency: string, locale: string) => ({
+    purchase_country: country, purchase_currency: currency, locale, order_amount: 1000, order_tax_amount: 0,
+    order_lines: [{ name: 'Tea towel', quantity: 1, unit_price: 1000, tax_rate: 0, total_amount: 1000, total_tax_amount: 0 }],
+  });
+  const create = (base: string, auth: string, body: object) =>
+    request.post(`${sandboxURL}${base}/payments/v1/sessions`, { headers: { Authorization: auth }, data: body });
+
+  const de = await create('/klarna/api', eu, session('DE', 'EUR', 'en-DE'));
+  expect(de.status()).toBe(200);
+  expect((await de.json()).payment_method_categories.map((c: any) => c.identifier)).toEqual(['pay_later', 'pay_now', 'pay_over_time']);
+  const us = await create('/klarna/api-na', na, session('US', 'USD', 'en-US'));
+  expect(us.status()).toBe(200);
+  expect((await us.json()).payment_method_categories.map((c: any) => c.identifier)).toEqual(['pay_over_time', 'pay_later']);
+
+  expect((await create('/klarna/api-na', eu, session('US', 'USD', 'en-US'))).status()).toBe(401);
+  expect((await create('/klarna/api', na, session('DE', 'EUR', 'en-DE'))).status()).toBe(401);
+  const wrongRegion = await create('/klarna/api', eu, session('US', 'USD', 'en-US'));
+  expect(wrongRegion.status()).toBe(400);
+  expect((await wrongRegion.json()).error_code).toBe('BAD_VALUE');
+  const wrongLocale = await create('/klarna/api', eu, session('NO', 'NOK', 'de-DE'));
+  expect((await wrongLocale.json()).error_messages[0]).toMatch(/^Bad value: locale/);
+});

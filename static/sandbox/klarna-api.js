@@ -13,8 +13,13 @@
  *
  * Errors thrown, named as Klarna names them: InvalidClientTokenError,
  * ApplicationNotInitializedError, InvalidContainerSelectorError,
- * PaymentMethodCategoryNotProvidedError. window.klarnaAsyncCallback runs once
- * the SDK is ready.
+ * PaymentMethodCategoryNotProvidedError, and
+ * PaymentMethodCategoryNotSupportedError when load() or authorize() names a
+ * payment_method_category the session does not offer (the callback is called
+ * first: load with { show_form: false }, authorize with { approved: false,
+ * show_form: false }). Use the identifiers of the session's
+ * payment_method_categories. window.klarnaAsyncCallback runs once the SDK is
+ * ready.
  *
  * The widget is a page of the SDK's own origin in an iframe; the two talk by
  * postMessage and each checks the other's origin and window.
@@ -31,7 +36,7 @@
     return e;
   }
 
-  var app = null; // { clientToken, sessionId } after init
+  var app = null; // { clientToken, sessionId, categories } after init
   var instances = {}; // by instance_id ('' for the default instance)
 
   // A client token is a JWT whose payload names the session.
@@ -59,7 +64,29 @@
     }
     Object.keys(instances).forEach(function (k) { removeInstance(instances[k]); });
     instances = {};
-    app = { clientToken: options.client_token, sessionId: claims.session_id };
+    app = {
+      clientToken: options.client_token, sessionId: claims.session_id,
+      categories: Array.isArray(claims.payment_method_categories) ? claims.payment_method_categories : null,
+    };
+  }
+
+  function offered(category) {
+    return !app.categories || app.categories.indexOf(category) >= 0;
+  }
+
+  function notSupported(category) {
+    return KlarnaError('PaymentMethodCategoryNotSupportedError',
+      'payment_method_category "' + category + '" is not offered by this session' +
+      (app.categories ? ' (it offers ' + app.categories.join(', ') + ')' : ''));
+  }
+
+  // The category authorize() names: payment_method_category, or the first of
+  // payment_method_categories (identifiers, or the session's category objects).
+  function categoryOf(options) {
+    if (options.payment_method_category) return options.payment_method_category;
+    var list = options.payment_method_categories;
+    if (Array.isArray(list) && list.length) return typeof list[0] === 'string' ? list[0] : list[0] && list[0].identifier;
+    return null;
   }
 
   // (options, [data], [callback]) as the real SDK accepts them.
@@ -89,10 +116,13 @@
     if (!container || typeof container.appendChild !== 'function') {
       throw KlarnaError('InvalidContainerSelectorError', 'container must be a CSS selector or an element on the page');
     }
-    var category = options.payment_method_category ||
-      (options.payment_method_categories && options.payment_method_categories[0]);
+    var category = categoryOf(options);
     if (!category) {
       throw KlarnaError('PaymentMethodCategoryNotProvidedError', 'payment_method_category is required');
+    }
+    if (!offered(category)) {
+      a.cb({ show_form: false });
+      throw notSupported(category);
     }
     var id = options.instance_id || '';
     removeInstance(instances[id]);
@@ -111,7 +141,9 @@
     while (container.firstChild) container.removeChild(container.firstChild);
     container.appendChild(iframe);
 
-    var inst = { iframe: iframe, ready: false, queue: [], loaded: false, inlineHeight: 88, loadCb: a.cb, authCb: null };
+    var inst = {
+      iframe: iframe, ready: false, queue: [], loaded: false, inlineHeight: 88, loadCb: a.cb, authCb: null, category: category,
+    };
     instances[id] = inst;
     post(inst, { type: 'load', client_token: app.clientToken, category: category, data: a.data });
   }
@@ -121,6 +153,11 @@
     options = options || {};
     var a = args(data, callback);
     var inst = instances[options.instance_id || ''];
+    var category = categoryOf(options) || (inst && inst.category);
+    if (category && !offered(category)) {
+      a.cb({ approved: false, show_form: false });
+      throw notSupported(category);
+    }
     if (!inst || !inst.loaded) {
       a.cb({ approved: false, show_form: false, error: { invalid_fields: [] } });
       return;
@@ -128,7 +165,7 @@
     inst.authCb = a.cb;
     inst.returnFocus = document.activeElement; // where the customer was when they chose to pay
     post(inst, {
-      type: 'authorize', finalize: !!finalize, data: a.data,
+      type: 'authorize', finalize: !!finalize, data: a.data, category: category,
       options: { auto_finalize: options.auto_finalize !== false },
     });
   }

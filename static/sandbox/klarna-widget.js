@@ -13,6 +13,7 @@
   function $(id) { return document.getElementById(id); }
 
   var clientToken = null;
+  var category = null; // the payment_method_category load() named; authorize() may name another
   var state = null; // from /state: mode, amount, given_name, link_offered
   var pending = null; // the authorize() or finalize() being answered
   var persona = null; // who logged in
@@ -36,7 +37,7 @@
   }
 
   function api(path, extra) {
-    var b = { client_token: clientToken, parent: parentOrigin };
+    var b = { client_token: clientToken, parent: parentOrigin, category: category };
     Object.keys(extra || {}).forEach(function (k) { b[k] = extra[k]; });
     return fetch('/klarna/payments/widget/' + encodeURIComponent(sessionId) + '/' + path, {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(b), credentials: 'omit',
@@ -53,6 +54,7 @@
 
   function onLoad(m) {
     clientToken = m.client_token;
+    category = m.category;
     api('state').then(function (s) {
       if (s.error) {
         $('kp-inline-status').textContent = s.message;
@@ -61,6 +63,7 @@
         return;
       }
       state = s;
+      showCategory(s.category_name);
       $('kp-inline-status').textContent = s.mode === 'ready'
         ? 'Welcome back, ' + s.given_name + '. Klarna is ready: no login needed.'
         : 'You will log in to Klarna when you place the order.';
@@ -71,6 +74,12 @@
       resize();
       send({ type: 'loaded', show_form: false, error: { invalid_fields: [] } });
     });
+  }
+
+  function showCategory(name) {
+    $('kp-category').textContent = name;
+    $('kp-title').textContent = name;
+    $('kp-approve-category').textContent = name + '.';
   }
 
   function openDialog() {
@@ -112,6 +121,22 @@
     }
     pending = m;
     declined = false;
+    if (m.category && m.category !== category) {
+      // authorize() named another category than load(): approve that one.
+      category = m.category;
+      api('state').then(function (s) {
+        if (s.error) {
+          send({ type: 'authorized', result: { approved: false, show_form: false, error: { invalid_fields: ['payment_method_category'] } } });
+          return;
+        }
+        state = s;
+        showCategory(s.category_name);
+        onAuthorize(m);
+      }, function () {
+        send({ type: 'authorized', result: { approved: false, show_form: false, error: { invalid_fields: [] } } });
+      });
+      return;
+    }
     if (m.finalize && approval) {
       complete(approval.persona, approval.link);
       return;

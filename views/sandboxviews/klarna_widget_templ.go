@@ -9,8 +9,9 @@ import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
 // KlarnaWidget is the Klarna Payments widget: an inline part shown in the
-// merchant's container after load(), and a dialog shown over the page during
-// authorize(), where the customer logs in (unless recognised), chooses whether
+// merchant's container after load() for the payment method category the
+// page named (its name comes from the session), and a dialog shown over the
+// page during authorize(), where the customer logs in (unless recognised), chooses whether
 // to link the account, and approves. Its script, static/sandbox/klarna-widget.js,
 // drives it.
 func KlarnaWidget(v KlarnaWidgetView) templ.Component {
@@ -41,7 +42,7 @@ func KlarnaWidget(v KlarnaWidgetView) templ.Component {
 		var templ_7745c5c3_Var2 string
 		templ_7745c5c3_Var2, templ_7745c5c3_Err = templ.JoinStringErrs(v.SessionID)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sandboxviews/klarna_widget.templ`, Line: 18, Col: 34}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sandboxviews/klarna_widget.templ`, Line: 19, Col: 34}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var2))
 		if templ_7745c5c3_Err != nil {
@@ -54,13 +55,13 @@ func KlarnaWidget(v KlarnaWidgetView) templ.Component {
 		var templ_7745c5c3_Var3 string
 		templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinStringErrs(v.Parent)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sandboxviews/klarna_widget.templ`, Line: 18, Col: 59}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sandboxviews/klarna_widget.templ`, Line: 19, Col: 59}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "\"><section class=\"kp-inline\" id=\"kp-inline\" aria-label=\"Klarna\"><img src=\"/assets/klarna-badge.svg\" alt=\"\" width=\"56\" height=\"24\"><div><strong>Pay with Klarna</strong><p class=\"kp-sub\">Pay in 30 days by invoice. No fees.</p><p class=\"kp-sub\" id=\"kp-inline-status\" data-testid=\"klarna-inline-status\" aria-live=\"polite\">Loading…</p></div></section><div class=\"kp-backdrop\" id=\"kp-dialog\" hidden><section class=\"kp-card\" role=\"dialog\" aria-modal=\"true\" aria-labelledby=\"kp-title\"><header class=\"kp-head\"><img src=\"/assets/klarna-badge.svg\" alt=\"Klarna\" width=\"56\" height=\"24\"><h1 id=\"kp-title\">Pay with Klarna</h1><button type=\"button\" class=\"kp-close\" id=\"kp-close\" aria-label=\"Close and go back to the shop\">×</button></header><p class=\"kp-amount\" id=\"kp-amount\" data-testid=\"klarna-amount\"></p><p class=\"kp-sandbox\">Sandbox: no real Klarna account is used.</p><form id=\"kp-login\" class=\"kp-step\" data-testid=\"klarna-login\" hidden><h2>Log in to Klarna</h2><fieldset><legend>Choose a test persona</legend> ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "\"><section class=\"kp-inline\" id=\"kp-inline\" aria-label=\"Klarna\"><img src=\"/assets/klarna-badge.svg\" alt=\"\" width=\"56\" height=\"24\"><div><strong>Klarna</strong><p class=\"kp-sub\" id=\"kp-category\" data-testid=\"klarna-category\"></p><p class=\"kp-sub\" id=\"kp-inline-status\" data-testid=\"klarna-inline-status\" aria-live=\"polite\">Loading…</p></div></section><div class=\"kp-backdrop\" id=\"kp-dialog\" hidden><section class=\"kp-card\" role=\"dialog\" aria-modal=\"true\" aria-labelledby=\"kp-title\"><header class=\"kp-head\"><img src=\"/assets/klarna-badge.svg\" alt=\"Klarna\" width=\"56\" height=\"24\"><h1 id=\"kp-title\">Pay with Klarna</h1><button type=\"button\" class=\"kp-close\" id=\"kp-close\" aria-label=\"Close and go back to the shop\">×</button></header><p class=\"kp-amount\" id=\"kp-amount\" data-testid=\"klarna-amount\"></p><p class=\"kp-sandbox\">Sandbox: no real Klarna account is used.</p><form id=\"kp-login\" class=\"kp-step\" data-testid=\"klarna-login\" hidden><h2>Log in to Klarna</h2><fieldset><legend>Choose a test persona</legend> ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -72,7 +73,7 @@ func KlarnaWidget(v KlarnaWidgetView) templ.Component {
 			var templ_7745c5c3_Var4 string
 			templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(p.Email)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sandboxviews/klarna_widget.templ`, Line: 42, Col: 59}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sandboxviews/klarna_widget.templ`, Line: 43, Col: 59}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 			if templ_7745c5c3_Err != nil {
@@ -85,7 +86,7 @@ func KlarnaWidget(v KlarnaWidgetView) templ.Component {
 			var templ_7745c5c3_Var5 string
 			templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(p.Name)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sandboxviews/klarna_widget.templ`, Line: 42, Col: 80}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sandboxviews/klarna_widget.templ`, Line: 43, Col: 80}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 			if templ_7745c5c3_Err != nil {
@@ -108,7 +109,7 @@ func KlarnaWidget(v KlarnaWidgetView) templ.Component {
 			var templ_7745c5c3_Var6 string
 			templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(p.Name)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sandboxviews/klarna_widget.templ`, Line: 44, Col: 26}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sandboxviews/klarna_widget.templ`, Line: 45, Col: 26}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 			if templ_7745c5c3_Err != nil {
@@ -121,7 +122,7 @@ func KlarnaWidget(v KlarnaWidgetView) templ.Component {
 			var templ_7745c5c3_Var7 string
 			templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(p.Email)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sandboxviews/klarna_widget.templ`, Line: 45, Col: 40}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sandboxviews/klarna_widget.templ`, Line: 46, Col: 40}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
 			if templ_7745c5c3_Err != nil {
@@ -142,7 +143,7 @@ func KlarnaWidget(v KlarnaWidgetView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "</fieldset><button type=\"submit\" class=\"kp-primary\" id=\"kp-login-continue\">Continue</button></form><form id=\"kp-approve\" class=\"kp-step\" data-testid=\"klarna-approve\" hidden><p class=\"kp-welcome\" id=\"kp-welcome\" data-testid=\"klarna-welcome\"></p><p>Pay in 30 days by invoice.</p><div id=\"kp-link-row\" hidden><label class=\"kp-check\"><input type=\"checkbox\" id=\"kp-link\" name=\"link\" checked> <span>Link my Klarna account to this shop</span></label><p class=\"kp-sub\">Next time this shop can open Klarna ready to buy, without logging in. You can unlink it at any time.</p></div><button type=\"submit\" class=\"kp-primary\" id=\"kp-buy\" data-testid=\"klarna-buy\">Buy</button></form><p class=\"kp-error\" id=\"kp-error\" role=\"alert\" hidden></p></section></div></body></html>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "</fieldset><button type=\"submit\" class=\"kp-primary\" id=\"kp-login-continue\">Continue</button></form><form id=\"kp-approve\" class=\"kp-step\" data-testid=\"klarna-approve\" hidden><p class=\"kp-welcome\" id=\"kp-welcome\" data-testid=\"klarna-welcome\"></p><p id=\"kp-approve-category\"></p><div id=\"kp-link-row\" hidden><label class=\"kp-check\"><input type=\"checkbox\" id=\"kp-link\" name=\"link\" checked> <span>Link my Klarna account to this shop</span></label><p class=\"kp-sub\">Next time this shop can open Klarna ready to buy, without logging in. You can unlink it at any time.</p></div><button type=\"submit\" class=\"kp-primary\" id=\"kp-buy\" data-testid=\"klarna-buy\">Buy</button></form><p class=\"kp-error\" id=\"kp-error\" role=\"alert\" hidden></p></section></div></body></html>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

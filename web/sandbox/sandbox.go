@@ -90,7 +90,7 @@ func indexView(st *control.State) sandboxviews.IndexView {
 	add(k.Enabled, "Klarna Payments and Customer Token API, North America", "United States (USD)", "/klarna/api-na", "https://api-na.playground.klarna.com",
 		credential("Basic auth username", "KLARNA_NA_USERNAME", k.NAUsername),
 		credential("Basic auth password", "KLARNA_NA_PASSWORD", k.NAPassword))
-	add(k.Enabled, "Klarna identity (Sign in with Klarna, OIDC issuers /eu/lp/idp and /na/lp/idp)", "every market: the issuer of its region", "/klarna/login", "https://login.playground.klarna.com",
+	add(k.Enabled, "Klarna identity (Sign in with Klarna, OIDC issuers: Europe at the base, North America at /na/lp/idp)", "every market: the issuer of its region", "/klarna/login", "https://login.playground.klarna.com",
 		credential("client_id", "KLARNA_CLIENT_ID", k.ClientID),
 		credential("client_secret", "KLARNA_CLIENT_SECRET", k.ClientSecret),
 		sandboxviews.Credential{Name: "redirect_uri", Value: cfg.ShopBaseURL + "/auth/klarna/callback"})

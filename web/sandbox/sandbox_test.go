@@ -21,7 +21,7 @@ func TestIndexShowsDefaultCredentialsAndHidesOnesSetByTheUser(t *testing.T) {
 	cfg := control.Config{
 		BaseURL: "http://localhost:8081", ShopBaseURL: "http://localhost:8080",
 		Klarna: control.KlarnaConfig{Enabled: true, Username: d["KLARNA_USERNAME"], Password: "my-klarna-password",
-			NAUsername: d["KLARNA_NA_USERNAME"], NAPassword: d["KLARNA_NA_PASSWORD"],
+			NAUsername: d["KLARNA_NA_USERNAME"], NAPassword: "my-klarna-na-password",
 			ClientID: d["KLARNA_CLIENT_ID"], ClientSecret: "my-klarna-client-secret"},
 		Vipps:  control.VippsConfig{Enabled: false, ClientSecret: "real-vipps-secret", SubscriptionKey: "real-key"},
 		Altpay: control.AltpayConfig{Enabled: true, ClientID: "my-altpay-id", ClientSecret: d["ALTPAY_CLIENT_SECRET"]},
@@ -38,7 +38,7 @@ func TestIndexShowsDefaultCredentialsAndHidesOnesSetByTheUser(t *testing.T) {
 		t.Fatalf("index: %d", res.StatusCode)
 	}
 	for _, want := range []string{"http://localhost:8081/klarna/api", "http://localhost:8081/klarna/api-na", "http://localhost:8081/altpay",
-		d["KLARNA_NA_USERNAME"], d["KLARNA_NA_PASSWORD"], "United States (USD)", "Norway (NOK)",
+		d["KLARNA_NA_USERNAME"], "United States (USD)", "Norway (NOK)",
 		d["KLARNA_USERNAME"], d["KLARNA_CLIENT_ID"], d["ALTPAY_CLIENT_SECRET"], "http://localhost:8080/auth/klarna/callback",
 		"/control/state", "/control/reset", "/control/settings", "/control/clock", "/control/faults", "vipps_access_token_ttl",
 		"Klarna test identities", "anna.schmidt@example.com", "Anna Schmidt", "jonas.weber@example.com", "Mia Svensson"} {
@@ -46,13 +46,13 @@ func TestIndexShowsDefaultCredentialsAndHidesOnesSetByTheUser(t *testing.T) {
 			t.Errorf("index lacks %q", want)
 		}
 	}
-	for _, secret := range []string{"my-klarna-password", "my-klarna-client-secret", "my-altpay-id", "real-vipps-secret", "real-key"} {
+	for _, secret := range []string{"my-klarna-password", "my-klarna-na-password", "my-klarna-client-secret", "my-altpay-id", "real-vipps-secret", "real-key"} {
 		if strings.Contains(page, secret) {
 			t.Errorf("index shows %q, a value the user set", secret)
 		}
 	}
-	if n := strings.Count(page, "set in the environment; not shown"); n != 3 {
-		t.Errorf("%d credentials say they are hidden, want 3 (Klarna password and client secret, altpay client id)", n)
+	if n := strings.Count(page, "set in the environment; not shown"); n != 4 {
+		t.Errorf("%d credentials say they are hidden, want 4 (Klarna's two passwords and client secret, altpay client id)", n)
 	}
 	if !strings.Contains(page, "not emulated") {
 		t.Error("index does not say Vipps is not emulated")
@@ -153,8 +153,10 @@ func TestSandboxPagesRefuseCrossSitePostsAndKeepWorking(t *testing.T) {
 		}
 	}
 	// Servers send no Origin: the provider APIs answer them as before.
-	if res := send(t, "POST", srv.URL+"/klarna/api/payments/v1/sessions", `{}`, "Content-Type", "application/json"); res.StatusCode != http.StatusUnauthorized {
-		t.Errorf("Klarna API from a server: %d, want the provider's 401", res.StatusCode)
+	for _, base := range []string{"/klarna/api", "/klarna/api-na"} {
+		if res := send(t, "POST", srv.URL+base+"/payments/v1/sessions", `{}`, "Content-Type", "application/json"); res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("Klarna API (%s) from a server: %d, want the provider's 401", base, res.StatusCode)
+		}
 	}
 	if res := send(t, "POST", srv.URL+"/klarna/api/payments/v1/sessions", `{}`, "Content-Type", "text/plain", "Sec-Fetch-Site", "cross-site"); res.StatusCode != http.StatusForbidden {
 		t.Errorf("Klarna API from another site's page: %d, want 403", res.StatusCode)

@@ -12,6 +12,11 @@ import (
 // Klarna.Payments.init in the browser. Like Klarna's, its payload names the
 // session; the sandbox signs it with HS256 and a key it makes at its first
 // start and then keeps in its store, and the widget's calls must carry it.
+// The payload also lists the payment method categories the session offers,
+// so the sandbox's SDK can refuse another one in load() and authorize() at
+// once, as Klarna's throws PaymentMethodCategoryNotSupportedError. (What a
+// real client token carries is Klarna's business: merchants must not read
+// it.)
 func (p *provider) clientToken(s *session) string {
 	enc := base64.RawURLEncoding
 	header := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
@@ -22,6 +27,7 @@ func (p *provider) clientToken(s *session) string {
 	payload, _ := json.Marshal(map[string]any{
 		"session_id": s.ID, "base_url": p.st.Config.BaseURL + "/klarna", "purchase_country": country,
 		"environment": "playground", "merchant_name": "refshop", "iat": s.CreatedAt.Unix(),
+		"payment_method_categories": categoryIDs(country),
 	})
 	signing := header + "." + enc.EncodeToString(payload)
 	return signing + "." + enc.EncodeToString(p.sign(signing))

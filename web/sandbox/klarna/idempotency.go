@@ -55,8 +55,8 @@ func idempotencyKey(r *http.Request) (key string, conflict bool) {
 }
 
 // idempotent runs handle at most once per idempotency key and writes its
-// answer.
-func (p *provider) idempotent(w http.ResponseWriter, r *http.Request, body []byte, handle func() response) {
+// answer. Keys are the region's: each region is another merchant account.
+func (p *provider) idempotent(w http.ResponseWriter, r *http.Request, reg region, body []byte, handle func() response) {
 	key, conflict := idempotencyKey(r)
 	if conflict {
 		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "Idempotency-Key and Klarna-Idempotency-Key differ: send one key")
@@ -66,6 +66,7 @@ func (p *provider) idempotent(w http.ResponseWriter, r *http.Request, body []byt
 		writeResponse(w, handle())
 		return
 	}
+	key = string(reg) + " " + key
 	lock := p.keyLock(key)
 	lock.Lock()
 	defer lock.Unlock()
@@ -153,11 +154,11 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 }
 
 // begin is what every POST and PATCH of the Payments and Customer Token APIs
-// goes through before its idempotent part: the fault hook for op, HTTP Basic
-// credentials, and reading the body (at most 1 MiB). When proceed is false the
-// answer is written and the handler stops.
-func (p *provider) begin(w http.ResponseWriter, r *http.Request, op string) (body []byte, proceed bool) {
-	if p.st.Hit(w, r, op) || !p.authorized(w, r) {
+// goes through before its idempotent part: the fault hook for op, the
+// region's HTTP Basic credentials, and reading the body (at most 1 MiB).
+// When proceed is false the answer is written and the handler stops.
+func (p *provider) begin(w http.ResponseWriter, r *http.Request, op string, reg region) (body []byte, proceed bool) {
+	if p.st.Hit(w, r, op) || !p.authorized(w, r, reg) {
 		return nil, false
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))

@@ -36,6 +36,7 @@ const (
 	opTokenRead           = "klarna.customer_token_read"
 	opTokenOrder          = "klarna.customer_token_order"
 	opTokenStatus         = "klarna.customer_token_status"
+	opCreateCustomerToken = "klarna.create_customer_token"
 )
 
 // Persona is a Klarna test customer the widget lets a person log in as.
@@ -49,6 +50,14 @@ type Persona struct {
 	// Review personas' orders are held by Klarna's fraud check: create order
 	// (and a customer-token order) answers fraud_status PENDING.
 	Review bool
+	// TokenFailure is what Klarna answers when a customer-token order for
+	// this persona's token is placed (Customer Token API, "place an order
+	// with a customer token"): UNAVAILABLE_PAYMENT_METHOD, a funding source
+	// issue whose documented answer is the fallback to a new session with
+	// the customer present; PAYMENT_METHOD_FAILED, a temporary failure the
+	// merchant may retry (the sandbox fails the first order of each such
+	// token, then succeeds).
+	TokenFailure string
 }
 
 // fraudStatus is what create order answers for per's orders.
@@ -65,6 +74,8 @@ var Personas = []Persona{
 	{Email: "jonas.weber@example.com", GivenName: "Jonas", FamilyName: "Weber"},
 	{Email: "declined@example.com", GivenName: "Dana", FamilyName: "Declined", Declined: true},
 	{Email: "review@example.com", GivenName: "Rita", FamilyName: "Review", Review: true},
+	{Email: "unfunded@example.com", GivenName: "Uma", FamilyName: "Unfunded", TokenFailure: "UNAVAILABLE_PAYMENT_METHOD"},
+	{Email: "flaky@example.com", GivenName: "Finn", FamilyName: "Flaky", TokenFailure: "PAYMENT_METHOD_FAILED"},
 }
 
 func personaByEmail(email string) (Persona, bool) {
@@ -100,9 +111,12 @@ type provider struct {
 	auths    map[string]*authorization
 	orders   map[string]*order
 	links    map[string]*link // account links by id
-	tokens   map[string]*link // every customer token ever issued -> its link
-	idem     map[string]*idemRecord
-	keyLocks map[string]*sync.Mutex
+	tokens   map[string]*link // every account-linking customer_token ever issued -> its link
+	// recurring are the Customer Token API's tokens by token_id, made by
+	// POST /payments/v1/authorizations/{authorizationToken}/customer-token.
+	recurring map[string]*recurringToken
+	idem      map[string]*idemRecord
+	keyLocks  map[string]*sync.Mutex
 }
 
 // Register adds Klarna Payments, the Customer Token API, the JS SDK and the
@@ -115,22 +129,33 @@ func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 	_, _ = rand.Read(p.key)
 	p.reset()
 	st.Operations(opCreateSession, opReadSession, opUpdateSession, opCreateOrder, opCancelAuthorization,
-		opTokenRead, opTokenOrder, opTokenStatus)
+		opCreateCustomerToken, opTokenRead, opTokenOrder, opTokenStatus)
 	st.ErrorShape("klarna", p.faultShape)
+	st.ErrorShape(opTokenOrder, p.tokenOrderFaultShape)
 	st.OnReset(p.reset)
 	mux := st.Persist("klarna", p, root)
 
-	api := "/klarna/api"
-	mux.HandleFunc("POST "+api+"/payments/v1/sessions", p.createSession)
-	mux.HandleFunc("GET "+api+"/payments/v1/sessions/{session_id}", p.readSession)
-	mux.HandleFunc("POST "+api+"/payments/v1/sessions/{session_id}", p.updateSession)
-	mux.HandleFunc("POST "+api+"/payments/v1/authorizations/{token}/order", p.createOrder)
-	mux.HandleFunc("DELETE "+api+"/payments/v1/authorizations/{token}", p.cancelAuthorization)
-	mux.HandleFunc("GET "+api+"/customer-token/v1/tokens/{token}", p.readToken)
-	mux.HandleFunc("POST "+api+"/customer-token/v1/tokens/{token}/order", p.tokenOrder)
-	mux.HandleFunc("PATCH "+api+"/customer-token/v1/tokens/{token}/status", p.tokenStatus)
+	// Each region is its own merchant account below its own base; the paths
+	// below a base are Klarna's.
+	for _, reg := range []region{regionEU, regionNA} {
+		api := reg.base()
+		in := func(h func(http.ResponseWriter, *http.Request, region)) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) { h(w, r, reg) }
+		}
+		mux.HandleFunc("POST "+api+"/payments/v1/sessions", in(p.createSession))
+		mux.HandleFunc("GET "+api+"/payments/v1/sessions/{session_id}", in(p.readSession))
+		mux.HandleFunc("POST "+api+"/payments/v1/sessions/{session_id}", in(p.updateSession))
+		mux.HandleFunc("POST "+api+"/payments/v1/authorizations/{token}/order", in(p.createOrder))
+		mux.HandleFunc("POST "+api+"/payments/v1/authorizations/{token}/customer-token", in(p.createCustomerToken))
+		mux.HandleFunc("DELETE "+api+"/payments/v1/authorizations/{token}", in(p.cancelAuthorization))
+		mux.HandleFunc("GET "+api+"/customer-token/v1/tokens/{token}", in(p.readToken))
+		mux.HandleFunc("POST "+api+"/customer-token/v1/tokens/{token}/order", in(p.tokenOrder))
+		mux.HandleFunc("PATCH "+api+"/customer-token/v1/tokens/{token}/status", in(p.tokenStatus))
+	}
 
 	// The browser side: the SDK, the widget it frames, and Klarna's redirect.
+	// They serve both regions: the SDK and its CDN are global, and the
+	// client token names the session.
 	mux.HandleFunc("GET /klarna/cdn/kp/lib/v1/api.js", p.sdk)
 	mux.HandleFunc("GET /klarna/payments/widget/{session_id}", p.widgetPage)
 	mux.HandleFunc("POST /klarna/payments/widget/{session_id}/state", p.widgetState)
@@ -148,23 +173,34 @@ func (p *provider) reset() {
 	p.orders = map[string]*order{}
 	p.links = map[string]*link{}
 	p.tokens = map[string]*link{}
+	p.recurring = map[string]*recurringToken{}
 	p.idem = map[string]*idemRecord{}
 	p.keyLocks = map[string]*sync.Mutex{}
 }
 
-// authorized checks HTTP Basic credentials against the configured ones and
-// answers 401 when they are wrong. Klarna does not document the 401 body of
-// Payments v1; the sandbox answers ErrorV2 with UNAUTHORIZED, and the client
-// reads any body.
-func (p *provider) authorized(w http.ResponseWriter, r *http.Request) bool {
+// authorized checks HTTP Basic credentials against the region's merchant
+// account and answers 401 when they are wrong. Klarna documents "If the
+// credentials are missing or incorrect, Klarna responds with 401
+// Unauthorized" (https://docs.klarna.com/api/authentication/) but not the
+// body; the sandbox answers ErrorV2 with UNAUTHORIZED, and the client reads
+// any body. Each region is a separate merchant account, so the other
+// region's credentials are as wrong as any (as at the real hosts: a 401
+// from the playground is most often credentials of the other region or
+// environment, per Klarna's answers on kco_rest_php#41 and kco_rest_java#45).
+func (p *provider) authorized(w http.ResponseWriter, r *http.Request, reg region) bool {
 	u, pw, ok := r.BasicAuth()
 	cfg := p.st.Config.Klarna
-	if ok && subtle.ConstantTimeCompare([]byte(u), []byte(cfg.Username)) == 1 &&
-		subtle.ConstantTimeCompare([]byte(pw), []byte(cfg.Password)) == 1 {
+	wantUser, wantPass, env := cfg.Username, cfg.Password, "KLARNA_USERNAME / KLARNA_PASSWORD"
+	if reg == regionNA {
+		wantUser, wantPass, env = cfg.NAUsername, cfg.NAPassword, "KLARNA_NA_USERNAME / KLARNA_NA_PASSWORD"
+	}
+	if ok && wantUser != "" && subtle.ConstantTimeCompare([]byte(u), []byte(wantUser)) == 1 &&
+		subtle.ConstantTimeCompare([]byte(pw), []byte(wantPass)) == 1 {
 		return true
 	}
 	w.Header().Set("WWW-Authenticate", `Basic realm="Klarna API"`)
-	writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "Unauthorized: wrong or missing HTTP Basic credentials (KLARNA_USERNAME / KLARNA_PASSWORD)")
+	writeError(w, http.StatusUnauthorized, "UNAUTHORIZED",
+		"Unauthorized: wrong or missing HTTP Basic credentials for the "+regionName(reg)+" merchant account ("+env+")")
 	return false
 }
 
@@ -183,10 +219,31 @@ type errorV2 struct {
 }
 
 // faultShape writes an injected fault as Klarna Payments would answer it:
-// ErrorV2. (Sign in with Klarna's operations, below /klarna/login, register
-// their own OAuth 2.0 shape in package klarnasignin.)
+// ErrorV2 with the code Klarna's error table gives the status
+// (https://docs.klarna.com/resources/error-details/errors-in-klarna-payments/).
+// (Sign in with Klarna's operations, below /klarna/login, register their
+// own OAuth 2.0 shape in package klarnasignin.)
 func (p *provider) faultShape(w http.ResponseWriter, r *http.Request, status int) {
 	code := map[int]string{400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "INVALID_OPERATION", 404: "NOT_FOUND", 409: "BAD_VALUE"}[status]
+	if code == "" {
+		code = "INTERNAL_SERVER_ERROR"
+		if status < 500 {
+			code = "BAD_REQUEST"
+		}
+	}
+	writeError(w, status, code, http.StatusText(status)+" (fault injected through the sandbox control API)")
+}
+
+// tokenOrderFaultShape is faultShape for klarna.customer_token_order, whose
+// error table differs ("place an order with a customer token",
+// https://docs.klarna.com/klarna-checkout/popular-use-cases/place-order-token/):
+// 403 TOKEN_FORBIDDEN ("Customer token usage forbidden, e.g. by this
+// merchant ID": the sandbox has one merchant per region, so a fault is the
+// way to see it), 404 TOKEN_NOT_FOUND, 500 INTERNAL_SERVER_ERROR and 503
+// SERVICE_UNAVAILABLE ("You can try again for a 503").
+func (p *provider) tokenOrderFaultShape(w http.ResponseWriter, r *http.Request, status int) {
+	code := map[int]string{400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "TOKEN_FORBIDDEN", 404: "TOKEN_NOT_FOUND",
+		409: "BAD_VALUE", 500: "INTERNAL_SERVER_ERROR", 503: "SERVICE_UNAVAILABLE"}[status]
 	if code == "" {
 		code = "INTERNAL_SERVER_ERROR"
 		if status < 500 {

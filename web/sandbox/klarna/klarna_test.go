@@ -31,7 +31,8 @@ type sb struct {
 func newSB(t *testing.T) *sb {
 	t.Helper()
 	s := sandboxtest.Start(t, control.Config{ShopBaseURL: "http://shop.test",
-		Klarna: control.KlarnaConfig{Enabled: true, Username: "PK_merchant", Password: "api-key"}},
+		Klarna: control.KlarnaConfig{Enabled: true, Username: "PK_merchant", Password: "api-key",
+			NAUsername: "PN_merchant", NAPassword: "na-api-key"}},
 		clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)))
 	return &sb{t: t, url: s.URL, s: s}
 }
@@ -48,6 +49,12 @@ func (r reply) str(k string) string { s, _ := r.body[k].(string); return s }
 func (s *sb) do(method, path string, body any, headers ...string) reply {
 	s.t.Helper()
 	return s.doAuth(method, path, body, "PK_merchant", "api-key", headers...)
+}
+
+// na calls the North American API (/klarna/api-na) with its own account.
+func (s *sb) na(method, path string, body any, headers ...string) reply {
+	s.t.Helper()
+	return s.doAuth(method, "/klarna/api-na"+path, body, "PN_merchant", "na-api-key", headers...)
 }
 
 func (s *sb) doAuth(method, path string, body any, user, pass string, headers ...string) reply {
@@ -71,12 +78,19 @@ func (s *sb) doAuth(method, path string, body any, user, pass string, headers ..
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	var reqBody []byte
+	if req.GetBody != nil {
+		if b, err := req.GetBody(); err == nil {
+			reqBody, _ = io.ReadAll(b)
+		}
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	record(req, reqBody, resp, raw)
 	r := reply{status: resp.StatusCode, header: resp.Header, raw: raw}
 	_ = json.Unmarshal(raw, &r.body)
 	return r
@@ -477,23 +491,18 @@ func TestCustomerTokensOnBuyAndLink(t *testing.T) {
 	if again.str("customer_token") != tok {
 		t.Errorf("recognised customer got %q", again.str("customer_token"))
 	}
-	read := s.do("GET", "/klarna/api/customer-token/v1/tokens/"+tok, nil)
-	if read.status != 200 || read.str("status") != "ACTIVE" || read.str("payment_method_type") == "" {
-		t.Errorf("read %d %s", read.status, read.raw)
-	}
-	for _, k := range sortedKeys(example(t, "customer_token_read_response.json")) {
-		if _, ok := read.body[k]; !ok && k != "direct_debit" {
-			t.Errorf("token read lacks %q", k)
-		}
-	}
+	// The account-linking token is not a Customer Token API token.
+	wantError(t, s.do("GET", "/klarna/api/customer-token/v1/tokens/"+tok, nil), 404, "NOT_FOUND", "Invalid customer-token ID")
 }
 
-func TestUnknownOrRevokedTokensFallBackToLoginAndANewTokenIsIssued(t *testing.T) {
+func TestUnknownOrRotatedTokensFallBackToLoginAndANewTokenIsIssued(t *testing.T) {
 	s := newSB(t)
 	tok := s.linkedOrder("", map[string]any{"link_account": true}).str("customer_token")
-	if r := s.do("PATCH", "/klarna/api/customer-token/v1/tokens/"+tok+"/status", map[string]any{"status": "CANCELLED"}); r.status != 202 {
-		t.Fatalf("cancel %d %s", r.status, r.raw)
+	s.setting("klarna_rotate_customer_tokens", true)
+	if s.linkedOrder(tok, nil).str("customer_token") == tok {
+		t.Fatal("not rotated")
 	}
+	s.setting("klarna_rotate_customer_tokens", false)
 	for _, stale := range []string{tok, "krn:partner:eu1:playground:identity:customer-token:UNKNOWN"} {
 		sess := deSession()
 		sess["customer"] = map[string]any{"customer_token": stale}
@@ -518,18 +527,18 @@ func TestRotationSetting(t *testing.T) {
 	if t2 == "" || t2 == tok {
 		t.Fatalf("no rotation: %q", t2)
 	}
-	if r := s.do("GET", "/klarna/api/customer-token/v1/tokens/"+tok, nil); r.str("status") != "CANCELLED" {
-		t.Errorf("old token %s", r.raw)
+	if s.recognises(tok) || !s.recognises(t2) {
+		t.Errorf("after rotation the old token still recognises the customer, or the new one does not")
 	}
-	// A customer-token order rotates too, and the old one stops working.
-	o := map[string]any{"purchase_currency": "EUR", "order_amount": 1800, "order_tax_amount": 287,
-		"order_lines": []any{line(deSession(), 1)}}
-	r := s.do("POST", "/klarna/api/customer-token/v1/tokens/"+t2+"/order", o, "Klarna-Idempotency-Key", "k-rot")
-	t3 := r.str("customer_token")
-	if r.status != 200 || t3 == "" || t3 == t2 {
-		t.Fatalf("token order %d %s", r.status, r.raw)
-	}
-	wantError(t, s.do("POST", "/klarna/api/customer-token/v1/tokens/"+t2+"/order", o), 403, "TOKEN_CANCELLED", "")
+}
+
+// recognises reports whether a session carrying the account-linking token
+// opens the widget ready to buy.
+func (s *sb) recognises(token string) bool {
+	s.t.Helper()
+	sess := deSession()
+	sess["customer"] = map[string]any{"customer_token": token}
+	return s.widgetState(s.createSession(sess), "http://shop.test").str("mode") == "ready"
 }
 
 // Two sessions approved with the same token, ordered one after the other
@@ -548,17 +557,17 @@ func TestRotationChainOnlyTheLatestTokenWorks(t *testing.T) {
 	if t1 == "" || t2 == "" || t1 == t2 {
 		t.Fatalf("tokens %q %q", t1, t2)
 	}
-	if r := s.do("GET", "/klarna/api/customer-token/v1/tokens/"+t1, nil); r.str("status") != "CANCELLED" {
-		t.Errorf("the earlier token still works: %s", r.raw)
+	if s.recognises(t1) {
+		t.Error("the earlier token still works")
 	}
-	if r := s.do("GET", "/klarna/api/customer-token/v1/tokens/"+t2, nil); r.str("status") != "ACTIVE" {
-		t.Errorf("the latest token does not work: %s", r.raw)
+	if !s.recognises(t2) {
+		t.Error("the latest token does not work")
 	}
 }
 
 func TestCustomerTokenOrderRejections(t *testing.T) {
 	s := newSB(t)
-	tok := s.linkedOrder("", map[string]any{"link_account": true}).str("customer_token")
+	tok := s.recurringToken("", nil)
 	good := map[string]any{"purchase_currency": "EUR", "order_amount": 1800, "order_tax_amount": 287,
 		"order_lines": []any{line(deSession(), 1)}, "merchant_urls": map[string]any{"confirmation": "http://shop.test/o"}}
 	path := "/klarna/api/customer-token/v1/tokens/" + tok + "/order"
@@ -566,10 +575,8 @@ func TestCustomerTokenOrderRejections(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
-	for _, k := range sortedKeys(example(t, "customer_token_order_response.json")) {
-		if _, ok := r.body[k]; !ok {
-			t.Errorf("answer lacks %q", k)
-		}
+	if got, want := sortedKeys(r.body), sortedKeys(example(t, "customer_token_order_response.json")); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("answer fields %v, want %v", got, want)
 	}
 	noTax := clone(good)
 	delete(noTax, "order_tax_amount")
@@ -580,20 +587,27 @@ func TestCustomerTokenOrderRejections(t *testing.T) {
 	noConf := clone(good)
 	noConf["merchant_urls"] = map[string]any{"push": "http://shop.test/push"}
 	wantError(t, s.do("POST", path, noConf), 400, "BAD_VALUE", "Bad value: merchant_urls.confirmation")
-	sek := clone(good)
-	sek["purchase_currency"] = "SEK"
-	wantError(t, s.do("POST", path, sek), 403, "PAYMENT_METHOD_CURRENCY_MISMATCH", "")
-	wantError(t, s.do("POST", "/klarna/api/customer-token/v1/tokens/krn:partner:eu1:playground:identity:customer-token:NOPE/order", good),
-		404, "TOKEN_NOT_FOUND", "")
+	nok := clone(good)
+	nok["purchase_currency"] = "NOK"
+	wantError(t, s.do("POST", path, nok), 403, "PAYMENT_METHOD_CURRENCY_MISMATCH", "")
+	wantError(t, s.do("POST", "/klarna/api/customer-token/v1/tokens/"+newUUID()+"/order", good), 404, "TOKEN_NOT_FOUND", "")
+	// Cancelled: TOKEN_CANCELLED.
+	if r := s.do("PATCH", "/klarna/api/customer-token/v1/tokens/"+tok+"/status", map[string]any{"status": "CANCELLED"}); r.status != 202 || len(r.raw) != 0 {
+		t.Fatalf("cancel %d %s", r.status, r.raw)
+	}
+	wantError(t, s.do("POST", path, good), 403, "TOKEN_CANCELLED", "")
+	if r := s.do("GET", "/klarna/api/customer-token/v1/tokens/"+tok, nil); r.str("status") != "CANCELLED" {
+		t.Errorf("read after cancel %s", r.raw)
+	}
 }
 
 func TestTokenStatusRejections(t *testing.T) {
 	s := newSB(t)
-	tok := s.linkedOrder("", map[string]any{"link_account": true}).str("customer_token")
+	tok := s.recurringToken("", nil)
 	path := "/klarna/api/customer-token/v1/tokens/" + tok + "/status"
 	wantError(t, s.do("PATCH", path, map[string]any{"status": "ACTIVE"}), 400, "BAD_VALUE", "Bad value: status")
-	wantError(t, s.do("PATCH", "/klarna/api/customer-token/v1/tokens/nope/status", map[string]any{"status": "CANCELLED"}), 404, "TOKEN_NOT_FOUND", "")
-	wantError(t, s.do("GET", "/klarna/api/customer-token/v1/tokens/nope", nil), 404, "TOKEN_NOT_FOUND", "")
+	wantError(t, s.do("PATCH", "/klarna/api/customer-token/v1/tokens/nope/status", map[string]any{"status": "CANCELLED"}), 404, "NOT_FOUND", "Invalid token ID")
+	wantError(t, s.do("GET", "/klarna/api/customer-token/v1/tokens/nope", nil), 404, "NOT_FOUND", "Invalid customer-token ID")
 	if r := s.do("PATCH", path, map[string]any{"status": "CANCELLED"}); r.status != 202 {
 		t.Errorf("%d %s", r.status, r.raw)
 	}
@@ -684,9 +698,13 @@ func TestInjectedFaultsUseErrorV2(t *testing.T) {
 
 func TestResetDropsEverything(t *testing.T) {
 	s := newSB(t)
-	tok := s.linkedOrder("", map[string]any{"link_account": true}).str("customer_token")
+	linked := s.linkedOrder("", map[string]any{"link_account": true}).str("customer_token")
+	tok := s.recurringToken("", nil)
 	s.doAuth("POST", "/control/reset", nil, "", "")
-	wantError(t, s.do("GET", "/klarna/api/customer-token/v1/tokens/"+tok, nil), 404, "TOKEN_NOT_FOUND", "")
+	wantError(t, s.do("GET", "/klarna/api/customer-token/v1/tokens/"+tok, nil), 404, "NOT_FOUND", "")
+	if s.recognises(linked) {
+		t.Error("a linked customer is still recognised after reset")
+	}
 }
 
 // --- the browser side ---
@@ -694,13 +712,31 @@ func TestResetDropsEverything(t *testing.T) {
 func (s *sb) clientToken(id string) string {
 	s.t.Helper()
 	r := s.do("GET", "/klarna/api/payments/v1/sessions/"+id, nil)
+	if r.status == 404 {
+		r = s.na("GET", "/payments/v1/sessions/"+id, nil)
+	}
 	return r.str("client_token")
 }
 
+// widgetState asks the widget's state for the session's first category.
 func (s *sb) widgetState(id, parent string) reply {
 	s.t.Helper()
+	return s.widgetStateFor(id, parent, s.firstCategory(id))
+}
+
+func (s *sb) widgetStateFor(id, parent, category string) reply {
+	s.t.Helper()
 	return s.doAuth("POST", "/klarna/payments/widget/"+id+"/state",
-		map[string]any{"client_token": s.clientToken(id), "parent": parent}, "", "")
+		map[string]any{"client_token": s.clientToken(id), "parent": parent, "category": category}, "", "")
+}
+
+func (s *sb) firstCategory(id string) string {
+	s.t.Helper()
+	cats, _ := s.do("GET", "/klarna/api/payments/v1/sessions/"+id, nil).body["payment_method_categories"].([]any)
+	if len(cats) == 0 {
+		return ""
+	}
+	return cats[0].(map[string]any)["identifier"].(string)
 }
 
 func TestSDKIsServedWithTheKlarnaPaymentsSurface(t *testing.T) {
@@ -751,7 +787,7 @@ func TestWidgetStateNeedsTheClientTokenAndTheMerchantsOrigin(t *testing.T) {
 	s := newSB(t)
 	id := s.createSession(deSession())
 	other := s.createSession(deSession())
-	r := s.doAuth("POST", "/klarna/payments/widget/"+id+"/state", map[string]any{"client_token": s.clientToken(other), "parent": "http://shop.test"}, "", "")
+	r := s.doAuth("POST", "/klarna/payments/widget/"+id+"/state", map[string]any{"client_token": s.clientToken(other), "parent": "http://shop.test", "category": "pay_later"}, "", "")
 	if r.status != 401 {
 		t.Errorf("another session's token: %d", r.status)
 	}
@@ -776,7 +812,7 @@ func TestAValidTokenSkipsTheLogin(t *testing.T) {
 	}
 	// The widget's authorize needs no persona for a recognised customer.
 	r := s.doAuth("POST", "/klarna/payments/widget/"+id+"/authorize",
-		map[string]any{"client_token": s.clientToken(id), "parent": "http://shop.test"}, "", "")
+		map[string]any{"client_token": s.clientToken(id), "parent": "http://shop.test", "category": "pay_later"}, "", "")
 	if r.status != 200 || r.body["approved"] != true || r.str("authorization_token") == "" {
 		t.Errorf("authorize %d %s", r.status, r.raw)
 	}
@@ -787,7 +823,8 @@ func TestWidgetAuthorizeLogsInAPersonaAndDeclinesTheDeclinedOne(t *testing.T) {
 	id := s.createSession(deSession())
 	post := func(persona string) reply {
 		return s.doAuth("POST", "/klarna/payments/widget/"+id+"/authorize",
-			map[string]any{"client_token": s.clientToken(id), "parent": "http://shop.test", "persona": persona, "link_account": true}, "", "")
+			map[string]any{"client_token": s.clientToken(id), "parent": "http://shop.test", "persona": persona, "link_account": true,
+				"category": "pay_over_time"}, "", "")
 	}
 	if r := post("nobody@example.com"); r.status != 400 {
 		t.Errorf("unknown persona: %d", r.status)
@@ -847,7 +884,8 @@ func TestReviewPersonaOrdersArePending(t *testing.T) {
 	}
 	body := map[string]any{"purchase_currency": "EUR", "order_amount": 1800, "order_tax_amount": 287,
 		"order_lines": []any{line(deSession(), 1)}, "merchant_urls": map[string]any{"confirmation": "http://shop.test/o"}}
-	again := s.do("POST", "/klarna/api/customer-token/v1/tokens/"+r.str("customer_token")+"/order", body, "Klarna-Idempotency-Key", "rev-1")
+	tok := s.recurringToken("", map[string]any{"persona": "review@example.com"})
+	again := s.do("POST", "/klarna/api/customer-token/v1/tokens/"+tok+"/order", body, "Klarna-Idempotency-Key", "rev-1")
 	if again.status != 200 || again.str("fraud_status") != "PENDING" {
 		t.Errorf("the review persona's token order: %d %s", again.status, again.raw)
 	}

@@ -3,7 +3,6 @@ package klarna
 import (
 	"net/http"
 	"net/url"
-	"reflect"
 	"strings"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 // session is a Klarna Payments session.
 type session struct {
 	ID          string
+	Region      string // "" (stored before regions) is Europe
 	ClientToken string
 	Body        wireBody // the order data as last created or updated
 	Intent      string
@@ -22,6 +22,13 @@ type session struct {
 }
 
 func (s *session) expiresAt() time.Time { return s.UpdatedAt.Add(SessionTTL) }
+
+func (s *session) country() string {
+	if s.Body.PurchaseCountry == nil {
+		return ""
+	}
+	return strings.ToUpper(*s.Body.PurchaseCountry)
+}
 
 func (s *session) customerToken() string {
 	if s.Body.Customer != nil && s.Body.Customer.CustomerToken != nil {
@@ -40,24 +47,32 @@ func (s *session) accessToken() string {
 // authorization is what the customer's approval in the widget produced.
 type authorization struct {
 	Token     string
+	Region    string
 	SessionID string
 	Data      orderData // the order the customer approved
 	Intent    string
 	Persona   Persona
-	// ViaToken is the customer token that recognised the customer (the
-	// widget opened ready to buy); "" when the customer logged in.
+	// Category is the payment method category the customer approved with
+	// (the one authorize() named); Method what it pays with.
+	Category string
+	Method   paymentMethod
+	// ViaToken is the account-linking customer token that recognised the
+	// customer (the widget opened ready to buy); "" when the customer
+	// logged in.
 	ViaToken string
 	// Link: the customer logged in and kept "link my Klarna account" checked.
 	Link      bool
 	Country   string
 	CreatedAt time.Time
-	Used      bool
+	Used      bool // an order was placed with it
+	Tokenized bool // a customer token (Customer Token API) was made with it
 	Cancelled bool
 }
 
 // order is a placed order.
 type order struct {
 	ID              string
+	Region          string
 	SessionID       string
 	ConfirmationURL string
 	CreatedAt       time.Time
@@ -65,30 +80,38 @@ type order struct {
 
 func newID() string { return uuid.NewString() }
 
-func paymentMethodCategories(base string) []map[string]any {
+// paymentMethodCategories is the payment_method_categories of a session in
+// the country, in the documented shape: identifier, name, asset_urls
+// {descriptive, standard}. Klarna's asset URLs are on its CDN; the
+// sandbox's are its own badge.
+func paymentMethodCategories(base, countryCode string) []map[string]any {
 	badge := base + "/assets/klarna-badge.svg"
-	return []map[string]any{{
-		"identifier": "klarna", "name": "Pay with Klarna",
-		"asset_urls": map[string]string{"descriptive": badge, "standard": badge},
-	}}
+	var out []map[string]any
+	for _, c := range categoriesOf(countryCode) {
+		out = append(out, map[string]any{
+			"identifier": c.ID, "name": c.Name,
+			"asset_urls": map[string]string{"descriptive": badge, "standard": badge},
+		})
+	}
+	return out
 }
 
-// createSession is POST /payments/v1/sessions.
-func (p *provider) createSession(w http.ResponseWriter, r *http.Request) {
-	body, proceed := p.begin(w, r, opCreateSession)
+// createSession is POST /payments/v1/sessions (merchant_session).
+func (p *provider) createSession(w http.ResponseWriter, r *http.Request, reg region) {
+	body, proceed := p.begin(w, r, opCreateSession, reg)
 	if !proceed {
 		return
 	}
-	p.idempotent(w, r, body, func() response {
+	p.idempotent(w, r, reg, body, func() response {
 		b, e := parseBody(body)
 		if e == nil {
-			e = validate(b, sessionRules)
+			e = validate(b, sessionRules, reg, "")
 		}
 		if e != nil {
 			return fail(e)
 		}
 		now := p.st.Now()
-		s := &session{ID: newID(), Body: b, Intent: "buy", CreatedAt: now, UpdatedAt: now}
+		s := &session{ID: newID(), Region: string(reg), Body: b, Intent: "buy", CreatedAt: now, UpdatedAt: now}
 		if b.Intent != nil {
 			s.Intent = *b.Intent
 		}
@@ -98,29 +121,35 @@ func (p *provider) createSession(w http.ResponseWriter, r *http.Request) {
 		p.mu.Unlock()
 		return ok(http.StatusOK, map[string]any{
 			"session_id": s.ID, "client_token": s.ClientToken,
-			"payment_method_categories": paymentMethodCategories(p.st.Config.BaseURL),
+			"payment_method_categories": paymentMethodCategories(p.st.Config.BaseURL, s.country()),
 		})
 	})
 }
 
-// liveSession returns the session unless it is unknown or expired (both
-// Klarna's 404 NOT_FOUND "Invalid session id"). Callers hold p.mu.
-func (p *provider) liveSession(id string) (*session, *apiError) {
+var invalidSession = &apiError{http.StatusNotFound, "NOT_FOUND", []string{"Invalid session id"}}
+
+// liveSession returns the region's session unless it is unknown (in this
+// region) or expired: all Klarna's 404 NOT_FOUND "Invalid session id".
+// Callers hold p.mu.
+func (p *provider) liveSession(reg region, id string) (*session, *apiError) {
 	s := p.sessions[id]
-	if s == nil || !p.st.Now().Before(s.expiresAt()) {
-		return nil, &apiError{http.StatusNotFound, "NOT_FOUND", []string{"Invalid session id"}}
+	if s == nil || regionOf(s.Region) != reg || !p.st.Now().Before(s.expiresAt()) {
+		return nil, invalidSession
 	}
 	return s, nil
 }
 
-// readSession is GET /payments/v1/sessions/{session_id} (session_read).
-func (p *provider) readSession(w http.ResponseWriter, r *http.Request) {
-	if p.st.Hit(w, r, opReadSession) || !p.authorized(w, r) {
+// readSession is GET /payments/v1/sessions/{session_id}. The answer has
+// exactly session_read's fields: no session_id (the schema has none), no
+// null for an absent field, and a customer object without the tokens
+// (customer_read has none: they are not read back).
+func (p *provider) readSession(w http.ResponseWriter, r *http.Request, reg region) {
+	if p.st.Hit(w, r, opReadSession) || !p.authorized(w, r, reg) {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s, e := p.liveSession(r.PathValue("session_id"))
+	s, e := p.liveSession(reg, r.PathValue("session_id"))
 	if e != nil {
 		writeResponse(w, fail(e))
 		return
@@ -129,26 +158,43 @@ func (p *provider) readSession(w http.ResponseWriter, r *http.Request) {
 	if s.Complete {
 		status = "complete"
 	}
+	b := s.Body
 	out := map[string]any{
-		"session_id": s.ID, "client_token": s.ClientToken, "status": status,
+		"client_token": s.ClientToken, "status": status,
 		"expires_at": s.expiresAt().UTC().Format(time.RFC3339), "intent": s.Intent,
-		"purchase_country": s.Body.PurchaseCountry, "purchase_currency": s.Body.PurchaseCurrency,
-		"locale": s.Body.Locale, "order_amount": s.Body.OrderAmount, "order_tax_amount": s.Body.OrderTaxAmount,
-		"order_lines": s.Body.OrderLines, "merchant_urls": s.Body.MerchantURLs,
-		"merchant_reference1": s.Body.MerchantReference1, "merchant_reference2": s.Body.MerchantReference2,
-		"payment_method_categories": paymentMethodCategories(p.st.Config.BaseURL),
+		"payment_method_categories": paymentMethodCategories(p.st.Config.BaseURL, s.country()),
 	}
-	// session_read's customer object has no token fields: tokens are not
-	// read back.
+	set := func(k string, v any, present bool) {
+		if present {
+			out[k] = v
+		}
+	}
+	set("acquiring_channel", b.AcquiringChannel, b.AcquiringChannel != nil)
+	set("purchase_country", b.PurchaseCountry, b.PurchaseCountry != nil)
+	set("purchase_currency", b.PurchaseCurrency, b.PurchaseCurrency != nil)
+	set("locale", b.Locale, b.Locale != nil)
+	set("order_amount", b.OrderAmount, b.OrderAmount != nil)
+	set("order_tax_amount", b.OrderTaxAmount, b.OrderTaxAmount != nil)
+	set("order_lines", b.OrderLines, b.OrderLines != nil)
+	set("merchant_urls", b.MerchantURLs, b.MerchantURLs != nil)
+	set("merchant_reference1", b.MerchantReference1, b.MerchantReference1 != nil)
+	set("merchant_reference2", b.MerchantReference2, b.MerchantReference2 != nil)
+	set("merchant_data", b.MerchantData, b.MerchantData != nil)
+	set("billing_address", b.BillingAddress, isObject(b.BillingAddress))
+	set("shipping_address", b.ShippingAddress, isObject(b.ShippingAddress))
+	if c := b.Customer; c != nil && (c.DateOfBirth != nil || c.Type != nil) {
+		out["customer"] = wireCustomer{DateOfBirth: c.DateOfBirth, Type: c.Type}
+	}
 	if a := p.latestAuthorization(s.ID); a != nil {
 		out["authorization_token"] = a.Token
 	}
-	for k, v := range out {
-		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
-			delete(out, k) // absent fields are left out, not null
-		}
-	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// isObject reports whether raw JSON is an object (not absent, not null).
+func isObject(raw []byte) bool {
+	t := strings.TrimSpace(string(raw))
+	return strings.HasPrefix(t, "{")
 }
 
 func (p *provider) latestAuthorization(sessionID string) *authorization {
@@ -165,20 +211,20 @@ func (p *provider) latestAuthorization(sessionID string) *authorization {
 // replace the session's; the result must still validate. Authorizations not
 // yet used become invalid: the customer approved another order, and must
 // approve again (authorize() after an update gives a new token).
-func (p *provider) updateSession(w http.ResponseWriter, r *http.Request) {
-	body, proceed := p.begin(w, r, opUpdateSession)
+func (p *provider) updateSession(w http.ResponseWriter, r *http.Request, reg region) {
+	body, proceed := p.begin(w, r, opUpdateSession, reg)
 	if !proceed {
 		return
 	}
 	id := r.PathValue("session_id")
-	p.idempotent(w, r, body, func() response {
+	p.idempotent(w, r, reg, body, func() response {
 		upd, e := parseBody(body)
 		if e != nil {
 			return fail(e)
 		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		s, e := p.liveSession(id)
+		s, e := p.liveSession(reg, id)
 		if e != nil {
 			return fail(e)
 		}
@@ -186,7 +232,7 @@ func (p *provider) updateSession(w http.ResponseWriter, r *http.Request) {
 			return fail(&apiError{http.StatusNotFound, "SESSION_COMPLETED", []string{"Session is completed: an order was placed"}})
 		}
 		merged := merge(s.Body, upd)
-		if e := validate(merged, sessionRules); e != nil {
+		if e := validate(merged, sessionRules, reg, ""); e != nil {
 			return fail(e)
 		}
 		s.Body = merged
@@ -195,7 +241,7 @@ func (p *provider) updateSession(w http.ResponseWriter, r *http.Request) {
 		}
 		s.UpdatedAt = p.st.Now()
 		for _, a := range p.auths {
-			if a.SessionID == s.ID && !a.Used {
+			if a.SessionID == s.ID && !a.Used && !a.Tokenized {
 				a.Cancelled = true
 			}
 		}
@@ -236,20 +282,20 @@ func override[T any](dst **T, src *T) {
 
 var invalidAuthorization = &apiError{http.StatusNotFound, "NOT_FOUND", []string{"Invalid authorization token"}}
 
-// usableAuthorization returns the authorization unless it is unknown, used,
-// cancelled or older than 60 minutes: all Klarna's 404 NOT_FOUND "Invalid
-// authorization token". Callers hold p.mu.
-func (p *provider) usableAuthorization(token string) (*authorization, *apiError) {
+// liveAuthorization returns the region's authorization unless it is
+// unknown (in this region), cancelled or older than 60 minutes: all Klarna's
+// 404 NOT_FOUND "Invalid authorization token". Callers hold p.mu.
+func (p *provider) liveAuthorization(reg region, token string) (*authorization, *apiError) {
 	a := p.auths[token]
-	if a == nil || a.Used || a.Cancelled || !p.st.Now().Before(a.CreatedAt.Add(AuthorizationTTL)) {
+	if a == nil || regionOf(a.Region) != reg || a.Cancelled || !p.st.Now().Before(a.CreatedAt.Add(AuthorizationTTL)) {
 		return nil, invalidAuthorization
 	}
 	return a, nil
 }
 
 // createOrder is POST /payments/v1/authorizations/{token}/order.
-func (p *provider) createOrder(w http.ResponseWriter, r *http.Request) {
-	body, proceed := p.begin(w, r, opCreateOrder)
+func (p *provider) createOrder(w http.ResponseWriter, r *http.Request, reg region) {
+	body, proceed := p.begin(w, r, opCreateOrder, reg)
 	if !proceed {
 		return
 	}
@@ -258,21 +304,24 @@ func (p *provider) createOrder(w http.ResponseWriter, r *http.Request) {
 	if !p.st.Settings().KlarnaCreateOrderIdempotent {
 		// klarna_create_order_idempotent off: the key is ignored, so a repeat
 		// meets a used authorization (404), as real Klarna may answer.
-		run = func(w http.ResponseWriter, _ *http.Request, _ []byte, handle func() response) {
+		run = func(w http.ResponseWriter, _ *http.Request, _ region, _ []byte, handle func() response) {
 			writeResponse(w, handle())
 		}
 	}
-	run(w, r, body, func() response {
+	run(w, r, reg, body, func() response {
 		b, e := parseBody(body)
-		if e == nil {
-			e = validate(b, orderRules)
-		}
 		if e != nil {
 			return fail(e)
 		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		a, e := p.usableAuthorization(token)
+		a, e := p.liveAuthorization(reg, token)
+		if e == nil && a.Used {
+			e = invalidAuthorization
+		}
+		if e == nil {
+			e = validate(b, orderRules, reg, "")
+		}
 		if e != nil {
 			return fail(e)
 		}
@@ -286,19 +335,25 @@ func (p *provider) createOrder(w http.ResponseWriter, r *http.Request) {
 		now := p.st.Now()
 		a.Used = true
 		s.Complete = true
-		o := &order{ID: newID(), SessionID: s.ID, CreatedAt: now}
+		o := &order{ID: newID(), Region: string(reg), SessionID: s.ID, CreatedAt: now}
 		if u := confirmationURL(b, s); u != "" {
 			o.ConfirmationURL = u
 		}
 		p.orders[o.ID] = o
+		// The order schema's fields: order_id (required), fraud_status,
+		// redirect_url (absent without a confirmation URL, as the guide
+		// says) and authorized_payment_method as the OpenAPI types it, an
+		// object. (Klarna's create-order guide shows the string "invoice";
+		// the API reference wins here, and clients should read both.)
 		out := map[string]any{
 			"order_id": o.ID, "fraud_status": a.Persona.fraudStatus(),
-			// Klarna's guide shows the string form; the API reference an object.
-			"authorized_payment_method": "invoice",
+			"authorized_payment_method": a.Method,
 		}
 		if o.ConfirmationURL != "" {
 			out["redirect_url"] = p.st.Config.BaseURL + "/klarna/payments/redirect/" + o.ID
 		}
+		// Not in the OpenAPI order schema: the account-linking guide's
+		// sample answer carries customer_token at the top level.
 		if t := p.linkOnOrder(a); t != "" {
 			out["customer_token"] = t
 		}
@@ -317,29 +372,36 @@ func confirmationURL(b wireBody, s *session) string {
 	return ""
 }
 
-// redirect is Klarna's redirect_url: it sends the browser on to the
-// merchant's confirmation URL with the placeholders filled in.
+// redirect is Klarna's redirect_url of an order or a customer token: it
+// sends the browser on to the merchant's confirmation URL with the
+// placeholders filled in.
 func (p *provider) redirect(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("order_id")
 	p.mu.Lock()
-	o := p.orders[r.PathValue("order_id")]
+	var confirm, orderID, sessionID string
+	if o := p.orders[id]; o != nil {
+		confirm, orderID, sessionID = o.ConfirmationURL, o.ID, o.SessionID
+	} else if t := p.recurring[id]; t != nil {
+		confirm, sessionID = t.ConfirmationURL, t.SessionID
+	}
 	p.mu.Unlock()
-	if o == nil || o.ConfirmationURL == "" {
+	if confirm == "" {
 		http.Error(w, "unknown order", http.StatusNotFound)
 		return
 	}
-	u := strings.NewReplacer("{order.id}", url.QueryEscape(o.ID), "{session.id}", url.QueryEscape(o.SessionID)).Replace(o.ConfirmationURL)
+	u := strings.NewReplacer("{order.id}", url.QueryEscape(orderID), "{session.id}", url.QueryEscape(sessionID)).Replace(confirm)
 	http.Redirect(w, r, u, http.StatusSeeOther)
 }
 
 // cancelAuthorization is DELETE /payments/v1/authorizations/{token}.
-func (p *provider) cancelAuthorization(w http.ResponseWriter, r *http.Request) {
-	if p.st.Hit(w, r, opCancelAuthorization) || !p.authorized(w, r) {
+func (p *provider) cancelAuthorization(w http.ResponseWriter, r *http.Request, reg region) {
+	if p.st.Hit(w, r, opCancelAuthorization) || !p.authorized(w, r, reg) {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	a, e := p.usableAuthorization(r.PathValue("token"))
-	if e != nil {
+	a, e := p.liveAuthorization(reg, r.PathValue("token"))
+	if e != nil || a.Used {
 		writeResponse(w, fail(&apiError{http.StatusNotFound, "NOT_FOUND", []string{"The authorization does not exist"}}))
 		return
 	}

@@ -8,8 +8,8 @@ import (
 
 // What the store keeps of Klarna Payments and the Customer Token API (see
 // package store): sessions, authorizations, orders, account links, every
-// customer token ever issued (a rotated one must still read CANCELLED, not
-// unknown), the idempotency records and the key that signs client tokens,
+// account-linking customer token ever issued (a rotated one stays known to
+// its link), the Customer Token API's tokens, the idempotency records and the key that signs client tokens,
 // so the client token in a customer's browser still opens the widget.
 const (
 	kindKey         = "key"
@@ -17,7 +17,8 @@ const (
 	kindAuth        = "authorization"
 	kindOrder       = "order"
 	kindLink        = "link"
-	kindToken       = "customer_token" // token -> its link's id
+	kindToken       = "customer_token"  // account-linking token -> its link's id
+	kindRecurring   = "recurring_token" // a Customer Token API token_id
 	kindIdempotency = "idempotency"
 )
 
@@ -33,6 +34,7 @@ func (p *provider) Dump() []store.Object {
 	for tok, l := range p.tokens {
 		objs = append(objs, store.Object{Kind: kindToken, ID: tok, Value: l.ID})
 	}
+	objs = append(objs, store.All(kindRecurring, p.recurring)...)
 	return store.Encoded(append(objs, store.All(kindIdempotency, p.idem)...))
 }
 
@@ -47,6 +49,7 @@ func (p *provider) Restore(l store.Loaded) error {
 	orders := store.Decode[*order](l, kindOrder, &err)
 	links := store.Decode[*link](l, kindLink, &err)
 	tokenLinks := store.Decode[string](l, kindToken, &err)
+	recurring := store.Decode[*recurringToken](l, kindRecurring, &err)
 	idem := store.Decode[*idemRecord](l, kindIdempotency, &err)
 	if err != nil {
 		return err
@@ -62,6 +65,6 @@ func (p *provider) Restore(l store.Loaded) error {
 	if found {
 		p.key = key
 	}
-	p.sessions, p.auths, p.orders, p.links, p.tokens, p.idem = sessions, auths, orders, links, tokens, idem
+	p.sessions, p.auths, p.orders, p.links, p.tokens, p.recurring, p.idem = sessions, auths, orders, links, tokens, recurring, idem
 	return nil
 }

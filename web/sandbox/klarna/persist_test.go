@@ -9,11 +9,12 @@ import (
 // A restart changes nothing the shop can see: sessions read as they did and
 // their client tokens still open the widget, an approved authorization still
 // places its order, a repeated idempotency key still replays, a placed
-// order's redirect still leads to the shop, and customer tokens keep their
-// state, rotated ones included. Reset forgets it all, for good.
+// order's redirect still leads to the shop, and customer tokens of both kinds keep
+// their state, rotated ones included. Reset forgets it all, for good.
 func TestObjectsSurviveARestart(t *testing.T) {
 	s := newSB(t)
 	tok := s.linkedOrder("", map[string]any{"link_account": true}).str("customer_token")
+	recurring := s.recurringToken("", nil)
 	s.setting("klarna_rotate_customer_tokens", true)
 	placed := s.linkedOrder(tok, nil)
 	rotated := placed.str("customer_token")
@@ -41,10 +42,13 @@ func TestObjectsSurviveARestart(t *testing.T) {
 	if order.status != 200 || latest == "" || latest == rotated {
 		t.Fatalf("order from an authorization made before the restart: %d %s, want a rotated token", order.status, order.raw)
 	}
-	for token, want := range map[string]string{tok: "CANCELLED", rotated: "CANCELLED", latest: "ACTIVE"} {
-		if r := s.do("GET", "/klarna/api/customer-token/v1/tokens/"+token, nil); r.status != 200 || r.str("status") != want {
-			t.Errorf("token %s after a restart: %d %s, want %s", token, r.status, r.raw, want)
+	for token, want := range map[string]bool{tok: false, rotated: false, latest: true} {
+		if got := s.recognises(token); got != want {
+			t.Errorf("account-linking token %s after a restart recognises the customer: %v, want %v", token, got, want)
 		}
+	}
+	if r := s.do("GET", "/klarna/api/customer-token/v1/tokens/"+recurring, nil); r.status != 200 || r.str("status") != "ACTIVE" {
+		t.Errorf("Customer Token API token after a restart: %d %s", r.status, r.raw)
 	}
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := noFollow.Get(s.url + "/klarna/payments/redirect/" + placed.str("order_id"))
@@ -59,5 +63,8 @@ func TestObjectsSurviveARestart(t *testing.T) {
 	s.doAuth("POST", "/control/reset", nil, "", "")
 	s.s.Restart(t)
 	wantError(t, s.do("GET", "/klarna/api/payments/v1/sessions/"+id, nil), 404, "NOT_FOUND", "")
-	wantError(t, s.do("GET", "/klarna/api/customer-token/v1/tokens/"+latest, nil), 404, "TOKEN_NOT_FOUND", "")
+	wantError(t, s.do("GET", "/klarna/api/customer-token/v1/tokens/"+recurring, nil), 404, "NOT_FOUND", "")
+	if s.recognises(latest) {
+		t.Error("a linked customer is recognised after reset")
+	}
 }

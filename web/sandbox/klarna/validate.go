@@ -11,56 +11,56 @@ import (
 // The request bodies as Klarna reads them. Pointers tell a missing field
 // from a zero one.
 type wireLine struct {
-	Type                *string `json:"type"`
-	Reference           *string `json:"reference"`
-	Name                *string `json:"name"`
-	Quantity            *int64  `json:"quantity"`
-	QuantityUnit        *string `json:"quantity_unit"`
-	UnitPrice           *int64  `json:"unit_price"`
-	TaxRate             *int64  `json:"tax_rate"`
-	TotalAmount         *int64  `json:"total_amount"`
-	TotalDiscountAmount *int64  `json:"total_discount_amount"`
-	TotalTaxAmount      *int64  `json:"total_tax_amount"`
-	ProductURL          *string `json:"product_url"`
-	ImageURL            *string `json:"image_url"`
-	MerchantData        *string `json:"merchant_data"`
+	Type                *string `json:"type,omitempty"`
+	Reference           *string `json:"reference,omitempty"`
+	Name                *string `json:"name,omitempty"`
+	Quantity            *int64  `json:"quantity,omitempty"`
+	QuantityUnit        *string `json:"quantity_unit,omitempty"`
+	UnitPrice           *int64  `json:"unit_price,omitempty"`
+	TaxRate             *int64  `json:"tax_rate,omitempty"`
+	TotalAmount         *int64  `json:"total_amount,omitempty"`
+	TotalDiscountAmount *int64  `json:"total_discount_amount,omitempty"`
+	TotalTaxAmount      *int64  `json:"total_tax_amount,omitempty"`
+	ProductURL          *string `json:"product_url,omitempty"`
+	ImageURL            *string `json:"image_url,omitempty"`
+	MerchantData        *string `json:"merchant_data,omitempty"`
 }
 
 type wireMerchantURLs struct {
-	Confirmation  *string `json:"confirmation"`
-	Notification  *string `json:"notification"`
-	Push          *string `json:"push"`
-	Authorization *string `json:"authorization"`
+	Confirmation  *string `json:"confirmation,omitempty"`
+	Notification  *string `json:"notification,omitempty"`
+	Push          *string `json:"push,omitempty"`
+	Authorization *string `json:"authorization,omitempty"`
 }
 
 type wireCustomer struct {
 	// Not in the API reference's customer object; from Klarna's guides: the stored
 	// account-linking token and a Sign in with Klarna access token.
-	CustomerToken     *string `json:"customer_token"`
-	KlarnaAccessToken *string `json:"klarna_access_token"`
-	DateOfBirth       *string `json:"date_of_birth"`
-	Type              *string `json:"type"`
+	CustomerToken     *string `json:"customer_token,omitempty"`
+	KlarnaAccessToken *string `json:"klarna_access_token,omitempty"`
+	DateOfBirth       *string `json:"date_of_birth,omitempty"`
+	Type              *string `json:"type,omitempty"`
 }
 
 // wireBody is every field the session, order and customer-token order
 // bodies share; each operation checks the ones it requires.
 type wireBody struct {
-	AcquiringChannel   *string           `json:"acquiring_channel"`
-	Intent             *string           `json:"intent"`
-	PurchaseCountry    *string           `json:"purchase_country"`
-	PurchaseCurrency   *string           `json:"purchase_currency"`
-	Locale             *string           `json:"locale"`
-	OrderAmount        *int64            `json:"order_amount"`
-	OrderTaxAmount     *int64            `json:"order_tax_amount"`
-	OrderLines         *[]wireLine       `json:"order_lines"`
-	MerchantURLs       *wireMerchantURLs `json:"merchant_urls"`
-	MerchantReference1 *string           `json:"merchant_reference1"`
-	MerchantReference2 *string           `json:"merchant_reference2"`
-	MerchantData       *string           `json:"merchant_data"`
-	Customer           *wireCustomer     `json:"customer"`
-	BillingAddress     json.RawMessage   `json:"billing_address"`
-	ShippingAddress    json.RawMessage   `json:"shipping_address"`
-	AutoCapture        *bool             `json:"auto_capture"`
+	AcquiringChannel   *string           `json:"acquiring_channel,omitempty"`
+	Intent             *string           `json:"intent,omitempty"`
+	PurchaseCountry    *string           `json:"purchase_country,omitempty"`
+	PurchaseCurrency   *string           `json:"purchase_currency,omitempty"`
+	Locale             *string           `json:"locale,omitempty"`
+	OrderAmount        *int64            `json:"order_amount,omitempty"`
+	OrderTaxAmount     *int64            `json:"order_tax_amount,omitempty"`
+	OrderLines         *[]wireLine       `json:"order_lines,omitempty"`
+	MerchantURLs       *wireMerchantURLs `json:"merchant_urls,omitempty"`
+	MerchantReference1 *string           `json:"merchant_reference1,omitempty"`
+	MerchantReference2 *string           `json:"merchant_reference2,omitempty"`
+	MerchantData       *string           `json:"merchant_data,omitempty"`
+	Customer           *wireCustomer     `json:"customer,omitempty"`
+	BillingAddress     json.RawMessage   `json:"billing_address,omitempty"`
+	ShippingAddress    json.RawMessage   `json:"shipping_address,omitempty"`
+	AutoCapture        *bool             `json:"auto_capture,omitempty"`
 }
 
 // parseBody decodes a request body. Unknown fields are ignored, as Klarna
@@ -95,8 +95,16 @@ type apiError struct {
 	Messages []string
 }
 
+// badValue is Klarna's 400 BAD_VALUE. Each message names the field the way
+// Klarna does ("Bad value: order_lines[0].total_amount"); a detail after
+// the field's name, "field: why", is put in parentheses after it, as in
+// Klarna's own "Bad value: purchase_currency (order billing country is:
+// NO, configured currencies are: ...)".
 func badValue(msgs ...string) *apiError {
 	for i, m := range msgs {
+		if field, why, found := strings.Cut(m, ": "); found {
+			m = field + " (" + why + ")"
+		}
 		msgs[i] = "Bad value: " + m
 	}
 	return &apiError{400, "BAD_VALUE", msgs}
@@ -108,19 +116,11 @@ var (
 	localePattern   = regexp.MustCompile(`^[A-Za-z]{2}(?:-[A-Za-z]{2})*$`)
 )
 
-// markets are Klarna's purchase countries with the currency each sells in
-// (Klarna's "supported countries and currencies" list). A currency that
-// matches the format but not the country is refused, as Klarna refuses it.
-var markets = map[string]string{
-	"AT": "EUR", "AU": "AUD", "BE": "EUR", "CA": "CAD", "CH": "CHF", "CZ": "CZK", "DE": "EUR", "DK": "DKK",
-	"ES": "EUR", "FI": "EUR", "FR": "EUR", "GB": "GBP", "GR": "EUR", "HU": "HUF", "IE": "EUR", "IT": "EUR",
-	"MX": "MXN", "NL": "EUR", "NO": "NOK", "NZ": "NZD", "PL": "PLN", "PT": "EUR", "RO": "RON", "SE": "SEK",
-	"SK": "EUR", "US": "USD",
-}
-
 var lineTypes = map[string]bool{"physical": true, "discount": true, "shipping_fee": true, "sales_tax": true,
 	"digital": true, "gift_card": true, "store_credit": true, "surcharge": true}
 
+// intents: the OpenAPI enum (buy, tokenize, buy_and_tokenize) and the
+// account-linking guide's buy_and_link.
 var intents = map[string]bool{"buy": true, "tokenize": true, "buy_and_tokenize": true, "buy_and_link": true}
 
 // rules say which fields an operation requires and how large amounts may be.
@@ -139,34 +139,57 @@ var (
 )
 
 // validate checks a body as Klarna's documentation describes: required
-// fields, formats, lengths, and the order arithmetic (each line's total and
-// tax, and the order's sums). It returns every problem at once.
-func validate(b wireBody, r rules) *apiError {
+// fields, formats, lengths, the purchase country, currency and locale as a
+// combination Klarna sells in and the region reg serves, and the order
+// arithmetic (each line's total and tax, and the order's sums, by the tax
+// rules of the country). It returns every problem at once. tokenCountry is
+// the purchase country of a customer-token order, which has no
+// purchase_country of its own: the token's.
+func validate(b wireBody, r rules, reg region, tokenCountry string) *apiError {
 	var bad []string
 	add := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
 
+	cc := strings.ToUpper(tokenCountry)
 	if r.requireCountry {
+		cc = ""
 		switch {
 		case b.PurchaseCountry == nil:
 			add("purchase_country: required")
 		case !countryPattern.MatchString(*b.PurchaseCountry):
 			add("purchase_country: want ISO 3166 alpha-2, such as DE")
-		case markets[strings.ToUpper(*b.PurchaseCountry)] == "":
-			add("purchase_country: Klarna does not sell in %q", *b.PurchaseCountry)
+		case countries[strings.ToUpper(*b.PurchaseCountry)].Currency == "":
+			add("purchase_country: Klarna payments does not sell in %s", strings.ToUpper(*b.PurchaseCountry))
+		default:
+			cc = strings.ToUpper(*b.PurchaseCountry)
 		}
 	}
+	market, known := countries[cc]
 	switch {
 	case b.PurchaseCurrency == nil:
 		add("purchase_currency: required")
 	case !currencyPattern.MatchString(*b.PurchaseCurrency):
 		add("purchase_currency: want ISO 4217, such as EUR")
-	case b.PurchaseCountry != nil && markets[strings.ToUpper(*b.PurchaseCountry)] != "" &&
-		!strings.EqualFold(markets[strings.ToUpper(*b.PurchaseCountry)], *b.PurchaseCurrency):
-		add("purchase_currency: %s is not a currency of purchase_country %s (want %s)",
-			strings.ToUpper(*b.PurchaseCurrency), strings.ToUpper(*b.PurchaseCountry), markets[strings.ToUpper(*b.PurchaseCountry)])
+	case !r.requireCountry:
+		// A customer-token order: the token fixes the country; a currency
+		// the token's payment method cannot pay in is the Customer Token
+		// API's 403 PAYMENT_METHOD_CURRENCY_MISMATCH, not a bad value.
+	case known && market.Region != reg:
+		// Observed on the European playground for a US/USD/en-US session:
+		// 400 BAD_VALUE "Bad value: purchase_currency". The other region is
+		// another merchant account, not set up for this country.
+		add("purchase_currency: purchase country is: %s, configured currencies are: %s; %s is sold through Klarna's %s API at %s",
+			cc, currenciesOf(reg), cc, regionName(market.Region), market.Region.host())
+	case known && !strings.EqualFold(market.Currency, *b.PurchaseCurrency):
+		add("purchase_currency: %s is not the currency of purchase country %s (Klarna only supports the local currency: %s)",
+			strings.ToUpper(*b.PurchaseCurrency), cc, market.Currency)
 	}
-	if b.Locale != nil && !localePattern.MatchString(*b.Locale) {
-		add("locale: want RFC 1766, such as de-DE")
+	if b.Locale != nil {
+		switch {
+		case !localePattern.MatchString(*b.Locale):
+			add("locale: want RFC 1766, such as de-DE")
+		case known && r.requireCountry && !market.hasLocale(*b.Locale):
+			add("locale: %s is not a locale of purchase country %s (supported: %s)", *b.Locale, cc, strings.Join(market.Locales, ", "))
+		}
 	}
 	if r.intent && b.Intent != nil && !intents[*b.Intent] {
 		add("intent: want buy, tokenize, buy_and_tokenize or buy_and_link")
@@ -211,7 +234,6 @@ func validate(b wireBody, r rules) *apiError {
 		add("customer.type: want person or organization")
 	}
 
-	var sumAmount, sumTax int64
 	switch {
 	case b.OrderLines == nil:
 		add("order_lines: required")
@@ -220,22 +242,7 @@ func validate(b wireBody, r rules) *apiError {
 	case len(*b.OrderLines) > 1000:
 		add("order_lines: at most 1000 lines")
 	default:
-		for i, l := range *b.OrderLines {
-			f := fmt.Sprintf("order_lines[%d].", i)
-			a, t := checkLine(l, r, func(format string, args ...any) { add(f+format, args...) })
-			sumAmount += a
-			sumTax += t
-		}
-		if b.OrderAmount != nil && *b.OrderAmount != sumAmount {
-			add("order_amount: %d is not the sum of the lines' total_amount (%d)", *b.OrderAmount, sumAmount)
-		}
-		tax := int64(0)
-		if b.OrderTaxAmount != nil {
-			tax = *b.OrderTaxAmount
-		}
-		if tax != sumTax {
-			add("order_tax_amount: %d is not the sum of the lines' total_tax_amount (%d)", tax, sumTax)
-		}
+		checkLines(b, r, cc == "US", add)
 	}
 	if len(bad) > 0 {
 		return badValue(bad...)
@@ -243,8 +250,85 @@ func validate(b wireBody, r rules) *apiError {
 	return nil
 }
 
-// checkLine checks one order line and returns its total and tax.
-func checkLine(l wireLine, r rules, add func(string, ...any)) (total, tax int64) {
+func regionName(r region) string {
+	switch r {
+	case regionNA:
+		return "North American"
+	case regionOC:
+		return "Oceanian"
+	}
+	return "European"
+}
+
+// checkLines checks every order line and the order's sums.
+//
+// Tax (https://docs.klarna.com/klarna-payments/in-depth-knowledge/tax-handling/):
+// Klarna knows two ways. The global way (Europe, Australia, and any order
+// without a sales_tax line): each line carries tax_rate and
+// total_tax_amount within ±1 of total_amount×tax_rate/(10000+tax_rate), and
+// order_tax_amount is the sum of the lines' total_tax_amount. The US way
+// (purchase country US, with tax sent as lines of type sales_tax): "the
+// tax_rate field isn't present in any order lines", order_tax_amount "is the
+// total_amount of the sales_tax order line" (of all of them: "different tax
+// types should be reflected in separate order lines"), and order_amount is
+// the sum of every line's total_amount, the tax lines included. So in a US
+// order with sales_tax lines a product may not carry a tax rate or a tax
+// amount (refused: order_lines[i].tax_rate / total_tax_amount); tax_rate 0
+// is accepted as "no tax rate", as the shop's and many real clients' JSON
+// writes it. The documents recommend naming the tax line "Tax" or "Sales
+// Tax"; no document says Klarna refuses another name, so the name is not
+// checked.
+func checkLines(b wireBody, r rules, us bool, add func(string, ...any)) {
+	usWay := false
+	if us {
+		for _, l := range *b.OrderLines {
+			if l.Type != nil && *l.Type == "sales_tax" {
+				usWay = true
+			}
+		}
+	}
+	var sumAmount, sumTax, salesTax int64
+	for i, l := range *b.OrderLines {
+		f := fmt.Sprintf("order_lines[%d].", i)
+		lineAdd := func(format string, args ...any) { add(f+format, args...) }
+		isTax := l.Type != nil && *l.Type == "sales_tax"
+		if usWay {
+			if l.TaxRate != nil && *l.TaxRate != 0 {
+				lineAdd("tax_rate: a US order that sends its tax as sales_tax lines has no tax_rate in any line")
+			}
+			if isTax {
+				if l.TotalTaxAmount != nil && *l.TotalTaxAmount != 0 && (l.TotalAmount == nil || *l.TotalTaxAmount != *l.TotalAmount) {
+					lineAdd("total_tax_amount: a sales_tax line is all tax: 0 or its total_amount")
+				}
+			} else if l.TotalTaxAmount != nil && *l.TotalTaxAmount != 0 {
+				lineAdd("total_tax_amount: in a US order with sales_tax lines the tax is in those lines, not in the products")
+			}
+		}
+		a, t := checkLine(l, r, usWay && isTax, lineAdd)
+		sumAmount += a
+		sumTax += t
+		if isTax {
+			salesTax += a
+		}
+	}
+	if b.OrderAmount != nil && *b.OrderAmount != sumAmount {
+		add("order_amount: %d is not the sum of the lines' total_amount (%d)", *b.OrderAmount, sumAmount)
+	}
+	tax := int64(0)
+	if b.OrderTaxAmount != nil {
+		tax = *b.OrderTaxAmount
+	}
+	switch {
+	case usWay && tax != salesTax:
+		add("order_tax_amount: %d is not the total_amount of the sales_tax lines (%d)", tax, salesTax)
+	case !usWay && tax != sumTax:
+		add("order_tax_amount: %d is not the sum of the lines' total_tax_amount (%d)", tax, sumTax)
+	}
+}
+
+// checkLine checks one order line and returns its total and tax. A US
+// sales_tax line (salesTaxLine) is all tax and skips the tax-rate rule.
+func checkLine(l wireLine, r rules, salesTaxLine bool, add func(string, ...any)) (total, tax int64) {
 	val := func(p *int64) int64 {
 		if p == nil {
 			return 0
@@ -312,6 +396,9 @@ func checkLine(l wireLine, r rules, add func(string, ...any)) (total, tax int64)
 	if want := qty*unit - disc; total != want {
 		add("total_amount: %d is not quantity × unit_price − total_discount_amount (%d)", total, want)
 	}
+	if salesTaxLine {
+		return total, tax
+	}
 	// Klarna's tax rule: total_tax_amount within ±1 of
 	// total_amount − total_amount×10000/(10000+tax_rate), i.e. of
 	// total×rate/(10000+rate). Compared in integers: |tax×(10000+rate) −
@@ -327,8 +414,6 @@ func checkLine(l wireLine, r rules, add func(string, ...any)) (total, tax int64)
 	return total, tax
 }
 
-// orderData is what an authorization fixes: the order a create-order call
-// must match.
 type orderData struct {
 	Country  string
 	Currency string

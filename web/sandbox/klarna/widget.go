@@ -70,6 +70,9 @@ func (p *provider) widgetPage(w http.ResponseWriter, r *http.Request) {
 type widgetRequest struct {
 	ClientToken string `json:"client_token"`
 	Parent      string `json:"parent"`
+	// Category is the payment_method_category the merchant's page named in
+	// load() and authorize().
+	Category    string `json:"category"`
 	Persona     string `json:"persona"`
 	LinkAccount bool   `json:"link_account"`
 }
@@ -94,7 +97,7 @@ func (p *provider) widgetRequest(w http.ResponseWriter, r *http.Request) (widget
 		return req, nil, false
 	}
 	p.mu.Lock()
-	s, e := p.liveSession(id)
+	s, e := p.anySession(id)
 	var werr *widgetError
 	switch {
 	case e != nil:
@@ -103,6 +106,15 @@ func (p *provider) widgetRequest(w http.ResponseWriter, r *http.Request) (widget
 		werr = &widgetError{http.StatusConflict, "session_completed", "An order was already placed for this session."}
 	case !p.allowedParent(s, req.Parent):
 		werr = &widgetError{http.StatusForbidden, "origin_not_allowed", "This page's origin is not the merchant's."}
+	default:
+		// The SDK always names the category; a caller of this (the
+		// sandbox's own) endpoint that names none gets the first offered.
+		if req.Category == "" {
+			req.Category = categoriesOf(s.country())[0].ID
+		}
+		if _, offered := categoryOf(s.country(), req.Category); !offered {
+			werr = categoryNotOffered(s, req.Category)
+		}
 	}
 	p.mu.Unlock()
 	if werr != nil {
@@ -143,7 +155,7 @@ func (p *provider) allowedParent(s *session, parent string) bool {
 // widgetState tells the widget what to show: the login step, or ready to
 // buy for a customer the session recognises.
 func (p *provider) widgetState(w http.ResponseWriter, r *http.Request) {
-	_, s, good := p.widgetRequest(w, r)
+	req, s, good := p.widgetRequest(w, r)
 	if !good {
 		return
 	}
@@ -151,9 +163,10 @@ func (p *provider) widgetState(w http.ResponseWriter, r *http.Request) {
 	per, via, recognised := p.recognise(s)
 	amount := formatAmount(s.Body)
 	intent := s.Intent
+	cat, _ := categoryOf(s.country(), req.Category)
 	p.mu.Unlock()
 	out := map[string]any{
-		"mode": "login", "amount": amount, "intent": intent,
+		"mode": "login", "amount": amount, "intent": intent, "category": cat.ID, "category_name": cat.Name,
 		// A customer the shop already linked (recognised by customer token)
 		// is not asked again.
 		"link_offered": intent == "buy_and_link" && via == "",
@@ -178,7 +191,7 @@ func (p *provider) widgetAuthorize(w http.ResponseWriter, r *http.Request) {
 	if !good {
 		return
 	}
-	tok, werr := p.authorize(s.ID, req.Persona, req.LinkAccount)
+	tok, werr := p.authorize(s.ID, req.Category, req.Persona, req.LinkAccount)
 	if werr != nil {
 		writeJSON(w, werr.Status, werr)
 		return
@@ -186,19 +199,46 @@ func (p *provider) widgetAuthorize(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"approved": true, "authorization_token": tok})
 }
 
+// anySession returns a live session of either region by id: the widget and
+// the control API reach a session through its id (and the client token),
+// not through a region's API. Callers hold p.mu.
+func (p *provider) anySession(id string) (*session, *apiError) {
+	if s := p.sessions[id]; s != nil {
+		return p.liveSession(regionOf(s.Region), id)
+	}
+	return nil, invalidSession
+}
+
+// categoryNotOffered is the widget's answer for a payment_method_category
+// the session does not offer. The real SDK throws
+// PaymentMethodCategoryNotSupportedError ("If
+// options.payment_method_category is not supported") after calling the load
+// callback with { show_form: false }; the sandbox's SDK does that on its own
+// from the client token, and the widget's server refuses too.
+func categoryNotOffered(s *session, id string) *widgetError {
+	return &widgetError{http.StatusBadRequest, "payment_method_category_not_supported",
+		fmt.Sprintf("payment_method_category %q is not offered by this session (it offers %s)",
+			id, strings.Join(categoryIDs(s.country()), ", "))}
+}
+
 // authorize makes an authorization for the session as the widget does when
-// the customer approves: the customer is the one the session recognises,
-// else the test persona who logged in. linkAccount is the "link my Klarna
-// account" box, which matters on buy_and_link for a customer not yet linked.
-func (p *provider) authorize(sessionID, personaEmail string, linkAccount bool) (string, *widgetError) {
+// the customer approves with the payment method category categoryID: the
+// customer is the one the session recognises, else the test persona who
+// logged in. linkAccount is the "link my Klarna account" box, which matters
+// on buy_and_link for a customer not yet linked.
+func (p *provider) authorize(sessionID, categoryID, personaEmail string, linkAccount bool) (string, *widgetError) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s, e := p.liveSession(sessionID)
+	s, e := p.anySession(sessionID)
 	if e != nil {
 		return "", &widgetError{http.StatusNotFound, "session_expired", "This Klarna session does not exist or has expired."}
 	}
 	if s.Complete {
 		return "", &widgetError{http.StatusConflict, "session_completed", "An order was already placed for this session."}
+	}
+	cat, offered := categoryOf(s.country(), categoryID)
+	if !offered {
+		return "", categoryNotOffered(s, categoryID)
 	}
 	per, via, recognised := p.recognise(s)
 	if !recognised {
@@ -211,7 +251,8 @@ func (p *provider) authorize(sessionID, personaEmail string, linkAccount bool) (
 		return "", &widgetError{http.StatusForbidden, "declined", "Klarna cannot offer this payment method to this customer."}
 	}
 	a := &authorization{
-		Token: newID(), SessionID: s.ID, Data: dataOf(s.Body), Intent: s.Intent, Persona: per, ViaToken: via,
+		Token: newID(), Region: s.Region, SessionID: s.ID, Data: dataOf(s.Body), Intent: s.Intent, Persona: per, ViaToken: via,
+		Category: cat.ID, Method: cat.Method,
 		Link: s.Intent == "buy_and_link" && via == "" && linkAccount, CreatedAt: p.st.Now(),
 	}
 	a.Country = a.Data.Country
@@ -220,26 +261,38 @@ func (p *provider) authorize(sessionID, personaEmail string, linkAccount bool) (
 }
 
 // controlAuthorize is POST /control/klarna/sessions/{session_id}/authorize
-// {"link_account": true, "persona": "..."}: what the widget does when the
-// customer approves, without a browser. link_account defaults to true (the
-// widget's box is checked by default); persona defaults to the first test
-// persona and is ignored when the session recognises its customer.
+// {"link_account": true, "persona": "...", "payment_method_category": "..."}:
+// what the widget does when the customer approves, without a browser.
+// link_account defaults to true (the widget's box is checked by default);
+// persona defaults to the first test persona and is ignored when the
+// session recognises its customer; payment_method_category defaults to the
+// first category the session offers, and one it does not offer is refused
+// (400). The answer is {"authorization_token": "..."}.
 func (p *provider) controlAuthorize(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		LinkAccount *bool  `json:"link_account"`
 		Persona     string `json:"persona"`
+		Category    string `json:"payment_method_category"`
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil && !errors.Is(err, io.EOF) {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be {\"link_account\": bool, \"persona\": email}: " + err.Error()})
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"link_account": bool, "persona": email, "payment_method_category": identifier}: ` + err.Error()})
 		return
 	}
 	link := body.LinkAccount == nil || *body.LinkAccount
 	if body.Persona == "" {
 		body.Persona = Personas[0].Email
 	}
-	tok, werr := p.authorize(r.PathValue("session_id"), body.Persona, link)
+	id := r.PathValue("session_id")
+	if body.Category == "" {
+		p.mu.Lock()
+		if s, e := p.anySession(id); e == nil {
+			body.Category = categoriesOf(s.country())[0].ID
+		}
+		p.mu.Unlock()
+	}
+	tok, werr := p.authorize(id, body.Category, body.Persona, link)
 	if werr != nil {
 		writeJSON(w, werr.Status, map[string]string{"error": werr.Message})
 		return

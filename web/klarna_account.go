@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/a-h/templ"
@@ -55,18 +54,15 @@ func (k *klarnaFlow) unlink(c echo.Context) error {
 		return &UserError{Status: http.StatusBadRequest, Title: "Please try again",
 			Message: "The form was incomplete. Reload the account page and choose \"Unlink Klarna\" again."}
 	}
-	_, err := awaitProvider(k.a, c, fmt.Sprintf("klarna.unlink:%s:user:%d", region, uid), func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, r.links.Unlink(ctx, uid)
-	})
-	switch {
-	case errors.Is(err, errConfirming):
-		k.a.flash(c, "Klarna has not confirmed yet. Reload the account page in a moment to see your Klarna account unlinked.")
+	// Klarna documents no merchant call to end an account link: the shop
+	// forgets the token and stops sending it (package web/klarna/link).
+	switch err := r.links.Unlink(c.Request().Context(), uid); {
 	case errors.Is(err, link.ErrNotLinked):
 		k.a.flash(c, "Your Klarna account was not linked.")
 	case err != nil:
-		return klarnaError(err, "Klarna could not unlink your account", "Your Klarna account is still linked. Please try again.")
+		return err
 	default:
-		k.a.flash(c, "Your Klarna account is unlinked. Next time Klarna will ask you to log in.")
+		k.a.flash(c, "Your Klarna account is unlinked: this shop forgot it, and next time Klarna will ask you to log in. To end the link at Klarna too, remove this shop in the Klarna app.")
 	}
 	return c.Redirect(http.StatusSeeOther, "/account")
 }

@@ -72,7 +72,7 @@ func newKlarnaFlow(a *App) *klarnaFlow {
 	region := func(c *klarna.Client, baseURL string) *klarnaRegion {
 		env := environment(baseURL)
 		return &klarnaRegion{client: c, env: env,
-			links: link.New(link.Config{Client: c, Environment: env, Store: a.Store, Box: a.Box, Log: a.Log})}
+			links: link.New(link.Config{Environment: env, Store: a.Store, Box: a.Box, Log: a.Log})}
 	}
 	return &klarnaFlow{a: a, regions: map[market.Region]*klarnaRegion{
 		market.RegionEU: region(a.Klarna, a.Config.Klarna.APIURL),

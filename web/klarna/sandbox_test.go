@@ -146,10 +146,6 @@ func TestFirstPurchaseLinksAndTheTokenRecognisesTheCustomerNextTime(t *testing.T
 	if second.CustomerToken.Reveal() != tok.Reveal() {
 		t.Errorf("without rotation the same token comes back, got a different one")
 	}
-	info, err := e.c.ReadCustomerToken(context.Background(), tok)
-	if err != nil || !info.Active() {
-		t.Errorf("token status %+v, %v", info, err)
-	}
 }
 
 func TestRotationReturnsANewTokenAndRetiresTheOld(t *testing.T) {
@@ -160,13 +156,6 @@ func TestRotationReturnsANewTokenAndRetiresTheOld(t *testing.T) {
 	rotated := e.buy("r2", items, old, true).CustomerToken
 	if rotated.IsZero() || rotated.Reveal() == old.Reveal() || !tokenForm.MatchString(rotated.Reveal()) {
 		t.Fatalf("rotation gave %q", rotated.Reveal())
-	}
-	ctx := context.Background()
-	if info, _ := e.c.ReadCustomerToken(ctx, old); info.Active() {
-		t.Error("the rotated-away token still works")
-	}
-	if info, _ := e.c.ReadCustomerToken(ctx, rotated); !info.Active() {
-		t.Error("the new token does not work")
 	}
 	// The old token no longer recognises the customer: the widget falls
 	// back to login, and linking again issues a new token.
@@ -335,7 +324,11 @@ func TestSessionReadShowsExpiry(t *testing.T) {
 	}
 }
 
-func TestBuyAgainWithTheCustomerTokenAndCancel(t *testing.T) {
+// Klarna has two kinds of customer token: the account-linking one goes in a
+// session's customer.customer_token, and the Customer Token API knows only
+// the token_id of a tokenize session. An account-linking token sent there
+// is not found, for a read, an order and a cancel alike.
+func TestTheCustomerTokenAPIDoesNotTakeAnAccountLinkingToken(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	items := cart(map[string]int64{"hand-grinder": 1, "sencha": 3})
@@ -343,22 +336,18 @@ func TestBuyAgainWithTheCustomerTokenAndCancel(t *testing.T) {
 	lines, amount, tax := klarna.Lines(items)
 	treq := klarna.TokenOrderRequest{PurchaseCurrency: "EUR", OrderAmount: amount, OrderTaxAmount: tax, OrderLines: lines,
 		MerchantURLs: &klarna.TokenMerchantURL{Confirmation: "http://shop.test/orders/y"}}
-	o, err := e.c.CustomerTokenOrder(ctx, tok, treq, klarna.IdempotencyKey("again-1", "customer_token_order"))
-	if err != nil || o.OrderID == "" || o.FraudStatus != "ACCEPTED" || o.AuthorizedPaymentMethod.Type != "invoice" {
-		t.Fatalf("token order %+v %v", o, err)
+	if _, err := e.c.CustomerTokenOrder(ctx, tok, treq, klarna.IdempotencyKey("again-1", "customer_token_order")); klarna.StatusOf(err) != 404 {
+		t.Errorf("token order with an account-linking token: %v, want 404", err)
 	}
-	if !o.CustomerToken.IsZero() {
-		t.Error("no rotation configured, yet a new token came back")
+	if _, err := e.c.ReadCustomerToken(ctx, tok); klarna.StatusOf(err) != 404 {
+		t.Errorf("read: %v, want 404", err)
 	}
-	if err := e.c.CancelCustomerToken(ctx, tok, klarna.IdempotencyKey("unlink", "customer_token_status")); err != nil {
-		t.Fatal(err)
+	if err := e.c.CancelCustomerToken(ctx, tok, klarna.IdempotencyKey("unlink", "customer_token_status")); klarna.StatusOf(err) != 404 {
+		t.Errorf("cancel: %v, want 404", err)
 	}
-	if info, err := e.c.ReadCustomerToken(ctx, tok); err != nil || info.Active() {
-		t.Errorf("after cancel: %+v %v", info, err)
-	}
-	_, err = e.c.CustomerTokenOrder(ctx, tok, treq, klarna.IdempotencyKey("again-2", "customer_token_order"))
-	if !klarna.TokenGone(err) {
-		t.Errorf("a cancelled token ordered: %v", err)
+	// The link still recognises the customer in a session.
+	if again := e.buy("ct2", items, tok, true).CustomerToken; again.Reveal() != tok.Reveal() {
+		t.Errorf("the next session answered with %q, want the link's token again", again.Reveal())
 	}
 }
 

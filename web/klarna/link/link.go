@@ -2,17 +2,27 @@
 // Klarna returns on buy_and_link orders, sealed at rest, replaced when Klarna
 // returns a different one (rotation, or a new link after the old token
 // stopped working), kept when none comes back (the customer opted out), and
-// cancelled at Klarna when the user unlinks.
+// forgotten when the user unlinks.
 //
-// Why a compare-and-swap: "always treat the token from the latest response
-// as the source of truth"
-// (https://docs.klarna.com/payments/web-payments/additional-resources/use-cases/account-linking),
-// and two orders for one user can finish at once, their answers arriving in
-// either order, so a plain overwrite could leave the older token stored. An
-// Attempt remembers the link's version it read before the Klarna call, and
-// its Save stores the answer's token only while that version is current;
-// when another write won, Klarna is asked which token still works. Callers
-// never see the version.
+// The account-linking token is only ever sent in a payment session's
+// customer.customer_token. Klarna documents no merchant call to read,
+// charge or cancel it: the Customer Token API takes the token_id of a
+// tokenize session, another kind of token
+// (https://docs.klarna.com/payments/web-payments/additional-resources/use-cases/account-linking).
+// So the keeper never asks Klarna about a token, and unlinking forgets it in
+// the shop (the customer can end the link in the Klarna app).
+//
+// "Always treat the token from the latest response as the source of truth"
+// (the same guide). Two orders for one user can finish at once; the answer
+// the shop records last is the latest response it has, so Save stores it
+// even when another answer was stored since Begin. If that was the older
+// token (Klarna issued the other one later), the next session with it is
+// not recognised, the customer logs in once, and that order's answer
+// carries a new token, which Save stores: Klarna documents that "if the
+// provided token is invalid or has been rotated, Klarna will return a new
+// one". An Attempt remembers the link's version it read before the Klarna
+// call, so an unlink in between is never overwritten by an order the
+// unlinked token was recognised with. Callers never see the version.
 package link
 
 import (
@@ -23,7 +33,6 @@ import (
 	"time"
 
 	"refshop/db"
-	"refshop/web/klarna"
 	"refshop/web/secret"
 )
 
@@ -32,7 +41,6 @@ var ErrNotLinked = errors.New("link: not linked")
 
 // Config is what a Keeper needs.
 type Config struct {
-	Client *klarna.Client // reads and cancels customer tokens
 	// Environment names the Klarna environment Client talks to (its API
 	// base URL): the keeper reads and writes only the links made there, so
 	// a token from another environment is never sent.
@@ -103,15 +111,15 @@ func (k *Keeper) Begin(ctx context.Context, userID int64) (*Attempt, error) {
 func (a *Attempt) Token() secret.Secret { return a.token }
 
 // maxSwaps bounds Save's compare-and-swap loop: each lost round means
-// another order for the same user finished in between, and a writer whose
-// own token is already dead stops, so a few rounds settle any real race.
+// another write for the same user landed in between.
 const maxSwaps = 10
 
 // Save stores the token from the Klarna answer the attempt was for. A zero
 // token (the customer opted out, or intent was not buy_and_link) keeps what
-// is stored. When another write changed the link since Begin, the stored
-// token is kept if Klarna says it is still active (it came from the later
-// answer) and replaced if it is not.
+// is stored. When another write changed the link since Begin, this answer
+// is the later one and is stored, except after an unlink: an order
+// recognised by the token the user then unlinked does not link again (an
+// order whose customer logged in and agreed to link does).
 func (a *Attempt) Save(ctx context.Context, tok secret.Secret) error {
 	if tok.IsZero() {
 		return nil
@@ -131,37 +139,9 @@ func (a *Attempt) Save(ctx context.Context, tok secret.Secret) error {
 		if err != nil {
 			return err
 		}
-		if !row.Linked() {
-			// The user unlinked while this order ran. Klarna only returns a
-			// token for a link the customer agreed to in the widget (an
-			// unlinked token recognises no one and returns none), so this
-			// answer is the latest word: store it.
-			expect = row.Version
-			continue
-		}
-		stored, err := cfg.Box.Open(row.Sealed, aad(userID))
-		if err != nil {
-			return err
-		}
-		if stored.Reveal() == tok.Reveal() {
-			return nil
-		}
-		info, err := cfg.Client.ReadCustomerToken(ctx, stored)
-		switch {
-		case err == nil && info.Active():
-			// The stored token still works: it came from the later answer.
-			return nil
-		case err != nil && !klarna.TokenGone(err):
-			// Klarna cannot tell us now. The stored token is the later
-			// write; keep it rather than guess.
-			cfg.Log.WarnContext(ctx, "klarna token race unresolved, kept the stored token", "user_id", userID,
-				"correlation_id", klarna.CorrelationID(err))
-			return nil
-		}
-		// The stored token is dead. If ours is dead too, a later answer
-		// exists and its own request stores it; otherwise ours is the newer.
-		mine, err := cfg.Client.ReadCustomerToken(ctx, tok)
-		if (err == nil && !mine.Active()) || klarna.TokenGone(err) {
+		if !row.Linked() && !a.token.IsZero() {
+			cfg.Log.InfoContext(ctx, "klarna: the user unlinked while an order recognised by the link ran; its token is not stored",
+				"user_id", userID)
 			return nil
 		}
 		expect = row.Version
@@ -169,10 +149,9 @@ func (a *Attempt) Save(ctx context.Context, tok secret.Secret) error {
 	return errors.New("link: the Klarna link kept changing; token not stored")
 }
 
-// Unlink cancels the user's token at Klarna (PATCH status CANCELLED) and
-// then forgets it. A token Klarna no longer knows or already cancelled is
-// forgotten too. Any other Klarna error leaves the link as it was (nothing
-// is lost: the user can try again).
+// Unlink forgets the user's token. Klarna documents no merchant call to
+// cancel an account-linking token, so none is made: the shop stops sending
+// it, and the widget asks the customer to log in next time.
 func (k *Keeper) Unlink(ctx context.Context, userID int64) error {
 	a, err := k.Begin(ctx, userID)
 	if err != nil {
@@ -180,10 +159,6 @@ func (k *Keeper) Unlink(ctx context.Context, userID int64) error {
 	}
 	if a.token.IsZero() {
 		return ErrNotLinked
-	}
-	key := klarna.IdempotencyKey(fmt.Sprintf("user:%d:klarna_link:v%d", userID, a.version), "customer_token_status")
-	if err := k.cfg.Client.CancelCustomerToken(ctx, a.token, key); err != nil && !klarna.TokenGone(err) {
-		return err
 	}
 	// An order may have stored a new token meanwhile; that token is the one
 	// the account page now shows, and the user can unlink it too.

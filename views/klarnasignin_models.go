@@ -2,7 +2,11 @@ package views
 
 // KlarnaSignInPanelView is Sign in with Klarna on the account page.
 type KlarnaSignInPanelView struct {
-	Connected   bool
+	Connected bool
+	// Region is the Klarna region of the connection ("eu", "na"), which the
+	// panel's buttons act on; RegionName names it for people.
+	Region      string
+	RegionName  string
 	Name        string // as Klarna said at connection
 	Email       string
 	Since       string
@@ -10,6 +14,15 @@ type KlarnaSignInPanelView struct {
 	// CanDisconnect: the account has a password to sign in with once
 	// Klarna is gone.
 	CanDisconnect bool
+}
+
+// KlarnaRegionName names a Klarna region for the account page: each region
+// is its own Klarna, with its own sign-in.
+func KlarnaRegionName(region string) string {
+	if region == "na" {
+		return "Klarna North America (United States)"
+	}
+	return "Klarna Europe (Germany, Norway)"
 }
 
 // KlarnaSignInAgain is the message a customer whose grant ended sees on the

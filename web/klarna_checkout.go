@@ -257,7 +257,7 @@ func (k *klarnaFlow) session(ctx context.Context, o db.Order, prev *db.KlarnaPay
 		// Sign in with Klarna (web/klarnasignin*.go): a fresh access token
 		// as customer.klarna_access_token skips the widget's login.
 		var n string
-		if kp.SentAccessToken, n = k.a.klarnaSignIn.addAccessToken(ctx, rid, o.UserID, &req); n != "" {
+		if kp.SentAccessToken, n = k.a.klarnaSignIn.addAccessToken(ctx, rid, o.UserID, market.OrDefault(o.Market).KlarnaRegion, &req); n != "" {
 			notice = strings.TrimSpace(notice + " " + n)
 		}
 	}

@@ -19,6 +19,13 @@ package web
 //     and passes it as customer.klarna_access_token; a grant Klarna ended
 //     shows "Sign in with Klarna again to skip the Klarna login at checkout".
 //
+// Regions: Klarna's regions are separate, each with its own issuer (Europe's
+// is KLARNA_LOGIN_URL itself, North America's KLARNA_LOGIN_URL/na/lp/idp:
+// klarnasignin.Issuer). A sign-in goes to the issuer of the session's market
+// region and remembers that region until its callback; the identity and
+// grant are kept under that issuer, and refreshed and revoked only there.
+// A payment session carries only an access token of the order's region.
+//
 // Every call to Klarna here runs within the request's deadline
 // (awaitProvider, deadline.go). Past it: start and connect say Klarna is
 // slow; the callback says Klarna is slow to confirm the sign-in and looks
@@ -48,6 +55,7 @@ import (
 	"refshop/web/config"
 	"refshop/web/klarnasignin"
 	"refshop/web/klarnasignin/grants"
+	"refshop/web/market"
 )
 
 // klarnaAuthTTL bounds a sign-in between start and callback.
@@ -58,13 +66,16 @@ const sessKlarnaAuth = "klarna_auth"
 
 // klarnaPending is a sign-in between start and callback.
 type klarnaPending struct {
-	State    string    `json:"state"`
-	Nonce    string    `json:"nonce"`
-	Verifier string    `json:"verifier"`
-	Mode     string    `json:"mode"` // "signin" or "connect"
-	UserID   int64     `json:"user_id,omitempty"`
-	Next     string    `json:"next,omitempty"`
-	Started  time.Time `json:"started"`
+	State    string `json:"state"`
+	Nonce    string `json:"nonce"`
+	Verifier string `json:"verifier"`
+	Mode     string `json:"mode"` // "signin" or "connect"
+	// Region is the Klarna region whose issuer the sign-in went to ("" is
+	// Europe: sign-ins started before there were regions).
+	Region  market.Region `json:"region,omitempty"`
+	UserID  int64         `json:"user_id,omitempty"`
+	Next    string        `json:"next,omitempty"`
+	Started time.Time     `json:"started"`
 	// Exchanging: the code's exchange outlived the callback's request; the
 	// next look (resume) takes what it got.
 	Exchanging bool `json:"exchanging,omitempty"`
@@ -73,20 +84,70 @@ type klarnaPending struct {
 // klarnaSignInFlow is Sign in with Klarna's handlers and the account grants.
 type klarnaSignInFlow struct {
 	a         *App
-	client    *klarnasignin.Client
-	grants    *grants.Keeper
+	regions   map[market.Region]*klarnaSignInRegion
 	exchanged klarnaExchanges
 }
 
-func newKlarnaSignInFlow(a *App) *klarnaSignInFlow {
-	client := a.KlarnaSignIn
-	return &klarnaSignInFlow{a: a, client: client,
-		grants: grants.New(grants.Config{Client: client, Issuer: klarnaIssuer(a.Config), Store: a.Store, Box: a.Box, Log: a.Log})}
+// klarnaSignInRegion is Sign in with Klarna in one Klarna region: the
+// client of its issuer and the grants made there.
+type klarnaSignInRegion struct {
+	region market.Region
+	client *klarnasignin.Client
+	grants *grants.Keeper
 }
 
-// klarnaIssuer names the Klarna environment of Sign in with Klarna, whose
-// identities and grants the shop keeps: its OIDC issuer.
-func klarnaIssuer(cfg config.Config) string { return environment(cfg.Klarna.LoginURL) }
+// klarnaSignInRegions are the regions in the order the account page lists
+// their connections.
+var klarnaSignInRegions = []market.Region{market.RegionEU, market.RegionNA}
+
+func newKlarnaSignInFlow(a *App) *klarnaSignInFlow {
+	f := &klarnaSignInFlow{a: a, regions: map[market.Region]*klarnaSignInRegion{}}
+	for _, r := range klarnaSignInRegions {
+		client := klarnaSignInClient(a.Deps, r)
+		f.regions[r] = &klarnaSignInRegion{region: r, client: client,
+			grants: grants.New(grants.Config{Client: client, Issuer: klarnaIssuer(a.Config, r), Store: a.Store, Box: a.Box, Log: a.Log})}
+	}
+	return f
+}
+
+// klarnaSignInClient is the Sign in with Klarna client of a region's issuer,
+// authenticating with KLARNA_TOKEN_AUTH. Token lifetimes run on the
+// provider's clock, so moving the sandbox clock ages the shop's tokens too.
+// The flow is built once per process, and so are its clients (each holds
+// its issuer's discovery and keys).
+func klarnaSignInClient(d Deps, r market.Region) *klarnasignin.Client {
+	k := d.Config.Klarna
+	return klarnasignin.New(klarnasignin.Config{
+		Issuer: klarnaIssuer(d.Config, r), ClientID: k.ClientID, ClientSecret: k.ClientSecret, TokenAuth: k.TokenAuth,
+		RedirectURL: d.Config.ShopBaseURL + "/auth/klarna/callback",
+		HTTP:        d.HTTP, Clock: providerClock(d, k.Mode), Log: d.Log,
+	})
+}
+
+// klarnaIssuer names the Klarna environment and region of Sign in with
+// Klarna, whose identities and grants the shop keeps: the region's OIDC
+// issuer below KLARNA_LOGIN_URL.
+func klarnaIssuer(cfg config.Config, r market.Region) string {
+	return klarnasignin.Issuer(environment(cfg.Klarna.LoginURL), r)
+}
+
+// region is Sign in with Klarna in region r; anything but North America is
+// Europe.
+func (f *klarnaSignInFlow) region(r market.Region) *klarnaSignInRegion {
+	if kr, ok := f.regions[r]; ok {
+		return kr
+	}
+	return f.regions[market.RegionEU]
+}
+
+// formRegion is the region a form names (the account page's buttons say
+// which connection they act on), else the session's market's.
+func (f *klarnaSignInFlow) formRegion(c echo.Context) *klarnaSignInRegion {
+	if r := market.Region(c.FormValue("region")); r == market.RegionEU || r == market.RegionNA {
+		return f.region(r)
+	}
+	return f.region(f.a.market(c).KlarnaRegion)
+}
 
 // signInOption is the sign-in page's button.
 func (f *klarnaSignInFlow) signInOption(c echo.Context) templ.Component {
@@ -98,21 +159,23 @@ func (f *klarnaSignInFlow) start(c echo.Context) error {
 	if currentUser(c) != nil {
 		return c.Redirect(http.StatusSeeOther, "/account")
 	}
-	return f.redirect(c, klarnaPending{Mode: "signin", Next: safeNext(c.FormValue("next"))})
+	return f.redirect(c, klarnaPending{Mode: "signin", Next: safeNext(c.FormValue("next")), Region: f.a.market(c).KlarnaRegion})
 }
 
 // connect is POST /account/klarna/connect: connect Klarna to the signed-in
 // account (or sign in with Klarna again after the grant ended).
 func (f *klarnaSignInFlow) connect(c echo.Context) error {
-	return f.redirect(c, klarnaPending{Mode: "connect", UserID: currentUser(c).ID})
+	return f.redirect(c, klarnaPending{Mode: "connect", UserID: currentUser(c).ID, Region: f.formRegion(c).region})
 }
 
 // redirect keeps p in the session with a fresh state, nonce and verifier,
-// and sends the browser to Klarna. A second start replaces the first: its
-// callback is then refused as not matching.
+// and sends the browser to the authorize endpoint of p's region's issuer. A
+// second start replaces the first: its callback is then refused as not
+// matching.
 func (f *klarnaSignInFlow) redirect(c echo.Context, p klarnaPending) error {
 	ctx := c.Request().Context()
-	ar, err := awaitProvider(f.a, c, "klarnasignin.authorize:"+rand.Text(), f.client.NewAuthRequest)
+	p.Region = f.region(p.Region).region
+	ar, err := awaitProvider(f.a, c, "klarnasignin.authorize:"+rand.Text(), f.region(p.Region).client.NewAuthRequest)
 	if errors.Is(err, errConfirming) {
 		back := views.KlarnaSignInAction{Label: "Try again", Href: "/signin"}
 		if p.Mode == "connect" {
@@ -249,6 +312,8 @@ type klarnaExchange struct {
 	toks klarnasignin.Tokens
 	err  error
 	at   time.Time
+	// region is the issuer's: the tokens are revoked there if unused.
+	region market.Region
 }
 
 // errSignInLost: no exchange of the sign-in's code runs here, and none left
@@ -319,11 +384,11 @@ func (f *klarnaSignInFlow) exchange(c echo.Context, p klarnaPending, code string
 	_, err := awaitProvider(f.a, c, work, func(ctx context.Context) (struct{}, error) {
 		x := klarnaExchange{err: errSignInLost}
 		if code != "" {
-			x.id, x.toks, x.err = f.client.Exchange(ctx, code, p.Verifier, p.Nonce)
+			x.id, x.toks, x.err = f.region(p.Region).client.Exchange(ctx, code, p.Verifier, p.Nonce)
 		}
-		x.at = f.a.Clock.Now()
+		x.at, x.region = f.a.Clock.Now(), p.Region
 		for _, old := range f.exchanged.put(key, x) {
-			f.revoke(ctx, old.toks)
+			f.revoke(ctx, old.region, old.toks)
 		}
 		return struct{}{}, nil
 	})
@@ -356,12 +421,13 @@ func (f *klarnaSignInFlow) exchangeFailed(c echo.Context, err error) error {
 	}
 }
 
-// revoke gives back tokens the shop will not keep.
-func (f *klarnaSignInFlow) revoke(ctx context.Context, t klarnasignin.Tokens) {
+// revoke gives back tokens the shop will not keep, at the issuer of region
+// r that made them.
+func (f *klarnaSignInFlow) revoke(ctx context.Context, r market.Region, t klarnasignin.Tokens) {
 	if t.RefreshToken.IsZero() {
 		return
 	}
-	if err := f.client.Revoke(ctx, t.RefreshToken); err != nil {
+	if err := f.region(r).client.Revoke(ctx, t.RefreshToken); err != nil {
 		f.a.Log.Warn("klarnasignin: revoking unused tokens", "error", err)
 	}
 }
@@ -370,7 +436,7 @@ func (f *klarnaSignInFlow) revoke(ctx context.Context, t klarnasignin.Tokens) {
 // goes on (best effort either way: the customer's page is the same).
 func (f *klarnaSignInFlow) revokeWithin(c echo.Context, p klarnaPending, t klarnasignin.Tokens) {
 	_, _ = awaitProvider(f.a, c, klarnaRevokeWork(p.State), func(ctx context.Context) (struct{}, error) {
-		f.revoke(ctx, t)
+		f.revoke(ctx, p.Region, t)
 		return struct{}{}, nil
 	})
 }
@@ -379,7 +445,8 @@ func (f *klarnaSignInFlow) revokeWithin(c echo.Context, p klarnaPending, t klarn
 // identity, or a new one.
 func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnasignin.Identity, toks klarnasignin.Tokens) error {
 	a, ctx := f.a, c.Request().Context()
-	issuer := klarnaIssuer(a.Config)
+	kr := f.region(p.Region)
+	issuer := klarnaIssuer(a.Config, kr.region)
 	ident := db.KlarnaIdentity{Issuer: issuer, Sub: id.Sub, Email: id.Email, Name: id.Name()}
 	for attempt := 0; ; attempt++ {
 		known, err := a.Store.KlarnaIdentityBySub(ctx, issuer, id.Sub)
@@ -388,7 +455,7 @@ func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnasi
 			if err != nil {
 				return err
 			}
-			if err := f.grants.Connect(ctx, u.ID, id, toks); err != nil {
+			if err := kr.grants.Connect(ctx, u.ID, id, toks); err != nil {
 				return err
 			}
 			if err := a.startSession(c, u); err != nil {
@@ -400,13 +467,14 @@ func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnasi
 		if !errors.Is(err, db.ErrNotFound) {
 			return err
 		}
-		u, err := a.Store.CreateKlarnaUser(ctx, id.Email, id.Name(), ident, f.grants.Seal(toks))
+		u, err := a.Store.CreateKlarnaUser(ctx, id.Email, id.Name(), ident, kr.grants.Seal(toks))
 		switch {
 		case errors.Is(err, db.ErrEmailTaken):
 			f.revokeWithin(c, p, toks)
 			return f.problem(c, http.StatusConflict, "You already have an account with this email",
 				"An account with "+id.Email+" already exists in the shop. The shop never joins accounts by email alone. "+
-					"To use Klarna with that account, sign in with its password, then choose \"Connect Klarna\" on your account page.",
+					"To use Klarna with that account, sign in to it (with its password, or with Klarna in a market of the region where you connected Klarna), "+
+					"then choose \"Connect Klarna\" on your account page.",
 				views.KlarnaSignInAction{Label: "Sign in with your password", Href: "/signin?next=/account"},
 				views.KlarnaSignInAction{Label: "Back to the shop", Href: "/"})
 		case errors.Is(err, db.ErrKlarnaTaken) && attempt == 0:
@@ -431,7 +499,7 @@ func (f *klarnaSignInFlow) connected(c echo.Context, p klarnaPending, id klarnas
 		return f.problem(c, http.StatusForbidden, "Signed in as someone else",
 			"Klarna was to be connected to the account that started it, and that account is no longer signed in here. Nothing changed.")
 	}
-	err := f.grants.Connect(ctx, u.ID, id, toks)
+	err := f.region(p.Region).grants.Connect(ctx, u.ID, id, toks)
 	switch {
 	case errors.Is(err, db.ErrKlarnaTaken):
 		f.revokeWithin(c, p, toks)
@@ -448,7 +516,9 @@ func (f *klarnaSignInFlow) connected(c echo.Context, p klarnaPending, id klarnas
 	return c.Redirect(http.StatusSeeOther, "/account")
 }
 
-// disconnect is POST /account/klarna/disconnect.
+// disconnect is POST /account/klarna/disconnect: the connection of the
+// region the form names (the session's market's if none), revoked at that
+// region's issuer.
 func (f *klarnaSignInFlow) disconnect(c echo.Context) error {
 	a := f.a
 	u := currentUser(c)
@@ -457,9 +527,9 @@ func (f *klarnaSignInFlow) disconnect(c echo.Context) error {
 			"You sign in to this account with Klarna and it has no password, so disconnecting Klarna would lock you out.",
 			views.KlarnaSignInAction{Label: "Back to your account", Href: "/account"})
 	}
-	uid := u.ID
-	_, err := awaitProvider(a, c, fmt.Sprintf("klarnasignin.disconnect:user:%d", uid), func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, f.grants.Disconnect(ctx, uid)
+	uid, kr := u.ID, f.formRegion(c)
+	_, err := awaitProvider(a, c, fmt.Sprintf("klarnasignin.disconnect:%s:user:%d", kr.region, uid), func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, kr.grants.Disconnect(ctx, uid)
 	})
 	if errors.Is(err, errConfirming) {
 		a.flash(c, "Klarna has not confirmed the revocation yet. The shop forgets the connection once Klarna confirms it: reload the account page in a moment.")
@@ -476,5 +546,8 @@ func (f *klarnaSignInFlow) disconnect(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/account")
 }
 
-// sweep drops expired access tokens from the database every minute.
-func (f *klarnaSignInFlow) sweep(ctx context.Context) { f.grants.SweepEvery(ctx, time.Minute) }
+// sweep drops expired access tokens from the database every minute (the
+// sweep is the store's, across issuers: one region's keeper does it).
+func (f *klarnaSignInFlow) sweep(ctx context.Context) {
+	f.region(market.RegionEU).grants.SweepEvery(ctx, time.Minute)
+}

@@ -16,9 +16,11 @@ import (
 
 	"refshop/db"
 	"refshop/db/dbtest"
+	"refshop/views"
 	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/klarnasignin/grants"
+	"refshop/web/market"
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/sandboxtest"
@@ -256,7 +258,7 @@ func TestKlarnaSignInNeverJoinsAPasswordAccountByEmail(t *testing.T) {
 		t.Fatal("the Klarna sign-in was signed in to the password account")
 	}
 	u, _ := k.Store.UserByEmail(context.Background(), "anna.schmidt@example.com")
-	if _, err := k.Store.KlarnaIdentityByUser(context.Background(), klarnaIssuer(k.Config), u.ID); !errors.Is(err, db.ErrNotFound) {
+	if _, err := k.Store.KlarnaIdentityByUser(context.Background(), klarnaIssuer(k.Config, market.RegionEU), u.ID); !errors.Is(err, db.ErrNotFound) {
 		t.Fatal("the password account was connected by email")
 	}
 	if n := k.st.Calls("klarna.revoke"); n != 1 {
@@ -297,7 +299,7 @@ func TestConnectKlarnaToAPasswordAccountAndDisconnect(t *testing.T) {
 		t.Fatalf("connecting a taken identity: %d", p.status)
 	}
 
-	at, err := k.klarnaSignIn.grants.AccessToken(context.Background(), uid)
+	at, err := k.klarnaSignIn.region(market.RegionEU).grants.AccessToken(context.Background(), uid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +357,7 @@ func TestDeadGrantAsksToSignInAgainAndCheckoutCarriesOn(t *testing.T) {
 		t.Fatal("a live grant asks to sign in again")
 	}
 	k.st.Clock.Advance(11 * time.Minute)
-	if _, err := k.klarnaSignIn.grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
+	if _, err := k.klarnaSignIn.region(market.RegionEU).grants.AccessToken(context.Background(), uid); !errors.Is(err, grants.ErrSignInAgain) {
 		t.Fatalf("expired refresh token: %v", err)
 	}
 	acct := b.get("/account").doc(t)
@@ -374,7 +376,7 @@ func TestDeadGrantAsksToSignInAgainAndCheckoutCarriesOn(t *testing.T) {
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("sign in again: %d %s", p.status, p.body)
 	}
-	if at, err := k.klarnaSignIn.grants.AccessToken(context.Background(), uid); err != nil || !k.recognised(t, at.Reveal()) {
+	if at, err := k.klarnaSignIn.region(market.RegionEU).grants.AccessToken(context.Background(), uid); err != nil || !k.recognised(t, at.Reveal()) {
 		t.Fatalf("after signing in again: %v", err)
 	}
 	if strings.Contains(b.get("/checkout").body, "Sign in with Klarna again") {
@@ -696,7 +698,7 @@ func TestKlarnaSignInSlowDisconnectAnswersInTime(t *testing.T) {
 		t.Errorf("the account page before Klarna answered:\n%s", doc.Find("main").Text())
 	}
 	eventually(t, "the grant is forgotten", func() bool {
-		st, err := k.klarnaSignIn.grants.Status(t.Context(), uid)
+		st, err := k.klarnaSignIn.region(market.RegionEU).grants.Status(t.Context(), uid)
 		return err == nil && !st.Connected
 	})
 	if n := k.st.Calls("klarna.revoke"); n != 1 {
@@ -726,4 +728,109 @@ func TestKlarnaSignInSlowRevokeOfRefusedTokensAnswersInTime(t *testing.T) {
 		t.Error("the callback answered after the revocation, not within its deadline")
 	}
 	eventually(t, "the refused tokens are revoked", func() bool { return k.st.Calls("klarna.revoke") == 1 })
+}
+
+// chooseMarket picks a market in the page header.
+func (k *klarnaSignInShop) chooseMarket(t *testing.T, b *browser, id string) {
+	t.Helper()
+	if p := b.post("/market", url.Values{"market": {id}, "next": {"/"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("choose market %s: %d", id, p.status)
+	}
+}
+
+// Shopping in the United States, Sign in with Klarna goes to North
+// America's issuer (KLARNA_LOGIN_URL/na/lp/idp), and the identity and grant
+// are kept under that issuer, not Europe's.
+func TestKlarnaSignInInTheUSGoesToTheNorthAmericanIssuer(t *testing.T) {
+	k := newKlarnaSignInShop(t)
+	b := k.browser(t)
+	k.chooseMarket(t, b, "us")
+	p := b.post("/auth/klarna/start", nil)
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, k.sb.URL+"/klarna/login/na/lp/idp/oauth2/auth?") {
+		t.Fatalf("start in the US: %d %q, want North America's authorize endpoint", p.status, p.location)
+	}
+	// The market changes before Klarna answers: the callback still
+	// exchanges the code at the issuer the sign-in went to.
+	k.chooseMarket(t, b, "de")
+	if p := b.get(k.authorize(t, p.location, "anna.schmidt@example.com")); p.status != http.StatusSeeOther || p.location != "/account" {
+		t.Fatalf("callback: %d %q %s", p.status, p.location, p.body)
+	}
+	if n := k.st.Calls("klarna.token_code"); n != 1 {
+		t.Fatalf("%d code exchanges, want 1", n)
+	}
+	uid := k.userID(t, b)
+	ctx := context.Background()
+	na, err := k.Store.KlarnaIdentityByUser(ctx, klarnaIssuer(k.Config, market.RegionNA), uid)
+	if err != nil || na.Issuer != k.sb.URL+"/klarna/login/na/lp/idp" {
+		t.Fatalf("NA identity %+v: %v", na, err)
+	}
+	if _, err := k.Store.KlarnaIdentityByUser(ctx, klarnaIssuer(k.Config, market.RegionEU), uid); !errors.Is(err, db.ErrNotFound) {
+		t.Fatalf("an EU identity was stored for a North American sign-in: %v", err)
+	}
+	acct := b.get("/account").doc(t)
+	if r := acct.Find("[data-testid=klarnasignin-panel]").AttrOr("data-region", ""); r != "na" {
+		t.Fatalf("account panel region %q, want na", r)
+	}
+	// Its access token is North America's, and refreshes happen there.
+	k.st.Clock.Advance(6 * time.Minute)
+	at, err := k.klarnaSignIn.region(market.RegionNA).grants.AccessToken(ctx, uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.userinfoAt(t, "/klarna/login/na/lp/idp/userinfo", at.Reveal()) != 200 ||
+		k.userinfoAt(t, "/klarna/login/eu/lp/idp/userinfo", at.Reveal()) != 401 {
+		t.Fatal("the refreshed access token is not North America's")
+	}
+	if n := k.st.Calls("klarna.token_refresh"); n != 1 {
+		t.Fatalf("%d refreshes, want 1", n)
+	}
+}
+
+// userinfoAt is the status of the sandbox's userinfo at path for at.
+func (k *klarnaSignInShop) userinfoAt(t *testing.T, path, at string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, k.sb.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+at)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// A customer connected in Europe pays in the United States: the US payment
+// session carries no klarna_access_token (Klarna's regions are separate, so
+// the EU grant is neither refreshed nor sent), and no notice. Back in
+// Germany, the EU grant is sent again.
+func TestAnEUGrantIsNotSentWithAUSPaymentSession(t *testing.T) {
+	k := newKlarnaSignInShop(t)
+	b := k.browser(t)
+	k.signInWithKlarna(t, b, "anna.schmidt@example.com")
+	k.st.Clock.Advance(6 * time.Minute) // the access token expired: sending it would refresh
+	k.chooseMarket(t, b, "us")
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	// What the shop sends is the point here, whatever the Klarna Payments
+	// sandbox answers a US session (its regions are another part's work).
+	pay := b.post("/checkout/klarna", nil)
+	if pay.status == http.StatusSeeOther {
+		pay = b.get(pay.location)
+	}
+	if sent := k.sessions.tokens(); len(sent) != 1 || sent[0] != "" {
+		t.Fatalf("the US session carried an access token: %q", sent)
+	}
+	if n := k.st.Calls("klarna.token_refresh") + k.st.Calls("klarna.userinfo"); n != 0 {
+		t.Fatalf("the EU grant was used for a US payment (%d calls)", n)
+	}
+	if strings.Contains(pay.body, "Klarna recognises you") || strings.Contains(pay.body, views.KlarnaSignInAgain) {
+		t.Fatal("the US payment page speaks of the EU Klarna connection")
+	}
+	k.chooseMarket(t, b, "de")
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	if _, mode := k.payWithKlarna(t, b); mode != "ready" {
+		t.Fatalf("German payment: widget %q, want ready", mode)
+	}
+	if sent := k.sessions.tokens(); len(sent) != 2 || sent[1] == "" {
+		t.Fatalf("the German session did not carry the EU access token: %d sent", len(sent))
+	}
 }

@@ -34,13 +34,26 @@ var Scopes = []string{"openid", "offline_access", "payment:request:create", "pro
 // the token response does not say, so the shorter is assumed.
 const RefreshTokenTTL = 60 * 24 * time.Hour
 
+// Token endpoint authentication methods (OpenID Connect Core 9): a Klarna
+// client is registered with one of them, and Klarna's token endpoint
+// refuses the other.
+const (
+	AuthBasic = "client_secret_basic" // Authorization: Basic, the default
+	AuthPost  = "client_secret_post"  // client_id and client_secret in the form
+)
+
 // Config is what the client needs.
 type Config struct {
-	Issuer       string // KLARNA_LOGIN_URL, the OIDC issuer
+	Issuer       string // the region's OIDC issuer (Issuer)
 	ClientID     string
 	ClientSecret secret.Secret // empty for a public client
-	RedirectURL  string        // SHOP_BASE_URL + "/auth/klarna/callback"
-	HTTP         *http.Client  // the shop's outbound client
+	// TokenAuth is the method the client is registered with (AuthBasic or
+	// AuthPost; "" is AuthBasic), used at the token endpoint (code exchange
+	// and refresh) and the revocation endpoint. A public client (no secret)
+	// sends its client_id in the form.
+	TokenAuth   string
+	RedirectURL string       // SHOP_BASE_URL + "/auth/klarna/callback"
+	HTTP        *http.Client // the shop's outbound client
 	// Clock is the provider's time: token lifetimes and ID token expiry.
 	Clock clock.Clock
 	Log   *slog.Logger
@@ -78,6 +91,9 @@ func New(cfg Config) *Client {
 	if cfg.Backoff == nil {
 		cfg.Backoff = []time.Duration{250 * time.Millisecond, time.Second}
 	}
+	if cfg.TokenAuth == "" {
+		cfg.TokenAuth = AuthBasic
+	}
 	base := cfg.HTTP
 	if base == nil {
 		base = http.DefaultClient
@@ -94,6 +110,16 @@ func New(cfg Config) *Client {
 // Clock is the provider's time the client reads token lifetimes on; a keeper
 // of the tokens ages them on the same clock.
 func (c *Client) Clock() clock.Clock { return c.cfg.Clock }
+
+// Issuer is the OIDC issuer the client signs in with: its identities and
+// grants belong to it.
+func (c *Client) Issuer() string { return c.cfg.Issuer }
+
+// basic reports whether the client authenticates with client_secret_basic.
+// A public client has no secret to send and always uses the form.
+func (c *Client) basic() bool {
+	return c.cfg.TokenAuth != AuthPost && !c.cfg.ClientSecret.IsZero()
+}
 
 // labelled names the calls go-oidc makes on its own (discovery, the JWKS)
 // for the outbound log, which never logs a URL as sent.
@@ -139,11 +165,14 @@ func (c *Client) discover(ctx context.Context) (*discovered, error) {
 		return nil, &Error{Op: opDiscovery, err: fmt.Errorf("discovery document: %w", err)}
 	}
 	ep := p.Endpoint()
-	// client_secret_post: client_id and client_secret in the form
-	// (AuthStyleInParams; client_id alone for a public client). A client
-	// registered for client_secret_basic needs AuthStyleInHeader instead:
-	// Klarna expects the registered method (see the package documentation).
+	// The registered method only: Klarna's token endpoint refuses the other
+	// with 401 invalid_client (see the package documentation).
+	// AuthStyleInHeader form-encodes client_id and client_secret before the
+	// Basic header's base64, as RFC 6749 2.3.1 says and Ory decodes them.
 	ep.AuthStyle = oauth2.AuthStyleInParams
+	if c.basic() {
+		ep.AuthStyle = oauth2.AuthStyleInHeader
+	}
 	tu, err := url.Parse(ep.TokenURL)
 	if err != nil || ep.TokenURL == "" || ep.AuthURL == "" {
 		return nil, &Error{Op: opDiscovery, err: errors.New("the discovery document lacks usable authorization or token endpoints")}
@@ -241,41 +270,61 @@ func (c *Client) Exchange(ctx context.Context, code, verifier, nonce string) (Id
 	return id, toks, nil
 }
 
+// verify checks the ID token of a code exchange: signature against the
+// issuer's JWKS, issuer, audience, expiry, the nonce of the authorization
+// request, and at_hash.
 func (c *Client) verify(ctx context.Context, d *discovered, tok *oauth2.Token, nonce, accessToken string) (Identity, error) {
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
 		return Identity{}, refuse(opCode, badIDToken, http.StatusOK, "the token response has no id_token")
 	}
-	idt, err := d.verifier.Verify(oidc.ClientContext(ctx, c.http), raw)
+	idt, err := c.verifyIDToken(ctx, d, opCode, raw, accessToken)
 	if err != nil {
-		return Identity{}, refuse(opCode, badIDToken, http.StatusOK, "%v", err)
+		return Identity{}, err
 	}
 	if nonce == "" || idt.Nonce != nonce {
 		return Identity{}, refuse(opCode, badIDToken, http.StatusOK, "nonce does not match the authorization request")
-	}
-	if idt.AccessTokenHash != "" {
-		if err := idt.VerifyAccessToken(accessToken); err != nil {
-			return Identity{}, refuse(opCode, badIDToken, http.StatusOK, "at_hash: %v", err)
-		}
 	}
 	var cl struct {
 		Email         string `json:"email"`
 		EmailVerified bool   `json:"email_verified"`
 		GivenName     string `json:"given_name"`
 		FamilyName    string `json:"family_name"`
-		AZP           string `json:"azp"`
 	}
 	if err := idt.Claims(&cl); err != nil {
 		return Identity{}, refuse(opCode, badIDToken, http.StatusOK, "claims: %v", err)
 	}
-	// OIDC Core 3.1.3.7: with several audiences, azp must be this client.
+	return Identity{Sub: idt.Subject, Email: cl.Email, EmailVerified: cl.EmailVerified, GivenName: cl.GivenName, FamilyName: cl.FamilyName}, nil
+}
+
+// verifyIDToken checks what every ID token must pass, from a code exchange
+// or a refresh (OIDC Core 3.1.3.7): signed (RS256) by a key in this issuer's
+// JWKS, iss this issuer, aud naming this client (and azp this client when
+// there are several audiences), not expired, a sub, and at_hash matching the
+// access token it came with, when present.
+func (c *Client) verifyIDToken(ctx context.Context, d *discovered, op, raw, accessToken string) (*oidc.IDToken, error) {
+	idt, err := d.verifier.Verify(oidc.ClientContext(ctx, c.http), raw)
+	if err != nil {
+		return nil, refuse(op, badIDToken, http.StatusOK, "%v", err)
+	}
+	if idt.AccessTokenHash != "" {
+		if err := idt.VerifyAccessToken(accessToken); err != nil {
+			return nil, refuse(op, badIDToken, http.StatusOK, "at_hash: %v", err)
+		}
+	}
+	var cl struct {
+		AZP string `json:"azp"`
+	}
+	if err := idt.Claims(&cl); err != nil {
+		return nil, refuse(op, badIDToken, http.StatusOK, "claims: %v", err)
+	}
 	if len(idt.Audience) > 1 && cl.AZP != c.cfg.ClientID {
-		return Identity{}, refuse(opCode, badIDToken, http.StatusOK, "several audiences and azp %q is not this client", cl.AZP)
+		return nil, refuse(op, badIDToken, http.StatusOK, "several audiences and azp %q is not this client", cl.AZP)
 	}
 	if idt.Subject == "" {
-		return Identity{}, refuse(opCode, badIDToken, http.StatusOK, "no sub")
+		return nil, refuse(op, badIDToken, http.StatusOK, "no sub")
 	}
-	return Identity{Sub: idt.Subject, Email: cl.Email, EmailVerified: cl.EmailVerified, GivenName: cl.GivenName, FamilyName: cl.FamilyName}, nil
+	return idt, nil
 }
 
 // tokens checks a token response and converts it. previous is the refresh
@@ -304,17 +353,29 @@ func (c *Client) tokens(op string, tok *oauth2.Token, previous *secret.Secret) (
 	return t, nil
 }
 
-// Refresh spends refreshToken for new tokens (grant_type=refresh_token,
-// refresh_token, client_id and client_secret in the form). The refresh
-// token is single use: after a nil error only the returned one works.
+// Refresh spends refreshToken, of the grant whose ID token named sub, for
+// new tokens (grant_type=refresh_token, the client authenticated with its
+// registered method). The refresh token is single use: after a nil error
+// only the returned one works.
+//
+// Klarna's refresh answer carries an ID token. It is verified as OpenID
+// Connect Core 12.2 requires: signature against this issuer's JWKS, the
+// same issuer and this client as audience (the same as the original's: one
+// client, one issuer), not expired, and the same sub as the grant's. An
+// answer without an ID token is accepted (12.2: it "might not contain" one).
+// One that fails is refused with an error InvalidIDToken reports: Klarna
+// spent the old refresh token, so the new one is revoked at once (best
+// effort) and the grant is over; the caller asks the customer to sign in
+// again.
 //
 // Errors, all *Error: InvalidGrant (Klarna ended the grant: 400
-// invalid_grant or 401 token_inactive; never retry), OutcomeUnknown (the
-// request may have reached Klarna and used the token: sending it again would
-// look like reuse and revoke the grant), anything else (the token was not
-// used: a later refresh may try again). Retries happen here, only where the token is
-// surely unused: connection refused before sending, 500 and 503.
-func (c *Client) Refresh(ctx context.Context, refreshToken secret.Secret) (Tokens, error) {
+// invalid_grant or 401 token_inactive; never retry), InvalidIDToken (see
+// above), OutcomeUnknown (the request may have reached Klarna and used the
+// token: sending it again would look like reuse and revoke the grant),
+// anything else (the token was not used: a later refresh may try again).
+// Retries happen here, only where the token is surely unused: connection
+// refused before sending, 500 and 503.
+func (c *Client) Refresh(ctx context.Context, refreshToken secret.Secret, sub string) (Tokens, error) {
 	d, err := c.discover(ctx)
 	if err != nil {
 		return Tokens{}, err
@@ -332,20 +393,58 @@ func (c *Client) Refresh(ctx context.Context, refreshToken secret.Secret) (Token
 	}
 	// An error here: Klarna answered 200, so the old token is spent, and the
 	// answer is unusable (OutcomeUnknown).
-	return c.tokens(opRefresh, tok, &refreshToken)
+	toks, err := c.tokens(opRefresh, tok, &refreshToken)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if err := c.verifyRefreshed(ctx, d, tok, sub, toks.AccessToken.Reveal()); err != nil {
+		if rt := toks.RefreshToken; !rt.IsZero() && rt.Reveal() != refreshToken.Reveal() {
+			if rerr := c.Revoke(ctx, rt); rerr != nil {
+				c.cfg.Log.Warn("klarnasignin: revoking tokens refreshed with an unverified ID token", "error", rerr)
+			}
+		}
+		return Tokens{}, err
+	}
+	return toks, nil
+}
+
+// verifyRefreshed checks the ID token of a refresh answer, if it has one
+// (OIDC Core 12.2; see Refresh).
+func (c *Client) verifyRefreshed(ctx context.Context, d *discovered, tok *oauth2.Token, sub, accessToken string) error {
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return nil
+	}
+	idt, err := c.verifyIDToken(ctx, d, opRefresh, raw, accessToken)
+	if err != nil {
+		return err
+	}
+	if sub == "" || idt.Subject != sub {
+		return refuse(opRefresh, badIDToken, http.StatusOK, "sub is not the grant's (OIDC Core 12.2)")
+	}
+	return nil
 }
 
 // Revoke revokes a refresh token (RFC 7009), which ends its grant at Klarna.
+// The client authenticates as at the token endpoint, with its registered
+// method.
 func (c *Client) Revoke(ctx context.Context, token secret.Secret) error {
-	form := url.Values{"token": {token.Reveal()}, "token_type_hint": {"refresh_token"}, "client_id": {c.cfg.ClientID}}
-	if !c.cfg.ClientSecret.IsZero() {
-		form.Set("client_secret", c.cfg.ClientSecret.Reveal())
+	form := url.Values{"token": {token.Reveal()}, "token_type_hint": {"refresh_token"}}
+	if !c.basic() {
+		form.Set("client_id", c.cfg.ClientID)
+		if !c.cfg.ClientSecret.IsZero() {
+			form.Set("client_secret", c.cfg.ClientSecret.Reveal())
+		}
 	}
 	return c.call(ctx, opRevoke, "revocation_endpoint", func(d *discovered) string { return d.revocationURL },
 		func(ctx context.Context, target string) (*http.Request, error) {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
 			if err == nil {
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				if c.basic() {
+					// RFC 6749 2.3.1: each part form-encoded, then Basic.
+					req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret.Reveal()))
+				}
 			}
 			return req, err
 		})

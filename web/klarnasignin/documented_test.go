@@ -59,9 +59,11 @@ type fakeIdP struct {
 	mu         sync.Mutex
 	answers    []answer // next token endpoint answers; the last one repeats
 	tokenForms []url.Values
+	tokenAuth  []string // the Authorization header of each token request
 	revoked    []string
-	discovery  int // discovery calls
-	failDisc   int // discovery calls still to fail with 503
+	revokes    []*http.Request // each revocation request, its form parsed
+	discovery  int             // discovery calls
+	failDisc   int             // discovery calls still to fail with 503
 }
 
 type answer struct {
@@ -97,6 +99,7 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 		_ = r.ParseForm()
 		f.mu.Lock()
 		f.tokenForms = append(f.tokenForms, r.PostForm)
+		f.tokenAuth = append(f.tokenAuth, r.Header.Get("Authorization"))
 		a := f.answers[0]
 		if len(f.answers) > 1 {
 			f.answers = f.answers[1:]
@@ -130,6 +133,7 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 		_ = r.ParseForm()
 		f.mu.Lock()
 		f.revoked = append(f.revoked, r.PostForm.Get("token"))
+		f.revokes = append(f.revokes, r)
 		f.mu.Unlock()
 	})
 	f.srv = httptest.NewServer(mux)
@@ -142,6 +146,9 @@ func (f *fakeIdP) answer(a ...answer) {
 	defer f.mu.Unlock()
 	f.answers = a
 	f.tokenForms = nil
+	f.tokenAuth = nil
+	f.revoked = nil
+	f.revokes = nil
 }
 
 func (f *fakeIdP) forms() []url.Values {
@@ -168,10 +175,36 @@ func (f *fakeIdP) idToken(key *rsa.PrivateKey, alg jose.SignatureAlgorithm, clai
 	return raw
 }
 
+// testSub is the sub of the fake's identity: Klarna's example.
+const testSub = "krn:kuid:5zzA3kBIfav9PyrAvzRukv"
+
+// refreshClaims are the claims of an ID token in a refresh answer: the
+// original's, without a nonce.
+func (f *fakeIdP) refreshClaims(accessToken string) map[string]any {
+	m := f.claims("", accessToken)
+	delete(m, "nonce")
+	return m
+}
+
+// refreshResponse is the documented refresh answer with idToken in place of
+// the placeholder ("" leaves the id_token out).
+func refreshResponse(t *testing.T, idToken string) string {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, "testdata/token_refresh_response.json")), &m); err != nil {
+		t.Fatal(err)
+	}
+	m["id_token"] = idToken
+	if idToken == "" {
+		delete(m, "id_token")
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
 func (f *fakeIdP) claims(nonce, accessToken string) map[string]any {
 	sum := sha256.Sum256([]byte(accessToken))
 	return map[string]any{
-		"iss": f.srv.URL, "sub": "krn:kuid:5zzA3kBIfav9PyrAvzRukv", "aud": []string{testClientID},
+		"iss": f.srv.URL, "sub": testSub, "aud": []string{testClientID},
 		"exp": testStart.Add(time.Hour).Unix(), "iat": testStart.Unix(), "auth_time": testStart.Unix(),
 		"nonce": nonce, "at_hash": base64.RawURLEncoding.EncodeToString(sum[:16]),
 		"email": "test-customer-se@klarna.com", "email_verified": true, "given_name": "Karl", "family_name": "Karlsson",
@@ -199,9 +232,15 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
+// newTestClient is a client registered with client_secret_basic, the
+// default.
 func newTestClient(issuer string, c clock.Clock) *klarnasignin.Client {
+	return newClientWith(issuer, c, "")
+}
+
+func newClientWith(issuer string, c clock.Clock, tokenAuth string) *klarnasignin.Client {
 	return klarnasignin.New(klarnasignin.Config{
-		Issuer: issuer, ClientID: testClientID, ClientSecret: secret.New(testClientSecret), RedirectURL: testRedirect,
+		Issuer: issuer, ClientID: testClientID, ClientSecret: secret.New(testClientSecret), RedirectURL: testRedirect, TokenAuth: tokenAuth,
 		HTTP: &http.Client{Timeout: 5 * time.Second}, Clock: c, Backoff: []time.Duration{time.Millisecond, time.Millisecond},
 	})
 }
@@ -272,7 +311,7 @@ func TestExchangeDocumentedResponse(t *testing.T) {
 	}
 	form := f.forms()[0]
 	for k, v := range map[string]string{"grant_type": "authorization_code", "code": "ory_ac_79aOXXm39rfMunrYXglwHZn3dseaMpGAb5b_kJB6WcE",
-		"code_verifier": ar.Verifier, "redirect_uri": testRedirect, "client_id": testClientID, "client_secret": testClientSecret} {
+		"code_verifier": ar.Verifier, "redirect_uri": testRedirect} {
 		if form.Get(k) != v {
 			t.Errorf("token request %s = %q, want %q", k, form.Get(k), v)
 		}
@@ -337,14 +376,13 @@ func TestIDTokenVerificationFailuresAreRefused(t *testing.T) {
 func TestRefreshDocumentedResponse(t *testing.T) {
 	f := newFakeIdP(t)
 	c := newTestClient(f.srv.URL, clock.NewManual(testStart))
-	f.answer(answer{status: 200, body: readFile(t, "testdata/token_refresh_response.json")})
-	toks, err := c.Refresh(context.Background(), secret.New("my-old-refresh-token"))
+	f.answer(answer{status: 200, body: refreshResponse(t, f.idToken(testKey, jose.RS256, f.refreshClaims("jwt-access-token")))})
+	toks, err := c.Refresh(context.Background(), secret.New("my-old-refresh-token"), testSub)
 	if err != nil {
 		t.Fatal(err)
 	}
 	form := f.forms()[0]
-	for k, v := range map[string]string{"grant_type": "refresh_token", "refresh_token": "my-old-refresh-token",
-		"client_id": testClientID, "client_secret": testClientSecret} {
+	for k, v := range map[string]string{"grant_type": "refresh_token", "refresh_token": "my-old-refresh-token"} {
 		if form.Get(k) != v {
 			t.Errorf("refresh request %s = %q, want %q", k, form.Get(k), v)
 		}
@@ -356,7 +394,7 @@ func TestRefreshDocumentedResponse(t *testing.T) {
 	// token_type in any case; a refresh answer without a refresh token
 	// keeps the old one (RFC 6749 6).
 	f.answer(answer{status: 200, body: `{"access_token":"a2","expires_in":300,"token_type":"BEARER"}`})
-	toks, err = c.Refresh(context.Background(), secret.New("still-valid"))
+	toks, err = c.Refresh(context.Background(), secret.New("still-valid"), testSub)
 	if err != nil || toks.RefreshToken.Reveal() != "still-valid" {
 		t.Fatalf("no new refresh token: %v %q", err, toks.RefreshToken.Reveal())
 	}
@@ -387,7 +425,7 @@ func verdictOf(err error) verdict {
 func TestRefreshErrorsAreClassified(t *testing.T) {
 	f := newFakeIdP(t)
 	c := newTestClient(f.srv.URL, clock.NewManual(testStart))
-	ok := answer{status: 200, body: readFile(t, "testdata/token_refresh_response.json")}
+	ok := answer{status: 200, body: refreshResponse(t, f.idToken(testKey, jose.RS256, f.refreshClaims("jwt-access-token")))}
 	cases := []struct {
 		name    string
 		answers []answer
@@ -405,7 +443,7 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f.answer(tc.answers...)
-			_, err := c.Refresh(context.Background(), secret.New("rt"))
+			_, err := c.Refresh(context.Background(), secret.New("rt"), testSub)
 			if got := verdictOf(err); got != tc.want {
 				t.Fatalf("err = %v: verdict %d, want %d", err, got, tc.want)
 			}
@@ -422,7 +460,7 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 		f.answer(answer{status: 200, body: ok.body, delay: 2 * time.Second})
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
-		_, err := c.Refresh(ctx, secret.New("rt"))
+		_, err := c.Refresh(ctx, secret.New("rt"), testSub)
 		if verdictOf(err) != outcomeUnknown || klarnasignin.StatusOf(err) != 0 || len(f.forms()) != 1 {
 			t.Fatalf("err = %v after %d calls, want an unknown outcome after 1", err, len(f.forms()))
 		}
@@ -433,7 +471,7 @@ func TestRefreshErrorsAreClassified(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.srv.Close()
-		_, err := dead.Refresh(context.Background(), secret.New("rt"))
+		_, err := dead.Refresh(context.Background(), secret.New("rt"), testSub)
 		if verdictOf(err) != keepsGrant {
 			t.Fatalf("err = %v, want a not-sent error", err)
 		}

@@ -73,9 +73,10 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.err }
 
-// InvalidIDToken reports a code exchange whose ID token did not verify
-// (signature, issuer, audience, expiry, nonce, at_hash): the sign-in is
-// refused.
+// InvalidIDToken reports an answer whose ID token did not verify
+// (signature, issuer, audience, expiry, at_hash; the nonce on a code
+// exchange, the grant's sub on a refresh): a sign-in is refused; a refresh
+// spent the refresh token and its answer was revoked, so the grant is over.
 func InvalidIDToken(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.refused == badIDToken

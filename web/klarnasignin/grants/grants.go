@@ -45,9 +45,11 @@ var (
 // Config is what a Keeper needs; zero durations and clocks take the defaults.
 type Config struct {
 	Client *klarnasignin.Client // refreshes and revokes
-	// Issuer names the Klarna environment Client signs in with (its OIDC
-	// issuer URL): the keeper reads and writes only the identities and
-	// grants made there, so a grant from another environment is never sent.
+	// Issuer names the Klarna environment and region Client signs in with
+	// (its OIDC issuer URL; default the client's): the keeper reads and
+	// writes only the identities and grants made there, so a grant is
+	// refreshed and revoked only at the issuer that made it, and never sent
+	// to another environment or region.
 	Issuer string
 	Store  *db.Store
 	Box    *secret.Box // seals the tokens at rest
@@ -100,6 +102,10 @@ type Config struct {
 //     grant for the next caller.
 //  5. invalid_grant (400) and token_inactive (401) mark the grant dead at
 //     once; the customer is asked to sign in with Klarna again. Never retried.
+//  6. A refresh answer whose ID token does not verify (another key,
+//     issuer, audience or sub: OpenID Connect Core 12.2) is not stored:
+//     Klarna spent the old refresh token, the client revoked the new one,
+//     so the grant is marked dead and the customer asked to sign in again.
 //
 // Token lifetimes run on the provider's clock (the sandbox clock in sandbox
 // mode, so moving it ages the shop's tokens too); leases on the wall clock,
@@ -129,6 +135,9 @@ func New(cfg Config) *Keeper {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = cfg.Client.Clock()
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = cfg.Client.Issuer()
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -366,17 +375,25 @@ func (g *Keeper) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (
 		kill("the stored refresh token cannot be opened with this key")
 		return secret.Secret{}, false, fmt.Errorf("%w (%v)", ErrSignInAgain, err)
 	}
+	// The grant's identity: a refresh answer's ID token must name its sub.
+	id, err := g.cfg.Store.KlarnaIdentityByUser(ctx, g.cfg.Issuer, userID)
+	if err != nil {
+		if _, rerr := g.cfg.Store.ReleaseKlarnaRefresh(ctx, g.cfg.Issuer, userID, gr.Version, g.owner); rerr != nil {
+			g.cfg.Log.Error("klarnasignin: releasing a refresh lease", "user_id", userID, "error", rerr)
+		}
+		return secret.Secret{}, false, err
+	}
 	if ok, err := g.sending(ctx, userID, gr); err != nil || !ok {
 		return secret.Secret{}, err == nil, err // taken over: read it again
 	}
 	// The call must be over before the lease runs out, or a waiting process
 	// would take the grant for dead while the answer is still coming.
 	callCtx, cancel := context.WithTimeout(ctx, g.cfg.Lease*4/5)
-	t, err := g.cfg.Client.Refresh(callCtx, rt)
+	t, err := g.cfg.Client.Refresh(callCtx, rt, id.Sub)
 	cancel()
 	switch {
 	case err == nil:
-	case klarnasignin.InvalidGrant(err), klarnasignin.OutcomeUnknown(err):
+	case klarnasignin.InvalidGrant(err), klarnasignin.OutcomeUnknown(err), klarnasignin.InvalidIDToken(err):
 		kill(err.Error())
 		g.cfg.Log.Warn("klarnasignin: grant ended; the customer must sign in with Klarna again", "user_id", userID, "error", err)
 		return secret.Secret{}, false, fmt.Errorf("%w (%w)", ErrSignInAgain, err)

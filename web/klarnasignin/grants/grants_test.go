@@ -184,6 +184,16 @@ func (w *world) recognised(at secret.Secret) bool {
 	return res.StatusCode == 200
 }
 
+// sub is the Klarna identity the user is connected to.
+func (w *world) sub(uid int64) string {
+	w.t.Helper()
+	id, err := w.store.KlarnaIdentityByUser(context.Background(), w.issuer(), uid)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return id.Sub
+}
+
 // storedRefresh opens the refresh token stored for the user.
 func (w *world) storedRefresh(uid int64) string {
 	w.t.Helper()
@@ -340,7 +350,7 @@ func TestReuseDetectionEndsTheGrantAndIsNotRetried(t *testing.T) {
 	}
 	// Someone replays the used refresh token (a leak, a restored backup):
 	// Klarna revokes the whole grant.
-	if _, err := w.client.Refresh(context.Background(), toks.RefreshToken); !klarnasignin.InvalidGrant(err) {
+	if _, err := w.client.Refresh(context.Background(), toks.RefreshToken, w.sub(uid)); !klarnasignin.InvalidGrant(err) {
 		t.Fatalf("replayed refresh token: %v", err)
 	}
 	w.sb.State.Clock.Advance(6 * time.Minute)

@@ -23,7 +23,7 @@ var pkceValue = regexp.MustCompile(`^[A-Za-z0-9\-._~]{43,128}$`)
 // client never registered (RFC 6749 4.1.2.1). Other errors go back to the
 // client. With klarna_auto_consent set, the identity with that email signs
 // in and consents at once; otherwise the sign-in page opens.
-func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
+func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, rg region) {
 	if p.st.Hit(w, r, opAuthorize) {
 		return
 	}
@@ -47,6 +47,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, code, hint := p.parseAuthRequest(q)
+	req.Region = rg.id
 	if code != "" {
 		redirectError(w, r, q.Get("redirect_uri"), q.Get("state"), code, hint)
 		return
@@ -65,7 +66,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.challenges[id] = &challenge{req: req, expires: p.st.Now().Add(ChallengeTTL)}
 	p.mu.Unlock()
-	p.renderSignIn(w, r, http.StatusOK, id, "", "")
+	p.renderSignIn(w, r, http.StatusOK, rg, id, "", "")
 }
 
 // parseAuthRequest checks the parameters after the client and redirect URI,
@@ -132,10 +133,13 @@ func (p *Provider) parseAuthRequest(q url.Values) (authRequest, string, string) 
 
 // signIn is the sign-in page's form: the customer picked a test identity
 // or typed an email address. The consent page comes next.
-func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
+func (p *Provider) signIn(w http.ResponseWriter, r *http.Request, rg region) {
 	cid := r.PostFormValue("challenge")
 	p.mu.Lock()
 	c := p.challenges[cid]
+	if c != nil && regionOf(c.req.Region) != rg {
+		c = nil // another region's sign-in page
+	}
 	if c != nil && !p.st.Now().Before(c.expires) {
 		delete(p.challenges, cid)
 		c = nil
@@ -153,7 +157,7 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	id, ok := IdentityFor(email)
 	if !ok {
-		p.renderSignIn(w, r, http.StatusUnprocessableEntity, cid, email, "Enter an email address like name@example.com.")
+		p.renderSignIn(w, r, http.StatusUnprocessableEntity, rg, cid, email, "Enter an email address like name@example.com.")
 		return
 	}
 	p.mu.Lock()
@@ -163,17 +167,17 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	_ = sandboxviews.KlarnaSignInConsent(sandboxviews.KlarnaSignInConsentView{
 		Challenge: cid, Name: id.Name(), Email: id.Email, Scopes: consentLines(c.req.Scopes),
-		Action: idpPath + "/consent", ShopURL: p.st.Config.ShopBaseURL,
+		Action: Base + rg.idp + "/consent", ShopURL: p.st.Config.ShopBaseURL,
 	}).Render(r.Context(), w)
 }
 
 // consent is the consent page's form: allow issues a code, deny sends the
 // customer back with access_denied. Either way the page is used up.
-func (p *Provider) consent(w http.ResponseWriter, r *http.Request) {
+func (p *Provider) consent(w http.ResponseWriter, r *http.Request, rg region) {
 	cid := r.PostFormValue("challenge")
 	p.mu.Lock()
 	c := p.challenges[cid]
-	if c != nil && (c.identity == nil || !p.st.Now().Before(c.expires)) {
+	if c != nil && (c.identity == nil || regionOf(c.req.Region) != rg || !p.st.Now().Before(c.expires)) {
 		c = nil
 	}
 	delete(p.challenges, cid)
@@ -198,8 +202,12 @@ func (p *Provider) deny(w http.ResponseWriter, r *http.Request, cid string, c *c
 }
 
 // grantCode issues an authorization code for id and sends the browser back
-// to the client with it.
+// to the client with it. The identity's sub is the region's: each region's
+// issuer names its customers in its own namespace (an identity is an
+// issuer and a sub, OIDC Core 2), so a shop can never mistake one region's
+// customer for the other's by sub alone.
 func (p *Provider) grantCode(w http.ResponseWriter, r *http.Request, req authRequest, id Identity) {
+	id.Sub = subIn(regionOf(req.Region), id.Email)
 	code := newToken("ory_ac_")
 	now := p.st.Now()
 	p.mu.Lock()
@@ -214,9 +222,9 @@ func (p *Provider) grantCode(w http.ResponseWriter, r *http.Request, req authReq
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
 }
 
-func (p *Provider) renderSignIn(w http.ResponseWriter, r *http.Request, status int, cid, email, problem string) {
+func (p *Provider) renderSignIn(w http.ResponseWriter, r *http.Request, status int, rg region, cid, email, problem string) {
 	v := sandboxviews.KlarnaSignInPageView{
-		Challenge: cid, Action: idpPath + "/signin", Email: email, Error: problem, ShopURL: p.st.Config.ShopBaseURL,
+		Challenge: cid, Action: Base + rg.idp + "/signin", Email: email, Error: problem, ShopURL: p.st.Config.ShopBaseURL,
 	}
 	for _, id := range Identities {
 		v.Identities = append(v.Identities, sandboxviews.Credential{Name: id.Name(), Value: id.Email})

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/go-jose/go-jose/v4"
@@ -13,17 +14,23 @@ import (
 	"github.com/google/uuid"
 )
 
-// signingKey is the RSA key a sandbox signs ID tokens with (RS256) when its
-// store holds none yet; the store then keeps it, so ID tokens outlive a
-// restart. One per process: generating a 2048-bit key per sandbox would slow
-// every test that starts one. Its kid has the form of the kids in Klarna's
-// published JWKS, "public:<uuid>".
-var signingKey = sync.OnceValue(func() jose.JSONWebKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
+// signingKeys are the RSA keys a sandbox signs each region's ID tokens with
+// (RS256) when its store holds none yet; the store then keeps them, so ID
+// tokens outlive a restart. Each region is its own issuer with its own key,
+// so one region's ID token never verifies at the other's JWKS. One set per
+// process: generating 2048-bit keys per sandbox would slow every test that
+// starts one. Their kids have the form of the kids in Klarna's published
+// JWKS, "public:<uuid>".
+var signingKeys = sync.OnceValue(func() map[string]jose.JSONWebKey {
+	keys := map[string]jose.JSONWebKey{}
+	for _, rg := range regions {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		keys[rg.id] = jose.JSONWebKey{Key: k, KeyID: "public:" + uuid.NewString(), Algorithm: string(jose.RS256), Use: "sig"}
 	}
-	return jose.JSONWebKey{Key: k, KeyID: "public:" + uuid.NewString(), Algorithm: string(jose.RS256), Use: "sig"}
+	return keys
 })
 
 // scopesSupported is the list in Klarna's discovery document
@@ -36,17 +43,22 @@ var scopesSupported = []string{"offline_access", "offline", "openid", "profile",
 	"payment:authorization:list", "customer:login", "payment:customer_present", "payment:customer_not_present",
 	"profile:country"}
 
-// discovery serves the OpenID configuration. Keys are those of Klarna's
-// discovery document; the values say what the sandbox implements: the code
-// flow with the query response mode, two grants, RS256 ID tokens. The
-// endpoints are the /eu/lp/idp family that Klarna's docs use, except the
-// revocation endpoint, which Klarna's document puts at /oauth2/revoke.
-func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
+// discovery serves a region's OpenID configuration. Keys are those of
+// Klarna's discovery document; the values say what the sandbox implements:
+// the code flow with the query response mode, two grants, RS256 ID tokens.
+// Europe's endpoints are the /eu/lp/idp family that Klarna's docs use,
+// except the revocation endpoint, which Klarna's document puts at
+// /oauth2/revoke below the issuer. North America's discovery document is
+// not published; its endpoints are below its issuer, /na/lp/idp, the
+// revocation endpoint at <issuer>/oauth2/revoke as in Europe's (INFERENCE).
+// Discovery lists every method the server supports; the client is
+// registered with one of them (authenticateClient).
+func (p *Provider) discovery(w http.ResponseWriter, r *http.Request, rg region) {
 	if p.st.Hit(w, r, opDiscovery) {
 		return
 	}
-	iss := p.issuer(r)
-	idp := iss + "/eu/lp/idp"
+	iss := p.issuer(r, rg)
+	idp := strings.TrimSuffix(iss, rg.issuer) + rg.idp
 	writeJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                iss,
 		"authorization_endpoint":                idp + "/oauth2/auth",
@@ -69,13 +81,14 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// jwks serves the public half of the signing key.
-func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
+// jwks serves the public half of the region's signing key.
+func (p *Provider) jwks(w http.ResponseWriter, r *http.Request, rg region) {
 	if p.st.Hit(w, r, opJWKS) {
 		return
 	}
 	p.mu.Lock()
-	pub := p.key.Public()
+	key := p.keys[rg.id]
+	pub := key.Public()
 	p.mu.Unlock()
 	writeJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{pub}})
 }
@@ -86,7 +99,7 @@ func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) signIDToken(r *http.Request, g *grant, nonce, accessToken string) (string, error) {
 	now := p.st.Now()
 	claims := map[string]any{
-		"iss":       p.issuer(r),
+		"iss":       p.issuer(r, regionOf(g.region)),
 		"sub":       g.identity.Sub,
 		"aud":       []string{g.clientID},
 		"exp":       now.Add(IDTokenTTL).Unix(),
@@ -101,7 +114,7 @@ func (p *Provider) signIDToken(r *http.Request, g *grant, nonce, accessToken str
 	for k, v := range g.identity.claims(g.scopes) {
 		claims[k] = v
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: p.key},
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: p.keys[regionOf(g.region).id]},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		return "", err

@@ -74,6 +74,15 @@ func title(s string) string {
 	return string(r)
 }
 
+// subIn is the stable Klarna user id of an email address at a region's
+// issuer: Europe's is subFor's, North America's another.
+func subIn(rg region, email string) string {
+	if rg == regionEU {
+		return subFor(email)
+	}
+	return subFor(rg.id + ":" + email)
+}
+
 // subFor is a stable Klarna user id for an email address.
 func subFor(email string) string {
 	sum := sha256.Sum256([]byte("refshop sandbox kuid:" + strings.ToLower(email)))

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -24,6 +25,35 @@ const Base = "/klarna/login"
 // document puts the endpoints directly below the issuer instead; the sources
 // disagree, so both families are served.
 const idpPath = Base + "/eu/lp/idp"
+
+// region is one Klarna region's identity provider: its own issuer, signing
+// key, discovery, JWKS, endpoints and sign-in pages. Klarna's OpenID
+// Connect page lists the issuers: Europe's is the login host
+// (https://login.klarna.com, test https://login.playground.klarna.com) with
+// its endpoints below /eu/lp/idp; North America's is
+// https://login.klarna.com/na/lp/idp (test
+// https://login.playground.klarna.com/na/lp/idp). Tokens, codes and grants
+// are valid only at the issuer that made them.
+type region struct {
+	id     string // "eu", "na": market.Region's values
+	issuer string // the issuer's path below Base
+	idp    string // where its endpoints and pages are below Base
+}
+
+var (
+	regionEU = region{id: "eu", issuer: "", idp: "/eu/lp/idp"}
+	regionNA = region{id: "na", issuer: "/na/lp/idp", idp: "/na/lp/idp"}
+	regions  = []region{regionEU, regionNA}
+)
+
+// regionOf is the region an object was made in ("" is Europe: everything
+// stored before North America was served).
+func regionOf(id string) region {
+	if id == regionNA.id {
+		return regionNA
+	}
+	return regionEU
+}
 
 // Operations the sandbox counts and can fail on demand. klarna.token_code and
 // klarna.token_refresh are part of the control API's contract (package
@@ -55,9 +85,9 @@ const (
 
 // Provider is the emulated identity provider and the objects it keeps.
 type Provider struct {
-	st  *control.State
-	log *slog.Logger
-	key jose.JSONWebKey // signs ID tokens; the store keeps it
+	st   *control.State
+	log  *slog.Logger
+	keys map[string]jose.JSONWebKey // sign each region's ID tokens; the store keeps them
 
 	mu         sync.Mutex
 	challenges map[string]*challenge // sign-in pages in progress, by id
@@ -76,6 +106,7 @@ type authRequest struct {
 	CodeChallenge string
 	Method        string // "S256" or "plain"; "" without PKCE
 	RequestedAt   time.Time
+	Region        string `json:",omitempty"` // the region whose authorize endpoint it came to; "" is Europe
 }
 
 // challenge is one sign-in in progress on the sandbox's pages.
@@ -104,6 +135,7 @@ type grant struct {
 	identity Identity
 	scopes   []string
 	authTime time.Time
+	region   string // the issuer that made it: only that issuer's endpoints know its tokens
 	// revoked says why the grant ended: "" (live), "reuse" (a used refresh
 	// token or code came back: tokens stay known but inactive, as fosite keeps
 	// them) or "revocation" (revoked at /oauth2/revoke: tokens are gone).
@@ -133,7 +165,7 @@ func New(root *http.ServeMux, st *control.State, log *slog.Logger) *Provider {
 	if !st.Config.Klarna.Enabled {
 		return nil
 	}
-	p := &Provider{st: st, log: log, key: signingKey()}
+	p := &Provider{st: st, log: log, keys: maps.Clone(signingKeys())}
 	p.reset()
 	st.Operations(opDiscovery, opJWKS, opAuthorize, opTokenCode, opTokenRefresh, opUserinfo, opRevoke)
 	// Klarna Payments answers errors as ErrorV2; this part of Klarna answers
@@ -151,18 +183,22 @@ func New(root *http.ServeMux, st *control.State, log *slog.Logger) *Provider {
 		return id.Email, ok
 	})
 
-	for _, fam := range []string{idpPath, Base} {
-		mux.HandleFunc("GET "+fam+"/.well-known/openid-configuration", p.discovery)
-		mux.HandleFunc("GET "+fam+"/.well-known/jwks.json", p.jwks)
-		mux.HandleFunc("GET "+fam+"/oauth2/auth", p.authorize)
-		mux.HandleFunc("POST "+fam+"/oauth2/token", p.token)
-		mux.HandleFunc("GET "+fam+"/userinfo", p.userinfo)
-		mux.HandleFunc("POST "+fam+"/userinfo", p.userinfo)
-		mux.HandleFunc("POST "+fam+"/oauth2/revoke", p.revoke)
+	// Europe at both families; North America below its own issuer.
+	families := map[string]region{idpPath: regionEU, Base: regionEU, Base + regionNA.idp: regionNA}
+	for fam, rg := range families {
+		mux.HandleFunc("GET "+fam+"/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) { p.discovery(w, r, rg) })
+		mux.HandleFunc("GET "+fam+"/.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) { p.jwks(w, r, rg) })
+		mux.HandleFunc("GET "+fam+"/oauth2/auth", func(w http.ResponseWriter, r *http.Request) { p.authorize(w, r, rg) })
+		mux.HandleFunc("POST "+fam+"/oauth2/token", func(w http.ResponseWriter, r *http.Request) { p.token(w, r, rg) })
+		mux.HandleFunc("GET "+fam+"/userinfo", func(w http.ResponseWriter, r *http.Request) { p.userinfo(w, r, rg) })
+		mux.HandleFunc("POST "+fam+"/userinfo", func(w http.ResponseWriter, r *http.Request) { p.userinfo(w, r, rg) })
+		mux.HandleFunc("POST "+fam+"/oauth2/revoke", func(w http.ResponseWriter, r *http.Request) { p.revoke(w, r, rg) })
 	}
 	// The sandbox's own sign-in pages (Klarna's are its own business).
-	mux.HandleFunc("POST "+idpPath+"/signin", p.signIn)
-	mux.HandleFunc("POST "+idpPath+"/consent", p.consent)
+	for _, rg := range regions {
+		mux.HandleFunc("POST "+Base+rg.idp+"/signin", func(w http.ResponseWriter, r *http.Request) { p.signIn(w, r, rg) })
+		mux.HandleFunc("POST "+Base+rg.idp+"/consent", func(w http.ResponseWriter, r *http.Request) { p.consent(w, r, rg) })
+	}
 	// What a customer does in the Klarna app: take back the access they
 	// gave the shop. Every grant of that identity ends, as a revocation does.
 	mux.HandleFunc("POST /control/klarna/login/revoke", p.controlRevoke)
@@ -202,13 +238,14 @@ func (p *Provider) reset() {
 	p.refresh = map[string]*refreshToken{}
 }
 
-// issuer is the sandbox's issuer URL: its origin plus Base.
-func (p *Provider) issuer(r *http.Request) string {
+// issuer is a region's issuer URL: the sandbox's origin, Base and the
+// region's issuer path.
+func (p *Provider) issuer(r *http.Request, rg region) string {
 	base := strings.TrimRight(p.st.Config.BaseURL, "/")
 	if base == "" {
 		base = "http://" + r.Host
 	}
-	return base + Base
+	return base + Base + rg.issuer
 }
 
 // redirectURI is the one redirect URI the shop's client is registered with.
@@ -217,8 +254,9 @@ func (p *Provider) redirectURI() string {
 }
 
 // Recognise reports whose accessToken is, when it is valid now: issued by
-// this sandbox, not expired on the sandbox clock, not replaced by a refresh
-// and not revoked. Klarna Payments calls it for customer.klarna_access_token.
+// this sandbox (either region's issuer), not expired on the sandbox clock,
+// not replaced by a refresh and not revoked. Klarna Payments calls it for
+// customer.klarna_access_token; RegionOf says which issuer made a token.
 func (p *Provider) Recognise(accessToken string) (Identity, bool) {
 	if p == nil || accessToken == "" {
 		return Identity{}, false
@@ -230,6 +268,21 @@ func (p *Provider) Recognise(accessToken string) (Identity, bool) {
 		return Identity{}, false
 	}
 	return a.grant.identity, true
+}
+
+// RegionOf returns the region ("eu" or "na") whose issuer made accessToken,
+// valid or not, and false for a token this sandbox never issued.
+func (p *Provider) RegionOf(accessToken string) (string, bool) {
+	if p == nil {
+		return "", false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.access[accessToken]
+	if a == nil {
+		return "", false
+	}
+	return regionOf(a.grant.region).id, true
 }
 
 // activeAccess returns the access token's record when it is valid now.

@@ -52,11 +52,18 @@ type env struct {
 
 func newEnv(t *testing.T, secret string) *env {
 	t.Helper()
+	return newEnvWith(t, secret, "")
+}
+
+// newEnvWith is newEnv with the client registered for tokenAuth
+// (control.KlarnaConfig.TokenAuth; "" is client_secret_basic).
+func newEnvWith(t *testing.T, secret, tokenAuth string) *env {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	u := "http://" + srv.Listener.Addr().String()
 	base := clock.NewManual(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
 	st := control.New(control.Config{BaseURL: u, ShopBaseURL: shopURL,
-		Klarna: control.KlarnaConfig{Enabled: true, ClientID: clientID, ClientSecret: secret}}, base)
+		Klarna: control.KlarnaConfig{Enabled: true, ClientID: clientID, ClientSecret: secret, TokenAuth: tokenAuth}}, base)
 	mux := http.NewServeMux()
 	st.Routes(mux)
 	p := klarnasignin.New(mux, st, slog.New(slog.DiscardHandler))
@@ -168,8 +175,8 @@ func (e *env) exchange(code string) (*http.Response, map[string]any) {
 func (e *env) refresh(rt string) (*http.Response, map[string]any) {
 	e.t.Helper()
 	res, body := e.postForm("/klarna/login/eu/lp/idp/oauth2/token", url.Values{
-		"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {clientID}, "client_secret": {clientSecret},
-	}, false)
+		"grant_type": {"refresh_token"}, "refresh_token": {rt},
+	}, true)
 	return res, decode(e.t, body)
 }
 
@@ -495,7 +502,8 @@ func TestPublicClientMustUsePKCE(t *testing.T) {
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {callback},
 		"code_verifier": {verifier}, "client_id": {clientID}, "client_secret": {"anything"}}
 	res, body := e.postForm("/klarna/login/eu/lp/idp/oauth2/token", form, false)
-	wantOAuthError(t, "public client with a secret", res, decode(t, body), 401, "invalid_client", "public")
+	wantOAuthError(t, "public client with a secret", res, decode(t, body), 401, "invalid_client",
+		"supports client authentication method 'none', but method 'client_secret_post' was requested")
 	form.Del("client_secret")
 	res, body = e.postForm("/klarna/login/eu/lp/idp/oauth2/token", form, false)
 	if res.StatusCode != 200 {
@@ -515,23 +523,15 @@ func TestPlainPKCEWorks(t *testing.T) {
 }
 
 func TestTokenEndpointClientAuthentication(t *testing.T) {
-	e := newEnv(t, clientSecret)
+	e := newEnv(t, clientSecret) // registered with client_secret_basic, the default
 	code := func() url.Values {
 		return url.Values{"grant_type": {"authorization_code"}, "code": {e.autoCode("anna.schmidt@example.com", e.authParams())},
 			"redirect_uri": {callback}, "code_verifier": {verifier}}
 	}
 	doc := testdata(t, "invalid_client_error.json")["error_description"].(string)
 
-	// client_secret_basic
 	if res, body := e.postForm("/klarna/login/eu/lp/idp/oauth2/token", code(), true); res.StatusCode != 200 {
 		t.Fatalf("basic: %d %s", res.StatusCode, body)
-	}
-	// client_secret_post
-	f := code()
-	f.Set("client_id", clientID)
-	f.Set("client_secret", clientSecret)
-	if res, body := e.postForm("/klarna/login/eu/lp/idp/oauth2/token", f, false); res.StatusCode != 200 {
-		t.Fatalf("post: %d %s", res.StatusCode, body)
 	}
 	for name, f := range map[string]url.Values{
 		"none": code(),
@@ -561,11 +561,13 @@ func TestTokenEndpointClientAuthentication(t *testing.T) {
 	if res.StatusCode != 401 || !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Basic") {
 		t.Fatalf("basic wrong secret: %d %v", res.StatusCode, res.Header)
 	}
-	// Two methods at once.
-	f = code()
+	// Both methods at once: the form's credentials are client_secret_post,
+	// which this client is not registered with (fosite's order).
+	f := code()
+	f.Set("client_id", clientID)
 	f.Set("client_secret", clientSecret)
 	res, body := e.postForm("/klarna/login/eu/lp/idp/oauth2/token", f, true)
-	wantOAuthError(t, "two methods", res, decode(t, body), 400, "invalid_request", "one method")
+	wantOAuthError(t, "two methods", res, decode(t, body), 401, "invalid_client", "but method 'client_secret_post' was requested")
 }
 
 func TestCodeExchangeRejections(t *testing.T) {
@@ -651,9 +653,10 @@ func TestRefreshRotatesTheRefreshToken(t *testing.T) {
 		t.Errorf("refresh id_token claims %v", claims)
 	}
 	// Klarna's sample sends the refresh on the query string: accepted too.
-	q := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt2}, "client_id": {clientID}, "client_secret": {clientSecret}}
+	q := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt2}}
 	req, _ := http.NewRequest(http.MethodPost, e.url+"/klarna/login/eu/lp/idp/oauth2/token?"+q.Encode(), nil)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(clientID, clientSecret)
 	res, err := e.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -674,8 +677,8 @@ func TestRefreshTokenReuseRevokesTheGrant(t *testing.T) {
 	at2, rt2 := tok2["access_token"].(string), tok2["refresh_token"].(string)
 
 	res, body := e.postForm("/klarna/login/eu/lp/idp/oauth2/token", url.Values{
-		"grant_type": {"refresh_token"}, "refresh_token": {rt1}, "client_id": {clientID}, "client_secret": {clientSecret},
-	}, false)
+		"grant_type": {"refresh_token"}, "refresh_token": {rt1},
+	}, true)
 	if res.StatusCode != 400 || strings.TrimSpace(body) != strings.TrimSpace(mustRead(t, "testdata/refresh_reused_error.json")) {
 		t.Fatalf("reuse: %d %s, want the documented fosite answer", res.StatusCode, body)
 	}

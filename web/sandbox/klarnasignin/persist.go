@@ -23,6 +23,15 @@ const (
 	kindChallenge = "challenge"
 )
 
+// keyID is the stored name of a region's signing key: Europe's keeps the
+// name it had before North America was served.
+func keyID(rg region) string {
+	if rg == regionEU {
+		return "id_token"
+	}
+	return "id_token_" + rg.id
+}
+
 // The stored forms: the same fields, exported, with grants by id.
 type (
 	storedGrant struct {
@@ -31,6 +40,7 @@ type (
 		Scopes   []string
 		AuthTime time.Time
 		Revoked  string
+		Region   string `json:",omitempty"` // "" is Europe
 	}
 	storedCode struct {
 		Req               authRequest
@@ -56,7 +66,10 @@ type (
 func (p *Provider) Dump() []store.Object {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	objs := []store.Object{{Kind: kindKey, ID: "id_token", Value: p.key}}
+	var objs []store.Object
+	for _, rg := range regions {
+		objs = append(objs, store.Object{Kind: kindKey, ID: keyID(rg), Value: p.keys[rg.id]})
+	}
 	grants := map[string]*grant{}
 	grantID := func(g *grant) string {
 		if g == nil {
@@ -79,7 +92,7 @@ func (p *Provider) Dump() []store.Object {
 		objs = append(objs, store.Object{Kind: kindRefresh, ID: tok, Value: storedToken{Grant: grantID(r.grant), Expires: r.expires, Used: r.used}})
 	}
 	for id, g := range grants {
-		objs = append(objs, store.Object{Kind: kindGrant, ID: id, Value: storedGrant{g.clientID, g.identity, g.scopes, g.authTime, g.revoked}})
+		objs = append(objs, store.Object{Kind: kindGrant, ID: id, Value: storedGrant{g.clientID, g.identity, g.scopes, g.authTime, g.revoked, g.region}})
 	}
 	return store.Encoded(objs)
 }
@@ -87,9 +100,17 @@ func (p *Provider) Dump() []store.Object {
 // Restore takes back what the store kept, every token pointing at its
 // grant again; the signing key stays the process's when none was kept.
 func (p *Provider) Restore(l store.Loaded) error {
-	var key jose.JSONWebKey
 	var err error
-	found := store.One(l, kindKey, "id_token", &key, &err)
+	keys := map[string]jose.JSONWebKey{}
+	for _, rg := range regions {
+		var key jose.JSONWebKey
+		if store.One(l, kindKey, keyID(rg), &key, &err) {
+			if err == nil && (!key.Valid() || key.IsPublic()) {
+				return errors.New("the stored ID token key of region " + rg.id + " is not a private signing key")
+			}
+			keys[rg.id] = key
+		}
+	}
 	stored := store.Decode[storedGrant](l, kindGrant, &err)
 	challenges := store.Decode[storedChallenge](l, kindChallenge, &err)
 	codes := store.Decode[storedCode](l, kindCode, &err)
@@ -98,12 +119,9 @@ func (p *Provider) Restore(l store.Loaded) error {
 	if err != nil {
 		return err
 	}
-	if found && (!key.Valid() || key.IsPublic()) {
-		return errors.New("the stored ID token key is not a private signing key")
-	}
 	grants := make(map[string]*grant, len(stored))
 	for id, g := range stored {
-		grants[id] = &grant{id: id, clientID: g.ClientID, identity: g.Identity, scopes: g.Scopes, authTime: g.AuthTime, revoked: g.Revoked}
+		grants[id] = &grant{id: id, clientID: g.ClientID, identity: g.Identity, scopes: g.Scopes, authTime: g.AuthTime, revoked: g.Revoked, region: g.Region}
 	}
 	// grantOf is the grant a token names; a token naming none that is
 	// stored sets err. A code not yet exchanged names none.
@@ -136,8 +154,8 @@ func (p *Provider) Restore(l store.Loaded) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if found {
-		p.key = key
+	for id, key := range keys {
+		p.keys[id] = key
 	}
 	p.challenges, p.codes, p.access, p.refresh = cs, acs, ats, rts
 	return nil

@@ -43,11 +43,36 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, string) {
 	return r.Form, ""
 }
 
-// authenticateClient checks the client's credentials: client_secret_basic
-// (Authorization: Basic, each part form-encoded as RFC 6749 2.3.1 says),
-// client_secret_post (client_id and client_secret in the form), or, for a
-// public client registered without a secret, client_id alone. It answers
-// 401 invalid_client when they are wrong.
+// Token endpoint authentication methods a client can be registered with.
+const (
+	authBasic = "client_secret_basic"
+	authPost  = "client_secret_post"
+	authNone  = "none" // a public client, registered without a secret
+)
+
+// registeredMethod is the one method the shop's client is registered with
+// (control.KlarnaConfig.TokenAuth, from KLARNA_TOKEN_AUTH): "" is
+// client_secret_basic, and a client without a secret is public ("none").
+func (p *Provider) registeredMethod() string {
+	cfg := p.st.Config.Klarna
+	switch {
+	case cfg.ClientSecret == "":
+		return authNone
+	case cfg.TokenAuth == authPost:
+		return authPost
+	}
+	return authBasic
+}
+
+// authenticateClient checks the client's credentials as Ory's fosite does
+// (client_authentication.go), for the token and revocation endpoints: the
+// credentials come from an Authorization: Basic header (each part
+// form-encoded, RFC 6749 2.3.1) or else from the form; a client registered
+// with one method that uses the other is refused with 401 invalid_client
+// and fosite's hint naming both methods ("The OAuth 2.0 Client supports
+// client authentication method 'client_secret_basic', but method
+// 'client_secret_post' was requested. ..."), whatever the secret; then the
+// secret must match. A public client sends client_id alone.
 func (p *Provider) authenticateClient(w http.ResponseWriter, r *http.Request, form url.Values) (string, bool) {
 	cfg := p.st.Config.Klarna
 	id, secret, basic := r.BasicAuth()
@@ -59,18 +84,13 @@ func (p *Provider) authenticateClient(w http.ResponseWriter, r *http.Request, fo
 		return "", false
 	}
 	if basic {
-		var err1, err2 error
-		id, err1 = url.QueryUnescape(id)
-		secret, err2 = url.QueryUnescape(secret)
-		if err1 != nil || err2 != nil {
-			return fail("The client credentials in the Authorization header are not form-encoded.")
-		}
-		if form.Get("client_secret") != "" {
-			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Client authentication must use one method: both the Authorization header and client_secret were sent.")
+		var err error
+		if id, err = url.QueryUnescape(id); err != nil {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The client id in the HTTP authorization header could not be decoded from 'application/x-www-form-urlencoded'.")
 			return "", false
 		}
-		if fid := form.Get("client_id"); fid != "" && fid != id {
-			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The client_id in the form does not match the one in the Authorization header.")
+		if secret, err = url.QueryUnescape(secret); err != nil {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The client secret in the HTTP authorization header could not be decoded from 'application/x-www-form-urlencoded'.")
 			return "", false
 		}
 	} else {
@@ -82,14 +102,21 @@ func (p *Provider) authenticateClient(w http.ResponseWriter, r *http.Request, fo
 	if subtle.ConstantTimeCompare([]byte(id), []byte(cfg.ClientID)) != 1 {
 		return fail("The requested OAuth 2.0 Client does not exist.")
 	}
-	if cfg.ClientSecret == "" {
-		if secret != "" {
-			return fail("The OAuth 2.0 Client is public and must not send a client secret.")
-		}
+	method := p.registeredMethod()
+	wrongMethod := func(used string) (string, bool) {
+		return fail("The OAuth 2.0 Client supports client authentication method '" + method + "', but method '" + used +
+			"' was requested. You must configure the OAuth 2.0 client's 'token_endpoint_auth_method' value to accept '" + used + "'.")
+	}
+	switch {
+	case form.Get("client_id") != "" && form.Get("client_secret") != "" && method != authPost:
+		return wrongMethod(authPost)
+	case basic && secret != "" && method != authBasic:
+		return wrongMethod(authBasic)
+	case method == authNone:
 		return id, true
 	}
 	if secret == "" {
-		return fail("The OAuth 2.0 Client is confidential: client_secret_basic or client_secret_post is required.")
+		return fail("The OAuth 2.0 Client is confidential: it must authenticate with " + method + ".")
 	}
 	if subtle.ConstantTimeCompare([]byte(secret), []byte(cfg.ClientSecret)) != 1 {
 		return fail("The provided client secret did not match the registered client secret (KLARNA_CLIENT_SECRET).")
@@ -97,8 +124,8 @@ func (p *Provider) authenticateClient(w http.ResponseWriter, r *http.Request, fo
 	return id, true
 }
 
-// token is the token endpoint.
-func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+// token is a region's token endpoint.
+func (p *Provider) token(w http.ResponseWriter, r *http.Request, rg region) {
 	form, bad := parseForm(w, r)
 	op := opTokenCode
 	if form.Get("grant_type") == "refresh_token" {
@@ -117,9 +144,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	switch gt := form.Get("grant_type"); gt {
 	case "authorization_code":
-		p.exchangeCode(w, r, form, clientID)
+		p.exchangeCode(w, r, form, clientID, rg)
 	case "refresh_token":
-		p.refreshGrant(w, r, form, clientID)
+		p.refreshGrant(w, r, form, clientID, rg)
 	case "":
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The 'grant_type' parameter is missing.")
 	default:
@@ -129,8 +156,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 
 // exchangeCode is the authorization_code grant. A code is single use: a
 // second use revokes every token the first one issued (RFC 6749 4.1.2,
-// fosite's behaviour).
-func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, form url.Values, clientID string) {
+// fosite's behaviour). A code from another region's issuer is not known
+// here.
+func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, form url.Values, clientID string, rg region) {
 	code, ok := required(w, form, "code")
 	if !ok {
 		return
@@ -140,7 +168,7 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, form url
 	defer p.mu.Unlock()
 	c := p.codes[code]
 	switch {
-	case c == nil:
+	case c == nil || regionOf(c.req.Region) != rg:
 		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "The authorization code is malformed or not valid.")
 		return
 	case c.used:
@@ -164,7 +192,7 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, form url
 		return
 	}
 	c.used = true
-	g := &grant{id: newID(), clientID: clientID, identity: c.identity, scopes: c.req.Scopes, authTime: c.authTime}
+	g := &grant{id: newID(), clientID: clientID, identity: c.identity, scopes: c.req.Scopes, authTime: c.authTime, region: rg.id}
 	c.grant = g
 	res, ok := p.issue(w, r, g, c.req.Nonce)
 	if !ok {
@@ -209,9 +237,10 @@ func checkPKCE(req authRequest, verifier string) string {
 // with it) stops working. A used refresh
 // token that comes back means it leaked or a client raced itself: the whole
 // grant is revoked, the tokens issued from the used one too, and the answer
-// is fosite's 400 invalid_grant. The checks run in fosite's order: unknown,
-// reused, other client, expired.
-func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url.Values, clientID string) {
+// is fosite's 400 invalid_grant. The checks run in fosite's order: unknown
+// (a refresh token of another region's issuer is unknown here), reused,
+// other client, expired.
+func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url.Values, clientID string, rg region) {
 	token, ok := required(w, form, "refresh_token")
 	if !ok {
 		return
@@ -221,7 +250,7 @@ func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, form url
 	defer p.mu.Unlock()
 	rt := p.refresh[token]
 	switch {
-	case rt == nil || rt.grant.revoked == "revocation":
+	case rt == nil || regionOf(rt.grant.region) != rg || rt.grant.revoked == "revocation":
 		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "The refresh token is malformed or not valid.")
 		return
 	case rt.used || rt.grant.revoked == "reuse":
@@ -297,10 +326,10 @@ func required(w http.ResponseWriter, form url.Values, name string) (string, bool
 }
 
 // userinfo answers the claims the grant's scopes release, for a valid access
-// token (GET or POST, Authorization: Bearer). NOT FOUND: Klarna's answer to a
-// bad token here; the sandbox answers fosite's 401 token_inactive with a
-// Bearer challenge.
-func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+// token of this region's issuer (GET or POST, Authorization: Bearer). NOT
+// FOUND: Klarna's answer to a bad token here; the sandbox answers fosite's
+// 401 token_inactive with a Bearer challenge.
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request, rg region) {
 	if p.st.Hit(w, r, opUserinfo) {
 		return
 	}
@@ -308,7 +337,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	var claims map[string]any
 	if ok {
 		p.mu.Lock()
-		if a := p.activeAccess(token); a != nil {
+		if a := p.activeAccess(token); a != nil && regionOf(a.grant.region) == rg {
 			claims = a.grant.identity.claims(a.grant.scopes)
 			claims["sub"] = a.grant.identity.Sub
 		}
@@ -333,8 +362,9 @@ func bearer(r *http.Request) (string, bool) {
 // revoke is RFC 7009 token revocation: the client revokes a refresh or an
 // access token it was issued, which ends the whole grant (RFC 7009 2.1: the
 // server SHOULD also revoke the grant's other tokens). An unknown token is
-// not an error (RFC 7009 2.2): the answer is 200 either way.
-func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
+// not an error (RFC 7009 2.2): the answer is 200 either way, and a token of
+// another region's issuer is unknown here.
+func (p *Provider) revoke(w http.ResponseWriter, r *http.Request, rg region) {
 	if p.st.Hit(w, r, opRevoke) {
 		return
 	}
@@ -358,7 +388,7 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	} else if a := p.access[token]; a != nil {
 		g = a.grant
 	}
-	if g != nil && g.clientID == clientID && g.revoked == "" {
+	if g != nil && g.clientID == clientID && regionOf(g.region) == rg && g.revoked == "" {
 		g.revoked = "revocation"
 	}
 	p.mu.Unlock()

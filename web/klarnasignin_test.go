@@ -60,6 +60,7 @@ func klarnaSignInShopOn(t *testing.T, database *db.DB) *klarnaSignInShop {
 		d.Config.SandboxURL = srv.URL
 		d.Config.Klarna.LoginURL = srv.URL + "/klarna/login"
 		d.Config.Klarna.APIURL = srv.URL + "/klarna/api"
+		d.Config.Klarna.NA.APIURL = srv.URL + "/klarna/api-na"
 		d.Config.Klarna.SDKURL = srv.URL + "/klarna/cdn/kp/lib/v1/api.js"
 		d.ProviderClock = sb.State.Clock
 		d.HTTP = &http.Client{Transport: rec, Timeout: 10 * time.Second}
@@ -810,11 +811,12 @@ func TestAnEUGrantIsNotSentWithAUSPaymentSession(t *testing.T) {
 	k.st.Clock.Advance(6 * time.Minute) // the access token expired: sending it would refresh
 	k.chooseMarket(t, b, "us")
 	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
-	// What the shop sends is the point here, whatever the Klarna Payments
-	// sandbox answers a US session (its regions are another part's work).
 	pay := b.post("/checkout/klarna", nil)
 	if pay.status == http.StatusSeeOther {
 		pay = b.get(pay.location)
+	}
+	if pay.status != http.StatusOK {
+		t.Fatalf("the US payment page: %d", pay.status)
 	}
 	if sent := k.sessions.tokens(); len(sent) != 1 || sent[0] != "" {
 		t.Fatalf("the US session carried an access token: %q", sent)

@@ -98,7 +98,7 @@ test('tools steer the sandbox with JSON, and nothing else', async ({ request }) 
 test('Klarna: each region answers only its own account and offers its market’s categories', async ({ request }) => {
   const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
   const eu = basic('PK_sandbox_refshop', process.env.E2E_KLARNA_PASSWORD ?? 'sandbox-klarna-api-key');
-  const na = basic('PN_sandbox_refshop', 'sandbox-klarna-na-api-key');
+  const na = basic('PN_sandbox_refshop', process.env.E2E_KLARNA_NA_PASSWORD ?? 'sandbox-klarna-na-api-key');
   const session = (country: string, currency: string, locale: string) => ({
     purchase_country: country, purchase_currency: currency, locale, order_amount: 1000, order_tax_amount: 0,
     order_lines: [{ name: 'Tea towel', quantity: 1, unit_price: 1000, tax_rate: 0, total_amount: 1000, total_tax_amount: 0 }],

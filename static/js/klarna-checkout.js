@@ -45,7 +45,7 @@
           buy.disabled = false;
           say('');
         } else {
-          say('Klarna cannot offer this way to pay for this order. Pick another, or choose another payment method.');
+          say('Klarna cannot offer this way to pay for this order. Pick another way, or go back to the checkout to start again.');
         }
       });
     } catch (e) {

@@ -20,6 +20,7 @@ type AltpayInvoiceView struct {
 	Lines      []OrderLineView
 	Total      string
 	Tax        string
+	TaxLabel   string // "Sales tax", or "Included VAT"
 	Paid       bool
 	Notice     string // set when the invoice cannot be paid here (closed, another environment): why
 	APIBaseURL string // where the snippet calls the checkout API

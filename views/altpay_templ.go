@@ -315,7 +315,7 @@ func AltpayInvoice(ch Chrome, v AltpayInvoiceView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "\"><p id=\"altpay-status\" role=\"status\" class=\"muted\">Loading your invoice…</p><div id=\"altpay-error\" class=\"form-error\" role=\"alert\" hidden><p id=\"altpay-error-text\"></p><ul id=\"altpay-error-details\"></ul><p id=\"altpay-error-actions\" hidden><button type=\"button\" id=\"altpay-continue\">Continue</button></p></div><section aria-labelledby=\"altpay-invoice-heading\" class=\"checkout-summary\"><h2 id=\"altpay-invoice-heading\">Invoice <span data-field=\"invoice_number\"></span></h2><dl class=\"facts\"><div><dt>Status</dt><dd data-field=\"status\" data-testid=\"altpay-invoice-status\">…</dd></div><div><dt>Due</dt><dd data-field=\"due_date\">…</dd></div><div><dt>Amount due</dt><dd data-field=\"total\" data-testid=\"altpay-invoice-total\">…</dd></div></dl><table class=\"cart-table compact\"><caption class=\"visually-hidden\">Invoice lines</caption> <thead><tr><th scope=\"col\">Product</th><th scope=\"col\">Quantity</th><th scope=\"col\">VAT</th><th scope=\"col\" class=\"num\">Total</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "\"><p id=\"altpay-status\" role=\"status\" class=\"muted\">Loading your invoice…</p><div id=\"altpay-error\" class=\"form-error\" role=\"alert\" hidden><p id=\"altpay-error-text\"></p><ul id=\"altpay-error-details\"></ul><p id=\"altpay-error-actions\" hidden><button type=\"button\" id=\"altpay-continue\">Continue</button></p></div><section aria-labelledby=\"altpay-invoice-heading\" class=\"checkout-summary\"><h2 id=\"altpay-invoice-heading\">Invoice <span data-field=\"invoice_number\"></span></h2><dl class=\"facts\"><div><dt>Status</dt><dd data-field=\"status\" data-testid=\"altpay-invoice-status\">…</dd></div><div><dt>Due</dt><dd data-field=\"due_date\">…</dd></div><div><dt>Amount due</dt><dd data-field=\"total\" data-testid=\"altpay-invoice-total\">…</dd></div></dl><table class=\"cart-table compact\"><caption class=\"visually-hidden\">Invoice lines</caption> <thead><tr><th scope=\"col\">Product</th><th scope=\"col\">Quantity</th><th scope=\"col\">Tax</th><th scope=\"col\" class=\"num\">Total</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -377,59 +377,72 @@ func AltpayInvoice(ch Chrome, v AltpayInvoiceView) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "</tbody></table><dl class=\"totals\"><div><dt>Included VAT</dt><dd>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "</tbody></table><dl class=\"totals\"><div><dt>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var22 string
-				templ_7745c5c3_Var22, templ_7745c5c3_Err = templ.JoinStringErrs(v.Tax)
+				templ_7745c5c3_Var22, templ_7745c5c3_Err = templ.JoinStringErrs(v.TaxLabel)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 78, Col: 43}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 78, Col: 27}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var22))
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "</dd></div><div class=\"grand\"><dt>Total</dt><dd>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "</dt><dd>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var23 string
-				templ_7745c5c3_Var23, templ_7745c5c3_Err = templ.JoinStringErrs(v.Total)
+				templ_7745c5c3_Var23, templ_7745c5c3_Err = templ.JoinStringErrs(v.Tax)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 79, Col: 52}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 78, Col: 45}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var23))
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "</dd></div></dl></section><section aria-labelledby=\"altpay-pay-heading\" class=\"payment-methods\"><h2 id=\"altpay-pay-heading\">Pay</h2><form id=\"altpay-pay-form\" novalidate><fieldset id=\"altpay-methods\"><legend>Saved payment methods</legend><p id=\"altpay-no-methods\" class=\"muted\">No saved payment method yet: add one below.</p><div id=\"altpay-method-list\"></div></fieldset></form><details id=\"altpay-add\" class=\"altpay-add\"><summary>Add a payment method</summary><form id=\"altpay-add-form\" novalidate><fieldset><legend>Type</legend> <label class=\"choice\"><input type=\"radio\" name=\"kind\" value=\"card\" checked> Card</label> <label class=\"choice\"><input type=\"radio\" name=\"kind\" value=\"bank\"> US bank account</label></fieldset><fieldset id=\"altpay-card-fields\"><legend>Card</legend><p class=\"hint\">A real checkout collects the card in the provider's secure card form. The sandbox takes test cards instead.</p><div class=\"field\"><label for=\"altpay-card\">Test card</label> <select id=\"altpay-card\" name=\"card_provider_token\"><option value=\"tok_test_visa\">Visa ending 4242</option> <option value=\"tok_test_mastercard\">Mastercard ending 4444</option> <option value=\"tok_test_declined\">Visa ending 0002 (always declined)</option></select></div><div class=\"field\"><label for=\"altpay-street\">Billing street address</label><input id=\"altpay-street\" name=\"street_address\" type=\"text\" autocomplete=\"billing street-address\"></div><div class=\"field\"><label for=\"altpay-city\">City</label><input id=\"altpay-city\" name=\"city\" type=\"text\" autocomplete=\"billing address-level2\"></div><div class=\"field\"><label for=\"altpay-postal\">Postal code</label><input id=\"altpay-postal\" name=\"postal_code\" type=\"text\" autocomplete=\"billing postal-code\"></div><div class=\"field\"><label for=\"altpay-country\">Country code</label> <input id=\"altpay-country\" name=\"country_code\" type=\"text\" autocomplete=\"billing country\" maxlength=\"2\" aria-describedby=\"altpay-country-hint\"><p class=\"hint\" id=\"altpay-country-hint\">Two letters, such as DE or US.</p></div></fieldset><fieldset id=\"altpay-bank-fields\" hidden><legend>US bank account</legend><div class=\"field\"><label for=\"altpay-holder\">Account holder</label><input id=\"altpay-holder\" name=\"receiver_name\" type=\"text\" autocomplete=\"name\"></div><div class=\"field\"><label for=\"altpay-bank\">Bank name</label><input id=\"altpay-bank\" name=\"institution_name\" type=\"text\"></div><div class=\"field\"><label for=\"altpay-routing\">Routing number</label> <input id=\"altpay-routing\" name=\"routing_number\" type=\"text\" inputmode=\"numeric\" aria-describedby=\"altpay-routing-hint\"><p class=\"hint\" id=\"altpay-routing-hint\">Nine digits. Sandbox test value: 011000015.</p></div><div class=\"field\"><label for=\"altpay-account\">Account number</label> <input id=\"altpay-account\" name=\"account_number\" type=\"text\" inputmode=\"numeric\" aria-describedby=\"altpay-account-hint\"><p class=\"hint\" id=\"altpay-account-hint\">4 to 17 digits, for example 000123456789.</p></div><div class=\"field\"><label for=\"altpay-subtype\">Account type</label> <select id=\"altpay-subtype\" name=\"subtype\"><option value=\"checkings\">Checking</option> <option value=\"savings\">Savings</option></select></div></fieldset><button type=\"submit\" class=\"secondary\" id=\"altpay-add-submit\">Save payment method</button></form></details><p class=\"altpay-pay-row\"><button type=\"submit\" form=\"altpay-pay-form\" id=\"altpay-pay\" disabled>Pay</button></p></section><form method=\"post\" action=\"")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "</dd></div><div class=\"grand\"><dt>Total</dt><dd>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				var templ_7745c5c3_Var24 templ.SafeURL
-				templ_7745c5c3_Var24, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL(v.ConfirmURL))
+				var templ_7745c5c3_Var24 string
+				templ_7745c5c3_Var24, templ_7745c5c3_Err = templ.JoinStringErrs(v.Total)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 148, Col: 60}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 79, Col: 52}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var24))
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "\" id=\"altpay-confirm\" class=\"altpay-confirm\"><p class=\"muted\">Paid already, or paid in another tab?</p><button type=\"submit\" class=\"secondary\">Check the payment</button></form></div><script type=\"module\" src=\"/static/js/altpay-invoice.js\" nonce=\"")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "</dd></div></dl></section><section aria-labelledby=\"altpay-pay-heading\" class=\"payment-methods\"><h2 id=\"altpay-pay-heading\">Pay</h2><form id=\"altpay-pay-form\" novalidate><fieldset id=\"altpay-methods\"><legend>Saved payment methods</legend><p id=\"altpay-no-methods\" class=\"muted\">No saved payment method yet: add one below.</p><div id=\"altpay-method-list\"></div></fieldset></form><details id=\"altpay-add\" class=\"altpay-add\"><summary>Add a payment method</summary><form id=\"altpay-add-form\" novalidate><fieldset><legend>Type</legend> <label class=\"choice\"><input type=\"radio\" name=\"kind\" value=\"card\" checked> Card</label> <label class=\"choice\"><input type=\"radio\" name=\"kind\" value=\"bank\"> US bank account</label></fieldset><fieldset id=\"altpay-card-fields\"><legend>Card</legend><p class=\"hint\">A real checkout collects the card in the provider's secure card form. The sandbox takes test cards instead.</p><div class=\"field\"><label for=\"altpay-card\">Test card</label> <select id=\"altpay-card\" name=\"card_provider_token\"><option value=\"tok_test_visa\">Visa ending 4242</option> <option value=\"tok_test_mastercard\">Mastercard ending 4444</option> <option value=\"tok_test_declined\">Visa ending 0002 (always declined)</option></select></div><div class=\"field\"><label for=\"altpay-street\">Billing street address</label><input id=\"altpay-street\" name=\"street_address\" type=\"text\" autocomplete=\"billing street-address\"></div><div class=\"field\"><label for=\"altpay-city\">City</label><input id=\"altpay-city\" name=\"city\" type=\"text\" autocomplete=\"billing address-level2\"></div><div class=\"field\"><label for=\"altpay-postal\">Postal code</label><input id=\"altpay-postal\" name=\"postal_code\" type=\"text\" autocomplete=\"billing postal-code\"></div><div class=\"field\"><label for=\"altpay-country\">Country code</label> <input id=\"altpay-country\" name=\"country_code\" type=\"text\" autocomplete=\"billing country\" maxlength=\"2\" aria-describedby=\"altpay-country-hint\"><p class=\"hint\" id=\"altpay-country-hint\">Two letters, such as DE or US.</p></div></fieldset><fieldset id=\"altpay-bank-fields\" hidden><legend>US bank account</legend><div class=\"field\"><label for=\"altpay-holder\">Account holder</label><input id=\"altpay-holder\" name=\"receiver_name\" type=\"text\" autocomplete=\"name\"></div><div class=\"field\"><label for=\"altpay-bank\">Bank name</label><input id=\"altpay-bank\" name=\"institution_name\" type=\"text\"></div><div class=\"field\"><label for=\"altpay-routing\">Routing number</label> <input id=\"altpay-routing\" name=\"routing_number\" type=\"text\" inputmode=\"numeric\" aria-describedby=\"altpay-routing-hint\"><p class=\"hint\" id=\"altpay-routing-hint\">Nine digits. Sandbox test value: 011000015.</p></div><div class=\"field\"><label for=\"altpay-account\">Account number</label> <input id=\"altpay-account\" name=\"account_number\" type=\"text\" inputmode=\"numeric\" aria-describedby=\"altpay-account-hint\"><p class=\"hint\" id=\"altpay-account-hint\">4 to 17 digits, for example 000123456789.</p></div><div class=\"field\"><label for=\"altpay-subtype\">Account type</label> <select id=\"altpay-subtype\" name=\"subtype\"><option value=\"checkings\">Checking</option> <option value=\"savings\">Savings</option></select></div></fieldset><button type=\"submit\" class=\"secondary\" id=\"altpay-add-submit\">Save payment method</button></form></details><p class=\"altpay-pay-row\"><button type=\"submit\" form=\"altpay-pay-form\" id=\"altpay-pay\" disabled>Pay</button></p></section><form method=\"post\" action=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				var templ_7745c5c3_Var25 string
-				templ_7745c5c3_Var25, templ_7745c5c3_Err = templ.JoinStringErrs(templ.GetNonce(ctx))
+				var templ_7745c5c3_Var25 templ.SafeURL
+				templ_7745c5c3_Var25, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL(v.ConfirmURL))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 153, Col: 87}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 148, Col: 60}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var25))
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "\"></script>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "\" id=\"altpay-confirm\" class=\"altpay-confirm\"><p class=\"muted\">Paid already, or paid in another tab?</p><button type=\"submit\" class=\"secondary\">Check the payment</button></form></div><script type=\"module\" src=\"/static/js/altpay-invoice.js\" nonce=\"")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+				var templ_7745c5c3_Var26 string
+				templ_7745c5c3_Var26, templ_7745c5c3_Err = templ.JoinStringErrs(templ.GetNonce(ctx))
+				if templ_7745c5c3_Err != nil {
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 153, Col: 87}
+				}
+				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var26))
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "\"></script>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -468,74 +481,74 @@ func AltpayUnpaid(list []AltpayUnpaidView) templ.Component {
 			}()
 		}
 		ctx = templ.InitializeContext(ctx)
-		templ_7745c5c3_Var26 := templ.GetChildren(ctx)
-		if templ_7745c5c3_Var26 == nil {
-			templ_7745c5c3_Var26 = templ.NopComponent
+		templ_7745c5c3_Var27 := templ.GetChildren(ctx)
+		if templ_7745c5c3_Var27 == nil {
+			templ_7745c5c3_Var27 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "<section class=\"altpay-panel\" data-testid=\"altpay-unpaid\" aria-labelledby=\"altpay-unpaid-heading\"><h2 id=\"altpay-unpaid-heading\">Unpaid invoices</h2><p>Orders you chose to pay by invoice that still await payment.</p><ul class=\"altpay-list\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<section class=\"altpay-panel\" data-testid=\"altpay-unpaid\" aria-labelledby=\"altpay-unpaid-heading\"><h2 id=\"altpay-unpaid-heading\">Unpaid invoices</h2><p>Orders you chose to pay by invoice that still await payment.</p><ul class=\"altpay-list\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		for _, u := range list {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<li>")
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
-			}
-			var templ_7745c5c3_Var27 string
-			templ_7745c5c3_Var27, templ_7745c5c3_Err = templ.JoinStringErrs(u.Created)
-			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 173, Col: 16}
-			}
-			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var27))
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
-			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 39, ": ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 39, "<li>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var28 string
-			templ_7745c5c3_Var28, templ_7745c5c3_Err = templ.JoinStringErrs(items(u.ItemCount))
+			templ_7745c5c3_Var28, templ_7745c5c3_Err = templ.JoinStringErrs(u.Created)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 173, Col: 40}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 173, Col: 16}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var28))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 40, ", ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 40, ": ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var29 string
-			templ_7745c5c3_Var29, templ_7745c5c3_Err = templ.JoinStringErrs(u.Total)
+			templ_7745c5c3_Var29, templ_7745c5c3_Err = templ.JoinStringErrs(items(u.ItemCount))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 173, Col: 53}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 173, Col: 40}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var29))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 41, ". <a href=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 41, ", ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var30 templ.SafeURL
-			templ_7745c5c3_Var30, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL("/invoices/" + u.OrderID))
+			var templ_7745c5c3_Var30 string
+			templ_7745c5c3_Var30, templ_7745c5c3_Err = templ.JoinStringErrs(u.Total)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 174, Col: 54}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 173, Col: 53}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var30))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "\">Pay this invoice</a></li>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, ". <a href=\"")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			var templ_7745c5c3_Var31 templ.SafeURL
+			templ_7745c5c3_Var31, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL("/invoices/" + u.OrderID))
+			if templ_7745c5c3_Err != nil {
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 174, Col: 54}
+			}
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var31))
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, "\">Pay this invoice</a></li>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, "</ul></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "</ul></section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -560,12 +573,12 @@ func AltpayOrderDetails(v AltpayOrderView) templ.Component {
 			}()
 		}
 		ctx = templ.InitializeContext(ctx)
-		templ_7745c5c3_Var31 := templ.GetChildren(ctx)
-		if templ_7745c5c3_Var31 == nil {
-			templ_7745c5c3_Var31 = templ.NopComponent
+		templ_7745c5c3_Var32 := templ.GetChildren(ctx)
+		if templ_7745c5c3_Var32 == nil {
+			templ_7745c5c3_Var32 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "<section aria-labelledby=\"altpay-order-heading\" class=\"checkout-summary altpay-order\"><h2 id=\"altpay-order-heading\">Invoice</h2>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, "<section aria-labelledby=\"altpay-order-heading\" class=\"checkout-summary altpay-order\"><h2 id=\"altpay-order-heading\">Invoice</h2>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -575,44 +588,44 @@ func AltpayOrderDetails(v AltpayOrderView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else if v.Notice != "" {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, "<p class=\"notice\" role=\"status\" data-testid=\"altpay-order-notice\">")
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
-			}
-			var templ_7745c5c3_Var32 string
-			templ_7745c5c3_Var32, templ_7745c5c3_Err = templ.JoinStringErrs(v.Notice)
-			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 188, Col: 79}
-			}
-			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var32))
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
-			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 46, "</p>")
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
-			}
-		}
-		if v.InvoiceID != "" {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 47, "<dl class=\"facts\"><div><dt>Invoice status</dt><dd data-testid=\"altpay-order-invoice-status\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 46, "<p class=\"notice\" role=\"status\" data-testid=\"altpay-order-notice\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var33 string
-			templ_7745c5c3_Var33, templ_7745c5c3_Err = templ.JoinStringErrs(v.Status)
+			templ_7745c5c3_Var33, templ_7745c5c3_Err = templ.JoinStringErrs(v.Notice)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 192, Col: 88}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 188, Col: 79}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var33))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 48, "</dd></div></dl>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 47, "</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "</section>")
+		if v.InvoiceID != "" {
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 48, "<dl class=\"facts\"><div><dt>Invoice status</dt><dd data-testid=\"altpay-order-invoice-status\">")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			var templ_7745c5c3_Var34 string
+			templ_7745c5c3_Var34, templ_7745c5c3_Err = templ.JoinStringErrs(v.Status)
+			if templ_7745c5c3_Err != nil {
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 192, Col: 88}
+			}
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var34))
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "</dd></div></dl>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 50, "</section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -637,26 +650,26 @@ func AltpayOrderActions(v AltpayOrderView) templ.Component {
 			}()
 		}
 		ctx = templ.InitializeContext(ctx)
-		templ_7745c5c3_Var34 := templ.GetChildren(ctx)
-		if templ_7745c5c3_Var34 == nil {
-			templ_7745c5c3_Var34 = templ.NopComponent
+		templ_7745c5c3_Var35 := templ.GetChildren(ctx)
+		if templ_7745c5c3_Var35 == nil {
+			templ_7745c5c3_Var35 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
 		if v.Pending {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 50, "<p class=\"actions\"><a class=\"button\" href=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 51, "<p class=\"actions\"><a class=\"button\" href=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var35 templ.SafeURL
-			templ_7745c5c3_Var35, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL("/invoices/" + v.OrderID))
+			var templ_7745c5c3_Var36 templ.SafeURL
+			templ_7745c5c3_Var36, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL("/invoices/" + v.OrderID))
 			if templ_7745c5c3_Err != nil {
 				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/altpay.templ`, Line: 201, Col: 85}
 			}
-			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var35))
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var36))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 51, "\">Pay the invoice</a></p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 52, "\">Pay the invoice</a></p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -47,7 +47,7 @@ func (f *altpayFlow) invoicePage(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	}
 	v := views.AltpayInvoiceView{
-		OrderID: o.PublicID, InvoiceID: o.ProviderReference, Total: format(o.TotalAmount, o.Currency), Tax: format(o.TaxAmount, o.Currency),
+		OrderID: o.PublicID, InvoiceID: o.ProviderReference, Total: format(o.TotalAmount, o.Currency), Tax: format(o.TaxAmount, o.Currency), TaxLabel: taxLabel(o),
 		Paid: o.Status == db.StatusCaptured, APIBaseURL: a.Config.Altpay.APIURL,
 		TokenURL: "/api/altpay/invoices/" + o.PublicID + "/token", ConfirmURL: "/invoices/" + o.PublicID + "/confirm",
 		Callback: c.QueryParam("callback") != "off",

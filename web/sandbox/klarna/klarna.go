@@ -88,9 +88,10 @@ func personaByEmail(email string) (Persona, bool) {
 }
 
 // AccessTokenValidator recognises a Sign in with Klarna access token sent as
-// customer.klarna_access_token: it returns the customer's email when the
-// token is valid now.
-type AccessTokenValidator func(accessToken string) (email string, ok bool)
+// customer.klarna_access_token to the Payments API of region ("eu" or
+// "na"): it returns the customer's email when the token is valid now and
+// was issued by that region's issuer (the regions are separate accounts).
+type AccessTokenValidator func(accessToken, region string) (email string, ok bool)
 
 var validators sync.Map // *control.State -> AccessTokenValidator
 

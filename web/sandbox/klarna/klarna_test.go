@@ -847,12 +847,17 @@ func TestAccessTokenHook(t *testing.T) {
 	if st := s.widgetState(id, "http://shop.test"); st.str("mode") != "login" {
 		t.Errorf("without a validator: %s", st.raw)
 	}
-	sbklarna.SetAccessTokenValidator(s.s.State, func(tok string) (string, bool) {
-		return "jonas.weber@example.com", tok == "ory_at_valid"
+	var asked string
+	sbklarna.SetAccessTokenValidator(s.s.State, func(tok, region string) (string, bool) {
+		asked = region
+		return "jonas.weber@example.com", tok == "ory_at_valid" && region == "eu"
 	})
 	st := s.widgetState(id, "http://shop.test")
 	if st.str("mode") != "ready" || st.str("given_name") != "Jonas" || st.body["link_offered"] != true {
 		t.Errorf("with a validator: %s", st.raw)
+	}
+	if asked != "eu" {
+		t.Errorf("the validator was asked for region %q, want eu: a German session is at the European API", asked)
 	}
 }
 

@@ -84,7 +84,7 @@ func (p *provider) recognise(s *session) (per Persona, viaToken string, ok bool)
 	}
 	if at := s.accessToken(); at != "" {
 		if v, found := validators.Load(p.st); found {
-			if email, valid := v.(AccessTokenValidator)(at); valid {
+			if email, valid := v.(AccessTokenValidator)(at, string(regionOf(s.Region))); valid {
 				if per, known := personaByEmail(email); known {
 					return per, "", true
 				}

@@ -178,10 +178,7 @@ func New(root *http.ServeMux, st *control.State, log *slog.Logger) *Provider {
 	mux := st.Persist("klarnasignin", p, root)
 	// Klarna Payments recognises a customer.klarna_access_token this
 	// provider vouches for: the widget then skips its login step.
-	sbklarna.SetAccessTokenValidator(st, func(accessToken string) (string, bool) {
-		id, ok := p.Recognise(accessToken)
-		return id.Email, ok
-	})
+	sbklarna.SetAccessTokenValidator(st, p.VouchFor)
 
 	// Europe at both families; North America below its own issuer.
 	families := map[string]region{idpPath: regionEU, Base: regionEU, Base + regionNA.idp: regionNA}
@@ -268,6 +265,18 @@ func (p *Provider) Recognise(accessToken string) (Identity, bool) {
 		return Identity{}, false
 	}
 	return a.grant.identity, true
+}
+
+// VouchFor is the Klarna Payments API of region asking about a
+// customer.klarna_access_token: the customer's email when the token is
+// valid now and was issued by that region's issuer (Klarna's regions are
+// separate accounts, so another region's token recognises no one).
+func (p *Provider) VouchFor(accessToken, region string) (email string, ok bool) {
+	if r, _ := p.RegionOf(accessToken); r != region {
+		return "", false
+	}
+	id, ok := p.Recognise(accessToken)
+	return id.Email, ok
 }
 
 // RegionOf returns the region ("eu" or "na") whose issuer made accessToken,

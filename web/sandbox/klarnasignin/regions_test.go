@@ -171,6 +171,13 @@ func TestRegionsAreSeparateIssuers(t *testing.T) {
 	if region, ok := e.p.RegionOf(at); !ok || region != "na" {
 		t.Fatalf("RegionOf = %q %v, want na", region, ok)
 	}
+	// Klarna Payments recognises it at North America's API only.
+	if email, ok := e.p.VouchFor(at, "na"); !ok || email != "anna.schmidt@example.com" {
+		t.Errorf("NA payments asking about an NA token: %q %v", email, ok)
+	}
+	if _, ok := e.p.VouchFor(at, "eu"); ok {
+		t.Error("Europe's payments API recognised North America's access token")
+	}
 	// Revoking at Europe's endpoint knows nothing of it (RFC 7009: 200).
 	if r, _ := e.postWith("client_secret_basic", "/klarna/login/oauth2/revoke", url.Values{"token": {rt}}); r.StatusCode != 200 {
 		t.Fatalf("EU revoke of an NA token: %d", r.StatusCode)

@@ -1,5 +1,5 @@
 import type { Page, Request } from '@playwright/test';
-import { test, expect, addToCart, chooseMarket, credentials, resetSandbox, sandboxState, sandboxURL, signOut, signUp, traffic, uniqueEmail } from './helpers';
+import { test, expect, addToCart, chooseMarket, credentials, expectAccessible, resetSandbox, sandboxState, sandboxURL, signOut, signUp, traffic, uniqueEmail } from './helpers';
 
 // Pay by invoice with Alternative Payments: the shop mints checkout tokens,
 // the page's snippet calls the provider's checkout API (the sandbox) from the
@@ -80,6 +80,7 @@ test('pay an invoice, coming back to it from the account page', async ({ page },
   const orderID = await checkoutByInvoice(page);
   await expect(page.getByText('Add a payment method to pay.')).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath('invoice-page.png'), fullPage: true });
+  await expectAccessible(page);
 
   // Leave, and come back from the account page.
   await page.goto('/account');

@@ -1,4 +1,4 @@
-import { test, expect, addToCart, cartCount, chooseMarket, resetSandbox, sandboxState, sandboxURL, shopLog, signUp, tabTo, uniqueEmail } from './helpers';
+import { test, expect, addToCart, cartCount, chooseMarket, expectAccessible, resetSandbox, sandboxState, sandboxURL, shopLog, signUp, tabTo, uniqueEmail } from './helpers';
 import type { APIRequestContext, FrameLocator, Page } from '@playwright/test';
 
 // Klarna Payments with account linking, as a customer walks it: the payment
@@ -130,6 +130,7 @@ test('in the United States Klarna runs on its North American API, in dollars wit
   await expect(ways.first()).toBeChecked();
   await page.getByRole('radio', { name: 'Pay in 4 interest-free payments' }).check();
   await expect(page.getByRole('button', { name: 'Buy with Klarna' })).toBeEnabled();
+  await expectAccessible(page);
   await loginInWidget(page);
   const w = widget(page);
   await expect(w.getByRole('dialog', { name: 'Pay in 4 interest-free payments' })).toBeVisible();

@@ -1,4 +1,4 @@
-import { test, expect, addToCart, cartCount, chooseMarket, credentials, resetSandbox, sandboxState, sandboxURL, shopLog, signUp, traffic, uniqueEmail } from './helpers';
+import { test, expect, addToCart, cartCount, chooseMarket, credentials, expectAccessible, resetSandbox, sandboxState, sandboxURL, shopLog, signUp, traffic, uniqueEmail } from './helpers';
 import type { APIRequestContext, Page } from '@playwright/test';
 
 // Pay with Vipps MobilePay: the checkout form, the landing page (the
@@ -62,10 +62,12 @@ test('approve in Vipps MobilePay and see the order paid', async ({ page }) => {
   await addToCart(page, 'Sencha Green Tea');
   await page.goto('/checkout');
   await shot(page, 'vipps-checkout');
+  await expectAccessible(page);
   await payWithVipps(page);
 
   await expectLandingPage(page, 'NOK 328.00');
   await expect(page.getByLabel('Your mobile number')).toHaveValue(''); // the shop sent none: Vipps asks
+  await expectAccessible(page);
   await shot(page, 'vipps-landing');
   await approveInVipps(page);
 

@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/PuerkitoBio/goquery"
 )
 
 // klarnaFlow is Klarna Payments with account linking: the checkout makes a
@@ -61,7 +59,13 @@ func (klarnaFlow) newCustomer(ctx context.Context, l *lane) (*customer, error) {
 // reading the session id from the client token, as Klarna's SDK does.
 func klarnaCheckout(ctx context.Context, l *lane, c *customer) (page, bool, error) {
 	c.begin()
-	p := c.b.post(ctx, "/checkout/klarna", nil)
+	return klarnaPayPage(ctx, c, c.b.post(ctx, "/checkout/klarna", nil))
+}
+
+// klarnaPayPage follows the shop's answer to a Klarna form (checkout, or
+// "Buy again") to the attempt's payment page and reads the session id from
+// its client token, as Klarna's SDK does.
+func klarnaPayPage(ctx context.Context, c *customer, p page) (page, bool, error) {
 	id, ok := strings.CutPrefix(pathOf(p.location), "/checkout/klarna/")
 	if !p.redirect() || !ok {
 		joinShownOrder(c, p)
@@ -162,18 +166,25 @@ func klarnaOrders(s snapshot) objects {
 }
 
 // klarnaBuyAgainFlow is "Buy again with Klarna": a paid Klarna order bought
-// again server to server with the stored customer token, no widget.
+// again with the customer present. The shop makes an attempt outside the
+// cart whose Klarna session carries the linked customer_token, the widget
+// opens ready to buy, the customer approves, and the shop places the order.
 type klarnaBuyAgainFlow struct{}
 
 func (klarnaBuyAgainFlow) name() string   { return "klarna buy again" }
 func (klarnaBuyAgainFlow) usesCart() bool { return false }
 
 func (klarnaBuyAgainFlow) operations() []operation {
-	return []operation{{name: "klarna.customer_token_order", step: 0}}
+	return []operation{
+		{name: "klarna.create_session", step: klarnaCheckoutStep},
+		{name: "klarna.create_order", step: klarnaAuthorizeStep},
+	}
 }
 
 func (f klarnaBuyAgainFlow) steps() []step {
-	return []step{{name: "buy again", do: f.buyAgain}}
+	st := klarnaSteps(true)
+	st[klarnaCheckoutStep] = step{name: "buy again", do: f.buyAgain}
+	return st
 }
 
 // newCustomer makes a customer who paid with Klarna and linked their Klarna
@@ -198,82 +209,27 @@ func (klarnaBuyAgainFlow) newCustomer(ctx context.Context, l *lane) (*customer, 
 	return c, nil
 }
 
-// buyAgain presses "Buy again with Klarna" on the paid order's page, or,
-// when an earlier attempt is still open and its page offers to try it again
-// (its key makes it one order at most), that button: the way the shop shows.
+// buyAgain presses "Buy again with Klarna" on the paid order's page (its
+// form names the attempt, so pressing it again joins the same one) and
+// opens the attempt's payment page.
 func (klarnaBuyAgainFlow) buyAgain(ctx context.Context, l *lane, c *customer) (page, bool, error) {
 	c.begin()
-	p, form, err := openBuyAgainRetry(ctx, c)
-	if err != nil {
-		return p, false, err
+	p := c.b.get(ctx, "/orders/"+c.source)
+	if p.err != nil || p.status != http.StatusOK {
+		return p, false, nil
 	}
-	if form == nil {
-		p = c.b.get(ctx, "/orders/"+c.source)
-		form = p.doc().Find(`form[action$="/klarna/buy-again"]`)
-	}
+	form := p.doc().Find(`form[action$="/klarna/buy-again"]`)
 	key := form.Find(`input[name="attempt"]`).AttrOr("value", "")
-	if p.err != nil || p.status != http.StatusOK || key == "" {
+	if key == "" {
 		return p, false, nil
 	}
 	c.cur.key = key
-	p = c.b.post(ctx, form.AttrOr("action", ""), url.Values{"attempt": {key}})
-	joinShownOrder(c, p)
-	p = c.b.follow(ctx, p)
-	if p.err != nil || p.status != http.StatusOK || c.cur.order == "" {
-		return p, false, nil
-	}
-	d := p.doc()
-	c.cur.klarnaOrder = strings.TrimSpace(d.Find(`[data-testid="provider-reference"]`).Text())
-	return p, statusOf(d.Find(`[data-testid="order-status"]`)) == "authorized", nil
+	return klarnaPayPage(ctx, c, c.b.post(ctx, form.AttrOr("action", ""), url.Values{"attempt": {key}}))
 }
 
-// openBuyAgainRetry finds the customer's newest open buy-again attempt whose
-// page offers to try it again, makes it the attempt in progress, and returns
-// its page and form (form is nil when there is none).
-func openBuyAgainRetry(ctx context.Context, c *customer) (page, *goquery.Selection, error) {
-	orders, _, err := c.b.account(ctx)
-	if err != nil {
-		return page{}, nil, err
-	}
-	for _, o := range orders { // newest first
-		if c.before[o.id] || o.status != "pending" {
-			continue
-		}
-		_, p := c.b.order(ctx, o.id)
-		form := p.doc().Find(`form[action$="/klarna/buy-again"]`)
-		if form.Length() > 0 && form.Find(`input[name="attempt"]`).AttrOr("value", "") != "" {
-			c.join(o.id)
-			return p, form, nil
-		}
-	}
-	return page{}, nil, nil
-}
-
-// probe: a token order has no session, and Klarna's API lists no orders. An
-// order the shop names (on the order page the customer saw) is read through
-// Klarna's redirect URL; an attempt
-// whose answer the sandbox dropped after acting (lose_answer: "the
-// operation runs") has an order at Klarna whether or not the shop learned
-// its id. The attempt's idempotency key makes it one order at most.
+// probe reads the attempt's session, as for a purchase from the cart.
 func (klarnaBuyAgainFlow) probe(ctx context.Context, pr *prober, c *customer, o shopOrder) (holding, error) {
-	a := c.attemptFor(o.id)
-	id := a.klarnaOrder
-	if id == "" {
-		id = a.shown // placed later, by the shop's retry or its sweep
-	}
-	if id != "" {
-		ok, err := pr.l.sb.klarnaOrderExists(ctx, id)
-		if err != nil || !ok {
-			return holding{}, err
-		}
-		return holding{exists: true, money: true, what: "a Klarna order"}, nil
-	}
-	if a.lostAnswers > 0 {
-		return holding{exists: true, money: true, what: "a Klarna order (its answer was lost)"}, nil
-	}
-	// No order yet; while the attempt is open the shop may still send its
-	// request (its retry button, a sweep) and the linked account pays it.
-	return holding{live: a.key != "", what: "no Klarna order yet"}, nil
+	return klarnaSessionHolding(ctx, pr, c.attemptFor(o.id))
 }
 
 func (klarnaBuyAgainFlow) count(_ context.Context, _ *lane, _ *customer, s snapshot) (objects, error) {

@@ -118,3 +118,28 @@ func scanString(r scanner) (string, error) {
 	err := r.Scan(&v)
 	return v, err
 }
+
+// OpenAttemptsByKey lists a user's open (pending) attempts for provider whose
+// idempotency key starts with prefix, newest first, with their lines: the
+// attempts a flow makes outside the cart ("Buy again") keep one open at a
+// time by their key's prefix.
+func (s *Store) OpenAttemptsByKey(ctx context.Context, userID int64, provider Provider, prefix string) (_ []Order, err error) {
+	defer wrap(&err, "open attempts by key")
+	orders, err := list(ctx, s, scanOrder, `
+		SELECT `+orderColumns+` FROM orders
+		WHERE user_id = ? AND provider = ? AND status = ? AND substr(idempotency_key, 1, length(?)) = ?
+		ORDER BY id DESC`, userID, provider, StatusPending, prefix, prefix)
+	if err != nil {
+		return nil, err
+	}
+	for i := range orders {
+		if orders[i].Lines, err = orderLines(ctx, s.db.Read, orders[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	return orders, nil
+}
+
+// SameLines reports whether two orders buy the same products in the same
+// quantities at the same prices.
+func SameLines(a, b []OrderLine) bool { return sameLines(a, b) }

@@ -212,3 +212,22 @@ func TestCreateOrderRefusesVATAndSalesTaxTogether(t *testing.T) {
 		t.Error("an order without a market was stored")
 	}
 }
+
+func TestOpenAttemptsByKeyFindsTheUsersOpenOnesWithThePrefix(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	uid, _ := userCart(t, s, "a@example.com")
+	other, _ := userCart(t, s, "b@example.com")
+	mk := func(user int64, key string) db.Order {
+		return placeOrder(t, s, db.NewOrder{UserID: user, Provider: db.ProviderKlarna, IdempotencyKey: key})
+	}
+	first := mk(uid, "again:1:x")
+	second := mk(uid, "again:1:y")
+	mk(uid, "cart-attempt")     // another prefix
+	mk(other, "again:1:z")      // another user
+	must(t, s.SetOrderStatus(ctx, first.ID, db.StatusPending, db.StatusFailed, "")) // no longer open
+	got, err := s.OpenAttemptsByKey(ctx, uid, db.ProviderKlarna, "again:1:")
+	if err != nil || len(got) != 1 || got[0].ID != second.ID || len(got[0].Lines) != 1 {
+		t.Fatalf("open attempts %+v, %v; want only the second, with its line", got, err)
+	}
+}

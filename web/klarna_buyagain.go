@@ -52,7 +52,59 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 		return &UserError{Status: http.StatusBadRequest, Title: "Please try again",
 			Message: "The form was incomplete. Reload the order page and choose \"Buy again with Klarna\" again."}
 	}
-	return k.repeat(c, u, src, buyAgainKeyPrefix(u.ID)+attempt, nil, "")
+	key := buyAgainKeyPrefix(u.ID) + attempt
+	if shown, err := k.openBuyAgain(c, u, src, key); shown || err != nil {
+		return err
+	}
+	return k.repeat(c, u, src, key, nil, "")
+}
+
+// openBuyAgain keeps one "Buy again" attempt of a user open at a time, as a
+// cart has one attempt per method: a form rendered again (a reload, another
+// tab) names a new attempt, yet an open one may already hold the
+// customer's approval. One that was submitted to Klarna (its outcome may
+// still be unknown) is shown, never joined by a second purchase; an
+// unsubmitted one for the same products is continued; any other is closed
+// (its authorization, if any, released) and the new one made. shown says
+// the answer was sent.
+func (k *klarnaFlow) openBuyAgain(c echo.Context, u *db.User, src db.Order, key string) (shown bool, err error) {
+	ctx := c.Request().Context()
+	open, err := k.a.Store.OpenAttemptsByKey(ctx, u.ID, db.ProviderKlarna, buyAgainKeyPrefix(u.ID))
+	if err != nil {
+		return false, err
+	}
+	m := market.OrDefault(src.Market)
+	for _, o := range open {
+		if o.IdempotencyKey == key {
+			continue // this form's own attempt: repeat shows it
+		}
+		kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
+		switch {
+		case err != nil && !errors.Is(err, db.ErrNotFound):
+			return false, err
+		case err == nil && kp.Submitted():
+			k.a.flash(c, "Your earlier \"Buy again\" is still with Klarna: this page shows how it stands.")
+			return true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+		case err == nil && o.Market == m.ID && db.SameLines(o.Lines, todaysLines(m, src)):
+			return true, c.Redirect(http.StatusSeeOther, "/checkout/klarna/"+o.PublicID)
+		}
+		if err := k.a.Store.CloseAttempt(ctx, o.ID, db.StatusCancelled, db.DetailReplaced); err != nil && !errors.Is(err, db.ErrStale) {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+// todaysLines are src's products at today's prices in market m; products no
+// longer for sale there are left out.
+func todaysLines(m market.Market, src db.Order) []db.OrderLine {
+	var lines []db.OrderLine
+	for _, l := range src.Lines {
+		if line, ok := priceLine(m, l.ProductID, l.Quantity); ok {
+			lines = append(lines, line)
+		}
+	}
+	return lines
 }
 
 // buyAgainFrom makes the next "Buy again" attempt of the earlier order
@@ -103,13 +155,10 @@ func (k *klarnaFlow) buyAgainAttempt(ctx context.Context, u *db.User, src db.Ord
 		return o, err
 	}
 	m := market.OrDefault(src.Market)
-	var lines []db.OrderLine
+	lines := todaysLines(m, src)
 	var subtotal int64
-	for _, l := range src.Lines {
-		if line, ok := priceLine(m, l.ProductID, l.Quantity); ok {
-			lines = append(lines, line)
-			subtotal += line.TotalAmount
-		}
+	for _, l := range lines {
+		subtotal += l.TotalAmount
 	}
 	if len(lines) == 0 {
 		return db.Order{}, &UserError{Status: http.StatusConflict, Title: "Nothing to buy again",

@@ -783,3 +783,64 @@ func TestKlarnaPaymentsAreKeptPerEnvironment(t *testing.T) {
 		t.Error("the shop still calls the old Klarna API")
 	}
 }
+
+// A "Buy again" whose order Klarna has not confirmed (the shop is still
+// asking) cannot be bought a second time from a fresh order page (a reload,
+// another tab, a restart): pressing "Buy again" again shows the open
+// attempt, makes no second session and asks for no second approval. (The
+// fault suite found the double order after a crash mid create-order.)
+func TestKlarnaBuyAgainWhileTheFirstIsBeingConfirmedShowsIt(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.shopper(t, "ivy@example.com", "sencha")
+	first := k.buy(t, b, true)
+	form := func() string {
+		return b.get("/orders/"+first).doc(t).Find(`form[action$="/klarna/buy-again"] input[name=attempt]`).AttrOr("value", "")
+	}
+	p := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {form()}})
+	m := orderPath.FindStringSubmatch(p.location)
+	if p.status != 303 || m == nil {
+		t.Fatalf("buy again: %d %q", p.status, p.location)
+	}
+	id := m[1]
+	sid := sessionOf(t, b.get(p.location))
+	// Every answer about the order is lost, and Klarna cannot be read: the
+	// shop does not know whether the order was placed.
+	k.control(t, "/control/faults", map[string]any{"operation": "klarna.create_order", "lose_answer": true, "times": 3})
+	k.control(t, "/control/faults", map[string]any{"operation": "klarna.read_session", "status": 503, "times": 3})
+	if p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {k.approve(t, sid, true)}}); p.location != "/orders/"+id {
+		t.Fatalf("place: %d %q", p.status, p.location)
+	}
+	if o := orderStatus(t, k.testApp, id); o.Status != db.StatusPending {
+		t.Fatalf("the attempt is %s, want pending while Klarna is asked", o.Status)
+	}
+	sessions := k.sb.State.Calls("klarna.create_session")
+
+	again := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {form()}})
+	if again.status != 303 || again.location != "/orders/"+id {
+		t.Fatalf("buy again while the first is confirmed: %d %q, want the open attempt's page /orders/%s", again.status, again.location, id)
+	}
+	if n := k.sb.State.Calls("klarna.create_session"); n != sessions {
+		t.Errorf("a second session was made (%d, then %d)", sessions, n)
+	}
+	var open int
+	_ = k.DB.Read.QueryRow(`SELECT count(*) FROM orders WHERE status = 'pending'`).Scan(&open)
+	if open != 1 {
+		t.Errorf("%d open attempts, want the one", open)
+	}
+}
+
+// An unsubmitted "Buy again" (the customer left the payment page) is
+// continued by a fresh form for the same products, not duplicated.
+func TestKlarnaBuyAgainContinuesAnUnsubmittedAttempt(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.shopper(t, "jay@example.com", "sencha")
+	first := k.buy(t, b, true)
+	form := func() string {
+		return b.get("/orders/"+first).doc(t).Find(`form[action$="/klarna/buy-again"] input[name=attempt]`).AttrOr("value", "")
+	}
+	p := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {form()}})
+	again := b.post("/orders/"+first+"/klarna/buy-again", url.Values{"attempt": {form()}})
+	if p.status != 303 || again.location != p.location {
+		t.Fatalf("a fresh form went to %q, want the open attempt's payment page %q", again.location, p.location)
+	}
+}

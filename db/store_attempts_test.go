@@ -223,8 +223,8 @@ func TestOpenAttemptsByKeyFindsTheUsersOpenOnesWithThePrefix(t *testing.T) {
 	}
 	first := mk(uid, "again:1:x")
 	second := mk(uid, "again:1:y")
-	mk(uid, "cart-attempt")     // another prefix
-	mk(other, "again:1:z")      // another user
+	mk(uid, "cart-attempt")                                                         // another prefix
+	mk(other, "again:1:z")                                                          // another user
 	must(t, s.SetOrderStatus(ctx, first.ID, db.StatusPending, db.StatusFailed, "")) // no longer open
 	got, err := s.OpenAttemptsByKey(ctx, uid, db.ProviderKlarna, "again:1:")
 	if err != nil || len(got) != 1 || got[0].ID != second.ID || len(got[0].Lines) != 1 {

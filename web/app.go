@@ -28,6 +28,7 @@ import (
 	"refshop/web/config"
 	"refshop/web/klarna"
 	"refshop/web/klarnasignin"
+	"refshop/web/market"
 	"refshop/web/secret"
 	"refshop/web/vipps"
 )
@@ -44,11 +45,12 @@ type Deps struct {
 	HTTP     *http.Client // the one outbound client for provider calls
 	// The provider clients, one each per process (WithProviderClients); a nil
 	// one is built from Config, HTTP and Clock (ProviderClock for KlarnaSignIn).
-	Vipps        *vipps.Client
-	Klarna       *klarna.Client       // Klarna Payments in Europe (api.klarna.com)
-	KlarnaNA     *klarna.Client       // Klarna Payments in North America (api-na.klarna.com): another merchant account
-	KlarnaSignIn *klarnasignin.Client // Sign in with Klarna
-	Altpay       *altpay.Client       // Alternative Payments
+	Vipps    *vipps.Client
+	Klarna   *klarna.Client // Klarna Payments in Europe (api.klarna.com)
+	KlarnaNA *klarna.Client // Klarna Payments in North America (api-na.klarna.com): another merchant account
+	// KlarnaSignIn is Sign in with Klarna, one client per region's issuer.
+	KlarnaSignIn map[market.Region]*klarnasignin.Client
+	Altpay       *altpay.Client // Alternative Payments
 	// PasswordCost is bcrypt's cost; tests lower it. 0 means bcrypt.DefaultCost.
 	PasswordCost int
 	// ProviderClock is the emulated providers' time: the sandbox clock when

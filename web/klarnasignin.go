@@ -103,7 +103,7 @@ var klarnaSignInRegions = []market.Region{market.RegionEU, market.RegionNA}
 func newKlarnaSignInFlow(a *App) *klarnaSignInFlow {
 	f := &klarnaSignInFlow{a: a, regions: map[market.Region]*klarnaSignInRegion{}}
 	for _, r := range klarnaSignInRegions {
-		client := klarnaSignInClient(a.Deps, r)
+		client := a.KlarnaSignIn[r]
 		f.regions[r] = &klarnaSignInRegion{region: r, client: client,
 			grants: grants.New(grants.Config{Client: client, Issuer: klarnaIssuer(a.Config, r), Store: a.Store, Box: a.Box, Log: a.Log})}
 	}
@@ -113,8 +113,8 @@ func newKlarnaSignInFlow(a *App) *klarnaSignInFlow {
 // klarnaSignInClient is the Sign in with Klarna client of a region's issuer,
 // authenticating with KLARNA_TOKEN_AUTH. Token lifetimes run on the
 // provider's clock, so moving the sandbox clock ages the shop's tokens too.
-// The flow is built once per process, and so are its clients (each holds
-// its issuer's discovery and keys).
+// WithProviderClients builds one per region and process (each holds its
+// issuer's discovery and keys).
 func klarnaSignInClient(d Deps, r market.Region) *klarnasignin.Client {
 	k := d.Config.Klarna
 	return klarnasignin.New(klarnasignin.Config{

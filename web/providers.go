@@ -8,6 +8,7 @@ import (
 	"refshop/web/config"
 	"refshop/web/klarna"
 	"refshop/web/klarnasignin"
+	"refshop/web/market"
 	"refshop/web/vipps"
 )
 
@@ -37,14 +38,10 @@ func WithProviderClients(d Deps) Deps {
 		d.KlarnaNA = klarna.New(klarna.Config{BaseURL: na.APIURL, Username: na.Username, Password: na.Password, HTTP: d.HTTP, Log: d.Log})
 	}
 	if d.KlarnaSignIn == nil {
-		k := d.Config.Klarna
-		// Token lifetimes run on the provider's clock, so moving the
-		// sandbox clock ages the shop's tokens as well.
-		d.KlarnaSignIn = klarnasignin.New(klarnasignin.Config{
-			Issuer: k.LoginURL, ClientID: k.ClientID, ClientSecret: k.ClientSecret,
-			RedirectURL: d.Config.ShopBaseURL + "/auth/klarna/callback",
-			HTTP:        d.HTTP, Clock: providerClock(d, k.Mode), Log: d.Log,
-		})
+		d.KlarnaSignIn = map[market.Region]*klarnasignin.Client{}
+		for _, r := range klarnaSignInRegions {
+			d.KlarnaSignIn[r] = klarnaSignInClient(d, r)
+		}
 	}
 	if d.Altpay == nil {
 		a := d.Config.Altpay

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"refshop/web/config"
+	"refshop/web/market"
 	"refshop/web/vipps"
 )
 
@@ -20,11 +21,11 @@ func TestProviderClientsComeFromDepsOrConfig(t *testing.T) {
 	if d.Vipps != mine {
 		t.Error("a given client was replaced")
 	}
-	if d.Klarna == nil || d.KlarnaSignIn == nil || d.Altpay == nil {
+	if d.Klarna == nil || len(d.KlarnaSignIn) != 2 || d.Altpay == nil {
 		t.Fatalf("missing clients were not built: %+v", d)
 	}
 	again := WithProviderClients(d)
-	if again.Klarna != d.Klarna || again.KlarnaSignIn != d.KlarnaSignIn || again.Altpay != d.Altpay {
+	if again.Klarna != d.Klarna || again.KlarnaSignIn[market.RegionNA] != d.KlarnaSignIn[market.RegionNA] || again.Altpay != d.Altpay {
 		t.Error("building twice made new clients (each must be one per process)")
 	}
 	app := newTestApp(t, func(deps *Deps) { deps.Vipps = mine })

@@ -221,7 +221,7 @@ func Load(getenv func(string) string) (Config, error) {
 	v.SubscriptionKey = secret.New(required("VIPPS_SUBSCRIPTION_KEY", v.Mode))
 	v.MSN = required("VIPPS_MSN", v.Mode)
 	if v.MSN != "" && !msnPattern.MatchString(v.MSN) {
-		bad("VIPPS_MSN", "must be the merchant serial number, 4 to 6 digits, got %q", v.MSN)
+		bad("VIPPS_MSN", "must be the merchant serial number, 4 to 7 digits, got %q", v.MSN)
 	}
 
 	// The real ePayment API only takes an https returnUrl (or an app's own
@@ -290,7 +290,9 @@ func clientIP(header, proxies string, bad func(name, format string, args ...any)
 	return header, nets
 }
 
-var msnPattern = regexp.MustCompile(`^[0-9]{4,6}$`)
+// msnPattern is the ePayment API's Merchant-Serial-Number: 4 to 7 digits in
+// the current reference (older copies say 4 to 6; see web/sandbox/vipps/doc.go).
+var msnPattern = regexp.MustCompile(`^[0-9]{4,7}$`)
 
 // IsDefault reports whether the named variable holds the built-in sandbox
 // default, so main may print it (a value the user chose is never printed).

@@ -82,6 +82,7 @@ func TestValidationNamesTheVariable(t *testing.T) {
 		"bad secret key":      {map[string]string{"SHOP_SECRET_KEY": "tooshort"}, "SHOP_SECRET_KEY"},
 		"same ports":          {map[string]string{"SHOP_ADDR": "localhost:9000", "SANDBOX_ADDR": "localhost:9000"}, "SANDBOX_ADDR"},
 		"bad msn":             {map[string]string{"VIPPS_MSN": "12ab"}, "VIPPS_MSN"},
+		"msn too long":        {map[string]string{"VIPPS_MSN": "12345678"}, "VIPPS_MSN"},
 		"bad provider url":    {map[string]string{"ALTPAY_API_URL": "ftp://x"}, "ALTPAY_API_URL"},
 		"sandbox off, no url": {map[string]string{"SANDBOX_ADDR": "off"}, "KLARNA_API_URL"},
 		"klarna half real":    {map[string]string{"KLARNA_API_URL": "https://api.playground.klarna.com", "KLARNA_USERNAME": "u", "KLARNA_PASSWORD": "p", "KLARNA_CLIENT_ID": "c", "KLARNA_CLIENT_SECRET": "s"}, "KLARNA_SDK_URL"},

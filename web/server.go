@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"refshop/web/outbound"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -24,6 +25,7 @@ func (a *App) newEcho() *echo.Echo {
 	e.IPExtractor = clientIP(a.Config)
 
 	e.Use(middleware.RequestID())
+	e.Use(carryRequestID)
 	// Sessions wrap everything else, so that the central error handler can read
 	// the session for the page frame.
 	e.Use(echo.WrapMiddleware(a.Sessions.LoadAndSave))
@@ -67,6 +69,17 @@ func (a *App) renderErrors(next echo.HandlerFunc) echo.HandlerFunc {
 
 func requestID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// carryRequestID puts the request's id on its context, where the outbound
+// client's log line for every provider call it causes reads it
+// (outbound.WithRequestID).
+func carryRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		c.SetRequest(r.WithContext(outbound.WithRequestID(r.Context(), requestID(c))))
+		return next(c)
+	}
 }
 
 // logRequests writes one slog line per request. The query string is left out:

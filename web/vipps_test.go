@@ -17,11 +17,13 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/labstack/echo/v4"
 
 	"refshop/db"
 	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/money"
+	"refshop/web/outbound"
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
 	"refshop/web/sandbox/sandboxtest"
@@ -1185,5 +1187,30 @@ func TestVippsCheckoutInAnotherCurrencyThanTheSalesUnitsIsRefusedCalmly(t *testi
 	}
 	if cart := b.get("/cart").doc(t); cart.Find("tr[data-product=sencha]").Length() != 1 {
 		t.Error("the cart was lost")
+	}
+}
+
+// Every provider call's log line names the shop request that caused it, so
+// a call can be tied to the page a customer saw (its X-Request-Id).
+func TestProviderCallsNameTheShopRequest(t *testing.T) {
+	v := newVippsShopWith(t, func(d *Deps) { d.HTTP = outbound.NewClient(d.Log, 10*time.Second) }) // as cmd/shop
+	b := v.browser(t)
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	p := b.post("/checkout/vipps", nil)
+	rid := p.header.Get(echo.HeaderXRequestID)
+	if p.status != http.StatusSeeOther || rid == "" {
+		t.Fatalf("checkout: %d, request id %q", p.status, rid)
+	}
+	var calls int
+	for _, line := range strings.Split(v.logText(), "\n") {
+		if strings.Contains(line, `msg="provider call"`) && strings.Contains(line, "operation=create_payment") {
+			calls++
+			if !strings.Contains(line, "request_id="+rid) {
+				t.Errorf("the create_payment line does not name request %s: %s", rid, line)
+			}
+		}
+	}
+	if calls == 0 {
+		t.Fatal("no create_payment line in the log")
 	}
 }

@@ -34,6 +34,22 @@ func OpFrom(ctx context.Context) (Op, bool) {
 	return op, ok
 }
 
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the id of the shop request that causes
+// the provider calls made with it, so each call's log line can be tied to
+// the page that caused it. It survives context.WithoutCancel: work that
+// outlives its request still names it.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestIDFrom returns the shop request id ctx carries, or "".
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
 // correlationHeaders are the response headers providers use to name a request
 // for their support staff, in the order they are tried.
 var correlationHeaders = []string{"Klarna-Correlation-Id", "Correlation-Id", "X-Correlation-Id", "Request-Id", "X-Request-Id", "traceparent"}
@@ -81,6 +97,9 @@ func (l *Logging) RoundTrip(req *http.Request) (*http.Response, error) {
 		slog.String("method", req.Method),
 		slog.String("path", op.Path),
 		slog.Duration("duration", time.Since(start)),
+	}
+	if id := RequestIDFrom(req.Context()); id != "" {
+		attrs = append(attrs, slog.String("request_id", id))
 	}
 	level := slog.LevelInfo
 	if err != nil {

@@ -66,3 +66,21 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 		t.Fatalf("status %d: the redirect was followed", res.StatusCode)
 	}
 }
+
+func TestTheCallNamesTheShopRequestThatCausedIt(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	var logs bytes.Buffer
+	c := NewClient(slog.New(slog.NewTextHandler(&logs, nil)), 0)
+	// Work that outlives its request keeps the id (context.WithoutCancel).
+	ctx := context.WithoutCancel(WithRequestID(context.Background(), "req-abc"))
+	req, _ := http.NewRequestWithContext(WithOp(ctx, Op{Provider: "vipps", Name: "get_payment"}), "GET", srv.URL, nil)
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if !strings.Contains(logs.String(), "request_id=req-abc") {
+		t.Errorf("the line does not name the shop request: %s", logs.String())
+	}
+}

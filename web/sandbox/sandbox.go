@@ -57,7 +57,7 @@ func New(cfg control.Config, log *slog.Logger, base clock.Clock) (*Sandbox, erro
 		db.Close()
 		return nil, err
 	}
-	return &Sandbox{State: st, handler: logRequests(log, st.Wrap(mux)), db: db}, nil
+	return &Sandbox{State: st, handler: logRequests(log, mux, st.Wrap(mux)), db: db}, nil
 }
 
 // Close closes the sandbox's file. Stop serving it first.
@@ -150,13 +150,17 @@ func stateView(s control.StateView) sandboxviews.StateView {
 
 // logRequests writes one line per sandbox request: method, path pattern,
 // status, duration. Query strings are not logged (they carry codes and tokens).
-func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+func logRequests(log *slog.Logger, mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
+		// The mux sets Pattern on the copy of r that reached it (the layers
+		// in between add to its context), never on r: ask the mux which
+		// pattern r matches.
+		_, pattern := mux.Handler(r)
 		log.LogAttrs(r.Context(), slog.LevelDebug, "sandbox request",
-			slog.String("method", r.Method), slog.String("pattern", r.Pattern),
+			slog.String("method", r.Method), slog.String("pattern", pattern),
 			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
 	})
 }

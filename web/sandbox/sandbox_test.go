@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -160,5 +161,31 @@ func TestSandboxPagesRefuseCrossSitePostsAndKeepWorking(t *testing.T) {
 	}
 	if res := send(t, "POST", srv.URL+"/klarna/api/payments/v1/sessions", `{}`, "Content-Type", "text/plain", "Sec-Fetch-Site", "cross-site"); res.StatusCode != http.StatusForbidden {
 		t.Errorf("Klarna API from another site's page: %d, want 403", res.StatusCode)
+	}
+}
+
+// The DEBUG line of each sandbox request names the route it matched, not
+// the path as sent (which can carry tokens).
+func TestRequestLinesNameTheMatchedPattern(t *testing.T) {
+	var logs bytes.Buffer
+	cfg := allProviders()
+	cfg.DataDir = t.TempDir()
+	sb, err := New(cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb)
+	t.Cleanup(func() {
+		srv.Close()
+		sb.Close()
+	})
+	res, err := http.Get(srv.URL + "/vipps/epayment/v1/payments/refshop-secret-reference")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	line := logs.String()
+	if !strings.Contains(line, `pattern="GET /vipps/epayment/v1/payments/{reference}"`) || strings.Contains(line, "secret-reference") {
+		t.Errorf("the request line: %s", line)
 	}
 }

@@ -1,4 +1,4 @@
-import { test, expect, resetSandbox, sandboxState, sandboxURL } from './helpers';
+import { test, expect, expectAccessible, resetSandbox, sandboxState, sandboxURL } from './helpers';
 
 // The sandbox's control API is for tools, tests and people at a terminal,
 // never for a web page: a page on another origin used to post a text/plain
@@ -89,6 +89,19 @@ test('tools steer the sandbox with JSON, and nothing else', async ({ request }) 
   const cleared = await request.delete(`${sandboxURL}/control/faults/vipps.create_payment`);
   expect(cleared.status()).toBe(200);
   expect((await sandboxState(request)).faults['vipps.create_payment']).toBeUndefined();
+});
+
+// A person sees on the index what tools set, and clears a fault there.
+test('the index lists pending faults, and Clear drops one', async ({ page, request }) => {
+  const fault = await request.post(`${sandboxURL}/control/faults`, { data: { operation: 'altpay.create_invoice', status: 503, times: 2 } });
+  expect(fault.status()).toBe(200);
+  await page.goto(sandboxURL + '/');
+  const row = page.getByTestId('faults').getByRole('row').filter({ hasText: 'altpay.create_invoice' });
+  await expect(row).toContainText('status 503, the next 2 call(s)');
+  await expectAccessible(page);
+  await row.getByRole('button', { name: 'Clear the faults of altpay.create_invoice' }).click();
+  await expect(page.getByTestId('no-faults')).toBeVisible();
+  expect((await sandboxState(request)).faults['altpay.create_invoice']).toBeUndefined();
 });
 
 // Klarna's two regions are two merchant accounts on two bases: each answers

@@ -34,6 +34,13 @@ type StateView struct {
 	Now      time.Time
 	Settings []SettingView // in the order the index lists them
 	Calls    []CallView    // one per declared operation, by name
+	Faults   []FaultView   // pending, by operation
+}
+
+// FaultView is one operation's pending faults, described.
+type FaultView struct {
+	Operation string
+	What      string // "503 for the next 2 calls, after 2s"
 }
 
 // SettingView is one control setting and its current value, formatted.

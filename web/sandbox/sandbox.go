@@ -14,7 +14,9 @@ import (
 	"context"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -139,11 +141,27 @@ func stateView(s control.StateView) sandboxviews.StateView {
 		{Name: "klarna_rotate_customer_tokens", Value: strconv.FormatBool(set.KlarnaRotateCustomerTokens)},
 		{Name: "klarna_create_order_idempotent", Value: strconv.FormatBool(set.KlarnaCreateOrderIdempotent)},
 		{Name: "vipps_access_token_ttl", Value: dur(set.VippsAccessTokenTTL)},
+		{Name: "vipps_msn_country", Value: set.VippsMSNCountry},
 		{Name: "altpay_oauth_token_ttl", Value: dur(set.AltpayOAuthTokenTTL)},
 		{Name: "altpay_checkout_token_ttl", Value: dur(set.AltpayCheckoutTokenTTL)},
 	}}
 	for _, op := range s.Operations {
 		v.Calls = append(v.Calls, sandboxviews.CallView{Operation: op, Calls: s.Calls[op]})
+	}
+	for _, op := range slices.Sorted(maps.Keys(s.Faults)) {
+		f := s.Faults[op]
+		what := "answer lost"
+		if !f.LoseAnswer {
+			what = "status " + strconv.Itoa(f.Status)
+			if f.Status == 0 {
+				what = "delay only"
+			}
+		}
+		what += ", the next " + strconv.Itoa(f.Times) + " call(s)"
+		if f.Delay.D() > 0 {
+			what += ", after " + f.Delay.D().String()
+		}
+		v.Faults = append(v.Faults, sandboxviews.FaultView{Operation: op, What: what})
 	}
 	return v
 }

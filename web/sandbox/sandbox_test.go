@@ -189,3 +189,38 @@ func TestRequestLinesNameTheMatchedPattern(t *testing.T) {
 		t.Errorf("the request line: %s", line)
 	}
 }
+
+// The index shows what the control API set: the settings (all of them) and
+// each pending fault, with a way to clear it.
+func TestIndexShowsPendingFaultsAndEverySetting(t *testing.T) {
+	srv := serve(t, allProviders())
+	body := func() string {
+		res, err := http.Get(srv.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	if page := body(); !strings.Contains(page, "vipps_msn_country") || !strings.Contains(page, `data-testid="no-faults"`) {
+		t.Fatal("the index lacks a setting, or lists faults nobody set")
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/control/faults", strings.NewReader(`{"operation":"vipps.create_payment","status":503,"times":2,"delay":"2s"}`))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("setting a fault: %v %v", res, err)
+	}
+	res.Body.Close()
+	page := body()
+	for _, want := range []string{`data-operation="vipps.create_payment"`, "status 503, the next 2 call(s), after 2s",
+		"curl -X DELETE http://localhost:8081/control/faults/vipps.create_payment", `src="/assets/index.js"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the index lacks %q", want)
+		}
+	}
+	if res, err := http.Get(srv.URL + "/assets/index.js"); err != nil || res.StatusCode != 200 {
+		t.Errorf("the index's script: %v %v", res, err)
+	}
+}

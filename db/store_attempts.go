@@ -19,12 +19,22 @@ const (
 	DetailReplaced   = "Replaced by a newer payment attempt: the cart changed. Nothing was charged for this one."
 )
 
+// closable is the condition under which the shop may close an open attempt
+// itself: no order request of it was sent to Klarna. Klarna Payments has no
+// call that takes back an order the shop has not seen (an authorization
+// only lapses), so an attempt whose create-order was sent stays open until
+// the sweep learns what Klarna made of it. (A Vipps payment or an invoice
+// of a closed attempt is released by its flow: a cancel, an archive.)
+const closable = `NOT EXISTS (SELECT 1 FROM klarna_payments kp WHERE kp.order_id = orders.id AND kp.order_key != '')`
+
 // OpenAttempt returns the open attempt of n's cart for n.Provider, or makes
 // one from n. The open attempt is reused (reused true) only when it is for
 // the same owner, market, currency, lines and sales tax; otherwise the cart changed since it
 // was made (or a guest's cart became an account's), so it is closed
 // (DetailReplaced, marked for release) and a new one is made, in the same
-// transaction.
+// transaction. An attempt that cannot be closed (its Klarna order request
+// was sent: closable) is returned as it is, reused: the customer sees how
+// it stands, and no second payment is started for the cart.
 func (s *Store) OpenAttempt(ctx context.Context, n NewOrder) (_ Order, reused bool, err error) {
 	defer wrap(&err, "open attempt")
 	if n.CartID == 0 {
@@ -37,10 +47,11 @@ func (s *Store) OpenAttempt(ctx context.Context, n NewOrder) (_ Order, reused bo
 	var openID int64
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var cur Order
+		var canClose bool
 		err := tx.QueryRowContext(ctx, `
-			SELECT id, COALESCE(user_id, 0), COALESCE(guest_id, ''), market, currency, sales_tax FROM orders
+			SELECT id, COALESCE(user_id, 0), COALESCE(guest_id, ''), market, currency, sales_tax, `+closable+` FROM orders
 			WHERE cart_id = ? AND provider = ? AND status = ?`, n.CartID, n.Provider, StatusPending).
-			Scan(&cur.ID, &cur.UserID, &cur.GuestID, &cur.Market, &cur.Currency, &cur.SalesTax)
+			Scan(&cur.ID, &cur.UserID, &cur.GuestID, &cur.Market, &cur.Currency, &cur.SalesTax, &canClose)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
@@ -49,8 +60,9 @@ func (s *Store) OpenAttempt(ctx context.Context, n NewOrder) (_ Order, reused bo
 			if cur.Lines, err = orderLines(ctx, tx, cur.ID); err != nil {
 				return err
 			}
-			if cur.UserID == n.UserID && cur.GuestID == n.GuestID && cur.Market == n.Market &&
-				cur.Currency == n.Currency && cur.SalesTax == n.SalesTax && sameLines(cur.Lines, n.Lines) {
+			same := cur.UserID == n.UserID && cur.GuestID == n.GuestID && cur.Market == n.Market &&
+				cur.Currency == n.Currency && cur.SalesTax == n.SalesTax && sameLines(cur.Lines, n.Lines)
+			if same || !canClose {
 				openID = cur.ID
 				return nil
 			}
@@ -83,7 +95,7 @@ func sameLines(a, b []OrderLine) bool {
 // CloseAttempt closes an open attempt the shop will not go on with (its
 // provider object no longer fits, or is gone): pending to status (cancelled
 // or failed) with a customer-safe detail, marked for release. ErrStale when
-// the attempt is no longer pending.
+// the attempt is no longer pending, or cannot be closed (closable).
 func (s *Store) CloseAttempt(ctx context.Context, orderID int64, status Status, detail string) (err error) {
 	defer wrap(&err, "close attempt")
 	if status != StatusCancelled && status != StatusFailed {
@@ -91,7 +103,7 @@ func (s *Store) CloseAttempt(ctx context.Context, orderID int64, status Status, 
 	}
 	return swapOne(ctx, s.db.Write, `
 		UPDATE orders SET status = ?, status_detail = ?, release_due = 1, updated_at = ?
-		WHERE id = ? AND status = ?`, status, detail, s.now(), orderID, StatusPending)
+		WHERE id = ? AND status = ? AND `+closable, status, detail, s.now(), orderID, StatusPending)
 }
 
 // AttemptsToRelease lists closed attempts whose provider object may still be

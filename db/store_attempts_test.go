@@ -231,3 +231,37 @@ func TestOpenAttemptsByKeyFindsTheUsersOpenOnesWithThePrefix(t *testing.T) {
 		t.Fatalf("open attempts %+v, %v; want only the second, with its line", got, err)
 	}
 }
+
+// A Klarna attempt whose order request was sent cannot be closed by the
+// shop: not by a changed cart, a switched market, another method's payment
+// or a direct close. Klarna may hold its order; the sweep finds out.
+func TestAKlarnaAttemptWhoseOrderWasSentIsNeverClosed(t *testing.T) {
+	s, clk := newStore(t)
+	ctx := t.Context()
+	uid, cart := userCart(t, s, "a@example.com")
+	sent, _, err := s.OpenAttempt(ctx, cartAttempt(uid, cart, db.ProviderKlarna, sencha))
+	must(t, err)
+	must(t, s.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: sent.ID, Environment: klarnaSandbox, Kind: db.KlarnaWidget, SessionID: "s1"}))
+	must(t, s.SubmitKlarnaOrder(ctx, sent.ID, db.KlarnaSubmission{Key: "key-1", Request: "{}"}, clk.Now()))
+
+	// The cart changed (or the market): the sent attempt is shown again.
+	again, reused, err := s.OpenAttempt(ctx, cartAttempt(uid, cart, db.ProviderKlarna, teaAndCarafe...))
+	if err != nil || !reused || again.ID != sent.ID {
+		t.Fatalf("after the cart changed: %+v reused %v, %v; want the sent attempt again", again, reused, err)
+	}
+	if err := s.CloseAttempt(ctx, sent.ID, db.StatusCancelled, "closed"); !errors.Is(err, db.ErrStale) {
+		t.Errorf("closing the sent attempt: %v, want ErrStale", err)
+	}
+	// Another method pays the cart: the sent attempt stays open for its sweep.
+	vipps, _, err := s.OpenAttempt(ctx, cartAttempt(uid, cart, db.ProviderVipps, sencha))
+	must(t, err)
+	must(t, s.SetOrderStatusPaid(ctx, vipps.ID, db.StatusPending, db.StatusCaptured, "Paid."))
+	if o, _ := s.OrderByPublicID(ctx, sent.PublicID); o.Status != db.StatusPending {
+		t.Errorf("the sent Klarna attempt is %s after the cart was paid with Vipps, want pending", o.Status)
+	}
+	// An attempt whose order was never sent closes as before.
+	_, cart2 := userCart(t, s, "b@example.com")
+	open, _, err := s.OpenAttempt(ctx, cartAttempt(uid, cart2, db.ProviderKlarna, sencha))
+	must(t, err)
+	must(t, s.CloseAttempt(ctx, open.ID, db.StatusCancelled, "closed"))
+}

@@ -259,7 +259,9 @@ func (s *Store) swapStatus(ctx context.Context, ex execer, orderID int64, from, 
 // (authorized or captured, as the flow decides): in the same transaction it
 // takes what the order bought out of the cart it was placed from, and closes
 // every other open attempt of that cart (DetailClosedPaid, marked for
-// release: see AttemptsToRelease), so nothing else of it can be paid. Items
+// release: see AttemptsToRelease), so nothing else of it can be paid; one
+// that cannot be closed (closable) stays open for its sweep, which records
+// what the provider made of it. Items
 // added to the cart since stay. Only the request that wins the swap touches
 // the cart, so two racing requests never take the items out twice.
 func (s *Store) SetOrderStatusPaid(ctx context.Context, orderID int64, from, to Status, detail string) (err error) {
@@ -276,7 +278,7 @@ func (s *Store) SetOrderStatusPaid(ctx context.Context, orderID int64, from, to 
 		}
 		if _, err := tx.ExecContext(ctx, `
 			UPDATE orders SET status = ?, status_detail = ?, release_due = 1, updated_at = ?
-			WHERE cart_id = (SELECT cart_id FROM orders WHERE id = ?) AND id <> ? AND status = ?`,
+			WHERE cart_id = (SELECT cart_id FROM orders WHERE id = ?) AND id <> ? AND status = ? AND `+closable,
 			StatusCancelled, DetailClosedPaid, s.now(), orderID, orderID, StatusPending); err != nil {
 			return err
 		}

@@ -51,6 +51,7 @@ type KlarnaOrderView struct {
 	// Legacy: placed server to server with the account-linking token by an
 	// earlier version of the shop (Klarna documents no such call).
 	Legacy        bool
+	Pending       bool   // the order's outcome is not known yet
 	SourceOrderID string // "Buy again": the order it repeats
 	Reference     string // the last Klarna error's correlation id
 	Notice        string // why the shop does not ask Klarna about the attempt

@@ -11,6 +11,7 @@ package web
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"refshop/db"
@@ -56,4 +57,32 @@ func (a *App) releaseClosed(ctx context.Context, cartID int64) {
 			a.Log.Warn("recording a released attempt", "order", o.PublicID, "error", err)
 		}
 	}
+}
+
+// idSet is a set of order ids safe for concurrent use.
+type idSet struct {
+	mu  sync.Mutex
+	ids map[int64]struct{}
+}
+
+func (s *idSet) add(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = map[int64]struct{}{}
+	}
+	s.ids[id] = struct{}{}
+}
+
+func (s *idSet) remove(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.ids, id)
+}
+
+func (s *idSet) has(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.ids[id]
+	return ok
 }

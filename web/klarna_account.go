@@ -40,9 +40,8 @@ func (k *klarnaFlow) linkPanel(ctx context.Context, u db.User) (templ.Component,
 }
 
 // unlink is POST /account/klarna/unlink (region: eu or na): the region's
-// token is cancelled at Klarna, then forgotten, within the request's
-// deadline; past it, the work goes on and the account page shows the link
-// until it has.
+// token is forgotten in the shop, which stops sending it (Klarna documents
+// no merchant call to end an account link).
 func (k *klarnaFlow) unlink(c echo.Context) error {
 	uid := currentUser(c).ID
 	region := market.Region(c.FormValue("region"))

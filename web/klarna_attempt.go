@@ -23,6 +23,11 @@ func (k *klarnaFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 	ctx := c.Request().Context()
 	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
 	switch {
+	case err == nil && kp.Submitted():
+		// Its order request was sent: Klarna may hold the order, and the
+		// attempt cannot be closed (db's closable). Its page says how it
+		// stands; no second payment starts for the cart.
+		return true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 	case err == nil && k.elsewhere(o, kp):
 		// Made at another Klarna API, which this shop does not ask: a new
 		// attempt here.
@@ -50,7 +55,9 @@ func (k *klarnaFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 		return true, c.Redirect(http.StatusSeeOther, "/checkout/klarna/"+o.PublicID)
 	case err != nil && !errors.Is(err, db.ErrNotFound):
 		return true, err
-	case k.a.providerWorkRunning(klarnaSessionWork(o.ID)):
+	case k.a.providerWorkRunning(klarnaSessionWork(o.ID)) || k.starting.has(o.ID):
+		// This process is opening its session, or about to (the request
+		// that made the attempt has not started its work yet): join it.
 		return true, k.openSession(c, o, nil, "", "")
 	}
 	// No session and nobody here opening one: the request that began it

@@ -12,7 +12,6 @@ import (
 
 	"refshop/db"
 	"refshop/web/market"
-	"refshop/web/money"
 )
 
 // "Buy again" is a customer-present one-click purchase, the way Klarna's
@@ -65,8 +64,8 @@ func (k *klarnaFlow) buyAgain(c echo.Context) error {
 // customer's approval. One that was submitted to Klarna (its outcome may
 // still be unknown) is shown, never joined by a second purchase; an
 // unsubmitted one for the same products is continued; any other is closed
-// (its authorization, if any, released) and the new one made. shown says
-// the answer was sent.
+// (an authorization it may hold lapses at Klarna after 60 minutes) and the
+// new one made. shown says the answer was sent.
 func (k *klarnaFlow) openBuyAgain(c echo.Context, u *db.User, src db.Order, key string) (shown bool, err error) {
 	ctx := c.Request().Context()
 	open, err := k.a.Store.OpenAttemptsByKey(ctx, u.ID, db.ProviderKlarna, buyAgainKeyPrefix(u.ID))
@@ -88,7 +87,11 @@ func (k *klarnaFlow) openBuyAgain(c echo.Context, u *db.User, src db.Order, key 
 		case err == nil && o.Market == m.ID && db.SameLines(o.Lines, todaysLines(m, src)):
 			return true, c.Redirect(http.StatusSeeOther, "/checkout/klarna/"+o.PublicID)
 		}
-		if err := k.a.Store.CloseAttempt(ctx, o.ID, db.StatusCancelled, db.DetailReplaced); err != nil && !errors.Is(err, db.ErrStale) {
+		switch err := k.a.Store.CloseAttempt(ctx, o.ID, db.StatusCancelled, db.DetailReplaced); {
+		case errors.Is(err, db.ErrStale):
+			// Submitted (or settled) since it was read: show it.
+			return true, c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+		case err != nil:
 			return false, err
 		}
 	}
@@ -156,16 +159,12 @@ func (k *klarnaFlow) buyAgainAttempt(ctx context.Context, u *db.User, src db.Ord
 	}
 	m := market.OrDefault(src.Market)
 	lines := todaysLines(m, src)
-	var subtotal int64
-	for _, l := range lines {
-		subtotal += l.TotalAmount
-	}
 	if len(lines) == 0 {
 		return db.Order{}, &UserError{Status: http.StatusConflict, Title: "Nothing to buy again",
 			Message: "None of the products in that order is for sale any more."}
 	}
 	o, err := k.a.Store.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: db.ProviderKlarna, IdempotencyKey: key,
-		Market: m.ID, Currency: m.Currency, Lines: lines, SalesTax: money.TaxAdded(subtotal, m.SalesTaxRate)})
+		Market: m.ID, Currency: m.Currency, Lines: lines, SalesTax: salesTaxOf(m, lines)})
 	if err != nil {
 		// A second submit of the same form won the race: use its attempt.
 		if again, aerr := k.a.Store.OrderByIdempotencyKey(ctx, key); aerr == nil {

@@ -41,12 +41,19 @@ import (
 //     starting or confirming the payment and reloads itself while the work
 //     goes on, and a repeated submit joins that work;
 //   - the account page shows the link (masked) and unlinks it;
-//   - "Buy again" repeats a past Klarna order with the customer token, no
-//     widget.
+//   - "Buy again" repeats a past Klarna order with the customer present: a
+//     session carrying the linked token, so the widget opens ready to buy.
 type klarnaFlow struct {
 	a       *App
 	regions map[market.Region]*klarnaRegion
 	locks   keyedmutex.Map[int64] // by order id: one submit or settle of an attempt at a time
+	// carts serialises the checkout submits of a cart: an attempt is made
+	// and marked starting before a second submit can see it.
+	carts keyedmutex.Map[int64]
+	// starting are the attempts this process made whose session request
+	// has not finished, so a second submit joins it rather than take the
+	// attempt for one a crash left (resume).
+	starting idSet
 }
 
 // klarnaRegion is one Klarna region the shop sells in: Europe
@@ -176,17 +183,35 @@ func (k *klarnaFlow) checkoutMethod(c echo.Context, pc pricedCart) (templ.Compon
 // start is POST /checkout/klarna: a new payment attempt for the cart and its
 // Klarna session.
 func (k *klarnaFlow) start(c echo.Context) error {
-	o, reused, err := k.a.placeOrder(c, db.ProviderKlarna)
+	o, reused, err := k.place(c)
 	if err == nil && reused {
 		if done, err := k.resume(c, o); done {
 			return err
 		}
-		o, _, err = k.a.placeOrder(c, db.ProviderKlarna)
+		o, reused, err = k.place(c)
 	}
 	if err != nil {
 		return err
 	}
+	if !reused {
+		defer k.starting.remove(o.ID)
+	}
 	return k.openSession(c, o, nil, "", "")
+}
+
+// place is placeOrder for Klarna, with a new attempt marked starting before
+// another submit of the cart can see it.
+func (k *klarnaFlow) place(c echo.Context) (db.Order, bool, error) {
+	cart, err := k.a.cartID(c, false)
+	if err != nil {
+		return db.Order{}, false, err
+	}
+	defer k.carts.Lock(cart)()
+	o, reused, err := k.a.placeOrder(c, db.ProviderKlarna)
+	if err == nil && !reused {
+		k.starting.add(o.ID)
+	}
+	return o, reused, err
 }
 
 // klarnaSessionWork and klarnaOrderWork key an attempt's provider work
@@ -351,6 +376,11 @@ func (k *klarnaFlow) payPage(c echo.Context) error {
 	}
 	if k.a.Clock.Now().After(kp.CreatedAt.Add(klarnaSessionTTL)) {
 		_ = k.a.Store.SetOrderStatus(c.Request().Context(), o.ID, db.StatusPending, db.StatusCancelled, "The Klarna session expired.")
+		if kp.SourceOrder != "" {
+			// A "Buy again": back to the order it repeats, not the cart.
+			k.a.flash(c, "Your Klarna session expired. Choose \"Buy again with Klarna\" again to pay.")
+			return c.Redirect(http.StatusSeeOther, "/orders/"+kp.SourceOrder)
+		}
 		k.a.flash(c, "Your Klarna session expired. Choose Klarna again to pay.")
 		return c.Redirect(http.StatusSeeOther, "/checkout")
 	}

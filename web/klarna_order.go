@@ -41,7 +41,8 @@ func (k *klarnaFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 		return orderPart{}, err
 	}
 	var p orderPart
-	v := views.KlarnaOrderView{Legacy: kp.Kind == db.KlarnaCustomerToken, SourceOrderID: kp.SourceOrder, Reference: kp.CorrelationID}
+	v := views.KlarnaOrderView{Legacy: kp.Kind == db.KlarnaCustomerToken, Pending: o.Status == db.StatusPending,
+		SourceOrderID: kp.SourceOrder, Reference: kp.CorrelationID}
 	elsewhere := k.elsewhere(o, kp)
 	if elsewhere {
 		v.Notice = klarnaElsewhere

@@ -76,9 +76,9 @@ func (r *klarnaRecorder) calls(prefix string) []recorded {
 // regionalKlarna is the shop with each Klarna region behind its own
 // recorder: Europe in front of the sandbox; North America in front of a
 // stand-in that checks the North American merchant account's credentials
-// and answers with Klarna's documented examples (the sandbox does not yet
-// take a US purchase as Klarna's US tax rules write it; see the report of
-// this change), offering two payment method categories.
+// and answers with Klarna's documented examples, offering two payment method
+// categories: the request is checked against Klarna's documents, not against
+// the sandbox's reading of them.
 type regionalKlarna struct {
 	*klarnaApp
 	eu, na *klarnaRecorder

@@ -141,7 +141,14 @@ func (k *klarnaFlow) linkAttempt(ctx context.Context, o db.Order, kp db.KlarnaPa
 	if o.UserID == 0 || (kp.Kind == db.KlarnaWidget && kp.Intent != klarna.IntentBuyAndLink) {
 		return nil, nil
 	}
-	return k.in(o).links.Begin(ctx, o.UserID)
+	att, err := k.in(o).links.Begin(ctx, o.UserID)
+	if err == nil && kp.SentToken && att.Token().IsZero() {
+		// The session carried the link, which the customer has unlinked
+		// since: the answer's token comes from that link and is not stored
+		// (an unlink is not undone by an order already under way).
+		return nil, nil
+	}
+	return att, err
 }
 
 // recordPlaced stores Klarna's order for attempt o: its id, the order paid

@@ -507,3 +507,38 @@ func TestKlarnaAttemptLeftWithoutASessionByACrashIsReplacedAtOnce(t *testing.T) 
 		t.Errorf("the dead attempt: %v %v, want it closed", o.Status, err)
 	}
 }
+
+// A customer whose Klarna payment is being confirmed (every answer lost)
+// switches market and chooses Klarna again: the attempt Klarna may have
+// placed is not cancelled as "nothing was charged", no second payment
+// starts, and the sweep records the order Klarna holds. (A reviewer found
+// the switched market closing the attempt and opening a second one.)
+func TestSwitchingMarketWhileKlarnaConfirmsStartsNoSecondPayment(t *testing.T) {
+	k := newKlarnaApp(t)
+	b, id, _, auth := k.approvedGuest(t, "pour-over")
+	k.control(t, "/control/faults", map[string]any{"operation": "klarna.create_order", "lose_answer": true, "times": 3})
+	k.control(t, "/control/faults", map[string]any{"operation": "klarna.read_session", "status": 503, "times": 3})
+	if p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}}); p.location != "/orders/"+id {
+		t.Fatalf("authorize: %d %q", p.status, p.location)
+	}
+	if o := orderStatus(t, k.testApp, id); o.Status != db.StatusPending {
+		t.Fatalf("the attempt is %s, want pending while Klarna is asked", o.Status)
+	}
+	sessions := k.sb.State.Calls("klarna.create_session")
+
+	b.inMarket("no")
+	p := b.post("/checkout/klarna", nil)
+	if p.status != http.StatusSeeOther || p.location != "/orders/"+id {
+		t.Fatalf("Klarna again in Norway: %d %q, want the attempt being confirmed, /orders/%s", p.status, p.location, id)
+	}
+	if n := k.sb.State.Calls("klarna.create_session"); n != sessions {
+		t.Errorf("a second Klarna session was opened (%d, then %d)", sessions, n)
+	}
+	if o := orderStatus(t, k.testApp, id); o.Status != db.StatusPending || strings.Contains(o.StatusDetail, "Nothing was charged") {
+		t.Fatalf("the attempt is %s %q, want pending: Klarna may hold its order", o.Status, o.StatusDetail)
+	}
+	k.sweep(t, klarnaSettleAfter)
+	if o := orderStatus(t, k.testApp, id); o.Status != db.StatusAuthorized {
+		t.Errorf("after the sweep the attempt is %s, want authorized: Klarna placed it", o.Status)
+	}
+}

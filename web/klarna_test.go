@@ -844,3 +844,26 @@ func TestKlarnaBuyAgainContinuesAnUnsubmittedAttempt(t *testing.T) {
 		t.Fatalf("a fresh form went to %q, want the open attempt's payment page %q", again.location, p.location)
 	}
 }
+
+// The customer unlinks Klarna while a payment recognised by the link is
+// under way: the order's answer carries the link's token, and the shop does
+// not store it again. (A reviewer found the unlink undone by that order.)
+func TestKlarnaUnlinkDuringARecognisedPaymentStays(t *testing.T) {
+	k := newKlarnaApp(t)
+	b := k.shopper(t, "uli@example.com", "sencha")
+	k.buy(t, b, true)
+	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
+	id, sid, pay := k.startKlarna(t, b)
+	if mode := k.widgetMode(t, sid, pay); mode != "ready" {
+		t.Fatalf("widget %q, want ready: the session carries the link", mode)
+	}
+	if p := b.post("/account/klarna/unlink", nil); p.status != http.StatusSeeOther {
+		t.Fatalf("unlink: %d", p.status)
+	}
+	if p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {k.approve(t, sid, false)}}); p.location != "/orders/"+id {
+		t.Fatalf("place: %d %q", p.status, p.location)
+	}
+	if tok := k.storedToken(t, "uli@example.com"); tok != "" {
+		t.Error("the order undid the unlink: a token is stored again")
+	}
+}

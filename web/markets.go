@@ -78,11 +78,18 @@ func lineTax(salesTax bool, rate int) string {
 	return money.FormatRate(rate)
 }
 
-// taxLabel names an order's tax: the VAT its prices include, or the sales
-// tax added to them.
+// taxLabel names an order's tax by its market's rule: the VAT its prices
+// include, or the sales tax added to them.
 func taxLabel(o db.Order) string {
-	if o.SalesTax > 0 {
+	if addsSalesTax(o) {
 		return "Sales tax"
 	}
 	return "Included VAT"
+}
+
+// addsSalesTax reports whether order o's market adds sales tax to its
+// prices rather than include VAT in them.
+func addsSalesTax(o db.Order) bool {
+	m, ok := market.Get(o.Market)
+	return ok && !m.TaxIncluded
 }

@@ -56,7 +56,7 @@ func orderLineViews(o db.Order) []views.OrderLineView {
 	out := make([]views.OrderLineView, 0, len(o.Lines))
 	for _, l := range o.Lines {
 		out = append(out, views.OrderLineView{Name: l.Name, Quantity: l.Quantity, UnitPrice: format(l.UnitPrice, o.Currency),
-			Total: format(l.TotalAmount, o.Currency), TaxRate: lineTax(o.SalesTax > 0, l.TaxRate)})
+			Total: format(l.TotalAmount, o.Currency), TaxRate: lineTax(addsSalesTax(o), l.TaxRate)})
 	}
 	return out
 }

@@ -50,16 +50,29 @@ func (a *App) priceCart(c echo.Context) (pricedCart, error) {
 			continue
 		}
 		pc.Lines = append(pc.Lines, l)
-		pc.Subtotal += l.TotalAmount
 		pc.Tax += l.TotalTaxAmount
 	}
-	// US prices exclude sales tax: it is added to the order as a whole, and
-	// the lines carry none (Klarna's rule for US order lines, see
-	// web/klarna/doc.go).
-	pc.SalesTax = money.TaxAdded(pc.Subtotal, pc.Market.SalesTaxRate)
+	pc.Subtotal, pc.SalesTax = salesTax(pc.Market, pc.Lines)
 	pc.Tax += pc.SalesTax
 	pc.Total = pc.Subtotal + pc.SalesTax
 	return pc, nil
+}
+
+// salesTaxOf is the sales tax market m adds to lines.
+func salesTaxOf(m market.Market, lines []db.OrderLine) int64 {
+	_, tax := salesTax(m, lines)
+	return tax
+}
+
+// salesTax is the lines' subtotal in market m and the sales tax added to
+// it. US prices exclude sales tax: it is added to the order as a whole, and
+// the lines carry none (Klarna's rule for US order lines, see
+// web/klarna/doc.go). Where prices include VAT it is 0.
+func salesTax(m market.Market, lines []db.OrderLine) (subtotal, tax int64) {
+	for _, l := range lines {
+		subtotal += l.TotalAmount
+	}
+	return subtotal, money.TaxAdded(subtotal, m.SalesTaxRate)
 }
 
 // priceLine is quantity of a product at today's catalogue price in market m,

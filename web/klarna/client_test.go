@@ -146,7 +146,7 @@ func TestOrderAnswersDecode(t *testing.T) {
 			var o Order
 			var err error
 			if tc.tokenCall {
-				o, err = c.CustomerTokenOrder(context.Background(), secret.New("krn:partner:eu1:playground:identity:customer-token:T"),
+				o, err = c.CustomerTokenOrder(context.Background(), secret.New("b0ec0e2b-9a8f-4c6a-8b3e-8d6f1f7c9a10"), // a token_id
 					TokenOrderRequest{PurchaseCurrency: "EUR", OrderAmount: 100}, "k1")
 			} else {
 				o, err = c.CreateOrder(context.Background(), "auth-1", OrderRequest{Purchase: Purchase{PurchaseCountry: "DE"}}, "k1")

@@ -3,6 +3,8 @@
 package secret
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 )
@@ -37,3 +39,22 @@ func Mask(s string) string {
 	}
 	return "••••" + s[len(s)-keep:]
 }
+
+// Tag names a token so a person can tell two apart without seeing either:
+// its last four characters and the first eight hex digits of its SHA-256
+// ("…Xy7Q #1f0c9a2b"). Logs and pages that follow a token's life (fetched,
+// reused, rotated, dropped) show this; a short token shows the hash only.
+func Tag(s string) string {
+	if s == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(s))
+	h := hex.EncodeToString(sum[:4])
+	if len(s) <= 16 {
+		return "#" + h
+	}
+	return "…" + s[len(s)-4:] + " #" + h
+}
+
+// Tag is the package's Tag of the secret's value.
+func (s Secret) Tag() string { return Tag(s.v) }

@@ -121,3 +121,20 @@ func TestKeyFileIsCreatedOnceWithMode0600(t *testing.T) {
 		t.Fatal("a corrupt key file was accepted")
 	}
 }
+
+func TestTagTellsTokensApartWithoutShowingThem(t *testing.T) {
+	a, b := "eyJhbGciOiJSUzI1NiJ9.payload-one.sig-AAAA", "eyJhbGciOiJSUzI1NiJ9.payload-two.sig-AAAA"
+	ta, tb := Tag(a), Tag(b)
+	if ta == tb {
+		t.Errorf("two tokens with the same tail share a tag %q", ta)
+	}
+	if !strings.HasPrefix(ta, "…AAAA #") || len(ta) != len("…AAAA #")+8 || strings.Contains(ta, "payload") {
+		t.Errorf("tag %q", ta)
+	}
+	if got := Tag("short-secret"); strings.Contains(got, "cret") || !strings.HasPrefix(got, "#") {
+		t.Errorf("a short secret's tag shows its end: %q", got)
+	}
+	if New(a).Tag() != ta || Tag("") != "" {
+		t.Error("Secret.Tag differs, or an empty value has a tag")
+	}
+}

@@ -531,6 +531,10 @@ func TestFiftyConcurrentKlarnaCheckoutsMakeOneRefresh(t *testing.T) {
 	if n := k.st.Calls("klarna.token_refresh"); n != 1 {
 		t.Fatalf("%d refreshes for 50 concurrent checkouts, want 1", n)
 	}
+	// The log tells it once, by the tokens' tags.
+	if n := strings.Count(k.logText(), "the refresh token was rotated and the new one stored"); n != 1 {
+		t.Errorf("%d rotation lines in the log, want 1", n)
+	}
 	// One cart has one open attempt: the other 49 submits return it. (The
 	// grant keeper's own tests race 50 refreshes.)
 	sent := k.sessions.tokens()

@@ -153,6 +153,10 @@ func TestA401DropsTheTokenAndRetriesOnceWithANewOne(t *testing.T) {
 	if n := w.calls("altpay.get_invoice"); n != 2 {
 		t.Errorf("%d invoice calls, want 2 (the 401 and the retry)", n)
 	}
+	// The log tells the token's life: two fetched, the first dropped.
+	if logs := w.logs.String(); strings.Count(logs, "altpay: OAuth token fetched") != 2 || !strings.Contains(logs, "OAuth token dropped after the API refused it (401)") {
+		t.Errorf("the token's life is not in the log:\n%s", logs)
+	}
 
 	w.fault("altpay.get_invoice", 401, 2)
 	_, err = c.GetInvoice(t.Context(), in.ID)

@@ -91,7 +91,10 @@ func (s *TokenSource) Token(ctx context.Context) (secret.Secret, error) {
 	s.mu.Lock()
 	s.token = tok
 	s.renewAt = s.clock.Now().Add(lifetime - renewMargin(lifetime))
+	renewAt := s.renewAt
 	s.mu.Unlock()
+	s.c.log.InfoContext(ctx, "altpay: OAuth token fetched; every call of this process shares it",
+		"access_token", tok.Tag(), "lifetime", lifetime, "renew_after", renewAt)
 	return tok, nil
 }
 
@@ -108,6 +111,8 @@ func (s *TokenSource) Invalidate(tok secret.Secret) {
 	defer s.mu.Unlock()
 	if s.token.Reveal() == tok.Reveal() {
 		s.token = secret.Secret{}
+		s.c.log.Info("altpay: OAuth token dropped after the API refused it (401); the next call fetches a new one",
+			"access_token", tok.Tag())
 	}
 }
 

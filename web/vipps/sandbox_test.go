@@ -371,6 +371,11 @@ func TestOneRefetchAndRetryOn401(t *testing.T) {
 	if _, err := h.client.GetPayment(context.Background(), ref); err != nil || h.st.Calls("vipps.accesstoken") != 2 {
 		t.Errorf("next call: %v, %d fetches", err, h.st.Calls("vipps.accesstoken"))
 	}
+	// The log tells the token's life: two fetched, the first dropped.
+	logs := h.logs.String()
+	if n := strings.Count(logs, "vipps: access token fetched"); n != 2 || !strings.Contains(logs, "access token dropped after Vipps refused it (401)") {
+		t.Errorf("%d fetched lines, and the drop logged: %v\n%s", n, strings.Contains(logs, "dropped"), logs)
+	}
 }
 
 func TestA401AfterTheRefetchIsNotRetriedAgain(t *testing.T) {

@@ -134,6 +134,8 @@ func (t *tokens) get(ctx context.Context) (*accessToken, error) {
 		t.mu.Lock()
 		t.cur = tok
 		t.mu.Unlock()
+		t.c.log.InfoContext(ctx, "vipps: access token fetched; every call of this process shares it",
+			"access_token", tok.value.Tag(), "expires", tok.expires, "renew_after", tok.useUntil)
 		return tok, nil
 	})
 	select {
@@ -160,10 +162,15 @@ func (t *tokens) current() *accessToken {
 // replaced it with a newer one.
 func (t *tokens) drop(tok *accessToken) {
 	t.mu.Lock()
-	if t.cur == tok {
+	dropped := t.cur == tok
+	if dropped {
 		t.cur = nil
 	}
 	t.mu.Unlock()
+	if dropped {
+		t.c.log.Info("vipps: access token dropped after Vipps refused it (401); the next call fetches a new one",
+			"access_token", tok.value.Tag())
+	}
 }
 
 // fetch calls POST /accesstoken/get: no body, the credentials in headers.

@@ -131,6 +131,9 @@ func (a *Attempt) Save(ctx context.Context, tok secret.Secret) error {
 			return err
 		}
 		_, err = cfg.Store.SwapKlarnaToken(ctx, cfg.Environment, userID, expect, sealed, secret.Mask(tok.Reveal()))
+		if err == nil {
+			a.logSaved(ctx, tok)
+		}
 		if !errors.Is(err, db.ErrStale) {
 			return err
 		}
@@ -147,6 +150,22 @@ func (a *Attempt) Save(ctx context.Context, tok secret.Secret) error {
 		expect = row.Version
 	}
 	return errors.New("link: the Klarna link kept changing; token not stored")
+}
+
+// logSaved tells the token's life at INFO, by tags (secret.Tag): a new
+// link, a rotation, or the same token kept.
+func (a *Attempt) logSaved(ctx context.Context, tok secret.Secret) {
+	log, env := a.k.cfg.Log, a.k.cfg.Environment
+	switch {
+	case a.token.IsZero():
+		log.InfoContext(ctx, "klarna: customer token stored: the account is linked", "user_id", a.userID,
+			"environment", env, "customer_token", tok.Tag())
+	case a.token.Reveal() != tok.Reveal():
+		log.InfoContext(ctx, "klarna: customer token rotated: Klarna answered with a new one, which replaces the old",
+			"user_id", a.userID, "environment", env, "old_customer_token", a.token.Tag(), "customer_token", tok.Tag())
+	default:
+		log.DebugContext(ctx, "klarna: customer token unchanged", "user_id", a.userID, "customer_token", tok.Tag())
+	}
 }
 
 // Unlink forgets the user's token. Klarna documents no merchant call to
@@ -174,6 +193,10 @@ func (a *Attempt) Forget(ctx context.Context) error {
 	err := a.k.cfg.Store.ClearKlarnaToken(ctx, a.k.cfg.Environment, a.userID, a.version)
 	if errors.Is(err, db.ErrStale) {
 		return nil
+	}
+	if err == nil {
+		a.k.cfg.Log.InfoContext(ctx, "klarna: customer token forgotten", "user_id", a.userID,
+			"environment", a.k.cfg.Environment, "customer_token", a.token.Tag())
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package link_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 type env struct {
 	t     *testing.T
+	logs  *bytes.Buffer // the keeper's log
 	url   string
 	sb    *sandboxtest.Server
 	c     *klarna.Client
@@ -53,8 +55,9 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, url: srv.URL, sb: sb, c: c, db: d, store: store, user: u.ID, clock: clk,
-		links: link.New(link.Config{Environment: srv.URL + "/klarna/api", Store: store, Box: box, Log: slog.New(slog.DiscardHandler)})}
+	logs := &bytes.Buffer{}
+	return &env{t: t, logs: logs, url: srv.URL, sb: sb, c: c, db: d, store: store, user: u.ID, clock: clk,
+		links: link.New(link.Config{Environment: srv.URL + "/klarna/api", Store: store, Box: box, Log: slog.New(slog.NewTextHandler(logs, nil))})}
 }
 
 func (e *env) control(path string, body any) map[string]any {
@@ -375,5 +378,30 @@ func TestUnlinkBeforeARecognisedOrderFinishesStaysUnlinked(t *testing.T) {
 	must(t, att.Save(ctx, tok))
 	if st, _ := e.links.Status(ctx, e.user); st.Linked {
 		t.Error("linked again")
+	}
+}
+
+// The log tells the token's life (stored, rotated, forgotten) by tags a
+// person can compare, never the token.
+func TestTheLogTellsTheCustomerTokensLife(t *testing.T) {
+	e := newEnv(t)
+	first := e.purchase("l1", true)
+	e.control("/control/settings", map[string]any{"klarna_rotate_customer_tokens": true})
+	second := e.purchase("l2", true)
+	must(t, e.links.Unlink(context.Background(), e.user))
+	log := e.logs.String()
+	for _, want := range []string{
+		"customer token stored", "customer_token=\"" + first.Tag() + "\"",
+		"customer token rotated", "old_customer_token=\"" + first.Tag() + "\"", "customer_token=\"" + second.Tag() + "\"",
+		"customer token forgotten",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q:\n%s", want, log)
+		}
+	}
+	for _, tok := range []string{first.Reveal(), second.Reveal()} {
+		if strings.Contains(log, tok[strings.LastIndex(tok, ":")+1:]) {
+			t.Error("the log shows a customer token")
+		}
 	}
 }

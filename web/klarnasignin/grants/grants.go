@@ -428,6 +428,9 @@ func (g *Keeper) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (
 		g.cfg.Log.Error("klarnasignin: storing a rotated refresh token failed", "user_id", userID, "error", err)
 		return secret.Secret{}, false, err
 	}
+	// The token's life, told by tags (secret.Tag), never the tokens.
+	g.cfg.Log.InfoContext(ctx, "klarnasignin: refreshed; the refresh token was rotated and the new one stored",
+		"user_id", userID, "old_refresh_token", rt.Tag(), "refresh_token", t.RefreshToken.Tag(), "access_token", t.AccessToken.Tag())
 	return t.AccessToken, false, nil
 }
 

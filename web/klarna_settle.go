@@ -224,8 +224,16 @@ func (k *klarnaFlow) settle(ctx context.Context, o db.Order) (db.Order, error) {
 	}
 	o = cur
 	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
-	if err != nil || k.elsewhere(o, kp) {
-		return o, err // made at another Klarna API: never asked about here (orderPart says so)
+	if err != nil {
+		return o, err
+	}
+	if k.elsewhere(o, kp) {
+		// Made at another Klarna API than its market's region uses now (the
+		// configuration changed): never asked about here (orderPart says so),
+		// and the sweep stops listing it.
+		k.a.Log.Error("klarna: an open attempt was made at another Klarna API than its market's region uses now; settle it by hand",
+			"order", o.PublicID, "environment", kp.Environment)
+		return o, k.a.Store.SetKlarnaSettleAfter(ctx, o.ID, time.Time{})
 	}
 	if o.Status != db.StatusPending && (o.Status != db.StatusAuthorized || o.ProviderReference != "") {
 		return o, k.a.Store.SetKlarnaSettleAfter(ctx, o.ID, time.Time{})

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -121,6 +122,18 @@ func (c *Client) basic() bool {
 	return c.cfg.TokenAuth != AuthPost && !c.cfg.ClientSecret.IsZero()
 }
 
+// authMethod is the token endpoint authentication method the client uses,
+// as discovery names it: "none" for a public client.
+func (c *Client) authMethod() string {
+	switch {
+	case c.basic():
+		return AuthBasic
+	case c.cfg.ClientSecret.IsZero():
+		return "none"
+	}
+	return AuthPost
+}
+
 // labelled names the calls go-oidc makes on its own (discovery, the JWKS)
 // for the outbound log, which never logs a URL as sent.
 type labelled struct{ next http.RoundTripper }
@@ -163,6 +176,15 @@ func (c *Client) discover(ctx context.Context) (*discovered, error) {
 	}
 	if err := p.Claims(&extra); err != nil {
 		return nil, &Error{Op: opDiscovery, err: fmt.Errorf("discovery document: %w", err)}
+	}
+	// The registered method must be one the issuer takes, or every token
+	// call is refused with 401 invalid_client: say so now, naming the
+	// setting. A document that lists none is not checked (OpenID Connect
+	// Discovery 1.0 makes client_secret_basic the default then, and
+	// Klarna's documents list them).
+	if m := c.authMethod(); len(extra.AuthMethods) > 0 && !slices.Contains(extra.AuthMethods, m) {
+		return nil, &Error{Op: opDiscovery, err: fmt.Errorf("the issuer's token endpoint takes %s, not %s: set KLARNA_TOKEN_AUTH to the method the client is registered with",
+			strings.Join(extra.AuthMethods, ", "), m)}
 	}
 	ep := p.Endpoint()
 	// The registered method only: Klarna's token endpoint refuses the other

@@ -102,7 +102,7 @@ type AltpayInvoice struct {
 	Reference      string    // the shop's own reference, sent in the memo and looked for after an unknown outcome
 	DueDate        string    // 2006-01-02, so every try sends the same body
 	CreatedAt      time.Time // when the request was recorded
-	CreateSent     bool      // a create was sent: the invoice may exist (MarkAltpayInvoiceSent)
+	CreateSentAt   time.Time // when a create was last sent (zero: never): the invoice may exist (MarkAltpayInvoiceSent)
 	InvoiceID      string    // the provider's; "" until an answer is recorded
 	Status         string    // the provider's, when last checked
 	CheckedAt      time.Time
@@ -137,17 +137,26 @@ func (s *Store) SetAltpayInvoiceCustomer(ctx context.Context, orderID int64, cus
 		customerID, key, orderID)
 }
 
+// ErrAltpayInvoiceTaken: the provider's invoice is recorded for another
+// order already.
+var ErrAltpayInvoiceTaken = errors.New("the invoice belongs to another order")
+
 // SaveAltpayInvoice records the provider's invoice for the order and sets
 // the order's provider_reference to its id, in one transaction. Saving the
 // same invoice again is a no-op; another invoice for the order, or an order
-// with no reserved invoice, is ErrStale.
+// with no reserved invoice, is ErrStale; an invoice another order recorded
+// (invoice_id is unique) is ErrAltpayInvoiceTaken.
 func (s *Store) SaveAltpayInvoice(ctx context.Context, orderID int64, invoiceID, status string) (err error) {
 	defer wrap(&err, "save altpay invoice")
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := swapOne(ctx, tx, `
+		err := swapOne(ctx, tx, `
 			UPDATE altpay_invoices SET invoice_id = ?, status = ?, checked_at = ?
 			WHERE order_id = ? AND (invoice_id IS NULL OR invoice_id = ?)`,
-			invoiceID, status, s.now(), orderID, invoiceID); err != nil {
+			invoiceID, status, s.now(), orderID, invoiceID)
+		if isUniqueViolation(err) {
+			return ErrAltpayInvoiceTaken
+		}
+		if err != nil {
 			return err
 		}
 		return s.setProviderReference(ctx, tx, orderID, invoiceID)
@@ -162,24 +171,38 @@ func (s *Store) AltpayInvoiceFor(ctx context.Context, orderID int64) (_ AltpayIn
 
 func (s *Store) altpayInvoice(ctx context.Context, orderID int64) (AltpayInvoice, error) {
 	inv := AltpayInvoice{OrderID: orderID}
-	var checked, settle, created string
+	var checked, settle, created, sent string
 	err := s.db.Write.QueryRowContext(ctx, `
 		SELECT environment, customer_id, idempotency_key, reference, due_date, COALESCE(invoice_id, ''), status,
-		       COALESCE(checked_at, ''), settle_after, settle_tries, created_at, create_sent_at IS NOT NULL
+		       COALESCE(checked_at, ''), settle_after, settle_tries, created_at, COALESCE(create_sent_at, '')
 		FROM altpay_invoices WHERE order_id = ?`, orderID).
 		Scan(&inv.Environment, &inv.CustomerID, &inv.IdempotencyKey, &inv.Reference, &inv.DueDate, &inv.InvoiceID, &inv.Status,
-			&checked, &settle, &inv.SettleTries, &created, &inv.CreateSent)
-	inv.CheckedAt, inv.SettleAfter, inv.CreatedAt = parseTime(checked), parseTime(settle), parseTime(created)
+			&checked, &settle, &inv.SettleTries, &created, &sent)
+	inv.CheckedAt, inv.SettleAfter, inv.CreatedAt, inv.CreateSentAt = parseTime(checked), parseTime(settle), parseTime(created), parseTime(sent)
 	return inv, noRows(err)
 }
 
 // MarkAltpayInvoiceSent records, before a create is sent, that the order's
-// invoice may exist from now on: every later try looks for it first. It
-// does nothing once an invoice is recorded.
-func (s *Store) MarkAltpayInvoiceSent(ctx context.Context, orderID int64) (err error) {
+// invoice may exist from at on: every later try looks for it first, and
+// creates again only once nothing has been found for a while after at. at is
+// the caller's (the provider's clock: the wait is on the provider's time).
+// It does nothing once an invoice is recorded.
+func (s *Store) MarkAltpayInvoiceSent(ctx context.Context, orderID int64, at time.Time) (err error) {
 	defer wrap(&err, "mark altpay invoice sent")
 	_, err = s.db.Write.ExecContext(ctx, `
-		UPDATE altpay_invoices SET create_sent_at = ? WHERE order_id = ? AND invoice_id IS NULL`, s.now(), orderID)
+		UPDATE altpay_invoices SET create_sent_at = ? WHERE order_id = ? AND invoice_id IS NULL`, stamp(at), orderID)
+	return err
+}
+
+// UnmarkAltpayInvoiceSent forgets the create sent at at, which the provider
+// refused (it made nothing): the order's invoice surely does not exist, and
+// the next create is a first one again. A row marked by another send since
+// is left alone.
+func (s *Store) UnmarkAltpayInvoiceSent(ctx context.Context, orderID int64, at time.Time) (err error) {
+	defer wrap(&err, "unmark altpay invoice sent")
+	_, err = s.db.Write.ExecContext(ctx, `
+		UPDATE altpay_invoices SET create_sent_at = NULL WHERE order_id = ? AND invoice_id IS NULL AND create_sent_at = ?`,
+		orderID, stamp(at))
 	return err
 }
 

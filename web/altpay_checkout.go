@@ -10,7 +10,8 @@ package web
 //     currency, records its id, and sends the customer to the invoice page.
 //     POST /invoices is not documented as idempotent, so it is sent once;
 //     when its outcome is unknown (no answer, a 5xx) the shop looks the
-//     invoice up by its reference before it creates another (place). The provider work runs within
+//     invoice up by its reference, and creates another only once none has
+//     turned up for altpayQuietPeriod (place). The provider work runs within
 //     the request's deadline (deadline.go): when no answer has come by then,
 //     the customer is sent to the order page ("we are confirming", reloading
 //     itself) while the work goes on, and the order page and a background
@@ -37,6 +38,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,6 +48,7 @@ import (
 	"refshop/db"
 	"refshop/views"
 	"refshop/web/altpay"
+	"refshop/web/clock"
 )
 
 const (
@@ -61,14 +64,16 @@ const (
 type altpayFlow struct {
 	a      *App
 	client *altpay.Client
+	clock  clock.Clock // the provider's (providerClock): altpayQuietPeriod runs on it
 	asked  askedLately // order page views
 }
 
 // newAltpayFlow builds the flow with the one shared client (Deps.Altpay): one
 // OAuth token for the whole process.
 func newAltpayFlow(a *App) *altpayFlow {
-	return &altpayFlow{a: a, client: a.Altpay,
-		asked: askedLately{clock: providerClock(a.Deps, a.Config.Altpay.Mode), every: altpayRecheckAfter}}
+	clk := providerClock(a.Deps, a.Config.Altpay.Mode)
+	return &altpayFlow{a: a, client: a.Altpay, clock: clk,
+		asked: askedLately{clock: clk, every: altpayRecheckAfter}}
 }
 
 // env is the provider environment the shop talks to, its API base URL: the
@@ -169,9 +174,10 @@ func (f *altpayFlow) ask(c echo.Context, o db.Order, payer db.AltpayPayer) error
 // for it (reserve), so every later try sends the same request, built from
 // the attempt as stored. A customer
 // the provider no longer has (its data was reset) is made again once, and
-// the invoice addressed to it. A refusal fails the attempt (no invoice
-// exists) and is returned; an outcome still unknown leaves the attempt
-// pending for the order page and the background (errConfirming).
+// the invoice addressed to it. A refusal of the first create fails the
+// attempt (no invoice exists) and is returned; anything else, an outcome
+// still unknown, leaves the attempt pending for the order page and the
+// background (errConfirming).
 func (f *altpayFlow) invoice(ctx context.Context, o db.Order, payer db.AltpayPayer) error {
 	a := f.a
 	// A request that joined the attempt may start this after an earlier run
@@ -238,51 +244,147 @@ func (f *altpayFlow) reserve(ctx context.Context, o db.Order, payer db.AltpayPay
 	return inv, err
 }
 
-// altpayCreateTries bounds how often one run of place sends POST /invoices
-// when each outcome stays unknown and the lookup finds nothing.
-const altpayCreateTries = 3
+// altpayQuietPeriod is how long after a create was sent the shop waits,
+// finding no invoice, before it sends another. An empty list moments after a
+// timeout or a 5xx proves nothing: a slow provider may still be working on
+// the first request and commit it later, and POST /invoices has no
+// idempotency key to make a second create harmless. Five minutes is far
+// beyond any request the provider could still be carrying out (the shop's
+// own client gives up after 20 seconds, and load balancers cut requests
+// after a minute or so) while keeping a customer whose create truly failed
+// from waiting long: the order page says the shop is confirming meanwhile
+// and finds a late invoice at its next look. It runs on the provider's
+// clock (the sandbox clock in sandbox mode, the shop's otherwise), so
+// POST /control/clock moves a demo past it.
+const altpayQuietPeriod = 5 * time.Minute
 
 // altpayLookupMargin is how long before the request was recorded the lookup
 // starts its created_at_start filter: the provider's clock may be behind the
 // shop's. The match is by reference; the filter only shortens the walk.
 const altpayLookupMargin = 24 * time.Hour
 
+// altpayQuiet is place's outcome while a create sent at sent may still be
+// carried out: nothing was found, and nothing is created before until. It
+// is errConfirming: the customer is told the shop is confirming.
+type altpayQuiet struct {
+	sent, until time.Time
+	err         error // what the last create or lookup said, for the logs; may be nil
+}
+
+func (q *altpayQuiet) Error() string {
+	msg := fmt.Sprintf("altpay: no invoice found for the create sent at %s; no other create before %s",
+		q.sent.UTC().Format(time.RFC3339), q.until.UTC().Format(time.RFC3339))
+	if q.err != nil {
+		msg += ": " + q.err.Error()
+	}
+	return msg
+}
+
+func (q *altpayQuiet) Is(target error) bool { return target == errConfirming }
+
+// altpayUnknown is a refusal or a failed lookup once a create has been sent:
+// the invoice may exist, whatever the provider said this time (a 4xx from
+// GET /invoices says nothing about the invoice; a refused second create says
+// nothing about the first). It hides the provider's error from
+// altpayRefused on purpose, so that no caller fails the attempt on it.
+type altpayUnknown struct{ err error }
+
+func (u altpayUnknown) Error() string {
+	return "altpay: whether the invoice was made is unknown: " + u.err.Error()
+}
+
+func (u altpayUnknown) Is(target error) bool { return target == errConfirming }
+
 // place brings about the attempt's invoice with the request recorded before
 // the first try (customer, due date, reference), and records it. POST
 // /invoices is not documented as idempotent, so it is never sent blindly
-// twice: once a create has been sent (inv.CreateSent, stored before the
-// request leaves), every later try, in this run, on the order page, in the
-// background or after a restart, first looks for the invoice by the shop's
-// reference (lookup) and reuses what it finds. Only when the provider has
-// no such invoice is the create sent again, at most altpayCreateTries times
-// in one run. The answer is recorded; when that fails the invoice id is
-// logged and the error returned, and the next try finds the same invoice.
+// twice: once a create has been sent (inv.CreateSentAt, stored before the
+// request leaves), every later try, on the order page, in the background or
+// after a restart, first looks for the invoice by the shop's reference
+// (reuse), and sends another create only when the provider has none and the
+// last one was sent longer than altpayQuietPeriod ago; until then the
+// outcome is *altpayQuiet (confirming). One run sends at most one create:
+// after an unknown outcome it looks once more and stops.
+//
+// Only a refusal of a first create (none sent before) is returned as the
+// provider's error, for the caller to fail the attempt: nothing was made.
+// Anything else once a create has been sent (a refused lookup, a refused
+// later create) is altpayUnknown. The answer is recorded; when that fails
+// the invoice id is logged and the error returned, and the next try finds
+// the same invoice.
 func (f *altpayFlow) place(ctx context.Context, o db.Order, inv db.AltpayInvoice) error {
 	a := f.a
 	req := altpayInvoiceFor(o, inv)
-	for try := 1; ; try++ {
-		if inv.CreateSent {
-			found, ok, err := f.lookup(ctx, o, inv, req)
-			if err != nil {
-				return err
-			}
-			if ok {
+	first := inv.CreateSentAt.IsZero()
+	if !first {
+		if done, err := f.reuse(ctx, o, inv, req); done || err != nil {
+			return err
+		}
+		if until := inv.CreateSentAt.Add(altpayQuietPeriod); f.clock.Now().Before(until) {
+			return &altpayQuiet{sent: inv.CreateSentAt, until: until}
+		}
+		a.Log.Warn("altpay: no invoice found well after the last create was sent; asking again",
+			"order", o.PublicID, "create_sent_at", inv.CreateSentAt, "quiet_period", altpayQuietPeriod)
+	}
+	sent := f.clock.Now()
+	if err := a.Store.MarkAltpayInvoiceSent(ctx, o.ID, sent); err != nil {
+		return err
+	}
+	got, err := f.client.CreateInvoice(ctx, req)
+	switch {
+	case err == nil:
+		return f.record(ctx, o, got)
+	case altpayRefused(err) && first:
+		// Nothing was made, and nothing before: the next create is a first
+		// one again (a customer the provider lost is made again, readdress).
+		if uerr := a.Store.UnmarkAltpayInvoiceSent(ctx, o.ID, sent); uerr != nil {
+			a.Log.Warn("altpay: forgetting a refused create", "order", o.PublicID, "error", uerr)
+		}
+		return err
+	case altpayRefused(err):
+		return altpayUnknown{err} // an earlier create may have made it
+	}
+	// The outcome is unknown: look once (a lost answer's invoice is there
+	// already), and never create again in this run.
+	a.Log.Info("altpay: no answer to the invoice request; looking for it", "order", o.PublicID, "error", err)
+	inv.CreateSentAt = sent
+	if done, lerr := f.reuse(ctx, o, inv, req); done || lerr != nil {
+		return lerr
+	}
+	return &altpayQuiet{sent: sent, until: sent.Add(altpayQuietPeriod), err: err}
+}
+
+// reuse looks for the invoice an earlier create of req may have made for
+// attempt o (lookup) and records it: done when it did. An invoice that
+// another order records meanwhile (the content match of a memo-less invoice
+// may name another order's) is left to it, and the rest of the list looked
+// at. Any error is altpayUnknown, or the record's.
+func (f *altpayFlow) reuse(ctx context.Context, o db.Order, inv db.AltpayInvoice, req altpay.NewInvoice) (done bool, err error) {
+	a := f.a
+	since := inv.CreatedAt.Add(-altpayLookupMargin)
+	if inv.CreatedAt.IsZero() {
+		since = time.Time{}
+	}
+	listed, err := f.client.FindInvoices(ctx, altpay.InvoiceFilter{CustomerID: inv.CustomerID, CreatedAtStart: since, Limit: 100},
+		func(in altpay.Invoice) bool { return altpayMatches(in, req, inv.Reference) })
+	if err != nil {
+		return false, altpayUnknown{err}
+	}
+	for {
+		found, ok, err := f.lookup(ctx, o, inv, listed)
+		if err != nil || !ok {
+			return false, err
+		}
+		err = f.record(ctx, o, found)
+		if !errors.Is(err, db.ErrAltpayInvoiceTaken) {
+			if err == nil {
 				a.Log.Info("altpay: found the invoice an unanswered request made; reusing it", "order", o.PublicID, "invoice", found.ID)
-				return f.record(ctx, o, found)
 			}
+			return err == nil, err
 		}
-		if err := a.Store.MarkAltpayInvoiceSent(ctx, o.ID); err != nil {
-			return err
-		}
-		inv.CreateSent = true
-		got, err := f.client.CreateInvoice(ctx, req)
-		switch {
-		case err == nil:
-			return f.record(ctx, o, got)
-		case !altpay.OutcomeUnknown(err) || try >= altpayCreateTries || ctx.Err() != nil:
-			return err
-		}
-		a.Log.Info("altpay: no answer to the invoice request; looking for it before asking again", "order", o.PublicID, "error", err)
+		a.Log.Warn("altpay: a matching invoice was recorded by another order meanwhile; looking at the others",
+			"order", o.PublicID, "invoice", found.ID)
+		listed = slices.DeleteFunc(listed, func(in altpay.Invoice) bool { return in.ID == found.ID })
 	}
 }
 
@@ -292,11 +394,15 @@ func (f *altpayFlow) record(ctx context.Context, o db.Order, got altpay.Invoice)
 	err := a.Store.SaveAltpayInvoice(ctx, o.ID, got.ID, got.Status)
 	switch {
 	case errors.Is(err, db.ErrStale):
-		// Another invoice is recorded: two processes created one each. The
-		// order keeps the first.
+		// Another invoice is recorded for the order: a create whose outcome
+		// was unknown was carried out after all, after another one (sent
+		// once the lookup had found nothing for altpayQuietPeriod) made this
+		// one, or the reverse. The order keeps the one recorded first.
 		a.Log.Error("altpay: a second invoice was made for one order; archive it at the provider",
 			"order", o.PublicID, "invoice", got.ID)
 		return nil
+	case errors.Is(err, db.ErrAltpayInvoiceTaken):
+		return err // reuse looks further; a fresh create's id is never another order's
 	case err != nil:
 		a.Log.Error("altpay: the invoice was made but could not be recorded; it is looked for again",
 			"order", o.PublicID, "invoice", got.ID, "error", err)
@@ -304,27 +410,17 @@ func (f *altpayFlow) record(ctx context.Context, o db.Order, got altpay.Invoice)
 	return err
 }
 
-// lookup looks for the invoice a create of req may have made for attempt o:
-// GET /invoices with the documented filters (its customer, created since a
-// margin before the request was recorded), matched by the shop's reference
-// in the memo. The create body the docs show has no memo, so an invoice
-// listed without one is matched by the documented content of the request
-// instead (currency, due date, lines, total), unless another order of the
-// shop recorded it. More than one match is left to a person: the attempt
-// stays unconfirmed (an error), and nothing is created.
-func (f *altpayFlow) lookup(ctx context.Context, o db.Order, inv db.AltpayInvoice, req altpay.NewInvoice) (altpay.Invoice, bool, error) {
+// lookup picks, among the invoices listed for attempt o's customer since a
+// margin before the request was recorded that match its request
+// (altpayMatches: the shop's reference in the memo or, the create body the
+// docs show having no memo, the documented content of the request), the one
+// no other order of the shop recorded. More than one is left to a person:
+// the attempt stays unconfirmed (an altpayUnknown error), and nothing is
+// created.
+func (f *altpayFlow) lookup(ctx context.Context, o db.Order, inv db.AltpayInvoice, listed []altpay.Invoice) (altpay.Invoice, bool, error) {
 	a := f.a
-	since := inv.CreatedAt.Add(-altpayLookupMargin)
-	if inv.CreatedAt.IsZero() {
-		since = time.Time{}
-	}
-	found, err := f.client.FindInvoices(ctx, altpay.InvoiceFilter{CustomerID: inv.CustomerID, CreatedAtStart: since, Limit: 100},
-		func(in altpay.Invoice) bool { return altpayMatches(in, req, inv.Reference) })
-	if err != nil {
-		return altpay.Invoice{}, false, err
-	}
-	mine := found[:0]
-	for _, in := range found {
+	var mine []altpay.Invoice
+	for _, in := range listed {
 		owner, err := a.Store.AltpayInvoiceOrder(ctx, f.env(), in.ID)
 		switch {
 		case errors.Is(err, db.ErrNotFound) || (err == nil && owner == o.ID):
@@ -345,14 +441,15 @@ func (f *altpayFlow) lookup(ctx context.Context, o db.Order, inv db.AltpayInvoic
 	}
 	a.Log.Error("altpay: several invoices match one order's request; the shop makes no other. Keep one, archive the rest, and settle the order by hand",
 		"order", o.PublicID, "reference", inv.Reference, "invoices", strings.Join(ids, ","))
-	return altpay.Invoice{}, false, fmt.Errorf("altpay: %d invoices match the request of order %s", len(mine), o.PublicID)
+	return altpay.Invoice{}, false, altpayUnknown{fmt.Errorf("%d invoices match the request of order %s", len(mine), o.PublicID)}
 }
 
 // altpayMatches reports whether the listed invoice in is the one req asked
-// for: the same customer and the shop's reference in its memo or, when the
+// for: not archived (a person archived it, as the several-matches log asks),
+// the same customer and the shop's reference in its memo or, when the
 // provider kept no memo, the same documented content.
 func altpayMatches(in altpay.Invoice, req altpay.NewInvoice, reference string) bool {
-	if in.CustomerID != req.CustomerID {
+	if in.CustomerID != req.CustomerID || strings.EqualFold(in.Status, altpay.InvoiceArchived) {
 		return false
 	}
 	if in.Memo != "" {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -82,7 +83,7 @@ func TestALostInvoiceAnswerIsFoundByTheShopsReferenceNotMadeTwice(t *testing.T) 
 		t.Errorf("list_invoices called %d times, want 1 (the lookup)", n)
 	}
 	inv, err := w.Store.AltpayInvoiceFor(t.Context(), o.ID)
-	if err != nil || inv.InvoiceID == "" || inv.Reference != "Refshop order "+o.PublicID || !inv.CreateSent {
+	if err != nil || inv.InvoiceID == "" || inv.Reference != "Refshop order "+o.PublicID || inv.CreateSentAt.IsZero() {
 		t.Fatalf("recorded %+v, %v", inv, err)
 	}
 	all := w.providerInvoices(t, w.testApp, inv.CustomerID)
@@ -138,24 +139,143 @@ func TestInvoiceWithNoAnswerIsConfirmedNotFailed(t *testing.T) {
 	}
 }
 
-// The create answers 503 (it may or may not have made the invoice): the
-// lookup finds nothing, so the shop asks again, and the provider ends with
-// one invoice.
+// The create answers 503 (it may or may not have made the invoice) and the
+// lookup right after finds nothing. That proves nothing yet (a slow
+// provider may commit the first request later), so the shop creates nothing
+// more: the customer reads that it is confirming, and the order page's
+// next looks only look. Once altpayQuietPeriod has passed since the create
+// was sent with still no invoice, one look sends the create again, and the
+// provider ends with one invoice.
 func TestA503OnCreateIsLookedUpThenAskedAgain(t *testing.T) {
 	w, b := newAltpayTess(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
 	w.sb.Fault(t, "altpay.create_invoice", 503, 1)
 	p := b.post("/checkout/altpay", nil)
 	o := w.onlyOrder(t, w.testApp)
-	if p.status != http.StatusSeeOther || p.location != "/invoices/"+o.PublicID {
-		t.Fatalf("checkout: %d to %q", p.status, p.location)
+	if p.status != http.StatusSeeOther || p.location != "/orders/"+o.PublicID || o.Status != db.StatusPending {
+		t.Fatalf("checkout after a 503: %d to %q, order %s; want the order page and a pending order", p.status, p.location, o.Status)
 	}
-	if c, l := w.sb.State.Calls("altpay.create_invoice"), w.sb.State.Calls("altpay.list_invoices"); c != 2 || l != 1 {
-		t.Errorf("create_invoice %d, list_invoices %d; want 2 and 1 (a lookup between the tries)", c, l)
+	if c, l := w.sb.State.Calls("altpay.create_invoice"), w.sb.State.Calls("altpay.list_invoices"); c != 1 || l != 1 {
+		t.Errorf("create_invoice %d, list_invoices %d; want 1 and 1 (a lookup, no second create)", c, l)
+	}
+	w.clock.Advance(altpayRecheckAfter)
+	if _, doc := b.orderPage(t, o.PublicID); !strings.Contains(doc.Find("[data-testid=altpay-order-notice]").Text(), "We are confirming your invoice") {
+		t.Errorf("within the quiet period the order page says:\n%s", doc.Find("main").Text())
+	}
+	if c, l := w.sb.State.Calls("altpay.create_invoice"), w.sb.State.Calls("altpay.list_invoices"); c != 1 || l != 2 {
+		t.Errorf("create_invoice %d, list_invoices %d within the quiet period; want 1 and 2", c, l)
+	}
+	w.clock.Advance(altpayQuietPeriod)
+	if _, doc := b.orderPage(t, o.PublicID); doc.Find(`a[href="/invoices/`+o.PublicID+`"]`).Length() != 1 {
+		t.Errorf("after the quiet period the order page does not offer the invoice:\n%s", doc.Find("main").Text())
+	}
+	if c := w.sb.State.Calls("altpay.create_invoice"); c != 2 {
+		t.Errorf("create_invoice %d, want 2 (one more after the quiet period)", c)
 	}
 	inv, _ := w.recordedInvoice(t, w.testApp, o)
 	if n := len(w.providerInvoices(t, w.testApp, inv.CustomerID)); n != 1 {
 		t.Errorf("the provider holds %d invoices, want 1", n)
+	}
+}
+
+// A slow provider: the create gets no answer it can use (here a 503) and
+// the lookup right after finds nothing, yet the provider commits the
+// request later (here: the invoice appears at the provider, memo and all,
+// after the lookup). The shop must not have made a second invoice
+// meanwhile; the order page's next look finds the late one and records it.
+func TestASlowProvidersLateInvoiceIsFoundNotMadeTwice(t *testing.T) {
+	w, b := newAltpayTess(t)
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	w.sb.Fault(t, "altpay.create_invoice", 503, 1)
+	b.post("/checkout/altpay", nil)
+	o := w.onlyOrder(t, w.testApp)
+	if n := w.sb.State.Calls("altpay.create_invoice"); n != 1 {
+		t.Fatalf("create_invoice called %d times at checkout, want 1: an empty list right after a 503 proves nothing", n)
+	}
+	inv, err := w.Store.AltpayInvoiceFor(t.Context(), o.ID)
+	if err != nil || inv.InvoiceID != "" || inv.CreateSentAt.IsZero() {
+		t.Fatalf("after the 503: %+v, %v; want the request recorded as sent and no invoice", inv, err)
+	}
+	late, err := w.Altpay.CreateInvoice(t.Context(), altpayInvoiceFor(o, inv)) // the provider commits the first request late
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(altpayRecheckAfter)
+	b.orderPage(t, o.PublicID)
+	got, _ := w.recordedInvoice(t, w.testApp, o)
+	if got.InvoiceID != late.ID {
+		t.Errorf("recorded %s, want the late invoice %s", got.InvoiceID, late.ID)
+	}
+	if n := len(w.providerInvoices(t, w.testApp, inv.CustomerID)); n != 1 {
+		t.Errorf("the provider holds %d invoices, want 1", n)
+	}
+}
+
+// The create's answer is lost (the provider made the invoice), and the
+// lookup is refused (400). A refused lookup says nothing about the invoice:
+// the customer must not read "Nothing was charged" while the provider holds
+// it. The shop says it is confirming, and the next look finds the invoice.
+func TestARefusedLookupIsNotANothingWasCharged(t *testing.T) {
+	w, b := newAltpayTess(t)
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	w.loseInvoiceAnswers(t, 1)
+	w.sb.Fault(t, "altpay.list_invoices", 400, 1)
+	p := b.post("/checkout/altpay", nil)
+	o := w.onlyOrder(t, w.testApp)
+	if strings.Contains(p.body, "Nothing was charged") || o.Status != db.StatusPending ||
+		p.status != http.StatusSeeOther || p.location != "/orders/"+o.PublicID {
+		t.Fatalf("checkout after a lost answer and a refused lookup: %d to %q, order %s %q\n%s",
+			p.status, p.location, o.Status, o.StatusDetail, p.doc(t).Find("main").Text())
+	}
+	if page := b.get(p.location); strings.Contains(page.body, "Nothing was charged") || strings.Contains(page.body, "could not be created") {
+		t.Errorf("the order page:\n%s", page.doc(t).Find("main").Text())
+	}
+	w.clock.Advance(altpayRecheckAfter)
+	b.orderPage(t, o.PublicID)
+	inv, number := w.recordedInvoice(t, w.testApp, o)
+	if number != "INV-00001" || len(w.providerInvoices(t, w.testApp, inv.CustomerID)) != 1 || w.sb.State.Calls("altpay.create_invoice") != 1 {
+		t.Errorf("recorded %s; want the one invoice the lost answer made, created once", number)
+	}
+}
+
+// The background after a restart meets a refused lookup: the attempt stays
+// pending (the invoice may exist), and the next pass records the invoice.
+func TestTheSweepDoesNotFailAnAttemptOnARefusedLookup(t *testing.T) {
+	w, b := newAltpayTess(t)
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	w.loseInvoiceAnswers(t, 1)
+	w.sb.Fault(t, "altpay.list_invoices", 503, 3) // the checkout cannot look it up
+	b.post("/checkout/altpay", nil)
+	w.sb.Fault(t, "altpay.list_invoices", 400, 1)
+	w.altpay.sweepOnce(t.Context())
+	o := w.onlyOrder(t, w.testApp)
+	if o.Status != db.StatusPending {
+		t.Fatalf("after a refused lookup in the background the order is %s %q, want pending", o.Status, o.StatusDetail)
+	}
+	w.clock.Advance(time.Minute) // the failed try's back-off
+	w.altpay.sweepOnce(t.Context())
+	if _, number := w.recordedInvoice(t, w.testApp, o); number != "INV-00001" || w.sb.State.Calls("altpay.create_invoice") != 1 {
+		t.Errorf("recorded %s after %d creates; want the first invoice, created once", number, w.sb.State.Calls("altpay.create_invoice"))
+	}
+}
+
+// A create refused after an earlier one got no answer says nothing about
+// the earlier one: the attempt stays pending, and the customer is not told
+// that nothing was charged.
+func TestARefusedSecondCreateIsNotANothingWasCharged(t *testing.T) {
+	w, b := newAltpayTess(t)
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	w.sb.Fault(t, "altpay.create_invoice", 503, 3) // every create the checkout might send
+	b.post("/checkout/altpay", nil)
+	o := w.onlyOrder(t, w.testApp)
+	w.clock.Advance(altpayQuietPeriod)
+	w.sb.Fault(t, "altpay.create_invoice", 400, 1) // replaces what is left of the 503s
+	page := b.get("/orders/" + o.PublicID)
+	if o = w.onlyOrder(t, w.testApp); o.Status != db.StatusPending || strings.Contains(page.body, "Nothing was charged") {
+		t.Fatalf("after a refused second create: order %s %q\n%s", o.Status, o.StatusDetail, page.doc(t).Find("main").Text())
+	}
+	if n := w.sb.State.Calls("altpay.create_invoice"); n != 2 {
+		t.Errorf("create_invoice called %d times, want 2", n)
 	}
 }
 
@@ -251,28 +371,39 @@ func TestRestartedShopReconcilesAnUnansweredInvoiceInTheBackground(t *testing.T)
 }
 
 // When the provider does not answer the background either, each failure
-// pushes the next try back, and the attempt is never failed on a guess.
-// Each run sends the create at most three times, looking the invoice up
-// before every try after the first.
+// pushes the next try back, and the attempt is never failed on a guess. A
+// create is sent only once nothing has been found for altpayQuietPeriod
+// since the last one; a pass within it only looks, and is not counted as a
+// failure.
 func TestInvoiceSweepBacksOffWhileTheProviderIsOut(t *testing.T) {
 	w, b := newAltpayTess(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
-	w.sb.Fault(t, "altpay.create_invoice", 503, 6) // the checkout's three tries and the sweep's three
+	w.sb.Fault(t, "altpay.create_invoice", 503, 2) // the checkout's create and the sweep's first
 	b.post("/checkout/altpay", nil)
-	w.altpay.sweepOnce(t.Context())
 	o := w.onlyOrder(t, w.testApp)
+	creates := func() int { return w.sb.State.Calls("altpay.create_invoice") }
+
+	w.altpay.sweepOnce(t.Context()) // within the quiet period: looks only
+	if inv, err := w.Store.AltpayInvoiceFor(t.Context(), o.ID); err != nil || inv.SettleTries != 0 || creates() != 1 {
+		t.Fatalf("a sweep within the quiet period: %+v, %v, %d creates; want no create and no failed try", inv, err, creates())
+	}
+	w.clock.Advance(altpayQuietPeriod)
+	w.altpay.sweepOnce(t.Context()) // creates again: 503
 	inv, err := w.Store.AltpayInvoiceFor(t.Context(), o.ID)
-	if err != nil || inv.InvoiceID != "" || inv.SettleTries != 1 || !inv.SettleAfter.Equal(w.clock.Now().Add(time.Minute)) || o.Status != db.StatusPending {
-		t.Fatalf("after a failed sweep: %+v, order %s, %v", inv, o.Status, err)
+	if o = w.onlyOrder(t, w.testApp); err != nil || inv.InvoiceID != "" || inv.SettleTries != 1 ||
+		!inv.SettleAfter.Equal(w.clock.Now().Add(time.Minute)) || o.Status != db.StatusPending || creates() != 2 {
+		t.Fatalf("after a failed sweep: %+v, order %s, %d creates, %v", inv, o.Status, creates(), err)
 	}
 	w.altpay.sweepOnce(t.Context()) // too early: not asked
-	if n := w.sb.State.Calls("altpay.create_invoice"); n != 6 {
-		t.Errorf("create_invoice called %d times, want 6", n)
-	}
 	w.clock.Advance(time.Minute)
+	w.altpay.sweepOnce(t.Context()) // due, but within the quiet period of the second create
+	if creates() != 2 {
+		t.Errorf("create_invoice called %d times, want 2", creates())
+	}
+	w.clock.Advance(altpayQuietPeriod)
 	w.altpay.sweepOnce(t.Context())
-	if _, number := w.recordedInvoice(t, w.testApp, o); number != "INV-00001" {
-		t.Errorf("recorded %s", number)
+	if _, number := w.recordedInvoice(t, w.testApp, o); number != "INV-00001" || creates() != 3 {
+		t.Errorf("recorded %s after %d creates; want INV-00001 after 3", number, creates())
 	}
 }
 
@@ -529,5 +660,76 @@ func TestTheInvoiceIsInDollarsWithTheSalesTaxAsALine(t *testing.T) {
 		if l.Description != want[i].Description || l.Quantity != want[i].Quantity || l.Amount != want[i].Amount {
 			t.Errorf("line %d: %+v, want %+v", i, l, want[i])
 		}
+	}
+}
+
+// An invoice the provider lists without a memo is matched by content, which
+// two same-day identical orders share. When another order records the
+// matching invoice between this order's lookup and its record (here a
+// trigger records it for the other order at that moment, so the invoice id,
+// unique in the shop, is taken), the invoice is left to the other order and
+// the lookup goes on without it: nothing else matches, the quiet period has
+// passed, so the order gets an invoice of its own, and no "could not be
+// recorded" error is logged for an invoice that is not the order's.
+func TestAnInvoiceAnotherOrderRecordsMeanwhileIsLeftToIt(t *testing.T) {
+	w, b := newAltpayTess(t)
+	other := w.browser(t)
+	other.signUp("otto@example.com")
+	otto := w.checkoutByInvoice(t, other, nil)
+
+	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
+	w.sb.Fault(t, "altpay.create_invoice", 503, 1)
+	b.post("/checkout/altpay", nil)
+	o := w.onlyOrder(t, w.testApp)
+	inv, err := w.Store.AltpayInvoiceFor(t.Context(), o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := altpayInvoiceFor(o, inv)
+	req.Memo = "" // as if the provider kept no memo: matched by content
+	shared, err := w.Altpay.CreateInvoice(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.DB.Write.Exec(fmt.Sprintf(`CREATE TRIGGER recorded_meanwhile BEFORE UPDATE OF invoice_id ON altpay_invoices
+		WHEN NEW.order_id = %d AND NEW.invoice_id = '%s'
+		BEGIN UPDATE altpay_invoices SET invoice_id = NEW.invoice_id WHERE order_id = %d; END`,
+		o.ID, shared.ID, orderStatus(t, w.testApp, otto).ID)); err != nil {
+		t.Fatal(err)
+	}
+
+	w.clock.Advance(altpayQuietPeriod)
+	b.orderPage(t, o.PublicID)
+	got, _ := w.recordedInvoice(t, w.testApp, o)
+	if got.InvoiceID == shared.ID {
+		t.Fatalf("recorded the invoice another order took")
+	}
+	logs := w.logText()
+	if !strings.Contains(logs, "recorded by another order meanwhile") || strings.Contains(logs, "could not be recorded") {
+		t.Errorf("logs:\n%s", logs)
+	}
+}
+
+// An archived invoice is not the order's: a person archived it (as the
+// several-matches log asks), so it no longer counts as a match.
+func TestAltpayMatchesSkipsArchivedInvoices(t *testing.T) {
+	req := altpay.NewInvoice{Currency: "USD", CustomerID: "cus_1", DueDate: "2026-12-05",
+		LineItems: []altpay.LineItem{{Description: "Stoneware Mug", Quantity: 1, Amount: 1900}}}
+	in := altpay.Invoice{CustomerID: "cus_1", Memo: "Refshop order x", Status: altpay.InvoiceUpcoming}
+	if !altpayMatches(in, req, "Refshop order x") {
+		t.Fatal("the open invoice with the reference does not match")
+	}
+	in.Status = altpay.InvoiceArchived
+	if altpayMatches(in, req, "Refshop order x") {
+		t.Error("an archived invoice with the reference matches")
+	}
+	noMemo := altpay.Invoice{CustomerID: "cus_1", Currency: "USD", DueDate: "2026-12-05", Status: altpay.InvoiceArchived, Total: 1900,
+		LineItems: []altpay.LineItem{{Description: "Stoneware Mug", Quantity: 1, Amount: 1900}}}
+	if altpayMatches(noMemo, req, "Refshop order x") {
+		t.Error("an archived memo-less invoice of the same content matches")
+	}
+	noMemo.Status = altpay.InvoiceUpcoming
+	if !altpayMatches(noMemo, req, "Refshop order x") {
+		t.Error("the open memo-less invoice of the same content does not match")
 	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"refshop/db"
@@ -70,13 +71,22 @@ func (f *altpayFlow) sweepOnce(ctx context.Context) {
 // reconcile asks again for a pending attempt's invoice that was never
 // recorded, with the same request (place): the invoice made by a try whose
 // answer was lost is found by the shop's reference and reused, or, when the
-// provider has none, made now. A refusal means there is
-// none: the attempt is failed, and nothing was charged.
+// provider has had none for altpayQuietPeriod since the last create was
+// sent, made now. Only a refusal of a first create (none was sent before)
+// means there is none: the attempt is failed, and nothing was charged. While
+// the quiet period runs nothing is wrong yet: the background's try is not
+// counted as failed, and the next pass looks again.
 func (f *altpayFlow) reconcile(ctx context.Context, o db.Order, inv db.AltpayInvoice) error {
 	err := f.place(ctx, o, inv)
-	if altpayRefused(err) {
+	var quiet *altpayQuiet
+	switch {
+	case altpayRefused(err):
 		f.a.Log.Warn("altpay: the provider refused the invoice; the attempt is failed", "order", o.PublicID, "error", err)
 		return f.a.failOrder(ctx, o, altpayNotCreated)
+	case errors.As(err, &quiet) && quiet.err == nil:
+		f.a.Log.Info("altpay: no invoice found yet; waiting out the quiet period before asking again",
+			"order", o.PublicID, "create_sent_at", quiet.sent, "until", quiet.until)
+		return nil
 	}
 	return err
 }

@@ -62,7 +62,23 @@
 // looks for the invoice with FindInvoices: the documented filters
 // (customer_id, and created_at_start a margin before it first asked), and
 // its reference in the memo, or, should the API drop memos, the documented
-// content of its request (web/altpay_checkout.go).
+// content of its request (web/altpay_checkout.go). Archived invoices never
+// match. An empty list right after an unknown outcome proves nothing (a
+// slow provider may still commit the request), so the shop creates again
+// only once the lookup has found nothing for a quiet period after the last
+// create was sent (altpayQuietPeriod, 5 minutes); a refused lookup, or a
+// refused create after an earlier unknown one, leaves the outcome unknown.
+//
+// The content match is ambiguous: two orders of one customer with the same
+// lines, due the same day, ask for identical invoices, and a memo-less
+// invoice matches both. The shop skips an invoice another of its orders has
+// recorded (also when that order records it between the lookup and the
+// record: the invoice id is unique in the shop), so each order keeps at most
+// one; but it may pick the other order's invoice while that order's own
+// create is still unanswered, and that order then finds nothing and, after
+// the quiet period, creates another. Nobody pays twice for one order, but
+// which invoice belongs to which order is then a guess; with memos kept (as
+// the sandbox does) the reference settles it.
 // https://docs.alternativepayments.io/invoices
 // https://docs.alternativepayments.io/api-reference/invoices
 //

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -121,6 +122,18 @@ func (c *Client) basic() bool {
 	return c.cfg.TokenAuth != AuthPost && !c.cfg.ClientSecret.IsZero()
 }
 
+// authMethod is the token endpoint authentication method the client uses,
+// as discovery names it: "none" for a public client.
+func (c *Client) authMethod() string {
+	switch {
+	case c.basic():
+		return AuthBasic
+	case c.cfg.ClientSecret.IsZero():
+		return "none"
+	}
+	return AuthPost
+}
+
 // labelled names the calls go-oidc makes on its own (discovery, the JWKS)
 // for the outbound log, which never logs a URL as sent.
 type labelled struct{ next http.RoundTripper }
@@ -163,6 +176,15 @@ func (c *Client) discover(ctx context.Context) (*discovered, error) {
 	}
 	if err := p.Claims(&extra); err != nil {
 		return nil, &Error{Op: opDiscovery, err: fmt.Errorf("discovery document: %w", err)}
+	}
+	// The registered method must be one the issuer takes, or every token
+	// call is refused with 401 invalid_client: say so now, naming the
+	// setting. A document that lists none is not checked (OpenID Connect
+	// Discovery 1.0 makes client_secret_basic the default then, and
+	// Klarna's documents list them).
+	if m := c.authMethod(); len(extra.AuthMethods) > 0 && !slices.Contains(extra.AuthMethods, m) {
+		return nil, &Error{Op: opDiscovery, err: fmt.Errorf("the issuer's token endpoint takes %s, not %s: set KLARNA_TOKEN_AUTH to the method the client is registered with",
+			strings.Join(extra.AuthMethods, ", "), m)}
 	}
 	ep := p.Endpoint()
 	// The registered method only: Klarna's token endpoint refuses the other
@@ -304,6 +326,9 @@ func (c *Client) verify(ctx context.Context, d *discovered, tok *oauth2.Token, n
 // access token it came with, when present.
 func (c *Client) verifyIDToken(ctx context.Context, d *discovered, op, raw, accessToken string) (*oidc.IDToken, error) {
 	idt, err := d.verifier.Verify(oidc.ClientContext(ctx, c.http), raw)
+	if err != nil && keyFetchFailed(err) {
+		return nil, refuse(op, keysUnavailable, http.StatusOK, "%v", err)
+	}
 	if err != nil {
 		return nil, refuse(op, badIDToken, http.StatusOK, "%v", err)
 	}
@@ -326,6 +351,19 @@ func (c *Client) verifyIDToken(ctx context.Context, d *discovered, op, raw, acce
 	}
 	return idt, nil
 }
+
+// keyFetchFailed reports whether go-oidc's Verify failed because it could
+// not fetch the issuer's JWKS (a network error, a non-200 answer, an
+// unreadable key set, or the context ending while it waited), not because
+// the token is bad. go-oidc reports both the same way, as text: its
+// RemoteKeySet answers "fetching keys <cause>" when the token's key is not
+// cached and the fetch fails (oidc/jwks.go, v3.21.0), and Verify wraps that
+// with %v, so no error value survives to compare. A token signed by a key
+// the issuer does not list fails after a successful fetch, with "failed to
+// verify id token signature", and is refused as before. The test
+// TestRefreshWhileTheJWKSFailsKeepsTheGrant pins the text against the
+// go-oidc in go.mod.
+func keyFetchFailed(err error) bool { return strings.Contains(err.Error(), "fetching keys") }
 
 // tokens checks a token response and converts it. previous is the refresh
 // token that was used, kept when the answer carries no new one (RFC 6749 6:
@@ -368,9 +406,20 @@ func (c *Client) tokens(op string, tok *oauth2.Token, previous *secret.Secret) (
 // effort) and the grant is over; the caller asks the customer to sign in
 // again.
 //
+// An ID token that cannot be checked because the issuer's JWKS could not
+// be fetched (IDTokenUnchecked) is not a bad one: the new tokens are
+// returned with that error, not revoked. Klarna issued them and spent the
+// old refresh token, so dropping them would end a good grant over a failure
+// of the moment. They came straight from the token endpoint, over TLS, in
+// exchange for the refresh token and the client's credentials: as far as
+// they go, the same trust as an answer without an ID token, which 12.2
+// allows. The caller keeps them and uses none of the unchecked ID token's
+// claims (the grant's identity stays what the sign-in's verified ID token
+// said); the next refresh's ID token is checked again.
+//
 // Errors, all *Error: InvalidGrant (Klarna ended the grant: 400
 // invalid_grant or 401 token_inactive; never retry), InvalidIDToken (see
-// above), OutcomeUnknown (the request may have reached Klarna and used the
+// above), IDTokenUnchecked (see above: the only error with tokens), OutcomeUnknown (the request may have reached Klarna and used the
 // token: sending it again would look like reuse and revoke the grant),
 // anything else (the token was not used: a later refresh may try again).
 // Retries happen here, only where the token is surely unused: connection
@@ -398,6 +447,9 @@ func (c *Client) Refresh(ctx context.Context, refreshToken secret.Secret, sub st
 		return Tokens{}, err
 	}
 	if err := c.verifyRefreshed(ctx, d, tok, sub, toks.AccessToken.Reveal()); err != nil {
+		if IDTokenUnchecked(err) {
+			return toks, err
+		}
 		if rt := toks.RefreshToken; !rt.IsZero() && rt.Reveal() != refreshToken.Reveal() {
 			if rerr := c.Revoke(ctx, rt); rerr != nil {
 				c.cfg.Log.Warn("klarnasignin: revoking tokens refreshed with an unverified ID token", "error", rerr)

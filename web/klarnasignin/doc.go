@@ -84,8 +84,13 @@
 // check refuses the answer (InvalidIDToken): the old refresh token is spent
 // at Klarna already, so the client revokes the new one and the keeper
 // (package grants) marks the grant dead without storing anything from the
-// answer; the customer is asked to sign in with Klarna again. auth_time is
-// not compared (the shop does not keep the original's).
+// answer; the customer is asked to sign in with Klarna again. An ID token
+// that cannot be checked because the issuer's JWKS could not be fetched
+// (IDTokenUnchecked: go-oidc says "fetching keys") is no such failure: the
+// new tokens are kept, nothing is revoked, the grant goes on, and none of
+// that ID token's claims are used; a sign-in that meets it is refused as
+// Klarna not answering, to be started again. auth_time is not compared (the
+// shop does not keep the original's).
 //   - https://openid.net/specs/openid-connect-core-1_0.html#RefreshTokenResponse token_type is "bearer" in one
 //
 // sample and "Bearer" in the other. The shop asks for openid,

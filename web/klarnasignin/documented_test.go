@@ -64,6 +64,9 @@ type fakeIdP struct {
 	revokes    []*http.Request // each revocation request, its form parsed
 	discovery  int             // discovery calls
 	failDisc   int             // discovery calls still to fail with 503
+	// authMethods, when set, replaces the discovery document's
+	// token_endpoint_auth_methods_supported.
+	authMethods []string
 }
 
 type answer struct {
@@ -88,6 +91,15 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 			return
 		}
 		doc := strings.ReplaceAll(readFile(t, "testdata/discovery.json"), "https://login.klarna.com", f.srv.URL)
+		if f.authMethods != nil {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(doc), &m); err != nil {
+				t.Error(err)
+			}
+			m["token_endpoint_auth_methods_supported"] = f.authMethods
+			b, _ := json.Marshal(m)
+			doc = string(b)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(doc))
 	})
@@ -295,6 +307,32 @@ func TestDiscoveryFailureIsRetriedOnTheNextCall(t *testing.T) {
 	}
 	if _, err := c.NewAuthRequest(context.Background()); err != nil {
 		t.Fatalf("second try: %v", err)
+	}
+}
+
+// A client registered with a method the issuer does not list in
+// token_endpoint_auth_methods_supported would be refused at every token
+// call (401 invalid_client): discovery fails at once, naming the setting.
+func TestDiscoveryRefusesATokenAuthMethodTheIssuerDoesNotList(t *testing.T) {
+	for _, tc := range []struct {
+		method string
+		listed []string
+		ok     bool
+	}{
+		{klarnasignin.AuthBasic, []string{"client_secret_post"}, false},
+		{klarnasignin.AuthPost, []string{"client_secret_basic", "none"}, false},
+		{klarnasignin.AuthPost, []string{"client_secret_post"}, true},
+		{klarnasignin.AuthBasic, []string{"client_secret_post", "client_secret_basic"}, true},
+	} {
+		f := newFakeIdP(t)
+		f.authMethods = tc.listed
+		_, err := newClientWith(f.srv.URL, clock.NewManual(testStart), tc.method).NewAuthRequest(context.Background())
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%s with %v listed: %v", tc.method, tc.listed, err)
+		case !tc.ok && (err == nil || !strings.Contains(err.Error(), "KLARNA_TOKEN_AUTH") || !strings.Contains(err.Error(), tc.method)):
+			t.Errorf("%s with %v listed: %v; want a discovery error naming KLARNA_TOKEN_AUTH and the method", tc.method, tc.listed, err)
+		}
 	}
 }
 

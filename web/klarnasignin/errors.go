@@ -43,9 +43,10 @@ type Error struct {
 type refusal int
 
 const (
-	accepted   refusal = iota
-	badIDToken         // the ID token did not verify
-	badTokens          // a token response the shop cannot use
+	accepted        refusal = iota
+	badIDToken              // the ID token did not verify
+	badTokens               // a token response the shop cannot use
+	keysUnavailable         // the ID token could not be checked: the issuer's keys could not be fetched
 )
 
 func (e *Error) Error() string {
@@ -55,6 +56,8 @@ func (e *Error) Error() string {
 		s += "ID token did not verify"
 	case e.refused == badTokens:
 		s += "unusable token response"
+	case e.refused == keysUnavailable:
+		s += "ID token not checked: the issuer's signing keys could not be fetched"
 	case e.Answered:
 		s += fmt.Sprintf("HTTP %d %s", e.Status, e.Code)
 		if e.Description != "" {
@@ -80,6 +83,17 @@ func (e *Error) Unwrap() error { return e.err }
 func InvalidIDToken(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.refused == badIDToken
+}
+
+// IDTokenUnchecked reports an answer whose ID token could not be checked
+// because the issuer's signing keys (its JWKS) could not be fetched: a
+// failure of the moment, which says nothing against the token. A sign-in
+// can be started again. A refresh that reports it has returned the new
+// tokens with it (see Refresh): the refresh token is spent, so they must be
+// kept, and the grant goes on.
+func IDTokenUnchecked(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.refused == keysUnavailable
 }
 
 // InvalidGrant reports that Klarna ended the grant a refresh token belongs

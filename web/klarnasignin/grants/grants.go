@@ -393,6 +393,13 @@ func (g *Keeper) refresh(ctx context.Context, userID int64, gr db.KlarnaGrant) (
 	cancel()
 	switch {
 	case err == nil:
+	case klarnasignin.IDTokenUnchecked(err):
+		// Klarna issued new tokens and spent the old refresh token; only the
+		// issuer's keys could not be fetched to check the ID token. Keep the
+		// tokens (the grant goes on) and nothing of the ID token: the grant's
+		// identity is the sign-in's (see klarnasignin.Client.Refresh).
+		g.cfg.Log.Warn("klarnasignin: keeping refreshed tokens whose ID token could not be checked now; its claims are not used",
+			"user_id", userID, "error", err)
 	case klarnasignin.InvalidGrant(err), klarnasignin.OutcomeUnknown(err), klarnasignin.InvalidIDToken(err):
 		kill(err.Error())
 		g.cfg.Log.Warn("klarnasignin: grant ended; the customer must sign in with Klarna again", "user_id", userID, "error", err)

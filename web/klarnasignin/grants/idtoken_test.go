@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,4 +179,65 @@ func TestRefreshThroughTheForgerUnchangedIsAccepted(t *testing.T) {
 	if s := w.storedRefresh(uid); s == "" || s == first.RefreshToken.Reveal() {
 		t.Fatal("the grant was not rotated")
 	}
+}
+
+// failingJWKS answers the first fails fetches of the issuer's JWKS with 503
+// and passes everything else on: a key endpoint that is down for a moment.
+type failingJWKS struct {
+	next  http.RoundTripper
+	fails *atomic.Int32
+}
+
+func (f failingJWKS) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/jwks.json") && f.fails.Add(-1) >= 0 {
+		return &http.Response{StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable", Proto: "HTTP/1.1",
+			ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("down")), Request: r}, nil
+	}
+	return f.next.RoundTrip(r)
+}
+
+// A refresh whose ID token cannot be checked because the issuer's JWKS
+// could not be fetched (here: once) says nothing against the token. Klarna
+// spent the old refresh token and issued new ones: the grant must not end.
+// The new tokens are stored and the access token used, nothing is revoked,
+// and the next refresh, with the keys back, checks its ID token as ever.
+func TestRefreshWhileTheJWKSFailsKeepsTheGrant(t *testing.T) {
+	w := newWorld(t)
+	uid, first := w.signIn("anna.schmidt@example.com")
+	fails := &atomic.Int32{}
+	fails.Store(1)
+	c := klarnasignin.New(klarnasignin.Config{
+		Issuer: w.issuer(), ClientID: testClientID, ClientSecret: secret.New(testClientSecret),
+		RedirectURL: "http://shop.test/auth/klarna/callback", Clock: w.sb.State.Clock,
+		HTTP: &http.Client{Timeout: 5 * time.Second, Transport: failingJWKS{next: http.DefaultTransport, fails: fails}},
+	})
+	w.grants = grants.New(grants.Config{Client: c, Store: w.store, Box: w.box, Wall: w.wall})
+	w.sb.State.Clock.Advance(6 * time.Minute)
+
+	at, err := w.grants.AccessToken(context.Background(), uid)
+	if err != nil || !w.recognised(at) {
+		t.Fatalf("refresh while the JWKS failed: %v; want the new access token", err)
+	}
+	if fails.Load() == 1 {
+		t.Fatal("the JWKS was not asked: the test did not test anything")
+	}
+	if n := w.calls("klarna.revoke"); n != 0 {
+		t.Errorf("%d revocations, want none: the new tokens are good", n)
+	}
+	second := w.storedRefresh(uid)
+	if second == "" || second == first.RefreshToken.Reveal() {
+		t.Fatalf("stored refresh token %q, want the new one", second)
+	}
+	if st, err := w.grants.Status(context.Background(), uid); err != nil || !st.Connected || st.SignInAgain {
+		t.Fatalf("status %+v %v, want connected", st, err)
+	}
+
+	w.sb.State.Clock.Advance(6 * time.Minute) // the keys answer again
+	if at, err := w.grants.AccessToken(context.Background(), uid); err != nil || !w.recognised(at) {
+		t.Fatalf("the next refresh: %v", err)
+	}
+	if s := w.storedRefresh(uid); s == "" || s == second {
+		t.Fatal("the grant was not rotated by the next refresh")
+	}
+	w.wantRefreshes(2, "one per expiry")
 }

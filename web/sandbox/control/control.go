@@ -1,10 +1,12 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -29,6 +31,11 @@ type fault struct {
 	// answer, as when a timeout or a dropped connection hits after the
 	// provider did the work.
 	LoseAnswer bool `json:"lose_answer,omitempty"`
+	// CommitLate: the delay is waited in full even when the caller hangs up
+	// meanwhile, and the operation then runs, as a slow provider carries
+	// out a request its caller gave up on. Without it a caller hanging up
+	// during the delay ends the call there, and the operation never runs.
+	CommitLate bool `json:"commit_late,omitempty"`
 }
 
 // State is the sandbox's clock, settings, faults and counts. Safe for
@@ -132,8 +139,17 @@ func (s *State) Hit(w http.ResponseWriter, r *http.Request, op string) bool {
 	}
 	s.mu.Unlock()
 
-	if f.Delay > 0 {
-		// A real wait: a fault's delay exists to exercise the caller's timeouts.
+	switch {
+	case f.Delay > 0 && f.CommitLate:
+		// A real wait, whatever the caller does; then the operation runs
+		// (its answer goes nowhere if the caller is gone).
+		_ = sleep(context.WithoutCancel(r.Context()), time.Duration(f.Delay))
+	case f.Delay > 0:
+		// A real wait: a fault's delay exists to exercise the caller's
+		// timeouts. net/http notices a caller hanging up only once the
+		// request body is read, so it is read first: otherwise a POST's
+		// operation would run after its caller gave up.
+		bufferBody(r)
 		if sleep(r.Context(), time.Duration(f.Delay)) != nil {
 			return true
 		}
@@ -263,6 +279,7 @@ func (s *State) postFault(w http.ResponseWriter, r *http.Request) {
 		Times      *int     `json:"times"`
 		Delay      Duration `json:"delay"`
 		LoseAnswer bool     `json:"lose_answer"`
+		CommitLate bool     `json:"commit_late"`
 	}
 	if err := decodeJSON(r, &body); err != nil {
 		writeProblem(w, http.StatusBadRequest, err.Error())
@@ -287,9 +304,12 @@ func (s *State) postFault(w http.ResponseWriter, r *http.Request) {
 	case body.LoseAnswer && body.Status != 0:
 		writeProblem(w, http.StatusBadRequest, `"lose_answer" runs the operation and drops its answer: give no "status" with it`)
 		return
+	case body.CommitLate && (body.Status != 0 || body.Delay <= 0):
+		writeProblem(w, http.StatusBadRequest, `"commit_late" runs the operation after its "delay" even when the caller has hung up: give a "delay" and no "status" with it`)
+		return
 	}
 	s.mu.Lock()
-	s.faults[body.Operation] = &fault{Status: body.Status, Times: times, Delay: body.Delay, LoseAnswer: body.LoseAnswer}
+	s.faults[body.Operation] = &fault{Status: body.Status, Times: times, Delay: body.Delay, LoseAnswer: body.LoseAnswer, CommitLate: body.CommitLate}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, s.View())
 }
@@ -347,6 +367,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // own, so it has its own shape: {"error": "..."}.
 func writeProblem(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// bufferBody reads r's body (up to 1 MiB) ahead of the handler, which reads
+// the same bytes from r.Body afterwards.
+func bufferBody(r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), r.Body), r.Body}
 }
 
 // sleep waits d on a real timer unless ctx ends first.

@@ -434,3 +434,66 @@ func TestRequestsSaveThePartsTheyReach(t *testing.T) {
 		t.Fatalf("after a restart a=%d b=%d, want 3 and 1 (before: %d %d)", a2.n, b2.n, a.n, b.n)
 	}
 }
+
+// slowOp serves demo.op as a POST with a body and reports on ran whether
+// the operation ran (true) or Hit ended the call (false).
+func slowOp(t *testing.T) (*httptest.Server, chan bool) {
+	st, srv, _ := newServer(t)
+	ran := make(chan bool, 1)
+	mux := http.NewServeMux()
+	st.Routes(mux)
+	mux.HandleFunc("POST /demo/op", func(w http.ResponseWriter, r *http.Request) {
+		if st.Hit(w, r, "demo.op") {
+			ran <- false
+			return
+		}
+		var body map[string]any
+		ran <- json.NewDecoder(r.Body).Decode(&body) == nil && body["a"] == 1.0
+	})
+	srv.Config.Handler = st.Wrap(mux)
+	return srv, ran
+}
+
+// hangUp posts a body to demo.op and gives up after 20ms.
+func hangUp(t *testing.T, srv *httptest.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/demo/op", strings.NewReader(`{"a": 1}`))
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatal("the delayed call answered before the caller gave up")
+	}
+}
+
+// A caller that hangs up during a delay ends the call: the operation does
+// not run, also for a POST whose body the handler has not read yet (net/http
+// notices the hang-up only once the body is read).
+func TestADelayedOperationDoesNotRunAfterItsCallerHungUp(t *testing.T) {
+	srv, ran := slowOp(t)
+	post(t, srv.URL+"/control/faults", `{"operation": "demo.op", "delay": "300ms"}`)
+	hangUp(t, srv)
+	if <-ran {
+		t.Fatal("the operation ran after its caller hung up")
+	}
+}
+
+// commit_late: the operation runs after the delay although its caller hung
+// up, with the body it was sent, as a slow provider commits a request its
+// caller gave up on.
+func TestCommitLateRunsTheOperationAfterItsCallerHungUp(t *testing.T) {
+	srv, ran := slowOp(t)
+	res, v := post(t, srv.URL+"/control/faults", `{"operation": "demo.op", "delay": "300ms", "commit_late": true}`)
+	if res.StatusCode != http.StatusOK || !strings.Contains(fmt.Sprint(v["faults"]), "commit_late:true") {
+		t.Fatalf("commit_late fault: %d %v", res.StatusCode, v)
+	}
+	hangUp(t, srv)
+	if !<-ran {
+		t.Fatal("the operation did not run (with its body) after its caller hung up")
+	}
+	for _, body := range []string{`{"operation": "demo.op", "commit_late": true}`, `{"operation": "demo.op", "delay": "1s", "status": 503, "commit_late": true}`} {
+		if res, _ := post(t, srv.URL+"/control/faults", body); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", body, res.StatusCode)
+		}
+	}
+}

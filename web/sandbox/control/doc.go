@@ -14,7 +14,7 @@
 //	POST   /control/reset              every setting, fault, count and stored object back to the start
 //	POST   /control/settings           {"name": value, ...}: change settings (see Settings); answers the new state
 //	POST   /control/clock              {"advance": "10m"}: move the sandbox clock on; every token ages by that much
-//	POST   /control/faults             {"operation", "status", "times", "delay", "lose_answer"}
+//	POST   /control/faults             {"operation", "status", "times", "delay", "lose_answer", "commit_late"}
 //	DELETE /control/faults/{operation} drop the operation's pending faults; answers the new state
 //
 // The control API is for tools, tests and people at a terminal, never for a
@@ -26,7 +26,12 @@
 // A fault makes the next times calls of an operation wait delay, then fail
 // with status in that provider's own error shape (status 0: the delay only;
 // lose_answer: the operation runs, then the connection closes with no answer,
-// as when a timeout hits after the provider did the work). Operation names
+// as when a timeout hits after the provider did the work). A caller that
+// hangs up during the delay ends the call there: the operation never runs.
+// With commit_late (a delay, no status) the delay is waited in full and the
+// operation runs even after its caller hung up, as a slow provider commits a
+// request whose caller timed out; the answer then reaches nobody, or the
+// caller if it is still there. Operation names
 // are "<provider>.<operation>": klarna.create_order, klarna.token_code,
 // klarna.token_refresh, vipps.accesstoken, altpay.checkout_payment and the
 // others each provider package declares.

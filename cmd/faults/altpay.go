@@ -31,7 +31,7 @@ func (altpayFlow) operations() []operation {
 	return []operation{
 		{name: "altpay.oauth_token", step: altpayCheckoutStep, prepare: expireToken},
 		{name: "altpay.create_customer", step: altpayCheckoutStep},
-		{name: "altpay.create_invoice", step: altpayCheckoutStep},
+		{name: "altpay.create_invoice", step: altpayCheckoutStep, sentOnce: true},
 		{name: "altpay.checkout_auth_init", step: altpayTokenStep},
 		{name: "altpay.get_invoice", step: altpayConfirmStep},
 	}

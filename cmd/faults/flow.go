@@ -36,6 +36,12 @@ type flow interface {
 type operation struct {
 	name string
 	step int // index into the flow's steps
+	// sentOnce: the operation is not idempotent, so the shop sends it once
+	// and, after a 503 or no answer, looks for what it made instead of
+	// sending it again (Alternative Payments' POST /invoices). A 503 is then
+	// not ridden out by retries: the customer is told the shop is confirming
+	// until it knows, and exactly one object must come of it.
+	sentOnce bool
 	// prepare runs before the fault is armed, so that the step does call the
 	// operation (a shared token cached by the shop must have expired).
 	prepare func(ctx context.Context, l *lane) error

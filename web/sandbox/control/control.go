@@ -46,6 +46,7 @@ type State struct {
 
 	mu         sync.Mutex
 	settings   Settings
+	keys       map[string]struct{} // op and idempotency key of the calls since the reset (seenKey)
 	faults     map[string]*fault
 	calls      map[string]int
 	operations map[string]bool
@@ -127,17 +128,34 @@ func (s *State) Hit(w http.ResponseWriter, r *http.Request, op string) bool {
 	}
 	s.calls[op]++
 	var f fault
+	faulted := false
 	if q := s.faults[op]; q != nil {
-		f = *q
+		f, faulted = *q, true
 		if q.Times--; q.Times <= 0 {
 			delete(s.faults, op)
 		}
 	}
+	key := idempotencyKey(r.Header)
+	again := key != "" && s.seenKey(op, key)
 	shape, ok := s.shapes[op]
 	if !ok {
 		shape = s.shapes[strings.SplitN(op, ".", 2)[0]]
 	}
 	s.mu.Unlock()
+
+	// The sandbox's side of the story, at INFO: a retry the caller's own log
+	// may not show (Go's HTTP client and browsers resend a request carrying
+	// an Idempotency-Key on a reused connection without a word), and each
+	// fault as it hits.
+	log := s.logger()
+	if again {
+		log.InfoContext(r.Context(), "sandbox: the same idempotency key again: a retry of an earlier call",
+			"operation", op, "idempotency_key", key)
+	}
+	if faulted {
+		log.InfoContext(r.Context(), "sandbox: fault applied", "operation", op, "status", f.Status,
+			"delay", time.Duration(f.Delay), "lose_answer", f.LoseAnswer, "commit_late", f.CommitLate)
+	}
 
 	switch {
 	case f.Delay > 0 && f.CommitLate:
@@ -173,6 +191,45 @@ func (s *State) Hit(w http.ResponseWriter, r *http.Request, op string) bool {
 	return true
 }
 
+// idempotencyKey is the request's idempotency key, under the header name
+// its provider uses.
+func idempotencyKey(h http.Header) string {
+	for _, name := range []string{"Idempotency-Key", "Klarna-Idempotency-Key"} {
+		if v := h.Get(name); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// maxKeys bounds the idempotency keys seenKey remembers; past it the memory
+// starts over (a missed "again" line is all that is lost).
+const maxKeys = 10000
+
+// seenKey reports whether op was called with key before (since the last
+// reset), and remembers it. Callers hold s.mu.
+func (s *State) seenKey(op, key string) bool {
+	k := op + "\x00" + key
+	if _, ok := s.keys[k]; ok {
+		return true
+	}
+	if s.keys == nil || len(s.keys) >= maxKeys {
+		s.keys = map[string]struct{}{}
+	}
+	s.keys[k] = struct{}{}
+	return false
+}
+
+// logger is the sandbox's log (discarded until persistence set it).
+func (s *State) logger() *slog.Logger {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	if s.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.log
+}
+
 // Calls returns how many times op was called since the last reset.
 func (s *State) Calls(op string) int {
 	s.mu.Lock()
@@ -186,6 +243,7 @@ func (s *State) Reset() {
 	s.mu.Lock()
 	s.settings = DefaultSettings()
 	s.faults = map[string]*fault{}
+	s.keys = nil
 	s.calls = map[string]int{}
 	resets := append([]func(){}, s.resets...)
 	s.mu.Unlock()

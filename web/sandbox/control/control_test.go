@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -495,5 +496,46 @@ func TestCommitLateRunsTheOperationAfterItsCallerHungUp(t *testing.T) {
 		if res, _ := post(t, srv.URL+"/control/faults", body); res.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: %d, want 400", body, res.StatusCode)
 		}
+	}
+}
+
+// The sandbox's log tells what the caller's may not: a call repeated with
+// the same idempotency key (a retry), and each fault as it hits.
+func TestTheLogTellsRetriesAndFaults(t *testing.T) {
+	st := New(Config{}, nil)
+	var logs bytes.Buffer
+	st.log = slog.New(slog.NewTextHandler(&logs, nil))
+	st.Operations("demo.op")
+	mux := http.NewServeMux()
+	st.Routes(mux)
+	mux.HandleFunc("POST /demo/op", func(w http.ResponseWriter, r *http.Request) {
+		if st.Hit(w, r, "demo.op") {
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	})
+	srv := httptest.NewServer(st.Wrap(mux))
+	t.Cleanup(srv.Close)
+	call := func(key string) {
+		req, _ := http.NewRequest("POST", srv.URL+"/demo/op", strings.NewReader(`{}`))
+		req.Header.Set("Idempotency-Key", key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	if res, body := post(t, srv.URL+"/control/faults", `{"operation": "demo.op", "status": 503}`); res.StatusCode != 200 {
+		t.Fatalf("fault: %d %v", res.StatusCode, body)
+	}
+	call("key-1") // the 503
+	call("key-1") // its retry
+	call("key-2")
+	log := logs.String()
+	if strings.Count(log, "fault applied") != 1 || !strings.Contains(log, "status=503") {
+		t.Errorf("the fault is not logged once:\n%s", log)
+	}
+	if strings.Count(log, "the same idempotency key again") != 1 || !strings.Contains(log, "idempotency_key=key-1") {
+		t.Errorf("the retry is not logged once:\n%s", log)
 	}
 }

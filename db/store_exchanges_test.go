@@ -114,3 +114,23 @@ func TestPruneExchangesByAgeAndWithTheirOrder(t *testing.T) {
 		t.Errorf("%d exchanges left after their order was deleted", count)
 	}
 }
+
+// BenchmarkRecordExchange is one stored exchange of a typical size: what a
+// synchronous recorder would add to every provider call (the recorder
+// stores on its own goroutine instead).
+func BenchmarkRecordExchange(b *testing.B) {
+	s := db.NewStore(dbtest.Open(b), nil)
+	o, err := s.CreateOrder(b.Context(), db.NewOrder{GuestID: "g", Provider: db.ProviderVipps, Market: "de", Currency: "EUR",
+		Lines: []db.OrderLine{sencha}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := db.Exchange{StartedAt: time.Now(), OrderID: o.ID, Provider: "vipps", Operation: "get_payment", Method: "GET",
+		URL: "http://sb/vipps/epayment/v1/payments/r", Status: 200, ReqHeaders: http.Header{"Authorization": {"Bearer [redacted]"}},
+		RespHeaders: http.Header{"Content-Type": {"application/json"}}, RespBody: string(make([]byte, 1500))}
+	for b.Loop() {
+		if err := s.RecordExchange(b.Context(), x); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

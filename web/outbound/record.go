@@ -165,6 +165,10 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	}
 }
 
+// Dropped is how many exchanges were not recorded because the writer was
+// behind.
+func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
+
 // Close stores what is waiting and stops the writer; later exchanges are
 // not recorded.
 func (r *Recorder) Close() {

@@ -22,7 +22,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -260,98 +259,152 @@ func (r *ruleset) body(b []byte, contentType string) []byte {
 	return []byte(r.text(string(b)))
 }
 
-// jsonBody rewrites a JSON body token by token, keeping the fields' order
-// (a reader compares it with the provider's documentation) but not the
-// spacing: secret fields' values are tagged, other strings checked for token
-// shapes and, when URLs, for named query parameters. ok is false when the
-// body does not parse.
+// jsonBody redacts a JSON body in place: secret fields' values (a string,
+// a number, or everything inside an object or array) are tagged, other
+// strings checked for token shapes and, when URLs, for named query
+// parameters. Everything else, the fields' order and the spacing included,
+// is kept byte for byte, so the body reads as the provider's documentation
+// shows it. ok is false when the body is not valid JSON.
 func (r *ruleset) jsonBody(b []byte) (_ []byte, ok bool) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	type frame struct {
-		object bool
-		n      int    // tokens written in it: keys and values
-		key    string // the current field's name
-		secret bool   // everything inside is a secret field's value
-	}
-	var stack []frame
-	var out bytes.Buffer
-	top := 0 // top-level values written (a stream may hold several)
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, false
-		}
-		inSecret := false
-		if len(stack) > 0 {
-			f := &stack[len(stack)-1]
-			if d, isDelim := tok.(json.Delim); isDelim && (d == '}' || d == ']') {
-				stack = stack[:len(stack)-1]
-				out.WriteByte(byte(d))
-				continue
-			}
-			if f.object && f.n%2 == 0 { // a key
-				if f.n > 0 {
-					out.WriteByte(',')
-				}
-				f.key, _ = tok.(string)
-				writeJSONString(&out, f.key)
-				out.WriteByte(':')
-				f.n++
-				continue
-			}
-			if !f.object && f.n > 0 {
-				out.WriteByte(',')
-			}
-			f.n++
-			inSecret = f.secret || (f.object && r.json[strings.ToLower(f.key)])
-		} else {
-			if top > 0 {
-				out.WriteByte('\n')
-			}
-			top++
-		}
-		switch v := tok.(type) {
-		case json.Delim:
-			out.WriteByte(byte(v))
-			stack = append(stack, frame{object: v == '{', secret: inSecret})
-		case string:
-			switch {
-			case inSecret:
-				writeJSONString(&out, markIfSet(v))
-			case strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://"):
-				writeJSONString(&out, r.url(v, ""))
-			default:
-				writeJSONString(&out, shapes(v))
-			}
-		case json.Number:
-			if inSecret {
-				writeJSONString(&out, Mark(v.String()))
-			} else {
-				out.WriteString(v.String())
-			}
-		case bool:
-			fmt.Fprint(&out, v)
-		case nil:
-			out.WriteString("null")
-		}
-	}
-	if len(stack) > 0 {
+	if !json.Valid(b) {
 		return nil, false
 	}
-	return out.Bytes(), true
+	type frame struct {
+		object bool
+		secret bool // a secret field's value: everything inside is secret
+	}
+	var (
+		stack  []frame
+		out    []byte // nil until the first change
+		copied int    // b[:copied] is in out
+		key    []byte // the current object's last key, unquoted
+		atKey  bool   // the next string in an object is a key
+	)
+	replace := func(from, to int, with []byte) {
+		out = append(append(out, b[copied:from]...), with...)
+		copied = to
+	}
+	inSecret := func() bool {
+		if len(stack) == 0 {
+			return false
+		}
+		f := stack[len(stack)-1]
+		return f.secret || (f.object && r.jsonField(key))
+	}
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '{' || c == '[':
+			stack = append(stack, frame{object: c == '{', secret: inSecret()})
+			atKey = c == '{'
+		case c == '}' || c == ']':
+			stack = stack[:len(stack)-1]
+			atKey = false
+		case c == ',':
+			atKey = len(stack) > 0 && stack[len(stack)-1].object
+		case c == '"':
+			end := stringEnd(b, i)
+			lit := b[i : end+1]
+			if atKey {
+				key = lit[1 : len(lit)-1]
+				if bytes.IndexByte(key, '\\') >= 0 {
+					key = []byte(unquoteLiteral(lit))
+				}
+				atKey = false
+			} else if secret := inSecret(); secret || mayChange(lit) {
+				// Most strings hold nothing to redact and are not decoded.
+				if v, changed := r.jsonString(unquoteLiteral(lit), secret); changed {
+					replace(i, end+1, quote(v))
+				}
+			}
+			i = end
+		case c == '-' || (c >= '0' && c <= '9'):
+			end := i
+			for end+1 < len(b) && strings.IndexByte("+-.eE0123456789", b[end+1]) >= 0 {
+				end++
+			}
+			if inSecret() {
+				replace(i, end+1, quote(Mark(string(b[i:end+1]))))
+			}
+			i = end
+		}
+	}
+	if out == nil {
+		return b, true
+	}
+	return append(out, b[copied:]...), true
 }
 
-func writeJSONString(b *bytes.Buffer, s string) {
-	enc, _ := json.Marshal(s)
-	// json.Marshal escapes <, > and & for HTML; the body is shown as text.
-	enc = bytes.ReplaceAll(enc, []byte(`\u003c`), []byte("<"))
-	enc = bytes.ReplaceAll(enc, []byte(`\u003e`), []byte(">"))
-	enc = bytes.ReplaceAll(enc, []byte(`\u0026`), []byte("&"))
-	b.Write(enc)
+// jsonField reports whether a JSON field of this name is secret, without
+// allocating for the common short name.
+func (r *ruleset) jsonField(name []byte) bool {
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return r.json[strings.ToLower(string(name))]
+	}
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return r.json[string(buf[:len(name)])]
+}
+
+// mayChange is a cheap test that a JSON string literal may need redacting
+// when it is not a secret field's: a URL, an escape, or a token shape.
+func mayChange(lit []byte) bool {
+	return bytes.Contains(lit, []byte("http")) || bytes.IndexByte(lit, '\\') >= 0 || maybeShape(string(lit))
+}
+
+// jsonString redacts one string value of a JSON body.
+func (r *ruleset) jsonString(v string, secret bool) (string, bool) {
+	switch {
+	case secret:
+		return markIfSet(v), v != ""
+	case strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://"):
+		if !strings.ContainsAny(v, "?#@") && !maybeShape(v) {
+			return v, false
+		}
+		rv := r.url(v, "")
+		return rv, rv != v
+	default:
+		sv := shapes(v)
+		return sv, sv != v
+	}
+}
+
+// stringEnd returns the index of the quote that ends the JSON string
+// starting at b[start] (the body is valid JSON).
+func stringEnd(b []byte, start int) int {
+	for i := start + 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return len(b) - 1
+}
+
+// unquoteLiteral decodes a JSON string literal, quotes included.
+func unquoteLiteral(lit []byte) string {
+	if bytes.IndexByte(lit, '\\') < 0 {
+		return string(lit[1 : len(lit)-1])
+	}
+	var s string
+	_ = json.Unmarshal(lit, &s)
+	return s
+}
+
+// quote encodes s as a JSON string, without json.Marshal's HTML escapes
+// (the body is shown as text).
+func quote(s string) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // text redacts a body that is neither valid JSON nor a form (an HTML error
@@ -408,8 +461,18 @@ var (
 	}
 )
 
+// maybeShape is a cheap test that s may hold a token shape: most text
+// holds none, and the regular expressions are not run on it.
+func maybeShape(s string) bool {
+	return strings.Contains(s, "eyJ") || strings.Contains(s, "krn:") || strings.Contains(s, "ory_") ||
+		strings.Contains(s, "earer") || strings.Contains(s, "EARER") || strings.Contains(s, "asic") || strings.Contains(s, "ASIC")
+}
+
 // shapes tags the token shapes in s.
 func shapes(s string) string {
+	if !maybeShape(s) {
+		return s
+	}
 	for i, re := range tokenShapes {
 		if i == 0 {
 			s = re.ReplaceAllStringFunc(s, func(m string) string {

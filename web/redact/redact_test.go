@@ -124,8 +124,9 @@ func TestJSONBodiesNested(t *testing.T) {
 	}
 }
 
+// Unknown JSON is kept byte for byte, spacing and escapes included.
 func TestUnknownJSONStaysAsIs(t *testing.T) {
-	body := `{"b":1,"a":[true,false,null,1.50,"x<y&z"],"nested":{"deep":{"deeper":"value"}}}`
+	body := "{\n  \"b\": 1,\"a\":[true, false,null,1.50e3,\"x<y&z \\\"q\\\" \\u00e9\"],\n  \"nested\":{\"deep\":{\"deeper\":\"value\"}}}"
 	x := Redact("altpay", Exchange{RespHeader: http.Header{"Content-Type": {"application/json; charset=utf-8"}}, RespBody: []byte(body)})
 	if string(x.RespBody) != body {
 		t.Errorf("got  %s\nwant %s", x.RespBody, body)

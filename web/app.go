@@ -149,6 +149,7 @@ func (a *App) RunBackground(ctx context.Context) {
 	wg.Go(func() { a.klarnaSignIn.sweep(ctx) })
 	wg.Go(func() { a.altpay.sweep(ctx) })
 	wg.Go(func() { a.every(ctx, "release", releaseEvery, func(ctx context.Context) { a.releaseClosed(ctx, 0) }) })
+	wg.Go(func() { a.every(ctx, "exchanges", exchangesPruneEvery, a.pruneExchanges) })
 	wg.Wait()
 	a.work.stop()
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"refshop/db"
+	"refshop/web/outbound"
 )
 
 const (
@@ -48,7 +49,7 @@ func (a *App) releaseClosed(ctx context.Context, cartID int64) {
 		if !ok {
 			continue
 		}
-		if err := f.release(ctx, o); err != nil {
+		if err := f.release(outbound.WithOrder(ctx, o.ID), o); err != nil {
 			a.Log.Warn("releasing a closed attempt at its provider; will try again", "order", o.PublicID,
 				"provider", o.Provider, "error", err)
 			continue

@@ -15,7 +15,7 @@ package web
 //   - When the deadline passes first, awaitProvider returns errConfirming and
 //     the handler answers with the attempt's stored state (the order page:
 //     "We are still confirming ...", reloading itself) while the work goes on.
-//   - Work is keyed by what it does to which attempt ("vipps.create:12"): a
+//   - Work is keyed by what it does to which attempt ("vipps.create:order:12"): a
 //     second request for the same key, a repeated form post or the order page
 //     polling, joins the running work instead of starting it again.
 //   - RunBackground waits for running work when it stops, so cmd/shop closes
@@ -114,7 +114,9 @@ func (w *providerWork) start(parent context.Context, key string, work func(conte
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), detachedWorkLimit)
+		// The order or account the key names is what the work's provider
+		// calls are recorded under (exchanges.go).
+		ctx, cancel := context.WithTimeout(withSubject(context.WithoutCancel(parent), key), detachedWorkLimit)
 		defer cancel()
 		val, err := runRecovered(ctx, work)
 		if err != nil && !errors.Is(err, errConfirming) {
@@ -204,8 +206,13 @@ func awaitProvider[T any](a *App, c echo.Context, key string, work func(context.
 }
 
 // workKey names the provider work op (e.g. "vipps.create") does for the
-// payment attempt orderID.
-func workKey(op string, orderID int64) string { return fmt.Sprintf("%s:%d", op, orderID) }
+// payment attempt orderID: "vipps.create:order:12". The work's provider
+// calls are recorded under the order (workSubject).
+func workKey(op string, orderID int64) string { return fmt.Sprintf("%s:order:%d", op, orderID) }
+
+// userWorkKey names the provider work op does for the account userID:
+// "klarnasignin.disconnect:eu:user:7".
+func userWorkKey(op string, userID int64) string { return fmt.Sprintf("%s:user:%d", op, userID) }
 
 // providerDeadline is Deps.ProviderDeadline or its default.
 func (a *App) providerDeadline() time.Duration {

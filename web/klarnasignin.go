@@ -42,7 +42,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -528,7 +527,7 @@ func (f *klarnaSignInFlow) disconnect(c echo.Context) error {
 			views.KlarnaSignInAction{Label: "Back to your account", Href: "/account"})
 	}
 	uid, kr := u.ID, f.formRegion(c)
-	_, err := awaitProvider(a, c, fmt.Sprintf("klarnasignin.disconnect:%s:user:%d", kr.region, uid), func(ctx context.Context) (struct{}, error) {
+	_, err := awaitProvider(a, c, userWorkKey("klarnasignin.disconnect:"+string(kr.region), uid), func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, kr.grants.Disconnect(ctx, uid)
 	})
 	if errors.Is(err, errConfirming) {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"refshop/db"
+	"refshop/web/outbound"
 )
 
 // every runs pass at once, then every interval until ctx ends: the loop of
@@ -58,7 +59,8 @@ func (a *App) sweepPass(ctx context.Context, s sweeper) {
 		if err != nil {
 			continue
 		}
-		if err = s.settle(ctx, o); err == nil || ctx.Err() != nil {
+		// The order's provider calls are recorded under it (exchanges.go).
+		if err = s.settle(outbound.WithOrder(ctx, o.ID), o); err == nil || ctx.Err() != nil {
 			continue
 		}
 		tries, attrs, ferr := s.failed(ctx, o)

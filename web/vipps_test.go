@@ -1193,7 +1193,7 @@ func TestVippsCheckoutInAnotherCurrencyThanTheSalesUnitsIsRefusedCalmly(t *testi
 // Every provider call's log line names the shop request that caused it, so
 // a call can be tied to the page a customer saw (its X-Request-Id).
 func TestProviderCallsNameTheShopRequest(t *testing.T) {
-	v := newVippsShopWith(t, func(d *Deps) { d.HTTP = outbound.NewClient(d.Log, 10*time.Second) }) // as cmd/shop
+	v := newVippsShopWith(t, func(d *Deps) { d.HTTP = outbound.NewClient(d.Log, 10*time.Second, nil) }) // as cmd/shop
 	b := v.browser(t)
 	b.post("/cart/items", url.Values{"product_id": {"sencha"}, "quantity": {"1"}})
 	p := b.post("/checkout/vipps", nil)

@@ -82,9 +82,14 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		providerClock = sb.State.Clock
 	}
 
+	// Every provider exchange is recorded, redacted, into the database with
+	// its order or account (web/exchanges.go). Closed (what waits is
+	// written) after the background work, before the database.
+	recorder := outbound.NewRecorder(web.ExchangeSink(store), log.With("component", "recorder"), shopClock.Now)
+	defer recorder.Close()
 	deps := web.Deps{
 		Config: cfg, Store: store, DB: database, Sessions: sessions, Log: log, Clock: shopClock, Box: box,
-		HTTP: outbound.NewClient(log, 20*time.Second), ProviderClock: providerClock,
+		HTTP: outbound.NewClient(log, 20*time.Second, recorder), ProviderClock: providerClock,
 	}
 	// One client per provider for the whole process: each holds its shared
 	// token (Vipps's access token, Alternative Payments' OAuth token, ...).

@@ -110,7 +110,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	}
 	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "altpay", Name: cl.op, Path: cl.tmpl})
 	reauthed := false
-	err := outbound.Retry(ctx, c.retry, func(attempt int) (bool, error) {
+	err := outbound.Retry(ctx, c.retry, func(ctx context.Context, attempt int) (bool, error) {
 		for {
 			tok, err := c.tokens.Token(ctx)
 			if err != nil {

@@ -84,7 +84,7 @@ func (d *docServer) sent(path string) []sent {
 
 func (d *docServer) client() *altpay.Client {
 	return altpay.New(altpay.Config{BaseURL: d.srv.URL, ClientID: "client-1", ClientSecret: secret.New("s3cret"),
-		HTTP:  outbound.NewClient(slog.New(slog.DiscardHandler), 5*time.Second),
+		HTTP:  outbound.NewClient(slog.New(slog.DiscardHandler), 5*time.Second, nil),
 		Clock: clock.NewManual(time.Unix(1703900000, 0)),
 		Sleep: func(context.Context, time.Duration) error { return nil }})
 }

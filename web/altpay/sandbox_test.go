@@ -46,7 +46,7 @@ func (w *world) client(secretValue string) *altpay.Client {
 	log := slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var mu sync.Mutex
 	return altpay.New(altpay.Config{BaseURL: w.sb.URL + "/altpay", ClientID: sbClientID, ClientSecret: secret.New(secretValue),
-		HTTP: outbound.NewClient(log, 5*time.Second), Clock: w.clk, Log: log,
+		HTTP: outbound.NewClient(log, 5*time.Second, nil), Clock: w.clk, Log: log,
 		Sleep: func(_ context.Context, d time.Duration) error {
 			mu.Lock()
 			*w.sleeps = append(*w.sleeps, d)
@@ -204,7 +204,7 @@ func TestNetworkErrorsAnd5xxAreRetriedWithBackoff(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
 	c3 := altpay.New(altpay.Config{BaseURL: dead.URL, ClientID: "x", ClientSecret: secret.New("y"),
-		HTTP: outbound.NewClient(slog.New(slog.DiscardHandler), time.Second), Clock: w.clk,
+		HTTP: outbound.NewClient(slog.New(slog.DiscardHandler), time.Second, nil), Clock: w.clk,
 		Sleep: func(context.Context, time.Duration) error { *w.sleeps = append(*w.sleeps, 0); return nil }})
 	_, err = c3.GetInvoice(t.Context(), "inv_1")
 	if !errors.As(err, &e) || e.Status != 0 || e.Kind != altpay.KindUnavailable || len(*w.sleeps) != 2 {

@@ -122,7 +122,7 @@ func (s *TokenSource) exchange(ctx context.Context) (secret.Secret, time.Duratio
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.c.hc)
 	ctx = outbound.WithOp(ctx, outbound.Op{Provider: "altpay", Name: opToken, Path: "/oauth/token"})
 	var t *oauth2.Token
-	err := outbound.Retry(ctx, s.c.retry, func(attempt int) (bool, error) {
+	err := outbound.Retry(ctx, s.c.retry, func(ctx context.Context, attempt int) (bool, error) {
 		var err error
 		if t, err = s.conf.Token(ctx); err != nil {
 			err = tokenError(err)

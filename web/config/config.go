@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"refshop/web/secret"
 )
@@ -30,6 +31,11 @@ type Config struct {
 	SecretKey   []byte // SHOP_SECRET_KEY; nil: generated into DataDir
 	SandboxAddr string // SANDBOX_ADDR; "" when off
 	SandboxURL  string // the sandbox's origin, derived from SandboxAddr
+
+	// ExchangeRetention is SHOP_EXCHANGE_RETENTION: how long the recorded
+	// exchanges with providers (redacted) are kept before the background
+	// prunes them.
+	ExchangeRetention time.Duration
 
 	// ClientIPHeader is SHOP_CLIENT_IP_HEADER: the header a proxy in front
 	// of the shop names the client in (X-Forwarded-For or X-Real-Ip, in Go's
@@ -100,22 +106,23 @@ type Altpay struct {
 // Sandbox defaults: the credentials the embedded sandbox accepts when the
 // variables are unset. They are not secrets; cmd/shop prints them at start.
 var Defaults = map[string]string{
-	"SHOP_ADDR":              "localhost:8080",
-	"SHOP_DATA_DIR":          "./data",
-	"SANDBOX_ADDR":           "localhost:8081",
-	"KLARNA_USERNAME":        "PK_sandbox_refshop",
-	"KLARNA_PASSWORD":        "sandbox-klarna-api-key",
-	"KLARNA_NA_USERNAME":     "PN_sandbox_refshop",
-	"KLARNA_NA_PASSWORD":     "sandbox-klarna-na-api-key",
-	"KLARNA_TOKEN_AUTH":      TokenAuthBasic,
-	"KLARNA_CLIENT_ID":       "refshop-sandbox-client",
-	"KLARNA_CLIENT_SECRET":   "sandbox-klarna-client-secret",
-	"VIPPS_CLIENT_ID":        "5f1e2c3a-7b0d-4e8f-9a6b-2c4d6e8f0a1b",
-	"VIPPS_CLIENT_SECRET":    "sandbox-vipps-client-secret==",
-	"VIPPS_SUBSCRIPTION_KEY": "0f14ebcab0ec4b29ae0cb90d91b4a84a",
-	"VIPPS_MSN":              "123456",
-	"ALTPAY_CLIENT_ID":       "refshop-sandbox-altpay",
-	"ALTPAY_CLIENT_SECRET":   "sandbox-altpay-client-secret",
+	"SHOP_ADDR":               "localhost:8080",
+	"SHOP_DATA_DIR":           "./data",
+	"SANDBOX_ADDR":            "localhost:8081",
+	"SHOP_EXCHANGE_RETENTION": "720h",
+	"KLARNA_USERNAME":         "PK_sandbox_refshop",
+	"KLARNA_PASSWORD":         "sandbox-klarna-api-key",
+	"KLARNA_NA_USERNAME":      "PN_sandbox_refshop",
+	"KLARNA_NA_PASSWORD":      "sandbox-klarna-na-api-key",
+	"KLARNA_TOKEN_AUTH":       TokenAuthBasic,
+	"KLARNA_CLIENT_ID":        "refshop-sandbox-client",
+	"KLARNA_CLIENT_SECRET":    "sandbox-klarna-client-secret",
+	"VIPPS_CLIENT_ID":         "5f1e2c3a-7b0d-4e8f-9a6b-2c4d6e8f0a1b",
+	"VIPPS_CLIENT_SECRET":     "sandbox-vipps-client-secret==",
+	"VIPPS_SUBSCRIPTION_KEY":  "0f14ebcab0ec4b29ae0cb90d91b4a84a",
+	"VIPPS_MSN":               "123456",
+	"ALTPAY_CLIENT_ID":        "refshop-sandbox-altpay",
+	"ALTPAY_CLIENT_SECRET":    "sandbox-altpay-client-secret",
 }
 
 // Load reads the configuration through getenv (os.Getenv in main).
@@ -159,6 +166,12 @@ func Load(getenv func(string) string) (Config, error) {
 		if a == c.ShopAddr {
 			bad("SANDBOX_ADDR", "must differ from SHOP_ADDR (%s): the sandbox is another origin, like the real providers", a)
 		}
+	}
+
+	if d, err := time.ParseDuration(get("SHOP_EXCHANGE_RETENTION")); err != nil || d <= 0 {
+		bad("SHOP_EXCHANGE_RETENTION", "want a positive Go duration such as 720h (30 days) or 168h, got %q", get("SHOP_EXCHANGE_RETENTION"))
+	} else {
+		c.ExchangeRetention = d
 	}
 
 	c.ClientIPHeader, c.TrustedProxies = clientIP(get("SHOP_CLIENT_IP_HEADER"), get("SHOP_TRUSTED_PROXIES"), bad)

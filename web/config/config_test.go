@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -89,6 +90,9 @@ func TestValidationNamesTheVariable(t *testing.T) {
 		"klarna na half real": {map[string]string{"KLARNA_NA_API_URL": "https://api-na.playground.klarna.com"}, "KLARNA_NA_API_URL"},
 		"klarna na no creds":  {map[string]string{"KLARNA_API_URL": "https://api.playground.klarna.com", "KLARNA_NA_API_URL": "https://api-na.playground.klarna.com", "KLARNA_LOGIN_URL": "https://login.playground.klarna.com", "KLARNA_SDK_URL": "https://x.klarnacdn.net/kp/lib/v1/api.js", "KLARNA_USERNAME": "u", "KLARNA_PASSWORD": "p", "KLARNA_CLIENT_ID": "c", "KLARNA_CLIENT_SECRET": "s"}, "KLARNA_NA_USERNAME"},
 		"bad token auth":      {map[string]string{"KLARNA_TOKEN_AUTH": "private_key_jwt"}, "KLARNA_TOKEN_AUTH"},
+		"bad retention":       {map[string]string{"SHOP_EXCHANGE_RETENTION": "30d"}, "SHOP_EXCHANGE_RETENTION"},
+		"no retention":        {map[string]string{"SHOP_EXCHANGE_RETENTION": "0s"}, "SHOP_EXCHANGE_RETENTION"},
+		"negative retention":  {map[string]string{"SHOP_EXCHANGE_RETENTION": "-1h"}, "SHOP_EXCHANGE_RETENTION"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Load(env(tc.env))
@@ -96,6 +100,15 @@ func TestValidationNamesTheVariable(t *testing.T) {
 				t.Fatalf("got %v, want an error naming %s", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestExchangeRetention(t *testing.T) {
+	if c, err := Load(env(nil)); err != nil || c.ExchangeRetention != 30*24*time.Hour {
+		t.Fatalf("default retention %v, %v; want 30 days", c.ExchangeRetention, err)
+	}
+	if c, err := Load(env(map[string]string{"SHOP_EXCHANGE_RETENTION": "168h"})); err != nil || c.ExchangeRetention != 7*24*time.Hour {
+		t.Fatalf("168h: %v, %v", c.ExchangeRetention, err)
 	}
 }
 

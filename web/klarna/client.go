@@ -199,8 +199,8 @@ func (c *Client) do(ctx context.Context, cl call) error {
 	// A try that got no answer may have done the work the next one is
 	// refused.
 	lost := false
-	last := outbound.Retry(ctx, c.retry, func(attempt int) (bool, error) {
-		retry, err := c.try(ctx, cl, payload)
+	last := outbound.Retry(ctx, c.retry, func(callCtx context.Context, attempt int) (bool, error) {
+		retry, err := c.try(callCtx, cl, payload)
 		lost = lost || Unanswered(err)
 		if err != nil && retry && attempt < c.retry.Attempts && ctx.Err() == nil {
 			c.cfg.Log.LogAttrs(ctx, slog.LevelWarn, "klarna call failed, retrying",

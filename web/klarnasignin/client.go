@@ -268,7 +268,7 @@ func (c *Client) Exchange(ctx context.Context, code, verifier, nonce string) (Id
 		return Identity{}, Tokens{}, err
 	}
 	var tok *oauth2.Token
-	err = c.retry(ctx, func() error {
+	err = c.retry(ctx, func(ctx context.Context) error {
 		var err error
 		tok, err = d.oauth.Exchange(c.ctx(ctx, opCode, d.tokenPath), code, oauth2.VerifierOption(verifier))
 		return err
@@ -430,7 +430,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken secret.Secret, sub st
 		return Tokens{}, err
 	}
 	var tok *oauth2.Token
-	err = c.retry(ctx, func() error {
+	err = c.retry(ctx, func(ctx context.Context) error {
 		// A fresh token source per try: its only job is the one refresh call.
 		src := d.oauth.TokenSource(c.ctx(ctx, opRefresh, d.tokenPath), &oauth2.Token{RefreshToken: refreshToken.Reveal()})
 		var err error
@@ -531,7 +531,7 @@ func (c *Client) call(ctx context.Context, op, endpoint string, target func(*dis
 		return &Error{Op: op, err: errors.New("the discovery document names no " + endpoint)}
 	}
 	u, _ := url.Parse(t)
-	return classify(op, c.retry(ctx, func() error {
+	return classify(op, c.retry(ctx, func(ctx context.Context) error {
 		req, err := newReq(c.ctx(ctx, op, u.Path), t)
 		if err != nil {
 			return err
@@ -553,9 +553,13 @@ func (c *Client) call(ctx context.Context, op, endpoint string, target func(*dis
 // the server answered 500 or 503 (fosite rolls its transaction back on a
 // server error). A 502 or 504 comes from a proxy that may have passed the
 // request on, and a timeout may fall after Klarna acted: neither is retried.
-func (c *Client) retry(ctx context.Context, call func() error) error {
+//
+// call gets ctx marked as one call (outbound.NewCall) and must make its
+// request with it, so the recorder numbers the tries.
+func (c *Client) retry(ctx context.Context, call func(ctx context.Context) error) error {
+	callCtx := outbound.NewCall(ctx)
 	for attempt := 0; ; attempt++ {
-		err := call()
+		err := call(callCtx)
 		if err == nil || attempt >= len(c.cfg.Backoff) || !unsent(err) {
 			return err
 		}

@@ -55,8 +55,9 @@ func RequestIDFrom(ctx context.Context) string {
 var correlationHeaders = []string{"Klarna-Correlation-Id", "Correlation-Id", "X-Correlation-Id", "Request-Id", "X-Request-Id", "traceparent"}
 
 // NewClient returns the shop's outbound HTTP client. timeout bounds each whole
-// call; 0 means 20 seconds.
-func NewClient(log *slog.Logger, timeout time.Duration) *http.Client {
+// call; 0 means 20 seconds. rec, when not nil, records every exchange
+// (Recording).
+func NewClient(log *slog.Logger, timeout time.Duration, rec *Recorder) *http.Client {
 	if timeout <= 0 {
 		timeout = 20 * time.Second
 	}
@@ -71,7 +72,7 @@ func NewClient(log *slog.Logger, timeout time.Duration) *http.Client {
 	}
 	return &http.Client{
 		Timeout:   timeout,
-		Transport: &Logging{Next: base, Log: log},
+		Transport: &Recording{Next: &Logging{Next: base, Log: log}, Rec: rec},
 		// Provider APIs answer; they do not redirect. Following a redirect could
 		// carry credentials to another host.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -17,7 +17,7 @@ func TestOneRedactedLinePerCall(t *testing.T) {
 	}))
 	defer srv.Close()
 	var logs bytes.Buffer
-	c := NewClient(slog.New(slog.NewTextHandler(&logs, nil)), 0)
+	c := NewClient(slog.New(slog.NewTextHandler(&logs, nil)), 0, nil)
 	ctx := WithOp(context.Background(), Op{Provider: "klarna", Name: "customer_token_order", Path: "/customer-token/v1/tokens/{token}/order"})
 	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/customer-token/v1/tokens/krn:secret-token-value/order?x=secret-query", nil)
 	res, err := c.Do(req)
@@ -41,7 +41,7 @@ func TestOneRedactedLinePerCall(t *testing.T) {
 
 func TestTransportErrorsAreLoggedWithoutTheirText(t *testing.T) {
 	var logs bytes.Buffer
-	c := NewClient(slog.New(slog.NewTextHandler(&logs, nil)), 0)
+	c := NewClient(slog.New(slog.NewTextHandler(&logs, nil)), 0, nil)
 	req, _ := http.NewRequest("GET", "http://127.0.0.1:1/secret-path", nil)
 	if _, err := c.Do(req); err == nil {
 		t.Fatal("want a connection error")
@@ -56,7 +56,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 		http.Redirect(w, r, "https://elsewhere.example/", http.StatusFound)
 	}))
 	defer srv.Close()
-	c := NewClient(slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), 0)
+	c := NewClient(slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), 0, nil)
 	res, err := c.Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestTheCallNamesTheShopRequestThatCausedIt(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
 	var logs bytes.Buffer
-	c := NewClient(slog.New(slog.NewTextHandler(&logs, nil)), 0)
+	c := NewClient(slog.New(slog.NewTextHandler(&logs, nil)), 0, nil)
 	// Work that outlives its request keeps the id (context.WithoutCancel).
 	ctx := context.WithoutCancel(WithRequestID(context.Background(), "req-abc"))
 	req, _ := http.NewRequestWithContext(WithOp(ctx, Op{Provider: "vipps", Name: "get_payment"}), "GET", srv.URL, nil)

@@ -44,13 +44,18 @@ func (e *Interrupted) Unwrap() error { return e.Err }
 // another try cannot help (retry false), p.Attempts tries are spent, or ctx
 // is done; it returns the last try's error. A wait cut short by ctx returns
 // *Interrupted.
-func Retry(ctx context.Context, p Policy, try func(attempt int) (retry bool, err error)) error {
+//
+// try gets ctx marked as one call (NewCall) and must make its requests with
+// it: the recorder then numbers them and stores why each repeat was sent
+// ("try 2 after 503").
+func Retry(ctx context.Context, p Policy, try func(ctx context.Context, attempt int) (retry bool, err error)) error {
 	sleep := p.Sleep
 	if sleep == nil {
 		sleep = Sleep
 	}
+	callCtx := NewCall(ctx)
 	for attempt := 1; ; attempt++ {
-		retry, err := try(attempt)
+		retry, err := try(callCtx, attempt)
 		if err == nil || !retry || attempt >= p.Attempts || ctx.Err() != nil {
 			return err
 		}

@@ -14,7 +14,7 @@ func TestRetryIsBoundedAndBacksOff(t *testing.T) {
 	p := Policy{Attempts: 3, Backoff: 100 * time.Millisecond,
 		Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
 	calls := 0
-	err := Retry(context.Background(), p, func(attempt int) (bool, error) {
+	err := Retry(context.Background(), p, func(_ context.Context, attempt int) (bool, error) {
 		calls++
 		if attempt != calls {
 			t.Errorf("attempt %d on call %d", attempt, calls)
@@ -32,7 +32,7 @@ func TestRetryIsBoundedAndBacksOff(t *testing.T) {
 func TestRetryStopsOnSuccessAndOnFinalAnswers(t *testing.T) {
 	p := Policy{Attempts: 5, Sleep: func(context.Context, time.Duration) error { return nil }}
 	calls := 0
-	if err := Retry(context.Background(), p, func(attempt int) (bool, error) {
+	if err := Retry(context.Background(), p, func(_ context.Context, attempt int) (bool, error) {
 		calls++
 		if attempt < 2 {
 			return true, errBusy
@@ -43,11 +43,11 @@ func TestRetryStopsOnSuccessAndOnFinalAnswers(t *testing.T) {
 	}
 	refused := errors.New("400")
 	calls = 0
-	if err := Retry(context.Background(), p, func(int) (bool, error) { calls++; return false, refused }); err != refused || calls != 1 {
+	if err := Retry(context.Background(), p, func(context.Context, int) (bool, error) { calls++; return false, refused }); err != refused || calls != 1 {
 		t.Errorf("a final answer: %v after %d calls, want it at once", err, calls)
 	}
 	calls = 0
-	if err := Retry(context.Background(), Policy{}, func(int) (bool, error) { calls++; return true, errBusy }); err != errBusy || calls != 1 {
+	if err := Retry(context.Background(), Policy{}, func(context.Context, int) (bool, error) { calls++; return true, errBusy }); err != errBusy || calls != 1 {
 		t.Errorf("zero policy: %d calls, want 1", calls)
 	}
 }
@@ -71,7 +71,7 @@ func TestRetryEndsWithTheContext(t *testing.T) {
 	// Done during a try: no wait, the try's own error.
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
-	err := Retry(ctx, Policy{Attempts: 3, Backoff: time.Hour}, func(int) (bool, error) {
+	err := Retry(ctx, Policy{Attempts: 3, Backoff: time.Hour}, func(context.Context, int) (bool, error) {
 		calls++
 		cancel()
 		return true, errBusy
@@ -85,7 +85,7 @@ func TestRetryEndsWithTheContext(t *testing.T) {
 	err = Retry(ctx, Policy{Attempts: 3, Backoff: time.Hour, Sleep: func(ctx context.Context, d time.Duration) error {
 		cancel()
 		return Sleep(ctx, d)
-	}}, func(int) (bool, error) { calls++; return true, errBusy })
+	}}, func(context.Context, int) (bool, error) { calls++; return true, errBusy })
 	var ie *Interrupted
 	if calls != 1 || !errors.As(err, &ie) || ie.Last != errBusy || !errors.Is(err, context.Canceled) {
 		t.Fatalf("%d calls, err %v", calls, err)

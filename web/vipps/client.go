@@ -135,15 +135,16 @@ var errServerError = errors.New("vipps: 5xx answer")
 // withRetry sends the request build makes, again after a network error or a
 // 5xx, as c.retry allows. Other answers (including 4xx) return at once; the
 // last 5xx is returned for the caller to decode. build runs per attempt, so
-// the body and headers (the same Idempotency-Key) are sent anew each time.
-func (c *Client) withRetry(ctx context.Context, op outbound.Op, build func() (*http.Request, error)) (response, error) {
+// the body and headers (the same Idempotency-Key) are sent anew each time,
+// with the ctx it is given (outbound.Retry's: the recorder numbers the tries).
+func (c *Client) withRetry(ctx context.Context, op outbound.Op, build func(ctx context.Context) (*http.Request, error)) (response, error) {
 	var out response
 	var tries int
 	var buildErr error
-	err := outbound.Retry(ctx, c.retry, func(attempt int) (bool, error) {
+	err := outbound.Retry(ctx, c.retry, func(callCtx context.Context, attempt int) (bool, error) {
 		tries = attempt
 		out = response{}
-		req, err := build()
+		req, err := build(callCtx)
 		if err != nil {
 			buildErr = err
 			return false, err
@@ -223,7 +224,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		if err != nil {
 			return err
 		}
-		res, err := c.withRetry(ctx, cl.op, func() (*http.Request, error) {
+		res, err := c.withRetry(ctx, cl.op, func(ctx context.Context) (*http.Request, error) {
 			var rd io.Reader
 			if body != nil {
 				rd = bytes.NewReader(body)

@@ -89,7 +89,7 @@ func newHarness(t *testing.T, mutate ...func(*vipps.Config)) *harness {
 	}, h.base)
 	h.st, h.url = h.sb.State, h.sb.URL
 
-	hc := outbound.NewClient(log, 5*time.Second)
+	hc := outbound.NewClient(log, 5*time.Second, nil)
 	h.rec = &recorder{next: hc.Transport, drop: map[string]int{}}
 	hc.Transport = h.rec
 	cfg := vipps.Config{

@@ -177,6 +177,7 @@ func (g *Keeper) seal(userID int64, t klarnasignin.Tokens, refreshExpires time.T
 // Klarna") and revokes the grant it replaces, if any. Errors from the store
 // (db.ErrKlarnaTaken, db.ErrKlarnaConnected) are returned as they are.
 func (g *Keeper) Connect(ctx context.Context, userID int64, id klarnasignin.Identity, t klarnasignin.Tokens) error {
+	ctx = outbound.WithUser(ctx, userID) // Klarna calls are recorded under the account
 	prev, err := g.cfg.Store.ConnectKlarna(ctx, userID, db.KlarnaIdentity{Issuer: g.cfg.Issuer, Sub: id.Sub, Email: id.Email, Name: id.Name()}, g.Seal(t))
 	if err != nil {
 		return err
@@ -237,6 +238,7 @@ func (g *Keeper) Status(ctx context.Context, userID int64) (Status, error) {
 // grant; ErrSignInAgain: Klarna ended the grant. Any other error means no
 // token this time (the grant is kept): the checkout goes on without one.
 func (g *Keeper) AccessToken(ctx context.Context, userID int64) (secret.Secret, error) {
+	ctx = outbound.WithUser(ctx, userID)
 	ch := g.sf.DoChan(strconv.FormatInt(userID, 10), func() (any, error) {
 		// The flight outlives a caller that gives up: a refresh cut off
 		// midway would leave its outcome unknown and cost the grant.
@@ -264,6 +266,7 @@ var ErrUnconfirmed = errors.New("grants: Klarna did not confirm the access token
 // forgot (ErrSignInAgain). With ErrUnconfirmed it returns the token too:
 // send it, but claim nothing.
 func (g *Keeper) ConfirmedAccessToken(ctx context.Context, userID int64) (secret.Secret, error) {
+	ctx = outbound.WithUser(ctx, userID)
 	for range 2 {
 		at, err := g.AccessToken(ctx, userID)
 		if err != nil {
@@ -448,6 +451,7 @@ func (g *Keeper) wait(ctx context.Context) error { return outbound.Sleep(ctx, g.
 // identity and grant. It takes the refresh lease first, so no refresh can
 // store a new token behind its back.
 func (g *Keeper) Disconnect(ctx context.Context, userID int64) error {
+	ctx = outbound.WithUser(ctx, userID)
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Lease+10*time.Second)
 	defer cancel()
 	for {

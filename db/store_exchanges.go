@@ -1,0 +1,137 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// Exchange is one request the shop sent a provider and its answer, as the
+// outbound recorder captured it: redacted (web/redact) before it got here.
+type Exchange struct {
+	ID        int64
+	StartedAt time.Time
+	Duration  time.Duration
+	// OrderID is the order (payment attempt) it was made for, UserID the
+	// account (for an order's exchange, the order's account); 0: none.
+	OrderID, UserID int64
+	RequestID       string // the shop request that caused it
+	Provider        string // "vipps", "klarna", "altpay"
+	Operation       string // "create_payment", as the sandbox names it
+	PathTemplate    string
+	Method          string
+	URL             string
+	Status          int    // 0: no answer (Error says why)
+	Error           string // "timeout", "network", "canceled"; ""
+	Try             int    // from 1: the requests its call sent so far
+	RetryReason     string // the previous try's outcome ("503", "timeout"); "" on the first
+	IdempotencyKey  string
+	ReqHeaders      http.Header
+	ReqBody         string
+	RespHeaders     http.Header // nil when no answer came
+	RespBody        string
+}
+
+// exchangeStamp is started_at's format: fixed width, so the text sorts in
+// time order (stamp's RFC 3339 drops trailing zeros, and "09:00:00Z" would
+// sort after "09:00:00.5Z").
+const exchangeStamp = "2006-01-02T15:04:05.000000000Z07:00"
+
+// RecordExchange stores x. Its account is the order's when x names an order
+// and no account.
+func (s *Store) RecordExchange(ctx context.Context, x Exchange) (err error) {
+	defer wrap(&err, "record exchange")
+	if x.Provider == "" || x.Method == "" {
+		return errors.New("an exchange needs its provider and method")
+	}
+	reqH, err := json.Marshal(headersOrEmpty(x.ReqHeaders))
+	if err != nil {
+		return err
+	}
+	respH, err := json.Marshal(headersOrEmpty(x.RespHeaders))
+	if err != nil {
+		return err
+	}
+	_, err = s.db.Write.ExecContext(ctx, `
+		INSERT INTO exchanges(started_at, duration_ms, order_id, user_id, request_id, provider, operation, path_template,
+			method, url, status, error, try, retry_reason, idempotency_key, req_headers, req_body, resp_headers, resp_body)
+		VALUES(?, ?, ?, COALESCE(?, (SELECT user_id FROM orders WHERE id = ?)), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		x.StartedAt.UTC().Format(exchangeStamp), float64(x.Duration)/float64(time.Millisecond), nullInt(x.OrderID),
+		nullInt(x.UserID), nullInt(x.OrderID), x.RequestID, x.Provider, x.Operation, x.PathTemplate, x.Method, x.URL,
+		x.Status, x.Error, max(x.Try, 1), x.RetryReason, x.IdempotencyKey, string(reqH), x.ReqBody, string(respH), x.RespBody)
+	return err
+}
+
+func headersOrEmpty(h http.Header) http.Header {
+	if h == nil {
+		return http.Header{}
+	}
+	return h
+}
+
+const exchangeColumns = `id, started_at, duration_ms, COALESCE(order_id, 0), COALESCE(user_id, 0), request_id, provider,
+	operation, path_template, method, url, status, error, try, retry_reason, idempotency_key, req_headers, req_body,
+	resp_headers, resp_body`
+
+func scanExchange(row scanner) (Exchange, error) {
+	var x Exchange
+	var started, reqH, respH string
+	var ms float64
+	err := row.Scan(&x.ID, &started, &ms, &x.OrderID, &x.UserID, &x.RequestID, &x.Provider, &x.Operation, &x.PathTemplate,
+		&x.Method, &x.URL, &x.Status, &x.Error, &x.Try, &x.RetryReason, &x.IdempotencyKey, &reqH, &x.ReqBody, &respH, &x.RespBody)
+	if err != nil {
+		return x, err
+	}
+	x.StartedAt = parseTime(started)
+	x.Duration = time.Duration(ms * float64(time.Millisecond))
+	if err := json.Unmarshal([]byte(reqH), &x.ReqHeaders); err != nil {
+		return x, err
+	}
+	if err := json.Unmarshal([]byte(respH), &x.RespHeaders); err != nil {
+		return x, err
+	}
+	if x.Status == 0 && len(x.RespHeaders) == 0 {
+		x.RespHeaders = nil
+	}
+	return x, nil
+}
+
+// ExchangesByOrder lists an order's exchanges in the order they started.
+func (s *Store) ExchangesByOrder(ctx context.Context, orderID int64) (_ []Exchange, err error) {
+	defer wrap(&err, "exchanges by order")
+	return list(ctx, s, scanExchange, `SELECT `+exchangeColumns+` FROM exchanges WHERE order_id = ?
+		ORDER BY started_at, id`, orderID)
+}
+
+// ExchangesByUser lists an account's latest limit exchanges, its orders'
+// included, in the order they started.
+func (s *Store) ExchangesByUser(ctx context.Context, userID int64, limit int) (_ []Exchange, err error) {
+	defer wrap(&err, "exchanges by user")
+	return list(ctx, s, scanExchange, `SELECT * FROM (SELECT `+exchangeColumns+` FROM exchanges WHERE user_id = ?
+		ORDER BY started_at DESC, id DESC LIMIT ?) ORDER BY 2, 1`, userID, limit)
+}
+
+// pruneBatch bounds one delete, so a prune never holds the one write
+// connection long.
+const pruneBatch = 1000
+
+// PruneExchanges deletes the exchanges that started before before and
+// returns how many.
+func (s *Store) PruneExchanges(ctx context.Context, before time.Time) (n int64, err error) {
+	defer wrap(&err, "prune exchanges")
+	cutoff := before.UTC().Format(exchangeStamp)
+	for {
+		res, err := s.db.Write.ExecContext(ctx, `DELETE FROM exchanges WHERE id IN
+			(SELECT id FROM exchanges WHERE started_at < ? LIMIT ?)`, cutoff, pruneBatch)
+		if err != nil {
+			return n, err
+		}
+		got, err := res.RowsAffected()
+		n += got
+		if err != nil || got < pruneBatch {
+			return n, err
+		}
+	}
+}

@@ -1,0 +1,136 @@
+package db_test
+
+import (
+	"context"
+	"net/http"
+	"reflect"
+	"testing"
+	"time"
+
+	"refshop/db"
+	"refshop/db/dbtest"
+)
+
+func TestExchangesAreKeptByOrderAndAccountInTimeOrder(t *testing.T) {
+	s, clk := newStore(t)
+	ctx := context.Background()
+	u, _ := s.CreateUser(ctx, "a@example.com", "", "h")
+	o := newOrder(t, s, u.ID)
+	guest := placeOrder(t, s, db.NewOrder{GuestID: "g1", Provider: db.ProviderVipps})
+	t0 := clk.Now()
+
+	full := db.Exchange{
+		StartedAt: t0.Add(1500 * time.Millisecond), Duration: 12500 * time.Microsecond, OrderID: o.ID, RequestID: "req-1",
+		Provider: "vipps", Operation: "create_payment", PathTemplate: "/epayment/v1/payments", Method: "POST",
+		URL: "http://sb/vipps/epayment/v1/payments", Status: 201, Try: 2, RetryReason: "503", IdempotencyKey: "k-1",
+		ReqHeaders: http.Header{"Authorization": {"Bearer [redacted …abcd #12345678]"}}, ReqBody: `{"amount":1}`,
+		RespHeaders: http.Header{"Content-Type": {"application/json"}}, RespBody: `{"reference":"r"}`,
+	}
+	// Recorded out of order: the list is in the order they started, and a
+	// whole second sorts before a fraction of the next (fixed-width stamps).
+	for _, x := range []db.Exchange{
+		full,
+		{StartedAt: t0, OrderID: o.ID, Provider: "vipps", Operation: "accesstoken", Method: "POST", URL: "u", Error: "timeout"},
+		{StartedAt: t0.Add(time.Second), OrderID: o.ID, Provider: "vipps", Operation: "accesstoken", Method: "POST", URL: "u", Status: 200},
+		{StartedAt: t0.Add(2 * time.Second), OrderID: guest.ID, Provider: "vipps", Operation: "get_payment", Method: "GET", URL: "u", Status: 200},
+		{StartedAt: t0.Add(3 * time.Second), UserID: u.ID, Provider: "klarna", Operation: "refresh_token", Method: "POST", URL: "u", Status: 200},
+		{StartedAt: t0.Add(4 * time.Second), Provider: "klarna", Operation: "discovery", Method: "GET", URL: "u", Status: 200},
+	} {
+		must(t, s.RecordExchange(ctx, x))
+	}
+
+	got, err := s.ExchangesByOrder(ctx, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].Error != "timeout" || got[1].Status != 200 || got[2].Operation != "create_payment" {
+		t.Fatalf("order's exchanges: %+v", got)
+	}
+	if got[0].RespHeaders != nil || got[0].Status != 0 || got[0].Try != 1 {
+		t.Errorf("an unanswered exchange: %+v", got[0])
+	}
+	// Every field comes back as stored; the order's account is filled in.
+	g := got[2]
+	want := full
+	want.ID, want.UserID = g.ID, u.ID
+	if !g.StartedAt.Equal(want.StartedAt) {
+		t.Errorf("started %v, want %v", g.StartedAt, want.StartedAt)
+	}
+	g.StartedAt = want.StartedAt
+	if !reflect.DeepEqual(g, want) {
+		t.Errorf("got  %+v\nwant %+v", g, want)
+	}
+
+	// The account's list holds its orders' exchanges and its own, the latest
+	// limit of them, in time order.
+	mine, err := s.ExchangesByUser(ctx, u.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, x := range mine {
+		ops = append(ops, x.Operation)
+	}
+	if want := []string{"accesstoken", "accesstoken", "create_payment", "refresh_token"}; !reflect.DeepEqual(ops, want) {
+		t.Errorf("account's exchanges %v, want %v", ops, want)
+	}
+	if latest, _ := s.ExchangesByUser(ctx, u.ID, 2); len(latest) != 2 || latest[0].Operation != "create_payment" || latest[1].Operation != "refresh_token" {
+		t.Errorf("latest two: %+v", latest)
+	}
+	if err := s.RecordExchange(ctx, db.Exchange{Provider: "vipps"}); err == nil {
+		t.Error("an exchange without a method was stored")
+	}
+}
+
+func TestPruneExchangesByAgeAndWithTheirOrder(t *testing.T) {
+	d := dbtest.Open(t)
+	clk := &testClock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
+	s := db.NewStore(d, clk.Now)
+	ctx := context.Background()
+	o := placeOrder(t, s, db.NewOrder{GuestID: "g1", Provider: db.ProviderAltpay})
+	old := clk.Now().Add(-31 * 24 * time.Hour)
+	for i := range 2500 { // more than one batch
+		must(t, s.RecordExchange(ctx, db.Exchange{StartedAt: old.Add(time.Duration(i) * time.Millisecond), Provider: "altpay", Method: "GET", URL: "u"}))
+	}
+	cutoff := clk.Now().Add(-30 * 24 * time.Hour)
+	must(t, s.RecordExchange(ctx, db.Exchange{StartedAt: cutoff, OrderID: o.ID, Provider: "altpay", Method: "GET", URL: "kept"}))
+	n, err := s.PruneExchanges(ctx, cutoff)
+	if err != nil || n != 2500 {
+		t.Fatalf("pruned %d, %v; want 2500", n, err)
+	}
+	if left, _ := s.ExchangesByOrder(ctx, o.ID); len(left) != 1 {
+		t.Fatalf("the exchange at the cutoff was pruned: %v", left)
+	}
+	// An order's exchanges go with it.
+	if _, err := d.Write.Exec(`DELETE FROM order_lines WHERE order_id = ?`, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Write.Exec(`DELETE FROM orders WHERE id = ?`, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	var count int
+	d.Read.QueryRow(`SELECT count(*) FROM exchanges`).Scan(&count)
+	if count != 0 {
+		t.Errorf("%d exchanges left after their order was deleted", count)
+	}
+}
+
+// BenchmarkRecordExchange is one stored exchange of a typical size: what a
+// synchronous recorder would add to every provider call (the recorder
+// stores on its own goroutine instead).
+func BenchmarkRecordExchange(b *testing.B) {
+	s := db.NewStore(dbtest.Open(b), nil)
+	o, err := s.CreateOrder(b.Context(), db.NewOrder{GuestID: "g", Provider: db.ProviderVipps, Market: "de", Currency: "EUR",
+		Lines: []db.OrderLine{sencha}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := db.Exchange{StartedAt: time.Now(), OrderID: o.ID, Provider: "vipps", Operation: "get_payment", Method: "GET",
+		URL: "http://sb/vipps/epayment/v1/payments/r", Status: 200, ReqHeaders: http.Header{"Authorization": {"Bearer [redacted]"}},
+		RespHeaders: http.Header{"Content-Type": {"application/json"}}, RespBody: string(make([]byte, 1500))}
+	for b.Loop() {
+		if err := s.RecordExchange(b.Context(), x); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,384 @@
+package outbound
+
+// Recording: every exchange the outbound client makes, redacted, handed to
+// a sink (the shop stores them with their order or account, for the order
+// page's "How this payment happened"). One place for every provider client:
+// the Recording RoundTripper that NewClient puts in front when it is given a
+// Recorder.
+//
+// The caller's cost is a copy of the headers and bodies and a channel send:
+// redaction and storage happen on the Recorder's one writer goroutine, so a
+// slow database never holds a payment up, and a full buffer or a storage
+// error drops the record (logged at WARN), never the call.
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"refshop/web/redact"
+)
+
+// Exchange is one recorded request and its answer, redacted (web/redact).
+type Exchange struct {
+	StartedAt time.Time     // on the Recorder's clock
+	Duration  time.Duration // until the answer's body was read (or closed), or the error
+	// OrderID and UserID are the order and the account the call was made
+	// for (WithOrder, WithUser); 0: none.
+	OrderID, UserID int64
+	RequestID       string // the shop request that caused it (WithRequestID)
+	Provider        string // Op: "vipps", "klarna", "altpay"
+	Operation       string
+	PathTemplate    string
+	Method          string
+	URL             string // redacted
+	Status          int    // 0: no answer
+	Error           string // "timeout", "canceled", "network" (errorKind); "" when answered and read
+	// Try counts the requests one call has sent, from 1 (Retry, NewCall): a
+	// retry after a 5xx or no answer, or a repeat after a refused token.
+	// RetryReason is the previous request's outcome: its status ("503") or
+	// error kind ("timeout"); "" for the first.
+	Try            int
+	RetryReason    string
+	IdempotencyKey string // Idempotency-Key or Klarna-Idempotency-Key, as sent
+	ReqHeader      http.Header
+	ReqBody        string
+	RespHeader     http.Header // nil when there was no answer
+	RespBody       string
+}
+
+// Sink stores an exchange. An error is logged and the exchange dropped.
+type Sink func(ctx context.Context, x Exchange) error
+
+const (
+	// captureLimit is the most of a body the recorder copies: the clients
+	// read no more than 1 MiB themselves. Redaction then cuts to
+	// redact.MaxBody.
+	captureLimit = 1 << 20
+	// recordBuffer is how many exchanges may wait for the writer; past it
+	// they are dropped rather than hold a call up.
+	recordBuffer = 1024
+	// sinkTimeout bounds one store.
+	sinkTimeout = 10 * time.Second
+)
+
+// Recorder hands exchanges to its sink on one goroutine. Make one per
+// process with NewRecorder, and Close it before the sink's database.
+type Recorder struct {
+	sink Sink
+	log  *slog.Logger
+	now  func() time.Time
+
+	mu      sync.RWMutex // closed and sends on ch
+	closed  bool
+	ch      chan recorded
+	done    chan struct{}
+	dropped atomic.Int64
+}
+
+// recorded is an exchange as captured, not yet redacted; flush, when set,
+// is closed once everything before it was stored.
+type recorded struct {
+	x                 Exchange
+	reqBody, respBody []byte
+	flush             chan struct{}
+}
+
+// NewRecorder starts a recorder storing through sink. now stamps StartedAt
+// (the shop's clock; nil: time.Now); durations are measured on the
+// monotonic clock.
+func NewRecorder(sink Sink, log *slog.Logger, now func() time.Time) *Recorder {
+	if now == nil {
+		now = time.Now
+	}
+	r := &Recorder{sink: sink, log: log, now: now, ch: make(chan recorded, recordBuffer), done: make(chan struct{})}
+	go r.write()
+	return r
+}
+
+func (r *Recorder) write() {
+	defer close(r.done)
+	for rec := range r.ch {
+		if rec.flush != nil {
+			close(rec.flush)
+			continue
+		}
+		x := rec.x
+		red := redact.Redact(x.Provider, redact.Exchange{Method: x.Method, URL: x.URL, PathTemplate: x.PathTemplate,
+			ReqHeader: x.ReqHeader, ReqBody: rec.reqBody, RespHeader: x.RespHeader, RespBody: rec.respBody})
+		x.URL, x.ReqHeader, x.RespHeader = red.URL, red.ReqHeader, red.RespHeader
+		x.ReqBody, x.RespBody = string(red.ReqBody), string(red.RespBody)
+		ctx, cancel := context.WithTimeout(context.Background(), sinkTimeout)
+		err := r.sink(ctx, x)
+		cancel()
+		if err != nil {
+			r.log.Warn("recording a provider exchange failed; it is dropped", "provider", x.Provider,
+				"operation", x.Operation, "request_id", x.RequestID, "error", err)
+		}
+	}
+}
+
+// enqueue hands rec to the writer without waiting: a full buffer or a
+// closed recorder drops it.
+func (r *Recorder) enqueue(rec recorded) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		return
+	}
+	select {
+	case r.ch <- rec:
+	default:
+		n := r.dropped.Add(1)
+		r.log.Warn("provider exchange not recorded: the recorder is behind", "provider", rec.x.Provider,
+			"operation", rec.x.Operation, "dropped_so_far", n)
+	}
+}
+
+// Flush waits until every exchange recorded before it is stored (or
+// dropped), or ctx ends. Tests call it before reading what was stored.
+func (r *Recorder) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	r.mu.RLock()
+	if r.closed {
+		r.mu.RUnlock()
+		return nil
+	}
+	select {
+	case r.ch <- recorded{flush: done}:
+		r.mu.RUnlock()
+	case <-ctx.Done():
+		r.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Dropped is how many exchanges were not recorded because the writer was
+// behind.
+func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
+
+// Close stores what is waiting and stops the writer; later exchanges are
+// not recorded.
+func (r *Recorder) Close() {
+	r.mu.Lock()
+	if !r.closed {
+		r.closed = true
+		close(r.ch)
+	}
+	r.mu.Unlock()
+	<-r.done
+}
+
+// Recording is a RoundTripper that records each request it sends, once, in
+// Rec (nil: it only passes requests on).
+type Recording struct {
+	Next http.RoundTripper
+	Rec  *Recorder
+}
+
+func (t *Recording) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.Rec == nil {
+		return t.Next.RoundTrip(req)
+	}
+	ctx := req.Context()
+	began := time.Now()
+	x := Exchange{StartedAt: t.Rec.now(), RequestID: RequestIDFrom(ctx), Method: req.Method, URL: req.URL.String(),
+		ReqHeader: req.Header.Clone(), Try: 1}
+	x.OrderID, x.UserID = subjectFrom(ctx)
+	if op, ok := OpFrom(ctx); ok {
+		x.Provider, x.Operation, x.PathTemplate = op.Provider, op.Name, op.Path
+	} else {
+		x.Provider, x.Operation = req.URL.Host, "unlabelled"
+	}
+	x.IdempotencyKey = req.Header.Get("Idempotency-Key")
+	if x.IdempotencyKey == "" {
+		x.IdempotencyKey = req.Header.Get("Klarna-Idempotency-Key")
+	}
+	call := callFrom(ctx)
+	if call != nil {
+		x.Try, x.RetryReason = call.begin()
+	}
+	rec := recorded{x: x}
+	req, reqBody := requestBody(req)
+
+	resp, err := t.Next.RoundTrip(req)
+	if err != nil {
+		rec.x.Error = errorKind(err)
+		rec.x.Duration = time.Since(began)
+		rec.reqBody = reqBody()
+		call.end(rec.x.Error)
+		t.Rec.enqueue(rec)
+		return resp, err
+	}
+	rec.x.Status = resp.StatusCode
+	rec.x.RespHeader = resp.Header.Clone()
+	call.end(strconv.Itoa(resp.StatusCode))
+	// The record is complete once the caller has read the body (or closed
+	// it): the body is copied as it is read, never read ahead of the caller.
+	resp.Body = &teeBody{rc: resp.Body, done: func(body []byte, readErr error) {
+		rec.reqBody, rec.respBody = reqBody(), body
+		rec.x.Duration = time.Since(began)
+		if readErr != nil {
+			rec.x.Error = errorKind(readErr)
+		}
+		t.Rec.enqueue(rec)
+	}}
+	return resp, nil
+}
+
+// requestBody returns the request to send and a func that copies its body
+// for the record: from GetBody when the request has one (the clients'
+// bodies all do), else as the transport sends it, through a tee on a
+// shallow copy of the request.
+func requestBody(req *http.Request) (*http.Request, func() []byte) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return req, func() []byte { return nil }
+	}
+	if req.GetBody != nil {
+		if rc, err := req.GetBody(); err == nil {
+			b, _ := io.ReadAll(io.LimitReader(rc, captureLimit))
+			rc.Close()
+			return req, func() []byte { return b }
+		}
+	}
+	sent := &capture{}
+	r2 := req.Clone(req.Context())
+	r2.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.TeeReader(req.Body, sent), req.Body}
+	return r2, sent.bytes
+}
+
+// capture keeps the first captureLimit bytes written to it. The transport
+// may still be writing when the answer arrives, hence the lock.
+type capture struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (c *capture) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if room := captureLimit - len(c.buf); room > 0 {
+		c.buf = append(c.buf, p[:min(len(p), room)]...)
+	}
+	c.mu.Unlock()
+	return len(p), nil
+}
+
+func (c *capture) bytes() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.Clone(c.buf)
+}
+
+// teeBody copies what the caller reads of a response body, up to
+// captureLimit, and calls done once: at the end of the body, at a read
+// error, or at Close, whichever comes first.
+type teeBody struct {
+	rc   io.ReadCloser
+	buf  bytes.Buffer
+	once sync.Once
+	done func(body []byte, readErr error)
+}
+
+func (b *teeBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if room := captureLimit - b.buf.Len(); n > 0 && room > 0 {
+		b.buf.Write(p[:min(n, room)])
+	}
+	if err == io.EOF {
+		b.finish(nil)
+	} else if err != nil {
+		b.finish(err)
+	}
+	return n, err
+}
+
+func (b *teeBody) Close() error {
+	err := b.rc.Close()
+	b.finish(nil)
+	return err
+}
+
+func (b *teeBody) finish(err error) {
+	b.once.Do(func() { b.done(b.buf.Bytes(), err) })
+}
+
+type subjectKey struct{}
+
+type subject struct{ order, user int64 }
+
+// WithOrder returns ctx naming the order (payment attempt) the provider calls
+// made with it are for: their exchanges are stored under it.
+func WithOrder(ctx context.Context, orderID int64) context.Context {
+	s, _ := ctx.Value(subjectKey{}).(subject)
+	s.order = orderID
+	return context.WithValue(ctx, subjectKey{}, s)
+}
+
+// WithUser returns ctx naming the account the provider calls made with it
+// are for (Sign in with Klarna's tokens, a linked Klarna account).
+func WithUser(ctx context.Context, userID int64) context.Context {
+	s, _ := ctx.Value(subjectKey{}).(subject)
+	s.user = userID
+	return context.WithValue(ctx, subjectKey{}, s)
+}
+
+func subjectFrom(ctx context.Context) (orderID, userID int64) {
+	s, _ := ctx.Value(subjectKey{}).(subject)
+	return s.order, s.user
+}
+
+// SubjectFrom returns the order and account ctx names (0: none).
+func SubjectFrom(ctx context.Context) (orderID, userID int64) { return subjectFrom(ctx) }
+
+type callKey struct{}
+
+// call counts the requests of one provider call and keeps the last one's
+// outcome, for the next one's RetryReason.
+type call struct {
+	mu   sync.Mutex
+	n    int
+	last string
+}
+
+// NewCall returns ctx marking the start of one provider call: the requests
+// made with it are its tries (Exchange.Try). Retry does this; a retry loop
+// of its own calls it once, before its first try.
+func NewCall(ctx context.Context) context.Context {
+	return context.WithValue(ctx, callKey{}, &call{})
+}
+
+func callFrom(ctx context.Context) *call {
+	c, _ := ctx.Value(callKey{}).(*call)
+	return c
+}
+
+func (c *call) begin() (try int, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return c.n, c.last
+}
+
+func (c *call) end(outcome string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.last = outcome
+	c.mu.Unlock()
+}

@@ -1,0 +1,239 @@
+package outbound
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sinkRecorder keeps what a Recorder stores.
+type sinkRecorder struct {
+	mu  sync.Mutex
+	got []Exchange
+	err error
+}
+
+func (s *sinkRecorder) store(_ context.Context, x Exchange) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, x)
+	return s.err
+}
+
+func (s *sinkRecorder) all(t *testing.T, r *Recorder) []Exchange {
+	t.Helper()
+	if err := r.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Exchange(nil), s.got...)
+}
+
+var fixed = time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+
+func newRecorded(t *testing.T) (*http.Client, *Recorder, *sinkRecorder, *bytes.Buffer) {
+	t.Helper()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	s := &sinkRecorder{}
+	rec := NewRecorder(s.store, log, func() time.Time { return fixed })
+	t.Cleanup(rec.Close)
+	return NewClient(log, 0, rec), rec, s, &logs
+}
+
+const bearerToken = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
+
+func TestEachExchangeIsRecordedOnceRedactedWithItsSubject(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"echo":`+string(body)+`,"access_token":"opaque-token-value-0123456789"}`)
+	}))
+	defer srv.Close()
+	c, rec, sink, _ := newRecorded(t)
+
+	ctx := WithRequestID(context.Background(), "req-1")
+	ctx = WithUser(WithOrder(ctx, 42), 7)
+	ctx = WithOp(ctx, Op{Provider: "vipps", Name: "create_payment", Path: "/epayment/v1/payments"})
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/epayment/v1/payments", strings.NewReader(`{"amount":1}`))
+	req.Header.Set("Authorization", "Bearer "+bearerToken)
+	req.Header.Set("Idempotency-Key", "refshop-42-create")
+	req.Header.Set("Content-Type", "application/json")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	// The caller reads the whole answer, unredacted: recording only copies.
+	if want := `{"echo":{"amount":1},"access_token":"opaque-token-value-0123456789"}`; string(got) != want {
+		t.Fatalf("the caller read %s", got)
+	}
+
+	xs := sink.all(t, rec)
+	if len(xs) != 1 {
+		t.Fatalf("%d exchanges recorded, want 1", len(xs))
+	}
+	x := xs[0]
+	if x.OrderID != 42 || x.UserID != 7 || x.RequestID != "req-1" || x.Provider != "vipps" || x.Operation != "create_payment" ||
+		x.PathTemplate != "/epayment/v1/payments" || x.Method != "POST" || x.Status != 201 || x.Error != "" ||
+		x.Try != 1 || x.RetryReason != "" || x.IdempotencyKey != "refshop-42-create" || !x.StartedAt.Equal(fixed) || x.Duration <= 0 {
+		t.Errorf("recorded %+v", x)
+	}
+	if x.ReqBody != `{"amount":1}` || !strings.Contains(x.RespBody, `"echo":{"amount":1}`) {
+		t.Errorf("bodies: %q %q", x.ReqBody, x.RespBody)
+	}
+	all := x.URL + x.ReqBody + x.RespBody + x.ReqHeader.Get("Authorization") + x.RespHeader.Get("Content-Type")
+	if strings.Contains(all, "opaque-token-value") || strings.Contains(all, "c2lnbmF0dXJl") {
+		t.Errorf("a secret was recorded: %s", all)
+	}
+	if !strings.HasPrefix(x.ReqHeader.Get("Authorization"), "Bearer [redacted ") {
+		t.Errorf("Authorization %q", x.ReqHeader.Get("Authorization"))
+	}
+}
+
+// Retry marks each try: the recorder stores which try a request was and
+// what the one before it got.
+func TestTriesAreNumberedWithTheReasonForEach(t *testing.T) {
+	var calls int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if calls < 3 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	c, rec, sink, _ := newRecorded(t)
+	p := Policy{Attempts: 3, Sleep: func(context.Context, time.Duration) error { return nil }}
+	ctx := WithOp(context.Background(), Op{Provider: "altpay", Name: "get_invoice"})
+	err := Retry(ctx, p, func(ctx context.Context, attempt int) (bool, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+		res, err := c.Do(req)
+		if err != nil {
+			return true, err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode >= 500 {
+			return true, errors.New("5xx")
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A call made after, outside the retried one, starts again at 1.
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	xs := sink.all(t, rec)
+	var got []string
+	for _, x := range xs {
+		got = append(got, strings.TrimSpace(fmt.Sprintf("%d %s %d", x.Try, x.RetryReason, x.Status)))
+	}
+	if want := []string{"1  503", "2 503 503", "3 503 200", "1  200"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("tries %q, want %q", got, want)
+	}
+}
+
+func TestTransportErrorsAreRecordedWithTheirKind(t *testing.T) {
+	c, rec, sink, _ := newRecorded(t)
+	req, _ := http.NewRequest("POST", "http://127.0.0.1:1/x?token=secret-query-token-value", strings.NewReader("a=b"))
+	if _, err := c.Do(req); err == nil {
+		t.Fatal("want a connection error")
+	}
+	xs := sink.all(t, rec)
+	if len(xs) != 1 || xs[0].Error != "network" || xs[0].Status != 0 || xs[0].ReqBody != "a=b" || xs[0].Operation != "unlabelled" {
+		t.Fatalf("recorded %+v", xs)
+	}
+	if strings.Contains(xs[0].URL, "secret-query") {
+		t.Errorf("URL %q", xs[0].URL)
+	}
+}
+
+// Recording never fails a call: a storage error is logged and dropped, and
+// a body the caller closes unread is still recorded, once.
+func TestRecordingNeverFailsTheCall(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("x", 10000))
+	}))
+	defer srv.Close()
+	c, rec, sink, logs := newRecorded(t)
+	sink.err = errors.New("database is locked")
+	res, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 10)
+	io.ReadFull(res.Body, buf)
+	res.Body.Close()
+	res.Body.Close()
+	xs := sink.all(t, rec)
+	if len(xs) != 1 || !strings.HasPrefix(xs[0].RespBody, "xxxxxxxxxx") {
+		t.Fatalf("recorded %d: %+v", len(xs), xs)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "database is locked") {
+		t.Errorf("the storage error is not logged: %s", logs.String())
+	}
+	// After Close, calls go on unrecorded.
+	rec.Close()
+	res, err = c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if err := rec.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A full buffer drops the record at once instead of holding the call up.
+func TestABehindRecorderDropsInsteadOfWaiting(t *testing.T) {
+	var logs bytes.Buffer
+	block := make(chan struct{})
+	r := &Recorder{sink: func(context.Context, Exchange) error { <-block; return nil },
+		log: slog.New(slog.NewTextHandler(&logs, nil)), now: time.Now, ch: make(chan recorded, 1), done: make(chan struct{})}
+	go r.write()
+	defer r.Close()
+	defer close(block)
+	for range 5 {
+		r.enqueue(recorded{x: Exchange{Provider: "vipps"}})
+	}
+	if r.dropped.Load() < 3 || !strings.Contains(logs.String(), "the recorder is behind") {
+		t.Errorf("dropped %d; logs %s", r.dropped.Load(), logs.String())
+	}
+}
+
+// A request body without GetBody is copied as the transport sends it.
+func TestRequestBodiesWithoutGetBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	defer srv.Close()
+	c, rec, sink, _ := newRecorded(t)
+	req, _ := http.NewRequest("POST", srv.URL, io.NopCloser(strings.NewReader("client_secret=hunter2-hunter2&grant_type=x")))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	xs := sink.all(t, rec)
+	if len(xs) != 1 || !strings.HasPrefix(xs[0].ReqBody, "client_secret=[redacted ") || !strings.HasSuffix(xs[0].ReqBody, "&grant_type=x") {
+		t.Fatalf("recorded %+v", xs)
+	}
+}

@@ -1,0 +1,500 @@
+// Package redact removes secrets from a recorded exchange between the shop
+// and a provider before it is stored or shown. Each secret is replaced by a
+// marked fingerprint, "[redacted …Xy7Q #1f0c9a2b]" (secret.Tag: its last four
+// characters and a hash prefix), so a reader can tell two tokens apart and
+// follow one across exchanges without seeing any.
+//
+// Where secrets are is said by name (Rules: headers, JSON fields at any
+// depth, form fields, query parameters, path template parameters; Common
+// for every provider, Providers for each) and, as a second line, by shape:
+// wherever text is kept as is (unknown JSON fields, header values, bodies
+// that are not valid JSON or form), a JWT, a Klarna customer token
+// ("krn:...:customer-token:..."), an Ory token (ory_at_, ory_rt_, ory_ac_:
+// Sign in with Klarna's) or a Bearer/Basic credential is tagged. A body
+// that claims to be JSON but does not parse is kept as text under the same
+// shape rules, plus the named JSON and form fields found by pattern, so a
+// cut or broken body hides no less than a whole one.
+//
+// Bodies are redacted whole, then cut to MaxBody with a marker.
+package redact
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"refshop/web/secret"
+)
+
+// MaxBody is the most of each body kept after redaction. Provider answers
+// are a few KiB; a bigger one is cut with a marker saying how big it was.
+const MaxBody = 64 << 10
+
+// Exchange is one request and its answer, as sent and received (redacted
+// once Redact returns it).
+type Exchange struct {
+	Method string
+	URL    string
+	// PathTemplate names the URL path's parameters ("/tokens/{customer_token}/order",
+	// outbound.Op.Path): a segment under a parameter Rules.Path names is
+	// tagged. The template matches the path's end (the base URL may add a
+	// prefix). "" means none.
+	PathTemplate string
+	ReqHeader    http.Header
+	ReqBody      []byte
+	RespHeader   http.Header // nil when there was no answer
+	RespBody     []byte
+}
+
+// Mark is how a redacted value reads: "[redacted …Xy7Q #1f0c9a2b]".
+func Mark(value string) string { return "[redacted " + secret.Tag(value) + "]" }
+
+// Redact returns a copy of x with provider's secrets (and Common's)
+// replaced by Mark.
+func Redact(provider string, x Exchange) Exchange {
+	r := rulesFor(provider)
+	return Exchange{
+		Method:       x.Method,
+		URL:          r.url(x.URL, x.PathTemplate),
+		PathTemplate: x.PathTemplate,
+		ReqHeader:    r.header(x.ReqHeader),
+		ReqBody:      capBody(r.body(x.ReqBody, x.ReqHeader.Get("Content-Type"))),
+		RespHeader:   r.header(x.RespHeader),
+		RespBody:     capBody(r.body(x.RespBody, x.RespHeader.Get("Content-Type"))),
+	}
+}
+
+// markIfSet marks a non-empty value; an empty one stays empty, so a reader
+// sees that none was sent.
+func markIfSet(v string) string {
+	if v == "" {
+		return ""
+	}
+	return Mark(v)
+}
+
+// header redacts a header set: named headers wholly (Authorization: the
+// credential after the scheme; cookies: each value), URLs in Location, and
+// token shapes in the rest.
+func (r *ruleset) header(h http.Header) http.Header {
+	if h == nil {
+		return nil
+	}
+	out := make(http.Header, len(h))
+	for name, vals := range h {
+		lname := strings.ToLower(name)
+		nv := make([]string, len(vals))
+		for i, v := range vals {
+			switch {
+			case lname == "cookie" || lname == "set-cookie":
+				nv[i] = cookie(v, lname == "set-cookie")
+			case lname == "authorization" || lname == "proxy-authorization":
+				nv[i] = credential(v)
+			case r.headers[lname]:
+				nv[i] = markIfSet(v)
+			case lname == "location" || lname == "content-location":
+				nv[i] = r.url(v, "")
+			default:
+				nv[i] = shapes(v)
+			}
+		}
+		out[name] = nv
+	}
+	return out
+}
+
+// credential keeps an Authorization header's scheme and tags the rest:
+// "Bearer [redacted …]", "Basic [redacted …]".
+func credential(v string) string {
+	if scheme, cred, ok := strings.Cut(strings.TrimSpace(v), " "); ok && !strings.ContainsAny(scheme, "=,") {
+		return scheme + " " + markIfSet(strings.TrimSpace(cred))
+	}
+	return markIfSet(v)
+}
+
+// cookie tags every cookie's value in a Cookie header, or the one cookie's
+// in a Set-Cookie header (its attributes kept).
+func cookie(v string, set bool) string {
+	parts := strings.Split(v, ";")
+	for i, p := range parts {
+		if set && i > 0 {
+			break // attributes: Path, Expires, HttpOnly ...
+		}
+		name, val, ok := strings.Cut(p, "=")
+		if !ok {
+			parts[i] = markIfSet(strings.TrimSpace(p))
+			continue
+		}
+		parts[i] = name + "=" + markIfSet(val)
+	}
+	return strings.Join(parts, ";")
+}
+
+// url redacts a URL: named query parameters, a password in its userinfo,
+// path segments under secret template parameters, and token shapes in the
+// remaining segments. Marks are written unescaped, for reading.
+func (r *ruleset) url(raw, template string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return shapes(raw)
+	}
+	var b strings.Builder
+	if u.Scheme != "" {
+		b.WriteString(u.Scheme + ":")
+	}
+	if u.Opaque != "" {
+		b.WriteString(shapes(u.Opaque))
+	} else {
+		if u.Host != "" || u.User != nil {
+			b.WriteString("//")
+		}
+		if u.User != nil {
+			b.WriteString(u.User.Username())
+			if p, ok := u.User.Password(); ok {
+				b.WriteString(":" + markIfSet(p))
+			}
+			b.WriteString("@")
+		}
+		b.WriteString(u.Host)
+		b.WriteString(r.path(u.EscapedPath(), template))
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		b.WriteString("?" + r.pairs(u.RawQuery, r.query))
+	}
+	if u.Fragment != "" {
+		// OAuth's implicit flow puts tokens in the fragment, as a query.
+		b.WriteString("#" + r.pairs(u.EscapedFragment(), r.query))
+	}
+	return b.String()
+}
+
+// path tags the segments under secret parameters of template, matched
+// against the path's last segments, and token shapes in the others.
+func (r *ruleset) path(escaped, template string) string {
+	segs := strings.Split(escaped, "/")
+	secretAt := map[int]bool{}
+	if tsegs := strings.Split(strings.TrimPrefix(template, "/"), "/"); template != "" && len(tsegs) <= len(segs) {
+		off := len(segs) - len(tsegs)
+		for i, t := range tsegs {
+			if strings.HasPrefix(t, "{") && strings.HasSuffix(t, "}") {
+				if r.params[strings.ToLower(t[1:len(t)-1])] {
+					secretAt[off+i] = true
+				}
+			} else if t != segs[off+i] {
+				secretAt = nil // not this path's template: shapes only
+				break
+			}
+		}
+	}
+	for i, s := range segs {
+		v, err := url.PathUnescape(s)
+		if err != nil {
+			v = s
+		}
+		if secretAt[i] {
+			segs[i] = markIfSet(v)
+		} else if sv := shapes(v); sv != v {
+			segs[i] = sv
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// pairs redacts a query string or form body: values of named keys are
+// tagged, the others checked for token shapes. Order and the other pairs'
+// encoding are kept.
+func (r *ruleset) pairs(raw string, names map[string]bool) string {
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		k, v, _ := strings.Cut(p, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			key = k
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			val = v
+		}
+		switch {
+		case names[strings.ToLower(key)]:
+			parts[i] = k + "=" + markIfSet(val)
+		case strings.HasPrefix(val, "http://") || strings.HasPrefix(val, "https://"):
+			if rv := r.url(val, ""); rv != val {
+				parts[i] = k + "=" + rv
+			}
+		default:
+			if sv := shapes(val); sv != val {
+				parts[i] = k + "=" + sv
+			}
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+// body redacts a body by its content type: JSON, form, or text.
+func (r *ruleset) body(b []byte, contentType string) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	if !utf8.Valid(b) {
+		return fmt.Appendf(nil, "[%d bytes, not text: not kept]", len(b))
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	trimmed := bytes.TrimSpace(b)
+	isJSON := mt == "application/json" || strings.HasSuffix(mt, "+json")
+	switch {
+	case mt == "application/x-www-form-urlencoded":
+		return []byte(r.pairs(string(b), r.form))
+	case isJSON || (mt == "" && len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[')):
+		if out, ok := r.jsonBody(b); ok {
+			return out
+		}
+	}
+	return []byte(r.text(string(b)))
+}
+
+// jsonBody redacts a JSON body in place: secret fields' values (a string,
+// a number, or everything inside an object or array) are tagged, other
+// strings checked for token shapes and, when URLs, for named query
+// parameters. Everything else, the fields' order and the spacing included,
+// is kept byte for byte, so the body reads as the provider's documentation
+// shows it. ok is false when the body is not valid JSON.
+func (r *ruleset) jsonBody(b []byte) (_ []byte, ok bool) {
+	if !json.Valid(b) {
+		return nil, false
+	}
+	type frame struct {
+		object bool
+		secret bool // a secret field's value: everything inside is secret
+	}
+	var (
+		stack  []frame
+		out    []byte // nil until the first change
+		copied int    // b[:copied] is in out
+		key    []byte // the current object's last key, unquoted
+		atKey  bool   // the next string in an object is a key
+	)
+	replace := func(from, to int, with []byte) {
+		out = append(append(out, b[copied:from]...), with...)
+		copied = to
+	}
+	inSecret := func() bool {
+		if len(stack) == 0 {
+			return false
+		}
+		f := stack[len(stack)-1]
+		return f.secret || (f.object && r.jsonField(key))
+	}
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '{' || c == '[':
+			stack = append(stack, frame{object: c == '{', secret: inSecret()})
+			atKey = c == '{'
+		case c == '}' || c == ']':
+			stack = stack[:len(stack)-1]
+			atKey = false
+		case c == ',':
+			atKey = len(stack) > 0 && stack[len(stack)-1].object
+		case c == '"':
+			end := stringEnd(b, i)
+			lit := b[i : end+1]
+			if atKey {
+				key = lit[1 : len(lit)-1]
+				if bytes.IndexByte(key, '\\') >= 0 {
+					key = []byte(unquoteLiteral(lit))
+				}
+				atKey = false
+			} else if secret := inSecret(); secret || mayChange(lit) {
+				// Most strings hold nothing to redact and are not decoded.
+				if v, changed := r.jsonString(unquoteLiteral(lit), secret); changed {
+					replace(i, end+1, quote(v))
+				}
+			}
+			i = end
+		case c == '-' || (c >= '0' && c <= '9'):
+			end := i
+			for end+1 < len(b) && strings.IndexByte("+-.eE0123456789", b[end+1]) >= 0 {
+				end++
+			}
+			if inSecret() {
+				replace(i, end+1, quote(Mark(string(b[i:end+1]))))
+			}
+			i = end
+		}
+	}
+	if out == nil {
+		return b, true
+	}
+	return append(out, b[copied:]...), true
+}
+
+// jsonField reports whether a JSON field of this name is secret, without
+// allocating for the common short name.
+func (r *ruleset) jsonField(name []byte) bool {
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return r.json[strings.ToLower(string(name))]
+	}
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return r.json[string(buf[:len(name)])]
+}
+
+// mayChange is a cheap test that a JSON string literal may need redacting
+// when it is not a secret field's: a URL, an escape, or a token shape.
+func mayChange(lit []byte) bool {
+	return bytes.Contains(lit, []byte("http")) || bytes.IndexByte(lit, '\\') >= 0 || maybeShape(string(lit))
+}
+
+// jsonString redacts one string value of a JSON body.
+func (r *ruleset) jsonString(v string, secret bool) (string, bool) {
+	switch {
+	case secret:
+		return markIfSet(v), v != ""
+	case strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://"):
+		if !strings.ContainsAny(v, "?#@") && !maybeShape(v) {
+			return v, false
+		}
+		rv := r.url(v, "")
+		return rv, rv != v
+	default:
+		sv := shapes(v)
+		return sv, sv != v
+	}
+}
+
+// stringEnd returns the index of the quote that ends the JSON string
+// starting at b[start] (the body is valid JSON).
+func stringEnd(b []byte, start int) int {
+	for i := start + 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return len(b) - 1
+}
+
+// unquoteLiteral decodes a JSON string literal, quotes included.
+func unquoteLiteral(lit []byte) string {
+	if bytes.IndexByte(lit, '\\') < 0 {
+		return string(lit[1 : len(lit)-1])
+	}
+	var s string
+	_ = json.Unmarshal(lit, &s)
+	return s
+}
+
+// quote encodes s as a JSON string, without json.Marshal's HTML escapes
+// (the body is shown as text).
+func quote(s string) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+// text redacts a body that is neither valid JSON nor a form (an HTML error
+// page, a cut JSON body): named JSON fields' string values and named form
+// fields found by pattern, then token shapes.
+func (r *ruleset) text(s string) string {
+	s = jsonPair.ReplaceAllStringFunc(s, func(m string) string {
+		sub := jsonPair.FindStringSubmatch(m)
+		if !r.json[strings.ToLower(sub[1])] {
+			return m
+		}
+		v := sub[2]
+		if uq, err := unquoteJSON(v); err == nil {
+			v = uq
+		}
+		return strings.TrimSuffix(m, `"`+sub[2]+`"`) + `"` + markIfSet(v) + `"`
+	})
+	s = formPair.ReplaceAllStringFunc(s, func(m string) string {
+		sub := formPair.FindStringSubmatch(m)
+		if !r.form[strings.ToLower(sub[2])] {
+			return m
+		}
+		v, err := url.QueryUnescape(sub[3])
+		if err != nil {
+			v = sub[3]
+		}
+		return sub[1] + sub[2] + "=" + markIfSet(v)
+	})
+	return shapes(s)
+}
+
+func unquoteJSON(v string) (string, error) {
+	var s string
+	err := json.Unmarshal([]byte(`"`+v+`"`), &s)
+	return s, err
+}
+
+var (
+	jsonPair = regexp.MustCompile(`"([A-Za-z0-9_]+)"\s*:\s*"((?:[^"\\]|\\.)*)"`)
+	formPair = regexp.MustCompile(`(^|[?&\s])([A-Za-z0-9_]+)=([^&\s"'<>]+)`)
+	// Token shapes, tagged wherever text is kept as is. A mark contains
+	// none of them.
+	tokenShapes = []*regexp.Regexp{
+		// Bearer and Basic credentials (in an error body that echoes a header).
+		regexp.MustCompile(`(?i)\b(?:bearer|basic)\s+([A-Za-z0-9._~+/=-]{8,})`),
+		// JWTs: a header and a payload, base64url JSON objects ("eyJ"), and a
+		// signature (possibly empty).
+		regexp.MustCompile(`eyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*`),
+		// Klarna's account-linking customer token.
+		regexp.MustCompile(`krn:[A-Za-z0-9:._-]*customer-token:[A-Za-z0-9._-]+`),
+		// Ory Hydra's authorization codes, access and refresh tokens (Sign in
+		// with Klarna).
+		regexp.MustCompile(`ory_(?:ac|at|rt)_[A-Za-z0-9._~-]+`),
+	}
+)
+
+// maybeShape is a cheap test that s may hold a token shape: most text
+// holds none, and the regular expressions are not run on it.
+func maybeShape(s string) bool {
+	return strings.Contains(s, "eyJ") || strings.Contains(s, "krn:") || strings.Contains(s, "ory_") ||
+		strings.Contains(s, "earer") || strings.Contains(s, "EARER") || strings.Contains(s, "asic") || strings.Contains(s, "ASIC")
+}
+
+// shapes tags the token shapes in s.
+func shapes(s string) string {
+	if !maybeShape(s) {
+		return s
+	}
+	for i, re := range tokenShapes {
+		if i == 0 {
+			s = re.ReplaceAllStringFunc(s, func(m string) string {
+				sub := re.FindStringSubmatchIndex(m)
+				return m[:sub[2]] + Mark(m[sub[2]:sub[3]])
+			})
+			continue
+		}
+		s = re.ReplaceAllStringFunc(s, Mark)
+	}
+	return s
+}
+
+// capBody cuts a redacted body to MaxBody (on a character boundary) and
+// says so.
+func capBody(b []byte) []byte {
+	if len(b) <= MaxBody {
+		return b
+	}
+	n := MaxBody
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return fmt.Appendf(b[:n:n], "\n[cut: %d of %d bytes kept]", n, len(b))
+}

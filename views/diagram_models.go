@@ -12,7 +12,7 @@ type DiagramView struct {
 	// ID is unique on the page: the SVG's title and desc are ID-title and
 	// ID-desc.
 	ID            string
-	Title         string // "Sequence diagram of the order's exchanges, in time order"
+	Title         string // "Sequence diagram of the exchanges with the providers, in time order"
 	Desc          string // "5 exchanges between the shop and Vipps MobilePay API; 1 retry."
 	Width, Height int
 	Lifelines     []DiagramLifeline
@@ -51,7 +51,7 @@ type DiagramRow struct {
 type DiagramArrow struct {
 	X1, X2, Y      int
 	Label          string // shortened to fit between the lifelines
-	Title          string // the full text: hover and assistive technology
+	Title          string // the full text, shown on hover (the list under the diagram is its text equivalent)
 	LabelX, LabelY int
 	Head           bool // an arrowhead at X2; none on an answer that never came
 }

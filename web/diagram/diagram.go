@@ -189,7 +189,7 @@ func Layout(in Input) views.DiagramView {
 			LabelY: top + 40, Head: x.Status != 0, Title: answerTitle(i+1, x)}
 		v.Rows = append(v.Rows, r)
 	}
-	v.Title, v.Desc = "Sequence diagram of the exchanges with the payment provider, in time order", describe(xs, names)
+	v.Title, v.Desc = "Sequence diagram of the exchanges with the providers, in time order", describe(xs, names)
 	return v
 }
 

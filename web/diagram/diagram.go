@@ -5,11 +5,19 @@
 // arrow (operation, method and path template) and the dashed answer arrow
 // (status or "no answer", and duration).
 //
-// The order page calls it with the order's stored exchanges:
+// The order page's handler lays out the order's stored exchanges into its
+// view model, and its template draws them (views imports nothing of the
+// project, so the conversion stays on this side):
 //
-//	xs, err := store.ExchangesByOrder(ctx, orderID)
+//	xs, err := a.Store.ExchangesByOrder(ctx, orderID) // in time order
 //	...
-//	@views.SequenceDiagram(diagram.FromExchanges(xs))
+//	v.Diagram = diagram.FromExchanges(xs)             // views.DiagramView
+//
+//	// in the order page's templ, above the list of exchanges:
+//	@SequenceDiagram(v.Diagram)
+//
+// With no exchanges the component says that none was recorded and draws
+// nothing else.
 //
 // Only the method, the path template, the operation, the status, the error
 // kind, the try and its reason and the duration are drawn: never a URL as

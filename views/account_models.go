@@ -47,6 +47,8 @@ type OrderView struct {
 	// Details and Actions are the provider flow's own parts (events, retry).
 	Details []templ.Component
 	Actions []templ.Component
+	// Exchanges is "How this payment happened", after the flow's parts.
+	Exchanges ExchangesView
 }
 
 // StatusLabel is the status as a customer reads it.

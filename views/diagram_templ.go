@@ -501,7 +501,7 @@ func SequenceDiagram(v DiagramView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 41, "</svg></div><figcaption>Time runs downwards. Solid arrows are requests, dashed arrows their answers; the numbers count the exchanges in time order.</figcaption>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 41, "</svg></div><figcaption>Time runs downwards. Solid arrows are requests, dashed arrows their answers; the numbers are those of the list below, which holds each exchange in full.</figcaption>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

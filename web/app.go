@@ -29,6 +29,7 @@ import (
 	"refshop/web/klarna"
 	"refshop/web/klarnasignin"
 	"refshop/web/market"
+	"refshop/web/outbound"
 	"refshop/web/secret"
 	"refshop/web/vipps"
 )
@@ -43,6 +44,9 @@ type Deps struct {
 	Clock    clock.Clock
 	Box      *secret.Box  // seals long-lived credentials at rest
 	HTTP     *http.Client // the one outbound client for provider calls
+	// Recorder is HTTP's exchange recorder, when it has one: the order page
+	// waits for it to store what finished before listing an order's calls.
+	Recorder *outbound.Recorder
 	// The provider clients, one each per process (WithProviderClients); a nil
 	// one is built from Config, HTTP and Clock (ProviderClock for KlarnaSignIn).
 	Vipps    *vipps.Client

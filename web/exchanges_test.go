@@ -50,6 +50,7 @@ func recordedVippsShop(t *testing.T, use ...func(*Deps)) (*vippsShop, *outbound.
 		// the order of the stamps is what is checked.
 		rec = outbound.NewRecorder(ExchangeSink(d.Store), d.Log, time.Now)
 		d.HTTP = &http.Client{Timeout: 10 * time.Second, Transport: &outbound.Recording{Next: sp, Rec: rec}}
+		d.Recorder = rec
 	}}, use...)...)
 	t.Cleanup(rec.Close)
 	return v, rec, sp

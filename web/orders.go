@@ -47,6 +47,11 @@ func (a *App) order(c echo.Context) error {
 		}
 		v.Details, v.Actions = p.Details, p.Actions
 	}
+	xs, err := a.orderExchanges(c.Request().Context(), o)
+	if err != nil {
+		return err
+	}
+	v.Exchanges = a.exchangesView(o, xs)
 	return render(c, http.StatusOK, views.Order(a.chrome(c, "Order"), v))
 }
 

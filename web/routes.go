@@ -37,6 +37,7 @@ func (a *App) routes() {
 	// records what the provider reports, so a repeat or a prefetch changes
 	// nothing more.
 	e.GET("/orders/:id", a.order)
+	e.GET("/orders/:id/exchanges.har", a.orderHAR)
 
 	// --- the flows: one block each, built in New ---
 

@@ -1,0 +1,96 @@
+import * as fs from 'node:fs';
+import { test, expect, addToCart, chooseMarket, credentials, expectAccessible, resetSandbox, sandboxURL, tabTo } from './helpers';
+
+// "How this payment happened": the order page lists the calls the shop
+// made to the provider for the order (recorded and redacted), each opening
+// to its headers and bodies, and offers them as a HAR file.
+
+// The sandbox's Vipps access tokens are JWTs that begin like this.
+const tokenPrefix = 'eyJ0eXAiOiJKV1Qi';
+
+// Vipps MobilePay is offered in Norway.
+test.beforeEach(async ({ request, page }) => {
+  await resetSandbox(request);
+  await chooseMarket(page, 'Norway (NOK)');
+});
+
+test('a Vipps payment\'s order page shows how it happened, opens with the keyboard, and downloads as HAR', async ({ page, request }) => {
+  // The shop keeps one Vipps access token per process, on the sandbox's
+  // clock; an earlier spec may have left one valid (the suite moves that
+  // clock by 48 hours at most, and a token lives an hour). Moving it 72
+  // hours on makes this payment fetch its own, so it shows on this order.
+  const res = await request.post(`${sandboxURL}/control/clock`, { data: { advance: '72h' } });
+  expect(res.ok(), await res.text()).toBeTruthy();
+
+  await addToCart(page, 'Stoneware Mug');
+  await page.goto('/checkout');
+  await page.getByRole('button', { name: 'Pay with Vipps MobilePay' }).click();
+  await page.getByLabel('Your mobile number').fill('912 34 567');
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await expect(page).toHaveURL(/\/orders\/[a-z0-9]+$/);
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  const orderID = new URL(page.url()).pathname.split('/').pop();
+
+  const section = page.getByRole('region', { name: 'How this payment happened' });
+  await expect(section.getByRole('heading', { level: 2, name: 'How this payment happened' })).toBeVisible();
+  await expect(section.getByTestId('exchanges-limitation')).toContainText('calls your browser made to the provider');
+
+  // The single access token, fetched once, then create, get and capture;
+  // showing the order may ask Vipps again for its state and events.
+  const items = section.getByTestId('exchange');
+  const ops = await items.evaluateAll((lis) => lis.map((li) => li.getAttribute('data-operation') ?? ''));
+  expect(ops.slice(0, 4)).toEqual(['accesstoken', 'create_payment', 'get_payment', 'capture']);
+  expect(ops.slice(4).filter((op) => op !== 'get_payment' && op !== 'events')).toEqual([]);
+  expect(ops.filter((op) => op === 'accesstoken')).toHaveLength(1);
+  await expect(items.nth(1).getByRole('heading', { level: 3 })).toHaveText('Vipps MobilePay: create the payment');
+  await expect(items.nth(1).getByTestId('exchange-request')).toHaveText('POST /epayment/v1/payments');
+  await expect(items.nth(1).getByTestId('exchange-status')).toHaveText('201 Created');
+  await expect(items.nth(1).getByTestId('exchange-key')).not.toBeEmpty();
+  await expect(items.nth(3).getByTestId('exchange-request')).toHaveText('POST /epayment/v1/payments/{reference}/capture');
+  await expect(items.nth(3).getByTestId('exchange-key')).not.toBeEmpty();
+  await expectAccessible(page);
+
+  // The first exchange's details open with the keyboard and show the access
+  // token's answer with the token as a fingerprint.
+  const details = items.first().locator('details');
+  const summary = details.locator('summary');
+  await expect(details).not.toHaveAttribute('open');
+  await tabTo(page, summary, 80);
+  await page.keyboard.press('Enter');
+  await expect(details).toHaveAttribute('open', '');
+  const answer = details.getByTestId('exchange-resp-body');
+  await expect(answer).toBeVisible();
+  await expect(answer).toContainText('"access_token": "[redacted …');
+  await expect(details.getByTestId('exchange-req-headers')).toContainText('[redacted …');
+  await expectAccessible(page);
+
+  const html = await page.content();
+  expect(html, 'the page shows a Vipps access token').not.toContain(tokenPrefix);
+  for (const { name, value } of credentials()) {
+    expect(html.includes(value), `the page shows ${name}`).toBe(false);
+  }
+
+  // The HAR download: JSON, the same calls in the same order, valid URLs,
+  // no credential and no token.
+  const downloading = page.waitForEvent('download');
+  await section.getByRole('link', { name: 'Download as HAR' }).click();
+  const download = await downloading;
+  expect(download.suggestedFilename()).toBe(`refshop-order-${orderID}.har`);
+  const path = await download.path();
+  const text = fs.readFileSync(path, 'utf8');
+  const har = JSON.parse(text);
+  expect(har.log.version).toBe('1.2');
+  expect(har.log.creator.name).toBe('refshop');
+  const entries: any[] = har.log.entries;
+  expect(entries.slice(0, 4).map((e) => e._operation)).toEqual(['accesstoken', 'create_payment', 'get_payment', 'capture']);
+  for (const e of entries) {
+    expect(() => new URL(e.request.url), e.request.url).not.toThrow();
+    expect(new URL(e.request.url).hash).toBe('');
+    expect(typeof e.startedDateTime).toBe('string');
+    expect(e.response.status).toBeGreaterThan(0);
+  }
+  expect(text, 'the HAR holds a Vipps access token').not.toContain(tokenPrefix);
+  for (const { name, value } of credentials()) {
+    expect(text.includes(value), `the HAR holds ${name}`).toBe(false);
+  }
+});

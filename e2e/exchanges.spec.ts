@@ -36,23 +36,28 @@ test('a Vipps payment\'s order page shows how it happened, opens with the keyboa
   await expect(section.getByTestId('exchanges-limitation')).toContainText('calls your browser made to the provider');
 
   // The single access token, fetched once, then create, get and capture;
-  // showing the order may ask Vipps again for its state and events.
+  // showing the order may ask Vipps again for its state and events. The
+  // shop may still hold a token from before the sandbox was reset, which
+  // the sandbox no longer knows: then the first create is refused (401),
+  // the shop drops that token, fetches one and creates again.
   const items = section.getByTestId('exchange');
   const ops = await items.evaluateAll((lis) => lis.map((li) => li.getAttribute('data-operation') ?? ''));
-  expect(ops.slice(0, 4)).toEqual(['accesstoken', 'create_payment', 'get_payment', 'capture']);
-  expect(ops.slice(4).filter((op) => op !== 'get_payment' && op !== 'events')).toEqual([]);
+  const s = ops[0] === 'create_payment' ? 1 : 0;
+  if (s === 1) await expect(items.first().getByTestId('exchange-status')).toHaveText('401 Unauthorized');
+  expect(ops.slice(s, s + 4)).toEqual(['accesstoken', 'create_payment', 'get_payment', 'capture']);
+  expect(ops.slice(s + 4).filter((op) => op !== 'get_payment' && op !== 'events')).toEqual([]);
   expect(ops.filter((op) => op === 'accesstoken')).toHaveLength(1);
-  await expect(items.nth(1).getByRole('heading', { level: 3 })).toHaveText('Vipps MobilePay: create the payment');
-  await expect(items.nth(1).getByTestId('exchange-request')).toHaveText('POST /epayment/v1/payments');
-  await expect(items.nth(1).getByTestId('exchange-status')).toHaveText('201 Created');
-  await expect(items.nth(1).getByTestId('exchange-key')).not.toBeEmpty();
-  await expect(items.nth(3).getByTestId('exchange-request')).toHaveText('POST /epayment/v1/payments/{reference}/capture');
-  await expect(items.nth(3).getByTestId('exchange-key')).not.toBeEmpty();
+  await expect(items.nth(s + 1).getByRole('heading', { level: 3 })).toHaveText('Vipps MobilePay: create the payment');
+  await expect(items.nth(s + 1).getByTestId('exchange-request')).toHaveText('POST /epayment/v1/payments');
+  await expect(items.nth(s + 1).getByTestId('exchange-status')).toHaveText('201 Created');
+  await expect(items.nth(s + 1).getByTestId('exchange-key')).not.toBeEmpty();
+  await expect(items.nth(s + 3).getByTestId('exchange-request')).toHaveText('POST /epayment/v1/payments/{reference}/capture');
+  await expect(items.nth(s + 3).getByTestId('exchange-key')).not.toBeEmpty();
   await expectAccessible(page);
 
-  // The first exchange's details open with the keyboard and show the access
+  // The token exchange's details open with the keyboard and show the access
   // token's answer with the token as a fingerprint.
-  const details = items.first().locator('details');
+  const details = items.nth(s).locator('details');
   const summary = details.locator('summary');
   await expect(details).not.toHaveAttribute('open');
   await tabTo(page, summary, 80);
@@ -82,7 +87,7 @@ test('a Vipps payment\'s order page shows how it happened, opens with the keyboa
   expect(har.log.version).toBe('1.2');
   expect(har.log.creator.name).toBe('refshop');
   const entries: any[] = har.log.entries;
-  expect(entries.slice(0, 4).map((e) => e._operation)).toEqual(['accesstoken', 'create_payment', 'get_payment', 'capture']);
+  expect(entries.slice(s, s + 4).map((e) => e._operation)).toEqual(['accesstoken', 'create_payment', 'get_payment', 'capture']);
   for (const e of entries) {
     expect(() => new URL(e.request.url), e.request.url).not.toThrow();
     expect(new URL(e.request.url).hash).toBe('');

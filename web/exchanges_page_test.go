@@ -120,8 +120,11 @@ func TestTheOrderPageShowsHowAVippsPaymentHappened(t *testing.T) {
 		t.Errorf("the first create says it was a retry")
 	}
 	// The details: the credentials as fingerprints, the bodies pretty-printed.
-	if h := text(0, "[data-testid=exchange-req-headers]"); !strings.Contains(h, "Client_secret: [redacted …") {
-		t.Errorf("the token request's headers do not show the client secret as a fingerprint:\n%s", h)
+	// The merchant's own credentials show nothing of their value: a keyed
+	// fingerprint only (these pages are the customer's).
+	if h := text(0, "[data-testid=exchange-req-headers]"); !strings.Contains(h, "Client_secret: [redacted credential #") ||
+		!strings.Contains(h, "Ocp-Apim-Subscription-Key: [redacted credential #") {
+		t.Errorf("the token request's headers do not show the client secret and subscription key as credential marks:\n%s", h)
 	}
 	if h := text(1, "[data-testid=exchange-req-headers]"); !strings.Contains(h, "Authorization: Bearer [redacted …") {
 		t.Errorf("the create's headers do not show the access token as a fingerprint:\n%s", h)

@@ -60,6 +60,13 @@ func (k *klarnaFlow) resume(c echo.Context, o db.Order) (done bool, err error) {
 		// that made the attempt has not started its work yet): join it.
 		return true, k.openSession(c, o, nil, "", "")
 	}
+	// The work may have ended (its session stored) between the read above
+	// and the check of the work: read again before taking it for a crash.
+	if _, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID); err == nil {
+		return true, c.Redirect(http.StatusSeeOther, "/checkout/klarna/"+o.PublicID)
+	} else if !errors.Is(err, db.ErrNotFound) {
+		return true, err
+	}
 	// No session and nobody here opening one: the request that began it
 	// died (a crash, a restart). A Klarna session holds no money, so the
 	// attempt is replaced at once rather than after a wait; a session another

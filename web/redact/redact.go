@@ -20,6 +20,10 @@ package redact
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -54,6 +58,42 @@ type Exchange struct {
 
 // Mark is how a redacted value reads: "[redacted …Xy7Q #1f0c9a2b]".
 func Mark(value string) string { return "[redacted " + secret.Tag(value) + "]" }
+
+// credentialKey keys CredentialMark's hash: random per process, so a mark
+// can be compared with marks of the same process but never checked against
+// a guessed credential offline.
+var credentialKey = func() []byte {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// CredentialMark is how a merchant's own credential reads (a client secret,
+// an API key, the password in Basic auth): "[redacted credential
+// #1f0c9a2b]". Unlike Mark it shows no characters of the value, and its hash
+// is keyed: these marks reach customers' order pages and HAR files, and the
+// end of a Basic credential is the end of the password.
+func CredentialMark(value string) string {
+	if value == "" {
+		return ""
+	}
+	h := hmac.New(sha256.New, credentialKey)
+	h.Write([]byte(value))
+	return "[redacted credential #" + hex.EncodeToString(h.Sum(nil)[:4]) + "]"
+}
+
+// credentialNames are fields that hold a merchant's own credential.
+var credentialNames = map[string]bool{"client_secret": true, "password": true, "api_key": true, "client_assertion": true}
+
+// markField marks the value of a secret field named key.
+func markField(key, v string) string {
+	if credentialNames[strings.ToLower(key)] {
+		return CredentialMark(v)
+	}
+	return markIfSet(v)
+}
 
 // Redact returns a copy of x with provider's secrets (and Common's)
 // replaced by Mark.
@@ -97,7 +137,7 @@ func (r *ruleset) header(h http.Header) http.Header {
 			case lname == "authorization" || lname == "proxy-authorization":
 				nv[i] = credential(v)
 			case r.headers[lname]:
-				nv[i] = markIfSet(v)
+				nv[i] = CredentialMark(v) // client_secret, Ocp-Apim-Subscription-Key, X-Api-Key
 			case lname == "location" || lname == "content-location":
 				nv[i] = r.url(v, "")
 			default:
@@ -113,9 +153,13 @@ func (r *ruleset) header(h http.Header) http.Header {
 // "Bearer [redacted …]", "Basic [redacted …]".
 func credential(v string) string {
 	if scheme, cred, ok := strings.Cut(strings.TrimSpace(v), " "); ok && !strings.ContainsAny(scheme, "=,") {
+		if strings.EqualFold(scheme, "Basic") {
+			// The merchant's user and password: nothing of it shows.
+			return scheme + " " + CredentialMark(strings.TrimSpace(cred))
+		}
 		return scheme + " " + markIfSet(strings.TrimSpace(cred))
 	}
-	return markIfSet(v)
+	return CredentialMark(v)
 }
 
 // cookie tags every cookie's value in a Cookie header, or the one cookie's
@@ -223,7 +267,7 @@ func (r *ruleset) pairs(raw string, names map[string]bool) string {
 		}
 		switch {
 		case names[strings.ToLower(key)]:
-			parts[i] = k + "=" + markIfSet(val)
+			parts[i] = k + "=" + markField(key, val)
 		case strings.HasPrefix(val, "http://") || strings.HasPrefix(val, "https://"):
 			if rv := r.url(val, ""); rv != val {
 				parts[i] = k + "=" + rv
@@ -312,7 +356,7 @@ func (r *ruleset) jsonBody(b []byte) (_ []byte, ok bool) {
 				atKey = false
 			} else if secret := inSecret(); secret || mayChange(lit) {
 				// Most strings hold nothing to redact and are not decoded.
-				if v, changed := r.jsonString(unquoteLiteral(lit), secret); changed {
+				if v, changed := r.jsonString(unquoteLiteral(lit), secret, string(key)); changed {
 					replace(i, end+1, quote(v))
 				}
 			}
@@ -357,10 +401,10 @@ func mayChange(lit []byte) bool {
 }
 
 // jsonString redacts one string value of a JSON body.
-func (r *ruleset) jsonString(v string, secret bool) (string, bool) {
+func (r *ruleset) jsonString(v string, secret bool, key string) (string, bool) {
 	switch {
 	case secret:
-		return markIfSet(v), v != ""
+		return markField(key, v), v != ""
 	case strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://"):
 		if !strings.ContainsAny(v, "?#@") && !maybeShape(v) {
 			return v, false
@@ -420,7 +464,7 @@ func (r *ruleset) text(s string) string {
 		if uq, err := unquoteJSON(v); err == nil {
 			v = uq
 		}
-		return strings.TrimSuffix(m, `"`+sub[2]+`"`) + `"` + markIfSet(v) + `"`
+		return strings.TrimSuffix(m, `"`+sub[2]+`"`) + `"` + markField(sub[1], v) + `"`
 	})
 	s = formPair.ReplaceAllStringFunc(s, func(m string) string {
 		sub := formPair.FindStringSubmatch(m)
@@ -431,7 +475,7 @@ func (r *ruleset) text(s string) string {
 		if err != nil {
 			v = sub[3]
 		}
-		return sub[1] + sub[2] + "=" + markIfSet(v)
+		return sub[1] + sub[2] + "=" + markField(sub[2], v)
 	})
 	return shapes(s)
 }

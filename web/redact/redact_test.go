@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strings"
@@ -231,5 +232,34 @@ func TestBodiesAreCut(t *testing.T) {
 	small := Redact("altpay", Exchange{RespBody: []byte("ok")})
 	if string(small.RespBody) != "ok" {
 		t.Errorf("small body: %q", small.RespBody)
+	}
+}
+
+// A merchant's own credentials reach customers' order pages and HAR files
+// as marks: nothing of their value shows (the end of a Basic credential is
+// the end of the password), and the hash is keyed, so a guess cannot be
+// checked against it.
+func TestMerchantCredentialsShowNothingOfTheirValue(t *testing.T) {
+	basic := base64.StdEncoding.EncodeToString([]byte("PK_refshop:s3cret-password-tail"))
+	x := Redact("klarna", Exchange{Method: "POST", URL: "https://api.example/payments/v1/sessions",
+		ReqHeader: http.Header{"Authorization": {"Basic " + basic}, "Content-Type": {"application/x-www-form-urlencoded"}},
+		ReqBody:   []byte("grant_type=refresh_token&client_id=c&client_secret=the-client-secret-value")})
+	auth := x.ReqHeader.Get("Authorization")
+	if !strings.HasPrefix(auth, "Basic [redacted credential #") || strings.Contains(auth, basic[len(basic)-4:]) {
+		t.Errorf("Basic auth reads %q", auth)
+	}
+	if body := string(x.ReqBody); !strings.Contains(body, "client_secret=[redacted credential #") || strings.Contains(body, "alue") {
+		t.Errorf("the form's client secret reads %q", body)
+	}
+	v := Redact("vipps", Exchange{Method: "POST", URL: "https://apitest.vipps.no/accesstoken/get",
+		ReqHeader: http.Header{"Client_secret": {"vipps-secret-ending-WXYZ"}, "Ocp-Apim-Subscription-Key": {"0f14ebcab0ec4b29ae0cb90d91b4a84a"}}})
+	for _, h := range []string{"Client_secret", "Ocp-Apim-Subscription-Key"} {
+		if got := v.ReqHeader.Get(h); !strings.HasPrefix(got, "[redacted credential #") || strings.Contains(got, "WXYZ") || strings.Contains(got, "a84a") {
+			t.Errorf("%s reads %q", h, got)
+		}
+	}
+	// The mark is not the value's plain hash (which a guess could be checked against).
+	if CredentialMark("x") == "[redacted #"+secret.Tag("x")[1:]+"]" {
+		t.Error("the credential mark is the unkeyed hash")
 	}
 }

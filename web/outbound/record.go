@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -109,18 +110,36 @@ func (r *Recorder) write() {
 			close(rec.flush)
 			continue
 		}
-		x := rec.x
-		red := redact.Redact(x.Provider, redact.Exchange{Method: x.Method, URL: x.URL, PathTemplate: x.PathTemplate,
-			ReqHeader: x.ReqHeader, ReqBody: rec.reqBody, RespHeader: x.RespHeader, RespBody: rec.respBody})
-		x.URL, x.ReqHeader, x.RespHeader = red.URL, red.ReqHeader, red.RespHeader
-		x.ReqBody, x.RespBody = string(red.ReqBody), string(red.RespBody)
-		ctx, cancel := context.WithTimeout(context.Background(), sinkTimeout)
-		err := r.sink(ctx, x)
-		cancel()
-		if err != nil {
-			r.log.Warn("recording a provider exchange failed; it is dropped", "provider", x.Provider,
-				"operation", x.Operation, "request_id", x.RequestID, "error", err)
+		r.store(rec)
+	}
+}
+
+// store redacts and stores one exchange. A panic in either drops the record
+// with a WARN line: recording must never take the shop down.
+func (r *Recorder) store(rec recorded) {
+	defer func() {
+		if p := recover(); p != nil {
+			// A runtime error's text names no data; any other panic value
+			// might, and is left out.
+			what := "a panic"
+			if re, ok := p.(runtime.Error); ok {
+				what = re.Error()
+			}
+			r.log.Warn("recording a provider exchange panicked; it is dropped", "provider", rec.x.Provider,
+				"operation", rec.x.Operation, "panic", what)
 		}
+	}()
+	x := rec.x
+	red := redact.Redact(x.Provider, redact.Exchange{Method: x.Method, URL: x.URL, PathTemplate: x.PathTemplate,
+		ReqHeader: x.ReqHeader, ReqBody: rec.reqBody, RespHeader: x.RespHeader, RespBody: rec.respBody})
+	x.URL, x.ReqHeader, x.RespHeader = red.URL, red.ReqHeader, red.RespHeader
+	x.ReqBody, x.RespBody = string(red.ReqBody), string(red.RespBody)
+	ctx, cancel := context.WithTimeout(context.Background(), sinkTimeout)
+	err := r.sink(ctx, x)
+	cancel()
+	if err != nil {
+		r.log.Warn("recording a provider exchange failed; it is dropped", "provider", x.Provider,
+			"operation", x.Operation, "request_id", x.RequestID, "error", err)
 	}
 }
 

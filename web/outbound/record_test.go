@@ -237,3 +237,43 @@ func TestRequestBodiesWithoutGetBody(t *testing.T) {
 		t.Fatalf("recorded %+v", xs)
 	}
 }
+
+// A panic while storing one exchange drops that record with a WARN line;
+// the writer goes on with the next, and the shop stays up.
+func TestAPanicWhileStoringDropsOnlyThatRecord(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	var stored int
+	var mu sync.Mutex
+	first := true
+	rec := NewRecorder(func(_ context.Context, x Exchange) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if first {
+			first = false
+			var m map[string]int
+			m["boom"]++ // a runtime error: assignment to a nil map
+		}
+		stored++
+		return nil
+	}, log, func() time.Time { return fixed })
+	t.Cleanup(rec.Close)
+	c := NewClient(log, 0, rec)
+	for range 2 {
+		res, err := c.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if err := rec.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if stored != 1 || !strings.Contains(logs.String(), "panicked; it is dropped") || !strings.Contains(logs.String(), "nil map") {
+		t.Errorf("stored %d, log:\n%s", stored, logs.String())
+	}
+}

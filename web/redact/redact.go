@@ -218,6 +218,16 @@ func (r *ruleset) url(raw, template string) string {
 	return b.String()
 }
 
+// namesSecret reports whether template has a secret parameter.
+func (r *ruleset) namesSecret(template string) bool {
+	for _, t := range strings.Split(template, "/") {
+		if strings.HasPrefix(t, "{") && strings.HasSuffix(t, "}") && r.params[strings.ToLower(t[1:len(t)-1])] {
+			return true
+		}
+	}
+	return false
+}
+
 // path tags the segments under secret parameters of template, matched
 // against the path's last segments, and token shapes in the others.
 func (r *ruleset) path(escaped, template string) string {
@@ -231,10 +241,15 @@ func (r *ruleset) path(escaped, template string) string {
 					secretAt[off+i] = true
 				}
 			} else if t != segs[off+i] {
-				secretAt = nil // not this path's template: shapes only
+				secretAt = nil // not this path's template
 				break
 			}
 		}
+	}
+	if secretAt == nil && r.namesSecret(template) {
+		// The path does not match a template that names a secret: show the
+		// template rather than guess which segment holds it.
+		return template
 	}
 	for i, s := range segs {
 		v, err := url.PathUnescape(s)
@@ -254,7 +269,8 @@ func (r *ruleset) path(escaped, template string) string {
 // tagged, the others checked for token shapes. Order and the other pairs'
 // encoding are kept.
 func (r *ruleset) pairs(raw string, names map[string]bool) string {
-	parts := strings.Split(raw, "&")
+	// "&" and, as some servers read it, ";" separate pairs: "state=1;code=…".
+	parts := strings.FieldsFunc(raw, func(c rune) bool { return c == '&' || c == ';' })
 	for i, p := range parts {
 		k, v, _ := strings.Cut(p, "=")
 		key, err := url.QueryUnescape(k)

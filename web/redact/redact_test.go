@@ -263,3 +263,25 @@ func TestMerchantCredentialsShowNothingOfTheirValue(t *testing.T) {
 		t.Error("the credential mark is the unkeyed hash")
 	}
 }
+
+// A ";" separates query pairs too, as some servers read it.
+func TestASemicolonSeparatedQueryIsRedacted(t *testing.T) {
+	x := Redact("klarnasignin", Exchange{Method: "GET", URL: "https://shop.example/cb?state=1;code=the-authorization-code-value"})
+	if strings.Contains(x.URL, "authorization-code") || !strings.Contains(x.URL, "code=[redacted") {
+		t.Errorf("URL %q", x.URL)
+	}
+}
+
+// A path that does not match its template, when the template names a
+// secret parameter, shows the template: no guessing which segment is safe.
+func TestAPathOffItsSecretTemplateShowsTheTemplate(t *testing.T) {
+	tok := "0b9a6d1e-4c7f-4f0e-9d1a-1c2b3c4d5e6f"
+	x := Redact("klarna", Exchange{Method: "POST", URL: "https://api.example/payments/v1/authorizations/" + tok + "/order/",
+		PathTemplate: "/payments/v1/authorizations/{authorization_token}/order"})
+	if strings.Contains(x.URL, tok) || strings.Contains(x.URL, tok[:8]) {
+		t.Errorf("URL %q shows the authorization token", x.URL)
+	}
+	if !strings.Contains(x.URL, "{authorization_token}") {
+		t.Errorf("URL %q, want the template", x.URL)
+	}
+}

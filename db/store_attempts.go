@@ -61,7 +61,7 @@ func (s *Store) OpenAttempt(ctx context.Context, n NewOrder) (_ Order, reused bo
 				return err
 			}
 			same := cur.UserID == n.UserID && cur.GuestID == n.GuestID && cur.Market == n.Market &&
-				cur.Currency == n.Currency && cur.SalesTax == n.SalesTax && sameLines(cur.Lines, n.Lines)
+				cur.Currency == n.Currency && cur.SalesTax == n.SalesTax && SameLines(cur.Lines, n.Lines)
 			if same || !canClose {
 				openID = cur.ID
 				return nil
@@ -84,9 +84,9 @@ func (s *Store) OpenAttempt(ctx context.Context, n NewOrder) (_ Order, reused bo
 	return o, false, nil
 }
 
-// sameLines reports whether two orders buy the same: the same products in
+// SameLines reports whether two orders buy the same: the same products in
 // the same quantities at the same prices, in any order.
-func sameLines(a, b []OrderLine) bool {
+func SameLines(a, b []OrderLine) bool {
 	byProduct := func(x, y OrderLine) int { return cmp.Compare(x.ProductID, y.ProductID) }
 	a, b = slices.SortedFunc(slices.Values(a), byProduct), slices.SortedFunc(slices.Values(b), byProduct)
 	return slices.Equal(a, b)
@@ -151,7 +151,3 @@ func (s *Store) OpenAttemptsByKey(ctx context.Context, userID int64, provider Pr
 	}
 	return orders, nil
 }
-
-// SameLines reports whether two orders buy the same products in the same
-// quantities at the same prices.
-func SameLines(a, b []OrderLine) bool { return sameLines(a, b) }

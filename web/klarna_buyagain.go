@@ -163,8 +163,9 @@ func (k *klarnaFlow) buyAgainAttempt(ctx context.Context, u *db.User, src db.Ord
 		return db.Order{}, &UserError{Status: http.StatusConflict, Title: "Nothing to buy again",
 			Message: "None of the products in that order is for sale any more."}
 	}
+	_, tax := salesTax(m, lines)
 	o, err := k.a.Store.CreateOrder(ctx, db.NewOrder{UserID: u.ID, Provider: db.ProviderKlarna, IdempotencyKey: key,
-		Market: m.ID, Currency: m.Currency, Lines: lines, SalesTax: salesTaxOf(m, lines)})
+		Market: m.ID, Currency: m.Currency, Lines: lines, SalesTax: tax})
 	if err != nil {
 		// A second submit of the same form won the race: use its attempt.
 		if again, aerr := k.a.Store.OrderByIdempotencyKey(ctx, key); aerr == nil {

@@ -58,12 +58,6 @@ func (a *App) priceCart(c echo.Context) (pricedCart, error) {
 	return pc, nil
 }
 
-// salesTaxOf is the sales tax market m adds to lines.
-func salesTaxOf(m market.Market, lines []db.OrderLine) int64 {
-	_, tax := salesTax(m, lines)
-	return tax
-}
-
 // salesTax is the lines' subtotal in market m and the sales tax added to
 // it. US prices exclude sales tax: it is added to the order as a whole, and
 // the lines carry none (Klarna's rule for US order lines, see

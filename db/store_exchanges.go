@@ -32,6 +32,10 @@ type Exchange struct {
 	ReqBody         string
 	RespHeaders     http.Header // nil when no answer came
 	RespBody        string
+	// Browser marks a call the browser made to the provider, as the sandbox
+	// recorded it (web/browsercalls.go): never stored here, only shown
+	// beside the shop's own.
+	Browser bool
 }
 
 // exchangeStamp is started_at's format: fixed width, so the text sorts in

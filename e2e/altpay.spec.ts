@@ -171,15 +171,18 @@ test('a reload after a payment that got no answer pays with the same Idempotency
   expect(await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith('altpay-attempt:')))).toEqual([]);
 });
 
-test('the checkout token expires mid-page: one extra token request and the payment succeeds', async ({ page }) => {
+test('the checkout token expires mid-page: one extra token request, the payment succeeds, and the order page shows the renewal', async ({ page }) => {
+  // Checkout tokens live two minutes here (15 by default).
+  const set = await page.request.post(`${sandboxURL}/control/settings`, { data: { altpay_checkout_token_ttl: '2m' } });
+  expect(set.ok(), await set.text()).toBeTruthy();
   await signUp(page, uniqueEmail('expiry'));
   const tokens = countTokenRequests(page);
   await checkoutByInvoice(page);
   expect(tokens.count()).toBe(1);
 
-  // The customer types, the token ages past altpay_checkout_token_ttl (15m).
+  // The customer types, the token ages past its lifetime.
   await fillBank(page);
-  await advanceSandboxClock(page, '16m');
+  await advanceSandboxClock(page, '3m');
   await page.getByRole('button', { name: 'Save payment method' }).click();
   await expect(page.getByRole('radio', { name: 'Bank account ending 6789 (default)' })).toBeChecked();
   await expect(page.getByRole('alert')).toBeHidden();
@@ -191,6 +194,27 @@ test('the checkout token expires mid-page: one extra token request and the payme
   expect(state.calls['altpay.checkout_auth_init']).toBe(2);
   // The add call was answered 401 once, then repeated with the new token.
   expect(state.calls['altpay.checkout_add_payment_method']).toBe(2);
+
+  // "How this payment happened" shows the same: the snippet's call from the
+  // browser refused with 401, the shop's one extra checkout token, the call
+  // repeated; the browser's calls come from a lifeline of their own.
+  const section = page.getByRole('region', { name: 'How this payment happened' });
+  await expect(section.getByTestId('exchanges-browser-note')).toHaveText(
+    "The browser's own calls to the provider are shown as the sandbox received them.");
+  const rows = await section.getByTestId('exchange').evaluateAll((lis) => lis.map((li) =>
+    `${li.getAttribute('data-origin')} ${li.getAttribute('data-operation')} ${li.getAttribute('data-status')}`));
+  const listed = rows.join('\n');
+  const refused = rows.indexOf('browser checkout_add_payment_method 401');
+  expect(refused, listed).toBeGreaterThanOrEqual(0);
+  const renewed = rows.findIndex((r, i) => i > refused && r.startsWith('shop checkout_auth_init 2'));
+  expect(renewed, listed).toBeGreaterThan(refused);
+  const repeated = rows.findIndex((r, i) => i > renewed && r.startsWith('browser checkout_add_payment_method 2'));
+  expect(repeated, listed).toBeGreaterThan(renewed);
+  expect(rows.filter((r) => r.startsWith('shop checkout_auth_init ')), listed).toHaveLength(2);
+  const diagram = section.getByTestId('sequence-diagram');
+  await expect(diagram.locator('g.seq-head-browser')).toHaveCount(1);
+  await expect(diagram.locator('g.seq-from-browser').first()).toBeVisible();
+  await expectAccessible(page);
 });
 
 test('without onAccessTokenExpired the page shows AccessTokenExpiredError and a way to continue', async ({ page }, testInfo) => {

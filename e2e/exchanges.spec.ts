@@ -33,7 +33,8 @@ test('a Vipps payment\'s order page shows how it happened, opens with the keyboa
 
   const section = page.getByRole('region', { name: 'How this payment happened' });
   await expect(section.getByRole('heading', { level: 2, name: 'How this payment happened' })).toBeVisible();
-  await expect(section.getByTestId('exchanges-limitation')).toContainText('calls your browser made to the provider');
+  await expect(section.getByTestId('exchanges-browser-note')).toHaveText(
+    "The browser's own calls to the provider are shown as the sandbox received them.");
 
   // The single access token, fetched once, then create, get and capture;
   // showing the order may ask Vipps again for its state and events. The

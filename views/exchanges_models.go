@@ -9,6 +9,9 @@ type ExchangesView struct {
 	// Retention is how long recorded calls are kept ("30 days").
 	Retention string
 	Items     []ExchangeView
+	// BrowserNote says whether the browser's own calls to the provider are
+	// among Items (the sandbox's record of them) or why not.
+	BrowserNote string
 	// Diagram draws Items as a sequence diagram; the list is its text
 	// equivalent.
 	Diagram DiagramView
@@ -23,6 +26,9 @@ type ExchangeView struct {
 	Method    string
 	Path      string // the path template: "/epayment/v1/payments/{reference}"
 	URL       string // the URL as sent, redacted
+	// Browser: the browser made this call to the provider (the shop's own
+	// otherwise).
+	Browser bool
 	// Status is the answer: "201 Created", or "no answer: timeout";
 	// Code is its status code (0: none), Failed says it was no success.
 	Status string
@@ -50,4 +56,12 @@ type Body struct {
 	// Cut says how much more there was past Text ("2,048 more characters");
 	// "" when it is whole.
 	Cut string
+}
+
+// origin names who made x: "browser" or "shop".
+func origin(x ExchangeView) string {
+	if x.Browser {
+		return "browser"
+	}
+	return "shop"
 }

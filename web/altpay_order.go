@@ -76,3 +76,16 @@ func (f *altpayFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 	}
 	return orderPart{Details: []templ.Component{views.AltpayOrderDetails(v)}, Actions: []templ.Component{views.AltpayOrderActions(v)}}, nil
 }
+
+// browserRefs: the sandbox links the snippet's calls to the invoice its
+// checkout token was issued for.
+func (f *altpayFlow) browserRefs(ctx context.Context, o db.Order) ([]string, bool, error) {
+	inv, err := f.a.Store.AltpayInvoiceFor(ctx, o.ID)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, f.a.inSandbox(f.env()), nil
+	}
+	if err != nil || inv.InvoiceID == "" {
+		return nil, f.a.inSandbox(inv.Environment), err
+	}
+	return []string{inv.InvoiceID}, f.a.inSandbox(inv.Environment), nil
+}

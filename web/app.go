@@ -113,6 +113,11 @@ type paymentFlow interface {
 	// no longer be paid. nil: released, or nothing to release; an error: the
 	// provider could not be asked, and the background tries again.
 	release(ctx context.Context, o db.Order) error
+	// browserRefs names the ids the sandbox links the browser's own calls
+	// for o by (the payment reference, the session, the invoice: see
+	// browsercalls.go), and whether o's calls went to the sandbox at all; in
+	// real mode the browser talks to the provider, which the shop cannot see.
+	browserRefs(ctx context.Context, o db.Order) (refs []string, sandbox bool, err error)
 }
 
 // orderPart is what a payment flow adds to an order page.

@@ -65,7 +65,7 @@ func exchangeView(n int, x db.Exchange) views.ExchangeView {
 	v := views.ExchangeView{
 		N: n, Provider: providerName(db.Provider(x.Provider)), Operation: operationWords(x.Operation), OpName: x.Operation,
 		Method: x.Method, Path: x.PathTemplate, URL: x.URL, Code: x.Status, Status: statusWords(x),
-		Failed: x.Status == 0 || x.Status >= 400, Took: tookWords(x.Duration),
+		Browser: x.Browser, Failed: x.Status == 0 || x.Status >= 400, Took: tookWords(x.Duration),
 		Time: x.StartedAt.Local().Format("15:04:05.000"), When: x.StartedAt.UTC().Format(time.RFC3339Nano),
 		IdempotencyKey: x.IdempotencyKey, ReqHeaders: headerLines(x.ReqHeaders), ReqBody: shownBody(x.ReqBody),
 		Answered: x.Status != 0, RespHeaders: headerLines(x.RespHeaders), RespBody: shownBody(x.RespBody),
@@ -224,6 +224,7 @@ type harEntry struct {
 	Comment         string      `json:"comment,omitempty"`
 	// Custom fields (HAR allows them, starting with "_"): what the recorder
 	// knows beyond HTTP.
+	Origin         string `json:"_origin"` // "shop" or "browser"
 	Provider       string `json:"_provider"`
 	Operation      string `json:"_operation"`
 	PathTemplate   string `json:"_pathTemplate,omitempty"`
@@ -287,7 +288,8 @@ func (a *App) orderHAR(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := json.MarshalIndent(orderHARDoc(o, xs), "", "  ")
+	browser, note := a.browserCalls(c.Request().Context(), o)
+	body, err := json.MarshalIndent(orderHARDoc(o, withBrowserCalls(xs, browser), note), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -299,11 +301,11 @@ func (a *App) orderHAR(c echo.Context) error {
 
 // orderHARDoc is o's exchanges as a HAR document, one entry each, in the
 // order they started.
-func orderHARDoc(o db.Order, xs []db.Exchange) har {
+func orderHARDoc(o db.Order, xs []db.Exchange, browserNote string) har {
 	doc := har{Log: harLog{Version: "1.2", Creator: harNameValue{Name: "refshop", Version: "1"}, Entries: []harEntry{},
-		Comment: "Order " + o.PublicID + ": the calls the shop made to the payment provider, as recorded, every secret " +
-			"replaced by a fingerprint. The browser's own calls to the provider are not included. Sizes are -1: the " +
-			"bodies are redacted, so their sizes are not what was sent."}}
+		Comment: strings.TrimSpace("Order " + o.PublicID + ": the calls made to the payment provider for it, as " +
+			"recorded, every secret replaced by a fingerprint; _origin says whether the shop or the browser made each. " +
+			browserNote + " Sizes are -1: the bodies are redacted, so their sizes are not what was sent.")}}
 	for _, x := range xs {
 		doc.Log.Entries = append(doc.Log.Entries, harEntryOf(x))
 	}
@@ -318,12 +320,15 @@ func harEntryOf(x db.Exchange) harEntry {
 		Request: harRequest{Method: x.Method, URL: u, HTTPVersion: "HTTP/1.1", Cookies: []harNameValue{},
 			Headers: harHeaders(x.ReqHeaders), QueryString: harQuery(u), HeadersSize: -1, BodySize: -1},
 		Timings:  harTimings{Send: 0, Wait: ms, Receive: 0},
-		Provider: x.Provider, Operation: x.Operation, PathTemplate: x.PathTemplate, IdempotencyKey: x.IdempotencyKey,
+		Origin: "shop", Provider: x.Provider, Operation: x.Operation, PathTemplate: x.PathTemplate, IdempotencyKey: x.IdempotencyKey,
 		Try: max(x.Try, 1), RetryReason: x.RetryReason, RequestID: x.RequestID,
 		Comment: providerName(db.Provider(x.Provider)) + ": " + operationWords(x.Operation),
 	}
 	if x.Try > 1 {
 		e.Comment += fmt.Sprintf(" (try %d after %s)", x.Try, x.RetryReason)
+	}
+	if x.Browser {
+		e.Origin, e.Comment = "browser", "From the browser: "+e.Comment
 	}
 	if x.ReqBody != "" {
 		e.Request.PostData = &harPostData{MimeType: x.ReqHeaders.Get("Content-Type"), Text: x.ReqBody}

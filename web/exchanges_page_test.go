@@ -75,8 +75,8 @@ func TestTheOrderPageShowsHowAVippsPaymentHappened(t *testing.T) {
 	if h := strings.TrimSpace(sec.Find("h2").First().Text()); h != "How this payment happened" {
 		t.Errorf("section heading %q", h)
 	}
-	if note := sec.Find("[data-testid=exchanges-limitation]").Text(); !strings.Contains(note, "calls your browser made to the provider") {
-		t.Errorf("the page does not say the browser's own calls are missing: %q", note)
+	if note := sec.Find("[data-testid=exchanges-browser-note]").Text(); note != browserCallsShown {
+		t.Errorf("the page does not say the browser's own calls are shown as the sandbox received them: %q", note)
 	}
 	if href, _ := sec.Find("a[data-testid=exchanges-har]").Attr("href"); href != "/orders/"+id+"/exchanges.har" {
 		t.Errorf("HAR link %q", href)

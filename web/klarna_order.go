@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 
@@ -9,6 +10,7 @@ import (
 
 	"refshop/db"
 	"refshop/views"
+	"refshop/web/market"
 )
 
 // klarnaElsewhere explains an attempt made at another Klarna environment (a
@@ -75,4 +77,16 @@ func (k *klarnaFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 		}
 	}
 	return p, nil
+}
+
+// browserRefs: the sandbox links the widget's calls to the payment session.
+func (k *klarnaFlow) browserRefs(ctx context.Context, o db.Order) ([]string, bool, error) {
+	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, k.a.inSandbox(k.regionOf(market.OrDefault(o.Market)).env), nil
+	}
+	if err != nil || kp.SessionID == "" {
+		return nil, k.a.inSandbox(kp.Environment), err
+	}
+	return []string{kp.SessionID}, k.a.inSandbox(kp.Environment), nil
 }

@@ -51,7 +51,9 @@ func (a *App) order(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v.Exchanges = a.exchangesView(o, xs)
+	browser, note := a.browserCalls(c.Request().Context(), o)
+	v.Exchanges = a.exchangesView(o, withBrowserCalls(xs, browser))
+	v.Exchanges.BrowserNote = note
 	return render(c, http.StatusOK, views.Order(a.chrome(c, "Order"), v))
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -145,4 +146,17 @@ func vippsEventLabel(name string) string {
 		return "Cancelled by the shop"
 	}
 	return name
+}
+
+// browserRefs: the sandbox links the landing page the browser opens to the
+// payment's reference.
+func (f *vippsFlow) browserRefs(ctx context.Context, o db.Order) ([]string, bool, error) {
+	vp, err := f.a.Store.VippsPaymentByOrder(ctx, o.ID)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, f.a.inSandbox(f.env()), nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return []string{vp.Reference}, f.a.inSandbox(vp.Environment), nil
 }

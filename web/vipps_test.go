@@ -85,6 +85,7 @@ const vippsTestPhone = "4791234567"
 func vippsDeps(sb *sandboxtest.Server, use []func(*Deps)) []func(*Deps) {
 	return slices.Concat([]func(*Deps){func(d *Deps) {
 		d.Config.Vipps.APIURL = sb.URL + "/vipps"
+		d.Config.SandboxURL = sb.URL
 		d.ProviderClock = sb.State.Clock // as in cmd/shop: the emulated provider's time
 	}}, use, []func(*Deps){func(d *Deps) {
 		if d.Vipps == nil {

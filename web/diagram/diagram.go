@@ -119,7 +119,7 @@ func FromExchanges(xs []db.Exchange) views.DiagramView {
 // Convert takes what the diagram draws of a stored exchange.
 func Convert(x db.Exchange) Exchange {
 	return Exchange{
-		StartedAt: x.StartedAt, Duration: x.Duration, Provider: x.Provider, Operation: x.Operation, Method: x.Method,
+		StartedAt: x.StartedAt, Duration: x.Duration, Browser: x.Browser, Provider: x.Provider, Operation: x.Operation, Method: x.Method,
 		PathTemplate: x.PathTemplate, URL: x.URL, Status: x.Status, Error: x.Error, Try: x.Try, RetryReason: x.RetryReason,
 	}
 }

@@ -319,8 +319,8 @@ func harEntryOf(x db.Exchange) harEntry {
 		StartedDateTime: x.StartedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00"), Time: ms,
 		Request: harRequest{Method: x.Method, URL: u, HTTPVersion: "HTTP/1.1", Cookies: []harNameValue{},
 			Headers: harHeaders(x.ReqHeaders), QueryString: harQuery(u), HeadersSize: -1, BodySize: -1},
-		Timings:  harTimings{Send: 0, Wait: ms, Receive: 0},
-		Origin: "shop", Provider: x.Provider, Operation: x.Operation, PathTemplate: x.PathTemplate, IdempotencyKey: x.IdempotencyKey,
+		Timings: harTimings{Send: 0, Wait: ms, Receive: 0},
+		Origin:  "shop", Provider: x.Provider, Operation: x.Operation, PathTemplate: x.PathTemplate, IdempotencyKey: x.IdempotencyKey,
 		Try: max(x.Try, 1), RetryReason: x.RetryReason, RequestID: x.RequestID,
 		Comment: providerName(db.Provider(x.Provider)) + ": " + operationWords(x.Operation),
 	}

@@ -41,7 +41,12 @@ test('a Vipps payment\'s order page shows how it happened, opens with the keyboa
   // shop may still hold a token from before the sandbox was reset, which
   // the sandbox no longer knows: then the first create is refused (401),
   // the shop drops that token, fetches one and creates again.
-  const items = section.getByTestId('exchange');
+  // The shop's own calls; the browser's (the landing page it opened at
+  // the sandbox) are listed among them, in time order, from the browser.
+  const items = section.locator('[data-testid=exchange][data-origin=shop]');
+  const fromBrowser = section.locator('[data-testid=exchange][data-origin=browser]');
+  await expect(fromBrowser.first()).toBeVisible();
+  await expect(fromBrowser.first().getByRole('heading', { level: 3 })).toContainText('From the browser: Vipps MobilePay');
   const ops = await items.evaluateAll((lis) => lis.map((li) => li.getAttribute('data-operation') ?? ''));
   const s = ops[0] === 'create_payment' ? 1 : 0;
   if (s === 1) await expect(items.first().getByTestId('exchange-status')).toHaveText('401 Unauthorized');
@@ -87,9 +92,11 @@ test('a Vipps payment\'s order page shows how it happened, opens with the keyboa
   const har = JSON.parse(text);
   expect(har.log.version).toBe('1.2');
   expect(har.log.creator.name).toBe('refshop');
-  const entries: any[] = har.log.entries;
+  const all: any[] = har.log.entries;
+  expect(all.some((e) => e._origin === 'browser')).toBe(true);
+  const entries = all.filter((e) => e._origin === 'shop');
   expect(entries.slice(s, s + 4).map((e) => e._operation)).toEqual(['accesstoken', 'create_payment', 'get_payment', 'capture']);
-  for (const e of entries) {
+  for (const e of all) {
     expect(() => new URL(e.request.url), e.request.url).not.toThrow();
     expect(new URL(e.request.url).hash).toBe('');
     expect(typeof e.startedDateTime).toBe('string');

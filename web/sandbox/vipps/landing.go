@@ -6,6 +6,7 @@ import (
 
 	"refshop/views/sandboxviews"
 	"refshop/web/money"
+	"refshop/web/sandbox/exchanges"
 )
 
 // The landing page stands in for landing.vipps.no and the app behind it: the
@@ -23,6 +24,7 @@ func (p *provider) landingPage(w http.ResponseWriter, r *http.Request) {
 	pay := p.byToken(r.URL.Query().Get("token"))
 	var v sandboxviews.VippsLandingView
 	if pay != nil {
+		exchanges.Ref(r.Context(), pay.Reference) // the token in the URL stands for it
 		pay.settle(p.st.Now())
 		v = p.landingView(pay)
 	}
@@ -51,6 +53,7 @@ func (p *provider) landingAnswer(w http.ResponseWriter, r *http.Request) {
 		renderLanding(w, r, http.StatusNotFound, sandboxviews.VippsLandingView{Missing: true})
 		return
 	}
+	exchanges.Ref(r.Context(), pay.Reference)
 	pay.settle(now)
 	if pay.State != stateCreated {
 		// Answered already (another tab) or expired: show where it stands.

@@ -107,6 +107,7 @@ type call struct {
 	operation string
 	pattern   string
 	refs      []string
+	secrets   []string
 }
 
 type callKey struct{}
@@ -142,6 +143,38 @@ func Ref(ctx context.Context, id string) {
 // form in which redaction shows it, so the shop can match it against the
 // answer that issued the token.
 func RefToken(ctx context.Context, token string) { Ref(ctx, secret.Tag(token)) }
+
+// Secret names a value of the request being recorded as secret where
+// redaction's rules cannot tell (the Vipps landing token inside the landing
+// page's HTML): every whole occurrence left after redaction is replaced by
+// its mark.
+func Secret(ctx context.Context, value string) {
+	if c := from(ctx); c != nil && value != "" {
+		c.mu.Lock()
+		c.secrets = append(c.secrets, value)
+		c.mu.Unlock()
+	}
+}
+
+// hide replaces what redaction left of secrets in x by their marks.
+func hide(x *Exchange, secrets []string) {
+	if len(secrets) == 0 {
+		return
+	}
+	pairs := make([]string, 0, 2*len(secrets))
+	for _, s := range secrets {
+		pairs = append(pairs, s, redact.Mark(s))
+	}
+	rp := strings.NewReplacer(pairs...)
+	x.Path, x.RequestBody, x.ResponseBody = rp.Replace(x.Path), rp.Replace(x.RequestBody), rp.Replace(x.ResponseBody)
+	for _, h := range []http.Header{x.RequestHeaders, x.ResponseHeaders} {
+		for _, vals := range h {
+			for i, v := range vals {
+				vals[i] = rp.Replace(v)
+			}
+		}
+	}
+}
 
 // recorded reports whether path is a provider route's, and whose.
 func recorded(path string) (string, bool) {
@@ -227,7 +260,7 @@ func (rec *Recorder) store(x Exchange, r *http.Request, c *call, reqHeader http.
 	}()
 	c.mu.Lock()
 	x.Operation, x.Pattern = c.operation, c.pattern
-	refs := slices.Clone(c.refs)
+	refs, secrets := slices.Clone(c.refs), slices.Clone(c.secrets)
 	c.mu.Unlock()
 	if tok, ok := bearer(reqHeader); ok {
 		refs = append(refs, secret.Tag(tok))
@@ -244,6 +277,7 @@ func (rec *Recorder) store(x Exchange, r *http.Request, c *call, reqHeader http.
 		ReqHeader: reqHeader, ReqBody: reqBody, RespHeader: respHeader, RespBody: respBody})
 	x.Path, x.RequestHeaders, x.ResponseHeaders = red.URL, orEmpty(red.ReqHeader), orEmpty(red.RespHeader)
 	x.RequestBody, x.ResponseBody = string(red.ReqBody), string(red.RespBody)
+	hide(&x, secrets)
 	if err := rec.insert(context.WithoutCancel(r.Context()), x); err != nil {
 		rec.log.Warn("sandbox: recording an exchange failed; it is dropped", "provider", x.Provider,
 			"operation", x.Operation, "error", err)

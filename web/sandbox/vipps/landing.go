@@ -20,6 +20,7 @@ func (p *provider) landingPage(w http.ResponseWriter, r *http.Request) {
 	if p.st.Hit(w, r, opLanding) {
 		return
 	}
+	exchanges.Secret(r.Context(), r.URL.Query().Get("token")) // the page holds it in its form
 	p.mu.Lock()
 	pay := p.byToken(r.URL.Query().Get("token"))
 	var v sandboxviews.VippsLandingView
@@ -45,6 +46,7 @@ func (p *provider) landingAnswer(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Bad form", http.StatusBadRequest)
 		return
 	}
+	exchanges.Secret(r.Context(), r.PostForm.Get("token"))
 	now := p.st.Now()
 	p.mu.Lock()
 	pay := p.byToken(r.PostForm.Get("token"))

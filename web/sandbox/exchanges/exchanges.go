@@ -205,7 +205,11 @@ func (rec *Recorder) Record(next http.Handler) http.Handler {
 			if p != nil {
 				// Wrap panics with http.ErrAbortHandler to lose an answer;
 				// any panic means the caller got none.
-				cw.status, cw.header, x.Lost = 0, nil, true
+				x.Lost = true
+				cw.mu.Lock()
+				cw.status, cw.header, cw.wrote = 0, nil, true
+				cw.body.Reset()
+				cw.mu.Unlock()
 			}
 			rec.store(x, r, c, reqHeader, reqBody, cw)
 			if p != nil {
@@ -269,7 +273,7 @@ func (rec *Recorder) store(x Exchange, r *http.Request, c *call, reqHeader http.
 	cw.mu.Lock()
 	x.Status = cw.status
 	respHeader, respBody := cw.header, cw.body.Bytes()
-	if !cw.wrote && !x.Lost {
+	if !cw.wrote {
 		x.Status, respHeader = http.StatusOK, cw.Header().Clone() // nothing written: net/http sends 200
 	}
 	cw.mu.Unlock()

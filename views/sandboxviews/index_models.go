@@ -26,6 +26,7 @@ type IndexView struct {
 	State     StateView
 	// Identities are Sign in with Klarna's test identities, when emulated.
 	Identities []Credential
+	Exchanges  ExchangesView
 }
 
 // StateView is the sandbox's state as the index shows it: what
@@ -53,4 +54,35 @@ type SettingView struct {
 type CallView struct {
 	Operation string
 	Calls     int
+}
+
+// ExchangesView is the index's "Latest exchanges": what the sandbox
+// received on its provider routes, redacted, and the filter that chose them.
+type ExchangesView struct {
+	Provider   string   // the filter's provider; "": every one
+	Operation  string   // the filter's operation; "": every one
+	Providers  []string // the choices
+	Operations []string
+	List       []ExchangeView // oldest first
+	Error      string         // a filter the sandbox refused, or a failed read
+}
+
+// ExchangeView is one recorded exchange, formatted for reading. Headers and
+// bodies are redacted already.
+type ExchangeView struct {
+	ID              int64
+	At              time.Time
+	Provider        string
+	Operation       string // "" when the route has none
+	Origin          string // "browser" or "server"
+	Method          string
+	Path            string
+	Status          string // "200", or "answer lost"
+	Duration        string
+	IdempotencyKey  string
+	Refs            []string
+	RequestHeaders  string // "Name: value" lines
+	RequestBody     string
+	ResponseHeaders string
+	ResponseBody    string
 }

@@ -16,8 +16,10 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"refshop/static"
@@ -25,15 +27,19 @@ import (
 	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/exchanges"
 	"refshop/web/sandbox/klarnasignin"
 	"refshop/web/sandbox/store"
 )
 
 // Sandbox is the sandbox's state and its HTTP handler.
 type Sandbox struct {
-	State   *control.State
-	handler http.Handler
-	db      *store.Store
+	State *control.State
+	// Exchanges records what the sandbox receives on its provider routes
+	// (GET /control/exchanges, the index's "Latest exchanges").
+	Exchanges *exchanges.Recorder
+	handler   http.Handler
+	db        *store.Store
 }
 
 // New builds a sandbox provisioned with cfg, with the state it kept in
@@ -45,21 +51,82 @@ func New(cfg control.Config, log *slog.Logger, base clock.Clock) (*Sandbox, erro
 		return nil, err
 	}
 	st := control.New(cfg, base)
+	rec := exchanges.New(db, log, st.Now, func() []string { return st.View().Operations })
+	st.OnReset(rec.Clear)
 	mux := http.NewServeMux()
 	st.Routes(mux)
+	rec.Routes(mux)
 	for _, register := range providers {
 		register(mux, st, log)
 	}
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(mustSub(static.FS, "sandbox"))))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		// The page shows what other origins sent (redacted, escaped); its
+		// one script is the sandbox's own file.
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "+
+			"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = sandboxviews.Index(indexView(st)).Render(r.Context(), w)
+		v := indexView(st)
+		v.Exchanges = exchangesView(r, rec, v.State)
+		_ = sandboxviews.Index(v).Render(r.Context(), w)
 	})
 	if err := st.Open(context.Background(), db, log); err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &Sandbox{State: st, handler: logRequests(log, mux, st.Wrap(mux)), db: db}, nil
+	// Record outside Wrap, to see what went out (a lost answer as lost);
+	// Matched right around the mux, to see the pattern it matched.
+	h := logRequests(log, mux, rec.Record(st.Wrap(exchanges.Matched(mux))))
+	return &Sandbox{State: st, Exchanges: rec, handler: h, db: db}, nil
+}
+
+// indexExchanges is how many exchanges the index lists.
+const indexExchanges = 50
+
+// exchangesView is the index's "Latest exchanges": the latest of them that
+// the form's provider and operation choose.
+func exchangesView(r *http.Request, rec *exchanges.Recorder, state sandboxviews.StateView) sandboxviews.ExchangesView {
+	q := r.URL.Query()
+	v := sandboxviews.ExchangesView{Provider: q.Get("provider"), Operation: q.Get("operation"), Providers: exchanges.Providers}
+	for _, c := range state.Calls {
+		v.Operations = append(v.Operations, c.Operation)
+	}
+	f, err := rec.ParseFilter(url.Values{"provider": {v.Provider}, "operation": {v.Operation}})
+	if err != nil {
+		v.Error = "Nothing listed: " + err.Error()
+		return v
+	}
+	f.Limit = indexExchanges
+	list, err := rec.List(r.Context(), f)
+	if err != nil {
+		v.Error = "The recorded exchanges could not be read; the sandbox's log says why."
+		return v
+	}
+	for _, x := range list {
+		status := strconv.Itoa(x.Status)
+		if x.Lost {
+			status = "answer lost"
+		}
+		v.List = append(v.List, sandboxviews.ExchangeView{
+			ID: x.ID, At: x.At, Provider: x.Provider, Operation: x.Operation, Origin: x.Origin, Method: x.Method,
+			Path: x.Path, Status: status, Duration: strconv.FormatFloat(x.DurationMS, 'f', 1, 64) + " ms",
+			IdempotencyKey: x.IdempotencyKey, Refs: x.Refs,
+			RequestHeaders: headerLines(x.RequestHeaders), RequestBody: x.RequestBody,
+			ResponseHeaders: headerLines(x.ResponseHeaders), ResponseBody: x.ResponseBody,
+		})
+	}
+	return v
+}
+
+// headerLines is h as "Name: value" lines, by name.
+func headerLines(h http.Header) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		for _, v := range h[name] {
+			b.WriteString(name + ": " + v + "\n")
+		}
+	}
+	return b.String()
 }
 
 // Close closes the sandbox's file. Stop serving it first.

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"refshop/web/sandbox/exchanges"
 )
 
 // The checkout API, as the published browser SDK calls it: what the snippet
@@ -45,6 +47,7 @@ func (p *provider) checkoutRoutes() http.Handler {
 // token's claims; it writes the error and returns false when the call must
 // stop. The caller must not hold p.mu.
 func (p *provider) checkoutCall(w http.ResponseWriter, r *http.Request, op string) (checkoutClaims, bool) {
+	p.refCheckoutToken(r)
 	if p.st.Hit(w, r, op) {
 		return checkoutClaims{}, false
 	}
@@ -73,6 +76,22 @@ func (p *provider) checkoutCall(w http.ResponseWriter, r *http.Request, op strin
 		return c, false
 	}
 	return c, true
+}
+
+// refCheckoutToken links the recorded exchange to the invoice its checkout
+// token was issued for, an expired token's too: the snippet's 401 and the
+// renewal after it belong to that invoice's order.
+func (p *provider) refCheckoutToken(r *http.Request) {
+	tok, ok := bearer(r)
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	key := p.key
+	p.mu.Unlock()
+	if c, err := verifyCheckoutToken(key, tok, p.st.Now()); err == nil || errors.Is(err, errTokenExpired) {
+		exchanges.Ref(r.Context(), c.InvoiceID)
+	}
 }
 
 func (p *provider) theme(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"refshop/web/sandbox/exchanges"
 )
 
 type customer struct {
@@ -434,6 +436,7 @@ func (p *provider) checkoutAuthInit(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &body) {
 		return
 	}
+	exchanges.Ref(r.Context(), body.InvoiceID)
 	p.mu.Lock()
 	_, custOK := p.customers[body.CustomerID]
 	in, invOK := p.invoices[body.InvoiceID]
@@ -454,6 +457,7 @@ func (p *provider) checkoutAuthInit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal_error", "could not sign the token", nil)
 		return
 	}
+	exchanges.RefToken(r.Context(), tok) // the snippet's calls present it
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expires_at": exp.Unix()})
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"refshop/web/clock"
+	"refshop/web/sandbox/exchanges"
 	"refshop/web/sandbox/store"
 )
 
@@ -126,6 +127,7 @@ func (s *State) Hit(w http.ResponseWriter, r *http.Request, op string) bool {
 		s.mu.Unlock()
 		panic("control: undeclared operation " + op)
 	}
+	exchanges.Operation(r.Context(), op) // the recorded exchange's operation
 	s.calls[op]++
 	var f fault
 	faulted := false

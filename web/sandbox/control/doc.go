@@ -16,6 +16,7 @@
 //	POST   /control/clock              {"advance": "10m"}: move the sandbox clock on; every token ages by that much
 //	POST   /control/faults             {"operation", "status", "times", "delay", "lose_answer", "commit_late"}
 //	DELETE /control/faults/{operation} drop the operation's pending faults; answers the new state
+//	GET    /control/exchanges          ?provider=&operation=&origin=&ref=&limit=: the exchanges received (below)
 //
 // The control API is for tools, tests and people at a terminal, never for a
 // web page: a page on any other origin could otherwise reset the sandbox or
@@ -41,6 +42,34 @@
 // request. Of the control state the clock offset, the settings and the call
 // counts survive a restart and pending faults do not (see State.Dump for
 // why); reset forgets everything.
+//
+// GET /control/exchanges lists what the sandbox received on its provider
+// routes (package exchanges records it): the shop's server calls and the
+// browser's own (the invoice snippet's, the Klarna widget's, the Vipps
+// landing page), each with its answer, redacted by the shop's rules
+// (web/redact). It answers the latest limit matches, oldest first:
+//
+//	{"exchanges": [{"id": 1, "at": "2026-12-02T10:00:00.123456789Z", "sandbox_time": "...",
+//	  "provider": "altpay", "operation": "altpay.checkout_invoice", "origin": "browser",
+//	  "method": "GET", "path": "/altpay/checkout/invoice", "pattern": "GET /altpay/checkout/invoice",
+//	  "status": 401, "lost": false, "duration_ms": 1.25, "idempotency_key": "",
+//	  "request_headers": {"Authorization": ["Bearer [redacted …Xy7Q #1f0c9a2b]"]}, "request_body": "",
+//	  "response_headers": {...}, "response_body": "...", "refs": ["inv_123", "…Xy7Q #1f0c9a2b"]}]}
+//
+// at is the wall clock when the request arrived, sandbox_time the sandbox
+// clock then; origin is "browser" when the request carried Sec-Fetch-Mode or
+// Origin, "server" otherwise; path is the path and query, redacted; pattern
+// the route's ("" when none matched); status 0 with lost true when no answer
+// went out (a lose_answer fault); operation "" for routes with none (the
+// widget, the SDK file). refs link the exchange to a shop order: the path's
+// ids (a secret one, such as an authorization token, by its tag), the tag
+// (secret.Tag) of a bearer token or Klarna client_token it presents, and the
+// ids it is about that it does not name: the invoice of a checkout token,
+// the session of a widget call, the payment reference of a landing page.
+// Filters, each optional: provider (klarna, vipps, altpay), operation (a
+// declared one), origin, ref (repeatable: any of the exchange's refs equals
+// any given), limit (1-1000, default 100). Anything else is refused with 400
+// {"error": "..."}. The sandbox keeps the latest 2000; reset forgets them.
 //
 // Two providers add control routes of their own: package klarna answers
 // POST /control/klarna/sessions/{session_id}/authorize (what the widget does

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"refshop/web/sandbox/exchanges"
 )
 
 // session is a Klarna Payments session.
@@ -119,6 +121,8 @@ func (p *provider) createSession(w http.ResponseWriter, r *http.Request, reg reg
 		p.mu.Lock()
 		p.sessions[s.ID] = s
 		p.mu.Unlock()
+		exchanges.Ref(r.Context(), s.ID)
+		exchanges.RefToken(r.Context(), s.ClientToken)
 		return ok(http.StatusOK, map[string]any{
 			"session_id": s.ID, "client_token": s.ClientToken,
 			"payment_method_categories": paymentMethodCategories(p.st.Config.BaseURL, s.country()),

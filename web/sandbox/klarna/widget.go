@@ -12,6 +12,7 @@ import (
 
 	"refshop/static"
 	"refshop/views/sandboxviews"
+	"refshop/web/sandbox/exchanges"
 )
 
 // The browser side of Klarna Payments. The merchant's page loads the SDK
@@ -92,6 +93,7 @@ func (p *provider) widgetRequest(w http.ResponseWriter, r *http.Request) (widget
 		return req, nil, false
 	}
 	id := r.PathValue("session_id")
+	exchanges.RefToken(r.Context(), req.ClientToken) // the session's create answer issued it
 	if p.clientTokenSession(req.ClientToken) != id {
 		writeJSON(w, http.StatusUnauthorized, widgetError{Code: "invalid_client_token", Message: "The client token is not this session's"})
 		return req, nil, false

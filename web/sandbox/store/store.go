@@ -128,6 +128,11 @@ func (s *Store) migrate(ctx context.Context) error {
 // Path is the store's file.
 func (s *Store) Path() string { return s.path }
 
+// DB is the file's connection, for the tables other packages own (package
+// exchanges' log). It is the one connection: hold no rows or transaction
+// open while waiting for anything else.
+func (s *Store) DB() *sql.DB { return s.db }
+
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"refshop/web/sandbox/exchanges"
 )
 
 var phonePattern = regexp.MustCompile(`^\d{10,15}$`)
@@ -82,6 +84,7 @@ func (p *provider) create(w http.ResponseWriter, r *http.Request, c call) {
 	if !decode(w, r, c.Body, &req) {
 		return
 	}
+	exchanges.Ref(r.Context(), req.Reference)
 	var bad []detail
 	checkAmount("amount", req.Amount, &bad)
 	flows := map[string]bool{"PUSH_MESSAGE": true, "NATIVE_REDIRECT": true, "WEB_REDIRECT": true, "QR": true}

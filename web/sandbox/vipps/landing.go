@@ -6,6 +6,7 @@ import (
 
 	"refshop/views/sandboxviews"
 	"refshop/web/money"
+	"refshop/web/sandbox/exchanges"
 )
 
 // The landing page stands in for landing.vipps.no and the app behind it: the
@@ -19,10 +20,12 @@ func (p *provider) landingPage(w http.ResponseWriter, r *http.Request) {
 	if p.st.Hit(w, r, opLanding) {
 		return
 	}
+	exchanges.Secret(r.Context(), r.URL.Query().Get("token")) // the page holds it in its form
 	p.mu.Lock()
 	pay := p.byToken(r.URL.Query().Get("token"))
 	var v sandboxviews.VippsLandingView
 	if pay != nil {
+		exchanges.Ref(r.Context(), pay.Reference) // the token in the URL stands for it
 		pay.settle(p.st.Now())
 		v = p.landingView(pay)
 	}
@@ -43,6 +46,7 @@ func (p *provider) landingAnswer(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Bad form", http.StatusBadRequest)
 		return
 	}
+	exchanges.Secret(r.Context(), r.PostForm.Get("token"))
 	now := p.st.Now()
 	p.mu.Lock()
 	pay := p.byToken(r.PostForm.Get("token"))
@@ -51,6 +55,7 @@ func (p *provider) landingAnswer(w http.ResponseWriter, r *http.Request) {
 		renderLanding(w, r, http.StatusNotFound, sandboxviews.VippsLandingView{Missing: true})
 		return
 	}
+	exchanges.Ref(r.Context(), pay.Reference)
 	pay.settle(now)
 	if pay.State != stateCreated {
 		// Answered already (another tab) or expired: show where it stands.

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +98,64 @@ func TestTheOrderPageSaysOnlyTheShopsCallsAreShownInRealMode(t *testing.T) {
 	_, doc := b.orderPage(t, id)
 	if note := doc.Find("[data-testid=exchanges-browser-note]").Text(); note != browserCallsReal {
 		t.Errorf("note %q", note)
+	}
+}
+
+// The order page lists the landing page the browser opened at the sandbox
+// among the shop's own calls, from the browser, in the diagram and the
+// HAR too.
+func TestTheOrderPageShowsTheBrowsersCallsFromTheSandbox(t *testing.T) {
+	v, _, _ := recordedVippsShop(t)
+	b := v.browser(t)
+	b.signUp("ann@example.com")
+	landing := v.startPayment(t, b)
+	// What a browser sends: Chromium adds Sec-Fetch-* to every request.
+	req, _ := http.NewRequest(http.MethodGet, landing.String(), nil)
+	req.Header.Set("Sec-Fetch-Mode", "navigate")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	id := orderIDFrom(t, v.answer(t, landing, "approve"))
+
+	_, doc := b.orderPage(t, id)
+	if note := doc.Find("[data-testid=exchanges-browser-note]").Text(); note != browserCallsShown {
+		t.Errorf("note %q", note)
+	}
+	browserItems := doc.Find("li[data-testid=exchange][data-origin=browser]")
+	if browserItems.Length() != 1 {
+		t.Fatalf("%d calls from the browser listed, want the landing page's 1", browserItems.Length())
+	}
+	if h := strings.Join(strings.Fields(browserItems.Find("h3").Text()), " "); h != "From the browser: Vipps MobilePay: open the payment page" {
+		t.Errorf("heading %q", h)
+	}
+	if got := strings.TrimSpace(browserItems.Find("[data-testid=exchange-request]").Text()); got != "GET /vipps/landing" {
+		t.Errorf("request %q", got)
+	}
+	if strings.Contains(doc.Text(), landing.Query().Get("token")) {
+		t.Error("the page shows the landing page's token")
+	}
+	if doc.Find("[data-testid=sequence-diagram] g.seq-head-browser").Length() != 1 {
+		t.Error("the diagram has no Browser lifeline")
+	}
+
+	p := b.get("/orders/" + id + "/exchanges.har")
+	var har struct {
+		Log struct {
+			Entries []struct {
+				Origin string `json:"_origin"`
+			} `json:"entries"`
+		} `json:"log"`
+	}
+	if err := json.Unmarshal([]byte(p.body), &har); err != nil {
+		t.Fatal(err)
+	}
+	var origins []string
+	for _, e := range har.Log.Entries {
+		origins = append(origins, e.Origin)
+	}
+	if !slices.Contains(origins, "browser") || !slices.Contains(origins, "shop") {
+		t.Errorf("HAR origins %v", origins)
 	}
 }

@@ -88,6 +88,7 @@ var operationNames = map[string]string{
 	"accesstoken": "get an access token", "create_payment": "create the payment", "get_payment": "get the payment",
 	"events": "get the payment's events", "capture": "capture the payment", "cancel": "cancel the payment",
 	"refund": "refund the payment", "approve": "approve the payment (test only)",
+	"landing": "open the payment page", // the browser's
 	// Klarna Payments
 	"create_session": "create a payment session", "read_session": "read the payment session",
 	"update_session": "update the payment session", "create_order": "create the order",
@@ -96,11 +97,16 @@ var operationNames = map[string]string{
 	"customer_token_status": "change the customer token's status",
 	// Sign in with Klarna
 	"discovery": "read the sign-in configuration", "token_code": "exchange the sign-in code for tokens",
+	"authorize": "sign in at Klarna", "jwks": "read the signing keys",
 	"token_refresh": "refresh the sign-in tokens", "revoke": "revoke the sign-in tokens", "userinfo": "read the account's details",
 	// Alternative Payments
 	"oauth_token": "get an access token", "create_customer": "create the customer", "get_customer": "get the customer",
 	"list_customers": "list customers", "create_invoice": "create the invoice", "list_invoices": "list invoices",
 	"get_invoice": "get the invoice", "checkout_auth_init": "start a checkout session",
+	// the invoice snippet's, from the browser
+	"checkout_invoice": "read the invoice", "checkout_theme": "read the checkout's look",
+	"checkout_payment_methods": "list the saved payment methods", "checkout_add_payment_method": "save a payment method",
+	"checkout_payment": "pay the invoice",
 }
 
 // operationWords is an operation in words: the known ones from

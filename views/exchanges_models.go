@@ -9,6 +9,10 @@ type ExchangesView struct {
 	// Retention is how long recorded calls are kept ("30 days").
 	Retention string
 	Items     []ExchangeView
+	// Omitted starts the sentence saying how many earliest exchanges the
+	// list leaves out ("The 3 earliest exchanges are"); "" when it holds
+	// them all.
+	Omitted string
 	// Diagram draws Items as a sequence diagram; the list is its text
 	// equivalent.
 	Diagram DiagramView

@@ -432,9 +432,31 @@ type call struct {
 
 // NewCall returns ctx marking the start of one provider call: the requests
 // made with it are its tries (Exchange.Try). Retry does this; a retry loop
-// of its own calls it once, before its first try.
+// of its own calls it once, before its first try. When ctx comes from
+// RepeatableCall, the call goes on where the last sending of it stopped.
 func NewCall(ctx context.Context) context.Context {
-	return context.WithValue(ctx, callKey{}, &call{})
+	c, _ := ctx.Value(repeatKey{}).(*call)
+	if c == nil {
+		c = &call{}
+	} else {
+		// Calls made within this one (a token fetch) are calls of their own.
+		ctx = context.WithValue(ctx, repeatKey{}, (*call)(nil))
+	}
+	return context.WithValue(ctx, callKey{}, c)
+}
+
+type repeatKey struct{}
+
+// RepeatableCall returns ctx for one provider call that its caller sends
+// again, around its retry loop, after a refusal a new token cures: a 401,
+// after which it drops the token, fetches another and repeats the call.
+// Each sending made with the returned ctx (its Retry, or NewCall) continues
+// the same call, so the repeat is recorded as the call's next try with the
+// refusal ("401") as its reason, not as a new call's try 1. Fetch the token
+// in between with ctx, not the returned one: the fetch is a call of its
+// own.
+func RepeatableCall(ctx context.Context) context.Context {
+	return context.WithValue(ctx, repeatKey{}, &call{})
 }
 
 func callFrom(ctx context.Context) *call {

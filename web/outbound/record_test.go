@@ -350,3 +350,60 @@ func TestAnAnswerLeftUnreadPastTheLimitIsMarkedAtLeast(t *testing.T) {
 		t.Fatalf("recorded %.200q", xs[0].RespBody)
 	}
 }
+
+// A call its caller sends again after a 401 (drop the token, fetch another,
+// repeat: each sending a Retry loop of its own) is one call: the repeat is
+// its try 2 after 401. The token fetch between, made with the ctx before
+// RepeatableCall, is a call of its own, and so is a call made within a try.
+func TestARepeatAfterA401IsTheSameCallsNextTry(t *testing.T) {
+	var refused bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/payments" && !refused {
+			refused = true
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	c, rec, sink, _ := newRecorded(t)
+	p := Policy{Attempts: 3, Sleep: func(context.Context, time.Duration) error { return nil }}
+	get := func(ctx context.Context, path string) int {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	token := func(ctx context.Context) {
+		Retry(WithOp(ctx, Op{Provider: "vipps", Name: "accesstoken"}), p, func(ctx context.Context, _ int) (bool, error) {
+			get(ctx, "/token")
+			return false, nil
+		})
+	}
+	ctx := context.Background()
+	callCtx := RepeatableCall(WithOp(ctx, Op{Provider: "vipps", Name: "get_payment"}))
+	for range 2 {
+		token(ctx)
+		var status int
+		Retry(callCtx, p, func(ctx context.Context, _ int) (bool, error) {
+			status = get(ctx, "/payments")
+			token(ctx) // within a try: a call of its own all the same
+			return false, nil
+		})
+		if status != http.StatusUnauthorized {
+			break
+		}
+	}
+	var got []string
+	for _, x := range sink.all(t, rec) {
+		got = append(got, strings.TrimSpace(fmt.Sprintf("%s %d %s %d", x.Operation, x.Try, x.RetryReason, x.Status)))
+	}
+	want := []string{"accesstoken 1  200", "get_payment 1  401", "accesstoken 1  200", "accesstoken 1  200",
+		"get_payment 2 401 200", "accesstoken 1  200"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("recorded\n%q\nwant\n%q", got, want)
+	}
+}

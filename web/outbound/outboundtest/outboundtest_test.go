@@ -18,8 +18,10 @@ type failures struct {
 	msgs []string
 }
 
-func (f *failures) Errorf(format string, args ...any) { f.msgs = append(f.msgs, fmt.Sprintf(format, args...)) }
-func (f *failures) Helper()                           {}
+func (f *failures) Errorf(format string, args ...any) {
+	f.msgs = append(f.msgs, fmt.Sprintf(format, args...))
+}
+func (f *failures) Helper() {}
 
 // The spy notes what goes out and comes in as secrets, and the check finds
 // any of them in any field of an exchange.

@@ -125,6 +125,26 @@ func (s *Store) ExchangesByUser(ctx context.Context, userID int64, limit int) (_
 		ORDER BY started_at DESC, id DESC LIMIT ?) ORDER BY 2, 1`, userID, limit)
 }
 
+// AttributeExchanges files under the account userID the exchanges that the
+// shop request requestID started at since or later (on the recorder's
+// clock) for no order and no account, and returns how many: Sign in with
+// Klarna's code exchange runs before the callback knows whose sign-in it
+// is. Exchanges stored under an order or an account keep theirs. since
+// bounds the search to the recent ones (request_id has no index).
+func (s *Store) AttributeExchanges(ctx context.Context, requestID string, since time.Time, userID int64) (n int64, err error) {
+	defer wrap(&err, "attribute exchanges")
+	if requestID == "" || userID <= 0 {
+		return 0, errors.New("attributing exchanges needs a request id and an account")
+	}
+	res, err := s.db.Write.ExecContext(ctx, `UPDATE exchanges SET user_id = ?
+		WHERE started_at >= ? AND request_id = ? AND user_id IS NULL AND order_id IS NULL`,
+		userID, since.UTC().Format(exchangeStamp), requestID)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // pruneBatch bounds one delete, so a prune never holds the one write
 // connection long.
 const pruneBatch = 1000

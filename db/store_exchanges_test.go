@@ -167,3 +167,41 @@ func BenchmarkRecordExchange(b *testing.B) {
 		}
 	}
 }
+
+// A request's exchanges made for no one go to the account it turns out to
+// be for; those stored under an order or an account, another request's,
+// and the same request's before since keep what they had.
+func TestARequestsExchangesAreAttributedToTheAccountLater(t *testing.T) {
+	s, clk := newStore(t)
+	ctx := context.Background()
+	u, _ := s.CreateUser(ctx, "a@example.com", "", "h")
+	other, _ := s.CreateUser(ctx, "b@example.com", "", "h")
+	o := newOrder(t, s, other.ID)
+	t0 := clk.Now()
+	for _, x := range []db.Exchange{
+		{StartedAt: t0.Add(-time.Minute), RequestID: "req-1", URL: "before since"},
+		{StartedAt: t0, RequestID: "req-1", URL: "code"},
+		{StartedAt: t0.Add(time.Second), RequestID: "req-1", URL: "keys"},
+		{StartedAt: t0.Add(time.Second), RequestID: "req-1", UserID: other.ID, URL: "another account's"},
+		{StartedAt: t0.Add(time.Second), RequestID: "req-1", OrderID: o.ID, URL: "an order's"},
+		{StartedAt: t0.Add(time.Second), RequestID: "req-2", URL: "another request's"},
+	} {
+		x.Provider, x.Method = "klarna", "POST"
+		must(t, s.RecordExchange(ctx, x))
+	}
+	n, err := s.AttributeExchanges(ctx, "req-1", t0, u.ID)
+	if err != nil || n != 2 {
+		t.Fatalf("attributed %d, %v; want 2", n, err)
+	}
+	mine, _ := s.ExchangesByUser(ctx, u.ID, 10)
+	if len(mine) != 2 || mine[0].URL != "code" || mine[1].URL != "keys" {
+		t.Errorf("the account's exchanges: %+v", mine)
+	}
+	theirs, _ := s.ExchangesByUser(ctx, other.ID, 10)
+	if len(theirs) != 2 {
+		t.Errorf("the other account's: %+v", theirs)
+	}
+	if _, err := s.AttributeExchanges(ctx, "", t0, u.ID); err == nil {
+		t.Error("attributed the exchanges of no request")
+	}
+}

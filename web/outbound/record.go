@@ -227,6 +227,10 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	}
 }
 
+// Now is the time on the clock the recorder stamps exchanges with
+// (Exchange.StartedAt).
+func (r *Recorder) Now() time.Time { return r.now() }
+
 // Dropped is how many exchanges were not recorded because the writer was
 // behind.
 func (r *Recorder) Dropped() int64 { return r.dropped.Load() }

@@ -79,12 +79,14 @@ const exchangeColumns = `id, started_at, duration_ms, COALESCE(order_id, 0), COA
 	operation, path_template, method, url, status, error, try, retry_reason, idempotency_key, req_headers, req_body,
 	resp_headers, resp_body`
 
-func scanExchange(row scanner) (Exchange, error) {
+// scanExchange reads exchangeColumns, and into more what follows them.
+func scanExchange(row scanner, more ...any) (Exchange, error) {
 	var x Exchange
 	var started, reqH, respH string
 	var ms float64
-	err := row.Scan(&x.ID, &started, &ms, &x.OrderID, &x.UserID, &x.RequestID, &x.Provider, &x.Operation, &x.PathTemplate,
-		&x.Method, &x.URL, &x.Status, &x.Error, &x.Try, &x.RetryReason, &x.IdempotencyKey, &reqH, &x.ReqBody, &respH, &x.RespBody)
+	err := row.Scan(append([]any{&x.ID, &started, &ms, &x.OrderID, &x.UserID, &x.RequestID, &x.Provider, &x.Operation,
+		&x.PathTemplate, &x.Method, &x.URL, &x.Status, &x.Error, &x.Try, &x.RetryReason, &x.IdempotencyKey, &reqH, &x.ReqBody,
+		&respH, &x.RespBody}, more...)...)
 	if err != nil {
 		return x, err
 	}
@@ -102,19 +104,49 @@ func scanExchange(row scanner) (Exchange, error) {
 	return x, nil
 }
 
-// ExchangesByOrder lists an order's exchanges in the order they started.
-func (s *Store) ExchangesByOrder(ctx context.Context, orderID int64) (_ []Exchange, err error) {
+// ExchangesByOrder lists an order's latest limit exchanges in the order
+// they started, and how many earlier ones it leaves out.
+func (s *Store) ExchangesByOrder(ctx context.Context, orderID int64, limit int) (_ []Exchange, omitted int, err error) {
 	defer wrap(&err, "exchanges by order")
-	return list(ctx, s, scanExchange, `SELECT `+exchangeColumns+` FROM exchanges WHERE order_id = ?
-		ORDER BY started_at, id`, orderID)
+	var total int
+	// The count is taken over all the order's rows before LIMIT, in the same
+	// query: it and the list agree however many are stored meanwhile.
+	xs, err := list(ctx, s, func(row scanner) (Exchange, error) {
+		return scanExchange(row, &total)
+	}, `SELECT * FROM (SELECT `+exchangeColumns+`, count(*) OVER () FROM exchanges WHERE order_id = ?
+		ORDER BY started_at DESC, id DESC LIMIT ?) ORDER BY 2, 1`, orderID, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	return xs, max(total-len(xs), 0), nil
 }
 
 // ExchangesByUser lists an account's latest limit exchanges, its orders'
 // included, in the order they started.
 func (s *Store) ExchangesByUser(ctx context.Context, userID int64, limit int) (_ []Exchange, err error) {
 	defer wrap(&err, "exchanges by user")
-	return list(ctx, s, scanExchange, `SELECT * FROM (SELECT `+exchangeColumns+` FROM exchanges WHERE user_id = ?
+	return list(ctx, s, func(row scanner) (Exchange, error) { return scanExchange(row) }, `SELECT * FROM (SELECT `+exchangeColumns+` FROM exchanges WHERE user_id = ?
 		ORDER BY started_at DESC, id DESC LIMIT ?) ORDER BY 2, 1`, userID, limit)
+}
+
+// AttributeExchanges files under the account userID the exchanges that the
+// shop request requestID started at since or later (on the recorder's
+// clock) for no order and no account, and returns how many: Sign in with
+// Klarna's code exchange runs before the callback knows whose sign-in it
+// is. Exchanges stored under an order or an account keep theirs. since
+// bounds the search to the recent ones (request_id has no index).
+func (s *Store) AttributeExchanges(ctx context.Context, requestID string, since time.Time, userID int64) (n int64, err error) {
+	defer wrap(&err, "attribute exchanges")
+	if requestID == "" || userID <= 0 {
+		return 0, errors.New("attributing exchanges needs a request id and an account")
+	}
+	res, err := s.db.Write.ExecContext(ctx, `UPDATE exchanges SET user_id = ?
+		WHERE started_at >= ? AND request_id = ? AND user_id IS NULL AND order_id IS NULL`,
+		userID, since.UTC().Format(exchangeStamp), requestID)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // pruneBatch bounds one delete, so a prune never holds the one write

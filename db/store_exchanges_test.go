@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"reflect"
 	"testing"
@@ -39,9 +40,9 @@ func TestExchangesAreKeptByOrderAndAccountInTimeOrder(t *testing.T) {
 		must(t, s.RecordExchange(ctx, x))
 	}
 
-	got, err := s.ExchangesByOrder(ctx, o.ID)
-	if err != nil {
-		t.Fatal(err)
+	got, omitted, err := s.ExchangesByOrder(ctx, o.ID, 10)
+	if err != nil || omitted != 0 {
+		t.Fatal(omitted, err)
 	}
 	if len(got) != 3 || got[0].Error != "timeout" || got[1].Status != 200 || got[2].Operation != "create_payment" {
 		t.Fatalf("order's exchanges: %+v", got)
@@ -82,6 +83,38 @@ func TestExchangesAreKeptByOrderAndAccountInTimeOrder(t *testing.T) {
 	}
 }
 
+// An order's list is its latest limit exchanges, in the order they
+// started, and says how many earlier ones it leaves out.
+func TestAnOrdersExchangesAreItsLatestAndSayHowManyAreLeftOut(t *testing.T) {
+	s, clk := newStore(t)
+	ctx := context.Background()
+	o := placeOrder(t, s, db.NewOrder{GuestID: "g1", Provider: db.ProviderVipps})
+	other := placeOrder(t, s, db.NewOrder{GuestID: "g2", Provider: db.ProviderVipps})
+	t0 := clk.Now()
+	for i := range 7 {
+		must(t, s.RecordExchange(ctx, db.Exchange{StartedAt: t0.Add(time.Duration(i) * time.Second), OrderID: o.ID,
+			Provider: "vipps", Operation: "get_payment", Method: "GET", URL: fmt.Sprint("u", i)}))
+	}
+	must(t, s.RecordExchange(ctx, db.Exchange{StartedAt: t0.Add(time.Hour), OrderID: other.ID, Provider: "vipps", Method: "GET", URL: "other"}))
+
+	for _, c := range []struct {
+		limit, omitted int
+		first          string
+	}{{3, 4, "u4"}, {7, 0, "u0"}, {100, 0, "u0"}} {
+		xs, omitted, err := s.ExchangesByOrder(ctx, o.ID, c.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := min(c.limit, 7); len(xs) != want || omitted != c.omitted || xs[0].URL != c.first || xs[len(xs)-1].URL != "u6" {
+			t.Errorf("limit %d: %d exchanges from %s, %d left out; want %d from %s, %d left out",
+				c.limit, len(xs), xs[0].URL, omitted, want, c.first, c.omitted)
+		}
+	}
+	if xs, omitted, err := s.ExchangesByOrder(ctx, 999999, 3); err != nil || len(xs) != 0 || omitted != 0 {
+		t.Errorf("an order with none: %v %d %v", xs, omitted, err)
+	}
+}
+
 func TestPruneExchangesByAgeAndWithTheirOrder(t *testing.T) {
 	d := dbtest.Open(t)
 	clk := &testClock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
@@ -98,7 +131,7 @@ func TestPruneExchangesByAgeAndWithTheirOrder(t *testing.T) {
 	if err != nil || n != 2500 {
 		t.Fatalf("pruned %d, %v; want 2500", n, err)
 	}
-	if left, _ := s.ExchangesByOrder(ctx, o.ID); len(left) != 1 {
+	if left, _, _ := s.ExchangesByOrder(ctx, o.ID, 10); len(left) != 1 {
 		t.Fatalf("the exchange at the cutoff was pruned: %v", left)
 	}
 	// An order's exchanges go with it.
@@ -132,5 +165,43 @@ func BenchmarkRecordExchange(b *testing.B) {
 		if err := s.RecordExchange(b.Context(), x); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A request's exchanges made for no one go to the account it turns out to
+// be for; those stored under an order or an account, another request's,
+// and the same request's before since keep what they had.
+func TestARequestsExchangesAreAttributedToTheAccountLater(t *testing.T) {
+	s, clk := newStore(t)
+	ctx := context.Background()
+	u, _ := s.CreateUser(ctx, "a@example.com", "", "h")
+	other, _ := s.CreateUser(ctx, "b@example.com", "", "h")
+	o := newOrder(t, s, other.ID)
+	t0 := clk.Now()
+	for _, x := range []db.Exchange{
+		{StartedAt: t0.Add(-time.Minute), RequestID: "req-1", URL: "before since"},
+		{StartedAt: t0, RequestID: "req-1", URL: "code"},
+		{StartedAt: t0.Add(time.Second), RequestID: "req-1", URL: "keys"},
+		{StartedAt: t0.Add(time.Second), RequestID: "req-1", UserID: other.ID, URL: "another account's"},
+		{StartedAt: t0.Add(time.Second), RequestID: "req-1", OrderID: o.ID, URL: "an order's"},
+		{StartedAt: t0.Add(time.Second), RequestID: "req-2", URL: "another request's"},
+	} {
+		x.Provider, x.Method = "klarna", "POST"
+		must(t, s.RecordExchange(ctx, x))
+	}
+	n, err := s.AttributeExchanges(ctx, "req-1", t0, u.ID)
+	if err != nil || n != 2 {
+		t.Fatalf("attributed %d, %v; want 2", n, err)
+	}
+	mine, _ := s.ExchangesByUser(ctx, u.ID, 10)
+	if len(mine) != 2 || mine[0].URL != "code" || mine[1].URL != "keys" {
+		t.Errorf("the account's exchanges: %+v", mine)
+	}
+	theirs, _ := s.ExchangesByUser(ctx, other.ID, 10)
+	if len(theirs) != 2 {
+		t.Errorf("the other account's: %+v", theirs)
+	}
+	if _, err := s.AttributeExchanges(ctx, "", t0, u.ID); err == nil {
+		t.Error("attributed the exchanges of no request")
 	}
 }

@@ -12,6 +12,10 @@ type ExchangesView struct {
 	// BrowserNote says whether the browser's own calls to the provider are
 	// among Items (the sandbox's record of them) or why not.
 	BrowserNote string
+	// Omitted starts the sentence saying how many earliest exchanges the
+	// list leaves out ("The 3 earliest exchanges are"); "" when it holds
+	// them all.
+	Omitted string
 	// Diagram draws Items as a sequence diagram; the list is its text
 	// equivalent.
 	Diagram DiagramView

@@ -37,10 +37,29 @@ const exchangeFlushWait = 2 * time.Second
 // the HAR has all that was recorded (up to redact.MaxBody).
 const maxShownBody = 16 << 10
 
-// orderExchanges lists o's exchanges, once the recorder (when there is one)
-// has stored every exchange that finished before this call: the page shows
-// the calls its own request just made.
-func (a *App) orderExchanges(ctx context.Context, o db.Order) ([]db.Exchange, error) {
+// orderExchangeLimit is the most exchanges an order's page and HAR hold:
+// its latest ones. A checkout makes about 5 to 30 calls, retries and
+// refreshes included, so any real flow fits many times over; what exceeds
+// it is a page left open that refreshes itself (every 3 s while a provider
+// is slow to confirm) for the 30 days exchanges are kept. 200 exchanges,
+// at most 2 × redact.MaxBody of bodies each (typically a few KiB), keep
+// the page and the HAR a size a browser opens at once.
+const orderExchangeLimit = 200
+
+// orderExchangeList is an order's latest exchanges, in the order they
+// started, and how many earlier ones are left out (orderExchangeLimit).
+type orderExchangeList struct {
+	Items   []db.Exchange
+	Omitted int
+	// BrowserNote says whether the browser's own calls are among Items
+	// (browsercalls.go) or why not.
+	BrowserNote string
+}
+
+// orderExchanges lists o's latest exchanges, once the recorder (when there
+// is one) has stored every exchange that finished before this call: the
+// page shows the calls its own request just made.
+func (a *App) orderExchanges(ctx context.Context, o db.Order) (orderExchangeList, error) {
 	if a.Recorder != nil {
 		fctx, cancel := context.WithTimeout(ctx, exchangeFlushWait)
 		if err := a.Recorder.Flush(fctx); err != nil {
@@ -48,17 +67,34 @@ func (a *App) orderExchanges(ctx context.Context, o db.Order) ([]db.Exchange, er
 		}
 		cancel()
 	}
-	return a.Store.ExchangesByOrder(ctx, o.ID)
+	xs, omitted, err := a.Store.ExchangesByOrder(ctx, o.ID, orderExchangeLimit)
+	if err != nil {
+		return orderExchangeList{}, err
+	}
+	browser, note := a.browserCalls(ctx, o)
+	return orderExchangeList{Items: withBrowserCalls(xs, browser), Omitted: omitted, BrowserNote: note}, nil
 }
 
 // exchangesView is the order page's list of o's exchanges.
-func (a *App) exchangesView(o db.Order, xs []db.Exchange) views.ExchangesView {
+func (a *App) exchangesView(o db.Order, l orderExchangeList) views.ExchangesView {
 	v := views.ExchangesView{HARURL: "/orders/" + o.PublicID + "/exchanges.har", Retention: retentionWords(a.Config.ExchangeRetention),
-		Diagram: diagram.FromExchanges(xs)}
-	for i, x := range xs {
+		Diagram: diagram.FromExchanges(l.Items), Omitted: omittedWords(l.Omitted), BrowserNote: l.BrowserNote}
+	for i, x := range l.Items {
 		v.Items = append(v.Items, exchangeView(i+1, x))
 	}
 	return v
+}
+
+// omittedWords starts the sentence that says how many earliest exchanges a
+// list leaves out: "The 3 earliest exchanges are"; "" for none.
+func omittedWords(n int) string {
+	switch {
+	case n <= 0:
+		return ""
+	case n == 1:
+		return "The earliest exchange is"
+	}
+	return "The " + strconv.Itoa(n) + " earliest exchanges are"
 }
 
 func exchangeView(n int, x db.Exchange) views.ExchangeView {
@@ -290,12 +326,11 @@ func (a *App) orderHAR(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	xs, err := a.orderExchanges(c.Request().Context(), o)
+	l, err := a.orderExchanges(c.Request().Context(), o)
 	if err != nil {
 		return err
 	}
-	browser, note := a.browserCalls(c.Request().Context(), o)
-	body, err := json.MarshalIndent(orderHARDoc(o, withBrowserCalls(xs, browser), note), "", "  ")
+	body, err := json.MarshalIndent(orderHARDoc(o, l), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -306,13 +341,16 @@ func (a *App) orderHAR(c echo.Context) error {
 }
 
 // orderHARDoc is o's exchanges as a HAR document, one entry each, in the
-// order they started.
-func orderHARDoc(o db.Order, xs []db.Exchange, browserNote string) har {
+// order they started: the same latest ones as the page.
+func orderHARDoc(o db.Order, l orderExchangeList) har {
 	doc := har{Log: harLog{Version: "1.2", Creator: harNameValue{Name: "refshop", Version: "1"}, Entries: []harEntry{},
 		Comment: strings.TrimSpace("Order " + o.PublicID + ": the calls made to the payment provider for it, as " +
 			"recorded, every secret replaced by a fingerprint; _origin says whether the shop or the browser made each. " +
-			browserNote + " Sizes are -1: the bodies are redacted, so their sizes are not what was sent.")}}
-	for _, x := range xs {
+			l.BrowserNote + " Sizes are -1: the bodies are redacted, so their sizes are not what was sent.")}}
+	if w := omittedWords(l.Omitted); w != "" {
+		doc.Log.Comment += " " + w + " left out: this file holds the latest " + strconv.Itoa(len(l.Items)) + "."
+	}
+	for _, x := range l.Items {
 		doc.Log.Entries = append(doc.Log.Entries, harEntryOf(x))
 	}
 	return doc

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -176,7 +177,7 @@ func TestTheHARDownloadHoldsTheOrdersExchangesInOrderWithNoSecret(t *testing.T) 
 	if doc.Log.Version != "1.2" || doc.Log.Creator.Name != "refshop" || doc.Log.Creator.Version == "" {
 		t.Errorf("log: version %q, creator %+v", doc.Log.Version, doc.Log.Creator)
 	}
-	stored, err := v.Store.ExchangesByOrder(t.Context(), v.order(t, id).ID)
+	stored, _, err := v.Store.ExchangesByOrder(t.Context(), v.order(t, id).ID, orderExchangeLimit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,5 +338,68 @@ func TestAnUnansweredCallAndARedactedURLInTheListAndTheHAR(t *testing.T) {
 	}
 	if e.Request.PostData == nil || e.Request.PostData.Text != `{"a":1}` || e.Time != 20000 {
 		t.Errorf("request %+v, time %v", e.Request, e.Time)
+	}
+}
+
+// An order with more exchanges than the page lists (a page that refreshes
+// itself adds calls for as long as they are kept) shows its latest
+// orderExchangeLimit, says how many earlier ones it leaves out, and its HAR
+// holds the same ones and says so in its log comment.
+func TestAnOrdersPageAndHARHoldItsLatestExchangesAndSayHowManyAreLeftOut(t *testing.T) {
+	v := newVippsShop(t) // its client records nothing: the exchanges are stored here
+	b := v.browser(t)
+	back := v.answer(t, v.startPayment(t, b), "approve")
+	b.get(back)
+	id := orderIDFrom(t, back)
+	o := v.order(t, id)
+	t0 := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	const extra = 3
+	for i := range orderExchangeLimit + extra {
+		if err := v.Store.RecordExchange(t.Context(), db.Exchange{StartedAt: t0.Add(time.Duration(i) * time.Second), OrderID: o.ID,
+			Provider: "vipps", Operation: "get_payment", Method: "GET", URL: fmt.Sprintf("https://sb.example/vipps/epayment/v1/payments/r?n=%d", i),
+			Status: 200}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	_, doc := b.orderPage(t, id)
+	items := doc.Find("[data-testid=exchange]")
+	if items.Length() != orderExchangeLimit {
+		t.Errorf("the page lists %d exchanges, want %d", items.Length(), orderExchangeLimit)
+	}
+	if first := items.First().Find("[data-testid=exchange-url]").Text(); !strings.HasSuffix(first, fmt.Sprintf("n=%d", extra)) {
+		t.Errorf("the first listed is %q, want the %dth", first, extra+1)
+	}
+	if got := doc.Find("[data-testid=exchanges-omitted]").Text(); !strings.Contains(got, "The 3 earliest exchanges are not shown") {
+		t.Errorf("the page says %q", got)
+	}
+
+	p := b.get("/orders/" + id + "/exchanges.har")
+	var har struct {
+		Log struct {
+			Comment string `json:"comment"`
+			Entries []struct {
+				Request struct{ URL string } `json:"request"`
+			} `json:"entries"`
+		} `json:"log"`
+	}
+	if err := json.Unmarshal([]byte(p.body), &har); err != nil {
+		t.Fatal(err)
+	}
+	if len(har.Log.Entries) != orderExchangeLimit || !strings.HasSuffix(har.Log.Entries[0].Request.URL, fmt.Sprintf("n=%d", extra)) {
+		t.Errorf("the HAR has %d entries, the first %+v", len(har.Log.Entries), har.Log.Entries[0])
+	}
+	if !strings.Contains(har.Log.Comment, "The 3 earliest exchanges are left out") {
+		t.Errorf("the HAR's comment: %q", har.Log.Comment)
+	}
+
+	// A list within the limit says nothing of the kind.
+	var page bytes.Buffer
+	all := orderExchangeList{Items: []db.Exchange{{Provider: "vipps", Operation: "get_payment", Method: "GET", URL: "u", Status: 200}}}
+	if err := views.OrderExchanges(v.exchangesView(o, all)).Render(t.Context(), &page); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(page.String(), "exchanges-omitted") || strings.Contains(orderHARDoc(o, all).Log.Comment, "left out") {
+		t.Errorf("a whole list says some are left out: %s", page.String())
 	}
 }

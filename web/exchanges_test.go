@@ -79,7 +79,7 @@ func TestAVippsPaymentsExchangesAreStoredUnderItsOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	xs, err := v.Store.ExchangesByOrder(t.Context(), o.ID)
+	xs, _, err := v.Store.ExchangesByOrder(t.Context(), o.ID, orderExchangeLimit)
 	if err != nil {
 		t.Fatal(err)
 	}

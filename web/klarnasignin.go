@@ -55,6 +55,7 @@ import (
 	"refshop/web/klarnasignin"
 	"refshop/web/klarnasignin/grants"
 	"refshop/web/market"
+	"refshop/web/outbound"
 )
 
 // klarnaAuthTTL bounds a sign-in between start and callback.
@@ -302,7 +303,7 @@ func (f *klarnaSignInFlow) finish(c echo.Context, p klarnaPending, code string) 
 	if p.Mode == "connect" {
 		return f.connected(c, p, x.id, x.toks)
 	}
-	return f.signedIn(c, p, x.id, x.toks)
+	return f.signedIn(c, p, x)
 }
 
 // klarnaExchange is what exchanging a sign-in's code came to.
@@ -313,6 +314,11 @@ type klarnaExchange struct {
 	at   time.Time
 	// region is the issuer's: the tokens are revoked there if unused.
 	region market.Region
+	// requestID is the shop request the exchange's calls are recorded
+	// under, since when (on the recorder's clock): once the sign-in's
+	// account is known, they are filed under it (attribute).
+	requestID string
+	since     time.Time
 }
 
 // errSignInLost: no exchange of the sign-in's code runs here, and none left
@@ -383,11 +389,20 @@ func (f *klarnaSignInFlow) exchange(c echo.Context, p klarnaPending, code string
 	_, err := awaitProvider(f.a, c, work, func(ctx context.Context) (struct{}, error) {
 		x := klarnaExchange{err: errSignInLost}
 		if code != "" {
-			x.id, x.toks, x.err = f.region(p.Region).client.Exchange(ctx, code, p.Verifier, p.Nonce)
+			xctx := ctx
+			if p.Mode == "connect" {
+				// The account is known already: the calls are recorded under it.
+				xctx = outbound.WithUser(ctx, p.UserID)
+			} else if f.a.Recorder != nil {
+				x.requestID, x.since = outbound.RequestIDFrom(ctx), f.a.Recorder.Now()
+			}
+			x.id, x.toks, x.err = f.region(p.Region).client.Exchange(xctx, code, p.Verifier, p.Nonce)
 		}
 		x.at, x.region = f.a.Clock.Now(), p.Region
 		for _, old := range f.exchanged.put(key, x) {
-			f.revoke(ctx, old.region, old.toks)
+			// Another, abandoned sign-in's tokens: recorded under the request
+			// that got them, so they are not filed with this sign-in's.
+			f.revoke(outbound.WithRequestID(ctx, old.requestID), old.region, old.toks)
 		}
 		return struct{}{}, nil
 	})
@@ -442,8 +457,9 @@ func (f *klarnaSignInFlow) revokeWithin(c echo.Context, p klarnaPending, t klarn
 
 // signedIn finishes a Sign in with Klarna: the account connected to the
 // identity, or a new one.
-func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnasignin.Identity, toks klarnasignin.Tokens) error {
+func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, x klarnaExchange) error {
 	a, ctx := f.a, c.Request().Context()
+	id, toks := x.id, x.toks
 	kr := f.region(p.Region)
 	issuer := klarnaIssuer(a.Config, kr.region)
 	ident := db.KlarnaIdentity{Issuer: issuer, Sub: id.Sub, Email: id.Email, Name: id.Name()}
@@ -457,6 +473,7 @@ func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnasi
 			if err := kr.grants.Connect(ctx, u.ID, id, toks); err != nil {
 				return err
 			}
+			f.attribute(ctx, x, u.ID)
 			if err := a.startSession(c, u); err != nil {
 				return err
 			}
@@ -481,11 +498,31 @@ func (f *klarnaSignInFlow) signedIn(c echo.Context, p klarnaPending, id klarnasi
 		case err != nil:
 			return err
 		}
+		f.attribute(ctx, x, u.ID)
 		if err := a.startSession(c, u); err != nil {
 			return err
 		}
 		a.flash(c, "Welcome, "+views.UserView{Email: u.Email, Name: u.Name}.Display()+"! Your account was made with Klarna.")
 		return c.Redirect(http.StatusSeeOther, orDefault(p.Next, "/account"))
+	}
+}
+
+// attribute files the calls of a sign-in's code exchange, recorded before
+// its account was known, under the account userID, once the recorder has
+// stored them. A failure costs the account page those calls, not the
+// sign-in: it is logged.
+func (f *klarnaSignInFlow) attribute(ctx context.Context, x klarnaExchange, userID int64) {
+	a := f.a
+	if a.Recorder == nil || x.requestID == "" {
+		return
+	}
+	fctx, cancel := context.WithTimeout(ctx, exchangeFlushWait)
+	if err := a.Recorder.Flush(fctx); err != nil {
+		a.Log.Warn("klarnasignin: the recorder did not catch up; some of the sign-in's calls may stay unfiled", "error", err)
+	}
+	cancel()
+	if _, err := a.Store.AttributeExchanges(ctx, x.requestID, x.since, userID); err != nil {
+		a.Log.Warn("klarnasignin: the sign-in's recorded calls are not filed under the account", "user_id", userID, "error", err)
 	}
 }
 

@@ -36,15 +36,15 @@ type klarnaSignInShop struct {
 	sessions *sessionRecorder
 }
 
-func newKlarnaSignInShop(t *testing.T) *klarnaSignInShop {
+func newKlarnaSignInShop(t *testing.T, use ...func(*Deps)) *klarnaSignInShop {
 	t.Helper()
-	return klarnaSignInShopOn(t, dbtest.Open(t))
+	return klarnaSignInShopOn(t, dbtest.Open(t), use...)
 }
 
 // klarnaSignInShopOn is newKlarnaSignInShop on database, with a sandbox of
 // its own: given another shop's database, the same shop restarted against
-// another Klarna environment.
-func klarnaSignInShopOn(t *testing.T, database *db.DB) *klarnaSignInShop {
+// another Klarna environment. use changes the dependencies after it.
+func klarnaSignInShopOn(t *testing.T, database *db.DB, use ...func(*Deps)) *klarnaSignInShop {
 	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
@@ -56,7 +56,7 @@ func klarnaSignInShopOn(t *testing.T, database *db.DB) *klarnaSignInShop {
 	sb := sandboxtest.Start(t, sc, sbClk)
 	srv := sb.Server
 	rec := &sessionRecorder{next: http.DefaultTransport}
-	app := newTestAppOn(t, database, func(d *Deps) {
+	app := newTestAppOn(t, database, append([]func(*Deps){func(d *Deps) {
 		d.Config.SandboxURL = srv.URL
 		d.Config.Klarna.LoginURL = srv.URL + "/klarna/login"
 		d.Config.Klarna.APIURL = srv.URL + "/klarna/api"
@@ -64,7 +64,7 @@ func klarnaSignInShopOn(t *testing.T, database *db.DB) *klarnaSignInShop {
 		d.Config.Klarna.SDKURL = srv.URL + "/klarna/cdn/kp/lib/v1/api.js"
 		d.ProviderClock = sb.State.Clock
 		d.HTTP = &http.Client{Transport: rec, Timeout: 10 * time.Second}
-	})
+	}}, use...)...)
 	return &klarnaSignInShop{testApp: app, sb: sb, st: sb.State, sbClk: sbClk, sessions: rec}
 }
 

@@ -51,9 +51,7 @@ func (a *App) order(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	browser, note := a.browserCalls(c.Request().Context(), o)
-	v.Exchanges = a.exchangesView(o, withBrowserCalls(xs, browser))
-	v.Exchanges.BrowserNote = note
+	v.Exchanges = a.exchangesView(o, xs)
 	return render(c, http.StatusOK, views.Order(a.chrome(c, "Order"), v))
 }
 

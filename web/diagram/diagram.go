@@ -9,7 +9,7 @@
 // view model, and its template draws them (views imports nothing of the
 // project, so the conversion stays on this side):
 //
-//	xs, err := a.Store.ExchangesByOrder(ctx, orderID) // in time order
+//	xs, _, err := a.Store.ExchangesByOrder(ctx, orderID, limit) // in time order
 //	...
 //	v.Diagram = diagram.FromExchanges(xs)             // views.DiagramView
 //

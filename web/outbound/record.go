@@ -14,11 +14,13 @@ package outbound
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,10 +60,13 @@ type Exchange struct {
 type Sink func(ctx context.Context, x Exchange) error
 
 const (
-	// captureLimit is the most of a body the recorder copies: the clients
-	// read no more than 1 MiB themselves. Redaction then cuts to
-	// redact.MaxBody.
-	captureLimit = 1 << 20
+	// captureLimit is the most of a body the recorder copies (128 KiB). A
+	// body up to it is redacted whole, then cut to redact.MaxBody; a longer
+	// one is not recorded at all, only its size (notRecorded): a prefix cut
+	// at the limit could end inside a secret that redaction then misses.
+	// It also bounds the queue: recordBuffer records hold at most
+	// 2 × 1024 × 128 KiB = 256 MiB while the database stalls.
+	captureLimit = 2 * redact.MaxBody
 	// recordBuffer is how many exchanges may wait for the writer; past it
 	// they are dropped rather than hold a call up.
 	recordBuffer = 1024
@@ -87,8 +92,40 @@ type Recorder struct {
 // is closed once everything before it was stored.
 type recorded struct {
 	x                 Exchange
-	reqBody, respBody []byte
+	reqBody, respBody captured
 	flush             chan struct{}
+}
+
+// captured is a body as the recorder copied it: all of it up to
+// captureLimit, else nothing but its size.
+type captured struct {
+	b    []byte // nil when size > captureLimit
+	size int64  // bytes seen
+	// short: the reader stopped before the body's end (a response body
+	// closed unread), so size is a lower bound.
+	short bool
+}
+
+func (c captured) over() bool { return c.size > captureLimit }
+
+// notRecorded is what an over-limit body is stored as: "[body not
+// recorded: 1.2 MiB (1258291 bytes), over the 128 KiB recording limit]".
+func (c captured) notRecorded() string {
+	least := ""
+	if c.short {
+		least = "at least "
+	}
+	return fmt.Sprintf("[body not recorded: %s%s (%d bytes), over the %s recording limit]", least, sizeWords(c.size), c.size,
+		sizeWords(captureLimit))
+}
+
+// sizeWords is n bytes in KiB or MiB, to a tenth: "1.2 MiB", "200 KiB".
+func sizeWords(n int64) string {
+	v, unit := float64(n)/(1<<10), "KiB"
+	if n >= 1<<20 {
+		v, unit = float64(n)/(1<<20), "MiB"
+	}
+	return strings.TrimSuffix(strconv.FormatFloat(v, 'f', 1, 64), ".0") + " " + unit
 }
 
 // NewRecorder starts a recorder storing through sink. now stamps StartedAt
@@ -131,9 +168,15 @@ func (r *Recorder) store(rec recorded) {
 	}()
 	x := rec.x
 	red := redact.Redact(x.Provider, redact.Exchange{Method: x.Method, URL: x.URL, PathTemplate: x.PathTemplate,
-		ReqHeader: x.ReqHeader, ReqBody: rec.reqBody, RespHeader: x.RespHeader, RespBody: rec.respBody})
+		ReqHeader: x.ReqHeader, ReqBody: rec.reqBody.b, RespHeader: x.RespHeader, RespBody: rec.respBody.b})
 	x.URL, x.ReqHeader, x.RespHeader = red.URL, red.ReqHeader, red.RespHeader
 	x.ReqBody, x.RespBody = string(red.ReqBody), string(red.RespBody)
+	if rec.reqBody.over() {
+		x.ReqBody = rec.reqBody.notRecorded()
+	}
+	if rec.respBody.over() {
+		x.RespBody = rec.respBody.notRecorded()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), sinkTimeout)
 	err := r.sink(ctx, x)
 	cancel()
@@ -183,6 +226,10 @@ func (r *Recorder) Flush(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// Now is the time on the clock the recorder stamps exchanges with
+// (Exchange.StartedAt).
+func (r *Recorder) Now() time.Time { return r.now() }
 
 // Dropped is how many exchanges were not recorded because the writer was
 // behind.
@@ -246,7 +293,7 @@ func (t *Recording) RoundTrip(req *http.Request) (*http.Response, error) {
 	call.end(strconv.Itoa(resp.StatusCode))
 	// The record is complete once the caller has read the body (or closed
 	// it): the body is copied as it is read, never read ahead of the caller.
-	resp.Body = &teeBody{rc: resp.Body, done: func(body []byte, readErr error) {
+	resp.Body = &teeBody{rc: resp.Body, done: func(body captured, readErr error) {
 		rec.reqBody, rec.respBody = reqBody(), body
 		rec.x.Duration = time.Since(began)
 		if readErr != nil {
@@ -261,15 +308,18 @@ func (t *Recording) RoundTrip(req *http.Request) (*http.Response, error) {
 // for the record: from GetBody when the request has one (the clients'
 // bodies all do), else as the transport sends it, through a tee on a
 // shallow copy of the request.
-func requestBody(req *http.Request) (*http.Request, func() []byte) {
+func requestBody(req *http.Request) (*http.Request, func() captured) {
 	if req.Body == nil || req.Body == http.NoBody {
-		return req, func() []byte { return nil }
+		return req, func() captured { return captured{} }
 	}
 	if req.GetBody != nil {
 		if rc, err := req.GetBody(); err == nil {
-			b, _ := io.ReadAll(io.LimitReader(rc, captureLimit))
+			var c capture
+			n, _ := io.Copy(&c, rc)
 			rc.Close()
-			return req, func() []byte { return b }
+			body := c.captured()
+			body.size = n
+			return req, func() captured { return body }
 		}
 	}
 	sent := &capture{}
@@ -278,62 +328,72 @@ func requestBody(req *http.Request) (*http.Request, func() []byte) {
 		io.Reader
 		io.Closer
 	}{io.TeeReader(req.Body, sent), req.Body}
-	return r2, sent.bytes
+	return r2, sent.captured
 }
 
-// capture keeps the first captureLimit bytes written to it. The transport
-// may still be writing when the answer arrives, hence the lock.
+// capture keeps what is written to it while it is within captureLimit and
+// counts the rest without keeping it. The transport may still be writing a
+// request body when the answer arrives, hence the lock.
 type capture struct {
-	mu  sync.Mutex
-	buf []byte
+	mu   sync.Mutex
+	buf  []byte
+	size int64
 }
 
 func (c *capture) Write(p []byte) (int, error) {
 	c.mu.Lock()
-	if room := captureLimit - len(c.buf); room > 0 {
-		c.buf = append(c.buf, p[:min(len(p), room)]...)
+	c.size += int64(len(p))
+	if c.size <= captureLimit {
+		c.buf = append(c.buf, p...)
+	} else {
+		c.buf = nil // over: nothing of it is recorded
 	}
 	c.mu.Unlock()
 	return len(p), nil
 }
 
-func (c *capture) bytes() []byte {
+func (c *capture) captured() captured {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return bytes.Clone(c.buf)
+	return captured{b: bytes.Clone(c.buf), size: c.size}
 }
 
-// teeBody copies what the caller reads of a response body, up to
-// captureLimit, and calls done once: at the end of the body, at a read
-// error, or at Close, whichever comes first.
+// teeBody copies what the caller reads of a response body (capture) and
+// calls done once: at the end of the body, at a read error, or at Close,
+// whichever comes first.
 type teeBody struct {
 	rc   io.ReadCloser
-	buf  bytes.Buffer
+	c    capture
 	once sync.Once
-	done func(body []byte, readErr error)
+	done func(body captured, readErr error)
 }
 
 func (b *teeBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
-	if room := captureLimit - b.buf.Len(); n > 0 && room > 0 {
-		b.buf.Write(p[:min(n, room)])
-	}
+	b.c.Write(p[:n])
 	if err == io.EOF {
-		b.finish(nil)
+		b.finish(nil, false)
 	} else if err != nil {
-		b.finish(err)
+		b.finish(err, true)
 	}
 	return n, err
 }
 
 func (b *teeBody) Close() error {
 	err := b.rc.Close()
-	b.finish(nil)
+	b.finish(nil, true)
 	return err
 }
 
-func (b *teeBody) finish(err error) {
-	b.once.Do(func() { b.done(b.buf.Bytes(), err) })
+func (b *teeBody) finish(err error, short bool) {
+	b.once.Do(func() {
+		// Taken, not copied: nothing is read after the end.
+		b.c.mu.Lock()
+		body := captured{b: b.c.buf, size: b.c.size, short: short}
+		b.c.buf = nil
+		b.c.mu.Unlock()
+		b.done(body, err)
+	})
 }
 
 type subjectKey struct{}
@@ -376,9 +436,31 @@ type call struct {
 
 // NewCall returns ctx marking the start of one provider call: the requests
 // made with it are its tries (Exchange.Try). Retry does this; a retry loop
-// of its own calls it once, before its first try.
+// of its own calls it once, before its first try. When ctx comes from
+// RepeatableCall, the call goes on where the last sending of it stopped.
 func NewCall(ctx context.Context) context.Context {
-	return context.WithValue(ctx, callKey{}, &call{})
+	c, _ := ctx.Value(repeatKey{}).(*call)
+	if c == nil {
+		c = &call{}
+	} else {
+		// Calls made within this one (a token fetch) are calls of their own.
+		ctx = context.WithValue(ctx, repeatKey{}, (*call)(nil))
+	}
+	return context.WithValue(ctx, callKey{}, c)
+}
+
+type repeatKey struct{}
+
+// RepeatableCall returns ctx for one provider call that its caller sends
+// again, around its retry loop, after a refusal a new token cures: a 401,
+// after which it drops the token, fetches another and repeats the call.
+// Each sending made with the returned ctx (its Retry, or NewCall) continues
+// the same call, so the repeat is recorded as the call's next try with the
+// refusal ("401") as its reason, not as a new call's try 1. Fetch the token
+// in between with ctx, not the returned one: the fetch is a call of its
+// own.
+func RepeatableCall(ctx context.Context) context.Context {
+	return context.WithValue(ctx, repeatKey{}, &call{})
 }
 
 func callFrom(ctx context.Context) *call {

@@ -277,3 +277,133 @@ func TestAPanicWhileStoringDropsOnlyThatRecord(t *testing.T) {
 		t.Errorf("stored %d, log:\n%s", stored, logs.String())
 	}
 }
+
+// A body over the capture limit is not recorded at all, not even a prefix
+// (a secret cut at the prefix's end could survive redaction): a marker says
+// how big it was. Its size is counted, not kept. A body under the limit is
+// redacted whole, then cut by redact with its own marker.
+func TestABodyOverTheCaptureLimitIsNotRecorded(t *testing.T) {
+	big := `{"items":"` + strings.Repeat("x", 1200<<10) + `","access_token":"opaque-token-value-0123456789"}`
+	under := `{"items":"` + strings.Repeat("y", 100<<10) + `","access_token":"opaque-token-value-0123456789"}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/big" {
+			io.WriteString(w, big)
+			return
+		}
+		io.WriteString(w, under)
+	}))
+	defer srv.Close()
+	c, rec, sink, _ := newRecorded(t)
+	for _, path := range []string{"/big", "/under"} {
+		var body io.Reader = strings.NewReader(big)
+		if path == "/under" {
+			// No GetBody: copied as the transport sends it.
+			body = io.NopCloser(strings.NewReader(under))
+		}
+		req, _ := http.NewRequest("POST", srv.URL+path, body)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if path == "/big" && string(got) != big {
+			t.Fatal("the caller did not read the whole answer")
+		}
+	}
+	xs := sink.all(t, rec)
+	if len(xs) != 2 {
+		t.Fatalf("%d recorded", len(xs))
+	}
+	want := fmt.Sprintf("[body not recorded: 1.2 MiB (%d bytes), over the 128 KiB recording limit]", len(big))
+	if xs[0].ReqBody != want || xs[0].RespBody != want {
+		t.Errorf("over the limit:\nrequest %.120q\nanswer  %.120q\nwant    %q", xs[0].ReqBody, xs[0].RespBody, want)
+	}
+	// Under the limit: redacted whole (the token at the end is a mark), then
+	// cut to redact.MaxBody with redact's marker.
+	for _, b := range []string{xs[1].ReqBody, xs[1].RespBody} {
+		if !strings.HasPrefix(b, `{"items":"yyy`) || !strings.Contains(b, "[cut: 65536 of ") || strings.Contains(b, "opaque-token") {
+			t.Errorf("under the limit: %.60q … %q", b, b[max(len(b)-60, 0):])
+		}
+	}
+}
+
+// An answer the caller stops reading past the limit is marked with what was
+// read: "at least".
+func TestAnAnswerLeftUnreadPastTheLimitIsMarkedAtLeast(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("z", 2<<20))
+	}))
+	defer srv.Close()
+	c, rec, sink, _ := newRecorded(t)
+	res, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.CopyN(io.Discard, res.Body, 200<<10)
+	res.Body.Close()
+	xs := sink.all(t, rec)
+	if len(xs) != 1 || !strings.HasPrefix(xs[0].RespBody, "[body not recorded: at least 200 KiB (") {
+		t.Fatalf("recorded %.200q", xs[0].RespBody)
+	}
+}
+
+// A call its caller sends again after a 401 (drop the token, fetch another,
+// repeat: each sending a Retry loop of its own) is one call: the repeat is
+// its try 2 after 401. The token fetch between, made with the ctx before
+// RepeatableCall, is a call of its own, and so is a call made within a try.
+func TestARepeatAfterA401IsTheSameCallsNextTry(t *testing.T) {
+	var refused bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/payments" && !refused {
+			refused = true
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	c, rec, sink, _ := newRecorded(t)
+	p := Policy{Attempts: 3, Sleep: func(context.Context, time.Duration) error { return nil }}
+	get := func(ctx context.Context, path string) int {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	token := func(ctx context.Context) {
+		Retry(WithOp(ctx, Op{Provider: "vipps", Name: "accesstoken"}), p, func(ctx context.Context, _ int) (bool, error) {
+			get(ctx, "/token")
+			return false, nil
+		})
+	}
+	ctx := context.Background()
+	callCtx := RepeatableCall(WithOp(ctx, Op{Provider: "vipps", Name: "get_payment"}))
+	for range 2 {
+		token(ctx)
+		var status int
+		Retry(callCtx, p, func(ctx context.Context, _ int) (bool, error) {
+			status = get(ctx, "/payments")
+			token(ctx) // within a try: a call of its own all the same
+			return false, nil
+		})
+		if status != http.StatusUnauthorized {
+			break
+		}
+	}
+	var got []string
+	for _, x := range sink.all(t, rec) {
+		got = append(got, strings.TrimSpace(fmt.Sprintf("%s %d %s %d", x.Operation, x.Try, x.RetryReason, x.Status)))
+	}
+	want := []string{"accesstoken 1  200", "get_payment 1  401", "accesstoken 1  200", "accesstoken 1  200",
+		"get_payment 2 401 200", "accesstoken 1  200"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("recorded\n%q\nwant\n%q", got, want)
+	}
+}

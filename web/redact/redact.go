@@ -11,9 +11,12 @@
 // that are not valid JSON or form), a JWT, a Klarna customer token
 // ("krn:...:customer-token:..."), an Ory token (ory_at_, ory_rt_, ory_ac_:
 // Sign in with Klarna's) or a Bearer/Basic credential is tagged. A body
-// that claims to be JSON but does not parse is kept as text under the same
-// shape rules, plus the named JSON and form fields found by pattern, so a
-// cut or broken body hides no less than a whole one.
+// that is not valid JSON or a form (JSON sent as text/plain, a cut or broken
+// body, "key: value" text) is kept as text under the same shape rules, plus
+// the named fields found by pattern in any quoting ("name": "v", "name": 1,
+// \"name\":\"v\", 'name': 'v', name: v, name=v), so it hides no less than a
+// whole JSON body; so are the string values of a JSON body (an error
+// message that quotes a request).
 //
 // Bodies are redacted whole, then cut to MaxBody with a marker.
 package redact
@@ -31,6 +34,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"refshop/web/secret"
@@ -411,9 +415,10 @@ func (r *ruleset) jsonField(name []byte) bool {
 }
 
 // mayChange is a cheap test that a JSON string literal may need redacting
-// when it is not a secret field's: a URL, an escape, or a token shape.
+// when it is not a secret field's: a URL, an escape, a separator of a
+// named field in text (fields), or a token shape.
 func mayChange(lit []byte) bool {
-	return bytes.Contains(lit, []byte("http")) || bytes.IndexByte(lit, '\\') >= 0 || maybeShape(string(lit))
+	return bytes.Contains(lit, []byte("http")) || bytes.IndexAny(lit, "\\:=") >= 0 || maybeShape(string(lit))
 }
 
 // jsonString redacts one string value of a JSON body.
@@ -428,7 +433,8 @@ func (r *ruleset) jsonString(v string, secret bool, key string) (string, bool) {
 		rv := r.url(v, "")
 		return rv, rv != v
 	default:
-		sv := shapes(v)
+		// Text (an error message quoting a request): its named fields too.
+		sv := shapes(r.fields(v))
 		return sv, sv != v
 	}
 }
@@ -468,32 +474,105 @@ func quote(s string) []byte {
 }
 
 // text redacts a body that is neither valid JSON nor a form (an HTML error
-// page, a cut JSON body): named JSON fields' string values and named form
-// fields found by pattern, then token shapes.
+// page, a cut JSON body, JSON sent as text/plain, "key: value" lines):
+// named fields found by pattern (fields), then token shapes.
 func (r *ruleset) text(s string) string {
-	s = jsonPair.ReplaceAllStringFunc(s, func(m string) string {
-		sub := jsonPair.FindStringSubmatch(m)
-		if !r.json[strings.ToLower(sub[1])] {
-			return m
+	return shapes(r.fields(s))
+}
+
+// fieldKey finds a field name and its separator in text: "name": (also
+// escaped, \"name\":, or single-quoted), name: and name=. The value after
+// it is read by fieldValue.
+var fieldKey = regexp.MustCompile(`(\\"|"|'|\b)([A-Za-z][A-Za-z0-9_.-]*)(\\"|"|'|)\s*([:=])[ \t]*`)
+
+// fields tags the values of named fields in text, in any of the shapes a
+// body that is not parsed may hold them: "name": "v", "name": 123,
+// \"name\":\"v\", 'name': 'v', name: v, name=v. A name before ":" is a
+// JSON field's (Rules.JSON: "code" there is an error code), before "=" a
+// form's or a JSON field's.
+func (r *ruleset) fields(s string) string {
+	var b strings.Builder
+	pos, copied := 0, 0
+	for pos < len(s) {
+		m := fieldKey.FindStringSubmatchIndex(s[pos:])
+		if m == nil {
+			break
 		}
-		v := sub[2]
+		for i := range m {
+			if m[i] >= 0 {
+				m[i] += pos
+			}
+		}
+		open, name, closing, sep := s[m[2]:m[3]], s[m[4]:m[5]], s[m[6]:m[7]], s[m[8]:m[9]]
+		pos = m[1]
+		lname := strings.ToLower(name)
+		if open != closing || !(r.json[lname] || sep == "=" && r.form[lname]) {
+			continue
+		}
+		from, to, v := fieldValue(s, m[1], sep == "=")
+		if v == "" {
+			continue
+		}
+		b.WriteString(s[copied:from])
+		b.WriteString(markField(name, v))
+		copied, pos = to, to
+	}
+	if copied == 0 {
+		return s
+	}
+	b.WriteString(s[copied:])
+	return b.String()
+}
+
+// fieldValue reads the value starting at s[at]: a JSON string, an escaped
+// one (\"v\"), a single-quoted one, or a bare word or number up to a
+// delimiter (URL-decoded after "="). s[from:to] is what to replace; v is
+// the value decoded, "" when there is none.
+func fieldValue(s string, at int, form bool) (from, to int, v string) {
+	rest := s[at:]
+	switch {
+	case strings.HasPrefix(rest, `\"`):
+		end := strings.Index(rest[2:], `\"`)
+		if end < 0 {
+			end = len(rest) - 2 // cut short: the rest is the value
+		}
+		raw := rest[2 : 2+end]
+		v = strings.ReplaceAll(raw, `\\`, `\`)
 		if uq, err := unquoteJSON(v); err == nil {
 			v = uq
 		}
-		return strings.TrimSuffix(m, `"`+sub[2]+`"`) + `"` + markField(sub[1], v) + `"`
-	})
-	s = formPair.ReplaceAllStringFunc(s, func(m string) string {
-		sub := formPair.FindStringSubmatch(m)
-		if !r.form[strings.ToLower(sub[2])] {
-			return m
+		return at + 2, at + 2 + end, v
+	case strings.HasPrefix(rest, `"`):
+		end := stringEnd([]byte(rest), 0)
+		if end == len(rest)-1 && (len(rest) == 1 || rest[end] != '"') {
+			end = len(rest) // cut short
 		}
-		v, err := url.QueryUnescape(sub[3])
-		if err != nil {
-			v = sub[3]
+		raw := rest[1:end]
+		v = raw
+		if uq, err := unquoteJSON(raw); err == nil {
+			v = uq
 		}
-		return sub[1] + sub[2] + "=" + markField(sub[2], v)
+		return at + 1, at + end, v
+	case strings.HasPrefix(rest, "'"):
+		end := strings.IndexByte(rest[1:], '\'')
+		if end < 0 {
+			end = len(rest) - 1
+		}
+		return at + 1, at + 1 + end, rest[1 : 1+end]
+	}
+	end := strings.IndexFunc(rest, func(c rune) bool {
+		return unicode.IsSpace(c) || strings.ContainsRune(`,;&"'<>{}[]()\`, c)
 	})
-	return shapes(s)
+	if end < 0 {
+		end = len(rest)
+	}
+	v = rest[:end]
+	if form {
+		if uq, err := url.QueryUnescape(v); err == nil {
+			v = uq
+		}
+	}
+	return at, at + end, v
 }
 
 func unquoteJSON(v string) (string, error) {
@@ -503,8 +582,6 @@ func unquoteJSON(v string) (string, error) {
 }
 
 var (
-	jsonPair = regexp.MustCompile(`"([A-Za-z0-9_]+)"\s*:\s*"((?:[^"\\]|\\.)*)"`)
-	formPair = regexp.MustCompile(`(^|[?&\s])([A-Za-z0-9_]+)=([^&\s"'<>]+)`)
 	// Token shapes, tagged wherever text is kept as is. A mark contains
 	// none of them.
 	tokenShapes = []*regexp.Regexp{

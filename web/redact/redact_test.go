@@ -285,3 +285,71 @@ func TestAPathOffItsSecretTemplateShowsTheTemplate(t *testing.T) {
 		t.Errorf("URL %q, want the template", x.URL)
 	}
 }
+
+// Text bodies (JSON sent as text/plain, JSON that does not parse, "key:
+// value" and "key=value" text) have their named fields found in every
+// shape: quoted or not, escaped, single quotes, numbers. Each for a token
+// and for a merchant credential.
+func TestNamedFieldsInTextInEveryShape(t *testing.T) {
+	const tok, cred = "opaque-access-token-QAZWSX-1234", "merchant-client-secret-EDCRFV-5678"
+	const numTok, numCred = "902183746501928374", "564738291056473829"
+	shapes := []struct {
+		name, format string
+		numeric      bool
+	}{
+		{"double quotes", `"%s": "%s"`, false},
+		{"a number", `"%s":%s`, true},
+		{"escaped quotes", `\"%s\":\"%s\"`, false},
+		{"escaped, a number", `\"%s\": %s`, true},
+		{"single quotes", `'%s': '%s'`, false},
+		{"key: value", `%s: %s`, false},
+		{"key=value", `%s=%s`, false},
+		{"key=value, a number", `%s=%s`, true},
+	}
+	for _, sh := range shapes {
+		for _, f := range []struct{ name, value string }{
+			{"access_token", tok}, {"client_secret", cred},
+		} {
+			value, want := f.value, Mark(f.value)
+			if sh.numeric {
+				value = map[string]string{"access_token": numTok, "client_secret": numCred}[f.name]
+				want = Mark(value)
+			}
+			if f.name == "client_secret" {
+				want = CredentialMark(value)
+			}
+			pair := fmt.Sprintf(sh.format, f.name, value)
+			for _, ct := range []string{"text/plain", "application/json", ""} {
+				body := "error: bad request {" + pair + ", note: kept} (state=s1)"
+				x := Redact("altpay", Exchange{RespHeader: http.Header{"Content-Type": {ct}}, RespBody: []byte(body)})
+				out := string(x.RespBody)
+				gone(t, out, value)
+				if !strings.Contains(out, want) || !strings.HasPrefix(out, "error: bad request {") || !strings.Contains(out, "note: kept} (state=s1)") {
+					t.Errorf("%s, %s, %q: got %s, want %s in it", sh.name, f.name, ct, out, want)
+				}
+			}
+		}
+	}
+}
+
+// A valid JSON body whose string value echoes a request (an error message
+// quoting the body or a form) has the named fields inside it found too.
+func TestNamedFieldsInsideAJSONString(t *testing.T) {
+	const tok = "opaque-access-token-QAZWSX-1234"
+	body := `{"error":"invalid_request","detail":"could not read {\"access_token\":\"` + tok + `\",\"n\":1}","echo":"grant_type=x&refresh_token=` + refreshToken + `"}`
+	x := Redact("altpay", Exchange{RespHeader: http.Header{"Content-Type": {"application/json"}}, RespBody: []byte(body)})
+	out := string(x.RespBody)
+	gone(t, out, tok, refreshToken)
+	if !strings.Contains(out, `"error":"invalid_request"`) || !strings.Contains(out, `grant_type=x`) {
+		t.Errorf("lost text: %s", out)
+	}
+}
+
+// A word that is only part of a secret field's name is no secret field.
+func TestOnlyWholeNamesAreSecretFields(t *testing.T) {
+	body := `my_token_count: 3, tokens=4, xpassword: visible-value, "code": "E123"`
+	x := Redact("altpay", Exchange{RespHeader: http.Header{"Content-Type": {"text/plain"}}, RespBody: []byte(body)})
+	if string(x.RespBody) != body {
+		t.Errorf("got %s", x.RespBody)
+	}
+}

@@ -210,7 +210,8 @@ type call struct {
 }
 
 // do sends an ePayment call with the shared token. On a 401 it drops the
-// token, fetches a new one once and retries the call once.
+// token, fetches a new one once and retries the call once: the same call to
+// the recorder (outbound.RepeatableCall), whose next try is the repeat.
 func (c *Client) do(ctx context.Context, cl call, out any) error {
 	var body []byte
 	if cl.body != nil {
@@ -219,12 +220,13 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 			return err
 		}
 	}
+	callCtx := outbound.RepeatableCall(ctx)
 	for refreshed := false; ; refreshed = true {
-		tok, err := c.tokens.get(ctx)
+		tok, err := c.tokens.get(ctx) // a call of its own
 		if err != nil {
 			return err
 		}
-		res, err := c.withRetry(ctx, cl.op, func(ctx context.Context) (*http.Request, error) {
+		res, err := c.withRetry(callCtx, cl.op, func(ctx context.Context) (*http.Request, error) {
 			var rd io.Reader
 			if body != nil {
 				rd = bytes.NewReader(body)

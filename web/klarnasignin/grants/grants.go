@@ -267,12 +267,15 @@ var ErrUnconfirmed = errors.New("grants: Klarna did not confirm the access token
 // send it, but claim nothing.
 func (g *Keeper) ConfirmedAccessToken(ctx context.Context, userID int64) (secret.Secret, error) {
 	ctx = outbound.WithUser(ctx, userID)
+	// The second userinfo is the first's repeat with a new token: one call
+	// to the recorder, its try 2 after 401. The refresh between is its own.
+	callCtx := outbound.RepeatableCall(ctx)
 	for range 2 {
 		at, err := g.AccessToken(ctx, userID)
 		if err != nil {
 			return at, err
 		}
-		err = g.cfg.Client.UserInfo(ctx, at)
+		err = g.cfg.Client.UserInfo(callCtx, at)
 		if err == nil {
 			return at, nil
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -79,23 +80,28 @@ type Secrets struct {
 	seen    map[string]bool
 }
 
-func (s *Secrets) add(k Kind, name, value string) {
-	if value == "" || s.seen[value] {
-		return
-	}
+// again reports whether key was seen before, and marks it seen.
+func (s *Secrets) again(key string) bool {
 	if s.seen == nil {
 		s.seen = map[string]bool{}
 	}
-	s.seen[value] = true
+	seen := s.seen[key]
+	s.seen[key] = true
+	return seen
+}
+
+func (s *Secrets) add(k Kind, name, value string) {
+	if value == "" || s.again(value) {
+		return
+	}
 	s.Values = append(s.Values, Secret{Kind: k, Name: name, Value: value})
 }
 
 func (s *Secrets) addHMAC(k Kind, key []byte) {
-	if len(key) == 0 || s.seen["key:"+string(key)] {
+	if len(key) == 0 || s.again("hmac:"+string(key)) {
 		return
 	}
 	s.add(kindSigningKey, "for "+k.Name, string(key))
-	s.seen["key:"+string(key)] = true
 	s.Signers = append(s.Signers, Signer{Kind: k, HMAC: key})
 }
 
@@ -172,7 +178,8 @@ func (s *Secrets) loaded(l map[string]store.Loaded) error {
 		if e := json.Unmarshal(raw, &key); e != nil {
 			return fmt.Errorf("klarnasignin key %s: %w", id, e)
 		}
-		if key.Valid() {
+		thumb, e := key.Thumbprint(crypto.SHA256)
+		if e == nil && key.Valid() && !s.again("jwk:"+string(thumb)) {
 			pub := key.Public()
 			s.Signers = append(s.Signers, Signer{Kind: kindSigninIDToken, JWK: &pub})
 		}

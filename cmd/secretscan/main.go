@@ -32,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	_ "modernc.org/sqlite"
 
@@ -90,15 +91,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // Report is what a scan found and how much it looked at.
 type Report struct {
-	Hits                     []Hit
+	Hits []Hit
+	// Allowed counts the files holding a kind where it may be ("klarna
+	// client_token on pages": 12), which shows the scan recognised them.
+	Allowed                  map[string]int
 	Secrets, Signers, Copies int
 	Files                    int
 	Bytes                    int64
 }
 
+var placeNames = map[Place]string{PlaceDB: "in the database file", PlaceLog: "in the log", PlacePage: "on pages"}
+
 func (r Report) summary() string {
-	return fmt.Sprintf("%d secrets and %d signing keys from the credentials and %d copies of the sandbox's store, %d files, %.1f MB scanned",
+	s := fmt.Sprintf("%d secrets and %d signing keys from the credentials and %d copies of the sandbox's store, %d files, %.1f MB scanned",
 		r.Secrets, r.Signers, r.Copies, r.Files, float64(r.Bytes)/1e6)
+	if len(r.Allowed) > 0 {
+		var seen []string
+		for k, n := range r.Allowed {
+			seen = append(seen, fmt.Sprintf("%s (%d files)", k, n))
+		}
+		sort.Strings(seen)
+		s += "; where the protocol puts them: " + strings.Join(seen, ", ")
+	}
+	return s
 }
 
 // scan collects the secrets and looks for them in the data dir.
@@ -122,7 +137,7 @@ func scan(ctx context.Context, dataDir string, getenv func(string) string) (Repo
 			return Report{}, fmt.Errorf("reading the sandbox's store in %s: %w", dir, err)
 		}
 	}
-	r := Report{Secrets: len(s.Values), Signers: len(s.Signers), Copies: len(copies)}
+	r := Report{Secrets: len(s.Values), Signers: len(s.Signers), Copies: len(copies), Allowed: map[string]int{}}
 	if len(s.Values) == 0 {
 		return r, errors.New("no secret to look for: neither E2E_CREDENTIALS nor a sandbox store in the data dir gave one; a scan for nothing cannot fail")
 	}
@@ -168,10 +183,12 @@ func scan(ctx context.Context, dataDir string, getenv func(string) string) (Repo
 		r.Bytes += int64(len(data))
 		rel, _ := filepath.Rel(dataDir, f)
 		for _, h := range m.Find(data) {
-			if !allowed(h.Secret.Kind, files[f]) {
-				h.File = rel
-				r.Hits = append(r.Hits, h)
+			if allowed(h.Secret.Kind, files[f]) {
+				r.Allowed[h.Secret.Kind.Name+" "+placeNames[files[f]]]++
+				continue
 			}
+			h.File = rel
+			r.Hits = append(r.Hits, h)
 		}
 	}
 

@@ -149,6 +149,10 @@ func TestCleanRunPasses(t *testing.T) {
 	if !strings.Contains(out, "6 secrets and 1 signing keys") {
 		t.Errorf("summary: %s", out)
 	}
+	// The page's browser tokens were recognised, not missed.
+	if !strings.Contains(out, "altpay checkout token on pages (1 files)") || !strings.Contains(out, "klarna client_token on pages (1 files)") {
+		t.Errorf("summary: %s", out)
+	}
 }
 
 func TestPlantedSecretFails(t *testing.T) {

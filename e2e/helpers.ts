@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test as base, expect, type APIRequestContext, type BrowserContext, type Locator, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 
@@ -15,8 +17,29 @@ export function shopLog(): string {
 // spec that imports it. No request may leave localhost: the shop must work
 // offline, against the embedded sandbox, with everything served locally. And
 // no provider credential of this run may reach the browser (URLs, headers,
-// bodies) or the shop's log.
-export const test = base.extend<{ offlineOnly: void; credentialsStayOnServer: void }>({
+// bodies) or the shop's log. A third fixture keeps what the secret scan
+// after the run (global-teardown.ts) reads: every page the shop served, and
+// the sandbox's store as it was at the end of the test.
+export const test = base.extend<{ offlineOnly: void; credentialsStayOnServer: void; keptForSecretScan: void }>({
+  keptForSecretScan: [async ({ context, baseURL }, use) => {
+    const shop = new URL(baseURL!).origin;
+    const writes: Promise<unknown>[] = [];
+    context.on('response', (r) => {
+      if (new URL(r.url()).origin !== shop || (r.status() >= 300 && r.status() < 400)) return; // a redirect has no body
+      const h = r.headers();
+      const page = /^(text\/html|text\/plain|application\/([\w.-]+\+)?json)\b/.test(h['content-type'] ?? '');
+      if (!page && !/^attachment/.test(h['content-disposition'] ?? '')) return; // not CSS, scripts or images
+      // A body that cannot be read (a download, a closed page) is not kept
+      // here and fails nothing; downloads are kept below.
+      writes.push(r.body().then((body) => keepPage(r.url(), body), () => undefined));
+    });
+    context.on('page', (page) => page.on('download', (d) => {
+      writes.push(d.path().then((file) => keepPage(d.url(), fs.readFileSync(file)), () => undefined));
+    }));
+    await use();
+    await Promise.all(writes);
+    keepSandboxStore();
+  }, { auto: true }],
   offlineOnly: [async ({ context }, use) => {
     const outside: string[] = [];
     context.on('request', (req) => {
@@ -43,6 +66,23 @@ export const test = base.extend<{ offlineOnly: void; credentialsStayOnServer: vo
   }, { auto: true }],
 });
 export { expect };
+
+let pagesKept = 0;
+// keepPage writes a body the shop served to E2E_DATA_DIR/pages under a name
+// of its own (the secret scan reads every file there).
+function keepPage(url: string, body: Buffer): void {
+  const dir = path.join(process.env.E2E_DATA_DIR!, 'pages');
+  fs.mkdirSync(dir, { recursive: true });
+  const slug = new URL(url).pathname.replace(/[^A-Za-z0-9.-]+/g, '_').slice(0, 80);
+  fs.writeFileSync(path.join(dir, `${String(++pagesKept).padStart(5, '0')}-${process.pid}${slug}`), body);
+}
+
+// keepSandboxStore copies the sandbox's store aside (secretscan -keep):
+// a reset forgets every token it holds, and the scan after the run must
+// still know them.
+function keepSandboxStore(): void {
+  execFileSync(process.env.E2E_SECRETSCAN!, ['-keep', '-data', process.env.E2E_DATA_DIR!], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
 
 // credentials are the provider secrets this run's shop holds
 // (playwright.config.ts makes them), by variable name. Each must stay on the
@@ -87,8 +127,10 @@ export function uniqueEmail(prefix = 'customer'): string {
 
 export const password = 'correct horse battery';
 
-// resetSandbox puts the sandbox's settings, clock, faults and counts back to the start.
+// resetSandbox puts the sandbox's settings, clock, faults and counts back to
+// the start, after keeping a copy of its store for the secret scan.
 export async function resetSandbox(request: APIRequestContext): Promise<void> {
+  keepSandboxStore();
   const res = await request.post(`${sandboxURL}/control/reset`);
   expect(res.ok()).toBeTruthy();
 }

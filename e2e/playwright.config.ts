@@ -19,6 +19,10 @@ if (!process.env.E2E_DATA_DIR) {
   process.env.E2E_DATA_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'refshop-e2e-'));
 }
 const bin = path.join(__dirname, '.cache', 'shop');
+// The secret scan (cmd/secretscan), built with the shop: the specs' fixture
+// keeps copies of the sandbox's store with it, and global-teardown.ts scans
+// the data dir with it after the last spec.
+process.env.E2E_SECRETSCAN = path.join(__dirname, '.cache', 'secretscan');
 
 // The run's provider credentials: fresh values, not the built-in defaults,
 // so the specs check the secrets this shop really holds (helpers.ts
@@ -52,6 +56,9 @@ export default defineConfig({
   fullyParallel: false,
   forbidOnly: !!process.env.CI,
   retries: 0,
+  // After every spec: no secret of the run in the shop's database, log or
+  // pages (cmd/secretscan). It runs before the shop is stopped.
+  globalTeardown: './global-teardown.ts',
   timeout: 60_000,
   expect: { timeout: 10_000 },
   reporter: [['list'], ['html', { open: 'never', outputFolder: 'playwright-report' }]],
@@ -71,7 +78,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `go build -o "${bin}" ../cmd/shop && "${bin}" 2>&1 >/dev/null | tee "${process.env.E2E_SHOP_LOG}"${quiet} >&2`,
+    command: `go build -o "${bin}" ../cmd/shop && go build -o "${process.env.E2E_SECRETSCAN}" ../cmd/secretscan && "${bin}" 2>&1 >/dev/null | tee "${process.env.E2E_SHOP_LOG}"${quiet} >&2`,
     url: `${shopURL}/healthz`,
     reuseExistingServer: false,
     timeout: 180_000,

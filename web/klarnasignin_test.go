@@ -218,6 +218,14 @@ func TestForgedStateAndReplayedCallbackAreRefused(t *testing.T) {
 	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "This sign-in link is not valid") {
 		t.Fatalf("forged state: %d", p.status)
 	}
+	// The page the callback renders keeps its code off the page: the market
+	// picker's way back leads home, not to the callback's URL.
+	if code := cb.Query().Get("code"); code == "" || strings.Contains(p.body, code) || strings.Contains(p.body, url.QueryEscape(code)) {
+		t.Errorf("the refusal page holds the authorization code (…%s)", code[max(len(code)-4, 0):])
+	}
+	if next, _ := p.doc(t).Find("form[action='/market'] input[name=next]").Attr("value"); next != "/" {
+		t.Errorf("the market picker leads back to %q, want /", next)
+	}
 	// A callback with no state at all.
 	noState := cb.Query()
 	noState.Del("state")

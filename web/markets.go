@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -42,9 +43,11 @@ func (a *App) chooseMarket(c echo.Context) error {
 func marketChoice(c echo.Context, cur market.Market) views.MarketChoice {
 	// After a form (a POST's error page), come back to the shop, not to a
 	// URL that only takes a form.
+	// A sign-in callback's URL carries its authorization code: a page it
+	// renders (a refusal) must not copy that URL into the page.
 	next := "/"
-	if c.Request().Method == http.MethodGet {
-		next = safeNext(c.Request().URL.RequestURI())
+	if r := c.Request(); r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/auth/") {
+		next = safeNext(r.URL.RequestURI())
 	}
 	v := views.MarketChoice{Current: cur.ID, Next: next,
 		PriceNote: "Prices are in " + cur.Currency + " and include VAT."}

@@ -43,8 +43,8 @@ func newKlarnaSignInShop(t *testing.T) *klarnaSignInShop {
 
 // klarnaSignInShopOn is newKlarnaSignInShop on database, with a sandbox of
 // its own: given another shop's database, the same shop restarted against
-// another Klarna environment.
-func klarnaSignInShopOn(t *testing.T, database *db.DB) *klarnaSignInShop {
+// another Klarna environment. use may change the shop's dependencies last.
+func klarnaSignInShopOn(t *testing.T, database *db.DB, use ...func(*Deps)) *klarnaSignInShop {
 	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
@@ -64,6 +64,9 @@ func klarnaSignInShopOn(t *testing.T, database *db.DB) *klarnaSignInShop {
 		d.Config.Klarna.SDKURL = srv.URL + "/klarna/cdn/kp/lib/v1/api.js"
 		d.ProviderClock = sb.State.Clock
 		d.HTTP = &http.Client{Transport: rec, Timeout: 10 * time.Second}
+		for _, f := range use {
+			f(d)
+		}
 	})
 	return &klarnaSignInShop{testApp: app, sb: sb, st: sb.State, sbClk: sbClk, sessions: rec}
 }

@@ -174,7 +174,7 @@ func (d *deriver) exchange(x Exchange) {
 		e := ev(Used, s.place)
 		e.Use = t.Uses
 		switch {
-		case refused:
+		case refused(s):
 			e.Kind = Rejected
 		case isRefresh(s.place) && x.Status/100 == 2 && len(got) > 0:
 			e.Kind = Refreshed
@@ -202,23 +202,23 @@ func (d *deriver) exchange(x Exchange) {
 		}
 		e := ev(Obtained, s.place)
 		e.Via = refreshWith
-		if old := d.supersedes(x, t, presented); old != nil {
+		if old := d.supersedes(x, t, sent); old != nil {
 			e.Replaces = old.Fingerprint
 			if refreshWith == old.Fingerprint {
 				// The refresh token's own event says it was rotated.
 				old.Events[len(old.Events)-1].Other = t.Fingerprint
 			} else {
 				se := ev(Superseded, Place{})
-				se.Status, se.Other = x.Status, t.Fingerprint
+				se.Other = t.Fingerprint
 				old.Events = append(old.Events, se)
 			}
 		}
 		t.Events = append(t.Events, e)
 	}
 	if x.OrderID != 0 {
-		for fp := range presented {
-			if !slices.Contains(d.presentedIn[x.OrderID], fp) {
-				d.presentedIn[x.OrderID] = append(d.presentedIn[x.OrderID], fp)
+		for _, s := range sent {
+			if !slices.Contains(d.presentedIn[x.OrderID], s.fp) {
+				d.presentedIn[x.OrderID] = append(d.presentedIn[x.OrderID], s.fp)
 			}
 		}
 	}
@@ -229,14 +229,15 @@ func (d *deriver) exchange(x Exchange) {
 // an earlier exchange presented (a customer_token the order's session sent,
 // replaced by the one its order answer gave; an OAuth token refused, then
 // fetched again). The latest such token that was not already replaced.
-func (d *deriver) supersedes(x Exchange, t *Token, presented map[string]bool) *Token {
+func (d *deriver) supersedes(x Exchange, t *Token, sent []sighting) *Token {
 	var cands []string
-	for fp := range presented {
-		cands = append(cands, fp)
+	for _, s := range sent {
+		if !slices.Contains(cands, s.fp) {
+			cands = append(cands, s.fp)
+		}
 	}
-	slices.Sort(cands) // a map's order is random; one exchange presents one token of a kind
 	if x.OrderID != 0 {
-		cands = append(d.presentedIn[x.OrderID], cands...)
+		cands = slices.Concat(d.presentedIn[x.OrderID], cands)
 	}
 	for _, fp := range slices.Backward(cands) {
 		old := d.byFP[fp]
@@ -258,18 +259,29 @@ func replaced(t *Token) bool {
 // does (RFC 6749 6: refresh_token in the form).
 func isRefresh(p Place) bool { return p.Name == "refresh_token" && (p.In == "form" || p.In == "body") }
 
-// refusal says whether x's answer refused what its request presented: 401
-// or 403, or a token endpoint's invalid_grant (RFC 6749 5.2: 400) for a
-// refresh token.
-func refusal(x Exchange, sent []sighting) bool {
+// refusal says which of the tokens x's request presented its answer
+// refused: with 401 or 403, the bearer token in a header when there is one;
+// with 403, or 401 to a request that sent no credentials at all, the
+// tokens it presented otherwise (a 401 to Basic auth refuses the merchant's
+// credentials, not a token in the body); with a token endpoint's
+// invalid_grant (RFC 6749 5.2: 400), the refresh token.
+func refusal(x Exchange, sent []sighting) func(sighting) bool {
+	none := func(sighting) bool { return false }
 	switch x.Status {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return true
+		if slices.ContainsFunc(sent, func(s sighting) bool { return s.place.In == "header" }) {
+			return func(s sighting) bool { return s.place.In == "header" }
+		}
+		if x.Status == http.StatusUnauthorized && x.ReqHeaders.Get("Authorization") != "" {
+			return none
+		}
+		return func(sighting) bool { return true }
 	case http.StatusBadRequest:
-		return slices.ContainsFunc(sent, func(s sighting) bool { return isRefresh(s.place) }) &&
-			containsGrantError(x.RespBody)
+		if containsGrantError(x.RespBody) {
+			return func(s sighting) bool { return isRefresh(s.place) }
+		}
 	}
-	return false
+	return none
 }
 
 // finish adds the expiry and the token's state.

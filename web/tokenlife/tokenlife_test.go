@@ -436,3 +436,22 @@ func TestKindsByProviderOperationAndField(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A 401 to Basic auth refuses the merchant's credentials, not the token
+// the body carried; a 401 refuses the bearer token, and only it.
+func TestA401RefusesTheBearerTokenNotTheBodysTokens(t *testing.T) {
+	refused := sessionCall(0, 4, `{"customer_token":"`+customer1+`"}`)
+	refused.status, refused.respBody = 401, `{"error_code":"UNAUTHORIZED"}`
+	both := sessionCall(time.Second, 4, `{"klarna_access_token":"`+sikAccess1+`"}`)
+	both.auth, both.status = "Bearer "+sikAccess2, 401
+	toks := From(record(refused, both), t0.Add(time.Minute))
+	if c := find(t, toks, customer1); kinds(c) != "used@1" || c.State != Live {
+		t.Errorf("customer token under a refused Basic auth: events %s, state %v", kinds(c), c.State)
+	}
+	if a := find(t, toks, sikAccess2); kinds(a) != "rejected@2" || a.State != Dropped {
+		t.Errorf("bearer token: events %s, state %v", kinds(a), a.State)
+	}
+	if a := find(t, toks, sikAccess1); kinds(a) != "used@2" {
+		t.Errorf("the body's token beside a refused bearer token: events %s", kinds(a))
+	}
+}

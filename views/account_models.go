@@ -20,6 +20,9 @@ type AccountView struct {
 	Sections []templ.Component
 	// Linked holds one panel per provider account the flows can link.
 	Linked []templ.Component
+	// Tokens is the account's own tokens (Sign in with Klarna's, Klarna's
+	// customer_token), after the linked accounts.
+	Tokens TokensView
 }
 
 // OrderLineView is a line on the order page.

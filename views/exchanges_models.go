@@ -19,6 +19,8 @@ type ExchangesView struct {
 	// Diagram draws Items as a sequence diagram; the list is its text
 	// equivalent.
 	Diagram DiagramView
+	// Tokens is the lives of the tokens Items obtained or presented.
+	Tokens TokensView
 }
 
 // ExchangeView is one call the shop made and its answer.

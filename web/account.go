@@ -33,6 +33,9 @@ func (a *App) account(c echo.Context) error {
 	if v.Linked, err = components(ctx, *u, a.klarna.linkPanel, a.klarnaSignIn.accountPanel); err != nil {
 		return err
 	}
+	if v.Tokens, err = a.accountTokens(ctx, *u, orders); err != nil {
+		return err
+	}
 	return render(c, http.StatusOK, views.Account(a.chrome(c, "Your account"), v))
 }
 

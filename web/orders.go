@@ -52,6 +52,7 @@ func (a *App) order(c echo.Context) error {
 		return err
 	}
 	v.Exchanges = a.exchangesView(o, xs)
+	v.Exchanges.Tokens = a.orderTokensView(xs.Items)
 	return render(c, http.StatusOK, views.Order(a.chrome(c, "Order"), v))
 }
 

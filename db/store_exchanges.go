@@ -13,7 +13,10 @@ import (
 type Exchange struct {
 	ID        int64
 	StartedAt time.Time
-	Duration  time.Duration
+	// ProviderAt is the provider's clock when it started (the sandbox's,
+	// which may run ahead of the shop's); zero when unknown.
+	ProviderAt time.Time
+	Duration   time.Duration
 	// OrderID is the order (payment attempt) it was made for, UserID the
 	// account (for an order's exchange, the order's account); 0: none.
 	OrderID, UserID int64
@@ -60,12 +63,21 @@ func (s *Store) RecordExchange(ctx context.Context, x Exchange) (err error) {
 	}
 	_, err = s.db.Write.ExecContext(ctx, `
 		INSERT INTO exchanges(started_at, duration_ms, order_id, user_id, request_id, provider, operation, path_template,
-			method, url, status, error, try, retry_reason, idempotency_key, req_headers, req_body, resp_headers, resp_body)
-		VALUES(?, ?, ?, COALESCE(?, (SELECT user_id FROM orders WHERE id = ?)), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			method, url, status, error, try, retry_reason, idempotency_key, req_headers, req_body, resp_headers, resp_body, provider_at)
+		VALUES(?, ?, ?, COALESCE(?, (SELECT user_id FROM orders WHERE id = ?)), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		x.StartedAt.UTC().Format(exchangeStamp), float64(x.Duration)/float64(time.Millisecond), nullInt(x.OrderID),
 		nullInt(x.UserID), nullInt(x.OrderID), x.RequestID, x.Provider, x.Operation, x.PathTemplate, x.Method, x.URL,
-		x.Status, x.Error, max(x.Try, 1), x.RetryReason, x.IdempotencyKey, string(reqH), x.ReqBody, string(respH), x.RespBody)
+		x.Status, x.Error, max(x.Try, 1), x.RetryReason, x.IdempotencyKey, string(reqH), x.ReqBody, string(respH), x.RespBody,
+		providerStamp(x.ProviderAt))
 	return err
+}
+
+// providerStamp is provider_at's text: '' for an unknown time.
+func providerStamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(exchangeStamp)
 }
 
 func headersOrEmpty(h http.Header) http.Header {
@@ -77,20 +89,23 @@ func headersOrEmpty(h http.Header) http.Header {
 
 const exchangeColumns = `id, started_at, duration_ms, COALESCE(order_id, 0), COALESCE(user_id, 0), request_id, provider,
 	operation, path_template, method, url, status, error, try, retry_reason, idempotency_key, req_headers, req_body,
-	resp_headers, resp_body`
+	resp_headers, resp_body, provider_at`
 
 // scanExchange reads exchangeColumns, and into more what follows them.
 func scanExchange(row scanner, more ...any) (Exchange, error) {
 	var x Exchange
-	var started, reqH, respH string
+	var started, reqH, respH, providerAt string
 	var ms float64
 	err := row.Scan(append([]any{&x.ID, &started, &ms, &x.OrderID, &x.UserID, &x.RequestID, &x.Provider, &x.Operation,
 		&x.PathTemplate, &x.Method, &x.URL, &x.Status, &x.Error, &x.Try, &x.RetryReason, &x.IdempotencyKey, &reqH, &x.ReqBody,
-		&respH, &x.RespBody}, more...)...)
+		&respH, &x.RespBody, &providerAt}, more...)...)
 	if err != nil {
 		return x, err
 	}
 	x.StartedAt = parseTime(started)
+	if providerAt != "" {
+		x.ProviderAt = parseTime(providerAt)
+	}
 	x.Duration = time.Duration(ms * float64(time.Millisecond))
 	if err := json.Unmarshal([]byte(reqH), &x.ReqHeaders); err != nil {
 		return x, err

@@ -21,7 +21,8 @@ func TestExchangesAreKeptByOrderAndAccountInTimeOrder(t *testing.T) {
 	t0 := clk.Now()
 
 	full := db.Exchange{
-		StartedAt: t0.Add(1500 * time.Millisecond), Duration: 12500 * time.Microsecond, OrderID: o.ID, RequestID: "req-1",
+		StartedAt: t0.Add(1500 * time.Millisecond), ProviderAt: t0.Add(10*time.Minute + 1500*time.Millisecond),
+		Duration: 12500 * time.Microsecond, OrderID: o.ID, RequestID: "req-1",
 		Provider: "vipps", Operation: "create_payment", PathTemplate: "/epayment/v1/payments", Method: "POST",
 		URL: "http://sb/vipps/epayment/v1/payments", Status: 201, Try: 2, RetryReason: "503", IdempotencyKey: "k-1",
 		ReqHeaders: http.Header{"Authorization": {"Bearer [redacted …abcd #12345678]"}}, ReqBody: `{"amount":1}`,
@@ -57,7 +58,13 @@ func TestExchangesAreKeptByOrderAndAccountInTimeOrder(t *testing.T) {
 	if !g.StartedAt.Equal(want.StartedAt) {
 		t.Errorf("started %v, want %v", g.StartedAt, want.StartedAt)
 	}
-	g.StartedAt = want.StartedAt
+	if !g.ProviderAt.Equal(want.ProviderAt) {
+		t.Errorf("provider's time %v, want %v", g.ProviderAt, want.ProviderAt)
+	}
+	if !got[1].ProviderAt.IsZero() {
+		t.Errorf("an exchange stored without the provider's time reads %v", got[1].ProviderAt)
+	}
+	g.StartedAt, g.ProviderAt = want.StartedAt, want.ProviderAt
 	if !reflect.DeepEqual(g, want) {
 		t.Errorf("got  %+v\nwant %+v", g, want)
 	}

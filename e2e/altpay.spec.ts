@@ -211,6 +211,13 @@ test('the checkout token expires mid-page: one extra token request, the payment 
   const repeated = rows.findIndex((r, i) => i > renewed && r.startsWith('browser checkout_add_payment_method 2'));
   expect(repeated, listed).toBeGreaterThan(renewed);
   expect(rows.filter((r) => r.startsWith('shop checkout_auth_init ')), listed).toHaveLength(2);
+  // "Tokens this payment used": two checkout tokens; the first refused
+  // with 401 when the browser presented it, the second the renewal's.
+  const checkoutTokens = section.getByTestId('token').filter({ hasText: 'Alternative Payments checkout token' });
+  await expect(checkoutTokens).toHaveCount(2);
+  await expect(checkoutTokens.first().getByTestId('token-event').filter({ hasText: 'Refused' })).toHaveCount(1);
+  const [first, second] = await checkoutTokens.getByTestId('token-fingerprint').allTextContents();
+  expect(first).not.toBe(second);
   const diagram = section.getByTestId('sequence-diagram');
   await expect(diagram.locator('g.seq-head-browser')).toHaveCount(1);
   await expect(diagram.locator('g.seq-from-browser').first()).toBeVisible();

@@ -1,4 +1,4 @@
-import { test, expect, addToCart, resetSandbox, sandboxState, sandboxURL, shopLog, signOut, signUp, traffic, uniqueEmail } from './helpers';
+import { test, expect, addToCart, expectAccessible, resetSandbox, sandboxState, sandboxURL, shopLog, signOut, signUp, traffic, uniqueEmail } from './helpers';
 import type { APIRequestContext, FrameLocator, Page } from '@playwright/test';
 
 // Sign in with Klarna: the shop's button, the sandbox's Klarna-styled sign-in
@@ -207,6 +207,30 @@ test('pay with Klarna recognised, then again after the access token expired: one
   await buyRecognised(page, 'klarna-pay-2');
   state = await sandboxState(request);
   expect(state.calls['klarna.token_refresh']).toBe(1);
+
+  // The second order's page shows that one refresh among its calls, and
+  // the session created with the new access token after it.
+  const section = page.getByRole('region', { name: 'How this payment happened' });
+  const ops = await section.locator('[data-testid=exchange][data-origin=shop]').evaluateAll((lis) =>
+    lis.map((li) => li.getAttribute('data-operation')));
+  expect(ops.filter((op) => op === 'token_refresh'), ops.join(' ')).toHaveLength(1);
+  expect(ops.indexOf('create_session'), ops.join(' ')).toBeGreaterThan(ops.indexOf('token_refresh'));
+
+  // The account page follows the tokens: the sign-in's refresh token was
+  // rotated, replaced by a new one with another fingerprint, and the new
+  // access token came from that refresh.
+  await page.goto('/account');
+  const tokens = page.getByTestId('account-tokens');
+  const refresh = tokens.getByTestId('token').filter({ hasText: 'Sign in with Klarna refresh token' });
+  await expect(refresh).toHaveCount(2);
+  const [before, after] = await refresh.getByTestId('token-fingerprint').allTextContents();
+  expect(after).not.toBe(before);
+  await expect(refresh.first().getByTestId('token-state')).toContainText(`Rotated: replaced by ${after}`);
+  const access = tokens.getByTestId('token').filter({ hasText: 'Sign in with Klarna access token' });
+  await expect(access).toHaveCount(2);
+  await expect(access.nth(1).getByTestId('token-event').first()).toContainText(`by refreshing ${before}`);
+  await shot(page, 'klarnasignin-account-tokens');
+  await expectAccessible(page);
 });
 
 test('the browser holds only the code and the state, the log not even those, and no token leaves the shop', async ({ page }) => {

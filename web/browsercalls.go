@@ -46,6 +46,7 @@ const (
 type sandboxExchange struct {
 	ID              int64       `json:"id"`
 	At              time.Time   `json:"at"` // the wall clock, like the shop's records
+	SandboxTime     time.Time   `json:"sandbox_time"`
 	Provider        string      `json:"provider"`
 	Operation       string      `json:"operation"` // "altpay.checkout_invoice"
 	Origin          string      `json:"origin"`    // "browser", "server"
@@ -134,7 +135,7 @@ func (x sandboxExchange) exchange(o db.Order, sandboxURL string) db.Exchange {
 		tmpl = path
 	}
 	out := db.Exchange{
-		ID: -x.ID, StartedAt: x.At, Duration: time.Duration(x.DurationMS * float64(time.Millisecond)),
+		ID: -x.ID, StartedAt: x.At, ProviderAt: x.SandboxTime, Duration: time.Duration(x.DurationMS * float64(time.Millisecond)),
 		OrderID: o.ID, UserID: o.UserID, Browser: true, Provider: x.Provider, Operation: op, PathTemplate: tmpl,
 		Method: x.Method, URL: sandboxURL + x.Path, Status: x.Status, Try: 1, IdempotencyKey: x.IdempotencyKey,
 		ReqHeaders: x.RequestHeaders, ReqBody: x.RequestBody, RespHeaders: x.ResponseHeaders, RespBody: x.ResponseBody,

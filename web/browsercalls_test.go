@@ -57,6 +57,9 @@ func TestBrowserCallsAreReadFromTheSandboxsRecord(t *testing.T) {
 	if want := time.Date(2026, 12, 2, 10, 0, 1, 5e8, time.UTC); !first.StartedAt.Equal(want) {
 		t.Errorf("started %v, want the wall clock's %v", first.StartedAt, want)
 	}
+	if want := time.Date(2026, 12, 2, 10, 16, 0, 0, time.UTC); !first.ProviderAt.Equal(want) {
+		t.Errorf("provider's time %v, want the sandbox clock's %v", first.ProviderAt, want)
+	}
 	if lost := got[1]; lost.Status != 0 || lost.Error != "answer lost" || lost.RespHeaders != nil || lost.Operation != "" {
 		t.Errorf("lost: %+v", lost)
 	}

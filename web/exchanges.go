@@ -34,7 +34,7 @@ const exchangesPruneEvery = time.Hour
 func ExchangeSink(store *db.Store) outbound.Sink {
 	return func(ctx context.Context, x outbound.Exchange) error {
 		return store.RecordExchange(ctx, db.Exchange{
-			StartedAt: x.StartedAt, Duration: x.Duration, OrderID: x.OrderID, UserID: x.UserID, RequestID: x.RequestID,
+			StartedAt: x.StartedAt, ProviderAt: x.ProviderAt, Duration: x.Duration, OrderID: x.OrderID, UserID: x.UserID, RequestID: x.RequestID,
 			Provider: x.Provider, Operation: x.Operation, PathTemplate: x.PathTemplate, Method: x.Method, URL: x.URL,
 			Status: x.Status, Error: x.Error, Try: x.Try, RetryReason: x.RetryReason, IdempotencyKey: x.IdempotencyKey,
 			ReqHeaders: x.ReqHeader, ReqBody: x.ReqBody, RespHeaders: x.RespHeader, RespBody: x.RespBody,

@@ -26,7 +26,13 @@ const accountExchangesRead = 200
 func tokenInput(xs []db.Exchange) []tokenlife.Exchange {
 	out := make([]tokenlife.Exchange, 0, len(xs))
 	for _, x := range xs {
-		out = append(out, tokenlife.Exchange{ID: x.ID, StartedAt: x.StartedAt, OrderID: x.OrderID, Provider: x.Provider,
+		// Token lifetimes run on the provider's clock (the sandbox's may be
+		// moved ahead of the shop's): a token's life is read on it.
+		at := x.StartedAt
+		if !x.ProviderAt.IsZero() {
+			at = x.ProviderAt
+		}
+		out = append(out, tokenlife.Exchange{ID: x.ID, StartedAt: at, OrderID: x.OrderID, Provider: x.Provider,
 			Operation: x.Operation, PathTemplate: x.PathTemplate, URL: x.URL, Status: x.Status, ReqHeaders: x.ReqHeaders,
 			ReqBody: x.ReqBody, RespHeaders: x.RespHeaders, RespBody: x.RespBody})
 	}
@@ -45,8 +51,10 @@ func (a *App) orderTokensView(xs []db.Exchange) views.TokensView {
 		i := n[e.Exchange]
 		return "call " + strconv.Itoa(i) + ": " + operationWords(e.Operation), "#exchange-" + strconv.Itoa(i)
 	}
-	toks := tokenlife.From(tokenInput(xs), a.Clock.Now())
-	return tokensView(toks, call, "15:04:05.000")
+	toks := tokenlife.From(tokenInput(xs), a.providerNow())
+	v := tokensView(toks, call, "15:04:05.000")
+	v.Note = providerClockNote(xs)
+	return v
 }
 
 // accountTokens is the account page's "Tokens": the account's own tokens
@@ -91,14 +99,15 @@ func (a *App) accountTokens(ctx context.Context, u db.User, orders []db.Order) (
 		return words + order + ")", "/orders/" + pub
 	}
 	var mine []tokenlife.Token
-	for _, t := range tokenlife.From(tokenInput(xs), a.Clock.Now()) {
+	for _, t := range tokenlife.From(tokenInput(xs), a.providerNow()) {
 		if t.Account {
 			mine = append(mine, t)
 		}
 	}
 	v := tokensView(mine, call, "2 Jan 2006, 15:04:05")
+	v.Note = providerClockNote(xs)
 	if !whole {
-		v.Note = fmt.Sprintf("Only the latest %d calls are read.", accountExchangesRead)
+		v.Note = strings.TrimSpace(fmt.Sprintf("Only the latest %d calls are read. ", accountExchangesRead) + v.Note)
 	}
 	return v, nil
 }
@@ -269,4 +278,31 @@ func lifetimeWords(d time.Duration) string {
 		return unit(int64(d/time.Second), "second")
 	}
 	return d.String()
+}
+
+// providerNow is the providers' clock: the sandbox's in sandbox mode, which
+// a test or a person may move ahead; the shop's otherwise.
+func (a *App) providerNow() time.Time {
+	if a.ProviderClock != nil {
+		return a.ProviderClock.Now()
+	}
+	return a.Clock.Now()
+}
+
+// providerClockNote says that the token times are the provider's when its
+// clock and the shop's differed during xs (the sandbox's clock was moved),
+// so they differ from the times in the list of calls; "" otherwise.
+func providerClockNote(xs []db.Exchange) string {
+	var off time.Duration
+	for _, x := range xs {
+		if !x.ProviderAt.IsZero() {
+			d := x.ProviderAt.Sub(x.StartedAt)
+			off = max(off, d, -d)
+		}
+	}
+	if off < time.Second {
+		return ""
+	}
+	return "Times here are on the provider's clock (the sandbox's, which was moved), up to " +
+		off.Round(time.Second).String() + " off the shop's: token lifetimes run on it, so these times differ from the list's."
 }

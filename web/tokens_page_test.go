@@ -113,6 +113,7 @@ func TestTheAccountPageShowsTheSignInWithKlarnaTokens(t *testing.T) {
 	var rec *outbound.Recorder
 	k := klarnaSignInShopOn(t, dbtest.Open(t), func(d *Deps) {
 		rec = outbound.NewRecorder(ExchangeSink(d.Store), d.Log, time.Now)
+		rec.SetProviderClock(d.ProviderClock.Now) // as cmd/shop does: the sandbox's
 		d.HTTP = &http.Client{Timeout: 10 * time.Second, Transport: &outbound.Recording{Next: d.HTTP.Transport, Rec: rec}}
 		d.Recorder = rec
 	})
@@ -172,6 +173,15 @@ func TestTheAccountPageShowsTheSignInWithKlarnaTokens(t *testing.T) {
 	}
 	if st := second.Find("[data-testid=token-state]").Text(); !strings.Contains(st, "Lifetime") {
 		t.Errorf("the second access token's state %q", st)
+	}
+	// Lifetimes run on the provider's clock, which the test moved 6 minutes
+	// on: the first access token has expired there, though not on the
+	// shop's clock, and the page says whose times it shows.
+	if st := first.Find("[data-testid=token-state]").Text(); !strings.Contains(st, "Expired at") {
+		t.Errorf("the first access token's state %q, want expired on the provider's clock", st)
+	}
+	if note := doc.Find("section[data-testid=account-tokens] [data-testid=tokens-note]").Text(); !strings.HasPrefix(note, "Times here are on the provider's clock") {
+		t.Errorf("note %q", note)
 	}
 	noSecretIn(t, "the account page", p.body, sent)
 }

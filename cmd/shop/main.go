@@ -86,6 +86,9 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	// its order or account (web/exchanges.go). Closed (what waits is
 	// written) after the background work, before the database.
 	recorder := outbound.NewRecorder(web.ExchangeSink(store), log.With("component", "recorder"), shopClock.Now)
+	if providerClock != nil {
+		recorder.SetProviderClock(providerClock.Now)
+	}
 	defer recorder.Close()
 	deps := web.Deps{
 		Config: cfg, Store: store, DB: database, Sessions: sessions, Log: log, Clock: shopClock, Box: box,

@@ -30,8 +30,11 @@ import (
 
 // Exchange is one recorded request and its answer, redacted (web/redact).
 type Exchange struct {
-	StartedAt time.Time     // on the Recorder's clock
-	Duration  time.Duration // until the answer's body was read (or closed), or the error
+	StartedAt time.Time // on the Recorder's clock
+	// ProviderAt is the provider's clock at the start (SetProviderClock);
+	// zero when the recorder has none.
+	ProviderAt time.Time
+	Duration   time.Duration // until the answer's body was read (or closed), or the error
 	// OrderID and UserID are the order and the account the call was made
 	// for (WithOrder, WithUser); 0: none.
 	OrderID, UserID int64
@@ -77,9 +80,10 @@ const (
 // Recorder hands exchanges to its sink on one goroutine. Make one per
 // process with NewRecorder, and Close it before the sink's database.
 type Recorder struct {
-	sink Sink
-	log  *slog.Logger
-	now  func() time.Time
+	sink        Sink
+	log         *slog.Logger
+	now         func() time.Time
+	providerNow func() time.Time // nil: none (SetProviderClock)
 
 	mu      sync.RWMutex // closed and sends on ch
 	closed  bool
@@ -231,6 +235,11 @@ func (r *Recorder) Flush(ctx context.Context) error {
 // (Exchange.StartedAt).
 func (r *Recorder) Now() time.Time { return r.now() }
 
+// SetProviderClock gives the recorder the providers' clock (the sandbox's,
+// which may be moved ahead of the shop's), stamped on each exchange as
+// ProviderAt: token lifetimes run on it. Call it before the first request.
+func (r *Recorder) SetProviderClock(now func() time.Time) { r.providerNow = now }
+
 // Dropped is how many exchanges were not recorded because the writer was
 // behind.
 func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
@@ -263,6 +272,9 @@ func (t *Recording) RoundTrip(req *http.Request) (*http.Response, error) {
 	x := Exchange{StartedAt: t.Rec.now(), RequestID: RequestIDFrom(ctx), Method: req.Method, URL: req.URL.String(),
 		ReqHeader: req.Header.Clone(), Try: 1}
 	x.OrderID, x.UserID = subjectFrom(ctx)
+	if t.Rec.providerNow != nil {
+		x.ProviderAt = t.Rec.providerNow()
+	}
 	if op, ok := OpFrom(ctx); ok {
 		x.Provider, x.Operation, x.PathTemplate = op.Provider, op.Name, op.Path
 	} else {

@@ -407,3 +407,27 @@ func TestARepeatAfterA401IsTheSameCallsNextTry(t *testing.T) {
 		t.Errorf("recorded\n%q\nwant\n%q", got, want)
 	}
 }
+
+// With the providers' clock given, each exchange carries its time there
+// too (the sandbox's clock may run ahead of the shop's); without, none.
+func TestAnExchangeCarriesTheProvidersClockWhenGiven(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	c, rec, sink, _ := newRecorded(t)
+	call := func() {
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	call()
+	ahead := fixed.Add(6 * time.Minute)
+	rec.SetProviderClock(func() time.Time { return ahead })
+	call()
+	xs := sink.all(t, rec)
+	if len(xs) != 2 || !xs[0].ProviderAt.IsZero() || !xs[1].ProviderAt.Equal(ahead) || !xs[1].StartedAt.Equal(fixed) {
+		t.Fatalf("recorded %+v", xs)
+	}
+}

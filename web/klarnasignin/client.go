@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -542,11 +543,17 @@ func (c *Client) call(ctx context.Context, op, endpoint string, target func(*dis
 		}
 		defer res.Body.Close()
 		if res.StatusCode == http.StatusOK {
+			// The answer is not needed, but reading it lets the connection
+			// be reused, and the recorded exchange shows what came.
+			_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxDrain))
 			return nil
 		}
 		return readError(op, res)
 	}))
 }
+
+// maxDrain is the most of an unneeded answer call reads before closing it.
+const maxDrain = 64 << 10
 
 // retry runs call, again after each backoff while it fails in a way that
 // surely left the code or token unused: the connection was never made, or

@@ -74,6 +74,11 @@ func TestTheRecorderSeesEverySignInWithKlarnaCallRedacted(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("recorded\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// A userinfo answer the shop does not need is still read, so its
+	// record shows what Klarna answered.
+	if x := xs[3]; x.Operation != "userinfo" || !strings.Contains(x.RespBody, `"sub"`) {
+		t.Errorf("the accepted userinfo's recorded answer: %q", x.RespBody)
+	}
 	if n := rec.Requests(); n != len(xs) {
 		t.Errorf("%d requests sent, %d recorded", n, len(xs))
 	}

@@ -59,6 +59,20 @@ test('a Vipps payment\'s order page shows how it happened, opens with the keyboa
   await expect(items.nth(s + 1).getByTestId('exchange-key')).not.toBeEmpty();
   await expect(items.nth(s + 3).getByTestId('exchange-request')).toHaveText('POST /epayment/v1/payments/{reference}/capture');
   await expect(items.nth(s + 3).getByTestId('exchange-key')).not.toBeEmpty();
+
+  // "Tokens this payment used": the one access token this payment fetched,
+  // its lifetime, and every call that presented it, create, get and
+  // capture among them, each linked to its call in the list.
+  const vippsTokens = section.getByTestId('token').filter({ hasText: 'Vipps access token' });
+  await expect(vippsTokens).toHaveCount(1);
+  const token = vippsTokens.first();
+  await expect(token.getByTestId('token-fingerprint')).toHaveText(/^…\S{4} #[0-9a-f]{8}$/);
+  const events = await token.getByTestId('token-event').allTextContents();
+  expect(events[0], events.join('\n')).toContain('Obtained');
+  for (const call of ['create the payment', 'get the payment', 'capture the payment']) {
+    expect(events.some((e) => e.includes('Used') && e.includes(call)), `${call} in\n${events.join('\n')}`).toBe(true);
+  }
+  await expect(token.getByTestId('token-event').filter({ hasText: 'capture the payment' }).getByRole('link')).toHaveAttribute('href', /^#exchange-\d+$/);
   await expectAccessible(page);
 
   // The token exchange's details open with the keyboard and show the access

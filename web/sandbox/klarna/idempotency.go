@@ -23,7 +23,8 @@ import (
 //     done, so a repeat is simply tried again;
 //   - the same key with a different request (method, path or JSON body) is
 //     refused with 422 IDEMPOTENCY_KEY_REUSED, as the IETF
-//     Idempotency-Key draft recommends;
+//     Idempotency-Key draft recommends (in Payments and the Customer Token
+//     API: Order Management documents a replay, see omIdempotent);
 //   - two requests with one key at once are served one after the other, so
 //     the second replays the first.
 type idemRecord struct {

@@ -430,3 +430,26 @@ func TestOrderManagementStateSurvivesARestart(t *testing.T) {
 		t.Error("the capture is gone after a restart")
 	}
 }
+
+// Each refusal Klarna documents an example of answers its code and, first,
+// its message.
+func TestRefusalsCarryTheDocumentedCodeAndMessage(t *testing.T) {
+	s := newSB(t)
+	captured := s.placeOrder(nil)
+	s.do("POST", omBase+captured+"/captures", capture(1000))
+	expired := s.placeOrder(nil)
+	s.advance("672h")
+	for file, r := range map[string]reply{
+		"om_error_capture.json": s.do("POST", omBase+expired+"/captures", capture(1)),
+		"om_error_refund.json":  s.do("POST", omBase+captured+"/refunds", refund(1001)),
+		"om_error_cancel.json":  s.do("POST", omBase+captured+"/cancel", nil),
+		"om_error_extend.json":  s.do("POST", omBase+expired+"/extend-authorization-time", nil),
+	} {
+		doc := example(t, file)
+		first := doc["error_messages"].([]any)[0].(string)
+		wantError(t, r, 403, doc["error_code"].(string), first)
+		if got := r.body["error_messages"].([]any)[0]; got != first {
+			t.Errorf("%s: first message %q, want %q", file, got, first)
+		}
+	}
+}

@@ -180,6 +180,9 @@ type call struct {
 	body     any
 	out      any
 	ok       []int
+	// respHeader, when set, receives the headers of a success (Order
+	// Management's Capture-Id, Refund-Id and Location).
+	respHeader *http.Header
 }
 
 func (c *Client) do(ctx context.Context, cl call) error {
@@ -255,6 +258,9 @@ func (c *Client) try(ctx context.Context, cl call, payload []byte) (retry bool, 
 	for _, s := range cl.ok {
 		if resp.StatusCode != s {
 			continue
+		}
+		if cl.respHeader != nil {
+			*cl.respHeader = resp.Header.Clone()
 		}
 		if cl.out != nil && len(bytes.TrimSpace(data)) > 0 {
 			if err := json.Unmarshal(data, cl.out); err != nil {

@@ -1,7 +1,8 @@
-// Package klarna is the shop's client for Klarna Payments v1 and the Customer
-// Token API v1: payment sessions (with account linking, intent
-// buy_and_link), orders from an authorization the customer gave in Klarna's
-// widget, and the Customer Token API's calls on a token_id. Sign in with Klarna is
+// Package klarna is the shop's client for Klarna Payments v1, the Customer
+// Token API v1 and Order Management v1: payment sessions (with account
+// linking, intent buy_and_link), orders from an authorization the customer
+// gave in Klarna's widget, the Customer Token API's calls on a token_id, and
+// the placed order's capture, refund, cancel and authorization time. Sign in with Klarna is
 // package klarnasignin; its access token reaches a session as
 // Customer.KlarnaAccessToken. The customer token the shop keeps between
 // orders is package klarna/link's.
@@ -127,13 +128,48 @@
 //   - https://docs.klarna.com/payments/web-payments/integrate-with-klarna-payments/tokenized-payments/handle-token-order-failure
 //   - https://docs.klarna.com/klarna-payments/in-depth-knowledge/customer-token/
 //
+// # Order Management
+//
+// A placed order is captured, refunded, cancelled, extended and released
+// through Order Management, on the order's region's Client (the same host
+// and account as its Payments calls): GetOrder, Capture, Refund, Cancel,
+// ExtendAuthorization, ReleaseRemaining. Each write takes the
+// Klarna-Idempotency-Key the caller derived and stored for it (e.g.
+// IdempotencyKey(shipment, "capture")), so a retry, the client's own or a
+// later one, reuses it: Order Management answers a repeated key with the
+// first result whatever the body ("only the key matters", for 24 hours).
+// Capture and Refund return the id Klarna sends in the Capture-Id and
+// Refund-Id headers of its 201 (no body).
+//
+// The state rules: captures, full or partial, up to
+// remaining_authorized_amount; refunds up to what was captured and not yet
+// refunded; cancel only before any capture (after one, refund); the
+// authorization lasts 28 days by default ("expires_at": "The order can only
+// be captured until this time") and an extension adds the account's period
+// from the day it is made, within 180 days of creation; release gives up
+// what a partly captured order will not capture. Refusals are 403 with an
+// error_code the shop switches on with IsRefused(err, code) (CAPTURE_NOT_ALLOWED,
+// REFUND_NOT_ALLOWED, CANCEL_NOT_ALLOWED, NOT_ALLOWED), and Klarna's
+// error_messages as a sentence in Reason(err) ("Order has previous captures.
+// Cancel not possible."); an unknown order is 404 NO_SUCH_ORDER
+// (IsNoSuchOrder). An order with fraud_status PENDING must not be shipped:
+// Klarna's notification tells the outcome and GetOrder confirms it.
+//   - https://docs.klarna.com/payments/after-payments/order-management/manage-orders-with-the-api/view-and-change-orders
+//   - https://docs.klarna.com/payments/after-payments/order-management/manage-orders-with-the-api/capture-and-track-orders
+//   - https://docs.klarna.com/payments/after-payments/order-management/manage-orders-with-the-api/refund-orders-and-manage-authorizations
+//   - https://docs.klarna.com/payments/web-payments/additional-resources/use-cases/extended-authorization-expiration
+//   - https://docs.klarna.com/resources/developer-tools/error-handling/error-codes-and-messages-for-order-management
+//   - https://docs.klarna.com/payments/after-payments/order-management/more-actions/pending-orders
+//
 // # Endpoints
 //
 // POST /payments/v1/sessions; GET and POST /payments/v1/sessions/{id} (an
 // update answers 204); POST /payments/v1/authorizations/{token}/order and
 // DELETE /payments/v1/authorizations/{token}; GET
 // /customer-token/v1/tokens/{token}, POST .../order and PATCH .../status
-// (202). A session "stays open for 48 hours or until you place an order"
+// (202); GET /ordermanagement/v1/orders/{order_id} and POST .../captures,
+// .../refunds (201), .../cancel, .../extend-authorization-time,
+// .../release-remaining-authorization (204). A session "stays open for 48 hours or until you place an order"
 // (https://docs.klarna.com/klarna-payments/integrate-with-klarna-payments/step-1-initiate-a-payment/).
 //   - https://docs.klarna.com/klarna-payments/integrate-with-klarna-payments/step-3-create-an-order
 package klarna

@@ -180,3 +180,72 @@ func noAnswer(op string, err error) *Error {
 	}
 	return &Error{Op: op, Kind: kind, err: err}
 }
+
+// Order Management's refusals: 403 with one of these error_codes
+// (https://docs.klarna.com/resources/developer-tools/error-handling/error-codes-and-messages-for-order-management).
+const (
+	CaptureNotAllowed = "CAPTURE_NOT_ALLOWED" // cancelled, expired, or more than remains authorized
+	RefundNotAllowed  = "REFUND_NOT_ALLOWED"  // more than captured, or nothing captured
+	CancelNotAllowed  = "CANCEL_NOT_ALLOWED"  // the order has captures (refund instead), or is closed
+	NotAllowed        = "NOT_ALLOWED"         // extend or release refused (expired, cancelled, fully captured, ...)
+)
+
+// IsRefused reports a 403 refusal: Klarna understood the request and the
+// order's state does not allow it, so trying again will not help. With
+// codes, only a refusal with one of those error_codes counts:
+// IsRefused(err, klarna.CaptureNotAllowed).
+func IsRefused(err error, codes ...string) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.Status != http.StatusForbidden {
+		return false
+	}
+	if len(codes) == 0 {
+		return true
+	}
+	for _, c := range codes {
+		if e.Code == c {
+			return true
+		}
+	}
+	return false
+}
+
+// IsNoSuchOrder reports an Order Management call for an order Klarna does
+// not know: 404 NO_SUCH_ORDER (NOT_FOUND on the refunds endpoint), also
+// the answer for an order of the other region's account.
+func IsNoSuchOrder(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound && strings.HasPrefix(e.Op, "om_")
+}
+
+// ErrorCode returns Klarna's error_code carried by err ("" for none).
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// Reason returns Klarna's error_messages as sentences a person can read
+// ("Order has previous captures. Cancel not possible."), "" when Klarna
+// gave none. Show it next to the shop's own words, never instead of
+// acting on the code.
+func Reason(err error) string {
+	var e *Error
+	if !errors.As(err, &e) {
+		return ""
+	}
+	var parts []string
+	for _, m := range e.Messages {
+		m = strings.TrimSpace(m)
+		if m == "" {
+			continue
+		}
+		if !strings.HasSuffix(m, ".") && !strings.HasSuffix(m, "!") && !strings.HasSuffix(m, "?") {
+			m += "."
+		}
+		parts = append(parts, m)
+	}
+	return strings.Join(parts, " ")
+}

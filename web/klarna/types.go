@@ -267,8 +267,11 @@ type TokenInfo struct {
 func (t TokenInfo) Active() bool { return strings.EqualFold(t.Status, "ACTIVE") }
 
 // Fraud statuses of a placed order. PENDING: Klarna's fraud check holds the
-// order; the merchant must not ship until Klarna accepts it.
+// order; the merchant must not ship until Klarna accepts it (a notification
+// tells the outcome; reading the order with GetOrder confirms it).
+// REJECTED: Klarna refused it after the review.
 const (
 	FraudAccepted = "ACCEPTED"
 	FraudPending  = "PENDING"
+	FraudRejected = "REJECTED"
 )

@@ -23,12 +23,14 @@ import (
 //     done, so a repeat is simply tried again;
 //   - the same key with a different request (method, path or JSON body) is
 //     refused with 422 IDEMPOTENCY_KEY_REUSED, as the IETF
-//     Idempotency-Key draft recommends;
+//     Idempotency-Key draft recommends (in Payments and the Customer Token
+//     API: Order Management documents a replay, see omIdempotent);
 //   - two requests with one key at once are served one after the other, so
 //     the second replays the first.
 type idemRecord struct {
 	Fingerprint string
 	Status      int
+	Header      map[string]string `json:",omitempty"` // Capture-Id, Location, ...
 	Body        []byte
 	Created     time.Time
 }
@@ -36,7 +38,8 @@ type idemRecord struct {
 // response is what an operation answers.
 type response struct {
 	status int
-	body   any // nil: no body
+	header map[string]string // headers of a success (Order Management's Capture-Id, Location)
+	body   any               // nil: no body
 	err    *apiError
 }
 
@@ -57,6 +60,22 @@ func idempotencyKey(r *http.Request) (key string, conflict bool) {
 // idempotent runs handle at most once per idempotency key and writes its
 // answer. Keys are the region's: each region is another merchant account.
 func (p *provider) idempotent(w http.ResponseWriter, r *http.Request, reg region, body []byte, handle func() response) {
+	p.once(w, r, string(reg), r.Method+" "+r.URL.Path+" "+canonicalJSON(body), handle)
+}
+
+// omIdempotent is Order Management's rule: "Input values of the operation
+// are disregarded when evaluating the idempotency of the operation, only
+// the key matters" (Order Management OpenAPI), so a repeat with another
+// body replays the first answer. Chosen: the key is scoped to the
+// operation and the order (its path), so a key reused for another call
+// runs that call instead of answering as the first.
+func (p *provider) omIdempotent(w http.ResponseWriter, r *http.Request, reg region, handle func() response) {
+	p.once(w, r, string(reg)+" om "+r.URL.Path, "", handle)
+}
+
+// once runs handle at most once per key within scope. fp is the request's
+// fingerprint: a repeat with another one is refused; "" compares nothing.
+func (p *provider) once(w http.ResponseWriter, r *http.Request, scope, fp string, handle func() response) {
 	key, conflict := idempotencyKey(r)
 	if conflict {
 		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "Idempotency-Key and Klarna-Idempotency-Key differ: send one key")
@@ -66,12 +85,11 @@ func (p *provider) idempotent(w http.ResponseWriter, r *http.Request, reg region
 		writeResponse(w, handle())
 		return
 	}
-	key = string(reg) + " " + key
+	key = scope + " " + key
 	lock := p.keyLock(key)
 	lock.Lock()
 	defer lock.Unlock()
 
-	fp := r.Method + " " + r.URL.Path + " " + canonicalJSON(body)
 	now := p.st.Now()
 	p.mu.Lock()
 	rec := p.idem[key]
@@ -81,12 +99,13 @@ func (p *provider) idempotent(w http.ResponseWriter, r *http.Request, reg region
 	}
 	p.mu.Unlock()
 	if rec != nil {
-		if rec.Fingerprint != fp {
+		if fp != "" && rec.Fingerprint != fp {
 			writeError(w, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED",
 				"This idempotency key was used with a different request in the last 24 hours")
 			return
 		}
 		w.Header().Set("Idempotent-Replayed", "true")
+		setHeaders(w, rec.Header)
 		writeRaw(w, rec.Status, rec.Body)
 		return
 	}
@@ -97,8 +116,9 @@ func (p *provider) idempotent(w http.ResponseWriter, r *http.Request, reg region
 	}
 	raw := encode(resp.body)
 	p.mu.Lock()
-	p.idem[key] = &idemRecord{Fingerprint: fp, Status: resp.status, Body: raw, Created: now}
+	p.idem[key] = &idemRecord{Fingerprint: fp, Status: resp.status, Header: resp.header, Body: raw, Created: now}
 	p.mu.Unlock()
+	setHeaders(w, resp.header)
 	writeRaw(w, resp.status, raw)
 }
 
@@ -139,7 +159,14 @@ func writeResponse(w http.ResponseWriter, resp response) {
 		writeError(w, resp.err.Status, resp.err.Code, resp.err.Messages...)
 		return
 	}
+	setHeaders(w, resp.header)
 	writeRaw(w, resp.status, encode(resp.body))
+}
+
+func setHeaders(w http.ResponseWriter, h map[string]string) {
+	for k, v := range h {
+		w.Header().Set(k, v)
+	}
 }
 
 func writeRaw(w http.ResponseWriter, status int, body []byte) {

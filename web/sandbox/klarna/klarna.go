@@ -37,6 +37,14 @@ const (
 	opTokenOrder          = "klarna.customer_token_order"
 	opTokenStatus         = "klarna.customer_token_status"
 	opCreateCustomerToken = "klarna.create_customer_token"
+
+	// Order Management.
+	opOMGetOrder = "klarna.om_get_order" // also reads of a capture or a refund
+	opOMCapture  = "klarna.om_capture"
+	opOMRefund   = "klarna.om_refund"
+	opOMCancel   = "klarna.om_cancel"
+	opOMExtend   = "klarna.om_extend"
+	opOMRelease  = "klarna.om_release"
 )
 
 // Persona is a Klarna test customer the widget lets a person log in as.
@@ -130,9 +138,14 @@ func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 	_, _ = rand.Read(p.key)
 	p.reset()
 	st.Operations(opCreateSession, opReadSession, opUpdateSession, opCreateOrder, opCancelAuthorization,
-		opCreateCustomerToken, opTokenRead, opTokenOrder, opTokenStatus)
+		opCreateCustomerToken, opTokenRead, opTokenOrder, opTokenStatus,
+		opOMGetOrder, opOMCapture, opOMRefund, opOMCancel, opOMExtend, opOMRelease)
 	st.ErrorShape("klarna", p.faultShape)
 	st.ErrorShape(opTokenOrder, p.tokenOrderFaultShape)
+	for op, forbidden := range map[string]string{opOMGetOrder: "NOT_ALLOWED", opOMCapture: "CAPTURE_NOT_ALLOWED",
+		opOMRefund: "REFUND_NOT_ALLOWED", opOMCancel: "CANCEL_NOT_ALLOWED", opOMExtend: "NOT_ALLOWED", opOMRelease: "NOT_ALLOWED"} {
+		st.ErrorShape(op, omFaultShape(forbidden))
+	}
 	st.OnReset(p.reset)
 	mux := st.Persist("klarna", p, root)
 
@@ -152,6 +165,16 @@ func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 		mux.HandleFunc("GET "+api+"/customer-token/v1/tokens/{token}", in(p.readToken))
 		mux.HandleFunc("POST "+api+"/customer-token/v1/tokens/{token}/order", in(p.tokenOrder))
 		mux.HandleFunc("PATCH "+api+"/customer-token/v1/tokens/{token}/status", in(p.tokenStatus))
+
+		om := api + "/ordermanagement/v1/orders/{order_id}"
+		mux.HandleFunc("GET "+om, in(p.omGetOrder))
+		mux.HandleFunc("POST "+om+"/captures", in(p.omCapture))
+		mux.HandleFunc("GET "+om+"/captures/{capture_id}", in(p.omGetCapture))
+		mux.HandleFunc("POST "+om+"/refunds", in(p.omRefund))
+		mux.HandleFunc("GET "+om+"/refunds/{refund_id}", in(p.omGetRefund))
+		mux.HandleFunc("POST "+om+"/cancel", in(p.omCancel))
+		mux.HandleFunc("POST "+om+"/extend-authorization-time", in(p.omExtend))
+		mux.HandleFunc("POST "+om+"/release-remaining-authorization", in(p.omRelease))
 	}
 
 	// The browser side: the SDK, the widget it frames, and Klarna's redirect.
@@ -164,6 +187,7 @@ func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 	mux.HandleFunc("GET /klarna/payments/redirect/{order_id}", p.redirect)
 
 	mux.HandleFunc("POST /control/klarna/sessions/{session_id}/authorize", p.controlAuthorize)
+	mux.HandleFunc("POST /control/klarna/orders/{order_id}/fraud", p.controlFraud)
 }
 
 func (p *provider) reset() {
@@ -252,6 +276,27 @@ func (p *provider) tokenOrderFaultShape(w http.ResponseWriter, r *http.Request, 
 		}
 	}
 	writeError(w, status, code, http.StatusText(status)+" (fault injected through the sandbox control API)")
+}
+
+// omFaultShape is faultShape for an Order Management operation, with the
+// codes of Klarna's Order Management error table
+// (https://docs.klarna.com/resources/developer-tools/error-handling/error-codes-and-messages-for-order-management):
+// 403 the operation's *_NOT_ALLOWED, 404 NO_SUCH_ORDER, 409 CONFLICT, 429
+// TOO_MANY_REQUESTS, 500 INTERNAL_SERVER_ERROR, 502/503/504
+// TEMPORARILY_UNAVAILABLE.
+func omFaultShape(forbidden string) func(w http.ResponseWriter, r *http.Request, status int) {
+	return func(w http.ResponseWriter, r *http.Request, status int) {
+		code := map[int]string{400: "BAD_VALUE", 401: "UNAUTHORIZED", 403: forbidden, 404: "NO_SUCH_ORDER", 409: "CONFLICT",
+			413: "REQUEST_TOO_LARGE", 422: "UNPROCESSABLE_ENTITY", 429: "TOO_MANY_REQUESTS", 500: "INTERNAL_SERVER_ERROR",
+			502: "TEMPORARILY_UNAVAILABLE", 503: "TEMPORARILY_UNAVAILABLE", 504: "TEMPORARILY_UNAVAILABLE"}[status]
+		if code == "" {
+			code = "INTERNAL_SERVER_ERROR"
+			if status < 500 {
+				code = "BAD_VALUE"
+			}
+		}
+		writeError(w, status, code, http.StatusText(status)+" (fault injected through the sandbox control API)")
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -71,13 +71,34 @@ type authorization struct {
 	Cancelled bool
 }
 
-// order is a placed order.
+// order is a placed order, as create order or a customer-token order made
+// it and Order Management reads and changes it (ordermanagement.go).
 type order struct {
 	ID              string
 	Region          string
 	SessionID       string
 	ConfirmationURL string
 	CreatedAt       time.Time
+
+	// What Order Management reports. Orders stored before it existed have
+	// none of it: they read as an order of 0 with no lines.
+	Country            string
+	Currency           string
+	Locale             string
+	Amount             int64 // order_amount, also original_order_amount: no authorization update is emulated
+	Lines              []wireLine
+	MerchantReference1 string
+	MerchantReference2 string
+	KlarnaReference    string
+	Method             paymentMethod // initial_payment_method
+	Category           string        // its name, initial_payment_method.description
+	FraudStatus        string        // ACCEPTED, PENDING or REJECTED
+	FraudDecidedAt     time.Time     // when a PENDING order's review ended
+	ExpiresAt          time.Time     // zero: the default period from CreatedAt
+	Captures           []*capture
+	Refunds            []*refund
+	Cancelled          bool
+	Released           bool // the remaining authorization was released
 }
 
 func newID() string { return uuid.NewString() }
@@ -339,7 +360,11 @@ func (p *provider) createOrder(w http.ResponseWriter, r *http.Request, reg regio
 		now := p.st.Now()
 		a.Used = true
 		s.Complete = true
-		o := &order{ID: newID(), Region: string(reg), SessionID: s.ID, CreatedAt: now}
+		o := newOrder(reg, now, b, a.Country, a.Method, a.Category, a.Persona.fraudStatus())
+		o.SessionID = s.ID
+		if o.Locale == "" && s.Body.Locale != nil {
+			o.Locale = *s.Body.Locale
+		}
 		if u := confirmationURL(b, s); u != "" {
 			o.ConfirmationURL = u
 		}
@@ -350,7 +375,7 @@ func (p *provider) createOrder(w http.ResponseWriter, r *http.Request, reg regio
 		// object. (Klarna's create-order guide shows the string "invoice";
 		// the API reference wins here, and clients should read both.)
 		out := map[string]any{
-			"order_id": o.ID, "fraud_status": a.Persona.fraudStatus(),
+			"order_id": o.ID, "fraud_status": o.FraudStatus,
 			"authorized_payment_method": a.Method,
 		}
 		if o.ConfirmationURL != "" {

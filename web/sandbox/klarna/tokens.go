@@ -355,13 +355,13 @@ func (p *provider) tokenOrder(w http.ResponseWriter, r *http.Request, reg region
 					[]string{"Purchase for payment method failed. You can try again for PAYMENT_METHOD_FAILED errors."}})
 			}
 		}
-		o := &order{ID: newID(), Region: string(reg), CreatedAt: p.st.Now()}
+		o := newOrder(reg, p.st.Now(), b, t.Country, t.Method, t.Category, t.Persona.fraudStatus())
 		if b.MerchantURLs != nil {
 			o.ConfirmationURL = *b.MerchantURLs.Confirmation
 		}
 		p.orders[o.ID] = o
 		return ok(http.StatusOK, map[string]any{
-			"order_id": o.ID, "fraud_status": t.Persona.fraudStatus(),
+			"order_id": o.ID, "fraud_status": o.FraudStatus,
 			"redirect_url":              p.st.Config.BaseURL + "/klarna/payments/redirect/" + o.ID,
 			"authorized_payment_method": t.Method,
 		})

@@ -131,6 +131,9 @@ var operationNames = map[string]string{
 	"cancel_authorization": "cancel the authorization", "customer_token_read": "read the customer token",
 	"customer_token_order":  "create an order with the customer token",
 	"customer_token_status": "change the customer token's status",
+	// Klarna Order Management
+	"om_get_order": "read the order", "om_capture": "capture the order", "om_refund": "refund the order",
+	"om_cancel": "cancel the order", "om_extend": "extend the authorization", "om_release": "release the rest of the authorization",
 	// Sign in with Klarna
 	"discovery": "read the sign-in configuration", "token_code": "exchange the sign-in code for tokens",
 	"authorize": "sign in at Klarna", "jwks": "read the signing keys",

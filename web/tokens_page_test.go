@@ -162,7 +162,7 @@ func TestTheAccountPageShowsTheSignInWithKlarnaTokens(t *testing.T) {
 	evs := events(rotated)
 	if len(evs) != 2 || !strings.HasSuffix(evs[0], "Obtained in the answer's refresh_token from Klarna: exchange the sign-in code for tokens") ||
 		!strings.Contains(evs[1], "Rotated in the form's refresh_token (use 1), replaced by "+fingerprintOf(refresh[1])+
-		" in Klarna: refresh the sign-in tokens (order ") {
+			" in Klarna: refresh the sign-in tokens (order ") {
 		t.Errorf("the first refresh token's events:\n%s", strings.Join(evs, "\n"))
 	}
 	if href := rotated.Find("li a[href^='/orders/']").AttrOr("href", ""); !strings.Contains(href, "#exchange-") {

@@ -35,6 +35,7 @@ type webhook struct {
 	Secret  string
 	MSN     string // the Merchant-Serial-Number it was registered with ("": none sent)
 	Created time.Time
+	Seq     int // registration order, for lists
 }
 
 // eventTypes maps the ePayment event types a webhook can subscribe to onto
@@ -178,7 +179,11 @@ func (p *provider) register(w http.ResponseWriter, r *http.Request, msn string, 
 			return
 		}
 	}
-	h := &webhook{ID: uuid(), URL: *req.URL, Events: events, Secret: newWebhookSecret(), MSN: msn, Created: p.st.Now()}
+	seq := 0
+	for _, o := range p.hooks {
+		seq = max(seq, o.Seq)
+	}
+	h := &webhook{ID: uuid(), URL: *req.URL, Events: events, Secret: newWebhookSecret(), MSN: msn, Created: p.st.Now(), Seq: seq + 1}
 	p.hooks[h.ID] = h
 	exchanges.Ref(r.Context(), h.ID)
 	exchanges.Secret(r.Context(), h.Secret) // the recorded answer must not show it
@@ -218,12 +223,7 @@ func (p *provider) listHooks(w http.ResponseWriter, r *http.Request, msn string,
 	for _, h := range p.hooks {
 		list = append(list, h)
 	}
-	slices.SortFunc(list, func(a, b *webhook) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(list, func(a, b *webhook) int { return a.Seq - b.Seq })
 	out := struct {
 		Webhooks []webhookView `json:"webhooks"`
 	}{Webhooks: []webhookView{}}
@@ -302,12 +302,7 @@ func (p *provider) hooksFor(typ string) []*webhook {
 			out = append(out, h)
 		}
 	}
-	slices.SortFunc(out, func(a, b *webhook) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(out, func(a, b *webhook) int { return a.Seq - b.Seq })
 	return out
 }
 

@@ -211,7 +211,7 @@ func indexView(st *control.State) sandboxviews.IndexView {
 		sandboxviews.Credential{Name: "redirect_uri", Value: cfg.ShopBaseURL + "/auth/klarna/callback"})
 	add(k.Enabled, "Klarna Payments JS SDK", "wherever Klarna is offered", "/klarna/cdn/kp/lib/v1/api.js", "https://x.klarnacdn.net/kp/lib/v1/api.js")
 	vp := cfg.Vipps
-	add(vp.Enabled, "Vipps MobilePay (access token, ePayment v1)", "Norway (NOK): the sales unit's country", "/vipps", "https://apitest.vipps.no",
+	add(vp.Enabled, "Vipps MobilePay (access token, ePayment v1, Webhooks v1)", "Norway (NOK): the sales unit's country", "/vipps", "https://apitest.vipps.no",
 		credential("client_id", "VIPPS_CLIENT_ID", vp.ClientID),
 		credential("client_secret", "VIPPS_CLIENT_SECRET", vp.ClientSecret),
 		credential("Ocp-Apim-Subscription-Key", "VIPPS_SUBSCRIPTION_KEY", vp.SubscriptionKey),

@@ -71,6 +71,6 @@ func TestTimeoutAndRedirectAreFailures(t *testing.T) {
 		t.Errorf("next attempt %v, want %v", slow.NextAt, want)
 	}
 	if hits.Load() != 2 {
-		t.Errorf("%d requests: the redirect was followed", hits)
+		t.Errorf("%d requests: the redirect was followed", hits.Load())
 	}
 }

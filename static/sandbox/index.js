@@ -1,19 +1,29 @@
-// The sandbox index's "Clear" buttons: DELETE /control/faults/{operation}
-// from this page (same origin, so the control API's cross-origin refusal
-// lets it through), then reload to show the state. Without JavaScript the
-// curl command beside each button does the same.
+// The sandbox index's buttons. "Clear": DELETE /control/faults/{operation};
+// "Replay": POST /control/deliveries/{id}/replay. Both go to this page's own
+// origin (so the control API's cross-origin refusal lets them through), then
+// the page reloads to show the state. Without JavaScript the curl command
+// beside each button does the same.
 (function () {
   'use strict';
-  var status = document.getElementById('fault-status');
-  document.querySelectorAll('button.clear-fault').forEach(function (b) {
-    b.addEventListener('click', function () {
-      var op = b.dataset.operation;
-      fetch('/control/faults/' + encodeURIComponent(op), { method: 'DELETE' }).then(function (res) {
-        if (!res.ok) throw new Error('HTTP ' + res.status);
-        location.reload();
-      }).catch(function (e) {
-        status.textContent = 'Could not clear the faults of ' + op + ': ' + e.message;
+  function wire(selector, statusID, request, what) {
+    var status = document.getElementById(statusID);
+    document.querySelectorAll(selector).forEach(function (b) {
+      b.addEventListener('click', function () {
+        b.disabled = true;
+        fetch(request(b), { method: request.method }).then(function (res) {
+          if (!res.ok) throw new Error('HTTP ' + res.status);
+          location.reload();
+        }).catch(function (e) {
+          b.disabled = false;
+          if (status) status.textContent = 'Could not ' + what(b) + ': ' + e.message;
+        });
       });
     });
-  });
+  }
+  var clear = function (b) { return '/control/faults/' + encodeURIComponent(b.dataset.operation); };
+  clear.method = 'DELETE';
+  wire('button.clear-fault', 'fault-status', clear, function (b) { return 'clear the faults of ' + b.dataset.operation; });
+  var replay = function (b) { return '/control/deliveries/' + encodeURIComponent(b.dataset.id) + '/replay'; };
+  replay.method = 'POST';
+  wire('button.replay-delivery', 'delivery-status', replay, function (b) { return 'replay delivery ' + b.dataset.id; });
 })();

@@ -27,6 +27,32 @@ type IndexView struct {
 	// Identities are Sign in with Klarna's test identities, when emulated.
 	Identities []Credential
 	Exchanges  ExchangesView
+	// Deliveries are the latest events sent to the shop's registered URLs,
+	// newest first.
+	Deliveries []DeliveryView
+}
+
+// DeliveryView is one delivery of an event to a registered URL, with its
+// attempts.
+type DeliveryView struct {
+	ID       int64
+	Event    string // "epayments.payment.authorized.v1"
+	Ref      string // the payment reference
+	URL      string
+	State    string // pending, held, delivered, failed, abandoned
+	Next     string // the next attempt's time on the sandbox clock, when pending
+	Note     string
+	Created  time.Time // sandbox clock
+	Body     string
+	Attempts []AttemptView
+}
+
+// AttemptView is one attempt of a delivery.
+type AttemptView struct {
+	Kind    string    // scheduled, duplicate, replay
+	At      time.Time // sandbox clock
+	Outcome string    // "200 OK", or what went wrong
+	Latency string
 }
 
 // StateView is the sandbox's state as the index shows it: what

@@ -27,6 +27,7 @@ import (
 	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/deliveries"
 	"refshop/web/sandbox/exchanges"
 	"refshop/web/sandbox/klarnasignin"
 	"refshop/web/sandbox/store"
@@ -38,8 +39,11 @@ type Sandbox struct {
 	// Exchanges records what the sandbox receives on its provider routes
 	// (GET /control/exchanges, the index's "Latest exchanges").
 	Exchanges *exchanges.Recorder
-	handler   http.Handler
-	db        *store.Store
+	// Deliveries sends the providers' events to the URLs the shop
+	// registered (GET /control/deliveries, the index's "Deliveries").
+	Deliveries *deliveries.Engine
+	handler    http.Handler
+	db         *store.Store
 }
 
 // New builds a sandbox provisioned with cfg, with the state it kept in
@@ -53,9 +57,14 @@ func New(cfg control.Config, log *slog.Logger, base clock.Clock) (*Sandbox, erro
 	st := control.New(cfg, base)
 	rec := exchanges.New(db, log, st.Now, func() []string { return st.View().Operations })
 	st.OnReset(rec.Clear)
+	eng := deliveries.New(db, log, st.Now, st.DeliveryFault)
+	st.Deliveries = eng
+	st.OnReset(eng.Clear)
+	st.OnClockMove(eng.Kick)
 	mux := http.NewServeMux()
 	st.Routes(mux)
 	rec.Routes(mux)
+	eng.Routes(mux)
 	for _, register := range providers {
 		register(mux, st, log)
 	}
@@ -68,16 +77,49 @@ func New(cfg control.Config, log *slog.Logger, base clock.Clock) (*Sandbox, erro
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		v := indexView(st)
 		v.Exchanges = exchangesView(r, rec, v.State)
+		v.Deliveries = deliveriesView(eng)
 		_ = sandboxviews.Index(v).Render(r.Context(), w)
 	})
 	if err := st.Open(context.Background(), db, log); err != nil {
 		db.Close()
 		return nil, err
 	}
+	if err := eng.Load(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// After Open: the providers' signers need their restored registrations.
+	eng.Start()
 	// Record outside Wrap, to see what went out (a lost answer as lost);
 	// Matched right around the mux, to see the pattern it matched.
 	h := logRequests(log, mux, rec.Record(st.Wrap(exchanges.Matched(mux))))
-	return &Sandbox{State: st, Exchanges: rec, handler: h, db: db}, nil
+	return &Sandbox{State: st, Exchanges: rec, Deliveries: eng, handler: h, db: db}, nil
+}
+
+// indexDeliveries is how many deliveries the index lists.
+const indexDeliveries = 50
+
+// deliveriesView is the index's "Deliveries": the latest, newest first.
+func deliveriesView(eng *deliveries.Engine) []sandboxviews.DeliveryView {
+	list := eng.List(indexDeliveries)
+	out := make([]sandboxviews.DeliveryView, 0, len(list))
+	for _, d := range slices.Backward(list) {
+		v := sandboxviews.DeliveryView{ID: d.ID, Event: d.Event, Ref: d.Ref, URL: d.URL, State: d.State, Note: d.Note,
+			Created: d.Created, Body: d.Body}
+		if d.NextAt != nil {
+			v.Next = d.NextAt.UTC().Format("2006-01-02 15:04:05")
+		}
+		for _, a := range d.Attempts {
+			av := sandboxviews.AttemptView{Kind: a.Kind, At: a.SandboxTime, Outcome: a.Error,
+				Latency: strconv.FormatFloat(a.LatencyMS, 'f', 1, 64) + " ms"}
+			if a.Status != 0 {
+				av.Outcome = strconv.Itoa(a.Status) + " " + http.StatusText(a.Status)
+			}
+			v.Attempts = append(v.Attempts, av)
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // indexExchanges is how many exchanges the index lists.
@@ -129,8 +171,12 @@ func headerLines(h http.Header) string {
 	return b.String()
 }
 
-// Close closes the sandbox's file. Stop serving it first.
-func (s *Sandbox) Close() error { return s.db.Close() }
+// Close stops the deliveries' worker and closes the sandbox's file. Stop
+// serving it first.
+func (s *Sandbox) Close() error {
+	s.Deliveries.Close()
+	return s.db.Close()
+}
 
 func mustSub(f fs.FS, dir string) fs.FS {
 	sub, err := fs.Sub(f, dir)
@@ -165,7 +211,7 @@ func indexView(st *control.State) sandboxviews.IndexView {
 		sandboxviews.Credential{Name: "redirect_uri", Value: cfg.ShopBaseURL + "/auth/klarna/callback"})
 	add(k.Enabled, "Klarna Payments JS SDK", "wherever Klarna is offered", "/klarna/cdn/kp/lib/v1/api.js", "https://x.klarnacdn.net/kp/lib/v1/api.js")
 	vp := cfg.Vipps
-	add(vp.Enabled, "Vipps MobilePay (access token, ePayment v1)", "Norway (NOK): the sales unit's country", "/vipps", "https://apitest.vipps.no",
+	add(vp.Enabled, "Vipps MobilePay (access token, ePayment v1, Webhooks v1)", "Norway (NOK): the sales unit's country", "/vipps", "https://apitest.vipps.no",
 		credential("client_id", "VIPPS_CLIENT_ID", vp.ClientID),
 		credential("client_secret", "VIPPS_CLIENT_SECRET", vp.ClientSecret),
 		credential("Ocp-Apim-Subscription-Key", "VIPPS_SUBSCRIPTION_KEY", vp.SubscriptionKey),
@@ -217,8 +263,14 @@ func stateView(s control.StateView) sandboxviews.StateView {
 	}
 	for _, op := range slices.Sorted(maps.Keys(s.Faults)) {
 		f := s.Faults[op]
-		what := "answer lost"
-		if !f.LoseAnswer {
+		what := "answer lost (a delivery: not sent)"
+		switch {
+		case f.Duplicate:
+			what = "sent twice"
+		case f.Reorder:
+			what = "held back until the next delivery has gone"
+		}
+		if !f.LoseAnswer && !f.Duplicate && !f.Reorder {
 			what = "status " + strconv.Itoa(f.Status)
 			if f.Status == 0 {
 				what = "delay only"

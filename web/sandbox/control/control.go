@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"refshop/web/clock"
+	"refshop/web/sandbox/deliveries"
 	"refshop/web/sandbox/exchanges"
 	"refshop/web/sandbox/store"
 )
@@ -37,6 +38,11 @@ type fault struct {
 	// out a request its caller gave up on. Without it a caller hanging up
 	// during the delay ends the call there, and the operation never runs.
 	CommitLate bool `json:"commit_late,omitempty"`
+	// Duplicate and Reorder apply to delivery operations only (see
+	// DeliveryOperations): the next deliveries go twice, or are held back
+	// until the next delivery of the operation has gone.
+	Duplicate bool `json:"duplicate,omitempty"`
+	Reorder   bool `json:"reorder,omitempty"`
 }
 
 // State is the sandbox's clock, settings, faults and counts. Safe for
@@ -51,8 +57,14 @@ type State struct {
 	faults     map[string]*fault
 	calls      map[string]int
 	operations map[string]bool
+	delivery   map[string]bool // the operations that are deliveries (DeliveryOperations)
 	shapes     map[string]ErrorWriter
 	resets     []func()
+	clockMoves []func()
+
+	// Deliveries sends the events the providers raise to the URLs the shop
+	// registered (webhooks), and answers the delivery log's control routes.
+	Deliveries *deliveries.Engine
 
 	// crossOrigin refuses cross-origin writes (see Wrap).
 	crossOrigin *http.CrossOriginProtection
@@ -74,6 +86,7 @@ func New(cfg Config, base clock.Clock) *State {
 		faults:      map[string]*fault{},
 		calls:       map[string]int{},
 		operations:  map[string]bool{},
+		delivery:    map[string]bool{},
 		shapes:      map[string]ErrorWriter{},
 		crossOrigin: newCrossOriginProtection(),
 	}
@@ -97,6 +110,51 @@ func (s *State) Operations(names ...string) {
 	for _, n := range names {
 		s.operations[n] = true
 	}
+}
+
+// DeliveryOperations declares operations that are the sandbox's deliveries
+// to the shop (vipps.webhook_delivery) rather than calls it answers: faults
+// on them drop (lose_answer), delay, duplicate or reorder the next
+// deliveries (see DeliveryFault), and their count is the scheduled attempts.
+func (s *State) DeliveryOperations(names ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		s.operations[n] = true
+		s.delivery[n] = true
+	}
+}
+
+// DeliveryFault counts one scheduled delivery attempt of op and hands out
+// the next fault queued for it (none: the zero Fault).
+func (s *State) DeliveryFault(op string) deliveries.Fault {
+	s.mu.Lock()
+	if !s.delivery[op] {
+		s.mu.Unlock()
+		panic("control: undeclared delivery operation " + op)
+	}
+	s.calls[op]++
+	q := s.faults[op]
+	if q == nil {
+		s.mu.Unlock()
+		return deliveries.Fault{}
+	}
+	f := *q
+	if q.Times--; q.Times <= 0 {
+		delete(s.faults, op)
+	}
+	s.mu.Unlock()
+	s.logger().Info("sandbox: delivery fault applied", "operation", op, "lose_answer", f.LoseAnswer,
+		"delay", time.Duration(f.Delay), "duplicate", f.Duplicate, "reorder", f.Reorder)
+	return deliveries.Fault{Drop: f.LoseAnswer, Delay: f.Delay.D(), Duplicate: f.Duplicate, Reorder: f.Reorder}
+}
+
+// OnClockMove registers f to run after POST /control/clock moved the clock
+// (the deliveries' worker looks for retries come due).
+func (s *State) OnClockMove(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clockMoves = append(s.clockMoves, f)
 }
 
 // ErrorShape registers how provider (the part of an operation name before the
@@ -329,6 +387,12 @@ func (s *State) postClock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Clock.Advance(time.Duration(body.Advance))
+	s.mu.Lock()
+	moves := slices.Clone(s.clockMoves)
+	s.mu.Unlock()
+	for _, f := range moves {
+		f()
+	}
 	writeJSON(w, http.StatusOK, s.View())
 }
 
@@ -340,6 +404,8 @@ func (s *State) postFault(w http.ResponseWriter, r *http.Request) {
 		Delay      Duration `json:"delay"`
 		LoseAnswer bool     `json:"lose_answer"`
 		CommitLate bool     `json:"commit_late"`
+		Duplicate  bool     `json:"duplicate"`
+		Reorder    bool     `json:"reorder"`
 	}
 	if err := decodeJSON(r, &body); err != nil {
 		writeProblem(w, http.StatusBadRequest, err.Error())
@@ -349,8 +415,17 @@ func (s *State) postFault(w http.ResponseWriter, r *http.Request) {
 	if body.Times != nil {
 		times = *body.Times
 	}
+	s.mu.Lock()
+	delivery := s.delivery[body.Operation]
+	s.mu.Unlock()
 	switch {
 	case !s.knownOperation(w, body.Operation):
+		return
+	case delivery && (body.Status != 0 || body.CommitLate):
+		writeProblem(w, http.StatusBadRequest, body.Operation+` is a delivery to the shop, not a call the sandbox answers: its faults are "lose_answer" (drop), "delay", "duplicate" and "reorder", with no "status" or "commit_late"`)
+		return
+	case !delivery && (body.Duplicate || body.Reorder):
+		writeProblem(w, http.StatusBadRequest, `"duplicate" and "reorder" apply to delivery operations (such as vipps.webhook_delivery) only`)
 		return
 	case body.Status != 0 && (body.Status < 400 || body.Status > 599):
 		writeProblem(w, http.StatusBadRequest, `"status" must be 0 (delay only) or an error status 400-599`)
@@ -369,7 +444,8 @@ func (s *State) postFault(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.faults[body.Operation] = &fault{Status: body.Status, Times: times, Delay: body.Delay, LoseAnswer: body.LoseAnswer, CommitLate: body.CommitLate}
+	s.faults[body.Operation] = &fault{Status: body.Status, Times: times, Delay: body.Delay, LoseAnswer: body.LoseAnswer,
+		CommitLate: body.CommitLate, Duplicate: body.Duplicate, Reorder: body.Reorder}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, s.View())
 }

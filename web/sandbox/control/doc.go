@@ -14,9 +14,11 @@
 //	POST   /control/reset              every setting, fault, count and stored object back to the start
 //	POST   /control/settings           {"name": value, ...}: change settings (see Settings); answers the new state
 //	POST   /control/clock              {"advance": "10m"}: move the sandbox clock on; every token ages by that much
-//	POST   /control/faults             {"operation", "status", "times", "delay", "lose_answer", "commit_late"}
+//	POST   /control/faults             {"operation", "status", "times", "delay", "lose_answer", "commit_late", "duplicate", "reorder"}
 //	DELETE /control/faults/{operation} drop the operation's pending faults; answers the new state
 //	GET    /control/exchanges          ?provider=&operation=&origin=&ref=&limit=: the exchanges received (below)
+//	GET    /control/deliveries         ?limit=: the events delivered to registered URLs, with attempts (below)
+//	POST   /control/deliveries/{id}/replay  send one again now (below)
 //
 // The control API is for tools, tests and people at a terminal, never for a
 // web page: a page on any other origin could otherwise reset the sandbox or
@@ -70,6 +72,45 @@
 // declared one), origin, ref (repeatable: any of the exchange's refs equals
 // any given), limit (1-1000, default 100). Anything else is refused with 400
 // {"error": "..."}. The sandbox keeps the latest 2000; reset forgets them.
+//
+// Delivery operations. Some operations are not calls the sandbox answers
+// but deliveries it makes to the shop: vipps.webhook_delivery, a webhook
+// event POSTed to a URL the shop registered (package deliveries sends them;
+// providers declare such operations with DeliveryOperations). Their count
+// is the scheduled attempts made, and their faults act on the next times
+// scheduled attempts:
+//
+//	{"operation": "vipps.webhook_delivery", "lose_answer": true}   the attempt is not sent: logged as dropped, retried per the schedule
+//	{"operation": "vipps.webhook_delivery", "delay": "30s"}        it goes 30s later on the sandbox clock
+//	{"operation": "vipps.webhook_delivery", "duplicate": true}     it goes twice, back to back
+//	{"operation": "vipps.webhook_delivery", "reorder": true}       it is held back until the next delivery of the operation has gone, then follows it
+//
+// duplicate and reorder are refused (400) on other operations; status and
+// commit_late are refused on delivery operations. delay combines with
+// duplicate or reorder (the delay first); lose_answer wins over the others.
+// A replay takes no fault.
+//
+// GET /control/deliveries lists the latest limit deliveries (1-1000,
+// default 100; the sandbox keeps the latest 2000 finished ones and every
+// pending one), oldest first:
+//
+//	{"deliveries": [{"id": 7, "provider": "vipps", "operation": "vipps.webhook_delivery",
+//	  "event": "epayments.payment.authorized.v1", "ref": "order-1001", "target": "<webhook id>",
+//	  "url": "https://shop.example/hooks/vipps", "body": "{\"msn\":...}", "created": "...",
+//	  "state": "pending", "next_at": "...", "note": "", "tries": 1,
+//	  "attempts": [{"kind": "scheduled", "sandbox_time": "...", "at": "...", "status": 500,
+//	    "error": "", "latency_ms": 3.2, "request_headers": {"X-Ms-Date": ["..."], "Authorization": ["HMAC-SHA256 ...&Signature=[redacted …]"]}}]}]}
+//
+// state is pending (next_at says when on the sandbox clock), held (by a
+// reorder fault), delivered (a 2xx came), failed (the retries ran out) or
+// abandoned (the registration was deleted). An attempt's kind is scheduled,
+// duplicate or replay; status 0 with an error when no answer came
+// (dropped, timeout, connection refused). The signature is shown by its
+// mark, never whole. POST /control/deliveries/{id}/replay sends the
+// delivery again now, as a new attempt with the same body and a fresh date
+// and signature, and answers the delivery (200); a pending or failed one the
+// receiver takes becomes delivered. Unknown id: 404 {"error"}. Deliveries
+// survive a restart (pending retries resume); reset forgets them.
 //
 // Two providers add control routes of their own: package klarna answers
 // POST /control/klarna/sessions/{session_id}/authorize (what the widget does

@@ -161,6 +161,15 @@ func (s *State) Open(ctx context.Context, db *store.Store, log *slog.Logger) err
 	return nil
 }
 
+// Save writes the named parts to the store now, for a change no request
+// made (a payment expiring as the worker looks): Wrap saves what requests
+// change.
+func (s *State) Save(ctx context.Context, parts ...string) {
+	if len(parts) > 0 {
+		s.save(ctx, parts...)
+	}
+}
+
 // save writes the objects of the parts named (every part with none named)
 // to the store, one save at a time, so that an older dump never overwrites a
 // newer one.

@@ -13,7 +13,10 @@
 //     test-only force approve;
 //   - the landing page a WEB_REDIRECT payment sends the customer to, standing
 //     in for the app: it asks for the phone number when the merchant sent
-//     none.
+//     none;
+//   - the Webhooks API v1 (register, list, delete) and the signed delivery
+//     of every ePayment event to the webhooks registered for it (below,
+//     "Webhooks").
 //
 // Errors come in the three shapes Vipps MobilePay answers in, by the layer
 // that refuses: Azure API Management's {statusCode, message} (subscription
@@ -135,6 +138,92 @@
 // not from a copy checked today. Accepting 7 refuses nothing the older file
 // allowed. Confirm it against the live reference before relying on a
 // 7-digit MSN.
+//
+// # Webhooks
+//
+// Vipps recommends webhooks over polling
+// (https://developer.vippsmobilepay.com/docs/APIs/epayment-api/features/webhooks);
+// the shop registers its webhook at start and verifies each delivery. The
+// wire contract, as the sandbox implements it, with its sources:
+//
+// Webhooks API (https://developer.vippsmobilepay.com/docs/APIs/webhooks-api/api-guide/,
+// OpenAPI https://developer.vippsmobilepay.com/api/webhooks; base
+// https://apitest.vipps.no/webhooks, here /vipps/webhooks). Every call takes
+// Authorization: Bearer <access token from POST /accesstoken/get> and
+// Ocp-Apim-Subscription-Key, refused by API Management as on ePayment (401
+// {statusCode, message}). Merchant-Serial-Number is optional ("optional, and
+// recommended, for regular Vipps merchants"); when sent it must be the
+// configured sales unit's (403 otherwise). Errors are problem+json 400 with
+// the field in extraDetails, instance "/v1/webhooks".
+//
+//	POST   /webhooks/v1/webhooks       {"url": "https://...", "events": ["epayments.payment.authorized.v1", ...]}
+//	                                   -> 201 {"id": "<uuid>", "secret": "<opaque>"}
+//	GET    /webhooks/v1/webhooks       -> 200 {"webhooks": [{"id", "url", "events"}]}   (no secret)
+//	DELETE /webhooks/v1/webhooks/{id}  -> 204
+//
+// Register: url and events are required, no other field is accepted
+// (additionalProperties false). url must be absolute and https ("must use
+// HTTPS"); like returnUrl, plain http is accepted on the shop's own
+// configured origin (SHOP_BASE_URL), since a shop run locally has no TLS.
+// events must be ePayment event types (below); at most 25 registrations per
+// event type per sales unit ("Up to 25 webhook registrations per event type,
+// per MSN"; the 2023 spec said 5): the 26th is refused with 400 naming
+// events (the refusal's status and body are NOT FOUND in the docs). The
+// secret is unique per registration and shown only in this answer; the
+// sandbox makes it 64 random bytes in base64, the shape of the request
+// authentication page's example (clients treat it as opaque). Delete: a
+// malformed id is 400; an unknown one 404 (NOT FOUND in the docs, which
+// declare 204 and 400 only); deliveries still pending for a deleted webhook
+// are abandoned.
+//
+// Events (https://developer.vippsmobilepay.com/docs/APIs/webhooks-api/events):
+// epayments.payment.{created,aborted,expired,cancelled,captured,refunded,authorized,terminated}.v1.
+// Each entry of a payment's event log (GET .../events) is one webhook event,
+// delivered to every webhook registered for its type: created on create,
+// authorized on approval (landing page or force approve), aborted on reject,
+// expired when the sandbox clock passes the payment's expiry (whether or not
+// anyone looks), captured, refunded, cancelled (cancel after authorization)
+// and terminated (cancel before). The body is the ePayment WebhookEvent:
+//
+//	{"msn": "123456", "reference": "order-1001", "pspReference": "...", "name": "AUTHORIZED",
+//	 "amount": {"currency": "NOK", "value": 4980}, "timestamp": "2026-03-01T12:00:00Z",
+//	 "idempotencyKey": "cap-key-1", "success": true}
+//
+// idempotencyKey is the operation's Idempotency-Key and absent when it had
+// none ("some webhooks (e.g., CANCELLED) may not supply this value"); here:
+// authorized, aborted and expired.
+//
+// Delivery (https://developer.vippsmobilepay.com/docs/APIs/webhooks-api/request-authentication/):
+// a POST of the body (Content-Type: application/json) to the registered URL
+// with
+//
+//	x-ms-date:           the sandbox clock, RFC 1123 GMT ("Thu, 30 Mar 2023 08:38:32 GMT")
+//	x-ms-content-sha256: base64(SHA-256(body))
+//	Host:                the registered URL's host (a default port left out)
+//	Authorization:       HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=<base64(HMAC-SHA256(secret, string to sign))>
+//
+// where the string to sign is "POST\n" + path and query of the registered
+// URL + "\n" + x-ms-date + ";" + host + ";" + x-ms-content-sha256, and the
+// HMAC key is the secret's UTF-8 bytes as given (not base64-decoded).
+// signature_test.go reproduces the page's test vector. A receiver checks
+// the content hash, then compares the whole Authorization header. The
+// window within which x-ms-date must lie is NOT FOUND in the docs.
+//
+// Retries (package deliveries runs them on the sandbox clock): any answer
+// but 2xx ("Any response with HTTP status code in range 4-5xx will result
+// in a retry"; a redirect too), a connection error or no answer within 10
+// seconds fails the attempt. The schedule is the one Vipps's agent toolkit
+// gives (github.com/vippsas/agent-toolkit, plugins/vipps/skills/webhooks;
+// the docs say only "exponential backoff for up to 7 days"): attempts 2-4
+// two seconds apart, then 60 s, 120 s, hourly through attempt 29, then
+// daily, none later than 7 days after the event; then the delivery fails
+// and is never sent again. Order: "The delivery order of failed webhook
+// notifications is guaranteed in order per registered webhook": a webhook
+// that keeps failing for one payment holds back its later events for that
+// payment (not other payments'). Deliveries go at once ("Webhooks are sent
+// immediately without delay"). Duplicates happen at Vipps (retries,
+// overlapping registrations): a receiver keys on reference and name. The
+// automatic removal of webhooks unresponsive for two weeks is not emulated.
 //
 // It never imports the shop's client (web/vipps): each side implements the
 // documented contract on its own, and the tests hold both to the documented

@@ -209,6 +209,7 @@ func (p *provider) create(w http.ResponseWriter, r *http.Request, c call) {
 	}
 	pay.record(evCreated, pay.Amount.Value, c.Now, c.Key)
 	p.payments[pay.Reference] = pay
+	p.notify(pay)
 	writeJSON(w, http.StatusCreated, createResponse{RedirectURL: pay.RedirectURL, Reference: pay.Reference})
 }
 
@@ -248,6 +249,7 @@ func (p *provider) onPayment(h paymentHandler) handler {
 		}
 		pay.settle(c.Now)
 		h(w, r, c, pay)
+		p.notify(pay) // what settle and h changed
 	}
 }
 

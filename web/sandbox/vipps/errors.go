@@ -45,10 +45,11 @@ func newTraceID() string {
 	return "00-" + hex.EncodeToString(b[:16]) + "-" + hex.EncodeToString(b[16:]) + "-01"
 }
 
-// instance is the request path as the ePayment API names it in problems:
-// below its own base ("/v1/payments/{reference}/capture").
+// instance is the request path as the API names it in problems: below its
+// own base ("/v1/payments/{reference}/capture", "/v1/webhooks").
 func instance(r *http.Request) string {
-	return strings.TrimPrefix(r.URL.Path, "/vipps/epayment")
+	p := strings.TrimPrefix(r.URL.Path, "/vipps/epayment")
+	return strings.TrimPrefix(p, "/vipps/webhooks")
 }
 
 // writeProblem answers an ePayment error. extraDetails carries field errors

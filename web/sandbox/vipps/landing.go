@@ -27,6 +27,7 @@ func (p *provider) landingPage(w http.ResponseWriter, r *http.Request) {
 	if pay != nil {
 		exchanges.Ref(r.Context(), pay.Reference) // the token in the URL stands for it
 		pay.settle(p.st.Now())
+		p.notify(pay)
 		v = p.landingView(pay)
 	}
 	p.mu.Unlock()
@@ -57,6 +58,7 @@ func (p *provider) landingAnswer(w http.ResponseWriter, r *http.Request) {
 	}
 	exchanges.Ref(r.Context(), pay.Reference)
 	pay.settle(now)
+	p.notify(pay)
 	if pay.State != stateCreated {
 		// Answered already (another tab) or expired: show where it stands.
 		v := p.landingView(pay)
@@ -95,6 +97,7 @@ func (p *provider) landingAnswer(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Unknown action", http.StatusBadRequest)
 		return
 	}
+	p.notify(pay)
 	back := pay.ReturnURL
 	p.mu.Unlock()
 	if back == "" {

@@ -67,6 +67,8 @@ type payment struct {
 	Authorized, Cancelled, Captured, Refunded int64
 
 	Events []event
+	// Notified counts the events raised as webhook events (notify).
+	Notified int
 }
 
 // settle applies what the sandbox clock says happened while nobody looked: a

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/deliveries"
 )
 
 // Operation names for call counts and faults (the control API's
@@ -22,6 +23,14 @@ const (
 	opRefund      = "vipps.refund"
 	opApprove     = "vipps.approve" // the test-only force approve
 	opLanding     = "vipps.landing" // the landing page (GET and the customer's answer)
+
+	// The Webhooks API.
+	opWebhooksRegister = "vipps.webhooks_register"
+	opWebhooksList     = "vipps.webhooks_list"
+	opWebhooksDelete   = "vipps.webhooks_delete"
+	// opWebhookDelivery is the sandbox's delivery of an event to a
+	// webhook: faults on it drop, delay, duplicate or reorder deliveries.
+	opWebhookDelivery = "vipps.webhook_delivery"
 )
 
 // salesUnitName is the name the landing page shows for the merchant. At Vipps
@@ -45,6 +54,7 @@ type provider struct {
 	payments map[string]*payment // by reference
 	landing  map[string]string   // landing token -> reference
 	idem     map[string]idemRecord
+	hooks    map[string]*webhook // by id
 }
 
 // Register adds Vipps MobilePay's routes, operations and error shape.
@@ -55,7 +65,14 @@ func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 	p := &provider{st: st, log: log, key: make([]byte, 32)}
 	_, _ = rand.Read(p.key)
 	p.reset()
-	st.Operations(opAccessToken, opCreate, opGet, opEvents, opCapture, opCancel, opRefund, opApprove, opLanding)
+	st.Operations(opAccessToken, opCreate, opGet, opEvents, opCapture, opCancel, opRefund, opApprove, opLanding,
+		opWebhooksRegister, opWebhooksList, opWebhooksDelete)
+	st.DeliveryOperations(opWebhookDelivery)
+	if st.Deliveries != nil {
+		st.Deliveries.Register("vipps", deliveries.Provider{Sign: p.signDelivery, Backoff: webhookBackoff,
+			RetryFor: webhookRetryFor, Timeout: webhookTimeout, Redact: redactDelivery})
+		st.Deliveries.BeforeRun(p.expireDue)
+	}
 	st.ErrorShape("vipps", p.writeFault)
 	st.OnReset(p.reset)
 	mux := st.Persist("vipps", p, root)
@@ -68,6 +85,9 @@ func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/cancel", p.api(opCancel, p.onPayment(p.cancel)))
 	mux.HandleFunc("POST /vipps/epayment/v1/payments/{reference}/refund", p.api(opRefund, p.onPayment(p.refund)))
 	mux.HandleFunc("POST /vipps/epayment/v1/test/payments/{reference}/approve", p.api(opApprove, p.onPayment(p.approve)))
+	mux.HandleFunc("POST /vipps/webhooks/v1/webhooks", p.hooksAPI(opWebhooksRegister, p.register))
+	mux.HandleFunc("GET /vipps/webhooks/v1/webhooks", p.hooksAPI(opWebhooksList, p.listHooks))
+	mux.HandleFunc("DELETE /vipps/webhooks/v1/webhooks/{id}", p.hooksAPI(opWebhooksDelete, p.deleteHook))
 
 	// The landing page's form posts to its own origin; the sandbox refuses
 	// the same post from other sites (control.State.Wrap).
@@ -75,7 +95,7 @@ func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 	mux.HandleFunc("POST /vipps/landing", p.landingAnswer)
 }
 
-// reset drops every payment, landing token and idempotency record. Access
+// reset drops every payment, landing token, idempotency record and webhook. Access
 // tokens are signed, not stored: like the real ones, those already issued stay
 // valid until they expire on the sandbox clock.
 func (p *provider) reset() {
@@ -84,6 +104,7 @@ func (p *provider) reset() {
 	p.payments = map[string]*payment{}
 	p.landing = map[string]string{}
 	p.idem = map[string]idemRecord{}
+	p.hooks = map[string]*webhook{}
 }
 
 // baseURL is the sandbox's own origin, for URLs it hands out.

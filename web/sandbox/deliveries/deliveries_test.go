@@ -1,0 +1,76 @@
+package deliveries_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"refshop/web/clock"
+	"refshop/web/sandbox/deliveries"
+	"refshop/web/sandbox/store"
+)
+
+func newEngine(t *testing.T, p deliveries.Provider) (*deliveries.Engine, *clock.Manual) {
+	t.Helper()
+	db, err := store.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	c := clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	e := deliveries.New(db, slog.New(slog.DiscardHandler), c.Now, func(string) deliveries.Fault { return deliveries.Fault{} })
+	e.Register("test", p)
+	return e, c
+}
+
+// An attempt the receiver does not answer within the provider's timeout
+// fails and is retried per the backoff; so does a redirect, which is not
+// followed.
+func TestTimeoutAndRedirectAreFailures(t *testing.T) {
+	release := make(chan struct{})
+	var hits atomic.Int32
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.URL.Path == "/slow" {
+			select { // answers only once the test is over
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+	}))
+	defer rc.Close()
+	defer close(release)
+	e, c := newEngine(t, deliveries.Provider{Backoff: func(int) time.Duration { return time.Minute },
+		RetryFor: time.Hour, Timeout: 50 * time.Millisecond})
+	for _, path := range []string{"/slow", "/redirect"} {
+		if _, err := e.Enqueue(deliveries.Delivery{Provider: "test", Operation: "test.delivery", Event: "e", Ref: path,
+			Target: "t", URL: rc.URL + path, Body: "{}"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.RunDue(context.Background())
+	list := e.List(0)
+	if len(list) != 2 {
+		t.Fatalf("%d deliveries", len(list))
+	}
+	slow, redirect := list[0], list[1]
+	if slow.State != deliveries.Pending || len(slow.Attempts) != 1 || !strings.HasPrefix(slow.Attempts[0].Error, "timeout") {
+		t.Errorf("slow: %+v", slow)
+	}
+	if redirect.State != deliveries.Pending || len(redirect.Attempts) != 1 || redirect.Attempts[0].Status != http.StatusFound {
+		t.Errorf("redirect: %+v", redirect)
+	}
+	if want := c.Now().Add(time.Minute); slow.NextAt == nil || !slow.NextAt.Equal(want) {
+		t.Errorf("next attempt %v, want %v", slow.NextAt, want)
+	}
+	if hits.Load() != 2 {
+		t.Errorf("%d requests: the redirect was followed", hits.Load())
+	}
+}

@@ -1,0 +1,37 @@
+// Package deliveries sends the events the emulated providers raise to the
+// URLs the shop registered with them (Vipps MobilePay's webhooks now;
+// Klarna's callbacks and notifications can use it too), and keeps the log of
+// every delivery and attempt.
+//
+// A provider hands the engine a Delivery (Enqueue): what event, about what
+// (Ref: a payment reference), for which registration (Target), to which URL,
+// with which body. The engine stores it (its own table in the sandbox's
+// file, so a restart resumes pending retries), and a worker sends it: a POST
+// with the body, signed at send time by the provider's Signer (a fresh date
+// and signature on every attempt), with a timeout per attempt. Any answer but
+// 2xx, a redirect, a timeout or a connection error is a failure; the
+// provider's Schedule says when to try again and when to give up.
+//
+// Everything runs on the sandbox clock: an attempt is due when the sandbox
+// clock reaches its time, so moving the clock (POST /control/clock) makes
+// due retries fire. RunDue sends everything due now and returns when done;
+// the worker calls it when a delivery is enqueued, when the clock moves
+// (Kick) and every second; tests call it directly, with no sleeps.
+//
+// Order: per registration and Ref, deliveries go one at a time, in the order
+// they were raised; a delivery that keeps failing holds back the later ones
+// for the same Ref (Vipps: "your server needs to accept all preceding
+// requests for a given payment, before any new notifications can be received
+// for the same payment").
+//
+// Faults (POST /control/faults with a delivery operation, such as
+// vipps.webhook_delivery) apply to the next scheduled attempts of that
+// operation, one fault per attempt: lose_answer drops the attempt (logged as
+// dropped, retried per the schedule), delay postpones it on the sandbox
+// clock, duplicate sends it twice, reorder holds it back until the next
+// delivery of the operation has gone. Replays take no faults.
+//
+// The worker never holds a lock while it sends, and a provider's handler
+// only stores and signals (Enqueue): no sandbox request waits for a
+// receiver.
+package deliveries

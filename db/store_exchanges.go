@@ -72,7 +72,7 @@ func (s *Store) RecordExchange(ctx context.Context, x Exchange) (err error) {
 	return err
 }
 
-// providerStamp is provider_at's text: '' for an unknown time.
+// providerStamp is provider_at's text: empty for an unknown time.
 func providerStamp(t time.Time) string {
 	if t.IsZero() {
 		return ""

@@ -248,3 +248,9 @@ func (s *Store) AllOrders(ctx context.Context, limit, offset int) (_ []AdminOrde
 		FROM orders ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, limit, offset)
 	return rows, total, err
 }
+
+// OrderByID loads an order with its lines by its row id.
+func (s *Store) OrderByID(ctx context.Context, id int64) (_ Order, err error) {
+	defer wrap(&err, "order by id")
+	return s.orderWithLines(ctx, `id = ?`, id)
+}

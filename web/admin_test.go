@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 	"golang.org/x/crypto/bcrypt"
@@ -563,5 +564,37 @@ func TestAdminFormsForKlarnaAndInvoiceOrdersSayWhyNot(t *testing.T) {
 		if ops, _ := app.Store.OperationsByOrder(t.Context(), o.ID); len(ops) != 0 {
 			t.Errorf("%s: %d operations stored", tc.provider, len(ops))
 		}
+	}
+}
+
+// Vipps slower than the request's deadline: the request answers in time,
+// saying the shop still waits; the order page shows the capture under way
+// and reloads itself until the work, which went on, has recorded it.
+func TestAdminSlowCaptureAnswersInTime(t *testing.T) {
+	v := newVippsShop(t)
+	o := v.authorizedVippsOrder(t)
+	admin := v.adminBrowser(t)
+	v.sb.Delay(t, "vipps.capture", "1s", 1)
+	v.ProviderDeadline = 20 * time.Millisecond // after setup: the race detector makes setup slow
+	p := admin.post("/admin/orders/"+o.PublicID+"/capture", ship)
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("ship past the deadline: %d", p.status)
+	}
+	page := admin.get(p.location)
+	doc := page.doc(t)
+	if flash := doc.Find(".flash").Text(); !strings.Contains(flash, "Still waiting for Vipps MobilePay's answer") {
+		t.Errorf("flash %q", flash)
+	}
+	if busy := doc.Find("[data-testid=admin-busy]").Text(); !strings.Contains(busy, "under way") || page.header.Get("Refresh") == "" {
+		t.Errorf("the page does not show the capture under way and reload: %q", busy)
+	}
+	<-v.work.ended(adminWorkKey(o.ID, adminRequest{Kind: db.OpCapture, Whole: true}))
+	v.ProviderDeadline = 0
+	if o := v.wantAmounts(t, o.PublicID, 45800, 0, 0); o.Status != db.StatusCaptured {
+		t.Errorf("order %s after the capture ended", o.Status)
+	}
+	page = admin.get("/admin/orders/" + o.PublicID)
+	if page.header.Get("Refresh") != "" || page.doc(t).Find("[data-testid=admin-busy]").Length() != 0 {
+		t.Error("still under way after the capture ended")
 	}
 }

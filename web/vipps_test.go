@@ -518,7 +518,7 @@ func TestVippsSweepSettlesPaymentsPastTheirExpiry(t *testing.T) {
 	}
 }
 
-func TestVippsTokenExpiringBetweenCreateAndCaptureIsReplaced(t *testing.T) {
+func TestVippsTokenExpiringBetweenCreateAndReturnIsReplaced(t *testing.T) {
 	v := newVippsShop(t)
 	v.sandboxDo(t, "POST", "/control/settings", "application/json", `{"vipps_access_token_ttl":"5m"}`)
 	b := v.browser(t)

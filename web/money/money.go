@@ -83,3 +83,34 @@ func FormatRate(rate int) string {
 	}
 	return strings.TrimRight(fmt.Sprintf("%d.%02d", rate/100, rate%100), "0") + "%"
 }
+
+// Parse reads an amount a person typed in major units of currency ("12.50",
+// "12.5", "12", "1,234.50"; no sign, at most two decimals) into minor units.
+func Parse(s, currency string) (Amount, error) {
+	s = strings.ReplaceAll(strings.TrimSpace(s), ",", "")
+	whole, frac, dot := strings.Cut(s, ".")
+	if whole == "" || len(whole) > 12 || (dot && (frac == "" || len(frac) > 2)) || !digits(whole) || !digits(frac) {
+		return Amount{}, fmt.Errorf("money: %q is not an amount like 12.50", s)
+	}
+	var minor int64
+	for _, r := range whole {
+		minor = minor*10 + int64(r-'0')
+	}
+	frac += strings.Repeat("0", 2-len(frac))
+	minor = minor*100 + int64(frac[0]-'0')*10 + int64(frac[1]-'0')
+	return Amount{Minor: minor, Currency: currency}, nil
+}
+
+// Major renders an amount in major units for a form field: "12.50".
+func (a Amount) Major() string {
+	return fmt.Sprintf("%d.%02d", a.Minor/100, a.Minor%100)
+}
+
+func digits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

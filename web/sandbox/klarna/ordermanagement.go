@@ -493,12 +493,11 @@ func (p *provider) omRefund(w http.ResponseWriter, r *http.Request, reg region) 
 	})
 }
 
-// omCancel is POST .../cancel: 204, for an order nothing was captured
-// from ("To successfully cancel the order, don't capture any items listed
-// in it"): 403 CANCEL_NOT_ALLOWED otherwise. Chosen: a cancelled or expired
-// order cannot be cancelled either.
-func (p *provider) omCancel(w http.ResponseWriter, r *http.Request, reg region) {
-	if _, proceed := p.begin(w, r, opOMCancel, reg); !proceed {
+// omChange answers a bodiless change to one order (cancel, extend,
+// release): the request's checks and faults, then change under the lock
+// with the order, its answer kept for the idempotency key.
+func (p *provider) omChange(w http.ResponseWriter, r *http.Request, reg region, op string, change func(o *order) response) {
+	if _, proceed := p.begin(w, r, op, reg); !proceed {
 		return
 	}
 	id := r.PathValue("order_id")
@@ -509,6 +508,16 @@ func (p *provider) omCancel(w http.ResponseWriter, r *http.Request, reg region) 
 		if e != nil {
 			return fail(e)
 		}
+		return change(o)
+	})
+}
+
+// omCancel is POST .../cancel: 204, for an order nothing was captured
+// from ("To successfully cancel the order, don't capture any items listed
+// in it"): 403 CANCEL_NOT_ALLOWED otherwise. Chosen: a cancelled or expired
+// order cannot be cancelled either.
+func (p *provider) omCancel(w http.ResponseWriter, r *http.Request, reg region) {
+	p.omChange(w, r, reg, opOMCancel, func(o *order) response {
 		switch o.status(p.st.Now()) {
 		case omCancelled:
 			return fail(notAllowed("CANCEL_NOT_ALLOWED", "Order is cancelled. Cancel not possible.", ""))
@@ -531,17 +540,7 @@ func (p *provider) omCancel(w http.ResponseWriter, r *http.Request, reg region) 
 // to capture (chosen). As the expiry never passes the 180th day, an order
 // that old is expired, which is the documented limit.
 func (p *provider) omExtend(w http.ResponseWriter, r *http.Request, reg region) {
-	if _, proceed := p.begin(w, r, opOMExtend, reg); !proceed {
-		return
-	}
-	id := r.PathValue("order_id")
-	p.omIdempotent(w, r, reg, func() response {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		o, e := p.omOrder(reg, id)
-		if e != nil {
-			return fail(e)
-		}
+	p.omChange(w, r, reg, opOMExtend, func(o *order) response {
 		now := p.st.Now()
 		limit := o.CreatedAt.UTC().Truncate(24 * time.Hour).Add(MaxAuthorizationAge)
 		switch st := o.status(now); {
@@ -569,17 +568,7 @@ func (p *provider) omExtend(w http.ResponseWriter, r *http.Request, reg region) 
 // OpenAPI's "Can not release when order is cancelled or has no captures"
 // and the guide's "Order is fully captured".
 func (p *provider) omRelease(w http.ResponseWriter, r *http.Request, reg region) {
-	if _, proceed := p.begin(w, r, opOMRelease, reg); !proceed {
-		return
-	}
-	id := r.PathValue("order_id")
-	p.omIdempotent(w, r, reg, func() response {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		o, e := p.omOrder(reg, id)
-		if e != nil {
-			return fail(e)
-		}
+	p.omChange(w, r, reg, opOMRelease, func(o *order) response {
 		now := p.st.Now()
 		switch st := o.status(now); {
 		case st == omCancelled:

@@ -60,19 +60,7 @@ func (p *provider) api(op string, h handler) http.HandlerFunc {
 			writeAzure(w, http.StatusUnauthorized, msgInvalidToken)
 			return
 		}
-		var bad []detail
-		msn := r.Header.Get("Merchant-Serial-Number")
-		switch {
-		case msn == "":
-			bad = append(bad, detail{"Merchant-Serial-Number", "The Merchant-Serial-Number header is required."})
-		case !msnPattern.MatchString(msn):
-			bad = append(bad, detail{"Merchant-Serial-Number", "The Merchant-Serial-Number must match the regular expression '^[0-9]{4,7}$'."})
-		}
-		for _, name := range systemHeaders {
-			if len(r.Header.Get(name)) > 30 {
-				bad = append(bad, detail{name, "The header " + name + " must be at most 30 characters."})
-			}
-		}
+		msn, bad := headerProblems(r, true)
 		key := r.Header.Get("Idempotency-Key")
 		if mutating[op] {
 			switch {
@@ -94,16 +82,9 @@ func (p *provider) api(op string, h handler) http.HandlerFunc {
 				"The Merchant-Serial-Number is not a sales unit these API keys may act for.")
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-		if err != nil {
-			writeValidation(w, r, detail{"body", "The request body could not be read."})
+		body, ok := readBody(w, r)
+		if !ok {
 			return
-		}
-		if len(bytes.TrimSpace(body)) > 0 {
-			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-				writeProblem(w, r, http.StatusUnsupportedMediaType, "Unsupported Media Type", "Send the body as application/json.")
-				return
-			}
 		}
 
 		p.mu.Lock()
@@ -194,4 +175,40 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// headerProblems checks the headers every Vipps API call shares: the
+// Merchant-Serial-Number (required by ePayment, optional in the Webhooks
+// API) and the length of the Vipps-System-* headers.
+func headerProblems(r *http.Request, msnRequired bool) (msn string, bad []detail) {
+	msn = r.Header.Get("Merchant-Serial-Number")
+	switch {
+	case msn == "" && msnRequired:
+		bad = append(bad, detail{"Merchant-Serial-Number", "The Merchant-Serial-Number header is required."})
+	case msn != "" && !msnPattern.MatchString(msn):
+		bad = append(bad, detail{"Merchant-Serial-Number", "The Merchant-Serial-Number must match the regular expression '^[0-9]{4,7}$'."})
+	}
+	for _, name := range systemHeaders {
+		if len(r.Header.Get(name)) > 30 {
+			bad = append(bad, detail{name, "The header " + name + " must be at most 30 characters."})
+		}
+	}
+	return msn, bad
+}
+
+// readBody reads a call's body (1 MiB at most) and refuses a body that is
+// not JSON; false: refused, and answered.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		writeValidation(w, r, detail{"body", "The request body could not be read."})
+		return nil, false
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+			writeProblem(w, r, http.StatusUnsupportedMediaType, "Unsupported Media Type", "Send the body as application/json.")
+			return nil, false
+		}
+	}
+	return body, true
 }

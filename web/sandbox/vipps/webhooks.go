@@ -6,8 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -76,16 +74,7 @@ func (p *provider) hooksAPI(op string, h hooksHandler) http.HandlerFunc {
 			writeAzure(w, http.StatusUnauthorized, msgInvalidToken)
 			return
 		}
-		var bad []detail
-		msn := r.Header.Get("Merchant-Serial-Number")
-		if msn != "" && !msnPattern.MatchString(msn) {
-			bad = append(bad, detail{"Merchant-Serial-Number", "The Merchant-Serial-Number must match the regular expression '^[0-9]{4,7}$'."})
-		}
-		for _, name := range systemHeaders {
-			if len(r.Header.Get(name)) > 30 {
-				bad = append(bad, detail{name, "The header " + name + " must be at most 30 characters."})
-			}
-		}
+		msn, bad := headerProblems(r, false)
 		if len(bad) > 0 {
 			writeValidation(w, r, bad...)
 			return
@@ -95,16 +84,9 @@ func (p *provider) hooksAPI(op string, h hooksHandler) http.HandlerFunc {
 				"The Merchant-Serial-Number is not a sales unit these API keys may act for.")
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-		if err != nil {
-			writeValidation(w, r, detail{"body", "The request body could not be read."})
+		body, ok := readBody(w, r)
+		if !ok {
 			return
-		}
-		if len(bytes.TrimSpace(body)) > 0 {
-			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-				writeProblem(w, r, http.StatusUnsupportedMediaType, "Unsupported Media Type", "Send the body as application/json.")
-				return
-			}
 		}
 		p.mu.Lock()
 		defer p.mu.Unlock()

@@ -598,3 +598,27 @@ func TestAdminSlowCaptureAnswersInTime(t *testing.T) {
 		t.Error("still under way after the capture ended")
 	}
 }
+
+// A cancel posted for an order whose customer has not approved yet (a form
+// from an old page, or by hand) sends nothing: Vipps would end the payment
+// the customer may be approving.
+func TestAdminCancelOfAPendingVippsOrderSendsNothing(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	b.signUp("pia@example.com")
+	v.startPayment(t, b) // created at Vipps, not approved
+	u, err := v.Store.UserByEmail(t.Context(), "pia@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders, err := v.Store.OrdersByUser(t.Context(), u.ID)
+	if err != nil || len(orders) != 1 || orders[0].Status != db.StatusPending {
+		t.Fatalf("orders %+v, %v", orders, err)
+	}
+	o := orders[0]
+	admin := v.adminBrowser(t)
+	flash, _ := admin.act(t, o.PublicID, "cancel", nil)
+	if !strings.Contains(flash, "Nothing is reserved to release") || v.st.Calls("vipps.cancel") != 0 {
+		t.Errorf("cancel of a pending order: %q, %d cancels sent", flash, v.st.Calls("vipps.cancel"))
+	}
+}

@@ -144,7 +144,12 @@ func (f *vippsFlow) operate(ctx context.Context, o db.Order, req adminRequest) (
 			return adminOutcome{"Nothing is left to capture: " + vippsTotals(o.Amounts, o.Currency) + ". Nothing was sent."}, nil
 		}
 	case req.Kind == db.OpCancel:
-		amount = o.Amounts.Uncaptured()
+		// Only an authorized payment has a reservation to release: a cancel
+		// of one still waiting for the customer would end the customer's
+		// payment at Vipps under their feet.
+		if amount = o.Amounts.Uncaptured(); o.Status != db.StatusAuthorized || amount == 0 {
+			return adminOutcome{"Nothing is reserved to release: " + vippsTotals(o.Amounts, o.Currency) + ". Nothing was sent."}, nil
+		}
 	}
 	op, err := a.Store.StartOperation(ctx, db.NewOperation{
 		OrderID: o.ID, Kind: req.Kind, Amount: amount, Currency: o.Currency, AdminID: req.AdminID, Seen: o.Amounts,

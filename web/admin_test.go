@@ -622,3 +622,24 @@ func TestAdminCancelOfAPendingVippsOrderSendsNothing(t *testing.T) {
 		t.Errorf("cancel of a pending order: %q, %d cancels sent", flash, v.st.Calls("vipps.cancel"))
 	}
 }
+
+// A crash between recording a whole capture and marking the order paid
+// leaves it authorized with nothing left to capture: the next back office
+// look repairs it, and sends nothing.
+func TestAdminRepairsAnOrderLeftAuthorizedWithEverythingCaptured(t *testing.T) {
+	v := newVippsShop(t)
+	o := v.authorizedVippsOrder(t)
+	admin := v.adminBrowser(t)
+	admin.act(t, o.PublicID, "capture", ship)
+	// The crash: the order's status write never happened.
+	if _, err := v.DB.Write.ExecContext(t.Context(), `UPDATE orders SET status = 'authorized' WHERE id = ?`, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	flash, doc := admin.act(t, o.PublicID, "capture", ship)
+	if !strings.Contains(flash, "Nothing is left to capture") || v.st.Calls("vipps.capture") != 1 {
+		t.Errorf("ship again: %q, %d captures", flash, v.st.Calls("vipps.capture"))
+	}
+	if got := doc.Find("[data-testid=order-status]").Text(); got != "Paid" {
+		t.Errorf("status %q, want Paid", got)
+	}
+}

@@ -89,6 +89,9 @@ func (f *vippsFlow) adminEvents(ctx context.Context, o db.Order) ([]views.AdminE
 func (f *vippsFlow) operate(ctx context.Context, o db.Order, req adminRequest) (adminOutcome, error) {
 	a := f.a
 	defer f.locks.Lock(o.ID)()
+	if err := f.closeIfSettled(ctx, o.ID); err != nil {
+		return adminOutcome{}, err
+	}
 	o, err := a.Store.OrderByID(ctx, o.ID) // as it is now, under the lock
 	if err != nil {
 		return adminOutcome{}, err
@@ -275,15 +278,24 @@ func (f *vippsFlow) finish(ctx context.Context, o db.Order, vp db.VippsPayment, 
 		return nil
 	}
 	defer f.refreshEvents(ctx, o, vp.Reference)
-	cur, err := a.Store.OrderByID(ctx, o.ID)
-	if err != nil || cur.Status != db.StatusAuthorized || cur.Amounts.Uncaptured() > 0 {
+	return f.closeIfSettled(ctx, o.ID)
+}
+
+// closeIfSettled moves an authorized order whose reservation is all
+// captured or released to captured or cancelled. It runs after each
+// operation and again before the next one, so a crash between recording
+// an operation and this write is repaired by the next look.
+func (f *vippsFlow) closeIfSettled(ctx context.Context, orderID int64) error {
+	a := f.a
+	cur, err := a.Store.OrderByID(ctx, orderID)
+	if err != nil || cur.Status != db.StatusAuthorized || cur.Amounts.ReportedAt.IsZero() || cur.Amounts.Uncaptured() > 0 {
 		return err
 	}
 	to, detail := db.StatusCaptured, "Shipped: the payment was captured with Vipps MobilePay."
 	if cur.Amounts.Captured == 0 {
 		to, detail = db.StatusCancelled, "The order was cancelled and the reservation released. Nothing was charged."
 	}
-	if err := a.Store.SetOrderStatus(ctx, o.ID, db.StatusAuthorized, to, detail); err != nil && !errors.Is(err, db.ErrStale) {
+	if err := a.Store.SetOrderStatus(ctx, orderID, db.StatusAuthorized, to, detail); err != nil && !errors.Is(err, db.ErrStale) {
 		return err
 	}
 	return nil

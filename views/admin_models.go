@@ -82,6 +82,10 @@ type AdminForms struct {
 	Refund   AdminAction
 	Cancel   AdminAction
 	Errors   FormErrors // "capture_amount", "refund_amount"
+	// Seen is the order's figures as this page shows them, sent back with
+	// every form: an operation asked from a page that no longer shows what
+	// is true (another tab acted meanwhile) is refused, not made twice.
+	Seen string
 }
 
 // AdminAction is one back office form: offered, or why not.

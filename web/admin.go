@@ -72,6 +72,15 @@ type adminRequest struct {
 	Amount  int64 // minor units; unused for a whole capture and a cancel
 	Whole   bool  // capture: all that is reserved and not yet taken ("Ship")
 	AdminID int64
+	// Seen is the figures the administrator's page showed (seenFigures):
+	// the flow refuses a new operation when they are no longer the order's.
+	Seen string
+}
+
+// seenFigures is an order's figures as a form carries them back: what the
+// provider reported captured, refunded and released, and when.
+func seenFigures(am db.Amounts) string {
+	return fmt.Sprintf("%d.%d.%d.%d", am.Captured, am.Refunded, am.Cancelled, am.ReportedAt.UnixNano())
 }
 
 // adminOutcome is what the administrator reads after an operation.
@@ -210,7 +219,7 @@ func adminFormsView(o db.Order, off adminOffers, errs views.FormErrors, values m
 		refund = v
 	}
 	return views.AdminForms{
-		Action: "/admin/orders/" + o.PublicID, Currency: o.Currency, Errors: errs,
+		Action: "/admin/orders/" + o.PublicID, Currency: o.Currency, Errors: errs, Seen: seenFigures(o.Amounts),
 		Ship:    action(off.Ship, off.ShipNote, ""),
 		Capture: action(off.Capture, off.CaptureNote, values["capture_amount"]),
 		Refund:  action(off.Refund, off.RefundNote, refund),
@@ -229,7 +238,7 @@ func (a *App) adminOperate(kind db.OperationKind) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		req := adminRequest{Kind: kind, AdminID: currentUser(c).ID}
+		req := adminRequest{Kind: kind, AdminID: currentUser(c).ID, Seen: c.FormValue("seen")}
 		field := string(kind) + "_amount"
 		switch {
 		case kind == db.OpCapture && c.FormValue("whole") != "":

@@ -51,9 +51,25 @@ func (v *vippsShop) authorizedVippsOrder(t *testing.T) db.Order {
 
 // act posts one back office form and returns the flash the order page
 // shows after the redirect, with that page.
+// seen adds to form the figures the order's back office page shows now,
+// as its forms send them back.
+func (b *browser) seen(t *testing.T, id string, form url.Values) url.Values {
+	t.Helper()
+	out := url.Values{}
+	for k, v := range form {
+		out[k] = v
+	}
+	v, ok := b.get("/admin/orders/"+id).doc(t).Find("[data-testid=admin-ship] input[name=seen]").Attr("value")
+	if !ok {
+		t.Fatal("the order page's forms carry no figures")
+	}
+	out.Set("seen", v)
+	return out
+}
+
 func (b *browser) act(t *testing.T, id, op string, form url.Values) (string, *goquery.Document) {
 	t.Helper()
-	p := b.post("/admin/orders/"+id+"/"+op, form)
+	p := b.post("/admin/orders/"+id+"/"+op, b.seen(t, id, form))
 	if p.status != http.StatusSeeOther || p.location != "/admin/orders/"+id {
 		t.Fatalf("%s: %d to %q: %s", op, p.status, p.location, p.body)
 	}
@@ -385,7 +401,7 @@ func TestAdminBadAmountKeepsTheFormWithTheMessage(t *testing.T) {
 		{"capture", "capture_amount", "0", "above 0"},
 		{"refund", "refund_amount", "ten", "like 12.50"},
 	} {
-		p := admin.post("/admin/orders/"+o.PublicID+"/"+tc.op, amount(tc.typed))
+		p := admin.post("/admin/orders/"+o.PublicID+"/"+tc.op, admin.seen(t, o.PublicID, amount(tc.typed)))
 		if p.status != http.StatusUnprocessableEntity {
 			t.Fatalf("%s %q: %d, want 422", tc.op, tc.typed, p.status)
 		}
@@ -515,8 +531,9 @@ func TestAdminTwoShipsAtOnceCaptureOnce(t *testing.T) {
 	admin := v.adminBrowser(t)
 	other := admin.on(v.testApp) // the same administrator's second tab
 	post := func(b *browser) func() error {
+		form := b.seen(t, o.PublicID, ship) // both tabs show the order uncaptured
 		return func() error {
-			if p := b.post("/admin/orders/"+o.PublicID+"/capture", ship); p.status != http.StatusSeeOther {
+			if p := b.post("/admin/orders/"+o.PublicID+"/capture", form); p.status != http.StatusSeeOther {
 				t.Errorf("ship: %d", p.status)
 			}
 			return nil
@@ -557,7 +574,7 @@ func TestAdminFormsForKlarnaAndInvoiceOrdersSayWhyNot(t *testing.T) {
 		if tc.provider == db.ProviderAltpay && !strings.Contains(doc.Find("#refund_amount-hint").Text(), "Not offered by Alternative Payments' API") {
 			t.Errorf("invoice refund says %q", doc.Find("#refund_amount-hint").Text())
 		}
-		p := admin.post("/admin/orders/"+o.PublicID+"/capture", ship)
+		p := admin.post("/admin/orders/"+o.PublicID+"/capture", admin.seen(t, o.PublicID, ship))
 		if flash := admin.get(p.location).doc(t).Find(".flash").Text(); !strings.Contains(flash, "Nothing was sent.") {
 			t.Errorf("%s: posting anyway says %q", tc.provider, flash)
 		}
@@ -576,7 +593,7 @@ func TestAdminSlowCaptureAnswersInTime(t *testing.T) {
 	admin := v.adminBrowser(t)
 	v.sb.Delay(t, "vipps.capture", "1s", 1)
 	v.ProviderDeadline = 20 * time.Millisecond // after setup: the race detector makes setup slow
-	p := admin.post("/admin/orders/"+o.PublicID+"/capture", ship)
+	p := admin.post("/admin/orders/"+o.PublicID+"/capture", admin.seen(t, o.PublicID, ship))
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("ship past the deadline: %d", p.status)
 	}
@@ -642,4 +659,31 @@ func TestAdminRepairsAnOrderLeftAuthorizedWithEverythingCaptured(t *testing.T) {
 	if got := doc.Find("[data-testid=order-status]").Text(); got != "Paid" {
 		t.Errorf("status %q, want Paid", got)
 	}
+}
+
+// Two tabs showing the same captured order each refund part: the second
+// refund was decided on figures that are no longer true, and is refused
+// with nothing sent (before, both went through: a double refund).
+func TestAdminTwoTabsRefundingOnTheSameFiguresRefundOnce(t *testing.T) {
+	v := newVippsShop(t)
+	o := v.authorizedVippsOrder(t)
+	admin := v.adminBrowser(t)
+	admin.act(t, o.PublicID, "capture", ship)
+	first := admin.seen(t, o.PublicID, amount("200"))
+	second := admin.seen(t, o.PublicID, amount("200")) // the other tab, loaded at the same time
+	if p := admin.post("/admin/orders/"+o.PublicID+"/refund", first); p.status != http.StatusSeeOther {
+		t.Fatalf("first refund: %d", p.status)
+	}
+	p := admin.post("/admin/orders/"+o.PublicID+"/refund", second)
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("second refund: %d", p.status)
+	}
+	flash := strings.TrimSpace(admin.get(p.location).doc(t).Find(".flash").Text())
+	if !strings.Contains(flash, "figures changed since your page showed them") {
+		t.Errorf("second refund: %q", flash)
+	}
+	if n := v.st.Calls("vipps.refund"); n != 1 {
+		t.Errorf("%d refund calls, want 1", n)
+	}
+	v.wantAmounts(t, o.PublicID, 45800, 20000, 0)
 }

@@ -127,6 +127,12 @@ func (f *vippsFlow) operate(ctx context.Context, o db.Order, req adminRequest) (
 	case !errors.Is(err, db.ErrNotFound):
 		return adminOutcome{}, err
 	}
+	if req.Seen != seenFigures(o.Amounts) {
+		// Another tab (or process) acted since this page was shown: what
+		// the administrator decided on is not what is true now.
+		return adminOutcome{"The order's figures changed since your page showed them: " + vippsTotals(o.Amounts, o.Currency) +
+			". Nothing was sent; check them and try again."}, nil
+	}
 	if o.Amounts.ReportedAt.IsZero() {
 		// Authorized before the shop kept the figures: read them first.
 		p, err := f.client.GetPayment(ctx, vp.Reference)

@@ -180,6 +180,16 @@ func (s *Store) FinishOperation(ctx context.Context, id int64, state OperationSt
 		WHERE id = ? AND state IN ('sent', 'unknown')`, state, answer, s.now(), id)
 }
 
+// RenewOperation marks an operation in flight as being sent again now: the
+// sweeps (OperationsToSettle, in any process) leave it alone for their
+// wait from now on, so none concludes "not made" while a retry is making
+// it. ErrStale when it is no longer in flight.
+func (s *Store) RenewOperation(ctx context.Context, id int64) (err error) {
+	defer wrap(&err, "renew operation")
+	return swapOne(ctx, s.db.Write, `
+		UPDATE order_operations SET updated_at = ? WHERE id = ? AND state IN ('sent', 'unknown')`, s.now(), id)
+}
+
 const operationColumns = `id, order_id, kind, amount, currency, idempotency_key, state, answer, before_amount,
 	COALESCE(admin_id, 0), created_at, updated_at`
 

@@ -153,3 +153,41 @@ func TestAllOrdersNewestFirstWithTheCustomerAndWhatIsInFlight(t *testing.T) {
 		t.Fatalf("second page: %+v, %v", all, err)
 	}
 }
+
+// An operation sent again is renewed: a sweep waiting for operations older
+// than its wait leaves it alone until that wait has passed again, and one
+// no longer in flight cannot be renewed.
+func TestARenewedOperationIsLeftToItsRetry(t *testing.T) {
+	s, clk := newStore(t)
+	ctx := t.Context()
+	o := placeOrder(t, s, db.NewOrder{GuestID: "g", Provider: db.ProviderVipps})
+	if err := s.SetOrderAmounts(ctx, o.ID, db.Amounts{Authorized: 850}); err != nil {
+		t.Fatal(err)
+	}
+	o, _ = s.OrderByPublicID(ctx, o.PublicID)
+	op, err := s.StartOperation(ctx, db.NewOperation{OrderID: o.ID, Kind: db.OpCapture, Amount: 850, Currency: "EUR", Seen: o.Amounts, KeyFor: keyFor(o.ID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wait = 3 * time.Minute
+	clk.Advance(wait + time.Second)
+	if due, _ := s.OperationsToSettle(ctx, db.ProviderVipps, clk.Now().Add(-wait), 10); len(due) != 1 {
+		t.Fatalf("%d due before the retry, want 1", len(due))
+	}
+	if err := s.RenewOperation(ctx, op.ID); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := s.OperationsToSettle(ctx, db.ProviderVipps, clk.Now().Add(-wait), 10); len(due) != 0 {
+		t.Fatalf("%d due right after the retry, want 0", len(due))
+	}
+	clk.Advance(wait + time.Second)
+	if due, _ := s.OperationsToSettle(ctx, db.ProviderVipps, clk.Now().Add(-wait), 10); len(due) != 1 {
+		t.Fatalf("%d due a wait after the retry, want 1", len(due))
+	}
+	if err := s.FinishOperation(ctx, op.ID, db.OpDone, "made"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RenewOperation(ctx, op.ID); !errors.Is(err, db.ErrStale) {
+		t.Fatalf("renewing a finished operation: %v, want ErrStale", err)
+	}
+}

@@ -116,7 +116,14 @@ func (f *vippsFlow) operate(ctx context.Context, o db.Order, req adminRequest) (
 			return adminOutcome{settled.Answer}, nil // the retry found it made (or refused)
 		case serr != nil || settled.State.InFlight():
 			if same {
-				return f.send(ctx, o, vp, prev) // the retry: the same key
+				// The retry: the same key. Renewed first, so no sweep (in
+				// this process or another) settles it while it is sent.
+				if err := a.Store.RenewOperation(ctx, prev.ID); errors.Is(err, db.ErrStale) {
+					return adminOutcome{"The " + operationNoun(prev) + " was settled meanwhile. Nothing was sent; look at the order again."}, nil
+				} else if err != nil {
+					return adminOutcome{}, err
+				}
+				return f.send(ctx, o, vp, prev)
 			}
 			return adminOutcome{"Another operation is under way on this order (the " + operationNoun(prev) +
 				"). Nothing was sent; try again once it is settled."}, nil
@@ -277,7 +284,12 @@ func (f *vippsFlow) settled(ctx context.Context, o db.Order, vp db.VippsPayment,
 // event log is read again for the back office and the order page.
 func (f *vippsFlow) finish(ctx context.Context, o db.Order, vp db.VippsPayment, op db.Operation, state db.OperationState, answer string) error {
 	a := f.a
-	if err := a.Store.FinishOperation(ctx, op.ID, state, answer); err != nil && !errors.Is(err, db.ErrStale) {
+	if err := a.Store.FinishOperation(ctx, op.ID, state, answer); errors.Is(err, db.ErrStale) && state == db.OpDone {
+		// Settled meanwhile by a sweep that found nothing made: Vipps made
+		// it after all. The figures recorded above are true; the row is not.
+		a.Log.Error("vipps: a back office operation settled as not made was made; its row is wrong, the order's figures are right",
+			"order", o.PublicID, "operation", op.ID, "kind", op.Kind)
+	} else if err != nil && !errors.Is(err, db.ErrStale) {
 		return err
 	}
 	if state != db.OpDone {

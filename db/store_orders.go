@@ -65,9 +65,12 @@ type Order struct {
 	SalesTax          int64 // sales tax added to the lines (prices without tax); 0 where prices include VAT
 	StatusDetail      string
 	ItemCount         int // items, counting quantities
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
-	Lines             []OrderLine
+	// Amounts is the money as the provider last reported it (zero
+	// ReportedAt: never; the status is all the shop knows).
+	Amounts   Amounts
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Lines     []OrderLine
 }
 
 // OwnedBy reports whether the signed-in user (or, for guests, the guest
@@ -182,15 +185,21 @@ func (s *Store) insertOrder(ctx context.Context, tx *sql.Tx, o *Order) error {
 const orderColumns = `id, public_id, COALESCE(user_id, 0), COALESCE(guest_id, ''), COALESCE(cart_id, 0), status,
 	provider, COALESCE(provider_reference, ''), idempotency_key, market, currency, total_amount, tax_amount,
 	sales_tax, status_detail, created_at, updated_at,
-	(SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE order_id = orders.id)`
+	(SELECT COALESCE(SUM(quantity), 0) FROM order_lines WHERE order_id = orders.id),
+	authorized_amount, captured_amount, refunded_amount, cancelled_amount, COALESCE(amounts_at, '')`
 
-func scanOrder(row scanner) (Order, error) {
+func scanOrder(row scanner) (Order, error) { return scanOrderWith(row) }
+
+// scanOrderWith scans orderColumns and then extra columns into extra.
+func scanOrderWith(row scanner, extra ...any) (Order, error) {
 	var o Order
-	var created, updated string
-	err := row.Scan(&o.ID, &o.PublicID, &o.UserID, &o.GuestID, &o.CartID, &o.Status, &o.Provider,
+	var created, updated, reported string
+	am := &o.Amounts
+	err := row.Scan(append([]any{&o.ID, &o.PublicID, &o.UserID, &o.GuestID, &o.CartID, &o.Status, &o.Provider,
 		&o.ProviderReference, &o.IdempotencyKey, &o.Market, &o.Currency, &o.TotalAmount, &o.TaxAmount,
-		&o.SalesTax, &o.StatusDetail, &created, &updated, &o.ItemCount)
-	o.CreatedAt, o.UpdatedAt = parseTime(created), parseTime(updated)
+		&o.SalesTax, &o.StatusDetail, &created, &updated, &o.ItemCount,
+		&am.Authorized, &am.Captured, &am.Refunded, &am.Cancelled, &reported}, extra...)...)
+	o.CreatedAt, o.UpdatedAt, am.ReportedAt = parseTime(created), parseTime(updated), parseTime(reported)
 	return o, noRows(err)
 }
 

@@ -24,13 +24,26 @@ func (s *Store) CheckKey(ctx context.Context, fingerprint string) (_ bool, err e
 	return stored == fingerprint, err
 }
 
+// Role is what an account may do: a customer shops, an administrator also
+// runs the back office (/admin).
+type Role string
+
+const (
+	RoleCustomer Role = "customer"
+	RoleAdmin    Role = "admin"
+)
+
 // User is a shop account.
 type User struct {
 	ID           int64
 	Email        string
 	Name         string
 	PasswordHash string // "" for accounts without a password
+	Role         Role
 }
+
+// IsAdmin reports whether the account runs the back office.
+func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
 
 // CreateUser inserts a user; ErrEmailTaken when the email exists.
 func (s *Store) CreateUser(ctx context.Context, email, name, passwordHash string) (_ User, err error) {
@@ -38,11 +51,26 @@ func (s *Store) CreateUser(ctx context.Context, email, name, passwordHash string
 	return s.insertUser(ctx, s.db.Write, email, name, passwordHash)
 }
 
-// insertUser inserts a user ("" passwordHash: an account without a
+// CreateAdmin inserts an administrator's account; ErrEmailTaken when the
+// email exists (an existing account is never promoted: whoever signed up
+// with that email may not be the shop's administrator).
+func (s *Store) CreateAdmin(ctx context.Context, email, name, passwordHash string) (_ User, err error) {
+	defer wrap(&err, "create admin")
+	if passwordHash == "" {
+		return User{}, errors.New("an administrator needs a password")
+	}
+	return s.insertUserAs(ctx, s.db.Write, email, name, passwordHash, RoleAdmin)
+}
+
+// insertUser inserts a customer ("" passwordHash: an account without a
 // password); ErrEmailTaken when the email exists.
 func (s *Store) insertUser(ctx context.Context, ex execer, email, name, passwordHash string) (User, error) {
-	res, err := ex.ExecContext(ctx, `INSERT INTO users(email, name, password_hash, created_at) VALUES(?, ?, ?, ?)`,
-		email, name, nullString(passwordHash), s.now())
+	return s.insertUserAs(ctx, ex, email, name, passwordHash, RoleCustomer)
+}
+
+func (s *Store) insertUserAs(ctx context.Context, ex execer, email, name, passwordHash string, role Role) (User, error) {
+	res, err := ex.ExecContext(ctx, `INSERT INTO users(email, name, password_hash, role, created_at) VALUES(?, ?, ?, ?, ?)`,
+		email, name, nullString(passwordHash), role, s.now())
 	if isUniqueViolation(err) {
 		return User{}, ErrEmailTaken
 	}
@@ -50,10 +78,10 @@ func (s *Store) insertUser(ctx context.Context, ex execer, email, name, password
 		return User{}, err
 	}
 	id, _ := res.LastInsertId()
-	return User{ID: id, Email: email, Name: name, PasswordHash: passwordHash}, nil
+	return User{ID: id, Email: email, Name: name, PasswordHash: passwordHash, Role: role}, nil
 }
 
-const userColumns = `id, email, name, COALESCE(password_hash, '')`
+const userColumns = `id, email, name, COALESCE(password_hash, ''), role`
 
 // UserByEmail finds a user by email, ignoring case.
 func (s *Store) UserByEmail(ctx context.Context, email string) (_ User, err error) {
@@ -69,7 +97,7 @@ func (s *Store) UserByID(ctx context.Context, id int64) (_ User, err error) {
 
 func scanUser(row *sql.Row) (User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash)
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Role)
 	return u, noRows(err)
 }
 

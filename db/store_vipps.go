@@ -132,15 +132,15 @@ func (s *Store) VippsEvents(ctx context.Context, orderID int64) (_ []VippsEvent,
 		FROM vipps_events WHERE order_id = ? ORDER BY seq`, orderID)
 }
 
-// VippsOrdersToSettle lists the public ids of Vipps orders still pending or
-// authorized whose payment was created in environment, is past its settle
+// VippsOrdersToSettle lists the public ids of Vipps orders still pending
+// (an authorized one waits for the back office to ship it) whose payment was created in environment, is past its settle
 // time and has failed fewer than maxTries sweeps, oldest settle time first.
 func (s *Store) VippsOrdersToSettle(ctx context.Context, environment string, now time.Time, maxTries, limit int) (_ []string, err error) {
 	defer wrap(&err, "vipps orders to settle")
 	return list(ctx, s, scanString, `
 		SELECT o.public_id FROM vipps_payments v JOIN orders o ON o.id = v.order_id
-		WHERE o.status IN (?, ?) AND v.environment = ? AND v.settle_after <= ? AND v.settle_tries < ?
-		ORDER BY v.settle_after LIMIT ?`, StatusPending, StatusAuthorized, environment, stamp(now), maxTries, limit)
+		WHERE o.status = ? AND v.environment = ? AND v.settle_after <= ? AND v.settle_tries < ?
+		ORDER BY v.settle_after LIMIT ?`, StatusPending, environment, stamp(now), maxTries, limit)
 }
 
 // VippsSettleFailed counts one failed sweep of the order's payment and moves

@@ -321,7 +321,7 @@ test('a second "Pay by invoice" shows the same invoice; paying the cart with Vip
   await expect(page.getByTestId('vipps-amount')).toHaveText('NOK 229.00');
   await page.getByLabel('Your mobile number').fill('912 34 567');
   await page.getByRole('button', { name: 'Approve' }).click();
-  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
 
   await page.goto('/account');
   await expect(page.getByRole('link', { name: 'Pay this invoice' })).toHaveCount(0);

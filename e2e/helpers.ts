@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { test as base, expect, type APIRequestContext, type BrowserContext, type Locator, type Page } from '@playwright/test';
+import { test as base, expect, type APIRequestContext, type Browser, type BrowserContext, type Locator, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 
 export const sandboxURL = process.env.E2E_SANDBOX_URL ?? 'http://localhost:18081';
@@ -156,6 +156,26 @@ export async function signIn(page: Page, email: string): Promise<void> {
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
+}
+
+// admin is the back office's administrator, made at start from
+// SHOP_ADMIN_EMAIL and SHOP_ADMIN_PASSWORD (playwright.config.ts).
+export const admin = { email: 'admin@refshop.example', password: 'correct horse battery admin' };
+
+// shipAsAdmin ships an order from the back office, in a browser context of
+// its own (the customer's stays signed in): the administrator signs in,
+// opens the order and presses Ship, which captures all that is reserved.
+export async function shipAsAdmin(browser: Browser, orderID: string): Promise<void> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`/signin?next=/admin/orders/${orderID}`);
+  await page.getByLabel('Email').fill(admin.email);
+  await page.getByLabel('Password').fill(admin.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page).toHaveURL(new RegExp(`/admin/orders/${orderID}$`));
+  await page.getByTestId('admin-ship').getByRole('button', { name: 'Ship' }).click();
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await context.close();
 }
 
 export async function signOut(page: Page): Promise<void> {

@@ -89,6 +89,9 @@ export default defineConfig({
       SANDBOX_ADDR: `localhost:${sandboxPort}`,
       SHOP_DATA_DIR: process.env.E2E_DATA_DIR,
       LOG_LEVEL: logLevel,
+      // The back office's administrator (helpers.ts admin), made at start.
+      SHOP_ADMIN_EMAIL: 'admin@refshop.example',
+      SHOP_ADMIN_PASSWORD: 'correct horse battery admin',
       ...Object.fromEntries(credentialNames.map((name) => [name, process.env[`E2E_${name}`]!])),
     },
   },

@@ -199,14 +199,14 @@ test.describe('accounts', () => {
       return new URL(page.url()).pathname;
     };
     const cancelled = await payWithVipps('Reject', 'Cancelled');
-    const paid = await payWithVipps('Approve', 'Paid');
+    const authorized = await payWithVipps('Approve', 'Payment authorized'); // captured when it ships
 
     await page.goto('/account');
     const orders = page.getByRole('table', { name: 'Your orders' });
     const row = (path: string) => orders.getByRole('row').filter({ has: page.locator(`a[href="${path}"]`) });
-    await expect(row(paid)).toContainText('Vipps MobilePay');
-    await expect(row(paid)).toContainText('Paid');
-    await expect(row(paid)).toContainText('NOK 349.00'); // an order keeps its market's currency
+    await expect(row(authorized)).toContainText('Vipps MobilePay');
+    await expect(row(authorized)).toContainText('Payment authorized');
+    await expect(row(authorized)).toContainText('NOK 349.00'); // an order keeps its market's currency
     await expect(row(cancelled)).toContainText('Cancelled');
     await expect(row(cancelled)).not.toContainText('Vipps MobilePay');
   });

@@ -57,7 +57,7 @@ test.beforeEach(async ({ request, page }) => {
   await chooseMarket(page, 'Norway (NOK)');
 });
 
-test('approve in Vipps MobilePay and see the order paid', async ({ page }) => {
+test('approve in Vipps MobilePay and see the payment authorized, to be captured when the order ships', async ({ page, request }) => {
   await addToCart(page, 'Stoneware Mug');
   await addToCart(page, 'Sencha Green Tea');
   await page.goto('/checkout');
@@ -72,13 +72,15 @@ test('approve in Vipps MobilePay and see the order paid', async ({ page }) => {
   await approveInVipps(page);
 
   await expect(page).toHaveURL(/\/orders\/[a-z0-9]+$/);
-  await expect(page.getByRole('status').first()).toHaveText('Thank you! Your payment was received.');
-  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await expect(page.getByRole('status').first()).toHaveText('Thank you! Your payment is authorized; we capture it when your order ships.');
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
   await expect(page.getByTestId('vipps-reference')).toHaveText(/^refshop-[a-z0-9]{26}$/);
-  expect(await eventNames(page)).toEqual(['CREATED', 'AUTHORIZED', 'CAPTURED']);
-  // Vipps keeps a captured payment AUTHORIZED; the page says what was taken.
-  await expect(page.getByTestId('vipps-state')).toHaveText('Captured');
-  await expect(page.getByTestId('vipps-captured')).toHaveText('NOK 328.00');
+  // Norway's rule: nothing is captured before the goods ship (the back
+  // office ships: admin.spec.ts).
+  expect(await eventNames(page)).toEqual(['CREATED', 'AUTHORIZED']);
+  await expect(page.getByTestId('vipps-state')).toHaveText('Approved, not yet captured');
+  await expect(page.getByTestId('vipps-captured')).toHaveCount(0);
+  expect((await sandboxState(request)).calls['vipps.capture']).toBe(0);
   expect(await cartCount(page)).toBe(0);
   await shot(page, 'vipps-order-paid');
 });
@@ -103,7 +105,7 @@ test('reject in Vipps MobilePay: the order is cancelled, the cart intact, and a 
   await expect(page.getByTestId('total')).toHaveText('NOK 498.00');
   await page.getByRole('button', { name: 'Pay with Vipps MobilePay' }).click();
   await approveInVipps(page);
-  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
   expect(await cartCount(page)).toBe(0);
 });
 
@@ -126,11 +128,11 @@ test('the shop asks for no phone number; the Vipps landing page asks, and refuse
   await expect(phone).toHaveAttribute('aria-invalid', 'true');
   await shot(page, 'vipps-landing-other-market');
   await approveInVipps(page, '912 34 567');
-  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
   expect((await sandboxState(request)).calls['vipps.create_payment']).toBe(1);
 });
 
-test('an access token that expires between creating and capturing the payment is replaced without the customer noticing', async ({ page, request }) => {
+test('an access token that expires between creating the payment and reading it back is replaced without the customer noticing', async ({ page, request }) => {
   // Tokens live 5 minutes. Moving the sandbox clock 3 hours first makes
   // sure no token the shop kept from an earlier test is still valid.
   await control(request, 'settings', { vipps_access_token_ttl: '5m' });
@@ -144,12 +146,12 @@ test('an access token that expires between creating and capturing the payment is
   await control(request, 'clock', { advance: '6m' });
   await approveInVipps(page);
 
-  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
   await expect(page.getByText('could not', { exact: false })).toHaveCount(0);
   const calls = (await sandboxState(request)).calls;
   expect(calls['vipps.accesstoken']).toBe(2); // the first token, then one after the 401
   expect(calls['vipps.get_payment']).toBe(2); // refused once (401), retried once
-  expect(calls['vipps.capture']).toBe(1);
+  expect(calls['vipps.capture']).toBe(0); // captured when the order ships
 });
 
 test('a Vipps outage on create shows a calm error and leaves no paid-looking order', async ({ page, request }) => {
@@ -197,15 +199,15 @@ test('no page, request or log line carries an access token, and no credential ei
   await addToCart(page, 'Stoneware Mug');
   await payWithVipps(page);
   await approveInVipps(page);
-  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
   await page.reload();
-  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
 
   const all = (await seen.text()) + await page.content();
   const log = shopLog().slice(logBefore);
   // The walk really went to Vipps and back, and the shop's calls were logged.
   expect(all).toContain('/checkout/vipps/return');
-  expect(log).toContain('provider=vipps operation=capture');
+  expect(log).toContain('provider=vipps operation=get_payment');
   expect(all, 'the browser received a Vipps access token').not.toContain(tokenPrefix);
   expect(log, 'the shop logged a Vipps access token').not.toContain(tokenPrefix);
   for (const { name, value } of credentials()) {
@@ -239,14 +241,14 @@ test('Vipps slower than the shop waits: the order page says it is still confirmi
   await expectLandingPage(page, 'NOK 349.00');
   await approveInVipps(page);
   await expect(page).toHaveURL(orderURL);
-  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
   await expect(page.getByTestId('vipps-confirming')).toHaveCount(0);
-  expect(await eventNames(page)).toEqual(['CREATED', 'AUTHORIZED', 'CAPTURED']);
+  expect(await eventNames(page)).toEqual(['CREATED', 'AUTHORIZED']);
 
   await page.goto('/account');
   const orders = page.getByRole('table', { name: 'Your orders' });
-  await expect(orders.locator('.status')).toHaveText(['Paid']);
-  expect((await sandboxState(request)).calls['vipps.capture']).toBe(1);
+  await expect(orders.locator('.status')).toHaveText(['Payment authorized']);
+  expect((await sandboxState(request)).calls['vipps.create_payment']).toBe(2); // the slow one and its retry, one key
 });
 
 test('the order page of a payment still being confirmed reloads by itself until Vipps has answered', async ({ page, request }) => {
@@ -261,5 +263,5 @@ test('the order page of a payment still being confirmed reloads by itself until 
   await expect(page.getByTestId('vipps-confirming')).toHaveCount(0);
   await page.getByRole('link', { name: 'Continue to Vipps MobilePay' }).click();
   await approveInVipps(page);
-  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
 });

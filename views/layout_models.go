@@ -32,6 +32,7 @@ type MarketOption struct {
 type UserView struct {
 	Email string
 	Name  string
+	Admin bool // the header links the back office
 }
 
 // Display is the name to greet the user by.

@@ -277,9 +277,9 @@ func (s *paymentsShop) payInvoiceAsTheBrowser(t *testing.T, token, amount string
 }
 
 // An attempt closed after its settle read it as pending (its cart was paid
-// another way meanwhile) is never captured: the release gives the
-// reservation back.
-func TestVippsNeverCapturesAnAttemptClosedWhileItSettled(t *testing.T) {
+// another way meanwhile) is never authorized, so never shipped and
+// captured: the release gives the reservation back.
+func TestVippsNeverAuthorizesAnAttemptClosedWhileItSettled(t *testing.T) {
 	v := newVippsShop(t)
 	b := v.browser(t)
 	v.answer(t, v.startPayment(t, b), "approve") // approved; the browser has not come back yet
@@ -295,9 +295,9 @@ func TestVippsNeverCapturesAnAttemptClosedWhileItSettled(t *testing.T) {
 	if err != nil || p.State != vipps.StateAuthorized {
 		t.Fatalf("payment %s, %v", p.State, err)
 	}
-	got, err := v.vipps.capture(t.Context(), seen, vp, p)
+	got, err := v.vipps.authorized(t.Context(), seen, p)
 	if err != nil || got.Status != db.StatusCancelled {
-		t.Errorf("capture of a closed attempt: %s, %v; want it left cancelled", got.Status, err)
+		t.Errorf("authorizing a closed attempt: %s, %v; want it left cancelled", got.Status, err)
 	}
 	if n := v.st.Calls("vipps.capture"); n != 0 {
 		t.Fatalf("vipps.capture called %d times for a closed attempt", n)

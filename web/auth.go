@@ -16,11 +16,12 @@ import (
 
 	"refshop/db"
 	"refshop/views"
+	"refshop/web/config"
 )
 
 const (
-	minPassword = 10
-	maxPassword = 72 // bcrypt's limit, in bytes
+	minPassword = config.MinPassword
+	maxPassword = config.MaxPassword // bcrypt's limit, in bytes
 )
 
 // safeNext keeps only local paths for the after-sign-in redirect, so the

@@ -15,7 +15,7 @@ func (a *App) chrome(c echo.Context, title string) views.Chrome {
 	ch := views.Chrome{Title: title}
 	ctx := c.Request().Context()
 	if u := currentUser(c); u != nil {
-		ch.User = &views.UserView{Email: u.Email, Name: u.Name}
+		ch.User = &views.UserView{Email: u.Email, Name: u.Name, Admin: u.IsAdmin()}
 	}
 	if id := a.Sessions.GetInt64(ctx, sessCartID); id != 0 {
 		if items, err := a.Store.CartItems(ctx, id); err == nil {

@@ -35,6 +35,10 @@ func paidWithARetry(t *testing.T) (v *vippsShop, b *browser, id string, vp db.Vi
 		t.Fatalf("return: %d", p.status)
 	}
 	id = orderIDFrom(t, back)
+	// The order ships: the back office captures it (admin.go).
+	if flash, _ := v.adminBrowser(t).act(t, id, "capture", ship); !strings.Contains(flash, "captured") {
+		t.Fatalf("ship: %q", flash)
+	}
 	o := v.order(t, id)
 	if o.Status != db.StatusCaptured {
 		t.Fatalf("order %s", o.Status)
@@ -62,9 +66,21 @@ func noSecretIn(t *testing.T, what, text string, secrets []string) {
 	}
 }
 
+// shipKey is the Idempotency-Key the back office's capture of the order
+// sent.
+func (v *vippsShop) shipKey(t *testing.T, id string) string {
+	t.Helper()
+	ops := v.operations(t, v.order(t, id).ID)
+	if len(ops) != 1 || ops[0].Kind != db.OpCapture {
+		t.Fatalf("operations %+v, want the one capture", ops)
+	}
+	return ops[0].Key
+}
+
 // The order page of a Vipps payment lists the shop's calls in the order
 // they started (the access token, the refused create, its retry after the
-// 503 with the same idempotency key, the get, the capture), each opening
+// 503 with the same idempotency key, the get and the event log on the
+// return, the capture when the order shipped), each opening
 // to redacted headers and bodies; no credential and no Bearer token the
 // sandbox issued is anywhere on the page.
 func TestTheOrderPageShowsHowAVippsPaymentHappened(t *testing.T) {
@@ -85,7 +101,7 @@ func TestTheOrderPageShowsHowAVippsPaymentHappened(t *testing.T) {
 	items := sec.Find("li[data-testid=exchange]")
 	var ops []string
 	items.Each(func(_ int, li *goquery.Selection) { ops = append(ops, li.AttrOr("data-operation", "")) })
-	want := []string{"accesstoken", "create_payment", "create_payment", "get_payment", "capture"}
+	want := []string{"accesstoken", "create_payment", "create_payment", "get_payment", "events", "capture"}
 	if !strings.HasPrefix(strings.Join(ops, " "), strings.Join(want, " ")) {
 		t.Fatalf("listed %v, want %v first", ops, want)
 	}
@@ -109,8 +125,8 @@ func TestTheOrderPageShowsHowAVippsPaymentHappened(t *testing.T) {
 		{2, "[data-testid=exchange-try]", "try 2 after 503"},
 		{2, "[data-testid=exchange-key]", vp.CreateKey},
 		{3, "[data-testid=exchange-request]", "GET /epayment/v1/payments/{reference}"},
-		{4, "[data-testid=exchange-request]", "POST /epayment/v1/payments/{reference}/capture"},
-		{4, "[data-testid=exchange-key]", vp.CaptureKey},
+		{5, "[data-testid=exchange-request]", "POST /epayment/v1/payments/{reference}/capture"},
+		{5, "[data-testid=exchange-key]", v.shipKey(t, id)},
 	}
 	for _, c := range checks {
 		if got := text(c.i, c.sel); got != c.want {

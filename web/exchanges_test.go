@@ -70,6 +70,9 @@ func TestAVippsPaymentsExchangesAreStoredUnderItsOrder(t *testing.T) {
 		t.Fatalf("return: %d", p.status)
 	}
 	id := orderIDFrom(t, back)
+	if flash, _ := v.adminBrowser(t).act(t, id, "capture", ship); !strings.Contains(flash, "captured") {
+		t.Fatalf("ship: %q", flash)
+	}
 	o := v.order(t, id)
 	if o.Status != db.StatusCaptured {
 		t.Fatalf("order %s", o.Status)
@@ -93,7 +96,7 @@ func TestAVippsPaymentsExchangesAreStoredUnderItsOrder(t *testing.T) {
 			t.Errorf("exchange %d (%s) started before the one listed before it", i, x.Operation)
 		}
 	}
-	want := []string{"accesstoken", "create_payment", "create_payment", "get_payment", "capture"}
+	want := []string{"accesstoken", "create_payment", "create_payment", "get_payment", "events", "capture"}
 	if !strings.HasPrefix(strings.Join(got, " "), strings.Join(want, " ")) {
 		t.Fatalf("exchanges %v, want %v first", got, want)
 	}
@@ -102,9 +105,9 @@ func TestAVippsPaymentsExchangesAreStoredUnderItsOrder(t *testing.T) {
 		t.Errorf("create: try %d %d %q, then try %d %d %q; want try 1 503, then try 2 after 503",
 			first.Try, first.Status, first.RetryReason, retry.Try, retry.Status, retry.RetryReason)
 	}
-	if first.IdempotencyKey != vp.CreateKey || retry.IdempotencyKey != vp.CreateKey || xs[4].IdempotencyKey != vp.CaptureKey {
+	if key := v.shipKey(t, id); first.IdempotencyKey != vp.CreateKey || retry.IdempotencyKey != vp.CreateKey || xs[5].IdempotencyKey != key {
 		t.Errorf("idempotency keys %q %q %q, want the create key twice, then the capture key %q",
-			first.IdempotencyKey, retry.IdempotencyKey, xs[4].IdempotencyKey, vp.CaptureKey)
+			first.IdempotencyKey, retry.IdempotencyKey, xs[5].IdempotencyKey, key)
 	}
 	// Every provider call the checkout made is there: none went unrecorded.
 	if n := v.st.Calls("vipps.create_payment"); n != 2 {

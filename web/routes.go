@@ -3,6 +3,7 @@ package web
 import (
 	"github.com/labstack/echo/v4"
 
+	"refshop/db"
 	"refshop/static"
 )
 
@@ -38,6 +39,15 @@ func (a *App) routes() {
 	// nothing more.
 	e.GET("/orders/:id", a.order)
 	e.GET("/orders/:id/exchanges.har", a.orderHAR)
+
+	// The back office, for administrators only: web/admin.go, and each
+	// flow's part (vipps_admin.go, altpay_admin.go).
+	admin := e.Group("/admin", a.requireAdmin)
+	admin.GET("", a.adminOrders)
+	admin.GET("/orders/:id", a.adminOrder)
+	admin.POST("/orders/:id/capture", a.adminOperate(db.OpCapture))
+	admin.POST("/orders/:id/refund", a.adminOperate(db.OpRefund))
+	admin.POST("/orders/:id/cancel", a.adminOperate(db.OpCancel))
 
 	// --- the flows: one block each, built in New ---
 

@@ -46,7 +46,8 @@ func events(a *goquery.Selection) []string {
 
 // The order page's "Tokens this payment used": the Vipps access token, by
 // the fingerprint its marks in the list show, obtained by the first call
-// with its hour and presented by the creates, the get and the capture,
+// with its hour and presented by the creates, the get, the event log and
+// the back office's capture,
 // each event linking to its call in the list. A second order on the same
 // process shows the same token, fetched before its calls: one per process.
 // No token appears in full.
@@ -67,10 +68,10 @@ func TestTheOrderPageShowsTheTokensThePaymentUsed(t *testing.T) {
 		t.Errorf("state %q", st)
 	}
 	evs := events(tok)
-	if len(evs) < 5 || !strings.Contains(evs[0], "Obtained in the answer's access_token from call 1: get an access token") ||
+	if len(evs) < 6 || !strings.Contains(evs[0], "Obtained in the answer's access_token from call 1: get an access token") ||
 		!strings.Contains(evs[1], "Used as the Authorization header (use 1), answered 503 Service Unavailable, in call 2: create the payment") ||
 		!strings.Contains(evs[2], "Used as the Authorization header (use 2) in call 3: create the payment") ||
-		!strings.Contains(evs[4], "call 5: capture the payment") {
+		!strings.Contains(evs[5], "call 6: capture the payment") {
 		t.Errorf("events:\n%s", strings.Join(evs, "\n"))
 	}
 	// Every event links to its call in the list.

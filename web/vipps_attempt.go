@@ -92,7 +92,7 @@ func (f *vippsFlow) release(ctx context.Context, o db.Order) error {
 	m, err := f.client.Cancel(ctx, vp.Reference, vp.CancelKey)
 	switch {
 	case err == nil:
-		return a.Store.SetVippsState(ctx, o.ID, m.State, m.PSPReference, m.Aggregate.CapturedAmount.Value)
+		return f.record(ctx, o.ID, m.State, m.PSPReference, m.Aggregate)
 	case vipps.IsKind(err, vipps.KindNotFound):
 		if vp.State == "" && a.Clock.Now().Before(vp.SettleAfter) {
 			return err // the create may still reach Vipps
@@ -105,7 +105,7 @@ func (f *vippsFlow) release(ctx context.Context, o db.Order) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Store.SetVippsState(ctx, o.ID, p.State, p.PSPReference, p.Aggregate.CapturedAmount.Value); err != nil {
+	if err := f.record(ctx, o.ID, p.State, p.PSPReference, p.Aggregate); err != nil {
 		return err
 	}
 	if p.Aggregate.CapturedAmount.Value > 0 {

@@ -13,8 +13,9 @@ package web
 //     is still confirming and reloads until the landing page is known.
 //  2. Vipps sends the browser back to GET /checkout/vipps/return?order=...
 //     The shop trusts nothing in that URL but the order id: it asks Vipps for
-//     the payment's state (settle), captures an authorized payment, and shows
-//     the order.
+//     the payment's state (settle), authorizes the order of an approved
+//     payment (the back office captures it when the order ships: admin.go),
+//     and shows the order.
 //  3. A customer who closes the tab leaves a pending order. It is settled when
 //     its page is next viewed, and by a background sweep once the payment is
 //     past its expiry.
@@ -307,6 +308,10 @@ func (f *vippsFlow) abandon(ctx context.Context, o db.Order, err error) error {
 	return err
 }
 
+// vippsThanks is the return's notice for an approved payment: the money is
+// reserved, and taken when the order ships.
+const vippsThanks = "Thank you! Your payment is authorized; we capture it when your order ships."
+
 // returned is GET /checkout/vipps/return, where the landing page sends the
 // browser back.
 func (f *vippsFlow) returned(c echo.Context) error {
@@ -326,8 +331,8 @@ func (f *vippsFlow) returned(c echo.Context) error {
 	case err != nil:
 		a.Log.Warn("vipps: settling on return", "order", id, "error", err)
 		a.flash(c, "We could not confirm your payment with Vipps MobilePay yet. This page checks again when you reload it.")
-	case o.Status == db.StatusCaptured:
-		a.flash(c, "Thank you! Your payment was received.")
+	case o.Status == db.StatusAuthorized:
+		a.flash(c, vippsThanks)
 	case o.Status == db.StatusCancelled || o.Status == db.StatusFailed:
 		a.flash(c, "The payment was not completed. Nothing was charged and your cart is unchanged: you can try again.")
 	}

@@ -21,13 +21,14 @@ const vippsConfirming = "We are still confirming with Vipps MobilePay. This page
 // switch between the sandbox and a real API on one data dir).
 const vippsElsewhere = "This payment was made in another Vipps MobilePay environment than the shop uses now, so the shop does not ask Vipps about it here."
 
-// refresh brings a Vipps order up to date before its page is shown: only an
-// open one (a settled order's payment has nothing more to say), not while
+// refresh brings a Vipps order up to date before its page is shown: only a
+// pending one (an authorized order's payment changes only when the back
+// office ships, refunds or cancels it, and records it then), not while
 // this process is still creating its payment (Vipps has nothing to say yet),
 // and only when Vipps was not asked about it within vippsRecheckAfter. It
 // waits for Vipps no longer than the request's deadline.
 func (f *vippsFlow) refresh(c echo.Context, o db.Order) (db.Order, error) {
-	if o.Status != db.StatusPending && o.Status != db.StatusAuthorized {
+	if o.Status != db.StatusPending {
 		return o, nil
 	}
 	if f.a.providerWorkRunning(vippsCreateWork(o.ID)) {

@@ -30,8 +30,9 @@ const (
 	vippsRecheckAfter = 10 * time.Second
 )
 
-// settle asks Vipps where the order's payment stands and moves the order to
-// match: an authorized payment is captured in full and the cart emptied; a
+// settle asks Vipps where the order's payment stands and moves a pending
+// order to match: an authorized payment authorizes the order and empties the
+// cart (the back office captures it when the order ships: admin.go); a
 // rejected, expired or terminated one cancels the order (the cart stays). It
 // returns the order as it now is. sweeping is set by the background sweep,
 // which also ends payments Vipps still shows as waiting past their expiry.
@@ -43,8 +44,8 @@ func (f *vippsFlow) settle(ctx context.Context, o db.Order, sweeping bool) (db.O
 		return o, err // the order as given: callers still know which it is
 	}
 	o = cur
-	if o.Status != db.StatusPending && o.Status != db.StatusAuthorized {
-		return o, nil
+	if o.Status != db.StatusPending {
+		return o, nil // settled: what follows is the back office's (vipps_admin.go)
 	}
 	vp, err := a.Store.VippsPaymentByOrder(ctx, o.ID)
 	if err != nil || vp.Environment != f.env() {
@@ -66,7 +67,7 @@ func (f *vippsFlow) settle(ctx context.Context, o db.Order, sweeping bool) (db.O
 		return o, err
 	}
 	defer f.refreshEvents(ctx, o, vp.Reference)
-	if err := a.Store.SetVippsState(ctx, o.ID, p.State, p.PSPReference, p.Aggregate.CapturedAmount.Value); err != nil {
+	if err := f.record(ctx, o.ID, p.State, p.PSPReference, p.Aggregate); err != nil {
 		return o, err
 	}
 
@@ -86,7 +87,7 @@ func (f *vippsFlow) settle(ctx context.Context, o db.Order, sweeping bool) (db.O
 			if err != nil {
 				return o, err
 			}
-			_ = a.Store.SetVippsState(ctx, o.ID, m.State, m.PSPReference, m.Aggregate.CapturedAmount.Value)
+			_ = f.record(ctx, o.ID, m.State, m.PSPReference, m.Aggregate)
 			return f.move(ctx, o, db.StatusCancelled, "The payment request expired before it was approved. Nothing was charged.")
 		}
 		return o, nil
@@ -97,7 +98,7 @@ func (f *vippsFlow) settle(ctx context.Context, o db.Order, sweeping bool) (db.O
 	case vipps.StateTerminated:
 		return f.move(ctx, o, db.StatusCancelled, "The payment was cancelled. Nothing was charged.")
 	case vipps.StateAuthorized:
-		return f.capture(ctx, o, vp, p)
+		return f.authorized(ctx, o, p)
 	}
 	return o, nil
 }
@@ -116,52 +117,30 @@ func (f *vippsFlow) settleWithin(c echo.Context, o db.Order) (db.Order, error) {
 	return settled, err
 }
 
-// capture takes an authorized payment in full, with the order's stored
-// capture key, and marks the order captured.
-func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment, p vipps.Payment) (db.Order, error) {
+// vippsAuthorizedDetail is what the customer reads on an authorized order:
+// Vipps MobilePay's Norwegian rule is to capture only once the goods are
+// shipped (https://developer.vippsmobilepay.com/docs/knowledge-base/reserve-and-capture),
+// so the back office captures when the order ships (web/admin.go).
+const vippsAuthorizedDetail = "Payment authorized: we capture the payment when your order ships."
+
+// authorized records an approved payment: the order is authorized (the money
+// is reserved, nothing taken) and its items leave the cart. Capture waits
+// for the back office to ship the order.
+func (f *vippsFlow) authorized(ctx context.Context, o db.Order, p vipps.Payment) (db.Order, error) {
 	a := f.a
-	if o.Status == db.StatusPending {
-		var err error
-		if o, err = f.move(ctx, o, db.StatusAuthorized, "Approved in Vipps MobilePay; taking the payment."); err != nil {
-			return o, err
-		}
-		if o.Status != db.StatusAuthorized {
-			// Closed first (its cart was paid another way), or settled by
-			// another process meanwhile: never capture here. A closed
-			// attempt's release gives the reservation back.
-			return o, nil
-		}
-	}
 	agg := p.Aggregate
-	if agg.CapturedAmount.Value < o.TotalAmount {
-		if agg.CancelledAmount.Value > 0 {
-			return f.move(ctx, o, db.StatusFailed, "The reservation was released before the payment was taken. Nothing was charged.")
-		}
-		m, err := f.client.Capture(ctx, vp.Reference, vipps.Amount{Currency: o.Currency, Value: o.TotalAmount}, vp.CaptureKey)
-		if vippsRefused(err) {
-			// Vipps will not let the shop take this payment (a state or
-			// validation refusal, a conflict): release it and say so. A retry
-			// with the same key cannot change that answer.
-			return f.giveUp(ctx, o, vp, err)
-		}
-		if err != nil {
-			// Stays authorized; the next view or the sweep tries again with
-			// the same Idempotency-Key.
-			return o, err
-		}
-		// The stored state must say what was captured before the order says
-		// paid: on failure the order stays authorized, and the next settle
-		// reads the capture from Vipps.
-		if err := a.Store.SetVippsState(ctx, o.ID, m.State, m.PSPReference, m.Aggregate.CapturedAmount.Value); err != nil {
-			return o, err
-		}
+	if agg.CapturedAmount.Value == 0 && agg.CancelledAmount.Value > 0 {
+		return f.move(ctx, o, db.StatusFailed, "The reservation was released before the payment was taken. Nothing was charged.")
 	}
-	// Paid: the order's items leave the cart in the same step, and its other
-	// open attempts are closed (db.SetOrderStatusPaid), then released.
-	err := a.Store.SetOrderStatusPaid(ctx, o.ID, o.Status, db.StatusCaptured, "Paid with Vipps MobilePay.")
+	// Paid for: the order's items leave the cart in the same step, and its
+	// other open attempts are closed (db.SetOrderStatusPaid), then released.
+	// A lost swap (closed first because its cart was paid another way, or
+	// settled by another process) leaves the order as that one left it; a
+	// closed attempt's release gives the reservation back.
+	err := a.Store.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, vippsAuthorizedDetail)
 	switch {
 	case err == nil:
-		a.Log.Info("vipps: order paid", "order", o.PublicID)
+		a.Log.Info("vipps: payment authorized", "order", o.PublicID)
 	case !errors.Is(err, db.ErrStale):
 		return o, err
 	}
@@ -169,6 +148,21 @@ func (f *vippsFlow) capture(ctx context.Context, o db.Order, vp db.VippsPayment,
 		a.releaseClosed(ctx, o.CartID)
 	}
 	return f.reload(ctx, o)
+}
+
+// record stores what Vipps reported of the payment: its state, and the
+// money (the aggregate) on the order for the back office.
+func (f *vippsFlow) record(ctx context.Context, orderID int64, state, pspReference string, agg vipps.Aggregate) error {
+	if err := f.a.Store.SetVippsState(ctx, orderID, state, pspReference, agg.CapturedAmount.Value); err != nil {
+		return err
+	}
+	return f.a.Store.SetOrderAmounts(ctx, orderID, vippsAmounts(agg))
+}
+
+// vippsAmounts is a payment's aggregate in the shop's terms.
+func vippsAmounts(agg vipps.Aggregate) db.Amounts {
+	return db.Amounts{Authorized: agg.AuthorizedAmount.Value, Captured: agg.CapturedAmount.Value,
+		Refunded: agg.RefundedAmount.Value, Cancelled: agg.CancelledAmount.Value}
 }
 
 // vippsRefused reports a final answer from Vipps about the payment: a 4xx
@@ -193,7 +187,7 @@ func (f *vippsFlow) giveUp(ctx context.Context, o db.Order, vp db.VippsPayment, 
 		if m, err := f.client.Cancel(ctx, vp.Reference, vp.CancelKey); err != nil {
 			a.Log.Warn("vipps: releasing a refused payment", "order", o.PublicID, "error", err)
 		} else {
-			_ = a.Store.SetVippsState(ctx, o.ID, m.State, m.PSPReference, m.Aggregate.CapturedAmount.Value)
+			_ = f.record(ctx, o.ID, m.State, m.PSPReference, m.Aggregate)
 		}
 	}
 	return f.move(ctx, o, db.StatusFailed, "Vipps MobilePay would not complete the payment. Nothing was charged.")

@@ -15,9 +15,10 @@ import (
 )
 
 // The tests here guard the money: however many requests, sweeps and shop
-// instances settle one payment at once, and across a restart, Vipps captures
-// it once, the order turns paid once, and every call reuses the attempt's
-// stored Idempotency-Keys.
+// instances settle one payment at once, and across a restart, the order is
+// authorized once, nothing is captured before the order ships (the back
+// office's tests, admin_test.go, guard the capture), and every call reuses
+// the attempt's stored Idempotency-Keys.
 
 // expect fetches path from a shop with the browser's cookies and reports a
 // status other than want. It is safe to run in several goroutines.
@@ -65,40 +66,39 @@ func (v *vippsShop) vippsEvents(t *testing.T, ref string) []vipps.Event {
 	return events
 }
 
-// wantCapturedOnce checks, at Vipps and in the shop, that the order's
-// payment was captured exactly once, in full, with its stored capture key;
-// that the order is paid and its cart emptied; and that the shops' logs
-// (one per instance) record one paid transition between them.
-func (v *vippsShop) wantCapturedOnce(t *testing.T, b *browser, id string, shops ...*vippsShop) {
+// wantAuthorizedOnce checks, at Vipps and in the shop, that the order's
+// payment is authorized in full and nothing captured (Vipps captures when
+// the back office ships the order: admin.go); that the order is authorized
+// with the amounts Vipps reported and its cart emptied; and that the shops'
+// logs (one per instance) record one authorization between them.
+func (v *vippsShop) wantAuthorizedOnce(t *testing.T, b *browser, id string, shops ...*vippsShop) {
 	t.Helper()
 	o := v.order(t, id)
 	vp := v.payment(t, o.ID)
-	if o.Status != db.StatusCaptured {
-		t.Errorf("order %s, want captured", o.Status)
+	if o.Status != db.StatusAuthorized || o.StatusDetail != vippsAuthorizedDetail {
+		t.Errorf("order %s (%q), want authorized", o.Status, o.StatusDetail)
 	}
-	var captures []vipps.Event
 	for _, e := range v.vippsEvents(t, vp.Reference) {
-		if e.Name == "CAPTURED" && e.Success {
-			captures = append(captures, e)
+		if e.Name == "CAPTURED" {
+			t.Errorf("captured before the order shipped: %+v", e)
 		}
-	}
-	if len(captures) != 1 || captures[0].Amount.Value != o.TotalAmount ||
-		captures[0].IdempotencyKey == nil || *captures[0].IdempotencyKey != vp.CaptureKey {
-		t.Errorf("captures at Vipps %+v, want one of %d with the stored key %s", captures, o.TotalAmount, vp.CaptureKey)
 	}
 	p, err := v.Vipps.GetPayment(t.Context(), vp.Reference)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Aggregate.CapturedAmount.Value != o.TotalAmount || vp.Captured != o.TotalAmount {
-		t.Errorf("captured at Vipps %d, stored %d; want %d", p.Aggregate.CapturedAmount.Value, vp.Captured, o.TotalAmount)
+	if p.Aggregate.AuthorizedAmount.Value != o.TotalAmount || p.Aggregate.CapturedAmount.Value != 0 || vp.State != vipps.StateAuthorized {
+		t.Errorf("at Vipps %+v, stored state %q; want %d authorized, nothing captured", p.Aggregate, vp.State, o.TotalAmount)
 	}
-	paid := 0
+	if o.Amounts.Authorized != o.TotalAmount || o.Amounts.Captured != 0 {
+		t.Errorf("the order's amounts %+v, want %d authorized and nothing captured", o.Amounts, o.TotalAmount)
+	}
+	authorized := 0
 	for _, s := range shops {
-		paid += strings.Count(s.logText(), "vipps: order paid")
+		authorized += strings.Count(s.logText(), "vipps: payment authorized")
 	}
-	if paid != 1 {
-		t.Errorf("%d paid transitions logged, want 1", paid)
+	if authorized != 1 {
+		t.Errorf("%d authorizations logged, want 1", authorized)
 	}
 	if cart := b.get("/cart"); cart.status != http.StatusOK || !strings.Contains(cart.body, "Your cart is empty") {
 		t.Errorf("the cart after payment: %d, not emptied", cart.status)
@@ -106,8 +106,8 @@ func (v *vippsShop) wantCapturedOnce(t *testing.T, b *browser, id string, shops 
 }
 
 // The customer's return, an order-page view and the sweep settle the same
-// authorized payment at once: one capture, one paid transition.
-func TestVippsReturnViewAndSweepAtOnceCaptureOnce(t *testing.T) {
+// approved payment at once: one authorization, no capture.
+func TestVippsReturnViewAndSweepAtOnceAuthorizeOnce(t *testing.T) {
 	v := newVippsShop(t)
 	b := v.browser(t)
 	id := v.approveOnly(t, b)
@@ -117,18 +117,18 @@ func TestVippsReturnViewAndSweepAtOnceCaptureOnce(t *testing.T) {
 		func() error { return b.expect("/orders/"+id, http.StatusOK) },
 		func() error { v.vipps.sweepOnce(t.Context()); return nil },
 	)
-	v.wantCapturedOnce(t, b, id, v)
-	if n := v.st.Calls("vipps.capture"); n != 1 {
-		t.Errorf("%d capture calls in one process, want 1", n)
+	v.wantAuthorizedOnce(t, b, id, v)
+	if n := v.st.Calls("vipps.capture"); n != 0 {
+		t.Errorf("%d capture calls before the order shipped, want 0", n)
 	}
 }
 
 // Two shop instances on one database file and one sandbox (two processes,
 // as behind a load balancer) settle the same payment at once, each through
-// its return, its order page and its sweep: Vipps captures once and the
-// order turns paid once. The instances do not share locks; the stored
-// capture key and the order's compare-and-swap keep the money right.
-func TestVippsTwoShopsSettlingAtOnceCaptureOnce(t *testing.T) {
+// its return, its order page and its sweep: the order is authorized once.
+// The instances do not share locks; the order's compare-and-swap keeps it
+// right.
+func TestVippsTwoShopsSettlingAtOnceAuthorizeOnce(t *testing.T) {
 	v := newVippsShop(t)
 	w := v.restarted(t)
 	b := v.browser(t)
@@ -144,7 +144,7 @@ func TestVippsTwoShopsSettlingAtOnceCaptureOnce(t *testing.T) {
 		func() error { v.vipps.sweepOnce(t.Context()); return nil },
 		func() error { w.vipps.sweepOnce(t.Context()); return nil },
 	)
-	v.wantCapturedOnce(t, b, id, v, w)
+	v.wantAuthorizedOnce(t, b, id, v, w)
 	// The instance that lost a race finds the order settled: no failure.
 	for _, s := range []*vippsShop{v, w} {
 		for line := range strings.Lines(s.logText()) {
@@ -159,7 +159,7 @@ func TestVippsTwoShopsSettlingAtOnceCaptureOnce(t *testing.T) {
 // failed too: the customer is told the shop is still confirming, not that
 // nothing was charged. The shop restarts; the same form posted again joins
 // the stored attempt, whose stored create key makes Vipps hand back the same
-// payment, and the capture uses the stored capture key: one payment, paid.
+// payment: one payment, authorized.
 func TestVippsRestartedShopReusesTheStoredKeys(t *testing.T) {
 	// No kept-alive connections: Go's transport would retry a request with
 	// an Idempotency-Key once more on a reused connection that drops, and
@@ -209,7 +209,7 @@ func TestVippsRestartedShopReusesTheStoredKeys(t *testing.T) {
 	if len(created) != 1 || created[0].IdempotencyKey == nil || *created[0].IdempotencyKey != vp.CreateKey {
 		t.Errorf("payments created at Vipps %+v, want one with the stored key %s", created, vp.CreateKey)
 	}
-	w.wantCapturedOnce(t, bw, id, v, w)
+	w.wantAuthorizedOnce(t, bw, id, v, w)
 }
 
 // The sweeps run through RunBackground on the shop's injected clock and
@@ -236,14 +236,14 @@ func TestVippsRunBackgroundSettlesAfterARestart(t *testing.T) {
 	w.clock.Advance(vippsSettleAfter)
 	ticks.send("vipps")
 	ticks.send("vipps") // a whole pass after the clock moved has ended
-	w.wantCapturedOnce(t, b.on(w.testApp), id, v, w)
+	w.wantAuthorizedOnce(t, b.on(w.testApp), id, v, w)
 	stop()
 	<-stopped
 }
 
 // Vipps slower than the deadline on the way back: the return answers in time
 // with the order page, which says the shop is still confirming while the
-// settle goes on, then shows the order paid.
+// settle goes on, then shows the payment authorized.
 func TestVippsSlowReturnAnswersInTimeAndSettlesInTheBackground(t *testing.T) {
 	v := newVippsShop(t)
 	b := v.browser(t)
@@ -257,17 +257,17 @@ func TestVippsSlowReturnAnswersInTimeAndSettlesInTheBackground(t *testing.T) {
 	if !strings.Contains(doc.Find("[data-testid=vipps-confirming]").Text(), "still confirming") || page.header.Get("Refresh") == "" {
 		t.Error("the order page does not say it is still confirming, or does not reload")
 	}
-	if got := doc.Find("[data-testid=order-status]").Text(); got == "Paid" || got == "Payment failed" {
+	if got := doc.Find("[data-testid=order-status]").Text(); got != "Awaiting payment" {
 		t.Errorf("status %q before Vipps answered", got)
 	}
 	<-v.work.ended(vippsSettleWork(v.order(t, id).ID))
 	v.ProviderDeadline = 0 // the default again: the views below must not race a 20 ms budget
 	page, doc = b.orderPage(t, id)
-	if got := doc.Find("[data-testid=order-status]").Text(); got != "Paid" {
-		t.Errorf("status %q after the settle ended, want Paid", got)
+	if got := doc.Find("[data-testid=order-status]").Text(); got != "Payment authorized" {
+		t.Errorf("status %q after the settle ended, want Payment authorized", got)
 	}
 	if doc.Find("[data-testid=vipps-confirming]").Length() != 0 || page.header.Get("Refresh") != "" {
 		t.Error("still confirming after the settle ended")
 	}
-	v.wantCapturedOnce(t, b, id, v)
+	v.wantAuthorizedOnce(t, b, id, v)
 }

@@ -15,8 +15,11 @@ func (f *vippsFlow) sweep(ctx context.Context) { f.a.every(ctx, "vipps", vippsSw
 // sweepOnce is one pass of the sweep (sweepPass): an order it cannot
 // settle (no answer, a 5xx, a 429) waits longer each time
 // (sweepRetryAfter), and after vippsMaxSettleTries it is left for a person.
+// Then it settles the back office's operations left in flight
+// (vipps_admin.go).
 func (f *vippsFlow) sweepOnce(ctx context.Context) {
 	a := f.a
+	defer f.settleOperations(ctx)
 	a.sweepPass(ctx, sweeper{
 		name: "vipps sweep", maxTries: vippsMaxSettleTries,
 		giveUp: "check this payment at Vipps MobilePay and settle the order by hand",

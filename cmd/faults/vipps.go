@@ -10,7 +10,9 @@ import (
 
 // vippsFlow is paying with Vipps MobilePay: the checkout form, the landing
 // page (the sandbox's stand-in for the Vipps app: the customer approves
-// there), and the return to the shop, which asks Vipps and captures.
+// there), and the return to the shop, which asks Vipps and records the
+// payment authorized. The capture is the back office's, when the order
+// ships (Norway's rule), and is not part of the customer's flow.
 type vippsFlow struct{}
 
 func (vippsFlow) name() string   { return "vipps" }
@@ -27,7 +29,6 @@ func (vippsFlow) operations() []operation {
 		{name: "vipps.accesstoken", step: vippsCheckout, prepare: expireToken},
 		{name: "vipps.create_payment", step: vippsCheckout},
 		{name: "vipps.get_payment", step: vippsReturn},
-		{name: "vipps.capture", step: vippsReturn},
 		{name: "vipps.events", step: vippsReturn},
 	}
 }
@@ -93,7 +94,7 @@ func (vippsFlow) returnToShop(ctx context.Context, l *lane, c *customer) (page, 
 	if p.err != nil || p.status != http.StatusOK {
 		return p, false, nil
 	}
-	return p, statusOf(p.doc().Find(`[data-testid="order-status"]`)) == "captured", nil
+	return p, statusOf(p.doc().Find(`[data-testid="order-status"]`)) == "authorized", nil
 }
 
 // probe reads the order's payment at Vipps. Its reference is the one the
@@ -115,11 +116,11 @@ func (vippsFlow) probe(ctx context.Context, pr *prober, c *customer, o shopOrder
 		h.what += ", not captured"
 	}
 	if h.money {
-		// The shop takes every payment Vipps reserves in full, and empties
-		// the cart then: until it is captured, the order is not settled.
-		h.agree = []string{"captured"}
-		if p.Aggregate.Captured.Value == 0 {
-			h.agree = []string{}
+		// The shop records every payment Vipps reserves as authorized, and
+		// empties the cart then; nothing is captured until the order ships.
+		h.agree = []string{"authorized"}
+		if p.Aggregate.Captured.Value > 0 {
+			h.agree = []string{"captured"}
 		}
 	}
 	// A payment still waiting for approval can be approved on its landing

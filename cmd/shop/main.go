@@ -1,5 +1,9 @@
 // Command shop runs the reference shop and, unless SANDBOX_ADDR=off, the
 // embedded provider sandbox on its own origin.
+//
+// `shop admin -email x@example.com` instead creates a shop administrator
+// (the password is read from the first line of stdin) and exits; so does
+// the shop at start when SHOP_ADMIN_EMAIL and SHOP_ADMIN_PASSWORD are set.
 package main
 
 import (
@@ -18,6 +22,7 @@ import (
 
 	"github.com/alexedwards/scs/sqlite3store"
 	"github.com/alexedwards/scs/v2"
+	"golang.org/x/crypto/bcrypt"
 
 	"refshop/db"
 	"refshop/web"
@@ -31,6 +36,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "admin" {
+		if err := runAdmin(ctx, os.Args[2:], os.Getenv, os.Stdin, os.Stdout, bcrypt.DefaultCost); err != nil {
+			fmt.Fprintf(os.Stderr, "shop: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintf(os.Stderr, "shop: %v\n", err)
 		os.Exit(1)
@@ -56,6 +68,9 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 
 	box, err := openBox(ctx, cfg, store)
 	if err != nil {
+		return err
+	}
+	if err := adminFromEnv(ctx, cfg, store, log, bcrypt.DefaultCost); err != nil {
 		return err
 	}
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"regexp"
 	"strings"
@@ -46,9 +47,44 @@ type Config struct {
 	// is believed (loopback when the header is set and this is not).
 	TrustedProxies []*net.IPNet
 
+	// Admin is SHOP_ADMIN_EMAIL and SHOP_ADMIN_PASSWORD: the shop
+	// administrator cmd/shop creates at start when no account has that
+	// email. Zero when both are unset.
+	Admin Admin
+
 	Klarna Klarna
 	Vipps  Vipps
 	Altpay Altpay
+}
+
+// Admin is an administrator's sign-in.
+type Admin struct {
+	Email    string
+	Password secret.Secret
+}
+
+// The shop's password rule, for sign-up and for administrators: bcrypt
+// reads at most 72 bytes.
+const (
+	MinPassword = 10 // characters
+	MaxPassword = 72 // bytes
+)
+
+// CheckAdmin checks an administrator's email and password against the
+// shop's rules (an email address like name@example.com, a password of
+// MinPassword characters to MaxPassword bytes). Its messages never quote
+// the password.
+func CheckAdmin(email, password string) (emailErr, passwordErr error) {
+	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email || len(email) > 254 {
+		emailErr = fmt.Errorf("want an email address like admin@example.com, got %q", email)
+	}
+	switch {
+	case len([]rune(password)) < MinPassword:
+		passwordErr = fmt.Errorf("use at least %d characters", MinPassword)
+	case len(password) > MaxPassword:
+		passwordErr = fmt.Errorf("use at most %d bytes", MaxPassword)
+	}
+	return emailErr, passwordErr
 }
 
 // Klarna is Klarna Payments (Basic auth) plus Sign in with Klarna (OIDC).
@@ -172,6 +208,22 @@ func Load(getenv func(string) string) (Config, error) {
 		bad("SHOP_EXCHANGE_RETENTION", "want a positive Go duration such as 720h (30 days) or 168h, got %q", get("SHOP_EXCHANGE_RETENTION"))
 	} else {
 		c.ExchangeRetention = d
+	}
+
+	// The password is read as given (spaces count, as on the sign-up form).
+	if email, password := get("SHOP_ADMIN_EMAIL"), getenv("SHOP_ADMIN_PASSWORD"); email != "" || password != "" {
+		switch emailErr, passwordErr := CheckAdmin(email, password); {
+		case email == "":
+			bad("SHOP_ADMIN_EMAIL", "is required with SHOP_ADMIN_PASSWORD (set both, or neither)")
+		case password == "":
+			bad("SHOP_ADMIN_PASSWORD", "is required with SHOP_ADMIN_EMAIL (set both, or neither)")
+		case emailErr != nil:
+			bad("SHOP_ADMIN_EMAIL", "%v", emailErr)
+		case passwordErr != nil:
+			bad("SHOP_ADMIN_PASSWORD", "%v", passwordErr)
+		default:
+			c.Admin = Admin{Email: email, Password: secret.New(password)}
+		}
 	}
 
 	c.ClientIPHeader, c.TrustedProxies = clientIP(get("SHOP_CLIENT_IP_HEADER"), get("SHOP_TRUSTED_PROXIES"), bad)

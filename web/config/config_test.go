@@ -158,3 +158,31 @@ func TestClientIPHeaderAndTrustedProxies(t *testing.T) {
 		})
 	}
 }
+
+func TestAdminFromTheEnvironment(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.Admin != (Admin{}) {
+		t.Fatalf("no admin variables: %+v, %v", c.Admin, err)
+	}
+	c, err = Load(env(map[string]string{"SHOP_ADMIN_EMAIL": "boss@example.com", "SHOP_ADMIN_PASSWORD": " long enough "}))
+	if err != nil || c.Admin.Email != "boss@example.com" || c.Admin.Password.Reveal() != " long enough " {
+		t.Fatalf("admin: %+v, %v", c.Admin, err)
+	}
+	for _, tc := range []struct {
+		email, password, want string
+	}{
+		{"boss@example.com", "", "SHOP_ADMIN_PASSWORD: is required"},
+		{"", "long enough password", "SHOP_ADMIN_EMAIL: is required"},
+		{"not an email", "long enough password", "SHOP_ADMIN_EMAIL: want an email address"},
+		{"boss@example.com", "short-pw", "SHOP_ADMIN_PASSWORD: use at least 10 characters"},
+		{"boss@example.com", strings.Repeat("x", 73), "SHOP_ADMIN_PASSWORD: use at most 72 bytes"},
+	} {
+		_, err := Load(env(map[string]string{"SHOP_ADMIN_EMAIL": tc.email, "SHOP_ADMIN_PASSWORD": tc.password}))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q / %d characters: %v, want %q", tc.email, len(tc.password), err, tc.want)
+		}
+		if tc.password != "" && err != nil && strings.Contains(err.Error(), tc.password) {
+			t.Errorf("the message quotes the password: %v", err)
+		}
+	}
+}

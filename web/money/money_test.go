@@ -71,3 +71,27 @@ func TestTaxAdded(t *testing.T) {
 		}
 	}
 }
+
+func TestParseReadsMajorUnits(t *testing.T) {
+	// A comma followed by one or two digits is the decimal mark, as
+	// Norwegian and German administrators type it; commas group thousands
+	// only before a decimal point ("1,234" alone could be either).
+	for in, want := range map[string]int64{"12.50": 1250, "12.5": 1250, "12": 1200, " 0.07 ": 7, "1,234.00": 123400, "0": 0,
+		"12,50": 1250, "12,5": 1250, "1,5": 150, "458,00": 45800, "12,345,678.90": 1234567890} {
+		got, err := Parse(in, "NOK")
+		if err != nil || got.Minor != want || got.Currency != "NOK" {
+			t.Errorf("Parse(%q) = %+v, %v; want %d", in, got, err, want)
+		}
+		if err == nil && want > 0 {
+			if back, _ := Parse(got.Major(), "NOK"); back.Minor != want {
+				t.Errorf("Major(%d) = %q does not read back", want, got.Major())
+			}
+		}
+	}
+	for _, in := range []string{"", "-5", "12.345", "12.", ".5", "abc", "1e3", "12,50.0.1", "9999999999999",
+		"1,2345", "1,234", "12,50.5", "1,23,456", ",5", "12,", "1.234,50", "1 234"} {
+		if _, err := Parse(in, "NOK"); err == nil {
+			t.Errorf("Parse(%q) accepted", in)
+		}
+	}
+}

@@ -1,0 +1,46 @@
+package web
+
+// The invoice flow's back office (admin.go): an Alternative Payments
+// invoice is paid in full by the customer, so there is nothing to capture
+// when the order ships; and the API the shop follows (web/altpay, whose
+// documentation web/sandbox/altpay/doc.go cites) documents no refund and no
+// way to void or cancel an invoice (see release in altpay_attempt.go). The
+// back office therefore offers no operation on invoice orders, and says why.
+
+import (
+	"context"
+	"errors"
+
+	"refshop/db"
+	"refshop/views"
+)
+
+const (
+	altpayNoCapture = "Paid in full by the customer when the invoice is paid: there is nothing to capture."
+	altpayNoRefund  = "Not offered by Alternative Payments' API: it documents no refund. Refund the customer outside the shop."
+	altpayNoCancel  = "Not offered by Alternative Payments' API: it documents no way to void or cancel an invoice."
+)
+
+func (f *altpayFlow) adminOffers(db.Order) adminOffers {
+	return adminOffers{Ship: altpayNoCapture, Capture: altpayNoCapture, Refund: altpayNoRefund, Cancel: altpayNoCancel}
+}
+
+// adminEvents: the shop keeps the invoice's id and its status as last
+// read, not an event log.
+func (f *altpayFlow) adminEvents(ctx context.Context, o db.Order) ([]views.AdminEventView, string, error) {
+	inv, err := f.a.Store.AltpayInvoiceFor(ctx, o.ID)
+	switch {
+	case err != nil && !errors.Is(err, db.ErrNotFound):
+		return nil, "", err
+	case err != nil || inv.InvoiceID == "":
+		return nil, "No Alternative Payments invoice is recorded for this order.", nil
+	case inv.CheckedAt.IsZero():
+		return nil, "Alternative Payments invoice " + inv.InvoiceID + ". The shop keeps no event log from Alternative Payments.", nil
+	}
+	return nil, "Alternative Payments invoice " + inv.InvoiceID + ": " + inv.Status + " when last read, " +
+		inv.CheckedAt.Local().Format(dateFormat) + ". The shop keeps no event log from Alternative Payments.", nil
+}
+
+func (f *altpayFlow) operate(context.Context, db.Order, adminRequest) (adminOutcome, error) {
+	return adminOutcome{"Alternative Payments invoices offer no back office operation: " + altpayNoRefund + " Nothing was sent."}, nil
+}

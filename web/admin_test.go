@@ -59,7 +59,7 @@ func (b *browser) seen(t *testing.T, id string, form url.Values) url.Values {
 	for k, v := range form {
 		out[k] = v
 	}
-	v, ok := b.get("/admin/orders/"+id).doc(t).Find("[data-testid=admin-ship] input[name=seen]").Attr("value")
+	v, ok := b.get("/admin/orders/" + id).doc(t).Find("[data-testid=admin-ship] input[name=seen]").Attr("value")
 	if !ok {
 		t.Fatal("the order page's forms carry no figures")
 	}

@@ -20,7 +20,7 @@ import (
 const (
 	Pending   = "pending"   // waiting for its next attempt (or for an earlier delivery)
 	Held      = "held"      // held back by a reorder fault until the next delivery of its operation goes
-	Delivered = "delivered" // the receiver answered 2xx
+	Delivered = "delivered" // the receiver answered 2xx (or what its Provider's Accepts takes)
 	Failed    = "failed"    // every retry of the schedule failed
 	Abandoned = "abandoned" // its registration is gone: nothing to send to
 )
@@ -104,6 +104,21 @@ type Provider struct {
 	Timeout time.Duration
 	// Redact returns the request headers as the log keeps them.
 	Redact func(http.Header) http.Header
+	// RedactURL returns the URL as the log shows it (nil: as is), for a
+	// provider whose receivers are authenticated by a secret in the URL
+	// (Klarna's callbacks).
+	RedactURL func(string) string
+	// Accepts reports whether the receiver's status ends the delivery (nil:
+	// any 2xx). Klarna's notifications stop at "a 200 code".
+	Accepts func(status int) bool
+}
+
+// accepts reports whether a took the delivery by p's rule.
+func (p Provider) accepts(a Attempt) bool {
+	if p.Accepts != nil {
+		return p.Accepts(a.Status)
+	}
+	return a.OK()
 }
 
 // Keep is how many finished deliveries the engine keeps (pending ones are
@@ -144,7 +159,10 @@ func New(db *store.Store, log *slog.Logger, now func() time.Time, fault func(op 
 	}
 }
 
-// Register sets how provider's deliveries are signed and retried.
+// Register sets how provider's deliveries are signed and retried. provider
+// is a Delivery's Provider, or one of its Operations when a provider's
+// deliveries go by different rules (Klarna's authorization callback and its
+// fraud notification): the operation's rules win.
 func (e *Engine) Register(provider string, p Provider) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -307,9 +325,28 @@ func (e *Engine) List(limit int) []Delivery {
 	}
 	out := make([]Delivery, 0, len(e.list)-from)
 	for _, d := range e.list[from:] {
-		out = append(out, d.clone())
+		out = append(out, e.shown(d))
 	}
 	return out
+}
+
+// providerOf is how d goes: by its operation's rules, else its
+// provider's. Callers hold e.mu.
+func (e *Engine) providerOf(d *Delivery) (Provider, bool) {
+	if p, ok := e.providers[d.Operation]; ok {
+		return p, true
+	}
+	p, ok := e.providers[d.Provider]
+	return p, ok
+}
+
+// shown is a copy of d as the log shows it. Callers hold e.mu.
+func (e *Engine) shown(d *Delivery) Delivery {
+	c := d.clone()
+	if p, ok := e.providerOf(d); ok && p.RedactURL != nil {
+		c.URL = p.RedactURL(c.URL)
+	}
+	return c
 }
 
 func (d *Delivery) clone() Delivery {
@@ -401,7 +438,7 @@ func (e *Engine) next() (job, bool) {
 		if d.NextAt == nil || d.NextAt.After(now) {
 			continue
 		}
-		p, ok := e.providers[d.Provider]
+		p, ok := e.providerOf(d)
 		if !ok {
 			continue // its provider is not emulated now: it waits
 		}
@@ -479,7 +516,7 @@ func (e *Engine) send(ctx context.Context, j job) {
 		// A replay settled it meanwhile.
 	case gone:
 		d.State, d.NextAt, d.Note = Abandoned, nil, "not sent: its registration was deleted"
-	case slices.ContainsFunc(attempts, Attempt.OK):
+	case slices.ContainsFunc(attempts, j.p.accepts):
 		d.State, d.NextAt = Delivered, nil
 	default:
 		e.failed(d, j.p, attempts[0].SandboxTime)
@@ -557,7 +594,7 @@ func (e *Engine) Replay(ctx context.Context, id int64) (Delivery, error) {
 		e.mu.Unlock()
 		return Delivery{}, ErrNotFound
 	}
-	p, ok := e.providers[d.Provider]
+	p, ok := e.providerOf(d)
 	j := job{d: d.clone(), p: p, gen: e.gen}
 	e.mu.Unlock()
 	if !ok {
@@ -571,9 +608,9 @@ func (e *Engine) Replay(ctx context.Context, id int64) (Delivery, error) {
 		return Delivery{}, ErrNotFound
 	}
 	d.Attempts = append(d.Attempts, a)
-	if a.OK() && (d.State == Pending || d.State == Failed) {
+	if p.accepts(a) && (d.State == Pending || d.State == Failed) {
 		d.State, d.NextAt, d.Taken = Delivered, nil, nil
 	}
 	e.save(d)
-	return d.clone(), nil
+	return e.shown(d), nil
 }

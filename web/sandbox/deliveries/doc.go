@@ -1,7 +1,8 @@
 // Package deliveries sends the events the emulated providers raise to the
-// URLs the shop registered with them (Vipps MobilePay's webhooks now;
-// Klarna's callbacks and notifications can use it too), and keeps the log of
-// every delivery and attempt.
+// URLs the shop registered with them (Vipps MobilePay's webhooks; Klarna's
+// authorization callback and pending-order notification, which go by rules
+// of their own: Register by operation), and keeps the log of every delivery
+// and attempt.
 //
 // A provider hands the engine a Delivery (Enqueue): what event, about what
 // (Ref: a payment reference), for which registration (Target), to which URL,
@@ -9,8 +10,12 @@
 // file, so a restart resumes pending retries), and a worker sends it: a POST
 // with the body, signed at send time by the provider's Signer (a fresh date
 // and signature on every attempt), with a timeout per attempt. Any answer but
-// 2xx, a redirect, a timeout or a connection error is a failure; the
-// provider's Schedule says when to try again and when to give up.
+// 2xx (or what the provider's Accepts takes: Klarna stops at a 200), a
+// redirect, a timeout or a connection error is a failure; the provider's
+// Backoff and RetryFor say when to try again and when to give up. A
+// provider whose receivers are authenticated by a secret in the URL
+// (Klarna's one-time token) shows the URL redacted in the log
+// (RedactURL).
 //
 // Everything runs on the sandbox clock: an attempt is due when the sandbox
 // clock reaches its time, so moving the clock (POST /control/clock) makes

@@ -264,8 +264,8 @@
 // expires_at stays PART_CAPTURED with nothing left to capture); CLOSED is
 // never answered. A capture is refused while fraud_status is PENDING ("do
 // not ship"); POST /control/klarna/orders/{order_id}/fraud {"fraud_status":
-// "ACCEPTED"|"REJECTED"} ends the review (the pending-order notification is
-// not sent yet), and a REJECTED order not captured within 4 hours reads
+// "ACCEPTED"|"REJECTED"} ends the review (and sends the pending-order
+// notification: "Callbacks" below), and a REJECTED order not captured within 4 hours reads
 // CANCELLED (a capture within them accepts the risk, as documented). A
 // cancelled or expired order cannot be cancelled, nor a fully captured one
 // extended. A refund is taken from the captures in order (their
@@ -283,6 +283,53 @@
 //   - extend: https://docs.klarna.com/payments/web-payments/additional-resources/use-cases/extended-authorization-expiration
 //   - errors: https://docs.klarna.com/resources/developer-tools/error-handling/error-codes-and-messages-for-order-management
 //   - pending orders: https://docs.klarna.com/payments/after-payments/order-management/more-actions/pending-orders
+//
+// # Callbacks
+//
+// Klarna calls the merchant's server twice in this flow; both go through
+// the sandbox's delivery engine (package deliveries), so they show in GET
+// /control/deliveries and on the index, take faults (POST /control/faults
+// with the operation below: lose_answer, delay, duplicate, reorder) and
+// can be replayed (POST /control/deliveries/{id}/replay). The placeholders
+// {session.id} and {order.id} are filled in; the URL's query (the
+// merchant's token) is redacted in the log.
+//
+// The authorization callback (operation klarna.authorization_callback):
+// when the customer approves and the session carries
+// merchant_urls.authorization, Klarna "calls this URL after a successful
+// authorization" so the merchant receives the authorization_token and
+// session_id on its server, not only through the browser. Body, as the
+// documented sample: {"authorization_token": "...", "session_id": "..."},
+// POST, application/json. Klarna documents no signature: it asks for the
+// URL over HTTPS and recommends "a one-time token only for this specific
+// payment session" in it, which the merchant checks; the sandbox sends the
+// URL as given (plain http too: a shop run locally has no TLS; Klarna's
+// refusal of an http URL is not documented). Klarna documents no retries,
+// timeout or expected answer for this call; chosen: any 2xx ends it, a
+// failure is retried after 10 s, 30 s, 1 min, 5 min, then every 10 minutes,
+// on the sandbox clock, until the authorization itself lapses (60 minutes:
+// its token can place no order after that); 10 s per attempt. Receivers
+// must be idempotent ("Merchants should implement idempotent handling of
+// authorization callback requests").
+// https://docs.klarna.com/payments/web-payments/integrate-with-klarna-payments/other-actions/authorization-callback
+//
+// The pending-order notification (operation klarna.fraud_notification):
+// an order create order answers with fraud_status PENDING is under review;
+// when the review ends (here: POST /control/klarna/orders/{id}/fraud),
+// Klarna POSTs {"order_id": "...", "event_type": "FRAUD_RISK_ACCEPTED" |
+// "FRAUD_RISK_REJECTED"} to merchant_urls.notification (from the order
+// request, else the session), "every 10 minutes for 24 hours or until you
+// reply to our POST request with a 200 code": only a 200 ends it here,
+// every 10 minutes on the sandbox clock, for 24 hours after the decision.
+// Klarna signs nothing and asks the merchant to validate a notification by
+// reading the order through Order Management and acting on its
+// fraud_status. The page names a decision timestamp in the body but its
+// sample has none; none is sent. FRAUD_RISK_STOPPED ("an order was
+// stopped", older pages) is not emulated: Order Management's fraud_status
+// has no such value, so what the order would read is not documented.
+// https://docs.klarna.com/payments/after-payments/order-management/more-actions/pending-orders
+// (older copies: https://docs.klarna.com/order-management/get-started/pending-orders/,
+// https://developers.klarna.com/en/gb/kco-v3/pending-orders)
 //
 // # Other documents
 //

@@ -146,6 +146,7 @@ func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 		opOMRefund: "REFUND_NOT_ALLOWED", opOMCancel: "CANCEL_NOT_ALLOWED", opOMExtend: "NOT_ALLOWED", opOMRelease: "NOT_ALLOWED"} {
 		st.ErrorShape(op, omFaultShape(forbidden))
 	}
+	p.registerCallbacks()
 	st.OnReset(p.reset)
 	mux := st.Persist("klarna", p, root)
 

@@ -588,8 +588,9 @@ func (p *provider) omRelease(w http.ResponseWriter, r *http.Request, reg region)
 // controlFraud is POST /control/klarna/orders/{order_id}/fraud
 // {"fraud_status": "ACCEPTED" | "REJECTED"}: what Klarna's fraud review
 // decides for a PENDING order. It answers the order as Order Management
-// reads it. (Sending the pending-order notification to merchant_urls.
-// notification is not done here.)
+// reads it, and sends the pending-order notification (FRAUD_RISK_ACCEPTED
+// or FRAUD_RISK_REJECTED) to the order's merchant_urls.notification
+// (callbacks.go).
 func (p *provider) controlFraud(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		FraudStatus string `json:"fraud_status"`
@@ -613,5 +614,10 @@ func (p *provider) controlFraud(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.FraudStatus, o.FraudDecidedAt = body.FraudStatus, p.st.Now()
+	event := eventFraudAccepted
+	if o.FraudStatus == "REJECTED" {
+		event = eventFraudRejected
+	}
+	p.notifyFraudDecision(o, event)
 	writeJSON(w, http.StatusOK, p.wireOrder(o))
 }

@@ -78,6 +78,9 @@ type order struct {
 	Region          string
 	SessionID       string
 	ConfirmationURL string
+	// NotificationURL is merchant_urls.notification, where the
+	// pending-order notification goes (callbacks.go); "" for none.
+	NotificationURL string
 	CreatedAt       time.Time
 
 	// What Order Management reports. Orders stored before it existed have
@@ -368,6 +371,7 @@ func (p *provider) createOrder(w http.ResponseWriter, r *http.Request, reg regio
 		if u := confirmationURL(b, s); u != "" {
 			o.ConfirmationURL = u
 		}
+		o.NotificationURL = notificationURL(b, s)
 		p.orders[o.ID] = o
 		// The order schema's fields: order_id (required), fraud_status,
 		// redirect_url (absent without a confirmation URL, as the guide

@@ -358,6 +358,9 @@ func (p *provider) tokenOrder(w http.ResponseWriter, r *http.Request, reg region
 		o := newOrder(reg, p.st.Now(), b, t.Country, t.Method, t.Category, t.Persona.fraudStatus())
 		if b.MerchantURLs != nil {
 			o.ConfirmationURL = *b.MerchantURLs.Confirmation
+			if n := b.MerchantURLs.Notification; n != nil {
+				o.NotificationURL = *n
+			}
 		}
 		p.orders[o.ID] = o
 		return ok(http.StatusOK, map[string]any{

@@ -259,6 +259,7 @@ func (p *provider) authorize(sessionID, categoryID, personaEmail string, linkAcc
 	}
 	a.Country = a.Data.Country
 	p.auths[a.Token] = a
+	p.notifyAuthorized(s, a)
 	return a.Token, nil
 }
 

@@ -122,6 +122,14 @@ type KlarnaPayment struct {
 	// kept).
 	Categories []KlarnaCategory
 	KlarnaSubmission
+	// CallbackToken is the one-time token of the attempt's callback URLs
+	// (Klarna's authorization callback and pending-order notification),
+	// sealed; "" for an attempt made before the shop took callbacks.
+	CallbackToken string
+	// FraudStatus is Klarna's fraud_status of the placed order as the shop
+	// last learned it: klarna.FraudAccepted, FraudPending (do not ship) or
+	// FraudRejected; "" while no order is known.
+	FraudStatus string
 	// SettleAfter is when the sweep next asks Klarna about the attempt;
 	// zero once there is nothing left to ask. SettleTries counts its failed
 	// tries.
@@ -175,10 +183,10 @@ func (s *Store) CreateKlarnaPayment(ctx context.Context, p KlarnaPayment) (err e
 	}
 	_, err = s.db.Write.ExecContext(ctx, `
 		INSERT INTO klarna_payments(order_id, environment, kind, session_id, client_token, intent, sent_token, sent_access_token, source_order,
-			payment_method_categories, order_key, order_request, authorization_sealed, settle_after_ms, created_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			payment_method_categories, order_key, order_request, authorization_sealed, settle_after_ms, callback_token_sealed, created_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.OrderID, p.Environment, p.Kind, p.SessionID, p.ClientToken, p.Intent, p.SentToken, p.SentAccessToken, p.SourceOrder,
-		cats, p.Key, p.Request, p.Authorization, nullMillis(p.SettleAfter), s.now())
+		cats, p.Key, p.Request, p.Authorization, nullMillis(p.SettleAfter), p.CallbackToken, s.now())
 	return err
 }
 
@@ -191,10 +199,12 @@ func (s *Store) KlarnaPaymentByOrder(ctx context.Context, orderID int64) (_ Klar
 	var cats string
 	err = s.db.Read.QueryRowContext(ctx, `
 		SELECT order_id, environment, kind, session_id, client_token, intent, sent_token, sent_access_token, source_order, correlation_id,
-		       created_at, payment_method_categories, order_key, order_request, authorization_sealed, settle_after_ms, settle_tries
+		       created_at, payment_method_categories, order_key, order_request, authorization_sealed, settle_after_ms, settle_tries,
+		       callback_token_sealed, fraud_status
 		FROM klarna_payments WHERE order_id = ?`, orderID).
 		Scan(&p.OrderID, &p.Environment, &p.Kind, &p.SessionID, &p.ClientToken, &p.Intent, &p.SentToken, &p.SentAccessToken, &p.SourceOrder,
-			&p.CorrelationID, &created, &cats, &p.Key, &p.Request, &p.Authorization, &settle, &p.SettleTries)
+			&p.CorrelationID, &created, &cats, &p.Key, &p.Request, &p.Authorization, &settle, &p.SettleTries,
+			&p.CallbackToken, &p.FraudStatus)
 	if err != nil {
 		return p, noRows(err)
 	}
@@ -289,6 +299,39 @@ func (s *Store) SetKlarnaOrderFound(ctx context.Context, orderID int64, ref, det
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE klarna_payments SET settle_after_ms = NULL WHERE order_id = ?`, orderID)
+		return err
+	})
+}
+
+// SetKlarnaFraudStatus records the fraud_status create order answered for
+// the attempt's order, once: a status learned since (the end of Klarna's
+// review) is not overwritten by a late copy of that answer.
+func (s *Store) SetKlarnaFraudStatus(ctx context.Context, orderID int64, status string) (err error) {
+	defer wrap(&err, "set klarna fraud status")
+	_, err = s.db.Write.ExecContext(ctx, `UPDATE klarna_payments SET fraud_status = ? WHERE order_id = ? AND fraud_status = ''`,
+		status, orderID)
+	return err
+}
+
+// KlarnaFraudDecided records the end of Klarna's review of an order (its
+// fraud_status now, from Order Management) and, in the same transaction,
+// what it means for the order while it is authorized: cancel moves it to
+// cancelled, else only its detail changes. An order in another status (shipped, cancelled by the
+// back office) keeps it. ErrStale when the order's fraud status was status already (a
+// repeated notification): nothing changes.
+func (s *Store) KlarnaFraudDecided(ctx context.Context, orderID int64, status string, cancel bool, detail string) (err error) {
+	defer wrap(&err, "klarna fraud decided")
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := swapOne(ctx, tx, `UPDATE klarna_payments SET fraud_status = ? WHERE order_id = ? AND fraud_status <> ?`,
+			status, orderID, status); err != nil {
+			return err
+		}
+		to := StatusAuthorized
+		if cancel {
+			to = StatusCancelled
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, status_detail = ?, updated_at = ? WHERE id = ? AND status = ?`,
+			to, detail, s.now(), orderID, StatusAuthorized)
 		return err
 	})
 }

@@ -40,6 +40,10 @@ import (
 //     deadline (deadline.go): past it, the order page says the shop is still
 //     starting or confirming the payment and reloads itself while the work
 //     goes on, and a repeated submit joins that work;
+//   - Klarna's server-to-server calls (klarna_callbacks.go): the session's
+//     authorization callback places the order as the browser's return does,
+//     should the browser never come back; the pending-order notification
+//     ends a fraud review, checked with Order Management;
 //   - the account page shows the link (masked) and unlinks it;
 //   - "Buy again" repeats a past Klarna order with the customer present: a
 //     session carrying the linked token, so the widget opens ready to buy.
@@ -54,6 +58,9 @@ type klarnaFlow struct {
 	// has not finished, so a second submit joins it rather than take the
 	// attempt for one a crash left (resume).
 	starting idSet
+	// asked spaces the order page's questions to Order Management about an
+	// order under fraud review (klarnaFraudRecheckAfter).
+	asked askedLately
 }
 
 // klarnaRegion is one Klarna region the shop sells in: Europe
@@ -84,7 +91,7 @@ func newKlarnaFlow(a *App) *klarnaFlow {
 	return &klarnaFlow{a: a, regions: map[market.Region]*klarnaRegion{
 		market.RegionEU: region(a.Klarna, a.Config.Klarna.APIURL),
 		market.RegionNA: region(a.KlarnaNA, a.Config.Klarna.NA.APIURL),
-	}}
+	}, asked: askedLately{clock: providerClock(a.Deps, a.Config.Klarna.Mode), every: klarnaFraudRecheckAfter}}
 }
 
 // regionOf is the Klarna region of market m.
@@ -278,6 +285,12 @@ func (k *klarnaFlow) session(ctx context.Context, o db.Order, prev *db.KlarnaPay
 	// Unsubmitted, the attempt is the sweep's once its session has ended.
 	kp := db.KlarnaPayment{OrderID: o.ID, Environment: r.env, Kind: db.KlarnaWidget, Intent: intent, SentToken: !tok.IsZero(),
 		SourceOrder: source, SettleAfter: k.a.Clock.Now().Add(klarnaSessionTTL)}
+	// Klarna's authorization callback, with the attempt's one-time token.
+	callback, sealed, err := k.newCallbackToken(o.ID)
+	if err != nil {
+		return "", err
+	}
+	req.MerchantURLs.Authorization, kp.CallbackToken = k.callbackURL(klarnaAuthorizationCallback, o, callback), sealed
 	if o.UserID != 0 {
 		// Sign in with Klarna (web/klarnasignin*.go): a fresh access token
 		// as customer.klarna_access_token skips the widget's login.
@@ -475,11 +488,18 @@ func (k *klarnaFlow) submitOnce(c echo.Context, o db.Order, authToken string) (d
 // priced when the customer chose "Buy again" and approved in the widget
 // for exactly that amount; the cart plays no part.
 func (k *klarnaFlow) submitRepeat(c echo.Context, o db.Order, authToken string) (klarnaSubmission, error) {
+	return k.submitApproved(c.Request().Context(), o, authToken)
+}
+
+// submitApproved stores attempt o's order request for its own lines: what
+// its session carried, and so what the customer approved. "Buy again" and
+// the authorization callback (no cart at hand) submit this way.
+func (k *klarnaFlow) submitApproved(ctx context.Context, o db.Order, authToken string) (klarnaSubmission, error) {
 	sub, err := k.newSubmission(o, o.Lines, o.SalesTax, authToken)
 	if err != nil {
 		return sub, err
 	}
-	return sub, k.submit(c.Request().Context(), o, sub)
+	return sub, k.submit(ctx, o, sub)
 }
 
 // klarnaPlacement is what came of sending an attempt's order, for the
@@ -593,8 +613,8 @@ func (k *klarnaFlow) noteCorrelationID(ctx context.Context, o db.Order, err erro
 // accepted's when Klarna accepted it, and a note that Klarna is reviewing it
 // when fraud_status is PENDING. Such an order stays authorized (Klarna holds
 // the money) and must not ship until Klarna accepts it; Klarna tells the
-// merchant later (the Order Management API or a notification, which this
-// shop does not take).
+// merchant later, by the pending-order notification or when asked through
+// Order Management (klarna_callbacks.go).
 func klarnaPlaced(ko klarna.Order, detail, thanks string) (string, string) {
 	if ko.FraudStatus == klarna.FraudPending {
 		return "Klarna is reviewing this order. The payment is authorized; the order ships once Klarna accepts it.",

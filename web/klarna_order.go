@@ -17,11 +17,15 @@ import (
 // switch between the sandbox and a real API on one data dir).
 const klarnaElsewhere = "This payment was started in another Klarna environment than the shop uses now, so the shop does not ask Klarna about it here."
 
-// refresh leaves a Klarna order as it is: the shop learns of a Klarna order
+// refresh leaves an attempt as it is: the shop learns of a Klarna order
 // when it places it, and an attempt whose outcome is unknown is settled by
 // the sweep (klarnaFlow.settle), not by page views, which would each spend a
-// create-order call.
-func (k *klarnaFlow) refresh(_ echo.Context, o db.Order) (db.Order, error) { return o, nil }
+// create-order call. An order under Klarna's fraud review asks Order
+// Management now and then (recheckFraud), in case its notification went
+// missing.
+func (k *klarnaFlow) refresh(c echo.Context, o db.Order) (db.Order, error) {
+	return k.recheckFraud(c, o)
+}
 
 // orderPart adds how the order was paid and the next step: back to the
 // widget, or, for a paid order of a customer linked in its Klarna region,

@@ -112,6 +112,9 @@ func (k *klarnaFlow) send(ctx context.Context, o db.Order, kp db.KlarnaPayment, 
 	if err := json.Unmarshal(sub.body, &req); err != nil {
 		return klarnaResult{outcome: klarnaOrderUnknown, err: err}
 	}
+	if err := k.addNotificationURL(o, kp, &req); err != nil {
+		return klarnaResult{outcome: klarnaOrderUnknown, err: err}
+	}
 	c := k.in(o).client
 	ko, err := c.CreateOrder(ctx, sub.auth, req, sub.key)
 	if err == nil {
@@ -156,6 +159,9 @@ func (k *klarnaFlow) linkAttempt(ctx context.Context, o db.Order, kp db.KlarnaPa
 // answer. It returns the customer's thank-you.
 func (k *klarnaFlow) recordPlaced(ctx context.Context, o db.Order, ko klarna.Order, att *link.Attempt, detail, thanks string) (string, error) {
 	detail, thanks = klarnaPlaced(ko, detail, thanks)
+	if err := k.a.Store.SetKlarnaFraudStatus(ctx, o.ID, ko.FraudStatus); err != nil {
+		return "", err
+	}
 	if o.Status == db.StatusAuthorized {
 		// Marked paid when its answer was lost; now the id is known.
 		if err := k.a.Store.SetKlarnaOrderFound(ctx, o.ID, ko.OrderID, detail); err != nil && !errors.Is(err, db.ErrStale) {

@@ -171,6 +171,11 @@ func TestKlarnaSweepFindsAnOrderPlacedWithoutARecord(t *testing.T) {
 	_, id, _, auth := k.approvedGuest(t, "sencha")
 	ctx := context.Background()
 	o, _ := k.Store.OrderByPublicID(ctx, id)
+	// An attempt of old has no callback token either (00024): its order
+	// request carries no notification URL.
+	if _, err := k.DB.Write.Exec(`UPDATE klarna_payments SET callback_token_sealed = '' WHERE order_id = ?`, o.ID); err != nil {
+		t.Fatal(err)
+	}
 	// The order as the shop of old sent it, its answer lost to a crash.
 	sub, err := k.App.klarna.newSubmission(o, o.Lines, o.SalesTax, auth)
 	if err != nil {

@@ -54,6 +54,7 @@ func klarnaSignInShopOn(t *testing.T, database *db.DB, use ...func(*Deps)) *klar
 	sc.BaseURL = "" // the sandbox names itself by its test server's origin
 	sbClk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
 	sb := sandboxtest.Start(t, sc, sbClk)
+	sb.Deliveries.Close() // Klarna's callbacks go only when a test runs them (startKlarnaSandbox)
 	srv := sb.Server
 	rec := &sessionRecorder{next: http.DefaultTransport}
 	app := newTestAppOn(t, database, append([]func(*Deps){func(d *Deps) {

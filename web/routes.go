@@ -71,6 +71,11 @@ func (a *App) routes() {
 	e.POST("/checkout/klarna/:id/authorize", a.klarna.authorized)
 	e.POST("/orders/:id/klarna/buy-again", a.klarna.buyAgain, a.requireUser)
 	e.POST("/account/klarna/unlink", a.klarna.unlink, a.requireUser)
+	// Klarna's server-to-server calls, authenticated by the attempt's
+	// one-time token in the URL (klarna_callbacks.go; exempt from the
+	// cross-origin check in server.go).
+	e.POST(klarnaCallbackPrefix+"authorization/:order", a.klarna.authorizationCallback)
+	e.POST(klarnaCallbackPrefix+"notification/:order", a.klarna.notification)
 
 	// Sign in with Klarna: web/klarnasignin*.go. The paths keep /auth/klarna:
 	// the callback is the redirect_uri registered with Klarna.

@@ -10,11 +10,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"refshop/db"
+	"refshop/web/config"
 	"refshop/web/klarna"
 )
 
@@ -75,6 +77,15 @@ func (k *klarnaFlow) newCallbackToken(orderID int64) (token, sealed string, err 
 	token = rand.Text()
 	sealed, err = k.a.Box.Seal(token, callbackAAD(orderID))
 	return token, sealed, err
+}
+
+// takesCallbacks reports whether the shop gives Klarna its callback URLs:
+// always for the sandbox, and for a real Klarna API only on an https base
+// URL ("You must provide the callback URL over HTTPS"; a shop run locally
+// is out of Klarna's reach anyway). Without them the order page's recheck
+// is how a review's end is learned.
+func (k *klarnaFlow) takesCallbacks() bool {
+	return k.a.Config.Klarna.Mode == config.Sandbox || strings.HasPrefix(k.a.Config.ShopBaseURL, "https://")
 }
 
 // callbackURL is where Klarna sends the callback kind for attempt o.

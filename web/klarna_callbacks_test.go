@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"refshop/db"
+	"refshop/web/config"
 	"refshop/web/klarna"
 )
 
@@ -415,5 +416,30 @@ func TestKlarnaOrderPageAsksAboutAReviewNowAndThen(t *testing.T) {
 	b.get("/orders/" + id)
 	if n := k.sb.State.Calls("klarna.om_get_order") - reads; n != 2 {
 		t.Errorf("%d reads in all, want 2", n)
+	}
+}
+
+// Against a real Klarna API on a plain-http base URL (a shop run locally,
+// out of Klarna's reach; Klarna wants https) the shop sends no callback
+// URLs; on https it does.
+func TestKlarnaCallbackURLsOnlyWhereKlarnaCanCall(t *testing.T) {
+	for _, c := range []struct {
+		base string
+		want bool
+	}{{"http://localhost:8080", false}, {"https://shop.example", true}} {
+		k := newKlarnaApp(t, func(d *Deps) { d.Config.Klarna.Mode, d.Config.ShopBaseURL = config.Real, c.base })
+		b := k.shopper(t, "", "sencha")
+		id, sid, _ := k.startKlarna(t, b)
+		_, kp := k.order(t, id)
+		r, err := http.Get(k.sbURL + "/control/exchanges?operation=klarna.create_session")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		sent := strings.Contains(string(raw), `authorization/`+id)
+		if sent != c.want || (kp.CallbackToken != "") != c.want || !strings.Contains(string(raw), sid) {
+			t.Errorf("%s: callback URL sent %v, token kept %v; want %v", c.base, sent, kp.CallbackToken != "", c.want)
+		}
 	}
 }

@@ -285,12 +285,14 @@ func (k *klarnaFlow) session(ctx context.Context, o db.Order, prev *db.KlarnaPay
 	// Unsubmitted, the attempt is the sweep's once its session has ended.
 	kp := db.KlarnaPayment{OrderID: o.ID, Environment: r.env, Kind: db.KlarnaWidget, Intent: intent, SentToken: !tok.IsZero(),
 		SourceOrder: source, SettleAfter: k.a.Clock.Now().Add(klarnaSessionTTL)}
-	// Klarna's authorization callback, with the attempt's one-time token.
-	callback, sealed, err := k.newCallbackToken(o.ID)
-	if err != nil {
-		return "", err
+	if k.takesCallbacks() {
+		// Klarna's authorization callback, with the attempt's one-time token.
+		callback, sealed, err := k.newCallbackToken(o.ID)
+		if err != nil {
+			return "", err
+		}
+		req.MerchantURLs.Authorization, kp.CallbackToken = k.callbackURL(klarnaAuthorizationCallback, o, callback), sealed
 	}
-	req.MerchantURLs.Authorization, kp.CallbackToken = k.callbackURL(klarnaAuthorizationCallback, o, callback), sealed
 	if o.UserID != 0 {
 		// Sign in with Klarna (web/klarnasignin*.go): a fresh access token
 		// as customer.klarna_access_token skips the widget's login.

@@ -215,7 +215,7 @@ func (k *klarnaFlow) authorizationCallback(c echo.Context) error {
 	if err := k.submitFromCallback(ctx, o, body.AuthorizationToken); err != nil {
 		return err
 	}
-	c.Set(ctxProviderDeadline, time.Now().Add(klarnaCallbackDeadline))
+	k.callbackDeadline(c)
 	_, err = awaitProvider(k.a, c, klarnaOrderWork(o.ID), func(ctx context.Context) (klarnaPlacement, error) {
 		return k.sendOrder(ctx, o, rid)
 	})
@@ -231,6 +231,12 @@ func (k *klarnaFlow) authorizationCallback(c echo.Context) error {
 		return callbackAnswer(c, http.StatusBadGateway, "the order was not placed")
 	}
 	return callbackAnswer(c, http.StatusOK, "received")
+}
+
+// callbackDeadline gives a callback's provider work klarnaCallbackDeadline,
+// or the shop's own deadline when that is shorter.
+func (k *klarnaFlow) callbackDeadline(c echo.Context) {
+	c.Set(ctxProviderDeadline, time.Now().Add(min(klarnaCallbackDeadline, k.a.providerDeadline())))
 }
 
 // submitFromCallback stores attempt o's order request for the callback's
@@ -304,7 +310,7 @@ func (k *klarnaFlow) notification(c echo.Context) error {
 			"order", o.PublicID, "klarna_order_id", body.OrderID)
 		return callbackAnswer(c, http.StatusOK, "unknown order")
 	}
-	c.Set(ctxProviderDeadline, time.Now().Add(klarnaCallbackDeadline))
+	k.callbackDeadline(c)
 	_, err = awaitProvider(k.a, c, klarnaFraudWork(o.ID), func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, k.checkFraud(ctx, o)
 	})

@@ -443,3 +443,27 @@ func TestKlarnaCallbackURLsOnlyWhereKlarnaCanCall(t *testing.T) {
 		}
 	}
 }
+
+// Klarna slower than the callback's deadline: the callback is answered 200
+// in time (the request is stored), and the work it started places the
+// order once.
+func TestKlarnaAuthorizationCallbackAnswersInTimeWhenKlarnaIsSlow(t *testing.T) {
+	k := newKlarnaApp(t)
+	b, id, sid, auth := k.approvedGuest(t, "sencha")
+	tok := k.callbackToken(t, id)
+	k.tinyDeadline()
+	k.sb.Delay(t, "klarna.create_order", "1s", 1)
+	if got := k.mustCallback(t, klarnaAuthorizationCallback, id, tok, authBody(auth, sid)); got != 200 {
+		t.Fatalf("callback: %d, want 200", got)
+	}
+	if o, kp := k.order(t, id); o.Status != db.StatusPending || !kp.Submitted() {
+		t.Fatalf("answered with the order %s (submitted %v): want it stored and still at Klarna", o.Status, kp.Submitted())
+	}
+	eventually(t, "the order is placed", func() bool { return orderStatus(t, k.testApp, id).Status == db.StatusAuthorized })
+	if n := k.sb.State.Calls("klarna.create_order"); n != 1 {
+		t.Errorf("create_order calls = %d, want 1", n)
+	}
+	if cart := b.get("/cart"); !strings.Contains(cart.body, "Your cart is empty") {
+		t.Error("the order's items are still in the cart")
+	}
+}

@@ -251,3 +251,77 @@ func TestKlarnaPaymentKeepsTheSessionsCategories(t *testing.T) {
 		t.Errorf("no categories: %+v %v", got.Categories, err)
 	}
 }
+
+// The callback token round-trips; create order's fraud_status is recorded
+// once; the end of a review is recorded once and moves only an authorized
+// order.
+func TestKlarnaFraudStatusAndCallbackToken(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	attempt := func(key string) db.Order {
+		o := placeOrder(t, s, db.NewOrder{GuestID: "g-" + key, Provider: db.ProviderKlarna, IdempotencyKey: key})
+		if err := s.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: o.ID, Environment: klarnaSandbox, Kind: db.KlarnaWidget,
+			SessionID: "s-" + key, CallbackToken: "v1:sealed-" + key}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, "Klarna is reviewing this order."); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	fraud := func(o db.Order) (db.Order, string) {
+		t.Helper()
+		kp, err := s.KlarnaPaymentByOrder(ctx, o.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur, err := s.OrderByPublicID(ctx, o.PublicID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cur, kp.FraudStatus
+	}
+	a, b := attempt("a"), attempt("b")
+	if kp, _ := s.KlarnaPaymentByOrder(ctx, a.ID); kp.CallbackToken != "v1:sealed-a" || kp.FraudStatus != "" {
+		t.Fatalf("new attempt: token %q fraud %q", kp.CallbackToken, kp.FraudStatus)
+	}
+	for _, st := range []string{"PENDING", "ACCEPTED"} { // the second is a late copy of the answer
+		if err := s.SetKlarnaFraudStatus(ctx, a.ID, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, f := fraud(a); f != "PENDING" {
+		t.Fatalf("fraud %q, want the first answer's PENDING", f)
+	}
+	if err := s.KlarnaFraudDecided(ctx, a.ID, "ACCEPTED", false, "accepted"); err != nil {
+		t.Fatal(err)
+	}
+	if o, f := fraud(a); f != "ACCEPTED" || o.Status != db.StatusAuthorized || o.StatusDetail != "accepted" {
+		t.Errorf("accepted: %s %q %q", o.Status, o.StatusDetail, f)
+	}
+	if err := s.KlarnaFraudDecided(ctx, a.ID, "ACCEPTED", false, "again"); !errors.Is(err, db.ErrStale) {
+		t.Errorf("a repeated decision: %v, want ErrStale", err)
+	}
+	if o, _ := fraud(a); o.StatusDetail != "accepted" {
+		t.Errorf("a repeated decision changed the detail: %q", o.StatusDetail)
+	}
+
+	_ = s.SetKlarnaFraudStatus(ctx, b.ID, "PENDING")
+	if err := s.KlarnaFraudDecided(ctx, b.ID, "REJECTED", true, "rejected"); err != nil {
+		t.Fatal(err)
+	}
+	if o, f := fraud(b); f != "REJECTED" || o.Status != db.StatusCancelled || o.StatusDetail != "rejected" {
+		t.Errorf("rejected: %s %q %q", o.Status, o.StatusDetail, f)
+	}
+	// An order no longer authorized (captured, cancelled) keeps its status.
+	c := attempt("c")
+	if err := s.SetOrderStatus(ctx, c.ID, db.StatusAuthorized, db.StatusCaptured, "shipped"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.KlarnaFraudDecided(ctx, c.ID, "REJECTED", true, "rejected"); err != nil {
+		t.Fatal(err)
+	}
+	if o, f := fraud(c); o.Status != db.StatusCaptured || o.StatusDetail != "shipped" || f != "REJECTED" {
+		t.Errorf("captured: %s %q %q", o.Status, o.StatusDetail, f)
+	}
+}

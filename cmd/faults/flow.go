@@ -45,6 +45,10 @@ type operation struct {
 	// prepare runs before the fault is armed, so that the step does call the
 	// operation (a shared token cached by the shop must have expired).
 	prepare func(ctx context.Context, l *lane) error
+	// event: the operation is the provider's own call to the shop that the
+	// step makes it raise (a webhook, an authorization callback), not a
+	// call of the shop's. Its one scenario is killBeforeReturn.
+	event bool
 }
 
 // step is one thing the customer does. It returns the last page the

@@ -24,6 +24,15 @@
 //     state, nothing may be charged twice, and the cart must be emptied
 //     exactly once.
 //
+// The provider's own calls to the shop that a step raises (Vipps's webhook
+// when the customer approves, Klarna's authorization callback, Alternative
+// Payments' invoice_paid) get one scenario instead, kill -9 before return:
+// the event is held back on the sandbox clock, the shop is killed right
+// after the customer approved and started again, and the customer never
+// comes back to the shop's page (the tab was closed). The event, the shop's
+// sweep or the customer's next look at their orders must settle the order,
+// once.
+//
 // After the fault the customer acts as a customer would: told "Nothing was
 // charged" with the cart still full, they pay again; otherwise they watch
 // their orders (a bounded poll of the shop's pages, the sandbox clock moved
@@ -66,7 +75,7 @@ func allScenarios() []scenario {
 	var out []scenario
 	for _, f := range allFlows() {
 		for _, op := range f.operations() {
-			for _, ft := range faults {
+			for _, ft := range faultsOf(op) {
 				out = append(out, scenario{flow: f, op: op, fault: ft})
 			}
 		}
@@ -189,7 +198,7 @@ func weight(f fault) int {
 	switch f {
 	case slowAnswer:
 		return 2
-	case answerLost, killMidCall, killAfterCall:
+	case answerLost, killMidCall, killAfterCall, killBeforeReturn:
 		return 1
 	}
 	return 0

@@ -13,17 +13,28 @@ import (
 type fault int
 
 const (
-	twice503      fault = iota // the provider answers 503 twice, then works
-	answerLost                 // the provider acts, but its answer never arrives (every try)
-	slowAnswer                 // the provider answers (503) only after the shop's client timeout (every try)
-	killMidCall                // the shop dies (kill -9) while its call waits at the provider
-	killAfterCall              // the shop dies after the provider acted, its answer lost
+	twice503         fault = iota // the provider answers 503 twice, then works
+	answerLost                    // the provider acts, but its answer never arrives (every try)
+	slowAnswer                    // the provider answers (503) only after the shop's client timeout (every try)
+	killMidCall                   // the shop dies (kill -9) while its call waits at the provider
+	killAfterCall                 // the shop dies after the provider acted, its answer lost
+	killBeforeReturn              // the shop dies after the customer approved, before the provider's event arrives
 )
 
+// faults are the ways a call of the shop's goes wrong.
 var faults = []fault{twice503, answerLost, slowAnswer, killMidCall, killAfterCall}
 
+// faultsOf is the faults an operation is run under: an event the provider
+// sends the shop has the one that matters for it.
+func faultsOf(op operation) []fault {
+	if op.event {
+		return []fault{killBeforeReturn}
+	}
+	return faults
+}
+
 func (f fault) String() string {
-	return [...]string{"503 ×2", "answer lost", "25s delay", "kill -9 mid-call", "kill -9 after call"}[f]
+	return [...]string{"503 ×2", "answer lost", "25s delay", "kill -9 mid-call", "kill -9 after call", "kill -9 before return"}[f]
 }
 
 const (
@@ -69,6 +80,11 @@ func (f fault) spec(op string) faultSpec {
 	case killMidCall:
 		// Long enough that the call is surely still waiting when the shop dies.
 		return faultSpec{Operation: op, Delay: "60s", Times: 1}
+	case killBeforeReturn:
+		// The event's first attempt waits on the sandbox clock (the suite
+		// moves it while the customer watches their orders), so the shop
+		// surely dies before it.
+		return faultSpec{Operation: op, Delay: "30s", Times: 1}
 	}
 	panic("unknown fault")
 }
@@ -219,7 +235,7 @@ func (l *lane) purchase(ctx context.Context, sc scenario, c *customer) (stepReco
 		if err := l.read(ctx, sc.flow, c, p); err != nil {
 			return faulted, err
 		}
-		if !ok {
+		if !ok || (i == sc.op.step && faulted.tabClosed) {
 			break
 		}
 	}
@@ -341,6 +357,7 @@ type stepRecord struct {
 	requests      []page // every request the browser made in the step
 	calls         int    // calls of the operation during the step
 	sandboxForgot bool   // a kill: the restarted sandbox had lost its state
+	tabClosed     bool   // the customer does not go on after the step
 }
 
 // faultedStep arms the fault, runs the step (killing the shop during it when
@@ -360,6 +377,9 @@ func (l *lane) faultedStep(ctx context.Context, sc scenario, c *customer, st ste
 	spec := sc.fault.spec(op)
 	if err := l.sb.arm(ctx, spec); err != nil {
 		return rec, fmt.Errorf("arming the fault: %v", err)
+	}
+	if sc.fault == killBeforeReturn {
+		return l.killAfter(ctx, sc, c, st, before)
 	}
 	if sc.fault.kills() {
 		return l.killDuring(ctx, sc, c, st, before, spec)
@@ -463,20 +483,59 @@ func (l *lane) killDuring(ctx context.Context, sc scenario, c *customer, st step
 	if !out.ok {
 		c.errorPages = append(c.errorPages, st.name+": "+describe(out.p))
 	}
+	return rec, l.restart(ctx, c, op, &rec)
+}
+
+// restart starts the killed shop again on its data dir and notes whether
+// the sandbox kept its state.
+func (l *lane) restart(ctx context.Context, c *customer, op string, rec *stepRecord) error {
 	if err := l.shop.Start(ctx); err != nil {
-		return rec, fmt.Errorf("restarting the shop: %v", err)
+		return fmt.Errorf("restarting the shop: %v", err)
 	}
 	// A sandbox that keeps its faults would still hold the rest of this one.
 	if err := l.sb.clear(ctx, op); err != nil {
-		return rec, err
+		return err
 	}
 	kept, err := l.sandboxKeptState(ctx)
 	if err != nil {
-		return rec, fmt.Errorf("reading the canary after the restart: %v", err)
+		return fmt.Errorf("reading the canary after the restart: %v", err)
 	}
 	rec.sandboxForgot = !kept
 	c.note("restarted the shop; the sandbox kept its state: %t", kept)
-	return rec, nil
+	return nil
+}
+
+// killAfter runs the step (the customer approves at the provider, which
+// raises the event the fault holds back), kills the shop with SIGKILL
+// before the event is delivered, and starts it again. The customer closed
+// the tab: the purchase goes no further, and only the event, a sweep or the
+// customer's later look at their orders can settle it.
+func (l *lane) killAfter(ctx context.Context, sc scenario, c *customer, st step, before int) (stepRecord, error) {
+	rec := stepRecord{tabClosed: true}
+	p, ok, err := st.do(ctx, l, c)
+	rec.page, rec.ok = p, ok
+	if err != nil {
+		return rec, fmt.Errorf("step %s: %v", st.name, err)
+	}
+	if !ok {
+		c.errorPages = append(c.errorPages, st.name+": "+describe(p))
+	}
+	// The provider raises the event as the step ends; its engine takes the
+	// fault (and counts the attempt) a moment later.
+	for wait := time.Now().Add(5 * time.Second); ; {
+		n, err := l.sb.calls(ctx, sc.op.name)
+		if err != nil {
+			return rec, err
+		}
+		if rec.calls = n - before; rec.calls > 0 || !ok || time.Now().After(wait) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	l.shop.Kill()
+	c.note("%s ended with %s; %d attempt(s) of %s held back; killed the shop, and the customer closed the tab",
+		st.name, describe(p), rec.calls, sc.op.name)
+	return rec, l.restart(ctx, c, sc.op.name, &rec)
 }
 
 // read is the customer reading a page. A page that says nothing was charged

@@ -30,6 +30,8 @@ func (vippsFlow) operations() []operation {
 		{name: "vipps.create_payment", step: vippsCheckout},
 		{name: "vipps.get_payment", step: vippsReturn},
 		{name: "vipps.events", step: vippsReturn},
+		// Vipps's webhook when the customer approves (the shop registers at start).
+		{name: "vipps.webhook_delivery", step: vippsApprove, event: true},
 	}
 }
 

@@ -463,3 +463,46 @@ test('a linked account Klarna no longer knows makes Klarna ask for a login, and 
   await expect(page.getByTestId('klarna-token')).toHaveText(/^••••[A-Z2-7]{4}$/);
   await expect(page.getByTestId('klarna-token')).not.toHaveText(before);
 });
+
+// deliveries is the sandbox's delivery log (GET /control/deliveries) for
+// one operation.
+async function deliveries(request: APIRequestContext, operation: string): Promise<any[]> {
+  const res = await request.get(`${sandboxURL}/control/deliveries?limit=100`);
+  expect(res.ok()).toBeTruthy();
+  return ((await res.json()).deliveries as any[]).filter((d) => d.operation === operation);
+}
+
+test('an order Klarna holds for review is accepted by Klarna\'s notification, which the shop checks with Klarna', async ({ page, request }) => {
+  await signUp(page, uniqueEmail('klarna-review'));
+  await addToCart(page, 'Stoneware Mug');
+  await payWithKlarna(page);
+  // The sandbox's persona Rita Review is one Klarna's fraud check holds:
+  // create order answers fraud_status PENDING.
+  await loginInWidget(page, 'Rita Review');
+  await approve(page);
+  const main = page.getByRole('main');
+  await expect(main).toContainText('Klarna is reviewing this order.');
+  const klarnaOrder = await page.getByTestId('provider-reference').innerText();
+  // The authorization callback went too, and the order was placed once.
+  await expect.poll(async () => (await deliveries(request, 'klarna.authorization_callback')).length).toBe(1);
+  expect((await sandboxState(request)).calls['klarna.create_order']).toBe(1);
+
+  // Klarna's review ends: the sandbox posts the notification to the URL the
+  // order carried, and the shop reads the order back before it believes it.
+  const res = await request.post(`${sandboxURL}/control/klarna/orders/${klarnaOrder}/fraud`, { data: { fraud_status: 'ACCEPTED' } });
+  expect(res.ok(), await res.text()).toBeTruthy();
+  await expect.poll(async () => {
+    const [d] = await deliveries(request, 'klarna.fraud_notification');
+    return d?.attempts?.map((a: any) => a.status);
+  }).toEqual([200]);
+  const [notification] = await deliveries(request, 'klarna.fraud_notification');
+  expect(JSON.parse(notification.body)).toEqual({ order_id: klarnaOrder, event_type: 'FRAUD_RISK_ACCEPTED' });
+  // The URL's one-time token is not in the log: only its fingerprint.
+  expect(decodeURIComponent(notification.url)).toMatch(/[?&]token=\[redacted /);
+
+  await page.reload();
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
+  await expect(main).toContainText('Klarna accepted this order after its review.');
+  await expect(main).not.toContainText('Klarna is reviewing this order.');
+  await page.screenshot({ path: `${shots}/review-accepted.png`, fullPage: true });
+});

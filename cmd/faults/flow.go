@@ -78,6 +78,7 @@ type customer struct {
 	flowData any      // what a flow keeps per customer (altpay: its marker)
 
 	toldNothingCharged bool            // some page said "Nothing was charged"
+	closedTab          bool            // left after approving, before the shop's page (killBeforeReturn)
 	heard              map[string]bool // pages already checked for that
 	lies               []string        // ... while the provider held money
 	retries            int             // purchases started again by the customer

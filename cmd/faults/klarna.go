@@ -30,6 +30,9 @@ func (klarnaFlow) operations() []operation {
 	return []operation{
 		{name: "klarna.create_session", step: klarnaCheckoutStep},
 		{name: "klarna.create_order", step: klarnaAuthorizeStep},
+		// Klarna's authorization callback when the customer approves: the
+		// shop places the order without the browser.
+		{name: "klarna.authorization_callback", step: klarnaApproveStep, event: true},
 	}
 }
 

@@ -249,6 +249,11 @@ func (l *lane) purchase(ctx context.Context, sc scenario, c *customer) (stepReco
 // is still full (a shop that keeps one open attempt per cart sends them back
 // to it). It returns the last snapshot and the orders still in dispute.
 func (l *lane) followUp(ctx context.Context, f flow, c *customer) (snapshot, []string, error) {
+	if c.closedTab {
+		if err := l.awaitSettledAlone(ctx, f, c); err != nil {
+			return snapshot{}, nil, err
+		}
+	}
 	snap, err := l.observe(ctx, f, c)
 	if err != nil {
 		return snap, nil, err
@@ -278,6 +283,45 @@ func (l *lane) followUp(ctx context.Context, f flow, c *customer) (snapshot, []s
 			return w.snapshot, nil, nil
 		}
 		patience = 0 // nothing to do but wait it out
+	}
+}
+
+// awaitSettledAlone is the customer who closed the tab after approving
+// and only looks at their account page (which moves nothing) while the
+// sandbox clock moves: the provider's event, or the shop's sweep, must
+// show the order paid within l.settle, with no order page opened and no
+// second purchase. What is left unsettled then is a failure of its own;
+// the customer goes on as any other (followUp) to see what the shop does.
+func (l *lane) awaitSettledAlone(ctx context.Context, f flow, c *customer) error {
+	began := time.Now()
+	for round := 1; ; round++ {
+		s, err := l.observe(ctx, f, c)
+		if err != nil {
+			return err
+		}
+		if s.anyPaid() {
+			c.note("the account page showed the order paid after %s, with no order page opened: %s",
+				time.Since(began).Round(time.Second), describeShop(s))
+			return nil
+		}
+		if time.Since(began) > l.settle {
+			c.lies = append(c.lies, fmt.Sprintf("nothing settled the order within %s of the restart without the customer: %s",
+				l.settle, describeShop(s)))
+			return nil
+		}
+		wait := time.Second
+		if round <= nudges {
+			if err := l.sb.advance(ctx, nudge); err != nil {
+				return err
+			}
+		} else {
+			wait = 2 * time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
 	}
 }
 
@@ -512,6 +556,7 @@ func (l *lane) restart(ctx context.Context, c *customer, op string, rec *stepRec
 // customer's later look at their orders can settle it.
 func (l *lane) killAfter(ctx context.Context, sc scenario, c *customer, st step, before int) (stepRecord, error) {
 	rec := stepRecord{tabClosed: true}
+	c.closedTab = true
 	p, ok, err := st.do(ctx, l, c)
 	rec.page, rec.ok = p, ok
 	if err != nil {

@@ -156,6 +156,10 @@ func (a *App) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 // standard library's CrossOriginProtection (Sec-Fetch-Site, then Origin).
 func (a *App) refuseCrossOrigin() echo.MiddlewareFunc {
 	cop := http.NewCrossOriginProtection()
+	// Vipps's webhook deliveries are server-to-server and authenticated by
+	// their HMAC signature (vipps.VerifyWebhook), not by a session cookie
+	// a forged form could ride on: the one deliberate exception.
+	cop.AddInsecureBypassPattern("POST " + vippsWebhookPath)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if err := cop.Check(c.Request()); err != nil {

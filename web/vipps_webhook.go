@@ -208,7 +208,9 @@ func (w *VippsWebhooks) deleteOthers(ctx context.Context, hooks []vipps.Webhook,
 }
 
 // List is every registration of the sales unit at Vipps.
-func (w *VippsWebhooks) List(ctx context.Context) ([]vipps.Webhook, error) { return w.client.ListWebhooks(ctx) }
+func (w *VippsWebhooks) List(ctx context.Context) ([]vipps.Webhook, error) {
+	return w.client.ListWebhooks(ctx)
+}
 
 // Delete deletes registration id at Vipps, and the shop's row when it
 // holds that registration.

@@ -286,4 +286,14 @@ func TestVippsWebhookDeliveredBySandboxAuthorizes(t *testing.T) {
 	if strings.Join(names, " ") != "CREATED AUTHORIZED" {
 		t.Errorf("stored events %v", names)
 	}
+	// The same events read from Vipps's event log merge with the delivered
+	// ones: the sandbox dates both alike, so the page lists each once.
+	v.vipps.refreshEvents(t.Context(), o, v.payment(t, o.ID).Reference)
+	if logged, err := v.Store.VippsEvents(t.Context(), o.ID); err != nil || len(logged) != 2 {
+		t.Fatalf("event log %+v %v", logged, err)
+	}
+	history, err := v.vipps.history(t.Context(), o.ID)
+	if err != nil || len(history) != 2 || !history[0].Webhook || !history[1].Webhook {
+		t.Errorf("history %+v %v, want CREATED and AUTHORIZED once each, both delivered", history, err)
+	}
 }

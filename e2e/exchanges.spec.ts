@@ -21,6 +21,13 @@ test('a Vipps payment\'s order page shows how it happened, opens with the keyboa
   // hours on makes this payment fetch its own, so it shows on this order.
   const res = await request.post(`${sandboxURL}/control/clock`, { data: { advance: '72h' } });
   expect(res.ok(), await res.text()).toBeTruthy();
+  // The shop's Vipps webhook could authorize the order before the browser
+  // comes back, and the return would then not ask GET payment: hold this
+  // payment's deliveries back an hour on the sandbox clock (the first one
+  // held keeps the later ones of the payment behind it).
+  const held = await request.post(`${sandboxURL}/control/faults`,
+    { data: { operation: 'vipps.webhook_delivery', delay: '1h', times: 1 } });
+  expect(held.ok(), await held.text()).toBeTruthy();
 
   await addToCart(page, 'Stoneware Mug');
   await page.goto('/checkout');

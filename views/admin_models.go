@@ -59,6 +59,7 @@ type AdminEventView struct {
 	Amount  string
 	Key     string // the Idempotency-Key the event carries, if any
 	Success bool
+	Webhook bool // delivered by the provider's webhook (too)
 }
 
 // AdminOperationView is one back office operation on the order.

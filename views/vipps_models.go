@@ -13,6 +13,8 @@ type VippsEventView struct {
 	Amount string
 	Time   string
 	When   string // RFC 3339, for the <time> element
+	// Webhook: Vipps's webhook delivered it (too).
+	Webhook bool
 }
 
 // VippsOrderView is the Vipps part of an order page.

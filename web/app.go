@@ -154,6 +154,7 @@ func New(d Deps) *App {
 func (a *App) RunBackground(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.vipps.sweep(ctx) })
+	wg.Go(func() { a.vipps.keepWebhook(ctx) })
 	wg.Go(func() { a.klarna.sweep(ctx) })
 	wg.Go(func() { a.klarnaSignIn.sweep(ctx) })
 	wg.Go(func() { a.altpay.sweep(ctx) })

@@ -295,7 +295,7 @@ func TestVippsNeverAuthorizesAnAttemptClosedWhileItSettled(t *testing.T) {
 	if err != nil || p.State != vipps.StateAuthorized {
 		t.Fatalf("payment %s, %v", p.State, err)
 	}
-	got, err := v.vipps.authorized(t.Context(), seen, p)
+	got, err := v.vipps.authorized(t.Context(), seen, p.Aggregate)
 	if err != nil || got.Status != db.StatusCancelled {
 		t.Errorf("authorizing a closed attempt: %s, %v; want it left cancelled", got.Status, err)
 	}

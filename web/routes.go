@@ -56,6 +56,9 @@ func (a *App) routes() {
 	// GET: Vipps sends the browser back with a redirect; the handler trusts
 	// only the order id and records what Vipps reports (capture uses the stored key).
 	e.GET("/checkout/vipps/return", a.vipps.returned)
+	// Vipps's signed ePayment events (vipps_webhook_receive.go): no session,
+	// checked by HMAC, exempt from the cross-origin check (server.go).
+	e.POST(vippsWebhookPath, a.vipps.webhook)
 
 	// Alternative Payments, pay by invoice: web/altpay_*.go
 	e.POST("/checkout/altpay", a.altpay.checkout)

@@ -156,10 +156,15 @@ func (a *App) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 // standard library's CrossOriginProtection (Sec-Fetch-Site, then Origin).
 func (a *App) refuseCrossOrigin() echo.MiddlewareFunc {
 	cop := http.NewCrossOriginProtection()
-	// Klarna's callbacks come from Klarna's servers, not a browser, and are
-	// authenticated by the one-time token their URL carries
-	// (klarna_callbacks.go): the deliberate exception, and only those.
+	// Servers call these, not browsers, and each authenticates itself
+	// otherwise than by a session cookie a forged form could ride on: the
+	// deliberate exceptions, and only these.
+	//   - Klarna's callbacks: the one-time token their URL carries
+	//     (klarna_callbacks.go).
+	//   - Vipps's webhook deliveries: their HMAC signature
+	//     (vipps.VerifyWebhook).
 	cop.AddInsecureBypassPattern("POST " + klarnaCallbackPrefix)
+	cop.AddInsecureBypassPattern("POST " + vippsWebhookPath)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if err := cop.Check(c.Request()); err != nil {

@@ -62,9 +62,10 @@ func (f *vippsFlow) adminOffers(o db.Order) adminOffers {
 	return off
 }
 
-// adminEvents is the payment's event log as Vipps last reported it.
+// adminEvents is the payment's event log as Vipps last reported it, with
+// the events its webhook delivered.
 func (f *vippsFlow) adminEvents(ctx context.Context, o db.Order) ([]views.AdminEventView, string, error) {
-	events, err := f.a.Store.VippsEvents(ctx, o.ID)
+	events, err := f.history(ctx, o.ID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -73,10 +74,10 @@ func (f *vippsFlow) adminEvents(ctx context.Context, o db.Order) ([]views.AdminE
 		out = append(out, views.AdminEventView{
 			Time: e.OccurredAt.Local().Format(dateFormat), When: e.OccurredAt.UTC().Format(time.RFC3339),
 			Name: e.Name, Label: vippsEventLabel(e.Name), Amount: format(e.Amount, e.Currency),
-			Key: e.IdempotencyKey, Success: e.Success,
+			Key: e.IdempotencyKey, Success: e.Success, Webhook: e.Webhook,
 		})
 	}
-	note := "The payment's event log, as Vipps MobilePay last reported it."
+	note := "The payment's event log, as Vipps MobilePay last reported it, and the events its webhook delivered (marked)."
 	if len(out) == 0 {
 		note = "Vipps MobilePay has reported no events for this payment."
 	}

@@ -61,7 +61,7 @@ func (f *vippsFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 	if err != nil {
 		return orderPart{}, err
 	}
-	events, err := f.a.Store.VippsEvents(ctx, o.ID)
+	events, err := f.history(ctx, o.ID)
 	if err != nil {
 		return orderPart{}, err
 	}
@@ -88,6 +88,7 @@ func (f *vippsFlow) orderPart(c echo.Context, o db.Order) (orderPart, error) {
 			Name: e.Name, Label: vippsEventLabel(e.Name),
 			Amount: money.Amount{Minor: e.Amount, Currency: e.Currency}.Format(),
 			Time:   e.OccurredAt.Local().Format(dateFormat), When: e.OccurredAt.UTC().Format(time.RFC3339),
+			Webhook: e.Webhook,
 		})
 	}
 	p := orderPart{Details: []templ.Component{views.VippsOrderDetails(v)}}

@@ -88,19 +88,47 @@ func (f *vippsFlow) settle(ctx context.Context, o db.Order, sweeping bool) (db.O
 				return o, err
 			}
 			_ = f.record(ctx, o.ID, m.State, m.PSPReference, m.Aggregate)
-			return f.move(ctx, o, db.StatusCancelled, "The payment request expired before it was approved. Nothing was charged.")
+			return f.move(ctx, o, db.StatusCancelled, vippsEnded[vipps.StateExpired])
 		}
 		return o, nil
-	case vipps.StateAborted:
-		return f.move(ctx, o, db.StatusCancelled, "You rejected the payment in Vipps MobilePay. Nothing was charged.")
-	case vipps.StateExpired:
-		return f.move(ctx, o, db.StatusCancelled, "The payment request expired before it was approved. Nothing was charged.")
-	case vipps.StateTerminated:
-		return f.move(ctx, o, db.StatusCancelled, "The payment was cancelled. Nothing was charged.")
+	case vipps.StateAborted, vipps.StateExpired, vipps.StateTerminated:
+		settled, err := f.move(ctx, o, db.StatusCancelled, vippsEnded[p.State])
+		f.notePolled(ctx, o, settled, p.State)
+		return settled, err
 	case vipps.StateAuthorized:
-		return f.authorized(ctx, o, p)
+		settled, err := f.authorized(ctx, o, p.Aggregate)
+		f.notePolled(ctx, o, settled, p.State)
+		return settled, err
 	}
 	return o, nil
+}
+
+// vippsEnded is what a customer reads on an order whose payment ended
+// without being authorized, by the payment's state, which is also the name
+// of the event that reports it (settle and the webhook use the same words).
+var vippsEnded = map[string]string{
+	vipps.StateAborted:    "You rejected the payment in Vipps MobilePay. Nothing was charged.",
+	vipps.StateExpired:    "The payment request expired before it was approved. Nothing was charged.",
+	vipps.StateTerminated: "The payment was cancelled. Nothing was charged.",
+}
+
+// notePolled logs, for a reader of the log, an order that polling (the
+// order page, the return, the sweep) moved out of pending with no webhook
+// event of that outcome received: the fallback at work.
+func (f *vippsFlow) notePolled(ctx context.Context, before, after db.Order, state string) {
+	if after.Status == before.Status {
+		return
+	}
+	events, err := f.a.Store.VippsWebhookEvents(ctx, before.ID)
+	if err != nil {
+		return
+	}
+	for _, e := range events {
+		if e.Name == state {
+			return
+		}
+	}
+	f.a.Log.Info("vipps: settled by polling (no webhook received)", "order", before.PublicID, "state", state, "status", after.Status)
 }
 
 // settleWithin is settle for a customer's request, within its deadline
@@ -123,12 +151,11 @@ func (f *vippsFlow) settleWithin(c echo.Context, o db.Order) (db.Order, error) {
 // so the back office captures when the order ships (web/admin.go).
 const vippsAuthorizedDetail = "Payment authorized: we capture the payment when your order ships."
 
-// authorized records an approved payment: the order is authorized (the money
-// is reserved, nothing taken) and its items leave the cart. Capture waits
-// for the back office to ship the order.
-func (f *vippsFlow) authorized(ctx context.Context, o db.Order, p vipps.Payment) (db.Order, error) {
+// authorized records an approved payment, whose aggregate is agg: the order
+// is authorized (the money is reserved, nothing taken) and its items leave
+// the cart. Capture waits for the back office to ship the order.
+func (f *vippsFlow) authorized(ctx context.Context, o db.Order, agg vipps.Aggregate) (db.Order, error) {
 	a := f.a
-	agg := p.Aggregate
 	if agg.CapturedAmount.Value == 0 && agg.CancelledAmount.Value > 0 {
 		return f.move(ctx, o, db.StatusFailed, "The reservation was released before the payment was taken. Nothing was charged.")
 	}

@@ -61,8 +61,8 @@ func (v *vippsShop) browser(tb testing.TB) *browser {
 }
 
 // startVippsSandbox starts a sandbox with the shop's default credentials on
-// a clock of its own.
-func startVippsSandbox(t *testing.T) (*sandboxtest.Server, *clock.Manual) {
+// a clock of its own; use may change its configuration first.
+func startVippsSandbox(t *testing.T, use ...func(*control.Config)) (*sandboxtest.Server, *clock.Manual) {
 	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
@@ -70,6 +70,9 @@ func startVippsSandbox(t *testing.T) (*sandboxtest.Server, *clock.Manual) {
 	}
 	sc := sandbox.ConfigFrom(cfg)
 	sc.BaseURL = "" // the sandbox names itself by its test server's origin
+	for _, f := range use {
+		f(&sc)
+	}
 	sbClk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
 	sb := sandboxtest.Start(t, sc, sbClk)
 	return sb, sbClk

@@ -90,11 +90,7 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 	if err := errors.Join(prefixed("-email", emailErr), prefixed("password (stdin)", passwordErr)); err != nil {
 		return fmt.Errorf("admin:\n%w", err)
 	}
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		return fmt.Errorf("configuration:\n%v\n(see .env.example)", err)
-	}
-	database, err := db.Open(ctx, cfg.DataDir)
+	cfg, database, err := openShop(ctx, getenv)
 	if err != nil {
 		return err
 	}

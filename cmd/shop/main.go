@@ -4,6 +4,11 @@
 // `shop admin -email x@example.com` instead creates a shop administrator
 // (the password is read from the first line of stdin) and exits; so does
 // the shop at start when SHOP_ADMIN_EMAIL and SHOP_ADMIN_PASSWORD are set.
+//
+// `shop vipps-webhook register|list|delete -id X` manages the shop's Vipps
+// MobilePay webhook registration (vipps_webhook.go): in sandbox mode the
+// shop registers by itself at start; against the real Vipps, register once
+// with this command.
 package main
 
 import (
@@ -36,14 +41,20 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(os.Args) > 1 && os.Args[1] == "admin" {
-		if err := runAdmin(ctx, os.Args[2:], os.Getenv, os.Stdin, os.Stdout, bcrypt.DefaultCost); err != nil {
-			fmt.Fprintf(os.Stderr, "shop: %v\n", err)
-			os.Exit(1)
-		}
-		return
+	var cmd string
+	if len(os.Args) > 1 {
+		cmd = os.Args[1]
 	}
-	if err := run(ctx, os.Getenv, os.Stdout, os.Stderr); err != nil {
+	var err error
+	switch cmd {
+	case "admin":
+		err = runAdmin(ctx, os.Args[2:], os.Getenv, os.Stdin, os.Stdout, bcrypt.DefaultCost)
+	case "vipps-webhook":
+		err = runVippsWebhook(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+	default:
+		err = run(ctx, os.Getenv, os.Stdout, os.Stderr)
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "shop: %v\n", err)
 		os.Exit(1)
 	}
@@ -53,12 +64,7 @@ func main() {
 // finish and closes the database.
 func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(getenv)}))
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		return fmt.Errorf("configuration:\n%v\n(see .env.example)", err)
-	}
-
-	database, err := db.Open(ctx, cfg.DataDir)
+	cfg, database, err := openShop(ctx, getenv)
 	if err != nil {
 		return err
 	}
@@ -113,6 +119,11 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	// token (Vipps's access token, Alternative Payments' OAuth token, ...).
 	deps = web.WithProviderClients(deps)
 	app := web.New(deps)
+	if sb != nil {
+		// A reset forgets the sandbox's webhook registrations: register
+		// again at once rather than at the next check.
+		sb.State.OnReset(app.RecheckVippsWebhook)
+	}
 
 	servers := []*http.Server{{Addr: cfg.ShopAddr, Handler: app, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}}

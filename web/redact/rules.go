@@ -38,7 +38,9 @@ var Providers = map[string]Rules{
 	// every call the subscription key as headers
 	// (https://developer.vippsmobilepay.com/docs/APIs/access-token-api/);
 	// the landing page's redirectUrl carries a token query (Query: token).
-	"vipps": {Headers: []string{"client_secret", "Ocp-Apim-Subscription-Key"}},
+	// The Webhooks API's register answer carries the secret that signs the
+	// deliveries (JSON: secret).
+	"vipps": {Headers: []string{"client_secret", "Ocp-Apim-Subscription-Key"}, JSON: []string{"secret"}},
 	// Klarna Payments and Sign in with Klarna: Basic auth (Common), the
 	// session's client_token (meant for the browser, but it still authorizes
 	// the widget), the widget's authorization_token (in JSON and in the

@@ -137,11 +137,12 @@ var errServerError = errors.New("vipps: 5xx answer")
 // last 5xx is returned for the caller to decode. build runs per attempt, so
 // the body and headers (the same Idempotency-Key) are sent anew each time,
 // with the ctx it is given (outbound.Retry's: the recorder numbers the tries).
-func (c *Client) withRetry(ctx context.Context, op outbound.Op, build func(ctx context.Context) (*http.Request, error)) (response, error) {
+// p is c.retry, or a call's own (call.once).
+func (c *Client) withRetry(ctx context.Context, p outbound.Policy, op outbound.Op, build func(ctx context.Context) (*http.Request, error)) (response, error) {
 	var out response
 	var tries int
 	var buildErr error
-	err := outbound.Retry(ctx, c.retry, func(callCtx context.Context, attempt int) (bool, error) {
+	err := outbound.Retry(ctx, p, func(callCtx context.Context, attempt int) (bool, error) {
 		tries = attempt
 		out = response{}
 		req, err := build(callCtx)
@@ -166,7 +167,7 @@ func (c *Client) withRetry(ctx context.Context, op outbound.Op, build func(ctx c
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
-		if attempt < c.retry.Attempts {
+		if attempt < p.Attempts {
 			what := fmt.Sprintf("status %d", out.status)
 			if err != errServerError {
 				what = "network error: " + describe(err)
@@ -207,6 +208,9 @@ type call struct {
 	path   string // below the base URL, escaped
 	body   any    // nil: no body
 	key    string // Idempotency-Key; "" for reads
+	// once sends a write that takes no Idempotency-Key one time only: a
+	// retry after a lost answer could make it twice (RegisterWebhook).
+	once bool
 }
 
 // do sends an ePayment call with the shared token. On a 401 it drops the
@@ -220,13 +224,17 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 			return err
 		}
 	}
+	policy := c.retry
+	if cl.once {
+		policy.Attempts = 1
+	}
 	callCtx := outbound.RepeatableCall(ctx)
 	for refreshed := false; ; refreshed = true {
 		tok, err := c.tokens.get(ctx) // a call of its own
 		if err != nil {
 			return err
 		}
-		res, err := c.withRetry(callCtx, cl.op, func(ctx context.Context) (*http.Request, error) {
+		res, err := c.withRetry(callCtx, policy, cl.op, func(ctx context.Context) (*http.Request, error) {
 			var rd io.Reader
 			if body != nil {
 				rd = bytes.NewReader(body)

@@ -1,6 +1,7 @@
 // Package vipps is the shop's client for Vipps MobilePay: the Access Token API
 // (one token per process, shared by every caller) and the ePayment API v1
-// (create, get, events, capture, cancel, refund, and the test-only approve).
+// (create, get, events, capture, cancel, refund, and the test-only approve),
+// and the Webhooks API with the check of a delivery's signature.
 // It never imports the sandbox (web/sandbox/vipps): each side implements the
 // documented contract on its own, and the tests hold both to the documented
 // JSON examples in testdata/.
@@ -106,6 +107,46 @@
 // authorizedAmount 0); after authorization it releases what is not captured
 // and the state stays AUTHORIZED.
 // https://developer.vippsmobilepay.com/docs/APIs/epayment-api/api-guide/operations/cancel
+//
+// # Webhooks
+//
+// Instead of asking GET payment again and again, a merchant can have Vipps
+// post each ePayment event to a URL of its own. The Webhooks API v1 (test
+// https://apitest.vipps.no/webhooks, production https://api.vipps.no/webhooks;
+// the same token and headers as ePayment, the MSN optional but recommended)
+// registers such a URL: POST /webhooks/v1/webhooks {url, events} answers 201
+// {id, secret}, GET lists {webhooks: [{id, url, events}]} and DELETE
+// .../{id} answers 204. The secret is in the register answer and nowhere
+// else: a merchant that loses it deletes the registration and registers
+// again. Register takes no Idempotency-Key, so the client sends it once
+// (call.once) and the shop lists before it tries again. The eight ePayment
+// types are epayments.payment.{created,aborted,expired,cancelled,captured,
+// refunded,authorized,terminated}.v1; there may be 25 registrations per
+// type and sales unit (an older OpenAPI said 5), and Vipps removes one that
+// has not answered for two weeks.
+// https://developer.vippsmobilepay.com/docs/APIs/webhooks-api/api-guide/
+// https://developer.vippsmobilepay.com/docs/APIs/webhooks-api/events
+// https://developer.vippsmobilepay.com/docs/APIs/epayment-api/features/webhooks
+//
+// A delivery is a POST of a WebhookEvent (msn, reference, pspReference,
+// name, amount, timestamp, success and, not always, idempotencyKey) signed
+// with the secret. VerifyWebhook follows the request-authentication page
+// to the letter: the body's base64 SHA-256 must be x-ms-content-sha256;
+// then the whole Authorization header must be "HMAC-SHA256
+// SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=" plus the
+// base64 HMAC-SHA256, keyed with the secret's UTF-8 bytes (not decoded), of
+// "POST\n<path and query>\n<x-ms-date>;<host>;<hash>", where path, query
+// and host are the registered URL's. The tests reproduce the page's own
+// example. Vipps names no window for x-ms-date; the shop takes five minutes
+// either way (WebhookMaxSkew), which stops a replayed delivery and costs
+// nothing, since Vipps dates every retry anew.
+// https://developer.vippsmobilepay.com/docs/APIs/webhooks-api/request-authentication/
+//
+// Any answer but 2xx is retried, with backoff, for up to 7 days; a payment's
+// later events wait until its earlier ones were accepted; the same event may
+// come twice. So a receiver stores each event (keyed on pspReference and
+// name), answers at once, and keeps polling as a fallback for events that
+// never come. https://developer.vippsmobilepay.com/docs/APIs/webhooks-api/faq/
 //
 // # Where providers.md and the OpenAPI file disagree with the docs
 //

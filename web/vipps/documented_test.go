@@ -227,3 +227,58 @@ func TestDecodesDocumentedCancelBeforeAuthorization(t *testing.T) {
 		t.Errorf("cancel before authorization: %+v", m)
 	}
 }
+
+// The Webhooks API's documented answers (the API guide's register and
+// list, the OpenAPI's 400 ProblemDetails, which has no type) and the
+// ePayment WebhookEvent example.
+func TestDecodesDocumentedWebhooksAnswers(t *testing.T) {
+	const id = "497f6eca-6276-4993-bfeb-53cbbbba6f08"
+	c := stubClient(t, map[string]stubRoute{
+		"POST /webhooks/v1/webhooks":         {201, "application/json", "webhook_register_response.json"},
+		"GET /webhooks/v1/webhooks":          {200, "application/json", "webhook_list_response.json"},
+		"DELETE /webhooks/v1/webhooks/" + id: {400, "application/problem+json", "webhook_problem.json"},
+	})
+	ctx := context.Background()
+	reg, err := c.RegisterWebhook(ctx, "https://example.com/mystore_website_backend", []string{EventAuthorized})
+	if err != nil || reg.ID != id || reg.Secret.Reveal() != "090a478d-37ff-4e77-970e-d457aeb26a3a" {
+		t.Fatalf("register: %+v %v", reg, err)
+	}
+	list, err := c.ListWebhooks(ctx)
+	if err != nil || len(list) != 1 || list[0].ID != id || list[0].URL != "https://example.com/mystore_website_backend" ||
+		len(list[0].Events) != 1 || list[0].Events[0] != EventAuthorized {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	err = c.DeleteWebhook(ctx, id)
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != KindInvalid || e.Problem == nil || e.Problem.Title != "Bad Request" || !e.Field("url") {
+		t.Fatalf("the documented 400 lost its body: %#v", err)
+	}
+}
+
+func TestParsesTheDocumentedWebhookEvent(t *testing.T) {
+	ev, err := ParseWebhookEvent(readDoc(t, "webhook_event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2023, 8, 14, 12, 48, 46, 260e6, time.UTC)
+	if ev.MSN != "123456" || ev.Reference != "24ab7cd6ef658155992" || ev.PSPReference != "1234567891" || ev.Name != "AUTHORIZED" ||
+		ev.Amount != (Amount{"NOK", 35000}) || !ev.Timestamp.Equal(want) || ev.IdempotencyKey == nil ||
+		*ev.IdempotencyKey != "49ca711a9487112e1def" || !ev.Success {
+		t.Errorf("event: %+v", ev)
+	}
+	// "some webhooks (e.g., CANCELLED) may not supply" idempotencyKey.
+	noKey := strings.Replace(string(readDoc(t, "webhook_event.json")), `"idempotencyKey": "49ca711a9487112e1def",`, "", 1)
+	if ev, err := ParseWebhookEvent([]byte(noKey)); err != nil || ev.IdempotencyKey != nil {
+		t.Errorf("without idempotencyKey: %+v %v", ev, err)
+	}
+	// An old page shows "amount": 35000, a number: not the documented shape.
+	for name, body := range map[string]string{
+		"amount as a number": strings.Replace(string(readDoc(t, "webhook_event.json")), `{"currency": "NOK", "value": 35000}`, "35000", 1),
+		"no reference":       strings.Replace(string(readDoc(t, "webhook_event.json")), `"reference": "24ab7cd6ef658155992",`, "", 1),
+		"not JSON":           "<html>",
+	} {
+		if _, err := ParseWebhookEvent([]byte(body)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

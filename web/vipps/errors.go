@@ -185,7 +185,9 @@ func decodeError(op string, status int, h http.Header, body []byte) *Error {
 	var az azureBody
 	var en entraBody
 	switch {
-	case (mt == "application/problem+json" || mt == "application/json") && json.Unmarshal(body, &pr) == nil && pr.Title != "" && pr.Type != "":
+	// A title makes it a problem: the Webhooks API's documented 400 has no
+	// type (every ProblemDetails field is nullable there).
+	case (mt == "application/problem+json" || mt == "application/json") && json.Unmarshal(body, &pr) == nil && pr.Title != "":
 		if pr.Status == 0 {
 			pr.Status = ProblemStatus(status)
 		}

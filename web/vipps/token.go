@@ -178,7 +178,7 @@ func (t *tokens) fetch(ctx context.Context) (*accessToken, error) {
 	c := t.c
 	op := outbound.Op{Provider: "vipps", Name: "accesstoken", Path: "/accesstoken/get"}
 	sentAt := t.clock.Now()
-	res, err := c.withRetry(ctx, op, func(ctx context.Context) (*http.Request, error) {
+	res, err := c.withRetry(ctx, c.retry, op, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(outbound.WithOp(ctx, op), http.MethodPost, c.baseURL+"/accesstoken/get", nil)
 		if err != nil {
 			return nil, err

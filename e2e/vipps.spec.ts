@@ -266,3 +266,95 @@ test('the order page of a payment still being confirmed reloads by itself until 
   await approveInVipps(page);
   await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
 });
+
+// vippsDeliveries is the sandbox's log of the webhook deliveries to the
+// shop (GET /control/deliveries) for one event type.
+async function vippsDeliveries(request: APIRequestContext, event: string): Promise<any[]> {
+  const res = await request.get(`${sandboxURL}/control/deliveries?limit=100`);
+  expect(res.ok()).toBeTruthy();
+  return ((await res.json()).deliveries as any[]).filter((d) => d.operation === 'vipps.webhook_delivery' && d.event === event);
+}
+
+// Polling off: every GET of a payment fails, so only a webhook can tell the
+// shop how the payment went.
+async function pollingFails(request: APIRequestContext): Promise<void> {
+  await control(request, 'faults', { operation: 'vipps.get_payment', status: 500, times: 1000 });
+}
+
+test('approve in Vipps MobilePay and close the tab: the order is paid from the webhook alone', async ({ page, request, baseURL }) => {
+  const logBefore = shopLog().length;
+  await signUp(page, uniqueEmail('vipps-webhook'));
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithVipps(page);
+  await expectLandingPage(page, 'NOK 99.00');
+  await pollingFails(request);
+
+  // The customer approves and closes the tab before the shop's page opens.
+  await page.route(`${baseURL}/**`, (route) => route.abort());
+  await approveInVipps(page);
+  await expect.poll(async () => (await vippsDeliveries(request, 'epayments.payment.authorized.v1'))
+    .map((d) => d.attempts.map((a: any) => a.status))).toEqual([[200]]);
+  await page.close();
+
+  // Later, in a new tab, the customer opens the order from their account.
+  const later = await page.context().newPage();
+  await later.goto('/account');
+  const orders = later.getByRole('table', { name: 'Your orders' });
+  await expect(orders.locator('.status')).toHaveText(['Payment authorized']);
+  await orders.getByRole('link').first().click();
+  await expect(later.getByTestId('order-status')).toHaveText('Payment authorized');
+  await expect(later.getByTestId('vipps-events')).toContainText('(webhook)');
+  expect(await cartCount(later)).toBe(0);
+  await expectAccessible(later);
+  await shot(later, 'vipps-webhook-order');
+  // The shop never learnt it by asking: no GET of the payment got through.
+  const log = shopLog().slice(logBefore);
+  expect(log).not.toContain('settled by polling');
+});
+
+test('a dropped webhook replayed from the sandbox index settles the order once', async ({ page, request, browser }) => {
+  await signUp(page, uniqueEmail('vipps-replay'));
+  await addToCart(page, 'Sencha Green Tea');
+  await payWithVipps(page);
+  await expectLandingPage(page, 'NOK 99.00');
+  await pollingFails(request);
+  // Every scheduled delivery of the approval is dropped (the first ones
+  // come every 2 seconds, then after a minute): the shop hears nothing.
+  await expect.poll(async () => (await vippsDeliveries(request, 'epayments.payment.created.v1')).length).toBe(1);
+  await control(request, 'faults', { operation: 'vipps.webhook_delivery', lose_answer: true, times: 10 });
+  await approveInVipps(page);
+  await expect(page.getByTestId('order-status')).toHaveText('Awaiting payment');
+  const orderURL = page.url();
+  const [authorized] = await vippsDeliveries(request, 'epayments.payment.authorized.v1');
+  expect(authorized.attempts.length).toBeGreaterThan(0);
+  expect(authorized.attempts.every((a: any) => a.status === 0)).toBeTruthy();
+
+  // Someone replays it from the sandbox's index.
+  const sandboxTab = await browser.newContext();
+  const index = await sandboxTab.newPage();
+  await index.goto(`${sandboxURL}/`);
+  const row = index.locator(`tr.delivery[data-id="${authorized.id}"]`);
+  await expect(row).toContainText('epayments.payment.authorized.v1');
+  await row.getByRole('button', { name: `Replay delivery ${authorized.id}` }).click();
+  await expect.poll(async () => (await vippsDeliveries(request, 'epayments.payment.authorized.v1'))[0].attempts
+    .filter((a: any) => a.kind === 'replay').map((a: any) => a.status)).toEqual([200]);
+  await expect(index.locator(`tr.delivery[data-id="${authorized.id}"]`)).toContainText('replay');
+  await expectAccessible(index);
+  await shot(index, 'sandbox-deliveries');
+
+  await page.goto(orderURL);
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
+  expect(await cartCount(page)).toBe(0);
+
+  // A second replay changes nothing: one authorization, the cart emptied once.
+  await index.reload();
+  await index.locator(`tr.delivery[data-id="${authorized.id}"]`).getByRole('button', { name: `Replay delivery ${authorized.id}` }).click();
+  await expect.poll(async () => (await vippsDeliveries(request, 'epayments.payment.authorized.v1'))[0].attempts
+    .filter((a: any) => a.kind === 'replay').length).toBe(2);
+  await page.reload();
+  await expect(page.getByTestId('order-status')).toHaveText('Payment authorized');
+  expect(await eventNames(page)).toEqual(['CREATED', 'AUTHORIZED']);
+  await page.goto('/account');
+  await expect(page.getByRole('table', { name: 'Your orders' }).locator('.status')).toHaveText(['Payment authorized']);
+  await sandboxTab.close();
+});

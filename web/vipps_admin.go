@@ -92,7 +92,9 @@ func (f *vippsFlow) operate(ctx context.Context, o db.Order, req adminRequest) (
 }
 
 // settleOperations is the sweep's part for the back office.
-func (f *vippsFlow) settleOperations(ctx context.Context) { f.operator().settleLeftOperations(ctx, f.batch) }
+func (f *vippsFlow) settleOperations(ctx context.Context) {
+	f.operator().settleLeftOperations(ctx, f.batch)
+}
 
 // opLock: the order's lock, which settle takes too.
 func (f *vippsFlow) opLock(orderID int64) func() { return f.locks.Lock(orderID) }

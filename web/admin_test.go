@@ -737,3 +737,152 @@ func TestAdminTwoTabsRefundingOnTheSameFiguresRefundOnce(t *testing.T) {
 	}
 	v.wantAmounts(t, o.PublicID, 45800, 20000, 0)
 }
+
+// While an operation is in flight, the order's page says what is under
+// way and since when, and offers no form (before, the forms stayed enabled
+// beside it).
+func TestAdminAnOperationUnderWayShowsAndDisablesTheForms(t *testing.T) {
+	v := newVippsShop(t)
+	o := v.authorizedVippsOrder(t)
+	admin := v.adminBrowser(t)
+	v.sb.Delay(t, "vipps.capture", "1s", 1)
+	v.ProviderDeadline = 20 * time.Millisecond
+	form := admin.seen(t, o.PublicID, amount("100"))
+	admin.post("/admin/orders/"+o.PublicID+"/capture", form)
+	doc := admin.get("/admin/orders/" + o.PublicID).doc(t)
+	busy := strings.Join(strings.Fields(doc.Find("[data-testid=admin-busy]").Text()), " ")
+	if !strings.Contains(busy, "An operation is under way: the capture of NOK 100.00 with Vipps MobilePay, started 21 Nov 2026") {
+		t.Errorf("busy %q", busy)
+	}
+	if n := doc.Find("[data-testid=admin-actions] button:not([disabled])").Length(); n != 0 {
+		t.Errorf("%d forms offered beside the capture under way", n)
+	}
+	if why := doc.Find("#ship-note").Text(); !strings.Contains(why, "An operation is under way on this order") {
+		t.Errorf("ship says %q", why)
+	}
+	<-v.work.ended(adminWorkKey(o.ID, adminRequest{Kind: db.OpCapture, Form: form.Get("form_key")}))
+	v.ProviderDeadline = 0
+	doc = admin.get("/admin/orders/" + o.PublicID).doc(t)
+	if doc.Find("[data-testid=admin-busy]").Length() != 0 || doc.Find("[data-testid=admin-capture] button").Is("[disabled]") {
+		t.Error("still under way, or Capture not offered, after the capture ended")
+	}
+}
+
+// One page's form is one operation: sent twice, the second gets the first's
+// answer and sends nothing; a deliberate second capture of the same amount
+// from another page is another operation, not a retry of the first (before,
+// an operation in flight took any request of its kind and amount for its
+// retry).
+func TestAdminOnePageFormIsOneOperation(t *testing.T) {
+	v := newVippsShopWith(t, func(d *Deps) { d.HTTP = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}} })
+	o := v.authorizedVippsOrder(t)
+	admin := v.adminBrowser(t)
+	first := admin.seen(t, o.PublicID, amount("100"))
+	second := admin.seen(t, o.PublicID, amount("100")) // another tab, the same figures
+	// The first capture's answers are all lost and Vipps cannot be read: unknown.
+	v.loseAnswers(t, "vipps.capture", 3)
+	v.fault(t, "vipps.get_payment", 503, 6) // the first's reads, then the other tab's
+	admin.post("/admin/orders/"+o.PublicID+"/capture", first)
+	p := admin.post("/admin/orders/"+o.PublicID+"/capture", second)
+	if flash := admin.get(p.location).doc(t).Find(".flash").Text(); !strings.Contains(flash, "Another operation is under way") {
+		t.Errorf("the other tab's capture beside the unknown one: %q", flash)
+	}
+	if n := v.st.Calls("vipps.capture"); n != 3 {
+		t.Errorf("%d capture calls, want the first's 3 only", n)
+	}
+	// The first page's form again: its retry, which finds it made.
+	p = admin.post("/admin/orders/"+o.PublicID+"/capture", first)
+	if flash := admin.get(p.location).doc(t).Find(".flash").Text(); !strings.Contains(flash, "captured NOK 100.00") {
+		t.Errorf("retry: %q", flash)
+	}
+	// Once more: the form was sent already; nothing is sent.
+	p = admin.post("/admin/orders/"+o.PublicID+"/capture", first)
+	if flash := admin.get(p.location).doc(t).Find(".flash").Text(); !strings.Contains(flash, "This form was sent already.") {
+		t.Errorf("the same form after its capture: %q", flash)
+	}
+	// A new page: a second capture of the same amount, deliberately.
+	if flash, _ := admin.act(t, o.PublicID, "capture", amount("100")); !strings.Contains(flash, "captured NOK 100.00. Now NOK 200.00 captured") {
+		t.Errorf("the second capture: %q", flash)
+	}
+	ops := v.operations(t, o.ID)
+	if len(ops) != 2 || ops[0].Key == ops[1].Key || ops[0].State != db.OpDone || ops[1].State != db.OpDone {
+		t.Errorf("operations %+v: want two captures, each with its own key", ops)
+	}
+	v.wantAmounts(t, o.PublicID, 20000, 0, 0)
+}
+
+// The sweep settles at most a batch of operations a pass. One it cannot
+// settle (here, Vipps does not know its payment) waits longer after each
+// failure, so a newer one behind it is settled (before, the oldest came
+// first every pass: a batch that could not be settled held back the rest).
+func TestAdminSweepMovesPastAnOperationItCannotSettle(t *testing.T) {
+	v := newVippsShop(t)
+	v.vipps.batch = 1
+	stuck, made := v.authorizedVippsOrder(t), v.authorizedVippsOrder(t)
+	start := func(o db.Order) db.Operation {
+		op, err := v.Store.StartOperation(t.Context(), db.NewOperation{OrderID: o.ID, Kind: db.OpCapture, Amount: 45800,
+			Currency: "NOK", Seen: o.Amounts, KeyFor: func(int) string { return o.IdempotencyKey + "-capture-1" }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.clock.Advance(time.Second)
+		return op
+	}
+	opStuck, opMade := start(stuck), start(made)
+	if _, err := v.DB.Write.ExecContext(t.Context(), `UPDATE vipps_payments SET reference = 'refshop-unknown' WHERE order_id = ?`, stuck.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.vipps.client.Capture(t.Context(), "refshop-"+made.PublicID, vipps.Amount{Currency: "NOK", Value: 45800}, opMade.Key); err != nil {
+		t.Fatal(err)
+	}
+	v.clock.Advance(operationSettleAfter)
+	v.vipps.sweepOnce(t.Context()) // the older one first: it fails
+	if op, _ := v.Store.OperationByID(t.Context(), opStuck.ID); op.SettleTries != 1 || op.State != db.OpSent {
+		t.Fatalf("the stuck one: %s, %d tries", op.State, op.SettleTries)
+	}
+	v.vipps.sweepOnce(t.Context())
+	if op, _ := v.Store.OperationByID(t.Context(), opMade.ID); op.State != db.OpDone {
+		t.Errorf("the newer one behind it: %s, want settled done", op.State)
+	}
+	v.wantAmounts(t, made.PublicID, 45800, 0, 0)
+}
+
+// The order's status says what its money says: partly shipped, paid,
+// partly refunded, refunded, to the customer and in the back office (the
+// stored status stays captured).
+func TestOrderStatusFollowsTheMoney(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	b.signUp("tess@example.com")
+	back := v.answer(t, v.startPayment(t, b), "approve")
+	b.get(back)
+	o := v.order(t, orderIDFrom(t, back))
+	admin := v.adminBrowser(t)
+	want := func(status string) {
+		t.Helper()
+		_, doc := b.orderPage(t, o.PublicID)
+		got := map[string]string{
+			"order page":   doc.Find("[data-testid=order-status]").Text(),
+			"account":      b.get("/account").doc(t).Find("span.status").First().Text(),
+			"back office":  admin.get("/admin").doc(t).Find("tr[data-order=" + o.PublicID + "] [data-testid=admin-status]").Text(),
+			"admin's page": admin.get("/admin/orders/" + o.PublicID).doc(t).Find("[data-testid=order-status]").Text(),
+		}
+		for where, s := range got {
+			if s != status {
+				t.Errorf("%s says %q, want %q", where, s, status)
+			}
+		}
+	}
+	want("Payment authorized")
+	admin.act(t, o.PublicID, "capture", amount("100"))
+	want("Partly shipped")
+	admin.act(t, o.PublicID, "capture", ship)
+	want("Paid")
+	admin.act(t, o.PublicID, "refund", amount("58"))
+	want("Partly refunded")
+	admin.act(t, o.PublicID, "refund", amount("400"))
+	want("Refunded")
+	if o := v.order(t, o.PublicID); o.Status != db.StatusCaptured {
+		t.Errorf("stored status %s, want captured", o.Status)
+	}
+}

@@ -447,3 +447,28 @@ func TestAdminKlarnaSweepSettlesOperationsLeftByACrash(t *testing.T) {
 		t.Errorf("the sweep sent %d captures, want none (1 was the test's own)", n-1)
 	}
 }
+
+// A North American order is read and acted on at the North American API,
+// with that merchant account's credentials; Europe hears nothing of it.
+func TestAdminKlarnaCallsGoToTheOrdersRegion(t *testing.T) {
+	k := newRegionalKlarna(t)
+	id, _ := k.payIn(t, "us")
+	o := k.orderNow(t, id)
+	admin := k.adminBrowser(t)
+	doc := admin.get("/admin/orders/" + id).doc(t)
+	reads := k.na.calls("/klarna/api/ordermanagement/v1/orders/" + o.ProviderReference)
+	if len(reads) != 1 || reads[0].Method != "GET" || reads[0].User != k.Config.Klarna.NA.Username {
+		t.Errorf("reads at the North American API: %+v", reads)
+	}
+	if n := len(k.eu.calls("/klarna/api/ordermanagement")); n != 0 {
+		t.Errorf("%d Order Management calls in Europe", n)
+	}
+	// The stand-in has no Order Management: the page says Klarna could not
+	// be asked, and offers nothing.
+	if note := fact(doc, "admin-facts-note"); !strings.Contains(note, "Klarna could not be asked about this order just now") {
+		t.Errorf("facts note %q", note)
+	}
+	if n := doc.Find("[data-testid=admin-actions] button:not([disabled])").Length(); n != 0 {
+		t.Errorf("%d actions offered on an order Klarna could not be asked about", n)
+	}
+}

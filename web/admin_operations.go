@@ -27,7 +27,8 @@ const operationSettleAfter = detachedWorkLimit + time.Minute
 
 // operationMaxSettleTries is how many failed tries of the sweep at
 // settling an operation pass before each further one is logged for a
-// person (the sweep goes on trying, at most hourly).
+// person (the sweep goes on trying, its wait growing to two hours:
+// sweepRetryAfter).
 const operationMaxSettleTries = 8
 
 // operations is one provider's part of the back office operations. T is

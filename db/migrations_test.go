@@ -178,3 +178,42 @@ func TestKlarnaPaymentEnvironmentMigrationKeepsOldAttemptsUnderNoEnvironment(t *
 		t.Errorf("after down: %d attempts, %v; want the one", n, err)
 	}
 }
+
+// The back office's operations are kept through the rebuild that adds the
+// Klarna kinds and the form and sweep columns (due at once, no tries); the
+// unused Vipps capture key goes, and comes back empty on the way down.
+func TestAdminOperationsMigrationKeepsTheOperations(t *testing.T) {
+	d, p := migratedTo(t, 21)
+	execAll(t, d,
+		`INSERT INTO orders(id, public_id, guest_id, provider, idempotency_key, currency, total_amount, tax_amount, created_at, updated_at)
+			VALUES (1, 'a', 'g', 'vipps', 'order-a', 'NOK', 100, 0, 't', 't')`,
+		`INSERT INTO vipps_payments(order_id, environment, reference, create_key, capture_key, cancel_key, settle_after, created_at)
+			VALUES (1, 'e', 'refshop-a', 'c', 'p', 'x', 't', 't')`,
+		`INSERT INTO order_operations(id, order_id, kind, amount, currency, idempotency_key, state, before_amount, created_at, updated_at)
+			VALUES (7, 1, 'capture', 100, 'NOK', 'k-1', 'unknown', 0, 't1', 't2')`)
+	if _, err := p.UpTo(t.Context(), 23); err != nil {
+		t.Fatal(err)
+	}
+	var kind, state, form, next string
+	var tries int
+	if err := d.QueryRow(`SELECT kind, state, form_key, settle_tries, next_try_at FROM order_operations WHERE id = 7 AND idempotency_key = 'k-1'`).
+		Scan(&kind, &state, &form, &tries, &next); err != nil || kind != "capture" || state != "unknown" || form != "" || tries != 0 || next != "t2" {
+		t.Errorf("the operation: %s %s %q %d %q, %v", kind, state, form, tries, next, err)
+	}
+	execAll(t, d, `INSERT INTO order_operations(order_id, kind, amount, currency, idempotency_key, state, before_amount, next_try_at, created_at, updated_at)
+			VALUES (1, 'extend', 0, 'NOK', 'k-2', 'done', 0, 't', 't', 't')`)
+	if _, err := d.Exec(`INSERT INTO order_operations(order_id, kind, amount, currency, idempotency_key, state, before_amount, next_try_at, created_at, updated_at)
+			VALUES (1, 'capture', 1, 'NOK', 'k-3', 'sent', 0, 't', 't', 't')`); err == nil {
+		t.Error("a second operation in flight on one order was stored")
+	}
+	if _, err := d.Exec(`SELECT capture_key FROM vipps_payments`); err == nil {
+		t.Error("vipps_payments.capture_key is still there")
+	}
+	if _, err := p.DownTo(t.Context(), 21); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	var n int
+	if err := d.QueryRow(`SELECT count(*) FROM order_operations WHERE id = 7`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("after down: %d of the capture, %v", n, err)
+	}
+}

@@ -51,6 +51,8 @@ const (
 	OpCapture OperationKind = "capture" // take (part of) the reserved money: the order ships
 	OpRefund  OperationKind = "refund"  // pay back (part of) what was taken
 	OpCancel  OperationKind = "cancel"  // release what is reserved and not taken
+	OpRelease OperationKind = "release" // release what a partly captured order will not capture
+	OpExtend  OperationKind = "extend"  // extend the time the reservation can be captured in
 )
 
 // OperationState is where a back office operation stands.
@@ -80,11 +82,17 @@ type Operation struct {
 	// Answer is the provider's answer in words, for the back office.
 	Answer string
 	// Before is the order's total of this kind (captured, refunded or
-	// cancelled) when the operation started.
-	Before    int64
-	AdminID   int64
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// cancelled; released for a release) when the operation started; for
+	// an extension, the authorization's expiry then (Unix seconds).
+	Before int64
+	// FormKey is the key of the page the operation was asked from: the
+	// same form sent again is this operation (a retry); a new page makes
+	// a new one.
+	FormKey     string
+	AdminID     int64
+	SettleTries int // the sweep's failed tries at settling it (OperationSettleFailed)
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Made reports whether a provider total of the operation's kind shows it
@@ -95,10 +103,10 @@ func (op Operation) Made(a Amounts) bool {
 		return a.Captured >= op.Before+op.Amount
 	case OpRefund:
 		return a.Refunded >= op.Before+op.Amount
-	case OpCancel:
+	case OpCancel, OpRelease:
 		return a.Cancelled > op.Before
 	}
-	return false
+	return false // an extension shows in the expiry, which Amounts do not hold
 }
 
 // NewOperation is what StartOperation needs.
@@ -111,6 +119,10 @@ type NewOperation struct {
 	// Seen is the order's amounts the operation was decided on: it starts
 	// only while the stored ones are still these.
 	Seen Amounts
+	// Expiry is the authorization's expiry when an extension starts.
+	Expiry time.Time
+	// FormKey is the key of the page the operation was asked from.
+	FormKey string
 	// KeyFor derives the Idempotency-Key of the order's n-th operation (n
 	// from 1).
 	KeyFor func(n int) string
@@ -131,8 +143,10 @@ func (s *Store) StartOperation(ctx context.Context, n NewOperation) (_ Operation
 		before = n.Seen.Captured
 	case OpRefund:
 		before = n.Seen.Refunded
-	case OpCancel:
+	case OpCancel, OpRelease:
 		before = n.Seen.Cancelled
+	case OpExtend:
+		before = n.Expiry.Unix()
 	default:
 		return Operation{}, fmt.Errorf("no operation %q", n.Kind)
 	}
@@ -149,10 +163,11 @@ func (s *Store) StartOperation(ctx context.Context, n NewOperation) (_ Operation
 		}
 		now := s.now()
 		res, err := tx.ExecContext(ctx, `
-			INSERT INTO order_operations(order_id, kind, amount, currency, idempotency_key, state, before_amount, admin_id, created_at, updated_at)
-			SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM orders
+			INSERT INTO order_operations(order_id, kind, amount, currency, idempotency_key, state, before_amount, admin_id, form_key,
+			                             next_try_at, created_at, updated_at)
+			SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM orders
 			WHERE id = ? AND captured_amount = ? AND refunded_amount = ? AND cancelled_amount = ?`,
-			n.Kind, n.Amount, n.Currency, n.KeyFor(count+1), OpSent, before, nullInt(n.AdminID), now, now,
+			n.Kind, n.Amount, n.Currency, n.KeyFor(count+1), OpSent, before, nullInt(n.AdminID), n.FormKey, now, now, now,
 			n.OrderID, n.Seen.Captured, n.Seen.Refunded, n.Seen.Cancelled)
 		if isUniqueViolation(err) {
 			return ErrBusy // the index holds across processes
@@ -191,13 +206,13 @@ func (s *Store) RenewOperation(ctx context.Context, id int64) (err error) {
 }
 
 const operationColumns = `id, order_id, kind, amount, currency, idempotency_key, state, answer, before_amount,
-	COALESCE(admin_id, 0), created_at, updated_at`
+	form_key, COALESCE(admin_id, 0), settle_tries, created_at, updated_at`
 
 func scanOperation(row scanner) (Operation, error) {
 	var op Operation
 	var created, updated string
 	err := row.Scan(&op.ID, &op.OrderID, &op.Kind, &op.Amount, &op.Currency, &op.Key, &op.State, &op.Answer,
-		&op.Before, &op.AdminID, &created, &updated)
+		&op.Before, &op.FormKey, &op.AdminID, &op.SettleTries, &created, &updated)
 	op.CreatedAt, op.UpdatedAt = parseTime(created), parseTime(updated)
 	return op, noRows(err)
 }
@@ -215,6 +230,18 @@ func (s *Store) OperationByID(ctx context.Context, id int64) (_ Operation, err e
 	return scanOperation(s.db.Read.QueryRowContext(ctx, `SELECT `+operationColumns+` FROM order_operations WHERE id = ?`, id))
 }
 
+// OperationByForm returns the order's operation of kind asked from the
+// page whose key is formKey, or ErrNotFound.
+func (s *Store) OperationByForm(ctx context.Context, orderID int64, kind OperationKind, formKey string) (_ Operation, err error) {
+	defer wrap(&err, "operation by form")
+	if formKey == "" {
+		return Operation{}, ErrNotFound
+	}
+	return scanOperation(s.db.Read.QueryRowContext(ctx, `
+		SELECT `+operationColumns+` FROM order_operations WHERE order_id = ? AND kind = ? AND form_key = ?
+		ORDER BY id DESC LIMIT 1`, orderID, kind, formKey))
+}
+
 // OperationsByOrder lists an order's operations, newest first.
 func (s *Store) OperationsByOrder(ctx context.Context, orderID int64) (_ []Operation, err error) {
 	defer wrap(&err, "operations by order")
@@ -224,13 +251,27 @@ func (s *Store) OperationsByOrder(ctx context.Context, orderID int64) (_ []Opera
 
 // OperationsToSettle lists the operations in flight on orders paid through
 // provider that nothing touched since before (left by a crash, or with no
-// answer), oldest first.
-func (s *Store) OperationsToSettle(ctx context.Context, provider Provider, before time.Time, limit int) (_ []Operation, err error) {
+// answer) and that are due (the sweep's wait after a failed try is over at
+// now), the longest due first: one that keeps failing waits longer each
+// time (OperationSettleFailed) and does not hold back the others.
+func (s *Store) OperationsToSettle(ctx context.Context, provider Provider, before, now time.Time, limit int) (_ []Operation, err error) {
 	defer wrap(&err, "operations to settle")
 	return list(ctx, s, scanOperation, `
 		SELECT `+operationColumns+` FROM order_operations
-		WHERE state IN ('sent', 'unknown') AND updated_at <= ? AND order_id IN (SELECT id FROM orders WHERE provider = ?)
-		ORDER BY updated_at LIMIT ?`, stamp(before), provider, limit)
+		WHERE state IN ('sent', 'unknown') AND updated_at <= ? AND next_try_at <= ?
+		  AND order_id IN (SELECT id FROM orders WHERE provider = ?)
+		ORDER BY next_try_at, id LIMIT ?`, stamp(before), stamp(now), provider, limit)
+}
+
+// OperationSettleFailed counts a failed try of the sweep at settling an
+// operation in flight and makes it due again at next. It returns the tries
+// so far.
+func (s *Store) OperationSettleFailed(ctx context.Context, id int64, next time.Time) (tries int, err error) {
+	defer wrap(&err, "operation settle failed")
+	err = s.db.Write.QueryRowContext(ctx, `
+		UPDATE order_operations SET settle_tries = settle_tries + 1, next_try_at = ?
+		WHERE id = ? AND state IN ('sent', 'unknown') RETURNING settle_tries`, stamp(next), id).Scan(&tries)
+	return tries, noRows(err)
 }
 
 // AdminOrder is an order as the back office lists it.

@@ -65,10 +65,10 @@ func TestOperationsOneInFlightPerOrderAndOnlyOnTheFiguresSeen(t *testing.T) {
 		t.Fatalf("beside an unknown operation: %v, want ErrBusy", err)
 	}
 	clk.Advance(time.Minute)
-	if due, err := s.OperationsToSettle(ctx, db.ProviderVipps, clk.Now(), 10); err != nil || len(due) != 1 || due[0].ID != op.ID {
+	if due, err := s.OperationsToSettle(ctx, db.ProviderVipps, clk.Now(), clk.Now(), 10); err != nil || len(due) != 1 || due[0].ID != op.ID {
 		t.Fatalf("to settle: %+v, %v", due, err)
 	}
-	if due, _ := s.OperationsToSettle(ctx, db.ProviderKlarna, clk.Now(), 10); len(due) != 0 {
+	if due, _ := s.OperationsToSettle(ctx, db.ProviderKlarna, clk.Now(), clk.Now(), 10); len(due) != 0 {
 		t.Fatalf("another provider's sweep sees %d operations", len(due))
 	}
 	if err := s.SetOrderAmounts(ctx, o.ID, db.Amounts{Authorized: 850, Captured: 500}); err != nil {
@@ -171,17 +171,17 @@ func TestARenewedOperationIsLeftToItsRetry(t *testing.T) {
 	}
 	const wait = 3 * time.Minute
 	clk.Advance(wait + time.Second)
-	if due, _ := s.OperationsToSettle(ctx, db.ProviderVipps, clk.Now().Add(-wait), 10); len(due) != 1 {
+	if due, _ := s.OperationsToSettle(ctx, db.ProviderVipps, clk.Now().Add(-wait), clk.Now(), 10); len(due) != 1 {
 		t.Fatalf("%d due before the retry, want 1", len(due))
 	}
 	if err := s.RenewOperation(ctx, op.ID); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := s.OperationsToSettle(ctx, db.ProviderVipps, clk.Now().Add(-wait), 10); len(due) != 0 {
+	if due, _ := s.OperationsToSettle(ctx, db.ProviderVipps, clk.Now().Add(-wait), clk.Now(), 10); len(due) != 0 {
 		t.Fatalf("%d due right after the retry, want 0", len(due))
 	}
 	clk.Advance(wait + time.Second)
-	if due, _ := s.OperationsToSettle(ctx, db.ProviderVipps, clk.Now().Add(-wait), 10); len(due) != 1 {
+	if due, _ := s.OperationsToSettle(ctx, db.ProviderVipps, clk.Now().Add(-wait), clk.Now(), 10); len(due) != 1 {
 		t.Fatalf("%d due a wait after the retry, want 1", len(due))
 	}
 	if err := s.FinishOperation(ctx, op.ID, db.OpDone, "made"); err != nil {
@@ -189,5 +189,65 @@ func TestARenewedOperationIsLeftToItsRetry(t *testing.T) {
 	}
 	if err := s.RenewOperation(ctx, op.ID); !errors.Is(err, db.ErrStale) {
 		t.Fatalf("renewing a finished operation: %v, want ErrStale", err)
+	}
+}
+
+// An operation the sweep fails to settle waits (OperationSettleFailed): the
+// next pass, limited to one, takes the newer one behind it instead of the
+// same one again (before, the oldest came first every time, so a batch of
+// operations that cannot be settled held back every newer one).
+func TestAnOperationThatFailsToSettleDoesNotHoldBackTheNext(t *testing.T) {
+	s, clk := newStore(t)
+	ctx := t.Context()
+	start := func(key string) db.Operation {
+		o := placeOrder(t, s, db.NewOrder{GuestID: "g", Provider: db.ProviderVipps, IdempotencyKey: key})
+		op, err := s.StartOperation(ctx, db.NewOperation{OrderID: o.ID, Kind: db.OpCancel, Currency: "EUR", KeyFor: keyFor(o.ID)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Second)
+		return op
+	}
+	stuck, next := start("k1"), start("k2")
+	due, err := s.OperationsToSettle(ctx, db.ProviderVipps, clk.Now(), clk.Now(), 1)
+	if err != nil || len(due) != 1 || due[0].ID != stuck.ID {
+		t.Fatalf("first pass: %+v, %v; want the older", due, err)
+	}
+	tries, err := s.OperationSettleFailed(ctx, stuck.ID, clk.Now().Add(time.Minute))
+	if err != nil || tries != 1 {
+		t.Fatalf("failed: %d, %v", tries, err)
+	}
+	if due, _ = s.OperationsToSettle(ctx, db.ProviderVipps, clk.Now(), clk.Now(), 1); len(due) != 1 || due[0].ID != next.ID {
+		t.Fatalf("second pass: %+v; want the newer one, not the one that failed", due)
+	}
+	clk.Advance(time.Minute)
+	if due, _ = s.OperationsToSettle(ctx, db.ProviderVipps, clk.Now(), clk.Now(), 2); len(due) != 2 || due[0].ID != next.ID {
+		t.Fatalf("once its wait is over: %+v; want both, the one that failed last", due)
+	}
+	if op, _ := s.OperationByID(ctx, stuck.ID); op.SettleTries != 1 {
+		t.Errorf("tries %d, want 1", op.SettleTries)
+	}
+}
+
+// The form an operation was asked from finds it again: the same page's form
+// sent twice is one operation; another kind, or another page, is not.
+func TestOperationByFormFindsTheOperationOfThatPage(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	o := placeOrder(t, s, db.NewOrder{GuestID: "g", Provider: db.ProviderVipps})
+	op, err := s.StartOperation(ctx, db.NewOperation{OrderID: o.ID, Kind: db.OpCancel, Currency: "EUR", FormKey: "page-1", KeyFor: keyFor(o.ID)})
+	if err != nil || op.FormKey != "page-1" {
+		t.Fatalf("start: %+v, %v", op, err)
+	}
+	if got, err := s.OperationByForm(ctx, o.ID, db.OpCancel, "page-1"); err != nil || got.ID != op.ID {
+		t.Fatalf("by form: %+v, %v", got, err)
+	}
+	for _, tc := range []struct {
+		kind db.OperationKind
+		form string
+	}{{db.OpCapture, "page-1"}, {db.OpCancel, "page-2"}, {db.OpCancel, ""}} {
+		if _, err := s.OperationByForm(ctx, o.ID, tc.kind, tc.form); !errors.Is(err, db.ErrNotFound) {
+			t.Errorf("%s from %q: %v, want ErrNotFound", tc.kind, tc.form, err)
+		}
 	}
 }

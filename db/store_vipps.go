@@ -19,8 +19,7 @@ type VippsPayment struct {
 	Environment  string
 	Reference    string
 	CreateKey    string // Idempotency-Keys, fixed when the payment is first stored
-	CaptureKey   string
-	CancelKey    string
+	CancelKey    string // (a capture is a back office operation, with its own key)
 	RedirectURL  string // the landing page while the customer may still answer
 	PSPReference string
 	State        string // Vipps's last reported state; "" until create answered
@@ -45,23 +44,23 @@ type VippsEvent struct {
 // call to Vipps, so a retry after a crash reuses them.
 func (s *Store) CreateVippsPayment(ctx context.Context, p VippsPayment) (err error) {
 	defer wrap(&err, "create vipps payment")
-	if p.OrderID == 0 || p.Environment == "" || p.Reference == "" || p.CreateKey == "" || p.CaptureKey == "" || p.CancelKey == "" {
+	if p.OrderID == 0 || p.Environment == "" || p.Reference == "" || p.CreateKey == "" || p.CancelKey == "" {
 		return errors.New("a Vipps payment needs its order, environment, reference and keys")
 	}
 	_, err = s.db.Write.ExecContext(ctx, `
-		INSERT INTO vipps_payments(order_id, environment, reference, create_key, capture_key, cancel_key, settle_after, created_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.OrderID, p.Environment, p.Reference, p.CreateKey, p.CaptureKey, p.CancelKey, stamp(p.SettleAfter), s.now())
+		INSERT INTO vipps_payments(order_id, environment, reference, create_key, cancel_key, settle_after, created_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?)`,
+		p.OrderID, p.Environment, p.Reference, p.CreateKey, p.CancelKey, stamp(p.SettleAfter), s.now())
 	return err
 }
 
-const vippsColumns = `order_id, environment, reference, create_key, capture_key, cancel_key, redirect_url, psp_reference,
+const vippsColumns = `order_id, environment, reference, create_key, cancel_key, redirect_url, psp_reference,
 	state, captured, settle_after, settle_tries, COALESCE(checked_at, ''), created_at`
 
 func scanVipps(row scanner) (VippsPayment, error) {
 	var p VippsPayment
 	var settle, checked, created string
-	err := row.Scan(&p.OrderID, &p.Environment, &p.Reference, &p.CreateKey, &p.CaptureKey, &p.CancelKey, &p.RedirectURL,
+	err := row.Scan(&p.OrderID, &p.Environment, &p.Reference, &p.CreateKey, &p.CancelKey, &p.RedirectURL,
 		&p.PSPReference, &p.State, &p.Captured, &settle, &p.SettleTries, &checked, &created)
 	p.SettleAfter, p.CheckedAt, p.CreatedAt = parseTime(settle), parseTime(checked), parseTime(created)
 	return p, noRows(err)

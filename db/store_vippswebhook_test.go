@@ -76,7 +76,7 @@ func TestVippsWebhookEventsAreStoredOnce(t *testing.T) {
 	s, clk := newStore(t)
 	o := placeOrder(t, s, db.NewOrder{GuestID: "guest-1", Provider: db.ProviderVipps})
 	p := db.VippsPayment{OrderID: o.ID, Environment: vippsSandbox, Reference: "refshop-" + o.PublicID, CreateKey: "k-create",
-		CaptureKey: "k-capture", CancelKey: "k-cancel", SettleAfter: clk.Now()}
+		CancelKey: "k-cancel", SettleAfter: clk.Now()}
 	if err := s.CreateVippsPayment(ctx, p); err != nil {
 		t.Fatal(err)
 	}

@@ -4,12 +4,13 @@ import "github.com/a-h/templ"
 
 // OrderSummary is an order in a list.
 type OrderSummary struct {
-	PublicID  string
-	Created   string
-	Status    string
-	PaidWith  string // the payment method; "" unless the order was paid (authorized or captured)
-	Total     string
-	ItemCount int
+	PublicID   string
+	Created    string
+	Status     string // db status, for its class
+	StatusText string // the status in words, from the money
+	PaidWith   string // the payment method; "" unless the order was paid (authorized or captured)
+	Total      string
+	ItemCount  int
 }
 
 // AccountView is the account page.
@@ -38,7 +39,8 @@ type OrderLineView struct {
 type OrderView struct {
 	PublicID          string
 	Created           string
-	Status            string // pending, authorized, captured, failed, cancelled
+	Status            string // pending, authorized, captured, failed, cancelled: for its class
+	StatusText        string // the status in words, from the money ("Partly refunded")
 	StatusDetail      string
 	Provider          string
 	ProviderReference string
@@ -54,7 +56,8 @@ type OrderView struct {
 	Exchanges ExchangesView
 }
 
-// StatusLabel is the status as a customer reads it.
+// StatusLabel is the status as a customer reads it, from the status alone
+// (the shop says more from the money: web's statusText).
 func StatusLabel(s string) string {
 	switch s {
 	case "pending":

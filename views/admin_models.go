@@ -17,7 +17,8 @@ type AdminOrderRow struct {
 	Customer   string // the email, or "guest"
 	Market     string
 	Provider   string
-	Status     string // db status, for StatusLabel
+	Status     string // db status, for its class
+	StatusText string // the status in words, from the money (statusText)
 	Total      string
 	Authorized string
 	Captured   string
@@ -33,7 +34,8 @@ type AdminOrderView struct {
 	Market            string
 	Provider          string
 	ProviderReference string
-	Status            string
+	Status            string // db status, for its class
+	StatusText        string // the status in words, from the money (statusText)
 	StatusDetail      string
 	Lines             []OrderLineView
 	Total             string
@@ -43,11 +45,34 @@ type AdminOrderView struct {
 	Authorized, Captured, Refunded, Cancelled string
 	AmountsNote                               string // where the figures come from
 	// Busy says an operation is under way ("" when none is).
-	Busy       string
+	Busy string
+	// Retry sends an operation whose outcome is unknown again (nil: none).
+	Retry *AdminRetry
+	// Facts are the provider's own facts on the order (Klarna: its
+	// status, fraud review, authorization expiry).
+	Facts      []AdminFact
+	FactsNote  string
 	Events     []AdminEventView
 	EventsNote string // what the events are, or why there are none
 	Operations []AdminOperationView
 	Forms      AdminForms
+}
+
+// AdminFact is one of the provider's facts on the order.
+type AdminFact struct {
+	Label  string
+	Value  string
+	TestID string // its data-testid
+}
+
+// AdminRetry is the form that sends an operation again with its own page
+// key, so the shop resends it with its idempotency key.
+type AdminRetry struct {
+	Action string // the operation's URL
+	Form   string // the operation's page key
+	Seen   string
+	Amount string // major units, for a capture or a refund
+	Label  string // "Retry the capture of NOK 100.00"
 }
 
 // AdminEventView is one of the provider's events on the order.
@@ -66,7 +91,7 @@ type AdminEventView struct {
 type AdminOperationView struct {
 	Time   string
 	When   string
-	Kind   string // Capture, Refund, Cancel
+	Kind   string // Capture, Refund, Cancel, Release the rest, Extend authorization
 	Amount string
 	State  string // db state: sent, done, refused, unknown
 	Key    string
@@ -82,11 +107,16 @@ type AdminForms struct {
 	Capture  AdminAction
 	Refund   AdminAction
 	Cancel   AdminAction
+	Release  AdminAction
+	Extend   AdminAction
 	Errors   FormErrors // "capture_amount", "refund_amount"
 	// Seen is the order's figures as this page shows them, sent back with
 	// every form: an operation asked from a page that no longer shows what
 	// is true (another tab acted meanwhile) is refused, not made twice.
 	Seen string
+	// Form is this page's key, sent back with every form: the same form
+	// sent twice is one operation; a new page makes a new one.
+	Form string
 }
 
 // AdminAction is one back office form: offered, or why not.
@@ -95,6 +125,7 @@ type AdminAction struct {
 	Why     string // when not offered, in words
 	Value   string // the amount field's value (major units)
 	Note    string // what the action will do, e.g. "Captures NOK 458.00."
+	Hidden  bool   // the provider has no such operation: no form
 }
 
 // StateLabel is an operation's state as the back office reads it.

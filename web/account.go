@@ -22,7 +22,7 @@ func (a *App) account(c echo.Context) error {
 	v := views.AccountView{User: views.UserView{Email: u.Email, Name: u.Name}}
 	for _, o := range orders {
 		v.Orders = append(v.Orders, views.OrderSummary{
-			PublicID: o.PublicID, Created: o.CreatedAt.Local().Format(dateFormat), Status: string(o.Status),
+			PublicID: o.PublicID, Created: o.CreatedAt.Local().Format(dateFormat), Status: string(o.Status), StatusText: statusText(o),
 			PaidWith: paidWith(o), Total: format(o.TotalAmount, o.Currency), ItemCount: o.ItemCount,
 		})
 	}

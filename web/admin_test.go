@@ -49,24 +49,27 @@ func (v *vippsShop) authorizedVippsOrder(t *testing.T) db.Order {
 	return o
 }
 
-// act posts one back office form and returns the flash the order page
-// shows after the redirect, with that page.
-// seen adds to form the figures the order's back office page shows now,
-// as its forms send them back.
+// seen adds to form the figures and the page key the order's back office
+// page shows now, as its forms send them back.
 func (b *browser) seen(t *testing.T, id string, form url.Values) url.Values {
 	t.Helper()
 	out := url.Values{}
 	for k, v := range form {
 		out[k] = v
 	}
-	v, ok := b.get("/admin/orders/" + id).doc(t).Find("[data-testid=admin-ship] input[name=seen]").Attr("value")
-	if !ok {
-		t.Fatal("the order page's forms carry no figures")
+	ship := b.get("/admin/orders/" + id).doc(t).Find("[data-testid=admin-ship]")
+	for _, name := range []string{"seen", "form_key"} {
+		v, ok := ship.Find("input[name=" + name + "]").Attr("value")
+		if !ok {
+			t.Fatalf("the order page's forms carry no %s", name)
+		}
+		out.Set(name, v)
 	}
-	out.Set("seen", v)
 	return out
 }
 
+// act posts one back office form and returns the flash the order page
+// shows after the redirect, with that page.
 func (b *browser) act(t *testing.T, id, op string, form url.Values) (string, *goquery.Document) {
 	t.Helper()
 	p := b.post("/admin/orders/"+id+"/"+op, b.seen(t, id, form))
@@ -351,35 +354,44 @@ func TestAdminCancelReleasesTheReservation(t *testing.T) {
 	}
 }
 
-// What Vipps refuses is shown in its words and changes nothing.
-func TestAdminShowsVippsRefusalsAndChangesNothing(t *testing.T) {
+// What Vipps refuses is shown in its words, changes nothing, and the
+// order's figures are read again, so the page shows what is true: here the
+// payment was captured, then another cancelled, behind the shop's back
+// (another system, Vipps's portal), and the back office's stale figures
+// still offered them. (Before, the figures stayed stale after a refusal.)
+func TestAdminShowsVippsRefusalsAndRefreshesTheFigures(t *testing.T) {
 	v := newVippsShop(t)
 	o := v.authorizedVippsOrder(t)
 	admin := v.adminBrowser(t)
-
-	flash, _ := admin.act(t, o.PublicID, "capture", amount("500"))
-	if !strings.Contains(flash, "Vipps MobilePay refused the capture of NOK 500.00: Capture amount too high (error code 6090).") ||
-		!strings.Contains(flash, "Nothing changed.") {
-		t.Errorf("capture above authorized: %q", flash)
+	form := admin.seen(t, o.PublicID, ship) // the page shows NOK 458.00 to capture
+	if _, err := v.vipps.client.Capture(t.Context(), "refshop-"+o.PublicID, vipps.Amount{Currency: "NOK", Value: 45800}, "elsewhere-1"); err != nil {
+		t.Fatal(err)
 	}
-	v.wantAmounts(t, o.PublicID, 0, 0, 0)
-
-	admin.act(t, o.PublicID, "capture", amount("100"))
-	flash, _ = admin.act(t, o.PublicID, "refund", amount("100.01"))
-	if !strings.Contains(flash, "Not enough refundable (error code 6150)") {
-		t.Errorf("refund above captured: %q", flash)
+	p := admin.post("/admin/orders/"+o.PublicID+"/capture", form)
+	flash := strings.TrimSpace(admin.get(p.location).doc(t).Find(".flash").Text())
+	if !strings.Contains(flash, "Vipps MobilePay refused the capture of NOK 458.00:") || !strings.Contains(flash, "Nothing changed.") ||
+		!strings.Contains(flash, "Now NOK 458.00 captured") {
+		t.Errorf("capture of what was captured elsewhere: %q", flash)
 	}
-	v.wantAmounts(t, o.PublicID, 10000, 0, 0)
+	if o := v.wantAmounts(t, o.PublicID, 45800, 0, 0); o.Status != db.StatusCaptured {
+		t.Errorf("order %s after the refusal showed all captured, want captured", o.Status)
+	}
 
-	// A second order, cancelled, then captured.
 	o2 := v.authorizedVippsOrder(t)
-	admin.act(t, o2.PublicID, "cancel", nil)
-	flash, doc := admin.act(t, o2.PublicID, "capture", amount("10"))
-	if !strings.Contains(flash, "Cannot capture a cancelled payment (error code 6070)") {
-		t.Errorf("capture after cancel: %q", flash)
+	form = admin.seen(t, o2.PublicID, amount("10"))
+	if _, err := v.vipps.client.Cancel(t.Context(), "refshop-"+o2.PublicID, "elsewhere-2"); err != nil {
+		t.Fatal(err)
+	}
+	admin.post("/admin/orders/"+o2.PublicID+"/capture", form)
+	doc := admin.get("/admin/orders/" + o2.PublicID).doc(t)
+	if flash := doc.Find(".flash").Text(); !strings.Contains(flash, "Cannot capture a cancelled payment (error code 6070)") {
+		t.Errorf("capture after a cancel elsewhere: %q", flash)
 	}
 	if o := v.wantAmounts(t, o2.PublicID, 0, 0, 45800); o.Status != db.StatusCancelled {
-		t.Errorf("order %s", o.Status)
+		t.Errorf("order %s after the refusal showed all released, want cancelled", o.Status)
+	}
+	if got := doc.Find("[data-testid=admin-cancelled]").Text(); got != "NOK 458.00" {
+		t.Errorf("the page shows %q released, want NOK 458.00", got)
 	}
 	if row := doc.Find("table[data-testid=admin-operations-table] tbody tr").First(); row.AttrOr("data-state", "") != "refused" ||
 		!strings.Contains(row.Find("[data-testid=operation-answer]").Text(), "6070") {
@@ -390,6 +402,41 @@ func TestAdminShowsVippsRefusalsAndChangesNothing(t *testing.T) {
 			t.Errorf("operation %+v left in flight", op)
 		}
 	}
+}
+
+// An amount above what is left (a capture above what is reserved and not
+// captured, a refund above what was captured and not refunded) is refused
+// by the shop beside its field, the typed value kept: nothing is stored or
+// sent. (Before, it went to Vipps, which refused it.)
+func TestAdminAmountAboveWhatIsLeftIsRefusedInTheShop(t *testing.T) {
+	v := newVippsShop(t)
+	o := v.authorizedVippsOrder(t)
+	admin := v.adminBrowser(t)
+	refused := func(op, field, typed, want string) {
+		t.Helper()
+		p := admin.post("/admin/orders/"+o.PublicID+"/"+op, admin.seen(t, o.PublicID, amount(typed)))
+		if p.status != http.StatusUnprocessableEntity {
+			t.Fatalf("%s %s: %d, want 422", op, typed, p.status)
+		}
+		doc := p.doc(t)
+		if in := doc.Find("#" + field); in.AttrOr("value", "") != typed || in.AttrOr("aria-invalid", "") != "true" {
+			t.Errorf("%s %s: the field does not keep the value, marked invalid", op, typed)
+		}
+		if msg := doc.Find("#" + field + "-error").Text(); !strings.Contains(msg, want) {
+			t.Errorf("%s %s: %q, want %q", op, typed, msg, want)
+		}
+	}
+	refused("capture", "capture_amount", "458.01", "more than is left to capture: at most NOK 458.00")
+	admin.act(t, o.PublicID, "capture", amount("100"))
+	refused("refund", "refund_amount", "100.01", "more than can be refunded: at most NOK 100.00")
+	refused("capture", "capture_amount", "358.01", "at most NOK 358.00")
+	if n := len(v.operations(t, o.ID)); n != 1 {
+		t.Errorf("%d operations, want the one capture", n)
+	}
+	if c, r := v.st.Calls("vipps.capture"), v.st.Calls("vipps.refund"); c != 1 || r != 0 {
+		t.Errorf("%d captures and %d refunds sent, want 1 and 0", c, r)
+	}
+	v.wantAmounts(t, o.PublicID, 10000, 0, 0)
 }
 
 func TestAdminBadAmountKeepsTheFormWithTheMessage(t *testing.T) {
@@ -506,7 +553,7 @@ func TestAdminSweepSettlesOperationsLeftByACrash(t *testing.T) {
 	if op, _ := v.Store.OperationByID(t.Context(), opMade.ID); op.State != db.OpSent {
 		t.Fatalf("settled %s before its call could be over", op.State)
 	}
-	v.clock.Advance(vippsOperationSettleAfter)
+	v.clock.Advance(operationSettleAfter)
 	v.vipps.sweepOnce(t.Context())
 	if op, _ := v.Store.OperationByID(t.Context(), opMade.ID); op.State != db.OpDone || !strings.Contains(op.Answer, "captured NOK 458.00") {
 		t.Errorf("the made capture: %s %q", op.State, op.Answer)
@@ -549,7 +596,9 @@ func TestAdminTwoShipsAtOnceCaptureOnce(t *testing.T) {
 	v.wantAmounts(t, o.PublicID, 45800, 0, 0)
 }
 
-func TestAdminFormsForKlarnaAndInvoiceOrdersSayWhyNot(t *testing.T) {
+// An order with no payment recorded, and an invoice order, offer nothing,
+// saying why; posting anyway sends and stores nothing.
+func TestAdminFormsThatOfferNothingSayWhyNot(t *testing.T) {
 	app := newTestApp(t)
 	admin := app.adminBrowser(t)
 	line := []db.OrderLine{{ProductID: "p", Name: "P", Quantity: 1, UnitPrice: 1000, TotalAmount: 1000}}
@@ -557,7 +606,7 @@ func TestAdminFormsForKlarnaAndInvoiceOrdersSayWhyNot(t *testing.T) {
 		provider db.Provider
 		why      string
 	}{
-		{db.ProviderKlarna, "Not available yet for Klarna orders."},
+		{db.ProviderKlarna, "No Klarna payment is recorded for this order."},
 		{db.ProviderAltpay, "Paid in full by the customer"},
 	} {
 		o, err := app.Store.CreateOrder(t.Context(), db.NewOrder{GuestID: "g", Provider: tc.provider, Market: "us", Currency: "USD", Lines: line, IdempotencyKey: string(tc.provider)})
@@ -593,7 +642,8 @@ func TestAdminSlowCaptureAnswersInTime(t *testing.T) {
 	admin := v.adminBrowser(t)
 	v.sb.Delay(t, "vipps.capture", "1s", 1)
 	v.ProviderDeadline = 20 * time.Millisecond // after setup: the race detector makes setup slow
-	p := admin.post("/admin/orders/"+o.PublicID+"/capture", admin.seen(t, o.PublicID, ship))
+	form := admin.seen(t, o.PublicID, ship)
+	p := admin.post("/admin/orders/"+o.PublicID+"/capture", form)
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("ship past the deadline: %d", p.status)
 	}
@@ -605,7 +655,7 @@ func TestAdminSlowCaptureAnswersInTime(t *testing.T) {
 	if busy := doc.Find("[data-testid=admin-busy]").Text(); !strings.Contains(busy, "under way") || page.header.Get("Refresh") == "" {
 		t.Errorf("the page does not show the capture under way and reload: %q", busy)
 	}
-	<-v.work.ended(adminWorkKey(o.ID, adminRequest{Kind: db.OpCapture, Whole: true}))
+	<-v.work.ended(adminWorkKey(o.ID, adminRequest{Kind: db.OpCapture, Whole: true, Form: form.Get("form_key")}))
 	v.ProviderDeadline = 0
 	if o := v.wantAmounts(t, o.PublicID, 45800, 0, 0); o.Status != db.StatusCaptured {
 		t.Errorf("order %s after the capture ended", o.Status)
@@ -686,4 +736,153 @@ func TestAdminTwoTabsRefundingOnTheSameFiguresRefundOnce(t *testing.T) {
 		t.Errorf("%d refund calls, want 1", n)
 	}
 	v.wantAmounts(t, o.PublicID, 45800, 20000, 0)
+}
+
+// While an operation is in flight, the order's page says what is under
+// way and since when, and offers no form (before, the forms stayed enabled
+// beside it).
+func TestAdminAnOperationUnderWayShowsAndDisablesTheForms(t *testing.T) {
+	v := newVippsShop(t)
+	o := v.authorizedVippsOrder(t)
+	admin := v.adminBrowser(t)
+	v.sb.Delay(t, "vipps.capture", "1s", 1)
+	v.ProviderDeadline = 20 * time.Millisecond
+	form := admin.seen(t, o.PublicID, amount("100"))
+	admin.post("/admin/orders/"+o.PublicID+"/capture", form)
+	doc := admin.get("/admin/orders/" + o.PublicID).doc(t)
+	busy := strings.Join(strings.Fields(doc.Find("[data-testid=admin-busy]").Text()), " ")
+	if !strings.Contains(busy, "An operation is under way: the capture of NOK 100.00 with Vipps MobilePay, started 21 Nov 2026") {
+		t.Errorf("busy %q", busy)
+	}
+	if n := doc.Find("[data-testid=admin-actions] button:not([disabled])").Length(); n != 0 {
+		t.Errorf("%d forms offered beside the capture under way", n)
+	}
+	if why := doc.Find("#ship-note").Text(); !strings.Contains(why, "An operation is under way on this order") {
+		t.Errorf("ship says %q", why)
+	}
+	<-v.work.ended(adminWorkKey(o.ID, adminRequest{Kind: db.OpCapture, Form: form.Get("form_key")}))
+	v.ProviderDeadline = 0
+	doc = admin.get("/admin/orders/" + o.PublicID).doc(t)
+	if doc.Find("[data-testid=admin-busy]").Length() != 0 || doc.Find("[data-testid=admin-capture] button").Is("[disabled]") {
+		t.Error("still under way, or Capture not offered, after the capture ended")
+	}
+}
+
+// One page's form is one operation: sent twice, the second gets the first's
+// answer and sends nothing; a deliberate second capture of the same amount
+// from another page is another operation, not a retry of the first (before,
+// an operation in flight took any request of its kind and amount for its
+// retry).
+func TestAdminOnePageFormIsOneOperation(t *testing.T) {
+	v := newVippsShopWith(t, func(d *Deps) { d.HTTP = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}} })
+	o := v.authorizedVippsOrder(t)
+	admin := v.adminBrowser(t)
+	first := admin.seen(t, o.PublicID, amount("100"))
+	second := admin.seen(t, o.PublicID, amount("100")) // another tab, the same figures
+	// The first capture's answers are all lost and Vipps cannot be read: unknown.
+	v.loseAnswers(t, "vipps.capture", 3)
+	v.fault(t, "vipps.get_payment", 503, 6) // the first's reads, then the other tab's
+	admin.post("/admin/orders/"+o.PublicID+"/capture", first)
+	p := admin.post("/admin/orders/"+o.PublicID+"/capture", second)
+	if flash := admin.get(p.location).doc(t).Find(".flash").Text(); !strings.Contains(flash, "Another operation is under way") {
+		t.Errorf("the other tab's capture beside the unknown one: %q", flash)
+	}
+	if n := v.st.Calls("vipps.capture"); n != 3 {
+		t.Errorf("%d capture calls, want the first's 3 only", n)
+	}
+	// The first page's form again: its retry, which finds it made.
+	p = admin.post("/admin/orders/"+o.PublicID+"/capture", first)
+	if flash := admin.get(p.location).doc(t).Find(".flash").Text(); !strings.Contains(flash, "captured NOK 100.00") {
+		t.Errorf("retry: %q", flash)
+	}
+	// Once more: the form was sent already; nothing is sent.
+	p = admin.post("/admin/orders/"+o.PublicID+"/capture", first)
+	if flash := admin.get(p.location).doc(t).Find(".flash").Text(); !strings.Contains(flash, "This form was sent already.") {
+		t.Errorf("the same form after its capture: %q", flash)
+	}
+	// A new page: a second capture of the same amount, deliberately.
+	if flash, _ := admin.act(t, o.PublicID, "capture", amount("100")); !strings.Contains(flash, "captured NOK 100.00. Now NOK 200.00 captured") {
+		t.Errorf("the second capture: %q", flash)
+	}
+	ops := v.operations(t, o.ID)
+	if len(ops) != 2 || ops[0].Key == ops[1].Key || ops[0].State != db.OpDone || ops[1].State != db.OpDone {
+		t.Errorf("operations %+v: want two captures, each with its own key", ops)
+	}
+	v.wantAmounts(t, o.PublicID, 20000, 0, 0)
+}
+
+// The sweep settles at most a batch of operations a pass. One it cannot
+// settle (here, Vipps does not know its payment) waits longer after each
+// failure, so a newer one behind it is settled (before, the oldest came
+// first every pass: a batch that could not be settled held back the rest).
+func TestAdminSweepMovesPastAnOperationItCannotSettle(t *testing.T) {
+	v := newVippsShop(t)
+	v.vipps.batch = 1
+	stuck, made := v.authorizedVippsOrder(t), v.authorizedVippsOrder(t)
+	start := func(o db.Order) db.Operation {
+		op, err := v.Store.StartOperation(t.Context(), db.NewOperation{OrderID: o.ID, Kind: db.OpCapture, Amount: 45800,
+			Currency: "NOK", Seen: o.Amounts, KeyFor: func(int) string { return o.IdempotencyKey + "-capture-1" }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.clock.Advance(time.Second)
+		return op
+	}
+	opStuck, opMade := start(stuck), start(made)
+	if _, err := v.DB.Write.ExecContext(t.Context(), `UPDATE vipps_payments SET reference = 'refshop-unknown' WHERE order_id = ?`, stuck.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.vipps.client.Capture(t.Context(), "refshop-"+made.PublicID, vipps.Amount{Currency: "NOK", Value: 45800}, opMade.Key); err != nil {
+		t.Fatal(err)
+	}
+	v.clock.Advance(operationSettleAfter)
+	v.vipps.sweepOnce(t.Context()) // the older one first: it fails
+	if op, _ := v.Store.OperationByID(t.Context(), opStuck.ID); op.SettleTries != 1 || op.State != db.OpSent {
+		t.Fatalf("the stuck one: %s, %d tries", op.State, op.SettleTries)
+	}
+	v.vipps.sweepOnce(t.Context())
+	if op, _ := v.Store.OperationByID(t.Context(), opMade.ID); op.State != db.OpDone {
+		t.Errorf("the newer one behind it: %s, want settled done", op.State)
+	}
+	v.wantAmounts(t, made.PublicID, 45800, 0, 0)
+}
+
+// The order's status says what its money says: partly shipped, paid,
+// partly refunded, refunded, to the customer and in the back office (the
+// stored status stays captured).
+func TestOrderStatusFollowsTheMoney(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	b.signUp("tess@example.com")
+	back := v.answer(t, v.startPayment(t, b), "approve")
+	b.get(back)
+	o := v.order(t, orderIDFrom(t, back))
+	admin := v.adminBrowser(t)
+	want := func(status string) {
+		t.Helper()
+		_, doc := b.orderPage(t, o.PublicID)
+		got := map[string]string{
+			"order page":   doc.Find("[data-testid=order-status]").Text(),
+			"account":      b.get("/account").doc(t).Find("span.status").First().Text(),
+			"back office":  admin.get("/admin").doc(t).Find("tr[data-order=" + o.PublicID + "] [data-testid=admin-status]").Text(),
+			"admin's page": admin.get("/admin/orders/" + o.PublicID).doc(t).Find("[data-testid=order-status]").Text(),
+		}
+		for where, s := range got {
+			if s != status {
+				t.Errorf("%s says %q, want %q", where, s, status)
+			}
+		}
+	}
+	want("Payment authorized")
+	admin.act(t, o.PublicID, "capture", amount("100"))
+	want("Partly shipped")
+	admin.act(t, o.PublicID, "capture", ship)
+	want("Paid")
+	admin.act(t, o.PublicID, "refund", amount("58"))
+	want("Partly refunded")
+	admin.act(t, o.PublicID, "refund", amount("400"))
+	want("Refunded")
+	if o := v.order(t, o.PublicID); o.Status != db.StatusCaptured {
+		t.Errorf("stored status %s, want captured", o.Status)
+	}
 }

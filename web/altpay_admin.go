@@ -12,7 +12,6 @@ import (
 	"errors"
 
 	"refshop/db"
-	"refshop/views"
 )
 
 const (
@@ -21,24 +20,23 @@ const (
 	altpayNoCancel  = "Not offered by Alternative Payments' API: it documents no way to void or cancel an invoice."
 )
 
-func (f *altpayFlow) adminOffers(db.Order) adminOffers {
-	return adminOffers{Ship: altpayNoCapture, Capture: altpayNoCapture, Refund: altpayNoRefund, Cancel: altpayNoCancel}
-}
-
-// adminEvents: the shop keeps the invoice's id and its status as last
-// read, not an event log.
-func (f *altpayFlow) adminEvents(ctx context.Context, o db.Order) ([]views.AdminEventView, string, error) {
+// adminLook offers nothing, saying why. The shop keeps the invoice's id
+// and its status as last read, not an event log.
+func (f *altpayFlow) adminLook(ctx context.Context, o db.Order) (adminLook, error) {
+	look := adminLook{Order: o, Offers: adminOffers{Ship: altpayNoCapture, Capture: altpayNoCapture, Refund: altpayNoRefund, Cancel: altpayNoCancel}}
 	inv, err := f.a.Store.AltpayInvoiceFor(ctx, o.ID)
 	switch {
 	case err != nil && !errors.Is(err, db.ErrNotFound):
-		return nil, "", err
+		return adminLook{}, err
 	case err != nil || inv.InvoiceID == "":
-		return nil, "No Alternative Payments invoice is recorded for this order.", nil
+		look.EventsNote = "No Alternative Payments invoice is recorded for this order."
 	case inv.CheckedAt.IsZero():
-		return nil, "Alternative Payments invoice " + inv.InvoiceID + ". The shop keeps no event log from Alternative Payments.", nil
+		look.EventsNote = "Alternative Payments invoice " + inv.InvoiceID + ". The shop keeps no event log from Alternative Payments."
+	default:
+		look.EventsNote = "Alternative Payments invoice " + inv.InvoiceID + ": " + inv.Status + " when last read, " +
+			inv.CheckedAt.Local().Format(dateFormat) + ". The shop keeps no event log from Alternative Payments."
 	}
-	return nil, "Alternative Payments invoice " + inv.InvoiceID + ": " + inv.Status + " when last read, " +
-		inv.CheckedAt.Local().Format(dateFormat) + ". The shop keeps no event log from Alternative Payments.", nil
+	return look, nil
 }
 
 func (f *altpayFlow) operate(context.Context, db.Order, adminRequest) (adminOutcome, error) {

@@ -21,6 +21,8 @@ func (k *klarnaFlow) sweep(ctx context.Context) {
 // it, so the shop must not guess.
 func (k *klarnaFlow) sweepOnce(ctx context.Context) {
 	a := k.a
+	// The back office's operations left in flight (klarna_admin.go).
+	defer k.operator().settleLeftOperations(ctx, klarnaSweepBatch)
 	a.sweepPass(ctx, sweeper{
 		name: "klarna sweep", maxTries: klarnaMaxSettleTries,
 		giveUp: "find this order in Klarna's Merchant Portal by merchant_reference1 and settle it by hand",

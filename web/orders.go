@@ -34,7 +34,7 @@ func (a *App) order(c echo.Context) error {
 		}
 	}
 	v := views.OrderView{
-		PublicID: o.PublicID, Created: o.CreatedAt.Local().Format(dateFormat), Status: string(o.Status),
+		PublicID: o.PublicID, Created: o.CreatedAt.Local().Format(dateFormat), Status: string(o.Status), StatusText: statusText(o),
 		StatusDetail: o.StatusDetail, Provider: providerName(o.Provider), ProviderReference: o.ProviderReference,
 		Total: format(o.TotalAmount, o.Currency), Tax: format(o.TaxAmount, o.Currency), TaxLabel: taxLabel(o),
 		Market: market.OrDefault(o.Market).Name,
@@ -54,6 +54,24 @@ func (a *App) order(c echo.Context) error {
 	v.Exchanges = a.exchangesView(o, xs)
 	v.Exchanges.Tokens = a.orderTokensView(xs.Items)
 	return render(c, http.StatusOK, views.Order(a.chrome(c, "Order"), v))
+}
+
+// statusText is an order's status in words, from its money where that says
+// more than the status: "Refunded" when all that was taken was paid back,
+// "Partly refunded" when some was, "Partly shipped" while part of the
+// reservation is captured and the rest is not yet. The stored status stays
+// what it is (paid: captured).
+func statusText(o db.Order) string {
+	am := knownAmounts(o)
+	switch {
+	case am.Captured > 0 && am.Refunded >= am.Captured:
+		return "Refunded"
+	case am.Refunded > 0:
+		return "Partly refunded"
+	case o.Status == db.StatusAuthorized && am.Captured > 0:
+		return "Partly shipped"
+	}
+	return views.StatusLabel(string(o.Status))
 }
 
 // orderLineViews is an order's lines as the order, payment and invoice pages

@@ -41,13 +41,15 @@ func (a *App) routes() {
 	e.GET("/orders/:id/exchanges.har", a.orderHAR)
 
 	// The back office, for administrators only: web/admin.go, and each
-	// flow's part (vipps_admin.go, altpay_admin.go).
+	// flow's part (vipps_admin.go, klarna_admin.go, altpay_admin.go).
 	admin := e.Group("/admin", a.requireAdmin)
 	admin.GET("", a.adminOrders)
 	admin.GET("/orders/:id", a.adminOrder)
 	admin.POST("/orders/:id/capture", a.adminOperate(db.OpCapture))
 	admin.POST("/orders/:id/refund", a.adminOperate(db.OpRefund))
 	admin.POST("/orders/:id/cancel", a.adminOperate(db.OpCancel))
+	admin.POST("/orders/:id/release", a.adminOperate(db.OpRelease))
+	admin.POST("/orders/:id/extend", a.adminOperate(db.OpExtend))
 
 	// --- the flows: one block each, built in New ---
 

@@ -148,9 +148,8 @@ func (f *vippsFlow) attempt(ctx context.Context, o db.Order) (db.VippsPayment, e
 	}
 	vp = db.VippsPayment{
 		OrderID: o.ID, Environment: f.env(), Reference: ref, SettleAfter: a.Clock.Now().Add(vippsSettleAfter),
-		CreateKey:  vipps.OperationKey(o.IdempotencyKey, "create"),
-		CaptureKey: vipps.OperationKey(o.IdempotencyKey, "capture"),
-		CancelKey:  vipps.OperationKey(o.IdempotencyKey, "cancel"),
+		CreateKey: vipps.OperationKey(o.IdempotencyKey, "create"),
+		CancelKey: vipps.OperationKey(o.IdempotencyKey, "cancel"),
 	}
 	if err := a.Store.CreateVippsPayment(ctx, vp); err != nil {
 		if stored, gerr := a.Store.VippsPaymentByOrder(ctx, o.ID); gerr == nil {

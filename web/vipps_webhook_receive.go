@@ -257,7 +257,7 @@ func (f *vippsFlow) settlePending(ctx context.Context, o db.Order, e db.VippsWeb
 func (f *vippsFlow) otherOperation(ctx context.Context, o db.Order, vp db.VippsPayment, e db.VippsWebhookEvent, log *slog.Logger) {
 	a := f.a
 	if e.IdempotencyKey != "" {
-		own := e.IdempotencyKey == vp.CaptureKey || e.IdempotencyKey == vp.CancelKey
+		own := e.IdempotencyKey == vp.CancelKey
 		if ops, err := a.Store.OperationsByOrder(ctx, o.ID); err == nil {
 			for _, op := range ops {
 				own = own || op.Key == e.IdempotencyKey
@@ -273,7 +273,7 @@ func (f *vippsFlow) otherOperation(ctx context.Context, o db.Order, vp db.VippsP
 		err = f.record(ctx, o.ID, p.State, p.PSPReference, p.Aggregate)
 	}
 	if err == nil {
-		err = f.closeIfSettled(ctx, o.ID)
+		err = f.operator().closeIfSettled(ctx, o.ID)
 	}
 	if err != nil {
 		log.Warn("vipps webhook: refreshing the order's figures", "error", err)

@@ -139,7 +139,9 @@
 // later one, reuses it: Order Management answers a repeated key with the
 // first result whatever the body ("only the key matters", for 24 hours).
 // Capture and Refund return the id Klarna sends in the Capture-Id and
-// Refund-Id headers of its 201 (no body).
+// Refund-Id headers of its 201 (no body), and send the caller's reference,
+// which the order's captures and refunds show (the shop sends its
+// operation's key, to recognize one whose answer was lost).
 //
 // The state rules: captures, full or partial, up to
 // remaining_authorized_amount; refunds up to what was captured and not yet

@@ -89,17 +89,20 @@ func (c *Client) GetOrder(ctx context.Context, orderID string) (ManagedOrder, er
 }
 
 // Capture captures amount of the order (all of what remains, or part of
-// it: "the same endpoint") and returns the capture's id. Klarna answers 201
+// it: "the same endpoint") and returns the capture's id. reference (at most
+// 255 characters, "" for none) is kept on the capture and shown in the
+// order's captures, so a capture whose answer was lost can be recognized
+// there. Klarna answers 201
 // with no body and the id in the Capture-Id header (the Location header's
 // last segment, should that header be missing). Refused with 403
 // CAPTURE_NOT_ALLOWED when the order is cancelled or expired or the amount
 // is more than remains authorized (IsRefused).
-func (c *Client) Capture(ctx context.Context, orderID string, amount int64, idemKey string) (string, error) {
+func (c *Client) Capture(ctx context.Context, orderID string, amount int64, reference, idemKey string) (string, error) {
 	var h http.Header
 	err := c.do(ctx, call{
 		name: "om_capture", method: http.MethodPost, template: omTemplate + "/captures",
 		path: omPath(orderID, "/captures"), header: headerKlarnaIdempotencyKey, key: idemKey,
-		body: map[string]int64{"captured_amount": amount}, respHeader: &h, ok: []int{http.StatusCreated},
+		body: amountBody{CapturedAmount: amount, Reference: reference}, respHeader: &h, ok: []int{http.StatusCreated},
 	})
 	if err != nil {
 		return "", err
@@ -108,14 +111,14 @@ func (c *Client) Capture(ctx context.Context, orderID string, amount int64, idem
 }
 
 // Refund refunds amount of what was captured and returns the refund's id
-// (Refund-Id). Refused with 403 REFUND_NOT_ALLOWED when it is more than
+// (Refund-Id); reference is kept on the refund, as Capture's. Refused with 403 REFUND_NOT_ALLOWED when it is more than
 // was captured and not yet refunded, or nothing was captured.
-func (c *Client) Refund(ctx context.Context, orderID string, amount int64, idemKey string) (string, error) {
+func (c *Client) Refund(ctx context.Context, orderID string, amount int64, reference, idemKey string) (string, error) {
 	var h http.Header
 	err := c.do(ctx, call{
 		name: "om_refund", method: http.MethodPost, template: omTemplate + "/refunds",
 		path: omPath(orderID, "/refunds"), header: headerKlarnaIdempotencyKey, key: idemKey,
-		body: map[string]int64{"refunded_amount": amount}, respHeader: &h, ok: []int{http.StatusCreated},
+		body: amountBody{RefundedAmount: amount, Reference: reference}, respHeader: &h, ok: []int{http.StatusCreated},
 	})
 	if err != nil {
 		return "", err
@@ -153,6 +156,14 @@ func (c *Client) ReleaseRemaining(ctx context.Context, orderID, idemKey string) 
 		path: omPath(orderID, "/release-remaining-authorization"), header: headerKlarnaIdempotencyKey, key: idemKey,
 		ok: []int{http.StatusNoContent},
 	})
+}
+
+// amountBody is a capture's or a refund's request (CaptureObject,
+// RefundObject): the amount, and the merchant's reference when there is one.
+type amountBody struct {
+	CapturedAmount int64  `json:"captured_amount,omitempty"`
+	RefundedAmount int64  `json:"refunded_amount,omitempty"`
+	Reference      string `json:"reference,omitempty"`
 }
 
 // createdID is the id header of a 201, else the last segment of its

@@ -55,14 +55,14 @@ func TestAnOrdersLifeThroughOrderManagement(t *testing.T) {
 	if err := e.c.ReleaseRemaining(ctx, id, "om-life-release-0"); !klarna.IsRefused(err, klarna.NotAllowed) {
 		t.Errorf("release before a capture: %v", err)
 	}
-	_, err := e.c.Refund(ctx, id, 1, "om-life-refund-0")
+	_, err := e.c.Refund(ctx, id, 1, "", "om-life-refund-0")
 	wantRefused(t, err, klarna.RefundNotAllowed)
 
-	first, err := e.c.Capture(ctx, id, 1000, "om-life-capture-1")
+	first, err := e.c.Capture(ctx, id, 1000, "", "om-life-capture-1")
 	if err != nil || first == "" {
 		t.Fatalf("capture: %q %v", first, err)
 	}
-	_, err = e.c.Capture(ctx, id, amount, "om-life-capture-2")
+	_, err = e.c.Capture(ctx, id, amount, "", "om-life-capture-2")
 	wantRefused(t, err, klarna.CaptureNotAllowed)
 	if o := e.order(id); o.Status != klarna.StatusPartCaptured || o.CapturedAmount != 1000 || len(o.Captures) != 1 || o.Captures[0].CaptureID != first {
 		t.Errorf("after a partial capture %+v", o)
@@ -72,7 +72,7 @@ func TestAnOrdersLifeThroughOrderManagement(t *testing.T) {
 	if !strings.Contains(klarna.Reason(err), "Order has previous captures.") {
 		t.Errorf("cancel's reason %q", klarna.Reason(err))
 	}
-	_, err = e.c.Refund(ctx, id, 1001, "om-life-refund-1")
+	_, err = e.c.Refund(ctx, id, 1001, "", "om-life-refund-1")
 	wantRefused(t, err, klarna.RefundNotAllowed)
 	if !strings.HasPrefix(klarna.Reason(err), "Over refund is not allowed.") {
 		t.Errorf("over-refund reason %q", klarna.Reason(err))
@@ -83,9 +83,9 @@ func TestAnOrdersLifeThroughOrderManagement(t *testing.T) {
 	if err := e.c.ReleaseRemaining(ctx, id, "om-life-release"); err != nil {
 		t.Error(err)
 	}
-	_, err = e.c.Capture(ctx, id, 1, "om-life-capture-3")
+	_, err = e.c.Capture(ctx, id, 1, "", "om-life-capture-3")
 	wantRefused(t, err, klarna.CaptureNotAllowed)
-	refundID, err := e.c.Refund(ctx, id, 1000, "om-life-refund-2")
+	refundID, err := e.c.Refund(ctx, id, 1000, "", "om-life-refund-2")
 	if err != nil || refundID == "" {
 		t.Fatalf("refund %q %v", refundID, err)
 	}
@@ -115,7 +115,7 @@ func TestACancelledOrExpiredOrderIsRefusedAsDocumented(t *testing.T) {
 	if o := e.order(cancelled); o.Status != klarna.StatusCancelled {
 		t.Errorf("status %s", o.Status)
 	}
-	_, err := e.c.Capture(ctx, cancelled, 1, "om-cancel-capture")
+	_, err := e.c.Capture(ctx, cancelled, 1, "", "om-cancel-capture")
 	wantRefused(t, err, klarna.CaptureNotAllowed)
 	wantRefused(t, e.c.ExtendAuthorization(ctx, cancelled, "om-cancel-extend"), klarna.NotAllowed)
 
@@ -124,7 +124,7 @@ func TestACancelledOrExpiredOrderIsRefusedAsDocumented(t *testing.T) {
 	if o := e.order(expiring); o.Status != klarna.StatusExpired || o.RemainingAuthorizedAmount != 0 {
 		t.Errorf("after 28 days %+v", o)
 	}
-	_, err = e.c.Capture(ctx, expiring, 1, "om-expire-capture")
+	_, err = e.c.Capture(ctx, expiring, 1, "", "om-expire-capture")
 	wantRefused(t, err, klarna.CaptureNotAllowed)
 	err = e.c.ExtendAuthorization(ctx, expiring, "om-expire-extend")
 	wantRefused(t, err, klarna.NotAllowed)
@@ -139,7 +139,7 @@ func TestALostCaptureAnswerMakesOneCapture(t *testing.T) {
 	e := newEnv(t)
 	id, _ := e.placed("om-lost")
 	e.control("/control/faults", map[string]any{"operation": "klarna.om_capture", "lose_answer": true, "times": 1})
-	capID, err := e.c.Capture(context.Background(), id, 500, "om-lost-capture")
+	capID, err := e.c.Capture(context.Background(), id, 500, "", "om-lost-capture")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,10 +167,10 @@ func TestTheRecorderLabelsOrderManagementCalls(t *testing.T) {
 		HTTP: rec.Client, Sleep: func(context.Context, time.Duration) error { return nil }})
 	ctx := context.Background()
 	sb.Fault(t, "klarna.om_capture", http.StatusServiceUnavailable, 1)
-	if _, err := c.Capture(ctx, id, 100, "rec-capture"); err != nil {
+	if _, err := c.Capture(ctx, id, 100, "", "rec-capture"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Refund(ctx, id, 100, "rec-refund"); err != nil {
+	if _, err := c.Refund(ctx, id, 100, "", "rec-refund"); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.ExtendAuthorization(ctx, id, "rec-extend"); err != nil {

@@ -49,9 +49,9 @@ func TestCaptureAndRefundSendTheAmountAndReturnTheID(t *testing.T) {
 		call                      func(c *Client) (string, error)
 	}{
 		{"capture", "/ordermanagement/v1/orders/o-1/captures", "captured_amount", "Capture-Id",
-			func(c *Client) (string, error) { return c.Capture(context.Background(), "o-1", 6000, "key-1") }},
+			func(c *Client) (string, error) { return c.Capture(context.Background(), "o-1", 6000, "", "key-1") }},
 		{"refund", "/ordermanagement/v1/orders/o-1/refunds", "refunded_amount", "Refund-Id",
-			func(c *Client) (string, error) { return c.Refund(context.Background(), "o-1", 6000, "key-1") }},
+			func(c *Client) (string, error) { return c.Refund(context.Background(), "o-1", 6000, "", "key-1") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, withID := range []bool{true, false} {
@@ -115,9 +115,9 @@ func TestOrderManagementRefusalsAreClassified(t *testing.T) {
 		call               func(c *Client) error
 	}{
 		{"om_error_capture.json", CaptureNotAllowed, "Capture not allowed.",
-			func(c *Client) error { _, err := c.Capture(context.Background(), "o", 1, "k"); return err }},
+			func(c *Client) error { _, err := c.Capture(context.Background(), "o", 1, "", "k"); return err }},
 		{"om_error_refund.json", RefundNotAllowed, "Over refund is not allowed. Refund not possible.",
-			func(c *Client) error { _, err := c.Refund(context.Background(), "o", 1, "k"); return err }},
+			func(c *Client) error { _, err := c.Refund(context.Background(), "o", 1, "", "k"); return err }},
 		{"om_error_cancel.json", CancelNotAllowed, "Order has previous captures. Cancel not possible.",
 			func(c *Client) error { return c.Cancel(context.Background(), "o", "k") }},
 		{"om_error_extend.json", NotAllowed, "Order is expired. Authorization time cannot be extended.",
@@ -166,8 +166,34 @@ func TestCaptureRetries5xxWithTheSameKey(t *testing.T) {
 		w.Header().Set("Capture-Id", "cap-9")
 		w.WriteHeader(http.StatusCreated)
 	})
-	id, err := c.Capture(context.Background(), "o", 100, "attempt-key")
+	id, err := c.Capture(context.Background(), "o", 100, "", "attempt-key")
 	if err != nil || id != "cap-9" || f.calls.Load() != 2 || keys[0] != "attempt-key" || keys[1] != "attempt-key" {
 		t.Errorf("id %q err %v calls %d keys %v", id, err, f.calls.Load(), keys)
+	}
+}
+
+// A capture's and a refund's reference goes in the body beside the amount,
+// as in Klarna's sample capture ({"captured_amount": 6000, "reference":
+// "c9a94cf1-..."}), so the order's captures and refunds show it.
+func TestCaptureAndRefundSendTheirReference(t *testing.T) {
+	for name, call := range map[string]func(c *Client) error{
+		"captured_amount": func(c *Client) error {
+			_, err := c.Capture(context.Background(), "o", 6000, "c9a94cf1-7126-4f55-92fa-4d34f416ed7f", "k")
+			return err
+		},
+		"refunded_amount": func(c *Client) error {
+			_, err := c.Refund(context.Background(), "o", 6000, "c9a94cf1-7126-4f55-92fa-4d34f416ed7f", "k")
+			return err
+		},
+	} {
+		f, c, _ := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte, n int) { w.WriteHeader(http.StatusCreated) })
+		if err := call(c); err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		if err := json.Unmarshal(f.last.body, &got); err != nil || len(got) != 2 || got[name] != 6000.0 ||
+			got["reference"] != "c9a94cf1-7126-4f55-92fa-4d34f416ed7f" {
+			t.Errorf("%s: body %s", name, f.last.body)
+		}
 	}
 }

@@ -219,6 +219,9 @@ func (f *altpayFlow) sync(ctx context.Context, o db.Order, inv db.AltpayInvoice)
 		if err == nil && o.CartID != 0 {
 			a.releaseClosed(ctx, o.CartID)
 		}
+		if err == nil {
+			f.logUnreported(ctx, o, inv.InvoiceID)
+		}
 	case db.StatusCancelled, db.StatusFailed:
 		// Paid after the shop closed the attempt (with a checkout token minted
 		// before): the provider cannot void an invoice, so a person refunds it.

@@ -108,6 +108,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	deps := web.Deps{
 		Config: cfg, Store: store, DB: database, Sessions: sessions, Log: log, Clock: shopClock, Box: box,
 		HTTP: outbound.NewClient(log, 20*time.Second, recorder), Recorder: recorder, ProviderClock: providerClock,
+		SubscribeAtStart: true,
 	}
 	// One client per provider for the whole process: each holds its shared
 	// token (Vipps's access token, Alternative Payments' OAuth token, ...).

@@ -4,6 +4,8 @@
 // `shop admin -email x@example.com` instead creates a shop administrator
 // (the password is read from the first line of stdin) and exits; so does
 // the shop at start when SHOP_ADMIN_EMAIL and SHOP_ADMIN_PASSWORD are set.
+// `shop altpay-webhook register|list|delete` manages the shop's Alternative
+// Payments webhook subscription (altpay_webhook.go).
 package main
 
 import (
@@ -38,6 +40,13 @@ func main() {
 	defer stop()
 	if len(os.Args) > 1 && os.Args[1] == "admin" {
 		if err := runAdmin(ctx, os.Args[2:], os.Getenv, os.Stdin, os.Stdout, bcrypt.DefaultCost); err != nil {
+			fmt.Fprintf(os.Stderr, "shop: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "altpay-webhook" {
+		if err := runAltpayWebhook(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 			fmt.Fprintf(os.Stderr, "shop: %v\n", err)
 			os.Exit(1)
 		}

@@ -147,9 +147,9 @@ func (f *altpayFlow) confirm(c echo.Context) error {
 		a.flash(c, "Alternative Payments has not received a payment for this invoice yet.")
 		return c.Redirect(http.StatusSeeOther, "/invoices/"+o.PublicID)
 	}
-	if o.Status == db.StatusPending {
-		a.flash(c, "Thank you: your invoice is paid.")
-	}
+	// Thanked also when the order was already paid: the provider's webhook
+	// (altpay_webhook.go) often settles it before the page confirms.
+	a.flash(c, "Thank you: your invoice is paid.")
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 }
 

@@ -420,3 +420,24 @@ func TestAltpayWebhookSubscriptionAtStartRetriesUntilItSucceeds(t *testing.T) {
 		t.Error("the failed first try is not logged")
 	}
 }
+
+// The webhook usually settles the order before the invoice page confirms;
+// the customer is thanked all the same.
+func TestAltpayConfirmAfterTheWebhookStillThanks(t *testing.T) {
+	hw := newHookWorld(t)
+	hw.subscribe(t, hw.App)
+	b := hw.browser(t)
+	b.signUp("tess@example.com")
+	order, _ := hw.paidInvoice(t, b, true)
+	hw.sb.Deliveries.RunDue(t.Context())
+	if got := hw.status(t, order); got != db.StatusCaptured {
+		t.Fatalf("order %s after the delivery", got)
+	}
+	p := b.post("/invoices/"+order+"/confirm", nil)
+	if p.status != 303 || p.location != "/orders/"+order {
+		t.Fatalf("confirm: %d %s", p.status, p.location)
+	}
+	if got := strings.TrimSpace(b.get(p.location).doc(t).Find("[role=status]").First().Text()); got != "Thank you: your invoice is paid." {
+		t.Fatalf("the order page says %q", got)
+	}
+}

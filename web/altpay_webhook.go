@@ -153,20 +153,7 @@ func (h *AltpayWebhooks) Ensure(ctx context.Context) (_ altpay.Webhook, reused b
 
 // List is every webhook subscription of the account (all topics and URLs).
 func (h *AltpayWebhooks) List(ctx context.Context) ([]altpay.Webhook, error) {
-	var all []altpay.Webhook
-	f := altpay.WebhookFilter{}
-	for range altpay.MaxWebhookPages {
-		page, err := h.client.ListWebhooks(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, page.Data...)
-		if !page.HasNextPage || page.EndCursor == "" || page.EndCursor == f.After {
-			return all, nil
-		}
-		f.After = page.EndCursor
-	}
-	return all, nil
+	return h.client.FindWebhooks(ctx, "", "")
 }
 
 // Delete unsubscribes id; when it is the shop's own subscription the shop

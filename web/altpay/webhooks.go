@@ -94,7 +94,8 @@ const MaxWebhookPages = 20
 
 // FindWebhooks walks GET /webhooks for topic from its first page and
 // returns the subscriptions to endpointURL. The list has no filter on the
-// URL, so this matches it here.
+// URL, so this matches it here. An empty topic or endpointURL matches
+// every one.
 func (c *Client) FindWebhooks(ctx context.Context, topic, endpointURL string) ([]Webhook, error) {
 	var found []Webhook
 	f := WebhookFilter{Topic: topic}
@@ -108,7 +109,7 @@ func (c *Client) FindWebhooks(ctx context.Context, topic, endpointURL string) ([
 			return nil, err
 		}
 		for _, w := range page.Data {
-			if w.EndpointURL == endpointURL {
+			if endpointURL == "" || w.EndpointURL == endpointURL {
 				found = append(found, w)
 			}
 		}

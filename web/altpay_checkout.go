@@ -66,6 +66,7 @@ type altpayFlow struct {
 	client *altpay.Client
 	clock  clock.Clock // the provider's (providerClock): altpayQuietPeriod runs on it
 	asked  askedLately // order page views
+	hooks  *AltpayWebhooks
 }
 
 // newAltpayFlow builds the flow with the one shared client (Deps.Altpay): one
@@ -73,7 +74,7 @@ type altpayFlow struct {
 func newAltpayFlow(a *App) *altpayFlow {
 	clk := providerClock(a.Deps, a.Config.Altpay.Mode)
 	return &altpayFlow{a: a, client: a.Altpay, clock: clk,
-		asked: askedLately{clock: clk, every: altpayRecheckAfter}}
+		asked: askedLately{clock: clk, every: altpayRecheckAfter}, hooks: NewAltpayWebhooks(a.Deps)}
 }
 
 // env is the provider environment the shop talks to, its API base URL: the

@@ -147,9 +147,9 @@ func (f *altpayFlow) confirm(c echo.Context) error {
 		a.flash(c, "Alternative Payments has not received a payment for this invoice yet.")
 		return c.Redirect(http.StatusSeeOther, "/invoices/"+o.PublicID)
 	}
-	if o.Status == db.StatusPending {
-		a.flash(c, "Thank you: your invoice is paid.")
-	}
+	// Thanked also when the order was already paid: the provider's webhook
+	// (altpay_webhook.go) often settles it before the page confirms.
+	a.flash(c, "Thank you: your invoice is paid.")
 	return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
 }
 
@@ -218,6 +218,9 @@ func (f *altpayFlow) sync(ctx context.Context, o db.Order, inv db.AltpayInvoice)
 		}
 		if err == nil && o.CartID != 0 {
 			a.releaseClosed(ctx, o.CartID)
+		}
+		if err == nil {
+			f.logUnreported(ctx, o, inv.InvoiceID)
 		}
 	case db.StatusCancelled, db.StatusFailed:
 		// Paid after the shop closed the attempt (with a checkout token minted

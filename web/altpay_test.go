@@ -33,10 +33,18 @@ type altpayWorld struct {
 // first.
 func newAltpayWorld(t *testing.T, use ...func(*Deps)) *altpayWorld {
 	t.Helper()
+	return newAltpayWorldAt(t, "http://shop.test", use...)
+}
+
+// newAltpayWorldAt is newAltpayWorld with the sandbox provisioned for a
+// shop at shopURL (its CORS origin, and where plain-http webhook URLs may
+// point).
+func newAltpayWorldAt(t *testing.T, shopURL string, use ...func(*Deps)) *altpayWorld {
+	t.Helper()
 	w := &altpayWorld{}
 	w.testApp = newTestApp(t, func(d *Deps) {
 		// The sandbox runs on the shop's test clock: tokens age when it moves.
-		w.sb = sandboxtest.Start(t, control.Config{BaseURL: "http://sandbox.test", ShopBaseURL: "http://shop.test",
+		w.sb = sandboxtest.Start(t, control.Config{BaseURL: "http://sandbox.test", ShopBaseURL: shopURL,
 			Altpay: control.AltpayConfig{Enabled: true, ClientID: d.Config.Altpay.ClientID, ClientSecret: d.Config.Altpay.ClientSecret.Reveal()}},
 			d.Clock)
 		w.sbSrv = w.sb.Server

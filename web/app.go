@@ -70,6 +70,10 @@ type Deps struct {
 	// time.NewTicker); tests hand out channels they send on, so a sweep runs
 	// when they say.
 	Tick func(sweep string, every time.Duration) (ticks <-chan time.Time, stop func())
+	// SubscribeAtStart makes RunBackground subscribe the shop to the
+	// webhooks of the providers it uses in sandbox mode (altpay_webhook.go);
+	// cmd/shop sets it, tests call the subscription themselves.
+	SubscribeAtStart bool
 }
 
 // App carries the dependencies every handler uses, and the flows.
@@ -158,6 +162,7 @@ func (a *App) RunBackground(ctx context.Context) {
 	wg.Go(func() { a.klarna.sweep(ctx) })
 	wg.Go(func() { a.klarnaSignIn.sweep(ctx) })
 	wg.Go(func() { a.altpay.sweep(ctx) })
+	wg.Go(func() { a.altpay.keepWebhook(ctx) })
 	wg.Go(func() { a.every(ctx, "release", releaseEvery, func(ctx context.Context) { a.releaseClosed(ctx, 0) }) })
 	wg.Go(func() { a.every(ctx, "exchanges", exchangesPruneEvery, a.pruneExchanges) })
 	wg.Wait()

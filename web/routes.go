@@ -67,6 +67,9 @@ func (a *App) routes() {
 	e.GET("/invoices/:id", a.altpay.invoicePage)
 	e.POST("/invoices/:id/confirm", a.altpay.confirm)
 	e.POST("/api/altpay/invoices/:id/token", a.altpay.token)
+	// Server to server: authenticated by the webhook's bearer secret, so
+	// exempt from the cross-origin check (server.go).
+	e.POST(altpayWebhookPath, a.altpay.webhook)
 
 	// Klarna Payments with account linking: web/klarna_*.go
 	e.POST("/checkout/klarna", a.klarna.start)

@@ -163,8 +163,11 @@ func (a *App) refuseCrossOrigin() echo.MiddlewareFunc {
 	//     (klarna_callbacks.go).
 	//   - Vipps's webhook deliveries: their HMAC signature
 	//     (vipps.VerifyWebhook).
+	//   - Alternative Payments' deliveries: the subscription's bearer
+	//     secret (altpay_webhook.go).
 	cop.AddInsecureBypassPattern("POST " + klarnaCallbackPrefix)
 	cop.AddInsecureBypassPattern("POST " + vippsWebhookPath)
+	cop.AddInsecureBypassPattern("POST " + altpayWebhookPath)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if err := cop.Check(c.Request()); err != nil {

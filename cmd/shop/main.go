@@ -8,7 +8,8 @@
 // `shop vipps-webhook register|list|delete -id X` manages the shop's Vipps
 // MobilePay webhook registration (vipps_webhook.go): in sandbox mode the
 // shop registers by itself at start; against the real Vipps, register once
-// with this command.
+// with this command. `shop altpay-webhook register|list|delete -id X` does
+// the same for the Alternative Payments subscription (altpay_webhook.go).
 package main
 
 import (
@@ -51,6 +52,8 @@ func main() {
 		err = runAdmin(ctx, os.Args[2:], os.Getenv, os.Stdin, os.Stdout, bcrypt.DefaultCost)
 	case "vipps-webhook":
 		err = runVippsWebhook(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+	case "altpay-webhook":
+		err = runAltpayWebhook(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
 	default:
 		err = run(ctx, os.Getenv, os.Stdout, os.Stderr)
 	}
@@ -114,6 +117,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	deps := web.Deps{
 		Config: cfg, Store: store, DB: database, Sessions: sessions, Log: log, Clock: shopClock, Box: box,
 		HTTP: outbound.NewClient(log, 20*time.Second, recorder), Recorder: recorder, ProviderClock: providerClock,
+		SubscribeAtStart: true,
 	}
 	// One client per provider for the whole process: each holds its shared
 	// token (Vipps's access token, Alternative Payments' OAuth token, ...).

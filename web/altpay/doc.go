@@ -111,6 +111,30 @@
 // https://docs.alternativepayments.io/api-reference/invoices
 // https://docs.alternativepayments.io/getting-started/troubleshooting
 //
+// # Webhooks
+//
+// POST /webhooks {endpoint_url, secret_key, topic} subscribes one HTTPS
+// endpoint to one topic (invoice_paid: "Confirms the invoice has been fully
+// paid"); secret_key is optional and ours to choose, and "all webhook
+// requests to your endpoint will include it in the Authorization header as
+// a Bearer token". Nothing is signed (no HMAC): the secret is a shared
+// password, compared in constant time. The answer is the
+// WebhookSubscription {created_at, endpoint_url, id, is_active, partner_id,
+// secret_last_4_digits, topic, updated_at} (201; errors 400, 422); GET
+// /webhooks (limit, after, before, topic, is_active) pages them like the
+// other lists; DELETE /webhooks/{subscription_id} answers 200 with the
+// subscription (404 when unknown).
+// https://docs.alternativepayments.io/getting-started/webhooks
+// https://docs.alternativepayments.io/webhooks
+//
+// NOT FOUND in the docs: the body a delivery carries, its retries, timeout
+// and the answer expected, and whether a subscription is idempotent. So the
+// shop reads nothing from a delivery but the invoice id (data.id) and asks
+// GET /invoices/{id}; it answers 2xx once it has asked, and an error status
+// while it could not (hoping for a retry; polling covers the rest);
+// RegisterWebhook is sent once and a lost answer is settled by listing
+// (FindWebhooks), so the shop never keeps two subscriptions for one URL.
+//
 // # Errors, limits and retries
 //
 // An error answer is {code, message, validation_errors: {field: message}}

@@ -353,3 +353,25 @@ func TestOnlyWholeNamesAreSecretFields(t *testing.T) {
 		t.Errorf("got %s", x.RespBody)
 	}
 }
+
+// Alternative Payments' webhook secret_key, in the subscribe body, is
+// redacted; the last four characters the answer shows by design stay, and
+// so does the same field name for another provider (no rule says so there).
+func TestAltpayWebhookSecretKey(t *testing.T) {
+	const key = "whsk-shop-chosen-Y2hlY2tvdXQtand0LXNpZw"
+	json := http.Header{"Content-Type": {"application/json"}}
+	body := `{"endpoint_url":"https://shop.example/webhooks/altpay","secret_key":"` + key + `","topic":"invoice_paid"}`
+	x := Redact("altpay", Exchange{Method: "POST", URL: "https://public-api.alternativepayments.io/webhooks",
+		ReqHeader: json, ReqBody: []byte(body), RespHeader: json,
+		RespBody: []byte(`{"id":"whk_1","secret_last_4_digits":"NpZw","topic":"invoice_paid"}`)})
+	gone(t, dump(x), key)
+	for _, keep := range []string{`"secret_key":"` + Mark(key) + `"`, `"topic":"invoice_paid"`, `"secret_last_4_digits":"NpZw"`,
+		`"endpoint_url":"https://shop.example/webhooks/altpay"`} {
+		if !strings.Contains(dump(x), keep) {
+			t.Errorf("lacks %s:\n%s", keep, dump(x))
+		}
+	}
+	if other := Redact("klarna", Exchange{ReqHeader: json, ReqBody: []byte(body)}); !strings.Contains(string(other.ReqBody), key) {
+		t.Errorf("secret_key is altpay's rule, yet klarna's exchange lost it: %s", other.ReqBody)
+	}
+}

@@ -52,9 +52,10 @@ var Providers = map[string]Rules{
 		Path: []string{"authorization_token", "customer_token", "token_id"},
 	},
 	// Alternative Payments: the OAuth token (Common: access_token), the
-	// checkout JWT of POST /v1/checkout-auth/init (Common: token) and card
-	// tokens in payment objects.
-	"altpay": {JSON: []string{"card_provider_token"}},
+	// checkout JWT of POST /v1/checkout-auth/init (Common: token), card
+	// tokens in payment objects, and the webhook secret_key of POST
+	// /webhooks (every delivery presents it as a Bearer token).
+	"altpay": {JSON: []string{"card_provider_token", "secret_key"}},
 }
 
 // ruleset is Rules merged and indexed, lower case.

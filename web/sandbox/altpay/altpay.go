@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"refshop/web/sandbox/control"
+	"refshop/web/sandbox/deliveries"
 )
 
 // Operation names, as counted on GET /control/state and targeted by faults.
@@ -30,7 +31,11 @@ const (
 	opCheckoutPMs         = "altpay.checkout_payment_methods"
 	opCheckoutAddPM       = "altpay.checkout_add_payment_method"
 	opCheckoutPayment     = "altpay.checkout_payment"
-	partnerID             = "prt_refshop_sandbox" // the one partner account the sandbox hosts
+	opCreateWebhook       = "altpay.create_webhook"
+	opListWebhooks        = "altpay.list_webhooks"
+	opDeleteWebhook       = "altpay.delete_webhook"
+	opWebhookDelivery     = "altpay.webhook_delivery" // a delivery to the shop, not a call (control.DeliveryOperations)
+	partnerID             = "prt_refshop_sandbox"     // the one partner account the sandbox hosts
 	maxBody               = 64 << 10
 	invoiceNumberTemplate = "INV-%05d"
 )
@@ -50,6 +55,7 @@ type provider struct {
 	invOrder  []string                  // invoice ids in creation order, for the cursor list
 	methods   map[string]*paymentMethod // by id
 	payments  map[string]*payment       // by Idempotency-Key
+	hooks     map[string]*subscription  // webhook subscriptions, by id
 	nextInv   int
 }
 
@@ -61,7 +67,13 @@ func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 	p := &provider{st: st, log: log}
 	p.reset()
 	st.Operations(opOAuthToken, opCreateCustomer, opGetCustomer, opListCustomers, opCreateInvoice, opGetInvoice, opListInvoices,
-		opCheckoutAuthInit, opCheckoutTheme, opCheckoutInvoice, opCheckoutPMs, opCheckoutAddPM, opCheckoutPayment)
+		opCheckoutAuthInit, opCheckoutTheme, opCheckoutInvoice, opCheckoutPMs, opCheckoutAddPM, opCheckoutPayment,
+		opCreateWebhook, opListWebhooks, opDeleteWebhook)
+	st.DeliveryOperations(opWebhookDelivery)
+	if st.Deliveries != nil {
+		st.Deliveries.Register("altpay", deliveries.Provider{Sign: p.signDelivery, Backoff: webhookBackoff,
+			RetryFor: webhookRetryFor, Timeout: webhookTimeout, Redact: redactDelivery})
+	}
 	st.ErrorShape("altpay", func(w http.ResponseWriter, r *http.Request, status int) {
 		if status == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "1")
@@ -79,6 +91,9 @@ func Register(root *http.ServeMux, st *control.State, log *slog.Logger) {
 	mux.HandleFunc("POST /altpay/invoices", p.createInvoice)
 	mux.HandleFunc("GET /altpay/invoices", p.listInvoices)
 	mux.HandleFunc("GET /altpay/invoices/{id}", p.getInvoice)
+	mux.HandleFunc("POST /altpay/webhooks", p.createWebhook)
+	mux.HandleFunc("GET /altpay/webhooks", p.listWebhooks)
+	mux.HandleFunc("DELETE /altpay/webhooks/{subscription_id}", p.deleteWebhook)
 	// The docs say /v1/checkout-auth/init; a third-party client reports that
 	// the live path has no /v1. The sources disagree, so both are served.
 	mux.HandleFunc("POST /altpay/v1/checkout-auth/init", p.checkoutAuthInit)
@@ -105,6 +120,7 @@ func (p *provider) reset() {
 	p.invOrder = nil
 	p.methods = map[string]*paymentMethod{}
 	p.payments = map[string]*payment{}
+	p.hooks = map[string]*subscription{}
 	p.nextInv = 0
 }
 

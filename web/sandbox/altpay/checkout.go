@@ -444,6 +444,7 @@ func (p *provider) createPayment(w http.ResponseWriter, r *http.Request) {
 	} else {
 		pay.Status, pay.reply = "succeeded", map[string]string{"status": "succeeded", "message": "Payment received"}
 		in.Status, in.UpdatedAt = statusPaid, p.st.Now()
+		p.notifyPaid(in)
 	}
 	p.payments[key] = pay
 	writeJSON(w, pay.status, pay.reply)

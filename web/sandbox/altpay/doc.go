@@ -69,6 +69,45 @@
 //     "100" = $100 as its example; the invoice examples use 19.9-like
 //     numbers. The sandbox keeps decimal major units (below).
 //
+// # Webhooks
+//
+// Documented (https://docs.alternativepayments.io/getting-started/webhooks,
+// https://docs.alternativepayments.io/api-reference/webhooks, read on
+// 2026-12-01), and served with the partner API's OAuth token:
+//   - POST /webhooks {endpoint_url, secret_key, topic}: endpoint_url (HTTPS)
+//     and topic required, secret_key optional, one topic per subscription
+//     from the WebhookTopic enum; 201 WebhookSubscription {created_at,
+//     endpoint_url, id, is_active, partner_id, secret_last_4_digits, topic,
+//     updated_at}; errors 400 and 422.
+//   - GET /webhooks?limit=&after=&before=&topic=&is_active= (limit default
+//     100): PaginatedResponse-WebhookSubscription, cursors at the top level.
+//   - DELETE /webhooks/{subscription_id}: 200 with the subscription; 400, 404.
+//   - "If you provide a secret_key, all webhook requests to your endpoint
+//     will include it in the Authorization header as a Bearer token": no
+//     signature, no HMAC.
+//
+// Not served: GET /webhooks/events (the event log; its filter names are
+// not all documented). Operations: altpay.create_webhook,
+// altpay.list_webhooks, altpay.delete_webhook, and the delivery operation
+// altpay.webhook_delivery (faults drop, delay, duplicate or reorder its
+// attempts; GET /control/deliveries lists them; replay resends).
+//
+// NOT FOUND in the docs, and the sandbox's choices (webhooks.go):
+//   - The delivered body. The sandbox POSTs application/json
+//     {"id": "evt_...", "topic": "invoice_paid", "created_at": ..., "data":
+//     <the invoice as GET /invoices/{id} answers it>}. A receiver must not
+//     rely on this shape: the shop reads data.id and asks for the invoice.
+//   - Which events fire: only invoice_paid, when a checkout payment pays
+//     an invoice. The other topics can be subscribed to and never fire.
+//   - Retries: any 2xx is taken; anything else, no answer within 10 s or
+//     no connection is retried after 30 s, 1 min, 5 min, 15 min, then
+//     hourly, for 3 days after the event, on the sandbox clock.
+//   - The same endpoint_url and topic may be subscribed twice (two
+//     subscriptions, two deliveries per event); validation codes as for
+//     invoices: a missing field 400, a topic outside the enum or an
+//     endpoint_url that is not HTTPS 422 (plain http is taken on the
+//     shop's own configured origin only, as a shop run locally has no TLS).
+//
 // Choices that hold for the whole package:
 //   - Amounts are decimal major units (19.90), JSON numbers on invoices and a
 //     string on payments (the SDK sends amount:"<string>"). The docs do not

@@ -9,7 +9,7 @@ import (
 
 // What the store keeps of Alternative Payments (see package store):
 // customers (with their place in the list order), invoices, the invoice
-// counter, payment methods, payments, the
+// counter, payment methods, payments, webhook subscriptions, the
 // OAuth tokens handed out and the key that signs checkout tokens, so the
 // tokens the shop and the browser hold still work after a restart.
 const (
@@ -20,6 +20,7 @@ const (
 	kindCounter    = "counter"
 	kindMethod     = "payment_method"
 	kindPayment    = "payment"
+	kindWebhook    = "webhook"
 )
 
 // The stored forms of the types with fields of their own that JSON would
@@ -61,6 +62,7 @@ func (p *provider) Dump() []store.Object {
 	for key, pay := range p.payments {
 		objs = append(objs, store.Object{Kind: kindPayment, ID: key, Value: storedPayment{*pay, pay.request, pay.status, pay.reply}})
 	}
+	objs = append(objs, store.All(kindWebhook, p.hooks)...)
 	return store.Encoded(objs)
 }
 
@@ -79,13 +81,14 @@ func (p *provider) Restore(l store.Loaded) error {
 	invoices := store.Decode[*invoice](l, kindInvoice, &err)
 	methods := store.Decode[storedMethod](l, kindMethod, &err)
 	payments := store.Decode[storedPayment](l, kindPayment, &err)
+	hooks := store.Decode[*subscription](l, kindWebhook, &err)
 	if err != nil {
 		return err
 	}
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.key, p.nextInv, p.tokens, p.invoices = key, next, tokens, invoices
+	p.key, p.nextInv, p.tokens, p.invoices, p.hooks = key, next, tokens, invoices, hooks
 	// The list order is the order of creation, which the invoice numbers
 	// count.
 	p.invOrder = nil

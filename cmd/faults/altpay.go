@@ -34,6 +34,9 @@ func (altpayFlow) operations() []operation {
 		{name: "altpay.create_invoice", step: altpayCheckoutStep, sentOnce: true},
 		{name: "altpay.checkout_auth_init", step: altpayTokenStep},
 		{name: "altpay.get_invoice", step: altpayConfirmStep},
+		// Alternative Payments' invoice_paid webhook when the customer pays
+		// (the shop subscribes at start).
+		{name: "altpay.webhook_delivery", step: altpayPayStep, event: true},
 	}
 }
 

@@ -1,4 +1,4 @@
-import { test, expect, addToCart, cartCount, chooseMarket, expectAccessible, resetSandbox, sandboxState, sandboxURL, shopLog, signUp, tabTo, uniqueEmail } from './helpers';
+import { test, expect, addToCart, admin, cartCount, chooseMarket, expectAccessible, resetSandbox, sandboxState, sandboxURL, shopLog, signUp, tabTo, uniqueEmail } from './helpers';
 import type { APIRequestContext, FrameLocator, Page } from '@playwright/test';
 
 // Klarna Payments with account linking, as a customer walks it: the payment
@@ -472,7 +472,7 @@ async function deliveries(request: APIRequestContext, operation: string): Promis
   return ((await res.json()).deliveries as any[]).filter((d) => d.operation === operation);
 }
 
-test('an order Klarna holds for review is accepted by Klarna\'s notification, which the shop checks with Klarna', async ({ page, request }) => {
+test('an order Klarna holds for review is accepted by Klarna\'s notification, which the shop checks with Klarna, and then ships', async ({ page, request, browser }) => {
   await signUp(page, uniqueEmail('klarna-review'));
   await addToCart(page, 'Stoneware Mug');
   await payWithKlarna(page);
@@ -483,6 +483,20 @@ test('an order Klarna holds for review is accepted by Klarna\'s notification, wh
   const main = page.getByRole('main');
   await expect(main).toContainText('Klarna is reviewing this order.');
   const klarnaOrder = await page.getByTestId('provider-reference').innerText();
+  const orderID = new URL(page.url()).pathname.split('/').pop()!;
+
+  // The back office will not ship it while Klarna reviews it.
+  const officeContext = await browser.newContext();
+  const office = await officeContext.newPage();
+  await office.goto(`/signin?next=/admin/orders/${orderID}`);
+  await office.getByLabel('Email').fill(admin.email);
+  await office.getByLabel('Password').fill(admin.password);
+  await office.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(office).toHaveURL(new RegExp(`/admin/orders/${orderID}$`));
+  const ship = office.getByTestId('admin-ship');
+  await expect(ship.getByRole('button', { name: 'Ship' })).toBeDisabled();
+  await expect(ship).toContainText('Klarna is reviewing this order (fraud status PENDING)');
+  await expectAccessible(office);
   // The authorization callback went too, and the order was placed once.
   await expect.poll(async () => (await deliveries(request, 'klarna.authorization_callback')).length).toBe(1);
   expect((await sandboxState(request)).calls['klarna.create_order']).toBe(1);
@@ -505,4 +519,15 @@ test('an order Klarna holds for review is accepted by Klarna\'s notification, wh
   await expect(main).toContainText('Klarna accepted this order after its review.');
   await expect(main).not.toContainText('Klarna is reviewing this order.');
   await page.screenshot({ path: `${shots}/review-accepted.png`, fullPage: true });
+
+  // Now the back office ships it: one capture at Klarna, through Order Management.
+  await office.reload();
+  await ship.getByRole('button', { name: 'Ship' }).click();
+  await expect(office.getByRole('status').first()).toContainText('Klarna captured €18.00');
+  await expect(office.getByTestId('order-status')).toHaveText('Paid');
+  await expect(office.getByTestId('admin-captured')).toHaveText('€18.00');
+  expect((await sandboxState(request)).calls['klarna.om_capture']).toBe(1);
+  await expectAccessible(office);
+  await office.screenshot({ path: `${shots}/review-shipped-admin.png`, fullPage: true });
+  await officeContext.close();
 });

@@ -129,6 +129,8 @@ func klarnaOffers(o db.Order, mo klarna.ManagedOrder) adminOffers {
 	switch {
 	case mo.Status == klarna.StatusCancelled:
 		off.Cancel = "Klarna cancelled this order already."
+	case mo.CapturedAmount > 0 && left == 0:
+		off.Cancel = "The order was captured, and Klarna cancels only an order with no captures: refund instead."
 	case mo.CapturedAmount > 0:
 		off.Cancel = "Part of the order was captured, and Klarna cancels only an order with no captures: release the rest instead, or refund."
 	case mo.Status == klarna.StatusExpired || left == 0:

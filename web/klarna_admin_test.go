@@ -134,6 +134,9 @@ func TestAdminShipsAKlarnaOrder(t *testing.T) {
 	if got := fact(doc, "order-status"); got != "Paid" {
 		t.Errorf("status %q", got)
 	}
+	if note := doc.Find("#cancel-note").Text(); enabled(doc, "cancel") || !strings.Contains(note, "The order was captured") || strings.Contains(note, "Part of") {
+		t.Errorf("cancel after shipping all: %q", note)
+	}
 	flash, _ = admin.act(t, o.PublicID, "capture", ship)
 	if !strings.Contains(flash, "Nothing is left to capture") || k.calls("klarna.om_capture") != 1 {
 		t.Errorf("shipping twice: %q, %d captures", flash, k.calls("klarna.om_capture"))

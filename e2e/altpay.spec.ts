@@ -369,3 +369,31 @@ test('no answer to the invoice request: the shop says it is confirming, then sho
   // The provider made no other.
   expect((await sandboxState(page.request)).calls['altpay.create_invoice']).toBe(1);
 });
+
+test('the invoice is paid and the tab closed before the shop hears of it: the invoice_paid webhook marks the order paid', async ({ page, request }) => {
+  await signUp(page, uniqueEmail('invoice-webhook'));
+  const orderID = await checkoutByInvoice(page);
+  await fillCard(page);
+  await page.getByRole('button', { name: 'Save payment method' }).click();
+  await expect(page.getByRole('radio', { name: 'Visa ending 4242 (default)' })).toBeChecked();
+  // The page's own confirmation never reaches the shop: the customer closes
+  // the tab as soon as the provider took the payment.
+  await page.route(`**/invoices/${orderID}/confirm`, (route) => route.abort());
+  await page.getByRole('button', { name: 'Pay $20.57' }).click();
+  await expect.poll(async () => {
+    const res = await request.get(`${sandboxURL}/control/deliveries?limit=100`);
+    const list = (await res.json()).deliveries as any[];
+    return list.filter((d) => d.operation === 'altpay.webhook_delivery').map((d) => d.attempts.map((a: any) => a.status));
+  }).toEqual([[200]]);
+  await page.close();
+
+  // The account page asks no provider: what it shows, the webhook settled.
+  const later = await page.context().newPage();
+  await later.goto('/account');
+  await expect(later.getByTestId('altpay-unpaid')).toHaveCount(0);
+  await expect(later.getByRole('table', { name: 'Your orders' }).locator('.status')).toHaveText(['Paid']);
+  await later.goto(`/orders/${orderID}`);
+  await expect(later.getByTestId('order-status')).toHaveText('Paid');
+  await expect(later.getByTestId('altpay-order-invoice-status')).toHaveText('PAID');
+  expect((await sandboxState(request)).calls['altpay.checkout_payment']).toBe(1);
+});

@@ -3,7 +3,6 @@ package altpay
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,7 +90,7 @@ func (p *provider) createWebhook(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case body.EndpointURL == nil || strings.TrimSpace(*body.EndpointURL) == "":
 		errs["endpoint_url"] = "endpoint_url is required"
-	case !p.endpointAllowed(*body.EndpointURL):
+	case !p.st.Config.EndpointAllowed(*body.EndpointURL):
 		rules["endpoint_url"] = "endpoint_url must be an absolute HTTPS URL"
 	}
 	switch {
@@ -128,24 +127,6 @@ func (p *provider) createWebhook(w http.ResponseWriter, r *http.Request) {
 	p.hooks[s.ID] = s
 	exchanges.Ref(r.Context(), s.ID)
 	writeJSON(w, http.StatusCreated, s.reply())
-}
-
-// endpointAllowed: "Your HTTPS endpoint", absolute. Like the other
-// providers' return URLs, plain http is accepted on the shop's own
-// configured origin only (a shop run locally has no TLS).
-func (p *provider) endpointAllowed(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return false
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-		return true
-	case "http":
-		shop, err := url.Parse(p.st.Config.ShopBaseURL)
-		return err == nil && shop.Host != "" && strings.EqualFold(shop.Scheme, "http") && strings.EqualFold(u.Host, shop.Host)
-	}
-	return false
 }
 
 // listWebhooks is GET /webhooks: the documented cursor (limit, default 100;

@@ -1,5 +1,10 @@
 package control
 
+import (
+	"net/url"
+	"strings"
+)
+
 // Config is what the sandbox was provisioned with: exactly the credentials the
 // shop is configured with, so wrong values are rejected the way the real
 // provider rejects them. A provider whose Enabled is false runs against its
@@ -45,4 +50,29 @@ type AltpayConfig struct {
 	Enabled      bool
 	ClientID     string
 	ClientSecret string
+}
+
+// ShopHTTP reports whether u is a plain-http URL on the shop's own
+// configured origin (SHOP_BASE_URL, e.g. http://localhost:8080). The real
+// providers want https for return URLs and webhook endpoints; the sandbox
+// also takes http there, because a shop run locally has no TLS, and refuses
+// any other http URL as the real API does.
+func (c Config) ShopHTTP(u *url.URL) bool {
+	shop, err := url.Parse(c.ShopBaseURL)
+	return err == nil && shop.Host != "" && strings.EqualFold(shop.Scheme, "http") &&
+		strings.EqualFold(u.Scheme, "http") && strings.EqualFold(u.Host, shop.Host)
+}
+
+// EndpointAllowed is the rule both Vipps MobilePay ("must use HTTPS",
+// https://developer.vippsmobilepay.com/docs/APIs/webhooks-api/api-guide/)
+// and Alternative Payments ("your HTTPS endpoint",
+// https://docs.alternativepayments.io/getting-started/webhooks) state for a
+// webhook endpoint: an absolute https URL, with no credentials or fragment;
+// plain http only on the shop's own origin (ShopHTTP).
+func (c Config) EndpointAllowed(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return false
+	}
+	return strings.EqualFold(u.Scheme, "https") || c.ShopHTTP(u)
 }

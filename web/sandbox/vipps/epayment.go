@@ -226,8 +226,7 @@ func (p *provider) returnURLAllowed(raw string) bool {
 	case "https":
 		return u.Host != ""
 	case "http":
-		shop, err := url.Parse(p.st.Config.ShopBaseURL)
-		return err == nil && shop.Host != "" && strings.EqualFold(shop.Scheme, "http") && strings.EqualFold(u.Host, shop.Host)
+		return p.st.Config.ShopHTTP(u)
 	case "javascript", "data", "file", "vbscript":
 		return false
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -127,7 +126,7 @@ func (p *provider) register(w http.ResponseWriter, r *http.Request, msn string, 
 	switch {
 	case req.URL == nil || *req.URL == "":
 		bad = append(bad, detail{"url", "The property is required and cannot be null or empty."})
-	case !p.webhookURLAllowed(*req.URL):
+	case !p.st.Config.EndpointAllowed(*req.URL):
 		bad = append(bad, detail{"url", "The url must be an absolute, world-reachable URL that uses HTTPS."})
 	}
 	var events []string
@@ -178,24 +177,6 @@ func newWebhookSecret() string {
 	b := make([]byte, 64)
 	_, _ = rand.Read(b)
 	return base64.StdEncoding.EncodeToString(b)
-}
-
-// webhookURLAllowed: "must use HTTPS" and be absolute. Like returnUrl, plain
-// http is accepted on the shop's own configured origin only (a shop run
-// locally has no TLS).
-func (p *provider) webhookURLAllowed(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return false
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-		return true
-	case "http":
-		shop, err := url.Parse(p.st.Config.ShopBaseURL)
-		return err == nil && shop.Host != "" && strings.EqualFold(shop.Scheme, "http") && strings.EqualFold(u.Host, shop.Host)
-	}
-	return false
 }
 
 // listHooks is GET /webhooks/v1/webhooks: every registration, without its

@@ -3,11 +3,8 @@ package altpay_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"refshop/web/clock"
@@ -15,59 +12,13 @@ import (
 	"refshop/web/sandbox/sandboxtest"
 )
 
-// received is one request the shop's stand-in got.
-type received struct {
-	Path   string
-	Header http.Header
-	Body   []byte
-}
-
-// receiver stands in for the shop's webhook endpoint: it keeps every
-// request and answers each with the next status of its script (200 once
-// the script is used up).
-type receiver struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	got    []received
-	script []int
-}
-
-func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		rc.got = append(rc.got, received{Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: b})
-		status := http.StatusOK
-		if len(rc.script) > 0 {
-			status, rc.script = rc.script[0], rc.script[1:]
-		}
-		rc.mu.Unlock()
-		w.WriteHeader(status)
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *receiver) answer(statuses ...int) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.script = statuses
-}
-
-func (rc *receiver) requests() []received {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]received(nil), rc.got...)
-}
-
 // newHookEnv runs the sandbox with the receiver as the shop's origin, so a
 // plain-http endpoint on it is allowed (a shop run locally).
-func newHookEnv(t *testing.T) (*env, *receiver) {
+func newHookEnv(t *testing.T) (*env, *sandboxtest.Receiver) {
 	t.Helper()
-	rc := newReceiver(t)
+	rc := sandboxtest.NewReceiver(t)
 	sb := sandboxtest.Start(t, control.Config{
-		BaseURL: "http://sandbox.test", ShopBaseURL: rc.srv.URL,
+		BaseURL: "http://sandbox.test", ShopBaseURL: rc.URL,
 		Altpay: control.AltpayConfig{Enabled: true, ClientID: clientID, ClientSecret: clientSecret},
 	}, clock.NewManual(t0))
 	return &env{t: t, srv: sb.Server, sb: sb}, rc
@@ -128,12 +79,12 @@ func TestWebhookSubscriptionsMatchTheDocumentedExamples(t *testing.T) {
 	tok := e.oauth()
 	const secret = "shop-chosen-secret-4xYz"
 	r := e.call("POST", "/altpay/webhooks", auth(tok), map[string]any{
-		"endpoint_url": rc.srv.URL + "/webhooks/altpay", "secret_key": secret, "topic": "invoice_paid"})
+		"endpoint_url": rc.URL + "/webhooks/altpay", "secret_key": secret, "topic": "invoice_paid"})
 	e.want(r, 201)
 	sameShape(t, "webhook_subscription_response.json", r.raw)
 	id := r.body["id"].(string)
 	if r.body["secret_last_4_digits"] != "4xYz" || r.body["is_active"] != true || r.body["topic"] != "invoice_paid" ||
-		r.body["endpoint_url"] != rc.srv.URL+"/webhooks/altpay" {
+		r.body["endpoint_url"] != rc.URL+"/webhooks/altpay" {
 		t.Fatalf("subscription: %s", r.raw)
 	}
 	other := e.subscribe(tok, "https://shop.example/hooks", "", "invoice_created")
@@ -211,23 +162,23 @@ func TestWebhookSubscriptionRefusals(t *testing.T) {
 	e.want(e.call("DELETE", "/altpay/webhooks/whk_x", nil, nil), 401)
 	e.want(e.call("GET", "/altpay/webhooks?is_active=maybe", auth(tok), nil), 400)
 	// Plain http on the shop's own origin is taken: a shop run locally.
-	e.subscribe(tok, rc.srv.URL+"/webhooks/altpay", "", "invoice_paid")
+	e.subscribe(tok, rc.URL+"/webhooks/altpay", "", "invoice_paid")
 }
 
 func TestPayingAnInvoiceDeliversInvoicePaidWithTheBearerSecret(t *testing.T) {
 	e, rc := newHookEnv(t)
 	tok, _, inv, checkout := e.setup("ext-1")
 	const secret = "a-secret-the-shop-chose-0123456789"
-	sub := e.subscribe(tok, rc.srv.URL+"/webhooks/altpay?x=1", secret, "invoice_paid")
-	e.subscribe(tok, rc.srv.URL+"/other", secret, "invoice_created") // another topic: nothing for it
+	sub := e.subscribe(tok, rc.URL+"/webhooks/altpay?x=1", secret, "invoice_paid")
+	e.subscribe(tok, rc.URL+"/other", secret, "invoice_created") // another topic: nothing for it
 	e.run()
-	if n := len(rc.requests()); n != 0 {
+	if n := len(rc.Requests()); n != 0 {
 		t.Fatalf("%d deliveries before anything was paid", n)
 	}
 
 	e.payInvoice(checkout, inv)
 	e.run()
-	got := rc.requests()
+	got := rc.Requests()
 	if len(got) != 1 {
 		t.Fatalf("got %d deliveries, want 1", len(got))
 	}
@@ -262,7 +213,7 @@ func TestPayingAnInvoiceDeliversInvoicePaidWithTheBearerSecret(t *testing.T) {
 	}
 	// Paying again is refused and raises nothing more.
 	e.run()
-	if n := len(rc.requests()); n != 1 {
+	if n := len(rc.Requests()); n != 1 {
 		t.Fatalf("%d deliveries, want still 1", n)
 	}
 }
@@ -279,31 +230,31 @@ func mustJSON(t *testing.T, v any) []byte {
 func TestWebhookDeliveriesRetryOnTheSandboxClock(t *testing.T) {
 	e, rc := newHookEnv(t)
 	tok, _, inv, checkout := e.setup("ext-1")
-	e.subscribe(tok, rc.srv.URL+"/webhooks/altpay", "s3cret-value", "invoice_paid")
-	rc.answer(500, 503)
+	e.subscribe(tok, rc.URL+"/webhooks/altpay", "s3cret-value", "invoice_paid")
+	rc.Answer(500, 503)
 	e.payInvoice(checkout, inv)
 	e.run()
-	if n := len(rc.requests()); n != 1 {
+	if n := len(rc.Requests()); n != 1 {
 		t.Fatalf("%d attempts, want 1", n)
 	}
 	e.advance("29s")
 	e.run()
-	if n := len(rc.requests()); n != 1 {
+	if n := len(rc.Requests()); n != 1 {
 		t.Fatalf("a retry before 30s: %d attempts", n)
 	}
 	e.advance("1s")
 	e.run()
-	if n := len(rc.requests()); n != 2 {
+	if n := len(rc.Requests()); n != 2 {
 		t.Fatalf("%d attempts 30s after the first failure, want 2", n)
 	}
 	e.advance("59s")
 	e.run()
-	if n := len(rc.requests()); n != 2 {
+	if n := len(rc.Requests()); n != 2 {
 		t.Fatalf("the second retry came early: %d attempts", n)
 	}
 	e.advance("1s")
 	e.run()
-	got := rc.requests()
+	got := rc.Requests()
 	if len(got) != 3 || got[2].Header.Get("Authorization") != "Bearer s3cret-value" || string(got[2].Body) != string(got[0].Body) {
 		t.Fatalf("third attempt: %d attempts", len(got))
 	}
@@ -315,16 +266,16 @@ func TestWebhookDeliveriesRetryOnTheSandboxClock(t *testing.T) {
 func TestWebhookDeliveriesTakeFaultsAndReplays(t *testing.T) {
 	e, rc := newHookEnv(t)
 	tok, _, inv, checkout := e.setup("ext-1")
-	e.subscribe(tok, rc.srv.URL+"/webhooks/altpay", "s3cret-value", "invoice_paid")
+	e.subscribe(tok, rc.URL+"/webhooks/altpay", "s3cret-value", "invoice_paid")
 	e.want(e.call("POST", "/control/faults", nil, map[string]any{"operation": "altpay.webhook_delivery", "duplicate": true}), 200)
 	e.payInvoice(checkout, inv)
 	e.run()
-	if n := len(rc.requests()); n != 2 {
+	if n := len(rc.Requests()); n != 2 {
 		t.Fatalf("a duplicate fault: %d requests, want 2", n)
 	}
 	r := e.call("POST", "/control/deliveries/"+jsonID(t, e)+"/replay", nil, nil)
 	e.want(r, 200)
-	if got := rc.requests(); len(got) != 3 || got[2].Header.Get("Authorization") != "Bearer s3cret-value" {
+	if got := rc.Requests(); len(got) != 3 || got[2].Header.Get("Authorization") != "Bearer s3cret-value" {
 		t.Fatalf("replay: %d requests", len(got))
 	}
 }
@@ -343,19 +294,19 @@ func jsonID(t *testing.T, e *env) string {
 func TestWebhookSubscriptionsSurviveARestartAndDeletingAbandonsDeliveries(t *testing.T) {
 	e, rc := newHookEnv(t)
 	tok, _, inv, checkout := e.setup("ext-1")
-	sub := e.subscribe(tok, rc.srv.URL+"/webhooks/altpay", "s3cret-value", "invoice_paid")
+	sub := e.subscribe(tok, rc.URL+"/webhooks/altpay", "s3cret-value", "invoice_paid")
 	e.sb.Restart(t)
 	list := e.call("GET", "/altpay/webhooks", auth(tok), nil)
 	if data, _ := list.body["data"].([]any); len(data) != 1 || data[0].(map[string]any)["id"] != sub["id"] {
 		t.Fatalf("after a restart: %s", list.raw)
 	}
-	rc.answer(500)
+	rc.Answer(500)
 	e.payInvoice(checkout, inv)
 	e.run()
 	e.want(e.call("DELETE", "/altpay/webhooks/"+sub["id"].(string), auth(tok), nil), 200)
 	e.advance("30s")
 	e.run()
-	if n := len(rc.requests()); n != 1 {
+	if n := len(rc.Requests()); n != 1 {
 		t.Fatalf("%d attempts, want only the first", n)
 	}
 	if ds := e.deliveries(); len(ds) != 1 || ds[0].State != "abandoned" {

@@ -3,61 +3,14 @@ package klarna_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
+	"refshop/web/sandbox/sandboxtest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
 // Klarna's calls to the merchant, delivered by the sandbox's engine to a
 // stand-in for the shop.
-
-// callbackReceiver keeps every request and answers each with the next
-// status of its script (200 when it is used up).
-type callbackReceiver struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	got    []callbackRequest
-	script []int
-}
-
-type callbackRequest struct {
-	URI    string
-	Header http.Header
-	Body   string
-}
-
-func newCallbackReceiver(t *testing.T) *callbackReceiver {
-	rc := &callbackReceiver{}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		rc.got = append(rc.got, callbackRequest{URI: r.Method + " " + r.URL.RequestURI(), Header: r.Header.Clone(), Body: string(b)})
-		status := http.StatusOK
-		if len(rc.script) > 0 {
-			status, rc.script = rc.script[0], rc.script[1:]
-		}
-		rc.mu.Unlock()
-		w.WriteHeader(status)
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *callbackReceiver) answer(statuses ...int) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.script = statuses
-}
-
-func (rc *callbackReceiver) requests() []callbackRequest {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]callbackRequest(nil), rc.got...)
-}
 
 // deliver sends every delivery due on the sandbox clock now.
 func (s *sb) deliver() { s.s.Deliveries.RunDue(context.Background()) }
@@ -89,26 +42,26 @@ func (s *sb) deliveries() []loggedDelivery {
 // shows the URL with its token redacted.
 func TestAuthorizationCallbackCarriesTheDocumentedBody(t *testing.T) {
 	s := newSB(t)
-	rc := newCallbackReceiver(t)
+	rc := sandboxtest.NewReceiver(t)
 	sess := deSession()
 	sess["merchant_urls"] = map[string]any{"confirmation": "http://shop.test/orders/1",
-		"authorization": rc.srv.URL + "/callbacks/klarna/authorization/ORD1?token=one-time-secret&sid={session.id}"}
+		"authorization": rc.URL + "/callbacks/klarna/authorization/ORD1?token=one-time-secret&sid={session.id}"}
 	id := s.createSession(sess)
-	if len(rc.requests()) != 0 {
+	if len(rc.Requests()) != 0 {
 		t.Fatal("a callback went before the customer approved")
 	}
 	tok := s.authorize(id, nil)
 	s.deliver()
 
-	got := rc.requests()
+	got := rc.Requests()
 	if len(got) != 1 {
 		t.Fatalf("the receiver got %d requests, want 1", len(got))
 	}
-	if want := "POST /callbacks/klarna/authorization/ORD1?token=one-time-secret&sid=" + id; got[0].URI != want {
-		t.Errorf("sent to %q, want %q", got[0].URI, want)
+	if want := "POST /callbacks/klarna/authorization/ORD1?token=one-time-secret&sid=" + id; (got[0].Method + " " + got[0].Path) != want {
+		t.Errorf("sent to %q, want %q", (got[0].Method + " " + got[0].Path), want)
 	}
 	var body map[string]any
-	if err := json.Unmarshal([]byte(got[0].Body), &body); err != nil || len(body) != 2 ||
+	if err := json.Unmarshal(got[0].Body, &body); err != nil || len(body) != 2 ||
 		body["authorization_token"] != tok || body["session_id"] != id {
 		t.Errorf("body %s, want exactly {authorization_token: %s, session_id: %s}", got[0].Body, tok, id)
 	}
@@ -127,7 +80,7 @@ func TestAuthorizationCallbackCarriesTheDocumentedBody(t *testing.T) {
 	plain := s.createSession(deSession())
 	s.authorize(plain, nil)
 	s.deliver()
-	if n := len(rc.requests()); n != 1 {
+	if n := len(rc.Requests()); n != 1 {
 		t.Errorf("a session without merchant_urls.authorization made a callback (%d requests)", n)
 	}
 }
@@ -136,22 +89,22 @@ func TestAuthorizationCallbackCarriesTheDocumentedBody(t *testing.T) {
 // clock, and no longer once the authorization has lapsed (60 minutes).
 func TestAuthorizationCallbackRetriesOnTheSandboxClock(t *testing.T) {
 	s := newSB(t)
-	rc := newCallbackReceiver(t)
-	rc.answer(500, 503, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500)
+	rc := sandboxtest.NewReceiver(t)
+	rc.Answer(500, 503, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500)
 	sess := deSession()
-	sess["merchant_urls"] = map[string]any{"authorization": rc.srv.URL + "/cb?token=t"}
+	sess["merchant_urls"] = map[string]any{"authorization": rc.URL + "/cb?token=t"}
 	s.authorize(s.createSession(sess), nil)
 	s.deliver()
-	if n := len(rc.requests()); n != 1 {
+	if n := len(rc.Requests()); n != 1 {
 		t.Fatalf("%d attempts at once, want 1", n)
 	}
 	s.deliver()
-	if n := len(rc.requests()); n != 1 {
+	if n := len(rc.Requests()); n != 1 {
 		t.Fatalf("a retry went before the sandbox clock moved (%d attempts)", n)
 	}
 	s.advance("10s")
 	s.deliver()
-	if n := len(rc.requests()); n != 2 {
+	if n := len(rc.Requests()); n != 2 {
 		t.Fatalf("%d attempts after 10s, want 2", n)
 	}
 	for range 12 {
@@ -172,39 +125,39 @@ func TestAuthorizationCallbackRetriesOnTheSandboxClock(t *testing.T) {
 // order's merchant_urls.notification, every 10 minutes until a 200.
 func TestFraudDecisionSendsTheNotification(t *testing.T) {
 	s := newSB(t)
-	rc := newCallbackReceiver(t)
+	rc := sandboxtest.NewReceiver(t)
 	sess := deSession()
 	a := s.authorize(s.createSession(sess), map[string]any{"persona": "review@example.com"})
 	order := orderOf(sess)
 	order["merchant_urls"] = map[string]any{"confirmation": "http://shop.test/o",
-		"notification": rc.srv.URL + "/callbacks/klarna/notification/ORD1?token=secret-n"}
+		"notification": rc.URL + "/callbacks/klarna/notification/ORD1?token=secret-n"}
 	r := s.do("POST", "/klarna/api/payments/v1/authorizations/"+a+"/order", order)
 	if r.status != 200 || r.str("fraud_status") != "PENDING" {
 		t.Fatalf("order: %d %s", r.status, r.raw)
 	}
 	id := r.str("order_id")
 	s.deliver()
-	if n := len(rc.requests()); n != 0 {
+	if n := len(rc.Requests()); n != 0 {
 		t.Fatalf("a notification went before the review ended (%d)", n)
 	}
 
-	rc.answer(204, 500) // a 204 is not the 200 Klarna waits for
+	rc.Answer(204, 500) // a 204 is not the 200 Klarna waits for
 	if f := s.doAuth("POST", "/control/klarna/orders/"+id+"/fraud", map[string]any{"fraud_status": "REJECTED"}, "", ""); f.status != 200 {
 		t.Fatalf("fraud: %d %s", f.status, f.raw)
 	}
 	s.deliver()
-	got := rc.requests()
-	if len(got) != 1 || got[0].URI != "POST /callbacks/klarna/notification/ORD1?token=secret-n" {
+	got := rc.Requests()
+	if len(got) != 1 || (got[0].Method+" "+got[0].Path) != "POST /callbacks/klarna/notification/ORD1?token=secret-n" {
 		t.Fatalf("requests %+v", got)
 	}
 	var body map[string]any
-	if err := json.Unmarshal([]byte(got[0].Body), &body); err != nil || len(body) != 2 ||
+	if err := json.Unmarshal(got[0].Body, &body); err != nil || len(body) != 2 ||
 		body["order_id"] != id || body["event_type"] != "FRAUD_RISK_REJECTED" {
 		t.Errorf("body %s", got[0].Body)
 	}
 	s.advance("9m")
 	s.deliver()
-	if n := len(rc.requests()); n != 1 {
+	if n := len(rc.Requests()); n != 1 {
 		t.Fatalf("a retry went after 9 minutes (%d attempts)", n)
 	}
 	s.advance("1m")
@@ -213,7 +166,7 @@ func TestFraudDecisionSendsTheNotification(t *testing.T) {
 	s.deliver()
 	s.advance("10m")
 	s.deliver()
-	if n := len(rc.requests()); n != 3 {
+	if n := len(rc.Requests()); n != 3 {
 		t.Fatalf("%d attempts, want 3: 204, 500, then 200 ends it", n)
 	}
 	ds := s.deliveries()
@@ -229,14 +182,14 @@ func TestFraudDecisionSendsTheNotification(t *testing.T) {
 // hours, then no more.
 func TestFraudNotificationStopsAfter24Hours(t *testing.T) {
 	s := newSB(t)
-	rc := newCallbackReceiver(t)
+	rc := sandboxtest.NewReceiver(t)
 	script := make([]int, 200)
 	for i := range script {
 		script[i] = 503
 	}
-	rc.answer(script...)
+	rc.Answer(script...)
 	sess := deSession()
-	sess["merchant_urls"] = map[string]any{"confirmation": "http://shop.test/o", "notification": rc.srv.URL + "/n"}
+	sess["merchant_urls"] = map[string]any{"confirmation": "http://shop.test/o", "notification": rc.URL + "/n"}
 	a := s.authorize(s.createSession(sess), map[string]any{"persona": "review@example.com"})
 	// The session's notification URL serves when the order request has none.
 	r := s.do("POST", "/klarna/api/payments/v1/authorizations/"+a+"/order", orderOf(deSession()))
@@ -247,7 +200,7 @@ func TestFraudNotificationStopsAfter24Hours(t *testing.T) {
 		s.advance("10m")
 		s.deliver()
 	}
-	if n := len(rc.requests()); n != 6*24+1 {
+	if n := len(rc.Requests()); n != 6*24+1 {
 		t.Errorf("%d attempts, want %d: one at once, then every 10 minutes for 24 hours", n, 6*24+1)
 	}
 	if ds := s.deliveries(); ds[0].State != "failed" || ds[0].Event != "FRAUD_RISK_ACCEPTED" {

@@ -7,11 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,59 +19,18 @@ import (
 	"refshop/web/sandbox/sandboxtest"
 )
 
-// received is one request the shop's stand-in got.
-type received struct {
-	Path   string
-	Host   string
-	Header http.Header
-	Body   []byte
-}
+// receiver stands in for the shop's webhook endpoint.
+type receiver struct{ *sandboxtest.Receiver }
 
-// receiver stands in for the shop's webhook endpoint: it keeps every
-// request and answers each with the next status of its script (200 when
-// the script is used up).
-type receiver struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	got    []received
-	script []int
-}
+func newReceiver(t *testing.T) receiver { return receiver{sandboxtest.NewReceiver(t)} }
 
-func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		rc.got = append(rc.got, received{Path: r.URL.RequestURI(), Host: r.Host, Header: r.Header.Clone(), Body: b})
-		status := http.StatusOK
-		if len(rc.script) > 0 {
-			status, rc.script = rc.script[0], rc.script[1:]
-		}
-		rc.mu.Unlock()
-		w.WriteHeader(status)
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-// answer sets the statuses of the next requests.
-func (rc *receiver) answer(statuses ...int) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.script = statuses
-}
-
-func (rc *receiver) requests() []received {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]received(nil), rc.got...)
-}
+type received = sandboxtest.Received
 
 // names are the event names ("AUTHORIZED") of the requests received, in order.
-func (rc *receiver) names(t *testing.T) []string {
+func (rc receiver) names(t *testing.T) []string {
 	t.Helper()
 	var out []string
-	for _, r := range rc.requests() {
+	for _, r := range rc.Requests() {
 		var ev struct{ Name string }
 		if err := json.Unmarshal(r.Body, &ev); err != nil {
 			t.Fatalf("webhook body is not JSON: %s", r.Body)
@@ -86,7 +42,7 @@ func (rc *receiver) names(t *testing.T) []string {
 
 type hookEnv struct {
 	*env
-	rc   *receiver
+	rc   receiver
 	base *clock.Manual
 	tok  string
 }
@@ -97,7 +53,7 @@ func newHookEnv(t *testing.T) *hookEnv {
 	t.Helper()
 	rc := newReceiver(t)
 	cfg := control.Config{
-		ShopBaseURL: rc.srv.URL,
+		ShopBaseURL: rc.URL,
 		Vipps:       control.VippsConfig{Enabled: true, ClientID: clientID, ClientSecret: secret, SubscriptionKey: subKey, MSN: msn},
 	}
 	base := clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
@@ -129,7 +85,7 @@ func (e *hookEnv) hookHeaders(extra ...string) map[string]string {
 // the id and secret.
 func (e *hookEnv) register(events ...string) (id, sec string) {
 	e.t.Helper()
-	b, _ := json.Marshal(map[string]any{"url": e.rc.srv.URL + "/hooks/vipps?shop=1", "events": events})
+	b, _ := json.Marshal(map[string]any{"url": e.rc.URL + "/hooks/vipps?shop=1", "events": events})
 	r := e.do("POST", "/vipps/webhooks/v1/webhooks", e.hookHeaders(), string(b))
 	if r.Status != http.StatusCreated {
 		e.t.Fatalf("register: %d %s", r.Status, r.Body)
@@ -232,7 +188,7 @@ func TestWebhooksRegisterListDelete(t *testing.T) {
 		}
 	}
 	_ = json.Unmarshal(r.Body, &list)
-	if len(list.Webhooks) != 2 || list.Webhooks[0].ID != id || list.Webhooks[0].URL != e.rc.srv.URL+"/hooks/vipps?shop=1" ||
+	if len(list.Webhooks) != 2 || list.Webhooks[0].ID != id || list.Webhooks[0].URL != e.rc.URL+"/hooks/vipps?shop=1" ||
 		strings.Join(list.Webhooks[0].Events, ",") != "epayments.payment.authorized.v1,epayments.payment.captured.v1" {
 		t.Fatalf("list: %s", r.Body)
 	}
@@ -346,12 +302,12 @@ func TestAuthorizeDeliversOneSignedWebhook(t *testing.T) {
 	_, sec := e.register("epayments.payment.authorized.v1")
 	e.createPayment("order-1001-a")
 	e.run()
-	if n := len(e.rc.requests()); n != 0 {
+	if n := len(e.rc.Requests()); n != 0 {
 		t.Fatalf("created is not subscribed, yet %d webhooks arrived", n)
 	}
 	e.approve(e.tok, "order-1001-a")
 	e.run()
-	got := e.rc.requests()
+	got := e.rc.Requests()
 	if len(got) != 1 {
 		t.Fatalf("got %d webhooks, want 1", len(got))
 	}
@@ -406,7 +362,7 @@ func TestAuthorizeDeliversOneSignedWebhook(t *testing.T) {
 		t.Fatalf("capture: %d %s", r.Status, r.Body)
 	}
 	e.run()
-	got = e.rc.requests()
+	got = e.rc.Requests()
 	if len(got) != 2 || !strings.Contains(string(got[1].Body), `"idempotencyKey":"cap-key-1"`) || !strings.Contains(string(got[1].Body), `"name":"CAPTURED"`) {
 		t.Fatalf("capture webhook: %d requests, last %s", len(got), got[len(got)-1].Body)
 	}
@@ -416,20 +372,20 @@ func TestFailedWebhookIsRetriedOnTheDocumentedScheduleAsTheClockMoves(t *testing
 	e := newHookEnv(t)
 	e.register("epayments.payment.authorized.v1")
 	e.createPayment("order-1002-a")
-	e.rc.answer(500, 500, 503, 500, 404, 500, 500)
+	e.rc.Answer(500, 500, 503, 500, 404, 500, 500)
 	e.approve(e.tok, "order-1002-a")
 	start := e.base.Now()
 	e.run()
 
 	// Attempt n+1 is due this long after attempt n: 2s, 2s, 2s, 60s, 120s, 1h.
 	for i, gap := range []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second, time.Minute, 2 * time.Minute, time.Hour, time.Hour} {
-		before := len(e.rc.requests())
+		before := len(e.rc.Requests())
 		e.advance((gap - time.Second).String())
-		if n := len(e.rc.requests()); n != before {
+		if n := len(e.rc.Requests()); n != before {
 			t.Fatalf("attempt %d went %s early", i+2, time.Second)
 		}
 		e.advance("1s")
-		if n := len(e.rc.requests()); n != before+1 {
+		if n := len(e.rc.Requests()); n != before+1 {
 			t.Fatalf("attempt %d: %d requests, want %d", i+2, n, before+1)
 		}
 	}
@@ -455,7 +411,7 @@ func TestWebhookRetriesEndSevenDaysAfterTheEvent(t *testing.T) {
 	for i := range statuses {
 		statuses[i] = 500
 	}
-	e.rc.answer(statuses...)
+	e.rc.Answer(statuses...)
 	e.approve(e.tok, "order-1003-a")
 	e.run()
 	for range 200 { // walk the schedule one step at a time
@@ -473,9 +429,9 @@ func TestWebhookRetriesEndSevenDaysAfterTheEvent(t *testing.T) {
 	if first := ds[0].Attempts[0].SandboxTime; last.Sub(first) > 7*24*time.Hour || last.Sub(first) < 6*24*time.Hour {
 		t.Fatalf("last attempt %s after the first", last.Sub(first))
 	}
-	n := len(e.rc.requests())
+	n := len(e.rc.Requests())
 	e.advance("240h")
-	if len(e.rc.requests()) != n {
+	if len(e.rc.Requests()) != n {
 		t.Fatal("a failed delivery was sent again")
 	}
 }
@@ -485,7 +441,7 @@ func TestAFailingWebhookHoldsBackLaterEventsOfTheSamePayment(t *testing.T) {
 	e.register("epayments.payment.authorized.v1", "epayments.payment.captured.v1")
 	e.createPayment("order-1004-a")
 	e.createPayment("order-1004-b")
-	e.rc.answer(500)
+	e.rc.Answer(500)
 	e.approve(e.tok, "order-1004-a")
 	e.run() // authorized (a) fails
 	if r := e.modify(e.tok, "order-1004-a", "capture", "cap-1004", amountBody(4980)); r.Status != 200 {
@@ -501,7 +457,7 @@ func TestAFailingWebhookHoldsBackLaterEventsOfTheSamePayment(t *testing.T) {
 		t.Fatalf("the capture of a went ahead: %+v", ds[1])
 	}
 	e.advance("2s")
-	got := e.rc.requests()
+	got := e.rc.Requests()
 	if len(got) != 4 {
 		t.Fatalf("%d requests", len(got))
 	}
@@ -523,7 +479,7 @@ func TestDeliveryFaults(t *testing.T) {
 		e.fault(map[string]any{"operation": "vipps.webhook_delivery", "lose_answer": true})
 		e.approve(e.tok, "order-2001-a")
 		e.run()
-		if n := len(e.rc.requests()); n != 0 {
+		if n := len(e.rc.Requests()); n != 0 {
 			t.Fatalf("a dropped delivery arrived (%d)", n)
 		}
 		ds := e.deliveries()
@@ -531,7 +487,7 @@ func TestDeliveryFaults(t *testing.T) {
 			t.Fatalf("log: %+v", ds[0])
 		}
 		e.advance("2s")
-		if n := len(e.rc.requests()); n != 1 || e.deliveries()[0].State != "delivered" {
+		if n := len(e.rc.Requests()); n != 1 || e.deliveries()[0].State != "delivered" {
 			t.Fatalf("retry: %d requests, state %s", n, e.deliveries()[0].State)
 		}
 	})
@@ -543,11 +499,11 @@ func TestDeliveryFaults(t *testing.T) {
 		e.approve(e.tok, "order-2002-a")
 		e.run()
 		e.advance("29s")
-		if n := len(e.rc.requests()); n != 0 {
+		if n := len(e.rc.Requests()); n != 0 {
 			t.Fatalf("sent before its delay (%d)", n)
 		}
 		e.advance("1s")
-		got := e.rc.requests()
+		got := e.rc.Requests()
 		if len(got) != 1 || got[0].Header.Get("X-Ms-Date") != "Sun, 01 Mar 2026 12:00:30 GMT" {
 			t.Fatalf("%d requests %v", len(got), got)
 		}
@@ -559,7 +515,7 @@ func TestDeliveryFaults(t *testing.T) {
 		e.fault(map[string]any{"operation": "vipps.webhook_delivery", "duplicate": true})
 		e.approve(e.tok, "order-2003-a")
 		e.run()
-		got := e.rc.requests()
+		got := e.rc.Requests()
 		if len(got) != 2 || string(got[0].Body) != string(got[1].Body) {
 			t.Fatalf("%d requests", len(got))
 		}
@@ -576,7 +532,7 @@ func TestDeliveryFaults(t *testing.T) {
 		e.fault(map[string]any{"operation": "vipps.webhook_delivery", "reorder": true})
 		e.approve(e.tok, "order-2004-a")
 		e.run()
-		if n := len(e.rc.requests()); n != 0 {
+		if n := len(e.rc.Requests()); n != 0 {
 			t.Fatalf("a held delivery went (%d)", n)
 		}
 		if ds := e.deliveries(); ds[0].State != "held" {
@@ -622,7 +578,7 @@ func TestReplaySendsAgainWithAFreshSignature(t *testing.T) {
 	if len(d.Attempts) != 2 || d.Attempts[1].Kind != "replay" || d.Attempts[1].Status != 200 || d.State != "delivered" {
 		t.Fatalf("replay answer: %s", r.Body)
 	}
-	got := e.rc.requests()
+	got := e.rc.Requests()
 	if len(got) != 2 || string(got[0].Body) != string(got[1].Body) {
 		t.Fatalf("%d requests", len(got))
 	}
@@ -650,7 +606,7 @@ func TestReplaySendsAgainWithAFreshSignature(t *testing.T) {
 	if res.StatusCode != http.StatusUnsupportedMediaType {
 		t.Errorf("form replay: %d", res.StatusCode)
 	}
-	if n := len(e.rc.requests()); n != 2 {
+	if n := len(e.rc.Requests()); n != 2 {
 		t.Errorf("refused replays sent anyway: %d requests", n)
 	}
 }
@@ -659,7 +615,7 @@ func TestPendingWebhooksSurviveARestartAndResume(t *testing.T) {
 	e := newHookEnv(t)
 	_, sec := e.register("epayments.payment.authorized.v1")
 	e.createPayment("order-4001-a")
-	e.rc.answer(500)
+	e.rc.Answer(500)
 	e.approve(e.tok, "order-4001-a")
 	e.run()
 	e.sb.Restart(t)
@@ -668,7 +624,7 @@ func TestPendingWebhooksSurviveARestartAndResume(t *testing.T) {
 		t.Fatalf("after restart: %+v", ds)
 	}
 	e.advance("2s")
-	got := e.rc.requests()
+	got := e.rc.Requests()
 	if len(got) != 2 {
 		t.Fatalf("%d requests", len(got))
 	}
@@ -686,7 +642,7 @@ func TestResetForgetsWebhooksAndDeliveries(t *testing.T) {
 	e := newHookEnv(t)
 	e.register("epayments.payment.authorized.v1")
 	e.createPayment("order-5001-a")
-	e.rc.answer(500)
+	e.rc.Answer(500)
 	e.approve(e.tok, "order-5001-a")
 	e.run()
 	e.sb.Control(t, "/control/reset", nil)
@@ -697,7 +653,7 @@ func TestResetForgetsWebhooksAndDeliveries(t *testing.T) {
 		t.Fatalf("webhooks after reset: %d %s", r.Status, r.Body)
 	}
 	e.advance("2s")
-	if n := len(e.rc.requests()); n != 1 {
+	if n := len(e.rc.Requests()); n != 1 {
 		t.Fatalf("a forgotten delivery was retried: %d requests", n)
 	}
 }
@@ -706,14 +662,14 @@ func TestDeletedWebhookAbandonsItsPendingDeliveries(t *testing.T) {
 	e := newHookEnv(t)
 	id, _ := e.register("epayments.payment.authorized.v1")
 	e.createPayment("order-5002-a")
-	e.rc.answer(500)
+	e.rc.Answer(500)
 	e.approve(e.tok, "order-5002-a")
 	e.run()
 	if r := e.do("DELETE", "/vipps/webhooks/v1/webhooks/"+id, e.hookHeaders(), ""); r.Status != 204 {
 		t.Fatalf("delete: %d", r.Status)
 	}
 	e.advance("2s")
-	if n := len(e.rc.requests()); n != 1 {
+	if n := len(e.rc.Requests()); n != 1 {
 		t.Fatalf("%d requests", n)
 	}
 	if ds := e.deliveries(); ds[0].State != "abandoned" {
@@ -726,7 +682,7 @@ func TestExpiryRaisesItsWebhookWhenTheClockPassesIt(t *testing.T) {
 	e.register("epayments.payment.expired.v1")
 	e.createPayment("order-6001-a")
 	e.advance("9m59s")
-	if n := len(e.rc.requests()); n != 0 {
+	if n := len(e.rc.Requests()); n != 0 {
 		t.Fatalf("expired early: %d", n)
 	}
 	e.advance("1s") // nobody asks for the payment
@@ -739,7 +695,7 @@ func TestIndexListsDeliveries(t *testing.T) {
 	e := newHookEnv(t)
 	e.register("epayments.payment.authorized.v1")
 	e.createPayment("order-7001-a")
-	e.rc.answer(502)
+	e.rc.Answer(502)
 	e.approve(e.tok, "order-7001-a")
 	e.run()
 	res, err := http.Get(e.srv.URL + "/")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -547,7 +548,7 @@ func (e *Engine) attempt(ctx context.Context, j job, kind string) (a Attempt, go
 	body := []byte(j.d.Body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.d.URL, strings.NewReader(j.d.Body))
 	if err != nil {
-		a.Error = "bad URL: " + err.Error()
+		a.Error = "bad URL: " + withoutURL(err)
 		return a, false
 	}
 	req.Header.Set("Content-Type", "application/json")
@@ -568,7 +569,7 @@ func (e *Engine) attempt(ctx context.Context, j job, kind string) (a Attempt, go
 	res, err := e.client.Do(req)
 	a.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
 	if err != nil {
-		a.Error = "no answer: " + err.Error()
+		a.Error = "no answer: " + withoutURL(err)
 		if errors.Is(err, context.DeadlineExceeded) {
 			a.Error = fmt.Sprintf("timeout: no answer within %s", timeout)
 		}
@@ -578,6 +579,16 @@ func (e *Engine) attempt(ctx context.Context, j job, kind string) (a Attempt, go
 	res.Body.Close()
 	a.Status = res.StatusCode
 	return a, false
+}
+
+// withoutURL is err's text without the URL net/http puts in it: the log
+// shows each delivery's URL once, redacted (Provider.RedactURL), and a URL
+// can carry the receiver's secret (Klarna's one-time callback token).
+func withoutURL(err error) string {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	return err.Error()
 }
 
 // ErrNotFound: no delivery has that id (any more).

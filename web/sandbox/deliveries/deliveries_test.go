@@ -74,3 +74,26 @@ func TestTimeoutAndRedirectAreFailures(t *testing.T) {
 		t.Errorf("%d requests: the redirect was followed", hits.Load())
 	}
 }
+
+// A receiver that cannot be reached leaves an attempt whose error does not
+// repeat the URL: the URL may carry the receiver's secret (Klarna's
+// one-time callback token), and the log shows it only redacted.
+func TestAnUnreachableReceiverLeavesNoURLInTheError(t *testing.T) {
+	rc := httptest.NewServer(http.NotFoundHandler())
+	addr := rc.URL
+	rc.Close() // nobody listens there now
+	e, _ := newEngine(t, deliveries.Provider{Backoff: func(int) time.Duration { return time.Minute }, RetryFor: time.Hour,
+		RedactURL: func(u string) string { return strings.ReplaceAll(u, "SECRET-TOKEN-1", "[redacted]") }})
+	if _, err := e.Enqueue(deliveries.Delivery{Provider: "test", Operation: "test.delivery", Event: "e", Ref: "r",
+		Target: "t", URL: addr + "/callback?token=SECRET-TOKEN-1", Body: "{}"}); err != nil {
+		t.Fatal(err)
+	}
+	e.RunDue(context.Background())
+	d := e.List(0)[0]
+	if len(d.Attempts) != 1 || !strings.HasPrefix(d.Attempts[0].Error, "no answer: ") {
+		t.Fatalf("attempts %+v", d.Attempts)
+	}
+	if strings.Contains(d.Attempts[0].Error, "SECRET-TOKEN-1") || strings.Contains(d.URL, "SECRET-TOKEN-1") {
+		t.Errorf("the token is in the log: %q %q", d.Attempts[0].Error, d.URL)
+	}
+}

@@ -237,6 +237,18 @@ func noRows(err error) error {
 	return err
 }
 
+// affected turns an UPDATE that changed no row into ErrStale.
+func affected(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		return ErrStale
+	}
+	return err
+}
+
 func nullInt(v int64) any {
 	if v == 0 {
 		return nil

@@ -72,6 +72,13 @@ func (s *Store) VippsPaymentByOrder(ctx context.Context, orderID int64) (_ Vipps
 	return scanVipps(s.db.Read.QueryRowContext(ctx, `SELECT `+vippsColumns+` FROM vipps_payments WHERE order_id = ?`, orderID))
 }
 
+// VippsPaymentByReference returns the payment with the ePayment reference
+// ref, or ErrNotFound.
+func (s *Store) VippsPaymentByReference(ctx context.Context, ref string) (_ VippsPayment, err error) {
+	defer wrap(&err, "vipps payment by reference")
+	return scanVipps(s.db.Read.QueryRowContext(ctx, `SELECT `+vippsColumns+` FROM vipps_payments WHERE reference = ?`, ref))
+}
+
 // SetVippsCreated records create's answer.
 func (s *Store) SetVippsCreated(ctx context.Context, orderID int64, redirectURL string) (err error) {
 	defer wrap(&err, "set vipps created")

@@ -66,15 +66,19 @@ type altpayFlow struct {
 	client *altpay.Client
 	clock  clock.Clock // the provider's (providerClock): altpayQuietPeriod runs on it
 	asked  askedLately // order page views
+	// hooks is the webhook subscription (altpay_webhook.go), which keeper
+	// keeps (webhooks.go).
 	hooks  *AltpayWebhooks
+	keeper *webhookKeeper
 }
 
 // newAltpayFlow builds the flow with the one shared client (Deps.Altpay): one
 // OAuth token for the whole process.
 func newAltpayFlow(a *App) *altpayFlow {
 	clk := providerClock(a.Deps, a.Config.Altpay.Mode)
+	hooks := NewAltpayWebhooks(a.Deps)
 	return &altpayFlow{a: a, client: a.Altpay, clock: clk,
-		asked: askedLately{clock: clk, every: altpayRecheckAfter}, hooks: NewAltpayWebhooks(a.Deps)}
+		asked: askedLately{clock: clk, every: altpayRecheckAfter}, hooks: hooks, keeper: hooks.keeper(a.Config.Altpay.Mode)}
 }
 
 // env is the provider environment the shop talks to, its API base URL: the

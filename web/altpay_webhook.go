@@ -10,10 +10,11 @@ package web
 //
 //   - The shop subscribes ShopBaseURL+/webhooks/altpay to invoice_paid with a
 //     random secret_key of its own, sealed at rest (web/secret). In sandbox
-//     mode it does so at start (RunBackground with Deps.SubscribeAtStart,
-//     trying until it succeeds); against
-//     the real API a person runs `shop altpay-webhook register`. Either way
-//     an existing subscription of the shop's is reused: found by URL in the
+//     mode it keeps the subscription from the start as it keeps every
+//     provider's registration (webhooks.go: at start, every
+//     webhookCheckEvery, and at once after a sandbox reset); against the
+//     real API a person runs `shop altpay-webhook register`. Either way an
+//     existing subscription of the shop's is reused: found by URL in the
 //     list, and recognised by the last four characters of the secret the
 //     provider shows. A subscription to the same URL with a secret the shop
 //     does not hold is deleted (its deliveries could only be refused).
@@ -62,13 +63,11 @@ const (
 	// altpayWebhookDeadline bounds the answer to a delivery: the sender's
 	// timeout is not documented (the sandbox waits 10 s).
 	altpayWebhookDeadline = 5 * time.Second
-	// altpayWebhookRetry is how often the start in sandbox mode tries to
-	// subscribe again after a failure.
-	altpayWebhookRetry = 30 * time.Second
 )
 
 // AltpayWebhooks manages the shop's webhook subscription at Alternative
-// Payments: the start in sandbox mode and `shop altpay-webhook` use it.
+// Payments, and holds what the receiver checks deliveries with. Sandbox
+// mode's keeper (webhooks.go) and `shop altpay-webhook` use it.
 type AltpayWebhooks struct {
 	store  *db.Store
 	box    *secret.Box
@@ -89,8 +88,26 @@ func NewAltpayWebhooks(d Deps) *AltpayWebhooks {
 		env: environment(d.Config.Altpay.APIURL), url: d.Config.ShopBaseURL + altpayWebhookPath}
 }
 
-// EndpointURL is the URL the shop subscribes.
-func (h *AltpayWebhooks) EndpointURL() string { return h.url }
+// URL is the endpoint URL the shop subscribes.
+func (h *AltpayWebhooks) URL() string { return h.url }
+
+// keeper is how RunBackground keeps the subscription (webhooks.go).
+func (h *AltpayWebhooks) keeper(mode config.Mode) *webhookKeeper {
+	ensure := func(ctx context.Context) (string, bool, error) {
+		sub, made, err := h.Ensure(ctx)
+		return sub.ID, made, err
+	}
+	return newWebhookKeeper("altpay webhook", "altpay-webhook", mode, h.url, ensure, h.held)
+}
+
+// held reports whether the shop stores a subscription.
+func (h *AltpayWebhooks) held(ctx context.Context) (bool, error) {
+	row, err := h.store.AltpayWebhookFor(ctx, h.env, altpay.TopicInvoicePaid, h.url)
+	if errors.Is(err, db.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && row.SubscriptionID != "", err
+}
 
 // aad binds a sealed secret to its row.
 func (h *AltpayWebhooks) aad() string {
@@ -98,11 +115,11 @@ func (h *AltpayWebhooks) aad() string {
 }
 
 // Ensure makes sure the provider has one active invoice_paid subscription
-// to the shop's URL with the secret the shop holds, and returns it; reused
-// reports whether it was there already. The secret is stored (sealed)
+// to the shop's URL with the secret the shop holds, and returns it; made
+// reports whether this call subscribed. The secret is stored (sealed)
 // before the subscribe call, so a call whose answer is lost is found by the
 // next Ensure instead of being made twice.
-func (h *AltpayWebhooks) Ensure(ctx context.Context) (_ altpay.Webhook, reused bool, _ error) {
+func (h *AltpayWebhooks) Ensure(ctx context.Context) (_ altpay.Webhook, made bool, _ error) {
 	row, key, err := h.stored(ctx)
 	if errors.Is(err, db.ErrNotFound) {
 		key = newAltpayWebhookSecret()
@@ -137,7 +154,7 @@ func (h *AltpayWebhooks) Ensure(ctx context.Context) (_ altpay.Webhook, reused b
 			"subscription", w.ID, "active", w.IsActive)
 	}
 	var sub altpay.Webhook
-	if reused = keep >= 0; reused {
+	if made = keep < 0; !made {
 		sub = found[keep]
 	} else if sub, err = h.client.RegisterWebhook(ctx, altpay.NewWebhook{EndpointURL: h.url, SecretKey: key, Topic: altpay.TopicInvoicePaid}); err != nil {
 		return altpay.Webhook{}, false, err
@@ -148,7 +165,7 @@ func (h *AltpayWebhooks) Ensure(ctx context.Context) (_ altpay.Webhook, reused b
 			return altpay.Webhook{}, false, err
 		}
 	}
-	return sub, reused, nil
+	return sub, made, nil
 }
 
 // List is every webhook subscription of the account (all topics and URLs).
@@ -207,33 +224,6 @@ func newAltpayWebhookSecret() secret.Secret {
 }
 
 func last4(s string) string { return s[max(len(s)-4, 0):] }
-
-// keepWebhook subscribes at start in sandbox mode, trying again every
-// altpayWebhookRetry until it succeeds or ctx ends (the sandbox may still
-// be starting). Against the real API a person subscribes (cmd/shop).
-func (f *altpayFlow) keepWebhook(ctx context.Context) {
-	if !f.a.SubscribeAtStart || f.a.Config.Altpay.Mode != config.Sandbox {
-		return
-	}
-	ticks, stop := f.a.ticker("altpay webhook", altpayWebhookRetry)
-	defer stop()
-	for {
-		sub, reused, err := f.hooks.Ensure(ctx)
-		if err == nil {
-			f.a.Log.Info("altpay webhook: subscribed", "subscription", sub.ID, "url", f.hooks.url, "topic", sub.Topic, "reused", reused)
-			return
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		f.a.Log.Warn("altpay webhook: subscribing failed; will try again", "url", f.hooks.url, "error", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticks:
-		}
-	}
-}
 
 // altpayEvent is what the shop reads of a delivery: the topic and the
 // invoice id. The body is not documented (the sandbox sends the invoice

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,16 +54,12 @@ func (hw *hookWorld) restart(t *testing.T) *testApp {
 	return app
 }
 
-// subscribe runs the start's subscription (keepWebhook returns once it
-// succeeded).
+// subscribe makes the shop's subscription as sandbox mode's keeper does at
+// start (webhooks.go).
 func (hw *hookWorld) subscribe(t *testing.T, a *App) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	a.SubscribeAtStart = true
-	a.altpay.keepWebhook(ctx)
-	if ctx.Err() != nil {
-		t.Fatal("the subscription did not succeed")
+	if _, _, err := a.altpay.hooks.Ensure(t.Context()); err != nil {
+		t.Fatalf("the subscription did not succeed: %v", err)
 	}
 }
 
@@ -386,37 +383,43 @@ func TestAltpayPollingLogsWhatNoWebhookReported(t *testing.T) {
 	}
 }
 
-// At start the subscription is tried again, on its ticker, until the
+// At start the subscription is tried again, with backoff, until the
 // provider answers.
 func TestAltpayWebhookSubscriptionAtStartRetriesUntilItSucceeds(t *testing.T) {
-	ticks := make(chan time.Time)
 	hw := newHookWorld(t)
 	app := newTestAppOn(t, hw.DB, func(d *Deps) {
 		useAltpay(d, hw.api)
 		hw.wire(d)
 		d.SubscribeAtStart = true
-		d.Tick = func(sweep string, _ time.Duration) (<-chan time.Time, func()) {
-			if sweep == "altpay webhook" {
-				return ticks, func() {}
-			}
-			return make(chan time.Time), func() {}
-		}
+		d.Tick = newManualTicks().tick // no tick is sent: only the start runs
 	})
+	var waited []time.Duration
+	var mu sync.Mutex
+	app.altpay.keeper.sleep = func(_ context.Context, d time.Duration) error {
+		mu.Lock()
+		waited = append(waited, d)
+		mu.Unlock()
+		return nil
+	}
 	hw.sb.Fault(t, "altpay.list_webhooks", http.StatusServiceUnavailable, 3) // the client's three tries of the first look
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		app.RunBackground(ctx)
+		app.keepWebhook(ctx, app.altpay.keeper)
 	}()
-	ticks <- time.Now() // taken only once the first try failed and the loop waits
 	eventually(t, "the second try subscribed", func() bool { return hw.sb.State.Calls("altpay.create_webhook") == 1 })
 	cancel()
 	<-done
 	if subs := hw.subscriptions(t); len(subs) != 1 {
 		t.Fatalf("subscriptions %+v", subs)
 	}
-	if !strings.Contains(app.logText(), "subscribing failed; will try again") {
+	mu.Lock()
+	if len(waited) != 1 || waited[0] != time.Second {
+		t.Errorf("waits %v, want 1s", waited)
+	}
+	mu.Unlock()
+	if !strings.Contains(app.logText(), "altpay webhook: registering failed; trying again") {
 		t.Error("the failed first try is not logged")
 	}
 }

@@ -70,9 +70,11 @@ type Deps struct {
 	// time.NewTicker); tests hand out channels they send on, so a sweep runs
 	// when they say.
 	Tick func(sweep string, every time.Duration) (ticks <-chan time.Time, stop func())
-	// SubscribeAtStart makes RunBackground subscribe the shop to the
-	// webhooks of the providers it uses in sandbox mode (altpay_webhook.go);
-	// cmd/shop sets it, tests call the subscription themselves.
+	// SubscribeAtStart makes RunBackground keep the shop's webhook
+	// registrations at every provider (webhooks.go): in sandbox mode it
+	// registers them and keeps them; in real mode it logs how to register.
+	// cmd/shop sets it; tests register themselves (or set it to test the
+	// keeping), so a test's RunBackground calls no Webhooks API.
 	SubscribeAtStart bool
 }
 
@@ -158,11 +160,12 @@ func New(d Deps) *App {
 func (a *App) RunBackground(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.vipps.sweep(ctx) })
-	wg.Go(func() { a.vipps.keepWebhook(ctx) })
 	wg.Go(func() { a.klarna.sweep(ctx) })
 	wg.Go(func() { a.klarnaSignIn.sweep(ctx) })
 	wg.Go(func() { a.altpay.sweep(ctx) })
-	wg.Go(func() { a.altpay.keepWebhook(ctx) })
+	for _, k := range a.webhookKeepers() {
+		wg.Go(func() { a.keepWebhook(ctx, k) })
+	}
 	wg.Go(func() { a.every(ctx, "release", releaseEvery, func(ctx context.Context) { a.releaseClosed(ctx, 0) }) })
 	wg.Go(func() { a.every(ctx, "exchanges", exchangesPruneEvery, a.pruneExchanges) })
 	wg.Wait()

@@ -26,7 +26,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -35,7 +34,6 @@ import (
 	"refshop/views"
 	"refshop/web/config"
 	"refshop/web/keyedmutex"
-	"refshop/web/outbound"
 	"refshop/web/vipps"
 )
 
@@ -49,19 +47,19 @@ type vippsFlow struct {
 	locks  keyedmutex.Map[int64] // by order id
 	asked  askedLately
 	batch  int // orders per sweep (vippsSweepBatch; tests lower it)
-	// hooks is the webhook registration (vipps_webhook.go); recheck asks
-	// keepWebhook to check it at once; sleep waits between its tries.
-	hooks   *VippsWebhooks
-	recheck chan struct{}
-	sleep   func(ctx context.Context, d time.Duration) error
+	// hooks is the webhook registration (vipps_webhook.go), which keeper
+	// keeps (webhooks.go).
+	hooks  *VippsWebhooks
+	keeper *webhookKeeper
 }
 
 // newVippsFlow builds the flow with the one shared Vipps client (Deps.Vipps):
 // one access token for the whole process.
 func newVippsFlow(a *App) *vippsFlow {
+	hooks := NewVippsWebhooks(a.Deps)
 	return &vippsFlow{a: a, batch: vippsSweepBatch, client: a.Vipps,
 		asked: askedLately{clock: providerClock(a.Deps, a.Config.Vipps.Mode), every: vippsRecheckAfter},
-		hooks: NewVippsWebhooks(a.Deps), recheck: make(chan struct{}, 1), sleep: outbound.Sleep}
+		hooks: hooks, keeper: hooks.keeper(a.Config.Vipps.Mode)}
 }
 
 // env is the Vipps environment the shop talks to, its API base URL: payments

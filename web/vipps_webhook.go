@@ -5,10 +5,9 @@ package web
 // /webhooks/vipps for the eight ePayment events, per Vipps environment,
 // whatever the number of shop instances on the database.
 //
-//   - In sandbox mode the shop makes sure of it when it starts
-//     (RunBackground, without holding up serving; retried with backoff while
-//     the sandbox is not up), again every vippsWebhookCheckEvery, and at once
-//     when told the sandbox was reset (RecheckVippsWebhook).
+//   - In sandbox mode the shop keeps it from the start as it keeps every
+//     provider's registration (webhooks.go: at start, every
+//     webhookCheckEvery, and at once after a sandbox reset).
 //   - In real mode nothing is registered at start: `go run ./cmd/shop
 //     vipps-webhook register` does the same find-or-register once.
 //
@@ -34,6 +33,7 @@ import (
 
 	"refshop/db"
 	"refshop/web/clock"
+	"refshop/web/config"
 	"refshop/web/outbound"
 	"refshop/web/secret"
 	"refshop/web/vipps"
@@ -42,9 +42,6 @@ import (
 const (
 	// vippsWebhookPath is where Vipps posts the events (routes.go).
 	vippsWebhookPath = "/webhooks/vipps"
-	// vippsWebhookCheckEvery is how often sandbox mode checks that its
-	// registration is still there (a sandbox reset forgets it).
-	vippsWebhookCheckEvery = 10 * time.Minute
 	// vippsWebhookClaimTTL is how long an unfinished claim holds off the
 	// other instances: longer than a list, deletes and a register take.
 	vippsWebhookClaimTTL = 5 * time.Minute
@@ -86,6 +83,20 @@ func NewVippsWebhooks(d Deps) *VippsWebhooks {
 
 // URL is the webhook URL the shop registers.
 func (w *VippsWebhooks) URL() string { return w.url }
+
+// keeper is how RunBackground keeps the registration (webhooks.go).
+func (w *VippsWebhooks) keeper(mode config.Mode) *webhookKeeper {
+	return newWebhookKeeper("vipps webhook", "vipps-webhook", mode, w.url, w.Ensure, w.held)
+}
+
+// held reports whether the shop stores a registration.
+func (w *VippsWebhooks) held(ctx context.Context) (bool, error) {
+	row, err := w.store.VippsWebhookByURL(ctx, w.env, w.url)
+	if errors.Is(err, db.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && row.Registered(), err
+}
 
 // secretAAD binds a sealed secret to its row.
 func (w *VippsWebhooks) secretAAD() string { return "vipps_webhook:" + w.env + ":" + w.url }
@@ -187,7 +198,6 @@ func (w *VippsWebhooks) register(ctx context.Context) (string, error) {
 		}
 		return "", fmt.Errorf("vipps webhook: storing the registration: %w", err)
 	}
-	w.log.Info("vipps webhook: registered", "url", w.url, "webhook", reg.ID, "events", len(vipps.PaymentEvents))
 	return reg.ID, nil
 }
 

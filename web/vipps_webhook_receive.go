@@ -23,7 +23,6 @@ import (
 
 	"refshop/db"
 	"refshop/web/clock"
-	"refshop/web/config"
 	"refshop/web/vipps"
 )
 
@@ -38,58 +37,6 @@ const (
 	// repeat delivery or polling settles the order.
 	vippsWebhookAnswerWithin = 5 * time.Second
 )
-
-// keepWebhook is RunBackground's part for the webhook: in sandbox mode it
-// makes sure of the registration now, every vippsWebhookCheckEvery and
-// whenever RecheckVippsWebhook says so, retrying with backoff while the
-// sandbox does not answer. In real mode it only says what is registered.
-func (f *vippsFlow) keepWebhook(ctx context.Context) {
-	a := f.a
-	if a.Config.Vipps.Mode != config.Sandbox {
-		if _, _, err := f.hooks.current(ctx); errors.Is(err, db.ErrNotFound) {
-			a.Log.Info("vipps webhook: none registered; polling settles Vipps orders (register one with: go run ./cmd/shop vipps-webhook register)",
-				"url", f.hooks.URL())
-		}
-		return
-	}
-	ticks, stop := a.ticker("vipps webhook", vippsWebhookCheckEvery)
-	defer stop()
-	for {
-		for try := 1; ; try++ {
-			id, made, err := f.hooks.Ensure(ctx)
-			if err == nil {
-				if !made {
-					a.Log.Debug("vipps webhook: registration in place", "webhook", id)
-				}
-				break
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			wait := min(time.Second<<min(try-1, 6), time.Minute)
-			a.Log.Warn("vipps webhook: registering failed; trying again", "try", try, "after", wait, "error", err)
-			if err := f.sleep(ctx, wait); err != nil {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticks:
-		case <-f.recheck:
-		}
-	}
-}
-
-// RecheckVippsWebhook makes sandbox mode check its registration at once:
-// cmd/shop calls it when the embedded sandbox is reset, which forgets every
-// registration. It never waits.
-func (a *App) RecheckVippsWebhook() {
-	select {
-	case a.vipps.recheck <- struct{}{}:
-	default: // a check is already due
-	}
-}
 
 // webhook is POST /webhooks/vipps. Its answers are short plain text for
 // Vipps; nothing secret is logged (neither the secret nor the signature).

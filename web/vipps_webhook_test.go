@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"refshop/db"
+	"refshop/web/config"
 	"refshop/web/sandbox/control"
 	"refshop/web/vipps"
 )
@@ -173,10 +174,14 @@ func TestVippsWebhookStaleClaimIsTakenOver(t *testing.T) {
 // sandbox fails, and registers anew when told the sandbox was reset.
 func TestVippsWebhookKeptInSandboxMode(t *testing.T) {
 	ticks := newManualTicks() // no tick is sent: only the start and the recheck run
-	v := newVippsShopWith(t, func(d *Deps) { d.Tick = ticks.tick })
+	v := newVippsShopWith(t, func(d *Deps) {
+		d.Tick = ticks.tick
+		d.SubscribeAtStart = true
+		d.Config.Altpay.Mode = config.Real // only Vipps's registration here: see webhooks_test.go for both
+	})
 	var waited []time.Duration
 	var mu sync.Mutex
-	v.vipps.sleep = func(_ context.Context, d time.Duration) error {
+	v.vipps.keeper.sleep = func(_ context.Context, d time.Duration) error {
 		mu.Lock()
 		waited = append(waited, d)
 		mu.Unlock()
@@ -212,24 +217,12 @@ func TestVippsWebhookKeptInSandboxMode(t *testing.T) {
 	}
 
 	v.sb.Control(t, "/control/reset", map[string]any{}) // forgets every registration
-	v.RecheckVippsWebhook()
-	v.RecheckVippsWebhook() // a second ask while one is due never waits
+	v.RecheckWebhooks()
+	v.RecheckWebhooks() // a second ask while one is due never waits
 	eventually(t, "registered anew after the reset", func() bool {
 		regs := v.registrations(t)
 		return len(regs) == 1 && regs[0].ID != first
 	})
-}
-
-// In real mode nothing is registered at start; the log says how to.
-func TestVippsWebhookNotRegisteredAtStartInRealMode(t *testing.T) {
-	v := newVippsShopWith(t, func(d *Deps) { d.Config.Vipps.Mode = "real" })
-	v.vipps.keepWebhook(t.Context()) // returns at once in real mode
-	if v.st.Calls("vipps.webhooks_register")+v.st.Calls("vipps.webhooks_list") != 0 {
-		t.Error("real mode called the Webhooks API at start")
-	}
-	if !strings.Contains(v.logText(), "vipps-webhook register") {
-		t.Error("the log does not say how to register")
-	}
 }
 
 // End to end: the sandbox delivers a real signed webhook to the shop's

@@ -6,15 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
-	"time"
 
-	"refshop/db"
 	"refshop/web"
-	"refshop/web/clock"
 	"refshop/web/config"
-	"refshop/web/outbound"
 )
 
 // altpayWebhookUsage is what `shop altpay-webhook` prints when it is used
@@ -52,37 +47,28 @@ func runAltpayWebhook(ctx context.Context, args []string, getenv func(string) st
 	case verb != "register" && verb != "list" && verb != "delete":
 		return fmt.Errorf("altpay-webhook: unknown command %q\n%s", verb, altpayWebhookUsage)
 	}
-	cfg, err := config.Load(getenv)
+	cfg, err := loadConfig(getenv)
 	if err != nil {
-		return fmt.Errorf("configuration:\n%v\n(see .env.example)", err)
+		return err
 	}
 	if verb == "register" && cfg.Altpay.Mode == config.Real && !strings.HasPrefix(cfg.ShopBaseURL, "https://") {
 		return fmt.Errorf("altpay-webhook register: SHOP_BASE_URL is %s; Alternative Payments delivers to HTTPS endpoints only", cfg.ShopBaseURL)
 	}
-	database, err := db.Open(ctx, cfg.DataDir)
+	d, closeDeps, err := openProviders(ctx, cfg, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer database.Close()
-	store := db.NewStore(database, clock.Real{}.Now)
-	box, err := openBox(ctx, cfg, store)
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(getenv)}))
-	recorder := outbound.NewRecorder(web.ExchangeSink(store), log.With("component", "recorder"), time.Now)
-	defer recorder.Close()
-	hooks := web.NewAltpayWebhooks(web.WithProviderClients(web.Deps{Config: cfg, Store: store, DB: database, Log: log,
-		Clock: clock.Real{}, Box: box, HTTP: outbound.NewClient(log, 20*time.Second, recorder), Recorder: recorder}))
+	defer closeDeps()
+	hooks := web.NewAltpayWebhooks(d)
 
 	switch verb {
 	case "register":
-		sub, reused, err := hooks.Ensure(ctx)
+		sub, made, err := hooks.Ensure(ctx)
 		if err != nil {
 			return fmt.Errorf("altpay-webhook register: %w", err)
 		}
 		what := "Subscribed"
-		if reused {
+		if !made {
 			what = "Already subscribed; nothing changed:"
 		}
 		fmt.Fprintf(stdout, "%s %s to %s (subscription %s, secret ending %s).\n", what, sub.EndpointURL, sub.Topic, sub.ID, sub.SecretLast4)
@@ -96,7 +82,7 @@ func runAltpayWebhook(ctx context.Context, args []string, getenv func(string) st
 		}
 		for _, w := range list {
 			mine := ""
-			if w.EndpointURL == hooks.EndpointURL() {
+			if w.EndpointURL == hooks.URL() {
 				mine = "  (this shop's URL)"
 			}
 			fmt.Fprintf(stdout, "%s  %-16s active=%-5t secret …%s  %s%s\n", w.ID, w.Topic, w.IsActive, w.SecretLast4, w.EndpointURL, mine)

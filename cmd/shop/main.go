@@ -32,9 +32,7 @@ import (
 
 	"refshop/db"
 	"refshop/web"
-	"refshop/web/clock"
 	"refshop/web/config"
-	"refshop/web/outbound"
 	"refshop/web/sandbox"
 	"refshop/web/secret"
 )
@@ -66,24 +64,24 @@ func main() {
 // run serves the shop (and the sandbox) until ctx ends, then lets requests
 // finish and closes the database.
 func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(getenv)}))
-	cfg, database, err := openShop(ctx, getenv)
+	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
 	}
-	defer database.Close()
-	shopClock := clock.Real{}
-	store := db.NewStore(database, shopClock.Now)
-
-	box, err := openBox(ctx, cfg, store)
+	// Every provider exchange is recorded, redacted, into the database with
+	// its order or account (web/exchanges.go). closeDeps writes what waits
+	// after the background work, then closes the database.
+	deps, closeDeps, err := openDeps(ctx, cfg, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	if err := adminFromEnv(ctx, cfg, store, log, bcrypt.DefaultCost); err != nil {
+	defer closeDeps()
+	log := deps.Log
+	if err := adminFromEnv(ctx, cfg, deps.Store, log, bcrypt.DefaultCost); err != nil {
 		return err
 	}
 
-	sessionStore := sqlite3store.New(database.Write)
+	sessionStore := sqlite3store.New(deps.DB.Write)
 	defer sessionStore.StopCleanup()
 	sessions := scs.New()
 	sessions.Store = sessionStore
@@ -94,31 +92,20 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	sessions.Cookie.SameSite = http.SameSiteLaxMode
 	sessions.Cookie.Secure = strings.HasPrefix(cfg.ShopBaseURL, "https://")
 
-	// The sandbox is built first: its clock is the emulated providers' time,
-	// which the shop's provider token lifetimes follow (ProviderClock).
+	// The sandbox is built before the provider clients: its clock is the
+	// emulated providers' time, which the shop's provider token lifetimes
+	// follow (ProviderClock).
 	var sb *sandbox.Sandbox
-	var providerClock clock.Clock
 	if cfg.SandboxAddr != "" {
 		if sb, err = sandbox.New(sandbox.ConfigFrom(cfg), log.With("component", "sandbox"), nil); err != nil {
 			return err
 		}
 		defer sb.Close()
-		providerClock = sb.State.Clock
+		deps.ProviderClock = sb.State.Clock
+		deps.Recorder.SetProviderClock(sb.State.Clock.Now)
 	}
-
-	// Every provider exchange is recorded, redacted, into the database with
-	// its order or account (web/exchanges.go). Closed (what waits is
-	// written) after the background work, before the database.
-	recorder := outbound.NewRecorder(web.ExchangeSink(store), log.With("component", "recorder"), shopClock.Now)
-	if providerClock != nil {
-		recorder.SetProviderClock(providerClock.Now)
-	}
-	defer recorder.Close()
-	deps := web.Deps{
-		Config: cfg, Store: store, DB: database, Sessions: sessions, Log: log, Clock: shopClock, Box: box,
-		HTTP: outbound.NewClient(log, 20*time.Second, recorder), Recorder: recorder, ProviderClock: providerClock,
-		SubscribeAtStart: true,
-	}
+	deps.Sessions = sessions
+	deps.SubscribeAtStart = true
 	// One client per provider for the whole process: each holds its shared
 	// token (Vipps's access token, Alternative Payments' OAuth token, ...).
 	deps = web.WithProviderClients(deps)
@@ -126,7 +113,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if sb != nil {
 		// A reset forgets the sandbox's webhook registrations: register
 		// again at once rather than at the next check.
-		sb.State.OnReset(app.RecheckVippsWebhook)
+		sb.State.OnReset(app.RecheckWebhooks)
 	}
 
 	servers := []*http.Server{{Addr: cfg.ShopAddr, Handler: app, ReadHeaderTimeout: 10 * time.Second,

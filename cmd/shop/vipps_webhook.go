@@ -6,14 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
-	"time"
 
-	"refshop/db"
 	"refshop/web"
-	"refshop/web/clock"
-	"refshop/web/outbound"
 )
 
 const vippsWebhookUsage = "usage: shop vipps-webhook register | list | delete -id <webhook id>"
@@ -38,22 +33,16 @@ func runVippsWebhook(ctx context.Context, args []string, getenv func(string) str
 	if fs.NArg() > 0 || (*id != "") != (args[0] == "delete") {
 		return errors.New(vippsWebhookUsage)
 	}
-	cfg, database, err := openShop(ctx, getenv)
+	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
 	}
-	defer database.Close()
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(getenv)}))
-	shopClock := clock.Real{}
-	store := db.NewStore(database, shopClock.Now)
-	box, err := openBox(ctx, cfg, store)
+	d, closeDeps, err := openProviders(ctx, cfg, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	recorder := outbound.NewRecorder(web.ExchangeSink(store), log.With("component", "recorder"), shopClock.Now)
-	defer recorder.Close()
-	hooks := web.NewVippsWebhooks(web.WithProviderClients(web.Deps{Config: cfg, Store: store, DB: database, Log: log,
-		Clock: shopClock, Box: box, HTTP: outbound.NewClient(log, 20*time.Second, recorder)}))
+	defer closeDeps()
+	hooks := web.NewVippsWebhooks(d)
 
 	switch args[0] {
 	case "register":

@@ -74,11 +74,18 @@
 // {"error": "..."}. The sandbox keeps the latest 2000; reset forgets them.
 //
 // Delivery operations. Some operations are not calls the sandbox answers
-// but deliveries it makes to the shop: vipps.webhook_delivery, a webhook
-// event POSTed to a URL the shop registered (package deliveries sends them;
-// providers declare such operations with DeliveryOperations). Their count
-// is the scheduled attempts made, and their faults act on the next times
-// scheduled attempts:
+// but deliveries it makes to the shop, POSTed to a URL the shop gave the
+// provider (package deliveries sends them; providers declare such
+// operations with DeliveryOperations):
+//
+//	vipps.webhook_delivery          a Vipps MobilePay webhook event, to a registered webhook
+//	altpay.webhook_delivery         an Alternative Payments invoice_paid event, to a webhook subscription
+//	klarna.authorization_callback   Klarna's authorization callback, to the session's authorization URL
+//	klarna.fraud_notification       Klarna's pending-order notification, to the order's notification URL
+//
+// Their count is the scheduled attempts made, and their faults act on the
+// next times scheduled attempts (vipps.webhook_delivery stands for any of
+// them here):
 //
 //	{"operation": "vipps.webhook_delivery", "lose_answer": true}   the attempt is not sent: logged as dropped, retried per the schedule
 //	{"operation": "vipps.webhook_delivery", "delay": "30s"}        it goes 30s later on the sandbox clock
@@ -106,15 +113,18 @@
 // abandoned (the registration was deleted). An attempt's kind is scheduled,
 // duplicate or replay; status 0 with an error when no answer came
 // (dropped, timeout, connection refused). The signature is shown by its
-// mark, never whole. POST /control/deliveries/{id}/replay sends the
-// delivery again now, as a new attempt with the same body and a fresh date
-// and signature, and answers the delivery (200); a pending or failed one the
+// mark, never whole (a bearer secret, and a token in a Klarna URL, too).
+// POST /control/deliveries/{id}/replay sends the delivery again now, as a
+// new attempt with the same body (and, for Vipps, a fresh date and
+// signature), and answers the delivery (200); a pending or failed one the
 // receiver takes becomes delivered. Unknown id: 404 {"error"}. Deliveries
 // survive a restart (pending retries resume); reset forgets them.
 //
 // Two providers add control routes of their own: package klarna answers
 // POST /control/klarna/sessions/{session_id}/authorize (what the widget does
-// when the customer approves) and package klarnasignin answers
+// when the customer approves) and POST
+// /control/klarna/orders/{order_id}/fraud (a fraud review ending, which
+// sends the pending-order notification), and package klarnasignin answers
 // POST /control/klarna/login/revoke (a customer taking back every Sign in
 // with Klarna grant of an identity).
 package control

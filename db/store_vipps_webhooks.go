@@ -85,18 +85,6 @@ func (s *Store) DeleteVippsWebhook(ctx context.Context, environment, webhookID s
 	return err
 }
 
-// affected turns an UPDATE that changed no row into ErrStale.
-func affected(res sql.Result, err error) error {
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err == nil && n == 0 {
-		return ErrStale
-	}
-	return err
-}
-
 // VippsWebhookEvent is one event Vipps delivered for one of the shop's
 // payments.
 type VippsWebhookEvent struct {
@@ -132,7 +120,7 @@ func (s *Store) AddVippsWebhookEvent(ctx context.Context, e VippsWebhookEvent) (
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return e, false, err
 	}
-	stored, err := scanWebhookEvent(s.db.Write.QueryRowContext(ctx, `SELECT `+webhookEventColumns+`
+	stored, err := scanVippsWebhookEvent(s.db.Write.QueryRowContext(ctx, `SELECT `+vippsWebhookEventColumns+`
 		FROM vipps_webhook_events WHERE psp_reference = ? AND name = ?`, e.PSPReference, e.Name))
 	return stored, fresh, err
 }
@@ -147,25 +135,18 @@ func (s *Store) SetVippsWebhookEventSettled(ctx context.Context, id int64) (err 
 // VippsWebhookEvents lists the events received for an order, oldest first.
 func (s *Store) VippsWebhookEvents(ctx context.Context, orderID int64) (_ []VippsWebhookEvent, err error) {
 	defer wrap(&err, "vipps webhook events")
-	return list(ctx, s, scanWebhookEvent, `SELECT `+webhookEventColumns+`
+	return list(ctx, s, scanVippsWebhookEvent, `SELECT `+vippsWebhookEventColumns+`
 		FROM vipps_webhook_events WHERE order_id = ? ORDER BY occurred_at, id`, orderID)
 }
 
-const webhookEventColumns = `id, order_id, msn, reference, psp_reference, name, amount, currency, occurred_at, success,
+const vippsWebhookEventColumns = `id, order_id, msn, reference, psp_reference, name, amount, currency, occurred_at, success,
 	COALESCE(idempotency_key, ''), received_at, COALESCE(settled_at, '')`
 
-func scanWebhookEvent(r scanner) (VippsWebhookEvent, error) {
+func scanVippsWebhookEvent(r scanner) (VippsWebhookEvent, error) {
 	var e VippsWebhookEvent
 	var at, received, settled string
 	err := r.Scan(&e.ID, &e.OrderID, &e.MSN, &e.Reference, &e.PSPReference, &e.Name, &e.Amount, &e.Currency, &at, &e.Success,
 		&e.IdempotencyKey, &received, &settled)
 	e.OccurredAt, e.ReceivedAt, e.SettledAt = parseTime(at), parseTime(received), parseTime(settled)
 	return e, noRows(err)
-}
-
-// VippsPaymentByReference returns the payment with the ePayment reference
-// ref, or ErrNotFound.
-func (s *Store) VippsPaymentByReference(ctx context.Context, ref string) (_ VippsPayment, err error) {
-	defer wrap(&err, "vipps payment by reference")
-	return scanVipps(s.db.Read.QueryRowContext(ctx, `SELECT `+vippsColumns+` FROM vipps_payments WHERE reference = ?`, ref))
 }

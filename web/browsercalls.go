@@ -64,7 +64,8 @@ type sandboxExchange struct {
 }
 
 // browserCalls returns the browser's calls about o that the sandbox
-// recorded, as exchanges marked Browser, and what the page says of them.
+// recorded, as exchanges from the browser (db.OriginBrowser), and what the
+// page says of them.
 // An error reaching the sandbox is logged and leaves the list empty: the
 // page still shows the shop's own calls.
 func (a *App) browserCalls(ctx context.Context, o db.Order) ([]db.Exchange, string) {
@@ -136,7 +137,7 @@ func (x sandboxExchange) exchange(o db.Order, sandboxURL string) db.Exchange {
 	}
 	out := db.Exchange{
 		ID: -x.ID, StartedAt: x.At, ProviderAt: x.SandboxTime, Duration: time.Duration(x.DurationMS * float64(time.Millisecond)),
-		OrderID: o.ID, UserID: o.UserID, Browser: true, Provider: x.Provider, Operation: op, PathTemplate: tmpl,
+		OrderID: o.ID, UserID: o.UserID, Origin: db.OriginBrowser, Provider: x.Provider, Operation: op, PathTemplate: tmpl,
 		Method: x.Method, URL: sandboxURL + x.Path, Status: x.Status, Try: 1, IdempotencyKey: x.IdempotencyKey,
 		ReqHeaders: x.RequestHeaders, ReqBody: x.RequestBody, RespHeaders: x.ResponseHeaders, RespBody: x.ResponseBody,
 	}

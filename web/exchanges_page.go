@@ -130,9 +130,18 @@ func fromWords(x db.Exchange) string {
 	case x.Is(db.OriginBrowser):
 		return "From the browser:"
 	case x.Is(db.OriginProvider):
-		return "From " + providerName(db.Provider(x.Provider)) + " to the shop:"
+		return "From " + senderName(db.Provider(x.Provider)) + " to the shop:"
 	}
 	return ""
+}
+
+// senderName names the provider that called the shop: the company, where
+// providerName names the payment method ("Invoice").
+func senderName(p db.Provider) string {
+	if p == db.ProviderAltpay {
+		return "Alternative Payments"
+	}
+	return providerName(p)
 }
 
 // exchangeWords is what an exchange did, in words, with the event a

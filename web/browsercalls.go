@@ -38,8 +38,8 @@ const browserCallsLimit = 200
 // What the page says of the browser's calls.
 const (
 	browserCallsShown   = "The browser's own calls to the provider are shown as the sandbox received them."
-	browserCallsReal    = "Only the shop's own calls are shown: in the provider's real test environment the browser talks to the provider directly, and the shop cannot see those calls."
-	browserCallsMissing = "The browser's own calls to the provider could not be read from the sandbox just now; only the shop's own calls are shown."
+	browserCallsReal    = "The browser's own calls to the provider are not shown: in the provider's real test environment the browser talks to the provider directly, and the shop cannot see those calls."
+	browserCallsMissing = "The browser's own calls to the provider could not be read from the sandbox just now; only the calls between the shop and the provider are shown."
 )
 
 // sandboxExchange is one call as GET /control/exchanges answers it.

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 )
 
-// Exchange is one request the shop sent a provider and its answer, as the
-// outbound recorder captured it: redacted (web/redact) before it got here.
+// Exchange is one request between the shop and a provider and its answer,
+// as the outbound recorder captured it: redacted (web/redact) before it got
+// here. Origin says who sent the request.
 type Exchange struct {
 	ID        int64
 	StartedAt time.Time
@@ -35,10 +37,34 @@ type Exchange struct {
 	ReqBody         string
 	RespHeaders     http.Header // nil when no answer came
 	RespBody        string
-	// Browser marks a call the browser made to the provider, as the sandbox
+	Origin          Origin // "" is OriginShop
+	// Event is the event a provider's call delivered
+	// ("epayments.payment.authorized.v1"); "" for none.
+	Event string
+}
+
+// Origin is who made an exchange's request.
+type Origin string
+
+const (
+	// OriginShop: the shop called the provider.
+	OriginShop Origin = "shop"
+	// OriginProvider: the provider called the shop (a webhook delivery, a
+	// callback); the answer is the shop's.
+	OriginProvider Origin = "provider"
+	// OriginBrowser: the browser called the provider, as the sandbox
 	// recorded it (web/browsercalls.go): never stored here, only shown
-	// beside the shop's own.
-	Browser bool
+	// beside the stored ones.
+	OriginBrowser Origin = "browser"
+)
+
+// Is reports whether x's request came from o (an unset origin is the
+// shop's).
+func (x Exchange) Is(o Origin) bool {
+	if x.Origin == "" {
+		return o == OriginShop
+	}
+	return x.Origin == o
 }
 
 // exchangeStamp is started_at's format: fixed width, so the text sorts in
@@ -53,6 +79,14 @@ func (s *Store) RecordExchange(ctx context.Context, x Exchange) (err error) {
 	if x.Provider == "" || x.Method == "" {
 		return errors.New("an exchange needs its provider and method")
 	}
+	origin := x.Origin
+	switch origin {
+	case "":
+		origin = OriginShop
+	case OriginShop, OriginProvider:
+	default:
+		return fmt.Errorf("an exchange from %q is not stored", origin)
+	}
 	reqH, err := json.Marshal(headersOrEmpty(x.ReqHeaders))
 	if err != nil {
 		return err
@@ -63,12 +97,13 @@ func (s *Store) RecordExchange(ctx context.Context, x Exchange) (err error) {
 	}
 	_, err = s.db.Write.ExecContext(ctx, `
 		INSERT INTO exchanges(started_at, duration_ms, order_id, user_id, request_id, provider, operation, path_template,
-			method, url, status, error, try, retry_reason, idempotency_key, req_headers, req_body, resp_headers, resp_body, provider_at)
-		VALUES(?, ?, ?, COALESCE(?, (SELECT user_id FROM orders WHERE id = ?)), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			method, url, status, error, try, retry_reason, idempotency_key, req_headers, req_body, resp_headers, resp_body, provider_at,
+			origin, event)
+		VALUES(?, ?, ?, COALESCE(?, (SELECT user_id FROM orders WHERE id = ?)), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		x.StartedAt.UTC().Format(exchangeStamp), float64(x.Duration)/float64(time.Millisecond), nullInt(x.OrderID),
 		nullInt(x.UserID), nullInt(x.OrderID), x.RequestID, x.Provider, x.Operation, x.PathTemplate, x.Method, x.URL,
 		x.Status, x.Error, max(x.Try, 1), x.RetryReason, x.IdempotencyKey, string(reqH), x.ReqBody, string(respH), x.RespBody,
-		providerStamp(x.ProviderAt))
+		providerStamp(x.ProviderAt), string(origin), x.Event)
 	return err
 }
 
@@ -89,7 +124,7 @@ func headersOrEmpty(h http.Header) http.Header {
 
 const exchangeColumns = `id, started_at, duration_ms, COALESCE(order_id, 0), COALESCE(user_id, 0), request_id, provider,
 	operation, path_template, method, url, status, error, try, retry_reason, idempotency_key, req_headers, req_body,
-	resp_headers, resp_body, provider_at`
+	resp_headers, resp_body, provider_at, origin, event`
 
 // scanExchange reads exchangeColumns, and into more what follows them.
 func scanExchange(row scanner, more ...any) (Exchange, error) {
@@ -98,7 +133,7 @@ func scanExchange(row scanner, more ...any) (Exchange, error) {
 	var ms float64
 	err := row.Scan(append([]any{&x.ID, &started, &ms, &x.OrderID, &x.UserID, &x.RequestID, &x.Provider, &x.Operation,
 		&x.PathTemplate, &x.Method, &x.URL, &x.Status, &x.Error, &x.Try, &x.RetryReason, &x.IdempotencyKey, &reqH, &x.ReqBody,
-		&respH, &x.RespBody, &providerAt}, more...)...)
+		&respH, &x.RespBody, &providerAt, &x.Origin, &x.Event}, more...)...)
 	if err != nil {
 		return x, err
 	}

@@ -54,7 +54,7 @@ func TestExchangesAreKeptByOrderAndAccountInTimeOrder(t *testing.T) {
 	// Every field comes back as stored; the order's account is filled in.
 	g := got[2]
 	want := full
-	want.ID, want.UserID = g.ID, u.ID
+	want.ID, want.UserID, want.Origin = g.ID, u.ID, db.OriginShop // stored without an origin: the shop's
 	if !g.StartedAt.Equal(want.StartedAt) {
 		t.Errorf("started %v, want %v", g.StartedAt, want.StartedAt)
 	}
@@ -87,6 +87,41 @@ func TestExchangesAreKeptByOrderAndAccountInTimeOrder(t *testing.T) {
 	}
 	if err := s.RecordExchange(ctx, db.Exchange{Provider: "vipps"}); err == nil {
 		t.Error("an exchange without a method was stored")
+	}
+}
+
+// A provider's call to the shop is stored with its origin and event, under
+// its order or under none; the browser's calls are never stored.
+func TestAProvidersCallToTheShopKeepsItsOriginAndEvent(t *testing.T) {
+	d := dbtest.Open(t)
+	clk := &testClock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
+	s := db.NewStore(d, clk.Now)
+	ctx := context.Background()
+	u, _ := s.CreateUser(ctx, "a@example.com", "", "h")
+	o := newOrder(t, s, u.ID)
+	in := db.Exchange{StartedAt: clk.Now(), OrderID: o.ID, Provider: "vipps", Operation: "webhook_delivery",
+		PathTemplate: "/webhooks/vipps", Method: "POST", URL: "http://shop/webhooks/vipps", Status: 200,
+		Origin: db.OriginProvider, Event: "epayments.payment.authorized.v1"}
+	must(t, s.RecordExchange(ctx, in))
+	unknown := in
+	unknown.OrderID, unknown.Event = 0, "epayments.payment.created.v1"
+	must(t, s.RecordExchange(ctx, unknown))
+	got, _, err := s.ExchangesByOrder(ctx, o.ID, 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if x := got[0]; x.Origin != db.OriginProvider || !x.Is(db.OriginProvider) || x.Is(db.OriginShop) ||
+		x.Event != in.Event || x.UserID != u.ID {
+		t.Errorf("stored as %+v", x)
+	}
+	var orphans int
+	if err := d.Read.QueryRow(`SELECT count(*) FROM exchanges WHERE order_id IS NULL AND origin = 'provider'`).Scan(&orphans); err != nil || orphans != 1 {
+		t.Errorf("%d calls for no order kept (%v), want 1", orphans, err)
+	}
+	browser := in
+	browser.Origin = db.OriginBrowser
+	if err := s.RecordExchange(ctx, browser); err == nil {
+		t.Error("a browser's call was stored")
 	}
 }
 

@@ -3,7 +3,7 @@ package views
 import "strconv"
 
 // DiagramView is a sequence diagram of the exchanges between the browser,
-// the shop and the provider APIs, already laid out (web/diagram builds it):
+// the shop and the provider APIs, either way, already laid out (web/diagram builds it):
 // every number is in the SVG's user units, on a viewBox Width wide, drawn
 // at the content column's width and scaled down on smaller screens. The
 // labels are already shortened to fit; Title and the arrows' titles carry
@@ -45,6 +45,9 @@ type DiagramRow struct {
 	Retry, NoAnswer bool
 	BadAnswer       bool // an error status, or no answer
 	FromBrowser     bool
+	// FromProvider: the provider called the shop (a webhook delivery, a
+	// callback): the request arrow runs from its lifeline to the shop's.
+	FromProvider bool
 }
 
 // DiagramArrow is a horizontal arrow from X1 to X2 at Y, its label above it.

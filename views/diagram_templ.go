@@ -356,7 +356,7 @@ func SequenceDiagram(v DiagramView) templ.Component {
 				}
 			}
 			for _, r := range v.Rows {
-				var templ_7745c5c3_Var25 = []any{"seq-row", templ.KV("seq-retry", r.Retry), templ.KV("seq-from-browser", r.FromBrowser)}
+				var templ_7745c5c3_Var25 = []any{"seq-row", templ.KV("seq-retry", r.Retry), templ.KV("seq-from-browser", r.FromBrowser), templ.KV("seq-from-provider", r.FromProvider)}
 				templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_Buffer, templ_7745c5c3_Var25...)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -501,7 +501,7 @@ func SequenceDiagram(v DiagramView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 41, "</svg></div><figcaption>Time runs downwards. Solid arrows are requests, dashed arrows their answers; the numbers are those of the list below, which holds each exchange in full.</figcaption>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 41, "</svg></div><figcaption>Time runs downwards. Solid arrows are requests, from whoever sent them (a provider's webhook or callback runs from the provider to the shop), dashed arrows their answers; the numbers are those of the list below, which holds each exchange in full.</figcaption>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -1,8 +1,9 @@
 package views
 
 // ExchangesView is an order page's "How this payment happened": the calls
-// the shop made to the provider for the order, in the order they started,
-// as recorded and redacted (web/redact).
+// the shop made to the provider for the order, the browser's calls to the
+// provider and the provider's calls to the shop, in the order they
+// started, as recorded and redacted (web/redact).
 type ExchangesView struct {
 	// HARURL downloads the same exchanges as a HAR file.
 	HARURL string
@@ -23,18 +24,22 @@ type ExchangesView struct {
 	Tokens TokensView
 }
 
-// ExchangeView is one call the shop made and its answer.
+// ExchangeView is one call and its answer.
 type ExchangeView struct {
 	N         int    // its place in the list, from 1
 	Provider  string // "Vipps MobilePay"
-	Operation string // in words: "create the payment"
+	Operation string // in words, with a provider's event: "create the payment", "webhook invoice_paid"
 	OpName    string // as the sandbox names it: "create_payment"
 	Method    string
 	Path      string // the path template: "/epayment/v1/payments/{reference}"
 	URL       string // the URL as sent, redacted
-	// Browser: the browser made this call to the provider (the shop's own
-	// otherwise).
-	Browser bool
+	// Origin is who made the call: "shop" (to the provider), "browser" (to
+	// the provider) or "provider" (to the shop: a webhook, a callback).
+	// From says so before the call's words, for all but the shop's own:
+	// "From the browser:", "From Vipps MobilePay to the shop:".
+	Origin string
+	From   string
+	Event  string // what a provider's call delivered: "invoice_paid"; ""
 	// Status is the answer: "201 Created", or "no answer: timeout";
 	// Code is its status code (0: none), Failed says it was no success.
 	Status string
@@ -64,10 +69,5 @@ type Body struct {
 	Cut string
 }
 
-// origin names who made x: "browser" or "shop".
-func origin(x ExchangeView) string {
-	if x.Browser {
-		return "browser"
-	}
-	return "shop"
-}
+// Inbound reports whether the provider called the shop.
+func (x ExchangeView) Inbound() bool { return x.Origin == "provider" }

@@ -51,6 +51,7 @@ import (
 	"refshop/db"
 	"refshop/web/altpay"
 	"refshop/web/config"
+	"refshop/web/inbound"
 	"refshop/web/secret"
 )
 
@@ -277,6 +278,7 @@ func (f *altpayFlow) webhook(c echo.Context) error {
 	case err != nil:
 		return err
 	}
+	inbound.SetOrder(c, orderID) // the shop's secret, the order's invoice: its page lists the delivery
 	settled, err := a.Store.ReceiveAltpayWebhookEvent(ctx, f.env(), invoiceID, ev.Topic)
 	if err != nil {
 		return err

@@ -26,12 +26,12 @@ type hookWorld struct {
 	rec   *outboundtest.Recorded
 }
 
-func newHookWorld(t *testing.T) *hookWorld {
+func newHookWorld(t *testing.T, use ...func(*Deps)) *hookWorld {
 	t.Helper()
 	hw := &hookWorld{rec: outboundtest.New(t, nil)}
 	hw.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hw.shop.Load().ServeHTTP(w, r) }))
 	t.Cleanup(hw.front.Close)
-	hw.altpayWorld = newAltpayWorldAt(t, hw.front.URL, hw.wire)
+	hw.altpayWorld = newAltpayWorldAt(t, hw.front.URL, append([]func(*Deps){hw.wire}, use...)...)
 	hw.shop.Store(hw.App)
 	return hw
 }

@@ -38,8 +38,8 @@ const browserCallsLimit = 200
 // What the page says of the browser's calls.
 const (
 	browserCallsShown   = "The browser's own calls to the provider are shown as the sandbox received them."
-	browserCallsReal    = "Only the shop's own calls are shown: in the provider's real test environment the browser talks to the provider directly, and the shop cannot see those calls."
-	browserCallsMissing = "The browser's own calls to the provider could not be read from the sandbox just now; only the shop's own calls are shown."
+	browserCallsReal    = "The browser's own calls to the provider are not shown: in the provider's real test environment the browser talks to the provider directly, and the shop cannot see those calls."
+	browserCallsMissing = "The browser's own calls to the provider could not be read from the sandbox just now; only the calls between the shop and the provider are shown."
 )
 
 // sandboxExchange is one call as GET /control/exchanges answers it.
@@ -64,7 +64,8 @@ type sandboxExchange struct {
 }
 
 // browserCalls returns the browser's calls about o that the sandbox
-// recorded, as exchanges marked Browser, and what the page says of them.
+// recorded, as exchanges from the browser (db.OriginBrowser), and what the
+// page says of them.
 // An error reaching the sandbox is logged and leaves the list empty: the
 // page still shows the shop's own calls.
 func (a *App) browserCalls(ctx context.Context, o db.Order) ([]db.Exchange, string) {
@@ -136,7 +137,7 @@ func (x sandboxExchange) exchange(o db.Order, sandboxURL string) db.Exchange {
 	}
 	out := db.Exchange{
 		ID: -x.ID, StartedAt: x.At, ProviderAt: x.SandboxTime, Duration: time.Duration(x.DurationMS * float64(time.Millisecond)),
-		OrderID: o.ID, UserID: o.UserID, Browser: true, Provider: x.Provider, Operation: op, PathTemplate: tmpl,
+		OrderID: o.ID, UserID: o.UserID, Origin: db.OriginBrowser, Provider: x.Provider, Operation: op, PathTemplate: tmpl,
 		Method: x.Method, URL: sandboxURL + x.Path, Status: x.Status, Try: 1, IdempotencyKey: x.IdempotencyKey,
 		ReqHeaders: x.RequestHeaders, ReqBody: x.RequestBody, RespHeaders: x.ResponseHeaders, RespBody: x.ResponseBody,
 	}

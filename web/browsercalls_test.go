@@ -48,7 +48,7 @@ func TestBrowserCallsAreReadFromTheSandboxsRecord(t *testing.T) {
 	o := db.Order{ID: 12, UserID: 3}
 	got := []db.Exchange{xs[0].exchange(o, sb.URL), xs[1].exchange(o, sb.URL)}
 	first := got[0]
-	if !first.Browser || first.Provider != "altpay" || first.Operation != "checkout_add_payment_method" ||
+	if !first.Is(db.OriginBrowser) || first.Provider != "altpay" || first.Operation != "checkout_add_payment_method" ||
 		first.PathTemplate != "/altpay/v1/checkout/payment-methods" || first.URL != sb.URL+"/altpay/v1/checkout/payment-methods" ||
 		first.Status != 401 || first.Duration != 2500*time.Microsecond || first.OrderID != 12 ||
 		first.ReqHeaders.Get("Authorization") != "Bearer [redacted …Xy7Q #1f0c9a2b]" {

@@ -23,6 +23,11 @@ import (
 //   - Sign in with Klarna's grant keeper names the account whose tokens it
 //     uses (klarnasignin/grants).
 //
+// The calls providers make to the shop (webhook deliveries, callbacks) are
+// recorded too, by the same recorder, marked as the provider's
+// (web/inbound, inbound_routes.go): each receiver names the order once it
+// has found it (inbound.SetOrder).
+//
 // The order page and the account page read them with
 // Store.ExchangesByOrder and Store.ExchangesByUser; the background prunes
 // them after Config.ExchangeRetention.
@@ -30,14 +35,20 @@ import (
 // exchangesPruneEvery is how often the background prunes old exchanges.
 const exchangesPruneEvery = time.Hour
 
-// ExchangeSink stores the outbound recorder's exchanges in store.
+// ExchangeSink stores the outbound recorder's exchanges in store: the
+// shop's calls, and the providers' calls to the shop (Inbound).
 func ExchangeSink(store *db.Store) outbound.Sink {
 	return func(ctx context.Context, x outbound.Exchange) error {
+		origin := db.OriginShop
+		if x.Inbound {
+			origin = db.OriginProvider
+		}
 		return store.RecordExchange(ctx, db.Exchange{
 			StartedAt: x.StartedAt, ProviderAt: x.ProviderAt, Duration: x.Duration, OrderID: x.OrderID, UserID: x.UserID, RequestID: x.RequestID,
 			Provider: x.Provider, Operation: x.Operation, PathTemplate: x.PathTemplate, Method: x.Method, URL: x.URL,
 			Status: x.Status, Error: x.Error, Try: x.Try, RetryReason: x.RetryReason, IdempotencyKey: x.IdempotencyKey,
 			ReqHeaders: x.ReqHeader, ReqBody: x.ReqBody, RespHeaders: x.RespHeader, RespBody: x.RespBody,
+			Origin: origin, Event: x.Event,
 		})
 	}
 }

@@ -26,8 +26,11 @@ import (
 // The order page's "How this payment happened" (views.OrderExchanges) and
 // its HAR download (GET /orders/:id/exchanges.har): the exchanges the
 // outbound recorder stored for the order (web/exchanges.go), already
-// redacted. Nothing here adds to them or groups them: one entry per
-// request, in the order they started.
+// redacted: the shop's calls to the provider and the provider's calls to
+// the shop (webhook deliveries, callbacks: web/inbound), with the
+// browser's calls to the provider read from the sandbox
+// (browsercalls.go). Nothing here adds to them or groups them: one entry
+// per request, in the order they started.
 
 // exchangeFlushWait bounds how long a page waits for the recorder to store
 // the exchanges that finished before it was asked for.
@@ -99,9 +102,10 @@ func omittedWords(n int) string {
 
 func exchangeView(n int, x db.Exchange) views.ExchangeView {
 	v := views.ExchangeView{
-		N: n, Provider: providerName(db.Provider(x.Provider)), Operation: operationWords(x.Operation), OpName: x.Operation,
+		N: n, Provider: providerName(db.Provider(x.Provider)), Operation: exchangeWords(x), OpName: x.Operation,
 		Method: x.Method, Path: x.PathTemplate, URL: x.URL, Code: x.Status, Status: statusWords(x),
-		Browser: x.Browser, Failed: x.Status == 0 || x.Status >= 400, Took: tookWords(x.Duration),
+		Origin: string(cmp.Or(x.Origin, db.OriginShop)), From: fromWords(x), Event: x.Event,
+		Failed: x.Status == 0 || x.Status >= 400, Took: tookWords(x.Duration),
 		Time: x.StartedAt.Local().Format("15:04:05.000"), When: x.StartedAt.UTC().Format(time.RFC3339Nano),
 		IdempotencyKey: x.IdempotencyKey, ReqHeaders: headerLines(x.ReqHeaders), ReqBody: shownBody(x.ReqBody),
 		Answered: x.Status != 0, RespHeaders: headerLines(x.RespHeaders), RespBody: shownBody(x.RespBody),
@@ -116,6 +120,39 @@ func exchangeView(n int, x db.Exchange) views.ExchangeView {
 		}
 	}
 	return v
+}
+
+// fromWords says who called whom, before an exchange's words, when it was
+// not the shop calling the provider: "From the browser:", "From Vipps
+// MobilePay to the shop:".
+func fromWords(x db.Exchange) string {
+	switch {
+	case x.Is(db.OriginBrowser):
+		return "From the browser:"
+	case x.Is(db.OriginProvider):
+		return "From " + senderName(db.Provider(x.Provider)) + " to the shop:"
+	}
+	return ""
+}
+
+// senderName names the provider that called the shop: the company, where
+// providerName names the payment method ("Invoice").
+func senderName(p db.Provider) string {
+	if p == db.ProviderAltpay {
+		return "Alternative Payments"
+	}
+	return providerName(p)
+}
+
+// exchangeWords is what an exchange did, in words, with the event a
+// provider's call delivered: "create the payment", "webhook
+// epayments.payment.authorized.v1".
+func exchangeWords(x db.Exchange) string {
+	w := operationWords(x.Operation)
+	if x.Event != "" {
+		w += " " + x.Event
+	}
+	return w
 }
 
 // operationNames are the operations, as the sandbox names them, in words.
@@ -146,6 +183,10 @@ var operationNames = map[string]string{
 	"checkout_invoice": "read the invoice", "checkout_theme": "read the checkout's look",
 	"checkout_payment_methods": "list the saved payment methods", "checkout_add_payment_method": "save a payment method",
 	"checkout_payment": "pay the invoice",
+	// the providers' calls to the shop (web/inbound), named as the sandbox
+	// names its deliveries; the event each delivered follows the words
+	"webhook_delivery": "webhook", "authorization_callback": "authorization callback",
+	"fraud_notification": "pending-order notification",
 }
 
 // operationWords is an operation in words: the known ones from
@@ -269,9 +310,10 @@ type harEntry struct {
 	Comment         string      `json:"comment,omitempty"`
 	// Custom fields (HAR allows them, starting with "_"): what the recorder
 	// knows beyond HTTP.
-	Origin         string `json:"_origin"` // "shop" or "browser"
+	Origin         string `json:"_origin"` // "shop", "browser" or "provider" (the provider called the shop)
 	Provider       string `json:"_provider"`
 	Operation      string `json:"_operation"`
+	Event          string `json:"_event,omitempty"` // what a provider's call delivered
 	PathTemplate   string `json:"_pathTemplate,omitempty"`
 	IdempotencyKey string `json:"_idempotencyKey,omitempty"`
 	Try            int    `json:"_try"`
@@ -348,7 +390,8 @@ func (a *App) orderHAR(c echo.Context) error {
 func orderHARDoc(o db.Order, l orderExchangeList) har {
 	doc := har{Log: harLog{Version: "1.2", Creator: harNameValue{Name: "refshop", Version: "1"}, Entries: []harEntry{},
 		Comment: strings.TrimSpace("Order " + o.PublicID + ": the calls made to the payment provider for it, as " +
-			"recorded, every secret replaced by a fingerprint; _origin says whether the shop or the browser made each. " +
+			"recorded, and the calls the provider made to the shop (webhooks, callbacks), every secret replaced by a " +
+			"fingerprint; _origin says who made each request: the shop, the browser, or the provider. " +
 			l.BrowserNote + " Sizes are -1: the bodies are redacted, so their sizes are not what was sent.")}}
 	if w := omittedWords(l.Omitted); w != "" {
 		doc.Log.Comment += " " + w + " left out: this file holds the latest " + strconv.Itoa(len(l.Items)) + "."
@@ -367,15 +410,19 @@ func harEntryOf(x db.Exchange) harEntry {
 		Request: harRequest{Method: x.Method, URL: u, HTTPVersion: "HTTP/1.1", Cookies: []harNameValue{},
 			Headers: harHeaders(x.ReqHeaders), QueryString: harQuery(u), HeadersSize: -1, BodySize: -1},
 		Timings: harTimings{Send: 0, Wait: ms, Receive: 0},
-		Origin:  "shop", Provider: x.Provider, Operation: x.Operation, PathTemplate: x.PathTemplate, IdempotencyKey: x.IdempotencyKey,
+		Origin:  string(cmp.Or(x.Origin, db.OriginShop)), Provider: x.Provider, Operation: x.Operation, Event: x.Event,
+		PathTemplate: x.PathTemplate, IdempotencyKey: x.IdempotencyKey,
 		Try: max(x.Try, 1), RetryReason: x.RetryReason, RequestID: x.RequestID,
-		Comment: providerName(db.Provider(x.Provider)) + ": " + operationWords(x.Operation),
+		Comment: providerName(db.Provider(x.Provider)) + ": " + exchangeWords(x),
 	}
 	if x.Try > 1 {
 		e.Comment += fmt.Sprintf(" (try %d after %s)", x.Try, x.RetryReason)
 	}
-	if x.Browser {
-		e.Origin, e.Comment = "browser", "From the browser: "+e.Comment
+	switch {
+	case x.Is(db.OriginBrowser):
+		e.Comment = "From the browser: " + e.Comment
+	case x.Is(db.OriginProvider):
+		e.Comment = fromWords(x) + " " + exchangeWords(x)
 	}
 	if x.ReqBody != "" {
 		e.Request.PostData = &harPostData{MimeType: x.ReqHeaders.Get("Content-Type"), Text: x.ReqBody}

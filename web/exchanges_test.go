@@ -45,15 +45,26 @@ func recordedVippsShop(t *testing.T, use ...func(*Deps)) (*vippsShop, *outbound.
 	t.Helper()
 	var rec *outbound.Recorder
 	sp := &spy{next: http.DefaultTransport}
-	v := newVippsShopWith(t, append([]func(*Deps){func(d *Deps) {
+	v := newVippsShopWith(t, append([]func(*Deps){recordInStore(t, sp, &rec)}, use...)...)
+	return v, rec, sp
+}
+
+// recordInStore makes a shop record its exchanges into its store as
+// cmd/shop wires it: its own calls, through next (nil:
+// http.DefaultTransport), and the providers' calls to it (Deps.Recorder).
+// *rec is the recorder, closed when the test ends.
+func recordInStore(t *testing.T, next http.RoundTripper, rec **outbound.Recorder) func(*Deps) {
+	return func(d *Deps) {
+		if next == nil {
+			next = http.DefaultTransport
+		}
 		// Stamped on the wall clock: the test app's clock stands still, and
 		// the order of the stamps is what is checked.
-		rec = outbound.NewRecorder(ExchangeSink(d.Store), d.Log, time.Now)
-		d.HTTP = &http.Client{Timeout: 10 * time.Second, Transport: &outbound.Recording{Next: sp, Rec: rec}}
-		d.Recorder = rec
-	}}, use...)...)
-	t.Cleanup(rec.Close)
-	return v, rec, sp
+		*rec = outbound.NewRecorder(ExchangeSink(d.Store), d.Log, time.Now)
+		t.Cleanup((*rec).Close)
+		d.HTTP = &http.Client{Timeout: 10 * time.Second, Transport: &outbound.Recording{Next: next, Rec: *rec}}
+		d.Recorder = *rec
+	}
 }
 
 // A Vipps checkout stores its exchanges under its order and its account, in

@@ -17,6 +17,7 @@ import (
 
 	"refshop/db"
 	"refshop/web/config"
+	"refshop/web/inbound"
 	"refshop/web/klarna"
 )
 
@@ -143,6 +144,7 @@ func (k *klarnaFlow) callbackAttempt(c echo.Context) (db.Order, db.KlarnaPayment
 		k.a.Log.Warn("klarna callback: wrong or missing token; refused", "request_id", requestID(c), "order", o.PublicID)
 		return o, kp, errCallbackToken
 	}
+	inbound.SetOrder(c, o.ID) // the attempt's token: its page lists the call
 	return o, kp, nil
 }
 

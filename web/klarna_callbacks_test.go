@@ -21,12 +21,12 @@ import (
 // newCallbackApp is newKlarnaApp with SHOP_BASE_URL reachable by the
 // sandbox, so that its delivery engine brings Klarna's callbacks to this
 // shop when a test runs it (deliver).
-func newCallbackApp(t *testing.T) *klarnaApp {
+func newCallbackApp(t *testing.T, use ...func(*Deps)) *klarnaApp {
 	t.Helper()
 	var app atomic.Pointer[App]
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { app.Load().ServeHTTP(w, r) }))
 	t.Cleanup(front.Close)
-	k := newKlarnaApp(t, func(d *Deps) { d.Config.ShopBaseURL = front.URL })
+	k := newKlarnaApp(t, append([]func(*Deps){func(d *Deps) { d.Config.ShopBaseURL = front.URL }}, use...)...)
 	app.Store(k.App)
 	return k
 }

@@ -60,7 +60,9 @@ func (a *App) routes() {
 	e.GET("/checkout/vipps/return", a.vipps.returned)
 	// Vipps's signed ePayment events (vipps_webhook_receive.go): no session,
 	// checked by HMAC, exempt from the cross-origin check (server.go).
-	e.POST(vippsWebhookPath, a.vipps.webhook)
+	// Every call a provider makes to the shop is recorded for its order's
+	// page (recordInbound: inbound_routes.go).
+	e.POST(vippsWebhookPath, a.vipps.webhook, a.recordInbound(vippsWebhookRoute))
 
 	// Alternative Payments, pay by invoice: web/altpay_*.go
 	e.POST("/checkout/altpay", a.altpay.checkout)
@@ -69,7 +71,7 @@ func (a *App) routes() {
 	e.POST("/api/altpay/invoices/:id/token", a.altpay.token)
 	// Server to server: authenticated by the webhook's bearer secret, so
 	// exempt from the cross-origin check (server.go).
-	e.POST(altpayWebhookPath, a.altpay.webhook)
+	e.POST(altpayWebhookPath, a.altpay.webhook, a.recordInbound(altpayWebhookRoute))
 
 	// Klarna Payments with account linking: web/klarna_*.go
 	e.POST("/checkout/klarna", a.klarna.start)
@@ -82,8 +84,10 @@ func (a *App) routes() {
 	// Klarna's server-to-server calls, authenticated by the attempt's
 	// one-time token in the URL (klarna_callbacks.go; exempt from the
 	// cross-origin check in server.go).
-	e.POST(klarnaCallbackPrefix+"authorization/:order", a.klarna.authorizationCallback)
-	e.POST(klarnaCallbackPrefix+"notification/:order", a.klarna.notification)
+	e.POST(klarnaCallbackPrefix+klarnaAuthorizationCallback+"/:order", a.klarna.authorizationCallback,
+		a.recordInbound(klarnaAuthorizationRoute))
+	e.POST(klarnaCallbackPrefix+klarnaNotificationCallback+"/:order", a.klarna.notification,
+		a.recordInbound(klarnaNotificationRoute))
 
 	// Sign in with Klarna: web/klarnasignin*.go. The paths keep /auth/klarna:
 	// the callback is the redirect_uri registered with Klarna.

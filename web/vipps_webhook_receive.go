@@ -23,6 +23,7 @@ import (
 
 	"refshop/db"
 	"refshop/web/clock"
+	"refshop/web/inbound"
 	"refshop/web/vipps"
 )
 
@@ -92,6 +93,7 @@ func (f *vippsFlow) receive(c echo.Context, ev vipps.WebhookEvent) error {
 	if err != nil {
 		return err
 	}
+	inbound.SetOrder(c, vp.OrderID) // signed, and the order's: its page lists the delivery
 	if ev.MSN != a.Config.Vipps.MSN {
 		a.Log.Warn("vipps webhook: an event for another sales unit", "msn", ev.MSN, "reference", ev.Reference, "event", ev.Name)
 		return c.String(http.StatusOK, "another sales unit\n")

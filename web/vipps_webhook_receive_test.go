@@ -64,6 +64,13 @@ type delivery struct {
 // edit says otherwise), as a server does: no cookie, no Origin.
 func (v *vippsShop) deliver(t *testing.T, ev vipps.WebhookEvent, edit ...func(*delivery)) (int, string) {
 	t.Helper()
+	code, body, _ := v.deliverSigned(t, ev, edit...)
+	return code, body
+}
+
+// deliverSigned is deliver, and the Authorization header it sent.
+func (v *vippsShop) deliverSigned(t *testing.T, ev vipps.WebhookEvent, edit ...func(*delivery)) (code int, answer, authorization string) {
+	t.Helper()
 	body, err := json.Marshal(ev)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +100,7 @@ func (v *vippsShop) deliver(t *testing.T, ev vipps.WebhookEvent, edit ...func(*d
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	return res.StatusCode, string(b), authz
 }
 
 // webhookShop is a shop with a stored registration and a payment approved

@@ -5,7 +5,7 @@
 //
 // The secrets are the merchant credentials of the run (E2E_CREDENTIALS
 // names them, E2E_<NAME> holds each) and every token the sandbox issued or
-// holds, read from its store (web/sandbox/store) and from the copies of it
+// holds (the webhook secrets the shop registered among them), read from its store (web/sandbox/store) and from the copies of it
 // kept during the run (-keep, below). Tokens the sandbox signs but does not
 // store (Vipps access tokens, checkout tokens, ID tokens) are found by their
 // signature. Each value is looked for raw, URL-escaped and base64-encoded.

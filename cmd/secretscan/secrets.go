@@ -46,6 +46,12 @@ var (
 	kindSigninIDToken   = Kind{Name: "klarnasignin id_token"}
 	kindAltpayAccess    = Kind{Name: "altpay access_token"}
 	kindAltpayCheckout  = Kind{Name: "altpay checkout token", Browser: true}
+	// The secrets the shop's webhook registrations were given: every
+	// delivery presents one (Alternative Payments' as its Bearer) or a
+	// signature made with it (Vipps MobilePay's), and the shop records the
+	// deliveries it receives (web/inbound).
+	kindVippsWebhook  = Kind{Name: "vipps webhook secret"}
+	kindAltpayWebhook = Kind{Name: "altpay webhook secret_key"}
 )
 
 // Secret is one value that must not appear where the scan looks.
@@ -161,6 +167,9 @@ func (s *Secrets) loaded(l map[string]store.Loaded) error {
 	for _, p := range store.Decode[struct{ LandingToken string }](l["vipps"], "payment", &err) {
 		s.add(kindVippsLanding, "", p.LandingToken)
 	}
+	for _, w := range store.Decode[struct{ Secret string }](l["vipps"], "webhook", &err) {
+		s.add(kindVippsWebhook, "", w.Secret)
+	}
 
 	hmacKey("klarna", "client_token", kindKlarnaClient)
 	for _, sess := range store.Decode[struct{ ClientToken string }](l["klarna"], "session", &err) {
@@ -187,6 +196,9 @@ func (s *Secrets) loaded(l map[string]store.Loaded) error {
 
 	ids("altpay", "oauth_token", kindAltpayAccess)
 	hmacKey("altpay", "checkout_token", kindAltpayCheckout)
+	for _, w := range store.Decode[struct{ Secret string }](l["altpay"], "webhook", &err) {
+		s.add(kindAltpayWebhook, "", w.Secret)
+	}
 	return err
 }
 

@@ -374,6 +374,11 @@ func TestCollectFromSandbox(t *testing.T) {
 	altpayTok := call("POST", "/altpay/oauth/token", "grant_type=client_credentials", map[string]string{
 		"Authorization": basic("ac", "ac-secret"), "Content-Type": "application/x-www-form-urlencoded",
 	})["access_token"].(string)
+	vippsHook := call("POST", "/vipps/webhooks/v1/webhooks", `{"url":"http://shop.test/webhooks/vipps","events":["epayments.payment.authorized.v1"]}`,
+		map[string]string{"Authorization": "Bearer " + vippsTok, "Ocp-Apim-Subscription-Key": "vsub", "Merchant-Serial-Number": "123456"})["secret"].(string)
+	const altpayHook = "the-shops-webhook-secret-key-0123456789"
+	call("POST", "/altpay/webhooks", `{"endpoint_url":"http://shop.test/webhooks/altpay","secret_key":"`+altpayHook+`","topic":"invoice_paid"}`,
+		map[string]string{"Authorization": "Bearer " + altpayTok})
 
 	copyDir, err := keep(context.Background(), dir)
 	if err != nil {
@@ -393,6 +398,8 @@ func TestCollectFromSandbox(t *testing.T) {
 		{kindKlarnaClient, session["client_token"].(string)},
 		{kindKlarnaAuth, authz},
 		{kindAltpayAccess, altpayTok},
+		{kindVippsWebhook, vippsHook},
+		{kindAltpayWebhook, altpayHook},
 	} {
 		hits := m.Find([]byte(want.text))
 		if len(hits) == 0 || hits[0].Secret.Kind != want.kind {

@@ -3,7 +3,9 @@
 // one per provider API involved, and one for the browser when the browser's
 // own calls are given; a row per exchange, in time order, with the request
 // arrow (operation, method and path template) and the dashed answer arrow
-// (status or "no answer", and duration).
+// (status or "no answer", and duration). A provider's call to the shop (a
+// webhook delivery, a callback) goes the other way: from the provider's
+// lifeline to the shop's, its answer back.
 //
 // The order page's handler lays out the order's stored exchanges into its
 // view model, and its template draws them (views imports nothing of the
@@ -53,12 +55,14 @@ import (
 type Exchange struct {
 	StartedAt time.Time
 	Duration  time.Duration
-	// Browser is a call the browser made to the provider (the sandbox
-	// records them; the provider's snippet or widget sends them), drawn
-	// from a Browser lifeline; false: the shop's own call.
-	Browser      bool
+	// Origin is who sent the request: the shop (""), the browser (a call
+	// the sandbox recorded, sent by the provider's snippet or widget; drawn
+	// from a Browser lifeline), or the provider (a webhook delivery or a
+	// callback; drawn from the provider's lifeline to the shop's).
+	Origin       db.Origin
 	Provider     string // "vipps", "klarna", "klarnasignin", "altpay"
 	Operation    string // "create_payment"
+	Event        string // what a provider's call delivered: "invoice_paid"; ""
 	Method       string
 	PathTemplate string // "/epayment/v1/payments/{reference}"
 	// URL is read for its host and path only: which Klarna region or
@@ -119,7 +123,7 @@ func FromExchanges(xs []db.Exchange) views.DiagramView {
 // Convert takes what the diagram draws of a stored exchange.
 func Convert(x db.Exchange) Exchange {
 	return Exchange{
-		StartedAt: x.StartedAt, Duration: x.Duration, Browser: x.Browser, Provider: x.Provider, Operation: x.Operation, Method: x.Method,
+		StartedAt: x.StartedAt, Duration: x.Duration, Origin: x.Origin, Provider: x.Provider, Operation: x.Operation, Event: x.Event, Method: x.Method,
 		PathTemplate: x.PathTemplate, URL: x.URL, Status: x.Status, Error: x.Error, Try: x.Try, RetryReason: x.RetryReason,
 	}
 }
@@ -134,12 +138,13 @@ func Layout(in Input) views.DiagramView {
 	// The lifelines: the browser's when it made a call, the shop's, then
 	// each provider API in the order it first appears.
 	var names []string
-	if slices.ContainsFunc(xs, func(x Exchange) bool { return x.Browser }) {
+	if slices.ContainsFunc(xs, func(x Exchange) bool { return x.Origin == db.OriginBrowser }) {
 		names = append(names, browser)
 	}
 	names = append(names, shop)
+	lifeline := lifelines(xs)
 	for _, x := range xs {
-		if n := LifelineName(x.Provider, x.URL); !slices.Contains(names, n) {
+		if n := lifeline(x); !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
@@ -174,16 +179,19 @@ func Layout(in Input) views.DiagramView {
 	gutterChars := int((Gutter - 2*gutterX) / noteChar)
 	for i, x := range xs {
 		top := firstRow + i*RowHeight
-		from, to := at[shop], at[LifelineName(x.Provider, x.URL)]
-		if x.Browser {
+		from, to := at[shop], at[lifeline(x)]
+		switch x.Origin {
+		case db.OriginBrowser:
 			from = at[browser]
+		case db.OriginProvider:
+			from, to = to, from
 		}
 		chars := int(float64(abs(to-from)-2*labelPad) / labelChar)
 		r := views.DiagramRow{
 			Step: strconv.Itoa(i + 1), At: offset(x.StartedAt.Sub(xs[0].StartedAt)),
 			GutterX: gutterX, StepY: top + 16, NoteY: top + 40,
 			Retry: x.Try > 1, NoAnswer: x.Status == 0, BadAnswer: x.Status == 0 || x.Status >= 400,
-			FromBrowser: x.Browser,
+			FromBrowser: x.Origin == db.OriginBrowser, FromProvider: x.Origin == db.OriginProvider,
 		}
 		if r.Retry {
 			r.NoteTitle = retryNote(x)
@@ -191,7 +199,7 @@ func Layout(in Input) views.DiagramView {
 		}
 		req, full := requestLabel(x, chars)
 		r.Request = views.DiagramArrow{X1: from, X2: to, Y: top + 22, Label: req, LabelX: (from + to) / 2, LabelY: top + 16,
-			Head: true, Title: requestTitle(i+1, x, full)}
+			Head: true, Title: requestTitle(i+1, x, full, lifeline(x))}
 		ans := answerLabel(x)
 		r.Answer = views.DiagramArrow{X1: to, X2: from, Y: top + 46, Label: truncate(ans, chars), LabelX: (from + to) / 2,
 			LabelY: top + 40, Head: x.Status != 0, Title: answerTitle(i+1, x)}
@@ -205,6 +213,35 @@ const (
 	shop    = "Shop"
 	browser = "Browser"
 )
+
+// lifelines returns the lifeline each exchange of xs is drawn to or from:
+// the API that answered a request to a provider (LifelineName), and, for
+// a provider's call to the shop (whose URL is the shop's), the lifeline of
+// the first request the shop or the browser sent that provider's API
+// (Klarna's identity service aside: it sends no callbacks), so the call
+// comes from the region the payment is in.
+func lifelines(xs []Exchange) func(Exchange) string {
+	sender := map[string]string{}
+	for _, x := range xs {
+		if x.Origin == db.OriginProvider {
+			continue
+		}
+		if _, ok := sender[x.Provider]; !ok {
+			if n := LifelineName(x.Provider, x.URL); n != "Klarna identity" {
+				sender[x.Provider] = n
+			}
+		}
+	}
+	return func(x Exchange) string {
+		if x.Origin != db.OriginProvider {
+			return LifelineName(x.Provider, x.URL)
+		}
+		if n, ok := sender[x.Provider]; ok {
+			return n
+		}
+		return LifelineName(x.Provider, "")
+	}
+}
 
 // LifelineName names the provider API that answered an exchange, for a
 // person: Klarna's region or its identity service from the URL's host
@@ -256,8 +293,15 @@ func pathOnly(p string) string {
 // requestLabel is "create_payment POST /epayment/v1/payments", shortened to
 // chars: first the path's leading segments give way to "…", then the end.
 // full is the label unshortened.
+//
+// A provider's call to the shop names the event it delivered, when it says
+// one, in place of the operation: "invoice_paid POST /webhooks/altpay".
 func requestLabel(x Exchange, chars int) (label, full string) {
-	head := strings.TrimSpace(cmp.Or(x.Operation, "call") + " " + strings.ToUpper(x.Method))
+	what := cmp.Or(x.Operation, "call")
+	if x.Origin == db.OriginProvider && x.Event != "" {
+		what = x.Event
+	}
+	head := strings.TrimSpace(what + " " + strings.ToUpper(x.Method))
 	path := pathOnly(x.PathTemplate)
 	full = head + " " + path
 	if runes(full) <= chars {
@@ -272,12 +316,18 @@ func requestLabel(x Exchange, chars int) (label, full string) {
 	return truncate(full, chars), full
 }
 
-func requestTitle(step int, x Exchange, label string) string {
-	from := "the shop"
-	if x.Browser {
+func requestTitle(step int, x Exchange, label, lifeline string) string {
+	from, to := "the shop", lifeline
+	switch x.Origin {
+	case db.OriginBrowser:
 		from = "the browser"
+	case db.OriginProvider:
+		from, to = lifeline, "the shop"
+		if x.Event != "" {
+			label = x.Operation + " " + label // the label names the event only
+		}
 	}
-	s := fmt.Sprintf("%d. %s, from %s to %s", step, label, from, LifelineName(x.Provider, x.URL))
+	s := fmt.Sprintf("%d. %s, from %s to %s", step, label, from, to)
 	if x.Try > 1 {
 		s += "; " + retryNote(x)
 	}
@@ -333,13 +383,16 @@ func describe(xs []Exchange, names []string) string {
 			who = append(who, n)
 		}
 	}
-	retries, lost := 0, 0
+	retries, lost, called := 0, 0, 0
 	for _, x := range xs {
 		if x.Try > 1 {
 			retries++
 		}
 		if x.Status == 0 {
 			lost++
+		}
+		if x.Origin == db.OriginProvider {
+			called++
 		}
 	}
 	s := plural(len(xs), "exchange", "exchanges") + " between " + andList(who)
@@ -351,6 +404,9 @@ func describe(xs []Exchange, names []string) string {
 	}
 	if lost > 0 {
 		s += "; " + strconv.Itoa(lost) + " without an answer"
+	}
+	if called > 0 {
+		s += "; " + plural(called, "call", "calls") + " from a provider to the shop"
 	}
 	return s + "."
 }

@@ -148,7 +148,7 @@ func TestTheDiagramFitsTheContentColumn(t *testing.T) {
 	providers := []struct{ p, url string }{{"vipps", ""}, {"altpay", ""}, {"klarna", "https://api.klarna.com/x"},
 		{"klarna", "https://api-na.klarna.com/x"}, {"klarna", "https://login.klarna.com/x"}}
 	var in Input
-	in.Exchanges = append(in.Exchanges, Exchange{Browser: true, Provider: "altpay", Method: "GET", PathTemplate: "/checkout",
+	in.Exchanges = append(in.Exchanges, Exchange{Origin: db.OriginBrowser, Provider: "altpay", Method: "GET", PathTemplate: "/checkout",
 		Status: 401, StartedAt: t0})
 	for i, p := range providers {
 		in.Exchanges = append(in.Exchanges, Exchange{Provider: p.p, URL: p.url, Method: "POST", Operation: "op",
@@ -316,5 +316,60 @@ func TestNoExchangesDrawNoDiagram(t *testing.T) {
 	html := render(t, FromExchanges(nil))
 	if strings.Contains(html, "<svg") || !strings.Contains(html, "No exchange with a provider has been recorded.") {
 		t.Errorf("empty: %s", html)
+	}
+}
+
+// A provider's call to the shop is drawn from the provider's lifeline (the
+// one the shop's own calls to it use: Klarna's region, not its identity
+// service) to the shop's, its answer back, labelled with the event it
+// delivered; the description counts it.
+func TestAProvidersCallToTheShopRunsFromItsLifelineToTheShop(t *testing.T) {
+	in := Input{Exchanges: []Exchange{
+		{Provider: "klarna", URL: "https://login.playground.klarna.com/eu/lp/idp/oauth2/token", Operation: "token_refresh",
+			Method: "POST", PathTemplate: "/oauth2/token", Status: 200, StartedAt: t0},
+		{Provider: "klarna", URL: "https://api.playground.klarna.com/payments/v1/sessions", Operation: "create_session",
+			Method: "POST", PathTemplate: "/payments/v1/sessions", Status: 200, StartedAt: t0.Add(time.Second)},
+		{Origin: db.OriginProvider, Provider: "klarna", URL: "https://shop.example/callbacks/klarna/notification/o1?token=x",
+			Operation: "fraud_notification", Event: "FRAUD_RISK_ACCEPTED", Method: "POST",
+			PathTemplate: "/callbacks/klarna/notification/{order}", Status: 200, StartedAt: t0.Add(2 * time.Second)},
+	}}
+	v := Layout(in)
+	var names []string
+	for _, l := range v.Lifelines {
+		names = append(names, l.Name)
+	}
+	if got := strings.Join(names, " | "); got != "Shop | Klarna identity | Klarna Payments API (Europe)" {
+		t.Fatalf("lifelines %s", got)
+	}
+	shopX, klarnaX := v.Lifelines[0].X, v.Lifelines[2].X
+	r := v.Rows[2]
+	if !r.FromProvider || r.FromBrowser || r.Request.X1 != klarnaX || r.Request.X2 != shopX || !r.Request.Head {
+		t.Errorf("the notification's request runs %d to %d (provider %v), want %d to %d", r.Request.X1, r.Request.X2,
+			r.FromProvider, klarnaX, shopX)
+	}
+	if r.Answer.X1 != shopX || r.Answer.X2 != klarnaX {
+		t.Errorf("its answer runs %d to %d", r.Answer.X1, r.Answer.X2)
+	}
+	if !strings.HasPrefix(r.Request.Label, "FRAUD_RISK_ACCEPTED POST /") {
+		t.Errorf("label %q", r.Request.Label)
+	}
+	if want := "3. fraud_notification FRAUD_RISK_ACCEPTED POST /callbacks/klarna/notification/{order}, from Klarna Payments API (Europe) to the shop"; r.Request.Title != want {
+		t.Errorf("title %q, want %q", r.Request.Title, want)
+	}
+	if v.Rows[1].FromProvider || v.Rows[1].Request.X1 != shopX {
+		t.Errorf("the shop's own call: %+v", v.Rows[1])
+	}
+	if !strings.HasSuffix(v.Desc, "; 1 call from a provider to the shop.") {
+		t.Errorf("desc %q", v.Desc)
+	}
+	if html := render(t, v); !strings.Contains(html, "seq-from-provider") || strings.Contains(html, "token=x") {
+		t.Errorf("the SVG lacks the provider's row class or shows the URL:\n%s", html)
+	}
+
+	// Alone (no call of the shop's to that provider on the order), the call
+	// comes from the provider's API by name.
+	alone := Layout(Input{Exchanges: in.Exchanges[2:]})
+	if len(alone.Lifelines) != 2 || alone.Lifelines[1].Name != "Klarna Payments API" {
+		t.Errorf("lifelines %+v", alone.Lifelines)
 	}
 }

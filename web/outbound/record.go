@@ -57,6 +57,12 @@ type Exchange struct {
 	ReqBody        string
 	RespHeader     http.Header // nil when there was no answer
 	RespBody       string
+	// Inbound: the provider called the shop (a webhook delivery, a
+	// callback; Receive): the request is the provider's, the answer the
+	// shop's, and URL the shop's own. Event is the event such a call
+	// delivered ("epayments.payment.authorized.v1"); "" for none.
+	Inbound bool
+	Event   string
 }
 
 // Sink stores an exchange. An error is logged and the exchange dropped.
@@ -172,7 +178,7 @@ func (r *Recorder) store(rec recorded) {
 	}()
 	x := rec.x
 	red := redact.Redact(x.Provider, redact.Exchange{Method: x.Method, URL: x.URL, PathTemplate: x.PathTemplate,
-		ReqHeader: x.ReqHeader, ReqBody: rec.reqBody.b, RespHeader: x.RespHeader, RespBody: rec.respBody.b})
+		ReqHeader: x.ReqHeader, ReqBody: rec.reqBody.b, RespHeader: x.RespHeader, RespBody: rec.respBody.b, Inbound: x.Inbound})
 	x.URL, x.ReqHeader, x.RespHeader = red.URL, red.ReqHeader, red.RespHeader
 	x.ReqBody, x.RespBody = string(red.ReqBody), string(red.RespBody)
 	if rec.reqBody.over() {

@@ -58,6 +58,13 @@ type Exchange struct {
 	ReqBody      []byte
 	RespHeader   http.Header // nil when there was no answer
 	RespBody     []byte
+	// Inbound: the provider called the shop (a webhook delivery, a
+	// callback). The credential such a call presents is the shop's own
+	// (the webhook secret_key as a Bearer) or a signature made with it
+	// (Vipps MobilePay's HMAC-SHA256): it is marked as a credential
+	// (CredentialMark), whatever its scheme, so nothing of it shows and it
+	// is never taken for an access token.
+	Inbound bool
 }
 
 // Mark is how a redacted value reads: "[redacted …Xy7Q #1f0c9a2b]".
@@ -107,9 +114,10 @@ func Redact(provider string, x Exchange) Exchange {
 		Method:       x.Method,
 		URL:          r.url(x.URL, x.PathTemplate),
 		PathTemplate: x.PathTemplate,
-		ReqHeader:    r.header(x.ReqHeader),
+		ReqHeader:    r.header(x.ReqHeader, x.Inbound),
 		ReqBody:      capBody(r.body(x.ReqBody, x.ReqHeader.Get("Content-Type"))),
-		RespHeader:   r.header(x.RespHeader),
+		RespHeader:   r.header(x.RespHeader, x.Inbound),
+		Inbound:      x.Inbound,
 		RespBody:     capBody(r.body(x.RespBody, x.RespHeader.Get("Content-Type"))),
 	}
 }
@@ -124,9 +132,9 @@ func markIfSet(v string) string {
 }
 
 // header redacts a header set: named headers wholly (Authorization: the
-// credential after the scheme; cookies: each value), URLs in Location, and
-// token shapes in the rest.
-func (r *ruleset) header(h http.Header) http.Header {
+// credential after the scheme, or, inbound, a credential's mark; cookies:
+// each value), URLs in Location, and token shapes in the rest.
+func (r *ruleset) header(h http.Header, inbound bool) http.Header {
 	if h == nil {
 		return nil
 	}
@@ -138,6 +146,8 @@ func (r *ruleset) header(h http.Header) http.Header {
 			switch {
 			case lname == "cookie" || lname == "set-cookie":
 				nv[i] = cookie(v, lname == "set-cookie")
+			case inbound && lname == "authorization":
+				nv[i] = ownCredential(v)
 			case lname == "authorization" || lname == "proxy-authorization":
 				nv[i] = credential(v)
 			case r.headers[lname]:
@@ -164,6 +174,37 @@ func credential(v string) string {
 		return scheme + " " + markIfSet(strings.TrimSpace(cred))
 	}
 	return CredentialMark(v)
+}
+
+// ownCredential marks the credential a provider presents when it calls the
+// shop, keeping its scheme: "Bearer [redacted credential #…]". An HMAC
+// scheme's parameters keep their names, and SignedHeaders its value (which
+// headers were signed, not a secret): "HMAC-SHA256
+// SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=[redacted
+// credential #…]". The signature is no key, but it is what authenticates
+// the call, so it is kept like one.
+func ownCredential(v string) string {
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(v), " ")
+	if !ok || strings.ContainsAny(scheme, "=,") {
+		return CredentialMark(v)
+	}
+	cred = strings.TrimSpace(cred)
+	if !strings.HasPrefix(strings.ToUpper(scheme), "HMAC-") {
+		return scheme + " " + CredentialMark(cred)
+	}
+	params := strings.Split(cred, "&")
+	for i, p := range params {
+		name, val, found := strings.Cut(p, "=")
+		switch {
+		case !found:
+			params[i] = CredentialMark(p)
+		case !strings.EqualFold(name, "SignedHeaders"):
+			params[i] = name + "=" + CredentialMark(val)
+		default:
+			params[i] = name + "=" + shapes(val)
+		}
+	}
+	return scheme + " " + strings.Join(params, "&")
 }
 
 // cookie tags every cookie's value in a Cookie header, or the one cookie's

@@ -375,3 +375,41 @@ func TestAltpayWebhookSecretKey(t *testing.T) {
 		t.Errorf("secret_key is altpay's rule, yet klarna's exchange lost it: %s", other.ReqBody)
 	}
 }
+
+// A provider's call to the shop presents the shop's own secret or a
+// signature made with it: nothing of either shows, the schemes and the
+// signed headers' names stay, and the Klarna callback's one-time token in
+// the URL is a token's mark (the same as in the session's merchant_urls).
+func TestInboundCredentialsShowNothingOfTheirValue(t *testing.T) {
+	const sig = "agAiSyogQbDHpeucoNwYz+yAr5nJ+v+zasdkSbqzv+U="
+	v := Redact("vipps", Exchange{Inbound: true, Method: "POST", URL: "https://shop.example/webhooks/vipps",
+		ReqHeader: http.Header{"Authorization": {"HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=" + sig},
+			"X-Ms-Content-Sha256": {"lNlsp1XA03N34HrQsVzPgJKtC+r7l/RBF4V3JQUWMj4="}}})
+	auth := v.ReqHeader.Get("Authorization")
+	if want := "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=" + CredentialMark(sig); auth != want {
+		t.Errorf("the HMAC header reads %q, want %q", auth, want)
+	}
+	gone(t, dump(v), sig, sig[len(sig)-5:len(sig)-1])
+	if got := v.ReqHeader.Get("X-Ms-Content-Sha256"); got != "lNlsp1XA03N34HrQsVzPgJKtC+r7l/RBF4V3JQUWMj4=" {
+		t.Errorf("the body's hash (no secret) reads %q", got)
+	}
+
+	const key = "whsk-shop-chosen-Y2hlY2tvdXQtand0LXNpZw"
+	a := Redact("altpay", Exchange{Inbound: true, Method: "POST", URL: "https://shop.example/webhooks/altpay",
+		ReqHeader: http.Header{"Authorization": {"Bearer " + key}}})
+	if got := a.ReqHeader.Get("Authorization"); got != "Bearer "+CredentialMark(key) {
+		t.Errorf("the bearer reads %q", got)
+	}
+	gone(t, dump(a), key, "NpZw")
+	// The same header of a call the shop makes is a token's mark still.
+	if out := Redact("altpay", Exchange{ReqHeader: http.Header{"Authorization": {"Bearer " + key}}}); out.ReqHeader.Get("Authorization") != "Bearer "+Mark(key) {
+		t.Errorf("an outbound bearer reads %q", out.ReqHeader.Get("Authorization"))
+	}
+
+	const tok = "MJQXG4TMMFZW63LFORZWK3DMMVZA"
+	k := Redact("klarna", Exchange{Inbound: true, Method: "POST", PathTemplate: "/callbacks/klarna/authorization/{order}",
+		URL: "https://shop.example/callbacks/klarna/authorization/ord123?token=" + tok})
+	if want := "https://shop.example/callbacks/klarna/authorization/ord123?token=" + Mark(tok); k.URL != want {
+		t.Errorf("the callback URL reads %q, want %q", k.URL, want)
+	}
+}

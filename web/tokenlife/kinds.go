@@ -26,6 +26,10 @@ var (
 	clientToken = kind{label: "Klarna session client_token", origin: earlier}
 	authToken   = kind{label: "Klarna authorization_token", origin: "Obtained by your browser from Klarna's " +
 		"payment widget when you approved the payment: the shop never fetches it."}
+	// The shop's own one-time token in the URLs Klarna calls it back on
+	// (the authorization callback, the pending-order notification).
+	callbackToken = kind{label: "Klarna callback token", origin: "Made by the shop for this payment and given to " +
+		"Klarna in its callback URLs; Klarna presents it with every callback."}
 )
 
 // providerLabels name the providers in the fallback kind.
@@ -59,6 +63,9 @@ func kindOf(provider, op, field, hint string) kind {
 		case "id_token", "id_token_hint":
 			return sikID
 		case "token":
+			if op == "authorization_callback" || op == "fraud_notification" {
+				return callbackToken
+			}
 			if op == "revoke" {
 				// The shop revokes refresh tokens; the hint says so.
 				if hint == "access_token" {

@@ -426,6 +426,8 @@ func TestKindsByProviderOperationAndField(t *testing.T) {
 		{"klarna", "create_session", "client_token", "", "Klarna session client_token"},
 		{"klarna", "create_order", "authorization_token", "", "Klarna authorization_token"},
 		{"altpay", "add_card", "card_provider_token", "", "Alternative Payments card_provider_token"},
+		{"klarna", "authorization_callback", "token", "", "Klarna callback token"},
+		{"klarna", "fraud_notification", "token", "", "Klarna callback token"},
 		{"acme", "x", "", "", "acme token"},
 	}
 	for _, c := range cases {

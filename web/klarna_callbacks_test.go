@@ -102,7 +102,7 @@ func (k *klarnaApp) order(t *testing.T, id string) (db.Order, db.KlarnaPayment) 
 // the cart and links nothing twice; a replay of it changes nothing.
 func TestKlarnaAuthorizationCallbackPlacesTheOrderWithoutTheBrowser(t *testing.T) {
 	k := newCallbackApp(t)
-	b, id, sid, _ := k.approvedGuest(t, "sencha")
+	b, id, sid, auth := k.approvedGuest(t, "sencha")
 	k.deliver()
 
 	o, kp := k.order(t, id)
@@ -139,10 +139,14 @@ func TestKlarnaAuthorizationCallbackPlacesTheOrderWithoutTheBrowser(t *testing.T
 		t.Error("the shop's log shows the token")
 	}
 
-	// The browser comes back after all: the order page, no second order.
+	// The browser comes back after all, with the widget's approval: the
+	// customer is thanked on the order page, and no second order is made.
+	if p := b.post("/checkout/klarna/"+id+"/authorize", url.Values{"authorization_token": {auth}}); p.status != http.StatusSeeOther {
+		t.Fatalf("the browser's return: %d", p.status)
+	}
 	page := b.get("/orders/" + id)
-	if page.status != 200 || !strings.Contains(page.body, "Klarna approved") {
-		t.Errorf("order page %d: %.200s", page.status, page.body)
+	if page.status != 200 || !strings.Contains(page.body, "Thank you! Klarna approved your payment.") {
+		t.Errorf("order page %d: %.300s", page.status, page.body)
 	}
 	// Klarna repeats itself (a replay): nothing changes, not even the cart
 	// the customer filled since.

@@ -433,6 +433,14 @@ func (k *klarnaFlow) payPage(c echo.Context) error {
 // submit while it is at Klarna joins the same work. Past the deadline the
 // order page says the payment is being confirmed while the work goes on.
 func (k *klarnaFlow) authorized(c echo.Context) error {
+	if o, err := k.a.loadOrder(c, c.Param("id")); err == nil && o.Provider == db.ProviderKlarna &&
+		(o.Status == db.StatusAuthorized || o.Status == db.StatusCaptured) {
+		// Klarna's authorization callback placed the order before the
+		// browser came back (klarna_callbacks.go): the customer who just
+		// approved is thanked all the same.
+		k.a.flash(c, k.placedThanks(c.Request().Context(), o))
+		return c.Redirect(http.StatusSeeOther, "/orders/"+o.PublicID)
+	}
 	o, kp, done, err := k.klarnaAttempt(c)
 	if done {
 		return err
@@ -524,6 +532,11 @@ type klarnaPlacement struct {
 func (k *klarnaFlow) sendOrder(ctx context.Context, o db.Order, rid string) (klarnaPlacement, error) {
 	defer k.locks.Lock(o.ID)()
 	o, err := k.a.Store.OrderByPublicID(ctx, o.PublicID)
+	if err == nil && (o.Status == db.StatusAuthorized || o.Status == db.StatusCaptured) {
+		// Placed meanwhile (the authorization callback, or the sweep): a
+		// customer's request waiting on it is thanked as if it had.
+		return klarnaPlacement{notice: k.placedThanks(ctx, o)}, nil
+	}
 	if err != nil || o.Status != db.StatusPending {
 		return klarnaPlacement{}, err // settled meanwhile: its order page shows how
 	}
@@ -623,6 +636,17 @@ func klarnaPlaced(ko klarna.Order, detail, thanks string) (string, string) {
 			"Thank you! Klarna is reviewing this order; we ship it once Klarna accepts it."
 	}
 	return detail, thanks
+}
+
+// placedThanks is the thank-you for an order Klarna placed, by the fraud
+// status create order answered (klarnaPlaced's words).
+func (k *klarnaFlow) placedThanks(ctx context.Context, o db.Order) string {
+	kp, err := k.a.Store.KlarnaPaymentByOrder(ctx, o.ID)
+	_, thanks := klarnaPlaced(klarna.Order{FraudStatus: kp.FraudStatus}, "", "Thank you! Klarna approved your payment.")
+	if err != nil {
+		return "Thank you! Klarna approved your payment."
+	}
+	return thanks
 }
 
 // replace closes attempt o after Klarna's 409 (the cart changed since

@@ -128,11 +128,18 @@ export function uniqueEmail(prefix = 'customer'): string {
 export const password = 'correct horse battery';
 
 // resetSandbox puts the sandbox's settings, clock, faults and counts back to
-// the start, after keeping a copy of its store for the secret scan.
+// the start, after keeping a copy of its store for the secret scan. A reset
+// forgets the webhooks the shop registered; the shop registers them again at
+// once (Vipps MobilePay's, and Alternative Payments' subscription), and the
+// test starts when it has, so its call counts and events are its own.
 export async function resetSandbox(request: APIRequestContext): Promise<void> {
   keepSandboxStore();
   const res = await request.post(`${sandboxURL}/control/reset`);
   expect(res.ok()).toBeTruthy();
+  await expect.poll(async () => {
+    const calls = (await sandboxState(request)).calls;
+    return [calls['vipps.webhooks_register'] ?? 0, calls['altpay.create_webhook'] ?? 0];
+  }, { message: 'the shop registers its webhooks again after a reset' }).toEqual([1, 1]);
 }
 
 export async function sandboxState(request: APIRequestContext): Promise<any> {

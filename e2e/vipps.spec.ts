@@ -137,6 +137,9 @@ test('an access token that expires between creating the payment and reading it b
   // sure no token the shop kept from an earlier test is still valid.
   await control(request, 'settings', { vipps_access_token_ttl: '5m' });
   await control(request, 'clock', { advance: '3h' });
+  // The webhook would authorize the order before the browser comes back,
+  // and the return would not read the payment: hold the deliveries back.
+  await control(request, 'faults', { operation: 'vipps.webhook_delivery', delay: '1h', times: 1 });
   await addToCart(page, 'Pour-over Dripper');
   await payWithVipps(page);
   await expectLandingPage(page, 'NOK 299.00');

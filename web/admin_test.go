@@ -864,7 +864,7 @@ func TestOrderStatusFollowsTheMoney(t *testing.T) {
 		got := map[string]string{
 			"order page":   doc.Find("[data-testid=order-status]").Text(),
 			"account":      b.get("/account").doc(t).Find("span.status").First().Text(),
-			"back office":  admin.get("/admin").doc(t).Find("tr[data-order=" + o.PublicID + "] [data-testid=admin-status]").Text(),
+			"back office":  admin.get("/admin").doc(t).Find("tr[data-order='" + o.PublicID + "'] [data-testid=admin-status]").Text(),
 			"admin's page": admin.get("/admin/orders/" + o.PublicID).doc(t).Find("[data-testid=order-status]").Text(),
 		}
 		for where, s := range got {

@@ -1,7 +1,8 @@
 package web
 
 // The back office's operations (admin.go), the same for every provider: an
-// operation is checked against the order's figures, stored with its
+// operation is checked against the order's figures and against what the
+// provider offers on it now (the offers its page shows), stored with its
 // Idempotency-Key before the first call (db.StartOperation), one at a time
 // per order, and its key is reused on every retry; the provider's answer
 // is recorded, and without one the provider is asked (its figures show
@@ -46,9 +47,11 @@ type operations[T any] interface {
 	// opReadFirst reports whether a new operation on o needs the provider's
 	// figures read first.
 	opReadFirst(o db.Order) bool
-	// opCheck is the provider's own rule on a new operation of amount (from
-	// r when the figures were read first, else nil): why not, or "".
-	opCheck(o db.Order, r *opReading, req adminRequest, amount int64) string
+	// opOffers is what the provider allows on o now (from r when the
+	// figures were read first, else from o): the offers its page shows,
+	// derived again as the order is now, so that a form from an old page,
+	// or one made by hand, gets no more than the page would offer.
+	opOffers(o db.Order, r *opReading) adminOffers
 	// opKey is the Idempotency-Key of o's n-th operation, of kind.
 	opKey(o db.Order, kind db.OperationKind, n int) string
 	// opCall makes op's call with its stored key. It returns the figures
@@ -71,7 +74,7 @@ type opReading struct {
 	// Expiry is when the authorization ends (zero: the provider says not).
 	Expiry time.Time
 	// Offers is what the provider allows now, when the reading says (nil:
-	// the flow's opCheck decides from the order).
+	// the flow's opOffers decides from the order).
 	Offers *adminOffers
 }
 
@@ -182,7 +185,9 @@ func (r operator[T]) operate(ctx context.Context, o db.Order, req adminRequest) 
 	case db.OpExtend:
 		amount = 0
 	}
-	if why := r.ops.opCheck(o, read, req, amount); why != "" {
+	// The one rule for every provider: nothing the order's offers refuse
+	// now is sent, whatever the form says it saw.
+	if why := offerWhy(r.name(), r.ops.opOffers(o, read), req.Kind, req.Whole); why != "" {
 		return adminOutcome{why + " Nothing was sent."}, nil
 	}
 	n := db.NewOperation{
@@ -202,6 +207,34 @@ func (r operator[T]) operate(ctx context.Context, o db.Order, req adminRequest) 
 		return adminOutcome{}, err
 	}
 	return r.send(ctx, o, t, op)
+}
+
+// offerWhy is why the offers off refuse an operation of kind ("" when
+// they allow it); whole: a capture of all that is left ("Ship"). A kind
+// the provider (name) does not have is refused too.
+func offerWhy(name string, off adminOffers, kind db.OperationKind, whole bool) string {
+	switch kind {
+	case db.OpCapture:
+		if whole {
+			return off.Ship
+		}
+		return off.Capture
+	case db.OpRefund:
+		return off.Refund
+	case db.OpCancel:
+		return off.Cancel
+	case db.OpRelease:
+		if !off.HasRelease {
+			return name + " has no such operation."
+		}
+		return off.Release
+	case db.OpExtend:
+		if !off.HasExtend {
+			return name + " has no such operation."
+		}
+		return off.Extend
+	}
+	return "No such operation."
 }
 
 // changed is the answer to an operation decided on figures that are no

@@ -94,7 +94,7 @@ func (k *klarnaFlow) adminLook(ctx context.Context, o db.Order) (adminLook, erro
 		why = "Klarna could not be asked about this order just now (" + klarnaWords(err) + "): reload the page to try again."
 		look.FactsNote = why
 	}
-	look.Offers = adminOffers{Ship: why, Capture: why, Refund: why, Cancel: why, Release: why, Extend: why, HasRelease: true, HasExtend: true}
+	look.Offers = klarnaNoOffers(why)
 	return look, nil
 }
 
@@ -160,26 +160,6 @@ func klarnaOffers(o db.Order, mo klarna.ManagedOrder) adminOffers {
 			"from today, at most 180 days after the order was placed."
 	}
 	return off
-}
-
-// offerWhy is why the offers refuse req ("" when they allow it).
-func offerWhy(off adminOffers, kind db.OperationKind, whole bool) string {
-	switch kind {
-	case db.OpCapture:
-		if whole {
-			return off.Ship
-		}
-		return off.Capture
-	case db.OpRefund:
-		return off.Refund
-	case db.OpCancel:
-		return off.Cancel
-	case db.OpRelease:
-		return off.Release
-	case db.OpExtend:
-		return off.Extend
-	}
-	return "No such operation."
 }
 
 // klarnaFacts are the order's own facts at Klarna.
@@ -308,12 +288,18 @@ func klarnaReading(o db.Order, mo klarna.ManagedOrder) opReading {
 // or the Merchant Portal may have changed the order since.
 func (k *klarnaFlow) opReadFirst(db.Order) bool { return true }
 
-// opCheck: what Klarna's rules allow on the order as just read.
-func (k *klarnaFlow) opCheck(_ db.Order, r *opReading, req adminRequest, _ int64) string {
+// opOffers: what Klarna's rules allow on the order as just read
+// (opReadFirst: always read).
+func (k *klarnaFlow) opOffers(_ db.Order, r *opReading) adminOffers {
 	if r == nil || r.Offers == nil {
-		return "Klarna's order could not be read."
+		return klarnaNoOffers("Klarna's order could not be read.")
 	}
-	return offerWhy(*r.Offers, req.Kind, req.Whole)
+	return *r.Offers
+}
+
+// klarnaNoOffers refuses every operation, for why.
+func klarnaNoOffers(why string) adminOffers {
+	return adminOffers{Ship: why, Capture: why, Refund: why, Cancel: why, Release: why, Extend: why, HasRelease: true, HasExtend: true}
 }
 
 // opKey is a UUID (version 5) derived from the attempt's key: Klarna's

@@ -20,9 +20,17 @@ package web
 //     (fraud_status PENDING: "do not ship"), nor once it rejected it.
 //
 // Every call carries its operation's Klarna-Idempotency-Key, which Klarna
-// honours for Order Management ("executed once per unique key"); a capture
-// and a refund also carry it as their reference, so a capture or refund
-// whose answer was lost is recognized in the order's captures and refunds.
+// honours for Order Management ("executed once per unique key"), but only
+// within 24 hours of the first attempt (escalation and retry policy): an
+// operation with no answer whose order cannot be read is resent blind only
+// within 23 hours of its first call; later, the administrator is asked to
+// check the order in the Merchant Portal, and nothing is sent. A capture
+// and a refund also carry the key as their reference, so a capture or
+// refund whose answer was lost is recognized in the order's captures and
+// refunds. An extension shows only as a later expires_at, and repeated
+// extensions on one day give the same date: when the date did not move,
+// Klarna's figures cannot tell whether an extension without an answer was
+// made, and the sweep settles it as undetermined, saying the expiry.
 // What every provider's operations share is admin_operations.go.
 //   - https://docs.klarna.com/payments/after-payments/order-management/manage-orders-with-the-api/view-and-change-orders
 //   - https://docs.klarna.com/payments/after-payments/order-management/manage-orders-with-the-api/capture-and-track-orders
@@ -267,7 +275,15 @@ func (k *klarnaFlow) opRead(ctx context.Context, o db.Order, t klarnaTarget) (op
 func klarnaReading(o db.Order, mo klarna.ManagedOrder) opReading {
 	am := klarnaAmounts(mo)
 	off := klarnaOffers(o, mo)
-	return opReading{Amounts: am, Expiry: mo.ExpiresAt, Offers: &off, Made: func(op db.Operation) bool {
+	unclear := func(op db.Operation) string {
+		if op.Kind != db.OpExtend {
+			return ""
+		}
+		// Made or not, a second extension on the day of another gives the
+		// same date.
+		return "Klarna's figures cannot tell whether the extension was made; the expiry is " + klarnaTime(mo.ExpiresAt) + "."
+	}
+	return opReading{Amounts: am, Expiry: mo.ExpiresAt, Offers: &off, Unclear: unclear, Made: func(op db.Operation) bool {
 		switch op.Kind {
 		case db.OpCapture:
 			return slices.ContainsFunc(mo.Captures, func(c klarna.Capture) bool { return c.Reference == op.Key })
@@ -343,6 +359,14 @@ func (k *klarnaFlow) opRefused(err error) bool {
 }
 
 func (k *klarnaFlow) opWords(err error) string { return klarnaWords(err) }
+
+// klarnaKeyLasts is how long Klarna honours a Klarna-Idempotency-Key: "as
+// long as it's performed within 24 hours after the first attempt".
+const klarnaKeyLasts = 24 * time.Hour
+
+func (k *klarnaFlow) opKeyLasts() (time.Duration, string) {
+	return klarnaKeyLasts, "Klarna's Merchant Portal"
+}
 
 func (k *klarnaFlow) opMade(context.Context, db.Order, klarnaTarget) {}
 

@@ -178,6 +178,10 @@ func (f *vippsFlow) opCall(ctx context.Context, o db.Order, vp db.VippsPayment, 
 
 func (f *vippsFlow) opRefused(err error) bool { return vippsRefused(err) }
 
+// opKeyLasts: Vipps documents no limit to how long it honours an
+// Idempotency-Key.
+func (f *vippsFlow) opKeyLasts() (time.Duration, string) { return 0, "" }
+
 func (f *vippsFlow) opWords(err error) string { return vippsWords(err) }
 
 // opMade reads the event log again for the back office and the order page.

@@ -12,6 +12,10 @@
 -- before_amount is the authorization's expiry (Unix seconds) when it
 -- started.
 --
+-- A new state, undetermined: settled by the sweep although the provider's
+-- figures cannot tell whether the operation was made (Klarna: an
+-- extension on a day the order was extended already gives the same date).
+--
 -- settle_tries and next_try_at are the sweep's tries at settling an
 -- operation left in flight: one it cannot settle waits longer each time
 -- (next_try_at), so it does not hold back the ones after it.
@@ -22,7 +26,7 @@ CREATE TABLE order_operations_next (
     amount          INTEGER NOT NULL CHECK (amount >= 0),
     currency        TEXT NOT NULL,
     idempotency_key TEXT NOT NULL UNIQUE,
-    state           TEXT NOT NULL CHECK (state IN ('sent', 'done', 'refused', 'unknown')),
+    state           TEXT NOT NULL CHECK (state IN ('sent', 'done', 'refused', 'unknown', 'undetermined')),
     answer          TEXT NOT NULL DEFAULT '',
     before_amount   INTEGER NOT NULL,
     admin_id        INTEGER REFERENCES users(id) ON DELETE SET NULL,

@@ -560,7 +560,11 @@ func TestAdminKlarnaExtensionTheFiguresCannotTellIsUndetermined(t *testing.T) {
 	if _, err := k.Store.OperationInFlight(t.Context(), o.ID); !errors.Is(err, db.ErrNotFound) {
 		t.Errorf("an operation still in flight: %v", err)
 	}
-	if doc := admin.get("/admin/orders/" + o.PublicID).doc(t); !enabled(doc, "ship") {
+	doc := admin.get("/admin/orders/" + o.PublicID).doc(t)
+	if !enabled(doc, "ship") {
 		t.Error("Ship not offered after the sweep settled the extension")
+	}
+	if got := doc.Find("[data-state=undetermined] [data-testid=operation-state]").Text(); !strings.Contains(got, "cannot tell") {
+		t.Errorf("the operations table says %q for it", got)
 	}
 }

@@ -3,6 +3,7 @@ package db
 import (
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pressly/goose/v3"
@@ -197,7 +198,7 @@ func TestAdminOperationsMigrationKeepsTheOperations(t *testing.T) {
 	var kind, state, form, next string
 	var tries int
 	if err := d.QueryRow(`SELECT kind, state, form_key, settle_tries, next_try_at FROM order_operations WHERE id = 7 AND idempotency_key = 'k-1'`).
-		Scan(&kind, &state, &form, &tries, &next); err != nil || kind != "capture" || state != "unknown" || form != "" || tries != 0 || next != "t2" {
+		Scan(&kind, &state, &form, &tries, &next); err != nil || kind != "capture" || state != "unknown" || form != "k-1" || tries != 0 || next != "t2" {
 		t.Errorf("the operation: %s %s %q %d %q, %v", kind, state, form, tries, next, err)
 	}
 	execAll(t, d, `INSERT INTO order_operations(order_id, kind, amount, currency, idempotency_key, state, before_amount, next_try_at, created_at, updated_at)
@@ -215,5 +216,45 @@ func TestAdminOperationsMigrationKeepsTheOperations(t *testing.T) {
 	var n int
 	if err := d.QueryRow(`SELECT count(*) FROM order_operations WHERE id = 7`).Scan(&n); err != nil || n != 1 {
 		t.Errorf("after down: %d of the capture, %v", n, err)
+	}
+}
+
+// An operation in flight before 00023 gets a page key (its idempotency
+// key), so the order's page offers its retry and the retry is recognized
+// as the same operation. Down is refused while a release or an extension
+// (kinds the old table cannot hold) is in flight, and changes nothing; once
+// it is settled, down runs.
+func TestAdminOperationsMigrationEdges(t *testing.T) {
+	d, p := migratedTo(t, 21)
+	execAll(t, d,
+		`INSERT INTO orders(id, public_id, guest_id, provider, idempotency_key, currency, total_amount, tax_amount, created_at, updated_at)
+			VALUES (1, 'a', 'g', 'klarna', 'order-a', 'EUR', 100, 0, 't', 't'), (2, 'b', 'g', 'klarna', 'order-b', 'EUR', 100, 0, 't', 't')`,
+		`INSERT INTO order_operations(id, order_id, kind, amount, currency, idempotency_key, state, before_amount, created_at, updated_at)
+			VALUES (7, 1, 'capture', 100, 'EUR', 'k-1', 'unknown', 0, 't1', 't2')`)
+	if _, err := p.UpTo(t.Context(), 23); err != nil {
+		t.Fatal(err)
+	}
+	var form string
+	if err := d.QueryRow(`SELECT form_key FROM order_operations WHERE id = 7`).Scan(&form); err != nil || form != "k-1" {
+		t.Errorf("the operation in flight has page key %q (%v), want its idempotency key", form, err)
+	}
+	execAll(t, d, `INSERT INTO order_operations(id, order_id, kind, amount, currency, idempotency_key, state, before_amount, form_key,
+			next_try_at, created_at, updated_at) VALUES (8, 2, 'extend', 0, 'EUR', 'k-2', 'unknown', 0, 'f', 't', 't', 't')`)
+	if _, err := p.DownTo(t.Context(), 21); err == nil || !strings.Contains(err.Error(), "release_or_extend_in_flight_settle_it_before_migrating_down") {
+		t.Fatalf("down while an extension was in flight: %v, want refused saying why", err)
+	}
+	var n int
+	if err := d.QueryRow(`SELECT count(*) FROM order_operations WHERE id IN (7, 8)`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("after the refused down: %d of the two operations, %v", n, err)
+	}
+	if v, err := p.GetDBVersion(t.Context()); err != nil || v < 23 {
+		t.Errorf("version %d after the refused down (%v), want 23 or later", v, err)
+	}
+	execAll(t, d, `UPDATE order_operations SET state = 'undetermined' WHERE id = 8`)
+	if _, err := p.DownTo(t.Context(), 21); err != nil {
+		t.Fatalf("down once the extension is settled: %v", err)
+	}
+	if err := d.QueryRow(`SELECT count(*) FROM order_operations WHERE id = 7 AND state = 'unknown'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("after down: %d of the capture in flight, %v", n, err)
 	}
 }

@@ -63,6 +63,9 @@ const (
 	OpDone    OperationState = "done"    // the provider did it
 	OpRefused OperationState = "refused" // the provider said no, or has no record of it
 	OpUnknown OperationState = "unknown" // no answer, and the provider could not be asked yet
+	// OpUndetermined: settled, with no way to tell whether it was made
+	// (the provider's figures look the same either way). Not in flight.
+	OpUndetermined OperationState = "undetermined"
 )
 
 // InFlight reports whether the operation's outcome is not known yet.

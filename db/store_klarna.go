@@ -316,22 +316,43 @@ func (s *Store) SetKlarnaFraudStatus(ctx context.Context, orderID int64, status 
 // KlarnaFraudDecided records the end of Klarna's review of an order (its
 // fraud_status now, from Order Management) and, in the same transaction,
 // what it means for the order while it is authorized: cancel moves it to
-// cancelled, else only its detail changes. An order in another status (shipped, cancelled by the
-// back office) keeps it. ErrStale when the order's fraud status was status already (a
-// repeated notification): nothing changes.
-func (s *Store) KlarnaFraudDecided(ctx context.Context, orderID int64, status string, cancel bool, detail string) (err error) {
+// cancelled, else only its detail changes. An order with captures
+// (captured_amount > 0: a capture accepts the risk of a rejected order,
+// and what was taken stays taken) is never cancelled here: it keeps its
+// status and takes capturedDetail, and afterCapture reports it, for a
+// person to look at. An order in another status (shipped, cancelled by the
+// back office) keeps it. ErrStale when the order's fraud status was status
+// already (a repeated notification): nothing changes.
+func (s *Store) KlarnaFraudDecided(ctx context.Context, orderID int64, status string, cancel bool, detail, capturedDetail string) (afterCapture bool, err error) {
 	defer wrap(&err, "klarna fraud decided")
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if err := swapOne(ctx, tx, `UPDATE klarna_payments SET fraud_status = ? WHERE order_id = ? AND fraud_status <> ?`,
 			status, orderID, status); err != nil {
 			return err
 		}
-		to := StatusAuthorized
-		if cancel {
-			to = StatusCancelled
+		if !cancel {
+			_, err := tx.ExecContext(ctx, `UPDATE orders SET status_detail = ?, updated_at = ? WHERE id = ? AND status = ?`,
+				detail, s.now(), orderID, StatusAuthorized)
+			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, status_detail = ?, updated_at = ? WHERE id = ? AND status = ?`,
-			to, detail, s.now(), orderID, StatusAuthorized)
+		res, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, status_detail = ?, updated_at = ?
+			WHERE id = ? AND status = ? AND captured_amount = 0`, StatusCancelled, detail, s.now(), orderID, StatusAuthorized)
+		if n, err := rowsOf(res, err); err != nil || n == 1 {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `UPDATE orders SET status_detail = ?, updated_at = ?
+			WHERE id = ? AND status = ? AND captured_amount > 0`, capturedDetail, s.now(), orderID, StatusAuthorized)
+		n, err := rowsOf(res, err)
+		afterCapture = n == 1
 		return err
 	})
+	return afterCapture && err == nil, err
+}
+
+// rowsOf is how many rows an Exec changed.
+func rowsOf(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }

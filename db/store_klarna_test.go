@@ -293,13 +293,13 @@ func TestKlarnaFraudStatusAndCallbackToken(t *testing.T) {
 	if _, f := fraud(a); f != "PENDING" {
 		t.Fatalf("fraud %q, want the first answer's PENDING", f)
 	}
-	if err := s.KlarnaFraudDecided(ctx, a.ID, "ACCEPTED", false, "accepted"); err != nil {
+	if _, err := s.KlarnaFraudDecided(ctx, a.ID, "ACCEPTED", false, "accepted", ""); err != nil {
 		t.Fatal(err)
 	}
 	if o, f := fraud(a); f != "ACCEPTED" || o.Status != db.StatusAuthorized || o.StatusDetail != "accepted" {
 		t.Errorf("accepted: %s %q %q", o.Status, o.StatusDetail, f)
 	}
-	if err := s.KlarnaFraudDecided(ctx, a.ID, "ACCEPTED", false, "again"); !errors.Is(err, db.ErrStale) {
+	if _, err := s.KlarnaFraudDecided(ctx, a.ID, "ACCEPTED", false, "again", ""); !errors.Is(err, db.ErrStale) {
 		t.Errorf("a repeated decision: %v, want ErrStale", err)
 	}
 	if o, _ := fraud(a); o.StatusDetail != "accepted" {
@@ -307,7 +307,7 @@ func TestKlarnaFraudStatusAndCallbackToken(t *testing.T) {
 	}
 
 	_ = s.SetKlarnaFraudStatus(ctx, b.ID, "PENDING")
-	if err := s.KlarnaFraudDecided(ctx, b.ID, "REJECTED", true, "rejected"); err != nil {
+	if after, err := s.KlarnaFraudDecided(ctx, b.ID, "REJECTED", true, "rejected", "captured"); err != nil || after {
 		t.Fatal(err)
 	}
 	if o, f := fraud(b); f != "REJECTED" || o.Status != db.StatusCancelled || o.StatusDetail != "rejected" {
@@ -318,10 +318,44 @@ func TestKlarnaFraudStatusAndCallbackToken(t *testing.T) {
 	if err := s.SetOrderStatus(ctx, c.ID, db.StatusAuthorized, db.StatusCaptured, "shipped"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.KlarnaFraudDecided(ctx, c.ID, "REJECTED", true, "rejected"); err != nil {
+	if _, err := s.KlarnaFraudDecided(ctx, c.ID, "REJECTED", true, "rejected", "captured"); err != nil {
 		t.Fatal(err)
 	}
 	if o, f := fraud(c); o.Status != db.StatusCaptured || o.StatusDetail != "shipped" || f != "REJECTED" {
 		t.Errorf("captured: %s %q %q", o.Status, o.StatusDetail, f)
+	}
+}
+
+// A rejection of an order partly captured (Klarna's review ended after
+// part of it shipped) never cancels it: money was taken. It keeps its
+// status and says what happened.
+func TestKlarnaRejectionAfterACaptureKeepsTheOrder(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	o := placeOrder(t, s, db.NewOrder{GuestID: "g-r", Provider: db.ProviderKlarna, IdempotencyKey: "r"})
+	if err := s.CreateKlarnaPayment(ctx, db.KlarnaPayment{OrderID: o.ID, Environment: klarnaSandbox, Kind: db.KlarnaWidget,
+		SessionID: "s-r", CallbackToken: "v1:sealed-r"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetOrderStatusPaid(ctx, o.ID, db.StatusPending, db.StatusAuthorized, "Klarna is reviewing this order."); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.SetKlarnaFraudStatus(ctx, o.ID, "PENDING")
+	if err := s.SetOrderAmounts(ctx, o.ID, db.Amounts{Authorized: 5000, Captured: 2000}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.KlarnaFraudDecided(ctx, o.ID, "REJECTED", true, "rejected", "rejected after a capture")
+	if err != nil || !after {
+		t.Fatalf("decided: %v %v, want reported as after a capture", after, err)
+	}
+	cur, err := s.OrderByPublicID(ctx, o.PublicID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Status != db.StatusAuthorized || cur.StatusDetail != "rejected after a capture" {
+		t.Errorf("a partly captured order after a rejection: %s %q, want authorized with the detail for it", cur.Status, cur.StatusDetail)
+	}
+	if kp, _ := s.KlarnaPaymentByOrder(ctx, o.ID); kp.FraudStatus != "REJECTED" {
+		t.Errorf("fraud status %q, want REJECTED recorded", kp.FraudStatus)
 	}
 }

@@ -139,6 +139,8 @@ func (o AdminOperationView) StateLabel() string {
 		return "Refused"
 	case "unknown":
 		return "Unknown: no answer yet"
+	case "undetermined":
+		return "Settled: the provider's figures cannot tell whether it was made"
 	}
 	return o.State
 }

@@ -1,7 +1,8 @@
 package web
 
 // The back office's operations (admin.go), the same for every provider: an
-// operation is checked against the order's figures, stored with its
+// operation is checked against the order's figures and against what the
+// provider offers on it now (the offers its page shows), stored with its
 // Idempotency-Key before the first call (db.StartOperation), one at a time
 // per order, and its key is reused on every retry; the provider's answer
 // is recorded, and without one the provider is asked (its figures show
@@ -46,9 +47,11 @@ type operations[T any] interface {
 	// opReadFirst reports whether a new operation on o needs the provider's
 	// figures read first.
 	opReadFirst(o db.Order) bool
-	// opCheck is the provider's own rule on a new operation of amount (from
-	// r when the figures were read first, else nil): why not, or "".
-	opCheck(o db.Order, r *opReading, req adminRequest, amount int64) string
+	// opOffers is what the provider allows on o now (from r when the
+	// figures were read first, else from o): the offers its page shows,
+	// derived again as the order is now, so that a form from an old page,
+	// or one made by hand, gets no more than the page would offer.
+	opOffers(o db.Order, r *opReading) adminOffers
 	// opKey is the Idempotency-Key of o's n-th operation, of kind.
 	opKey(o db.Order, kind db.OperationKind, n int) string
 	// opCall makes op's call with its stored key. It returns the figures
@@ -61,7 +64,16 @@ type operations[T any] interface {
 	opWords(err error) string
 	// opMade runs after an operation on o was made.
 	opMade(ctx context.Context, o db.Order, t T)
+	// opKeyLasts is how long after an operation's first call the provider
+	// honours its idempotency key (0: the shop knows no limit), and where
+	// a person looks the payment up when a resend is no longer safe.
+	opKeyLasts() (lasts time.Duration, lookUp string)
 }
+
+// keyMargin is how long before the provider forgets an operation's key the
+// shop stops resending it blind: room for clocks that differ and for the
+// client's own retries of the call.
+const keyMargin = time.Hour
 
 // opReading is the provider's payment as one read showed it.
 type opReading struct {
@@ -71,8 +83,11 @@ type opReading struct {
 	// Expiry is when the authorization ends (zero: the provider says not).
 	Expiry time.Time
 	// Offers is what the provider allows now, when the reading says (nil:
-	// the flow's opCheck decides from the order).
+	// the flow's opOffers decides from the order).
 	Offers *adminOffers
+	// Unclear, when set, says in words that the reading cannot tell
+	// whether op was made ("" when it can: not made shows as not made).
+	Unclear func(op db.Operation) string
 }
 
 // operator runs one provider's operations (ops) on its orders.
@@ -114,6 +129,11 @@ func (r operator[T]) operate(ctx context.Context, o db.Order, req adminRequest) 
 			return adminOutcome{settled.Answer}, nil // the retry found it made (or refused)
 		case serr != nil || settled.State.InFlight():
 			if same {
+				if serr != nil {
+					if why := r.tooLateToResend(prev, serr); why != "" {
+						return adminOutcome{why}, nil
+					}
+				}
 				// The retry: the same key. Renewed first, so no sweep (in
 				// this process or another) settles it while it is sent.
 				if err := a.Store.RenewOperation(ctx, prev.ID); errors.Is(err, db.ErrStale) {
@@ -182,7 +202,9 @@ func (r operator[T]) operate(ctx context.Context, o db.Order, req adminRequest) 
 	case db.OpExtend:
 		amount = 0
 	}
-	if why := r.ops.opCheck(o, read, req, amount); why != "" {
+	// The one rule for every provider: nothing the order's offers refuse
+	// now is sent, whatever the form says it saw.
+	if why := offerWhy(r.name(), r.ops.opOffers(o, read), req.Kind, req.Whole); why != "" {
 		return adminOutcome{why + " Nothing was sent."}, nil
 	}
 	n := db.NewOperation{
@@ -202,6 +224,50 @@ func (r operator[T]) operate(ctx context.Context, o db.Order, req adminRequest) 
 		return adminOutcome{}, err
 	}
 	return r.send(ctx, o, t, op)
+}
+
+// tooLateToResend says why op, whose outcome is unknown and whose figures
+// could not be read (readErr), must not be sent again blind: its first
+// call is so old that the provider may no longer know its key, and would
+// make it a second time. "" when it may be resent.
+func (r operator[T]) tooLateToResend(op db.Operation, readErr error) string {
+	lasts, lookUp := r.ops.opKeyLasts()
+	if lasts <= 0 || r.a.Clock.Now().Sub(op.CreatedAt) <= lasts-keyMargin {
+		return ""
+	}
+	return fmt.Sprintf("%s could not be asked about the order just now (%s), and the %s was first sent on %s: "+
+		"%s honours its idempotency key for %d hours after the first call only, so sending it again might make it twice. "+
+		"Nothing was sent; check the order in %s, or wait: the shop settles it by itself once %s can be asked.",
+		r.name(), r.ops.opWords(readErr), operationNoun(op), op.CreatedAt.Local().Format(dateFormat),
+		r.name(), int(lasts.Hours()), lookUp, r.name())
+}
+
+// offerWhy is why the offers off refuse an operation of kind ("" when
+// they allow it); whole: a capture of all that is left ("Ship"). A kind
+// the provider (name) does not have is refused too.
+func offerWhy(name string, off adminOffers, kind db.OperationKind, whole bool) string {
+	switch kind {
+	case db.OpCapture:
+		if whole {
+			return off.Ship
+		}
+		return off.Capture
+	case db.OpRefund:
+		return off.Refund
+	case db.OpCancel:
+		return off.Cancel
+	case db.OpRelease:
+		if !off.HasRelease {
+			return name + " has no such operation."
+		}
+		return off.Release
+	case db.OpExtend:
+		if !off.HasExtend {
+			return name + " has no such operation."
+		}
+		return off.Extend
+	}
+	return "No such operation."
 }
 
 // changed is the answer to an operation decided on figures that are no
@@ -275,8 +341,9 @@ func (r operator[T]) send(ctx context.Context, o db.Order, t T, op db.Operation)
 
 // settle asks the provider and settles op, in flight, from its figures:
 // done when they show it made; when conclude is set (the sweep, once op's
-// call is surely over), refused when they do not. Otherwise op stays in
-// flight. It returns op as it now is.
+// call is surely over), refused when they do not, or undetermined when
+// they cannot tell. Otherwise op stays in flight. It returns op as it now
+// is.
 func (r operator[T]) settle(ctx context.Context, o db.Order, t T, op db.Operation, conclude bool) (db.Operation, error) {
 	rd, err := r.ops.opRead(ctx, o, t)
 	if err != nil {
@@ -286,6 +353,10 @@ func (r operator[T]) settle(ctx context.Context, o db.Order, t T, op db.Operatio
 	switch {
 	case rd.Made(op):
 		answer = madeWords(r.name(), op, &rd) + " (Its own answer did not reach the shop; the payment shows it.)"
+	case conclude && rd.Unclear != nil && rd.Unclear(op) != "":
+		// Settled all the same, so it does not hold the order: waiting
+		// longer would not tell more.
+		state, answer = db.OpUndetermined, rd.Unclear(op)
 	case conclude:
 		state, answer = db.OpRefused, r.name()+" has no record of this "+operationNoun(op)+": it was not made. Nothing changed."
 	default:

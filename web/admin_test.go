@@ -685,7 +685,7 @@ func TestAdminCancelOfAPendingVippsOrderSendsNothing(t *testing.T) {
 	o := orders[0]
 	admin := v.adminBrowser(t)
 	flash, _ := admin.act(t, o.PublicID, "cancel", nil)
-	if !strings.Contains(flash, "Nothing is reserved to release") || v.st.Calls("vipps.cancel") != 0 {
+	if !strings.Contains(flash, "The customer has not approved the payment in Vipps MobilePay yet. Nothing was sent.") || v.st.Calls("vipps.cancel") != 0 {
 		t.Errorf("cancel of a pending order: %q, %d cancels sent", flash, v.st.Calls("vipps.cancel"))
 	}
 }
@@ -864,7 +864,7 @@ func TestOrderStatusFollowsTheMoney(t *testing.T) {
 		got := map[string]string{
 			"order page":   doc.Find("[data-testid=order-status]").Text(),
 			"account":      b.get("/account").doc(t).Find("span.status").First().Text(),
-			"back office":  admin.get("/admin").doc(t).Find("tr[data-order=" + o.PublicID + "] [data-testid=admin-status]").Text(),
+			"back office":  admin.get("/admin").doc(t).Find("tr[data-order='" + o.PublicID + "'] [data-testid=admin-status]").Text(),
 			"admin's page": admin.get("/admin/orders/" + o.PublicID).doc(t).Find("[data-testid=order-status]").Text(),
 		}
 		for where, s := range got {
@@ -884,5 +884,43 @@ func TestOrderStatusFollowsTheMoney(t *testing.T) {
 	want("Refunded")
 	if o := v.order(t, o.PublicID); o.Status != db.StatusCaptured {
 		t.Errorf("stored status %s, want captured", o.Status)
+	}
+}
+
+// A capture posted by hand for an order the shop closed (its cart was paid
+// another way) whose customer approved it at Vipps late, before the shop
+// released it: the order's offers refuse it, and nothing is sent, whatever
+// the form says it saw.
+func TestAdminHandMadeCaptureOfAClosedVippsOrderSendsNothing(t *testing.T) {
+	v := newVippsShop(t)
+	b := v.browser(t)
+	id := v.approveOnly(t, b) // authorized at Vipps; the shop has not heard
+	o := v.order(t, id)
+	if err := v.Store.SetOrderStatus(t.Context(), o.ID, db.StatusPending, db.StatusCancelled, db.DetailClosedPaid); err != nil {
+		t.Fatal(err)
+	}
+	admin := v.adminBrowser(t)
+	p := admin.post("/admin/orders/"+id+"/capture", url.Values{"whole": {"1"}, "seen": {"0.0.0"}, "form_key": {"made-by-hand"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("capture: %d %s", p.status, p.body)
+	}
+	flash := strings.TrimSpace(admin.get(p.location).doc(t).Find(".flash").Text())
+	want := v.vipps.adminOffers(v.order(t, id)).Ship
+	if want == "" || !strings.Contains(flash, want) || !strings.Contains(flash, "Nothing was sent") {
+		t.Errorf("flash %q, want the offer's words %q and that nothing was sent", flash, want)
+	}
+	if n := v.st.Calls("vipps.capture"); n != 0 {
+		t.Errorf("%d captures sent for a cancelled order", n)
+	}
+	if ops := v.operations(t, o.ID); len(ops) != 0 {
+		t.Errorf("operations stored: %+v", ops)
+	}
+	if got := v.order(t, id); got.Status != db.StatusCancelled {
+		t.Errorf("order %s", got.Status)
+	}
+	// Nor an operation Vipps does not have, posted by hand.
+	p = admin.post("/admin/orders/"+id+"/extend", url.Values{"seen": {seenFigures(v.order(t, id).Amounts)}, "form_key": {"by-hand-2"}})
+	if flash := strings.TrimSpace(admin.get(p.location).doc(t).Find(".flash").Text()); flash != "Vipps MobilePay has no such operation. Nothing was sent." {
+		t.Errorf("extend: %q", flash)
 	}
 }

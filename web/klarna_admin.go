@@ -20,9 +20,17 @@ package web
 //     (fraud_status PENDING: "do not ship"), nor once it rejected it.
 //
 // Every call carries its operation's Klarna-Idempotency-Key, which Klarna
-// honours for Order Management ("executed once per unique key"); a capture
-// and a refund also carry it as their reference, so a capture or refund
-// whose answer was lost is recognized in the order's captures and refunds.
+// honours for Order Management ("executed once per unique key"), but only
+// within 24 hours of the first attempt (escalation and retry policy): an
+// operation with no answer whose order cannot be read is resent blind only
+// within 23 hours of its first call; later, the administrator is asked to
+// check the order in the Merchant Portal, and nothing is sent. A capture
+// and a refund also carry the key as their reference, so a capture or
+// refund whose answer was lost is recognized in the order's captures and
+// refunds. An extension shows only as a later expires_at, and repeated
+// extensions on one day give the same date: when the date did not move,
+// Klarna's figures cannot tell whether an extension without an answer was
+// made, and the sweep settles it as undetermined, saying the expiry.
 // What every provider's operations share is admin_operations.go.
 //   - https://docs.klarna.com/payments/after-payments/order-management/manage-orders-with-the-api/view-and-change-orders
 //   - https://docs.klarna.com/payments/after-payments/order-management/manage-orders-with-the-api/capture-and-track-orders
@@ -94,7 +102,7 @@ func (k *klarnaFlow) adminLook(ctx context.Context, o db.Order) (adminLook, erro
 		why = "Klarna could not be asked about this order just now (" + klarnaWords(err) + "): reload the page to try again."
 		look.FactsNote = why
 	}
-	look.Offers = adminOffers{Ship: why, Capture: why, Refund: why, Cancel: why, Release: why, Extend: why, HasRelease: true, HasExtend: true}
+	look.Offers = klarnaNoOffers(why)
 	return look, nil
 }
 
@@ -160,26 +168,6 @@ func klarnaOffers(o db.Order, mo klarna.ManagedOrder) adminOffers {
 			"from today, at most 180 days after the order was placed."
 	}
 	return off
-}
-
-// offerWhy is why the offers refuse req ("" when they allow it).
-func offerWhy(off adminOffers, kind db.OperationKind, whole bool) string {
-	switch kind {
-	case db.OpCapture:
-		if whole {
-			return off.Ship
-		}
-		return off.Capture
-	case db.OpRefund:
-		return off.Refund
-	case db.OpCancel:
-		return off.Cancel
-	case db.OpRelease:
-		return off.Release
-	case db.OpExtend:
-		return off.Extend
-	}
-	return "No such operation."
 }
 
 // klarnaFacts are the order's own facts at Klarna.
@@ -287,7 +275,15 @@ func (k *klarnaFlow) opRead(ctx context.Context, o db.Order, t klarnaTarget) (op
 func klarnaReading(o db.Order, mo klarna.ManagedOrder) opReading {
 	am := klarnaAmounts(mo)
 	off := klarnaOffers(o, mo)
-	return opReading{Amounts: am, Expiry: mo.ExpiresAt, Offers: &off, Made: func(op db.Operation) bool {
+	unclear := func(op db.Operation) string {
+		if op.Kind != db.OpExtend {
+			return ""
+		}
+		// Made or not, a second extension on the day of another gives the
+		// same date.
+		return "Klarna's figures cannot tell whether the extension was made; the expiry is " + klarnaTime(mo.ExpiresAt) + "."
+	}
+	return opReading{Amounts: am, Expiry: mo.ExpiresAt, Offers: &off, Unclear: unclear, Made: func(op db.Operation) bool {
 		switch op.Kind {
 		case db.OpCapture:
 			return slices.ContainsFunc(mo.Captures, func(c klarna.Capture) bool { return c.Reference == op.Key })
@@ -308,12 +304,18 @@ func klarnaReading(o db.Order, mo klarna.ManagedOrder) opReading {
 // or the Merchant Portal may have changed the order since.
 func (k *klarnaFlow) opReadFirst(db.Order) bool { return true }
 
-// opCheck: what Klarna's rules allow on the order as just read.
-func (k *klarnaFlow) opCheck(_ db.Order, r *opReading, req adminRequest, _ int64) string {
+// opOffers: what Klarna's rules allow on the order as just read
+// (opReadFirst: always read).
+func (k *klarnaFlow) opOffers(_ db.Order, r *opReading) adminOffers {
 	if r == nil || r.Offers == nil {
-		return "Klarna's order could not be read."
+		return klarnaNoOffers("Klarna's order could not be read.")
 	}
-	return offerWhy(*r.Offers, req.Kind, req.Whole)
+	return *r.Offers
+}
+
+// klarnaNoOffers refuses every operation, for why.
+func klarnaNoOffers(why string) adminOffers {
+	return adminOffers{Ship: why, Capture: why, Refund: why, Cancel: why, Release: why, Extend: why, HasRelease: true, HasExtend: true}
 }
 
 // opKey is a UUID (version 5) derived from the attempt's key: Klarna's
@@ -357,6 +359,14 @@ func (k *klarnaFlow) opRefused(err error) bool {
 }
 
 func (k *klarnaFlow) opWords(err error) string { return klarnaWords(err) }
+
+// klarnaKeyLasts is how long Klarna honours a Klarna-Idempotency-Key: "as
+// long as it's performed within 24 hours after the first attempt".
+const klarnaKeyLasts = 24 * time.Hour
+
+func (k *klarnaFlow) opKeyLasts() (time.Duration, string) {
+	return klarnaKeyLasts, "Klarna's Merchant Portal"
+}
 
 func (k *klarnaFlow) opMade(context.Context, db.Order, klarnaTarget) {}
 

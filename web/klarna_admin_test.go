@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -473,5 +474,97 @@ func TestAdminKlarnaCallsGoToTheOrdersRegion(t *testing.T) {
 	}
 	if n := doc.Find("[data-testid=admin-actions] button:not([disabled])").Length(); n != 0 {
 		t.Errorf("%d actions offered on an order Klarna could not be asked about", n)
+	}
+}
+
+// retryForm is the values of the order page's retry form.
+func retryForm(t *testing.T, doc *goquery.Document) (string, url.Values) {
+	t.Helper()
+	retry := doc.Find("[data-testid=admin-retry]")
+	if retry.Length() != 1 {
+		t.Fatal("no retry form")
+	}
+	form := url.Values{}
+	retry.Find("input").Each(func(_ int, s *goquery.Selection) { form.Set(s.AttrOr("name", ""), s.AttrOr("value", "")) })
+	return retry.AttrOr("action", ""), form
+}
+
+// A capture with no answer, retried while Klarna's order cannot be read:
+// within a day of its first call the retry resends it with its key (Klarna
+// honours a key for 24 hours); past 23 hours it sends nothing, and asks
+// for the order to be checked in Klarna's Merchant Portal.
+func TestAdminKlarnaBlindRetryOnlyWithinTheKeysDay(t *testing.T) {
+	k := newKlarnaAdminApp(t)
+	o := k.placedKlarnaOrder(t, "")
+	admin := k.adminBrowser(t)
+	k.sb.Fault(t, "klarna.om_capture", http.StatusServiceUnavailable, 3)
+	admin.post("/admin/orders/"+o.PublicID+"/capture", admin.seen(t, o.PublicID, ship))
+	action, form := retryForm(t, admin.get("/admin/orders/"+o.PublicID).doc(t))
+	retry := func() string {
+		t.Helper()
+		p := admin.post(action, form)
+		return strings.TrimSpace(admin.get(p.location).doc(t).Find(".flash").Text())
+	}
+
+	k.clock.Advance(22 * time.Hour)
+	k.sb.Fault(t, "klarna.om_get_order", http.StatusServiceUnavailable, 100)
+	k.sb.Fault(t, "klarna.om_capture", http.StatusServiceUnavailable, 3)
+	if flash := retry(); !strings.Contains(flash, "did not answer") || k.calls("klarna.om_capture") != 6 {
+		t.Fatalf("retry within the day: %q, %d capture calls, want it resent (6)", flash, k.calls("klarna.om_capture"))
+	}
+
+	k.clock.Advance(time.Hour + time.Minute) // 23 hours and a minute after the first call
+	flash := retry()
+	if !strings.Contains(flash, "Merchant Portal") || !strings.Contains(flash, "Nothing was sent") || !strings.Contains(flash, "24 hours") {
+		t.Errorf("retry past 23 hours: %q", flash)
+	}
+	if n := k.calls("klarna.om_capture"); n != 6 {
+		t.Errorf("%d capture calls, want none more than 6", n)
+	}
+	if ops, _ := k.Store.OperationsByOrder(t.Context(), o.ID); len(ops) != 1 || ops[0].State != db.OpUnknown {
+		t.Errorf("operations %+v, want the capture still unknown", ops)
+	}
+}
+
+// An extension whose answers were all lost, on a day the order was
+// extended already: Klarna's expiry stays the same date (repeated
+// extensions on one day give the same date), so its figures cannot tell
+// whether it was made. The sweep says so, and does not leave it blocking
+// the order.
+func TestAdminKlarnaExtensionTheFiguresCannotTellIsUndetermined(t *testing.T) {
+	k := newKlarnaAdminApp(t)
+	o := k.placedKlarnaOrder(t, "")
+	admin := k.adminBrowser(t)
+	k.control(t, "/control/clock", map[string]any{"advance": "240h"})
+	if flash, _ := admin.act(t, o.PublicID, "extend", nil); !strings.Contains(flash, "Klarna extended the authorization") {
+		t.Fatalf("first extension: %q", flash)
+	}
+	k.loseAnswers(t, "klarna.om_extend", 3)
+	if flash, _ := admin.act(t, o.PublicID, "extend", nil); !strings.Contains(flash, "did not answer") {
+		t.Fatalf("second extension: %q", flash)
+	}
+	k.clock.Advance(operationSettleAfter)
+	k.klarna.sweepOnce(t.Context())
+	expiry := k.managed(t, o).ExpiresAt.Local().Format(dateFormat)
+	ops, _ := k.Store.OperationsByOrder(t.Context(), o.ID)
+	var second db.Operation
+	for _, op := range ops {
+		if op.Kind == db.OpExtend && op.ID > second.ID {
+			second = op
+		}
+	}
+	want := "Klarna's figures cannot tell whether the extension was made; the expiry is " + expiry + "."
+	if second.State != db.OpUndetermined || second.Answer != want {
+		t.Errorf("the second extension: %s %q, want undetermined %q", second.State, second.Answer, want)
+	}
+	if _, err := k.Store.OperationInFlight(t.Context(), o.ID); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("an operation still in flight: %v", err)
+	}
+	doc := admin.get("/admin/orders/" + o.PublicID).doc(t)
+	if !enabled(doc, "ship") {
+		t.Error("Ship not offered after the sweep settled the extension")
+	}
+	if got := doc.Find("[data-state=undetermined] [data-testid=operation-state]").Text(); !strings.Contains(got, "cannot tell") {
+		t.Errorf("the operations table says %q for it", got)
 	}
 }

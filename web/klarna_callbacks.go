@@ -332,12 +332,19 @@ func klarnaFraudWork(orderID int64) string { return workKey("klarna.fraud", orde
 const (
 	klarnaAcceptedDetail = "Klarna accepted this order after its review. The payment is authorized; the order ships soon."
 	klarnaRejectedDetail = "Klarna did not accept this order after its review, so it is cancelled. Nothing was charged."
+	// Part of it was captured before the rejection reached the shop: what
+	// was taken stays taken (a capture accepts the risk), and a person
+	// decides what to do with the rest.
+	// Customers read it too (the account page): the log tells the person.
+	klarnaRejectedAfterCaptureDetail = "Klarna rejected this order after its review, after part of it was captured. " +
+		"It is not cancelled: what was captured stays charged, and the shop is looking into the rest."
 )
 
 // checkFraud asks Order Management for placed order o and records its
-// fraud_status: ACCEPTED ends a review (the order may ship), REJECTED
-// cancels the order (Klarna cancels a rejected order itself; nothing is
-// charged), PENDING changes nothing. An error means Klarna could not be
+// figures and fraud_status: ACCEPTED ends a review (the order may ship),
+// REJECTED cancels the order (Klarna cancels a rejected order itself;
+// nothing is charged) unless part of it was captured (then it is left for a
+// person), PENDING changes nothing. An error means Klarna could not be
 // asked; an order Order Management does not know is logged for a person.
 func (k *klarnaFlow) checkFraud(ctx context.Context, o db.Order) error {
 	mo, err := k.in(o).client.GetOrder(ctx, o.ProviderReference)
@@ -355,6 +362,12 @@ func (k *klarnaFlow) checkFraud(ctx context.Context, o db.Order) error {
 	if err != nil {
 		return err
 	}
+	// Klarna's figures first: a capture made since the shop last looked
+	// (in the Merchant Portal) keeps a rejected order from being cancelled.
+	if err := k.a.Store.SetOrderAmounts(ctx, o.ID, klarnaAmounts(mo)); err != nil {
+		return err
+	}
+	afterCapture := false
 	switch mo.FraudStatus {
 	case klarna.FraudAccepted:
 		if kp.FraudStatus != klarna.FraudPending {
@@ -362,19 +375,25 @@ func (k *klarnaFlow) checkFraud(ctx context.Context, o db.Order) error {
 			// kept the status): only the status is recorded.
 			return k.a.Store.SetKlarnaFraudStatus(ctx, o.ID, mo.FraudStatus)
 		}
-		err = k.a.Store.KlarnaFraudDecided(ctx, o.ID, mo.FraudStatus, false, klarnaAcceptedDetail)
+		_, err = k.a.Store.KlarnaFraudDecided(ctx, o.ID, mo.FraudStatus, false, klarnaAcceptedDetail, "")
 	case klarna.FraudRejected:
-		err = k.a.Store.KlarnaFraudDecided(ctx, o.ID, mo.FraudStatus, true, klarnaRejectedDetail)
+		afterCapture, err = k.a.Store.KlarnaFraudDecided(ctx, o.ID, mo.FraudStatus, true, klarnaRejectedDetail, klarnaRejectedAfterCaptureDetail)
 	default:
 		return nil // still PENDING, or a status Klarna does not document: wait
 	}
-	if errors.Is(err, db.ErrStale) {
+	switch {
+	case errors.Is(err, db.ErrStale):
 		return nil // recorded already
-	}
-	if err == nil {
+	case err != nil:
+		return err
+	case afterCapture:
+		k.a.Log.Error("klarna: Klarna rejected an order after part of it was captured; it is not cancelled: check it in the Merchant Portal",
+			"order", o.PublicID, "klarna_order_id", o.ProviderReference, "klarna_status", mo.Status,
+			"captured_amount", mo.CapturedAmount, "order_amount", mo.OrderAmount)
+	default:
 		k.a.Log.Info("klarna: fraud review ended", "order", o.PublicID, "fraud_status", mo.FraudStatus)
 	}
-	return err
+	return nil
 }
 
 // recheckFraud is the order page's fallback for a missed notification: an

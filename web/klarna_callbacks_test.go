@@ -471,3 +471,28 @@ func TestKlarnaAuthorizationCallbackAnswersInTimeWhenKlarnaIsSlow(t *testing.T) 
 		t.Error("the order's items are still in the cart")
 	}
 }
+
+// Klarna rejects an order part of which was captured meanwhile (in the
+// Merchant Portal, within the 4 hours in which a capture accepts the
+// risk): money was taken, so the order is not cancelled. It keeps its
+// status, says what happened, and the log asks a person to look.
+func TestKlarnaNotificationRejectedAfterACaptureKeepsTheOrder(t *testing.T) {
+	k := newCallbackApp(t)
+	_, id := k.reviewedOrder(t)
+	k.decideFraud(t, id, "REJECTED")
+	o, _ := k.order(t, id)
+	if _, err := k.Klarna.Capture(t.Context(), o.ProviderReference, 1000, "", "portal-capture"); err != nil {
+		t.Fatal(err)
+	}
+	k.deliver()
+	o, kp := k.order(t, id)
+	if o.Status != db.StatusAuthorized || kp.FraudStatus != klarna.FraudRejected || o.StatusDetail != klarnaRejectedAfterCaptureDetail {
+		t.Fatalf("after REJECTED with a capture: %s fraud %q %q", o.Status, kp.FraudStatus, o.StatusDetail)
+	}
+	if o.Amounts.Captured != 1000 {
+		t.Errorf("captured %d, want Klarna's 1000 recorded", o.Amounts.Captured)
+	}
+	if logs := k.logText(); !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "after part of it was captured") {
+		t.Errorf("no error for a person in the log")
+	}
+}

@@ -137,20 +137,12 @@ func vippsReading(agg vipps.Aggregate) opReading {
 // them read first.
 func (f *vippsFlow) opReadFirst(o db.Order) bool { return o.Amounts.ReportedAt.IsZero() }
 
-// opCheck: only an authorized payment has a reservation to cancel; a
-// cancel of one still waiting for the customer would end the customer's
-// payment at Vipps under their feet. Vipps has no release or extension.
-func (f *vippsFlow) opCheck(o db.Order, _ *opReading, req adminRequest, amount int64) string {
-	switch req.Kind {
-	case db.OpCancel:
-		if o.Status != db.StatusAuthorized || amount == 0 {
-			return "Nothing is reserved to release: " + totalsWords(o.Amounts, o.Currency) + "."
-		}
-	case db.OpRelease, db.OpExtend:
-		return "Vipps MobilePay has no such operation."
-	}
-	return ""
-}
+// opOffers: what the order's page would offer now (adminOffers). Only an
+// authorized payment has a reservation to capture or cancel: a cancel of
+// one still waiting for the customer would end the customer's payment at
+// Vipps under their feet, and a capture of one the shop closed (its cart
+// paid another way) would charge for a cancelled order.
+func (f *vippsFlow) opOffers(o db.Order, _ *opReading) adminOffers { return f.adminOffers(o) }
 
 func (f *vippsFlow) opKey(o db.Order, kind db.OperationKind, n int) string {
 	return vipps.OperationKey(o.IdempotencyKey, fmt.Sprintf("%s-%d", kind, n))
@@ -185,6 +177,10 @@ func (f *vippsFlow) opCall(ctx context.Context, o db.Order, vp db.VippsPayment, 
 }
 
 func (f *vippsFlow) opRefused(err error) bool { return vippsRefused(err) }
+
+// opKeyLasts: Vipps documents no limit to how long it honours an
+// Idempotency-Key.
+func (f *vippsFlow) opKeyLasts() (time.Duration, string) { return 0, "" }
 
 func (f *vippsFlow) opWords(err error) string { return vippsWords(err) }
 

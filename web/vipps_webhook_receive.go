@@ -155,7 +155,12 @@ func (f *vippsFlow) settleEvent(ctx context.Context, e db.VippsWebhookEvent) err
 			return err
 		}
 	case e.Name == "CAPTURED" || e.Name == "REFUNDED" || e.Name == "CANCELLED":
-		f.otherOperation(ctx, o, vp, e, log)
+		// Not settled when the refresh fails: the receiver answers 500, and
+		// Vipps's repeat of the event (the only thing that would refresh the
+		// figures of an operation made elsewhere) acts on it again.
+		if err := f.otherOperation(ctx, o, vp, e, log); err != nil {
+			return err
+		}
 	default:
 		log.Info("vipps webhook: the order is settled already; nothing to change", "status", o.Status)
 	}
@@ -202,8 +207,8 @@ func (f *vippsFlow) settlePending(ctx context.Context, o db.Order, e db.VippsWeb
 // otherOperation handles a capture, refund or cancel of a settled order:
 // the back office records its own operations' answers; one it did not make
 // (in Vipps's portal, say) refreshes the order's figures from the payment,
-// when Vipps answers.
-func (f *vippsFlow) otherOperation(ctx context.Context, o db.Order, vp db.VippsPayment, e db.VippsWebhookEvent, log *slog.Logger) {
+// or returns why it could not.
+func (f *vippsFlow) otherOperation(ctx context.Context, o db.Order, vp db.VippsPayment, e db.VippsWebhookEvent, log *slog.Logger) error {
 	a := f.a
 	if e.IdempotencyKey != "" {
 		own := e.IdempotencyKey == vp.CancelKey
@@ -213,7 +218,7 @@ func (f *vippsFlow) otherOperation(ctx context.Context, o db.Order, vp db.VippsP
 			}
 		}
 		if own {
-			return
+			return nil
 		}
 	}
 	log.Info("vipps webhook: an operation the shop did not make; reading the payment")
@@ -225,6 +230,7 @@ func (f *vippsFlow) otherOperation(ctx context.Context, o db.Order, vp db.VippsP
 		err = f.operator().closeIfSettled(ctx, o.ID)
 	}
 	if err != nil {
-		log.Warn("vipps webhook: refreshing the order's figures", "error", err)
+		return fmt.Errorf("vipps webhook: refreshing the order's figures after %s: %w", e.Name, err)
 	}
+	return nil
 }

@@ -371,3 +371,48 @@ func TestVippsHistoryMergesPolledAndDeliveredEvents(t *testing.T) {
 		t.Errorf("events %v, want CREATED and AUTHORIZED once, the latter marked", rows)
 	}
 }
+
+// A refund made elsewhere whose payment cannot be read (Vipps answers 5xx)
+// is not acted on: the delivery is answered 500 so Vipps sends it again, the
+// event stays unsettled, and the repeat, once Vipps answers, refreshes the
+// order's figures.
+func TestVippsWebhookFailedRefreshIsRetried(t *testing.T) {
+	v, _, id := webhookShop(t)
+	if code, _ := v.deliver(t, v.event(t, id, "AUTHORIZED")); code != http.StatusOK {
+		t.Fatal("authorization refused")
+	}
+	o := v.order(t, id)
+	vp := v.payment(t, o.ID)
+	amount := vipps.Amount{Currency: o.Currency, Value: o.TotalAmount}
+	if _, err := v.Vipps.Capture(t.Context(), vp.Reference, amount, "portal-capture-2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Vipps.Refund(t.Context(), vp.Reference, amount, "portal-refund-2"); err != nil {
+		t.Fatal(err)
+	}
+	// No shop key: a refund made in the portal.
+	ev := v.event(t, id, "REFUNDED")
+	// Every try of the client's read fails (three tries).
+	v.fault(t, "vipps.get_payment", http.StatusInternalServerError, 3)
+	if code, body := v.deliver(t, ev); code != http.StatusInternalServerError {
+		t.Fatalf("delivery while the payment cannot be read: %d %q, want 500", code, body)
+	}
+	events, err := v.Store.VippsWebhookEvents(t.Context(), o.ID)
+	if err != nil || len(events) != 2 || events[1].Name != "REFUNDED" || !events[1].SettledAt.IsZero() {
+		t.Fatalf("events %+v %v, want the refund stored and not settled", events, err)
+	}
+	if got := v.order(t, id); got.Amounts.Refunded != 0 {
+		t.Fatalf("figures changed with no answer: %+v", got.Amounts)
+	}
+
+	// Vipps sends it again once it answers: acted on, settled.
+	if code, body := v.deliver(t, ev); code != http.StatusOK || body != "ok\n" {
+		t.Fatalf("repeat: %d %q, want 200 ok", code, body)
+	}
+	if got := v.order(t, id); got.Amounts.Refunded != o.TotalAmount || got.Amounts.Captured != o.TotalAmount {
+		t.Errorf("after the repeat: %s %+v, want captured and refunded in full", got.Status, got.Amounts)
+	}
+	if events, _ := v.Store.VippsWebhookEvents(t.Context(), o.ID); events[1].SettledAt.IsZero() {
+		t.Error("the repeat left the event unsettled")
+	}
+}

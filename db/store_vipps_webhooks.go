@@ -101,6 +101,7 @@ type VippsWebhookEvent struct {
 	IdempotencyKey string // "" when the event carries none
 	ReceivedAt     time.Time
 	SettledAt      time.Time // zero: the shop has not acted on it yet
+	Tries          int       // the sweep's failed tries at acting on it
 }
 
 // AddVippsWebhookEvent stores e unless an event with its pspReference and
@@ -132,6 +133,31 @@ func (s *Store) SetVippsWebhookEventSettled(ctx context.Context, id int64) (err 
 	return err
 }
 
+// VippsWebhookEventsToSettle lists, oldest first, the events received
+// before receivedBefore that the shop has not acted on, whose next try is
+// due at now and that failed fewer than maxTries times: the receiver
+// answered Vipps before its work ended and the work failed (or the shop
+// stopped), so the sweep acts on them.
+func (s *Store) VippsWebhookEventsToSettle(ctx context.Context, receivedBefore, now time.Time, maxTries, limit int) (_ []VippsWebhookEvent, err error) {
+	defer wrap(&err, "vipps webhook events to settle")
+	return list(ctx, s, scanVippsWebhookEvent, `SELECT `+vippsWebhookEventColumns+`
+		FROM vipps_webhook_events
+		WHERE settled_at IS NULL AND received_at < ? AND (next_try_at IS NULL OR next_try_at <= ?) AND tries < ?
+		ORDER BY received_at, id LIMIT ?`, stamp(receivedBefore), stamp(now), maxTries, limit)
+}
+
+// VippsWebhookEventFailed counts one failed try of the sweep on event id
+// and moves its next try to next. It returns the failed tries so far.
+func (s *Store) VippsWebhookEventFailed(ctx context.Context, id int64, next time.Time) (tries int, err error) {
+	defer wrap(&err, "vipps webhook event failed")
+	err = s.db.Write.QueryRowContext(ctx, `UPDATE vipps_webhook_events SET tries = tries + 1, next_try_at = ?
+		WHERE id = ? AND settled_at IS NULL RETURNING tries`, stamp(next), id).Scan(&tries)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil // acted on meanwhile
+	}
+	return tries, err
+}
+
 // VippsWebhookEvents lists the events received for an order, oldest first.
 func (s *Store) VippsWebhookEvents(ctx context.Context, orderID int64) (_ []VippsWebhookEvent, err error) {
 	defer wrap(&err, "vipps webhook events")
@@ -140,13 +166,13 @@ func (s *Store) VippsWebhookEvents(ctx context.Context, orderID int64) (_ []Vipp
 }
 
 const vippsWebhookEventColumns = `id, order_id, msn, reference, psp_reference, name, amount, currency, occurred_at, success,
-	COALESCE(idempotency_key, ''), received_at, COALESCE(settled_at, '')`
+	COALESCE(idempotency_key, ''), received_at, COALESCE(settled_at, ''), tries`
 
 func scanVippsWebhookEvent(r scanner) (VippsWebhookEvent, error) {
 	var e VippsWebhookEvent
 	var at, received, settled string
 	err := r.Scan(&e.ID, &e.OrderID, &e.MSN, &e.Reference, &e.PSPReference, &e.Name, &e.Amount, &e.Currency, &at, &e.Success,
-		&e.IdempotencyKey, &received, &settled)
+		&e.IdempotencyKey, &received, &settled, &e.Tries)
 	e.OccurredAt, e.ReceivedAt, e.SettledAt = parseTime(at), parseTime(received), parseTime(settled)
 	return e, noRows(err)
 }

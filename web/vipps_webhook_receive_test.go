@@ -416,3 +416,78 @@ func TestVippsWebhookFailedRefreshIsRetried(t *testing.T) {
 		t.Error("the repeat left the event unsettled")
 	}
 }
+
+// storeUnsettled stores a delivered event the shop has not acted on, as a
+// receiver leaves it when its work fails after it answered 200 (or the shop
+// stops): Vipps will not deliver it again.
+func (v *vippsShop) storeUnsettled(t *testing.T, id, name string) db.VippsWebhookEvent {
+	t.Helper()
+	ev := v.event(t, id, name)
+	o := v.order(t, id)
+	e, fresh, err := v.Store.AddVippsWebhookEvent(t.Context(), db.VippsWebhookEvent{OrderID: o.ID, MSN: ev.MSN,
+		Reference: ev.Reference, PSPReference: ev.PSPReference, Name: ev.Name, Amount: ev.Amount.Value,
+		Currency: ev.Amount.Currency, OccurredAt: ev.Timestamp, Success: ev.Success})
+	if err != nil || !fresh {
+		t.Fatalf("storing the event: %v (fresh %t)", err, fresh)
+	}
+	return e
+}
+
+// The sweep acts on an event no delivery finished, once the receiver's own
+// work has had its minute; one whose refresh fails waits longer each time.
+func TestVippsSweepActsOnWebhookEventsNoDeliveryFinished(t *testing.T) {
+	v, b, id := webhookShop(t)
+	v.fault(t, "vipps.get_payment", http.StatusInternalServerError, 1000) // polling cannot settle it
+	v.storeUnsettled(t, id, "AUTHORIZED")
+	v.vipps.sweepOnce(t.Context())
+	if o := v.order(t, id); o.Status != db.StatusPending {
+		t.Fatalf("order %s: the sweep acted on an event its delivery may still be acting on", o.Status)
+	}
+	v.clock.Advance(vippsEventSettleAfter + time.Second)
+	v.vipps.sweepOnce(t.Context())
+	o := v.order(t, id)
+	if o.Status != db.StatusAuthorized {
+		t.Fatalf("order %s after the sweep, want authorized from the stored event", o.Status)
+	}
+	if events, _ := v.Store.VippsWebhookEvents(t.Context(), o.ID); len(events) != 1 || events[0].SettledAt.IsZero() {
+		t.Fatalf("events %+v, want the one acted on", events)
+	}
+	if cart := b.get("/cart"); !strings.Contains(cart.body, "Your cart is empty") {
+		t.Error("the cart was not emptied")
+	}
+
+	// A refund made in the portal, whose refresh fails: tried again later,
+	// not on every pass.
+	vp := v.payment(t, o.ID)
+	amount := vipps.Amount{Currency: o.Currency, Value: o.TotalAmount}
+	if _, err := v.Vipps.Capture(t.Context(), vp.Reference, amount, "portal-capture-3"); err != nil {
+		t.Fatal(err)
+	}
+	v.storeUnsettled(t, id, "CAPTURED")
+	v.clock.Advance(vippsEventSettleAfter + time.Second)
+	gets := v.st.Calls("vipps.get_payment")
+	v.vipps.sweepOnce(t.Context())
+	events, _ := v.Store.VippsWebhookEvents(t.Context(), o.ID)
+	if len(events) != 2 || !events[1].SettledAt.IsZero() || events[1].Tries != 1 || v.st.Calls("vipps.get_payment") == gets {
+		t.Fatalf("after a failed refresh: %+v (the payment read %d times)", events, v.st.Calls("vipps.get_payment")-gets)
+	}
+	gets = v.st.Calls("vipps.get_payment")
+	v.vipps.sweepOnce(t.Context())
+	if n := v.st.Calls("vipps.get_payment") - gets; n != 0 {
+		t.Errorf("tried again at once: %d reads", n)
+	}
+	clear, _ := http.NewRequest(http.MethodDelete, v.sb.URL+"/control/faults/vipps.get_payment", nil)
+	if res, err := http.DefaultClient.Do(clear); err != nil || res.StatusCode >= 300 {
+		t.Fatalf("clearing the fault: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
+	v.clock.Advance(sweepRetryAfter(1) + time.Second)
+	v.vipps.sweepOnce(t.Context())
+	if got := v.order(t, id); got.Amounts.Captured != o.TotalAmount {
+		t.Errorf("figures %+v after the retry, want captured in full", got.Amounts)
+	}
+	if events, _ := v.Store.VippsWebhookEvents(t.Context(), o.ID); events[1].SettledAt.IsZero() {
+		t.Error("the retried event is still not acted on")
+	}
+}

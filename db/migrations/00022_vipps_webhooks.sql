@@ -19,7 +19,8 @@ CREATE TABLE vipps_webhooks (
 -- Every webhook event the shop received for one of its payments, once:
 -- Vipps may deliver an event again (retries, overlapping registrations), and
 -- (psp_reference, name) names it. settled_at is when the shop acted on it;
--- NULL: not yet (a repeat delivery then tries again).
+-- NULL: not yet (a repeat delivery then tries again, and so does the Vipps
+-- sweep, at next_try_at, counting its failed tries).
 CREATE TABLE vipps_webhook_events (
     id              INTEGER PRIMARY KEY,
     order_id        INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
@@ -34,9 +35,12 @@ CREATE TABLE vipps_webhook_events (
     idempotency_key TEXT,                    -- NULL when the event carries none
     received_at     TEXT NOT NULL,
     settled_at      TEXT,
+    tries           INTEGER NOT NULL DEFAULT 0, -- the sweep's failed tries
+    next_try_at     TEXT,                    -- NULL: due
     UNIQUE (psp_reference, name)
 );
 CREATE INDEX vipps_webhook_events_order_idx ON vipps_webhook_events(order_id, occurred_at);
+CREATE INDEX vipps_webhook_events_unsettled_idx ON vipps_webhook_events(received_at) WHERE settled_at IS NULL;
 
 -- +goose Down
 DROP TABLE vipps_webhook_events;

@@ -924,3 +924,28 @@ func TestAdminHandMadeCaptureOfAClosedVippsOrderSendsNothing(t *testing.T) {
 		t.Errorf("extend: %q", flash)
 	}
 }
+
+// Shipping after the capture period (180 days in Norway) is refused by
+// Vipps with 6100, in its words; the shop then reads the payment, finds the
+// reservation released, and closes the order as cancelled.
+func TestAdminShipAfterTheCapturePeriodIsRefusedCalmly(t *testing.T) {
+	v := newVippsShop(t)
+	o := v.authorizedVippsOrder(t)
+	admin := v.adminBrowser(t)
+	form := admin.seen(t, o.PublicID, ship)
+	v.sbClk.Advance(181 * 24 * time.Hour)
+	p := admin.post("/admin/orders/"+o.PublicID+"/capture", form)
+	doc := admin.get(p.location).doc(t)
+	if flash := doc.Find(".flash").Text(); !strings.Contains(flash, "Vipps MobilePay refused the capture of NOK 458.00:") ||
+		!strings.Contains(flash, "Capture period expired (error code 6100)") || !strings.Contains(flash, "Nothing changed.") {
+		t.Errorf("ship after the capture period: %q", flash)
+	}
+	if o := v.wantAmounts(t, o.PublicID, 0, 0, 45800); o.Status != db.StatusCancelled {
+		t.Errorf("order %s after Vipps released the reservation, want cancelled", o.Status)
+	}
+	// Two calls, one capture: the shop's access token had expired too (401),
+	// and the same capture went again with a new one, to be refused.
+	if n := v.st.Calls("vipps.capture"); n != 2 {
+		t.Errorf("%d capture calls, want the 401 and the refused capture", n)
+	}
+}

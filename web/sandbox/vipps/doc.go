@@ -79,6 +79,19 @@
 //     number typed without one, as the real page's country picker defaults to
 //     it), and shows a sent number filled in, changeable.
 //
+// # The capture period
+//
+// A reservation must be captured within 180 days of the approval in Norway
+// (Vipps), 14 days in Denmark and Finland (MobilePay; longer only on
+// request), "otherwise the payment will be automatically cancelled"
+// (https://developer.vippsmobilepay.com/docs/knowledge-base/reserve-and-capture/,
+// which also says a capture after the deadline gets 400 Bad Request). The
+// sandbox follows the setting vipps_msn_country and its clock: past
+// CaptureBy, what was not captured is cancelled (a CANCELLED event stamped
+// when it lapsed; the webhook sends it when the payment is next touched)
+// and a capture gets 400 with 6100 "Capture period expired" (the code from
+// Vipps's summary of its error table). Refunds of what was captured go on.
+//
 // # Cancel before authorization
 //
 // Cancelling a payment the user has not authorized TERMINATES it, and the
@@ -113,8 +126,8 @@
 // conflict", 4020 "Idempotency error" and 4070 "Invalid phone number" (UAT
 // copy); the titles, without codes, "Attempted refund before reservation",
 // "Cannot cancel a captured payment" and "Cannot capture a cancelled
-// payment" (older list). From Vipps's summary only: 4150, 5040, 6090, 6150,
-// 6190, 6200, 6210, 10020 and the codes of the titled rows. The two sources
+// payment" (older list). From Vipps's summary only: 4150, 5040, 6090, 6100,
+// 6150, 6190, 6200, 6210, 10020 and the codes of the titled rows. The two sources
 // disagree on cancelTransactionOnly against an authorized payment: the older
 // page's title is "Cannot cancel pending", the newer summary's 6060 "Cannot
 // cancel authorized payment"; the sandbox uses the newer. The 4150 row's exact

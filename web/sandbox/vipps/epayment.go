@@ -346,6 +346,8 @@ func (p *provider) capture(w http.ResponseWriter, r *http.Request, c call, pay *
 		writeDomain(w, r, http.StatusBadRequest, errCaptureBeforeReservation)
 	case pay.final():
 		writeDomain(w, r, http.StatusBadRequest, errCannotCapture)
+	case pay.capturePassed(c.Now):
+		writeDomain(w, r, http.StatusBadRequest, errCapturePeriodExpired)
 	case left == 0 && pay.Cancelled > 0:
 		writeDomain(w, r, http.StatusBadRequest, errCaptureCancelled)
 	case v > left:
@@ -442,6 +444,6 @@ func (p *provider) approve(w http.ResponseWriter, r *http.Request, c call, pay *
 		writeDomain(w, r, http.StatusBadRequest, errApproveNotAllowed)
 		return
 	}
-	pay.authorize(c.Now)
+	pay.authorize(c.Now, p.salesUnit())
 	w.WriteHeader(http.StatusOK)
 }

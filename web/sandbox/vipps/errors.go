@@ -110,6 +110,8 @@ var (
 		"The amount you tried to capture is higher than the reserved amount that is left to capture."}
 	errCaptureCancelled = domainError{"6070", "Cannot capture a cancelled payment",
 		"The rest of this payment was cancelled; nothing is left to capture."}
+	errCapturePeriodExpired = domainError{"6100", "Capture period expired",
+		"The reservation was not captured within the sales unit's capture period and was cancelled."}
 	errCannotCapture = domainError{"6200", "Payment cannot be captured",
 		"The payment is aborted, expired or terminated: there is nothing to capture."}
 	// Refund.

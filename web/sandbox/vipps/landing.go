@@ -89,7 +89,7 @@ func (p *provider) landingAnswer(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		pay.Phone = phone
-		pay.authorize(now)
+		pay.authorize(now, p.salesUnit())
 	case "reject":
 		pay.abort(now)
 	default:

@@ -3,6 +3,7 @@ package vipps
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // market is what the sales unit's country decides: the one currency it
@@ -26,12 +27,20 @@ type market struct {
 	// MSISDN form (country code and number, digits only, 10 to 15 digits in
 	// the OpenAPI); these lengths are the countries' numbering plans.
 	MinDigits, MaxDigits int
+	// CaptureWithin is how long after the user's approval a reservation
+	// can be captured before Vipps MobilePay cancels it: 180 days in Norway
+	// (Vipps), 14 days in Denmark and Finland (MobilePay; a longer "late
+	// capture" is granted only on request)
+	// (https://developer.vippsmobilepay.com/docs/knowledge-base/reserve-and-capture/).
+	CaptureWithin time.Duration
 }
 
+const day = 24 * time.Hour
+
 var markets = map[string]market{
-	"NO": {Country: "NO", Currency: "NOK", Calling: "47", MinDigits: 8, MaxDigits: 8},
-	"DK": {Country: "DK", Currency: "DKK", Calling: "45", MinDigits: 8, MaxDigits: 8},
-	"FI": {Country: "FI", Currency: "EUR", Calling: "358", MinDigits: 6, MaxDigits: 10},
+	"NO": {Country: "NO", Currency: "NOK", Calling: "47", MinDigits: 8, MaxDigits: 8, CaptureWithin: 180 * day},
+	"DK": {Country: "DK", Currency: "DKK", Calling: "45", MinDigits: 8, MaxDigits: 8, CaptureWithin: 14 * day},
+	"FI": {Country: "FI", Currency: "EUR", Calling: "358", MinDigits: 6, MaxDigits: 10, CaptureWithin: 14 * day},
 }
 
 // salesUnit is the market of the configured MSN (setting vipps_msn_country).

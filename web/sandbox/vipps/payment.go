@@ -63,6 +63,9 @@ type payment struct {
 	LandingToken string
 	RedirectURL  string
 	ExpiresAt    time.Time
+	// CaptureBy is when the reservation lapses: the approval plus the sales
+	// unit's capture period (market.CaptureWithin). Zero until approved.
+	CaptureBy time.Time
 
 	Authorized, Cancelled, Captured, Refunded int64
 
@@ -79,6 +82,19 @@ func (p *payment) settle(now time.Time) {
 		p.State = stateExpired
 		p.record(evExpired, p.Amount.Value, p.ExpiresAt, "")
 	}
+	// Not captured in time: "the payment will be automatically cancelled"
+	// (https://developer.vippsmobilepay.com/docs/knowledge-base/reserve-and-capture/);
+	// what was captured stays, the rest is released, stamped when it lapsed.
+	if left := p.Authorized - p.Captured - p.Cancelled; p.State == stateAuthorized && left > 0 &&
+		!p.CaptureBy.IsZero() && !now.Before(p.CaptureBy) {
+		p.Cancelled += left
+		p.record(evCancelled, left, p.CaptureBy, "")
+	}
+}
+
+// capturePassed reports whether the capture period ended at now.
+func (p *payment) capturePassed(now time.Time) bool {
+	return !p.CaptureBy.IsZero() && !now.Before(p.CaptureBy)
 }
 
 func (p *payment) record(name string, value int64, at time.Time, key string) {
@@ -102,10 +118,12 @@ func (p *payment) aggregate() aggregate {
 	}
 }
 
-// authorize is the user approving (landing page or force approve).
-func (p *payment) authorize(now time.Time) {
+// authorize is the user approving (landing page or force approve) in the
+// sales unit's market m.
+func (p *payment) authorize(now time.Time, m market) {
 	p.State = stateAuthorized
 	p.Authorized = p.Amount.Value
+	p.CaptureBy = now.Add(m.CaptureWithin)
 	p.record(evAuthorized, p.Amount.Value, now, "")
 }
 

@@ -1033,3 +1033,59 @@ func TestLandingPageAsksForThePhoneNumberWhenTheShopSentNone(t *testing.T) {
 		t.Errorf("state after approving with a typed number: %v", s)
 	}
 }
+
+// A reservation not captured within the sales unit's capture period (180
+// days in Norway) is cancelled on the sandbox clock: what was captured
+// stays, the rest is released with a CANCELLED event stamped when it
+// lapsed, and a capture after it gets 6100.
+func TestAReservationLapsesAfterTheCapturePeriod(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token()
+	ref := "refshop-lapse-1"
+	e.create(tok, ref)
+	e.approve(tok, ref)
+	if r := e.modify(tok, ref, "capture", "cap-1", amountBody(1000)); r.Status != 200 {
+		t.Fatalf("capture within the period: %d %s", r.Status, r.Body)
+	}
+	e.st.Clock.Advance(180*24*time.Hour - time.Second)
+	tok = e.token()
+	if got := aggregateOf(t, e.get(tok, ref)); got != [4]float64{4980, 1000, 0, 0} {
+		t.Fatalf("a second before the end: %v", got)
+	}
+	e.st.Clock.Advance(time.Second)
+	domainError(t, e.modify(tok, ref, "capture", "cap-2", amountBody(100)), 400, "6100", "Capture period expired")
+	p := e.get(tok, ref)
+	if got := aggregateOf(t, p); got != [4]float64{4980, 1000, 0, 3980} || p["state"] != "AUTHORIZED" {
+		t.Errorf("after the period: %v %v, want the rest cancelled", p["state"], got)
+	}
+	ev := e.do("GET", "/vipps/epayment/v1/payments/"+ref+"/events", e.api(tok, ""), "")
+	if !strings.Contains(string(ev.Body), `"CANCELLED"`) {
+		t.Errorf("events: %s", ev.Body)
+	}
+	if r := e.modify(tok, ref, "refund", "ref-1", amountBody(1000)); r.Status != 200 {
+		t.Errorf("refund of what was captured: %d %s", r.Status, r.Body)
+	}
+}
+
+// MobilePay's sales units (Denmark, Finland) capture within 14 days.
+func TestMobilePayCapturePeriodIs14Days(t *testing.T) {
+	e := newEnv(t)
+	if r := e.setCountry("DK"); r.Status != 200 {
+		t.Fatalf("setting vipps_msn_country=DK: %d %s", r.Status, r.Body)
+	}
+	tok := e.token()
+	ref := "refshop-lapse-dk"
+	if r := e.createWith(tok, ref, func(m map[string]any) {
+		m["amount"] = map[string]any{"currency": "DKK", "value": 4980}
+		m["customer"] = map[string]any{"phoneNumber": "4512345678"}
+	}); r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	if r := e.do("POST", "/vipps/epayment/v1/test/payments/"+ref+"/approve", e.api(tok, ""), `{"customer":{"phoneNumber":"4512345678"}}`); r.Status != 200 {
+		t.Fatalf("approve: %d %s", r.Status, r.Body)
+	}
+	e.st.Clock.Advance(14 * 24 * time.Hour)
+	tok = e.token()
+	r := e.do("POST", "/vipps/epayment/v1/payments/"+ref+"/capture", e.api(tok, "cap-1"), `{"modificationAmount":{"currency":"DKK","value":100}}`)
+	domainError(t, r, 400, "6100", "Capture period expired")
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/mail"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -116,14 +117,11 @@ func (p *provider) listCustomers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	limit := 100
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 100 {
-			validation(w, map[string]string{"limit": "limit must be between 1 and 100"})
-			return
-		}
-		limit = n
+	errs := map[string]string{}
+	limit := pageLimit(q, errs)
+	if len(errs) > 0 {
+		validation(w, errs)
+		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -312,14 +310,7 @@ func (p *provider) listInvoices(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	errs := map[string]string{}
-	limit := 100
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 100 {
-			errs["limit"] = "limit must be between 1 and 100"
-		}
-		limit = n
-	}
+	limit := pageLimit(q, errs)
 	bound := func(name string) time.Time {
 		s := q.Get(name)
 		if s == "" {
@@ -460,4 +451,18 @@ func (p *provider) checkoutAuthInit(w http.ResponseWriter, r *http.Request) {
 	exchanges.RefToken(r.Context(), tok) // the snippet's calls present it
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expires_at": exp.Unix()})
+}
+
+// pageLimit is a list's documented limit query parameter: 1 to 100,
+// default 100. A bad one is named in errs.
+func pageLimit(q url.Values, errs map[string]string) int {
+	s := q.Get("limit")
+	if s == "" {
+		return 100
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 100 {
+		errs["limit"] = "limit must be between 1 and 100"
+	}
+	return n
 }

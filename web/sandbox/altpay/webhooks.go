@@ -138,14 +138,7 @@ func (p *provider) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	errs := map[string]string{}
-	limit := 100
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 100 {
-			errs["limit"] = "limit must be between 1 and 100"
-		}
-		limit = n
-	}
+	limit := pageLimit(q, errs)
 	topic := q.Get("topic")
 	if topic != "" && !slices.Contains(webhookTopics, topic) {
 		errs["topic"] = "topic must be one of " + strings.Join(webhookTopics, ", ")

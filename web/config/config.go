@@ -30,8 +30,15 @@ type Config struct {
 	ShopBaseURL string // SHOP_BASE_URL, no trailing slash
 	DataDir     string // SHOP_DATA_DIR
 	SecretKey   []byte // SHOP_SECRET_KEY; nil: generated into DataDir
-	SandboxAddr string // SANDBOX_ADDR; "" when off
-	SandboxURL  string // the sandbox's origin, derived from SandboxAddr
+	SandboxAddr string // SANDBOX_ADDR; "" when off (or when SANDBOX_URL is set)
+	// SandboxURL is the sandbox's origin: SANDBOX_URL when a sandbox runs
+	// in another process (SandboxApart), else derived from SandboxAddr; ""
+	// when there is no sandbox.
+	SandboxURL string
+	// SandboxApart is SANDBOX_URL being set: the providers are emulated by
+	// a sandbox in another process (cmd/sandbox), which the shop reaches at
+	// SandboxURL and whose clock it follows (web/sandboxclock).
+	SandboxApart bool
 
 	// ExchangeRetention is SHOP_EXCHANGE_RETENTION: how long the recorded
 	// exchanges with providers (redacted) are kept before the background
@@ -192,17 +199,7 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.SecretKey = key
 	}
-	if a := get("SANDBOX_ADDR"); a != "off" {
-		if err := checkAddr(a); err != nil {
-			bad("SANDBOX_ADDR", "%v (or \"off\")", err)
-		} else {
-			c.SandboxAddr = a
-			c.SandboxURL = "http://" + dialable(a)
-		}
-		if a == c.ShopAddr {
-			bad("SANDBOX_ADDR", "must differ from SHOP_ADDR (%s): the sandbox is another origin, like the real providers", a)
-		}
-	}
+	c.SandboxAddr, c.SandboxURL, c.SandboxApart = sandbox(getenv, c.ShopAddr, c.ShopBaseURL, bad)
 
 	if d, err := time.ParseDuration(get("SHOP_EXCHANGE_RETENTION")); err != nil || d <= 0 {
 		bad("SHOP_EXCHANGE_RETENTION", "want a positive Go duration such as 720h (30 days) or 168h, got %q", get("SHOP_EXCHANGE_RETENTION"))
@@ -231,14 +228,21 @@ func Load(getenv func(string) string) (Config, error) {
 	// providerURL returns the variable's value (real mode) or the sandbox URL
 	// below path (sandbox mode).
 	providerURL := func(name, path string) (string, Mode) {
-		if v := strings.TrimRight(strings.TrimSpace(getenv(name)), "/"); v != "" {
+		v := strings.TrimRight(strings.TrimSpace(getenv(name)), "/")
+		switch {
+		case v != "" && c.SandboxApart:
+			// DESIGN: SANDBOX_URL points every provider at that sandbox.
+			// A provider quietly going real beside it would be a surprise.
+			bad(name, "is set and so is SANDBOX_URL, which points every provider at the sandbox: unset %s "+
+				"(sandbox mode), or unset SANDBOX_URL (then the providers left unset need SANDBOX_ADDR)", name)
+		case v != "":
 			if err := checkURL(v); err != nil {
 				bad(name, "%v", err)
 			}
 			return v, Real
-		}
-		if c.SandboxURL == "" {
-			bad(name, "is not set and SANDBOX_ADDR=off: set it to the provider's test environment, or turn the sandbox on")
+		case c.SandboxURL == "":
+			bad(name, "is not set and SANDBOX_ADDR=off: set it to the provider's test environment, "+
+				"turn the sandbox on, or set SANDBOX_URL to a sandbox running apart")
 		}
 		return c.SandboxURL + path, Sandbox
 	}
@@ -302,6 +306,70 @@ func Load(getenv func(string) string) (Config, error) {
 	a.ClientSecret = secret.New(required("ALTPAY_CLIENT_SECRET", a.Mode))
 
 	return c, errors.Join(errs...)
+}
+
+// LoadSandbox reads the configuration of a sandbox running apart
+// (cmd/sandbox): Load's, so given the shop's environment it accepts exactly
+// the shop's credentials and knows the shop's origin (SHOP_BASE_URL, for its
+// CORS and the return URLs it checks). It listens on SANDBOX_ADDR; SANDBOX_URL,
+// when set, is the origin it is reached at (its hosted pages' URLs), as the
+// shop reaches it there.
+func LoadSandbox(getenv func(string) string) (Config, error) {
+	if strings.TrimSpace(getenv("SANDBOX_ADDR")) == "off" {
+		return Config{}, errors.New("SANDBOX_ADDR: is off, so the sandbox has nowhere to listen: " +
+			"unset it (localhost:8081) or give it host:port (SANDBOX_ADDR=off is for the shop)")
+	}
+	origin := strings.TrimRight(strings.TrimSpace(getenv("SANDBOX_URL")), "/")
+	c, err := Load(func(name string) string {
+		if name == "SANDBOX_URL" {
+			return "" // the sandbox is the one at that URL, not a shop using it
+		}
+		return getenv(name)
+	})
+	if origin != "" {
+		if oerr := checkOrigin(origin); oerr != nil {
+			err = errors.Join(err, fmt.Errorf("SANDBOX_URL: %v", oerr))
+		} else {
+			c.SandboxURL = origin
+		}
+	}
+	return c, err
+}
+
+// sandbox reads SANDBOX_ADDR and SANDBOX_URL: the embedded sandbox's listen
+// address and origin, or the origin of one running apart. The two are
+// exclusive: an embedded sandbox beside a sandbox apart would split the
+// providers' state (and clock) in two. SANDBOX_URL alone turns the embedded
+// one off, so one variable is enough.
+func sandbox(getenv func(string) string, shopAddr, shopBaseURL string, bad func(name, format string, args ...any)) (addr, origin string, apart bool) {
+	if u := strings.TrimRight(strings.TrimSpace(getenv("SANDBOX_URL")), "/"); u != "" {
+		if err := checkOrigin(u); err != nil {
+			bad("SANDBOX_URL", "%v (the origin of a sandbox running apart, such as http://localhost:8081)", err)
+		} else if u == shopBaseURL {
+			bad("SANDBOX_URL", "must differ from SHOP_BASE_URL (%s): the sandbox is another origin, like the real providers", u)
+		}
+		if a := strings.TrimSpace(getenv("SANDBOX_ADDR")); a != "" && a != "off" {
+			bad("SANDBOX_ADDR", "is %s and SANDBOX_URL is %s: choose one. SANDBOX_ADDR runs a sandbox in the shop's process; "+
+				"SANDBOX_URL uses one running apart (go run ./cmd/sandbox): unset SANDBOX_ADDR (or set it to off) to use it", a, u)
+		}
+		return "", u, true
+	}
+	a := strings.TrimSpace(getenv("SANDBOX_ADDR"))
+	if a == "" {
+		a = Defaults["SANDBOX_ADDR"]
+	}
+	if a == "off" {
+		return "", "", false
+	}
+	if err := checkAddr(a); err != nil {
+		bad("SANDBOX_ADDR", "%v (or \"off\")", err)
+	} else {
+		addr, origin = a, "http://"+dialable(a)
+	}
+	if a == shopAddr {
+		bad("SANDBOX_ADDR", "must differ from SHOP_ADDR (%s): the sandbox is another origin, like the real providers", a)
+	}
+	return addr, origin, false
 }
 
 // Client IP headers, in Go's canonical spelling.

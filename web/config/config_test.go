@@ -186,3 +186,116 @@ func TestAdminFromTheEnvironment(t *testing.T) {
 		}
 	}
 }
+
+func TestSandboxURLPointsEveryProviderAtASandboxApart(t *testing.T) {
+	for _, e := range []map[string]string{
+		{"SANDBOX_URL": "http://localhost:8081"},
+		{"SANDBOX_URL": "http://localhost:8081/", "SANDBOX_ADDR": "off"},
+	} {
+		c, err := Load(env(e))
+		if err != nil {
+			t.Fatalf("%v: %v", e, err)
+		}
+		if c.SandboxAddr != "" || c.SandboxURL != "http://localhost:8081" || !c.SandboxApart {
+			t.Fatalf("%v: addr %q, url %q, apart %v; want no embedded sandbox and the one apart", e, c.SandboxAddr, c.SandboxURL, c.SandboxApart)
+		}
+		embedded, _ := Load(env(nil)) // the same URL map as the embedded sandbox on localhost:8081
+		for name, got := range map[string][2]string{
+			"KLARNA_API_URL":    {c.Klarna.APIURL, embedded.Klarna.APIURL},
+			"KLARNA_NA_API_URL": {c.Klarna.NA.APIURL, embedded.Klarna.NA.APIURL},
+			"KLARNA_LOGIN_URL":  {c.Klarna.LoginURL, embedded.Klarna.LoginURL},
+			"KLARNA_SDK_URL":    {c.Klarna.SDKURL, embedded.Klarna.SDKURL},
+			"VIPPS_API_URL":     {c.Vipps.APIURL, embedded.Vipps.APIURL},
+			"ALTPAY_API_URL":    {c.Altpay.APIURL, embedded.Altpay.APIURL},
+		} {
+			if got[0] != got[1] {
+				t.Errorf("%s = %q, want %q as with the embedded sandbox", name, got[0], got[1])
+			}
+		}
+		if c.Klarna.Mode != Sandbox || c.Vipps.Mode != Sandbox || c.Altpay.Mode != Sandbox {
+			t.Fatalf("modes %s %s %s, want every provider in sandbox mode", c.Klarna.Mode, c.Vipps.Mode, c.Altpay.Mode)
+		}
+		if c.Vipps.ClientSecret.Reveal() != Defaults["VIPPS_CLIENT_SECRET"] || c.Klarna.Username != Defaults["KLARNA_USERNAME"] {
+			t.Fatal("the sandbox credentials are not defaulted")
+		}
+	}
+	// Sandbox mode keeps the sandbox's leniencies: an http shop origin with
+	// Vipps, credentials of one's own without a provider URL.
+	c, err := Load(env(map[string]string{"SANDBOX_URL": "http://sandbox.internal:9000", "SHOP_BASE_URL": "http://shop.internal:8000",
+		"VIPPS_CLIENT_SECRET": "my-own-secret"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Vipps.Mode != Sandbox || c.Vipps.APIURL != "http://sandbox.internal:9000/vipps" || c.Vipps.ClientSecret.Reveal() != "my-own-secret" {
+		t.Fatalf("vipps %s %q", c.Vipps.Mode, c.Vipps.APIURL)
+	}
+}
+
+func TestSandboxURLRefusals(t *testing.T) {
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want []string
+	}{
+		"and an embedded sandbox": {map[string]string{"SANDBOX_URL": "http://localhost:8081", "SANDBOX_ADDR": "localhost:9091"},
+			[]string{"SANDBOX_ADDR: is localhost:9091 and SANDBOX_URL is http://localhost:8081: choose one", "unset SANDBOX_ADDR (or set it to off)"}},
+		"not a URL":      {map[string]string{"SANDBOX_URL": "localhost:8081"}, []string{"SANDBOX_URL: want an absolute http(s) URL"}},
+		"not http":       {map[string]string{"SANDBOX_URL": "ftp://localhost:8081"}, []string{"SANDBOX_URL: want an absolute http(s) URL"}},
+		"with a path":    {map[string]string{"SANDBOX_URL": "http://localhost:8081/vipps"}, []string{"SANDBOX_URL: want an origin"}},
+		"the shop's own": {map[string]string{"SANDBOX_URL": "http://localhost:8080"}, []string{"SANDBOX_URL: must differ from SHOP_BASE_URL"}},
+		"off and no URL": {map[string]string{"SANDBOX_ADDR": "off"}, []string{"KLARNA_API_URL: is not set and SANDBOX_ADDR=off", "or set SANDBOX_URL to a sandbox running apart"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(env(tc.env))
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("got %v, want an error containing %q", err, w)
+				}
+			}
+		})
+	}
+	// A provider URL of its own beside SANDBOX_URL is refused, naming both.
+	for _, name := range []string{"KLARNA_API_URL", "KLARNA_NA_API_URL", "KLARNA_LOGIN_URL", "KLARNA_SDK_URL", "VIPPS_API_URL", "ALTPAY_API_URL"} {
+		_, err := Load(env(map[string]string{"SANDBOX_URL": "http://localhost:8081", name: "https://provider.example"}))
+		want := name + ": is set and so is SANDBOX_URL, which points every provider at the sandbox: unset " + name
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s with SANDBOX_URL: %v, want %q", name, err, want)
+		}
+	}
+}
+
+func TestLoadSandboxForASandboxApart(t *testing.T) {
+	c, err := LoadSandbox(env(nil))
+	if err != nil || c.SandboxAddr != "localhost:8081" || c.SandboxURL != "http://localhost:8081" || c.ShopBaseURL != "http://localhost:8080" {
+		t.Fatalf("defaults: addr %q url %q shop %q, %v", c.SandboxAddr, c.SandboxURL, c.ShopBaseURL, err)
+	}
+	// Given the shop's environment, the sandbox listens on SANDBOX_ADDR, is
+	// reached at SANDBOX_URL, and accepts the shop's credentials.
+	shopEnv := map[string]string{"SANDBOX_URL": "http://sandbox.internal:9000", "SHOP_BASE_URL": "http://shop.internal:8000",
+		"VIPPS_CLIENT_SECRET": "my-own-secret", "KLARNA_PASSWORD": "my-klarna-key", "ALTPAY_CLIENT_ID": "my-altpay"}
+	shop, err := Load(env(shopEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbEnv := map[string]string{"SANDBOX_ADDR": "0.0.0.0:9000"}
+	for k, v := range shopEnv {
+		sbEnv[k] = v
+	}
+	sb, err := LoadSandbox(env(sbEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sb.SandboxAddr != "0.0.0.0:9000" || sb.SandboxURL != shop.SandboxURL || sb.ShopBaseURL != shop.ShopBaseURL {
+		t.Fatalf("sandbox addr %q url %q shop %q", sb.SandboxAddr, sb.SandboxURL, sb.ShopBaseURL)
+	}
+	if sb.Vipps.Mode != Sandbox || sb.Vipps.ClientSecret.Reveal() != "my-own-secret" || sb.Klarna.Password.Reveal() != "my-klarna-key" ||
+		sb.Altpay.ClientID != "my-altpay" || sb.Vipps.ClientID != shop.Vipps.ClientID {
+		t.Fatal("the sandbox does not take the shop's credentials")
+	}
+	if _, err := LoadSandbox(env(map[string]string{"SANDBOX_ADDR": "off", "SANDBOX_URL": "http://localhost:8081"})); err == nil ||
+		err.Error() != "SANDBOX_ADDR: is off, so the sandbox has nowhere to listen: unset it (localhost:8081) or give it host:port (SANDBOX_ADDR=off is for the shop)" {
+		t.Fatalf("SANDBOX_ADDR=off: %v", err)
+	}
+	if _, err := LoadSandbox(env(map[string]string{"SANDBOX_URL": "http://localhost:8081/x"})); err == nil || !strings.Contains(err.Error(), "SANDBOX_URL: want an origin") {
+		t.Fatalf("bad SANDBOX_URL: %v", err)
+	}
+}

@@ -1,6 +1,9 @@
-// Command sandbox runs the provider sandbox alone, for tools and demos that
-// want the emulated providers without the shop. It reads the same
-// environment variables as the shop, so it accepts the same credentials.
+// Command sandbox runs the provider sandbox alone: for tools and demos that
+// want the emulated providers without the shop, and for shops that use a
+// sandbox running apart (SANDBOX_URL). It reads the same environment
+// variables as the shop (config.LoadSandbox), so given the shop's it accepts
+// the same credentials and knows the shop's origin (SHOP_BASE_URL); it
+// listens on SANDBOX_ADDR.
 package main
 
 import (
@@ -20,13 +23,9 @@ import (
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	cfg, err := config.Load(os.Getenv)
+	cfg, err := config.LoadSandbox(os.Getenv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sandbox: configuration:\n%v\n", err)
-		os.Exit(2)
-	}
-	if cfg.SandboxAddr == "" {
-		fmt.Fprintln(os.Stderr, "sandbox: SANDBOX_ADDR=off: nothing to run")
 		os.Exit(2)
 	}
 	sb, err := sandbox.New(sandbox.ConfigFrom(cfg), log, nil)
@@ -46,7 +45,7 @@ func main() {
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
-	log.Info("provider sandbox listening", "url", cfg.SandboxURL, "data", cfg.DataDir)
+	log.Info("provider sandbox listening", "url", cfg.SandboxURL, "addr", cfg.SandboxAddr, "shop", cfg.ShopBaseURL, "data", cfg.DataDir)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("sandbox stopped", "error", err)
 		os.Exit(1)

@@ -1,5 +1,6 @@
-// Command shop runs the reference shop and, unless SANDBOX_ADDR=off, the
-// embedded provider sandbox on its own origin.
+// Command shop runs the reference shop and, unless SANDBOX_ADDR=off or
+// SANDBOX_URL names a sandbox running apart (cmd/sandbox), the embedded
+// provider sandbox on its own origin.
 //
 // `shop admin -email x@example.com` instead creates a shop administrator
 // (the password is read from the first line of stdin) and exits; so does
@@ -32,8 +33,10 @@ import (
 
 	"refshop/db"
 	"refshop/web"
+	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/sandbox"
+	"refshop/web/sandboxclock"
 	"refshop/web/secret"
 )
 
@@ -77,6 +80,9 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 	defer closeDeps()
 	log := deps.Log
+	for _, w := range config.Warnings(getenv, cfg) {
+		log.Warn(w)
+	}
 	if err := adminFromEnv(ctx, cfg, deps.Store, log, bcrypt.DefaultCost); err != nil {
 		return err
 	}
@@ -94,15 +100,22 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 
 	// The sandbox is built before the provider clients: its clock is the
 	// emulated providers' time, which the shop's provider token lifetimes
-	// follow (ProviderClock).
+	// follow (ProviderClock). A sandbox running apart is followed from here.
 	var sb *sandbox.Sandbox
-	if cfg.SandboxAddr != "" {
+	var apart *sandboxclock.Clock
+	switch {
+	case cfg.SandboxAddr != "":
 		if sb, err = sandbox.New(sandbox.ConfigFrom(cfg), log.With("component", "sandbox"), nil); err != nil {
 			return err
 		}
 		defer sb.Close()
 		deps.ProviderClock = sb.State.Clock
-		deps.Recorder.SetProviderClock(sb.State.Clock.Now)
+	case cfg.SandboxApart:
+		apart = followSandbox(ctx, cfg.SandboxURL, deps.Clock, log)
+		deps.ProviderClock = apart
+	}
+	if deps.ProviderClock != nil {
+		deps.Recorder.SetProviderClock(deps.ProviderClock.Now)
 	}
 	deps.Sessions = sessions
 	deps.SubscribeAtStart = true
@@ -146,6 +159,11 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		defer close(bgDone)
 		app.RunBackground(bgCtx)
 	}()
+	if apart != nil {
+		ticker := time.NewTicker(sandboxclock.Every)
+		defer ticker.Stop()
+		go apart.Run(bgCtx, ticker.C)
+	}
 
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
@@ -198,9 +216,12 @@ func openBox(ctx context.Context, cfg config.Config, store *db.Store) (*secret.B
 func printBanner(out io.Writer, getenv func(string) string, cfg config.Config) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nRefshop is running.\n\n  Shop:     %s\n", cfg.ShopBaseURL)
-	if cfg.SandboxURL != "" {
+	switch {
+	case cfg.SandboxApart:
+		fmt.Fprintf(&b, "  Sandbox:  %s  (running apart: SANDBOX_URL; its clock is followed)\n", cfg.SandboxURL)
+	case cfg.SandboxURL != "":
 		fmt.Fprintf(&b, "  Sandbox:  %s  (provider sandbox and its control API)\n", cfg.SandboxURL)
-	} else {
+	default:
 		fmt.Fprintf(&b, "  Sandbox:  off\n")
 	}
 	fmt.Fprintf(&b, "  Data:     %s\n\nProviders:\n", cfg.DataDir)
@@ -225,6 +246,17 @@ func printBanner(out io.Writer, getenv func(string) string, cfg config.Config) {
 		fmt.Fprintf(&b, "  %-24s %s\n", name, v)
 	}
 	fmt.Fprintln(out, b.String())
+}
+
+// followSandbox is the clock of the sandbox running apart at sandboxURL,
+// read once before the shop serves (so its first requests run on the
+// sandbox's time; an unreachable sandbox is warned about and followed once
+// it answers). Its reads are not provider exchanges: a client of their own,
+// unrecorded, that gives up within sandboxclock.Every.
+func followSandbox(ctx context.Context, sandboxURL string, local clock.Clock, log *slog.Logger) *sandboxclock.Clock {
+	c := sandboxclock.New(sandboxURL, &http.Client{Timeout: sandboxclock.Every}, local, log.With("component", "sandbox clock"))
+	_ = c.Sync(ctx)
+	return c
 }
 
 func logLevel(getenv func(string) string) slog.Level {

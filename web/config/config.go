@@ -308,6 +308,22 @@ func Load(getenv func(string) string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
+// Warnings are what Load accepts but the shop should say at start: a setup
+// that works for one process and breaks for several. Several shop instances
+// must share one public base URL (the URLs in what they send a provider
+// under one idempotency key are built from it), so one derived from each
+// instance's own SHOP_ADDR is suspect when a sandbox runs apart, the likely
+// reason being several instances.
+func Warnings(getenv func(string) string, c Config) []string {
+	var ws []string
+	if c.SandboxApart && IsDefault(getenv, "SHOP_BASE_URL") {
+		ws = append(ws, "SHOP_BASE_URL is not set, so it is derived from SHOP_ADDR ("+c.ShopBaseURL+"): "+
+			"shop instances must share one public base URL (the origin browsers use, the proxy's when there is one); "+
+			"set SHOP_BASE_URL, the same in every instance and in the sandbox")
+	}
+	return ws
+}
+
 // LoadSandbox reads the configuration of a sandbox running apart
 // (cmd/sandbox): Load's, so given the shop's environment it accepts exactly
 // the shop's credentials and knows the shop's origin (SHOP_BASE_URL, for its

@@ -299,3 +299,29 @@ func TestLoadSandboxForASandboxApart(t *testing.T) {
 		t.Fatalf("bad SANDBOX_URL: %v", err)
 	}
 }
+
+func TestWarningsAskInstancesToShareOneBaseURL(t *testing.T) {
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want int
+	}{
+		"embedded sandbox":            {nil, 0},
+		"sandbox apart, derived":      {map[string]string{"SANDBOX_URL": "http://localhost:8081", "SHOP_ADDR": "localhost:8082"}, 1},
+		"sandbox apart, base url set": {map[string]string{"SANDBOX_URL": "http://localhost:8081", "SHOP_BASE_URL": "http://localhost:8000"}, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := Load(env(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws := Warnings(env(tc.env), c)
+			if len(ws) != tc.want {
+				t.Fatalf("%d warnings %q, want %d", len(ws), ws, tc.want)
+			}
+			if tc.want == 1 && (!strings.Contains(ws[0], "SHOP_BASE_URL is not set, so it is derived from SHOP_ADDR (http://localhost:8082)") ||
+				!strings.Contains(ws[0], "shop instances must share one public base URL")) {
+				t.Fatalf("warning %q", ws[0])
+			}
+		})
+	}
+}

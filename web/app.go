@@ -58,9 +58,10 @@ type Deps struct {
 	// PasswordCost is bcrypt's cost; tests lower it. 0 means bcrypt.DefaultCost.
 	PasswordCost int
 	// ProviderClock is the emulated providers' time: the sandbox clock when
-	// the sandbox runs in this process (nil otherwise). A flow whose provider
-	// is emulated runs its token lifetimes on it, so POST /control/clock ages
-	// the shop's stored tokens as it ages the provider's.
+	// the sandbox runs in this process, the followed clock of one running
+	// apart (SANDBOX_URL, web/sandboxclock), nil otherwise. A flow whose
+	// provider is emulated runs its token lifetimes on it, so POST
+	// /control/clock ages the shop's stored tokens as it ages the provider's.
 	ProviderClock clock.Clock
 	// ProviderDeadline is how long a customer request waits for all its
 	// provider calls before answering with what the shop knows (0: 15 s;

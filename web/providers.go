@@ -53,8 +53,9 @@ func WithProviderClients(d Deps) Deps {
 	return d
 }
 
-// providerClock is the time of a provider in mode: the sandbox clock when the
-// provider is emulated in this process (d.ProviderClock), else the shop's.
+// providerClock is the time of a provider in mode: the sandbox's clock when
+// the provider is emulated (d.ProviderClock: in this process, or followed
+// from a sandbox running apart), else the shop's.
 func providerClock(d Deps, mode config.Mode) clock.Clock {
 	if mode == config.Sandbox && d.ProviderClock != nil {
 		return d.ProviderClock

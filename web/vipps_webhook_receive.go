@@ -73,8 +73,9 @@ func (f *vippsFlow) webhook(c echo.Context) error {
 	return f.receive(c, ev)
 }
 
-// webhookClock is the time deliveries are dated by: the sandbox's when it
-// runs in this process (it signs on its own clock), else the shop's.
+// webhookClock is the time deliveries are dated by: in sandbox mode the
+// sandbox's (it signs on its own clock; one running apart is followed
+// every few seconds), else the shop's.
 func (f *vippsFlow) webhookClock() clock.Clock {
 	return providerClock(f.a.Deps, f.a.Config.Vipps.Mode)
 }

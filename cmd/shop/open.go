@@ -44,7 +44,8 @@ func openShop(ctx context.Context, getenv func(string) string) (config.Config, *
 // not made with), a log on stderr, and the one outbound client, whose
 // exchanges the recorder stores, redacted, with the shop's others. The
 // provider clients are left to web.WithProviderClients: serving first sets
-// the embedded sandbox's clock, which one of them runs on.
+// the sandbox's clock (embedded, or followed when it runs apart), which some
+// of them run on.
 //
 // closeDeps stores what the recorder still holds, then closes the
 // database; call it once nothing calls a provider any more.

@@ -105,10 +105,20 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("db: migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("db: migrate: %w", err)
+	// SQLite has no migration lock: two shops starting on one file at once
+	// can both set out to apply a migration. Each runs in a transaction
+	// that takes the write lock at BEGIN, so the one that comes second
+	// fails and is rolled back whole; trying again goes on from what the
+	// first committed. A migration that is broken fails every try.
+	for try := 1; ; try++ {
+		_, err := p.Up(ctx)
+		if err == nil {
+			return nil
+		}
+		if try == 5 || ctx.Err() != nil {
+			return fmt.Errorf("db: migrate: %w", err)
+		}
 	}
-	return nil
 }
 
 // Close closes the pools.

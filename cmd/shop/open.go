@@ -7,6 +7,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/sqlite3store"
+	"github.com/alexedwards/scs/v2"
+
 	"refshop/db"
 	"refshop/web"
 	"refshop/web/clock"
@@ -31,11 +35,18 @@ func openShop(ctx context.Context, getenv func(string) string) (config.Config, *
 	if err != nil {
 		return cfg, nil, err
 	}
-	database, err := db.Open(ctx, cfg.DataDir)
+	database, err := openDatabase(ctx, cfg, getenv)
 	if err != nil {
 		return cfg, nil, err
 	}
 	return cfg, database, nil
+}
+
+// openDatabase opens the PostgreSQL database DATABASE_URL names, or SQLite
+// in the data dir when it is unset. A wrong or unreachable URL stops the
+// start, named without its password.
+func openDatabase(ctx context.Context, cfg config.Config, getenv func(string) string) (*db.DB, error) {
+	return db.OpenURL(ctx, getenv("DATABASE_URL"), cfg.DataDir)
 }
 
 // openDeps opens what the shop for cfg runs on, for serving and for the
@@ -50,7 +61,7 @@ func openShop(ctx context.Context, getenv func(string) string) (config.Config, *
 // database; call it once nothing calls a provider any more.
 func openDeps(ctx context.Context, cfg config.Config, getenv func(string) string, stderr io.Writer) (_ web.Deps, closeDeps func(), _ error) {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(getenv)}))
-	database, err := db.Open(ctx, cfg.DataDir)
+	database, err := openDatabase(ctx, cfg, getenv)
 	if err != nil {
 		return web.Deps{}, nil, err
 	}
@@ -75,4 +86,20 @@ func openProviders(ctx context.Context, cfg config.Config, getenv func(string) s
 		return d, nil, err
 	}
 	return web.WithProviderClients(d), closeDeps, nil
+}
+
+// sessionStore is an scs store that cleans up expired sessions until
+// stopped.
+type sessionStore interface {
+	scs.Store
+	StopCleanup()
+}
+
+// newSessionStore keeps the sessions in the shop's database, so every
+// instance on one PostgreSQL database reads the sessions the others wrote.
+func newSessionStore(d *db.DB) sessionStore {
+	if d.Postgres() {
+		return pgxstore.New(d.Pool)
+	}
+	return sqlite3store.New(d.Write)
 }

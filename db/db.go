@@ -1,5 +1,8 @@
-// Package db opens the shop's SQLite database, applies the embedded
-// migrations, and holds the store: every query the shop makes.
+// Package db opens the shop's database, applies the embedded migrations,
+// and holds the store: every query the shop makes. SQLite in the data dir is
+// the default; a DATABASE_URL naming PostgreSQL (OpenURL) lets several shop
+// instances share one database. The store's SQL is written once, with
+// SQLite's ? placeholders, and runs on both (postgres.go rebinds it).
 package db
 
 import (
@@ -14,6 +17,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
 )
@@ -21,14 +25,16 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// DB is the database with two pools, as PocketBase does: one connection for
-// writes (SQLite has one writer; a single connection queues writers in Go
-// instead of in busy retries) and several for reads (WAL lets them run
-// beside the writer).
+// DB is the database. On SQLite it has two pools, as PocketBase does: one
+// connection for writes (SQLite has one writer; a single connection queues
+// writers in Go instead of in busy retries) and several for reads (WAL lets
+// them run beside the writer). On PostgreSQL Write and Read are one pool.
 type DB struct {
 	Write *sql.DB
 	Read  *sql.DB
-	Path  string
+	Path  string        // the SQLite file; "" on PostgreSQL
+	Pool  *pgxpool.Pool // PostgreSQL's pool under Write and Read; nil on SQLite
+	dialect
 }
 
 // dsn builds a modernc.org/sqlite DSN. Pragmas run on every new connection:
@@ -44,7 +50,8 @@ func dsn(path string) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Open opens (creating when missing) the database file in dir and migrates it.
+// Open opens (creating when missing) the SQLite database file in dir and
+// migrates it.
 func Open(ctx context.Context, dir string) (*DB, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("db: data dir: %w", err)
@@ -98,16 +105,36 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("db: migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("db: migrate: %w", err)
+	// SQLite has no migration lock: two shops starting on one file at once
+	// can both set out to apply a migration. Each runs in a transaction
+	// that takes the write lock at BEGIN, so the one that comes second
+	// fails and is rolled back whole; trying again goes on from what the
+	// first committed. A migration that is broken fails every try.
+	for try := 1; ; try++ {
+		_, err := p.Up(ctx)
+		if err == nil {
+			return nil
+		}
+		if try == 5 || ctx.Err() != nil {
+			return fmt.Errorf("db: migrate: %w", err)
+		}
 	}
-	return nil
 }
 
-// Close closes both pools.
+// Close closes the pools.
 func (db *DB) Close() error {
-	return errors.Join(db.Read.Close(), db.Write.Close())
+	err := db.Write.Close()
+	if db.Read != db.Write {
+		err = errors.Join(db.Read.Close(), err)
+	}
+	if db.Pool != nil {
+		db.Pool.Close()
+	}
+	return err
 }
+
+// Postgres reports whether the database is PostgreSQL.
+func (db *DB) Postgres() bool { return db.dialect == dialectPostgres }
 
 // Ping checks that the database answers a query.
 func (db *DB) Ping(ctx context.Context) (err error) {
@@ -175,6 +202,7 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 // execer is a pool or a transaction.
 type execer interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
 }
 
 // changed runs a conditional write (a compare-and-swap) and reports whether

@@ -37,9 +37,10 @@ func (a Amounts) Refundable() int64 { return max(a.Captured-a.Refunded, 0) }
 // one recorded.
 func (s *Store) SetOrderAmounts(ctx context.Context, orderID int64, a Amounts) (err error) {
 	defer wrap(&err, "set order amounts")
+	g := s.db.greatest
 	_, err = s.db.Write.ExecContext(ctx, `
-		UPDATE orders SET authorized_amount = MAX(authorized_amount, ?), captured_amount = MAX(captured_amount, ?),
-		       refunded_amount = MAX(refunded_amount, ?), cancelled_amount = MAX(cancelled_amount, ?), amounts_at = ?
+		UPDATE orders SET authorized_amount = `+g("authorized_amount", "?")+`, captured_amount = `+g("captured_amount", "?")+`,
+		       refunded_amount = `+g("refunded_amount", "?")+`, cancelled_amount = `+g("cancelled_amount", "?")+`, amounts_at = ?
 		WHERE id = ?`, a.Authorized, a.Captured, a.Refunded, a.Cancelled, s.now(), orderID)
 	return err
 }
@@ -165,23 +166,24 @@ func (s *Store) StartOperation(ctx context.Context, n NewOperation) (_ Operation
 			return ErrBusy
 		}
 		now := s.now()
-		res, err := tx.ExecContext(ctx, `
+		var id int64
+		err := tx.QueryRowContext(ctx, `
 			INSERT INTO order_operations(order_id, kind, amount, currency, idempotency_key, state, before_amount, admin_id, form_key,
 			                             next_try_at, created_at, updated_at)
 			SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM orders
-			WHERE id = ? AND captured_amount = ? AND refunded_amount = ? AND cancelled_amount = ?`,
+			WHERE id = ? AND captured_amount = ? AND refunded_amount = ? AND cancelled_amount = ?
+			RETURNING id`,
 			n.Kind, n.Amount, n.Currency, n.KeyFor(count+1), OpSent, before, nullInt(n.AdminID), n.FormKey, now, now, now,
-			n.OrderID, n.Seen.Captured, n.Seen.Refunded, n.Seen.Cancelled)
+			n.OrderID, n.Seen.Captured, n.Seen.Refunded, n.Seen.Cancelled).Scan(&id)
 		if isUniqueViolation(err) {
 			return ErrBusy // the index holds across processes
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrStale
 		}
 		if err != nil {
 			return err
 		}
-		if k, _ := res.RowsAffected(); k != 1 {
-			return ErrStale
-		}
-		id, _ := res.LastInsertId()
 		op, err = scanOperation(tx.QueryRowContext(ctx, `SELECT `+operationColumns+` FROM order_operations WHERE id = ?`, id))
 		return err
 	})

@@ -18,11 +18,9 @@ type CartItem struct {
 // NewCart creates an empty guest cart.
 func (s *Store) NewCart(ctx context.Context) (_ int64, err error) {
 	defer wrap(&err, "new cart")
-	res, err := s.db.Write.ExecContext(ctx, `INSERT INTO carts(updated_at) VALUES(?)`, s.now())
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+	var id int64
+	err = s.db.Write.QueryRowContext(ctx, `INSERT INTO carts(updated_at) VALUES(?) RETURNING id`, s.now()).Scan(&id)
+	return id, err
 }
 
 // CartExists reports whether the cart is still there (a reset database or an
@@ -53,9 +51,9 @@ func (s *Store) AddToCart(ctx context.Context, cartID int64, productID string, q
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO cart_items(cart_id, product_id, quantity, added_at) VALUES(?, ?, MIN(?, ?), ?)
-			ON CONFLICT(cart_id, product_id) DO UPDATE SET quantity = MIN(quantity + excluded.quantity, ?)`,
-			cartID, productID, quantity, MaxQuantity, now, MaxQuantity); err != nil {
+			INSERT INTO cart_items(cart_id, product_id, quantity, added_at) VALUES(?, ?, ?, ?)
+			ON CONFLICT(cart_id, product_id) DO UPDATE SET quantity = `+s.db.least("cart_items.quantity + excluded.quantity", "?"),
+			cartID, productID, min(quantity, MaxQuantity), now, MaxQuantity); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE carts SET updated_at = ? WHERE id = ?`, now, cartID)
@@ -71,8 +69,8 @@ func (s *Store) SetCartQuantity(ctx context.Context, cartID int64, productID str
 		if quantity <= 0 {
 			_, err = tx.ExecContext(ctx, `DELETE FROM cart_items WHERE cart_id = ? AND product_id = ?`, cartID, productID)
 		} else {
-			_, err = tx.ExecContext(ctx, `UPDATE cart_items SET quantity = MIN(?, ?) WHERE cart_id = ? AND product_id = ?`,
-				quantity, MaxQuantity, cartID, productID)
+			_, err = tx.ExecContext(ctx, `UPDATE cart_items SET quantity = ? WHERE cart_id = ? AND product_id = ?`,
+				min(quantity, MaxQuantity), cartID, productID)
 		}
 		if err != nil {
 			return err
@@ -102,12 +100,8 @@ func (s *Store) AdoptCart(ctx context.Context, userID, guestCartID int64) (cartI
 			}
 			fallthrough // the guest cart is gone or not a guest's: start a fresh one
 		case errors.Is(err, sql.ErrNoRows):
-			res, err := tx.ExecContext(ctx, `INSERT INTO carts(user_id, updated_at) VALUES(?, ?)`, userID, s.now())
-			if err != nil {
-				return err
-			}
-			cartID, err = res.LastInsertId()
-			return err
+			return tx.QueryRowContext(ctx, `INSERT INTO carts(user_id, updated_at) VALUES(?, ?) RETURNING id`,
+				userID, s.now()).Scan(&cartID)
 		case err != nil:
 			return err
 		}
@@ -118,7 +112,7 @@ func (s *Store) AdoptCart(ctx context.Context, userID, guestCartID int64) (cartI
 			INSERT INTO cart_items(cart_id, product_id, quantity, added_at)
 			SELECT ?, product_id, quantity, added_at FROM cart_items g
 			WHERE g.cart_id = ? AND EXISTS (SELECT 1 FROM carts WHERE id = g.cart_id AND user_id IS NULL)
-			ON CONFLICT(cart_id, product_id) DO UPDATE SET quantity = MIN(quantity + excluded.quantity, ?)`,
+			ON CONFLICT(cart_id, product_id) DO UPDATE SET quantity = `+s.db.least("cart_items.quantity + excluded.quantity", "?"),
 			cartID, guestCartID, MaxQuantity); err != nil {
 			return err
 		}

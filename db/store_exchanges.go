@@ -164,7 +164,7 @@ func (s *Store) ExchangesByOrder(ctx context.Context, orderID int64, limit int) 
 	xs, err := list(ctx, s, func(row scanner) (Exchange, error) {
 		return scanExchange(row, &total)
 	}, `SELECT * FROM (SELECT `+exchangeColumns+`, count(*) OVER () FROM exchanges WHERE order_id = ?
-		ORDER BY started_at DESC, id DESC LIMIT ?) ORDER BY 2, 1`, orderID, limit)
+		ORDER BY started_at DESC, id DESC LIMIT ?) latest ORDER BY 2, 1`, orderID, limit)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -176,7 +176,7 @@ func (s *Store) ExchangesByOrder(ctx context.Context, orderID int64, limit int) 
 func (s *Store) ExchangesByUser(ctx context.Context, userID int64, limit int) (_ []Exchange, err error) {
 	defer wrap(&err, "exchanges by user")
 	return list(ctx, s, func(row scanner) (Exchange, error) { return scanExchange(row) }, `SELECT * FROM (SELECT `+exchangeColumns+` FROM exchanges WHERE user_id = ?
-		ORDER BY started_at DESC, id DESC LIMIT ?) ORDER BY 2, 1`, userID, limit)
+		ORDER BY started_at DESC, id DESC LIMIT ?) latest ORDER BY 2, 1`, userID, limit)
 }
 
 // AttributeExchanges files under the account userID the exchanges that the

@@ -154,7 +154,7 @@ func (s *Store) putKlarnaGrant(ctx context.Context, tx *sql.Tx, userID int64, is
 			dead_at, dead_reason, updated_at)
 		VALUES(?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(user_id, issuer) DO UPDATE SET
-			version = version + 1, refresh_token = excluded.refresh_token, refresh_expires_ms = excluded.refresh_expires_ms,
+			version = klarna_grants.version + 1, refresh_token = excluded.refresh_token, refresh_expires_ms = excluded.refresh_expires_ms,
 			access_token = excluded.access_token, access_expires_ms = excluded.access_expires_ms, scope = excluded.scope,
 			lease_owner = NULL, lease_until_ms = NULL, lease_sending = 0, dead_at = excluded.dead_at, dead_reason = excluded.dead_reason,
 			updated_at = excluded.updated_at`,

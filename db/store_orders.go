@@ -159,16 +159,15 @@ func newOrderRow(n NewOrder) (Order, error) {
 // insertOrder stores o and its lines in tx, setting its id and times.
 func (s *Store) insertOrder(ctx context.Context, tx *sql.Tx, o *Order) error {
 	now := s.now()
-	res, err := tx.ExecContext(ctx, `
+	err := tx.QueryRowContext(ctx, `
 		INSERT INTO orders(public_id, user_id, guest_id, cart_id, provider, idempotency_key, market, currency,
 		                   total_amount, tax_amount, sales_tax, created_at, updated_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		o.PublicID, nullInt(o.UserID), nullString(o.GuestID), nullInt(o.CartID), o.Provider,
-		o.IdempotencyKey, o.Market, o.Currency, o.TotalAmount, o.TaxAmount, o.SalesTax, now, now)
+		o.IdempotencyKey, o.Market, o.Currency, o.TotalAmount, o.TaxAmount, o.SalesTax, now, now).Scan(&o.ID)
 	if err != nil {
 		return err
 	}
-	o.ID, _ = res.LastInsertId()
 	for i, l := range o.Lines {
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO order_lines(order_id, line_no, product_id, name, quantity, unit_price, tax_rate,

@@ -57,7 +57,11 @@ func placeOrder(t *testing.T, s *db.Store, n db.NewOrder) db.Order {
 }
 
 func TestOpenSetsPragmas(t *testing.T) {
-	d := dbtest.Open(t)
+	d, err := db.Open(t.Context(), t.TempDir()) // SQLite's own settings, whatever dbtest opens
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
 	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000"} {
 		var got string
 		if err := d.Read.QueryRow("PRAGMA " + pragma).Scan(&got); err != nil {

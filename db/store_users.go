@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // ErrEmailTaken: an account with that email exists.
@@ -69,15 +72,15 @@ func (s *Store) insertUser(ctx context.Context, ex execer, email, name, password
 }
 
 func (s *Store) insertUserAs(ctx context.Context, ex execer, email, name, passwordHash string, role Role) (User, error) {
-	res, err := ex.ExecContext(ctx, `INSERT INTO users(email, name, password_hash, role, created_at) VALUES(?, ?, ?, ?, ?)`,
-		email, name, nullString(passwordHash), role, s.now())
+	var id int64
+	err := ex.QueryRowContext(ctx, `INSERT INTO users(email, name, password_hash, role, created_at) VALUES(?, ?, ?, ?, ?) RETURNING id`,
+		email, name, nullString(passwordHash), role, s.now()).Scan(&id)
 	if isUniqueViolation(err) {
 		return User{}, ErrEmailTaken
 	}
 	if err != nil {
 		return User{}, err
 	}
-	id, _ := res.LastInsertId()
 	return User{ID: id, Email: email, Name: name, PasswordHash: passwordHash, Role: role}, nil
 }
 
@@ -101,6 +104,13 @@ func scanUser(row *sql.Row) (User, error) {
 	return u, noRows(err)
 }
 
+// isUniqueViolation reports whether a write broke a unique index or primary
+// key, on either database.
 func isUniqueViolation(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		return lite.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || lite.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "23505" // unique_violation
 }

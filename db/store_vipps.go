@@ -99,7 +99,7 @@ func (s *Store) SetVippsState(ctx context.Context, orderID int64, state, pspRefe
 		UPDATE vipps_payments SET
 		       state = CASE WHEN ?1 = 'CREATED' AND state NOT IN ('', 'CREATED') THEN state ELSE ?1 END,
 		       psp_reference = CASE WHEN ?2 = '' THEN psp_reference ELSE ?2 END,
-		       captured = MAX(captured, ?3), checked_at = ?4,
+		       captured = `+s.db.greatest("captured", "?3")+`, checked_at = ?4,
 		       redirect_url = CASE WHEN ?1 = 'CREATED' THEN redirect_url ELSE '' END
 		WHERE order_id = ?5`, state, pspReference, captured, s.now(), orderID)
 	return err

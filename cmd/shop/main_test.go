@@ -173,3 +173,37 @@ func TestAWrongSecretKeyFailsLoudlyAtStart(t *testing.T) {
 		t.Fatalf("a wrong key: %v", err)
 	}
 }
+
+// A wrong or unreachable DATABASE_URL stops the shop at start, naming the
+// variable and never its password.
+func TestABadDatabaseURLStopsTheShopWithoutItsPassword(t *testing.T) {
+	for _, u := range []string{"postgres://shop:s3cret-pw@127.0.0.1:1/shop?connect_timeout=2", "sqlite://shop:s3cret-pw@x/y"} {
+		env := map[string]string{"SHOP_DATA_DIR": t.TempDir(), "SHOP_ADDR": freePort(t), "SANDBOX_ADDR": freePort(t), "DATABASE_URL": u}
+		err := run(t.Context(), func(k string) string { return env[k] }, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: %v; want the shop stopped naming DATABASE_URL, not the password", u, err)
+		}
+	}
+}
+
+// A session one instance wrote is read by another on the same database.
+func TestSessionsAreSharedByInstancesOnOneDatabase(t *testing.T) {
+	start := dbtest.Starter(t)
+	var stores []sessionStore
+	for range 2 {
+		d, err := start(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := newSessionStore(d)
+		t.Cleanup(s.StopCleanup)
+		stores = append(stores, s)
+	}
+	if err := stores[0].Commit("token-1", []byte("cart 7"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	b, found, err := stores[1].Find("token-1")
+	if err != nil || !found || string(b) != "cart 7" {
+		t.Fatalf("the other instance found %q, %v (%v); want the session", b, found, err)
+	}
+}

@@ -7,6 +7,11 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/sqlite3store"
+	"github.com/alexedwards/scs/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"refshop/db"
 	"refshop/web"
 	"refshop/web/clock"
@@ -31,11 +36,18 @@ func openShop(ctx context.Context, getenv func(string) string) (config.Config, *
 	if err != nil {
 		return cfg, nil, err
 	}
-	database, err := db.Open(ctx, cfg.DataDir)
+	database, err := openDatabase(ctx, cfg, getenv)
 	if err != nil {
 		return cfg, nil, err
 	}
 	return cfg, database, nil
+}
+
+// openDatabase opens the PostgreSQL database DATABASE_URL names, or SQLite
+// in the data dir when it is unset. A wrong or unreachable URL stops the
+// start, named without its password.
+func openDatabase(ctx context.Context, cfg config.Config, getenv func(string) string) (*db.DB, error) {
+	return db.OpenURL(ctx, getenv("DATABASE_URL"), cfg.DataDir)
 }
 
 // openDeps opens what the shop for cfg runs on, for serving and for the
@@ -51,7 +63,7 @@ func openShop(ctx context.Context, getenv func(string) string) (config.Config, *
 // database; call it once nothing calls a provider any more.
 func openDeps(ctx context.Context, cfg config.Config, getenv func(string) string, stderr io.Writer) (_ web.Deps, closeDeps func(), _ error) {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(getenv)}))
-	database, err := db.Open(ctx, cfg.DataDir)
+	database, err := openDatabase(ctx, cfg, getenv)
 	if err != nil {
 		return web.Deps{}, nil, err
 	}
@@ -76,4 +88,54 @@ func openProviders(ctx context.Context, cfg config.Config, getenv func(string) s
 		return d, nil, err
 	}
 	return web.WithProviderClients(d), closeDeps, nil
+}
+
+// sessionStore is an scs store that cleans up expired sessions until
+// stopped.
+type sessionStore interface {
+	scs.Store
+	StopCleanup()
+}
+
+// newSessionStore keeps the sessions in the shop's database, so every
+// instance on one PostgreSQL database reads the sessions the others wrote.
+func newSessionStore(d *db.DB) sessionStore {
+	if d.Postgres() {
+		return newPgxSessions(d.Pool, 5*time.Minute)
+	}
+	return sqlite3store.New(d.Write)
+}
+
+// pgxSessions is scs's pgx store with a cleanup the shop can stop: the
+// store's own makes its stop channel inside its goroutine, so a StopCleanup
+// soon after New races it and can leave the goroutine running.
+type pgxSessions struct {
+	*pgxstore.PostgresStore
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newPgxSessions(pool *pgxpool.Pool, every time.Duration) *pgxSessions {
+	s := &pgxSessions{PostgresStore: pgxstore.NewWithCleanupInterval(pool, 0), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				// Expired sessions are never found; this only frees the space.
+				_, _ = pool.Exec(context.Background(), `DELETE FROM sessions WHERE expiry < current_timestamp`)
+			}
+		}
+	}()
+	return s
+}
+
+// StopCleanup stops the cleanup and waits for it.
+func (s *pgxSessions) StopCleanup() {
+	close(s.stop)
+	<-s.done
 }

@@ -1,21 +1,101 @@
-// Package dbtest opens throwaway databases for tests.
+// Package dbtest opens throwaway databases for tests: SQLite in a temporary
+// directory, or, when TEST_DATABASE_URL names a PostgreSQL server, a fresh
+// schema on it, dropped when the test ends. `go tool task test` runs the
+// tests once on each (with-postgres makes a throw-away server when
+// TEST_DATABASE_URL is unset).
 package dbtest
 
 import (
 	"context"
+	"crypto/rand"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"refshop/db"
 )
 
-// Open returns a migrated database in a temporary directory, closed when the
-// test ends.
+// URL is the PostgreSQL server the tests use; "" for SQLite.
+func URL() string { return os.Getenv("TEST_DATABASE_URL") }
+
+// Open returns a migrated database, closed (and on PostgreSQL dropped) when
+// the test ends.
 func Open(tb testing.TB) *db.DB {
 	tb.Helper()
-	d, err := db.Open(context.Background(), tb.TempDir())
+	if URL() == "" {
+		d, err := db.Open(context.Background(), tb.TempDir())
+		if err != nil {
+			tb.Fatalf("open test database: %v", err)
+		}
+		tb.Cleanup(func() { d.Close() })
+		return d
+	}
+	d, err := db.OpenPostgres(context.Background(), Schema(tb))
 	if err != nil {
 		tb.Fatalf("open test database: %v", err)
 	}
 	tb.Cleanup(func() { d.Close() })
 	return d
+}
+
+// Starter returns what a shop instance does at start, opening the test's
+// one database (migrating it when needed): call it several times for
+// several instances. Each database it returns is closed when the test ends.
+func Starter(tb testing.TB) func(context.Context) (*db.DB, error) {
+	tb.Helper()
+	open := func(ctx context.Context, dir string) (*db.DB, error) { return db.Open(ctx, dir) }
+	where := tb.TempDir()
+	if URL() != "" {
+		open, where = db.OpenPostgres, Schema(tb)
+	}
+	return func(ctx context.Context) (*db.DB, error) {
+		d, err := open(ctx, where)
+		if err == nil {
+			tb.Cleanup(func() { d.Close() })
+		}
+		return d, err
+	}
+}
+
+// Schema makes an empty schema on the TEST_DATABASE_URL server, dropped
+// when the test ends, and returns a URL whose connections work in it: a
+// database of the test's own on a shared server.
+func Schema(tb testing.TB) string {
+	tb.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, URL())
+	if err != nil {
+		tb.Fatalf("TEST_DATABASE_URL: %s: %v", db.RedactURL(URL()), err)
+	}
+	defer conn.Close(ctx)
+	name := "test_" + strings.ToLower(rand.Text()[:12])
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE SCHEMA %q`, name)); err != nil {
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, URL())
+		if err != nil {
+			tb.Errorf("drop schema %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, fmt.Sprintf(`DROP SCHEMA %q CASCADE`, name)); err != nil {
+			tb.Errorf("drop schema %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(URL())
+	if err != nil {
+		tb.Fatalf("TEST_DATABASE_URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String()
 }

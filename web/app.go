@@ -142,8 +142,9 @@ func New(d Deps) *App {
 		d.Clock = clock.Real{}
 	}
 	d = WithProviderClients(d)
-	a := &App{Deps: d, addresses: newThrottle(d.Clock, growingDelay), accounts: newThrottle(d.Clock, fixedDelay),
-		csp: newCSP(d.Config), work: &providerWork{log: d.Log}, instance: rand.Text()}
+	a := &App{Deps: d, addresses: newThrottle("address", d.Store, d.Clock, growingDelay),
+		accounts: newThrottle("account", d.Store, d.Clock, fixedDelay),
+		csp:      newCSP(d.Config), work: &providerWork{log: d.Log}, instance: rand.Text()}
 	a.vipps = newVippsFlow(a)
 	a.klarna = newKlarnaFlow(a)
 	a.klarnaSignIn = newKlarnaSignInFlow(a)

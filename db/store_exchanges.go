@@ -72,6 +72,10 @@ func (x Exchange) Is(o Origin) bool {
 // sort after "09:00:00.5Z").
 const exchangeStamp = "2006-01-02T15:04:05.000000000Z07:00"
 
+// sortable is t as fixed-width text (exchangeStamp), for a TEXT column that
+// SQL compares with < and <=: leases, throttle.
+func sortable(t time.Time) string { return t.UTC().Format(exchangeStamp) }
+
 // RecordExchange stores x. Its account is the order's when x names an order
 // and no account.
 func (s *Store) RecordExchange(ctx context.Context, x Exchange) (err error) {

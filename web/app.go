@@ -13,6 +13,7 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -85,8 +86,11 @@ type App struct {
 	echo *echo.Echo
 	// Sign-in and sign-up failures, per client address and per account.
 	addresses, accounts *throttle
-	csp                 cspPolicy
-	work                *providerWork // provider calls that may outlive their request (deadline.go)
+	// instance names this App among the shop instances on one database:
+	// it holds the background sweeps' leases (sweep.go).
+	instance string
+	csp      cspPolicy
+	work     *providerWork // provider calls that may outlive their request (deadline.go)
 
 	// The flows, one each, built in New. Each has its handlers in
 	// web/<flow>*.go, its client in web/<flow>/, its store in
@@ -139,8 +143,9 @@ func New(d Deps) *App {
 		d.Clock = clock.Real{}
 	}
 	d = WithProviderClients(d)
-	a := &App{Deps: d, addresses: newThrottle(d.Clock, growingDelay), accounts: newThrottle(d.Clock, fixedDelay),
-		csp: newCSP(d.Config), work: &providerWork{log: d.Log}}
+	a := &App{Deps: d, addresses: newThrottle("address", d.Store, d.Clock, growingDelay),
+		accounts: newThrottle("account", d.Store, d.Clock, fixedDelay),
+		csp:      newCSP(d.Config), work: &providerWork{log: d.Log}, instance: rand.Text()}
 	a.vipps = newVippsFlow(a)
 	a.klarna = newKlarnaFlow(a)
 	a.klarnaSignIn = newKlarnaSignInFlow(a)

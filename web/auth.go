@@ -79,8 +79,13 @@ func (a *App) signUp(c echo.Context) error {
 	// a few. A sign-up that makes an account counts nothing: it cannot be
 	// repeated for that email, and a household or office signing up together
 	// must not wait.
+	ctx := c.Request().Context()
 	addr := "signup:" + c.RealIP()
-	if wait := a.addresses.wait(addr); wait > 0 {
+	wait, err := a.addresses.wait(ctx, addr)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		tooSoon(c, f, wait, "sign-up")
 		return render(c, http.StatusTooManyRequests, views.SignUp(a.chrome(c, "Create an account"), f))
 	}
@@ -88,9 +93,11 @@ func (a *App) signUp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err := a.Store.CreateUser(c.Request().Context(), f.Email, f.Name, string(hash))
+	u, err := a.Store.CreateUser(ctx, f.Email, f.Name, string(hash))
 	if errors.Is(err, db.ErrEmailTaken) {
-		a.addresses.fail(addr)
+		if err := a.addresses.fail(ctx, addr); err != nil {
+			return err
+		}
 		f.Errors["email"] = "An account with this email already exists. Sign in instead."
 		return render(c, http.StatusUnprocessableEntity, views.SignUp(a.chrome(c, "Create an account"), f))
 	}
@@ -138,12 +145,21 @@ func (a *App) signIn(c echo.Context) error {
 	}
 	// Failures count per client address (a growing delay) and per account
 	// (a small fixed one: see fixedDelay).
+	ctx := c.Request().Context()
 	addr, account := "signin:"+c.RealIP(), strings.ToLower(f.Email)
-	if wait := max(a.addresses.wait(addr), a.accounts.wait(account)); wait > 0 {
+	addrWait, err := a.addresses.wait(ctx, addr)
+	if err != nil {
+		return err
+	}
+	accountWait, err := a.accounts.wait(ctx, account)
+	if err != nil {
+		return err
+	}
+	if wait := max(addrWait, accountWait); wait > 0 {
 		tooSoon(c, f, wait, "sign-in")
 		return a.renderSignIn(c, http.StatusTooManyRequests, f)
 	}
-	u, err := a.Store.UserByEmail(c.Request().Context(), f.Email)
+	u, err := a.Store.UserByEmail(ctx, f.Email)
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return err
 	}
@@ -152,14 +168,17 @@ func (a *App) signIn(c echo.Context) error {
 		hash = []byte(u.PasswordHash)
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || u.PasswordHash == "" {
-		a.addresses.fail(addr)
-		a.accounts.fail(account)
+		if err := errors.Join(a.addresses.fail(ctx, addr), a.accounts.fail(ctx, account)); err != nil {
+			return err
+		}
 		f.Errors[""] = badCredentials
 		return a.renderSignIn(c, http.StatusUnprocessableEntity, f)
 	}
 	// The account's failures are forgotten, the address's are not: signing
 	// in to one's own account must not reset guessing at others'.
-	a.accounts.succeed(account)
+	if err := a.accounts.succeed(ctx, account); err != nil {
+		return err
+	}
 	if err := a.startSession(c, u); err != nil {
 		return err
 	}

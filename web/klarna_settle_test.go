@@ -260,15 +260,26 @@ func TestKlarnaSweepBacksOffThenLeavesItToAPerson(t *testing.T) {
 	}
 }
 
-// RunBackground starts the Klarna sweep beside the others, and returns when
-// its context ends.
+// RunBackground starts the Klarna sweep beside the others (its first pass
+// takes the sweep's lease), and returns when its context ends, giving the
+// lease back.
 func TestRunBackgroundRunsTheKlarnaSweep(t *testing.T) {
-	k := newKlarnaApp(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // the first pass runs at once, finds the database closed to it, and the sweeps end
-	k.RunBackground(ctx)
-	if !strings.Contains(k.logText(), "klarna sweep: listing orders") {
-		t.Error("RunBackground did not run the Klarna sweep")
+	ticks := newManualTicks()
+	k := newKlarnaApp(t, func(d *Deps) { d.Tick = ticks.tick })
+	ctx, cancel := context.WithCancel(t.Context())
+	stopped := make(chan struct{})
+	go func() {
+		k.RunBackground(ctx)
+		close(stopped)
+	}()
+	ticks.send("klarna") // the first pass has ended
+	if h, _, err := k.Store.LeaseHolder(t.Context(), "klarna"); err != nil || h != k.instance {
+		t.Errorf("the klarna sweep's lease is held by %q (%v), want this instance", h, err)
+	}
+	cancel()
+	<-stopped
+	if h, _, _ := k.Store.LeaseHolder(t.Context(), "klarna"); h != "" {
+		t.Errorf("the lease is still held by %q after RunBackground returned", h)
 	}
 }
 

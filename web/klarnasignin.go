@@ -582,8 +582,18 @@ func (f *klarnaSignInFlow) disconnect(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/account")
 }
 
-// sweep drops expired access tokens from the database every minute (the
-// sweep is the store's, across issuers: one region's keeper does it).
+// klarnaSignInSweepEvery is how often the background drops expired access
+// tokens.
+const klarnaSignInSweepEvery = time.Minute
+
+// sweep drops expired access tokens from the database every
+// klarnaSignInSweepEvery (the sweep is the store's, across issuers: one
+// region's keeper does it).
 func (f *klarnaSignInFlow) sweep(ctx context.Context) {
-	f.region(market.RegionEU).grants.SweepEvery(ctx, time.Minute)
+	grants := f.region(market.RegionEU).grants
+	f.a.every(ctx, "klarnasignin", klarnaSignInSweepEvery, func(ctx context.Context) {
+		if _, err := grants.Sweep(ctx); err != nil && ctx.Err() == nil {
+			f.a.Log.Warn("klarnasignin: sweeping expired access tokens", "error", err)
+		}
+	})
 }

@@ -10,17 +10,65 @@ import (
 
 // every runs pass at once, then every interval until ctx ends: the loop of
 // each background sweep, named sweep (its ticker comes from App.ticker, which
-// tests drive by that name).
+// tests drive by that name). Of the shop instances on one database only the
+// one holding the sweep's lease runs a pass (holdLease); the lease is given
+// back when ctx ends, so another instance takes the sweep at its next tick.
 func (a *App) every(ctx context.Context, sweep string, interval time.Duration, pass func(context.Context)) {
+	a.everyOr(ctx, sweep, interval, nil, pass)
+}
+
+// everyOr is every, with a pass also whenever now delivers: a pass asked for
+// so runs whoever holds the lease (the instance asked knows something the
+// holder does not).
+func (a *App) everyOr(ctx context.Context, sweep string, interval time.Duration, now <-chan struct{}, pass func(context.Context)) {
 	ticks, stop := a.ticker(sweep, interval)
 	defer stop()
+	defer a.releaseLease(ctx, sweep)
+	held, asked := false, false
 	for {
-		pass(ctx)
+		if held = a.holdLease(ctx, sweep, interval, held); held || asked {
+			pass(ctx)
+		}
+		asked = false
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticks:
+		case <-now:
+			asked = true
 		}
+	}
+}
+
+// holdLease takes or renews this instance's lease on sweep for two
+// intervals: long enough that a pass, renewing it as it starts, keeps it
+// from one pass to the next, and short enough that another instance takes
+// the sweep over soon after this one stops. False when another instance
+// holds it, or the database cannot say (that pass is skipped). held is what
+// the last call returned: a change is logged.
+func (a *App) holdLease(ctx context.Context, sweep string, interval time.Duration, held bool) bool {
+	ok, err := a.Store.TakeLease(ctx, sweep, a.instance, a.Clock.Now(), 2*interval)
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			a.Log.Warn("sweep lease: taking it failed; skipping this pass", "sweep", sweep, "error", err)
+		}
+		return false
+	case ok && !held:
+		a.Log.Info("sweep lease: this instance runs the sweep", "sweep", sweep, "instance", a.instance)
+	case !ok && held:
+		a.Log.Info("sweep lease: another instance runs the sweep", "sweep", sweep, "instance", a.instance)
+	}
+	return ok
+}
+
+// releaseLease gives back this instance's lease on sweep as its loop ends
+// (ctx has ended: the release gets a moment of its own).
+func (a *App) releaseLease(ctx context.Context, sweep string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := a.Store.ReleaseLease(ctx, sweep, a.instance); err != nil {
+		a.Log.Warn("sweep lease: releasing it failed; it lapses by itself", "sweep", sweep, "error", err)
 	}
 }
 

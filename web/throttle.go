@@ -1,11 +1,15 @@
 package web
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"refshop/db"
 	"refshop/web/clock"
 	"refshop/web/config"
 )
@@ -13,20 +17,17 @@ import (
 // throttle slows down repeated failures per key (an account, a client
 // address): after freeFailures failures, each further attempt must wait the
 // delay its policy gives for that many failures. A key is forgotten after
-// failureWindow without a failure. It is in memory: a restart forgets it,
-// which is acceptable for a reference shop with one process; a multi-process
-// deployment would keep it in the database.
+// failureWindow without a failure. The counts are in the database
+// (Store.AddThrottleFailure), so every shop instance on it counts the same
+// failures and a restart forgets nothing: a guesser spread over instances
+// behind a load balancer waits as one hitting one instance does.
 type throttle struct {
+	name  string // "address", "account": keeps the two throttles' keys apart
+	store *db.Store
 	clock clock.Clock
 	delay func(failures int) time.Duration
 	mu    sync.Mutex
-	keys  map[string]*failures
-	swept time.Time
-}
-
-type failures struct {
-	count int
-	last  time.Time
+	swept time.Time // when this process last pruned stale keys
 }
 
 const (
@@ -53,55 +54,51 @@ func growingDelay(n int) time.Duration {
 // try per accountDelay per account however many addresses a guesser has.
 func fixedDelay(int) time.Duration { return accountDelay }
 
-func newThrottle(c clock.Clock, delay func(failures int) time.Duration) *throttle {
-	return &throttle{clock: c, delay: delay, keys: map[string]*failures{}}
+func newThrottle(name string, store *db.Store, c clock.Clock, delay func(failures int) time.Duration) *throttle {
+	return &throttle{name: name, store: store, clock: c, delay: delay}
+}
+
+// key is what the database stores for key: a hash, so the table holds no
+// address or email in the clear and a key of any length fits.
+func (t *throttle) key(key string) string {
+	sum := sha256.Sum256([]byte(t.name + "\x00" + key))
+	return hex.EncodeToString(sum[:])
 }
 
 // wait returns how long the caller must still wait before trying key.
-func (t *throttle) wait(key string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+func (t *throttle) wait(ctx context.Context, key string) (time.Duration, error) {
 	now := t.clock.Now()
-	f := t.keys[key]
-	if f == nil || f.count < freeFailures {
-		return 0
+	n, last, err := t.store.ThrottleFailures(ctx, t.key(key), now.Add(-failureWindow))
+	if err != nil || n < freeFailures {
+		return 0, err
 	}
-	if now.Sub(f.last) > failureWindow {
-		delete(t.keys, key)
-		return 0
-	}
-	return max(f.last.Add(t.delay(f.count)).Sub(now), 0)
+	return max(last.Add(t.delay(n)).Sub(now), 0), nil
 }
 
 // fail records a failed attempt against key.
-func (t *throttle) fail(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+func (t *throttle) fail(ctx context.Context, key string) error {
 	now := t.clock.Now()
+	if _, err := t.store.AddThrottleFailure(ctx, t.key(key), now, now.Add(-failureWindow)); err != nil {
+		return err
+	}
 	// Keys nobody tries again would stay forever: drop the stale ones now
-	// and then, so made-up emails cannot grow the map without bound.
-	if now.Sub(t.swept) > failureWindow {
-		for k, f := range t.keys {
-			if now.Sub(f.last) > failureWindow {
-				delete(t.keys, k)
-			}
-		}
+	// and then, so made-up emails cannot grow the table without bound.
+	t.mu.Lock()
+	due := now.Sub(t.swept) > failureWindow
+	if due {
 		t.swept = now
 	}
-	f := t.keys[key]
-	if f == nil || now.Sub(f.last) > failureWindow {
-		f = &failures{}
-		t.keys[key] = f
+	t.mu.Unlock()
+	if due {
+		_, err := t.store.PruneThrottle(ctx, now.Add(-failureWindow))
+		return err
 	}
-	f.count++
-	f.last = now
+	return nil
 }
 
 // succeed forgets the failures of key.
-func (t *throttle) succeed(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.keys, key)
+func (t *throttle) succeed(ctx context.Context, key string) error {
+	return t.store.ForgetThrottle(ctx, t.key(key))
 }
 
 // clientIP is how the shop finds a request's client address (Echo's

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"refshop/db"
+	"refshop/db/dbtest"
 	"refshop/web/clock"
 	"refshop/web/config"
 )
@@ -197,18 +198,25 @@ func TestSignUpIsThrottledWhenItFindsAccounts(t *testing.T) {
 // cannot grow the throttle without bound.
 func TestThrottleDropsStaleKeys(t *testing.T) {
 	clk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
-	th := newThrottle(clk, fixedDelay)
-	th.fail("first")
+	database := dbtest.Open(t)
+	th := newThrottle("account", db.NewStore(database, clk.Now), clk, fixedDelay)
+	ctx := t.Context()
+	th.fail(ctx, "first")
 	for i := range 100 {
-		th.fail("made-up-" + strconv.Itoa(i) + "@example.com")
+		th.fail(ctx, "made-up-"+strconv.Itoa(i)+"@example.com")
 	}
 	clk.Advance(failureWindow + time.Second)
-	th.fail("fresh")
-	th.mu.Lock()
-	n := len(th.keys)
-	th.mu.Unlock()
-	if n != 1 {
-		t.Fatalf("%d keys kept, want only the fresh one", n)
+	if err := th.fail(ctx, "fresh"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := database.Read.QueryRow(`SELECT count(*) FROM throttle`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d keys kept (%v), want only the fresh one", n, err)
+	}
+	var key string
+	database.Read.QueryRow(`SELECT key FROM throttle`).Scan(&key)
+	if strings.Contains(key, "fresh") {
+		t.Errorf("the key is stored in the clear: %q", key)
 	}
 }
 
@@ -221,18 +229,48 @@ func TestThrottlePolicies(t *testing.T) {
 		}
 	}
 	clk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
-	th := newThrottle(clk, fixedDelay)
+	th := newThrottle("account", db.NewStore(dbtest.Open(t), clk.Now), clk, fixedDelay)
+	ctx := t.Context()
 	for i := range 40 {
 		if i >= freeFailures {
-			if got := th.wait("k"); got != accountDelay {
-				t.Fatalf("after %d failures the account waits %s, want %s", i, got, accountDelay)
+			if got, err := th.wait(ctx, "k"); err != nil || got != accountDelay {
+				t.Fatalf("after %d failures the account waits %s (%v), want %s", i, got, err, accountDelay)
 			}
 			clk.Advance(accountDelay)
 		}
-		th.fail("k")
+		if err := th.fail(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	th.succeed("k")
-	if got := th.wait("k"); got != 0 {
-		t.Fatalf("after a success the account waits %s", got)
+	if err := th.succeed(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := th.wait(ctx, "k"); err != nil || got != 0 {
+		t.Fatalf("after a success the account waits %s (%v)", got, err)
+	}
+}
+
+// Two shop instances on one database count one address's failed sign-ins
+// together: the fourth, on either, waits as it would on one instance, and
+// so does the next try on the other; after the wait a sign-in works on
+// both.
+func TestSignInThrottleIsSharedByInstances(t *testing.T) {
+	one, two, _, _ := twoInstances(t)
+	one.newAccounts(t, "ann@example.com")
+	onOne, onTwo := one.browser(t), two.browser(t)
+	for i, b := range []*browser{onOne, onTwo, onOne} {
+		if p := b.post("/signin", signInForm("victim"+strconv.Itoa(i)+"@example.com", "a guess")); p.status != 422 {
+			t.Fatalf("guess %d: %d, want 422", i, p.status)
+		}
+	}
+	wait := retryAfter(t, onTwo.post("/signin", signInForm("ann@example.com", "correct horse battery")))
+	if time.Duration(wait)*time.Second != baseDelay {
+		t.Errorf("after three failures across both the address waits %ds, want %s as on one instance", wait, baseDelay)
+	}
+	retryAfter(t, onOne.post("/signin", signInForm("ann@example.com", "correct horse battery")))
+	one.clock.Advance(baseDelay)
+	two.clock.Advance(baseDelay)
+	if p := onTwo.post("/signin", signInForm("ann@example.com", "correct horse battery")); p.status != 303 {
+		t.Fatalf("after the wait, on the second instance: %d, want 303", p.status)
 	}
 }

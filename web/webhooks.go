@@ -85,35 +85,34 @@ func (a *App) keepWebhook(ctx context.Context, k *webhookKeeper) {
 
 // keepRegistered makes sure of k's registration now, every
 // webhookCheckEvery and whenever RecheckWebhooks says so, retrying with
-// backoff while the provider does not answer, until ctx ends.
+// backoff while the provider does not answer, until ctx ends. Of several
+// shop instances on one database one keeps it (the lease of the sweep named
+// k.name, sweep.go); a recheck runs at the instance asked, whose embedded
+// sandbox was reset.
 func (a *App) keepRegistered(ctx context.Context, k *webhookKeeper) {
-	ticks, stop := a.ticker(k.name, webhookCheckEvery)
-	defer stop()
-	for {
-		for try := 1; ; try++ {
-			id, made, err := k.ensure(ctx)
-			if err == nil {
-				if made {
-					a.Log.Info(k.name+": registered", "url", k.url, "id", id)
-				} else {
-					a.Log.Debug(k.name+": registration in place", "url", k.url, "id", id)
-				}
-				break
+	a.everyOr(ctx, k.name, webhookCheckEvery, k.recheck, func(ctx context.Context) { a.ensureRegistered(ctx, k) })
+}
+
+// ensureRegistered makes sure of k's registration, trying until it is in
+// place or ctx ends.
+func (a *App) ensureRegistered(ctx context.Context, k *webhookKeeper) {
+	for try := 1; ; try++ {
+		id, made, err := k.ensure(ctx)
+		if err == nil {
+			if made {
+				a.Log.Info(k.name+": registered", "url", k.url, "id", id)
+			} else {
+				a.Log.Debug(k.name+": registration in place", "url", k.url, "id", id)
 			}
-			if ctx.Err() != nil {
-				return
-			}
-			wait := min(time.Second<<min(try-1, 6), webhookMaxBackoff)
-			a.Log.Warn(k.name+": registering failed; trying again", "url", k.url, "try", try, "after", wait, "error", err)
-			if err := k.sleep(ctx, wait); err != nil {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
 			return
-		case <-ticks:
-		case <-k.recheck:
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		wait := min(time.Second<<min(try-1, 6), webhookMaxBackoff)
+		a.Log.Warn(k.name+": registering failed; trying again", "url", k.url, "try", try, "after", wait, "error", err)
+		if err := k.sleep(ctx, wait); err != nil {
+			return
 		}
 	}
 }

@@ -497,19 +497,3 @@ func (g *Keeper) Disconnect(ctx context.Context, userID int64) error {
 func (g *Keeper) Sweep(ctx context.Context) (int64, error) {
 	return g.cfg.Store.SweepKlarnaAccessTokens(ctx, g.cfg.Clock.Now())
 }
-
-// SweepEvery runs Sweep every interval until ctx ends.
-func (g *Keeper) SweepEvery(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := g.Sweep(ctx); err != nil && ctx.Err() == nil {
-				g.cfg.Log.Warn("klarnasignin: sweeping expired access tokens", "error", err)
-			}
-		}
-	}
-}

@@ -48,7 +48,7 @@ func TestTimeoutAndRedirectAreFailures(t *testing.T) {
 	defer rc.Close()
 	defer close(release)
 	e, c := newEngine(t, deliveries.Provider{Backoff: func(int) time.Duration { return time.Minute },
-		RetryFor: time.Hour, Timeout: 50 * time.Millisecond})
+		RetryFor: time.Hour, Timeout: time.Second}) // long enough for a busy machine to connect; the slow receiver never answers
 	for _, path := range []string{"/slow", "/redirect"} {
 		if _, err := e.Enqueue(deliveries.Delivery{Provider: "test", Operation: "test.delivery", Event: "e", Ref: path,
 			Target: "t", URL: rc.URL + path, Body: "{}"}); err != nil {

@@ -182,6 +182,11 @@ func (l *lane) run(ctx context.Context, sc scenario) (res result) {
 	}
 	defer func() { res.notes = c.notes }()
 
+	if err := l.holdEvents(ctx, sc); err != nil {
+		res.fail("holding back the providers' events: %v", err)
+		return res
+	}
+	defer l.releaseEvents(ctx, sc)
 	faulted, err := l.purchase(ctx, sc, c)
 	if err != nil {
 		res.fail("%v", err)
@@ -209,6 +214,39 @@ func (l *lane) run(ctx context.Context, sc scenario) (res result) {
 	res.objects, res.shop = objs.summary, describeShop(snap)
 	l.judge(ctx, &res, c, verdictInput{faulted: faulted, firstTry: firstTry, snap: snap, mismatches: mismatches, objs: objs})
 	return res
+}
+
+// eventOperations are the providers' own calls to the shop that a
+// purchase raises. Each settles an order by itself, so a scenario about
+// one of the shop's calls holds them back: otherwise a webhook could settle
+// the order before the customer's step reaches the faulted call, and the
+// fault would not be exercised.
+var eventOperations = []string{"vipps.webhook_delivery", "klarna.authorization_callback", "altpay.webhook_delivery"}
+
+// holdEvents delays every delivery of the events other than the
+// scenario's own by an hour on the sandbox clock (the suite moves it by
+// minutes), for the scenario's time: the shop's own calls and sweeps
+// settle its orders, as they must when no event comes.
+func (l *lane) holdEvents(ctx context.Context, sc scenario) error {
+	for _, op := range eventOperations {
+		if op == sc.op.name {
+			continue
+		}
+		if err := l.sb.arm(ctx, faultSpec{Operation: op, Delay: "1h", Times: manyTimes * 5}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// releaseEvents drops what is left of holdEvents' faults. Deliveries that
+// took one stay postponed; when they come, late, they must change nothing.
+func (l *lane) releaseEvents(ctx context.Context, sc scenario) {
+	for _, op := range eventOperations {
+		if op != sc.op.name {
+			_ = l.sb.clear(ctx, op)
+		}
+	}
 }
 
 // purchase is the customer buying once, with the fault on the step that

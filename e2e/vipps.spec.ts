@@ -341,7 +341,9 @@ test('a dropped webhook replayed from the sandbox index settles the order once',
   await row.getByRole('button', { name: `Replay delivery ${authorized.id}` }).click();
   await expect.poll(async () => (await vippsDeliveries(request, 'epayments.payment.authorized.v1'))[0].attempts
     .filter((a: any) => a.kind === 'replay').map((a: any) => a.status)).toEqual([200]);
-  await expect(index.locator(`tr.delivery[data-id="${authorized.id}"]`)).toContainText('replay');
+  // The page reloads itself after the replay: wait for the reloaded row's
+  // attempt list (the curl line beside the button also says "replay").
+  await expect(index.locator(`tr.delivery[data-id="${authorized.id}"] ol.attempts li`, { hasText: '(replay)' })).toHaveCount(1);
   await expectAccessible(index);
   await shot(index, 'sandbox-deliveries');
 

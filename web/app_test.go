@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/alexedwards/scs/sqlite3store"
 	"github.com/alexedwards/scs/v2"
 	"golang.org/x/crypto/bcrypt"
 
@@ -48,8 +47,7 @@ func newTestAppOn(tb testing.TB, database *db.DB, use ...func(*Deps)) *testApp {
 	clk := clock.NewManual(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
 	logs := &strings.Builder{}
 	sessions := scs.New()
-	store := sqlite3store.NewWithCleanupInterval(database.Write, 0)
-	sessions.Store = store
+	sessions.Store = database.SessionStore(0)
 	sessions.Cookie.Name = "refshop_session"
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
 	d := Deps{

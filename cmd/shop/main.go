@@ -86,7 +86,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		return err
 	}
 
-	sessionStore := newSessionStore(deps.DB)
+	sessionStore := deps.DB.SessionStore(5 * time.Minute)
 	defer sessionStore.StopCleanup()
 	sessions := scs.New()
 	sessions.Store = sessionStore

@@ -189,13 +189,13 @@ func TestABadDatabaseURLStopsTheShopWithoutItsPassword(t *testing.T) {
 // A session one instance wrote is read by another on the same database.
 func TestSessionsAreSharedByInstancesOnOneDatabase(t *testing.T) {
 	start := dbtest.Starter(t)
-	var stores []sessionStore
+	var stores []db.SessionStore
 	for range 2 {
 		d, err := start(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := newSessionStore(d)
+		s := d.SessionStore(5 * time.Minute)
 		t.Cleanup(s.StopCleanup)
 		stores = append(stores, s)
 	}

@@ -7,11 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/alexedwards/scs/pgxstore"
-	"github.com/alexedwards/scs/sqlite3store"
-	"github.com/alexedwards/scs/v2"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"refshop/db"
 	"refshop/web"
 	"refshop/web/clock"
@@ -88,54 +83,4 @@ func openProviders(ctx context.Context, cfg config.Config, getenv func(string) s
 		return d, nil, err
 	}
 	return web.WithProviderClients(d), closeDeps, nil
-}
-
-// sessionStore is an scs store that cleans up expired sessions until
-// stopped.
-type sessionStore interface {
-	scs.Store
-	StopCleanup()
-}
-
-// newSessionStore keeps the sessions in the shop's database, so every
-// instance on one PostgreSQL database reads the sessions the others wrote.
-func newSessionStore(d *db.DB) sessionStore {
-	if d.Postgres() {
-		return newPgxSessions(d.Pool, 5*time.Minute)
-	}
-	return sqlite3store.New(d.Write)
-}
-
-// pgxSessions is scs's pgx store with a cleanup the shop can stop: the
-// store's own makes its stop channel inside its goroutine, so a StopCleanup
-// soon after New races it and can leave the goroutine running.
-type pgxSessions struct {
-	*pgxstore.PostgresStore
-	stop chan struct{}
-	done chan struct{}
-}
-
-func newPgxSessions(pool *pgxpool.Pool, every time.Duration) *pgxSessions {
-	s := &pgxSessions{PostgresStore: pgxstore.NewWithCleanupInterval(pool, 0), stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-t.C:
-				// Expired sessions are never found; this only frees the space.
-				_, _ = pool.Exec(context.Background(), `DELETE FROM sessions WHERE expiry < current_timestamp`)
-			}
-		}
-	}()
-	return s
-}
-
-// StopCleanup stops the cleanup and waits for it.
-func (s *pgxSessions) StopCleanup() {
-	close(s.stop)
-	<-s.done
 }

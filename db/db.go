@@ -12,11 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
@@ -186,9 +188,46 @@ func wrap(errp *error, op string) {
 	}
 }
 
-// tx runs f in one immediate write transaction, committing when f returns nil.
+// tx runs f in one write transaction, committing when f returns nil.
+//
+// Many of the store's transactions read, then write what they read (is
+// there an open attempt for this cart? then make one). On SQLite that is
+// safe because _txlock=immediate makes them one at a time, across
+// processes too. On PostgreSQL, where several shop instances write at once,
+// they run SERIALIZABLE: PostgreSQL lets them overlap and aborts one of two
+// that conflict (SQLSTATE 40001, or 40P01 for a deadlock), which tx then
+// runs again from the start, as PostgreSQL's documentation asks
+// (https://www.postgresql.org/docs/current/transaction-iso.html#XACT-SERIALIZABLE).
+// So f may run more than once: it must set what it returns afresh on each
+// run.
 func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := s.db.Write.BeginTx(ctx, nil)
+	if !s.db.Postgres() {
+		return runTx(ctx, s.db.Write, nil, f)
+	}
+	opts := &sql.TxOptions{Isolation: sql.LevelSerializable}
+	for try := 1; ; try++ {
+		err := runTx(ctx, s.db.Write, opts, f)
+		if !mustRetry(err) || try == maxTxTries {
+			return err
+		}
+		// A short random pause, growing with the tries, so the transactions
+		// that collided do not collide again at once.
+		pause := time.Duration(rand.Int64N(int64(try) * int64(2*time.Millisecond)))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
+
+// maxTxTries bounds the runs of one serializable transaction: fifty
+// requests on one row at once still finish, and a transaction that keeps
+// conflicting reports its error instead of running forever.
+const maxTxTries = 20
+
+func runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, f func(*sql.Tx) error) error {
+	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -197,6 +236,13 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// mustRetry reports a PostgreSQL transaction aborted for colliding with
+// another: a serialization failure or a deadlock.
+func mustRetry(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40001" || pg.Code == "40P01")
 }
 
 // execer is a pool or a transaction.

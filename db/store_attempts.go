@@ -46,6 +46,7 @@ func (s *Store) OpenAttempt(ctx context.Context, n NewOrder) (_ Order, reused bo
 	}
 	var openID int64
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		openID = 0 // the transaction may run again (Store.tx)
 		var cur Order
 		var canClose bool
 		err := tx.QueryRowContext(ctx, `
@@ -66,9 +67,11 @@ func (s *Store) OpenAttempt(ctx context.Context, n NewOrder) (_ Order, reused bo
 				openID = cur.ID
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, `
-				UPDATE orders SET status = ?, status_detail = ?, release_due = 1, updated_at = ? WHERE id = ?`,
-				StatusCancelled, DetailReplaced, s.now(), cur.ID); err != nil {
+			// Still pending and closable: what was read is what is closed.
+			if err := swapOne(ctx, tx, `
+				UPDATE orders SET status = ?, status_detail = ?, release_due = 1, updated_at = ?
+				WHERE id = ? AND status = ? AND `+closable,
+				StatusCancelled, DetailReplaced, s.now(), cur.ID, StatusPending); err != nil {
 				return err
 			}
 		}

@@ -86,6 +86,7 @@ func (s *Store) SetCartQuantity(ctx context.Context, cartID int64, productID str
 func (s *Store) AdoptCart(ctx context.Context, userID, guestCartID int64) (cartID int64, err error) {
 	defer wrap(&err, "adopt cart")
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		cartID = 0 // the transaction may run again (Store.tx)
 		err := tx.QueryRowContext(ctx, `SELECT id FROM carts WHERE user_id = ?`, userID).Scan(&cartID)
 		switch {
 		case errors.Is(err, sql.ErrNoRows) && guestCartID != 0:

@@ -326,6 +326,7 @@ func (s *Store) SetKlarnaFraudStatus(ctx context.Context, orderID int64, status 
 func (s *Store) KlarnaFraudDecided(ctx context.Context, orderID int64, status string, cancel bool, detail, capturedDetail string) (afterCapture bool, err error) {
 	defer wrap(&err, "klarna fraud decided")
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		afterCapture = false // the transaction may run again (Store.tx)
 		if err := swapOne(ctx, tx, `UPDATE klarna_payments SET fraud_status = ? WHERE order_id = ? AND fraud_status <> ?`,
 			status, orderID, status); err != nil {
 			return err

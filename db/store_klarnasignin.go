@@ -100,6 +100,7 @@ func (s *Store) CreateKlarnaUser(ctx context.Context, email, name string, id Kla
 func (s *Store) ConnectKlarna(ctx context.Context, userID int64, id KlarnaIdentity, seal SealFunc) (previous KlarnaGrant, err error) {
 	defer wrap(&err, "connect klarna")
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		previous = KlarnaGrant{} // the transaction may run again (Store.tx)
 		var sub string
 		err := tx.QueryRowContext(ctx, `SELECT sub FROM klarna_identities WHERE user_id = ? AND issuer = ?`, userID, id.Issuer).Scan(&sub)
 		switch {

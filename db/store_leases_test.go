@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"refshop/db"
+	"refshop/db/dbtest"
 )
 
 // A lease is one holder's until it lapses: others are refused, its holder
@@ -77,18 +78,18 @@ func TestOneOfManyTakesALease(t *testing.T) {
 	}
 }
 
-// twoProcesses returns two stores on one new database file, each on its own
+// twoProcesses returns two stores on one new database (SQLite or the
+// TEST_DATABASE_URL server), each on its own
 // connections as two shop processes would be, on one test clock.
 func twoProcesses(t *testing.T) (a, b *db.Store, clk *testClock) {
 	t.Helper()
-	dir := t.TempDir()
+	start := dbtest.Starter(t)
 	clk = &testClock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
 	open := func() *db.Store {
-		d, err := db.Open(context.Background(), dir)
+		d, err := start(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { d.Close() })
 		return db.NewStore(d, clk.Now)
 	}
 	return open(), open(), clk

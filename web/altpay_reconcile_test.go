@@ -287,10 +287,12 @@ func TestARefusedSecondCreateIsNotANothingWasCharged(t *testing.T) {
 // market misconfigured to offer them in euros.)
 func TestAnInvoiceInEurosIsRefusedWithASentenceAboutDollars(t *testing.T) {
 	w, b := newAltpayTess(t)
-	if _, err := w.DB.Write.Exec(`CREATE TRIGGER invoices_in_euros AFTER INSERT ON orders
-		WHEN NEW.provider = 'altpay' BEGIN UPDATE orders SET currency = 'EUR' WHERE id = NEW.id; END`); err != nil {
-		t.Fatal(err)
-	}
+	trigger(t, w.DB, `CREATE TRIGGER invoices_in_euros AFTER INSERT ON orders
+		WHEN NEW.provider = 'altpay' BEGIN UPDATE orders SET currency = 'EUR' WHERE id = NEW.id; END`,
+		`CREATE FUNCTION invoices_in_euros() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN UPDATE orders SET currency = 'EUR' WHERE id = NEW.id; RETURN NULL; END $$;
+		CREATE TRIGGER invoices_in_euros AFTER INSERT ON orders
+		FOR EACH ROW WHEN (NEW.provider = 'altpay') EXECUTE FUNCTION invoices_in_euros()`)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
 	p := b.post("/checkout/altpay", nil)
 	main := p.doc(t).Find("main").Text()
@@ -319,10 +321,12 @@ func TestAnInvoiceInEurosIsRefusedWithASentenceAboutDollars(t *testing.T) {
 func TestInvoiceMadeButNotRecordedIsFoundAgain(t *testing.T) {
 	w, b := newAltpayTess(t)
 	b.post("/cart/items", url.Values{"product_id": {"stoneware-mug"}, "quantity": {"1"}})
-	if _, err := w.DB.Write.Exec(`CREATE TRIGGER no_record BEFORE UPDATE OF invoice_id ON altpay_invoices
-		BEGIN SELECT RAISE(ABORT, 'injected: the disk is full'); END`); err != nil {
-		t.Fatal(err)
-	}
+	trigger(t, w.DB, `CREATE TRIGGER no_record BEFORE UPDATE OF invoice_id ON altpay_invoices
+		BEGIN SELECT RAISE(ABORT, 'injected: the disk is full'); END`,
+		`CREATE FUNCTION no_record() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'injected: the disk is full'; END $$;
+		CREATE TRIGGER no_record BEFORE UPDATE OF invoice_id ON altpay_invoices
+		FOR EACH ROW EXECUTE FUNCTION no_record()`)
 	p := b.post("/checkout/altpay", nil)
 	o := w.onlyOrder(t, w.testApp)
 	if p.status != http.StatusSeeOther || p.location != "/orders/"+o.PublicID || o.Status != db.StatusPending {
@@ -331,9 +335,7 @@ func TestInvoiceMadeButNotRecordedIsFoundAgain(t *testing.T) {
 	if !strings.Contains(w.logText(), "inv_") {
 		t.Error("the provider's invoice id is not logged for support")
 	}
-	if _, err := w.DB.Write.Exec(`DROP TRIGGER no_record`); err != nil {
-		t.Fatal(err)
-	}
+	trigger(t, w.DB, `DROP TRIGGER no_record`, `DROP TRIGGER no_record ON altpay_invoices`)
 	page := b.get("/orders/" + o.PublicID)
 	if doc := page.doc(t); page.status != http.StatusOK || doc.Find("[data-testid=altpay-order-notice]").Length() != 0 ||
 		doc.Find(`a[href="/invoices/`+o.PublicID+`"]`).Length() != 1 {
@@ -691,12 +693,15 @@ func TestAnInvoiceAnotherOrderRecordsMeanwhileIsLeftToIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.DB.Write.Exec(fmt.Sprintf(`CREATE TRIGGER recorded_meanwhile BEFORE UPDATE OF invoice_id ON altpay_invoices
+	trigger(t, w.DB, fmt.Sprintf(`CREATE TRIGGER recorded_meanwhile BEFORE UPDATE OF invoice_id ON altpay_invoices
 		WHEN NEW.order_id = %d AND NEW.invoice_id = '%s'
 		BEGIN UPDATE altpay_invoices SET invoice_id = NEW.invoice_id WHERE order_id = %d; END`,
-		o.ID, shared.ID, orderStatus(t, w.testApp, otto).ID)); err != nil {
-		t.Fatal(err)
-	}
+		o.ID, shared.ID, orderStatus(t, w.testApp, otto).ID),
+		fmt.Sprintf(`CREATE FUNCTION recorded_meanwhile() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN UPDATE altpay_invoices SET invoice_id = NEW.invoice_id WHERE order_id = %d; RETURN NEW; END $$;
+		CREATE TRIGGER recorded_meanwhile BEFORE UPDATE OF invoice_id ON altpay_invoices
+		FOR EACH ROW WHEN (NEW.order_id = %d AND NEW.invoice_id = '%s') EXECUTE FUNCTION recorded_meanwhile()`,
+		orderStatus(t, w.testApp, otto).ID, o.ID, shared.ID))
 
 	w.clock.Advance(altpayQuietPeriod)
 	b.orderPage(t, o.PublicID)
@@ -731,5 +736,19 @@ func TestAltpayMatchesSkipsArchivedInvoices(t *testing.T) {
 	noMemo.Status = altpay.InvoiceUpcoming
 	if !altpayMatches(noMemo, req, "Refshop order x") {
 		t.Error("the open memo-less invoice of the same content does not match")
+	}
+}
+
+// trigger injects a fault into the database the shop runs on: sqlite is
+// the trigger in SQLite's words, postgres the same in PostgreSQL's (a
+// trigger runs a function there).
+func trigger(t *testing.T, d *db.DB, sqlite, postgres string) {
+	t.Helper()
+	q := sqlite
+	if d.Postgres() {
+		q = postgres
+	}
+	if _, err := d.Write.Exec(q); err != nil {
+		t.Fatal(err)
 	}
 }

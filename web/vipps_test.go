@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"refshop/db"
+	"refshop/db/dbtest"
 	"refshop/web/clock"
 	"refshop/web/config"
 	"refshop/web/outbound"
@@ -99,17 +99,12 @@ func vippsDeps(sb *sandboxtest.Server, use []func(*Deps)) []func(*Deps) {
 	}})
 }
 
-// restarted is another shop on the same database file (its own connections,
+// restarted is another shop on the same database (its own connections,
 // as another process would open it) and the same sandbox: a restart, or a
 // second instance beside the first. Its clock starts where v's is.
 func (v *vippsShop) restarted(t *testing.T, use ...func(*Deps)) *vippsShop {
 	t.Helper()
-	database, err := db.Open(t.Context(), filepath.Dir(v.DB.Path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close() })
-	app := newTestAppOn(t, database, vippsDeps(v.sb, use)...)
+	app := newTestAppOn(t, dbtest.Reopen(t, v.DB), vippsDeps(v.sb, use)...)
 	app.clock.Advance(v.clock.Now().Sub(app.clock.Now()))
 	return &vippsShop{testApp: app, sb: v.sb, st: v.st, sbClk: v.sbClk}
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,21 +28,32 @@ func URL() string { return os.Getenv("TEST_DATABASE_URL") }
 // the test ends.
 func Open(tb testing.TB) *db.DB {
 	tb.Helper()
-	if URL() == "" {
-		d, err := db.Open(context.Background(), tb.TempDir())
-		if err != nil {
-			tb.Fatalf("open test database: %v", err)
-		}
-		tb.Cleanup(func() { d.Close() })
-		return d
-	}
-	d, err := db.OpenPostgres(context.Background(), Schema(tb))
+	start := Starter(tb)
+	d, err := start(context.Background())
 	if err != nil {
 		tb.Fatalf("open test database: %v", err)
 	}
-	tb.Cleanup(func() { d.Close() })
 	return d
 }
+
+// Reopen opens d's database again on new connections, as another shop
+// process (or the same one restarted) would: d must come from Open or a
+// Starter. It is closed when the test ends.
+func Reopen(tb testing.TB, d *db.DB) *db.DB {
+	tb.Helper()
+	start, ok := starters.Load(d)
+	if !ok {
+		tb.Fatal("dbtest.Reopen: the database was not opened by dbtest")
+	}
+	again, err := start.(func(context.Context) (*db.DB, error))(context.Background())
+	if err != nil {
+		tb.Fatalf("reopen test database: %v", err)
+	}
+	return again
+}
+
+// starters remembers the Starter that opened each test database, for Reopen.
+var starters sync.Map // *db.DB → func(context.Context) (*db.DB, error)
 
 // Starter returns what a shop instance does at start, opening the test's
 // one database (migrating it when needed): call it several times for
@@ -53,13 +65,16 @@ func Starter(tb testing.TB) func(context.Context) (*db.DB, error) {
 	if URL() != "" {
 		open, where = db.OpenPostgres, Schema(tb)
 	}
-	return func(ctx context.Context) (*db.DB, error) {
+	var start func(context.Context) (*db.DB, error)
+	start = func(ctx context.Context) (*db.DB, error) {
 		d, err := open(ctx, where)
 		if err == nil {
-			tb.Cleanup(func() { d.Close() })
+			starters.Store(d, start)
+			tb.Cleanup(func() { starters.Delete(d); d.Close() })
 		}
 		return d, err
 	}
+	return start
 }
 
 // Schema makes an empty schema on the TEST_DATABASE_URL server, dropped

@@ -276,7 +276,7 @@ func (s *Store) KillKlarnaGrant(ctx context.Context, issuer string, userID, vers
 	return changed(ctx, s.db.Write, `UPDATE klarna_grants SET version = version + 1, refresh_token = NULL, refresh_expires_ms = NULL,
 		access_token = NULL, access_expires_ms = NULL, lease_owner = NULL, lease_until_ms = NULL, lease_sending = 0,
 		dead_at = ?, dead_reason = ?, updated_at = ?
-		WHERE user_id = ? AND issuer = ? AND version = ? AND lease_owner IS ? AND dead_at IS NULL`,
+		WHERE user_id = ? AND issuer = ? AND version = ? AND lease_owner IS NOT DISTINCT FROM ? AND dead_at IS NULL`,
 		s.now(), reason, s.now(), userID, issuer, version, nullString(owner))
 }
 

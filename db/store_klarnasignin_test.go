@@ -144,16 +144,7 @@ func TestConnectKlarna(t *testing.T) {
 
 // Two stores on one file stand for two shop processes.
 func TestOnlyOneClaimWinsAcrossProcesses(t *testing.T) {
-	dir := t.TempDir()
-	open := func() *db.Store {
-		d, err := db.Open(context.Background(), dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { d.Close() })
-		return db.NewStore(d, nil)
-	}
-	a, b := open(), open()
+	a, b, _ := twoProcesses(t)
 	ctx := context.Background()
 	now := time.Now()
 	u, _ := a.CreateUser(ctx, "race@example.com", "", "hash")

@@ -1,7 +1,9 @@
 // Command secretscan checks, after an e2e run, that no secret of the run
 // was written unredacted where it must not be: the shop's database file (and
 // its -wal and -shm), its log (shop.log) and every page the specs loaded from
-// it (pages/, kept by e2e/helpers.ts).
+// it (pages/, kept by e2e/helpers.ts). A shop on PostgreSQL (-database, or
+// DATABASE_URL) has no file to read: every value of every table of its
+// schema is read instead.
 //
 // The secrets are the merchant credentials of the run (E2E_CREDENTIALS
 // names them, E2E_<NAME> holds each) and every token the sandbox issued or
@@ -15,6 +17,7 @@
 // Usage:
 //
 //	secretscan -data DIR         scan; exit 0 clean, 1 a secret was found, 2 cannot scan
+//	secretscan -data DIR -database postgres://…   the same, for a shop on PostgreSQL
 //	secretscan -keep -data DIR   copy the sandbox's store aside (before a reset forgets it)
 //
 // A scan that could not fail is refused (exit 2): no secret to look for, no
@@ -34,7 +37,10 @@ import (
 	"sort"
 	"strings"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"
+
+	"refshop/db"
 
 	"refshop/web/secret"
 )
@@ -55,6 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fl.SetOutput(stderr)
 	dataDir := fl.String("data", getenv("E2E_DATA_DIR"), "the run's data dir (default $E2E_DATA_DIR)")
 	keepOnly := fl.Bool("keep", false, "copy the sandbox's store aside and exit")
+	databaseURL := fl.String("database", getenv("DATABASE_URL"), "the shop's PostgreSQL database, when it ran on one (default $DATABASE_URL)")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -69,7 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return 0
 	}
-	r, err := scan(ctx, *dataDir, getenv)
+	r, err := scan(ctx, *dataDir, *databaseURL, getenv)
 	if err != nil {
 		fmt.Fprintln(stderr, "secretscan:", err)
 		return 2
@@ -102,6 +109,9 @@ type Report struct {
 
 var placeNames = map[Place]string{PlaceDB: "in the database file", PlaceLog: "in the log", PlacePage: "on pages"}
 
+// postgresFile names a PostgreSQL database in a report, in place of a file.
+const postgresFile = "the PostgreSQL database"
+
 func (r Report) summary() string {
 	s := fmt.Sprintf("%d secrets and %d signing keys from the credentials and %d copies of the sandbox's store, %d files, %.1f MB scanned",
 		r.Secrets, r.Signers, r.Copies, r.Files, float64(r.Bytes)/1e6)
@@ -116,8 +126,9 @@ func (r Report) summary() string {
 	return s
 }
 
-// scan collects the secrets and looks for them in the data dir.
-func scan(ctx context.Context, dataDir string, getenv func(string) string) (Report, error) {
+// scan collects the secrets and looks for them in the data dir, and in the
+// PostgreSQL database databaseURL names when it is set.
+func scan(ctx context.Context, dataDir, databaseURL string, getenv func(string) string) (Report, error) {
 	var s Secrets
 	if err := s.Credentials(getenv); err != nil {
 		return Report{}, err
@@ -154,8 +165,10 @@ func scan(ctx context.Context, dataDir string, getenv func(string) string) (Repo
 		return r, fmt.Errorf("no page in %s: the specs kept none (e2e/helpers.ts), so the pages cannot be vouched for", filepath.Join(dataDir, pagesDir))
 	}
 	dbPath := filepath.Join(dataDir, dbFile)
-	if _, err := os.Stat(dbPath); err != nil {
-		return r, fmt.Errorf("no shop database: %w", err)
+	if databaseURL == "" {
+		if _, err := os.Stat(dbPath); err != nil {
+			return r, fmt.Errorf("no shop database: %w", err)
+		}
 	}
 
 	files := map[string]Place{logPath: PlaceLog}
@@ -163,7 +176,7 @@ func scan(ctx context.Context, dataDir string, getenv func(string) string) (Repo
 		files[p] = PlacePage
 	}
 	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if _, err := os.Stat(dbPath + suffix); err == nil {
+		if _, err := os.Stat(dbPath + suffix); err == nil && databaseURL == "" {
 			files[dbPath+suffix] = PlaceDB
 		}
 	}
@@ -192,12 +205,15 @@ func scan(ctx context.Context, dataDir string, getenv func(string) string) (Repo
 		}
 	}
 
+	if databaseURL != "" {
+		return scanPostgres(ctx, databaseURL, m, r)
+	}
 	rows, err := openReadOnly(dbPath)
 	if err != nil {
 		return r, err
 	}
 	defer rows.Close()
-	hits, err := scanRows(ctx, rows, m)
+	hits, err := scanRows(ctx, rows, `SELECT name FROM sqlite_master WHERE type = 'table'`, m, false)
 	if err != nil {
 		return r, fmt.Errorf("reading %s: %w", dbPath, err)
 	}
@@ -205,6 +221,36 @@ func scan(ctx context.Context, dataDir string, getenv func(string) string) (Repo
 		h.File = dbFile
 		r.Hits = append(r.Hits, h)
 	}
+	return r, nil
+}
+
+// scanPostgres reads every value of every table of the shop's schema on
+// PostgreSQL for every kind: there is no file whose bytes were scanned
+// already, so the browser kinds are the only ones allowed, in their columns.
+func scanPostgres(ctx context.Context, databaseURL string, m *Matcher, r Report) (Report, error) {
+	pg, err := sql.Open("pgx", databaseURL)
+	if err != nil {
+		return r, fmt.Errorf("-database %s: %w", db.RedactURL(databaseURL), err)
+	}
+	defer pg.Close()
+	var tables int
+	if err := pg.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`).Scan(&tables); err != nil {
+		return r, fmt.Errorf("-database %s: %w", db.RedactURL(databaseURL), err)
+	}
+	if tables == 0 {
+		return r, fmt.Errorf("no shop database: no table in %s", db.RedactURL(databaseURL))
+	}
+	hits, err := scanRows(ctx, pg, `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`, m, true)
+	if err != nil {
+		return r, fmt.Errorf("reading %s: %w", db.RedactURL(databaseURL), err)
+	}
+	for _, h := range hits {
+		h.File = postgresFile
+		r.Hits = append(r.Hits, h)
+	}
+	r.Files++
 	return r, nil
 }
 

@@ -188,31 +188,33 @@ var browserColumns = map[string]Kind{
 	"vipps_payments.redirect_url":  kindVippsLanding,
 }
 
-// scanRows looks for the browser kinds in every value of every table of
-// the shop's database but their documented columns: a byte scan of the file
-// cannot tell a column from another, and these kinds are rightly in one.
-func scanRows(ctx context.Context, db *sql.DB, m *Matcher) ([]Hit, error) {
-	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'`)
+// scanRows looks for the browser kinds in every value of every table
+// (tables lists them) of the shop's database but their documented columns:
+// a byte scan of the file cannot tell a column from another, and these
+// kinds are rightly in one. With every, it reports the other kinds too (on
+// PostgreSQL, where no file was scanned).
+func scanRows(ctx context.Context, db *sql.DB, tables string, m *Matcher, every bool) ([]Hit, error) {
+	rows, err := db.QueryContext(ctx, tables)
 	if err != nil {
 		return nil, err
 	}
-	var tables []string
+	var names []string
 	for rows.Next() {
 		var t string
 		if err := rows.Scan(&t); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		tables = append(tables, t)
+		names = append(names, t)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	sort.Strings(tables)
+	sort.Strings(names)
 	var hits []Hit
-	for _, t := range tables {
-		h, err := scanTable(ctx, db, t, m)
+	for _, t := range names {
+		h, err := scanTable(ctx, db, t, m, every)
 		if err != nil {
 			return nil, err
 		}
@@ -221,7 +223,7 @@ func scanRows(ctx context.Context, db *sql.DB, m *Matcher) ([]Hit, error) {
 	return hits, nil
 }
 
-func scanTable(ctx context.Context, db *sql.DB, table string, m *Matcher) ([]Hit, error) {
+func scanTable(ctx context.Context, db *sql.DB, table string, m *Matcher, every bool) ([]Hit, error) {
 	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT * FROM %q`, table))
 	if err != nil {
 		return nil, err
@@ -245,7 +247,7 @@ func scanTable(ctx context.Context, db *sql.DB, table string, m *Matcher) ([]Hit
 		for i, v := range vals {
 			where := table + "." + cols[i]
 			for _, h := range m.Find(v) {
-				if !h.Secret.Kind.Browser || browserColumns[where] == h.Secret.Kind || seen[where+h.Secret.Value] {
+				if (!h.Secret.Kind.Browser && !every) || browserColumns[where] == h.Secret.Kind || seen[where+h.Secret.Value] {
 					continue
 				}
 				seen[where+h.Secret.Value] = true

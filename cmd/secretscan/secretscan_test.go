@@ -16,9 +16,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"refshop/db/dbtest"
 	"refshop/web/clock"
 	"refshop/web/sandbox"
 	"refshop/web/sandbox/control"
@@ -84,15 +86,13 @@ func fakeRun(t *testing.T) string {
 	}
 	st.Close()
 
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, dbFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := shopDB(t, dir)
 	defer db.Close()
 	for _, q := range []string{
 		`CREATE TABLE klarna_payments (order_id INTEGER, client_token TEXT)`,
 		`CREATE TABLE vipps_payments (order_id INTEGER, redirect_url TEXT)`,
 		`CREATE TABLE exchanges (id INTEGER, body TEXT)`,
+		`CREATE TABLE sessions (token TEXT, data ` + map[bool]string{false: "BLOB", true: "BYTEA"}[postgres()] + `)`,
 		// The browser kinds where the shop keeps them by design.
 		`INSERT INTO klarna_payments VALUES (1, '` + clientTokenVal + `')`,
 		`INSERT INTO vipps_payments VALUES (1, 'http://localhost:18081/vipps/landing?token=` + landingToken + `')`,
@@ -131,10 +131,47 @@ func appendTo(t *testing.T, path, s string) {
 	}
 }
 
+// The shop's database of a fake run: a SQLite file in the data dir, or,
+// when the tests run on PostgreSQL (TEST_DATABASE_URL), a schema of the
+// test's own there, which the scan is pointed at with -database.
+var shopDatabases sync.Map // data dir → PostgreSQL URL
+
+func postgres() bool { return dbtest.URL() != "" }
+
+func shopDB(t *testing.T, dir string) *sql.DB {
+	t.Helper()
+	driver, dsn := "sqlite", "file:"+filepath.Join(dir, dbFile)
+	if postgres() {
+		u, ok := shopDatabases.Load(dir)
+		if !ok {
+			u = dbtest.Schema(t)
+			shopDatabases.Store(dir, u)
+		}
+		driver, dsn = "pgx", u.(string)
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// shopDBFile is how a report names the shop's database.
+func shopDBFile() string {
+	if postgres() {
+		return postgresFile
+	}
+	return dbFile
+}
+
 func runScan(t *testing.T, dir string, getenv func(string) string) (int, string) {
 	t.Helper()
 	var out, errs bytes.Buffer
-	code := run(context.Background(), []string{"-data", dir}, getenv, &out, &errs)
+	args := []string{"-data", dir}
+	if u, ok := shopDatabases.Load(dir); ok {
+		args = append(args, "-database", u.(string))
+	}
+	code := run(context.Background(), args, getenv, &out, &errs)
 	return code, out.String() + errs.String()
 }
 
@@ -164,6 +201,7 @@ func TestPlantedSecretFails(t *testing.T) {
 		{"credential inside Basic auth in a page", filepath.Join(pagesDir, "0003-exchanges.har"), `{"value":"Basic ` + basic + `"}`, "merchant credential " + credName, "base64"},
 		{"customer token URL-escaped in a page", filepath.Join(pagesDir, "0004-account.html"), `<a href="/x?t=` + url.QueryEscape(customerToken) + `">`, "klarna customer_token", "URL-escaped"},
 		{"refresh token raw in the database", dbFile, "", "klarnasignin refresh_token", "raw"},
+		{"customer token in a session's bytes", "sessions", "", "klarna customer_token", "raw"},
 		{"client token in the log", logFile, "client_token=" + clientTokenVal, "klarna client_token", "raw"},
 		{"checkout token in the log, found by its signature", logFile, "jwt=" + checkoutToken, "altpay checkout token", "JWT signed by the sandbox"},
 		{"landing token in the WAL of the database", dbFile + "-wal", "\x00\x01" + landingToken, "", ""},
@@ -173,7 +211,9 @@ func TestPlantedSecretFails(t *testing.T) {
 			path := filepath.Join(dir, tc.file)
 			switch {
 			case tc.file == dbFile:
-				plantRow(t, path, "exchanges", refreshToken)
+				plantRow(t, dir, "exchanges", refreshToken)
+			case tc.file == "sessions":
+				plantRow(t, dir, "sessions", []byte("\x0f\xff"+customerToken+"\x00"))
 			case tc.file == dbFile+"-wal":
 				// A browser kind anywhere in the database's bytes is
 				// allowed (its rows are checked instead): this one is not
@@ -197,6 +237,9 @@ func TestPlantedSecretFails(t *testing.T) {
 				t.Fatalf("exit %d, want 1:\n%s", code, out)
 			}
 			want := "LEAK in " + tc.file
+			if tc.file == dbFile || tc.file == "sessions" {
+				want = "LEAK in " + shopDBFile()
+			}
 			if !strings.Contains(out, want) || !strings.Contains(out, tc.kind) || !strings.Contains(out, ", "+tc.form+"\n") {
 				t.Errorf("want %q, %q, %q in:\n%s", want, tc.kind, tc.form, out)
 			}
@@ -211,23 +254,20 @@ func TestPlantedSecretFails(t *testing.T) {
 
 // plantRow writes value into table's body column, as a shop that stored a
 // token unsealed would.
-func plantRow(t *testing.T, path, table, value string) {
+func plantRow(t *testing.T, dir, table string, value any) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := shopDB(t, dir)
 	defer db.Close()
-	if _, err := db.Exec(`INSERT INTO `+table+` VALUES (2, ?)`, value); err != nil {
+	if _, err := db.Exec(`INSERT INTO `+table+` VALUES ('2', $1)`, value); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestBrowserKindOutsideItsColumnFails(t *testing.T) {
 	dir := fakeRun(t)
-	plantRow(t, filepath.Join(dir, dbFile), "exchanges", `{"client_token":"`+clientTokenVal+`"}`)
+	plantRow(t, dir, "exchanges", `{"client_token":"`+clientTokenVal+`"}`)
 	code, out := runScan(t, dir, env)
-	if code != 1 || !strings.Contains(out, "LEAK in refshop.db (exchanges.body): klarna client_token") {
+	if code != 1 || !strings.Contains(out, "LEAK in "+shopDBFile()+" (exchanges.body): klarna client_token") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
@@ -254,6 +294,15 @@ func TestScanThatCannotFailIsRefused(t *testing.T) {
 		{"no shop database", func(t *testing.T) string {
 			dir := fakeRun(t)
 			os.Remove(filepath.Join(dir, dbFile))
+			if postgres() {
+				db := shopDB(t, dir)
+				defer db.Close()
+				for _, table := range []string{"klarna_payments", "vipps_payments", "exchanges", "sessions"} {
+					if _, err := db.Exec(`DROP TABLE ` + table); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 			return dir
 		}, env, "no shop database"},
 		{"a credential named but not set", fakeRun, func(n string) string {

@@ -82,6 +82,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	for _, w := range config.Warnings(getenv, cfg) {
 		log.Warn(w)
 	}
+	warnOfOtherBaseURLs(ctx, deps.Store, cfg, log)
 	if err := adminFromEnv(ctx, cfg, deps.Store, log, bcrypt.DefaultCost); err != nil {
 		return err
 	}
@@ -264,4 +265,22 @@ func logLevel(getenv func(string) string) slog.Level {
 		return slog.LevelInfo
 	}
 	return l
+}
+
+// warnOfOtherBaseURLs tells, at start, of another shop instance on this
+// database that started lately with another SHOP_BASE_URL: instances behind
+// one proxy must share the proxy's, or the same idempotency key goes to a
+// provider with two bodies (Klarna's merchant_urls carry it) and each
+// instance registers its own webhook. A failure to check is logged and the
+// start goes on: the check helps, it guards nothing.
+func warnOfOtherBaseURLs(ctx context.Context, store *db.Store, cfg config.Config, log *slog.Logger) {
+	others, err := store.RecordBaseURL(ctx, cfg.ShopBaseURL, 24*time.Hour)
+	if err != nil {
+		log.Warn("could not compare SHOP_BASE_URL with the other instances'", "error", err)
+		return
+	}
+	for _, o := range others {
+		log.Warn("another shop instance on this database started with another SHOP_BASE_URL: instances must share one public base URL (the proxy's)",
+			"this", cfg.ShopBaseURL, "other", o.BaseURL, "other_started_at", o.StartedAt.Format(time.RFC3339))
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -205,5 +206,30 @@ func TestSessionsAreSharedByInstancesOnOneDatabase(t *testing.T) {
 	b, found, err := stores[1].Find("token-1")
 	if err != nil || !found || string(b) != "cart 7" {
 		t.Fatalf("the other instance found %q, %v (%v); want the session", b, found, err)
+	}
+}
+
+// An instance starting on a database another instance started on lately
+// with another SHOP_BASE_URL says so; one with the same says nothing.
+func TestAnotherInstancesBaseURLIsToldAtStart(t *testing.T) {
+	start := dbtest.Starter(t)
+	logOf := func(baseURL string) string {
+		d, err := start(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		warnOfOtherBaseURLs(t.Context(), db.NewStore(d, nil), config.Config{ShopBaseURL: baseURL}, slog.New(slog.NewTextHandler(&out, nil)))
+		return out.String()
+	}
+	if l := logOf("https://shop.example"); l != "" {
+		t.Fatalf("first instance: %s", l)
+	}
+	if l := logOf("https://shop.example"); l != "" {
+		t.Fatalf("same base URL: %s", l)
+	}
+	l := logOf("http://localhost:8083")
+	if !strings.Contains(l, "SHOP_BASE_URL") || !strings.Contains(l, "other=https://shop.example") || !strings.Contains(l, "this=http://localhost:8083") {
+		t.Fatalf("another base URL: %q", l)
 	}
 }
